@@ -1,0 +1,3 @@
+from subctl.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""The root ``subctl`` app: global options, command registration, and ``main()``, the one place
+where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from subctl import __version__
+from subctl.commands import subscriptions, workspace
+from subctl.context import AppContext
+from subctl.errors import SubctlError
+from subctl.output import Output
+
+app = typer.Typer(
+    name="subctl",
+    help="Administer recurring-billing subscriptions (HubSpot Commerce Subscriptions, 0-69).\n\n"
+    "Example: subctl list --status unpaid",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"subctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace_: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="SUBCTL_WORKSPACE",
+            metavar="PATH|URL",
+            help="Workspace file or postgresql:// URL (default: the active profile's).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", envvar="SUBCTL_PROFILE", help="Profile to use."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.obj = AppContext(workspace=workspace_, profile=profile)
+    ctx.call_on_close(ctx.obj.close)
+
+
+subscriptions.register(app)
+workspace.register(app)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``subctl list | head``), send the rest of stdout nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the app; map every error to its one-line message and exit code."""
+    debug = os.environ.get("SUBCTL_DEBUG", "") not in ("", "0")
+    out = Output()
+    try:
+        try:
+            app(args=argv, prog_name="subctl")
+        finally:
+            sys.stdout.flush()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except SubctlError as exc:
+        if debug:
+            traceback.print_exc()
+        out.error(exc.message, exc.hint, exc.detail)
+        return exc.exit_code
+    except Exception as exc:  # anything unmapped is a bug: say so in one line
+        if debug:
+            raise
+        out.error(
+            f"unexpected {type(exc).__name__}: {exc}", "set SUBCTL_DEBUG=1 for a traceback"
+        )
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))

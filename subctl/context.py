@@ -1,0 +1,64 @@
+"""``AppContext``: what a command needs, injected (gh's Factory): the output sink, the clock, and
+the store of the active profile, opened lazily so that ``--help`` never imports a database
+driver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from subctl import config
+from subctl.output import Output
+
+if TYPE_CHECKING:
+    import typer
+
+    from subctl.store.sql import SqlStore
+
+
+def system_clock() -> dt.datetime:
+    """Now, in UTC. ``SUBCTL_NOW`` (an ISO datetime) pins it, for reproducible runs and tests."""
+    pinned = os.environ.get("SUBCTL_NOW")
+    if pinned:
+        value = dt.datetime.fromisoformat(pinned)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class AppContext:
+    out: Output = field(default_factory=Output)
+    workspace: str | None = None  # --workspace PATH|URL
+    profile: str | None = None  # --profile NAME
+    clock: Callable[[], dt.datetime] = system_clock
+    _store: SqlStore | None = None
+
+    @classmethod
+    def from_typer(cls, ctx: typer.Context) -> AppContext:
+        obj = ctx.find_root().obj
+        if not isinstance(obj, AppContext):
+            obj = AppContext()
+            ctx.find_root().obj = obj
+        return obj
+
+    def today(self) -> dt.date:
+        return self.clock().date()
+
+    def workspace_url(self) -> str:
+        target = self.workspace or config.load_profile(self.profile).workspace
+        return config.workspace_url(target)
+
+    def store(self, *, create: bool = False) -> SqlStore:
+        if self._store is None:
+            from subctl.store.sql import SqlStore
+
+            self._store = SqlStore(self.workspace_url(), create=create)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

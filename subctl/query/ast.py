@@ -1,0 +1,168 @@
+"""A small typed AST for subscription queries.
+
+One parsed query compiles both to SQL (local and team workspaces) and to HubSpot CRM search
+``filterGroups`` (remote profile). Leaves carry HubSpot's operators and *typed* values (already
+converted by the property's type: ``date``, ``datetime``, ``Decimal``/``int``, ``bool``, ``str``),
+so compilers never parse text.
+
+Fields are internal property names (``hs_status``) or association pseudo-fields
+(``associations.contact``), as in CRM search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Op(StrEnum):
+    EQ = "EQ"
+    NEQ = "NEQ"
+    LT = "LT"
+    LTE = "LTE"
+    GT = "GT"
+    GTE = "GTE"
+    BETWEEN = "BETWEEN"
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    HAS_PROPERTY = "HAS_PROPERTY"
+    NOT_HAS_PROPERTY = "NOT_HAS_PROPERTY"
+    CONTAINS_TOKEN = "CONTAINS_TOKEN"
+    NOT_CONTAINS_TOKEN = "NOT_CONTAINS_TOKEN"
+
+
+# How many values each operator takes (None: one or more).
+ARITY: dict[Op, int | None] = {
+    Op.EQ: 1,
+    Op.NEQ: 1,
+    Op.LT: 1,
+    Op.LTE: 1,
+    Op.GT: 1,
+    Op.GTE: 1,
+    Op.BETWEEN: 2,
+    Op.IN: None,
+    Op.NOT_IN: None,
+    Op.HAS_PROPERTY: 0,
+    Op.NOT_HAS_PROPERTY: 0,
+    Op.CONTAINS_TOKEN: 1,
+    Op.NOT_CONTAINS_TOKEN: 1,
+}
+
+# The operator a NOT turns each operator into (used to push negation down to the leaves,
+# since CRM search has no NOT). LT/GT negations are exact only for non-null values; compilers
+# that need exactness handle nulls explicitly.
+NEGATION: dict[Op, Op] = {
+    Op.EQ: Op.NEQ,
+    Op.NEQ: Op.EQ,
+    Op.IN: Op.NOT_IN,
+    Op.NOT_IN: Op.IN,
+    Op.HAS_PROPERTY: Op.NOT_HAS_PROPERTY,
+    Op.NOT_HAS_PROPERTY: Op.HAS_PROPERTY,
+    Op.CONTAINS_TOKEN: Op.NOT_CONTAINS_TOKEN,
+    Op.NOT_CONTAINS_TOKEN: Op.CONTAINS_TOKEN,
+    Op.LT: Op.GTE,
+    Op.LTE: Op.GT,
+    Op.GT: Op.LTE,
+    Op.GTE: Op.LT,
+}
+
+ASSOCIATION_PREFIX = "associations."
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: Op
+    values: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        arity = ARITY[self.op]
+        if arity is None and not self.values:
+            raise ValueError(f"{self.op} needs at least one value")
+        if arity is not None and len(self.values) != arity:
+            raise ValueError(f"{self.op} takes {arity} value(s), got {len(self.values)}")
+
+    @property
+    def association(self) -> str | None:
+        """The object name of an ``associations.<object>`` field, else None."""
+        if self.field.startswith(ASSOCIATION_PREFIX):
+            return self.field[len(ASSOCIATION_PREFIX) :]
+        return None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Expr
+
+
+Expr = Condition | And | Or | Not
+
+
+def all_of(*items: Expr | None) -> Expr | None:
+    """AND the given expressions, dropping Nones; None when nothing is left."""
+    present = tuple(i for i in items if i is not None)
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return And(present)
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to fetch: a filter, at most one sort (as in CRM search), and a limit (None: all)."""
+
+    where: Expr | None = None
+    sort: Sort | None = None
+    limit: int | None = None
+
+
+def fields_of(expr: Expr | None) -> set[str]:
+    """Every field an expression mentions."""
+    if expr is None:
+        return set()
+    if isinstance(expr, Condition):
+        return {expr.field}
+    if isinstance(expr, Not):
+        return fields_of(expr.item)
+    found: set[str] = set()
+    for item in expr.items:
+        found |= fields_of(item)
+    return found
+
+
+def push_not(expr: Expr, negate: bool = False) -> Expr:
+    """Negation normal form: NOTs pushed down into the leaves' operators.
+
+    Both compilers use it, so a query means the same on every backend (CRM search has no NOT).
+    NOT over ``BETWEEN`` becomes ``LT low OR GT high``.
+    """
+    if isinstance(expr, Not):
+        return push_not(expr.item, not negate)
+    if isinstance(expr, And | Or):
+        items = tuple(push_not(i, negate) for i in expr.items)
+        flip = negate ^ isinstance(expr, Or)
+        return Or(items) if flip else And(items)
+    if not negate:
+        return expr
+    if expr.op is Op.BETWEEN:
+        low, high = expr.values
+        return Or((Condition(expr.field, Op.LT, (low,)), Condition(expr.field, Op.GT, (high,))))
+    return Condition(expr.field, NEGATION[expr.op], expr.values)

@@ -1,0 +1,113 @@
+"""Compile the query AST to a SQLAlchemy expression over the ``subscriptions`` table.
+
+Values are always bound parameters. Semantics shared with the CRM search compiler:
+- string matching is case-insensitive; enumerations match their internal value exactly;
+- ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` also match records where the property has no value;
+- ``CONTAINS_TOKEN`` matches a whole word of the value, ``*`` is a wildcard within the word
+  (``acme*`` matches "Acme Corp" and "The Acmes");
+- association pseudo-fields (``associations.contact``) compare associated record ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from subctl.errors import UsageError
+from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
+from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+
+ASSOCIATIONS = sa.table(
+    "associations",
+    sa.column("subscription_id"),
+    sa.column("object_type"),
+    sa.column("object_id"),
+)
+
+
+def compile_where(
+    expr: Expr, table: sa.TableClause, registry: PropertyRegistry
+) -> sa.ColumnElement[bool]:
+    return _compile(push_not(expr), table, registry)
+
+
+def _compile(
+    expr: Expr, table: sa.TableClause, registry: PropertyRegistry
+) -> sa.ColumnElement[bool]:
+    if isinstance(expr, And):
+        return sa.and_(*(_compile(i, table, registry) for i in expr.items))
+    if isinstance(expr, Or):
+        return sa.or_(*(_compile(i, table, registry) for i in expr.items))
+    assert isinstance(expr, Condition)  # push_not removed every Not
+    if expr.association is not None:
+        return _association(expr, table)
+    prop = registry.get(expr.field)
+    if prop is None:
+        raise UsageError(f'unknown field "{expr.field}"')
+    return _condition(expr, prop, table.c[prop.column])
+
+
+def _condition(cond: Condition, prop: Property, column: Any) -> sa.ColumnElement[bool]:
+    op = cond.op
+    if op is Op.HAS_PROPERTY:
+        return column.is_not(None)
+    if op is Op.NOT_HAS_PROPERTY:
+        return column.is_(None)
+    folded = prop.type is PropType.STRING
+    if folded:
+        column = sa.func.lower(column)
+    values = [_bind(prop, v, folded) for v in cond.values]
+    if op is Op.EQ:
+        return column == values[0]  # type: ignore[no-any-return]
+    if op is Op.NEQ:
+        return column.is_distinct_from(values[0])  # type: ignore[no-any-return]
+    if op is Op.LT:
+        return column < values[0]  # type: ignore[no-any-return]
+    if op is Op.LTE:
+        return column <= values[0]  # type: ignore[no-any-return]
+    if op is Op.GT:
+        return column > values[0]  # type: ignore[no-any-return]
+    if op is Op.GTE:
+        return column >= values[0]  # type: ignore[no-any-return]
+    if op is Op.BETWEEN:
+        return column.between(values[0], values[1])  # type: ignore[no-any-return]
+    if op is Op.IN:
+        return column.in_(values)  # type: ignore[no-any-return]
+    if op is Op.NOT_IN:
+        return sa.or_(column.not_in(values), column.is_(None))
+    token = _token_match(column, str(cond.values[0]).lower())
+    if op is Op.CONTAINS_TOKEN:
+        return token
+    return sa.or_(sa.not_(token), column.is_(None))
+
+
+def _bind(prop: Property, value: Any, folded: bool) -> Any:
+    stored = prop.to_storage(value)
+    return stored.lower() if folded and isinstance(stored, str) else stored
+
+
+def _token_match(column: Any, token: str) -> sa.ColumnElement[bool]:
+    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = escaped.replace("*", "%")
+    padded = sa.literal(" ") + sa.func.lower(column) + sa.literal(" ")
+    return padded.like(f"% {pattern} %", escape="\\")
+
+
+def _association(cond: Condition, table: sa.TableClause) -> sa.ColumnElement[bool]:
+    name = cond.association
+    if name not in ASSOCIATION_BY_NAME:
+        raise UsageError(f'unknown association "{name}"; one of: {", ".join(ASSOCIATION_BY_NAME)}')
+    ids = sa.select(ASSOCIATIONS.c.subscription_id).where(ASSOCIATIONS.c.object_type == name)
+    op = cond.op
+    values = [int(v) for v in cond.values]
+    if op in (Op.EQ, Op.IN):
+        ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
+    elif op in (Op.NEQ, Op.NOT_IN):
+        ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
+        return table.c.hs_object_id.not_in(ids)  # type: ignore[no-any-return]
+    elif op is Op.NOT_HAS_PROPERTY:
+        return table.c.hs_object_id.not_in(ids)  # type: ignore[no-any-return]
+    elif op is not Op.HAS_PROPERTY:
+        raise UsageError(f"associations.{name} supports =, !=, in, not in and has; not {op.value}")
+    return table.c.hs_object_id.in_(ids)  # type: ignore[no-any-return]

@@ -1,0 +1,241 @@
+"""Append-only, named schema migrations, recorded in ``_subctl_migrations``.
+
+Each migration is a function ``mNNN_description(conn)`` appended to ``MIGRATIONS``; once released,
+a migration is never edited, so every workspace, old or new, reaches the same schema. The DDL is
+written out here (frozen), not derived from the current models: ``create_all`` cannot change an
+existing schema. ``tests/test_migrations.py`` checks the result against ``store.models``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from subctl.schema import STANDARD_PROPERTIES, PropType
+
+Migration = Callable[[sa.Connection], None]
+
+_COLUMN_TYPES: dict[PropType, Callable[[], sa.types.TypeEngine[object]]] = {
+    PropType.STRING: sa.Text,
+    PropType.ENUMERATION: sa.Text,
+    PropType.NUMBER: lambda: sa.Float(precision=53),
+    PropType.DATE: sa.BigInteger,
+    PropType.DATETIME: sa.BigInteger,
+    PropType.BOOL: sa.Integer,
+}
+
+
+def column_type(ptype: PropType) -> sa.types.TypeEngine[object]:
+    """The SQL type that stores values of a property type (see ``subctl.schema``)."""
+    return _COLUMN_TYPES[ptype]()
+
+
+def m001_initial(conn: sa.Connection) -> None:
+    meta = sa.MetaData()
+    bigint, text, ms = sa.BigInteger, sa.Text, sa.BigInteger  # ms: epoch milliseconds
+    sub_columns = [
+        sa.Column(p.name, column_type(p.type), primary_key=p.name == "hs_object_id")
+        for p in STANDARD_PROPERTIES
+        if p.name in _M001_SUBSCRIPTION_COLUMNS
+    ]
+    subs = sa.Table("subscriptions", meta, *sub_columns)
+    sa.Index("ix_subscriptions_status_due", subs.c.hs_status, subs.c.hs_next_payment_due_date)
+    sa.Index("ix_subscriptions_due", subs.c.hs_next_payment_due_date)
+    sa.Index("ix_subscriptions_canceled_at", subs.c.hs_canceled_at)
+    sa.Index("ix_subscriptions_modified", subs.c.hs_lastmodifieddate)
+
+    sa.Table(
+        "property_definitions",
+        meta,
+        sa.Column("name", text, primary_key=True),
+        sa.Column("label", text, nullable=False),
+        sa.Column("type", text, nullable=False),
+        sa.Column("field_type", text, nullable=False),
+        sa.Column("group_name", text, nullable=False),
+        sa.Column("description", text, nullable=False, server_default=""),
+        sa.Column("options", text, nullable=False, server_default="[]"),  # JSON
+        sa.Column("rules", text, nullable=False, server_default="[]"),  # JSON
+        sa.Column("sensitivity", text, nullable=False, server_default="non_sensitive"),
+        sa.Column("is_unique", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", ms, nullable=False),
+        sa.Column("updated_at", ms, nullable=False),
+    )
+    sa.Table(
+        "contacts",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("firstname", text),
+        sa.Column("lastname", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "contact_emails",
+        meta,
+        sa.Column("contact_id", bigint, sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("email", text, nullable=False),
+    )  # fmt: skip
+    sa.Table(
+        "companies",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("name", text, nullable=False),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "company_domains",
+        meta,
+        sa.Column("company_id", bigint, sa.ForeignKey("companies.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("domain", text, nullable=False),
+    )  # fmt: skip
+    sa.Table(
+        "deals",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("name", text, nullable=False),
+        sa.Column("amount", sa.Float(precision=53)),
+        sa.Column("stage", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "line_items",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("name", text, nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("price", sa.Float(precision=53), nullable=False),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "quotes",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("title", text, nullable=False),
+        sa.Column("status", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "invoices",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("number", text, nullable=False),
+        sa.Column("amount", sa.Float(precision=53)),
+        sa.Column("status", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "payments",
+        meta,
+        sa.Column("id", bigint, primary_key=True),
+        sa.Column("amount", sa.Float(precision=53), nullable=False),
+        sa.Column("currency", text, nullable=False),
+        sa.Column("status", text, nullable=False),
+        sa.Column("method", text, nullable=False),
+        sa.Column("kind", text, nullable=False, server_default="payment"),
+        sa.Column("refunds_payment_id", bigint),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    assoc = sa.Table(
+        "associations",
+        meta,
+        sa.Column("subscription_id", bigint,
+                  sa.ForeignKey("subscriptions.hs_object_id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("object_type", text, primary_key=True),
+        sa.Column("object_id", bigint, primary_key=True),
+        sa.Column("type_id", sa.Integer, nullable=False),
+    )  # fmt: skip
+    sa.Index("ix_associations_object", assoc.c.object_type, assoc.c.object_id)
+    history = sa.Table(
+        "property_history",
+        meta,
+        sa.Column("id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("subscription_id", bigint, nullable=False),
+        sa.Column("property", text, nullable=False),
+        sa.Column("old_value", text),
+        sa.Column("new_value", text),
+        sa.Column("changed_at", ms, nullable=False),
+        sa.Column("source", text, nullable=False),
+    )  # fmt: skip
+    sa.Index("ix_property_history_subscription", history.c.subscription_id)
+    views = sa.Table(
+        "saved_views",
+        meta,
+        sa.Column("name", text, primary_key=True),
+        sa.Column("query", text, nullable=False),
+        sa.Column("columns", text, nullable=False, server_default="[]"),  # JSON
+        sa.Column("sort", text),
+        sa.Column("builtin", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "workspace_settings",
+        meta,
+        sa.Column("key", text, primary_key=True),
+        sa.Column("value", text, nullable=False),
+    )
+    meta.create_all(conn)
+    now = int(time.time() * 1000)
+    conn.execute(
+        views.insert(),
+        [
+            {"name": "unpaid", "query": "status = unpaid", "columns": "[]",
+             "sort": "next_payment_due_date", "builtin": True, "created_at": now},
+            {"name": "scheduled", "query": "status = scheduled", "columns": "[]",
+             "sort": "start_date", "builtin": True, "created_at": now},
+        ],
+    )  # fmt: skip
+
+
+_M001_SUBSCRIPTION_COLUMNS = frozenset(
+    {
+        "hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
+        "hs_next_payment_due_date", "hs_next_payment_amount", "hs_last_payment_amount",
+        "hs_last_payment_status", "hs_currency_code", "hs_recurring_billing_frequency",
+        "hs_collection_process", "hs_net_payment_terms", "hs_invoice_creation",
+        "hs_payment_method", "hs_mrr", "hs_createdate", "hs_lastmodifieddate", "hs_canceled_at",
+    }
+)  # fmt: skip
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+_LEDGER = sa.Table(
+    "_subctl_migrations",
+    sa.MetaData(),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("applied_at", sa.BigInteger, nullable=False),
+)
+
+
+def applied(conn: sa.Connection) -> set[str]:
+    if not sa.inspect(conn).has_table(_LEDGER.name):
+        return set()
+    return {row[0] for row in conn.execute(sa.select(_LEDGER.c.name))}
+
+
+def pending(conn: sa.Connection) -> list[Migration]:
+    done = applied(conn)
+    return [m for m in MIGRATIONS if m.__name__ not in done]
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return the names applied."""
+    names = []
+    with engine.begin() as conn:
+        _LEDGER.create(conn, checkfirst=True)
+    for migration in MIGRATIONS:
+        with engine.begin() as conn:
+            if migration.__name__ in applied(conn):
+                continue
+            migration(conn)
+            conn.execute(
+                _LEDGER.insert().values(name=migration.__name__, applied_at=int(time.time() * 1000))
+            )
+            names.append(migration.__name__)
+    return names
