@@ -16,7 +16,6 @@ A profile without ``workspace`` uses the default workspace path. Config files ar
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +63,8 @@ def load_profile(name: str | None) -> Profile:
     path = config_path()
     data: dict[str, object] = {}
     if path.exists():
+        import tomllib
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

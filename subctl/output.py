@@ -101,10 +101,11 @@ class Output:
             self.message(empty)
         return count
 
-    def document(self, data: Mapping[str, Any]) -> None:
+    def document(self, data: Mapping[str, Any], *, compact: bool = False) -> None:
+        """One JSON document: indented, or on one line (``compact``, for NDJSON)."""
         from subctl.export.jsonfmt import write_document
 
-        write_document(data, self.stdout)
+        write_document(data, self.stdout, indent=None if compact else 2)
 
     def print(self, renderable: Any) -> None:
         """A Rich renderable to stdout (human detail views)."""

@@ -31,9 +31,9 @@ def write_ndjson(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], o
     return count
 
 
-def write_document(data: Any, out: TextIO) -> None:
-    """One JSON document (``view --format json``), indented."""
-    out.write(json.dumps(json_value_deep(data), ensure_ascii=False, indent=2) + "\n")
+def write_document(data: Any, out: TextIO, *, indent: int | None = 2) -> None:
+    """One JSON document (``view --format json``)."""
+    out.write(json.dumps(json_value_deep(data), ensure_ascii=False, indent=indent) + "\n")
 
 
 def json_value_deep(data: Any) -> Any:

@@ -53,6 +53,7 @@ from subctl.store.models import (
     PropertyHistoryRow,
     QuoteRow,
     SavedViewRow,
+    WorkspaceSettingRow,
 )
 
 STREAM_CHUNK = 1000
@@ -274,6 +275,18 @@ class SqlStore:
             if row is None:
                 raise NotFound(f'view "{name}" not found')
             session.delete(row)
+            session.commit()
+
+    # -- workspace settings ------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        with self._errors(), Session(self.engine) as session:
+            row = session.get(WorkspaceSettingRow, key)
+        return None if row is None else row.value
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._errors(), Session(self.engine) as session:
+            session.merge(WorkspaceSettingRow(key=key, value=value))
             session.commit()
 
     # -- bulk loading ------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Human rendering of one subscription (``view`` on a terminal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from subctl.export.values import text_value
+from subctl.schema import ASSOCIATION_BY_NAME, PropertyRegistry
+
+
+def _pairs(title: str, pairs: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE,
+                  show_header=False, pad_edge=False)  # fmt: skip
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in pairs:
+        table.add_row(key, value)
+    return table
+
+
+def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group:
+    parts: list[Any] = []
+    props = document["properties"]
+    status = document["status"]
+    name = props.get("hs_name") or f"Subscription {document['id']}"
+    heading = Text(f"{name}  ", style="bold")
+    if status:
+        heading.append(f"{status['label']}: {status['meaning']}", style="italic")
+    parts.append(heading)
+    standard: list[tuple[str, str]] = []
+    custom: list[tuple[str, str]] = []
+    for key, value in props.items():
+        prop = registry.get(key)
+        label = prop.label if prop else key
+        (standard if prop is None or prop.hubspot_defined else custom).append(
+            (f"{label} ({key})", text_value(value))
+        )
+    parts.append(_pairs("Properties", standard))
+    if custom:
+        parts.append(_pairs("Custom properties", custom))
+    for object_name, records in document["associations"].items():
+        label = ASSOCIATION_BY_NAME[object_name].label
+        parts.append(
+            _pairs(
+                f"Associated {label.lower()}s",
+                [(str(r["id"]), f"{r['label']}  [type {r['associationTypeId']}]"
+                  + (f"  ({'; '.join(r['details'])})" if len(r.get("details", [])) > 1 else ""))
+                 for r in records],
+            )
+        )  # fmt: skip
+    if document["payments"]:
+        payments = Table(title="Payments", title_justify="left", title_style="bold",
+                         box=box.SIMPLE_HEAD, pad_edge=False)  # fmt: skip
+        for header in ("ID", "Date", "Amount", "Status", "Method", "Kind"):
+            payments.add_column(header, no_wrap=True)
+        for p in document["payments"]:
+            status_text = p["status"] + (" (pending bank payment)" if p["pending_bank_payment"] else "")
+            payments.add_row(str(p["id"]), text_value(p["created_at"])[:10],
+                             f"{p['amount']} {p['currency']}", status_text, p["method"], p["kind"])  # fmt: skip
+        parts.append(payments)
+    if document["history"]:
+        parts.append(
+            _pairs(
+                "History",
+                [(text_value(c["changed_at"]), f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
+                 for c in document["history"]],
+            )
+        )  # fmt: skip
+    return Group(*parts)

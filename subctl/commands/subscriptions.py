@@ -1,0 +1,120 @@
+"""Top-level verbs on subscriptions: ``list`` and ``view``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from subctl.commands._options import (
+    AllOpt,
+    FieldsOpt,
+    FormatOpt,
+    LimitOpt,
+    SortOpt,
+    SubIdArg,
+    ViewOpt,
+    WhereOpt,
+)
+from subctl.context import AppContext
+from subctl.export import Column
+from subctl.output import Format
+
+def subscription_list(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status", "-s", metavar="STATUS", help="Status (label or value); repeatable."
+        ),
+    ] = None,
+    due_before: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="Next payment due before DATE (2026-12-01, +7d, today)."),
+    ] = None,
+    due_after: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Next payment due after DATE.")
+    ] = None,
+    due_within: Annotated[
+        str | None, typer.Option(metavar="7d", help="Next payment due between today and +N days.")
+    ] = None,
+    contact: Annotated[
+        int | None, typer.Option(metavar="ID", help="Associated with this contact.")
+    ] = None,
+    company: Annotated[
+        int | None, typer.Option(metavar="ID", help="Associated with this company.")
+    ] = None,
+    deal: Annotated[int | None, typer.Option(metavar="ID", help="Associated with this deal.")] = None,
+    payment: Annotated[
+        int | None, typer.Option(metavar="ID", help="Associated with this payment.")
+    ] = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    sort: SortOpt = None,
+    limit: LimitOpt = 50,
+    all_: AllOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+    fields: FieldsOpt = None,
+) -> None:
+    """List subscriptions.
+
+    Example: subctl list --status unpaid --due-within 7d --sort next_payment_due_date
+    """
+    from subctl.services import subscriptions as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    associated = {
+        name: value
+        for name, value in (("contact", contact), ("company", company), ("deal", deal),
+                            ("payment", payment))
+        if value is not None
+    }  # fmt: skip
+    request = svc.ListRequest(
+        statuses=status or (),
+        due_before=due_before,
+        due_after=due_after,
+        due_within=due_within,
+        associated=associated,
+        where=where,
+        view=view,
+        sort=sort,
+        limit=None if all_ else limit,
+        fields=fields,
+    )
+    listing = svc.build_listing(store, request, app.today())
+    app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
+
+
+def subscription_view(
+    ctx: typer.Context,
+    sub_id: SubIdArg,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Show one subscription: every property, status, associations, payments and history.
+
+    Example: subctl view 1042 --format json
+    """
+    from subctl.services import subscriptions as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    detail = store.detail(sub_id)
+    document = svc.detail_document(detail, store.properties())
+    resolved = app.out.resolve(fmt)
+    if resolved is Format.TABLE:
+        from subctl.commands._render import render_detail
+
+        app.out.print(render_detail(document, store.properties()))
+    elif resolved is Format.CSV:
+        pairs = [{"property": k, "value": v} for k, v in document["properties"].items()]
+        app.out.rows(pairs, [Column("property", "Property"), Column("value", "Value")], fmt)
+    else:
+        app.out.document(document, compact=resolved is Format.NDJSON)
+
+
+def register(app: typer.Typer) -> None:
+    panel = "Subscriptions"
+    app.command("list", rich_help_panel=panel)(subscription_list)
+    app.command("view", rich_help_panel=panel)(subscription_view)
+

@@ -1,0 +1,72 @@
+"""Workspace verbs: ``init`` and ``demo``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from subctl.commands._options import YesOpt
+from subctl.context import AppContext
+from subctl.errors import UsageError
+
+
+def workspace_init(ctx: typer.Context) -> None:
+    """Create the workspace of the active profile (or upgrade an existing one's schema).
+
+    Example: subctl init   |   subctl --workspace team.db init
+    """
+    from subctl.store.sql import describe_url
+
+    app = AppContext.from_typer(ctx)
+    app.store(create=True)
+    app.out.success(f"Workspace ready: {describe_url(app.workspace_url())}")
+
+
+def workspace_demo(
+    ctx: typer.Context,
+    count: Annotated[
+        int, typer.Option("--count", "-c", metavar="N", help="How many subscriptions.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(metavar="S", help="Random seed (same seed, same data).")] = 7,
+    yes: YesOpt = False,
+) -> None:
+    """Fill the workspace with realistic sample subscriptions (creating it if needed).
+
+    Replaces existing demo data; asks before replacing data that did not come from `demo`.
+
+    Example: subctl demo --count 100000 --seed 42
+    """
+    from subctl.services import workspace as svc
+
+    if count < 1:
+        raise UsageError("--count must be at least 1")
+    app = AppContext.from_typer(ctx)
+    store = app.store(create=True)
+    if svc.replacing_needs_confirmation(store):
+        app.out.confirm(
+            f"Replace the {store.count():,} subscriptions in this workspace with demo data?",
+            yes=yes,
+        )
+    started = time.perf_counter()
+    with app.out.progress("Creating demo data", total=count) as advance:
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done
+            advance(n - done)
+            done = n
+
+        summary = svc.fill_demo(store, count=count, seed=seed, today=app.today(), progress=progress)
+    elapsed = time.perf_counter() - started
+    app.out.success(
+        f"Created {summary.subscriptions:,} demo subscriptions in {elapsed:.1f} s "
+        f"(seed {seed})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    panel = "Workspace"
+    app.command("init", rich_help_panel=panel)(workspace_init)
+    app.command("demo", rich_help_panel=panel)(workspace_demo)

@@ -1,0 +1,1 @@
+"""Business rules over a ``Store``. No typer or rich imports here."""

@@ -1,0 +1,195 @@
+"""Listing and viewing subscriptions: turning options into a ``Query``, resolving fields, and
+shaping records for output. Pure functions over a ``Store``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from subctl.errors import UsageError
+from subctl.export import Column
+from subctl.query.ast import Condition, Expr, Op, Query, Sort, all_of
+from subctl.query.values import ValueParseError, parse_date, parse_days
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    DEFAULT_LIST_FIELDS,
+    STATUS_BY_VALUE,
+    STATUSES,
+    Property,
+    PropertyRegistry,
+)
+from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
+
+DEFAULT_LIMIT = 50
+
+
+@dataclass
+class ListRequest:
+    """The options of ``list`` (and of every verb that selects subscriptions)."""
+
+    statuses: Sequence[str] = ()
+    due_before: str | None = None
+    due_after: str | None = None
+    due_within: str | None = None
+    associated: dict[str, int] = field(default_factory=dict)  # object name -> record id
+    where: str | None = None
+    view: str | None = None
+    sort: str | None = None
+    limit: int | None = DEFAULT_LIMIT
+    fields: str | None = None
+
+
+@dataclass
+class Listing:
+    query: Query
+    columns: list[Column]
+    properties: list[Property]
+
+
+def resolve_statuses(values: Iterable[str]) -> list[str]:
+    """Status internal values or labels, case-insensitive -> internal values."""
+    by_key = {s.value: s.value for s in STATUSES} | {s.label.lower(): s.value for s in STATUSES}
+    resolved = []
+    for raw in values:
+        for part in raw.split(","):
+            value = by_key.get(part.strip().lower())
+            if value is None:
+                raise UsageError(
+                    f'"{part.strip()}" is not a status; one of: {", ".join(STATUS_BY_VALUE)}'
+                )
+            if value not in resolved:
+                resolved.append(value)
+    return resolved
+
+
+def resolve_fields(
+    spec: str | Sequence[str] | None, registry: PropertyRegistry, default: Sequence[str]
+) -> list[Property]:
+    """``--fields a,b,c`` (names, aliases or labels) -> properties, in the order given."""
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else list(spec or [])
+    names = [n for n in names if n] or list(default)
+    props: list[Property] = []
+    for name in names:
+        prop = registry.get(name)
+        if prop is None:
+            available = ", ".join(registry.short_name(p) for p in registry)
+            raise UsageError(f'Unknown field "{name}". Available fields: {available}')
+        if prop not in props:
+            props.append(prop)
+    return props
+
+
+def parse_sort(text: str, registry: PropertyRegistry) -> Sort:
+    """``field``, ``field:desc``/``field:asc`` or ``-field``."""
+    name, _, direction = text.strip().partition(":")
+    descending = direction.lower() == "desc"
+    if direction and direction.lower() not in ("asc", "desc"):
+        raise UsageError(f'bad sort direction "{direction}"; use FIELD, FIELD:asc or FIELD:desc')
+    if name.startswith("-"):
+        name, descending = name[1:], True
+    prop = registry.get(name)
+    if prop is None:
+        suggestion = registry.suggest(name)
+        raise UsageError(
+            f'cannot sort by unknown field "{name}"',
+            hint=f'did you mean "{suggestion}"?' if suggestion else None,
+        )
+    return Sort(prop.name, descending)
+
+
+def _date_option(flag: str, text: str, today: dt.date) -> dt.date:
+    try:
+        return parse_date(text, today)
+    except ValueParseError as exc:
+        raise UsageError(f"{flag}: {exc}") from exc
+
+
+def parse_where(text: str, registry: PropertyRegistry, today: dt.date) -> Expr:
+    from subctl.query.parser import parse
+
+    return parse(text, registry, today=today)
+
+
+def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing:
+    registry = store.properties()
+    view: SavedView | None = store.get_view(request.view) if request.view else None
+    filters: list[Expr | None] = []
+    if view is not None:
+        filters.append(parse_where(view.where, registry, today))
+    if request.statuses:
+        filters.append(Condition("hs_status", Op.IN, tuple(resolve_statuses(request.statuses))))
+    due = "hs_next_payment_due_date"
+    if request.due_before:
+        filters.append(
+            Condition(due, Op.LT, (_date_option("--due-before", request.due_before, today),))
+        )
+    if request.due_after:
+        filters.append(
+            Condition(due, Op.GT, (_date_option("--due-after", request.due_after, today),))
+        )
+    if request.due_within:
+        try:
+            days = parse_days(request.due_within)
+        except ValueParseError as exc:
+            raise UsageError(f"--due-within: {exc}") from exc
+        filters.append(Condition(due, Op.BETWEEN, (today, today + dt.timedelta(days=days))))
+    for name, record_id in request.associated.items():
+        assert name in ASSOCIATION_BY_NAME, name
+        filters.append(Condition(f"associations.{name}", Op.EQ, (record_id,)))
+    if request.where:
+        filters.append(parse_where(request.where, registry, today))
+    sort_text = request.sort or (view.sort if view else None)
+    sort = parse_sort(sort_text, registry) if sort_text else None
+    default_fields = view.columns if view and view.columns else DEFAULT_LIST_FIELDS
+    props = resolve_fields(request.fields, registry, default_fields)
+    if request.limit is not None and request.limit < 1:
+        raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
+    query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
+    return Listing(query, [Column(p.name, p.label) for p in props], props)
+
+
+def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
+    for sub in subscriptions:
+        yield sub.properties
+
+
+def list_rows(store: Store, listing: Listing) -> Iterator[dict[str, Any]]:
+    return rows(store.search(listing.query, [p.name for p in listing.properties]))
+
+
+def detail_document(detail: SubscriptionDetail, registry: PropertyRegistry) -> dict[str, Any]:
+    """``view --format json``: properties (standard then custom), associations, payments,
+    change history."""
+    sub = detail.subscription
+    status = STATUS_BY_VALUE.get(sub.status or "")
+    standard = [p for p in registry if p.hubspot_defined]
+    custom = [p for p in registry if not p.hubspot_defined]
+    return {
+        "id": sub.id,
+        "properties": {p.name: sub.properties.get(p.name) for p in standard + custom},
+        "status": {"value": status.value, "label": status.label, "meaning": status.meaning}
+        if status
+        else None,
+        "associations": {
+            name: [
+                {"id": a.id, "label": a.label, "associationTypeId": a.type_id,
+                 **({"details": list(a.details)} if a.details else {})}
+                for a in detail.associations if a.object_type == name
+            ]
+            for name in ASSOCIATION_BY_NAME
+            if any(a.object_type == name for a in detail.associations)
+        },
+        "payments": [
+            {"id": p.id, "amount": p.amount, "currency": p.currency, "status": p.status,
+             "method": p.method, "kind": p.kind, "created_at": p.created_at,
+             "pending_bank_payment": p.pending_bank_payment}
+            for p in detail.payments
+        ],
+        "history": [
+            {"property": c.property, "old": c.old_value, "new": c.new_value,
+             "changed_at": c.changed_at, "source": c.source}
+            for c in detail.history
+        ],
+    }  # fmt: skip
