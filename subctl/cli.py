@@ -93,9 +93,7 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unmapped is a bug: say so in one line
         if debug:
             raise
-        out.error(
-            f"unexpected {type(exc).__name__}: {exc}", "set SUBCTL_DEBUG=1 for a traceback"
-        )
+        out.error(f"unexpected {type(exc).__name__}: {exc}", "set SUBCTL_DEBUG=1 for a traceback")
         return 1
     return 0
 

@@ -177,18 +177,19 @@ class AssociationObject:
     label: str
     type_id: int  # subscription -> object
     reverse_type_id: int  # object -> subscription
+    plural: str
 
 
 # DOMAIN.md §6. HubSpot lists only Payment -> Subscription (393) for payments; subctl uses 393
 # for both directions.
 ASSOCIATION_OBJECTS: tuple[AssociationObject, ...] = (
-    AssociationObject("contact", "Contact", 295, 296),
-    AssociationObject("company", "Company", 297, 298),
-    AssociationObject("deal", "Deal", 299, 300),
-    AssociationObject("line_item", "Line item", 301, 302),
-    AssociationObject("quote", "Quote", 303, 304),
-    AssociationObject("invoice", "Invoice", 623, 622),
-    AssociationObject("payment", "Payment", 393, 393),
+    AssociationObject("contact", "Contact", 295, 296, "Contacts"),
+    AssociationObject("company", "Company", 297, 298, "Companies"),
+    AssociationObject("deal", "Deal", 299, 300, "Deals"),
+    AssociationObject("line_item", "Line item", 301, 302, "Line items"),
+    AssociationObject("quote", "Quote", 303, 304, "Quotes"),
+    AssociationObject("invoice", "Invoice", 623, 622, "Invoices"),
+    AssociationObject("payment", "Payment", 393, 393, "Payments"),
 )
 ASSOCIATION_BY_NAME = {a.name: a for a in ASSOCIATION_OBJECTS}
 

@@ -47,7 +47,7 @@ def invoke() -> Invoke:
         runner = CliRunner()
         with runner.isolation(input=input) as (out, err, _):
             code = run(argv)
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+            return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
     return _invoke
 
@@ -57,4 +57,73 @@ def demo(invoke: Invoke) -> Invoke:
     """A workspace with 300 deterministic demo subscriptions."""
     result = invoke("demo --count 300 --seed 1")
     assert result.exit_code == 0, result.stderr
+    return invoke
+
+
+SEED_ROWS = [
+    # id, name, status, start, next due, next amount, currency, frequency, mrr, canceled_at
+    (1, "Acme Corp – Pro monthly", "active", "2026-01-01", "2026-12-01", "99.00", "USD", "monthly",
+     "99.00", None),
+    (2, "Globex – Basic annual", "unpaid", "2025-11-20", "2026-11-20", "1200.00", "EUR", "annually",
+     "100.00", None),
+    (3, "Initech – Team quarterly", "unpaid", "2026-02-15", "2026-11-30", "300.00", "USD",
+     "quarterly", "100.00", None),
+    (4, "=HYPERLINK(\"x\") Hooli", "canceled", "2025-05-01", None, None, "USD", "monthly", "0.00",
+     "2026-10-01T09:30:00+00:00"),
+    (5, "Umbrella – Scheduled", "scheduled", "2027-01-01", "2027-01-01", "49.50", "GBP", "monthly",
+     "49.50", None),
+]  # fmt: skip
+
+
+@pytest.fixture
+def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
+    """A workspace with the five SEED_ROWS, a contact (id 17, two emails) on subscriptions 1 and
+    2, a company on 1, and a pending ACH payment on 2."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from subctl.config import workspace_url
+    from subctl.schema import standard_registry
+    from subctl.store.sql import SqlStore
+
+    assert invoke("init").exit_code == 0
+    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    reg = standard_registry()
+    cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
+            "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
+            "hs_recurring_billing_frequency", "hs_mrr", "hs_canceled_at", "hs_createdate",
+            "hs_lastmodifieddate"]  # fmt: skip
+    created = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+    def typed(row: tuple[object, ...]) -> list[object]:
+        sid, name, status, start, due, amount, cur, freq, mrr, canceled = row
+        values: list[object] = [
+            sid, name, status,
+            dt.date.fromisoformat(str(start)),
+            dt.date.fromisoformat(str(due)) if due else None,
+            Decimal(str(amount)) if amount else None, cur, freq, Decimal(str(mrr)),
+            dt.datetime.fromisoformat(str(canceled)) if canceled else None, created, created,
+        ]  # fmt: skip
+        return [reg.get(c).to_storage(v) for c, v in zip(cols, values, strict=True)]  # type: ignore[union-attr]
+
+    store.bulk_insert("subscriptions", cols, [typed(r) for r in SEED_ROWS])
+    ms = 1_735_689_600_000
+    store.bulk_insert(
+        "contacts", ["id", "firstname", "lastname", "created_at"], [(17, "Ada", "Lovelace", ms)]
+    )
+    store.bulk_insert(
+        "contact_emails",
+        ["contact_id", "position", "email"],
+        [(17, 0, "ada@example.com"), (17, 1, "ada@work.example")],
+    )
+    store.bulk_insert("companies", ["id", "name", "created_at"], [(77, "Acme Corp", ms)])
+    store.bulk_insert(
+        "payments",
+        ["id", "amount", "currency", "status", "method", "kind", "created_at"],
+        [(900, 1200.0, "EUR", "processing", "ach", "payment", ms)],
+    )
+    store.bulk_insert("associations", ["subscription_id", "object_type", "object_id", "type_id"],
+                      [(1, "contact", 17, 295), (2, "contact", 17, 295), (1, "company", 77, 297),
+                       (2, "payment", 900, 393)])  # fmt: skip
+    store.close()
     return invoke

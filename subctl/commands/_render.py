@@ -13,14 +13,13 @@ from subctl.export.values import text_value
 from subctl.schema import ASSOCIATION_BY_NAME, PropertyRegistry
 
 
-def _pairs(title: str, pairs: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE,
-                  show_header=False, pad_edge=False)  # fmt: skip
+def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(key, value)
-    return table
+    return Group(Text(title, style="bold"), table)
 
 
 def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group:
@@ -44,30 +43,33 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group
     if custom:
         parts.append(_pairs("Custom properties", custom))
     for object_name, records in document["associations"].items():
-        label = ASSOCIATION_BY_NAME[object_name].label
+        plural = ASSOCIATION_BY_NAME[object_name].plural
         parts.append(
             _pairs(
-                f"Associated {label.lower()}s",
+                f"Associated {plural.lower()}",
                 [(str(r["id"]), f"{r['label']}  [type {r['associationTypeId']}]"
                   + (f"  ({'; '.join(r['details'])})" if len(r.get("details", [])) > 1 else ""))
                  for r in records],
             )
         )  # fmt: skip
     if document["payments"]:
-        payments = Table(title="Payments", title_justify="left", title_style="bold",
-                         box=box.SIMPLE_HEAD, pad_edge=False)  # fmt: skip
+        payments = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         for header in ("ID", "Date", "Amount", "Status", "Method", "Kind"):
             payments.add_column(header, no_wrap=True)
         for p in document["payments"]:
-            status_text = p["status"] + (" (pending bank payment)" if p["pending_bank_payment"] else "")
-            payments.add_row(str(p["id"]), text_value(p["created_at"])[:10],
-                             f"{p['amount']} {p['currency']}", status_text, p["method"], p["kind"])  # fmt: skip
-        parts.append(payments)
+            status_text = p["status"] + (
+                " (pending bank payment)" if p["pending_bank_payment"] else ""
+            )
+            amount = f"{p['amount']} {p['currency']}"
+            when = text_value(p["created_at"])[:10]
+            payments.add_row(str(p["id"]), when, amount, status_text, p["method"], p["kind"])
+        parts.append(Group(Text("Payments", style="bold"), payments))
     if document["history"]:
         parts.append(
             _pairs(
                 "History",
-                [(text_value(c["changed_at"]), f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
+                [(text_value(c["changed_at"]),
+                  f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
                  for c in document["history"]],
             )
         )  # fmt: skip

@@ -20,6 +20,7 @@ from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
 
+
 def subscription_list(
     ctx: typer.Context,
     status: Annotated[
@@ -44,7 +45,9 @@ def subscription_list(
     company: Annotated[
         int | None, typer.Option(metavar="ID", help="Associated with this company.")
     ] = None,
-    deal: Annotated[int | None, typer.Option(metavar="ID", help="Associated with this deal.")] = None,
+    deal: Annotated[
+        int | None, typer.Option(metavar="ID", help="Associated with this deal.")
+    ] = None,
     payment: Annotated[
         int | None, typer.Option(metavar="ID", help="Associated with this payment.")
     ] = None,
@@ -117,4 +120,3 @@ def register(app: typer.Typer) -> None:
     panel = "Subscriptions"
     app.command("list", rich_help_panel=panel)(subscription_list)
     app.command("view", rich_help_panel=panel)(subscription_view)
-

@@ -61,8 +61,7 @@ def workspace_demo(
         summary = svc.fill_demo(store, count=count, seed=seed, today=app.today(), progress=progress)
     elapsed = time.perf_counter() - started
     app.out.success(
-        f"Created {summary.subscriptions:,} demo subscriptions in {elapsed:.1f} s "
-        f"(seed {seed})"
+        f"Created {summary.subscriptions:,} demo subscriptions in {elapsed:.1f} s (seed {seed})"
     )
 
 

@@ -11,7 +11,11 @@ from subctl.export.values import neutralise
 
 
 def write_csv(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO, *, header: bool = True
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[Column],
+    out: TextIO,
+    *,
+    header: bool = True,
 ) -> int:
     writer = csv.writer(out, lineterminator="\n")
     if header:

@@ -10,6 +10,7 @@ Values are always bound parameters. Semantics shared with the CRM search compile
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +49,9 @@ def _compile(
     return _condition(expr, prop, table.c[prop.column])
 
 
-def _condition(cond: Condition, prop: Property, column: Any) -> sa.ColumnElement[bool]:
+def _condition(
+    cond: Condition, prop: Property, column: sa.ColumnElement[Any]
+) -> sa.ColumnElement[bool]:
     op = cond.op
     if op is Op.HAS_PROPERTY:
         return column.is_not(None)
@@ -58,22 +61,20 @@ def _condition(cond: Condition, prop: Property, column: Any) -> sa.ColumnElement
     if folded:
         column = sa.func.lower(column)
     values = [_bind(prop, v, folded) for v in cond.values]
-    if op is Op.EQ:
-        return column == values[0]  # type: ignore[no-any-return]
-    if op is Op.NEQ:
-        return column.is_distinct_from(values[0])  # type: ignore[no-any-return]
-    if op is Op.LT:
-        return column < values[0]  # type: ignore[no-any-return]
-    if op is Op.LTE:
-        return column <= values[0]  # type: ignore[no-any-return]
-    if op is Op.GT:
-        return column > values[0]  # type: ignore[no-any-return]
-    if op is Op.GTE:
-        return column >= values[0]  # type: ignore[no-any-return]
+    comparisons: dict[Op, Callable[[Any], sa.ColumnElement[bool]]] = {
+        Op.EQ: column.__eq__,
+        Op.NEQ: column.is_distinct_from,
+        Op.LT: column.__lt__,
+        Op.LTE: column.__le__,
+        Op.GT: column.__gt__,
+        Op.GTE: column.__ge__,
+    }
+    if op in comparisons:
+        return comparisons[op](values[0])
     if op is Op.BETWEEN:
-        return column.between(values[0], values[1])  # type: ignore[no-any-return]
+        return column.between(values[0], values[1])
     if op is Op.IN:
-        return column.in_(values)  # type: ignore[no-any-return]
+        return column.in_(values)
     if op is Op.NOT_IN:
         return sa.or_(column.not_in(values), column.is_(None))
     token = _token_match(column, str(cond.values[0]).lower())
@@ -87,7 +88,7 @@ def _bind(prop: Property, value: Any, folded: bool) -> Any:
     return stored.lower() if folded and isinstance(stored, str) else stored
 
 
-def _token_match(column: Any, token: str) -> sa.ColumnElement[bool]:
+def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[bool]:
     escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = escaped.replace("*", "%")
     padded = sa.literal(" ") + sa.func.lower(column) + sa.literal(" ")
@@ -105,9 +106,9 @@ def _association(cond: Condition, table: sa.TableClause) -> sa.ColumnElement[boo
         ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
     elif op in (Op.NEQ, Op.NOT_IN):
         ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
-        return table.c.hs_object_id.not_in(ids)  # type: ignore[no-any-return]
+        return table.c.hs_object_id.not_in(ids)
     elif op is Op.NOT_HAS_PROPERTY:
-        return table.c.hs_object_id.not_in(ids)  # type: ignore[no-any-return]
+        return table.c.hs_object_id.not_in(ids)
     elif op is not Op.HAS_PROPERTY:
         raise UsageError(f"associations.{name} supports =, !=, in, not in and has; not {op.value}")
-    return table.c.hs_object_id.in_(ids)  # type: ignore[no-any-return]
+    return table.c.hs_object_id.in_(ids)

@@ -317,7 +317,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
 
             # -- who pays: a contact, usually at a company (new, or one already billed)
             first = first_names[int(rand() * n_first)]
-            last = last_names[int(rand() * n_last)]
+            surname = last_names[int(rand() * n_last)]
             cid = 0
             new_company = False
             if rand() < 0.85:
@@ -333,11 +333,11 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 cname = domain = alt_domain = ""
                 r = rand()
                 currency = "USD" if r < 0.7 else "EUR" if r < 0.85 else "GBP" if r < 0.95 else "DKK"
-                account = f"{first} {last}"
+                account = f"{first} {surname}"
 
             # -- what: a plan with seats, sometimes an add-on; priced per billing period
             plan, prices, max_seats = _PLANS[bisect_right(_PLAN_CUTS, rand())]
-            seats = 1 + int(rand() * max_seats) if max_seats > 1 else 1
+            seats = 1 + int(rand() ** 2 * max_seats) if max_seats > 1 else 1  # mostly few
             factor = freq.price_factor
             unit = round(prices[currency] * factor, 2)
             amount = unit * seats
@@ -365,8 +365,8 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 method = "card"
                 method_label = f"{card_brands[int(rand() * 6)]} - {last4}"
 
-            # -- when: anchor dates per status. last: day of the last payment attempt; cycles:
-            # billing periods started so far (including last's); pay_statuses: newest first.
+            # -- when: anchor dates per status. last_day: day of the last payment attempt;
+            # cycles: billing periods begun so far (including last_day's; 0: not started).
             period = freq.days
             next_due: int | None = None
             canceled_ms: int | None = None
@@ -376,51 +376,51 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             if status == "active":
                 hi = min(57, period) if freq.months else period - 1
                 next_due = _day_up(today_ord + int(rand() * (hi + 1)))
-                last = _shift(next_due, -1, freq)
+                last_day = _shift(next_due, -1, freq)
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 if ach and rand() < 0.35:
                     last_status = "processing"
             elif status == "unpaid":
                 next_due = _day_down(today_ord - 1 - int(rand() * 30))
-                last = next_due
+                last_day = next_due
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 last_status = "failed"
                 pending_retry = ach and rand() < 0.4
             elif status == "past_due":
                 next_due = _day_down(today_ord - 1 - int(rand() * 30))
                 if automatic:
-                    last = next_due
+                    last_day = next_due
                     last_status = "failed"
                     cycles = 1 + int(rand() * max_cycles[freq.value])
                 else:  # the previous period was paid; this period's invoice is overdue
-                    last = _shift(next_due, -1, freq)
+                    last_day = _shift(next_due, -1, freq)
                     extra_open_invoice = next_due
                     cycles = 1 + int(rand() * max_cycles[freq.value])
             elif status == "canceled":
                 canceled_ms = now_ms - 3_600_000 - int(rand() * 120 * DAY_MS)
                 cancel_day = _EPOCH_ORDINAL + canceled_ms // DAY_MS
-                last = _day_down(cancel_day - 1 - int(rand() * min(period, 60)))
+                last_day = _day_down(cancel_day - 1 - int(rand() * min(period, 60)))
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 if ach and rand() < 0.1:
                     last_status = "processing"
             elif status == "expired":
                 end = _day_down(today_ord - 1 - int(rand() * 365))
                 term = freq.term * (1 + bisect_right(term_cuts, rand()))
-                last = _shift(end, -1, freq)
+                last_day = _shift(end, -1, freq)
                 cycles = term
             elif status == "paused":
-                last = _day_down(today_ord - 1 - int(rand() * min(period, 60)))
+                last_day = _day_down(today_ord - 1 - int(rand() * min(period, 60)))
                 next_due = today_ord + 1 + int(rand() * 60)
                 cycles = 1 + int(rand() * max_cycles[freq.value])
             else:  # scheduled: billing starts on the start date
                 start_day = today_ord + 1 + int(rand() * 60)
                 next_due = start_day
-                last = 0
+                last_day = 0
                 cycles = 0
                 last_status = None
 
             if cycles:
-                start_day = _shift(last, 1 - cycles, freq)
+                start_day = _shift(last_day, 1 - cycles, freq)
                 created_ms = _ms(start_day - 1 - int(rand() * 21)) + int(rand() * DAY_MS)
             else:
                 created_ms = _ms(today_ord - 1 - int(rand() * 45)) + int(rand() * DAY_MS)
@@ -428,14 +428,14 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             # -- the subscription's own records
             sub_name = f"{account} – {plan} plan {freq.word}"
             contact_ms = created_ms - int(rand() * 60 * DAY_MS)
-            contacts.append((sid, first, last, contact_ms))
-            local = f"{first}.{last}".lower()
+            contacts.append((sid, first, surname, contact_ms))
+            local = f"{first}.{surname}".lower()
             emails.append((sid, 0, f"{local}@{domain or _FREEMAIL[sid % 6]}"))
             r = rand()
             if r < 0.45:
                 emails.append((sid, 1, f"{first.lower()}{sid % 97}@{_FREEMAIL[int(r * 13) % 6]}"))
                 if r < 0.12:
-                    emails.append((sid, 2, f"{first[0]}{last}@{alt_domain or 'mail.com'}".lower()))
+                    emails.append((sid, 2, f"{first[0]}{surname}@{domain or 'mail.com'}".lower()))
             assoc.append((sid, "contact", sid, t_contact))
             if cid:
                 if new_company:
@@ -469,7 +469,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             if cycles:
                 n_pay = min(1 + int(rand() * 3), cycles)
                 for back in range(n_pay - 1, -1, -1):
-                    day = _shift(last, -back, freq) if back else last
+                    day = _shift(last_day, -back, freq) if back else last_day
                     pay_ms = _ms(day) + 21_600_000 + int(rand() * 50_000_000)
                     pay_status = last_status if back == 0 else "succeeded"
                     payment_id += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,19 +18,16 @@ from subctl.schema import STANDARD_PROPERTIES, PropType
 
 Migration = Callable[[sa.Connection], None]
 
-_COLUMN_TYPES: dict[PropType, Callable[[], sa.types.TypeEngine[object]]] = {
-    PropType.STRING: sa.Text,
-    PropType.ENUMERATION: sa.Text,
-    PropType.NUMBER: lambda: sa.Float(precision=53),
-    PropType.DATE: sa.BigInteger,
-    PropType.DATETIME: sa.BigInteger,
-    PropType.BOOL: sa.Integer,
-}
 
-
-def column_type(ptype: PropType) -> sa.types.TypeEngine[object]:
+def column_type(ptype: PropType) -> sa.types.TypeEngine[Any]:
     """The SQL type that stores values of a property type (see ``subctl.schema``)."""
-    return _COLUMN_TYPES[ptype]()
+    if ptype is PropType.NUMBER:
+        return sa.Float(precision=53)
+    if ptype in (PropType.DATE, PropType.DATETIME):
+        return sa.BigInteger()  # epoch milliseconds
+    if ptype is PropType.BOOL:
+        return sa.Integer()
+    return sa.Text()
 
 
 def m001_initial(conn: sa.Connection) -> None:

@@ -126,6 +126,8 @@ class SqlStore:
                 f"workspace unavailable: {exc.orig}",
                 hint="another subctl may hold a lock on it; retry in a moment",
             ) from exc
+        except sa.exc.DatabaseError as exc:
+            raise StoreUnavailable(f"workspace unavailable: {exc.orig}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -190,7 +192,9 @@ class SqlStore:
         with self._errors(), self.engine.connect() as conn:
             result = conn.execution_options(yield_per=STREAM_CHUNK).execute(stmt)
             for row in result:
-                values = {name: convert(raw) for (name, convert), raw in zip(converters, row)}
+                values = {
+                    name: convert(raw) for (name, convert), raw in zip(converters, row, strict=True)
+                }
                 yield Subscription(id=int(row[0]), properties=values)
 
     def count(self, where: Expr | None = None) -> int:
@@ -296,7 +300,8 @@ class SqlStore:
     ) -> int:
         """Insert rows of stored values through the DB-API ``executemany``; returns the count."""
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        marks = ", ".join([mark] * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         total = 0
         batch: list[Sequence[Any]] = []
         with self._errors(), self.engine.begin() as conn:

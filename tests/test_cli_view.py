@@ -1,0 +1,66 @@
+"""``subctl view`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Invoke
+
+
+def test_view_json_document(seeded: Invoke) -> None:
+    result = seeded("view 2 --format json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["id"] == 2
+    assert list(doc["properties"])[:3] == ["hs_object_id", "hs_name", "hs_status"]
+    assert doc["properties"]["hs_next_payment_due_date"] == "2026-11-20"
+    assert doc["status"] == {
+        "value": "unpaid",
+        "label": "Unpaid",
+        "meaning": "the payment for the current billing cycle failed",
+    }
+    assert doc["associations"] == {
+        "contact": [
+            {"id": 17, "label": "Ada Lovelace (ada@example.com)", "associationTypeId": 295,
+             "details": ["ada@example.com", "ada@work.example"]}
+        ],
+        "payment": [
+            {"id": 900, "label": "1200.00 EUR processing (ach)", "associationTypeId": 393}
+        ],
+    }  # fmt: skip
+    assert doc["payments"] == [
+        {"id": 900, "amount": 1200.0, "currency": "EUR", "status": "processing", "method": "ach",
+         "kind": "payment", "created_at": "2025-01-01T00:00:00.000Z",
+         "pending_bank_payment": True}
+    ]  # fmt: skip
+    assert doc["history"] == []
+
+
+def test_view_table(seeded: Invoke) -> None:
+    result = seeded("view 1 --format table")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Acme Corp – Pro monthly" in out and "Active: every scheduled payment" in out
+    assert "Next payment due date (hs_next_payment_due_date)" in out
+    assert "Associated contacts" in out and "Ada Lovelace (ada@example.com)" in out
+    assert "Associated companys" not in out and "Associated companies" in out
+
+
+def test_view_ndjson_and_csv(seeded: Invoke) -> None:
+    line = seeded("view 5 --format ndjson").stdout
+    assert line.count("\n") == 1 and json.loads(line)["id"] == 5
+    csv_lines = seeded("view 5 --format csv").stdout.splitlines()
+    assert csv_lines[0] == "property,value"
+    assert "hs_status,scheduled" in csv_lines
+
+
+def test_view_unknown_id(seeded: Invoke) -> None:
+    result = seeded("view 999999999")
+    assert result.exit_code == 3
+    assert result.stderr == "Error: subscription 999999999 not found\n"
+    assert result.stdout == ""
+
+
+def test_view_bad_id(seeded: Invoke) -> None:
+    result = seeded("view abc")
+    assert result.exit_code == 2

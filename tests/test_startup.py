@@ -1,0 +1,40 @@
+"""The startup budget: ``--help`` and ``--version`` import no database, HTTP, spreadsheet or
+prompt library (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("sqlmodel", "sqlalchemy", "httpx", "openpyxl", "questionary")
+
+PROBE = """
+import sys
+from subctl.cli import run
+code = run({argv!r})
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "--help"]])
+def test_no_heavy_imports(argv: list[str]) -> None:
+    probe = PROBE.format(argv=argv, heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+def test_version(invoke) -> None:  # type: ignore[no-untyped-def]
+    from subctl import __version__
+
+    result = invoke("--version")
+    assert (result.exit_code, result.stdout) == (0, f"subctl {__version__}\n")
+
+
+def test_python_dash_m(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [sys.executable, "-m", "subctl", "--version"], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.startswith("subctl ")
