@@ -1,0 +1,74 @@
+"""Typed coercion of property values from text."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from subctl.errors import UsageError
+from subctl.schema import Option, Property, PropType, standard_registry
+from subctl.services.values import coerce_value
+
+TODAY = dt.date(2026, 11, 26)
+REG = standard_registry()
+TIER = Property("subscription_tier", "Subscription tier", PropType.ENUMERATION, "select",
+                options=(Option("Basic", "basic"), Option("Professional", "professional")),
+                hubspot_defined=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("next_payment_due_date", "2026-12-24", dt.date(2026, 12, 24)),
+        ("next_payment_due_date", "+7d", dt.date(2026, 12, 3)),
+        ("canceled_at", "2026-01-02T03:04:05Z", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+        ("mrr", "12.5", Decimal("12.5")),
+        ("net_payment_terms", "30", 30),
+        ("status", "Unpaid", "unpaid"),
+        ("status", "past_due", "past_due"),
+        ("name", "=cmd", "=cmd"),
+        ("name", "", None),
+    ],
+)
+def test_coerce(name: str, text: str, expected: object) -> None:
+    prop = REG.get(name)
+    assert prop is not None
+    assert coerce_value(prop, text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("prop_name", "text", "message"),
+    [
+        ("mrr", "ten", 'mrr: "ten" is not a number'),
+        ("mrr", "nan", 'mrr: "nan" is not a number'),
+        ("status", "bogus", 'status: "bogus" is not an option (active, unpaid, past_due, '
+                            "canceled, expired, scheduled, paused)"),
+        ("due", "someday", 'next_payment_due_date: "someday" is not a date'),
+    ],
+)  # fmt: skip
+def test_coerce_errors(prop_name: str, text: str, message: str) -> None:
+    prop = REG.get(prop_name)
+    assert prop is not None
+    with pytest.raises(UsageError) as info:
+        coerce_value(prop, text, today=TODAY)
+    assert info.value.message.startswith(message)
+
+
+def test_custom_enumeration_by_label_or_value() -> None:
+    assert coerce_value(TIER, "basic", today=TODAY) == "basic"
+    assert coerce_value(TIER, "PROFESSIONAL", today=TODAY) == "professional"
+    with pytest.raises(UsageError, match=r'subscription_tier: "gold" is not an option'):
+        coerce_value(TIER, "gold", today=TODAY)
+
+
+@given(st.text(max_size=40))
+def test_any_text_parses_or_is_a_usage_error(text: str) -> None:
+    for prop in REG:
+        try:
+            coerce_value(prop, text, today=TODAY)
+        except UsageError:
+            pass
