@@ -17,8 +17,15 @@ from subctl.schema import standard_registry
 from subctl.store.base import Store
 from subctl.store.sql import SqlStore, sqlite_url
 
-CONTRACT_COLUMNS = ["hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_date",
-                    "hs_mrr", "hs_recurring_billing_frequency", "hs_last_payment_amount"]  # fmt: skip
+CONTRACT_COLUMNS = [
+    "hs_object_id",
+    "hs_name",
+    "hs_status",
+    "hs_next_payment_due_date",
+    "hs_mrr",
+    "hs_recurring_billing_frequency",
+    "hs_last_payment_amount",
+]
 CONTRACT_ROWS = [
     (101, "Alpha monthly", "active", dt.date(2026, 12, 1), Decimal("10.00"), "monthly",
      Decimal("10.00")),
