@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from subctl import __version__
+from subctl.commands import filter as filter_cmd
 from subctl.commands import subscriptions, workspace
 from subctl.context import AppContext
 from subctl.errors import SubctlError
@@ -59,6 +60,7 @@ def root(
 
 
 subscriptions.register(app)
+filter_cmd.register(app)
 workspace.register(app)
 
 

@@ -1,0 +1,161 @@
+"""``filter`` (query subscriptions, optionally saving the query as a view) and the ``views``
+group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from subctl.commands._options import (
+    AllOpt,
+    FieldsOpt,
+    FormatOpt,
+    LimitOpt,
+    SortOpt,
+    WhereOpt,
+    YesOpt,
+)
+from subctl.context import AppContext
+from subctl.errors import UsageError
+from subctl.export import Column
+from subctl.output import Format
+
+ViewNameArg = Annotated[str, typer.Argument(metavar="NAME", help="View name.")]
+
+
+def subscription_filter(
+    ctx: typer.Context,
+    where: WhereOpt = None,
+    save_view: Annotated[
+        str | None,
+        typer.Option("--save-view", metavar="NAME", help="Save the query as a view named NAME."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", metavar="A,B,C", help="With --save-view: the view's column order."
+        ),
+    ] = None,
+    sort: SortOpt = None,
+    limit: LimitOpt = 50,
+    all_: AllOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+    fields: FieldsOpt = None,
+) -> None:
+    """Filter subscriptions with the query language; optionally save the query as a view.
+
+    Operators: = != < <= > >= between, in (…), not in (…), ~ (contains word, * wildcard),
+    !~, has FIELD, not has FIELD; combine with and, or, not and parentheses. Dates take
+    YYYY-MM-DD, today, or offsets like -60d, +7d, -3m. Without --where on a terminal, an
+    interactive builder asks for the conditions.
+
+    Example: subctl filter --where 'status = canceled and canceled_at > -60d' --save-view reengage
+    """
+    from subctl.services import subscriptions as svc
+    from subctl.services import views
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    if where is None:
+        if not app.out.can_prompt:
+            raise UsageError(
+                "--where is required off a terminal",
+                hint="e.g. subctl filter --where 'status = unpaid and mrr > 100'",
+            )
+        from subctl.commands._builder import build_query
+
+        where, save_view = build_query(store.properties(), app.out, save_view)
+    if save_view:
+        view = views.save_view(
+            store, save_view, where=where, columns=columns, sort=sort, today=app.today()
+        )
+        app.out.success(f'Saved view "{view.name}"; use it with: subctl list --view {view.name}')
+    request = svc.ListRequest(
+        where=where,
+        sort=sort,
+        limit=None if all_ else limit,
+        fields=fields or columns,
+    )
+    listing = svc.build_listing(store, request, app.today())
+    app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
+
+
+views_app = typer.Typer(
+    name="views",
+    help="Saved views: named queries with a column order and a sort.\n\n"
+    "Example: subctl views show unpaid",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+VIEW_COLUMNS = [
+    Column("name", "Name"),
+    Column("query", "Query"),
+    Column("columns", "Columns"),
+    Column("sort", "Sort"),
+    Column("builtin", "Built in"),
+]
+
+
+@views_app.callback()
+def views_default(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """Saved views: named queries with a column order and a sort (default: list them).
+
+    Example: subctl views --format json
+    """
+    if ctx.invoked_subcommand is None:
+        views_list(ctx, fmt)
+
+
+@views_app.command("list")
+def views_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """List saved views, the built-in ones included.
+
+    Example: subctl views list --format csv
+    """
+    app = AppContext.from_typer(ctx)
+    rows = [
+        {"name": v.name, "query": v.where, "columns": list(v.columns), "sort": v.sort,
+         "builtin": v.builtin}
+        for v in app.store().views()
+    ]  # fmt: skip
+    app.out.rows(rows, VIEW_COLUMNS, fmt, empty="No views.")
+
+
+@views_app.command("show")
+def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AUTO) -> None:
+    """Show one saved view.
+
+    Example: subctl views show reengage
+    """
+    app = AppContext.from_typer(ctx)
+    view = app.store().get_view(name)
+    row = {"name": view.name, "query": view.where, "columns": list(view.columns),
+           "sort": view.sort, "builtin": view.builtin}  # fmt: skip
+    if app.out.resolve(fmt) in (Format.JSON, Format.NDJSON):
+        app.out.document(row, compact=app.out.resolve(fmt) is Format.NDJSON)
+    else:
+        app.out.rows([row], VIEW_COLUMNS, fmt)
+
+
+@views_app.command("delete")
+def views_delete(ctx: typer.Context, name: ViewNameArg, yes: YesOpt = False) -> None:
+    """Delete a saved view (the built-in unpaid and scheduled views cannot be deleted).
+
+    Example: subctl views delete reengage --yes
+    """
+    from subctl.services import views
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    if store.get_view(name).builtin:
+        views.delete_view(store, name)  # raises: built-in views stay
+    app.out.confirm(f'Delete view "{name}"?', yes=yes)
+    views.delete_view(store, name)
+    app.out.success(f'Deleted view "{name}"')
+
+
+def register(app: typer.Typer) -> None:
+    app.command("filter", rich_help_panel="Subscriptions")(subscription_filter)
+    app.add_typer(views_app, rich_help_panel="Subscriptions")

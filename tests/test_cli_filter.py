@@ -1,0 +1,135 @@
+"""``filter``, saved views and the interactive builder, end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from subctl.output import Output
+from tests.conftest import Invoke
+
+
+def ids(stdout: str) -> list[int]:
+    return [row["hs_object_id"] for row in json.loads(stdout)]
+
+
+def test_filter_where(seeded: Invoke) -> None:
+    result = seeded("filter --where 'status in (unpaid, canceled) and mrr >= 100'")
+    assert result.exit_code == 0, result.stderr
+    assert ids(result.stdout) == [2, 3]
+
+
+def test_save_view_then_list_it_as_csv(seeded: Invoke) -> None:
+    saved = seeded(
+        "filter --where 'status in (canceled, expired) and canceled_at > -60d' "
+        "--save-view reengage --columns id,name,canceled_at --sort canceled_at:desc"
+    )
+    assert saved.exit_code == 0, saved.stderr
+    assert 'Saved view "reengage"' in saved.stderr
+    listed = seeded("list --view reengage --format csv")
+    assert listed.stdout == (
+        "hs_object_id,hs_name,hs_canceled_at\n"
+        '4,"\'=HYPERLINK(""x"") Hooli",2026-10-01T09:30:00.000Z\n'
+    )
+    shown = seeded("views show reengage --format json")
+    assert json.loads(shown.stdout) == {
+        "name": "reengage",
+        "query": "status in (canceled, expired) and canceled_at > -60d",
+        "columns": ["hs_object_id", "hs_name", "hs_canceled_at"],
+        "sort": "hs_canceled_at:desc",
+        "builtin": False,
+    }
+
+
+def test_view_and_extra_filters_combine(seeded: Invoke) -> None:
+    assert ids(seeded("list --view unpaid --where 'currency = usd'").stdout) == [3]
+
+
+def test_views_list_default_and_delete(seeded: Invoke) -> None:
+    assert seeded("filter --where 'status = paused' --save-view paused-ones").exit_code == 0
+    names = [v["name"] for v in json.loads(seeded("views").stdout)]
+    assert names == ["paused-ones", "scheduled", "unpaid"]
+    refused = seeded("views delete paused-ones")
+    assert refused.exit_code == 2 and "pass --yes" in refused.stderr
+    assert seeded("views delete paused-ones --yes").exit_code == 0
+    missing = seeded("views show paused-ones")
+    assert (missing.exit_code, missing.stderr) == (
+        3,
+        'Error: view "paused-ones" not found\nHint: list views with `subctl views`\n',
+    )
+
+
+def test_builtin_views_cannot_be_deleted_or_overwritten(seeded: Invoke) -> None:
+    deleted = seeded("views delete unpaid --yes")
+    assert deleted.exit_code == 5
+    assert deleted.stderr == 'Error: "unpaid" is a built-in view and cannot be deleted\n'
+    assert seeded("filter --where 'status = active' --save-view scheduled").exit_code == 5
+
+
+def test_bad_view_definitions_are_refused_before_saving(seeded: Invoke) -> None:
+    assert seeded("filter --where 'status = active' --save-view 'Bad Name'").exit_code == 2
+    assert seeded("filter --where 'status = active' --save-view x --columns nope").exit_code == 2
+    assert seeded("filter --where 'status = active' --save-view x --sort nope").exit_code == 2
+    assert [v["name"] for v in json.loads(seeded("views").stdout)] == ["scheduled", "unpaid"]
+
+
+def test_query_errors_point_at_the_problem(seeded: Invoke) -> None:
+    result = seeded("filter --where 'staus = active'")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        'Error: unknown field "staus" at column 1 (did you mean "status"?)\n'
+        "  staus = active\n"
+        "  ^^^^^\n"
+    )
+    bogus = seeded("list --where 'status = bogus'")
+    assert bogus.exit_code == 2
+    assert bogus.stderr.startswith('Error: "bogus" is not a status at column 10; one of: active,')
+
+
+def test_filter_without_where_off_a_terminal_is_a_usage_error(seeded: Invoke) -> None:
+    result = seeded("filter")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --where is required off a terminal")
+
+
+class FakeQuestion:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def ask(self) -> Any:
+        return self.answer
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Scripted questionary answers, in order, with prompting enabled."""
+    import questionary
+
+    queue: list[Any] = []
+
+    def next_answer(*_: Any, **__: Any) -> FakeQuestion:
+        return FakeQuestion(queue.pop(0))
+
+    for name in ("autocomplete", "select", "text", "checkbox", "confirm"):
+        monkeypatch.setattr(questionary, name, next_answer)
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    yield queue
+    assert queue == [], "unused answers"
+
+
+def test_interactive_builder(seeded: Invoke, answers: list[Any]) -> None:
+    answers.extend([
+        "Status (status)", "is any of", ["Unpaid", "Canceled"], "and",
+        "MRR (mrr)", "is at least", "100", "or",
+        "Name (name)", "contains the word", "acme*", "no",
+        True, "mix",
+    ])  # fmt: skip
+    result = seeded("filter")
+    assert result.exit_code == 0, result.stderr
+    query = "(status in (unpaid, canceled) and mrr >= 100) or name ~ acme*"
+    assert f"Query: {query}" in result.stderr
+    assert ids(result.stdout) == [1, 2, 3]
+    assert json.loads(seeded("views show mix --format json").stdout)["query"] == query
