@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Invoke
 
 
@@ -57,10 +59,26 @@ def test_csv_is_exact_and_neutralises_formulas(seeded: Invoke) -> None:
 def test_table_format(seeded: Invoke) -> None:
     result = seeded("list --status unpaid --format table --fields id,name,status")
     assert result.exit_code == 0
-    lines = [line.rstrip() for line in result.stdout.splitlines() if line.strip()]
-    assert lines[0].split() == ["Record", "ID", "Name", "Status"]
-    assert "Globex – Basic annual" in lines[2] and "unpaid" in lines[2]
-    assert len(lines) == 4
+    assert result.stdout == (
+        "Record ID   Name                       Status\n"
+        "─────────────────────────────────────────────\n"
+        "2           Globex – Basic annual      unpaid\n"
+        "3           Initech – Team quarterly   unpaid\n"
+    )
+
+
+def test_table_fits_a_narrow_terminal(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = seeded("list --status unpaid --format table")
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 40
+    assert lines[:4] == [
+        "Record ID   Name                    ",
+        "────────────────────────────────────",
+        "2           Globex – Basic annual   ",
+        "3           Initech – Team quarterly",
+    ]
+    assert lines[4].startswith("(5 columns left out to fit: hs_status,")
 
 
 def test_status_accepts_labels_case_insensitively(seeded: Invoke) -> None:

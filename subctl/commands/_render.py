@@ -15,8 +15,8 @@ from subctl.schema import ASSOCIATION_BY_NAME, PropertyRegistry
 
 def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
-    table.add_column(style="dim", no_wrap=True)
-    table.add_column(overflow="fold")
+    table.add_column(style="dim", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column(overflow="fold", ratio=2)
     for key, value in pairs:
         table.add_row(key, value)
     return Group(Text(title, style="bold"), table)

@@ -1,0 +1,130 @@
+"""Compile the query AST to HubSpot CRM search ``filterGroups`` (DOMAIN.md §3).
+
+CRM search has no NOT and only one level of nesting: filters in a group are ANDed, groups are
+ORed. So a query is put in negation normal form (``ast.push_not``), then in disjunctive normal
+form; each conjunction becomes one filter group. Values are sent as HubSpot exchanges them:
+dates and datetimes as epoch milliseconds (dates at midnight UTC), numbers as plain decimals,
+booleans as ``true``/``false``, enumerations as their internal value.
+
+Divergence from the SQL compiler: there, ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` also match
+records without a value. HubSpot does not document whether its negative operators match empty
+properties; they are sent as they are, without an ``OR NOT_HAS_PROPERTY`` group, which would
+spend one of the five groups on every negation.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from subctl.errors import UsageError
+from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
+from subctl.query.parser import SYNTAX
+from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+
+MAX_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+
+_HINT = "simplify it: `status in (a, b)` is one filter, `status = a or status = b` two groups"
+
+
+class QueryTooComplex(UsageError):
+    """A query CRM search cannot express, or that needs more filters than it allows."""
+
+
+def to_filter_groups(expr: Expr, registry: PropertyRegistry) -> list[dict[str, Any]]:
+    """The ``filterGroups`` of a CRM search request; raises QueryTooComplex beyond its limits."""
+    normal = _associations(push_not(expr))
+    needed = _count_groups(normal)
+    if needed > MAX_GROUPS:
+        raise QueryTooComplex(
+            f"query needs {needed} filter groups; HubSpot search allows at most {MAX_GROUPS}",
+            hint=_HINT,
+        )
+    groups = [[_filter(c, registry) for c in conjunction] for conjunction in _dnf(normal)]
+    widest = max((len(g) for g in groups), default=0)
+    if widest > MAX_FILTERS_PER_GROUP:
+        raise QueryTooComplex(
+            f"query needs {widest} filters in one filter group; HubSpot search allows at most "
+            f"{MAX_FILTERS_PER_GROUP} per group",
+            hint=_HINT,
+        )
+    total = sum(len(g) for g in groups)
+    if total > MAX_FILTERS:
+        raise QueryTooComplex(
+            f"query needs {total} filters; HubSpot search allows at most {MAX_FILTERS} in all",
+            hint=_HINT,
+        )
+    return [{"filters": g} for g in groups]
+
+
+def _associations(expr: Expr) -> Expr:
+    """CRM search matches associations only with ``EQ``: ``IN`` becomes one ``EQ`` per id (so
+    one group each); anything else cannot be expressed."""
+    if isinstance(expr, And | Or):
+        return type(expr)(tuple(_associations(i) for i in expr.items))
+    assert isinstance(expr, Condition)  # push_not removed every Not
+    if expr.association is None or expr.op is Op.EQ:
+        return expr
+    if expr.op is Op.IN:
+        return Or(tuple(Condition(expr.field, Op.EQ, (v,)) for v in expr.values))
+    raise QueryTooComplex(
+        f'HubSpot search cannot express "{expr.field} {SYNTAX[expr.op]}": '
+        "it matches associations only with = (or in)"
+    )
+
+
+def _count_groups(expr: Expr) -> int:
+    """How many groups the disjunctive normal form has, without building it."""
+    if isinstance(expr, Or):
+        return sum(_count_groups(i) for i in expr.items)
+    if isinstance(expr, And):
+        return math.prod(_count_groups(i) for i in expr.items)
+    return 1
+
+
+def _dnf(expr: Expr) -> list[list[Condition]]:
+    if isinstance(expr, Or):
+        return [group for item in expr.items for group in _dnf(item)]
+    if isinstance(expr, And):
+        groups: list[list[Condition]] = [[]]
+        for item in expr.items:
+            choices = _dnf(item)
+            groups = [group + choice for group in groups for choice in choices]
+        return groups
+    assert isinstance(expr, Condition)
+    return [[expr]]
+
+
+def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
+    if cond.association is not None:
+        if cond.association not in ASSOCIATION_BY_NAME:
+            known = ", ".join(ASSOCIATION_BY_NAME)
+            raise UsageError(f'unknown association "{cond.association}"; one of: {known}')
+        return {"propertyName": cond.field, "operator": "EQ", "value": str(cond.values[0])}
+    prop = registry.get(cond.field)
+    if prop is None:
+        raise UsageError(f'unknown field "{cond.field}"')
+    # NEQ, NOT_IN and NOT_CONTAINS_TOKEN go out as they are: see the module docstring.
+    found: dict[str, Any] = {"propertyName": prop.name, "operator": cond.op.value}
+    values = [_value(prop, v) for v in cond.values]
+    if cond.op in (Op.IN, Op.NOT_IN):
+        # CRM search requires lowercase values in IN lists of string properties.
+        found["values"] = [v.lower() for v in values] if prop.type is PropType.STRING else values
+    elif cond.op is Op.BETWEEN:
+        found["value"], found["highValue"] = values
+    elif values:
+        found["value"] = values[0]
+    return found
+
+
+def _value(prop: Property, value: Any) -> str:
+    if prop.type in (PropType.DATE, PropType.DATETIME):
+        return str(prop.to_storage(value))
+    if prop.type is PropType.NUMBER:
+        return format(Decimal(str(value)), "f")
+    if prop.type is PropType.BOOL:
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,509 @@
+"""The query language: text -> the typed AST of ``subctl.query.ast``.
+
+A hand-written tokenizer and recursive-descent parser. Keywords are case-insensitive; ``and``
+binds tighter than ``or``, ``not`` tighter than ``and``::
+
+    expr      := and_expr ("or" and_expr)*
+    and_expr  := unary ("and" unary)*
+    unary     := "not" unary | "(" expr ")" | predicate
+    predicate := FIELD op value | FIELD "between" value "and" value
+               | FIELD ["not"] "in" "(" value ("," value)* ")"
+               | "has" FIELD | FIELD "is" ["not"] "empty"
+               | FIELD "~" value | FIELD "!~" value
+    op        := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+    value     := bare word (letters, digits, _ - + . : @ * /) | "double" or 'single' quoted
+    FIELD     := internal name, alias, label (quoted if it has spaces) or associations.<object>
+
+Values are typed by the property's type here, so compilers never parse text. A date-only value
+(``2024-01-05``, ``today``, ``-60d``) compared with a ``datetime`` property means the whole UTC
+day: ``=`` is the day's first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare
+with the day's start and ``<=``/``>`` with its end.
+
+Every problem, whatever the input, is a ``QuerySyntaxError`` whose message gives the 1-based
+column and whose ``detail`` shows the query with a caret line under the offending token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from subctl.errors import UsageError
+from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
+from subctl.query.values import ValueParseError, parse_date, parse_datetime, parse_offset
+from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+
+MAX_DEPTH = 50  # nested parentheses and "not"s
+
+# How each operator is written in the query language (error messages use it).
+SYNTAX: dict[Op, str] = {
+    Op.EQ: "=",
+    Op.NEQ: "!=",
+    Op.LT: "<",
+    Op.LTE: "<=",
+    Op.GT: ">",
+    Op.GTE: ">=",
+    Op.BETWEEN: "between",
+    Op.IN: "in",
+    Op.NOT_IN: "not in",
+    Op.HAS_PROPERTY: "has",
+    Op.NOT_HAS_PROPERTY: "is empty",
+    Op.CONTAINS_TOKEN: "~",
+    Op.NOT_CONTAINS_TOKEN: "!~",
+}
+
+_EQUALITY = frozenset({Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN, Op.HAS_PROPERTY, Op.NOT_HAS_PROPERTY})
+_ORDERED = _EQUALITY | {Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN}
+OPERATORS_BY_TYPE: dict[PropType, frozenset[Op]] = {
+    PropType.STRING: _EQUALITY | {Op.CONTAINS_TOKEN, Op.NOT_CONTAINS_TOKEN},
+    PropType.NUMBER: _ORDERED,
+    PropType.DATE: _ORDERED,
+    PropType.DATETIME: _ORDERED,
+    PropType.ENUMERATION: _EQUALITY,
+    PropType.BOOL: _EQUALITY,
+}
+ASSOCIATION_OPERATORS = _EQUALITY
+
+_OPERATOR_TOKENS: dict[str, Op] = {  # longest first: the tokenizer takes the first match
+    "<=": Op.LTE,
+    ">=": Op.GTE,
+    "<>": Op.NEQ,
+    "!=": Op.NEQ,
+    "!~": Op.NOT_CONTAINS_TOKEN,
+    "=": Op.EQ,
+    "<": Op.LT,
+    ">": Op.GT,
+    "~": Op.CONTAINS_TOKEN,
+}
+_WORD_PUNCTUATION = frozenset("_-+.:@*/")
+_RESERVED = ("and", "or", "not")  # never a bare field or value
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_NAMED_DAYS = frozenset({"today", "yesterday", "tomorrow"})
+_LAST_MS = dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
+_MAX_DIGITS = 18  # numbers and record ids stay below 10**18
+_LISTED_OPTIONS = 12
+
+
+class QuerySyntaxError(UsageError):
+    """A query that does not parse. ``column`` is 1-based; ``detail`` is the query, indented by
+    two spaces, over a caret line marking ``width`` characters from ``column``."""
+
+    def __init__(
+        self, message: str, *, query: str, column: int, width: int = 1, hint: str | None = None
+    ) -> None:
+        shown = "".join(c if c.isprintable() else " " for c in query)
+        detail = f"  {shown}\n  {' ' * (column - 1)}{'^' * max(width, 1)}"
+        super().__init__(message, hint=hint, detail=detail)
+        self.column = column
+
+
+def parse(text: str, registry: PropertyRegistry, *, today: dt.date) -> Expr:
+    """Parse a query; relative dates (``-60d``, ``today``) count from ``today``."""
+    return _Parser(text, registry, today).parse()
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+
+class _Kind(Enum):
+    WORD = "word"
+    STRING = "string"
+    OPERATOR = "operator"
+    OPEN = "("
+    CLOSE = ")"
+    COMMA = ","
+    END = "end"
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: _Kind
+    text: str  # as written; a quoted string's content, unescaped
+    start: int  # 0-based offsets into the query
+    end: int
+
+    def keyword(self, *words: str) -> bool:
+        return self.kind is _Kind.WORD and self.text.lower() in words
+
+    def quoted(self, query: str) -> str:
+        """The token for a message: as written, in double quotes unless it already has quotes."""
+        raw = query[self.start : self.end]
+        return raw if self.kind is _Kind.STRING else f'"{raw}"'
+
+
+_PUNCTUATION = {"(": _Kind.OPEN, ")": _Kind.CLOSE, ",": _Kind.COMMA}
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch in _WORD_PUNCTUATION
+
+
+def _tokenize(query: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(query):
+        ch = query[i]
+        start = i
+        if ch.isspace():
+            i += 1
+        elif ch in _PUNCTUATION:
+            i += 1
+            tokens.append(_Token(_PUNCTUATION[ch], ch, start, i))
+        elif ch in "\"'":
+            text, i = _string(query, start)
+            tokens.append(_Token(_Kind.STRING, text, start, i))
+        elif _is_word_char(ch):
+            while i < len(query) and _is_word_char(query[i]):
+                i += 1
+            tokens.append(_Token(_Kind.WORD, query[start:i], start, i))
+        else:
+            op = next((o for o in _OPERATOR_TOKENS if query.startswith(o, i)), None)
+            if op is None:
+                raise QuerySyntaxError(
+                    f'unexpected character "{ch}" at column {i + 1}', query=query, column=i + 1
+                )
+            i += len(op)
+            tokens.append(_Token(_Kind.OPERATOR, op, start, i))
+    tokens.append(_Token(_Kind.END, "", len(query), len(query)))
+    return tokens
+
+
+def _string(query: str, start: int) -> tuple[str, int]:
+    """The content of the string opening at ``start`` (a backslash escapes the next character)
+    and the offset after its closing quote."""
+    quote = query[start]
+    chars: list[str] = []
+    i = start + 1
+    while i < len(query):
+        ch = query[i]
+        if ch == "\\" and i + 1 < len(query):
+            chars.append(query[i + 1])
+            i += 2
+            continue
+        if ch == quote:
+            return "".join(chars), i + 1
+        chars.append(ch)
+        i += 1
+    raise QuerySyntaxError(
+        f"unterminated string at column {start + 1}",
+        query=query,
+        column=start + 1,
+        width=len(query) - start,
+    )
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str  # the AST field: an internal name or associations.<object>
+    label: str  # the name shown in messages
+    prop: Property | None  # None for associations
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A date-only value given for a datetime property: the whole UTC day."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+def _start(value: Any) -> Any:
+    return value.start if isinstance(value, _Day) else value
+
+
+def _end(value: Any) -> Any:
+    return value.end if isinstance(value, _Day) else value
+
+
+def _join(kind: type[And] | type[Or], items: list[Expr]) -> Expr:
+    """One item as is, several in ``kind``, flattening nested items of the same kind."""
+    if len(items) == 1:
+        return items[0]
+    flat: list[Expr] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, kind) else (item,))
+    return kind(tuple(flat))
+
+
+def _spell(ops: frozenset[Op]) -> str:
+    """``=, !=, in, not in or has``: the operators usable with a field, as written."""
+    words = [SYNTAX[op] for op in Op if op in ops and op is not Op.NOT_HAS_PROPERTY]
+    return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+class _Parser:
+    def __init__(self, query: str, registry: PropertyRegistry, today: dt.date) -> None:
+        self.query = query
+        self.registry = registry
+        self.today = today
+        self.tokens = _tokenize(query)
+        self.pos = 0
+        self.depth = 0
+
+    def parse(self) -> Expr:
+        if self._peek().kind is _Kind.END:
+            raise QuerySyntaxError(
+                "empty query",
+                query=self.query,
+                column=1,
+                hint="for example: status in (unpaid, past_due) and due < +7d",
+            )
+        expr = self._or()
+        token = self._peek()
+        if token.kind is not _Kind.END:
+            raise self._unexpected(token)
+        return expr
+
+    # -- helpers --
+
+    def _peek(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def _next(self) -> _Token:
+        token = self.tokens[self.pos]
+        if token.kind is not _Kind.END:
+            self.pos += 1
+        return token
+
+    def _error(self, what: str, token: _Token, tail: str = "") -> QuerySyntaxError:
+        column = token.start + 1
+        return QuerySyntaxError(
+            f"{what} at column {column}{tail}",
+            query=self.query,
+            column=column,
+            width=token.end - token.start,
+        )
+
+    def _unexpected(self, token: _Token) -> QuerySyntaxError:
+        return self._error(f"unexpected {token.quoted(self.query)}", token)
+
+    def _expect(self, word: str) -> None:
+        token = self._next()
+        if not token.keyword(word):
+            raise self._error(f'expected "{word}"', token)
+
+    # -- expressions --
+
+    def _or(self) -> Expr:
+        items = [self._and()]
+        while self._peek().keyword("or"):
+            self._next()
+            items.append(self._and())
+        return _join(Or, items)
+
+    def _and(self) -> Expr:
+        items = [self._unary()]
+        while self._peek().keyword("and"):
+            self._next()
+            items.append(self._unary())
+        return _join(And, items)
+
+    def _unary(self) -> Expr:
+        token = self._peek()
+        if not (token.keyword("not") or token.kind is _Kind.OPEN):
+            return self._predicate()
+        self._next()
+        if self.depth == MAX_DEPTH:
+            raise self._error(f"query nests deeper than {MAX_DEPTH} levels", token)
+        self.depth += 1
+        if token.kind is _Kind.OPEN:
+            expr = self._or()
+            close = self._next()
+            if close.kind is not _Kind.CLOSE:
+                raise self._error('expected ")"', close)
+        else:
+            expr = Not(self._unary())
+        self.depth -= 1
+        return expr
+
+    def _predicate(self) -> Expr:
+        token = self._next()
+        if token.keyword("has"):
+            return Condition(self._field(self._next()).name, Op.HAS_PROPERTY)
+        field = self._field(token)
+        token = self._next()
+        if token.kind is _Kind.OPERATOR:
+            op = _OPERATOR_TOKENS[token.text]
+            self._check(field, op, token)
+            return self._condition(field, op, [self._value(field)])
+        if token.keyword("between"):
+            self._check(field, Op.BETWEEN, token)
+            low = self._value(field)
+            self._expect("and")
+            return self._condition(field, Op.BETWEEN, [low, self._value(field)])
+        if token.keyword("in", "not"):
+            op = Op.IN
+            if token.keyword("not"):
+                self._expect("in")
+                op = Op.NOT_IN
+            self._check(field, op, token)
+            return self._condition(field, op, self._list(field))
+        if token.keyword("is"):
+            op = Op.NOT_HAS_PROPERTY
+            if self._peek().keyword("not"):
+                self._next()
+                op = Op.HAS_PROPERTY
+            self._expect("empty")
+            return Condition(field.name, op)
+        raise self._error(f'expected an operator after "{field.label}"', token)
+
+    def _list(self, field: _Field) -> list[Any]:
+        token = self._next()
+        if token.kind is not _Kind.OPEN:
+            raise self._error('expected "("', token)
+        values = [self._value(field)]
+        while True:
+            token = self._next()
+            if token.kind is _Kind.CLOSE:
+                return values
+            if token.kind is not _Kind.COMMA:
+                raise self._error('expected "," or ")"', token)
+            values.append(self._value(field))
+
+    def _condition(self, field: _Field, op: Op, values: list[Any]) -> Expr:
+        if not any(isinstance(v, _Day) for v in values):
+            return Condition(field.name, op, tuple(values))
+        if op in (Op.IN, Op.NOT_IN):
+            days = _join(Or, [self._condition(field, Op.EQ, [v]) for v in values])
+            return days if op is Op.IN else Not(days)
+        if op in (Op.EQ, Op.NEQ):
+            day = Condition(field.name, Op.BETWEEN, (_start(values[0]), _end(values[0])))
+            return day if op is Op.EQ else Not(day)
+        if op is Op.BETWEEN:
+            return Condition(field.name, op, (_start(values[0]), _end(values[1])))
+        bound = _end if op in (Op.LTE, Op.GT) else _start
+        return Condition(field.name, op, (bound(values[0]),))
+
+    # -- fields and operators --
+
+    def _field(self, token: _Token) -> _Field:
+        if token.kind is _Kind.END:
+            raise self._error("expected a field", token)
+        if token.kind not in (_Kind.WORD, _Kind.STRING) or token.keyword(*_RESERVED):
+            raise self._unexpected(token)
+        name = token.text.strip()
+        if name.lower().startswith(ASSOCIATION_PREFIX):
+            obj = name[len(ASSOCIATION_PREFIX) :].lower()
+            if obj not in ASSOCIATION_BY_NAME:
+                known = ", ".join(ASSOCIATION_BY_NAME)
+                raise self._error(f'unknown association "{obj}"', token, f"; one of: {known}")
+            return _Field(ASSOCIATION_PREFIX + obj, ASSOCIATION_PREFIX + obj, None)
+        prop = self.registry.get(name)
+        if prop is None:
+            suggestion = self.registry.suggest(name)
+            tail = f' (did you mean "{suggestion}"?)' if suggestion else ""
+            raise self._error(f'unknown field "{token.text}"', token, tail)
+        return _Field(prop.name, self.registry.short_name(prop), prop)
+
+    def _check(self, field: _Field, op: Op, token: _Token) -> None:
+        if field.prop is None:
+            allowed, kind = ASSOCIATION_OPERATORS, "association"
+        else:
+            allowed, kind = OPERATORS_BY_TYPE[field.prop.type], field.prop.type.value
+        if op not in allowed:
+            raise self._error(
+                f'operator "{token.text.lower()}" does not apply to {field.label} ({kind})',
+                token,
+                f"; use {_spell(allowed)}",
+            )
+
+    # -- values --
+
+    def _value(self, field: _Field) -> Any:
+        token = self._next()
+        if token.kind not in (_Kind.WORD, _Kind.STRING) or token.keyword(*_RESERVED):
+            raise self._error("expected a value", token)
+        prop = field.prop
+        if prop is None:
+            return self._record_id(token)
+        if prop.type is PropType.ENUMERATION:
+            return self._option(field, prop, token)
+        if prop.type is PropType.NUMBER:
+            return self._number(token)
+        if prop.type is PropType.BOOL:
+            return self._bool(token)
+        if prop.type is PropType.DATE:
+            return self._date(token)
+        if prop.type is PropType.DATETIME:
+            return self._datetime(token)
+        return token.text
+
+    def _record_id(self, token: _Token) -> int:
+        text = token.text.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS):
+            raise self._error(f'"{token.text}" is not a record id', token)
+        return int(text)
+
+    def _option(self, field: _Field, prop: Property, token: _Token) -> str:
+        if not prop.options:  # options unknown: any value
+            return token.text
+        for option in prop.options:
+            if option.value == token.text:
+                return option.value
+        folded = token.text.strip().lower()
+        for option in prop.options:
+            if option.label.lower() == folded:
+                return option.value
+        values = prop.option_values()
+        listed = ", ".join(values[:_LISTED_OPTIONS]) + (
+            ", …" if len(values) > _LISTED_OPTIONS else ""
+        )
+        article = "an" if field.label[:1].lower() in "aeiou" else "a"
+        raise self._error(
+            f'"{token.text}" is not {article} {field.label}', token, f"; one of: {listed}"
+        )
+
+    def _number(self, token: _Token) -> int | Decimal:
+        try:
+            value = Decimal(token.text)
+        except InvalidOperation:
+            raise self._error(f'"{token.text}" is not a number', token) from None
+        if not value.is_finite():
+            raise self._error(f'"{token.text}" is not a number', token)
+        if value and value.adjusted() >= _MAX_DIGITS:
+            raise self._error(f'number "{token.text}" is out of range', token)
+        return int(value) if value == value.to_integral_value() else value
+
+    def _bool(self, token: _Token) -> bool:
+        flag = _BOOLS.get(token.text.strip().lower())
+        if flag is None:
+            raise self._error(f'"{token.text}" is not true or false', token)
+        return flag
+
+    def _date(self, token: _Token) -> dt.date:
+        try:
+            return parse_date(token.text, self.today)
+        except ValueParseError as exc:
+            raise self._error(str(exc), token) from None
+        except OverflowError:
+            raise self._error("date out of range", token) from None
+
+    def _datetime(self, token: _Token) -> dt.datetime | _Day:
+        text = token.text.strip()
+        try:
+            if not _is_day(text, self.today):
+                return parse_datetime(text, self.today)
+            day = parse_date(text, self.today)
+        except ValueParseError as exc:
+            raise self._error(str(exc), token) from None
+        except OverflowError:
+            raise self._error("date out of range", token) from None
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        return _Day(start, start + _LAST_MS)
+
+
+def _is_day(text: str, today: dt.date) -> bool:
+    """Whether a value names a calendar day (no time of day): a date, a named day, an offset."""
+    if text.lower() in _NAMED_DAYS or parse_offset(text, today) is not None:
+        return True
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
