@@ -153,9 +153,27 @@ def test_search(store: SqlStore, text: str, expected: list[int]) -> None:
     assert ids(store, text) == expected
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sql.py turns * into LIKE %, which also matches across words"
-)
 @pytest.mark.parametrize("text", ["name ~ a*p", "name ~ the*acmes"])
 def test_token_wildcard_stays_within_a_word(store: SqlStore, text: str) -> None:
     assert ids(store, text) == []
+
+
+@pytest.mark.parametrize(
+    ("token", "text", "matches"),
+    [
+        ("acme", "Acme, Inc", True),
+        ("acme*", "The Acmes (EU)", True),
+        ("*@hubspot.com", "ops@hubspot.com", True),
+        ("*@hubspot.com", "ops@hubspot.community", False),
+        ("a*p", "Acme Corp", False),
+        ("50%", "50% off", True),
+        ("50%", "500 off", False),
+        ("a_b", "axb", False),
+    ],
+)
+def test_token_regex(token: str, text: str, matches: bool) -> None:
+    import re
+
+    from subctl.query.sql import token_regex
+
+    assert bool(re.search(token_regex(token), text.lower())) is matches

@@ -72,3 +72,12 @@ def test_any_text_parses_or_is_a_usage_error(text: str) -> None:
             coerce_value(prop, text, today=TODAY)
         except UsageError:
             pass
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00+05:00", "9999-12-31T23:59-05:00"])
+def test_out_of_range_dates_are_usage_errors(text: str) -> None:
+    for name in ("due", "canceled_at"):
+        prop = REG.get(name)
+        assert prop is not None
+        with pytest.raises(UsageError, match="out of range"):
+            coerce_value(prop, text, today=TODAY)

@@ -4,12 +4,14 @@ Values are always bound parameters. Semantics shared with the CRM search compile
 - string matching is case-insensitive; enumerations match their internal value exactly;
 - ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` also match records where the property has no value;
 - ``CONTAINS_TOKEN`` matches a whole word of the value, ``*`` is a wildcard within the word
-  (``acme*`` matches "Acme Corp" and "The Acmes");
+  (``acme*`` matches "Acme Corp" and "The Acmes", not "Pacme"); words are separated by white
+  space and ``,;:!?()[]{}"'`` (see ``TOKEN_SEPARATORS``);
 - association pseudo-fields (``associations.contact``) compare associated record ids.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -88,11 +90,29 @@ def _bind(prop: Property, value: Any, folded: bool) -> Any:
     return stored.lower() if folded and isinstance(stored, str) else stored
 
 
+# Characters that separate words for CONTAINS_TOKEN. "@", ".", "-" and "_" stay inside a word,
+# so "*@hubspot.com" matches an email address.
+TOKEN_SEPARATORS = " \t\r\n,;:!?()[]{}\"'"
+
+
+def token_regex(token: str) -> str:
+    """A regular expression matching ``token`` as a whole word; ``*`` spans word characters."""
+    word = "[^" + re.escape(TOKEN_SEPARATORS) + "]*"
+    body = word.join(re.escape(part) for part in token.split("*"))
+    edge = "[" + re.escape(TOKEN_SEPARATORS) + "]"
+    return f"(^|{edge}){body}($|{edge})"
+
+
 def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[bool]:
+    # LIKE narrows cheaply (in C) on the token's literal parts; the regular expression then
+    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (a function it
+    # registers) and to ~* on PostgreSQL.
     escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = escaped.replace("*", "%")
-    padded = sa.literal(" ") + sa.func.lower(column) + sa.literal(" ")
-    return padded.like(f"% {pattern} %", escape="\\")
+    pattern = "%" + escaped.replace("*", "%") + "%"
+    return sa.and_(
+        sa.func.lower(column).like(pattern, escape="\\"),
+        sa.func.lower(column).regexp_match(token_regex(token)),
+    )
 
 
 def _association(cond: Condition, table: sa.TableClause) -> sa.ColumnElement[bool]:

@@ -60,6 +60,8 @@ def parse_date(text: str, today: dt.date) -> dt.date:
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC)
         return value.date()
+    except OverflowError as exc:
+        raise ValueParseError("date out of range") from exc
     except ValueError as exc:
         raise ValueParseError(
             f'"{text}" is not a date (YYYY-MM-DD, today, or an offset like -60d, +7d, -3m)'
@@ -78,7 +80,10 @@ def parse_datetime(text: str, today: dt.date) -> dt.datetime:
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueParseError("date out of range") from exc
 
 
 def parse_days(text: str) -> int:
