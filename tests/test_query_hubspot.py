@@ -134,6 +134,7 @@ def test_not_is_pushed_down() -> None:
     assert groups("created != 2024-01-05") == [
         {"filters": [f("hs_createdate", "LT", JAN_5)]},
         {"filters": [f("hs_createdate", "GT", JAN_5_LAST_MS)]},
+        {"filters": [{"propertyName": "hs_createdate", "operator": "NOT_HAS_PROPERTY"}]},
     ]
 
 

@@ -203,7 +203,9 @@ def test_date_values(value: str, expected: dt.date) -> None:
 def test_datetime_day_values_mean_the_whole_utc_day() -> None:
     start, end = day(2024, 1, 5)
     assert p("created = 2024-01-05") == c("hs_createdate", Op.BETWEEN, start, end)
-    assert p("created != 2024-01-05") == Not(c("hs_createdate", Op.BETWEEN, start, end))
+    assert p("created != 2024-01-05") == Or(
+        (Not(c("hs_createdate", Op.BETWEEN, start, end)), c("hs_createdate", Op.NOT_HAS_PROPERTY))
+    )
     assert p("created < 2024-01-05") == c("hs_createdate", Op.LT, start)
     assert p("created >= 2024-01-05") == c("hs_createdate", Op.GTE, start)
     assert p("created <= 2024-01-05") == c("hs_createdate", Op.LTE, end)
@@ -224,7 +226,9 @@ def test_datetime_day_ranges_and_lists() -> None:
         )
     )
     assert p('created in (2024-01-05, "2024-01-06T10:00Z")') == days
-    assert p('created not in (2024-01-05, "2024-01-06T10:00Z")') == Not(days)
+    assert p('created not in (2024-01-05, "2024-01-06T10:00Z")') == Or(
+        (Not(days), c("hs_createdate", Op.NOT_HAS_PROPERTY))
+    )
 
 
 def test_datetime_instants() -> None:

@@ -123,7 +123,7 @@ def ids(store: SqlStore, text: str) -> list[int]:
         ("due != today", [1, 2, 3, 5, 6]),
         # datetimes: a date means the whole UTC day
         ("created = 2024-01-05", [1, 4]),
-        ("created != 2024-01-05", [2, 3, 5]),
+        ("created != 2024-01-05", [2, 3, 5, 6]),  # like NEQ: 6 has no create date
         ("created > 2024-01-05", [2]),
         ("created >= 2024-01-05", [1, 2, 4]),
         ("created < 2024-01-05", [3, 5]),

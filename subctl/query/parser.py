@@ -369,12 +369,14 @@ class _Parser:
     def _condition(self, field: _Field, op: Op, values: list[Any]) -> Expr:
         if not any(isinstance(v, _Day) for v in values):
             return Condition(field.name, op, tuple(values))
+        # The negations keep NEQ's meaning, which includes records without a value.
+        empty = Condition(field.name, Op.NOT_HAS_PROPERTY)
         if op in (Op.IN, Op.NOT_IN):
             days = _join(Or, [self._condition(field, Op.EQ, [v]) for v in values])
-            return days if op is Op.IN else Not(days)
+            return days if op is Op.IN else Or((Not(days), empty))
         if op in (Op.EQ, Op.NEQ):
             day = Condition(field.name, Op.BETWEEN, (_start(values[0]), _end(values[0])))
-            return day if op is Op.EQ else Not(day)
+            return day if op is Op.EQ else Or((Not(day), empty))
         if op is Op.BETWEEN:
             return Condition(field.name, op, (_start(values[0]), _end(values[1])))
         bound = _end if op in (Op.LTE, Op.GT) else _start
