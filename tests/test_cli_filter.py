@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from subctl.output import Output
 from tests.conftest import Invoke
@@ -133,3 +135,16 @@ def test_interactive_builder(seeded: Invoke, answers: list[Any]) -> None:
     assert f"Query: {query}" in result.stderr
     assert ids(result.stdout) == [1, 2, 3]
     assert json.loads(seeded("views show mix --format json").stdout)["query"] == query
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=60))
+def test_fuzzed_queries_exit_0_or_2_with_one_error(seeded: Invoke, text: str) -> None:
+    if text.startswith("-") or "\x00" in text:
+        return  # an option, not a query; NUL cannot be passed in argv
+    result = seeded(["list", "--where", text])
+    assert result.exit_code in (0, 2), result.stderr
+    if result.exit_code == 2:
+        assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
