@@ -133,7 +133,7 @@ def test_interactive_builder(seeded: Invoke, answers: list[Any]) -> None:
     assert result.exit_code == 0, result.stderr
     query = "(status in (unpaid, canceled) and mrr >= 100) or name ~ acme*"
     assert f"Query: {query}" in result.stderr
-    assert ids(result.stdout) == [1, 2, 3]
+    assert ids(result.stdout) == [2, 3, 1]  # soonest due first
     assert json.loads(seeded("views show mix --format json").stdout)["query"] == query
 
 

@@ -83,7 +83,7 @@ def test_table_fits_a_narrow_terminal(seeded: Invoke, monkeypatch: pytest.Monkey
 
 def test_status_accepts_labels_case_insensitively(seeded: Invoke) -> None:
     assert ids(seeded("list --status UNPAID").stdout) == [2, 3]
-    assert ids(seeded("list --status Canceled,Scheduled").stdout) == [4, 5]
+    assert ids(seeded("list --status Canceled,Scheduled").stdout) == [5, 4]
 
 
 def test_due_filters(seeded: Invoke) -> None:
@@ -94,10 +94,14 @@ def test_due_filters(seeded: Invoke) -> None:
 
 
 def test_association_filters(seeded: Invoke) -> None:
-    assert ids(seeded("list --contact 17").stdout) == [1, 2]
+    assert ids(seeded("list --contact 17").stdout) == [2, 1]
     assert ids(seeded("list --company 77").stdout) == [1]
     assert ids(seeded("list --payment 900").stdout) == [2]
     assert seeded("list --deal 1").stdout == "[]\n"
+
+
+def test_default_order_is_soonest_due_first_without_due_date_last(seeded: Invoke) -> None:
+    assert ids(seeded("list").stdout) == [2, 3, 1, 5, 4]
 
 
 def test_sort_and_limit(seeded: Invoke) -> None:

@@ -23,6 +23,10 @@ from subctl.schema import (
 from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
 
 DEFAULT_LIMIT = 50
+# Without --sort (or a view's sort), subscriptions come soonest-due first (those without a due
+# date last), then by id: what an operator looks at first, and the order the status/due-date
+# index serves without a sort step.
+DEFAULT_SORT = Sort("hs_next_payment_due_date")
 
 
 @dataclass
@@ -141,7 +145,7 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     if request.where:
         filters.append(parse_where(request.where, registry, today))
     sort_text = request.sort or (view.sort if view else None)
-    sort = parse_sort(sort_text, registry) if sort_text else None
+    sort = parse_sort(sort_text, registry) if sort_text else DEFAULT_SORT
     default_fields = view.columns if view and view.columns else DEFAULT_LIST_FIELDS
     props = resolve_fields(request.fields, registry, default_fields)
     if request.limit is not None and request.limit < 1:
