@@ -23,8 +23,12 @@ app = typer.Typer(
     "Example: subctl list --status unpaid",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,  # completion scripts ship in completions/ (see README)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+COMPLETE_VAR = "_SUBCTL_COMPLETE"
 
 
 def _version(value: bool) -> None:
@@ -77,6 +81,13 @@ def run(argv: list[str] | None = None) -> int:
     """Run the app; map every error to its one-line message and exit code."""
     debug = os.environ.get("SUBCTL_DEBUG", "") not in ("", "0")
     out = Output()
+    if COMPLETE_VAR in os.environ:
+        # A shell asking for completions (the scripts in completions/). The app is built with
+        # add_completion=False, which keeps --help fast, so Typer's completion classes are
+        # registered only here, when they are needed.
+        from typer.completion import completion_init
+
+        completion_init()
     try:
         try:
             app(args=argv, prog_name="subctl")

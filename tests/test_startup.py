@@ -38,3 +38,16 @@ def test_python_dash_m(tmp_path) -> None:  # type: ignore[no-untyped-def]
         [sys.executable, "-m", "subctl", "--version"], capture_output=True, text=True, check=True
     )
     assert proc.stdout.startswith("subctl ")
+
+
+def test_executable_version_fast_path_matches_the_app(invoke) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [sys.executable, "-m", "subctl", "--version"], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout == invoke("--version").stdout
+    probe = (
+        "import sys; sys.argv = ['subctl', '--version']; from subctl.__main__ import main; "
+        "main(); print(sorted(m for m in sys.modules if m.startswith('typer')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "[]"
