@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from subctl import __version__
+from subctl.commands import associate, jobs, lifecycle, properties, subscriptions, workspace
 from subctl.commands import filter as filter_cmd
-from subctl.commands import subscriptions, workspace
 from subctl.context import AppContext
 from subctl.errors import SubctlError
 from subctl.output import Output
@@ -66,6 +66,10 @@ def root(
 subscriptions.register(app)
 filter_cmd.register(app)
 workspace.register(app)
+lifecycle.register(app)
+jobs.register(app)
+associate.register(app)
+properties.register(app)
 
 
 def _silence_stdout() -> None:
@@ -85,9 +89,9 @@ def run(argv: list[str] | None = None) -> int:
         # A shell asking for completions (the scripts in completions/). The app is built with
         # add_completion=False, which keeps --help fast, so Typer's completion classes are
         # registered only here, when they are needed.
-        from typer.completion import completion_init
+        from typer.completion import get_completion_inspect_parameters
 
-        completion_init()
+        get_completion_inspect_parameters()  # registers Typer's shell completion classes
     try:
         try:
             app(args=argv, prog_name="subctl")

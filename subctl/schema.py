@@ -155,6 +155,14 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
     # established"); subctl stores it as hs_canceled_at, label "Cancellation date".
     Property("hs_canceled_at", "Cancellation date", _P.DATETIME, "date",
              ("canceled_at", "cancellation_date"), read_only_value=True),
+    # -- lifecycle (issue 5; migration m002_lifecycle). Internal names NOT FOUND in HubSpot's
+    # docs: the pause endpoint takes a "pauseReason" (DOMAIN.md §2), kept as hs_pause_reason;
+    # `cancel --at-period-end` records the day the subscription ends as
+    # hs_scheduled_cancellation_date. Both are set by lifecycle verbs only.
+    Property("hs_pause_reason", "Pause reason", _P.STRING, "text", ("pause_reason",),
+             read_only_value=True),
+    Property("hs_scheduled_cancellation_date", "Scheduled cancellation date", _P.DATE, "date",
+             ("scheduled_cancellation_date", "cancel_at"), read_only_value=True),
 )  # fmt: skip
 
 DEFAULT_LIST_FIELDS: tuple[str, ...] = (

@@ -50,3 +50,48 @@ SortOpt = Annotated[
 ]
 SubIdArg = Annotated[int, typer.Argument(metavar="ID", help="Subscription record ID.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+# -- lifecycle batches (issue 5): every lifecycle verb selects subscriptions the same way --------
+
+IdsArg = Annotated[
+    list[int] | None,
+    typer.Argument(metavar="[ID]...", help="Subscription record IDs.", show_default=False),
+]
+FromFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-file",
+        metavar="FILE",
+        help="Read IDs from FILE: one per line, or CSV with an id column; - reads stdin.",
+    ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Show what would happen to each subscription; change nothing."),
+]
+PlanOutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plan-out",
+        metavar="FILE",
+        help="With --dry-run: freeze the matched IDs, their status and a hash in FILE.",
+    ),
+]
+PlanOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plan",
+        metavar="FILE",
+        help="Act on exactly the subscriptions of a plan (--plan-out); changed ones are skipped.",
+    ),
+]
+
+# -- custom properties (issue 6) ---------------------------------------------------------------
+
+ShowSensitiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-sensitive",
+        help="Show highly sensitive values unmasked (needs the sensitive_data.view permission).",
+    ),
+]

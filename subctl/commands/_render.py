@@ -18,7 +18,7 @@ def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
     table.add_column(style="dim", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column(overflow="fold", ratio=2)
     for key, value in pairs:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))  # plain text: values are data, never Rich markup
     return Group(Text(title, style="bold"), table)
 
 
@@ -71,6 +71,16 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group
                 [(text_value(c["changed_at"]),
                   f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
                  for c in document["history"]],
+            )
+        )  # fmt: skip
+    if document.get("outbox"):  # issue 5: e-mails recorded by lifecycle verbs
+        parts.append(
+            _pairs(
+                "Outbox",
+                [(text_value(m["created_at"]),
+                  f"{m['kind']} to {m['to'] or '(no recipient)'}: {m['subject']}"
+                  + (f"\n{m['link']}" if m["link"] else ""))
+                 for m in document["outbox"]],
             )
         )  # fmt: skip
     return Group(*parts)

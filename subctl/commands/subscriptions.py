@@ -11,6 +11,7 @@ from subctl.commands._options import (
     FieldsOpt,
     FormatOpt,
     LimitOpt,
+    ShowSensitiveOpt,
     SortOpt,
     SubIdArg,
     ViewOpt,
@@ -58,6 +59,7 @@ def subscription_list(
     all_: AllOpt = False,
     fmt: FormatOpt = Format.AUTO,
     fields: FieldsOpt = None,
+    show_sensitive: ShowSensitiveOpt = False,
 ) -> None:
     """List subscriptions.
 
@@ -84,6 +86,7 @@ def subscription_list(
         sort=sort,
         limit=None if all_ else limit,
         fields=fields,
+        show_sensitive=show_sensitive,
     )
     listing = svc.build_listing(store, request, app.today())
     app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
@@ -93,6 +96,7 @@ def subscription_view(
     ctx: typer.Context,
     sub_id: SubIdArg,
     fmt: FormatOpt = Format.AUTO,
+    show_sensitive: ShowSensitiveOpt = False,
 ) -> None:
     """Show one subscription: every property, status, associations, payments and history.
 
@@ -102,8 +106,12 @@ def subscription_view(
 
     app = AppContext.from_typer(ctx)
     store = app.store()
+    if show_sensitive:
+        from subctl.services.properties import require_sensitive_access
+
+        require_sensitive_access(store)
     detail = store.detail(sub_id)
-    document = svc.detail_document(detail, store.properties())
+    document = svc.detail_document(detail, store.properties(), show_sensitive=show_sensitive)
     resolved = app.out.resolve(fmt)
     if resolved is Format.TABLE:
         from subctl.commands._render import render_detail

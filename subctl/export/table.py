@@ -70,5 +70,7 @@ def render_table(
     console.print(table)
     if len(shown) < len(columns):
         hidden = ", ".join(columns[i].key for i in range(len(columns)) if i not in shown)
-        console.print(f"({len(columns) - len(shown)} columns left out to fit: {hidden})", style="dim")
+        console.print(
+            f"({len(columns) - len(shown)} columns left out to fit: {hidden})", style="dim"
+        )
     return len(cells)

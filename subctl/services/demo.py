@@ -6,12 +6,12 @@ comes from one ``random.Random(seed)`` consumed in a fixed order, and every date
 derived from ``today`` (the reference "now" is ``today`` at 00:00 UTC; every datetime lies before
 it).
 
-Speed matters (a million subscriptions, ~18 million rows in all, in well under two minutes): rows
-are tuples of stored values (epoch milliseconds, floats, text; see ``subctl.schema``) produced in
-blocks by a generator running in a helper thread, while the calling thread streams each block
-into ``SqlStore.bulk_insert`` (SQLite runs statements without holding the GIL, so generation and
-insertion overlap). On SQLite the secondary indexes of the bulk tables are dropped during the load
-and rebuilt once at the end, which is several times faster than maintaining them row by row.
+Speed matters (a million subscriptions, ~18 million rows in all, in about a minute): rows are
+plain tuples of stored values (epoch milliseconds, floats, text; see ``subctl.schema``), generated
+a block of subscriptions at a time and streamed into ``SqlStore.bulk_insert``, so memory stays
+flat. On SQLite the secondary indexes of the bulk tables are dropped for the load and rebuilt once
+at the end, several times faster than maintaining them row by row. (A generator thread does not
+help: GIL hand-offs around every ``sqlite3_step`` made the overlapped load slower.)
 
 What the data looks like (shares are approximate):
 
@@ -23,7 +23,8 @@ What the data looks like (shares are approximate):
 - dates: the next payment due date lies within -30..+60 days of ``today`` (active: today or
   later, within one period; unpaid and past_due: in the past; canceled and expired: none;
   scheduled: the start date, 1-60 days ahead); month-based schedules keep their day of month.
-  ``hs_canceled_at`` lies within the last 120 days.
+  ``hs_canceled_at`` lies within the last 120 days. Most paused subscriptions have a
+  ``hs_pause_reason``; ``hs_scheduled_cancellation_date`` stays empty (lifecycle verbs set it).
 - every subscription has exactly one contact (1-3 emails) and one deal; 85 % have a company
   (1-2 domains, shared by ~3 subscriptions on average); 30 % have a quote. Every subscription
   that has been billed (all but scheduled ones) has 1-3 payments (card or ach), each with an
@@ -35,8 +36,6 @@ What the data looks like (shares are approximate):
 from __future__ import annotations
 
 import datetime as dt
-import queue
-import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "hs_last_payment_status", "hs_currency_code", "hs_recurring_billing_frequency",
         "hs_collection_process", "hs_net_payment_terms", "hs_invoice_creation",
         "hs_payment_method", "hs_mrr", "hs_createdate", "hs_lastmodifieddate", "hs_canceled_at",
+        "hs_pause_reason",  # m002
     ),
     "contacts": ("id", "firstname", "lastname", "created_at"),
     "contact_emails": ("contact_id", "position", "email"),
@@ -156,6 +156,13 @@ _COUNTRIES: tuple[tuple[float, str, tuple[str, ...], str], ...] = (
     (0.10, "GBP", ("Ltd", "plc", "Ltd", "Group"), "co.uk"),
     (0.05, "DKK", ("ApS", "A/S", "ApS", "Group"), "dk"),
 )
+_QUALIFIERS = (
+    "",
+    *(
+        "North Blue Global First United Pacific Atlantic Nordic Golden Silver Green Red Bright "
+        "Smart Open Prime True New Great Metro Urban Coastal Royal"
+    ).split(),
+)
 _COUNTRY_CUTS = _cuts([c[0] for c in _COUNTRIES])
 _FREEMAIL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "hotmail.com")
 
@@ -207,18 +214,27 @@ def _ms(ordinal: int) -> int:
     return (ordinal - _EPOCH_ORDINAL) * DAY_MS
 
 
-def _day_down(ordinal: int) -> int:
-    """The same date, or the 28th when later in the month (so months can be shifted safely)."""
+def _day_down(ordinal: int, freq: _Frequency) -> int:
+    """For month-based schedules, the 28th instead of a later day (so months shift safely)."""
+    if not freq.months:
+        return ordinal
     day = _fromordinal(ordinal).day
     return ordinal - (day - 28) if day > 28 else ordinal
 
 
-def _day_up(ordinal: int) -> int:
-    """The same date, or the 1st of the next month when later than the 28th."""
-    if _fromordinal(ordinal).day <= 28:
+def _day_up(ordinal: int, freq: _Frequency) -> int:
+    """For month-based schedules, the 1st of the next month instead of a day after the 28th."""
+    if not freq.months or _fromordinal(ordinal).day <= 28:
         return ordinal
     ahead = ordinal + 4
     return ahead - _fromordinal(ahead).day + 1
+
+
+def _day_past(ordinal: int, earliest: int, freq: _Frequency) -> int:
+    """``_day_down``, or ``_day_up`` when that would fall before ``earliest`` (a date well in the
+    past, so the result stays in the past)."""
+    down = _day_down(ordinal, freq)
+    return down if down >= earliest else _day_up(ordinal, freq)
 
 
 def _shift(ordinal: int, periods: int, freq: _Frequency) -> int:
@@ -243,25 +259,27 @@ class _Block:
         self.rows: dict[str, list[Row]] = {name: [] for name in TABLES}
 
 
+_COMPANY_COMBOS = len(_QUALIFIERS) * len(_COMPANY_WORDS) * len(_COMPANY_KINDS)
+_COMPANY_STEP = 7_919  # prime, coprime with _COMPANY_COMBOS: (i * step) % combos is a bijection
+
+
 def _company(cid: int, salt: int) -> tuple[str, str, str, str]:
     """Name, primary domain, alternative domain and currency of company ``cid``.
 
-    Derived from the id (and the seed's salt), so shared companies need no lookup table.
+    Derived from the id (and the seed's salt), so shared companies need no lookup table. Names
+    repeat only across legal forms; domains never repeat.
     """
-    h = ((cid + salt) * 0x9E3779B1) & 0xFFFFFFFF
-    word = _COMPANY_WORDS[h % len(_COMPANY_WORDS)]
-    h //= len(_COMPANY_WORDS)
-    kind = _COMPANY_KINDS[h % len(_COMPANY_KINDS)]
-    h //= len(_COMPANY_KINDS)
-    country = _COUNTRIES[bisect_right(_COUNTRY_CUTS, (h % 1000) / 1000)]
-    h //= 1000
-    suffix = country[2][h % len(country[2])]
-    combos = len(_COMPANY_WORDS) * len(_COMPANY_KINDS)
-    slug = f"{word}{kind}".lower()
-    serial = cid // combos
-    if serial:
-        slug = f"{slug}{serial + 1}"
-    return f"{word} {kind} {suffix}", f"{slug}.{country[3]}", f"{slug}-app.io", country[1]
+    serial, index = divmod(cid - 1, _COMPANY_COMBOS)
+    h = (index * _COMPANY_STEP + salt) % _COMPANY_COMBOS
+    h, k = divmod(h, len(_COMPANY_KINDS))
+    q, w = divmod(h, len(_COMPANY_WORDS))
+    qualifier, word, kind = _QUALIFIERS[q], _COMPANY_WORDS[w], _COMPANY_KINDS[k]
+    mix = (cid * 0x9E3779B1 + salt) & 0xFFFFFFFF
+    country = _COUNTRIES[bisect_right(_COUNTRY_CUTS, (mix % 1000) / 1000)]
+    suffix = country[2][(mix >> 12) % len(country[2])]
+    slug = f"{qualifier}{word}{kind}{serial + 1 if serial else ''}".lower()
+    name = f"{qualifier} {word} {kind} {suffix}" if qualifier else f"{word} {kind} {suffix}"
+    return name, f"{slug}.{country[3]}", f"{slug}-app.io", country[1]
 
 
 def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Block]:
@@ -285,6 +303,14 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
     manual_terms = (30.0, 30.0, 30.0, 14.0, 45.0, 60.0)
     auto_terms = (0.0, 30.0, 30.0)
     quote_statuses = ("APPROVED", "APPROVED", "APPROVAL_NOT_NEEDED")
+    pause_reasons = (
+        "Customer requested a break",
+        "Seasonal business",
+        "Budget review",
+        "Waiting for a new purchase order",
+        "Migrating to another account",
+        None,
+    )
 
     t_contact = ASSOCIATION_BY_NAME["contact"].type_id
     t_company = ASSOCIATION_BY_NAME["company"].type_id
@@ -373,21 +399,23 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             last_status: str | None = "succeeded"
             extra_open_invoice = 0  # ordinal of an overdue invoice without a payment
             pending_retry = False
+            pause_reason: str | None = None
             if status == "active":
-                hi = min(57, period) if freq.months else period - 1
-                next_due = _day_up(today_ord + int(rand() * (hi + 1)))
+                # one period back must lie before today: months are at least 28 days
+                hi = min(57, period - 3) if freq.months else period - 1
+                next_due = _day_up(today_ord + int(rand() * (hi + 1)), freq)
                 last_day = _shift(next_due, -1, freq)
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 if ach and rand() < 0.35:
                     last_status = "processing"
             elif status == "unpaid":
-                next_due = _day_down(today_ord - 1 - int(rand() * 30))
+                next_due = _day_past(today_ord - 1 - int(rand() * 30), today_ord - 30, freq)
                 last_day = next_due
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 last_status = "failed"
                 pending_retry = ach and rand() < 0.4
             elif status == "past_due":
-                next_due = _day_down(today_ord - 1 - int(rand() * 30))
+                next_due = _day_past(today_ord - 1 - int(rand() * 30), today_ord - 30, freq)
                 if automatic:
                     last_day = next_due
                     last_status = "failed"
@@ -399,19 +427,20 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             elif status == "canceled":
                 canceled_ms = now_ms - 3_600_000 - int(rand() * 120 * DAY_MS)
                 cancel_day = _EPOCH_ORDINAL + canceled_ms // DAY_MS
-                last_day = _day_down(cancel_day - 1 - int(rand() * min(period, 60)))
+                last_day = _day_down(cancel_day - 1 - int(rand() * min(period, 60)), freq)
                 cycles = 1 + int(rand() * max_cycles[freq.value])
                 if ach and rand() < 0.1:
                     last_status = "processing"
             elif status == "expired":
-                end = _day_down(today_ord - 1 - int(rand() * 365))
+                end = _day_down(today_ord - 1 - int(rand() * 365), freq)
                 term = freq.term * (1 + bisect_right(term_cuts, rand()))
                 last_day = _shift(end, -1, freq)
                 cycles = term
             elif status == "paused":
-                last_day = _day_down(today_ord - 1 - int(rand() * min(period, 60)))
+                last_day = _day_down(today_ord - 1 - int(rand() * min(period, 60)), freq)
                 next_due = today_ord + 1 + int(rand() * 60)
                 cycles = 1 + int(rand() * max_cycles[freq.value])
+                pause_reason = pause_reasons[int(rand() * len(pause_reasons))]
             else:  # scheduled: billing starts on the start date
                 start_day = today_ord + 1 + int(rand() * 60)
                 next_due = start_day
@@ -439,7 +468,9 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             assoc.append((sid, "contact", sid, t_contact))
             if cid:
                 if new_company:
-                    companies.append((cid, cname, contact_ms - int(rand() * 90 * DAY_MS)))
+                    # long before any subscription (histories reach back at most ~5 years)
+                    company_ms = now_ms - 2190 * DAY_MS - int(rand() * 365 * DAY_MS)
+                    companies.append((cid, cname, company_ms))
                     domains.append((cid, 0, domain))
                     if rand() < 0.3:
                         domains.append((cid, 1, alt_domain))
@@ -526,6 +557,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     created_ms,
                     modified_ms,
                     canceled_ms,
+                    pause_reason,
                 )
             )
         yield out
@@ -559,25 +591,6 @@ def _create_indexes(store: SqlStore, ddl: list[str]) -> None:
                 conn.exec_driver_sql(statement)
 
 
-_Channel = queue.Queue[_Block | BaseException | None]
-
-
-def _produce(blocks: Iterator[_Block], channel: _Channel, stop: threading.Event) -> None:
-    try:
-        for item in blocks:
-            while not stop.is_set():
-                try:
-                    channel.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        channel.put(None)
-    except BaseException as exc:  # handed to the consumer, which re-raises it
-        channel.put(exc)
-
-
 def populate(
     store: SqlStore,
     *,
@@ -595,41 +608,25 @@ def populate(
     """
     if count < 0:
         raise ValueError("count must not be negative")
-    store.clear()
     tables = dict.fromkeys(TABLES, 0)
     statuses = dict.fromkeys((s for s, _ in STATUS_SHARES), 0)
     pending = 0
-    channel: _Channel = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    producer = threading.Thread(
-        target=_produce,
-        args=(_generate(count, seed, today, BLOCK), channel, stop),
-        name="subctl-demo-generator",
-        daemon=True,
-    )
-    ddl = _drop_indexes(store)
+    ddl = _drop_indexes(store)  # first: clearing a large workspace is faster without them too
     try:
-        producer.start()
-        while True:
-            item = channel.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
+        store.clear()
+        for block in _generate(count, seed, today, BLOCK):
             for name in TABLES:
-                rows = item.rows[name]
+                rows = block.rows[name]
                 if rows:
                     tables[name] += store.bulk_insert(name, TABLE_COLUMNS[name], rows)
-            for row in item.rows["subscriptions"]:
+            for row in block.rows["subscriptions"]:
                 statuses[row[2]] += 1
-            for row in item.rows["payments"]:
+            for row in block.rows["payments"]:
                 if row[3] == "processing" and row[4] == "ach":
                     pending += 1
             if progress is not None:
-                progress(item.done)
+                progress(block.done)
     finally:
-        stop.set()
-        producer.join()
         _create_indexes(store, ddl)
     return DemoSummary(
         seed=seed, today=today, tables=tables, statuses=statuses, pending_ach_payments=pending

@@ -43,6 +43,7 @@ class ListRequest:
     sort: str | None = None
     limit: int | None = DEFAULT_LIMIT
     fields: str | None = None
+    show_sensitive: bool = False  # issue 6: unmask highly sensitive values (needs permission)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Listing:
     query: Query
     columns: list[Column]
     properties: list[Property]
+    show_sensitive: bool = False  # issue 6
 
 
 def resolve_statuses(values: Iterable[str]) -> list[str]:
@@ -151,7 +153,11 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     if request.limit is not None and request.limit < 1:
         raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
     query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
-    return Listing(query, [Column(p.name, p.label) for p in props], props)
+    if request.show_sensitive:  # issue 6
+        from subctl.services.properties import require_sensitive_access
+
+        require_sensitive_access(store)
+    return Listing(query, [Column(p.name, p.label) for p in props], props, request.show_sensitive)
 
 
 def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
@@ -160,17 +166,24 @@ def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
 
 
 def list_rows(store: Store, listing: Listing) -> Iterator[dict[str, Any]]:
-    return rows(store.search(listing.query, [p.name for p in listing.properties]))
+    from subctl.services.properties import Masker, masked_names  # issue 6
+
+    found = rows(store.search(listing.query, [p.name for p in listing.properties]))
+    masker = Masker(frozenset() if listing.show_sensitive else masked_names(listing.properties))
+    return map(masker.row, found) if masker.names else found
 
 
-def detail_document(detail: SubscriptionDetail, registry: PropertyRegistry) -> dict[str, Any]:
+def detail_document(
+    detail: SubscriptionDetail, registry: PropertyRegistry, *, show_sensitive: bool = False
+) -> dict[str, Any]:
     """``view --format json``: properties (standard then custom), associations, payments,
-    change history."""
+    change history. Highly sensitive values (and their history) are masked unless
+    ``show_sensitive`` (the caller checks the permission: ``services.properties``)."""
     sub = detail.subscription
     status = STATUS_BY_VALUE.get(sub.status or "")
     standard = [p for p in registry if p.hubspot_defined]
     custom = [p for p in registry if not p.hubspot_defined]
-    return {
+    document = {
         "id": sub.id,
         "properties": {p.name: sub.properties.get(p.name) for p in standard + custom},
         "status": {"value": status.value, "label": status.label, "meaning": status.meaning}
@@ -196,4 +209,30 @@ def detail_document(detail: SubscriptionDetail, registry: PropertyRegistry) -> d
              "changed_at": c.changed_at, "source": c.source}
             for c in detail.history
         ],
+        # issue 5: e-mails to the buyer recorded by lifecycle verbs (local workspace)
+        "outbox": [
+            {"id": m.id, "kind": m.kind, "to": m.recipient, "subject": m.subject,
+             "body": m.body, "link": m.link, "created_at": m.created_at, "job": m.job_id}
+            for m in detail.outbox
+        ],
     }  # fmt: skip
+    return mask_document(document, registry, show=show_sensitive)  # issue 6
+
+
+# -- masking highly sensitive values (issue 6) -------------------------------------------------
+
+
+def mask_document(
+    document: dict[str, Any], registry: PropertyRegistry, *, show: bool
+) -> dict[str, Any]:
+    """Mask the highly sensitive values of a ``detail_document`` and of its history."""
+    from subctl.services.properties import masker
+
+    mask = masker(registry, show=show)
+    if not mask.names:
+        return document
+    document["properties"] = mask.row(document["properties"])
+    for change in document.get("history", []):
+        change["old"] = mask.value(change["property"], change["old"])
+        change["new"] = mask.value(change["property"], change["new"])
+    return document

@@ -30,8 +30,8 @@ def enumeration_value(prop: Property, text: str) -> str | None:
     return None
 
 
-def coerce_value(prop: Property, text: str | None, *, today: dt.date) -> Any:
-    """Parse ``text`` as a value of ``prop``; an empty string or None clears the value."""
+def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
+    """Parse ``text`` as a value of ``prop``'s type and options; "" or None clears the value."""
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
@@ -62,3 +62,41 @@ def coerce_value(prop: Property, text: str | None, *, today: dt.date) -> Any:
             raise UsageError(f'{name}: "{text}" is not an option ({choices})')
         return value
     return text
+
+
+# -- custom properties: rules, calculated and multi-value properties (issue 6) -----------------
+
+
+def coerce_value(
+    prop: Property, text: str | None, *, today: dt.date, now: dt.datetime | None = None
+) -> Any:
+    """Parse ``text`` as a value of ``prop`` and enforce the property's definition: its type and
+    options, then every validation rule (``subctl.services.validation``; the error names the
+    rule). An empty string or None clears the value (no rule applies to clearing).
+
+    Custom calculated properties (``calculation_equation``) are read-only. Multiple-checkbox
+    enumerations take ``;``-separated options (values or labels) and return the canonical
+    ``;``-joined values; HubSpot's leading ``;`` ("append") needs the old value, so it is refused
+    here: give the full list. ``now`` anchors the ``*_DATETIME_DURATION`` rules (default:
+    midnight UTC of ``today``).
+    """
+    from subctl.services import validation
+    from subctl.services.properties import is_calculated, is_multi_value
+
+    if text is None or text == "":
+        return None
+    name = prop.aliases[0] if prop.aliases else prop.name
+    if is_calculated(prop):
+        raise UsageError(f"{name}: a calculated property; its value cannot be set")
+    if is_multi_value(prop):
+        if text.startswith(";"):
+            raise UsageError(
+                f'{name}: a leading ";" (append) is not supported; give every value, e.g. a;b'
+            )
+        parts = [p.strip() for p in text.split(";") if p.strip()]
+        values = [_coerce_type(prop, part, today=today) for part in parts]
+        value: Any = ";".join(dict.fromkeys(values)) or None
+    else:
+        value = _coerce_type(prop, text, today=today)
+    validation.check(prop, value, today=today, now=now)
+    return value

@@ -7,13 +7,13 @@ cancelled, edited, deleted) do not live here but in ``subctl.services``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from subctl.query.ast import Expr, Query
-from subctl.schema import PropertyRegistry
+from subctl.schema import Property, PropertyRegistry
 
 
 @dataclass(slots=True)
@@ -72,12 +72,114 @@ class SavedView:
     builtin: bool = False
 
 
+# -- lifecycle verbs and the batch journal (issue 5) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An e-mail to the buyer. The local workspace records it in ``outbox`` instead of sending;
+    the remote store leaves sending to HubSpot (its lifecycle endpoints e-mail the buyer)."""
+
+    subscription_id: int
+    kind: str  # cancellation, payment_method_update
+    recipient: str | None
+    subject: str
+    body: str
+    created_at: dt.datetime
+    link: str | None = None
+    job_id: int | None = None
+    id: int | None = None  # assigned by the store
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """A refund of (part of) a payment: stored as a payment of kind ``refund`` that points at
+    the refunded payment (``refunds_payment_id``), associated with the subscription (type 393);
+    the refunded payment's status becomes ``refunded_status``."""
+
+    payment_id: int
+    amount: Decimal
+    currency: str
+    method: str
+    refunded_status: str  # refunded, partially_refunded
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """One subscription's change, decided by ``subctl.services.lifecycle``.
+
+    ``action`` names the lifecycle operation (cancel, cancel_at_period_end, pause, resume,
+    update, delete, notify), so a remote store can call HubSpot's matching endpoint (``/cancel``,
+    ``/pause`` with the reason, ``/unpause`` with the next billing date, ``PATCH``, ``DELETE``)
+    rather than patch ``hs_status``. ``changes`` maps property -> (old, new) typed values; the
+    store writes the new values and, where it keeps history itself, one history entry per
+    changed property except ``hs_lastmodifieddate`` (the change stamp itself). ``expect_status``
+    is the status the decision was based on: the store refuses (``Conflict``) to apply a change
+    to a subscription whose status is no longer that.
+    """
+
+    subscription_id: int
+    action: str
+    expect_status: str | None
+    at: dt.datetime
+    source: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    delete: bool = False
+    messages: tuple[OutboxMessage, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """A batch item's journal entry: ok, skipped or failed, with the reason or result."""
+
+    subscription_id: int
+    outcome: str  # ok, skipped, failed
+    new_status: str | None
+    note: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, unprocessed."""
+
+    id: int
+    verb: str
+    action: dict[str, Any]
+    selection: dict[str, Any]
+    fingerprint: str
+    frozen: bool  # from a --plan: items whose status changed since are skipped
+    status: str  # unfinished, done, abandoned
+    total: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unprocessed(self) -> int:
+        return self.counts.get("unprocessed", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class JobItem:
+    subscription_id: int
+    position: int
+    planned_status: str | None
+    outcome: str | None = None  # None: not processed yet
+    new_status: str | None = None
+    note: str | None = None
+    processed_at: dt.datetime | None = None
+
+
 @dataclass(slots=True)
 class SubscriptionDetail:
     subscription: Subscription
     associations: list[AssociatedRecord] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     history: list[Change] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)  # newest first
 
 
 class Store(Protocol):
@@ -110,5 +212,128 @@ class Store(Protocol):
     def save_view(self, view: SavedView) -> None: ...
 
     def delete_view(self, name: str) -> None: ...
+
+    # -- lifecycle verbs and the batch journal (issue 5) -----------------------------------
+    #
+    # Exactly once. A batch is journaled (``create_job``) before anything changes; each item's
+    # change and its journal outcome are then written by one ``apply`` call, and on a SQL
+    # store one ``apply`` is one transaction (chunks of items per call, for speed). A crash
+    # (Ctrl-C, kill -9, power loss) therefore leaves every item either changed *and* journaled
+    # or neither, and resuming (``job_items(unprocessed_only=True)``) never repeats a change.
+    # ``apply`` also refuses (``Conflict``, nothing written) when an item was journaled by
+    # someone else meanwhile or a subscription's status is no longer ``expect_status``.
+    #
+    # A remote (HTTP) store cannot make a remote call and a local journal entry atomic. It
+    # keeps the journal in a local SQLite file and, per item: journals "in_flight" before the
+    # remote call, calls HubSpot, then journals the outcome. On resume, "in_flight" items are
+    # re-read from HubSpot first: a subscription already in the target state (e.g. already
+    # canceled) is recorded as done, not acted on again; refunds are matched against the
+    # payments already refunding the same payment before any new refund is made.
+
+    def payments_of(
+        self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
+    ) -> dict[int, list[Payment]]:
+        """Payments (and refunds) associated with each subscription, oldest first; only those
+        with one of ``statuses`` when given."""
+        ...
+
+    def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
+        """The primary e-mail of each subscription's (first) associated contact, if any."""
+        ...
+
+    def apply(
+        self,
+        mutations: Sequence[Mutation],
+        *,
+        job_id: int | None = None,
+        outcomes: Sequence[ItemOutcome] = (),
+    ) -> None:
+        """Write the mutations and the journal outcomes of ``job_id`` together, atomically."""
+        ...
+
+    def create_job(
+        self,
+        *,
+        verb: str,
+        action: dict[str, Any],
+        selection: dict[str, Any],
+        fingerprint: str,
+        frozen: bool,
+        items: Sequence[tuple[int, str | None]],
+        at: dt.datetime,
+    ) -> Job:
+        """Journal a batch: its items (subscription id, status when planned), all unprocessed."""
+        ...
+
+    def jobs(self) -> list[Job]:
+        """Every batch, newest first."""
+        ...
+
+    def job(self, job_id: int) -> Job:
+        """Raises NotFound."""
+        ...
+
+    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
+        """A batch's items in their original order."""
+        ...
+
+    def unfinished_job(self, fingerprint: str) -> Job | None:
+        """The newest unfinished batch with this fingerprint (same verb and arguments)."""
+        ...
+
+    def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
+
+    # -- properties & associations (issue 6) -----------------------------------------------
+    #
+    # Primitives only: the rules (names, the type/fieldType matrix, tier caps, the one-contact
+    # rule, replace semantics) live in ``subctl.services.properties`` and
+    # ``subctl.services.associations``. Each maps to one HubSpot call: POST/PATCH/DELETE
+    # ``/crm/v3/properties/subscriptions[/{name}]`` (plus the property-validations PUTs for
+    # rules), and the v4 associations API (PUT/DELETE/GET ``/crm/v4/objects/subscriptions/{id}/
+    # associations/{toType}[/{toId}]``), ``POST /crm/v3/objects/{type}`` to create a record.
+
+    def create_property(self, prop: Property) -> None:
+        """Define a custom property (values start empty); ``Conflict`` if the name exists."""
+        ...
+
+    def update_property(self, prop: Property) -> None:
+        """Replace a custom property's definition (same name and type); ``NotFound``."""
+        ...
+
+    def delete_property(self, name: str) -> None:
+        """Remove a custom property and every value of it; ``NotFound``."""
+        ...
+
+    def get_setting(self, key: str) -> str | None:
+        """A workspace setting (account tier, caps, permissions), or None."""
+        ...
+
+    def set_setting(self, key: str, value: str) -> None: ...
+
+    def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
+        """The subscription's associated records (of one object type), with type ids and labels;
+        ``NotFound`` for an unknown subscription."""
+        ...
+
+    def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        """Ids of the subscriptions a record is associated with (the record's side)."""
+        ...
+
+    def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
+        """Add an association (idempotent); ``NotFound`` if either side does not exist."""
+        ...
+
+    def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        """Remove an association; ``NotFound`` if there is none."""
+        ...
+
+    def record_label(self, object_type: str, object_id: int) -> str:
+        """The display label of a contact, company, deal, …; ``NotFound`` if it does not exist."""
+        ...
+
+    def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
+        """Create a record of an associable object type from checked, typed values (see
+        ``subctl.services.associations.RECORD_FIELDS``); returns its id."""
+        ...
 
     def close(self) -> None: ...

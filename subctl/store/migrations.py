@@ -30,11 +30,17 @@ def column_type(ptype: PropType) -> sa.types.TypeEngine[Any]:
     return sa.Text()
 
 
+# Record ids: 64-bit integers; INTEGER on SQLite so that the primary key is the rowid.
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def m001_initial(conn: sa.Connection) -> None:
     meta = sa.MetaData()
     bigint, text, ms = sa.BigInteger, sa.Text, sa.BigInteger  # ms: epoch milliseconds
     sub_columns = [
-        sa.Column(p.name, column_type(p.type), primary_key=p.name == "hs_object_id")
+        sa.Column(p.name, ID_TYPE, primary_key=True)
+        if p.name == "hs_object_id"
+        else sa.Column(p.name, column_type(p.type))
         for p in STANDARD_PROPERTIES
         if p.name in _M001_SUBSCRIPTION_COLUMNS
     ]
@@ -201,7 +207,70 @@ _M001_SUBSCRIPTION_COLUMNS = frozenset(
     }
 )  # fmt: skip
 
-MIGRATIONS: list[Migration] = [m001_initial]
+
+# -- lifecycle verbs and batch journal (issue 5) ------------------------------------------------
+
+
+def m002_lifecycle(conn: sa.Connection) -> None:
+    """Batch journal (``jobs``, ``job_items``), the e-mail ``outbox``, and the subscription
+    columns ``hs_pause_reason`` and ``hs_scheduled_cancellation_date``."""
+    meta = sa.MetaData()
+    bigint, text, ms = sa.BigInteger, sa.Text, sa.BigInteger  # ms: epoch milliseconds
+    jobs = sa.Table(
+        "jobs",
+        meta,
+        sa.Column("id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("verb", text, nullable=False),
+        sa.Column("action", text, nullable=False),  # JSON: the verb's options
+        sa.Column("selection", text, nullable=False),  # JSON: how the items were chosen
+        sa.Column("fingerprint", text, nullable=False),
+        sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("status", text, nullable=False),  # unfinished, done, abandoned
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("created_at", ms, nullable=False),
+        sa.Column("updated_at", ms, nullable=False),
+    )  # fmt: skip
+    sa.Index("ix_jobs_fingerprint", jobs.c.fingerprint, jobs.c.status)
+    items = sa.Table(
+        "job_items",
+        meta,
+        sa.Column("job_id", bigint, sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("subscription_id", bigint, primary_key=True),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("planned_status", text),
+        sa.Column("outcome", text),  # NULL: unprocessed; ok, skipped, failed
+        sa.Column("new_status", text),
+        sa.Column("note", text),
+        sa.Column("processed_at", ms),
+    )  # fmt: skip
+    sa.Index("ix_job_items_position", items.c.job_id, items.c.position)
+    outbox = sa.Table(
+        "outbox",
+        meta,
+        sa.Column("id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("subscription_id", bigint, nullable=False),  # no FK: mail outlives deletion
+        sa.Column("kind", text, nullable=False),
+        sa.Column("recipient", text),
+        sa.Column("subject", text, nullable=False),
+        sa.Column("body", text, nullable=False),
+        sa.Column("link", text),
+        sa.Column("job_id", bigint),
+        sa.Column("created_at", ms, nullable=False),
+    )  # fmt: skip
+    sa.Index("ix_outbox_subscription", outbox.c.subscription_id)
+    meta.create_all(conn)
+    for name, ptype in (
+        ("hs_pause_reason", PropType.STRING),
+        ("hs_scheduled_cancellation_date", PropType.DATE),
+    ):
+        ddl = column_type(ptype).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_lifecycle]
 
 _LEDGER = sa.Table(
     "_subctl_migrations",

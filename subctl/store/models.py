@@ -139,6 +139,55 @@ class WorkspaceSettingRow(SQLModel, table=True):
     value: str
 
 
+# -- lifecycle verbs and batch journal (issue 5; migration m002_lifecycle) -------------------
+
+
+class JobRow(SQLModel, table=True):
+    """A batch run of a lifecycle verb: what it does (``action``, JSON), how its items were
+    chosen (``selection``, JSON), and ``status``: unfinished, done or abandoned."""
+
+    __tablename__ = "jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    verb: str
+    action: str
+    selection: str
+    fingerprint: str
+    frozen: bool = False
+    status: str
+    total: int
+    created_at: int
+    updated_at: int
+
+
+class JobItemRow(SQLModel, table=True):
+    """One subscription of a batch; ``outcome`` NULL until processed (the journal)."""
+
+    __tablename__ = "job_items"
+    job_id: int = Field(primary_key=True, foreign_key="jobs.id", ondelete="CASCADE")
+    subscription_id: int = Field(primary_key=True)
+    position: int
+    planned_status: str | None = None
+    outcome: str | None = None
+    new_status: str | None = None
+    note: str | None = None
+    processed_at: int | None = None
+
+
+class OutboxRow(SQLModel, table=True):
+    """An e-mail to a buyer, recorded instead of sent (local workspace)."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(index=True)
+    kind: str
+    recipient: str | None = None
+    subject: str
+    body: str
+    link: str | None = None
+    job_id: int | None = None
+    created_at: int
+
+
 # Every model table, for the schema check in tests/test_migrations.py.
 MODEL_TABLES = (
     PropertyDefinitionRow,
@@ -155,4 +204,7 @@ MODEL_TABLES = (
     PropertyHistoryRow,
     SavedViewRow,
     WorkspaceSettingRow,
+    JobRow,
+    JobItemRow,
+    OutboxRow,
 )

@@ -9,8 +9,10 @@ definitions at open time. Reads stream (``yield_per``); bulk loads go through th
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -30,11 +32,17 @@ from subctl.schema import (
     PropertyRegistry,
     PropType,
     from_storage,
+    to_storage,
 )
 from subctl.store import migrations
 from subctl.store.base import (
     AssociatedRecord,
     Change,
+    ItemOutcome,
+    Job,
+    JobItem,
+    Mutation,
+    OutboxMessage,
     Payment,
     SavedView,
     Subscription,
@@ -47,7 +55,10 @@ from subctl.store.models import (
     ContactRow,
     DealRow,
     InvoiceRow,
+    JobItemRow,
+    JobRow,
     LineItemRow,
+    OutboxRow,
     PaymentRow,
     PropertyDefinitionRow,
     PropertyHistoryRow,
@@ -128,6 +139,10 @@ class SqlStore:
             ) from exc
         except sa.exc.DatabaseError as exc:
             raise StoreUnavailable(f"workspace unavailable: {exc.orig}") from exc
+        except Exception as exc:  # issue 6: raw DB-API cursors (bulk paths) raise unwrapped
+            if isinstance(exc, self.engine.dialect.loaded_dbapi.IntegrityError):
+                raise _conflict(str(exc)) from exc
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -148,11 +163,12 @@ class SqlStore:
                 "subscriptions",
                 sa.MetaData(),
                 *(
-                    sa.Column(p.column, migrations.column_type(p.type),
-                              primary_key=p.name == "hs_object_id")
+                    sa.Column(p.column, migrations.ID_TYPE, primary_key=True)
+                    if p.name == "hs_object_id"
+                    else sa.Column(p.column, migrations.column_type(p.type))
                     for p in self.properties()
                 ),
-            )  # fmt: skip
+            )
         return self._table
 
     # -- reading subscriptions --------------------------------------------------------------
@@ -188,14 +204,13 @@ class SqlStore:
         return self._stream(stmt, props)
 
     def _stream(self, stmt: sa.Select[Any], props: list[Property]) -> Iterator[Subscription]:
-        converters = [(p.name, p.from_storage) for p in props]
+        names = [p.name for p in props]
+        readers = [_reader(p) for p in props]  # memoised converters: batches read 100k rows
         with self._errors(), self.engine.connect() as conn:
             result = conn.execution_options(yield_per=STREAM_CHUNK).execute(stmt)
             for row in result:
-                values = {
-                    name: convert(raw) for (name, convert), raw in zip(converters, row, strict=True)
-                }
-                yield Subscription(id=int(row[0]), properties=values)
+                values = [read(raw) for read, raw in zip(readers, row, strict=True)]
+                yield Subscription(id=int(row[0]), properties=dict(zip(names, values, strict=True)))
 
     def count(self, where: Expr | None = None) -> int:
         stmt = self._where(sa.select(sa.func.count()).select_from(self.table()), where)
@@ -241,6 +256,7 @@ class SqlStore:
                        from_storage(PropType.DATETIME, h.changed_at), h.source)
                 for h in history
             ]  # fmt: skip
+            detail.outbox = _outbox(session, sub_id)  # issue 5
         return detail
 
     # -- saved views -------------------------------------------------------------------------
@@ -321,10 +337,358 @@ class SqlStore:
         """Remove every subscription and associated record (custom definitions and views stay)."""
         tables = ["associations", "property_history", "subscriptions", "payments", "invoices",
                   "quotes", "line_items", "deals", "company_domains", "companies",
-                  "contact_emails", "contacts"]  # fmt: skip
+                  "contact_emails", "contacts",
+                  "outbox", "job_items", "jobs"]  # fmt: skip
+        with self._errors(), self.engine.connect() as conn:
+            # Without foreign-key checks SQLite empties a table in one step instead of row by
+            # row. The pragma only takes effect outside a transaction, hence before any DELETE.
+            if self.is_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                for name in tables:
+                    conn.execute(sa.table(name).delete())
+                conn.commit()
+            finally:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+    # -- lifecycle verbs and the batch journal (issue 5) -----------------------------------
+    #
+    # ``apply`` is one transaction per call: the journal claim, the subscription updates
+    # (set-based: one UPDATE ... WHERE id IN (...) per distinct change), deletions, history,
+    # outbox and refunds. Statements go through the DB-API cursor (``executemany``), as in
+    # ``bulk_insert``, because a batch writes hundreds of thousands of rows.
+
+    def _cursor(self, conn: sa.Connection) -> tuple[Any, str]:
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        return conn.connection.cursor(), mark
+
+    def _by_subscription(
+        self, sub_ids: Sequence[int], sql: str, extra: Sequence[Any] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{ids}``: the id list, ``{mark}``: a placeholder for each of
+        ``extra``) for the ids, a chunk at a time; the first column is a subscription id."""
+        ids = list(dict.fromkeys(sub_ids))
+        with self._errors(), self.engine.connect() as conn:
+            cursor, mark = self._cursor(conn)
+            for start in range(0, len(ids), ID_CHUNK):
+                part = ids[start : start + ID_CHUNK]
+                text = sql.format(ids=", ".join([mark] * len(part)), mark=mark)
+                cursor.execute(text, [*part, *extra])
+                yield from cursor.fetchall()
+
+    def payments_of(
+        self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
+    ) -> dict[int, list[Payment]]:
+        only = ""
+        if statuses is not None:
+            only = " AND p.status IN (" + ", ".join(["{mark}"] * len(statuses)) + ")"
+        sql = (
+            "SELECT a.subscription_id, p.id, p.amount, p.currency, p.status, p.method, p.kind,"
+            " p.created_at, p.refunds_payment_id FROM associations a"
+            " JOIN payments p ON p.id = a.object_id"
+            " WHERE a.object_type = 'payment' AND a.subscription_id IN ({ids})" + only +
+            " ORDER BY a.subscription_id, p.created_at, p.id"
+        )  # fmt: skip
+        out: dict[int, list[Payment]] = {}
+        amounts: dict[float, Decimal] = {}  # prices repeat: convert each once
+        for row in self._by_subscription(sub_ids, sql, statuses or ()):
+            sid, pid, amount, currency, status, method, kind, created, refunds = row
+            money = amounts.get(amount)
+            if money is None:
+                money = amounts[amount] = Decimal(repr(float(amount))).quantize(Decimal("0.01"))
+            out.setdefault(int(sid), []).append(
+                Payment(
+                    id=int(pid),
+                    amount=money,
+                    currency=currency,
+                    status=status,
+                    method=method,
+                    kind=kind,
+                    created_at=from_storage(PropType.DATETIME, created),
+                    refunds_payment_id=None if refunds is None else int(refunds),
+                )
+            )
+        return out
+
+    def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
+        sql = (
+            "SELECT a.subscription_id, e.email FROM associations a"
+            " JOIN contact_emails e ON e.contact_id = a.object_id"
+            " WHERE a.object_type = 'contact' AND a.subscription_id IN ({ids})"
+            " ORDER BY a.subscription_id, a.object_id, e.position"
+        )
+        out: dict[int, str] = {}
+        for sid, email in self._by_subscription(sub_ids, sql):
+            out.setdefault(int(sid), email)
+        return out
+
+    def apply(
+        self,
+        mutations: Sequence[Mutation],
+        *,
+        job_id: int | None = None,
+        outcomes: Sequence[ItemOutcome] = (),
+    ) -> None:
+        registry = self.properties()
         with self._errors(), self.engine.begin() as conn:
-            for name in tables:
-                conn.execute(sa.table(name).delete())
+            cursor, mark = self._cursor(conn)
+            if job_id is not None and outcomes:
+                _claim(cursor, mark, job_id, outcomes)
+            _update(cursor, mark, registry, [m for m in mutations if m.changes and not m.delete])
+            _delete(cursor, mark, [m for m in mutations if m.delete])
+            _history(cursor, mark, mutations)
+            _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
+            _refunds(cursor, mark, mutations)
+
+    def create_job(
+        self,
+        *,
+        verb: str,
+        action: dict[str, Any],
+        selection: dict[str, Any],
+        fingerprint: str,
+        frozen: bool,
+        items: Sequence[tuple[int, str | None]],
+        at: dt.datetime,
+    ) -> Job:
+        now = to_storage(PropType.DATETIME, at)
+        row = JobRow(
+            verb=verb,
+            action=json.dumps(action, sort_keys=True),
+            selection=json.dumps(selection, sort_keys=True),
+            fingerprint=fingerprint,
+            frozen=frozen,
+            status="unfinished",
+            total=len(items),
+            created_at=now,
+            updated_at=now,
+        )
+        with self._errors(), Session(self.engine) as session:
+            session.add(row)
+            session.flush()
+            job_id = row.id
+            assert job_id is not None
+            cursor, mark = self._cursor(session.connection())
+            cursor.executemany(
+                "INSERT INTO job_items (job_id, subscription_id, position, planned_status)"
+                f" VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(job_id, sid, pos, status) for pos, (sid, status) in enumerate(items)],
+            )
+            session.commit()
+        return self.job(job_id)
+
+    def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
+        stmt = select(JobRow).order_by(col(JobRow.id).desc())
+        if where is not None:
+            stmt = stmt.where(where)
+        with self._errors(), Session(self.engine) as session:
+            rows = session.exec(stmt).all()
+            counts: dict[int, dict[str, int]] = {}
+            if rows:
+                tallies = session.execute(
+                    sa.select(col(JobItemRow.job_id), col(JobItemRow.outcome), sa.func.count())
+                    .where(col(JobItemRow.job_id).in_([r.id for r in rows]))
+                    .group_by(col(JobItemRow.job_id), col(JobItemRow.outcome))
+                ).all()
+                for jid, outcome, n in tallies:
+                    counts.setdefault(jid, {})[outcome or "unprocessed"] = int(n)
+        return [_job(r, counts.get(r.id or 0, {})) for r in rows]
+
+    def jobs(self) -> list[Job]:
+        return self._jobs()
+
+    def job(self, job_id: int) -> Job:
+        found = self._jobs(col(JobRow.id) == job_id)
+        if not found:
+            raise NotFound(f"job {job_id} not found", hint="list batches with `subctl jobs`")
+        return found[0]
+
+    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
+        sql = (
+            "SELECT subscription_id, position, planned_status, outcome, new_status, note,"
+            " processed_at FROM job_items WHERE job_id = {mark}"
+            + (" AND outcome IS NULL" if unprocessed_only else "")
+            + " ORDER BY position"
+        )
+        with self._errors(), self.engine.connect() as conn:
+            cursor, mark = self._cursor(conn)
+            cursor.execute(sql.format(mark=mark), (job_id,))
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                for sid, position, planned, outcome, new_status, note, processed in rows:
+                    yield JobItem(
+                        subscription_id=int(sid),
+                        position=int(position),
+                        planned_status=planned,
+                        outcome=outcome,
+                        new_status=new_status,
+                        note=note,
+                        processed_at=None
+                        if processed is None
+                        else from_storage(PropType.DATETIME, processed),
+                    )
+
+    def unfinished_job(self, fingerprint: str) -> Job | None:
+        found = self._jobs(
+            sa.and_(col(JobRow.fingerprint) == fingerprint, col(JobRow.status) == "unfinished")
+        )
+        return found[0] if found else None
+
+    def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None:
+        with self._errors(), Session(self.engine) as session:
+            row = session.get(JobRow, job_id)
+            if row is None:
+                raise NotFound(f"job {job_id} not found")
+            row.status = status
+            row.updated_at = to_storage(PropType.DATETIME, at)
+            session.add(row)
+            session.commit()
+
+    # -- properties & associations (issue 6) ------------------------------------------------
+    #
+    # A custom property is a row of ``property_definitions`` plus a column of ``subscriptions``
+    # (ALTER TABLE ADD COLUMN, typed by ``migrations.column_type``) with the index
+    # ``ix_subscriptions_cp_<name>``, written in one transaction (DDL is transactional in SQLite
+    # and PostgreSQL). String columns are indexed on ``lower(column)``, the expression the query
+    # compiler compares, so ``--where`` on them uses the index; a unique property's index is
+    # UNIQUE (case-insensitive for strings), so a duplicate value is a ``Conflict``. Deleting
+    # drops the index, the column (SQLite >= 3.35) and the property's history. Names reach SQL
+    # only after ``services.properties.check_name`` and are quoted by the dialect as well;
+    # values are always bound parameters. Business rules live in ``subctl.services``.
+
+    def _invalidate(self) -> None:
+        self._registry = None
+        self._table = None
+
+    def create_property(self, prop: Property) -> None:
+        if prop.hubspot_defined or not prop.name.isidentifier():
+            raise UsageError(f"cannot create {prop.name}: not a custom property name")
+        if self.properties().get(prop.name) is not None:
+            raise Conflict(f"property {prop.name} already exists")
+        column = sa.Column(prop.column, migrations.column_type(prop.type))
+        with self._errors(), self.engine.begin() as conn:
+            conn.execute(sa.insert(_DEFINITIONS).values(**_definition_values(prop, created=True)))
+            spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
+            conn.execute(sa.schema.CreateIndex(_property_index(prop)))
+        self._invalidate()
+
+    def _definition(self, name: str) -> Property:
+        prop = self.properties().get(name)
+        if prop is None or prop.name != name or prop.hubspot_defined:
+            raise NotFound(f"custom property {name} not found")
+        return prop
+
+    def update_property(self, prop: Property) -> None:
+        old = self._definition(prop.name)
+        if (old.type, old.unique) != (prop.type, prop.unique):
+            raise UsageError(f"the type and uniqueness of {prop.name} cannot change")
+        values = _definition_values(prop, created=False)
+        with self._errors(), self.engine.begin() as conn:
+            conn.execute(
+                sa.update(_DEFINITIONS).where(_DEFINITIONS.c.name == prop.name).values(**values)
+            )
+        self._invalidate()
+
+    def delete_property(self, name: str) -> None:
+        prop = self._definition(name)
+        with self._errors(), self.engine.begin() as conn:
+            conn.execute(sa.schema.DropIndex(_property_index(prop), if_exists=True))
+            column = conn.dialect.identifier_preparer.quote(prop.column)
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
+            conn.execute(sa.delete(_DEFINITIONS).where(_DEFINITIONS.c.name == name))
+            conn.execute(sa.delete(_HISTORY).where(_HISTORY.c.property == name))
+        self._invalidate()
+
+    def _require_subscription(self, conn: sa.Connection, sub_id: int) -> None:
+        ids = self.table().c.hs_object_id
+        if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
+            raise NotFound(f"subscription {sub_id} not found")
+
+    def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
+        stmt = sa.select(_LINKS.c.object_type, _LINKS.c.object_id, _LINKS.c.type_id).where(
+            _LINKS.c.subscription_id == sub_id
+        )
+        if object_type is not None:
+            stmt = stmt.where(_LINKS.c.object_type == object_type)
+        stmt = stmt.order_by(_LINKS.c.object_type, _LINKS.c.object_id)
+        with self._errors(), Session(self.engine) as session:
+            self._require_subscription(session.connection(), sub_id)
+            by_type: dict[str, dict[int, int]] = {}
+            for otype, oid, type_id in session.execute(stmt).all():
+                by_type.setdefault(otype, {})[int(oid)] = int(type_id)
+            found: list[AssociatedRecord] = []
+            for otype, ids in by_type.items():
+                labels = _labels(session, otype, list(ids))
+                found.extend(
+                    AssociatedRecord(otype, oid, ids[oid], *labels.get(oid, (str(oid), ())))
+                    for oid in ids
+                )
+        return found
+
+    def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        stmt = (
+            sa.select(_LINKS.c.subscription_id)
+            .where(_LINKS.c.object_type == object_type, _LINKS.c.object_id == object_id)
+            .order_by(_LINKS.c.subscription_id)
+        )
+        with self._errors(), self.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(stmt)]
+
+    def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
+        self.record_label(object_type, object_id)  # NotFound
+        key = (
+            (_LINKS.c.subscription_id == sub_id)
+            & (_LINKS.c.object_type == object_type)
+            & (_LINKS.c.object_id == object_id)
+        )
+        with self._errors(), self.engine.begin() as conn:
+            self._require_subscription(conn, sub_id)
+            if conn.execute(sa.select(_LINKS.c.type_id).where(key)).first() is not None:
+                conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
+                return
+            conn.execute(
+                sa.insert(_LINKS).values(subscription_id=sub_id, object_type=object_type,
+                                         object_id=object_id, type_id=type_id)
+            )  # fmt: skip
+
+    def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        with self._errors(), self.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(_LINKS).where(
+                    _LINKS.c.subscription_id == sub_id,
+                    _LINKS.c.object_type == object_type,
+                    _LINKS.c.object_id == object_id,
+                )
+            )
+        if not result.rowcount:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
+
+    def record_label(self, object_type: str, object_id: int) -> str:
+        if object_type not in ASSOCIATION_BY_NAME:
+            raise UsageError(f'unknown object type "{object_type}"')
+        with self._errors(), Session(self.engine) as session:
+            found = _labels(session, object_type, [object_id])
+        if object_id not in found:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"{label} {object_id} not found")
+        return found[object_id][0]
+
+    def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
+        model = _RECORD_MODELS[object_type]
+        fields = {k: _stored(v) for k, v in values.items() if k not in ("emails", "domains")}
+        with self._errors(), Session(self.engine) as session:
+            table = model.__table__
+            last = session.execute(sa.select(sa.func.max(table.c.id))).scalar()
+            new_id = int(last or 0) + 1
+            session.execute(sa.insert(table).values(id=new_id, **fields))
+            for position, email in enumerate(values.get("emails", ())):
+                session.add(ContactEmailRow(contact_id=new_id, position=position, email=email))
+            for position, domain in enumerate(values.get("domains", ())):
+                session.add(CompanyDomainRow(company_id=new_id, position=position, domain=domain))
+            session.commit()
+        return new_id
 
 
 def _custom(row: PropertyDefinitionRow) -> Property:
@@ -413,3 +777,324 @@ def _labels(
         }
     assert object_type in ASSOCIATION_BY_NAME, object_type
     return {}
+
+
+# -- lifecycle verbs and the batch journal (issue 5): helpers of ``SqlStore.apply`` ----------
+
+ID_CHUNK = 500  # ids per IN (...) list: far below every backend's bound-parameter limit
+UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
+_PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
+
+
+def _reader(prop: Property) -> Callable[[Any], Any]:
+    """``prop.from_storage``, faster: text passes through, and conversions of values that
+    repeat (dates, amounts, other numbers) are memoised. Same results."""
+    convert = prop.from_storage
+    if prop.type in (PropType.STRING, PropType.ENUMERATION):
+        return lambda raw: raw if raw is None or type(raw) is str else convert(raw)
+    if prop.type not in (PropType.DATE, PropType.NUMBER):
+        return convert
+    memo: dict[Any, Any] = {}
+
+    def read(raw: Any) -> Any:
+        if raw is None:
+            return None
+        try:
+            return memo[raw]
+        except KeyError:
+            if len(memo) > 100_000:
+                memo.clear()
+            value = memo[raw] = convert(raw)
+            return value
+
+    return read
+
+
+@functools.lru_cache(maxsize=16)  # a chunk shares one timestamp
+def _ms(value: dt.datetime) -> int:
+    return int(to_storage(PropType.DATETIME, value))
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
+def _changed_elsewhere(expected: int, done: int, what: str) -> Conflict:
+    return Conflict(
+        f"{expected - done} of {expected} {what} changed while the batch ran; nothing was written",
+        hint="run the command again (or `subctl jobs resume JOB`): items are re-read first",
+    )
+
+
+def _status_clause(mark: str, expect: str | None) -> tuple[str, list[Any]]:
+    # COALESCE keeps the planner on the primary key (IN list) rather than the status index.
+    if expect is None:
+        return "hs_status IS NULL", []
+    return f"COALESCE(hs_status, '') = {mark}", [expect]
+
+
+def _claim(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+    """Journal the outcomes; every item must still be unprocessed (else another run has it)."""
+    rows = [
+        (o.outcome, o.new_status, o.note, _ms(o.at), job_id, o.subscription_id) for o in outcomes
+    ]
+    cursor.executemany(
+        f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+        f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
+        " AND outcome IS NULL",
+        rows,
+    )
+    if cursor.rowcount != len(rows):
+        raise _changed_elsewhere(len(rows), max(cursor.rowcount, 0), "journal items")
+
+
+def _update(
+    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation]
+) -> None:
+    """One UPDATE per distinct (expected status, new values): a batch of identical changes
+    (cancel: status, dates, amounts) is a handful of set-based statements."""
+    groups: dict[tuple[str | None, tuple[tuple[str, Any], ...]], list[int]] = {}
+    for m in mutations:
+        values = tuple(sorted((name, new) for name, (_old, new) in m.changes.items()))
+        groups.setdefault((m.expect_status, values), []).append(m.subscription_id)
+    for (expect, values), ids in groups.items():
+        props = []
+        for name, _value in values:
+            prop = registry.get(name)
+            if prop is None:
+                raise UsageError(f'unknown property "{name}"')
+            props.append(prop)
+        assignments = ", ".join(f'"{p.column}" = {mark}' for p in props)
+        params = [p.to_storage(v) for p, (_n, v) in zip(props, values, strict=True)]
+        status_sql, status_params = _status_clause(mark, expect)
+        for part in _chunks(ids):
+            cursor.execute(
+                f"UPDATE subscriptions SET {assignments} WHERE hs_object_id IN"
+                f" ({', '.join([mark] * len(part))}) AND {status_sql}",
+                [*params, *part, *status_params],
+            )
+            if cursor.rowcount != len(part):
+                raise _changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
+
+
+def _delete(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+    """Delete subscriptions with their associations and history (payments, invoices, outbox
+    mail and journal entries stay: they are records of their own)."""
+    groups: dict[str | None, list[int]] = {}
+    for m in mutations:
+        groups.setdefault(m.expect_status, []).append(m.subscription_id)
+    for expect, ids in groups.items():
+        status_sql, status_params = _status_clause(mark, expect)
+        for part in _chunks(ids):
+            marks = ", ".join([mark] * len(part))
+            cursor.execute(
+                f"DELETE FROM subscriptions WHERE hs_object_id IN ({marks}) AND {status_sql}",
+                [*part, *status_params],
+            )
+            if cursor.rowcount != len(part):
+                raise _changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
+            cursor.execute(f"DELETE FROM associations WHERE subscription_id IN ({marks})", part)
+            cursor.execute(f"DELETE FROM property_history WHERE subscription_id IN ({marks})", part)
+
+
+def _history_text() -> Callable[[Any], str | None]:
+    """Typed value -> history text (``export.values.text_value``), with fast paths for the
+    common types: a 100,000-item cancel writes half a million history rows."""
+    from subctl.export.values import iso_datetime, text_value
+
+    by_type: dict[type, Callable[[Any], str]] = {
+        int: str,
+        Decimal: str,
+        dt.date: dt.date.isoformat,
+        dt.datetime: iso_datetime,
+    }
+    memo: dict[Any, str] = {}
+
+    def text(value: Any) -> str | None:
+        if value is None or type(value) is str:
+            return value
+        try:
+            return memo[value]
+        except KeyError:
+            convert = by_type.get(type(value))
+            out = memo[value] = convert(value) if convert is not None else text_value(value)
+            return out
+        except TypeError:  # unhashable
+            return text_value(value)
+
+    return text
+
+
+def _history(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+    text = _history_text()
+    rows = []
+    for m in mutations:
+        if m.delete:
+            continue
+        at = _ms(m.at)
+        sid, source = m.subscription_id, m.source
+        for name, (old, new) in m.changes.items():
+            if old == new or name in UNTRACKED:
+                continue
+            rows.append((sid, name, text(old), text(new), at, source))
+    if rows:
+        cursor.executemany(
+            "INSERT INTO property_history (subscription_id, property, old_value, new_value,"
+            f" changed_at, source) VALUES ({', '.join([mark] * 6)})",
+            rows,
+        )
+
+
+def _messages(cursor: Any, mark: str, messages: Sequence[OutboxMessage]) -> None:
+    if messages:
+        cursor.executemany(
+            "INSERT INTO outbox (subscription_id, kind, recipient, subject, body, link, job_id,"
+            f" created_at) VALUES ({', '.join([mark] * 8)})",
+            [
+                (msg.subscription_id, msg.kind, msg.recipient, msg.subject, msg.body, msg.link,
+                 msg.job_id, _ms(msg.created_at))
+                for msg in messages
+            ],
+        )  # fmt: skip
+
+
+def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+    """Refund payments get ids after the highest payment id (inside the write transaction)."""
+    refunds = [(m.subscription_id, r) for m in mutations for r in m.refunds]
+    if not refunds:
+        return
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
+    first = int(cursor.fetchone()[0]) + 1
+    cursor.executemany(
+        "INSERT INTO payments (id, amount, currency, status, method, kind, refunds_payment_id,"
+        f" created_at) VALUES ({', '.join([mark] * 8)})",
+        [
+            (first + i, float(r.amount), r.currency, "succeeded", r.method, "refund",
+             r.payment_id, _ms(r.created_at))
+            for i, (_sid, r) in enumerate(refunds)
+        ],
+    )  # fmt: skip
+    cursor.executemany(
+        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+        f" VALUES ({mark}, 'payment', {mark}, {mark})",
+        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _r) in enumerate(refunds)],
+    )
+    cursor.executemany(
+        f"UPDATE payments SET status = {mark} WHERE id = {mark}",
+        [(r.refunded_status, r.payment_id) for _sid, r in refunds],
+    )
+
+
+def _job(row: JobRow, counts: dict[str, int]) -> Job:
+    assert row.id is not None
+    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "unprocessed")}
+    return Job(
+        id=row.id,
+        verb=row.verb,
+        action=json.loads(row.action),
+        selection=json.loads(row.selection),
+        fingerprint=row.fingerprint,
+        frozen=row.frozen,
+        status=row.status,
+        total=row.total,
+        created_at=from_storage(PropType.DATETIME, row.created_at),
+        updated_at=from_storage(PropType.DATETIME, row.updated_at),
+        counts=tally,
+    )
+
+
+def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
+    rows = session.exec(
+        select(OutboxRow)
+        .where(OutboxRow.subscription_id == sub_id)
+        .order_by(col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
+    ).all()
+    return [
+        OutboxMessage(
+            subscription_id=r.subscription_id,
+            kind=r.kind,
+            recipient=r.recipient,
+            subject=r.subject,
+            body=r.body,
+            created_at=from_storage(PropType.DATETIME, r.created_at),
+            link=r.link,
+            job_id=r.job_id,
+            id=r.id,
+        )
+        for r in rows
+    ]
+
+
+# -- properties & associations (issue 6): helpers ---------------------------------------------
+
+CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
+_DEFINITIONS = PropertyDefinitionRow.__table__  # type: ignore[attr-defined]
+_HISTORY = PropertyHistoryRow.__table__  # type: ignore[attr-defined]
+_LINKS = sa.table(
+    "associations",
+    sa.column("subscription_id"),
+    sa.column("object_type"),
+    sa.column("object_id"),
+    sa.column("type_id"),
+)
+_RECORD_MODELS: dict[str, Any] = {
+    "contact": ContactRow,
+    "company": CompanyRow,
+    "deal": DealRow,
+    "line_item": LineItemRow,
+    "quote": QuoteRow,
+    "invoice": InvoiceRow,
+    "payment": PaymentRow,
+}
+
+
+def _property_index(prop: Property) -> sa.Index:
+    column = sa.Column(prop.column, migrations.column_type(prop.type))
+    sa.Table("subscriptions", sa.MetaData(), column)
+    indexed = sa.func.lower(column) if prop.type is PropType.STRING else column
+    return sa.Index(CUSTOM_INDEX.format(name=prop.name), indexed, unique=prop.unique)
+
+
+def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:
+    import time
+
+    now = int(time.time() * 1000)
+    values: dict[str, Any] = {
+        "label": prop.label,
+        "field_type": prop.field_type,
+        "group_name": prop.group,
+        "description": prop.description,
+        "options": json.dumps(
+            [{"label": o.label, "value": o.value, "description": o.description}
+             for o in prop.options]
+        ),
+        "rules": json.dumps([{"type": t, "args": list(args)} for t, args in prop.rules]),
+        "sensitivity": prop.sensitivity,
+        "updated_at": now,
+    }  # fmt: skip
+    if created:
+        values |= {"name": prop.name, "type": prop.type.value, "is_unique": prop.unique,
+                   "created_at": now}  # fmt: skip
+    return values
+
+
+def _stored(value: Any) -> Any:
+    """A record field's value as stored: datetimes as epoch ms, decimals as floats."""
+    if isinstance(value, dt.datetime):
+        return to_storage(PropType.DATETIME, value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _conflict(text: str) -> Conflict:
+    """A constraint violation; a unique custom property's index names the property."""
+    prefix = CUSTOM_INDEX.format(name="")
+    at = text.find(prefix)
+    if at >= 0:
+        name = text[at + len(prefix) :].split("'")[0].split('"')[0].split()[0]
+        return Conflict(
+            f"{name}: the value is already used by another subscription (unique values)"
+        )
+    return Conflict(f"conflict in the workspace: {text}")

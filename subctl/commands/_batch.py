@@ -1,0 +1,285 @@
+"""What every lifecycle verb (and ``jobs resume``) does around the services: confirmation,
+progress, per-item results and the exit code. No business rules here (``subctl.services.
+lifecycle``), no journal logic (``subctl.services.batch``); heavy imports stay inside
+functions (``--help`` must not load the database driver)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from subctl.context import AppContext
+from subctl.errors import ConfirmationRequired, InvalidState, UsageError
+from subctl.export import Column
+from subctl.output import Format
+
+if TYPE_CHECKING:
+    from subctl.services.batch import RunResult, Selection
+    from subctl.services.lifecycle import Action, Decision
+    from subctl.store.base import Job
+
+PREVIEW_ROWS = 10  # rows shown before a confirmation
+LARGE_BATCH = 100  # a batch over a query matching more than this shows its count first
+SHOWN_WARNINGS = 5
+
+CONFIRMATIONS = {
+    "cancel": "I understand the customer will not be charged again",
+    "delete": "I understand deleted subscriptions cannot be restored",
+}
+
+
+@dataclass
+class BatchOptions:
+    selection: Selection
+    dry_run: bool = False
+    plan_out: str | None = None
+    yes: bool = False
+    fmt: Format = Format.AUTO
+    backup: str | None = None
+    action_options: dict[str, Any] = field(default_factory=dict)
+
+
+def columns(action: Action) -> list[Column]:
+    cols = [
+        Column("id", "ID"),
+        Column("name", "Name"),
+        Column("status", "Status"),
+        Column("outcome", "Outcome"),
+        Column("new_status", "New status"),
+        Column("note", "Note"),
+    ]
+    if action.refunds:
+        cols += [Column("refund", "Refund"), Column("currency", "Currency")]
+    if action.sends_mail and action.verb != "cancel":
+        cols += [Column("recipient", "To"), Column("link", "Link")]
+    return cols
+
+
+def _plural(n: int, word: str = "subscription") -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _needs_confirmation(verb: str, count: int) -> bool:
+    from subctl.services.lifecycle import DESTRUCTIVE
+
+    return verb in DESTRUCTIVE or count > 1
+
+
+def _require_confirmation_possible(app: AppContext, verb: str, count: int, yes: bool) -> None:
+    """Off a TTY, a batch that needs confirmation needs --yes: exit 2, nothing changed."""
+    if yes or not _needs_confirmation(verb, count) or app.out.can_prompt:
+        return
+    raise ConfirmationRequired(
+        f"{verb} {_plural(count)}: confirmation required; nothing was changed",
+        hint="pass --yes to confirm (review first with --dry-run)",
+    )
+
+
+def _ask(app: AppContext, question: str, default: bool) -> bool:
+    import questionary
+
+    return bool(questionary.confirm(question, default=default, output=app.out.stderr).ask())
+
+
+def _show_preview(app: AppContext, decisions: Sequence[Decision], action: Action) -> None:
+    """Before a confirmation (stderr): the count, the first rows, refunds and warnings."""
+    from subctl.export.table import render_table
+    from subctl.services.lifecycle import Outcome, refund_totals
+
+    acting = sum(1 for d in decisions if d.outcome is Outcome.OK)
+    others = len(decisions) - acting
+    head = f"{action.describe()}: {_plural(len(decisions))} selected, {acting:,} to act on"
+    app.out.message(head + (f" ({others:,} skipped or refused)" if others else ""))
+    shown = decisions[:PREVIEW_ROWS]
+    render_table([d.row() for d in shown], columns(action), app.out.console(app.out.stderr))
+    if len(decisions) > len(shown):
+        app.out.message(f"… and {len(decisions) - len(shown):,} more")
+    totals = refund_totals(decisions)
+    if totals:
+        amounts = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
+        count = sum(1 for d in decisions if d.refund and d.outcome is Outcome.OK)
+        app.out.message(f"Refunds: {amounts} ({_plural(count)})")
+    _warn(app, decisions)
+
+
+def _warn(app: AppContext, decisions: Sequence[Decision]) -> None:
+    warnings = [w for d in decisions for w in d.warnings]
+    for text in warnings[:SHOWN_WARNINGS]:
+        app.out.warn(text)
+    if len(warnings) > SHOWN_WARNINGS:
+        app.out.warn(f"… and {len(warnings) - SHOWN_WARNINGS:,} more pending bank payments")
+
+
+def _confirm(app: AppContext, action: Action, count: int) -> None:
+    question = CONFIRMATIONS.get(action.verb) or f"{action.verb.capitalize()} {_plural(count)}?"
+    app.out.confirm(question, yes=False)
+
+
+def _show_results(
+    app: AppContext, decisions: Sequence[Decision], action: Action, fmt: Format
+) -> None:
+    app.out.rows((d.row() for d in decisions), columns(action), fmt, empty="")
+
+
+def _summary(decisions: Sequence[Decision], action: Action, dry_run: bool) -> str:
+    from subctl.services.lifecycle import PAST_TENSE, Outcome
+
+    ok = sum(1 for d in decisions if d.outcome is Outcome.OK)
+    skipped = sum(1 for d in decisions if d.outcome is Outcome.SKIPPED)
+    failed = sum(1 for d in decisions if d.outcome is Outcome.FAILED)
+    done = PAST_TENSE[action.verb]
+    if dry_run:
+        return (
+            f"Dry run, nothing changed: {ok:,} would be {done}, {skipped:,} skipped, "
+            f"{failed:,} failed"
+        )
+    return f"{ok:,} {done}, {skipped:,} skipped, {failed:,} failed"
+
+
+def _raise_for_failures(decisions: Sequence[Decision], job: Job | None) -> None:
+    from subctl.services.lifecycle import Outcome
+
+    failed = [d for d in decisions if d.outcome is Outcome.FAILED]
+    if not failed:
+        return
+    hint = f"list them with `subctl jobs results {job.id} --format csv`" if job else None
+    if len(failed) == 1:
+        raise InvalidState(f"subscription {failed[0].subscription_id}: {failed[0].note}", hint=hint)
+    raise InvalidState(f"{len(failed):,} of {len(decisions):,} subscriptions failed", hint=hint)
+
+
+def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
+    """Run a lifecycle verb over its selection (see ``subctl.services.batch``)."""
+    from subctl.services.batch import gc_paused
+
+    with gc_paused():
+        _execute(app, verb, options)
+
+
+def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
+    from subctl.services import batch, lifecycle
+
+    store = app.store()
+    action = lifecycle.build_action(
+        verb, registry=store.properties(), today=app.today(), **options.action_options
+    )
+    if options.plan_out and not options.dry_run:
+        raise UsageError("--plan-out needs --dry-run", hint="review first, then run with --plan")
+    prepared = batch.prepare(
+        store, action, options.selection, today=app.today(), stdin=app.out.stdin
+    )
+    if not prepared.items:
+        if options.plan_out:
+            batch.write_plan(options.plan_out, prepared, app.clock())
+        app.out.message("No subscriptions match.")
+        return
+    count = len(prepared.items)
+    if not options.dry_run:
+        _require_confirmation_possible(app, verb, count, options.yes)
+        existing = store.unfinished_job(prepared.fingerprint)
+        if existing is not None:
+            if _offer_resume(app, existing, options.yes):
+                job_id = existing.id
+                result = _run(
+                    app,
+                    lambda advance: batch.resume_job(store, job_id, app.clock, advance),
+                    existing.unprocessed,
+                )
+                _report(app, result, action, options.fmt, resumed=True)
+                return
+            store.set_job_status(existing.id, "abandoned", app.clock())
+    confirm = not options.dry_run and not options.yes and _needs_confirmation(verb, count)
+    decisions: list[Decision] | None = None
+    if options.dry_run or confirm or options.backup:
+        with app.out.progress("Checking", total=count) as advance:
+            decisions = batch.preview(store, prepared, app.clock(), advance)
+    if options.dry_run:
+        assert decisions is not None
+        if options.plan_out:
+            digest = batch.write_plan(options.plan_out, prepared, app.clock())
+            app.out.message(f"Plan of {_plural(count)} written to {options.plan_out} ({digest})")
+        _show_results(app, decisions, action, options.fmt)
+        _warn(app, decisions)
+        app.out.message(_summary(decisions, action, dry_run=True))
+        _raise_for_failures(decisions, None)
+        return
+    if confirm:
+        assert decisions is not None
+        _show_preview(app, decisions, action)
+        _confirm(app, action, count)
+    if options.backup:
+        assert decisions is not None
+        ids = [d.subscription_id for d in decisions if d.outcome is lifecycle.Outcome.OK]
+        written = batch.write_backup(store, ids, options.backup)
+        app.out.message(f"Backup of {_plural(written)} written to {options.backup}")
+    job = batch.start_job(store, prepared, app.clock())
+    result = _run(app, lambda advance: batch.run_job(store, job, app.clock, advance), count)
+    _report(app, result, action, options.fmt, warned=confirm)
+
+
+def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
+    left = f"{job.unprocessed:,} of {job.total:,} left"
+    if app.out.can_prompt and not yes:
+        return _ask(
+            app, f"Job {job.id} with the same arguments is unfinished ({left}). Resume it?", True
+        )
+    app.out.message(
+        f"Resuming unfinished job {job.id} with the same arguments ({left}); "
+        f"`subctl jobs resume {job.id}` does the same"
+    )
+    return True
+
+
+def _run(app: AppContext, work: Any, total: int) -> RunResult:
+    from subctl.services.batch import RunResult
+
+    with app.out.progress("Working", total=total) as advance:
+        result = work(advance)
+    assert isinstance(result, RunResult)
+    return result
+
+
+def _report(
+    app: AppContext,
+    result: RunResult,
+    action: Action,
+    fmt: Format,
+    *,
+    resumed: bool = False,
+    warned: bool = False,
+) -> None:
+    _show_results(app, result.decisions, action, fmt)
+    if not warned:
+        _warn(app, result.decisions)
+    what = f"Job {result.job.id}" + (" resumed" if resumed else "")
+    app.out.success(f"{what}: {_summary(result.decisions, action, dry_run=False)}")
+    _raise_for_failures(result.decisions, result.job)
+
+
+def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
+    """``subctl jobs resume``: the unprocessed items of a job, with its original options."""
+    from subctl.services import batch
+    from subctl.services.lifecycle import Action
+
+    store = app.store()
+    job = store.job(job_id)
+    action = Action.from_json(job.action)
+    if not job.unprocessed:
+        if job.status != "done":
+            store.set_job_status(job.id, "done", app.clock())
+        app.out.message(f"Job {job.id} has nothing left to do.")
+        return
+    _require_confirmation_possible(app, action.verb, job.unprocessed, yes)
+    if not yes and _needs_confirmation(action.verb, job.unprocessed):
+        app.out.message(
+            f"Job {job.id}: {action.describe()}, {job.unprocessed:,} of {job.total:,} left"
+        )
+        _confirm(app, action, job.unprocessed)
+    with batch.gc_paused():
+        result = _run(
+            app,
+            lambda advance: batch.resume_job(store, job.id, app.clock, advance),
+            job.unprocessed,
+        )
+        _report(app, result, action, fmt, resumed=True)

@@ -1,0 +1,163 @@
+"""The ``associate`` verb: add, replace or remove a subscription's association with a contact,
+company, deal, line item, quote, invoice or payment; create the record on the way; or apply a
+CSV of pairs. Rules live in ``subctl.services.associations``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from subctl.commands._options import FormatOpt
+from subctl.context import AppContext
+from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
+from subctl.export import Column
+from subctl.output import Format
+
+NEW = "new"
+
+
+def _object_opt(flag: str, what: str) -> Any:
+    return typer.Option(
+        flag, metavar="ID|new", help=f"The {what} (record id; `new` with --create)."
+    )
+
+
+OUTCOME_COLUMNS = [
+    Column("subscription_id", "Subscription"),
+    Column("object_type", "Object"),
+    Column("object_id", "Record"),
+    Column("label", "Label"),
+    Column("associationTypeId", "Type"),
+    Column("outcome", "Outcome"),
+]
+_ERRORS: dict[int, type[SubctlError]] = {2: UsageError, 3: NotFound, 5: InvalidState}
+
+
+def subscription_associate(
+    ctx: typer.Context,
+    sub_id: Annotated[
+        int | None,
+        typer.Argument(metavar="ID", help="Subscription record ID (not with --from-file)."),
+    ] = None,
+    contact: Annotated[str | None, _object_opt("--contact", "contact")] = None,
+    company: Annotated[str | None, _object_opt("--company", "company")] = None,
+    deal: Annotated[str | None, _object_opt("--deal", "deal")] = None,
+    line_item: Annotated[str | None, _object_opt("--line-item", "line item")] = None,
+    quote: Annotated[str | None, _object_opt("--quote", "quote")] = None,
+    invoice: Annotated[str | None, _object_opt("--invoice", "invoice")] = None,
+    payment: Annotated[str | None, _object_opt("--payment", "payment")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace the existing association(s) of that object type."),
+    ] = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the association.")] = False,
+    create: Annotated[
+        str | None,
+        typer.Option(
+            "--create",
+            metavar="K=V,…",
+            help="Create the record and associate it, e.g. 'name=Ada Lovelace,email=ada@x.io' "
+            "(with --contact new, --company new, …).",
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-file",
+            metavar="PAIRS.CSV",
+            help="Associate every row: subscription id, object type, object id ('-': stdin).",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Associate a subscription with a contact, company, deal, line item, quote, invoice, …
+
+    Association type ids as HubSpot's: contact 295, company 297, deal 299, line item 301,
+    quote 303, invoice 623, payment 393. Adds by default; --replace replaces the existing
+    association of that object type, --remove removes it. A subscription has at most one
+    contact: adding a second needs --replace. --contact new --create 'name=…,email=…' creates
+    the record first; --from-file applies a CSV of (subscription id, object type, object id).
+
+    Example: subctl associate 1042 --contact 17 --replace
+    """
+    from subctl.services import associations as svc
+
+    app = AppContext.from_typer(ctx)
+    if replace and remove:
+        raise UsageError("--replace and --remove cannot be combined")
+    mode = svc.REPLACE if replace else svc.REMOVE if remove else svc.ADD
+    given = {
+        name: value
+        for name, value in (("contact", contact), ("company", company), ("deal", deal),
+                            ("line_item", line_item), ("quote", quote), ("invoice", invoice),
+                            ("payment", payment))
+        if value is not None
+    }  # fmt: skip
+    if from_file is not None:
+        if sub_id is not None or given or create is not None:
+            raise UsageError("--from-file takes no ID, object option or --create")
+        _batch(app, from_file, mode, fmt)
+        return
+    if sub_id is None:
+        raise UsageError("missing subscription ID", hint="e.g. subctl associate 1042 --contact 17")
+    if len(given) != 1:
+        raise UsageError(
+            "give exactly one of --contact, --company, --deal, --line-item, --quote, --invoice, "
+            "--payment"
+        )
+    ((name, value),) = given.items()
+    obj = svc.object_type(name)
+    flag = "--" + name.replace("_", "-")
+    store = app.store()
+    if create is not None:
+        if value.strip().lower() != NEW:
+            raise UsageError(f"--create makes a new record: use {flag} new --create …")
+        fields = svc.parse_fields(create)
+        outcome = svc.create_and_associate(store, sub_id, obj, fields, mode=mode, now=app.clock())
+    else:
+        if value.strip().lower() == NEW:
+            raise UsageError(f"{flag} new needs --create with the new record's fields")
+        record_id = svc.record_id(value, flag)
+        outcome = svc.associate(store, sub_id, obj, record_id, mode=mode)
+    resolved = app.out.resolve(fmt)
+    if resolved in (Format.JSON, Format.NDJSON):
+        app.out.document(outcome.row(), compact=resolved is Format.NDJSON)
+    elif resolved is Format.CSV:
+        app.out.rows([outcome.row()], OUTCOME_COLUMNS, fmt, empty="")
+    app.out.success(outcome.message())
+
+
+def _batch(app: AppContext, path: Path, mode: str, fmt: Format) -> None:
+    from subctl.services import associations as svc
+
+    if str(path) == "-":
+        text = app.out.stdin.read()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text: {exc}") from exc
+    result = svc.apply_batch(app.store(), svc.read_pairs(text), mode=mode)
+    columns = [Column(key, header) for key, header in svc.batch_columns()]
+    app.out.rows((o.row() for o in result.outcomes), columns, fmt, empty="No rows in the file.")
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    if result.failed:
+        error = _ERRORS.get(result.exit_code(), InvalidState)
+        first = result.failed[0]
+        raise error(
+            f"{len(result.failed)} of {len(result.outcomes)} rows failed ({summary}); "
+            f"first, line {first.line}: {first.error}"
+        )
+    if result.outcomes:
+        app.out.success(f"{len(result.outcomes)} rows: {summary}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("associate", rich_help_panel="Subscriptions")(subscription_associate)

@@ -1,0 +1,156 @@
+"""``subctl jobs``: the journal of lifecycle batches: list them, show an item's outcome, resume
+an interrupted one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from subctl.commands._options import FormatOpt, YesOpt
+from subctl.context import AppContext
+from subctl.export import Column
+from subctl.output import Format
+
+JobArg = Annotated[int, typer.Argument(metavar="JOB", help="Job ID (see `subctl jobs`).")]
+
+jobs_app = typer.Typer(
+    name="jobs",
+    help="Batches of lifecycle verbs, journaled: list, results, resume.\n\nExample: subctl jobs",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+LIST_COLUMNS = [
+    Column("id", "Job"),
+    Column("command", "Command"),
+    Column("selection", "Selection"),
+    Column("status", "Status"),
+    Column("total", "Total"),
+    Column("ok", "OK"),
+    Column("skipped", "Skipped"),
+    Column("failed", "Failed"),
+    Column("unprocessed", "Unprocessed"),
+    Column("created_at", "Created"),
+]
+RESULT_COLUMNS = [
+    Column("id", "ID"),
+    Column("planned_status", "Status when planned"),
+    Column("outcome", "Outcome"),
+    Column("new_status", "New status"),
+    Column("note", "Note"),
+    Column("processed_at", "Processed"),
+]
+OUTCOMES = ("ok", "skipped", "failed", "unprocessed")
+
+
+def _selection_text(selection: dict[str, Any]) -> str:
+    parts = []
+    if selection.get("plan"):
+        parts.append(f"--plan {str(selection['plan'])[:19]}…")
+    if selection.get("ids"):
+        parts.append(f"{len(selection['ids'])} id(s)")
+    if selection.get("from_file"):
+        parts.append("--from-file")
+    if selection.get("where"):
+        parts.append(f"--where {selection['where']!r}")
+    if selection.get("view"):
+        parts.append(f"--view {selection['view']}")
+    return " ".join(parts)
+
+
+def _list(ctx: typer.Context, fmt: Format) -> None:
+    from subctl.services.lifecycle import Action
+
+    app = AppContext.from_typer(ctx)
+    rows = [
+        {
+            "id": job.id,
+            "command": Action.from_json(job.action).describe(),
+            "selection": _selection_text(job.selection),
+            "status": job.status,
+            "total": job.total,
+            **{k: job.counts.get(k, 0) for k in OUTCOMES},
+            "created_at": job.created_at,
+        }
+        for job in app.store().jobs()
+    ]
+    app.out.rows(rows, LIST_COLUMNS, fmt, empty="No jobs yet.")
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs_main(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """Batches of lifecycle verbs, journaled: without a subcommand, list them.
+
+    Example: subctl jobs --format json
+    """
+    if ctx.invoked_subcommand is None:
+        _list(ctx, fmt)
+
+
+@jobs_app.command("list")
+def jobs_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """List batches, newest first, with their outcome counts.
+
+    Example: subctl jobs list --format csv
+    """
+    _list(ctx, fmt)
+
+
+@jobs_app.command("results")
+def jobs_results(
+    ctx: typer.Context,
+    job_id: JobArg,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outcome",
+            metavar="OUTCOME",
+            help="Only ok, skipped, failed or unprocessed items; repeatable.",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Each item of a batch: succeeded (ok), skipped, failed (with the reason) or unprocessed.
+
+    Example: subctl jobs results 7 --format csv > results.csv
+    """
+    from subctl.errors import UsageError
+
+    wanted = {o.strip().lower() for part in outcome or () for o in part.split(",")}
+    unknown = wanted - set(OUTCOMES)
+    if unknown:
+        raise UsageError(f'--outcome: "{sorted(unknown)[0]}" is not one of {", ".join(OUTCOMES)}')
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    store.job(job_id)  # NotFound
+    rows = (
+        {
+            "id": item.subscription_id,
+            "planned_status": item.planned_status,
+            "outcome": item.outcome or "unprocessed",
+            "new_status": item.new_status,
+            "note": item.note,
+            "processed_at": item.processed_at,
+        }
+        for item in store.job_items(job_id)
+        if not wanted or (item.outcome or "unprocessed") in wanted
+    )
+    app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.")
+
+
+@jobs_app.command("resume")
+def jobs_resume(
+    ctx: typer.Context, job_id: JobArg, yes: YesOpt = False, fmt: FormatOpt = Format.AUTO
+) -> None:
+    """Finish an interrupted batch: only its unprocessed items, with its original options.
+
+    Example: subctl jobs resume 7 --yes
+    """
+    from subctl.commands._batch import resume
+
+    resume(AppContext.from_typer(ctx), job_id, yes=yes, fmt=fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs_app, name="jobs", rich_help_panel="Lifecycle")

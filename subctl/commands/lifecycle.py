@@ -1,0 +1,238 @@
+"""Lifecycle verbs: ``update``, ``cancel``, ``pause``, ``resume``, ``delete`` and
+``send-update-link``, on one subscription or a batch (IDs, ``--from-file``, ``--where``,
+``--view``, ``--plan``). Every run is journaled (``subctl jobs``); the rules are in
+``subctl.services.lifecycle``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from subctl.commands._options import (
+    DryRunOpt,
+    FormatOpt,
+    FromFileOpt,
+    IdsArg,
+    PlanOpt,
+    PlanOutOpt,
+    ViewOpt,
+    WhereOpt,
+    YesOpt,
+)
+from subctl.context import AppContext
+from subctl.output import Format
+
+
+def _run(
+    ctx: typer.Context,
+    verb: str,
+    ids: list[int] | None,
+    from_file: str | None,
+    where: str | None,
+    view: str | None,
+    plan: str | None,
+    plan_out: str | None,
+    dry_run: bool,
+    yes: bool,
+    fmt: Format,
+    backup: str | None = None,
+    **action_options: object,
+) -> None:
+    from subctl.commands._batch import BatchOptions, execute
+    from subctl.services.batch import Selection
+
+    selection = Selection(tuple(ids or ()), from_file, where, view, plan)
+    options = BatchOptions(
+        selection=selection,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        yes=yes,
+        fmt=fmt,
+        backup=backup,
+        action_options=dict(action_options),
+    )
+    execute(AppContext.from_typer(ctx), verb, options)
+
+
+def subscription_update(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PROPERTY=VALUE",
+            help="A property and its new value (name, alias or label); repeatable. "
+            "An empty value clears it.",
+        ),
+    ] = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Edit properties of active or scheduled subscriptions (not within 2 days of the next
+    payment). `--set status=unpaid` records a failed payment and e-mails the buyer a
+    payment-method update link.
+
+    Example: subctl update 1042 --set next_payment_due_date=2027-01-15 --set tier=Professional
+    """
+    _run(ctx, "update", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+         assignments=assignments or [])  # fmt: skip
+
+
+def subscription_cancel(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    at_period_end: Annotated[
+        bool,
+        typer.Option(
+            "--at-period-end", help="Cancel when the current billing period ends (no refund)."
+        ),
+    ] = False,
+    refund: Annotated[
+        str | None,
+        typer.Option(
+            "--refund",
+            metavar="unused",
+            help="Refund the unused days of the current period (pro rata, shown before you "
+            "confirm).",
+        ),
+    ] = None,
+    refund_pending: Annotated[
+        bool,
+        typer.Option(
+            "--refund-pending",
+            help="Also refund a pending bank (ACH) payment, which is otherwise left as it is.",
+        ),
+    ] = False,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Cancel subscriptions: immediately (never charged again) or at the end of the period.
+
+    The buyer gets a cancellation e-mail (recorded in the outbox, see `subctl view`).
+
+    Example: subctl cancel --where 'status = unpaid' --refund unused --dry-run
+    """
+    _run(ctx, "cancel", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+         at_period_end=at_period_end, refund=refund, refund_pending=refund_pending)  # fmt: skip
+
+
+def subscription_pause(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", metavar="TEXT", help="Why billing is paused.")
+    ] = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Pause billing of active, unpaid or past-due subscriptions.
+
+    Example: subctl pause 1042 --reason "customer on leave until March"
+    """
+    _run(ctx, "pause", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+         reason=reason)  # fmt: skip
+
+
+def subscription_resume(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    next_billing_date: Annotated[
+        str | None,
+        typer.Option(
+            "--next-billing-date",
+            metavar="DATE",
+            help="When billing restarts (required): 2027-03-01, +30d, today.",
+        ),
+    ] = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Resume paused subscriptions, billing again from the next billing date.
+
+    Example: subctl resume 1042 --next-billing-date 2027-03-01
+    """
+    _run(ctx, "resume", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+         next_billing_date=next_billing_date)  # fmt: skip
+
+
+def subscription_delete(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup",
+            metavar="FILE",
+            help="First export the subscriptions to be deleted (CSV; JSON for .json).",
+        ),
+    ] = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Delete canceled or expired subscriptions, permanently.
+
+    Example: subctl delete --where 'status = expired' --backup expired.csv
+    """
+    _run(ctx, "delete", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+         backup=backup)  # fmt: skip
+
+
+def subscription_send_update_link(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """E-mail buyers a link to update their payment method (recorded in the outbox).
+
+    Example: subctl send-update-link --view unpaid --dry-run
+    """
+    _run(ctx, "send-update-link", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt)
+
+
+def register(app: typer.Typer) -> None:
+    panel = "Lifecycle"
+    app.command("update", rich_help_panel=panel)(subscription_update)
+    app.command("cancel", rich_help_panel=panel)(subscription_cancel)
+    app.command("pause", rich_help_panel=panel)(subscription_pause)
+    app.command("resume", rich_help_panel=panel)(subscription_resume)
+    app.command("delete", rich_help_panel=panel)(subscription_delete)
+    app.command("send-update-link", rich_help_panel=panel)(subscription_send_update_link)

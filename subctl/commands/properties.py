@@ -1,0 +1,516 @@
+"""The ``property`` group: create, list, view, edit, delete and settings of subscription
+properties. Rules live in ``subctl.services.properties``; this module parses, asks (on a
+terminal, for missing required fields) and renders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+import typer
+
+from subctl.commands._options import FormatOpt, YesOpt
+from subctl.context import AppContext
+from subctl.errors import UsageError
+from subctl.export import Column
+from subctl.output import Format, Output
+from subctl.schema import PropType
+
+if TYPE_CHECKING:
+    from subctl.schema import Property
+    from subctl.services.properties import PropertySpec, SampleResult
+
+property_app = typer.Typer(
+    name="property",
+    help="Subscription properties: custom property definitions, their validation rules, and "
+    "the account tier's custom-property limit.\n\n"
+    "Example: subctl property create --name subscription_tier --label 'Subscription tier' "
+    "--type enumeration --option Basic --option Professional --option Enterprise",
+    no_args_is_help=True,
+)
+
+
+class Sensitivity(StrEnum):
+    NON_SENSITIVE = "non_sensitive"
+    SENSITIVE = "sensitive"
+    HIGHLY_SENSITIVE = "highly_sensitive"
+
+
+class Tier(StrEnum):
+    FREE = "free"
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+
+NameArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="Property internal name (or alias or label).")
+]
+FieldTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--field-type",
+        metavar="FIELD_TYPE",
+        help="text, textarea, file, html, phonenumber, number, date, booleancheckbox, checkbox, "
+        "radio, select or calculation_equation (must go with --type; default: the type's usual "
+        "one).",
+    ),
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option", metavar="LABEL[=value]", help="An enumeration option; repeatable, in order."
+    ),
+]
+RuleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule",
+        metavar="TYPE[:ARGS]",
+        help="A validation rule, e.g. MIN_LENGTH:3, MAX_NUMBER:100, 'REGEX:^[A-Z]+$', "
+        "EMAIL_ALLOWED_DOMAINS:acme.com,acme.io, DAYS_OF_WEEK:MON,FRI; repeatable.",
+    ),
+]
+SensitivityOpt = Annotated[
+    Sensitivity | None,
+    typer.Option(
+        "--sensitivity", case_sensitive=False, help="Data sensitivity (sensitive: enterprise)."
+    ),
+]
+LIST_COLUMNS = [
+    Column("name", "Name"),
+    Column("label", "Label"),
+    Column("type", "Type"),
+    Column("fieldType", "Field type"),
+    Column("groupName", "Group"),
+    Column("custom", "Custom"),
+    Column("dataSensitivity", "Sensitivity"),
+    Column("rules", "Rules"),
+]
+
+
+# -- prompting (a terminal, missing required fields) -------------------------------------------
+
+
+class Prompter(Protocol):
+    def text(self, question: str, *, default: str = "") -> str: ...
+
+    def select(self, question: str, choices: Sequence[str], *, default: str) -> str: ...
+
+
+class QuestionaryPrompter:
+    """Questions on stderr; Ctrl-C (None) aborts."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def _answer(self, answer: Any) -> str:
+        from subctl.errors import Aborted
+
+        if answer is None:
+            raise Aborted("aborted")
+        return str(answer)
+
+    def text(self, question: str, *, default: str = "") -> str:
+        import questionary
+
+        prompt = questionary.text(question, default=default, output=self.out.stderr)
+        return self._answer(prompt.ask())
+
+    def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
+        import questionary
+
+        prompt = questionary.select(
+            question, choices=list(choices), default=default, output=self.out.stderr
+        )
+        return self._answer(prompt.ask())
+
+
+def make_prompter(out: Output) -> Prompter:
+    """The prompter ``create`` uses; tests replace this function."""
+    return QuestionaryPrompter(out)
+
+
+def _complete_spec(spec: PropertySpec, out: Output, missing: list[str]) -> None:
+    """Ask for the missing required fields (name, label, type, field type, options)."""
+    from subctl.services import properties as svc
+
+    ask = make_prompter(out)
+    if "name" in missing:
+        spec.name = ask.text("Internal name (e.g. subscription_tier):").strip()
+    if "label" in missing:
+        default = spec.name.replace("_", " ").capitalize()
+        spec.label = ask.text("Label:", default=default).strip()
+    if "type" in missing:
+        chosen = ask.select("Type:", [t.value for t in PropType], default=PropType.STRING.value)
+        spec.type = PropType(chosen)
+        valid = svc.FIELD_TYPES[spec.type]
+        if spec.field_type is None and len(valid) > 1:
+            spec.field_type = ask.select(
+                "Field type:", valid, default=svc.DEFAULT_FIELD_TYPE[spec.type]
+            )
+    if spec.type is PropType.ENUMERATION and not spec.options and spec.field_type != svc.CALCULATED:
+        answer = ask.text("Options, comma-separated (LABEL or LABEL=value):")
+        spec.options = [o.strip() for o in answer.split(",") if o.strip()]
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Any:
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in pairs:
+        table.add_row(Text(key), Text(value))  # data, never Rich markup ([A-Z] in a regex)
+    return Group(Text(title, style="bold"), table)
+
+
+def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
+    from subctl.services import properties as svc
+
+    kind = "HubSpot-defined" if prop.hubspot_defined else "custom"
+    pairs = [
+        ("Name", prop.name),
+        ("Label", prop.label),
+        ("Type", f"{prop.type.value} / {prop.field_type} ({svc.field_type_label(prop)})"),
+        ("Group", prop.group),
+        ("Kind", kind + (" (read-only definition)" if prop.hubspot_defined else "")),
+        ("Sensitivity", prop.sensitivity),
+        ("Unique values", "yes" if prop.unique else "no"),
+    ]
+    if prop.description:
+        pairs.append(("Description", prop.description))
+    if prop.aliases:
+        pairs.append(("Aliases", ", ".join(prop.aliases)))
+    if "usage" in doc:
+        pairs.append(("Subscriptions with a value", f"{doc['usage']:,}"))
+    parts = [_pairs_table(f"Property {prop.name}", pairs)]
+    if prop.options:
+        parts.append(_pairs_table("Options", [(o.value, o.label) for o in prop.options]))
+    if prop.rules:
+        parts.append(
+            _pairs_table(
+                "Validation rules",
+                [(svc.rule_text(r), svc.describe_rule(r)) for r in prop.rules],
+            )
+        )
+    return parts
+
+
+def _example(prop: Property) -> str:
+    """How the field looks in a form (the article's "Example" tab), as text."""
+    from subctl.services import properties as svc
+
+    label = svc.field_type_label(prop)
+    if prop.options:
+        marker = {"radio": "( ) ", "checkbox": "[ ] ", "booleancheckbox": "[ ] "}.get(
+            prop.field_type, ""
+        )
+        joiner = "  " if marker else " | "
+        return f"{prop.label}: {label}\n  " + joiner.join(marker + o.label for o in prop.options)
+    return f"{prop.label}: {label}\n  [{'_' * 24}]"
+
+
+def _render_preview(prop: Property, sample: SampleResult | None) -> Any:
+    from rich.console import Group
+    from rich.text import Text
+
+    from subctl.export.values import text_value
+
+    parts: list[Any] = [*_render_property(prop, {}), Text("Example", style="bold"),
+                        Text(_example(prop)), Text("")]  # fmt: skip
+    if sample is not None:
+        if sample.valid:
+            parts.append(Text(f'✔ "{sample.text}" is valid: stored as {text_value(sample.value)}'))
+        else:
+            parts.append(Text(f"✘ {sample.error}"))
+    return Group(*parts)
+
+
+def _show(out: Output, fmt: Format, doc: dict[str, Any], render: Any) -> None:
+    resolved = out.resolve(fmt)
+    if resolved is Format.TABLE:
+        out.print(render())
+    elif resolved is Format.CSV:
+        pairs = [{"field": k, "value": v} for k, v in doc.items() if not isinstance(v, list | dict)]
+        out.rows(pairs, [Column("field", "Field"), Column("value", "Value")], fmt, empty="")
+    else:
+        out.document(doc, compact=resolved is Format.NDJSON)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def property_create(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Internal name: ^[a-z][a-z0-9_]*$.")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Label shown to users.")] = None,
+    type_: Annotated[
+        PropType | None, typer.Option("--type", case_sensitive=False, help="Value type.")
+    ] = None,
+    field_type: FieldTypeOpt = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", metavar="GROUP", help="Property group (subscriptioninformation)."),
+    ] = None,
+    description: Annotated[str, typer.Option("--description", help="Description.")] = "",
+    option: OptionOpt = None,
+    rule: RuleOpt = None,
+    sensitivity: SensitivityOpt = None,
+    unique: Annotated[
+        bool, typer.Option("--unique", help="Values must be unique (text and number).")
+    ] = False,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show the property and check --sample; create nothing."),
+    ] = False,
+    sample: Annotated[
+        str | None,
+        typer.Option("--sample", metavar="VALUE", help="With --preview: a value to validate."),
+    ] = None,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Create a custom subscription property (HubSpot's Properties API fields).
+
+    On a terminal, missing required fields (name, label, type) are asked for. Over the account
+    tier's custom-property limit, creating fails with exit 5 (see `subctl property settings`).
+
+    Example: subctl property create --name subscription_tier --label 'Subscription tier'
+    --type enumeration --option Basic --option Professional --option Enterprise
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    spec = svc.PropertySpec(
+        name=name or "",
+        label=label or "",
+        type=type_ or PropType.STRING,
+        field_type=field_type,
+        group=group,
+        description=description,
+        options=option or [],
+        rules=rule or [],
+        sensitivity=(sensitivity or Sensitivity.NON_SENSITIVE).value,
+        unique=unique,
+    )
+    missing = [f for f, v in (("name", name), ("label", label), ("type", type_)) if not v]
+    if missing:
+        if not app.out.can_prompt:
+            flags = ", ".join(f"--{m}" for m in missing)
+            raise UsageError(f"missing {flags}", hint="give them, or run on a terminal to be asked")
+        _complete_spec(spec, app.out, missing)
+    if sample is not None and not preview:
+        raise UsageError("--sample goes with --preview")
+    if preview:
+        prop = svc.plan_create(store, spec)
+        result = None if sample is None else svc.check_sample(prop, sample, app.today())
+        doc = svc.document(prop) | {"preview": True, "example": _example(prop)}
+        if result is not None:
+            doc["sample"] = {"text": result.text, "valid": result.valid, "error": result.error}
+        _show(app.out, fmt, doc, lambda: _render_preview(prop, result))
+        if result is not None and not result.valid:
+            raise UsageError(result.error or "invalid sample")
+        app.out.message("Preview only: nothing was created.")
+        return
+    prop, limits = svc.create(store, spec)
+    if app.out.resolve(fmt) is not Format.TABLE:
+        _show(app.out, fmt, svc.document(prop), lambda: None)
+    app.out.success(
+        f"Created property {prop.name} ({prop.type.value}/{prop.field_type}); {limits.describe()}"
+    )
+
+
+def property_list(
+    ctx: typer.Context,
+    custom: Annotated[bool, typer.Option("--custom", help="Only custom properties.")] = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """List subscription properties: HubSpot-defined and custom.
+
+    Example: subctl property list --custom
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    props = svc.list_properties(app.store(), custom_only=custom)
+    app.out.rows((svc.list_row(p) for p in props), LIST_COLUMNS, fmt, empty="No properties found.")
+
+
+def property_view(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.AUTO) -> None:
+    """Show a property's definition: type, options, validation rules, sensitivity, usage.
+
+    Example: subctl property view subscription_tier
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    prop = svc.resolve(store, name)
+    doc = svc.document(prop, usage=svc.usage_count(store, prop))
+
+    def render() -> Any:
+        from rich.console import Group
+
+        return Group(*_render_property(prop, doc))
+
+    _show(app.out, fmt, doc, render)
+
+
+def property_edit(
+    ctx: typer.Context,
+    name: NameArg,
+    label: Annotated[str | None, typer.Option("--label", help="New label.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="New description.")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", metavar="GROUP", help="New group.")
+    ] = None,
+    field_type: FieldTypeOpt = None,
+    option: OptionOpt = None,
+    remove_option: Annotated[
+        list[str] | None,
+        typer.Option("--remove-option", metavar="VALUE", help="Remove an option; repeatable."),
+    ] = None,
+    rule: RuleOpt = None,
+    remove_rule: Annotated[
+        list[str] | None,
+        typer.Option("--remove-rule", metavar="TYPE", help="Remove a rule; repeatable."),
+    ] = None,
+    clear_rules: Annotated[
+        bool, typer.Option("--clear-rules", help="Remove every rule (before --rule).")
+    ] = False,
+    sensitivity: SensitivityOpt = None,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Edit a custom property: label, description, field type, options, rules, sensitivity.
+
+    `--option LABEL=value` adds an option or relabels an existing value; `--rule` replaces the
+    rule of the same type. Name, type and uniqueness cannot change; HubSpot-defined properties
+    are read-only. Editing works over the tier's limit.
+
+    Example: subctl property edit subscription_tier --option Premium --rule MAX_LENGTH:20
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    change = svc.PropertyEdit(
+        label=label,
+        description=description,
+        group=group,
+        field_type=field_type,
+        options=option or [],
+        remove_options=remove_option or [],
+        rules=rule or [],
+        remove_rules=remove_rule or [],
+        clear_rules=clear_rules,
+        sensitivity=sensitivity.value if sensitivity else None,
+    )
+    prop = svc.edit(app.store(), name, change)
+    if app.out.resolve(fmt) is not Format.TABLE:
+        _show(app.out, fmt, svc.document(prop), lambda: None)
+    app.out.success(f"Updated property {prop.name}")
+
+
+def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> None:
+    """Delete a custom property and its values (asks first when subscriptions have values).
+
+    Example: subctl property delete subscription_tier --yes
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    prop, usage = svc.plan_delete(store, name)
+    if usage:
+        app.out.confirm(
+            f"Delete property {prop.name} and its values on {usage:,} subscription(s)?", yes=yes
+        )
+    svc.delete(store, prop)
+    app.out.success(f"Deleted property {prop.name}" + (f" ({usage:,} values)" if usage else ""))
+
+
+def property_settings(
+    ctx: typer.Context,
+    tier: Annotated[
+        Tier | None, typer.Option("--tier", case_sensitive=False, help="Set the account tier.")
+    ] = None,
+    cap: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cap",
+            metavar="[TIER=]N",
+            help="Override a tier's custom-property cap (TIER=default restores it); repeatable.",
+        ),
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant", metavar="PERMISSION", help="Grant a permission (sensitive_data.view)."
+        ),
+    ] = None,
+    revoke: Annotated[
+        list[str] | None,
+        typer.Option("--revoke", metavar="PERMISSION", help="Revoke a permission."),
+    ] = None,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Show or change the account tier, custom-property caps and usage, and permissions.
+
+    Default caps: free 10, starter 100, professional 1000, enterprise 1000 custom properties.
+    Sensitive properties need the enterprise tier; showing highly sensitive values
+    (--show-sensitive) needs the sensitive_data.view permission.
+
+    Example: subctl property settings --tier professional --cap professional=500
+    """
+    from subctl.services import properties as svc
+
+    app = AppContext.from_typer(ctx)
+    store = app.store()
+    change = svc.SettingsChange(
+        tier=tier.value if tier else None, caps=cap or [], grant=grant or [], revoke=revoke or []
+    )
+    if not change.empty():
+        svc.change_settings(store, change)
+    doc = svc.settings_document(store)
+
+    def render() -> Any:
+        usage = doc["customProperties"]
+        return _pairs_table(
+            "Workspace settings",
+            [
+                ("Account tier", doc["tier"]),
+                ("Custom properties", f"{usage['usage']} of {usage['limit']} "
+                 f"({usage['percentage']}%)" + ("" if usage["canCreate"] else ", limit reached")),
+                ("Unique-value properties",
+                 f"{doc['uniqueProperties']['usage']} of {doc['uniqueProperties']['limit']}"),
+                ("Sensitive data", "available" if doc["sensitiveData"] else "enterprise only"),
+                ("Caps", ", ".join(f"{t} {n}" for t, n in doc["caps"].items())),
+                ("Permissions", ", ".join(doc["permissions"]) or "none"),
+            ],
+        )  # fmt: skip
+
+    _show(app.out, fmt, doc, render)
+    if not change.empty():
+        app.out.success("Settings updated")
+
+
+def register(app: typer.Typer) -> None:
+    panel = "Properties"
+    property_app.command("create")(property_create)
+    property_app.command("list")(property_list)
+    property_app.command("view")(property_view)
+    property_app.command("edit")(property_edit)
+    property_app.command("delete")(property_delete)
+    property_app.command("settings")(property_settings)
+    app.add_typer(property_app, rich_help_panel=panel)

@@ -1,0 +1,430 @@
+"""Associating subscriptions with contacts, companies, deals, line items, quotes, invoices and
+payments (the article's *Add* / *Replace* / create-new, DOMAIN.md §0 and §6). Pure functions over
+a ``Store``; no typer, no rich.
+
+Rules:
+
+- Associations carry HubSpot's type ids (``schema.ASSOCIATION_OBJECTS``: contact 295, company
+  297, deal 299, line item 301, quote 303, invoice 623, payment 393).
+- **Add** (the default) keeps existing associations of the object type; adding one that exists
+  changes nothing (outcome ``unchanged``). **Replace** removes every other association of that
+  object type after adding the new one, so a failure never leaves the subscription with none.
+  **Remove** deletes one association (``NotFound`` if there is none).
+- A subscription has at most one contact (HubSpot KB): adding a second contact without
+  ``--replace`` is refused (exit 5) with a hint. A line item belongs to one parent (HubSpot's
+  guide): associating a line item that already belongs to another subscription is refused.
+- ``create`` makes a new record from ``key=value`` fields (``RECORD_FIELDS``) and associates it;
+  every check runs before the record is created, so a refused association leaves no orphan.
+- Batches (``--from-file pairs.csv``): one row per association, ``subscription id, object type,
+  object id`` (a header row is optional; object types by name, plural, label or HubSpot object
+  type id such as ``0-1``). Rows are applied in order, each on its own; every row gets an outcome
+  (added, unchanged, replaced, removed, or failed with the error), like HubSpot's 207
+  multi-status batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
+from subctl.schema import ASSOCIATION_BY_NAME, AssociationObject
+from subctl.store.base import AssociatedRecord, Store
+
+ADD, REPLACE, REMOVE = "add", "replace", "remove"
+
+# Object names accepted in files and messages, besides the singular names: plurals, labels,
+# HubSpot's object names and object type ids.
+_ALIASES: dict[str, str] = {
+    "contacts": "contact", "0-1": "contact",
+    "companies": "company", "0-2": "company",
+    "deals": "deal", "0-3": "deal",
+    "line_items": "line_item", "line item": "line_item", "line items": "line_item",
+    "line-item": "line_item", "lineitem": "line_item", "0-8": "line_item",
+    "quotes": "quote", "0-14": "quote",
+    "invoices": "invoice", "0-53": "invoice",
+    "payments": "payment", "commerce_payments": "payment", "0-101": "payment",
+}  # fmt: skip
+
+
+def object_type(text: str) -> AssociationObject:
+    key = text.strip().lower()
+    name = _ALIASES.get(key, key)
+    if name not in ASSOCIATION_BY_NAME:
+        raise UsageError(
+            f'unknown object type "{text.strip()}"; one of: {", ".join(ASSOCIATION_BY_NAME)}'
+        )
+    return ASSOCIATION_BY_NAME[name]
+
+
+def record_id(text: str, what: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 18) or int(value) < 1:
+        raise UsageError(f'{what}: "{text}" is not a record id')
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one association."""
+
+    subscription_id: int | None
+    object_type: str
+    object_id: int | None
+    outcome: str  # added, unchanged, replaced, removed, created, failed
+    type_id: int | None = None
+    label: str = ""
+    replaced: tuple[int, ...] = ()  # ids of the records a replace removed
+    error: str | None = None
+    exit_code: int = 0
+    line: int | None = None  # batch: the file's line
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "subscription_id": self.subscription_id,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "associationTypeId": self.type_id,
+            "outcome": self.outcome,
+            "label": self.label,
+            "replaced": list(self.replaced),
+            "error": self.error,
+        }
+
+    def message(self) -> str:
+        obj = ASSOCIATION_BY_NAME[self.object_type].label.lower()
+        target = f"{obj} {self.object_id}" + (f" ({self.label})" if self.label else "")
+        if self.outcome == "removed":
+            return f"Removed {target} from subscription {self.subscription_id}"
+        if self.outcome == "unchanged":
+            return f"Subscription {self.subscription_id} is already associated with {target}"
+        verb = {"created": "Created and associated", "replaced": "Associated"}.get(
+            self.outcome, "Associated"
+        )
+        tail = f" [type {self.type_id}]"
+        if self.replaced:
+            tail += f", replacing {obj} {', '.join(map(str, self.replaced))}"
+        return f"{verb} {target} with subscription {self.subscription_id}{tail}"
+
+
+def _check_rules(
+    store: Store,
+    sub_id: int,
+    obj: AssociationObject,
+    object_id: int | None,
+    mode: str,
+    current: Sequence[AssociatedRecord],
+) -> None:
+    """The one-contact and one-parent rules for adding ``object_id`` (None: a record about to
+    be created) to a subscription with the ``current`` associations of that object type."""
+    others = [a for a in current if a.id != object_id]
+    if obj.name == "contact" and others and mode != REPLACE:
+        held = others[0]
+        example = object_id if object_id is not None else "new --create …"
+        raise InvalidState(
+            f"subscription {sub_id} already has contact {held.id} ({held.label}); "
+            "a subscription has at most one contact",
+            hint=f"replace it: subctl associate {sub_id} --contact {example} --replace",
+        )
+    if obj.name == "line_item" and object_id is not None:
+        parents = [s for s in store.associated_subscriptions("line_item", object_id) if s != sub_id]
+        if parents:
+            raise InvalidState(
+                f"line item {object_id} already belongs to subscription {parents[0]}; "
+                "a line item has a single parent"
+            )
+
+
+def associate(
+    store: Store, sub_id: int, obj: AssociationObject, object_id: int, *, mode: str = ADD
+) -> Outcome:
+    """Add, replace or remove one association (see the module docstring). Checks run in this
+    order: the subscription exists, the record exists, then the association rules."""
+    current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
+    label = store.record_label(obj.name, object_id)  # NotFound for an unknown record
+    if mode == REMOVE:
+        store.dissociate(sub_id, obj.name, object_id)
+        return Outcome(sub_id, obj.name, object_id, "removed", obj.type_id, label)
+    _check_rules(store, sub_id, obj, object_id, mode, current)
+    already = any(a.id == object_id for a in current)
+    replaced = tuple(a.id for a in current if a.id != object_id) if mode == REPLACE else ()
+    if not already:
+        store.associate(sub_id, obj.name, object_id, obj.type_id)
+    for other in replaced:
+        store.dissociate(sub_id, obj.name, other)
+    if already and not replaced:
+        return Outcome(sub_id, obj.name, object_id, "unchanged", obj.type_id, label)
+    outcome = "replaced" if replaced else "added"
+    return Outcome(sub_id, obj.name, object_id, outcome, obj.type_id, label, replaced)
+
+
+# -- creating records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordField:
+    name: str
+    kind: str = "text"  # text, number, integer, list (;-separated), email list
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+def _f(name: str, kind: str = "text", **kw: Any) -> RecordField:
+    return RecordField(name, kind, **kw)
+
+
+# What ``--create`` takes per object type. Contacts also take ``name`` ("Ada Lovelace" ->
+# firstname Ada, lastname Lovelace), and ``email`` may list several addresses separated by ";".
+RECORD_FIELDS: dict[str, tuple[RecordField, ...]] = {
+    "contact": (_f("firstname"), _f("lastname"), _f("email", "emails")),
+    "company": (_f("name", required=True), _f("domain", "domains")),
+    "deal": (_f("name", required=True), _f("amount", "number"), _f("stage")),
+    "line_item": (_f("name", required=True), _f("quantity", "integer", default=1),
+                  _f("price", "number", required=True)),
+    "quote": (_f("title", required=True), _f("status")),
+    "invoice": (_f("number", required=True), _f("amount", "number"), _f("status")),
+    "payment": (_f("amount", "number", required=True), _f("currency", required=True),
+                _f("status", default="succeeded",
+                   choices=("succeeded", "failed", "processing", "refunded",
+                            "partially_refunded")),
+                _f("method", default="card", choices=("card", "ach"))),
+}  # fmt: skip
+_STORED_NAMES = {"email": "emails", "domain": "domains"}
+
+
+def _cells(text: str) -> list[str]:
+    """Split on commas outside double quotes; quotes are removed (``""`` is a literal quote)."""
+    cells, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            if quoted and text[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "," and not quoted:
+            cells.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    if quoted:
+        raise UsageError(f"--create: unterminated quote in {text!r}")
+    cells.append("".join(current))
+    return [c for c in cells if c.strip()]
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """``name=Ada Lovelace,email=ada@example.com``; quote a value containing commas
+    (``name="Acme, Inc."``)."""
+    fields: dict[str, str] = {}
+    for cell in _cells(text):
+        key, eq, value = cell.partition("=")
+        key = key.strip().lower()
+        if not eq or not key:
+            raise UsageError(f'--create: "{cell.strip()}" is not key=value')
+        if key in fields:
+            raise UsageError(f"--create: {key} is given twice")
+        fields[key] = value.strip()
+    if not fields:
+        raise UsageError("--create needs fields, e.g. --create 'name=Ada Lovelace,email=ada@x.io'")
+    return fields
+
+
+def record_values(
+    obj: AssociationObject, fields: Mapping[str, str], *, now: dt.datetime
+) -> dict[str, Any]:
+    """Checked, typed values of a new record (the keys ``Store.create_record`` takes)."""
+    from subctl.services.validation import email_domain, is_domain
+
+    spec = {f.name: f for f in RECORD_FIELDS[obj.name]}
+    given = dict(fields)
+    if obj.name == "contact" and "name" in given:
+        first, _, last = given.pop("name").strip().partition(" ")
+        given.setdefault("firstname", first)
+        given.setdefault("lastname", last.strip())
+    allowed = list(spec) + (["name"] if obj.name == "contact" else [])
+    unknown = [k for k in given if k not in spec]
+    if unknown:
+        raise UsageError(
+            f"--create: {obj.label.lower()} has no field {unknown[0]}; fields: {', '.join(allowed)}"
+        )
+    values: dict[str, Any] = {"created_at": now}
+    for f in spec.values():
+        raw = given.get(f.name, "").strip()
+        if not raw:
+            if f.required:
+                raise UsageError(f"--create: a {obj.label.lower()} needs {f.name}=…")
+            if f.default is not None:
+                values[f.name] = f.default
+            elif f.kind == "emails" or f.kind == "domains":
+                values[_STORED_NAMES[f.name]] = []
+            else:
+                values[f.name] = None
+            continue
+        values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw, email_domain, is_domain)
+    if obj.name == "contact" and not (
+        values["firstname"] or values["lastname"] or values["emails"]
+    ):
+        raise UsageError("--create: a contact needs name=… or email=…")
+    return values
+
+
+def _typed(f: RecordField, raw: str, email_domain: Any, is_domain: Any) -> Any:
+    if f.kind == "number":
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():
+            raise UsageError(f'--create: {f.name} "{raw}" is not a number')
+        return number
+    if f.kind == "integer":
+        if not raw.isdigit() or int(raw) < 1:
+            raise UsageError(f'--create: {f.name} "{raw}" is not a positive whole number')
+        return int(raw)
+    if f.kind == "emails":
+        emails = [e.strip() for e in raw.split(";") if e.strip()]
+        for email in emails:
+            if email_domain(email) is None:
+                raise UsageError(f'--create: "{email}" is not an email address')
+        return emails
+    if f.kind == "domains":
+        domains = [d.strip().lower() for d in raw.split(";") if d.strip()]
+        for domain in domains:
+            if not is_domain(domain):
+                raise UsageError(f'--create: "{domain}" is not a domain name')
+        return domains
+    if f.choices and raw.lower() not in f.choices:
+        raise UsageError(f'--create: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
+    if f.name == "currency":
+        if not (len(raw) == 3 and raw.isascii() and raw.isalpha()):
+            raise UsageError(f'--create: currency "{raw}" is not a 3-letter code')
+        return raw.upper()
+    return raw.lower() if f.choices else raw
+
+
+def create_and_associate(
+    store: Store,
+    sub_id: int,
+    obj: AssociationObject,
+    fields: Mapping[str, str],
+    *,
+    mode: str = ADD,
+    now: dt.datetime,
+) -> Outcome:
+    """Create a record and associate it (the article's "create new")."""
+    if mode == REMOVE:
+        raise UsageError("--create and --remove cannot be combined")
+    values = record_values(obj, fields, now=now)
+    current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
+    _check_rules(store, sub_id, obj, None, mode, current)
+    new_id = store.create_record(obj.name, values)
+    store.associate(sub_id, obj.name, new_id, obj.type_id)
+    replaced = tuple(a.id for a in current) if mode == REPLACE else ()
+    for other in replaced:
+        store.dissociate(sub_id, obj.name, other)
+    label = store.record_label(obj.name, new_id)
+    return Outcome(sub_id, obj.name, new_id, "created", obj.type_id, label, replaced)
+
+
+# -- batches -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    line: int
+    subscription_id: int
+    object: AssociationObject
+    object_id: int
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.outcome == "failed"]
+
+    def exit_code(self) -> int:
+        """0 when every row succeeded, else the exit code of the first failure."""
+        return self.failed[0].exit_code if self.failed else 0
+
+
+def read_pairs(text: str) -> Iterator[Pair | Outcome]:
+    """Rows of a pairs file: a ``Pair``, or a failed ``Outcome`` for a row that does not parse.
+    A first row whose first cell is not a number is a header."""
+    reader = csv.reader(io.StringIO(text))
+    for index, row in enumerate(reader):
+        line = reader.line_num
+        cells = [c.strip() for c in row]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if index == 0 and not cells[0].isdigit():
+            continue  # header
+        try:
+            if len(cells) != 3:
+                raise UsageError(
+                    "expected 3 columns (subscription id, object type, object id), "
+                    f"got {len(cells)}"
+                )
+            yield Pair(
+                line,
+                record_id(cells[0], "subscription id"),
+                object_type(cells[1]),
+                record_id(cells[2], "object id"),
+            )
+        except UsageError as exc:
+            sub = int(cells[0]) if cells[0].isdigit() and len(cells[0]) <= 18 else None
+            kind = cells[1] if len(cells) > 1 else ""
+            yield Outcome(sub, kind, None, "failed", error=exc.message,
+                          exit_code=exc.exit_code, line=line)  # fmt: skip
+
+
+def apply_batch(store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD) -> BatchResult:
+    """Apply each row on its own (in file order) and record every outcome."""
+    result = BatchResult()
+    for row in rows:
+        if isinstance(row, Outcome):
+            result.outcomes.append(row)
+            continue
+        try:
+            outcome = associate(store, row.subscription_id, row.object, row.object_id, mode=mode)
+        except (InvalidState, NotFound, UsageError) as exc:
+            outcome = _failed(row, exc)
+        result.outcomes.append(_at_line(outcome, row.line))
+    return result
+
+
+def _failed(row: Pair, exc: SubctlError) -> Outcome:
+    return Outcome(row.subscription_id, row.object.name, row.object_id, "failed",
+                   row.object.type_id, error=exc.message, exit_code=exc.exit_code)  # fmt: skip
+
+
+def _at_line(outcome: Outcome, line: int) -> Outcome:
+    from dataclasses import replace
+
+    return replace(outcome, line=line)
+
+
+def batch_columns() -> Sequence[tuple[str, str]]:
+    return (
+        ("line", "Line"),
+        ("subscription_id", "Subscription"),
+        ("object_type", "Object"),
+        ("object_id", "Record"),
+        ("associationTypeId", "Type"),
+        ("outcome", "Outcome"),
+        ("error", "Error"),
+        ("label", "Label"),
+        ("replaced", "Replaced"),
+    )

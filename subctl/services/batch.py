@@ -1,0 +1,536 @@
+"""Batches of lifecycle actions: choosing the subscriptions, frozen plans, the journal, and
+running (or resuming) a batch exactly once. The per-subscription rules are in
+``subctl.services.lifecycle``; this module never decides what an action does.
+
+**Selection.** Explicit ids (arguments and ``--from-file``: one id per line, ``#`` comments, or
+CSV with a header naming an id column: ``id``, ``hs_object_id``, ``record id`` or
+``subscription id``), optionally narrowed by ``--where``/``--view``; or a query alone. Unknown
+explicit ids are an error (exit 3) before anything changes. A ``--plan`` file replaces all of
+these.
+
+**Plans** (``--dry-run --plan-out FILE``) freeze the matched ids with their status at review
+time and a SHA-256 of that set, and the action's options. ``--plan FILE`` acts on exactly that
+set with exactly those options (a different verb or options is a usage error; an edited item
+list fails the hash check); items whose status changed since are skipped with the reason.
+
+**Journal.** Every non-dry run is a job: its action, how its items were chosen, a fingerprint
+of both (same verb and arguments → same fingerprint), and one journal row per item, written in
+one transaction before anything changes. Items are processed in chunks of ``CHUNK``: read
+fresh, decided, and written together with their journal outcomes by one ``Store.apply`` call
+(one transaction). A crash loses at most the chunk in flight, which left no trace;
+``resume_job`` processes only the items without an outcome. A chunk refused because another
+run changed it meanwhile (``Conflict``) is re-read and decided again.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gc
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from subctl.errors import Aborted, Conflict, NotFound, UsageError
+from subctl.query.ast import Condition, Expr, Op, Query, all_of
+from subctl.services.lifecycle import (
+    Action,
+    Context,
+    Decision,
+    Outcome,
+    Target,
+    decide,
+    typed_values,
+)
+from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription
+
+CHUNK = 5000  # items per transaction
+PLAN_FORMAT = 1
+ID_COLUMNS = ("id", "hs_object_id", "record id", "subscription id", "subscription_id")
+RETRIES = 3
+PENDING_STATUSES = ("processing",)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a batch.
+
+    A batch keeps ~10 objects per item alive until it ends (decisions, result rows); the
+    collector would rescan them again and again (a quarter of a 100,000-item run) although
+    batches create no reference cycles. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# -- selection -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How a batch chooses its subscriptions (the command line's selectors)."""
+
+    ids: tuple[int, ...] = ()
+    from_file: str | None = None  # a path, or "-" for stdin
+    where: str | None = None
+    view: str | None = None
+    plan: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ids or self.from_file or self.where or self.view or self.plan)
+
+
+@dataclass
+class Plan:
+    verb: str
+    action: dict[str, Any]
+    items: list[tuple[int, str | None]]
+    digest: str
+    created_at: str = ""
+
+
+@dataclass
+class Prepared:
+    """A batch ready to preview or journal: its items (id, status now) in order."""
+
+    action: Action
+    items: list[tuple[int, str | None]]
+    names: dict[int, str | None]
+    frozen: bool
+    selection: dict[str, Any]  # JSON, for the journal and the fingerprint
+    fingerprint: str
+
+
+def parse_id_file(text: str, source: str) -> list[int]:
+    """Ids from a file: one per line, or CSV with an id column (see the module docstring)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    first = lines[0].strip().lstrip("\ufeff")
+    if "," in first or first.lower() in ID_COLUMNS:
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+        header = [h.strip().lower() for h in next(reader)]
+        column = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+        if column is None:
+            raise UsageError(
+                f"{source}: no id column in the CSV header (one of: {', '.join(ID_COLUMNS)})"
+            )
+        ids = []
+        for number, row in enumerate(reader, start=2):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            cell = row[column].strip() if column < len(row) else ""
+            ids.append(_id(cell, source, number))
+        return ids
+    ids = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        cell = line.split("#", 1)[0].strip()
+        if cell:
+            ids.append(_id(cell, source, number))
+    return ids
+
+
+def _id(cell: str, source: str, line: int) -> int:
+    try:
+        value = int(cell)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise UsageError(f'{source}:{line}: "{cell}" is not a subscription id')
+    return value
+
+
+def read_source(path: str, stdin: TextIO) -> tuple[str, str]:
+    """The text of ``--from-file``/``--plan`` (``-``: stdin) and a name for messages."""
+    if path == "-":
+        return stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8-sig"), path
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text") from exc
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_digest(items: Iterable[tuple[int, str | None]]) -> str:
+    """SHA-256 of the set: sorted ``id:status`` lines."""
+    lines = sorted(f"{sid}:{status or ''}" for sid, status in items)
+    return "sha256:" + _sha256("\n".join(lines))
+
+
+def fingerprint(verb: str, action: dict[str, Any], selection: dict[str, Any]) -> str:
+    blob = json.dumps({"verb": verb, "action": action, "selection": selection}, sort_keys=True)
+    return _sha256(blob)
+
+
+def _snapshots(
+    store: Store, ids: Sequence[int], fields: Sequence[str], extra: Expr | None = None
+) -> Iterator[Subscription]:
+    """Subscriptions by id (in chunks), optionally also matching ``extra`` (an Expr)."""
+    for start in range(0, len(ids), CHUNK):
+        part = tuple(ids[start : start + CHUNK])
+        where = all_of(Condition("hs_object_id", Op.IN, part), extra)
+        yield from store.search(Query(where=where), fields)
+
+
+def prepare(
+    store: Store,
+    action: Action,
+    selection: Selection,
+    *,
+    today: dt.date,
+    stdin: TextIO,
+) -> Prepared:
+    """Resolve the selection to items; validate a plan against the action."""
+    from subctl.services.subscriptions import ListRequest, build_listing
+
+    if selection.empty:
+        raise UsageError(
+            "no subscriptions selected",
+            hint="give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE",
+        )
+    fields = ["hs_status", "hs_name"]
+    names: dict[int, str | None] = {}
+    sel_json: dict[str, Any] = {}
+    if selection.plan is not None:
+        if selection.ids or selection.from_file or selection.where or selection.view:
+            raise UsageError("--plan cannot be combined with IDs, --from-file, --where or --view")
+        plan = read_plan(selection.plan, stdin)
+        if plan.verb != action.verb:
+            raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
+        if plan.action != action.to_json():
+            made = Action.from_json(plan.action).describe()
+            raise UsageError(
+                f"{selection.plan} was reviewed with other options: `{made}`",
+                hint="run with the same options as the dry run that wrote the plan",
+            )
+        sel_json = {"plan": plan.digest}
+        return Prepared(
+            action,
+            plan.items,
+            names,
+            True,
+            sel_json,
+            fingerprint(action.verb, action.to_json(), sel_json),
+        )
+    explicit = list(selection.ids)
+    if selection.from_file is not None:
+        text, source = read_source(selection.from_file, stdin)
+        explicit.extend(parse_id_file(text, source))
+        sel_json["from_file"] = "sha256:" + _sha256(text)
+    explicit = list(dict.fromkeys(explicit))
+    query = None
+    if selection.where or selection.view:
+        listing = build_listing(
+            store,
+            ListRequest(where=selection.where, view=selection.view, limit=None, fields="id"),
+            today,
+        )
+        query = listing.query
+        sel_json.update(where=selection.where, view=selection.view)
+    items: list[tuple[int, str | None]] = []
+    if selection.ids or selection.from_file is not None:
+        sel_json["ids"] = sorted(selection.ids)
+        found = {s.id: s for s in _snapshots(store, explicit, fields)}
+        missing = [i for i in explicit if i not in found]
+        if missing:
+            shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
+            noun = "subscription" if len(missing) == 1 else f"{len(missing)} subscriptions"
+            raise NotFound(f"{noun} not found: {shown}", hint="nothing was changed")
+        if query is not None:
+            matching = {s.id for s in _snapshots(store, explicit, ["hs_status"], query.where)}
+            explicit = [i for i in explicit if i in matching]
+        for sid in explicit:
+            items.append((sid, found[sid].status))
+            names[sid] = found[sid].properties.get("hs_name")
+    else:
+        assert query is not None
+        for sub in store.search(Query(where=query.where), fields):  # id order
+            items.append((sub.id, sub.status))
+            names[sub.id] = sub.properties.get("hs_name")
+    return Prepared(
+        action,
+        items,
+        names,
+        False,
+        sel_json,
+        fingerprint(action.verb, action.to_json(), sel_json),
+    )
+
+
+# -- plans -----------------------------------------------------------------------------------
+
+
+def write_plan(path: str, prepared: Prepared, now: dt.datetime) -> str:
+    """Write the plan of a dry run; returns its hash."""
+    if path == "-":
+        raise UsageError("--plan-out needs a file: stdout carries the per-item results")
+    digest = plan_digest(prepared.items)
+    document = {
+        "subctl_plan": PLAN_FORMAT,
+        "verb": prepared.action.verb,
+        "action": prepared.action.to_json(),
+        "created_at": now.isoformat(),
+        "count": len(prepared.items),
+        "hash": digest,
+        "items": [{"id": sid, "status": status} for sid, status in prepared.items],
+    }
+    text = json.dumps(document, indent=1) + "\n"
+    _write_atomically(Path(path), text)
+    return digest
+
+
+def read_plan(path: str, stdin: TextIO) -> Plan:
+    text, source = read_source(path, stdin)
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("subctl_plan") != PLAN_FORMAT:
+            raise ValueError("not a subctl plan")
+        items = [(int(i["id"]), i.get("status")) for i in data["items"]]
+        verb, action, digest = str(data["verb"]), dict(data["action"]), str(data["hash"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{source} is not a subctl plan ({exc})") from exc
+    if plan_digest(items) != digest:
+        raise UsageError(
+            f"{source}: the items do not match the plan's hash; the plan was edited",
+            hint="write a new plan with --dry-run --plan-out",
+        )
+    return Plan(verb, action, items, digest, str(data.get("created_at", "")))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+# -- deciding --------------------------------------------------------------------------------
+
+
+def decide_chunk(
+    store: Store,
+    action: Action,
+    items: Sequence[tuple[int, str | None]],
+    *,
+    frozen: bool,
+    now: dt.datetime,
+    job_id: int | None = None,
+) -> list[Decision]:
+    """Read the items' current state and decide each (nothing is written)."""
+    ids = [sid for sid, _ in items]
+    subs = {s.id: s for s in _snapshots(store, ids, action.fields())}
+    present = [i for i in ids if i in subs]
+    payments: dict[int, list[Payment]] = {}
+    if action.needs_payments and present:
+        # Without --refund unused only pending bank payments matter (a refunded one is no
+        # longer "processing"): far fewer rows to read.
+        statuses = None if action.refunds else PENDING_STATUSES
+        payments = store.payments_of(present, statuses)
+    emails = store.buyer_emails(present) if action.sends_mail and present else {}
+    ctx = Context(
+        now=now, values=typed_values(action, store.properties(), now.date()), job_id=job_id
+    )
+    return [
+        decide(
+            action,
+            Target(sid, subs.get(sid), payments.get(sid, ()), emails.get(sid), planned, frozen),
+            ctx,
+        )
+        for sid, planned in items
+    ]
+
+
+def preview(
+    store: Store,
+    prepared: Prepared,
+    now: dt.datetime,
+    progress: Callable[[int], None] | None = None,
+) -> list[Decision]:
+    """What a batch would do (dry run; the summary before a confirmation)."""
+    decisions: list[Decision] = []
+    for start in range(0, len(prepared.items), CHUNK):
+        part = prepared.items[start : start + CHUNK]
+        decisions.extend(
+            decide_chunk(store, prepared.action, part, frozen=prepared.frozen, now=now)
+        )
+        if progress is not None:
+            progress(len(part))
+    return decisions
+
+
+# -- journal and running -----------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    job: Job
+    decisions: list[Decision] = field(default_factory=list)  # this run's (resumes: the rest)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for d in self.decisions if d.outcome is outcome)
+
+    @property
+    def failed(self) -> list[Decision]:
+        return [d for d in self.decisions if d.outcome is Outcome.FAILED]
+
+
+def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
+    """Journal the batch (before anything changes)."""
+    return store.create_job(
+        verb=prepared.action.verb,
+        action=prepared.action.to_json(),
+        selection=prepared.selection,
+        fingerprint=prepared.fingerprint,
+        frozen=prepared.frozen,
+        items=prepared.items,
+        at=now,
+    )
+
+
+def run_job(
+    store: Store,
+    job: Job,
+    clock: Callable[[], dt.datetime],
+    progress: Callable[[int], None] | None = None,
+    keep: bool = True,
+) -> RunResult:
+    """Process a job's unprocessed items, chunk by chunk; mark it done at the end.
+
+    While one chunk is written, a helper thread already reads and decides the next one (chunks
+    are disjoint, and the write re-checks every status, so reading ahead changes no outcome):
+    SQLite writes without holding the GIL, so the two overlap.
+
+    Ctrl-C stops between (or inside) chunks: the chunk in flight is rolled back and the job
+    stays unfinished (``Aborted``, exit 130, with the resume command as hint).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    action = Action.from_json(job.action)
+    result = RunResult(job)
+    pending = [
+        (i.subscription_id, i.planned_status)
+        for i in store.job_items(job.id, unprocessed_only=True)
+    ]
+    chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
+
+    def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
+        now = clock()
+        return now, decide_chunk(store, action, part, frozen=job.frozen, now=now, job_id=job.id)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subctl-read-ahead")
+    try:
+        ahead: Future[tuple[dt.datetime, list[Decision]]] | None = (
+            pool.submit(read_ahead, chunks[0]) if chunks else None
+        )
+        for index, part in enumerate(chunks):
+            assert ahead is not None
+            decided = ahead.result()
+            ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
+            decisions = _apply_chunk(store, job, part, decided, read_ahead)
+            if keep:
+                result.decisions.extend(decisions)
+            if progress is not None:
+                progress(len(part))
+    except KeyboardInterrupt:
+        raise Aborted(
+            f"interrupted: job {job.id} stopped before its end; nothing was done twice",
+            hint=f"resume it with `subctl jobs resume {job.id}`",
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    store.set_job_status(job.id, "done", clock())
+    result.job = store.job(job.id)
+    return result
+
+
+def _apply_chunk(
+    store: Store,
+    job: Job,
+    part: list[tuple[int, str | None]],
+    decided: tuple[dt.datetime, list[Decision]],
+    decide_again: Callable[[list[tuple[int, str | None]]], tuple[dt.datetime, list[Decision]]],
+) -> list[Decision]:
+    """Write one chunk's decisions with their journal outcomes (one transaction). When another
+    run changed or journaled some items meanwhile (``Conflict``), re-read and decide again."""
+    for attempt in range(RETRIES):
+        now, decisions = decided
+        mutations = [d.mutation for d in decisions if d.mutation is not None]
+        outcomes = [
+            ItemOutcome(d.subscription_id, d.outcome.value, d.new_status, d.note, now)
+            for d in decisions
+        ]
+        try:
+            store.apply(mutations, job_id=job.id, outcomes=outcomes)
+        except Conflict:
+            if attempt == RETRIES - 1:
+                raise
+            waiting = {i.subscription_id for i in store.job_items(job.id, unprocessed_only=True)}
+            part = [item for item in part if item[0] in waiting]
+            decided = decide_again(part)
+            continue
+        for d in decisions:
+            d.mutation = None  # written; free the memory of large batches
+        return decisions
+    return []
+
+
+def resume_job(
+    store: Store,
+    job_id: int,
+    clock: Callable[[], dt.datetime],
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    job = store.job(job_id)
+    if job.status == "done" and not job.unprocessed:
+        return RunResult(job)
+    return run_job(store, job, clock, progress)
+
+
+# -- delete --backup -------------------------------------------------------------------------
+
+
+def write_backup(store: Store, ids: Sequence[int], path: str) -> int:
+    """Export every property of exactly these subscriptions before they are deleted: JSON for a
+    ``.json`` file, NDJSON for ``.ndjson``, CSV otherwise. Columns: internal names, record ID
+    first, then alphabetical (DOMAIN.md §0 Export, "all properties"). Written to a temporary
+    file, synced, then renamed, so a backup on disk is always complete."""
+    from subctl.export import Column
+    from subctl.export.csvfmt import write_csv
+    from subctl.export.jsonfmt import write_json, write_ndjson
+
+    registry = store.properties()
+    names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
+    columns = [Column(n, n) for n in names]
+    rows = (s.properties for s in _snapshots(store, list(ids), names))
+    buffer = io.StringIO()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        count = write_json(rows, columns, buffer)
+    elif suffix == ".ndjson":
+        count = write_ndjson(rows, columns, buffer)
+    else:
+        count = write_csv(rows, columns, buffer)
+    _write_atomically(Path(path), buffer.getvalue())
+    return count

@@ -1,0 +1,185 @@
+"""``subctl associate`` end to end on the seeded workspace: subscription 1 has contact 17 and
+company 77, subscription 2 contact 17 and payment 900, subscription 3 nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Invoke
+
+
+def associations(invoke: Invoke, sub_id: int) -> dict[str, list[tuple[int, int]]]:
+    result = invoke(f"view {sub_id} -f json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)["associations"]
+    return {k: [(r["id"], r["associationTypeId"]) for r in v] for k, v in doc.items()}
+
+
+def test_add_stores_and_shows_the_association_type_id(seeded: Invoke) -> None:
+    result = seeded("associate 3 --contact 17 -f json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) | {"label": ""} == {
+        "line": None, "subscription_id": 3, "object_type": "contact", "object_id": 17,
+        "associationTypeId": 295, "outcome": "added", "label": "", "replaced": [], "error": None,
+    }  # fmt: skip
+    assert result.stderr.strip() == (
+        "✔ Associated contact 17 (Ada Lovelace (ada@example.com)) with subscription 3 [type 295]"
+    )
+    assert associations(seeded, 3) == {"contact": [(17, 295)]}
+    assert "[type 295]" in seeded("view 3 -f table").stdout
+    again = seeded("associate 3 --contact 17 -f json")
+    assert json.loads(again.stdout)["outcome"] == "unchanged"
+
+
+def test_a_second_contact_needs_replace(seeded: Invoke) -> None:
+    created = seeded("associate 3 --contact new --create 'name=Grace Hopper,email=grace@navy.mil'"
+                     " -f json")  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    new_id = json.loads(created.stdout)["object_id"]
+    assert json.loads(created.stdout)["label"] == "Grace Hopper (grace@navy.mil)"
+    refused = seeded(f"associate 1 --contact {new_id}")
+    assert refused.exit_code == 5
+    assert refused.stderr.splitlines() == [
+        "Error: subscription 1 already has contact 17 (Ada Lovelace (ada@example.com)); "
+        "a subscription has at most one contact",
+        f"Hint: replace it: subctl associate 1 --contact {new_id} --replace",
+    ]
+    assert associations(seeded, 1)["contact"] == [(17, 295)]
+    replaced = seeded(f"associate 1 --contact {new_id} --replace -f json")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["replaced"] == [17]
+    assert "replacing contact 17" in replaced.stderr
+    assert associations(seeded, 1)["contact"] == [(new_id, 295)]
+    # creating a new contact for a subscription that has one is refused before creating it
+    refused = seeded("associate 2 --contact new --create 'email=x@example.com'")
+    assert refused.exit_code == 5
+    assert associations(seeded, 2)["contact"] == [(17, 295)]
+
+
+def test_companies_add_replace_and_remove(seeded: Invoke) -> None:
+    created = seeded("associate 1 --company new --create 'name=\"Globex, Inc.\",domain=globex.com'"
+                     " -f json")  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    globex = json.loads(created.stdout)["object_id"]
+    assert associations(seeded, 1)["company"] == [(77, 297), (globex, 297)]
+    listed = seeded("list --where 'associations.company = 77' --fields id -f json")
+    assert [r["hs_object_id"] for r in json.loads(listed.stdout)] == [1]
+    assert seeded("associate 3 --company 77").exit_code == 0
+    listed = seeded("list --where 'associations.company = 77' --fields id -f json")
+    assert sorted(r["hs_object_id"] for r in json.loads(listed.stdout)) == [1, 3]
+    assert seeded("associate 1 --company 77 --replace").exit_code == 0
+    assert associations(seeded, 1)["company"] == [(77, 297)]
+    removed = seeded("associate 1 --company 77 --remove")
+    assert removed.exit_code == 0
+    assert removed.stderr.strip() == "✔ Removed company 77 (Acme Corp) from subscription 1"
+    assert "company" not in associations(seeded, 1)
+    again = seeded("associate 1 --company 77 --remove")
+    assert (again.exit_code, again.stderr.strip()) == (
+        3,
+        "Error: subscription 1 is not associated with company 77",
+    )
+
+
+def test_every_object_type_with_its_type_id(seeded: Invoke) -> None:
+    creates = {
+        "deal": "name=Renewal,amount=1200",
+        "line-item": "name=Pro plan,quantity=3,price=33.00",
+        "quote": "title=Q-2026-1",
+        "invoice": "number=INV-1,amount=99",
+        "payment": "amount=99.00,currency=usd",
+    }
+    for flag, fields in creates.items():
+        result = seeded(f"associate 3 --{flag} new --create '{fields}'")
+        assert result.exit_code == 0, (flag, result.stderr)
+    assert associations(seeded, 3) == {
+        "deal": [(1, 299)], "line_item": [(1, 301)], "quote": [(1, 303)],
+        "invoice": [(1, 623)], "payment": [(901, 393)],
+    }  # fmt: skip
+
+
+def test_a_line_item_has_a_single_parent(seeded: Invoke) -> None:
+    assert seeded("associate 1 --line-item new --create 'name=Seat,price=5'").exit_code == 0
+    refused = seeded("associate 3 --line-item 1")
+    assert refused.exit_code == 5
+    assert "line item 1 already belongs to subscription 1" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ("associate 999 --contact 17", 3, "subscription 999 not found"),
+        ("associate 3 --contact 12345", 3, "contact 12345 not found"),
+        ("associate 3", 2, "give exactly one of --contact"),
+        ("associate 3 --contact 17 --company 77", 2, "give exactly one of"),
+        ("associate --contact 17", 2, "missing subscription ID"),
+        ("associate 3 --contact 17 --replace --remove", 2, "cannot be combined"),
+        ("associate 3 --contact 17 --create name=x", 2, "use --contact new --create"),
+        ("associate 3 --contact new", 2, "--contact new needs --create"),
+        ("associate 3 --contact abc", 2, '--contact: "abc" is not a record id'),
+        ("associate 3 --contact new --create 'phone=1'", 2, "contact has no field phone"),
+        ("associate 3 --contact new --create 'email=nope'", 2, '"nope" is not an email address'),
+        ("associate 3 --company new --create 'domain=acme.com'", 2, "a company needs name="),
+        ("associate 3 --payment new --create 'amount=1,currency=dollars'", 2, "3-letter code"),
+        ("associate 3 --deal new --create 'name=x,amount=lots'", 2, '"lots" is not a number'),
+        ("associate 3 --contact new --create name", 2, '"name" is not key=value'),
+        ("associate 3 --contact 17 --from-file x.csv", 2, "--from-file takes no ID"),
+        ("associate --from-file missing.csv", 2, "cannot read missing.csv"),
+    ],
+)  # fmt: skip
+def test_refusals(seeded: Invoke, args: str, code: int, message: str) -> None:
+    result = seeded(args)
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_batch_from_file(seeded: Invoke, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("subscription_id,object_type,object_id\n3,companies,77\n3,0-1,17\n"
+                    "3,contact,17\n")  # fmt: skip
+    result = seeded(f"associate --from-file {good} -f json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["line"], r["object_type"], r["associationTypeId"], r["outcome"]) for r in rows] == [
+        (2, "company", 297, "added"), (3, "contact", 295, "added"),
+        (4, "contact", 295, "unchanged"),
+    ]  # fmt: skip
+    assert result.stderr.strip() == "✔ 3 rows: 2 added, 1 unchanged"
+
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("4,company,77\n4,contact,17\n5,contact,999\nx,deal,1\n2,fax,1\n"
+                     "1,contact,17,extra\n")  # fmt: skip
+    result = seeded(f"associate --from-file {mixed} -f json")
+    rows = json.loads(result.stdout)
+    assert [(r["line"], r["outcome"]) for r in rows] == [
+        (1, "added"), (2, "added"), (3, "failed"), (4, "failed"), (5, "failed"), (6, "failed"),
+    ]  # fmt: skip
+    assert rows[2]["error"] == "contact 999 not found"
+    assert rows[3]["error"] == 'subscription id: "x" is not a record id'
+    assert rows[4]["error"].startswith('unknown object type "fax"')
+    assert rows[5]["error"].startswith("expected 3 columns")
+    assert result.exit_code == 3  # the first failure's exit code
+    assert result.stderr.startswith("Error: 4 of 6 rows failed (2 added, 4 failed); first, line 3:")
+    assert associations(seeded, 4) == {"company": [(77, 297)], "contact": [(17, 295)]}
+
+    replace = tmp_path / "replace.csv"
+    replace.write_text("1,company,77\n")
+    assert seeded("associate 3 --company new --create name=Initech").exit_code == 0
+    replace.write_text("3,company,77\n")
+    result = seeded(f"associate --from-file {replace} --replace -f json")
+    assert json.loads(result.stdout)[0]["replaced"] == [78]
+    second = tmp_path / "second.csv"
+    assert seeded("associate 5 --contact new --create name=Bob").exit_code == 0  # contact 18
+    second.write_text("1,contact,17\n2,contact,17\n1,contact,18\n")
+    result = seeded(f"associate --from-file {second} -f json")
+    assert result.exit_code == 5
+    assert [r["outcome"] for r in json.loads(result.stdout)] == ["unchanged", "unchanged", "failed"]
+
+
+def test_batch_from_stdin(seeded: Invoke) -> None:
+    result = seeded("associate --from-file - -f csv", input="3,company,77\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("1,3,company,77,297,added")

@@ -1,0 +1,307 @@
+"""Property definitions (``services.properties``): the §4 type/fieldType matrix, names, labels,
+options, rules, tier caps and the downgrade rule, sensitivity, editing and masking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from subctl.errors import AuthError, Conflict, InvalidState, NotFound, UsageError
+from subctl.schema import Option, Property, PropType, standard_registry
+from subctl.services import properties as svc
+from subctl.services.values import coerce_value
+from subctl.store.sql import SqlStore, sqlite_url
+
+TODAY = dt.date(2026, 11, 26)
+
+# DOMAIN.md §4, written out independently of the code under test.
+VALID_PAIRS = {
+    "bool": {"booleancheckbox", "calculation_equation"},
+    "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "string": {"text", "textarea", "file", "html", "phonenumber", "calculation_equation"},
+    "number": {"number", "calculation_equation"},
+}
+FIELD_TYPES = sorted(set().union(*VALID_PAIRS.values()) | {"dropdown", "Text", ""})
+MATRIX = [(t, f, f in VALID_PAIRS[t]) for t in sorted(VALID_PAIRS) for f in FIELD_TYPES]
+
+
+def spec(**kw: object) -> svc.PropertySpec:
+    base: dict[str, object] = {"name": "tier", "label": "Tier", "type": PropType.STRING}
+    base.update(kw)
+    return svc.PropertySpec(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    s = SqlStore(sqlite_url(tmp_path / "w.db"), create=True)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("ptype", "field_type", "valid"), MATRIX, ids=[f"{t}-{f or 'empty'}" for t, f, _ in MATRIX]
+)
+def test_type_field_type_matrix(ptype: str, field_type: str, valid: bool) -> None:
+    options = ["Basic"] if ptype == "enumeration" else []
+    request = spec(type=PropType(ptype), field_type=field_type or "none", options=options)
+    if valid:
+        prop = svc.build(request, standard_registry())
+        assert (prop.type.value, prop.field_type) == (ptype, field_type)
+        return
+    with pytest.raises(UsageError) as info:
+        svc.build(request, standard_registry())
+    listed = ", ".join(svc.FIELD_TYPES[PropType(ptype)])
+    assert info.value.message.endswith(f"valid field types for {ptype}: {listed}")
+    assert set(listed.split(", ")) == VALID_PAIRS[ptype]
+
+
+def test_field_type_defaults_to_the_types_usual_one() -> None:
+    for ptype in PropType:
+        options = ["A"] if ptype is PropType.ENUMERATION else []
+        prop = svc.build(spec(type=ptype, options=options), standard_registry())
+        assert prop.field_type in VALID_PAIRS[ptype.value]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Tier", "invalid property name"),
+        ("1tier", "invalid property name"),
+        ("tier-x", "invalid property name"),
+        ("t" * 41, "longer than 40 characters"),
+        ("hs_tier", "uses the prefix hs_"),
+        ("status", r"already used by hs_status \(Status\)"),
+        ("billable", "already used by hs_invoice_creation"),
+        ("and", "reserved word"),
+        ("has", "reserved word"),
+    ],
+)
+def test_bad_names(name: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        svc.build(spec(name=name), standard_registry())
+
+
+def test_labels_must_be_unique_and_not_empty() -> None:
+    with pytest.raises(UsageError, match="already used by hs_status"):
+        svc.build(spec(label="status"), standard_registry())
+    with pytest.raises(UsageError, match="cannot be empty"):
+        svc.build(spec(label="  "), standard_registry())
+
+
+def test_options() -> None:
+    prop = svc.build(
+        spec(type=PropType.ENUMERATION, options=["Basic", "Pro plan", "Enterprise=ent"]),
+        standard_registry(),
+    )
+    assert prop.options == (Option("Basic", "basic"), Option("Pro plan", "pro_plan"),
+                            Option("Enterprise", "ent"))  # fmt: skip
+    cases = [
+        (spec(type=PropType.ENUMERATION), "needs at least one option"),
+        (spec(type=PropType.ENUMERATION, options=["A", "a"]), 'value "a" is given twice'),
+        (spec(type=PropType.ENUMERATION, options=["A=x", "a=y"]), 'label "a" is given twice'),
+        (spec(type=PropType.ENUMERATION, options=["=x"]), "has no label"),
+        (spec(type=PropType.ENUMERATION, options=["!!"]), "needs an explicit value"),
+        (spec(type=PropType.ENUMERATION, options=["A=a;b"]), 'cannot contain ";"'),
+        (spec(options=["A"]), "--option applies to enumeration properties"),
+        (spec(type=PropType.BOOL, options=["A"]), "--option applies to enumeration properties"),
+    ]
+    for request, message in cases:
+        with pytest.raises(UsageError, match=message):
+            svc.build(request, standard_registry())
+
+
+def test_unique_applies_to_text_and_numbers() -> None:
+    assert svc.build(spec(unique=True), standard_registry()).unique
+    assert svc.build(spec(type=PropType.NUMBER, unique=True), standard_registry()).unique
+    with pytest.raises(UsageError, match="--unique applies"):
+        svc.build(spec(field_type="textarea", unique=True), standard_registry())
+
+
+def test_calculated_properties_are_read_only_and_checkboxes_multi_valued() -> None:
+    calc = svc.build(spec(type=PropType.NUMBER, field_type="calculation_equation"),
+                     standard_registry())  # fmt: skip
+    with pytest.raises(UsageError, match="tier: a calculated property; its value cannot be set"):
+        coerce_value(calc, "1", today=TODAY)
+    multi = svc.build(spec(type=PropType.ENUMERATION, field_type="checkbox",
+                           options=["Email", "SMS", "Post"]), standard_registry())  # fmt: skip
+    assert coerce_value(multi, "sms; Email;sms", today=TODAY) == "sms;email"
+    with pytest.raises(UsageError, match='"fax" is not an option'):
+        coerce_value(multi, "email;fax", today=TODAY)
+    with pytest.raises(UsageError, match="append"):
+        coerce_value(multi, ";post", today=TODAY)
+
+
+# -- store-backed: create, caps, downgrade, edit, delete ---------------------------------------
+
+
+def test_create_round_trips_through_the_store(store: SqlStore) -> None:
+    created, limits = svc.create(
+        store,
+        spec(name="code", label="Code", description=" An order code ",
+             rules=["MIN_LENGTH:2", "FORMAT:UPPER"], unique=True),
+    )  # fmt: skip
+    assert limits.describe() == "1 of 10 custom properties used (free tier)"
+    assert store.properties().get("code") == created
+    assert created.description == "An order code"
+    assert created.rules == (("MIN_LENGTH", ("2",)), ("FORMAT", ("UPPER",)))
+    with pytest.raises(Conflict, match="property code already exists"):
+        svc.create(store, spec(name="code", label="Code 2"))
+
+
+def test_tier_cap_and_the_downgrade_rule(store: SqlStore) -> None:
+    svc.change_settings(store, svc.SettingsChange(tier="starter", caps=["2"]))
+    svc.create(store, spec(name="a", label="A"))
+    svc.create(store, spec(name="b", label="B"))
+    with pytest.raises(InvalidState) as info:
+        svc.create(store, spec(name="c", label="C"))
+    assert info.value.message == (
+        "custom property limit reached: 2 of 2 custom properties used (starter tier)"
+    )
+    # downgrade: existing properties stay viewable and editable, no new ones
+    svc.change_settings(store, svc.SettingsChange(tier="free", caps=["free=1"]))
+    assert svc.limits(store).describe() == "2 of 1 custom properties used (free tier)"
+    assert svc.resolve(store, "a").label == "A"
+    assert svc.edit(store, "a", svc.PropertyEdit(label="Alpha")).label == "Alpha"
+    with pytest.raises(InvalidState, match="2 of 1"):
+        svc.plan_create(store, spec(name="c", label="C"))
+    svc.delete(store, svc.plan_delete(store, "b")[0])
+    with pytest.raises(InvalidState, match="1 of 1"):
+        svc.create(store, spec(name="c", label="C"))
+    svc.change_settings(store, svc.SettingsChange(caps=["free=default"]))
+    assert svc.tier_cap(store, "free") == 10
+    svc.create(store, spec(name="c", label="C"))
+
+
+def test_default_caps_are_documented() -> None:
+    assert svc.DEFAULT_CAPS == {"free": 10, "starter": 100, "professional": 1000,
+                                "enterprise": 1000}  # fmt: skip
+    for tier, cap in svc.DEFAULT_CAPS.items():
+        assert f"{tier} {cap:,}" in (svc.__doc__ or "")
+
+
+def test_sensitive_properties_need_enterprise(store: SqlStore) -> None:
+    with pytest.raises(InvalidState, match="sensitive properties require the enterprise tier"):
+        svc.create(store, spec(sensitivity="sensitive"))
+    svc.change_settings(store, svc.SettingsChange(tier="enterprise"))
+    svc.create(store, spec(name="secret", label="Secret", sensitivity="highly_sensitive"))
+    svc.create(store, spec(name="plain", label="Plain"))
+    svc.change_settings(store, svc.SettingsChange(tier="professional"))
+    # an existing sensitive property stays editable, lowering sensitivity is allowed ...
+    assert svc.edit(store, "secret", svc.PropertyEdit(label="Secret 2")).sensitivity == (
+        "highly_sensitive"
+    )
+    # ... raising one is not
+    with pytest.raises(InvalidState, match="enterprise"):
+        svc.edit(store, "plain", svc.PropertyEdit(sensitivity="sensitive"))
+    assert svc.edit(store, "secret", svc.PropertyEdit(sensitivity="sensitive")).sensitivity == (
+        "sensitive"
+    )
+
+
+def test_unique_limit(store: SqlStore) -> None:
+    svc.change_settings(store, svc.SettingsChange(tier="enterprise"))
+    for i in range(svc.UNIQUE_LIMIT):
+        svc.create(store, spec(name=f"u{i}", label=f"U{i}", unique=True))
+    with pytest.raises(InvalidState, match="at most 10 unique-value properties"):
+        svc.create(store, spec(name="u10", label="U10", unique=True))
+
+
+def test_edit(store: SqlStore) -> None:
+    svc.create(store, spec(type=PropType.ENUMERATION, options=["Basic", "Pro"]))
+    edited = svc.edit(
+        store,
+        "Tier",  # by label
+        svc.PropertyEdit(options=["Enterprise", "Professional=pro"], remove_options=["basic"],
+                         field_type="radio", description="Plan tier", group="plans"),
+    )  # fmt: skip
+    assert edited.options == (Option("Professional", "pro"), Option("Enterprise", "enterprise"))
+    assert (edited.field_type, edited.description, edited.group) == ("radio", "Plan tier", "plans")
+    assert store.properties().get("tier") == edited
+    for change, error, message in [
+        (svc.PropertyEdit(), UsageError, "nothing to change"),
+        (svc.PropertyEdit(field_type="text"), UsageError, "valid field types for enumeration"),
+        (svc.PropertyEdit(remove_options=["gold"]), UsageError, 'has no option "gold"'),
+        (svc.PropertyEdit(rules=["MIN_LENGTH:2"]), UsageError, "does not apply"),
+        (svc.PropertyEdit(remove_rules=["REGEX"]), UsageError, "has no REGEX rule"),
+        (svc.PropertyEdit(remove_options=["pro", "enterprise"]), UsageError, "at least one option"),
+        (svc.PropertyEdit(label="Status"), UsageError, "already used by hs_status"),
+    ]:
+        with pytest.raises(error, match=message):
+            svc.edit(store, "tier", change)
+    with pytest.raises(InvalidState, match="HubSpot-defined property; its definition is read-only"):
+        svc.edit(store, "status", svc.PropertyEdit(label="State"))
+    with pytest.raises(NotFound, match='property "nope" not found'):
+        svc.edit(store, "nope", svc.PropertyEdit(label="x"))
+
+
+def test_edit_rules(store: SqlStore) -> None:
+    svc.create(store, spec(name="code", label="Code", rules=["MIN_LENGTH:2", "FORMAT:UPPER"]))
+    edited = svc.edit(store, "code", svc.PropertyEdit(rules=["MIN_LENGTH:4", "EMAIL"],
+                                                      remove_rules=["format"]))  # fmt: skip
+    assert edited.rules == (("MIN_LENGTH", ("4",)), ("EMAIL", ()))
+    with pytest.raises(UsageError, match="EMAIL does not apply"):
+        svc.edit(store, "code", svc.PropertyEdit(field_type="textarea"))
+    cleared = svc.edit(store, "code", svc.PropertyEdit(clear_rules=True, field_type="textarea"))
+    assert (cleared.rules, cleared.field_type) == ((), "textarea")
+
+
+def test_hubspot_defined_properties_cannot_be_deleted(store: SqlStore) -> None:
+    with pytest.raises(InvalidState, match="read-only"):
+        svc.plan_delete(store, "hs_status")
+
+
+def test_settings_and_permissions(store: SqlStore) -> None:
+    doc = svc.settings_document(store)
+    assert (doc["tier"], doc["customProperties"]["limit"], doc["permissions"]) == ("free", 10, [])
+    with pytest.raises(AuthError, match="sensitive_data.view"):
+        svc.require_sensitive_access(store)
+    svc.change_settings(store, svc.SettingsChange(grant=["sensitive_data.view"]))
+    svc.require_sensitive_access(store)
+    svc.change_settings(store, svc.SettingsChange(revoke=["sensitive_data.view"]))
+    assert svc.permissions(store) == []
+    for change, message in [
+        (svc.SettingsChange(tier="gold"), 'unknown tier "gold"'),
+        (svc.SettingsChange(caps=["lots"]), "is not N, TIER=N or TIER=default"),
+        (svc.SettingsChange(caps=["silver=3"]), 'unknown tier "silver"'),
+        (svc.SettingsChange(grant=["admin"]), 'unknown permission "admin"'),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            svc.change_settings(store, change)
+
+
+def test_masker() -> None:
+    secret = Property("tax_id", "Tax ID", PropType.STRING, "text", hubspot_defined=False,
+                      sensitivity="highly_sensitive")  # fmt: skip
+    semi = Property("note", "Note", PropType.STRING, "text", hubspot_defined=False,
+                    sensitivity="sensitive")  # fmt: skip
+    registry = standard_registry()
+    registry = type(registry)([*registry, secret, semi])
+    mask = svc.masker(registry, show=False)
+    assert mask.row({"tax_id": "DK1", "note": "n", "hs_name": "x"}) == {
+        "tax_id": svc.MASK,
+        "note": "n",
+        "hs_name": "x",
+    }
+    assert mask.row({"tax_id": None}) == {"tax_id": None}
+    assert svc.masker(registry, show=True).row({"tax_id": "DK1"}) == {"tax_id": "DK1"}
+
+
+def test_property_document_shape() -> None:
+    prop = svc.build(spec(type=PropType.ENUMERATION, options=["Basic"], rules=[]),
+                     standard_registry())  # fmt: skip
+    doc = svc.document(prop, usage=3)
+    assert doc["options"] == [{"label": "Basic", "value": "basic", "description": "",
+                               "displayOrder": 0, "hidden": False}]  # fmt: skip
+    assert (doc["fieldType"], doc["groupName"], doc["hubspotDefined"], doc["usage"]) == (
+        "select",
+        "subscriptioninformation",
+        False,
+        3,
+    )
+    status = svc.document(standard_registry().get("status"))  # type: ignore[arg-type]
+    assert status["modificationMetadata"]["readOnlyDefinition"] is True
