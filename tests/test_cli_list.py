@@ -152,3 +152,15 @@ def test_missing_workspace_says_how_to_create_one(invoke: Invoke) -> None:
     assert result.exit_code == 6
     assert result.stderr.startswith("Error: no workspace at ")
     assert "subctl init" in result.stderr
+
+
+def test_markup_in_values_is_shown_literally(seeded: Invoke) -> None:
+    from subctl.config import workspace_url
+    from subctl.store.sql import SqlStore
+
+    store = SqlStore(workspace_url(None))
+    store.bulk_insert("subscriptions", ["hs_object_id", "hs_name"], [(9, "[bold]x[/] [/]")])
+    store.close()
+    result = seeded("list --fields id,name --format table --sort id:desc --limit 1")
+    assert result.exit_code == 0, result.stderr
+    assert "[bold]x[/] [/]" in result.stdout

@@ -12,6 +12,7 @@ from subctl.commands._options import (
     FieldsOpt,
     FormatOpt,
     LimitOpt,
+    ShowSensitiveOpt,
     SortOpt,
     WhereOpt,
     YesOpt,
@@ -42,6 +43,7 @@ def subscription_filter(
     all_: AllOpt = False,
     fmt: FormatOpt = Format.AUTO,
     fields: FieldsOpt = None,
+    show_sensitive: ShowSensitiveOpt = False,
 ) -> None:
     """Filter subscriptions with the query language; optionally save the query as a view.
 
@@ -76,6 +78,7 @@ def subscription_filter(
         sort=sort,
         limit=None if all_ else limit,
         fields=fields or columns,
+        show_sensitive=show_sensitive,
     )
     listing = svc.build_listing(store, request, app.today())
     app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)

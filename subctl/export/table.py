@@ -64,13 +64,12 @@ def render_table(
         box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False, padding=(0, 1)
     )
     for i in shown:
-        table.add_column(columns[i].header, width=widths[i], overflow="fold")
+        table.add_column(Text(columns[i].header), width=widths[i], overflow="fold")
     for line in cells:
         table.add_row(*(Text(line[i], no_wrap=True, overflow="ellipsis") for i in shown))
     console.print(table)
     if len(shown) < len(columns):
         hidden = ", ".join(columns[i].key for i in range(len(columns)) if i not in shown)
-        console.print(
-            f"({len(columns) - len(shown)} columns left out to fit: {hidden})", style="dim"
-        )
+        note = f"({len(columns) - len(shown)} columns left out to fit: {hidden})"
+        console.print(Text(note, style="dim"))
     return len(cells)
