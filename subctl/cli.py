@@ -24,6 +24,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,  # completion scripts ship in completions/ (see README)
+    # Plain help and usage errors, as gh, sqlite-utils and llm print them: fast (no Rich help
+    # rendering at startup), and usage errors read like every other error: "Error: ...".
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
