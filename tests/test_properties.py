@@ -11,6 +11,7 @@ import pytest
 
 from subctl.errors import AuthError, Conflict, InvalidState, NotFound, UsageError
 from subctl.schema import Option, Property, PropType, standard_registry
+from subctl.services import masking
 from subctl.services import properties as svc
 from subctl.services.values import coerce_value
 from subctl.store.sql import SqlStore, sqlite_url
@@ -281,14 +282,14 @@ def test_masker() -> None:
                     sensitivity="sensitive")  # fmt: skip
     registry = standard_registry()
     registry = type(registry)([*registry, secret, semi])
-    mask = svc.masker(registry, show=False)
+    mask = masking.masker(registry, show=False)
     assert mask.row({"tax_id": "DK1", "note": "n", "hs_name": "x"}) == {
-        "tax_id": svc.MASK,
+        "tax_id": masking.MASK,
         "note": "n",
         "hs_name": "x",
     }
     assert mask.row({"tax_id": None}) == {"tax_id": None}
-    assert svc.masker(registry, show=True).row({"tax_id": "DK1"}) == {"tax_id": "DK1"}
+    assert masking.masker(registry, show=True).row({"tax_id": "DK1"}) == {"tax_id": "DK1"}
 
 
 def test_property_document_shape() -> None:

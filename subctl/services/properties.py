@@ -45,7 +45,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -95,7 +95,6 @@ CALCULATED = "calculation_equation"
 MULTI_VALUE = "checkbox"  # enumeration fieldType whose values are ;-separated option values
 
 SENSITIVITIES = ("non_sensitive", "sensitive", "highly_sensitive")
-HIGHLY_SENSITIVE = "highly_sensitive"
 DEFAULT_GROUP = "subscriptioninformation"
 NAME_MAX = 40
 LABEL_MAX = 100
@@ -1037,31 +1036,3 @@ def settings_document(store: Store) -> dict[str, Any]:
         "caps": {t: tier_cap(store, t) for t in TIERS},
         "permissions": permissions(store),
     }
-
-
-# -- masking highly sensitive values ----------------------------------------------------------
-
-MASK = "******"
-
-
-def masked_names(props: Iterable[Property]) -> frozenset[str]:
-    return frozenset(p.name for p in props if p.sensitivity == HIGHLY_SENSITIVE)
-
-
-@dataclass
-class Masker:
-    """Replaces the values of highly sensitive properties with ``MASK`` (unless shown)."""
-
-    names: frozenset[str] = field(default_factory=frozenset)
-
-    def row(self, values: dict[str, Any]) -> dict[str, Any]:
-        if not self.names or not any(k in self.names for k in values):
-            return values
-        return {k: (MASK if k in self.names and v is not None else v) for k, v in values.items()}
-
-    def value(self, name: str, value: Any) -> Any:
-        return MASK if name in self.names and value is not None else value
-
-
-def masker(registry: PropertyRegistry, *, show: bool) -> Masker:
-    return Masker(frozenset() if show else masked_names(registry))

@@ -20,6 +20,7 @@ from subctl.schema import (
     Property,
     PropertyRegistry,
 )
+from subctl.services.masking import masker
 from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
 
 DEFAULT_LIMIT = 50
@@ -43,7 +44,7 @@ class ListRequest:
     sort: str | None = None
     limit: int | None = DEFAULT_LIMIT
     fields: str | None = None
-    show_sensitive: bool = False  # issue 6: unmask highly sensitive values (needs permission)
+    show_sensitive: bool = False  # unmask highly sensitive values (needs the permission)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Listing:
     query: Query
     columns: list[Column]
     properties: list[Property]
-    show_sensitive: bool = False  # issue 6
+    show_sensitive: bool = False
 
 
 def resolve_statuses(values: Iterable[str]) -> list[str]:
@@ -153,7 +154,7 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     if request.limit is not None and request.limit < 1:
         raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
     query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
-    if request.show_sensitive:  # issue 6
+    if request.show_sensitive:
         from subctl.services.properties import require_sensitive_access
 
         require_sensitive_access(store)
@@ -166,11 +167,9 @@ def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
 
 
 def list_rows(store: Store, listing: Listing) -> Iterator[dict[str, Any]]:
-    from subctl.services.properties import Masker, masked_names  # issue 6
-
     found = rows(store.search(listing.query, [p.name for p in listing.properties]))
-    masker = Masker(frozenset() if listing.show_sensitive else masked_names(listing.properties))
-    return map(masker.row, found) if masker.names else found
+    mask = masker(listing.properties, show=listing.show_sensitive)
+    return map(mask.row, found) if mask.names else found
 
 
 def detail_document(
@@ -216,18 +215,16 @@ def detail_document(
             for m in detail.outbox
         ],
     }  # fmt: skip
-    return mask_document(document, registry, show=show_sensitive)  # issue 6
+    return mask_document(document, registry, show=show_sensitive)
 
 
-# -- masking highly sensitive values (issue 6) -------------------------------------------------
+# -- masking highly sensitive values -------------------------------------------------
 
 
 def mask_document(
     document: dict[str, Any], registry: PropertyRegistry, *, show: bool
 ) -> dict[str, Any]:
     """Mask the highly sensitive values of a ``detail_document`` and of its history."""
-    from subctl.services.properties import masker
-
     mask = masker(registry, show=show)
     if not mask.names:
         return document
