@@ -128,10 +128,74 @@ def _same_ids(command_out: str, baseline_out: str) -> str | None:
     return None
 
 
+# -- bulk cancellation (issue 5) -------------------------------------------------------------
+
+CANCELLATIONS = 100_000
+CANCEL_TARGET = 10.0  # see the README: the issue's budget is 5 s for the whole command
+CANCELABLE = ("active", "unpaid", "past_due", "scheduled", "paused")
+
+
+class CancelBench:
+    """``subctl cancel`` of 100,000 subscriptions (journal, history, outbox, per-item JSON
+    results) against one equivalent ``UPDATE`` through ``sqlite3``. Its own cached workspace
+    (30 % more demo subscriptions than cancellations: enough of them are cancelable) is
+    built on first use; every run starts from a fresh copy of it (``setup``, untimed)."""
+
+    def __init__(self, env: Env) -> None:
+        self.dir = env.scratch / "cancel"
+        self.workspace = self.dir / "workspace.db"
+        self.ids = self.dir / "ids.txt"
+        self.source: Path | None = None
+
+    def setup(self) -> None:
+        if self.source is None:
+            self.source = cached_workspace(CANCELLATIONS * 13 // 10) / "workspace.db"
+            self.dir.mkdir(parents=True, exist_ok=True)
+            marks = ", ".join("?" * len(CANCELABLE))
+            with sqlite3.connect(self.source) as conn:
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN ({marks})"
+                    " ORDER BY hs_object_id LIMIT ?", (*CANCELABLE, CANCELLATIONS))]  # fmt: skip
+            conn.close()
+            self.ids.write_text("".join(f"{i}\n" for i in ids))
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.workspace}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.source, self.workspace)
+
+    def baseline(self) -> str:
+        return (
+            "import json, sqlite3, time; "
+            f"conn = sqlite3.connect({str(self.workspace)!r}); "
+            "conn.execute('PRAGMA journal_mode=WAL'); conn.execute('PRAGMA synchronous=NORMAL'); "
+            f"ids = json.dumps([int(x) for x in open({str(self.ids)!r}).read().split()]); "
+            "now = int(time.time() * 1000); "
+            "cur = conn.execute('UPDATE subscriptions SET hs_status = ?, hs_canceled_at = ?, "
+            "hs_next_payment_due_date = NULL, hs_next_payment_amount = NULL, "
+            "hs_scheduled_cancellation_date = NULL, hs_mrr = 0, hs_lastmodifieddate = ? "
+            "WHERE hs_object_id IN (SELECT value FROM json_each(?))', "
+            "('canceled', now, now, ids)); conn.commit(); print(cur.rowcount)"
+        )
+
+    @staticmethod
+    def verify(command_out: str, baseline_out: str) -> str | None:
+        try:
+            results = json.loads(command_out)
+            updated = int(baseline_out)
+        except ValueError as exc:
+            return f"cannot compare outputs: {exc!r}"
+        ok = sum(1 for r in results if r["outcome"] == "ok")
+        if ok != updated or len(results) != updated:
+            return f"subctl canceled {ok} of {len(results)}, the UPDATE {updated}"
+        return None
+
+
 def benchmarks(env: Env) -> list[Benchmark]:
     py = sys.executable
     minimal_app = env.scratch / "minimal_typer_app.py"
     minimal_app.write_text(MINIMAL_TYPER_APP)
+    cancel = CancelBench(env)
+    cancel_command = [*env.subctl, "--workspace", str(cancel.workspace), "cancel", "--from-file",
+                      str(cancel.ids), "--yes", "--format", "json"]  # fmt: skip
     query = (
         "import sqlmodel; import sqlite3; import json; "
         f"conn = sqlite3.connect({str(env.workspace)!r}); "
@@ -146,6 +210,14 @@ def benchmarks(env: Env) -> list[Benchmark]:
             [py, "-c", query],
             1.5,
             verify=_same_ids,
+        ),
+        Benchmark(
+            "cancel-100k",
+            cancel_command,
+            [py, "-c", cancel.baseline()],
+            CANCEL_TARGET,
+            setup=cancel.setup,
+            verify=cancel.verify,
         ),
     ]
 

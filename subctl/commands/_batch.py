@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from subctl.services.lifecycle import Action, Decision
     from subctl.store.base import Job
 
-PREVIEW_ROWS = 10  # rows shown before a confirmation
-LARGE_BATCH = 100  # a batch over a query matching more than this shows its count first
+LARGE_BATCH = 100  # before a confirmation, batches up to this size show every row...
+PREVIEW_ROWS = 10  # ...larger ones their count and this many rows
 SHOWN_WARNINGS = 5
 
 CONFIRMATIONS = {
@@ -52,7 +52,7 @@ def columns(action: Action) -> list[Column]:
     if action.refunds:
         cols += [Column("refund", "Refund"), Column("currency", "Currency")]
     if action.sends_mail and action.verb != "cancel":
-        cols += [Column("recipient", "To"), Column("link", "Link")]
+        cols += [Column("recipient", "To"), Column("subject", "Subject"), Column("link", "Link")]
     return cols
 
 
@@ -91,7 +91,7 @@ def _show_preview(app: AppContext, decisions: Sequence[Decision], action: Action
     others = len(decisions) - acting
     head = f"{action.describe()}: {_plural(len(decisions))} selected, {acting:,} to act on"
     app.out.message(head + (f" ({others:,} skipped or refused)" if others else ""))
-    shown = decisions[:PREVIEW_ROWS]
+    shown = decisions if len(decisions) <= LARGE_BATCH else decisions[:PREVIEW_ROWS]
     render_table([d.row() for d in shown], columns(action), app.out.console(app.out.stderr))
     if len(decisions) > len(shown):
         app.out.message(f"… and {len(decisions) - len(shown):,} more")
@@ -151,10 +151,16 @@ def _raise_for_failures(decisions: Sequence[Decision], job: Job | None) -> None:
 
 def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     """Run a lifecycle verb over its selection (see ``subctl.services.batch``)."""
+    from subctl.errors import Aborted
     from subctl.services.batch import gc_paused
 
-    with gc_paused():
-        _execute(app, verb, options)
+    try:
+        with gc_paused():
+            _execute(app, verb, options)
+    except KeyboardInterrupt:  # before the batch ran (it handles its own interruptions)
+        raise Aborted(
+            "interrupted", hint="`subctl jobs` shows whether a batch was journaled to resume"
+        ) from None
 
 
 def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
@@ -178,6 +184,9 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     if not options.dry_run:
         _require_confirmation_possible(app, verb, count, options.yes)
         existing = store.unfinished_job(prepared.fingerprint)
+        if existing is not None and not existing.unprocessed:  # ended before it was marked
+            store.set_job_status(existing.id, "done", app.clock())
+            existing = None
         if existing is not None:
             if _offer_resume(app, existing, options.yes):
                 job_id = existing.id
@@ -185,6 +194,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
                     app,
                     lambda advance: batch.resume_job(store, job_id, app.clock, advance),
                     existing.unprocessed,
+                    action.describe(),
                 )
                 _report(app, result, action, options.fmt, resumed=True)
                 return
@@ -192,7 +202,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     confirm = not options.dry_run and not options.yes and _needs_confirmation(verb, count)
     decisions: list[Decision] | None = None
     if options.dry_run or confirm or options.backup:
-        with app.out.progress("Checking", total=count) as advance:
+        with app.out.progress(f"Checking ({verb})", total=count) as advance:
             decisions = batch.preview(store, prepared, app.clock(), advance)
     if options.dry_run:
         assert decisions is not None
@@ -214,7 +224,12 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         written = batch.write_backup(store, ids, options.backup)
         app.out.message(f"Backup of {_plural(written)} written to {options.backup}")
     job = batch.start_job(store, prepared, app.clock())
-    result = _run(app, lambda advance: batch.run_job(store, job, app.clock, advance), count)
+    result = _run(
+        app,
+        lambda advance: batch.run_job(store, job, app.clock, advance, items=prepared.items),
+        count,
+        action.describe(),
+    )
     _report(app, result, action, options.fmt, warned=confirm)
 
 
@@ -231,10 +246,10 @@ def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
     return True
 
 
-def _run(app: AppContext, work: Any, total: int) -> RunResult:
+def _run(app: AppContext, work: Any, total: int, label: str) -> RunResult:
     from subctl.services.batch import RunResult
 
-    with app.out.progress("Working", total=total) as advance:
+    with app.out.progress(label, total=total) as advance:
         result = work(advance)
     assert isinstance(result, RunResult)
     return result
@@ -281,5 +296,6 @@ def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
             app,
             lambda advance: batch.resume_job(store, job.id, app.clock, advance),
             job.unprocessed,
+            action.describe(),
         )
         _report(app, result, action, fmt, resumed=True)

@@ -50,11 +50,18 @@ from subctl.services.lifecycle import (
 )
 from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription
 
-CHUNK = 5000  # items per transaction
+CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
 PLAN_FORMAT = 1
 ID_COLUMNS = ("id", "hs_object_id", "record id", "subscription id", "subscription_id")
 RETRIES = 3
 PENDING_STATUSES = ("processing",)
+
+
+def chunk_size() -> int:
+    try:
+        return max(1, int(os.environ.get("SUBCTL_BATCH_CHUNK", CHUNK)))
+    except ValueError:
+        return CHUNK
 
 
 @contextmanager
@@ -107,7 +114,6 @@ class Prepared:
 
     action: Action
     items: list[tuple[int, str | None]]
-    names: dict[int, str | None]
     frozen: bool
     selection: dict[str, Any]  # JSON, for the journal and the fingerprint
     fingerprint: str
@@ -205,8 +211,7 @@ def prepare(
             "no subscriptions selected",
             hint="give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE",
         )
-    fields = ["hs_status", "hs_name"]
-    names: dict[int, str | None] = {}
+    fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
     if selection.plan is not None:
         if selection.ids or selection.from_file or selection.where or selection.view:
@@ -224,7 +229,6 @@ def prepare(
         return Prepared(
             action,
             plan.items,
-            names,
             True,
             sel_json,
             fingerprint(action.verb, action.to_json(), sel_json),
@@ -247,7 +251,7 @@ def prepare(
     items: list[tuple[int, str | None]] = []
     if selection.ids or selection.from_file is not None:
         sel_json["ids"] = sorted(selection.ids)
-        found = {s.id: s for s in _snapshots(store, explicit, fields)}
+        found = store.get_many(explicit, fields)
         missing = [i for i in explicit if i not in found]
         if missing:
             shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
@@ -258,16 +262,13 @@ def prepare(
             explicit = [i for i in explicit if i in matching]
         for sid in explicit:
             items.append((sid, found[sid].status))
-            names[sid] = found[sid].properties.get("hs_name")
     else:
         assert query is not None
         for sub in store.search(Query(where=query.where), fields):  # id order
             items.append((sub.id, sub.status))
-            names[sub.id] = sub.properties.get("hs_name")
     return Prepared(
         action,
         items,
-        names,
         False,
         sel_json,
         fingerprint(action.verb, action.to_json(), sel_json),
@@ -340,7 +341,7 @@ def decide_chunk(
 ) -> list[Decision]:
     """Read the items' current state and decide each (nothing is written)."""
     ids = [sid for sid, _ in items]
-    subs = {s.id: s for s in _snapshots(store, ids, action.fields())}
+    subs = store.get_many(ids, action.fields())
     present = [i for i in ids if i in subs]
     payments: dict[int, list[Payment]] = {}
     if action.needs_payments and present:
@@ -349,9 +350,8 @@ def decide_chunk(
         statuses = None if action.refunds else PENDING_STATUSES
         payments = store.payments_of(present, statuses)
     emails = store.buyer_emails(present) if action.sends_mail and present else {}
-    ctx = Context(
-        now=now, values=typed_values(action, store.properties(), now.date()), job_id=job_id
-    )
+    values = typed_values(action, store.properties(), now.date())
+    ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id)
     return [
         decide(
             action,
@@ -370,8 +370,9 @@ def preview(
 ) -> list[Decision]:
     """What a batch would do (dry run; the summary before a confirmation)."""
     decisions: list[Decision] = []
-    for start in range(0, len(prepared.items), CHUNK):
-        part = prepared.items[start : start + CHUNK]
+    size = chunk_size()
+    for start in range(0, len(prepared.items), size):
+        part = prepared.items[start : start + size]
         decisions.extend(
             decide_chunk(store, prepared.action, part, frozen=prepared.frozen, now=now)
         )
@@ -415,8 +416,10 @@ def run_job(
     clock: Callable[[], dt.datetime],
     progress: Callable[[int], None] | None = None,
     keep: bool = True,
+    items: Sequence[tuple[int, str | None]] | None = None,
 ) -> RunResult:
-    """Process a job's unprocessed items, chunk by chunk; mark it done at the end.
+    """Process a job's unprocessed items (``items``: a job just created, all of them), chunk
+    by chunk; mark it done at the end.
 
     While one chunk is written, a helper thread already reads and decides the next one (chunks
     are disjoint, and the write re-checks every status, so reading ahead changes no outcome):
@@ -429,11 +432,16 @@ def run_job(
 
     action = Action.from_json(job.action)
     result = RunResult(job)
-    pending = [
-        (i.subscription_id, i.planned_status)
-        for i in store.job_items(job.id, unprocessed_only=True)
-    ]
-    chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
+    pending = (
+        list(items)
+        if items is not None
+        else [
+            (i.subscription_id, i.planned_status)
+            for i in store.job_items(job.id, unprocessed_only=True)
+        ]
+    )
+    size = chunk_size()
+    chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()

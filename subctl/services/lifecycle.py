@@ -403,6 +403,7 @@ class Decision:
             "refund": self.refund,
             "currency": self.currency,
             "recipient": self.message.recipient if self.message else None,
+            "subject": self.message.subject if self.message else None,
             "link": self.message.link if self.message else None,
         }
 
@@ -412,12 +413,16 @@ class Context:
     """Per-batch inputs of ``decide``: the time, the typed update values, the journal."""
 
     now: dt.datetime
+    verb: str
     values: Mapping[str, Any] = field(default_factory=dict)
     job_id: int | None = None
+    today: dt.date = field(init=False)
+    source: str = field(init=False)  # of history entries: the verb, and the job
 
-    @property
-    def today(self) -> dt.date:
-        return self.now.astimezone(dt.UTC).date()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "today", self.now.astimezone(dt.UTC).date())
+        job = f" (job {self.job_id})" if self.job_id else ""
+        object.__setattr__(self, "source", f"subctl {self.verb}{job}")
 
 
 def _label(status: str | None) -> str:
@@ -459,26 +464,17 @@ def decide(action: Action, target: Target, ctx: Context) -> Decision:
         return Decision(sid, None, None, outcome, None, reason)
     status = sub.status
     name = sub.properties.get("hs_name")
-
-    def result(outcome: Outcome, note: str, new_status: str | None = status) -> Decision:
-        return Decision(sid, name, status, outcome, new_status, note)
-
     if target.frozen and status != target.planned_status:
-        return result(
-            Outcome.SKIPPED,
-            f"status changed since the plan ({_label(target.planned_status)} → {_label(status)})",
-        )
+        was, now = _label(target.planned_status), _label(status)
+        note = f"status changed since the plan ({was} → {now})"
+        return Decision(sid, name, status, Outcome.SKIPPED, status, note)
     if status in transition.skipped:
-        return result(Outcome.SKIPPED, f"already {_label(status)}")
+        return Decision(sid, name, status, Outcome.SKIPPED, status, f"already {_label(status)}")
     if status not in transition.acts_on:
-        return result(
-            Outcome.FAILED, f"cannot {action.verb} a {_label(status)} subscription: "
-            f"{transition.rule}"
-        )  # fmt: skip
+        note = f"cannot {action.verb}: status is {_label(status)} ({transition.rule})"
+        return Decision(sid, name, status, Outcome.FAILED, status, note)
     handler = _HANDLERS[transition.name]
-    decision = handler(action, target, ctx, sub, Decision(sid, name, status, Outcome.OK, status,
-                                                          ""))  # fmt: skip
-    return decision
+    return handler(action, target, ctx, sub, Decision(sid, name, status, Outcome.OK, status, ""))
 
 
 def _mutation(
@@ -488,14 +484,14 @@ def _mutation(
     changes: Mapping[str, Any],
     **extra: Any,
 ) -> Mutation:
-    props = sub.properties
+    get = sub.properties.get
     return Mutation(
         subscription_id=sub.id,
         action=action.transition.name,
         expect_status=sub.status,
         at=ctx.now,
-        source=f"subctl {action.verb}" + (f" (job {ctx.job_id})" if ctx.job_id else ""),
-        changes={name: (props.get(name), new) for name, new in changes.items()},
+        source=ctx.source,
+        changes={name: (get(name), new) for name, new in changes.items()},
         **extra,
     )
 
@@ -516,7 +512,7 @@ def _cancel(
     }
     notes: list[str] = []
     refunds: list[Refund] = []
-    payments = [p for p in target.payments if p.kind == "payment"]
+    payments = [p for p in target.payments if p.kind == "payment"] if target.payments else []
     refunded_ids = {p.refunds_payment_id for p in target.payments if p.kind == "refund"}
     latest = payments[-1] if payments else None
     pending = [p for p in payments if p.pending_bank_payment and p.id not in refunded_ids]
@@ -571,7 +567,7 @@ def _cancel(
     )
     d.message = message
     d.new_status = "canceled"
-    d.note = "; ".join(["canceled", *notes])
+    d.note = "; ".join(["canceled", *notes]) if notes else "canceled"
     return d
 
 

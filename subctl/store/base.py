@@ -75,7 +75,7 @@ class SavedView:
 # -- lifecycle verbs and the batch journal (issue 5) ---------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class OutboxMessage:
     """An e-mail to the buyer. The local workspace records it in ``outbox`` instead of sending;
     the remote store leaves sending to HubSpot (its lifecycle endpoints e-mail the buyer)."""
@@ -91,7 +91,7 @@ class OutboxMessage:
     id: int | None = None  # assigned by the store
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class Refund:
     """A refund of (part of) a payment: stored as a payment of kind ``refund`` that points at
     the refunded payment (``refunds_payment_id``), associated with the subscription (type 393);
@@ -105,7 +105,7 @@ class Refund:
     created_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class Mutation:
     """One subscription's change, decided by ``subctl.services.lifecycle``.
 
@@ -130,7 +130,7 @@ class Mutation:
     refunds: tuple[Refund, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class ItemOutcome:
     """A batch item's journal entry: ok, skipped or failed, with the reason or result."""
 
@@ -229,6 +229,11 @@ class Store(Protocol):
     # re-read from HubSpot first: a subscription already in the target state (e.g. already
     # canceled) is recorded as done, not acted on again; refunds are matched against the
     # payments already refunding the same payment before any new refund is made.
+
+    def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
+        """The subscriptions that exist among ``sub_ids``, with ``fields`` (and the id); a
+        remote store uses HubSpot's batch read."""
+        ...
 
     def payments_of(
         self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None

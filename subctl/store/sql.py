@@ -377,6 +377,23 @@ class SqlStore:
                 cursor.execute(text, [*part, *extra])
                 yield from cursor.fetchall()
 
+    def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
+        registry = self.properties()
+        props = [registry.get(name) for name in ("hs_object_id", *fields)]
+        known = [p for p in dict.fromkeys(props) if p is not None]
+        if len(known) != len(set(props)):
+            missing = [n for n, p in zip(("hs_object_id", *fields), props, strict=True) if not p]
+            raise UsageError(f'unknown property "{missing[0]}"')
+        pairs = [(p.name, _reader(p)) for p in known]
+        columns = ", ".join(f'"{p.column}"' for p in known)
+        sql = f"SELECT {columns} FROM subscriptions WHERE hs_object_id IN ({{ids}})"
+        return {
+            row[0]: Subscription(
+                row[0], {name: read(raw) for (name, read), raw in zip(pairs, row, strict=True)}
+            )
+            for row in self._by_subscription(sub_ids, sql)
+        }
+
     def payments_of(
         self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
     ) -> dict[int, list[Payment]]:
@@ -433,6 +450,12 @@ class SqlStore:
         registry = self.properties()
         with self._errors(), self.engine.begin() as conn:
             cursor, mark = self._cursor(conn)
+            if self.is_sqlite:
+                # Batches rewrite the same index pages chunk after chunk: keep them cached, and
+                # checkpoint the WAL every ~100 MB rather than at every commit (each commit is
+                # still durable in the WAL).
+                cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {BATCH_CHECKPOINT_PAGES}")
             if job_id is not None and outcomes:
                 _claim(cursor, mark, job_id, outcomes)
             _update(cursor, mark, registry, [m for m in mutations if m.changes and not m.delete])
@@ -470,11 +493,11 @@ class SqlStore:
             job_id = row.id
             assert job_id is not None
             cursor, mark = self._cursor(session.connection())
-            cursor.executemany(
-                "INSERT INTO job_items (job_id, subscription_id, position, planned_status)"
-                f" VALUES ({mark}, {mark}, {mark}, {mark})",
+            _insert_many(
+                cursor, mark, "job_items",
+                ("job_id", "subscription_id", "position", "planned_status"),
                 [(job_id, sid, pos, status) for pos, (sid, status) in enumerate(items)],
-            )
+            )  # fmt: skip
             session.commit()
         return self.job(job_id)
 
@@ -781,7 +804,9 @@ def _labels(
 
 # -- lifecycle verbs and the batch journal (issue 5): helpers of ``SqlStore.apply`` ----------
 
-ID_CHUNK = 500  # ids per IN (...) list: far below every backend's bound-parameter limit
+ID_CHUNK = 1000  # ids per IN (...) list: far below every backend's bound-parameter limit
+BATCH_CACHE_KIB = 131_072  # SQLite page cache of a connection that applies batches (128 MiB)
+BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
 UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
 
@@ -790,10 +815,12 @@ def _reader(prop: Property) -> Callable[[Any], Any]:
     """``prop.from_storage``, faster: text passes through, and conversions of values that
     repeat (dates, amounts, other numbers) are memoised. Same results."""
     convert = prop.from_storage
+    if prop.name == "hs_object_id":  # an integer primary key: unique values, nothing to memoise
+        return lambda raw: raw if type(raw) is int else convert(raw)
     if prop.type in (PropType.STRING, PropType.ENUMERATION):
         return lambda raw: raw if raw is None or type(raw) is str else convert(raw)
     if prop.type not in (PropType.DATE, PropType.NUMBER):
-        return convert
+        return lambda raw: None if raw is None else convert(raw)
     memo: dict[Any, Any] = {}
 
     def read(raw: Any) -> Any:
@@ -827,6 +854,37 @@ def _changed_elsewhere(expected: int, done: int, what: str) -> Conflict:
     )
 
 
+ROWS_PER_INSERT = 100  # multi-row INSERT ... VALUES: a third faster than one row per step
+
+
+def _insert_many(
+    cursor: Any, mark: str, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    _insert_flat(cursor, mark, table, columns, [value for row in rows for value in row])
+
+
+def _insert_flat(
+    cursor: Any, mark: str, table: str, columns: Sequence[str], values: Sequence[Any]
+) -> None:
+    """Insert rows given as one flat list of values, with multi-row ``VALUES`` lists
+    (``ROWS_PER_INSERT`` rows a statement)."""
+    width = len(columns)
+    count = len(values) // width
+    if not count:
+        return
+    one = "(" + ", ".join([mark] * width) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    step = ROWS_PER_INSERT * width
+    full = count - count % ROWS_PER_INSERT
+    if full:
+        cursor.executemany(
+            head + ", ".join([one] * ROWS_PER_INSERT),
+            [values[start : start + step] for start in range(0, full * width, step)],
+        )
+    if full < count:
+        cursor.execute(head + ", ".join([one] * (count - full)), values[full * width :])
+
+
 def _status_clause(mark: str, expect: str | None) -> tuple[str, list[Any]]:
     # COALESCE keeps the planner on the primary key (IN list) rather than the status index.
     if expect is None:
@@ -835,18 +893,22 @@ def _status_clause(mark: str, expect: str | None) -> tuple[str, list[Any]]:
 
 
 def _claim(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
-    """Journal the outcomes; every item must still be unprocessed (else another run has it)."""
-    rows = [
-        (o.outcome, o.new_status, o.note, _ms(o.at), job_id, o.subscription_id) for o in outcomes
-    ]
-    cursor.executemany(
-        f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
-        f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
-        " AND outcome IS NULL",
-        rows,
-    )
-    if cursor.rowcount != len(rows):
-        raise _changed_elsewhere(len(rows), max(cursor.rowcount, 0), "journal items")
+    """Journal the outcomes (one UPDATE per distinct outcome); every item must still be
+    unprocessed, else another run has it."""
+    groups: dict[tuple[str, str | None, str, int], list[int]] = {}
+    for o in outcomes:
+        key = (o.outcome, o.new_status, o.note, _ms(o.at))
+        groups.setdefault(key, []).append(o.subscription_id)
+    for (outcome, new_status, note, at), ids in groups.items():
+        for part in _chunks(ids):
+            cursor.execute(
+                f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+                f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id IN"
+                f" ({', '.join([mark] * len(part))}) AND outcome IS NULL",
+                [outcome, new_status, note, at, job_id, *part],
+            )
+            if cursor.rowcount != len(part):
+                raise _changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
 
 
 def _update(
@@ -854,19 +916,19 @@ def _update(
 ) -> None:
     """One UPDATE per distinct (expected status, new values): a batch of identical changes
     (cancel: status, dates, amounts) is a handful of set-based statements."""
-    groups: dict[tuple[str | None, tuple[tuple[str, Any], ...]], list[int]] = {}
+    groups: dict[tuple[str | None, tuple[str, ...], tuple[Any, ...]], list[int]] = {}
     for m in mutations:
-        values = tuple(sorted((name, new) for name, (_old, new) in m.changes.items()))
-        groups.setdefault((m.expect_status, values), []).append(m.subscription_id)
-    for (expect, values), ids in groups.items():
+        key = (m.expect_status, tuple(m.changes), tuple(new for _old, new in m.changes.values()))
+        groups.setdefault(key, []).append(m.subscription_id)
+    for (expect, names, values), ids in groups.items():
         props = []
-        for name, _value in values:
+        for name in names:
             prop = registry.get(name)
             if prop is None:
                 raise UsageError(f'unknown property "{name}"')
             props.append(prop)
         assignments = ", ".join(f'"{p.column}" = {mark}' for p in props)
-        params = [p.to_storage(v) for p, (_n, v) in zip(props, values, strict=True)]
+        params = [p.to_storage(v) for p, v in zip(props, values, strict=True)]
         status_sql, status_params = _status_clause(mark, expect)
         for part in _chunks(ids):
             cursor.execute(
@@ -928,35 +990,28 @@ def _history_text() -> Callable[[Any], str | None]:
 
 def _history(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     text = _history_text()
-    rows = []
+    values: list[Any] = []
+    add = values.extend
     for m in mutations:
         if m.delete:
             continue
         at = _ms(m.at)
         sid, source = m.subscription_id, m.source
         for name, (old, new) in m.changes.items():
-            if old == new or name in UNTRACKED:
-                continue
-            rows.append((sid, name, text(old), text(new), at, source))
-    if rows:
-        cursor.executemany(
-            "INSERT INTO property_history (subscription_id, property, old_value, new_value,"
-            f" changed_at, source) VALUES ({', '.join([mark] * 6)})",
-            rows,
-        )
+            if old != new and name not in UNTRACKED:
+                add((sid, name, text(old), text(new), at, source))
+    _insert_flat(cursor, mark, "property_history",
+                 ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
+                 values)  # fmt: skip
 
 
 def _messages(cursor: Any, mark: str, messages: Sequence[OutboxMessage]) -> None:
-    if messages:
-        cursor.executemany(
-            "INSERT INTO outbox (subscription_id, kind, recipient, subject, body, link, job_id,"
-            f" created_at) VALUES ({', '.join([mark] * 8)})",
-            [
-                (msg.subscription_id, msg.kind, msg.recipient, msg.subject, msg.body, msg.link,
-                 msg.job_id, _ms(msg.created_at))
-                for msg in messages
-            ],
-        )  # fmt: skip
+    _insert_many(
+        cursor, mark, "outbox",
+        ("subscription_id", "kind", "recipient", "subject", "body", "link", "job_id", "created_at"),
+        [(msg.subscription_id, msg.kind, msg.recipient, msg.subject, msg.body, msg.link,
+          msg.job_id, _ms(msg.created_at)) for msg in messages],
+    )  # fmt: skip
 
 
 def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:

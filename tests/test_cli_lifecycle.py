@@ -1,0 +1,475 @@
+"""Lifecycle verbs end to end: ``update``, ``cancel``, ``pause``, ``resume``, ``delete``,
+``send-update-link``, single and in batch (seeded: 1 active due 2026-12-01, 2 unpaid with a
+pending ACH payment 900, 3 unpaid without contact, 4 canceled, 5 scheduled; today 2026-11-26)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Invoke
+
+ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
+
+
+@pytest.fixture
+def db(subctl_home: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(subctl_home / "workspace.db")
+    yield conn
+    conn.close()
+
+
+def checksum(home: Path) -> str:
+    """Every row of every table (in rowid order)."""
+    conn = sqlite3.connect(home / "workspace.db")
+    digest = hashlib.sha256()
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]  # fmt: skip
+    for table in tables:
+        digest.update(table.encode())
+        for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+            digest.update(repr(row).encode())
+    conn.close()
+    return digest.hexdigest()
+
+
+def view(invoke: Invoke, sub_id: int) -> dict[str, Any]:
+    result = invoke(f"view {sub_id} --format json")
+    assert result.exit_code == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def rows(stdout: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(stdout)
+    return data
+
+
+class FakeConfirm:
+    """Stands in for ``questionary.confirm``; records the questions."""
+
+    def __init__(self, *answers: bool) -> None:
+        self.answers = list(answers)
+        self.questions: list[str] = []
+
+    def __call__(self, question: str, **_: Any) -> FakeConfirm:
+        self.questions.append(question)
+        return self
+
+    def ask(self) -> bool:
+        return self.answers.pop(0)
+
+
+@pytest.fixture
+def tty(monkeypatch: pytest.MonkeyPatch) -> FakeConfirm:
+    """A terminal that answers yes to every confirmation."""
+    import questionary
+
+    from subctl.output import Output
+
+    fake = FakeConfirm(*[True] * 10)
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    monkeypatch.setattr(questionary, "confirm", fake)
+    return fake
+
+
+def add_payment(db: sqlite3.Connection, sub_id: int, pid: int, amount: float, status: str) -> None:
+    ms = 1_793_523_600_000  # 2026-11-01T09:00Z
+    db.execute(
+        "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
+        " VALUES (?, ?, 'USD', ?, 'card', 'payment', ?)",
+        (pid, amount, status, ms),
+    )
+    db.execute("INSERT INTO associations VALUES (?, 'payment', ?, 393)", (sub_id, pid))
+    db.commit()
+
+
+# -- cancel ---------------------------------------------------------------------------------
+
+
+def test_cancel_one(seeded: Invoke) -> None:
+    result = seeded(f"cancel {ACTIVE} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = rows(result.stdout)
+    assert row["outcome"] == "ok" and row["status"] == "active" and row["new_status"] == "canceled"
+    assert "✔ Job 1: 1 canceled, 0 skipped, 0 failed" in result.stderr
+    doc = view(seeded, ACTIVE)
+    props = doc["properties"]
+    assert props["hs_status"] == "canceled"
+    assert props["hs_canceled_at"] == "2026-11-26T12:00:00.000Z"
+    assert props["hs_next_payment_due_date"] is None and props["hs_mrr"] == 0
+    assert props["hs_lastmodifieddate"] == "2026-11-26T12:00:00.000Z"
+    changed = {(h["property"], h["old"], h["new"]) for h in doc["history"]}
+    assert ("hs_status", "active", "canceled") in changed
+    assert ("hs_next_payment_due_date", "2026-12-01", None) in changed
+    assert {h["source"] for h in doc["history"]} == {"subctl cancel (job 1)"}
+    (mail,) = doc["outbox"]
+    assert mail["kind"] == "cancellation" and mail["to"] == "ada@example.com"
+    assert mail["subject"] == "Your subscription Acme Corp – Pro monthly has been canceled"
+
+
+def test_cancel_off_a_tty_needs_yes_and_changes_nothing(seeded: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    result = seeded(f"cancel {ACTIVE}")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: cancel 1 subscription: confirmation required")
+    assert "pass --yes" in result.stderr and result.stdout == ""
+    assert checksum(subctl_home) == before
+
+
+def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: FakeConfirm) -> None:
+    result = seeded(f"cancel {ACTIVE} --format json")
+    assert result.exit_code == 0, result.stderr
+    assert tty.questions == ["I understand the customer will not be charged again"]
+    assert "cancel: 1 subscription selected, 1 to act on" in result.stderr
+
+
+def test_cancel_declined_on_a_tty_changes_nothing(
+    seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import questionary
+
+    from subctl.output import Output
+
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    monkeypatch.setattr(questionary, "confirm", FakeConfirm(False))
+    before = checksum(subctl_home)
+    result = seeded(f"cancel {ACTIVE}")
+    assert result.exit_code == 130 and "Error: aborted" in result.stderr
+    assert checksum(subctl_home) == before
+
+
+def test_pending_ach_warning(seeded: Invoke) -> None:
+    result = seeded(f"cancel {UNPAID} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Warning: subscription 2: pending bank payment 900 (1200.00 EUR) is neither cancelled "
+        "nor refunded automatically; refund it with --refund-pending"
+    ) in result.stderr
+    assert "pending bank payment 900 not refunded" in rows(result.stdout)[0]["note"]
+    assert [p["kind"] for p in view(seeded, UNPAID)["payments"]] == ["payment"]
+
+
+def test_refund_pending(seeded: Invoke) -> None:
+    result = seeded(f"cancel {UNPAID} --refund-pending --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning" not in result.stderr
+    (row,) = rows(result.stdout)
+    assert (row["refund"], row["currency"]) == (1200.0, "EUR")
+    payments = view(seeded, UNPAID)["payments"]
+    assert [(p["id"], p["kind"], p["status"], p["amount"]) for p in payments] == [
+        (900, "payment", "refunded", 1200.0),
+        (901, "refund", "succeeded", 1200.0),
+    ]
+
+
+def test_refund_unused_shown_before_confirming(
+    seeded: Invoke, db: sqlite3.Connection, tty: FakeConfirm
+) -> None:
+    add_payment(db, ACTIVE, 950, 99.0, "succeeded")
+    result = seeded(f"cancel {ACTIVE} --refund unused --format json")
+    assert result.exit_code == 0, result.stderr
+    assert "Refunds: 16.50 USD (1 subscription)" in result.stderr
+    assert result.stderr.index("Refunds:") < result.stderr.index("✔")
+    (row,) = rows(result.stdout)
+    assert row["refund"] == 16.5
+    assert "refund 16.50 USD for 5 of 30 unused days (2026-11-01 to 2026-12-01)" in row["note"]
+    doc = view(seeded, ACTIVE)
+    refund = [p for p in doc["payments"] if p["kind"] == "refund"]
+    assert [(p["amount"], p["currency"]) for p in refund] == [(16.5, "USD")]
+    assert doc["properties"]["hs_last_payment_status"] == "partially_refunded"
+    assert "A refund of 16.50 USD" in doc["outbox"][0]["body"]
+
+
+def test_cancel_already_canceled_is_skipped(seeded: Invoke) -> None:
+    result = seeded(f"cancel {CANCELED} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert rows(result.stdout)[0]["outcome"] == "skipped"
+    assert rows(result.stdout)[0]["note"] == "already canceled"
+
+
+def test_cancel_at_period_end(seeded: Invoke) -> None:
+    result = seeded(f"cancel {ACTIVE} --at-period-end --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    props = view(seeded, ACTIVE)["properties"]
+    assert props["hs_status"] == "active"
+    assert props["hs_scheduled_cancellation_date"] == "2026-12-01"
+    assert props["hs_next_payment_due_date"] is None
+    bad = seeded(f"cancel {UNPAID} --at-period-end --yes")
+    assert bad.exit_code == 5
+    assert "Error: subscription 2: cannot cancel: status is unpaid" in bad.stderr
+
+
+def test_cancel_unknown_id_changes_nothing(seeded: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    result = seeded("cancel 1 999 --yes")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: subscription not found: 999")
+    assert checksum(subctl_home) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    ["cancel", "cancel 1 --refund all --yes", "cancel 1 --plan-out p.json --yes",
+     "cancel 1 --plan p.json", "resume 1", "update 1", "pause abc"],
+)  # fmt: skip
+def test_usage_errors(seeded: Invoke, args: str) -> None:
+    result = seeded(args)
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- the dry run ------------------------------------------------------------------------------
+
+
+def test_dry_run_changes_nothing(demo: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    result = demo("cancel --where 'status = unpaid' --dry-run --refund unused --format json")
+    assert result.exit_code == 0, result.stderr
+    items = rows(result.stdout)
+    assert items and {r["status"] for r in items} == {"unpaid"}
+    assert {r["outcome"] for r in items} == {"ok"}
+    assert f"Dry run, nothing changed: {len(items)} would be canceled" in result.stderr
+    assert checksum(subctl_home) == before
+    assert demo("jobs --format json").stdout == "[]\n"
+
+
+# -- plans ------------------------------------------------------------------------------------
+
+
+def test_plan_out_then_plan(seeded: Invoke, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    result = seeded(f"cancel --where 'status = unpaid' --dry-run --plan-out {plan} --format json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(plan.read_text())
+    assert document["items"] == [{"id": 2, "status": "unpaid"}, {"id": 3, "status": "unpaid"}]
+    assert document["hash"].startswith("sha256:") and document["verb"] == "cancel"
+    assert f"Plan of 2 subscriptions written to {plan}" in result.stderr
+    # subscription 3 changes after the review: it is skipped, 2 is cancelled
+    assert seeded("pause 3").exit_code == 0
+    result = seeded(f"cancel --plan {plan} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    by_id = {r["id"]: r for r in rows(result.stdout)}
+    assert by_id[2]["outcome"] == "ok"
+    assert by_id[3]["outcome"] == "skipped"
+    assert by_id[3]["note"] == "status changed since the plan (unpaid → paused)"
+
+
+def test_plan_checks(seeded: Invoke, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    assert seeded(f"cancel 1 2 --dry-run --plan-out {plan}").exit_code == 0
+    other_options = seeded(f"cancel --plan {plan} --refund unused --yes")
+    assert other_options.exit_code == 2 and "reviewed with other options" in other_options.stderr
+    other_verb = seeded(f"pause --plan {plan} --yes")
+    assert other_verb.exit_code == 2 and "is a plan for `cancel`" in other_verb.stderr
+    mixed = seeded(f"cancel 3 --plan {plan} --yes")
+    assert mixed.exit_code == 2 and "cannot be combined" in mixed.stderr
+    document = json.loads(plan.read_text())
+    document["items"].append({"id": 5, "status": "scheduled"})
+    plan.write_text(json.dumps(document))
+    edited = seeded(f"cancel --plan {plan} --yes")
+    assert edited.exit_code == 2 and "the plan was edited" in edited.stderr
+    assert view(seeded, 1)["properties"]["hs_status"] == "active"
+
+
+# -- selection ----------------------------------------------------------------------------------
+
+
+def test_from_file_lines_stdin_and_csv(seeded: Invoke, tmp_path: Path) -> None:
+    listed = tmp_path / "ids.txt"
+    listed.write_text("# to pause\n1\n\n2\n")
+    result = seeded(f"pause --from-file {listed} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in rows(result.stdout)] == [1, 2]
+    result = seeded("resume --from-file - --next-billing-date 2027-01-01 --yes --format json",
+                    input="2\n1\n")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert [(r["id"], r["new_status"]) for r in rows(result.stdout)] == [
+        (2, "active"),
+        (1, "active"),
+    ]
+    table = tmp_path / "export.csv"
+    table.write_text("Record ID,Name\n5,Umbrella\n1,Acme\n")
+    result = seeded(f"pause --from-file {table} --where 'status = active' --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in rows(result.stdout)] == [1]  # 5 is scheduled
+
+
+def test_from_file_errors(seeded: Invoke, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1\nabc\n")
+    result = seeded(f"cancel --from-file {bad} --yes")
+    assert (result.exit_code, result.stderr) == (
+        2, f'Error: {bad}:2: "abc" is not a subscription id\n')  # fmt: skip
+    missing = seeded(f"cancel --from-file {tmp_path / 'nope.txt'} --yes")
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_view_selection(seeded: Invoke) -> None:
+    result = seeded("send-update-link --view unpaid --dry-run --format json")
+    assert result.exit_code == 5  # subscription 3 has no contact to e-mail
+    by_id = {r["id"]: r for r in rows(result.stdout)}
+    assert by_id[2]["outcome"] == "ok" and by_id[2]["recipient"] == "ada@example.com"
+    assert by_id[2]["link"].startswith("https://payments.subctl.invalid/update-payment-method/2?")
+    assert by_id[2]["subject"] == "Update the payment method for Globex – Basic annual"
+    assert by_id[3]["note"] == "no contact with an e-mail address to send the link to"
+
+
+# -- batches: outcomes and exit codes -----------------------------------------------------------
+
+
+def test_batch_with_failures_exits_5(seeded: Invoke) -> None:
+    result = seeded("delete 1 4 2 --yes --format json")
+    assert result.exit_code == 5
+    assert [(r["id"], r["outcome"]) for r in rows(result.stdout)] == [
+        (1, "failed"), (4, "ok"), (2, "failed")]  # fmt: skip
+    assert "Error: 2 of 3 subscriptions failed" in result.stderr
+    assert "subctl jobs results 1 --format csv" in result.stderr
+    assert seeded("view 4").exit_code == 3
+
+
+def test_large_batch_on_a_tty_shows_count_and_first_rows(demo: Invoke, tty: FakeConfirm) -> None:
+    result = demo("pause --where 'status in (active, unpaid, past_due)' --reason x --format json")
+    assert result.exit_code == 0, result.stderr
+    count = len(rows(result.stdout))
+    assert count > 100
+    assert f"pause --reason 'x': {count} subscriptions selected" in result.stderr
+    assert f"… and {count - 10} more" in result.stderr
+    assert tty.questions == [f"Pause {count} subscriptions?"]
+
+
+def test_table_output(seeded: Invoke) -> None:
+    result = seeded("pause 1 --format table")
+    assert result.exit_code == 0, result.stderr
+    assert "Outcome" in result.stdout and "paused" in result.stdout
+
+
+# -- pause, resume -----------------------------------------------------------------------------
+
+
+def test_pause_and_resume(seeded: Invoke) -> None:
+    result = seeded(f"pause {ACTIVE} --reason 'customer on leave' --format json")
+    assert result.exit_code == 0, result.stderr
+    props = view(seeded, ACTIVE)["properties"]
+    assert (props["hs_status"], props["hs_pause_reason"]) == ("paused", "customer on leave")
+    again = seeded(f"pause {ACTIVE} --format json")
+    assert again.exit_code == 0 and rows(again.stdout)[0]["outcome"] == "skipped"
+    result = seeded(f"resume {ACTIVE} --next-billing-date 2027-01-15 --format json")
+    assert result.exit_code == 0, result.stderr
+    props = view(seeded, ACTIVE)["properties"]
+    assert props["hs_status"] == "active" and props["hs_pause_reason"] is None
+    assert props["hs_next_payment_due_date"] == "2027-01-15"
+    refused = seeded(f"resume {UNPAID} --next-billing-date 2027-01-15")
+    assert refused.exit_code == 5
+    assert "cannot resume: status is unpaid (only a paused subscription can be resumed)" in (
+        refused.stderr
+    )
+    scheduled = seeded(f"pause {SCHEDULED}")
+    assert scheduled.exit_code == 5 and "status is scheduled" in scheduled.stderr
+
+
+# -- delete -----------------------------------------------------------------------------------
+
+
+def test_delete_refuses_naming_the_status(seeded: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    result = seeded(f"delete {ACTIVE} --yes")
+    assert result.exit_code == 5
+    assert (
+        "Error: subscription 1: cannot delete: status is active "
+        "(only canceled or expired subscriptions can be deleted)"
+    ) in result.stderr
+    after = checksum(subctl_home)
+    assert before != after  # the (failed) job is journaled, nothing else
+    assert view(seeded, ACTIVE)["properties"]["hs_status"] == "active"
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_delete_backup(seeded: Invoke, tmp_path: Path, suffix: str) -> None:
+    backup = tmp_path / f"backup.{suffix}"
+    result = seeded(f"delete {CANCELED} {ACTIVE} --backup {backup} --yes --format json")
+    assert result.exit_code == 5  # 1 is active
+    assert f"Backup of 1 subscription written to {backup}" in result.stderr
+    if suffix == "csv":
+        (row,) = list(csv.DictReader(io.StringIO(backup.read_text())))
+        assert next(iter(row)) == "hs_object_id"
+        assert (row["hs_object_id"], row["hs_status"]) == ("4", "canceled")
+        assert row["hs_name"] == '\'=HYPERLINK("x") Hooli'  # spreadsheet-safe
+    else:
+        (row,) = json.loads(backup.read_text())
+        assert (row["hs_object_id"], row["hs_status"]) == (4, "canceled")
+    assert seeded(f"view {CANCELED}").exit_code == 3
+    assert seeded(f"view {ACTIVE}").exit_code == 0
+
+
+def test_delete_on_a_tty(seeded: Invoke, tty: FakeConfirm) -> None:
+    assert seeded(f"delete {CANCELED} --format json").exit_code == 0
+    assert tty.questions == ["I understand deleted subscriptions cannot be restored"]
+
+
+# -- update ------------------------------------------------------------------------------------
+
+
+def test_update(seeded: Invoke) -> None:
+    result = seeded(f"update {ACTIVE} --set name='Acme Corp – Pro' --set 'Billing frequency=Quarterly'"
+                    " --format json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = view(seeded, ACTIVE)
+    assert doc["properties"]["hs_name"] == "Acme Corp – Pro"
+    assert doc["properties"]["hs_recurring_billing_frequency"] == "quarterly"
+    assert doc["properties"]["hs_lastmodifieddate"] == "2026-11-26T12:00:00.000Z"
+    assert {(h["property"], h["new"]) for h in doc["history"]} == {
+        ("hs_name", "Acme Corp – Pro"), ("hs_recurring_billing_frequency", "quarterly")}  # fmt: skip
+    refused = seeded(f"update {UNPAID} --set name=x")
+    assert refused.exit_code == 5
+    assert "only active or scheduled subscriptions can be edited" in refused.stderr
+
+
+def test_update_two_day_rule(seeded: Invoke) -> None:
+    assert seeded(f"update {ACTIVE} --set due=2026-11-28").exit_code == 0
+    result = seeded(f"update {ACTIVE} --set name=x")
+    assert result.exit_code == 5
+    assert (
+        "Error: subscription 1: the next payment is due in 2 days (2026-11-28): subscriptions "
+        "cannot be edited within 2 days of their next payment"
+    ) in result.stderr
+
+
+def test_update_validates_values(seeded: Invoke) -> None:
+    result = seeded(f"update {ACTIVE} --set frequency=daily")
+    assert result.exit_code == 2
+    assert result.stderr.startswith('Error: frequency: "daily" is not an option')
+
+
+def test_status_unpaid_emails_an_update_link(seeded: Invoke) -> None:
+    result = seeded(f"update {ACTIVE} --set status=unpaid --format json")
+    assert result.exit_code == 0, result.stderr
+    doc = view(seeded, ACTIVE)
+    assert doc["properties"]["hs_status"] == "unpaid"
+    (mail,) = doc["outbox"]
+    assert mail["kind"] == "payment_method_update" and mail["link"] in mail["body"]
+
+
+# -- send-update-link and the outbox in view ------------------------------------------------------
+
+
+def test_send_update_link(seeded: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    dry = seeded(f"send-update-link {UNPAID} --dry-run --format json")
+    assert dry.exit_code == 0 and checksum(subctl_home) == before
+    result = seeded(f"send-update-link {UNPAID} --format json")
+    assert result.exit_code == 0, result.stderr
+    assert rows(result.stdout)[0]["link"] == rows(dry.stdout)[0]["link"]
+    (mail,) = view(seeded, UNPAID)["outbox"]
+    assert mail["to"] == "ada@example.com" and mail["link"] == rows(dry.stdout)[0]["link"]
+    table = seeded(f"view {UNPAID} --format table").stdout
+    assert "Outbox" in table and "payment_method_update to ada@example.com" in table

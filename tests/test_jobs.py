@@ -1,0 +1,245 @@
+"""The batch journal: ``subctl jobs``, results, interruption and resumption, exactly once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import NOW, Invoke
+from tests.test_cli_lifecycle import FakeConfirm
+
+CANCELABLE = "status in (active, unpaid, past_due, scheduled, paused)"
+
+
+@contextmanager
+def _db(home: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(home / "workspace.db", timeout=30)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
+    """Ctrl-C during the ``calls``-th write of a batch."""
+    from subctl.store.sql import SqlStore
+
+    real = SqlStore.apply
+    seen = {"n": 0}
+
+    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+        seen["n"] += 1
+        if seen["n"] == calls:
+            raise KeyboardInterrupt
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlStore, "apply", apply)
+
+
+def test_jobs_list_and_results(seeded: Invoke) -> None:
+    assert seeded("jobs").stderr == "No jobs yet.\n"
+    assert seeded("pause 1 3 5 --yes").exit_code == 5  # 5 is scheduled
+    listing = json.loads(seeded("jobs --format json").stdout)
+    assert listing == [
+        {"id": 1, "command": "pause", "selection": "3 id(s)", "status": "done", "total": 3,
+         "ok": 2, "skipped": 0, "failed": 1, "unprocessed": 0,
+         "created_at": "2026-11-26T12:00:00.000Z"}
+    ]  # fmt: skip
+    assert json.loads(seeded("jobs list --format json").stdout) == listing
+    result = seeded("jobs results 1 --format csv")
+    assert result.exit_code == 0, result.stderr
+    items = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["id"], r["planned_status"], r["outcome"], r["new_status"]) for r in items] == [
+        ("1", "active", "ok", "paused"), ("3", "unpaid", "ok", "paused"),
+        ("5", "scheduled", "failed", "scheduled")]  # fmt: skip
+    assert items[2]["note"].startswith("cannot pause: status is scheduled")
+    failed = seeded("jobs results 1 --outcome failed --format csv").stdout.splitlines()
+    assert len(failed) == 2 and failed[1].startswith("5,")
+    assert seeded("jobs results 1 --outcome nope").exit_code == 2
+    assert seeded("jobs results 9").exit_code == 3
+    nothing = seeded("jobs resume 1")
+    assert (nothing.exit_code, nothing.stderr) == (0, "Job 1 has nothing left to do.\n")
+
+
+def test_interrupted_batch_is_resumed_exactly_once(
+    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 3)
+        result = demo(f"cancel --where '{CANCELABLE}' --yes --format json")
+    assert result.exit_code == 130
+    assert "Error: interrupted: job 1 stopped before its end; nothing was done twice" in (
+        result.stderr
+    )
+    assert "Hint: resume it with `subctl jobs resume 1`" in result.stderr
+    (job,) = json.loads(demo("jobs --format json").stdout)
+    assert (job["status"], job["ok"]) == ("unfinished", 20)
+    assert job["unprocessed"] == job["total"] - 20
+    unprocessed = demo("jobs results 1 --outcome unprocessed --format csv").stdout.splitlines()
+    assert len(unprocessed) == 1 + job["unprocessed"]
+    result = demo("jobs resume 1 --format json")
+    assert result.exit_code == 2  # cancel needs --yes off a terminal
+    result = demo("jobs resume 1 --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == job["unprocessed"]
+    assert f"Job 1 resumed: {job['unprocessed']} canceled" in result.stderr
+    with _db(subctl_home) as conn:
+        counts = conn.execute(
+            "SELECT subscription_id, count(*) FROM property_history WHERE property = 'hs_status'"
+            " AND new_value = 'canceled' GROUP BY subscription_id"
+        ).fetchall()
+        assert len(counts) == job["total"] and {n for _, n in counts} == {1}
+        left = conn.execute(
+            f"SELECT count(*) FROM subscriptions WHERE hs_status IN {_in(CANCELABLE)}"
+        ).fetchone()
+        assert left == (0,)
+    assert json.loads(demo("jobs --format json").stdout)[0]["status"] == "done"
+
+
+def _in(where: str) -> str:
+    values = where.split("(", 1)[1].rstrip(")").split(", ")
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def test_same_arguments_resume_the_unfinished_batch(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo("pause --where 'status = active' --yes").exit_code == 130
+    result = demo("pause --where 'status = active' --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert "Resuming unfinished job 1 with the same arguments" in result.stderr
+    assert "Job 1 resumed" in result.stderr
+    assert [j["id"] for j in json.loads(demo("jobs --format json").stdout)] == [1]
+
+
+def test_declining_to_resume_starts_a_new_batch(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import questionary
+
+    from subctl.output import Output
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo("pause --where 'status = active' --yes").exit_code == 130
+    fake = FakeConfirm(False, True)
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    monkeypatch.setattr(questionary, "confirm", fake)
+    result = demo("pause --where 'status = active' --format json")
+    assert result.exit_code == 0, result.stderr
+    assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
+    jobs = json.loads(demo("jobs --format json").stdout)
+    assert [(j["id"], j["status"]) for j in jobs] == [(2, "done"), (1, "abandoned")]
+
+
+# -- kill -9 in the middle of a 10,000-item cancellation, then resume ------------------------
+
+
+def _subctl(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "subctl", *args],
+        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "NO_COLOR": "1",
+           "SUBCTL_BATCH_CHUNK": "100"}  # fmt: skip
+    env.pop("SUBCTL_WORKSPACE", None)
+    made = _subctl(env, "demo", "--count", "12600", "--seed", "11")
+    assert made.returncode == 0, made.stderr
+    with _db(home) as conn:
+        cancelable = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN {_in(CANCELABLE)}"
+                " ORDER BY hs_object_id"
+            )
+        ]
+    targets = set(cancelable[:10_000])
+    assert len(targets) == 10_000
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{sid}\n" for sid in sorted(targets)))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "subctl", "cancel", "--from-file", str(ids), "--yes",
+         "--refund", "unused", "--format", "json"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    processed = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with _db(home) as conn:
+                    (processed,) = conn.execute(
+                        "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
+                    ).fetchone()
+            except sqlite3.OperationalError:  # the journal is not created yet
+                processed = 0
+            if processed >= 500:
+                break
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+
+    with _db(home) as conn:
+        (done,), (left,) = (
+            conn.execute("SELECT count(*) FROM job_items WHERE outcome IS NOT NULL").fetchone(),
+            conn.execute("SELECT count(*) FROM job_items WHERE outcome IS NULL").fetchone(),
+        )
+    assert done >= 500 and left > 0, (done, left)
+
+    resumed = _subctl(env, "jobs", "resume", "1", "--yes", "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(json.loads(resumed.stdout)) == left
+
+    with _db(home) as conn:
+        statuses = dict(conn.execute("SELECT hs_object_id, hs_status FROM subscriptions"))
+        assert {statuses[t] for t in targets} == {"canceled"}
+        cancels = dict(conn.execute(
+            "SELECT subscription_id, count(*) FROM property_history WHERE property = 'hs_status'"
+            " AND new_value = 'canceled' GROUP BY subscription_id"
+        ).fetchall())  # fmt: skip
+        assert set(cancels) == targets and set(cancels.values()) == {1}
+        refunds = conn.execute(
+            "SELECT a.subscription_id, count(*) FROM payments p JOIN associations a"
+            " ON a.object_type = 'payment' AND a.object_id = p.id WHERE p.kind = 'refund'"
+            " GROUP BY a.subscription_id"
+        ).fetchall()
+        assert refunds and max(n for _, n in refunds) == 1
+        assert {sid for sid, _ in refunds} <= targets
+        mails = dict(conn.execute(
+            "SELECT subscription_id, count(*) FROM outbox WHERE kind = 'cancellation'"
+            " GROUP BY subscription_id"
+        ).fetchall())  # fmt: skip
+        assert set(mails) == targets and set(mails.values()) == {1}
+        outcomes = dict(
+            conn.execute("SELECT outcome, count(*) FROM job_items GROUP BY outcome").fetchall()
+        )
+        assert outcomes == {"ok": len(targets)}
+        (status,) = conn.execute("SELECT status FROM jobs WHERE id = 1").fetchone()
+        assert status == "done"

@@ -1,0 +1,418 @@
+"""Lifecycle rules (``subctl.services.lifecycle``) and refund arithmetic
+(``subctl.services.refunds``): pure functions, no workspace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from subctl.errors import UsageError
+from subctl.schema import STATUSES, standard_registry
+from subctl.services import batch
+from subctl.services.lifecycle import (
+    Action,
+    Context,
+    Decision,
+    Outcome,
+    Target,
+    build_action,
+    decide,
+    edit_freeze,
+)
+from subctl.services.refunds import period_start, prorate, quantum
+from subctl.store.base import Payment, Subscription
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+TODAY = NOW.date()
+REG = standard_registry()
+OK, SKIP, FAIL = Outcome.OK, Outcome.SKIPPED, Outcome.FAILED
+
+
+def sub(status: str, **props: object) -> Subscription:
+    values: dict[str, object] = {
+        "hs_name": "Acme – Pro monthly",
+        "hs_status": status,
+        "hs_next_payment_due_date": dt.date(2026, 12, 20),
+        "hs_next_payment_amount": Decimal("99.00"),
+        "hs_recurring_billing_frequency": "monthly",
+        "hs_mrr": Decimal("99.00"),
+        "hs_createdate": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    }
+    values.update(props)
+    return Subscription(1, values)
+
+
+def run(
+    action: Action,
+    subscription: Subscription | None,
+    payments: tuple[Payment, ...] = (),
+    email: str | None = "ada@example.com",
+    values: dict[str, object] | None = None,
+) -> Decision:
+    ctx = Context(now=NOW, verb=action.verb, values=values or {}, job_id=7)
+    return decide(action, Target(1, subscription, payments, email), ctx)
+
+
+# -- the transition table: every verb x every status ------------------------------------------
+
+STATUS_NAMES = [s.value for s in STATUSES]
+EXPECTED = {
+    # verb:        active unpaid past_due canceled expired scheduled paused
+    "cancel":      (OK,   OK,    OK,      SKIP,    FAIL,   OK,       OK),
+    "cancel_end":  (OK,   FAIL,  FAIL,    SKIP,    FAIL,   FAIL,     FAIL),
+    "pause":       (OK,   OK,    OK,      FAIL,    FAIL,   FAIL,     SKIP),
+    "resume":      (SKIP, FAIL,  FAIL,    FAIL,    FAIL,   FAIL,     OK),
+    "delete":      (FAIL, FAIL,  FAIL,    OK,      OK,     FAIL,     FAIL),
+    "update":      (OK,   FAIL,  FAIL,    FAIL,    FAIL,   OK,       FAIL),
+    "send-update-link": (OK, OK, OK,      FAIL,    FAIL,   OK,       OK),
+    "mark_unpaid": (OK,   SKIP,  OK,      FAIL,    FAIL,   FAIL,     FAIL),
+    "mark_past_due": (OK, FAIL,  SKIP,    FAIL,    FAIL,   FAIL,     FAIL),
+}  # fmt: skip
+RESULT = {
+    "cancel": "canceled",
+    "cancel_end": "active",
+    "pause": "paused",
+    "resume": "active",
+    "delete": None,
+    "update": None,  # unchanged
+    "send-update-link": None,
+    "mark_unpaid": "unpaid",
+    "mark_past_due": "past_due",
+}
+
+
+def _action(verb: str) -> tuple[Action, dict[str, object]]:
+    if verb == "cancel_end":
+        return Action("cancel", at_period_end=True), {}
+    if verb == "resume":
+        return Action("resume", next_billing_date=dt.date(2027, 1, 1)), {}
+    if verb == "update":
+        return Action("update", values=(("hs_name", "Renamed"),)), {"hs_name": "Renamed"}
+    if verb == "mark_unpaid":
+        return Action("update", values=(("hs_status", "unpaid"),)), {"hs_status": "unpaid"}
+    if verb == "mark_past_due":
+        return Action("update", values=(("hs_status", "past_due"),)), {"hs_status": "past_due"}
+    return Action(verb), {}
+
+
+@pytest.mark.parametrize("verb", list(EXPECTED))
+@pytest.mark.parametrize("index", range(len(STATUS_NAMES)), ids=STATUS_NAMES)
+def test_transition_table(verb: str, index: int) -> None:
+    status = STATUS_NAMES[index]
+    action, values = _action(verb)
+    d = run(action, sub(status), values=values)
+    expected = EXPECTED[verb][index]
+    assert d.outcome is expected, (verb, status, d.note)
+    if expected is FAIL:
+        assert f"status is {status}" in d.note
+        assert d.mutation is None
+    elif expected is SKIP:
+        assert d.mutation is None and d.note.startswith("already")
+    else:
+        m = d.mutation
+        assert m is not None and m.expect_status == status
+        if verb == "delete":
+            assert m.delete and d.new_status is None
+        else:
+            assert d.new_status == (RESULT[verb] or status)
+            if RESULT[verb] and RESULT[verb] != status:
+                assert m.changes["hs_status"] == (status, RESULT[verb])
+
+
+def test_every_status_is_covered() -> None:
+    assert len(STATUS_NAMES) == 7 and all(len(row) == 7 for row in EXPECTED.values())
+
+
+def test_missing_subscription() -> None:
+    assert run(Action("cancel"), None).outcome is FAIL
+    assert run(Action("delete"), None).note == "already deleted"
+
+
+def test_frozen_plan_skips_changed_status() -> None:
+    ctx = Context(now=NOW, verb="cancel")
+    target = Target(1, sub("active"), planned_status="unpaid", frozen=True)
+    d = decide(Action("cancel"), target, ctx)
+    assert d.outcome is SKIP and d.note == "status changed since the plan (unpaid → active)"
+
+
+# -- what each verb changes ---------------------------------------------------------------------
+
+
+def test_cancel_changes_and_mail() -> None:
+    d = run(Action("cancel"), sub("active"))
+    m = d.mutation
+    assert m.changes["hs_status"] == ("active", "canceled")
+    assert m.changes["hs_canceled_at"] == (None, NOW)
+    assert m.changes["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
+    assert m.changes["hs_next_payment_amount"][1] is None
+    assert m.changes["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
+    assert m.changes["hs_lastmodifieddate"][1] == NOW
+    assert m.source == "subctl cancel (job 7)"
+    (mail,) = m.messages
+    assert mail.kind == "cancellation" and mail.recipient == "ada@example.com"
+    assert "You will not be charged again" in mail.body and mail.job_id == 7
+
+
+def test_cancel_without_contact_records_no_mail() -> None:
+    d = run(Action("cancel"), sub("active"), email=None)
+    assert d.outcome is OK and d.mutation.messages == ()
+    assert "no contact e-mail" in d.note
+
+
+def test_cancel_at_period_end() -> None:
+    d = run(Action("cancel", at_period_end=True), sub("active"))
+    m = d.mutation
+    assert "hs_status" not in m.changes
+    assert m.changes["hs_scheduled_cancellation_date"] == (None, dt.date(2026, 12, 20))
+    assert m.changes["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
+    assert "will end on 2026-12-20" in m.messages[0].subject
+    again = run(
+        Action("cancel", at_period_end=True),
+        sub("active", hs_scheduled_cancellation_date=dt.date(2026, 12, 20)),
+    )
+    assert again.outcome is SKIP
+    no_due = run(Action("cancel", at_period_end=True), sub("active", hs_next_payment_due_date=None))
+    assert no_due.outcome is FAIL
+
+
+def test_pause_and_resume() -> None:
+    paused = run(Action("pause", reason="on leave"), sub("active")).mutation
+    assert paused.changes["hs_pause_reason"] == (None, "on leave")
+    resumed = run(
+        Action("resume", next_billing_date=dt.date(2027, 2, 1)),
+        sub("paused", hs_pause_reason="on leave"),
+    ).mutation
+    assert resumed.changes["hs_next_payment_due_date"][1] == dt.date(2027, 2, 1)
+    assert resumed.changes["hs_pause_reason"] == ("on leave", None)
+
+
+def test_mark_unpaid_records_update_link_mail() -> None:
+    d = run(*_mark_unpaid())
+    (mail,) = d.mutation.messages
+    assert mail.kind == "payment_method_update" and mail.link and mail.link in mail.body
+
+
+def _mark_unpaid() -> tuple[Action, Subscription, tuple[Payment, ...], str, dict[str, object]]:
+    action, values = _action("mark_unpaid")
+    return action, sub("active"), (), "ada@example.com", values
+
+
+def test_send_update_link_needs_a_recipient() -> None:
+    d = run(Action("send-update-link"), sub("unpaid"), email=None)
+    assert d.outcome is FAIL and "no contact" in d.note
+    link = run(Action("send-update-link"), sub("unpaid")).message.link
+    assert link == run(Action("send-update-link"), sub("unpaid")).message.link
+
+
+def test_update_without_change_is_skipped() -> None:
+    d = run(Action("update", values=(("hs_name", "Acme – Pro monthly"),)), sub("active"),
+            values={"hs_name": "Acme – Pro monthly"})  # fmt: skip
+    assert d.outcome is SKIP and d.note == "no change"
+
+
+# -- the 2-day edit rule ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("days", "frozen"),
+    [(-1, False), (0, True), (1, True), (2, True), (3, False), (30, False), (None, False)],
+)
+def test_two_day_edit_rule(days: int | None, frozen: bool) -> None:
+    due = None if days is None else TODAY + dt.timedelta(days=days)
+    assert (edit_freeze(due, TODAY) is not None) is frozen
+    d = run(
+        Action("update", values=(("hs_name", "X"),)),
+        sub("active", hs_next_payment_due_date=due),
+        values={"hs_name": "X"},
+    )
+    assert d.outcome is (FAIL if frozen else OK)
+    if frozen:
+        assert "within 2 days of their next payment" in d.note
+
+
+def test_status_edit_is_not_subject_to_the_two_day_rule() -> None:
+    action, values = _action("mark_unpaid")
+    d = run(action, sub("active", hs_next_payment_due_date=TODAY), values=values)
+    assert d.outcome is OK
+
+
+# -- refunds ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("paid", "currency", "frequency", "end", "start", "days", "unused", "refund"),
+    [
+        ("99.00", "USD", "monthly", "2026-12-01", "2026-11-01", 30, 5, "16.50"),
+        ("300.00", "USD", "quarterly", "2026-12-01", "2026-09-01", 91, 5, "16.48"),
+        ("1200.00", "EUR", "annually", "2026-12-01", "2025-12-01", 365, 5, "16.44"),
+        ("70.00", "USD", "weekly", "2026-12-01", "2026-11-24", 7, 5, "50.00"),
+        ("140.00", "GBP", "biweekly", "2026-12-01", "2026-11-17", 14, 5, "50.00"),
+        ("600.00", "USD", "per_six_months", "2026-12-01", "2026-06-01", 183, 5, "16.39"),
+        ("2400.00", "USD", "per_two_years", "2026-12-01", "2024-12-01", 730, 5, "16.44"),
+        # half a cent rounds up (ROUND_HALF_UP; half-even would give 0.02)
+        ("0.35", "USD", "biweekly", "2026-11-27", "2026-11-13", 14, 1, "0.03"),
+        ("0.21", "USD", "biweekly", "2026-11-27", "2026-11-13", 14, 1, "0.02"),
+        # currencies without / with three minor digits
+        ("1000", "JPY", "monthly", "2026-12-01", "2026-11-01", 30, 5, "167"),
+        ("10.000", "KWD", "monthly", "2026-12-01", "2026-11-01", 30, 5, "1.667"),
+        # a period ending on the 31st began on the last day of the shorter month
+        ("31.00", "USD", "monthly", "2027-03-31", "2027-02-28", 31, 31, "31.00"),
+        # the period already ended: nothing unused
+        ("99.00", "USD", "monthly", "2026-11-20", "2026-10-20", 31, 0, "0.00"),
+        # cancelled before the period began: everything unused, never more than paid
+        ("99.00", "USD", "monthly", "2027-06-01", "2027-05-01", 31, 31, "99.00"),
+    ],
+)
+def test_prorata_refund(
+    paid: str,
+    currency: str,
+    frequency: str,
+    end: str,
+    start: str,
+    days: int,
+    unused: int,
+    refund: str,
+) -> None:
+    pro = prorate(Decimal(paid), currency, frequency, dt.date.fromisoformat(end), NOW)
+    assert pro.period_start == dt.date.fromisoformat(start)
+    assert (pro.period_days, pro.unused_days) == (days, unused)
+    assert pro.refund == Decimal(refund)
+    assert pro.refund.as_tuple().exponent == quantum(currency).as_tuple().exponent
+
+
+def test_unknown_frequency() -> None:
+    with pytest.raises(ValueError, match="unknown billing frequency"):
+        period_start(TODAY, "fortnightly")
+
+
+def pay(
+    pid: int, status: str, method: str = "card", kind: str = "payment", **kw: object
+) -> Payment:
+    return Payment(pid, Decimal(str(kw.pop("amount", "99.00"))), "USD", status, method, kind,
+                   dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC), **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_cancel_refunds_unused_days_of_the_latest_payment() -> None:
+    active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
+    d = run(
+        Action("cancel", refund_unused=True), active, (pay(1, "succeeded"), pay(2, "succeeded"))
+    )
+    (refund,) = d.mutation.refunds
+    assert (refund.payment_id, refund.amount, refund.refunded_status) == (
+        2, Decimal("16.50"), "partially_refunded")  # fmt: skip
+    assert d.mutation.changes["hs_last_payment_status"][1] == "partially_refunded"
+    assert "refund 16.50 USD for 5 of 30 unused days" in d.note
+    assert "16.50 USD" in d.mutation.messages[0].body
+
+
+@pytest.mark.parametrize(
+    ("payments", "why"),
+    [
+        ((), "no payment to refund"),
+        ((pay(1, "failed"),), "the period's payment 1 failed"),
+        ((pay(1, "succeeded"), pay(2, "succeeded", kind="refund", refunds_payment_id=1)),
+         "payment 1 was already refunded"),
+        ((pay(1, "partially_refunded"),), "payment 1 was already refunded"),
+        ((pay(1, "processing", "ach"),), "the period's payment 1 is still pending"),
+    ],
+)  # fmt: skip
+def test_no_refund_twice_or_of_unpaid_periods(payments: tuple[Payment, ...], why: str) -> None:
+    active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
+    d = run(Action("cancel", refund_unused=True), active, payments)
+    assert d.outcome is OK and d.mutation.refunds == ()
+    assert f"no refund: {why}" in d.note
+
+
+def test_pending_bank_payment_warning_and_explicit_refund() -> None:
+    payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
+    d = run(Action("cancel"), sub("unpaid"), payments)
+    assert d.mutation.refunds == ()
+    (warning,) = d.warnings
+    assert "pending bank payment 900 (1200.00 USD) is neither cancelled nor refunded" in warning
+    d = run(Action("cancel", refund_pending=True), sub("unpaid"), payments)
+    assert d.warnings == []
+    (refund,) = d.mutation.refunds
+    assert (refund.payment_id, refund.amount, refund.refunded_status) == (
+        900, Decimal("1200.00"), "refunded")  # fmt: skip
+    assert d.mutation.changes["hs_last_payment_status"][1] == "refunded"
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verb", "kwargs", "message"),
+    [
+        ("cancel", {"refund": "all"}, 'is not supported; use --refund unused'),
+        ("cancel", {"refund": "unused", "at_period_end": True}, "cannot be combined"),
+        ("cancel", {"refund_pending": True, "at_period_end": True}, "immediate cancellation"),
+        ("resume", {}, "needs --next-billing-date"),
+        ("resume", {"next_billing_date": "2026-11-01"}, "is in the past"),
+        ("resume", {"next_billing_date": "soon"}, "is not a date"),
+        ("update", {}, "at least one --set"),
+        ("update", {"assignments": ["nme=x"]}, 'unknown property "nme"'),
+        ("update", {"assignments": ["name"]}, "is not PROPERTY=VALUE"),
+        ("update", {"assignments": ["created=2026-01-01"]}, "createdate is read-only"),
+        ("update", {"assignments": ["canceled_at=2026-01-01"]}, "read-only"),
+        ("update", {"assignments": ["status=canceled"]}, "cannot be set to \"canceled\""),
+        ("update", {"assignments": ["status=unpaid", "name=x"]}, "on its own"),
+        ("update", {"assignments": ["frequency=daily"]}, "is not an option"),
+        ("update", {"assignments": ["mrr=lots"]}, "is not a number"),
+        ("update", {"assignments": ["due=2026-01-01"]}, "is in the past"),
+    ],
+)  # fmt: skip
+def test_bad_options_are_usage_errors(verb: str, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        build_action(verb, registry=REG, today=TODAY, **kwargs)  # type: ignore[arg-type]
+
+
+def test_update_values_are_canonical_and_round_trip() -> None:
+    action = build_action(
+        "update", registry=REG, today=TODAY,
+        assignments=["due=+30d", "Billing frequency=Quarterly", "next_payment_amount=12.5"],
+    )  # fmt: skip
+    assert action.values == (
+        ("hs_next_payment_due_date", "2026-12-26"),
+        ("hs_recurring_billing_frequency", "quarterly"),
+        ("hs_next_payment_amount", "12.5"),
+    )
+    assert Action.from_json(action.to_json()) == action
+
+
+# -- batch helpers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("1\n2\n\n# comment\n3  # trailing\n2\n", [1, 2, 3, 2]),
+        ('id,name\n5,Acme\n6,"Globex, Inc"\n', [5, 6]),
+        ("\ufeffRecord ID;x\n", None),  # not CSV (no comma), so a bad id on line 1
+        ("Name,Record ID\nAcme,7\n,\nGlobex,8\n", [7, 8]),
+        ("hs_object_id\n9\n10\n", [9, 10]),
+    ],
+)
+def test_parse_id_file(text: str, ids: list[int] | None) -> None:
+    if ids is None:
+        with pytest.raises(UsageError, match=r"f:1: .* is not a subscription id"):
+            batch.parse_id_file(text, "f")
+    else:
+        assert batch.parse_id_file(text, "f") == ids
+
+
+def test_parse_id_file_errors() -> None:
+    with pytest.raises(UsageError, match='f:2: "x" is not a subscription id'):
+        batch.parse_id_file("1\nx\n", "f")
+    with pytest.raises(UsageError, match="no id column"):
+        batch.parse_id_file("name,email\na,b\n", "f")
+    with pytest.raises(UsageError, match='f:1: "-3"'):
+        batch.parse_id_file("-3\n", "f")
+
+
+def test_plan_digest_is_a_set_hash() -> None:
+    a = batch.plan_digest([(1, "unpaid"), (2, "active")])
+    assert a == batch.plan_digest([(2, "active"), (1, "unpaid")])
+    assert a != batch.plan_digest([(1, "unpaid"), (2, "paused")])
+    assert a.startswith("sha256:")
