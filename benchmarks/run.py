@@ -131,7 +131,7 @@ def _same_ids(command_out: str, baseline_out: str) -> str | None:
 # -- bulk cancellation (issue 5) -------------------------------------------------------------
 
 CANCELLATIONS = 100_000
-CANCEL_TARGET = 10.0  # see the README: the issue's budget is 5 s for the whole command
+CANCEL_TARGET = 8.0  # see the README: the issue's budget, 5 s for the command, is ≈ 7.5
 CANCELABLE = ("active", "unpaid", "past_due", "scheduled", "paused")
 
 

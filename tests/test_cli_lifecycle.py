@@ -206,7 +206,7 @@ def test_cancel_at_period_end(seeded: Invoke) -> None:
     assert props["hs_next_payment_due_date"] is None
     bad = seeded(f"cancel {UNPAID} --at-period-end --yes")
     assert bad.exit_code == 5
-    assert "Error: subscription 2: cannot cancel: status is unpaid" in bad.stderr
+    assert "Error: cannot cancel: status is unpaid" in bad.stderr
 
 
 def test_cancel_unknown_id_changes_nothing(seeded: Invoke, subctl_home: Path) -> None:
@@ -317,6 +317,7 @@ def test_from_file_errors(seeded: Invoke, tmp_path: Path) -> None:
 def test_view_selection(seeded: Invoke) -> None:
     result = seeded("send-update-link --view unpaid --dry-run --format json")
     assert result.exit_code == 5  # subscription 3 has no contact to e-mail
+    assert "Error: 1 of 2 subscriptions would fail (subscription 3: no contact" in result.stderr
     by_id = {r["id"]: r for r in rows(result.stdout)}
     assert by_id[2]["outcome"] == "ok" and by_id[2]["recipient"] == "ada@example.com"
     assert by_id[2]["link"].startswith("https://payments.subctl.invalid/update-payment-method/2?")
@@ -332,7 +333,7 @@ def test_batch_with_failures_exits_5(seeded: Invoke) -> None:
     assert result.exit_code == 5
     assert [(r["id"], r["outcome"]) for r in rows(result.stdout)] == [
         (1, "failed"), (4, "ok"), (2, "failed")]  # fmt: skip
-    assert "Error: 2 of 3 subscriptions failed" in result.stderr
+    assert "Error: 2 of 3 subscriptions failed; 1 deleted, 0 skipped (job 1)" in result.stderr
     assert "subctl jobs results 1 --format csv" in result.stderr
     assert seeded("view 4").exit_code == 3
 
@@ -385,7 +386,7 @@ def test_delete_refuses_naming_the_status(seeded: Invoke, subctl_home: Path) -> 
     result = seeded(f"delete {ACTIVE} --yes")
     assert result.exit_code == 5
     assert (
-        "Error: subscription 1: cannot delete: status is active "
+        "Error: cannot delete: status is active "
         "(only canceled or expired subscriptions can be deleted)"
     ) in result.stderr
     after = checksum(subctl_home)
@@ -420,15 +421,17 @@ def test_delete_on_a_tty(seeded: Invoke, tty: FakeConfirm) -> None:
 
 
 def test_update(seeded: Invoke) -> None:
-    result = seeded(f"update {ACTIVE} --set name='Acme Corp – Pro' --set 'Billing frequency=Quarterly'"
-                    " --format json")  # fmt: skip
+    result = seeded(f"update {ACTIVE} --set name='Acme Corp – Pro'"
+                    " --set 'Billing frequency=Quarterly' --format json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     doc = view(seeded, ACTIVE)
     assert doc["properties"]["hs_name"] == "Acme Corp – Pro"
     assert doc["properties"]["hs_recurring_billing_frequency"] == "quarterly"
     assert doc["properties"]["hs_lastmodifieddate"] == "2026-11-26T12:00:00.000Z"
     assert {(h["property"], h["new"]) for h in doc["history"]} == {
-        ("hs_name", "Acme Corp – Pro"), ("hs_recurring_billing_frequency", "quarterly")}  # fmt: skip
+        ("hs_name", "Acme Corp – Pro"),
+        ("hs_recurring_billing_frequency", "quarterly"),
+    }
     refused = seeded(f"update {UNPAID} --set name=x")
     assert refused.exit_code == 5
     assert "only active or scheduled subscriptions can be edited" in refused.stderr
@@ -439,7 +442,7 @@ def test_update_two_day_rule(seeded: Invoke) -> None:
     result = seeded(f"update {ACTIVE} --set name=x")
     assert result.exit_code == 5
     assert (
-        "Error: subscription 1: the next payment is due in 2 days (2026-11-28): subscriptions "
+        "Error: the next payment is due in 2 days (2026-11-28): subscriptions "
         "cannot be edited within 2 days of their next payment"
     ) in result.stderr
 

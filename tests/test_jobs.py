@@ -243,3 +243,33 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path)
         assert outcomes == {"ok": len(targets)}
         (status,) = conn.execute("SELECT status FROM jobs WHERE id = 1").fetchone()
         assert status == "done"
+
+
+def test_an_item_breaking_a_constraint_fails_alone(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.errors import Conflict
+    from subctl.store.sql import SqlStore
+
+    real = SqlStore.apply
+
+    def apply(self: SqlStore, mutations: Any, **kwargs: Any) -> None:
+        if any(m.subscription_id == 2 for m in mutations):
+            raise Conflict('"order_code" must be unique: "AB" is taken')
+        real(self, mutations, **kwargs)
+
+    monkeypatch.setattr(SqlStore, "apply", apply)
+    result = seeded("pause 1 2 3 --yes --format json")
+    assert result.exit_code == 5
+    outcomes = {r["id"]: (r["outcome"], r["note"]) for r in json.loads(result.stdout)}
+    assert outcomes == {
+        1: ("ok", "paused"),
+        2: ("failed", '"order_code" must be unique: "AB" is taken'),
+        3: ("ok", "paused"),
+    }
+    assert result.stderr.splitlines()[0] == (
+        'Error: 1 of 3 subscriptions failed (subscription 2: "order_code" must be unique: "AB" '
+        "is taken); 2 paused, 0 skipped (job 1)"
+    )
+    job = json.loads(seeded("jobs --format json").stdout)[0]
+    assert (job["ok"], job["failed"], job["unprocessed"], job["status"]) == (2, 1, 0, "done")

@@ -15,7 +15,7 @@ from subctl.export import Column
 from subctl.output import Format
 
 if TYPE_CHECKING:
-    from subctl.services.batch import RunResult, Selection
+    from subctl.services.batch import Selection
     from subctl.services.lifecycle import Action, Decision
     from subctl.store.base import Job
 
@@ -100,11 +100,10 @@ def _show_preview(app: AppContext, decisions: Sequence[Decision], action: Action
         amounts = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
         count = sum(1 for d in decisions if d.refund and d.outcome is Outcome.OK)
         app.out.message(f"Refunds: {amounts} ({_plural(count)})")
-    _warn(app, decisions)
+    _warn(app, [w for d in decisions for w in d.warnings])
 
 
-def _warn(app: AppContext, decisions: Sequence[Decision]) -> None:
-    warnings = [w for d in decisions for w in d.warnings]
+def _warn(app: AppContext, warnings: Sequence[str]) -> None:
     for text in warnings[:SHOWN_WARNINGS]:
         app.out.warn(text)
     if len(warnings) > SHOWN_WARNINGS:
@@ -116,37 +115,70 @@ def _confirm(app: AppContext, action: Action, count: int) -> None:
     app.out.confirm(question, yes=False)
 
 
-def _show_results(
-    app: AppContext, decisions: Sequence[Decision], action: Action, fmt: Format
-) -> None:
-    app.out.rows((d.row() for d in decisions), columns(action), fmt, empty="")
+@dataclass
+class Tally:
+    """What a batch did, item by item as it goes (for the summary and the exit code)."""
+
+    ok: int = 0
+    skipped: int = 0
+    failed: list[Decision] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, decisions: Sequence[Decision]) -> Tally:
+        tally = cls()
+        tally.add(decisions)
+        return tally
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.skipped + len(self.failed)
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        from subctl.services.lifecycle import Outcome
+
+        for d in decisions:
+            if d.outcome is Outcome.OK:
+                self.ok += 1
+            elif d.outcome is Outcome.SKIPPED:
+                self.skipped += 1
+            else:
+                self.failed.append(d)
+            if d.warnings:
+                self.warnings.extend(d.warnings)
 
 
-def _summary(decisions: Sequence[Decision], action: Action, dry_run: bool) -> str:
-    from subctl.services.lifecycle import PAST_TENSE, Outcome
+def _summary(tally: Tally, action: Action, dry_run: bool) -> str:
+    from subctl.services.lifecycle import PAST_TENSE
 
-    ok = sum(1 for d in decisions if d.outcome is Outcome.OK)
-    skipped = sum(1 for d in decisions if d.outcome is Outcome.SKIPPED)
-    failed = sum(1 for d in decisions if d.outcome is Outcome.FAILED)
     done = PAST_TENSE[action.verb]
+    counts = f"{tally.skipped:,} skipped, {len(tally.failed):,} failed"
     if dry_run:
-        return (
-            f"Dry run, nothing changed: {ok:,} would be {done}, {skipped:,} skipped, "
-            f"{failed:,} failed"
-        )
-    return f"{ok:,} {done}, {skipped:,} skipped, {failed:,} failed"
+        return f"Dry run, nothing changed: {tally.ok:,} would be {done}, {counts}"
+    return f"{tally.ok:,} {done}, {counts}"
 
 
-def _raise_for_failures(decisions: Sequence[Decision], job: Job | None) -> None:
-    from subctl.services.lifecycle import Outcome
+def _raise_for_failures(
+    tally: Tally, action: Action, job: Job | None, dry_run: bool = False
+) -> None:
+    """Exit 5 when any item failed: one item's reason, or the counts (and the job)."""
+    from subctl.services.lifecycle import PAST_TENSE
 
-    failed = [d for d in decisions if d.outcome is Outcome.FAILED]
+    failed = tally.failed
     if not failed:
         return
-    hint = f"list them with `subctl jobs results {job.id} --format csv`" if job else None
+    if tally.total == 1:
+        raise InvalidState(failed[0].note)
+    would = "would " if dry_run else ""
+    message = f"{len(failed):,} of {tally.total:,} subscriptions {would}fail"
+    message += "" if dry_run else "ed"
     if len(failed) == 1:
-        raise InvalidState(f"subscription {failed[0].subscription_id}: {failed[0].note}", hint=hint)
-    raise InvalidState(f"{len(failed):,} of {len(decisions):,} subscriptions failed", hint=hint)
+        message += f" (subscription {failed[0].subscription_id}: {failed[0].note})"
+    message += f"; {tally.ok:,} {would}{'be ' if dry_run else ''}{PAST_TENSE[action.verb]}, "
+    message += f"{tally.skipped:,} skipped" + (f" (job {job.id})" if job else "")
+    message += " (dry run, nothing changed)" if dry_run else ""
+    hint = f"list them with `subctl jobs results {job.id} --format csv`" if job else None
+    raise InvalidState(message, hint=hint)
 
 
 def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
@@ -189,14 +221,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
             existing = None
         if existing is not None:
             if _offer_resume(app, existing, options.yes):
-                job_id = existing.id
-                result = _run(
-                    app,
-                    lambda advance: batch.resume_job(store, job_id, app.clock, advance),
-                    existing.unprocessed,
-                    action.describe(),
-                )
-                _report(app, result, action, options.fmt, resumed=True)
+                _run(app, existing, action, options.fmt, resumed=True)
                 return
             store.set_job_status(existing.id, "abandoned", app.clock())
     confirm = not options.dry_run and not options.yes and _needs_confirmation(verb, count)
@@ -209,10 +234,11 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         if options.plan_out:
             digest = batch.write_plan(options.plan_out, prepared, app.clock())
             app.out.message(f"Plan of {_plural(count)} written to {options.plan_out} ({digest})")
-        _show_results(app, decisions, action, options.fmt)
-        _warn(app, decisions)
-        app.out.message(_summary(decisions, action, dry_run=True))
-        _raise_for_failures(decisions, None)
+        app.out.rows((d.row() for d in decisions), columns(action), options.fmt, empty="")
+        tally = Tally.of(decisions)
+        _warn(app, tally.warnings)
+        _raise_for_failures(tally, action, None, dry_run=True)
+        app.out.message(_summary(tally, action, dry_run=True))
         return
     if confirm:
         assert decisions is not None
@@ -224,13 +250,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         written = batch.write_backup(store, ids, options.backup)
         app.out.message(f"Backup of {_plural(written)} written to {options.backup}")
     job = batch.start_job(store, prepared, app.clock())
-    result = _run(
-        app,
-        lambda advance: batch.run_job(store, job, app.clock, advance, items=prepared.items),
-        count,
-        action.describe(),
-    )
-    _report(app, result, action, options.fmt, warned=confirm)
+    _run(app, job, action, options.fmt, items=prepared.items, warned=confirm)
 
 
 def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
@@ -246,30 +266,44 @@ def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
     return True
 
 
-def _run(app: AppContext, work: Any, total: int, label: str) -> RunResult:
-    from subctl.services.batch import RunResult
-
-    with app.out.progress(label, total=total) as advance:
-        result = work(advance)
-    assert isinstance(result, RunResult)
-    return result
-
-
-def _report(
+def _run(
     app: AppContext,
-    result: RunResult,
+    job: Job,
     action: Action,
     fmt: Format,
     *,
+    items: Sequence[tuple[int, str | None]] | None = None,
     resumed: bool = False,
     warned: bool = False,
 ) -> None:
-    _show_results(app, result.decisions, action, fmt)
+    """Run (or resume) a journaled batch, then print every item's result and the summary.
+
+    Results are printed once the batch is done (printing while writing measured slower), so a
+    closed pipe (``| head``) never stops a batch half-way.
+    """
+    from subctl.errors import Aborted
+    from subctl.services.batch import iter_job
+
+    tally = Tally()
+    rows: list[dict[str, Any]] = []
+    total = len(items) if items is not None else job.unprocessed
+    with app.out.progress(action.describe(), total=total) as advance:
+        try:
+            for chunk in iter_job(app.store(), job, app.clock, items):
+                tally.add(chunk)
+                rows.extend(d.row() for d in chunk)
+                advance(len(chunk))
+        except KeyboardInterrupt:  # between chunks (inside one, iter_job says the same)
+            raise Aborted(
+                f"interrupted: job {job.id} stopped before its end; nothing was done twice",
+                hint=f"resume it with `subctl jobs resume {job.id}`",
+            ) from None
+    app.out.rows(rows, columns(action), fmt, empty="")
     if not warned:
-        _warn(app, result.decisions)
-    what = f"Job {result.job.id}" + (" resumed" if resumed else "")
-    app.out.success(f"{what}: {_summary(result.decisions, action, dry_run=False)}")
-    _raise_for_failures(result.decisions, result.job)
+        _warn(app, tally.warnings)
+    _raise_for_failures(tally, action, job)
+    what = f"Job {job.id}" + (" resumed" if resumed else "")
+    app.out.success(f"{what}: {_summary(tally, action, dry_run=False)}")
 
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
@@ -292,10 +326,4 @@ def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
         )
         _confirm(app, action, job.unprocessed)
     with batch.gc_paused():
-        result = _run(
-            app,
-            lambda advance: batch.resume_job(store, job.id, app.clock, advance),
-            job.unprocessed,
-            action.describe(),
-        )
-        _report(app, result, action, fmt, resumed=True)
+        _run(app, job, action, fmt, resumed=True)

@@ -55,7 +55,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 
 IdsArg = Annotated[
     list[int] | None,
-    typer.Argument(metavar="[ID]...", help="Subscription record IDs.", show_default=False),
+    typer.Argument(metavar="ID", help="Subscription record IDs.", show_default=False),
 ]
 FromFileOpt = Annotated[
     str | None,

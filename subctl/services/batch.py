@@ -18,8 +18,21 @@ of both (same verb and arguments → same fingerprint), and one journal row per 
 one transaction before anything changes. Items are processed in chunks of ``CHUNK``: read
 fresh, decided, and written together with their journal outcomes by one ``Store.apply`` call
 (one transaction). A crash loses at most the chunk in flight, which left no trace;
-``resume_job`` processes only the items without an outcome. A chunk refused because another
-run changed it meanwhile (``Conflict``) is re-read and decided again.
+``iter_job`` on resume processes only the items without an outcome. A chunk refused because another
+run changed it meanwhile (``Conflict``) is re-read and decided again; one that still conflicts
+(a unique property value) is written item by item, so only the offending items fail.
+Re-running a command with the same arguments while its job is unfinished offers to resume that
+job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one.
+
+**Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
+multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
+paused, and the next chunk read and decided in a helper thread while one is written
+(``benchmarks/run.py``, ``cancel-100k``).
+
+**Exit codes** (``subctl.commands._batch``): 0 when every item succeeded or was skipped, 5
+when any failed (a dry run too: it predicts the failures), 2 for bad options or a missing
+``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing changed), 130
+when interrupted (the job can be resumed).
 """
 
 from __future__ import annotations
@@ -31,9 +44,9 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -384,19 +397,6 @@ def preview(
 # -- journal and running -----------------------------------------------------------------------
 
 
-@dataclass
-class RunResult:
-    job: Job
-    decisions: list[Decision] = field(default_factory=list)  # this run's (resumes: the rest)
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for d in self.decisions if d.outcome is outcome)
-
-    @property
-    def failed(self) -> list[Decision]:
-        return [d for d in self.decisions if d.outcome is Outcome.FAILED]
-
-
 def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
     """Journal the batch (before anything changes)."""
     return store.create_job(
@@ -410,38 +410,33 @@ def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
     )
 
 
-def run_job(
+def iter_job(
     store: Store,
     job: Job,
     clock: Callable[[], dt.datetime],
-    progress: Callable[[int], None] | None = None,
-    keep: bool = True,
     items: Sequence[tuple[int, str | None]] | None = None,
-) -> RunResult:
-    """Process a job's unprocessed items (``items``: a job just created, all of them), chunk
-    by chunk; mark it done at the end.
+) -> Generator[list[Decision], None, None]:
+    """Process a job's unprocessed items (``items``: those of a job just created), chunk by
+    chunk, yielding each chunk's decisions once written; mark the job done at the end.
 
     While one chunk is written, a helper thread already reads and decides the next one (chunks
-    are disjoint, and the write re-checks every status, so reading ahead changes no outcome):
-    SQLite writes without holding the GIL, so the two overlap.
+    are disjoint and every write re-checks the statuses, so reading ahead changes no outcome):
+    SQLite writes without holding the GIL, so the two overlap. (Printing results while writing,
+    from a third thread, measured slower: the GIL again.)
 
-    Ctrl-C stops between (or inside) chunks: the chunk in flight is rolled back and the job
-    stays unfinished (``Aborted``, exit 130, with the resume command as hint).
+    Ctrl-C stops between or inside chunks: the chunk in flight is rolled back with its journal
+    entries, and the job stays unfinished (``Aborted``, exit 130, with the resume command).
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
     action = Action.from_json(job.action)
-    result = RunResult(job)
-    pending = (
-        list(items)
-        if items is not None
-        else [
+    if items is None:
+        items = [
             (i.subscription_id, i.planned_status)
             for i in store.job_items(job.id, unprocessed_only=True)
         ]
-    )
     size = chunk_size()
-    chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
+    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
@@ -456,11 +451,7 @@ def run_job(
             assert ahead is not None
             decided = ahead.result()
             ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
-            decisions = _apply_chunk(store, job, part, decided, read_ahead)
-            if keep:
-                result.decisions.extend(decisions)
-            if progress is not None:
-                progress(len(part))
+            yield _apply_chunk(store, job, part, decided, read_ahead)
     except KeyboardInterrupt:
         raise Aborted(
             f"interrupted: job {job.id} stopped before its end; nothing was done twice",
@@ -469,8 +460,20 @@ def run_job(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     store.set_job_status(job.id, "done", clock())
-    result.job = store.job(job.id)
-    return result
+
+
+def run_job(
+    store: Store,
+    job: Job,
+    clock: Callable[[], dt.datetime],
+    items: Sequence[tuple[int, str | None]] | None = None,
+) -> list[Decision]:
+    """``iter_job``, all at once."""
+    return [d for chunk in iter_job(store, job, clock, items) for d in chunk]
+
+
+def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:
+    return ItemOutcome(d.subscription_id, d.outcome.value, d.new_status, d.note, now)
 
 
 def _apply_chunk(
@@ -480,20 +483,18 @@ def _apply_chunk(
     decided: tuple[dt.datetime, list[Decision]],
     decide_again: Callable[[list[tuple[int, str | None]]], tuple[dt.datetime, list[Decision]]],
 ) -> list[Decision]:
-    """Write one chunk's decisions with their journal outcomes (one transaction). When another
-    run changed or journaled some items meanwhile (``Conflict``), re-read and decide again."""
-    for attempt in range(RETRIES):
+    """Write one chunk's decisions with their journal outcomes (one transaction).
+
+    A ``Conflict`` means another run changed or journaled some items meanwhile, or an item
+    breaks a constraint (a unique property value): the chunk is re-read and decided again,
+    and if it still conflicts, written item by item, so that only the offending items fail.
+    """
+    for _attempt in range(RETRIES - 1):
         now, decisions = decided
         mutations = [d.mutation for d in decisions if d.mutation is not None]
-        outcomes = [
-            ItemOutcome(d.subscription_id, d.outcome.value, d.new_status, d.note, now)
-            for d in decisions
-        ]
         try:
-            store.apply(mutations, job_id=job.id, outcomes=outcomes)
+            store.apply(mutations, job_id=job.id, outcomes=[_outcome(d, now) for d in decisions])
         except Conflict:
-            if attempt == RETRIES - 1:
-                raise
             waiting = {i.subscription_id for i in store.job_items(job.id, unprocessed_only=True)}
             part = [item for item in part if item[0] in waiting]
             decided = decide_again(part)
@@ -501,19 +502,27 @@ def _apply_chunk(
         for d in decisions:
             d.mutation = None  # written; free the memory of large batches
         return decisions
-    return []
+    return _apply_one_by_one(store, job, decided)
 
 
-def resume_job(
-    store: Store,
-    job_id: int,
-    clock: Callable[[], dt.datetime],
-    progress: Callable[[int], None] | None = None,
-) -> RunResult:
-    job = store.job(job_id)
-    if job.status == "done" and not job.unprocessed:
-        return RunResult(job)
-    return run_job(store, job, clock, progress)
+def _apply_one_by_one(
+    store: Store, job: Job, decided: tuple[dt.datetime, list[Decision]]
+) -> list[Decision]:
+    now, decisions = decided
+    done = []
+    for d in decisions:
+        try:
+            store.apply([d.mutation] if d.mutation else [], job_id=job.id,
+                        outcomes=[_outcome(d, now)])  # fmt: skip
+        except Conflict as exc:
+            d.outcome, d.new_status, d.note = Outcome.FAILED, d.status, exc.message
+            try:
+                store.apply([], job_id=job.id, outcomes=[_outcome(d, now)])
+            except Conflict:
+                continue  # journaled by another run meanwhile: its outcome stands
+        d.mutation = None
+        done.append(d)
+    return done
 
 
 # -- delete --backup -------------------------------------------------------------------------

@@ -393,19 +393,22 @@ class Decision:
     warnings: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
-        return {
+        """The result row (absent keys: no value): id, name, status, outcome, new_status,
+        note; refund, currency; recipient, subject, link (e-mails)."""
+        row: dict[str, Any] = {
             "id": self.subscription_id,
             "name": self.name,
             "status": self.status,
             "outcome": self.outcome.value,
             "new_status": self.new_status,
             "note": self.note,
-            "refund": self.refund,
-            "currency": self.currency,
-            "recipient": self.message.recipient if self.message else None,
-            "subject": self.message.subject if self.message else None,
-            "link": self.message.link if self.message else None,
         }
+        if self.refund is not None:
+            row.update(refund=self.refund, currency=self.currency)
+        if self.message is not None:
+            m = self.message
+            row.update(recipient=m.recipient, subject=m.subject, link=m.link)
+        return row
 
 
 @dataclass(frozen=True)

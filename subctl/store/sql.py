@@ -899,7 +899,19 @@ def _claim(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome])
     for o in outcomes:
         key = (o.outcome, o.new_status, o.note, _ms(o.at))
         groups.setdefault(key, []).append(o.subscription_id)
+    singles = [(*key, job_id, ids[0]) for key, ids in groups.items() if len(ids) == 1]
+    if singles:  # outcomes with a note of their own: one executemany
+        cursor.executemany(
+            f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+            f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
+            " AND outcome IS NULL",
+            singles,
+        )
+        if cursor.rowcount != len(singles):
+            raise _changed_elsewhere(len(singles), max(cursor.rowcount, 0), "journal items")
     for (outcome, new_status, note, at), ids in groups.items():
+        if len(ids) == 1:
+            continue
         for part in _chunks(ids):
             cursor.execute(
                 f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"

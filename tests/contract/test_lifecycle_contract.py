@@ -58,8 +58,8 @@ def test_apply_writes_changes_history_and_journal_together(store: Store) -> None
     }
     assert {c.source for c in detail.history} == {"subctl cancel (job 1)"}
     (recorded,) = detail.outbox
-    assert (recorded.recipient, recorded.subject, recorded.job_id) == ("a@example.com",
-                                                                        "Canceled", job)  # fmt: skip
+    assert (recorded.recipient, recorded.subject, recorded.job_id) == (
+        "a@example.com", "Canceled", job)  # fmt: skip
     items = list(store.job_items(job))
     assert [(i.subscription_id, i.outcome, i.new_status) for i in items] == [
         (101, "ok", "canceled"), (102, None, None)]  # fmt: skip
