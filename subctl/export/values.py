@@ -15,16 +15,17 @@ def iso_datetime(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def json_value(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """The JSON form of values the encoder does not know (its ``default``)."""
     if isinstance(value, dt.datetime):
         return iso_datetime(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)  # JSON numbers; money has two decimals, which a double round-trips
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return value
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def text_value(value: Any) -> str:
