@@ -1,8 +1,6 @@
 """The root ``subctl`` app: global options, command registration, and ``main()``, the one place
 where errors become messages and exit codes."""
 
-from __future__ import annotations
-
 import os
 import sys
 import traceback

@@ -1,8 +1,6 @@
 """The interactive query builder of ``subctl filter`` (terminal only): field -> operator ->
 value, repeated, then optionally saved as a view."""
 
-from __future__ import annotations
-
 from subctl.errors import Aborted
 from subctl.output import Output
 from subctl.query.compose import OPERATORS, condition_text

@@ -1,7 +1,5 @@
 """Human rendering of one subscription (``view`` on a terminal)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from rich import box

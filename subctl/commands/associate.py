@@ -2,8 +2,6 @@
 company, deal, line item, quote, invoice or payment; create the record on the way; or apply a
 CSV of pairs. Rules live in ``subctl.services.associations``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

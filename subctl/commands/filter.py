@@ -1,8 +1,6 @@
 """``filter`` (query subscriptions, optionally saving the query as a view) and the ``views``
 group."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

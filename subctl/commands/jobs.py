@@ -1,8 +1,6 @@
 """``subctl jobs``: the journal of lifecycle batches: list them, show an item's outcome, resume
 an interrupted one."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -3,8 +3,6 @@
 ``--view``, ``--plan``). Every run is journaled (``subctl jobs``); the rules are in
 ``subctl.services.lifecycle``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

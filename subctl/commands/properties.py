@@ -2,8 +2,6 @@
 properties. Rules live in ``subctl.services.properties``; this module parses, asks (on a
 terminal, for missing required fields) and renders."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
@@ -15,10 +13,9 @@ from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.output import Format, Output
-from subctl.schema import PropType
+from subctl.schema import Property, PropType
 
 if TYPE_CHECKING:
-    from subctl.schema import Property
     from subctl.services.properties import PropertySpec, SampleResult
 
 property_app = typer.Typer(
@@ -132,7 +129,7 @@ def make_prompter(out: Output) -> Prompter:
     return QuestionaryPrompter(out)
 
 
-def _complete_spec(spec: PropertySpec, out: Output, missing: list[str]) -> None:
+def _complete_spec(spec: "PropertySpec", out: Output, missing: list[str]) -> None:
     """Ask for the missing required fields (name, label, type, field type, options)."""
     from subctl.services import properties as svc
 
@@ -218,7 +215,7 @@ def _example(prop: Property) -> str:
     return f"{prop.label}: {label}\n  [{'_' * 24}]"
 
 
-def _render_preview(prop: Property, sample: SampleResult | None) -> Any:
+def _render_preview(prop: Property, sample: "SampleResult | None") -> Any:
     from rich.console import Group
     from rich.text import Text
 

@@ -1,7 +1,5 @@
 """Top-level verbs on subscriptions: ``list`` and ``view``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

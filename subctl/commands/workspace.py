@@ -1,7 +1,5 @@
 """Workspace verbs: ``init`` and ``demo``."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated
 

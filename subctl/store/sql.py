@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.util
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -48,24 +51,26 @@ from subctl.store.base import (
     Subscription,
     SubscriptionDetail,
 )
-from subctl.store.models import (
-    CompanyDomainRow,
-    CompanyRow,
-    ContactEmailRow,
-    ContactRow,
-    DealRow,
-    InvoiceRow,
-    JobItemRow,
-    JobRow,
-    LineItemRow,
-    OutboxRow,
-    PaymentRow,
-    PropertyDefinitionRow,
-    PropertyHistoryRow,
-    QuoteRow,
-    SavedViewRow,
-    WorkspaceSettingRow,
-)
+
+
+def lazy_module(name: str) -> ModuleType:
+    """A module that executes on first attribute access (``importlib.util.LazyLoader``)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from subctl.store import models
+else:  # the SQLModel classes load on first use: `list` reads subscriptions without them
+    models = lazy_module("subctl.store.models")
 
 STREAM_CHUNK = 1000
 
@@ -151,9 +156,10 @@ class SqlStore:
 
     def properties(self) -> PropertyRegistry:
         if self._registry is None:
-            with self._errors(), Session(self.engine) as session:
-                rows = session.exec(select(PropertyDefinitionRow)).all()
-            self._registry = PropertyRegistry([*STANDARD_PROPERTIES, *map(_custom, rows)])
+            with self._errors(), self.engine.connect() as conn:
+                rows = conn.execute(sa.select(_DEFINITIONS))
+                custom = [_custom(row) for row in rows]
+            self._registry = PropertyRegistry([*STANDARD_PROPERTIES, *custom])
         return self._registry
 
     def table(self) -> sa.Table:
@@ -246,10 +252,10 @@ class SqlStore:
                     for oid in ids
                 )
             history = session.exec(
-                select(PropertyHistoryRow)
-                .where(PropertyHistoryRow.subscription_id == sub_id)
-                .order_by(col(PropertyHistoryRow.changed_at).desc(),
-                          col(PropertyHistoryRow.id).desc())
+                select(models.PropertyHistoryRow)
+                .where(models.PropertyHistoryRow.subscription_id == sub_id)
+                .order_by(col(models.PropertyHistoryRow.changed_at).desc(),
+                          col(models.PropertyHistoryRow.id).desc())
             ).all()  # fmt: skip
             detail.history = [
                 Change(h.property, h.old_value, h.new_value,
@@ -263,12 +269,14 @@ class SqlStore:
 
     def views(self) -> list[SavedView]:
         with self._errors(), Session(self.engine) as session:
-            rows = session.exec(select(SavedViewRow).order_by(col(SavedViewRow.name))).all()
+            rows = session.exec(
+                select(models.SavedViewRow).order_by(col(models.SavedViewRow.name))
+            ).all()
         return [_view(r) for r in rows]
 
     def get_view(self, name: str) -> SavedView:
         with self._errors(), Session(self.engine) as session:
-            row = session.get(SavedViewRow, name)
+            row = session.get(models.SavedViewRow, name)
         if row is None:
             raise NotFound(f'view "{name}" not found', hint="list views with `subctl views`")
         return _view(row)
@@ -278,7 +286,7 @@ class SqlStore:
 
         with self._errors(), Session(self.engine) as session:
             session.merge(
-                SavedViewRow(
+                models.SavedViewRow(
                     name=view.name,
                     query=view.where,
                     columns=json.dumps(list(view.columns)),
@@ -291,7 +299,7 @@ class SqlStore:
 
     def delete_view(self, name: str) -> None:
         with self._errors(), Session(self.engine) as session:
-            row = session.get(SavedViewRow, name)
+            row = session.get(models.SavedViewRow, name)
             if row is None:
                 raise NotFound(f'view "{name}" not found')
             session.delete(row)
@@ -301,12 +309,12 @@ class SqlStore:
 
     def get_setting(self, key: str) -> str | None:
         with self._errors(), Session(self.engine) as session:
-            row = session.get(WorkspaceSettingRow, key)
+            row = session.get(models.WorkspaceSettingRow, key)
         return None if row is None else row.value
 
     def set_setting(self, key: str, value: str) -> None:
         with self._errors(), Session(self.engine) as session:
-            session.merge(WorkspaceSettingRow(key=key, value=value))
+            session.merge(models.WorkspaceSettingRow(key=key, value=value))
             session.commit()
 
     # -- bulk loading ------------------------------------------------------------------------
@@ -476,7 +484,7 @@ class SqlStore:
         at: dt.datetime,
     ) -> Job:
         now = to_storage(PropType.DATETIME, at)
-        row = JobRow(
+        row = models.JobRow(
             verb=verb,
             action=json.dumps(action, sort_keys=True),
             selection=json.dumps(selection, sort_keys=True),
@@ -502,7 +510,7 @@ class SqlStore:
         return self.job(job_id)
 
     def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
-        stmt = select(JobRow).order_by(col(JobRow.id).desc())
+        stmt = select(models.JobRow).order_by(col(models.JobRow.id).desc())
         if where is not None:
             stmt = stmt.where(where)
         with self._errors(), Session(self.engine) as session:
@@ -510,9 +518,13 @@ class SqlStore:
             counts: dict[int, dict[str, int]] = {}
             if rows:
                 tallies = session.execute(
-                    sa.select(col(JobItemRow.job_id), col(JobItemRow.outcome), sa.func.count())
-                    .where(col(JobItemRow.job_id).in_([r.id for r in rows]))
-                    .group_by(col(JobItemRow.job_id), col(JobItemRow.outcome))
+                    sa.select(
+                        col(models.JobItemRow.job_id),
+                        col(models.JobItemRow.outcome),
+                        sa.func.count(),
+                    )
+                    .where(col(models.JobItemRow.job_id).in_([r.id for r in rows]))
+                    .group_by(col(models.JobItemRow.job_id), col(models.JobItemRow.outcome))
                 ).all()
                 for jid, outcome, n in tallies:
                     counts.setdefault(jid, {})[outcome or "unprocessed"] = int(n)
@@ -522,7 +534,7 @@ class SqlStore:
         return self._jobs()
 
     def job(self, job_id: int) -> Job:
-        found = self._jobs(col(JobRow.id) == job_id)
+        found = self._jobs(col(models.JobRow.id) == job_id)
         if not found:
             raise NotFound(f"job {job_id} not found", hint="list batches with `subctl jobs`")
         return found[0]
@@ -553,13 +565,16 @@ class SqlStore:
 
     def unfinished_job(self, fingerprint: str) -> Job | None:
         found = self._jobs(
-            sa.and_(col(JobRow.fingerprint) == fingerprint, col(JobRow.status) == "unfinished")
+            sa.and_(
+                col(models.JobRow.fingerprint) == fingerprint,
+                col(models.JobRow.status) == "unfinished",
+            )
         )
         return found[0] if found else None
 
     def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None:
         with self._errors(), Session(self.engine) as session:
-            row = session.get(JobRow, job_id)
+            row = session.get(models.JobRow, job_id)
             if row is None:
                 raise NotFound(f"job {job_id} not found")
             row.status = status
@@ -707,14 +722,29 @@ class SqlStore:
             new_id = int(last or 0) + 1
             session.execute(sa.insert(table).values(id=new_id, **fields))
             for position, email in enumerate(values.get("emails", ())):
-                session.add(ContactEmailRow(contact_id=new_id, position=position, email=email))
+                session.add(
+                    models.ContactEmailRow(contact_id=new_id, position=position, email=email)
+                )
             for position, domain in enumerate(values.get("domains", ())):
-                session.add(CompanyDomainRow(company_id=new_id, position=position, domain=domain))
+                session.add(
+                    models.CompanyDomainRow(company_id=new_id, position=position, domain=domain)
+                )
             session.commit()
         return new_id
 
 
-def _custom(row: PropertyDefinitionRow) -> Property:
+# Core table clauses (not the SQLModel classes): every command reads the definitions, and the
+# models need not load for that.
+_DEFINITIONS = sa.table(
+    "property_definitions",
+    *(sa.column(name) for name in ("name", "label", "type", "field_type", "group_name",
+                                   "description", "options", "rules", "sensitivity",
+                                   "is_unique", "created_at", "updated_at")),
+)  # fmt: skip
+
+
+def _custom(row: Any) -> Property:
+    """A custom property from a ``property_definitions`` row (Core row or model)."""
     return Property(
         name=row.name,
         label=row.label,
@@ -725,18 +755,20 @@ def _custom(row: PropertyDefinitionRow) -> Property:
         group=row.group_name,
         hubspot_defined=False,
         sensitivity=row.sensitivity,
-        unique=row.is_unique,
+        unique=bool(row.is_unique),
         rules=tuple((r["type"], tuple(r.get("args", ()))) for r in json.loads(row.rules)),
     )
 
 
-def _view(row: SavedViewRow) -> SavedView:
+def _view(row: models.SavedViewRow) -> SavedView:
     return SavedView(row.name, row.query, tuple(json.loads(row.columns)), row.sort, row.builtin)
 
 
 def _payments(session: Session, ids: dict[int, int]) -> list[Payment]:
     rows = session.exec(
-        select(PaymentRow).where(col(PaymentRow.id).in_(ids)).order_by(col(PaymentRow.created_at))
+        select(models.PaymentRow)
+        .where(col(models.PaymentRow.id).in_(ids))
+        .order_by(col(models.PaymentRow.created_at))
     ).all()
     return [
         Payment(
@@ -760,41 +792,44 @@ def _labels(
     if object_type == "contact":
         emails: dict[int, list[str]] = {}
         for e in session.exec(
-            select(ContactEmailRow).where(col(ContactEmailRow.contact_id).in_(ids))
-            .order_by(col(ContactEmailRow.contact_id), col(ContactEmailRow.position))
+            select(models.ContactEmailRow).where(col(models.ContactEmailRow.contact_id).in_(ids))
+            .order_by(col(models.ContactEmailRow.contact_id), col(models.ContactEmailRow.position))
         ):  # fmt: skip
             emails.setdefault(e.contact_id, []).append(e.email)
         out = {}
-        for c in session.exec(select(ContactRow).where(col(ContactRow.id).in_(ids))):
+        for c in session.exec(select(models.ContactRow).where(col(models.ContactRow.id).in_(ids))):
             name = " ".join(p for p in (c.firstname, c.lastname) if p) or str(c.id)
             mails = tuple(emails.get(c.id, ()))
             out[c.id] = (f"{name} ({mails[0]})" if mails else name, mails)
         return out
     if object_type == "company":
         domains: dict[int, list[str]] = {}
+        domain = models.CompanyDomainRow
         for d in session.exec(
-            select(CompanyDomainRow).where(col(CompanyDomainRow.company_id).in_(ids))
-            .order_by(col(CompanyDomainRow.company_id), col(CompanyDomainRow.position))
+            select(domain).where(col(domain.company_id).in_(ids))
+            .order_by(col(domain.company_id), col(domain.position))
         ):  # fmt: skip
             domains.setdefault(d.company_id, []).append(d.domain)
         return {
             c.id: (c.name, tuple(domains.get(c.id, ())))
-            for c in session.exec(select(CompanyRow).where(col(CompanyRow.id).in_(ids)))
+            for c in session.exec(
+                select(models.CompanyRow).where(col(models.CompanyRow.id).in_(ids))
+            )
         }
     if object_type == "deal":
-        rows = session.exec(select(DealRow).where(col(DealRow.id).in_(ids)))
+        rows = session.exec(select(models.DealRow).where(col(models.DealRow.id).in_(ids)))
         return {r.id: (r.name, ()) for r in rows}
     if object_type == "line_item":
-        items = session.exec(select(LineItemRow).where(col(LineItemRow.id).in_(ids)))
+        items = session.exec(select(models.LineItemRow).where(col(models.LineItemRow.id).in_(ids)))
         return {r.id: (f"{r.name} × {r.quantity}", ()) for r in items}
     if object_type == "quote":
-        quotes = session.exec(select(QuoteRow).where(col(QuoteRow.id).in_(ids)))
+        quotes = session.exec(select(models.QuoteRow).where(col(models.QuoteRow.id).in_(ids)))
         return {r.id: (r.title, ()) for r in quotes}
     if object_type == "invoice":
-        invoices = session.exec(select(InvoiceRow).where(col(InvoiceRow.id).in_(ids)))
+        invoices = session.exec(select(models.InvoiceRow).where(col(models.InvoiceRow.id).in_(ids)))
         return {r.id: (r.number, ()) for r in invoices}
     if object_type == "payment":
-        payments = session.exec(select(PaymentRow).where(col(PaymentRow.id).in_(ids)))
+        payments = session.exec(select(models.PaymentRow).where(col(models.PaymentRow.id).in_(ids)))
         return {
             r.id: (f"{r.amount:.2f} {r.currency} {r.status} ({r.method})", ()) for r in payments
         }
@@ -1053,7 +1088,7 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     )
 
 
-def _job(row: JobRow, counts: dict[str, int]) -> Job:
+def _job(row: models.JobRow, counts: dict[str, int]) -> Job:
     assert row.id is not None
     tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "unprocessed")}
     return Job(
@@ -1073,9 +1108,9 @@ def _job(row: JobRow, counts: dict[str, int]) -> Job:
 
 def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
     rows = session.exec(
-        select(OutboxRow)
-        .where(OutboxRow.subscription_id == sub_id)
-        .order_by(col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
+        select(models.OutboxRow)
+        .where(models.OutboxRow.subscription_id == sub_id)
+        .order_by(col(models.OutboxRow.created_at).desc(), col(models.OutboxRow.id).desc())
     ).all()
     return [
         OutboxMessage(
@@ -1096,8 +1131,11 @@ def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
 # -- properties & associations (issue 6): helpers ---------------------------------------------
 
 CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
-_DEFINITIONS = PropertyDefinitionRow.__table__  # type: ignore[attr-defined]
-_HISTORY = PropertyHistoryRow.__table__  # type: ignore[attr-defined]
+_HISTORY = sa.table(
+    "property_history",
+    *(sa.column(name) for name in ("id", "subscription_id", "property", "old_value",
+                                   "new_value", "changed_at", "source")),
+)  # fmt: skip
 _LINKS = sa.table(
     "associations",
     sa.column("subscription_id"),
@@ -1106,13 +1144,13 @@ _LINKS = sa.table(
     sa.column("type_id"),
 )
 _RECORD_MODELS: dict[str, Any] = {
-    "contact": ContactRow,
-    "company": CompanyRow,
-    "deal": DealRow,
-    "line_item": LineItemRow,
-    "quote": QuoteRow,
-    "invoice": InvoiceRow,
-    "payment": PaymentRow,
+    "contact": models.ContactRow,
+    "company": models.CompanyRow,
+    "deal": models.DealRow,
+    "line_item": models.LineItemRow,
+    "quote": models.QuoteRow,
+    "invoice": models.InvoiceRow,
+    "payment": models.PaymentRow,
 }
 
 
