@@ -128,6 +128,38 @@ def _same_ids(command_out: str, baseline_out: str) -> str | None:
     return None
 
 
+# -- a compound filter ---------------------------------------------------------------------------
+
+FILTER_WHERE = "status in (unpaid, past_due) and next_payment_due_date < +7d"
+FILTER_FIELDS = ("hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_date", "hs_mrr")
+
+
+def _filter_baseline(workspace: Path) -> str:
+    """The same query written by hand: the same SELECT through sqlite3, every matching row
+    written as NDJSON. Like the list baseline it imports sqlmodel, the stack subctl runs on, so
+    the ratio measures subctl's own work (the CLI, the query language, value conversion)."""
+    due = (TODAY + dt.timedelta(days=7) - dt.date(1970, 1, 1)).days * 86_400_000
+    select = (
+        f"SELECT {', '.join(FILTER_FIELDS)} FROM subscriptions "
+        f"WHERE hs_status IN ('unpaid', 'past_due') AND hs_next_payment_due_date < {due} "
+        "ORDER BY hs_next_payment_due_date, hs_object_id"
+    )
+    return (
+        "import sqlmodel, sqlite3, json, sys; "
+        f"conn = sqlite3.connect({str(workspace)!r}); keys = {FILTER_FIELDS!r}; "
+        "w = sys.stdout.write; "
+        f"[w(json.dumps(dict(zip(keys, row))) + chr(10)) for row in conn.execute({select!r})]"
+    )
+
+
+def _same_ndjson_ids(command_out: str, baseline_out: str) -> str | None:
+    listed = [json.loads(line)["hs_object_id"] for line in command_out.splitlines()]
+    expected = [json.loads(line)["hs_object_id"] for line in baseline_out.splitlines()]
+    if not listed or listed != expected:
+        return f"different rows: subctl {len(listed)}, baseline {len(expected)}"
+    return None
+
+
 # -- bulk cancellation (issue 5) -------------------------------------------------------------
 
 CANCELLATIONS = 100_000
@@ -211,6 +243,23 @@ def benchmarks(env: Env) -> list[Benchmark]:
             1.5,
             verify=_same_ids,
         ),
+        Benchmark(
+            "filter-compound",
+            [
+                *env.subctl,
+                "filter",
+                "--where",
+                FILTER_WHERE,
+                "--all",
+                "--format",
+                "ndjson",
+                "--fields",
+                ",".join(FILTER_FIELDS),
+            ],
+            [py, "-c", _filter_baseline(env.workspace)],
+            2.0,
+            verify=_same_ndjson_ids,
+        ),  # fmt: skip
         Benchmark(
             "cancel-100k",
             cancel_command,
