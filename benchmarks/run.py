@@ -160,7 +160,7 @@ def _same_ndjson_ids(command_out: str, baseline_out: str) -> str | None:
     return None
 
 
-# -- bulk cancellation (issue 5) -------------------------------------------------------------
+# -- bulk cancellation -------------------------------------------------------------
 
 CANCELLATIONS = 100_000
 CANCEL_TARGET = 8.0  # see the README: the issue's budget, 5 s for the command, is ≈ 7.5

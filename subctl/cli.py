@@ -64,13 +64,14 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
+# The order of --help: reading, then changing, then the workspace.
 subscriptions.register(app)
 filter_cmd.register(app)
-workspace.register(app)
 lifecycle.register(app)
-jobs.register(app)
 associate.register(app)
 properties.register(app)
+jobs.register(app)
+workspace.register(app)
 
 
 def _silence_stdout() -> None:

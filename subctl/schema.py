@@ -155,7 +155,7 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
     # established"); subctl stores it as hs_canceled_at, label "Cancellation date".
     Property("hs_canceled_at", "Cancellation date", _P.DATETIME, "date",
              ("canceled_at", "cancellation_date"), read_only_value=True),
-    # -- lifecycle (issue 5; migration m002_lifecycle). Internal names NOT FOUND in HubSpot's
+    # -- lifecycle (migration m002_lifecycle). Internal names NOT FOUND in HubSpot's
     # docs: the pause endpoint takes a "pauseReason" (DOMAIN.md §2), kept as hs_pause_reason;
     # `cancel --at-period-end` records the day the subscription ends as
     # hs_scheduled_cancellation_date. Both are set by lifecycle verbs only.

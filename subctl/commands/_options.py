@@ -49,7 +49,7 @@ SortOpt = Annotated[
 SubIdArg = Annotated[int, typer.Argument(metavar="ID", help="Subscription record ID.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
-# -- lifecycle batches (issue 5): every lifecycle verb selects subscriptions the same way --------
+# -- lifecycle batches: every lifecycle verb selects subscriptions the same way --------
 
 IdsArg = Annotated[
     list[int] | None,
@@ -84,7 +84,7 @@ PlanOpt = Annotated[
     ),
 ]
 
-# -- custom properties (issue 6) ---------------------------------------------------------------
+# -- custom properties ---------------------------------------------------------------
 
 ShowSensitiveOpt = Annotated[
     bool,

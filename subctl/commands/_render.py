@@ -71,7 +71,7 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group
                  for c in document["history"]],
             )
         )  # fmt: skip
-    if document.get("outbox"):  # issue 5: e-mails recorded by lifecycle verbs
+    if document.get("outbox"):  # e-mails recorded by lifecycle verbs
         parts.append(
             _pairs(
                 "Outbox",

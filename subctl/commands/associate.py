@@ -158,4 +158,4 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("associate", rich_help_panel="Subscriptions")(subscription_associate)
+    app.command("associate")(subscription_associate)

@@ -158,5 +158,5 @@ def views_delete(ctx: typer.Context, name: ViewNameArg, yes: YesOpt = False) -> 
 
 
 def register(app: typer.Typer) -> None:
-    app.command("filter", rich_help_panel="Subscriptions")(subscription_filter)
-    app.add_typer(views_app, rich_help_panel="Subscriptions")
+    app.command("filter")(subscription_filter)
+    app.add_typer(views_app)

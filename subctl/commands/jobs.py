@@ -151,4 +151,4 @@ def jobs_resume(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(jobs_app, name="jobs", rich_help_panel="Lifecycle")
+    app.add_typer(jobs_app, name="jobs")

@@ -227,10 +227,9 @@ def subscription_send_update_link(
 
 
 def register(app: typer.Typer) -> None:
-    panel = "Lifecycle"
-    app.command("update", rich_help_panel=panel)(subscription_update)
-    app.command("cancel", rich_help_panel=panel)(subscription_cancel)
-    app.command("pause", rich_help_panel=panel)(subscription_pause)
-    app.command("resume", rich_help_panel=panel)(subscription_resume)
-    app.command("delete", rich_help_panel=panel)(subscription_delete)
-    app.command("send-update-link", rich_help_panel=panel)(subscription_send_update_link)
+    app.command("update")(subscription_update)
+    app.command("cancel")(subscription_cancel)
+    app.command("pause")(subscription_pause)
+    app.command("resume")(subscription_resume)
+    app.command("delete")(subscription_delete)
+    app.command("send-update-link")(subscription_send_update_link)

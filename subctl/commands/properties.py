@@ -503,11 +503,10 @@ def property_settings(
 
 
 def register(app: typer.Typer) -> None:
-    panel = "Properties"
     property_app.command("create")(property_create)
     property_app.command("list")(property_list)
     property_app.command("view")(property_view)
     property_app.command("edit")(property_edit)
     property_app.command("delete")(property_delete)
     property_app.command("settings")(property_settings)
-    app.add_typer(property_app, rich_help_panel=panel)
+    app.add_typer(property_app)

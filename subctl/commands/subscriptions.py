@@ -123,6 +123,5 @@ def subscription_view(
 
 
 def register(app: typer.Typer) -> None:
-    panel = "Subscriptions"
-    app.command("list", rich_help_panel=panel)(subscription_list)
-    app.command("view", rich_help_panel=panel)(subscription_view)
+    app.command("list")(subscription_list)
+    app.command("view")(subscription_view)

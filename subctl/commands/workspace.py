@@ -64,6 +64,5 @@ def workspace_demo(
 
 
 def register(app: typer.Typer) -> None:
-    panel = "Workspace"
-    app.command("init", rich_help_panel=panel)(workspace_init)
-    app.command("demo", rich_help_panel=panel)(workspace_demo)
+    app.command("init")(workspace_init)
+    app.command("demo")(workspace_demo)

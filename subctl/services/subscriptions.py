@@ -208,7 +208,7 @@ def detail_document(
              "changed_at": c.changed_at, "source": c.source}
             for c in detail.history
         ],
-        # issue 5: e-mails to the buyer recorded by lifecycle verbs (local workspace)
+        # e-mails to the buyer recorded by lifecycle verbs (local workspace)
         "outbox": [
             {"id": m.id, "kind": m.kind, "to": m.recipient, "subject": m.subject,
              "body": m.body, "link": m.link, "created_at": m.created_at, "job": m.job_id}

@@ -64,7 +64,7 @@ def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
     return text
 
 
-# -- custom properties: rules, calculated and multi-value properties (issue 6) -----------------
+# -- custom properties: rules, calculated and multi-value properties -----------------
 
 
 def coerce_value(

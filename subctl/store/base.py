@@ -72,7 +72,7 @@ class SavedView:
     builtin: bool = False
 
 
-# -- lifecycle verbs and the batch journal (issue 5) ---------------------------------------
+# -- lifecycle verbs and the batch journal ---------------------------------------
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
@@ -213,7 +213,7 @@ class Store(Protocol):
 
     def delete_view(self, name: str) -> None: ...
 
-    # -- lifecycle verbs and the batch journal (issue 5) -----------------------------------
+    # -- lifecycle verbs and the batch journal -----------------------------------
     #
     # Exactly once. A batch is journaled (``create_job``) before anything changes; each item's
     # change and its journal outcome are then written by one ``apply`` call, and on a SQL
@@ -288,7 +288,7 @@ class Store(Protocol):
 
     def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
 
-    # -- properties & associations (issue 6) -----------------------------------------------
+    # -- properties & associations -----------------------------------------------
     #
     # Primitives only: the rules (names, the type/fieldType matrix, tier caps, the one-contact
     # rule, replace semantics) live in ``subctl.services.properties`` and

@@ -208,7 +208,7 @@ _M001_SUBSCRIPTION_COLUMNS = frozenset(
 )  # fmt: skip
 
 
-# -- lifecycle verbs and batch journal (issue 5) ------------------------------------------------
+# -- lifecycle verbs and batch journal ------------------------------------------------
 
 
 def m002_lifecycle(conn: sa.Connection) -> None:

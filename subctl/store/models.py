@@ -139,7 +139,7 @@ class WorkspaceSettingRow(SQLModel, table=True):
     value: str
 
 
-# -- lifecycle verbs and batch journal (issue 5; migration m002_lifecycle) -------------------
+# -- lifecycle verbs and batch journal (migration m002_lifecycle) -------------------
 
 
 class JobRow(SQLModel, table=True):

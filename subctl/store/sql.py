@@ -144,7 +144,7 @@ class SqlStore:
             ) from exc
         except sa.exc.DatabaseError as exc:
             raise StoreUnavailable(f"workspace unavailable: {exc.orig}") from exc
-        except Exception as exc:  # issue 6: raw DB-API cursors (bulk paths) raise unwrapped
+        except Exception as exc:  # raw DB-API cursors (bulk paths) raise unwrapped
             if isinstance(exc, self.engine.dialect.loaded_dbapi.IntegrityError):
                 raise _conflict(str(exc)) from exc
             raise
@@ -262,7 +262,7 @@ class SqlStore:
                        from_storage(PropType.DATETIME, h.changed_at), h.source)
                 for h in history
             ]  # fmt: skip
-            detail.outbox = _outbox(session, sub_id)  # issue 5
+            detail.outbox = _outbox(session, sub_id)
         return detail
 
     # -- saved views -------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class SqlStore:
                 if self.is_sqlite:
                     conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
-    # -- lifecycle verbs and the batch journal (issue 5) -----------------------------------
+    # -- lifecycle verbs and the batch journal -----------------------------------
     #
     # ``apply`` is one transaction per call: the journal claim, the subscription updates
     # (set-based: one UPDATE ... WHERE id IN (...) per distinct change), deletions, history,
@@ -582,7 +582,7 @@ class SqlStore:
             session.add(row)
             session.commit()
 
-    # -- properties & associations (issue 6) ------------------------------------------------
+    # -- properties & associations ------------------------------------------------
     #
     # A custom property is a row of ``property_definitions`` plus a column of ``subscriptions``
     # (ALTER TABLE ADD COLUMN, typed by ``migrations.column_type``) with the index
@@ -837,7 +837,7 @@ def _labels(
     return {}
 
 
-# -- lifecycle verbs and the batch journal (issue 5): helpers of ``SqlStore.apply`` ----------
+# -- lifecycle verbs and the batch journal: helpers of ``SqlStore.apply`` ----------
 
 ID_CHUNK = 1000  # ids per IN (...) list: far below every backend's bound-parameter limit
 BATCH_CACHE_KIB = 131_072  # SQLite page cache of a connection that applies batches (128 MiB)
@@ -1128,7 +1128,7 @@ def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
     ]
 
 
-# -- properties & associations (issue 6): helpers ---------------------------------------------
+# -- properties & associations: helpers ---------------------------------------------
 
 CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
 _HISTORY = sa.table(

@@ -1,4 +1,4 @@
-"""Lifecycle store primitives (issue 5): batch reads, ``apply`` (changes, history, outbox,
+"""Lifecycle store primitives: batch reads, ``apply`` (changes, history, outbox,
 refunds and the journal, atomically, with optimistic status checks), and the job journal."""
 
 from __future__ import annotations

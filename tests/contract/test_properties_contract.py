@@ -1,4 +1,4 @@
-"""Custom property definitions, settings and associations: the store primitives of issue 6."""
+"""Custom property definitions, settings and associations."""
 
 from __future__ import annotations
 
