@@ -476,3 +476,19 @@ def test_send_update_link(seeded: Invoke, subctl_home: Path) -> None:
     assert mail["to"] == "ada@example.com" and mail["link"] == rows(dry.stdout)[0]["link"]
     table = seeded(f"view {UNPAID} --format table").stdout
     assert "Outbox" in table and "payment_method_update to ada@example.com" in table
+
+
+def test_highly_sensitive_values_are_masked_in_outcomes_and_jobs(seeded: Invoke) -> None:
+    for args in (
+        "property settings --tier enterprise",
+        "property create --name tax_id --label 'Tax ID' --type string --field-type text "
+        "--sensitivity highly_sensitive",
+    ):
+        assert seeded(args).exit_code == 0
+    updated = seeded("update 1 --set tax_id=DK12345678 --format json")
+    assert updated.exit_code == 0, updated.stderr
+    assert "DK12345678" not in updated.stdout + updated.stderr
+    assert json.loads(updated.stdout)[0]["note"] == "set tax_id=******"
+    jobs = seeded("jobs --format json")
+    assert "DK12345678" not in jobs.stdout
+    assert "--set tax_id=******" in jobs.stdout

@@ -61,10 +61,11 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
     from subctl.services.lifecycle import Action
 
     app = AppContext.from_typer(ctx)
+    registry = app.store().properties()
     rows = [
         {
             "id": job.id,
-            "command": Action.from_json(job.action).describe(),
+            "command": Action.from_json(job.action).describe(registry),
             "selection": _selection_text(job.selection),
             "status": job.status,
             "total": job.total,

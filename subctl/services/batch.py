@@ -61,6 +61,7 @@ from subctl.services.lifecycle import (
     decide,
     typed_values,
 )
+from subctl.services.masking import masked_names
 from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription
 
 CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
@@ -233,7 +234,7 @@ def prepare(
         if plan.verb != action.verb:
             raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
         if plan.action != action.to_json():
-            made = Action.from_json(plan.action).describe()
+            made = Action.from_json(plan.action).describe(store.properties())
             raise UsageError(
                 f"{selection.plan} was reviewed with other options: `{made}`",
                 hint="run with the same options as the dry run that wrote the plan",
@@ -363,8 +364,10 @@ def decide_chunk(
         statuses = None if action.refunds else PENDING_STATUSES
         payments = store.payments_of(present, statuses)
     emails = store.buyer_emails(present) if action.sends_mail and present else {}
-    values = typed_values(action, store.properties(), now.date())
-    ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id)
+    registry = store.properties()
+    values = typed_values(action, registry, now.date())
+    ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
+                  masked=masked_names(registry))  # fmt: skip
     return [
         decide(
             action,

@@ -65,6 +65,7 @@ from typing import Any
 
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
+from subctl.services.masking import MASK, masked_names
 from subctl.services.refunds import prorate
 from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
 
@@ -228,8 +229,9 @@ class Action:
             values=tuple((str(k), str(v)) for k, v in data.get("values", ())),
         )
 
-    def describe(self) -> str:
-        """The options, as a user would type them (job listings)."""
+    def describe(self, registry: PropertyRegistry | None = None) -> str:
+        """The options, as a user would type them (job listings); with ``registry``, the
+        values of highly sensitive properties masked."""
         parts = [self.verb]
         if self.at_period_end:
             parts.append("--at-period-end")
@@ -241,7 +243,13 @@ class Action:
             parts.append(f"--reason {self.reason!r}")
         if self.next_billing_date:
             parts.append(f"--next-billing-date {self.next_billing_date}")
-        parts.extend(f"--set {k}={v}" for k, v in self.values)
+        hidden = masked_names(registry) if registry is not None else frozenset()
+
+        def shown(name: str, value: str) -> str:
+            prop = registry.get(name) if registry is not None else None
+            return MASK if prop is not None and prop.name in hidden and value else value
+
+        parts.extend(f"--set {k}={shown(k, v)}" for k, v in self.values)
         return " ".join(parts)
 
 
@@ -419,6 +427,7 @@ class Context:
     verb: str
     values: Mapping[str, Any] = field(default_factory=dict)
     job_id: int | None = None
+    masked: frozenset[str] = frozenset()  # highly sensitive properties: notes show MASK
     today: dt.date = field(init=False)
     source: str = field(init=False)  # of history entries: the verb, and the job
 
@@ -747,7 +756,8 @@ def _update(
         return d
     d.mutation = _mutation(action, ctx, sub, {**changes, "hs_lastmodifieddate": ctx.now})
     d.note = "set " + ", ".join(
-        f"{name}={'(empty)' if value is None else value}" for name, value in changes.items()
+        f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else value}"
+        for name, value in changes.items()
     )
     return d
 
