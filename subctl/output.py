@@ -142,9 +142,15 @@ class Output:
             )
         import questionary
 
-        answer = questionary.confirm(question, default=False, output=self.stderr).ask()
+        answer = questionary.confirm(question, default=False, output=self.prompt_output()).ask()
         if not answer:
             raise Aborted("aborted")
+
+    def prompt_output(self) -> Any:
+        """Where prompts draw: stderr, as prompt_toolkit's terminal output (stdout stays data)."""
+        from prompt_toolkit.output import create_output
+
+        return create_output(stdout=self.stderr)
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Any]:

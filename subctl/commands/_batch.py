@@ -79,7 +79,9 @@ def _require_confirmation_possible(app: AppContext, verb: str, count: int, yes: 
 def _ask(app: AppContext, question: str, default: bool) -> bool:
     import questionary
 
-    return bool(questionary.confirm(question, default=default, output=app.out.stderr).ask())
+    return bool(
+        questionary.confirm(question, default=default, output=app.out.prompt_output()).ask()
+    )
 
 
 def _show_preview(app: AppContext, decisions: Sequence[Decision], action: Action) -> None:

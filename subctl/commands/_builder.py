@@ -26,36 +26,42 @@ def build_query(
     joiner: str | None = None  # how the next condition joins what is there
     last_joiner: str | None = None
     while True:
-        title = _ask(questionary.autocomplete("Field:", choices=list(by_title), output=out.stderr))
+        title = _ask(
+            questionary.autocomplete("Field:", choices=list(by_title), output=out.prompt_output())
+        )
         prop = by_title.get(title) or registry.get(title)
         if prop is None:
             out.warn(f'unknown field "{title}"')
             continue
         operators = {o.label: o for o in OPERATORS[prop.type]}
         operator = operators[
-            _ask(questionary.select("Operator:", choices=list(operators), output=out.stderr))
+            _ask(
+                questionary.select("Operator:", choices=list(operators), output=out.prompt_output())
+            )
         ]
         values: list[str] = []
         if operator.values == -1 and prop.options:
             picked = questionary.checkbox(
-                "Values:", choices=[o.label for o in prop.options], output=out.stderr
+                "Values:", choices=[o.label for o in prop.options], output=out.prompt_output()
             ).ask()
             if not picked:
                 raise Aborted("aborted")
             labels = {o.label: o.value for o in prop.options}
             values = [labels[p] for p in picked]
         elif operator.values == -1:
-            values = _ask(questionary.text("Values (comma-separated):", output=out.stderr)).split(
-                ","
-            )
+            values = _ask(
+                questionary.text("Values (comma-separated):", output=out.prompt_output())
+            ).split(",")
         elif operator.values == 2:
-            values = [_ask(questionary.text(f"{w}:", output=out.stderr)) for w in ("From", "To")]
+            values = [
+                _ask(questionary.text(f"{w}:", output=out.prompt_output())) for w in ("From", "To")
+            ]
         elif operator.values == 1:
             choices = ["true", "false"] if prop.type is PropType.BOOL else None
             question = (
-                questionary.select("Value:", choices=choices, output=out.stderr)
+                questionary.select("Value:", choices=choices, output=out.prompt_output())
                 if choices
-                else questionary.text("Value:", output=out.stderr)
+                else questionary.text("Value:", output=out.prompt_output())
             )
             values = [_ask(question)]
         condition = condition_text(registry.short_name(prop), operator, values)
@@ -68,7 +74,7 @@ def build_query(
             where, last_joiner = f"{where} {joiner} {condition}", joiner
         more = _ask(
             questionary.select(
-                "Add another condition?", choices=["no", "and", "or"], output=out.stderr
+                "Add another condition?", choices=["no", "and", "or"], output=out.prompt_output()
             )
         )
         if more == "no":
@@ -77,7 +83,7 @@ def build_query(
     out.message(f"Query: {where}")
     if (
         save_view is None
-        and questionary.confirm("Save as a view?", default=False, output=out.stderr).ask()
+        and questionary.confirm("Save as a view?", default=False, output=out.prompt_output()).ask()
     ):
-        save_view = _ask(questionary.text("View name:", output=out.stderr))
+        save_view = _ask(questionary.text("View name:", output=out.prompt_output()))
     return where, save_view

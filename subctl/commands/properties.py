@@ -112,14 +112,14 @@ class QuestionaryPrompter:
     def text(self, question: str, *, default: str = "") -> str:
         import questionary
 
-        prompt = questionary.text(question, default=default, output=self.out.stderr)
+        prompt = questionary.text(question, default=default, output=self.out.prompt_output())
         return self._answer(prompt.ask())
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
         import questionary
 
         prompt = questionary.select(
-            question, choices=list(choices), default=default, output=self.out.stderr
+            question, choices=list(choices), default=default, output=self.out.prompt_output()
         )
         return self._answer(prompt.ask())
 
