@@ -62,8 +62,8 @@ def test_table_format(seeded: Invoke) -> None:
     assert result.stdout == (
         "Record ID   Name                       Status\n"
         "─────────────────────────────────────────────\n"
-        "2           Globex – Basic annual      unpaid\n"
-        "3           Initech – Team quarterly   unpaid\n"
+        "        2   Globex – Basic annual      unpaid\n"
+        "        3   Initech – Team quarterly   unpaid\n"
     )
 
 
@@ -75,8 +75,8 @@ def test_table_fits_a_narrow_terminal(seeded: Invoke, monkeypatch: pytest.Monkey
     assert lines[:4] == [
         "Record ID   Name                    ",
         "────────────────────────────────────",
-        "2           Globex – Basic annual   ",
-        "3           Initech – Team quarterly",
+        "        2   Globex – Basic annual   ",
+        "        3   Initech – Team quarterly",
     ]
     assert lines[4].startswith("(5 columns left out to fit: hs_status,")
 

@@ -9,6 +9,7 @@ the rightmost columns are left out and a note says so.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from rich import box
@@ -51,9 +52,15 @@ def minimum_width(cells: int, header: str) -> int:
 def render_table(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], console: Console
 ) -> int:
-    cells = [[text_value(row.get(c.key)) for c in columns] for row in rows]
-    if not cells:
+    values = [[row.get(c.key) for c in columns] for row in rows]
+    if not values:
         return 0
+    cells = [[text_value(v) for v in line] for line in values]
+    numeric = [
+        all(v is None or (isinstance(v, int | float | Decimal) and not isinstance(v, bool))
+            for v in (line[i] for line in values))
+        for i in range(len(columns))
+    ]  # fmt: skip
     content = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     natural = [max(w, len(c.header), 1) for w, c in zip(content, columns, strict=True)]
     minimum = [minimum_width(w, c.header) for w, c in zip(content, columns, strict=True)]
@@ -64,7 +71,12 @@ def render_table(
         box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False, padding=(0, 1)
     )
     for i in shown:
-        table.add_column(Text(columns[i].header), width=widths[i], overflow="fold")
+        table.add_column(
+            Text(columns[i].header),
+            width=widths[i],
+            overflow="fold",
+            justify="right" if numeric[i] else "left",
+        )
     for line in cells:
         table.add_row(*(Text(line[i], no_wrap=True, overflow="ellipsis") for i in shown))
     console.print(table)
