@@ -148,3 +148,10 @@ def test_fuzzed_queries_exit_0_or_2_with_one_error(seeded: Invoke, text: str) ->
     assert result.exit_code in (0, 2), result.stderr
     if result.exit_code == 2:
         assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+
+
+def test_an_empty_where_is_an_error_not_everything(seeded: Invoke) -> None:
+    for args in (["list", "--where", ""], ["filter", "--where", " "], ["cancel", "--where", ""]):
+        result = seeded(args)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("Error: empty query"), result.stderr

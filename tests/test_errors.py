@@ -73,3 +73,16 @@ def test_broken_pipe_does_not_traceback(seeded: Invoke, subctl_home: Path) -> No
     proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert proc.stdout.strip() in ("rc=0", "rc=1")
+
+
+def test_postgres_without_its_driver_says_how_to_install_it(invoke: Invoke) -> None:
+    pytest.importorskip("sqlalchemy")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        result = invoke(["--workspace", "postgresql://u:secret@localhost/db", "list"])
+        assert result.exit_code == 6
+        assert "secret" not in result.stderr
+        assert "pip install 'subctl[postgres]'" in result.stderr
+    else:
+        pytest.skip("psycopg is installed")

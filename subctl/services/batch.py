@@ -110,7 +110,7 @@ class Selection:
 
     @property
     def empty(self) -> bool:
-        return not (self.ids or self.from_file or self.where or self.view or self.plan)
+        return not (self.ids or self.from_file or self.view or self.plan) and self.where is None
 
 
 @dataclass
@@ -228,7 +228,7 @@ def prepare(
     fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
     if selection.plan is not None:
-        if selection.ids or selection.from_file or selection.where or selection.view:
+        if selection.ids or selection.from_file or selection.where is not None or selection.view:
             raise UsageError("--plan cannot be combined with IDs, --from-file, --where or --view")
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
@@ -254,7 +254,7 @@ def prepare(
         sel_json["from_file"] = "sha256:" + _sha256(text)
     explicit = list(dict.fromkeys(explicit))
     query = None
-    if selection.where or selection.view:
+    if selection.where is not None or selection.view:
         listing = build_listing(
             store,
             ListRequest(where=selection.where, view=selection.view, limit=None, fields="id"),

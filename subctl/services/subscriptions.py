@@ -145,7 +145,7 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     for name, record_id in request.associated.items():
         assert name in ASSOCIATION_BY_NAME, name
         filters.append(Condition(f"associations.{name}", Op.EQ, (record_id,)))
-    if request.where:
+    if request.where is not None:  # an empty query is an error, not "everything"
         filters.append(parse_where(request.where, registry, today))
     sort_text = request.sort or (view.sort if view else None)
     sort = parse_sort(sort_text, registry) if sort_text else DEFAULT_SORT

@@ -111,7 +111,12 @@ class SqlStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine = sa.create_engine(url)
-        except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+        except ModuleNotFoundError as exc:
+            raise StoreUnavailable(
+                f"cannot open workspace {describe_url(url)}: {exc}",
+                hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
+            ) from exc
+        except sa.exc.ArgumentError as exc:
             raise StoreUnavailable(f"cannot open workspace {describe_url(url)}: {exc}") from exc
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
