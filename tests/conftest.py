@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +16,19 @@ from typer.testing import CliRunner
 from subctl.cli import run
 
 NOW = "2026-11-26T12:00:00+00:00"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def completions_generator() -> ModuleType:
+    """``completions/generate.py`` (a script, not a package), loaded once per session."""
+    name = "_subctl_completions_generate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "completions" / "generate.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 @dataclass

@@ -3,33 +3,20 @@ the dynamic completion they call back into knows every command in the tree."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from subctl.cli import run
+from tests.conftest import completions_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _generator() -> ModuleType:
-    """``completions/generate.py`` (not a package), loaded once per session."""
-    name = "_subctl_completions_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "completions" / "generate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-gen = _generator()
+gen = completions_generator()
 TREE = gen.command_tree()
 GROUPS = [node for node in TREE if node.is_group]
 

@@ -8,34 +8,22 @@ adding or changing one, run ``python completions/generate.py``.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.conftest import completions_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = re.compile(r"^\s*Example:\s+subctl(\s|$)", re.MULTILINE)
 
 
-def _generator() -> ModuleType:
-    """``completions/generate.py`` (not a package), loaded once per session."""
-    name = "_subctl_completions_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "completions" / "generate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-gen = _generator()
+gen = completions_generator()
 TREE = gen.command_tree()
 
 
