@@ -70,8 +70,9 @@ def test_jobs_list_and_results(seeded: Invoke) -> None:
     assert len(failed) == 2 and failed[1].startswith("5,")
     assert seeded("jobs results 1 --outcome nope").exit_code == 2
     assert seeded("jobs results 9").exit_code == 3
-    nothing = seeded("jobs resume 1")
-    assert (nothing.exit_code, nothing.stderr) == (0, "Job 1 has nothing left to do.\n")
+    nothing = seeded("jobs resume 1")  # done: nothing is run again
+    assert (nothing.exit_code, nothing.stderr) == (
+        5, "Error: job 1 is done; nothing left to resume\n")  # fmt: skip
 
 
 def test_interrupted_batch_is_resumed_exactly_once(

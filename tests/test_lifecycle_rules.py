@@ -188,6 +188,39 @@ def test_pause_and_resume() -> None:
     assert resumed.changes["hs_pause_reason"] == ("on leave", None)
 
 
+# A scheduled cancellation (cancel --at-period-end) promised "never charged again": nothing may
+# bring a next payment back, only an immediate cancellation still applies.
+SCHEDULED_CANCELLATION = {
+    # verb: (status, outcome)
+    "update": ("active", FAIL),
+    "pause": ("active", FAIL),
+    "resume": ("paused", FAIL),
+    "cancel": ("active", OK),
+    "cancel_end": ("active", SKIP),
+    "send-update-link": ("active", OK),
+}
+
+
+@pytest.mark.parametrize("verb", list(SCHEDULED_CANCELLATION))
+def test_scheduled_cancellation_transitions(verb: str) -> None:
+    status, expected = SCHEDULED_CANCELLATION[verb]
+    action, values = _action(verb)
+    scheduled = sub(status, hs_scheduled_cancellation_date=dt.date(2026, 12, 20),
+                    hs_next_payment_due_date=None, hs_next_payment_amount=None)  # fmt: skip
+    d = run(action, scheduled, values=values)
+    assert d.outcome is expected, d.note
+    if expected is FAIL:
+        assert d.mutation is None
+        assert d.note.startswith(f"cannot {action.verb}: the subscription is scheduled to cancel")
+        assert "on 2026-12-20" in d.note
+
+
+@pytest.mark.parametrize("verb", ["update", "pause", "resume"])
+def test_scheduled_cancellation_is_in_the_snapshot(verb: str) -> None:
+    action, _values = _action(verb)
+    assert "hs_scheduled_cancellation_date" in action.fields()
+
+
 def test_mark_unpaid_records_update_link_mail() -> None:
     d = run(*_mark_unpaid())
     (mail,) = d.mutation.messages
@@ -339,6 +372,35 @@ def test_pending_bank_payment_warning_and_explicit_refund() -> None:
     assert d.mutation.changes["hs_last_payment_status"][1] == "refunded"
 
 
+def test_a_payment_of_two_subscriptions_is_refunded_once_per_batch() -> None:
+    """Both subscriptions see the same (unrefunded) payment in their snapshot: the decisions of
+    one batch share ``Context.refunding``, so only the first refunds it."""
+    ctx = Context(now=NOW, verb="cancel", job_id=7)
+    action = Action("cancel", refund_unused=True)
+    shared = (pay(1, "succeeded"),)
+    due = dt.date(2026, 12, 1)
+    first = decide(action, Target(1, sub("active", hs_next_payment_due_date=due), shared), ctx)
+    other = Subscription(2, dict(sub("active", hs_next_payment_due_date=due).properties))
+    second = decide(action, Target(2, other, shared), ctx)
+    assert [r.payment_id for r in first.mutation.refunds] == [1]
+    assert second.outcome is OK and second.mutation.refunds == () and second.refund is None
+    assert "no refund: payment 1 is refunded with subscription 1" in second.note
+    assert ctx.refunding == {1: 1}
+    again = decide(action, Target(1, sub("active", hs_next_payment_due_date=due), shared), ctx)
+    assert [r.payment_id for r in again.mutation.refunds] == [1]  # decided again: its own
+
+
+def test_a_pending_payment_of_two_subscriptions_is_refunded_once_per_batch() -> None:
+    ctx = Context(now=NOW, verb="cancel")
+    action = Action("cancel", refund_pending=True)
+    shared = (pay(900, "processing", "ach", amount="1200.00"),)
+    first = decide(action, Target(1, sub("unpaid"), shared), ctx)
+    second = decide(action, Target(2, Subscription(2, dict(sub("unpaid").properties)), shared), ctx)
+    assert [r.payment_id for r in first.mutation.refunds] == [900]
+    assert second.mutation.refunds == () and second.refund is None and second.warnings == []
+    assert "pending bank payment 900 refunded with subscription 1" in second.note
+
+
 # -- options ---------------------------------------------------------------------------------
 
 
@@ -409,6 +471,9 @@ def test_parse_id_file_errors() -> None:
         batch.parse_id_file("name,email\na,b\n", "f")
     with pytest.raises(UsageError, match='f:1: "-3"'):
         batch.parse_id_file("-3\n", "f")
+    with pytest.raises(UsageError, match='f:1: "9223372036854775808" is not a subscription id'):
+        batch.parse_id_file("9223372036854775808\n", "f")  # beyond SQLite's 64-bit integers
+    assert batch.parse_id_file("9223372036854775807\n", "f") == [2**63 - 1]
 
 
 def test_plan_digest_is_a_set_hash() -> None:

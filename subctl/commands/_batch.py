@@ -15,6 +15,7 @@ from subctl.export import Column
 from subctl.output import Format
 
 if TYPE_CHECKING:
+    from subctl.schema import PropertyRegistry
     from subctl.services.batch import Selection
     from subctl.services.lifecycle import Action, Decision
     from subctl.store.base import Job
@@ -84,14 +85,17 @@ def _ask(app: AppContext, question: str, default: bool) -> bool:
     )
 
 
-def _show_preview(app: AppContext, decisions: Sequence[Decision], action: Action) -> None:
+def _show_preview(
+    app: AppContext, decisions: Sequence[Decision], action: Action, registry: PropertyRegistry
+) -> None:
     """Before a confirmation (stderr): the count, the first rows, refunds and warnings."""
     from subctl.export.table import render_table
     from subctl.services.lifecycle import Outcome, refund_totals
 
     acting = sum(1 for d in decisions if d.outcome is Outcome.OK)
     others = len(decisions) - acting
-    head = f"{action.describe()}: {_plural(len(decisions))} selected, {acting:,} to act on"
+    described = action.describe(registry)
+    head = f"{described}: {_plural(len(decisions))} selected, {acting:,} to act on"
     app.out.message(head + (f" ({others:,} skipped or refused)" if others else ""))
     shown = decisions if len(decisions) <= LARGE_BATCH else decisions[:PREVIEW_ROWS]
     render_table([d.row() for d in shown], columns(action), app.out.console(app.out.stderr))
@@ -223,7 +227,10 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
             existing = None
         if existing is not None:
             if _offer_resume(app, existing, options.yes):
-                _run(app, existing, action, options.fmt, resumed=True)
+                # "Resume it?" stands in for a batch's confirmation, not for a destructive one.
+                confirm_destructive = verb in lifecycle.DESTRUCTIVE and not options.yes
+                _resume(app, existing, action, options.fmt, confirm=confirm_destructive,
+                        backup=options.backup)  # fmt: skip
                 return
             store.set_job_status(existing.id, "abandoned", app.clock())
     confirm = not options.dry_run and not options.yes and _needs_confirmation(verb, count)
@@ -244,15 +251,23 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         return
     if confirm:
         assert decisions is not None
-        _show_preview(app, decisions, action)
+        _show_preview(app, decisions, action, store.properties())
         _confirm(app, action, count)
     if options.backup:
         assert decisions is not None
-        ids = [d.subscription_id for d in decisions if d.outcome is lifecycle.Outcome.OK]
-        written = batch.write_backup(store, ids, options.backup)
-        app.out.message(f"Backup of {_plural(written)} written to {options.backup}")
+        _write_backup(app, decisions, options.backup)
     job = batch.start_job(store, prepared, app.clock())
     _run(app, job, action, options.fmt, items=prepared.items, warned=confirm)
+
+
+def _write_backup(app: AppContext, decisions: Sequence[Decision], path: str) -> None:
+    """``delete --backup``: every property of exactly the subscriptions to be deleted."""
+    from subctl.services import batch
+    from subctl.services.lifecycle import Outcome
+
+    ids = [d.subscription_id for d in decisions if d.outcome is Outcome.OK]
+    written = batch.write_backup(app.store(), ids, path)
+    app.out.message(f"Backup of {_plural(written)} written to {path}")
 
 
 def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
@@ -289,7 +304,8 @@ def _run(
     tally = Tally()
     rows: list[dict[str, Any]] = []
     total = len(items) if items is not None else job.unprocessed
-    with app.out.progress(action.describe(), total=total) as advance:
+    described = action.describe(app.store().properties())
+    with app.out.progress(described, total=total) as advance:
         try:
             for chunk in iter_job(app.store(), job, app.clock, items):
                 tally.add(chunk)
@@ -310,22 +326,52 @@ def _run(
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
     """``subctl jobs resume``: the unprocessed items of a job, with its original options."""
-    from subctl.services import batch
     from subctl.services.lifecycle import Action
 
     store = app.store()
     job = store.job(job_id)
     action = Action.from_json(job.action)
+    if job.status == "abandoned":
+        raise InvalidState(
+            f"job {job.id} was abandoned (a new batch was started instead of resuming it); "
+            "it cannot be resumed, nothing was changed",
+            hint="`subctl jobs` lists the batches; run the command again for a new one",
+        )
+    if job.status == "done":
+        raise InvalidState(f"job {job.id} is done; nothing left to resume")
     if not job.unprocessed:
-        if job.status != "done":
-            store.set_job_status(job.id, "done", app.clock())
+        store.set_job_status(job.id, "done", app.clock())
         app.out.message(f"Job {job.id} has nothing left to do.")
         return
     _require_confirmation_possible(app, action.verb, job.unprocessed, yes)
-    if not yes and _needs_confirmation(action.verb, job.unprocessed):
+    confirm = not yes and _needs_confirmation(action.verb, job.unprocessed)
+    _resume(app, job, action, fmt, confirm=confirm)
+
+
+def _resume(
+    app: AppContext,
+    job: Job,
+    action: Action,
+    fmt: Format,
+    *,
+    confirm: bool,
+    backup: str | None = None,
+) -> None:
+    """Resume a job's unprocessed items: confirm when asked to, back them up (``delete
+    --backup``) before anything changes, then run."""
+    from subctl.services import batch
+
+    store = app.store()
+    if confirm:
         app.out.message(
-            f"Job {job.id}: {action.describe()}, {job.unprocessed:,} of {job.total:,} left"
+            f"Job {job.id}: {action.describe(store.properties())}, "
+            f"{job.unprocessed:,} of {job.total:,} left"
         )
         _confirm(app, action, job.unprocessed)
+    if backup:
+        left = batch.unprocessed(store, job)
+        with app.out.progress(f"Checking ({action.verb})", total=len(left.items)) as advance:
+            decisions = batch.preview(store, left, app.clock(), advance)
+        _write_backup(app, decisions, backup)
     with batch.gc_paused():
         _run(app, job, action, fmt, resumed=True)

@@ -46,14 +46,19 @@ SortOpt = Annotated[
     str | None,
     typer.Option("--sort", metavar="FIELD[:desc]", help="Sort by a property."),
 ]
-SubIdArg = Annotated[int, typer.Argument(metavar="ID", help="Subscription record ID.")]
+MAX_ID = 2**63 - 1  # record ids are 64-bit signed integers (SQLite's INTEGER)
+SubIdArg = Annotated[
+    int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="Subscription record ID.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 # -- lifecycle batches: every lifecycle verb selects subscriptions the same way --------
 
 IdsArg = Annotated[
     list[int] | None,
-    typer.Argument(metavar="ID", help="Subscription record IDs.", show_default=False),
+    typer.Argument(
+        metavar="ID", min=1, max=MAX_ID, help="Subscription record IDs.", show_default=False
+    ),
 ]
 FromFileOpt = Annotated[
     str | None,

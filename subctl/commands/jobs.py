@@ -1,16 +1,25 @@
 """``subctl jobs``: the journal of lifecycle batches: list them, show an item's outcome, resume
 an interrupted one."""
 
-from typing import Annotated, Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subctl.commands._options import FormatOpt, YesOpt
+from subctl.commands._options import MAX_ID, FormatOpt, YesOpt
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
 
-JobArg = Annotated[int, typer.Argument(metavar="JOB", help="Job ID (see `subctl jobs`).")]
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from subctl.schema import PropertyRegistry
+
+JobArg = Annotated[
+    int, typer.Argument(metavar="JOB", min=1, max=MAX_ID, help="Job ID (see `subctl jobs`).")
+]
 
 jobs_app = typer.Typer(
     name="jobs",
@@ -42,7 +51,24 @@ RESULT_COLUMNS = [
 OUTCOMES = ("ok", "skipped", "failed", "unprocessed")
 
 
-def _selection_text(selection: dict[str, Any]) -> str:
+def _where_text(where: str, registry: PropertyRegistry, today: dt.date) -> str:
+    """``--where EXPR`` as typed, unless it mentions a highly sensitive property (its literal
+    could be a value of it) or no longer parses (it cannot be checked): then hidden."""
+    from subctl.errors import UsageError
+    from subctl.query.ast import fields_of
+    from subctl.query.parser import parse
+    from subctl.services.masking import masked_names
+
+    hidden = "--where (hidden: mentions a highly sensitive property)"
+    masked = masked_names(registry)
+    try:
+        mentioned = fields_of(parse(where, registry, today=today))
+    except UsageError:
+        return hidden
+    return hidden if mentioned & masked else f"--where {where!r}"
+
+
+def _selection_text(selection: dict[str, Any], registry: PropertyRegistry, today: dt.date) -> str:
     parts = []
     if selection.get("plan"):
         parts.append(f"--plan {str(selection['plan'])[:19]}…")
@@ -51,7 +77,7 @@ def _selection_text(selection: dict[str, Any]) -> str:
     if selection.get("from_file"):
         parts.append("--from-file")
     if selection.get("where"):
-        parts.append(f"--where {selection['where']!r}")
+        parts.append(_where_text(str(selection["where"]), registry, today))
     if selection.get("view"):
         parts.append(f"--view {selection['view']}")
     return " ".join(parts)
@@ -66,7 +92,7 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
         {
             "id": job.id,
             "command": Action.from_json(job.action).describe(registry),
-            "selection": _selection_text(job.selection),
+            "selection": _selection_text(job.selection, registry, app.today()),
             "status": job.status,
             "total": job.total,
             **{k: job.counts.get(k, 0) for k in OUTCOMES},

@@ -22,7 +22,9 @@ fresh, decided, and written together with their journal outcomes by one ``Store.
 run changed it meanwhile (``Conflict``) is re-read and decided again; one that still conflicts
 (a unique property value) is written item by item, so only the offending items fail.
 Re-running a command with the same arguments while its job is unfinished offers to resume that
-job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one.
+job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one; cancel
+and delete still ask their own confirmation, and ``delete --backup`` backs up the job's
+unprocessed items first. Declining marks the job abandoned: it is never resumed.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
@@ -69,6 +71,7 @@ PLAN_FORMAT = 1
 ID_COLUMNS = ("id", "hs_object_id", "record id", "subscription id", "subscription_id")
 RETRIES = 3
 PENDING_STATUSES = ("processing",)
+MAX_ID = 2**63 - 1  # record ids are 64-bit signed integers (SQLite's INTEGER)
 
 
 def chunk_size() -> int:
@@ -167,7 +170,7 @@ def _id(cell: str, source: str, line: int) -> int:
         value = int(cell)
     except ValueError:
         value = -1
-    if value < 1:
+    if not 1 <= value <= MAX_ID:
         raise UsageError(f'{source}:{line}: "{cell}" is not a subscription id')
     return value
 
@@ -352,9 +355,20 @@ def decide_chunk(
     frozen: bool,
     now: dt.datetime,
     job_id: int | None = None,
+    refunding: dict[int, int] | None = None,
 ) -> list[Decision]:
-    """Read the items' current state and decide each (nothing is written)."""
+    """Read the items' current state and decide each (nothing is written).
+
+    ``refunding`` (payment id -> subscription id) is shared by the chunks of one batch, so a
+    payment of several subscriptions is refunded once (``lifecycle.Context``); the items'
+    own entries are dropped first, as a chunk decided again starts afresh."""
     ids = [sid for sid, _ in items]
+    if refunding is None:
+        refunding = {}
+    own = set(ids)
+    for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
+        if sid in own:
+            refunding.pop(pid, None)
     subs = store.get_many(ids, action.fields())
     present = [i for i in ids if i in subs]
     payments: dict[int, list[Payment]] = {}
@@ -367,7 +381,7 @@ def decide_chunk(
     registry = store.properties()
     values = typed_values(action, registry, now.date())
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
-                  masked=masked_names(registry))  # fmt: skip
+                  masked=masked_names(registry), refunding=refunding)  # fmt: skip
     return [
         decide(
             action,
@@ -387,10 +401,13 @@ def preview(
     """What a batch would do (dry run; the summary before a confirmation)."""
     decisions: list[Decision] = []
     size = chunk_size()
+    refunding: dict[int, int] = {}
     for start in range(0, len(prepared.items), size):
         part = prepared.items[start : start + size]
         decisions.extend(
-            decide_chunk(store, prepared.action, part, frozen=prepared.frozen, now=now)
+            decide_chunk(
+                store, prepared.action, part, frozen=prepared.frozen, now=now, refunding=refunding
+            )
         )
         if progress is not None:
             progress(len(part))
@@ -413,6 +430,16 @@ def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
     )
 
 
+def unprocessed(store: Store, job: Job) -> Prepared:
+    """A job's unprocessed items, to preview before resuming it (``delete --backup``)."""
+    items = [
+        (i.subscription_id, i.planned_status)
+        for i in store.job_items(job.id, unprocessed_only=True)
+    ]
+    action = Action.from_json(job.action)
+    return Prepared(action, items, job.frozen, job.selection, job.fingerprint)
+
+
 def iter_job(
     store: Store,
     job: Job,
@@ -423,7 +450,8 @@ def iter_job(
     chunk, yielding each chunk's decisions once written; mark the job done at the end.
 
     While one chunk is written, a helper thread already reads and decides the next one (chunks
-    are disjoint and every write re-checks the statuses, so reading ahead changes no outcome):
+    are disjoint, every write re-checks the statuses, and the payments refunded are tracked
+    across chunks and re-checked by the write, so reading ahead changes no outcome):
     SQLite writes without holding the GIL, so the two overlap. (Printing results while writing,
     from a third thread, measured slower: the GIL again.)
 
@@ -440,10 +468,12 @@ def iter_job(
         ]
     size = chunk_size()
     chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+    refunding: dict[int, int] = {}  # payments refunded by this run, across chunks
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
-        return now, decide_chunk(store, action, part, frozen=job.frozen, now=now, job_id=job.id)
+        return now, decide_chunk(store, action, part, frozen=job.frozen, now=now,
+                                 job_id=job.id, refunding=refunding)  # fmt: skip
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subctl-read-ahead")
     try:

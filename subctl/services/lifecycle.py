@@ -40,13 +40,17 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
   pause reason.
+- A subscription with a scheduled cancellation (``hs_scheduled_cancellation_date``, see [1])
+  cannot be updated, paused or resumed: each could give it a next payment again after it was
+  promised it is never charged again. Cancelling it immediately is still possible.
 - Cancelling (immediately) sets status ``canceled``, ``hs_canceled_at`` = now, clears the next
   payment due date and amount and any scheduled cancellation, and sets MRR to 0.
   ``refund_unused`` refunds the unused days (``subctl.services.refunds``) of the latest payment
-  when it succeeded and was not refunded before; a pending bank (ACH) payment is neither
-  cancelled nor refunded (a warning says so) unless ``refund_pending`` refunds it in full. A
-  refunded payment becomes ``refunded`` or ``partially_refunded`` (and so does
-  ``hs_last_payment_status`` when it is the latest payment).
+  when it succeeded and was not refunded before, nor by another subscription of the same batch
+  (a payment associated with several subscriptions is refunded once); a pending bank (ACH)
+  payment is neither cancelled nor refunded (a warning says so) unless ``refund_pending``
+  refunds it in full. A refunded payment becomes ``refunded`` or ``partially_refunded`` (and so
+  does ``hs_last_payment_status`` when it is the latest payment).
 - E-mails go to the primary e-mail of the subscription's contact; without one, none is
   recorded (the note says so). Cancellation and payment-method e-mails are ``OutboxMessage``s.
 - The payment-method link of the local workspace is a stable placeholder per subscription
@@ -141,16 +145,18 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
                "hs_canceled_at", "hs_scheduled_cancellation_date"),
     "cancel_at_period_end": ("hs_next_payment_due_date", "hs_next_payment_amount",
                              "hs_scheduled_cancellation_date"),
-    "pause": ("hs_pause_reason",),
-    "resume": ("hs_next_payment_due_date", "hs_pause_reason"),
+    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date"),
+    "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date"),
     "delete": (),
-    "update": ("hs_next_payment_due_date",),
+    "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
     "send_update_link": ("hs_createdate",),
     "mark_unpaid": ("hs_createdate",),
     "mark_past_due": (),
 }  # fmt: skip
 REFUND_FIELDS = ("hs_recurring_billing_frequency", "hs_last_payment_status")
 STATUS_EDITS: dict[str, str] = {"unpaid": "mark_unpaid", "past_due": "mark_past_due"}
+# Transitions refused while a cancellation is scheduled: each could bring a next payment back.
+KEEP_SCHEDULED_CANCELLATION = frozenset({"update", "pause", "resume"})
 
 
 # -- actions -------------------------------------------------------------------------------
@@ -231,7 +237,7 @@ class Action:
 
     def describe(self, registry: PropertyRegistry | None = None) -> str:
         """The options, as a user would type them (job listings); with ``registry``, the
-        values of highly sensitive properties masked."""
+        values of highly sensitive properties (and of properties deleted since) masked."""
         parts = [self.verb]
         if self.at_period_end:
             parts.append("--at-period-end")
@@ -246,8 +252,10 @@ class Action:
         hidden = masked_names(registry) if registry is not None else frozenset()
 
         def shown(name: str, value: str) -> str:
-            prop = registry.get(name) if registry is not None else None
-            return MASK if prop is not None and prop.name in hidden and value else value
+            if registry is None or not value:
+                return value
+            prop = registry.get(name)  # deleted since: it may have been highly sensitive
+            return MASK if prop is None or prop.name in hidden else value
 
         parts.extend(f"--set {k}={shown(k, v)}" for k, v in self.values)
         return " ".join(parts)
@@ -421,13 +429,19 @@ class Decision:
 
 @dataclass(frozen=True)
 class Context:
-    """Per-batch inputs of ``decide``: the time, the typed update values, the journal."""
+    """Per-batch inputs of ``decide``: the time, the typed update values, the journal.
+
+    ``refunding`` is shared by every decision of one batch (all its chunks): the payments a
+    decision refunds, with the subscription refunding them, so that a payment associated with
+    several subscriptions of the batch is refunded once, although each chunk is decided from a
+    snapshot taken before the previous one is written."""
 
     now: dt.datetime
     verb: str
     values: Mapping[str, Any] = field(default_factory=dict)
     job_id: int | None = None
     masked: frozenset[str] = frozenset()  # highly sensitive properties: notes show MASK
+    refunding: dict[int, int] = field(default_factory=dict)  # payment id -> subscription id
     today: dt.date = field(init=False)
     source: str = field(init=False)  # of history entries: the verb, and the job
 
@@ -485,6 +499,13 @@ def decide(action: Action, target: Target, ctx: Context) -> Decision:
     if status not in transition.acts_on:
         note = f"cannot {action.verb}: status is {_label(status)} ({transition.rule})"
         return Decision(sid, name, status, Outcome.FAILED, status, note)
+    scheduled = sub.properties.get("hs_scheduled_cancellation_date")
+    if transition.name in KEEP_SCHEDULED_CANCELLATION and scheduled is not None:
+        note = (
+            f"cannot {action.verb}: the subscription is scheduled to cancel on {scheduled} and "
+            "is never charged again (cancel it immediately instead)"
+        )
+        return Decision(sid, name, status, Outcome.FAILED, status, note)
     handler = _HANDLERS[transition.name]
     return handler(action, target, ctx, sub, Decision(sid, name, status, Outcome.OK, status, ""))
 
@@ -531,6 +552,10 @@ def _cancel(
 
     if action.refund_unused:
         basis, why = _refund_basis(latest, refunded_ids, props.get("hs_next_payment_due_date"))
+        other = _refunded_elsewhere(ctx, basis, sub.id)
+        if basis is not None and other is not None:
+            why = f"payment {basis.id} is refunded with subscription {other}"
+            basis = None
         if basis is None:
             notes.append(f"no refund: {why}")
         else:
@@ -551,6 +576,10 @@ def _cancel(
             else:
                 notes.append("no refund: no unused days left in the period")
     for p in pending:
+        other = _refunded_elsewhere(ctx, p, sub.id)
+        if other is not None:
+            notes.append(f"pending bank payment {p.id} refunded with subscription {other}")
+            continue
         if action.refund_pending:
             refunds.append(_refund(p, p.amount, True, now))
             d.refund = (d.refund or ZERO) + p.amount
@@ -563,6 +592,8 @@ def _cancel(
             )
             d.warnings.append(warning)
             notes.append(f"pending bank payment {p.id} not refunded")
+    for r in refunds:
+        ctx.refunding[r.payment_id] = sub.id
     if latest is not None and any(r.payment_id == latest.id for r in refunds):
         full = next(r for r in refunds if r.payment_id == latest.id).refunded_status
         changes["hs_last_payment_status"] = full
@@ -581,6 +612,12 @@ def _cancel(
     d.new_status = "canceled"
     d.note = "; ".join(["canceled", *notes]) if notes else "canceled"
     return d
+
+
+def _refunded_elsewhere(ctx: Context, payment: Payment | None, sub_id: int) -> int | None:
+    """The other subscription of this batch that refunds ``payment`` (associated with both)."""
+    other = ctx.refunding.get(payment.id) if payment is not None else None
+    return other if other != sub_id else None
 
 
 def _refund_basis(

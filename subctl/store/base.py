@@ -221,7 +221,9 @@ class Store(Protocol):
     # (Ctrl-C, kill -9, power loss) therefore leaves every item either changed *and* journaled
     # or neither, and resuming (``job_items(unprocessed_only=True)``) never repeats a change.
     # ``apply`` also refuses (``Conflict``, nothing written) when an item was journaled by
-    # someone else meanwhile or a subscription's status is no longer ``expect_status``.
+    # someone else meanwhile, a subscription's status is no longer ``expect_status``, or a
+    # refund's payment already has a refund (a payment is refunded at most once, even when it
+    # is associated with several subscriptions).
     #
     # A remote (HTTP) store cannot make a remote call and a local journal entry atomic. It
     # keeps the journal in a local SQLite file and, per item: journals "in_flight" before the

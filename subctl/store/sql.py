@@ -14,6 +14,7 @@ import functools
 import importlib.util
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -1071,6 +1072,7 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     refunds = [(m.subscription_id, r) for m in mutations for r in m.refunds]
     if not refunds:
         return
+    _refuse_refunded(cursor, mark, [r.payment_id for _sid, r in refunds])
     cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
     first = int(cursor.fetchone()[0]) + 1
     cursor.executemany(
@@ -1091,6 +1093,31 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
         f"UPDATE payments SET status = {mark} WHERE id = {mark}",
         [(r.refunded_status, r.payment_id) for _sid, r in refunds],
     )
+
+
+def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None:
+    """A payment is refunded at most once: ``Conflict`` (nothing written) when one of
+    ``payment_ids`` already has a refund or a refunded status (another run, or a payment
+    associated with several subscriptions), or appears twice. Checked inside the write
+    transaction, whatever the decisions were based on."""
+    counts = Counter(payment_ids)
+    twice = {pid for pid, n in counts.items() if n > 1}
+    refunded: set[int] = set()
+    for part in _chunks(sorted(counts)):
+        marks = ", ".join([mark] * len(part))
+        cursor.execute(
+            f"SELECT id FROM payments WHERE id IN ({marks})"
+            " AND status IN ('refunded', 'partially_refunded')"
+            f" UNION SELECT refunds_payment_id FROM payments WHERE refunds_payment_id IN ({marks})",
+            [*part, *part],
+        )
+        refunded.update(int(row[0]) for row in cursor.fetchall())
+    if refunded or twice:
+        pid = min(refunded or twice)
+        raise Conflict(
+            f"payment {pid} was already refunded; nothing was written",
+            hint="run the command again: payments are re-read first",
+        )
 
 
 def _job(row: models.JobRow, counts: dict[str, int]) -> Job:

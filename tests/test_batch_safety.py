@@ -1,0 +1,325 @@
+"""Lifecycle batches never do more, or other, than the user confirmed: ``delete --backup`` on a
+resumed job, abandoned jobs, a payment of two subscriptions refunded once, scheduled
+cancellations kept, highly sensitive values hidden, ids beyond 64 bits refused (seeded: 1
+active due 2026-12-01, 2 unpaid with a pending ACH payment, 3 unpaid without contact, 4
+canceled, 5 scheduled; today 2026-11-26)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Invoke
+from tests.test_cli_lifecycle import FakeConfirm, add_payment, checksum, rows, view
+from tests.test_jobs import _interrupt_after
+
+ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED = 1, 2, 3, 4
+SHARED_PAYMENT = 950
+NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def db(subctl_home: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(subctl_home / "workspace.db")
+    yield conn
+    conn.close()
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch, *answers: bool) -> FakeConfirm:
+    import questionary
+
+    from subctl.output import Output
+
+    fake = FakeConfirm(*answers)
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    monkeypatch.setattr(questionary, "confirm", fake)
+    return fake
+
+
+def _job(invoke: Invoke, job_id: int) -> dict[str, Any]:
+    jobs: list[dict[str, Any]] = json.loads(invoke("jobs --format json").stdout)
+    return next(j for j in jobs if j["id"] == job_id)
+
+
+# -- delete --backup when an unfinished job is resumed ----------------------------------------
+
+
+def test_delete_backup_is_written_when_an_unfinished_job_is_resumed(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)  # the first chunk (5 deleted) is written, then Ctrl-C
+        assert demo("delete --where 'status = expired' --yes").exit_code == 130
+    job = _job(demo, 1)
+    assert job["ok"] == 5 and job["unprocessed"] > 0
+    backup = tmp_path / "expired.csv"
+    result = demo(f"delete --where 'status = expired' --backup {backup} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert "Resuming unfinished job 1" in result.stderr
+    deleted = {row["id"] for row in rows(result.stdout) if row["outcome"] == "ok"}
+    assert len(deleted) == job["unprocessed"]
+    assert backup.exists(), "deleted without the requested backup"
+    backed_up = {int(r["hs_object_id"]) for r in csv.DictReader(io.StringIO(backup.read_text()))}
+    assert backed_up == deleted  # exactly the rows this run deleted
+    assert f"Backup of {len(deleted)} subscriptions written to {backup}" in result.stderr
+    assert result.stderr.index("Backup of") < result.stderr.index("Job 1 resumed")
+
+
+# -- resuming on a terminal still asks the destructive question ---------------------------------
+
+
+def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
+    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo("cancel --where 'status = unpaid' --yes").exit_code == 130
+    left = _job(demo, 1)["unprocessed"]
+    before = checksum(subctl_home)
+    fake = _terminal(monkeypatch, True, False)  # resume it: yes; the checkbox: no
+    declined = demo("cancel --where 'status = unpaid' --format json")
+    assert declined.exit_code == 130 and "Error: aborted" in declined.stderr
+    assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
+    assert fake.questions[1:] == ["I understand the customer will not be charged again"]
+    assert checksum(subctl_home) == before
+    fake = _terminal(monkeypatch, True, True)
+    result = demo("cancel --where 'status = unpaid' --format json")
+    assert result.exit_code == 0, result.stderr
+    assert fake.questions[1:] == ["I understand the customer will not be charged again"]
+    assert len(rows(result.stdout)) == left and _job(demo, 1)["status"] == "done"
+
+
+# -- jobs resume of an abandoned or finished job ------------------------------------------------
+
+
+def test_an_abandoned_job_is_not_resumed(
+    demo: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
+    command = "send-update-link --where 'status = unpaid'"
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo(f"{command} --yes").exit_code == 130
+    with pytest.MonkeyPatch.context() as patch:
+        _terminal(patch, False, True)  # do not resume it; send the batch (job 2)
+        demo(f"{command} --format json")
+    assert _job(demo, 1)["status"] == "abandoned" and _job(demo, 1)["unprocessed"] > 0
+    (mails,) = db.execute("SELECT count(*) FROM outbox").fetchone()
+    result = demo("jobs resume 1 --yes --format json")
+    assert result.exit_code == 5
+    assert "Error: job 1 was abandoned" in result.stderr and "cannot be resumed" in result.stderr
+    assert db.execute("SELECT count(*) FROM outbox").fetchone() == (mails,)  # no mail twice
+    assert _job(demo, 1)["status"] == "abandoned"
+
+
+def test_a_finished_job_is_not_resumed(seeded: Invoke) -> None:
+    assert seeded(f"pause {ACTIVE} --yes").exit_code == 0
+    result = seeded("jobs resume 1 --yes")
+    assert (result.exit_code, result.stderr) == (
+        5,
+        "Error: job 1 is done; nothing left to resume\n",
+    )
+
+
+# -- a payment associated with two subscriptions is refunded once --------------------------
+
+
+def _share_payment(db: sqlite3.Connection) -> None:
+    add_payment(db, ACTIVE, SHARED_PAYMENT, 99.0, "succeeded")
+    db.execute(
+        "INSERT INTO associations VALUES (?, 'payment', ?, 393)",
+        (UNPAID_NO_CONTACT, SHARED_PAYMENT),
+    )
+    db.commit()
+
+
+def _refunds(db: sqlite3.Connection) -> list[tuple[int, float]]:
+    return db.execute(
+        "SELECT refunds_payment_id, amount FROM payments WHERE kind = 'refund'"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("chunk", ["5000", "1"], ids=["one-chunk", "read-ahead"])
+def test_a_payment_of_two_subscriptions_is_refunded_once(
+    seeded: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, chunk: str
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", chunk)
+    _share_payment(db)
+    args = f"cancel {ACTIVE} {UNPAID_NO_CONTACT} --refund unused --format json"
+    dry = rows(seeded(f"{args} --dry-run").stdout)
+    assert [r.get("refund") for r in dry] == [16.5, None]
+    result = seeded(f"{args} --yes")
+    assert result.exit_code == 0, result.stderr
+    first, second = rows(result.stdout)
+    assert (first["id"], first["refund"]) == (ACTIVE, 16.5)
+    assert second.get("refund") is None and second["new_status"] == "canceled"
+    # Decided before or after the first item's refund was written (reading ahead): either way
+    # the second item says why it gets none.
+    assert f"no refund: payment {SHARED_PAYMENT} " in second["note"]
+    if chunk == "5000":  # one snapshot for both
+        assert f"payment {SHARED_PAYMENT} is refunded with subscription 1" in second["note"]
+    assert _refunds(db) == [(SHARED_PAYMENT, 16.5)]
+
+
+def test_the_store_refuses_to_refund_a_payment_twice(
+    seeded: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decided from a stale read (the payment refunded by another run after it was read): the
+    write re-checks, and the item fails with the reason; nothing is refunded twice."""
+    from subctl.store.sql import SqlStore
+
+    _share_payment(db)
+    assert seeded(f"cancel {ACTIVE} --refund unused --yes").exit_code == 0
+    real = SqlStore.payments_of
+
+    def stale(self: SqlStore, *args: Any, **kwargs: Any) -> dict[int, list[Any]]:
+        found = real(self, *args, **kwargs)
+        return {
+            sid: [replace(p, status="succeeded") for p in payments if p.kind == "payment"]
+            for sid, payments in found.items()
+        }
+
+    monkeypatch.setattr(SqlStore, "payments_of", stale)
+    result = seeded(f"cancel {UNPAID_NO_CONTACT} --refund unused --yes --format json")
+    assert result.exit_code == 5
+    assert f"Error: payment {SHARED_PAYMENT} was already refunded" in result.stderr
+    assert _refunds(db) == [(SHARED_PAYMENT, 16.5)]
+    assert view(seeded, UNPAID_NO_CONTACT)["properties"]["hs_status"] == "unpaid"
+
+
+def test_apply_refuses_a_refund_of_a_refunded_payment(
+    seeded: Invoke, subctl_home: Path, db: sqlite3.Connection
+) -> None:
+    from subctl.config import workspace_url
+    from subctl.errors import Conflict
+    from subctl.store.base import Mutation, Refund
+    from subctl.store.sql import SqlStore
+
+    _share_payment(db)
+
+    def refunding(sid: int) -> Mutation:
+        refund = Refund(SHARED_PAYMENT, Decimal("1.00"), "USD", "card", "partially_refunded", NOW)
+        return Mutation(sid, "cancel", None, NOW, "test", refunds=(refund,))
+
+    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    try:
+        with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
+            store.apply([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
+        assert _refunds(db) == []
+        store.apply([refunding(ACTIVE)])
+        with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
+            store.apply([refunding(UNPAID_NO_CONTACT)])
+        assert _refunds(db) == [(SHARED_PAYMENT, 1.0)]
+    finally:
+        store.close()
+
+
+# -- a scheduled cancellation cannot be undone ----------------------------------------------
+
+
+def test_a_scheduled_cancellation_is_never_undone(seeded: Invoke) -> None:
+    assert seeded(f"cancel {ACTIVE} --at-period-end --yes").exit_code == 0
+    for args in ("update 1 --set next_payment_due_date=2027-01-15", "pause 1"):
+        result = seeded(f"{args} --yes")
+        assert result.exit_code == 5, args
+        assert "the subscription is scheduled to cancel on 2026-12-01" in result.stderr
+    props = view(seeded, ACTIVE)["properties"]
+    assert (props["hs_status"], props["hs_next_payment_due_date"]) == ("active", None)
+    assert props["hs_scheduled_cancellation_date"] == "2026-12-01"
+    assert seeded(f"cancel {ACTIVE} --yes").exit_code == 0  # immediately: still possible
+
+
+# -- highly sensitive values ------------------------------------------------------------------
+
+
+def _tax_id(invoke: Invoke) -> None:
+    for args in (
+        "property settings --tier enterprise",
+        "property create --name tax_id --label 'Tax ID' --type string --field-type text "
+        "--sensitivity highly_sensitive",
+    ):
+        assert invoke(args).exit_code == 0
+
+
+def test_confirmation_preview_and_progress_mask_highly_sensitive_values(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.output import Output
+
+    _tax_id(seeded)
+    described: list[str] = []
+
+    @contextmanager
+    def progress(self: Output, description: str, total: int | None) -> Iterator[Any]:
+        described.append(description)
+        yield lambda n=1: None
+
+    monkeypatch.setattr(Output, "progress", progress)
+    _terminal(monkeypatch, True)
+    result = seeded("update 1 5 --set tax_id=DK12345678 --format json")
+    assert result.exit_code == 0, result.stderr
+    assert "DK12345678" not in result.stdout + result.stderr + "".join(described)
+    assert "update --set tax_id=******: 2 subscriptions selected" in result.stderr
+    assert "update --set tax_id=******" in described
+
+
+def test_jobs_hide_a_where_that_mentions_a_highly_sensitive_property(seeded: Invoke) -> None:
+    _tax_id(seeded)
+    assert seeded("update 1 --set tax_id=DK12345678 --yes").exit_code == 0
+    assert seeded("""pause --where 'tax_id = "DK12345678"' --yes""").exit_code == 0
+    assert seeded("pause --where 'status = unpaid' --yes").exit_code == 0
+    hidden = "--where (hidden: mentions a highly sensitive property)"
+    listing = seeded("jobs --format json").stdout
+    assert "DK12345678" not in listing
+    by_id = {j["id"]: j["selection"] for j in json.loads(listing)}
+    assert by_id[2] == hidden
+    assert by_id[3] == "--where 'status = unpaid'"
+    assert seeded("property delete tax_id --yes").exit_code == 0
+    listing = seeded("jobs --format json").stdout  # no longer parses: hidden all the same
+    assert "DK12345678" not in listing and json.loads(listing)[1]["selection"] == hidden
+
+
+# -- ids beyond SQLite's 64-bit integers ----------------------------------------------------
+
+TOO_BIG = 2**63
+
+
+@pytest.mark.parametrize(
+    "args",
+    [f"view {TOO_BIG}", f"cancel {TOO_BIG} --yes", f"pause 1 {TOO_BIG} --yes --dry-run",
+     f"delete {TOO_BIG} --yes", "cancel 0 --yes", f"jobs results {TOO_BIG}",
+     f"jobs resume {TOO_BIG} --yes"],
+)  # fmt: skip
+def test_ids_beyond_64_bits_are_usage_errors(seeded: Invoke, args: str) -> None:
+    result = seeded(args)
+    assert result.exit_code == 2, result.stderr
+    assert "Invalid value for" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_ids_beyond_64_bits_in_a_file_are_usage_errors(seeded: Invoke, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"1\n{TOO_BIG}\n")
+    result = seeded(f"cancel --from-file {ids} --yes")
+    assert result.exit_code == 2
+    assert f'Error: {ids}:2: "{TOO_BIG}" is not a subscription id' in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [f"view {TOO_BIG - 1}", f"cancel {TOO_BIG - 1} --yes", f"jobs results {TOO_BIG - 1}"],
+)
+def test_the_largest_id_is_merely_not_found(seeded: Invoke, args: str) -> None:
+    assert seeded(args).exit_code == 3
