@@ -183,3 +183,78 @@ def test_batch_from_stdin(seeded: Invoke) -> None:
     result = seeded("associate --from-file - -f csv", input="3,company,77\n")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[1].startswith("1,3,company,77,297,added")
+
+
+# -- regressions -------------------------------------------------------------------------------
+
+
+def test_a_payment_belongs_to_one_subscription(seeded: Invoke, tmp_path: Path) -> None:
+    refused = seeded("associate 3 --payment 900")
+    assert (refused.exit_code, refused.stderr.splitlines()) == (5, [
+        "Error: payment 900 already belongs to subscription 2; a payment belongs to one "
+        "subscription",
+        "Hint: remove it there first: subctl associate 2 --payment 900 --remove",
+    ])  # fmt: skip
+    assert seeded("associate 3 --payment 900 --replace").exit_code == 5
+    assert "payment" not in associations(seeded, 3)
+    assert json.loads(seeded("associate 2 --payment 900 -f json").stdout)["outcome"] == "unchanged"
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("3,payment,900\n")
+    result = seeded(f"associate --from-file {pairs} -f json")
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)[0]["error"].startswith("payment 900 already belongs to")
+    assert seeded("associate 2 --payment 900 --remove").exit_code == 0
+    assert seeded("associate 3 --payment 900").exit_code == 0
+    assert associations(seeded, 3) == {"payment": [(900, 393)]}
+
+
+@pytest.mark.parametrize(
+    ("args", "input"),
+    [
+        ("associate --from-file - -f json", "²,contact,1\n"),
+        ("associate --from-file - -f json", "3,contact,17\n²,contact,1\n"),
+        ("associate 3 --line-item new --create 'name=x,price=1,quantity=²'", None),
+        ("associate 3 --line-item new --create 'name=x,price=1,quantity=" + "9" * 30 + "'", None),
+        ("associate 3 --contact ²", None),
+    ],
+)
+def test_non_ascii_digits_are_usage_errors(seeded: Invoke, args: str, input: str | None) -> None:
+    result = seeded(args, input=input)
+    assert result.exit_code == 2, result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_batch_header_after_a_comment(seeded: Invoke) -> None:
+    text = "# my pairs\n\nsubscription_id,object_type,object_id\n3,company,77\n"
+    result = seeded("associate --from-file - -f json", input=text)
+    assert result.exit_code == 0, result.stderr
+    assert [(r["line"], r["outcome"]) for r in json.loads(result.stdout)] == [(4, "added")]
+    # only the first row can be a header
+    text = "subscription_id,object_type,object_id\nid,type,object\n"
+    result = seeded("associate --from-file - -f json", input=text)
+    assert result.exit_code == 2
+    assert [(r["line"], r["outcome"]) for r in json.loads(result.stdout)] == [(2, "failed")]
+
+
+def test_batch_from_stdin_ignores_a_bom(seeded: Invoke) -> None:
+    result = seeded("associate --from-file - -f json", input="\ufeff3,company,77\n3,contact,17\n")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["line"], r["object_type"], r["outcome"]) for r in json.loads(result.stdout)] == [
+        (1, "company", "added"),
+        (2, "contact", "added"),
+    ]
+
+
+@pytest.mark.parametrize("sub_id", ["0", "-1", str(2**63), "99999999999999999999999"])
+def test_subscription_ids_out_of_range_are_usage_errors(seeded: Invoke, sub_id: str) -> None:
+    result = seeded(["associate", sub_id, "--contact", "17"])
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+def test_the_largest_subscription_id_is_looked_up(seeded: Invoke) -> None:
+    result = seeded(["associate", str(2**63 - 1), "--contact", "17"])
+    assert (result.exit_code, result.stderr.strip()) == (
+        3,
+        f"Error: subscription {2**63 - 1} not found",
+    )

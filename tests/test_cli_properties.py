@@ -336,3 +336,95 @@ def test_date_rules_use_the_pinned_clock(seeded: Invoke) -> None:
     assert early.exit_code == 2 and "(AFTER_DURATION P7D)" in early.stderr
     weekend = seeded("update 1 --set renewal=2026-12-05 --yes")
     assert "is a SATURDAY (DAYS_OF_WEEK" in weekend.stderr
+
+
+# -- regressions -------------------------------------------------------------------------------
+
+FEATS = ("property create --name feats --label Feats --type enumeration --field-type checkbox "
+         "--option A --option B --option C")  # fmt: skip
+
+
+def test_options_within_multiple_checkbox_values_are_in_use(seeded: Invoke) -> None:
+    ok(seeded, FEATS)
+    ok(seeded, "update 1 --set 'feats=a;b' --yes")
+    ok(seeded, "update 5 --set feats=c --yes")
+    refused = seeded("property edit feats --remove-option b")
+    assert (refused.exit_code, refused.stderr.splitlines()) == (5, [
+        "Error: cannot remove option(s) b of feats: 1 subscription(s) use them",
+        "Hint: change those values first, e.g. subctl list --where 'has feats' --fields id,feats",
+    ])  # fmt: skip
+    refused = seeded("property edit feats --remove-option A --remove-option c")
+    assert refused.exit_code == 5 and "2 subscription(s) use them" in refused.stderr
+    # a single-value field type cannot hold a;b
+    for field_type in ("select", "radio", "booleancheckbox", "calculation_equation"):
+        refused = seeded(f"property edit feats --field-type {field_type}")
+        assert (refused.exit_code, refused.stderr.splitlines()[0]) == (
+            5,
+            f"Error: cannot change feats to {field_type}: 1 subscription(s) have several values",
+        )
+    assert json.loads(ok(seeded, "property view feats -f json"))["fieldType"] == "checkbox"
+    ok(seeded, "update 1 --set feats=a --yes")
+    assert (
+        json.loads(ok(seeded, "property edit feats --field-type select -f json"))["fieldType"]
+        == "select"
+    )
+    ok(seeded, "property edit feats --remove-option b")
+
+
+def test_cap_and_date_rule_arguments_take_ascii_digits_only(seeded: Invoke) -> None:
+    for args in (
+        "property settings --cap '²'",
+        "property settings --cap 'starter=²'",
+        "property settings --cap 9999999999",
+        "property create --name d1 --label D1 --type date --rule 'START_DATE:²'",
+        "property create --name d1 --label D1 --type datetime --rule 'END_DATETIME:-²'",
+    ):
+        result = seeded(args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith("Error: ") and "unexpected" not in result.stderr
+    assert json.loads(ok(seeded, "property settings -f json"))["caps"]["starter"] == 100
+
+
+def test_duration_rules_are_capped_when_set(seeded: Invoke) -> None:
+    result = seeded("property create --name d2 --label D2 --type date --rule AFTER_DURATION:P9000Y")
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        2,
+        "Error: rule AFTER_DURATION: P9000Y is longer than 100 years",
+    )
+    ok(seeded, "property create --name d2 --label D2 --type date --rule AFTER_DURATION:P100Y")
+    late = seeded("update 1 --set d2=2027-01-01 --yes")
+    assert late.exit_code == 2 and "P100Y after today (AFTER_DURATION P100Y)" in late.stderr
+
+
+def test_regex_rules_are_re2(seeded: Invoke) -> None:
+    import time
+
+    ok(seeded, "property create --name code --label Code --type string --rule 'REGEX:(?:a+)+b'")
+    started = time.monotonic()
+    result = seeded(f"update 1 --set code={'a' * 32} --yes")
+    assert time.monotonic() - started < 5
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        2,
+        f'Error: code: "{"a" * 32}" does not match REGEX (?:a+)+b',
+    )
+    ok(seeded, "update 1 --set code=aaab --yes")
+    refused = seeded("property create --name look --label Look --type string --rule 'REGEX:a(?!b)'")
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "Error: rule REGEX: invalid pattern (RE2): invalid perl operator: (?!",
+        "Hint: patterns are RE2's, as in HubSpot: no lookaround or backreferences",
+    ]
+    refused = seeded("property edit code --rule 'REGEX:(?<=a)b'")
+    assert refused.exit_code == 2 and "invalid pattern (RE2)" in refused.stderr
+
+
+def test_validation_messages_mask_highly_sensitive_values(seeded: Invoke) -> None:
+    ok(seeded, "property settings --tier enterprise")
+    ok(seeded, "property create --name tax_id --label 'Tax ID' --type string "
+               "--sensitivity highly_sensitive --rule 'REGEX:^[A-Z]{2}[0-9]+$' "
+               "--rule MAX_LENGTH:12")  # fmt: skip
+    for value, rule in (("dk12345678", "does not match REGEX"), ("DK12345678901", "MAX_LENGTH")):
+        result = seeded(f"update 1 --set tax_id={value} --yes")
+        assert result.exit_code == 2
+        assert result.stderr.startswith("Error: tax_id: ****** ") and rule in result.stderr
+        assert value not in result.stderr

@@ -237,3 +237,122 @@ def test_rule_text_round_trips_and_every_rule_is_described(rule: str) -> None:
     parsed = props.parse_rule(rule)
     assert props.parse_rule(props.rule_text(parsed)) == parsed
     assert props.describe_rule(parsed)
+
+
+# -- regressions -------------------------------------------------------------------------------
+
+
+def test_regex_rules_use_re2_and_never_backtrack() -> None:
+    import time
+
+    prop = _prop("REGEX:(?:a+)+b", S, "text")
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="does not match REGEX"):
+        coerce_value(prop, "a" * 32, today=TODAY)  # catastrophic for a backtracking engine
+    assert time.monotonic() - started < 1
+    assert coerce_value(prop, "aab", today=TODAY) == "aab"
+    # RE2 semantics: \d is ASCII digits
+    digits = _prop(r"REGEX:\d+", S, "text")
+    assert coerce_value(digits, "123", today=TODAY) == "123"
+    with pytest.raises(UsageError, match="does not match REGEX"):
+        coerce_value(digits, "١٢٣", today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("REGEX:(?=a)a", "invalid pattern (RE2): invalid perl operator: (?="),
+        (r"REGEX:(?:a)\1", r"invalid pattern (RE2): invalid escape sequence: \1"),
+        ("REGEX:a{1001}", "invalid pattern (RE2): invalid repetition size: {1001}"),
+        ("REGEX:(?P<x>a)", "capture groups are not supported"),
+    ],
+)
+def test_patterns_re2_refuses_are_refused(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        props.parse_rule(text)
+    assert message in info.value.message
+
+
+def test_a_stored_pattern_re2_refuses_fails_its_rule() -> None:
+    prop = Property("x", "X", S, "text", hubspot_defined=False, rules=(("REGEX", ("(?=a)a",)),))
+    assert validation.problems(prop, "a", today=TODAY) == [
+        "the rule cannot be checked: rule REGEX: invalid pattern (RE2): invalid perl operator: "
+        "(?=; edit the rule (REGEX)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["START_DATE:²", "START_DATE:-²", "END_DATETIME:--5", "START_DATE:" + "9" * 5000],
+)
+def test_epoch_ms_arguments_are_ascii_digits(text: str) -> None:
+    with pytest.raises(UsageError):
+        props.parse_rule(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("AFTER_DURATION:P100Y", True),
+        ("BEFORE_DURATION:P36500D", True),
+        ("AFTER_DURATION:P101Y", False),
+        ("AFTER_DURATION:P9000Y", False),
+        ("BEFORE_DURATION:P1200M1D", False),
+        ("AFTER_DATETIME_DURATION:PT100000H", True),
+    ],
+)
+def test_duration_periods_are_capped(text: str, ok: bool) -> None:
+    if ok:
+        props.parse_rule(text)
+        return
+    with pytest.raises(UsageError, match="is longer than 100 years"):
+        props.parse_rule(text)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        ("AFTER_DURATION", dt.date(2027, 1, 1)),
+        ("BEFORE_DURATION", dt.date(2027, 1, 1)),
+        ("AFTER_DATETIME_DURATION", dt.datetime(2027, 1, 1, tzinfo=dt.UTC)),
+        ("BEFORE_DATETIME_DURATION", dt.datetime(2027, 1, 1, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_stored_period_beyond_the_calendar_fails_its_rule(rule: str, value: dt.date) -> None:
+    ptype = DT if "DATETIME" in rule else D
+    prop = Property("x", "X", ptype, "date", hubspot_defined=False, rules=((rule, ("P9000Y",)),))
+    found = validation.problems(prop, value, today=TODAY)
+    assert len(found) == 1 and f"that is beyond the calendar ({rule} P9000Y)" in found[0]
+
+
+CASES_BY_RULE = {c[0]: c for c in CASES}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["MIN_LENGTH:3", "MAX_NUMBER:100", "DECIMAL:2", "ALPHANUMERIC:ALPHA_ONLY", "SPECIAL_CHARACTERS",
+     "REGEX:^[A-Z]{2}-[0-9]+$", "FORMAT:UPPER", "EMAIL", "EMAIL_ALLOWED_DOMAINS:acme.com,acme.io",
+     "URL_BLOCKED_DOMAINS:example.com", "PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE:us",
+     "START_DATE:2026-01-01", "END_DATETIME:2026-12-31T18:00:00+01:00", "AFTER_DURATION:P7D",
+     "DAYS_OF_WEEK:MON,fri"],
+)  # fmt: skip
+def test_messages_mask_highly_sensitive_values(rule: str) -> None:
+    from dataclasses import replace
+
+    from subctl.services.masking import MASK
+
+    _, ptype, field_type, _, bad, _ = CASES_BY_RULE[rule]
+    prop = replace(_prop(rule, ptype, field_type), sensitivity="highly_sensitive")
+    shown = _prop(rule, ptype, field_type)
+    with pytest.raises(UsageError) as plain:
+        coerce_value(shown, bad, today=TODAY)
+    with pytest.raises(UsageError) as masked:
+        coerce_value(prop, bad, today=TODAY)
+    assert masked.value.message.startswith(f"x: {MASK}")
+    value = str(plain.value.message).split(" ")[1].strip('":')  # the value as quoted
+    assert value not in masked.value.message
+    if rule.startswith("EMAIL_ALLOWED") or rule.startswith("URL_BLOCKED"):
+        assert "gmail.com is" not in masked.value.message
+        assert "example.com is" not in masked.value.message
+    if rule.startswith("DAYS_OF_WEEK"):
+        assert "THURSDAY" not in masked.value.message

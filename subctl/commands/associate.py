@@ -37,7 +37,12 @@ def subscription_associate(
     ctx: typer.Context,
     sub_id: Annotated[
         int | None,
-        typer.Argument(metavar="ID", help="Subscription record ID (not with --from-file)."),
+        typer.Argument(
+            metavar="ID",
+            min=1,
+            max=2**63 - 1,
+            help="Subscription record ID (not with --from-file).",
+        ),
     ] = None,
     contact: Annotated[str | None, _object_opt("--contact", "contact")] = None,
     company: Annotated[str | None, _object_opt("--company", "company")] = None,

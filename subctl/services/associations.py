@@ -12,14 +12,17 @@ Rules:
   **Remove** deletes one association (``NotFound`` if there is none).
 - A subscription has at most one contact (HubSpot KB): adding a second contact without
   ``--replace`` is refused (exit 5) with a hint. A line item belongs to one parent (HubSpot's
-  guide): associating a line item that already belongs to another subscription is refused.
+  guide): associating a line item that already belongs to another subscription is refused. So is
+  a payment already associated with another subscription (a payment pays for one
+  subscription): remove it from the other subscription first.
 - ``create`` makes a new record from ``key=value`` fields (``RECORD_FIELDS``) and associates it;
   every check runs before the record is created, so a refused association leaves no orphan.
 - Batches (``--from-file pairs.csv``): one row per association, ``subscription id, object type,
-  object id`` (a header row is optional; object types by name, plural, label or HubSpot object
-  type id such as ``0-1``). Rows are applied in order, each on its own; every row gets an outcome
-  (added, unchanged, replaced, removed, or failed with the error), like HubSpot's 207
-  multi-status batches.
+  object id`` (a header row is optional: the first row that is neither blank nor a ``#``
+  comment, if its first cell is not a number; a leading UTF-8 BOM is ignored; object types by
+  name, plural, label or HubSpot object type id such as ``0-1``). Rows are applied in order,
+  each on its own; every row gets an outcome (added, unchanged, replaced, removed, or failed
+  with the error), like HubSpot's 207 multi-status batches.
 """
 
 from __future__ import annotations
@@ -62,9 +65,14 @@ def object_type(text: str) -> AssociationObject:
     return ASSOCIATION_BY_NAME[name]
 
 
+def _is_id(text: str) -> bool:
+    """1 to 18 ASCII digits (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def record_id(text: str, what: str) -> int:
     value = text.strip()
-    if not (value.isascii() and value.isdigit() and len(value) <= 18) or int(value) < 1:
+    if not _is_id(value) or int(value) < 1:
         raise UsageError(f'{what}: "{text}" is not a record id')
     return int(value)
 
@@ -138,6 +146,15 @@ def _check_rules(
             raise InvalidState(
                 f"line item {object_id} already belongs to subscription {parents[0]}; "
                 "a line item has a single parent"
+            )
+    if obj.name == "payment" and object_id is not None:
+        payers = [s for s in store.associated_subscriptions("payment", object_id) if s != sub_id]
+        if payers:
+            raise InvalidState(
+                f"payment {object_id} already belongs to subscription {payers[0]}; "
+                "a payment belongs to one subscription",
+                hint=f"remove it there first: subctl associate {payers[0]} --payment {object_id} "
+                "--remove",
             )
 
 
@@ -288,7 +305,7 @@ def _typed(f: RecordField, raw: str, email_domain: Any, is_domain: Any) -> Any:
             raise UsageError(f'--create: {f.name} "{raw}" is not a number')
         return number
     if f.kind == "integer":
-        if not raw.isdigit() or int(raw) < 1:
+        if not _is_id(raw) or int(raw) < 1:
             raise UsageError(f'--create: {f.name} "{raw}" is not a positive whole number')
         return int(raw)
     if f.kind == "emails":
@@ -362,15 +379,19 @@ class BatchResult:
 
 def read_pairs(text: str) -> Iterator[Pair | Outcome]:
     """Rows of a pairs file: a ``Pair``, or a failed ``Outcome`` for a row that does not parse.
-    A first row whose first cell is not a number is a header."""
-    reader = csv.reader(io.StringIO(text))
-    for index, row in enumerate(reader):
+    The first row that is neither blank nor a comment is a header if its first cell is not a
+    number."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # stdin may carry a BOM
+    first = True
+    for row in reader:
         line = reader.line_num
         cells = [c.strip() for c in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
-        if index == 0 and not cells[0].isdigit():
-            continue  # header
+        if first:
+            first = False
+            if not cells[0].isdigit():  # any digits (even "²") are data, refused as an id below
+                continue  # header
         try:
             if len(cells) != 3:
                 raise UsageError(
@@ -384,7 +405,7 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
                 record_id(cells[2], "object id"),
             )
         except UsageError as exc:
-            sub = int(cells[0]) if cells[0].isdigit() and len(cells[0]) <= 18 else None
+            sub = int(cells[0]) if _is_id(cells[0]) else None
             kind = cells[1] if len(cells) > 1 else ""
             yield Outcome(sub, kind, None, "failed", error=exc.message,
                           exit_code=exc.exit_code, line=line)  # fmt: skip

@@ -19,9 +19,10 @@ formulas: their values are read-only. Multiple-checkbox enumerations (``checkbox
 
 **Editing.** Label, description, group, field type (within the type), options, rules and
 sensitivity can change; name, type and uniqueness cannot. HubSpot-defined properties are
-read-only definitions. An option still used by subscriptions cannot be removed (exit 5). New
-rules apply to values set from then on; existing values are not re-checked (HubSpot behaves
-the same way).
+read-only definitions. An option still used by subscriptions (alone or within a multiple-checkbox
+value) cannot be removed (exit 5), nor can a multiple-checkbox property change field type while
+a subscription holds several values. New rules apply to values set from then on; existing
+values are not re-checked (HubSpot behaves the same way).
 
 **Tier caps** (not established by HubSpot, DOMAIN.md §4): the workspace setting
 ``account_tier`` (``free``, ``starter``, ``professional``, ``enterprise``; default ``free``)
@@ -44,13 +45,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from subctl.errors import AuthError, Conflict, InvalidState, NotFound, UsageError
-from subctl.query.ast import Condition, Op
+from subctl.query.ast import Condition, Op, Query
 from subctl.schema import EPOCH, Option, Property, PropertyRegistry, PropType
 from subctl.services import validation
 from subctl.store.base import Store
@@ -309,6 +310,11 @@ def _count(rule_type: str, args: list[str], low: int, high: int) -> None:
         )
 
 
+def _is_ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also takes ``²`` and other digits ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _int_arg(rule_type: str, text: str, low: int, high: int) -> str:
     try:
         value = int(text)
@@ -338,7 +344,9 @@ def _choice(rule_type: str, text: str, choices: Sequence[str]) -> str:
 
 def _epoch_ms_arg(rule_type: str, text: str, *, date_only: bool) -> str:
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    if _is_ascii_digits(text.removeprefix("-")):
+        if len(text) > 20:  # far beyond any date (and int() refuses 4,300 digits)
+            raise UsageError(f"rule {rule_type}: {text[:20]}… is out of range")
         ms = int(text)
     else:
         try:
@@ -368,6 +376,10 @@ def _period_arg(rule_type: str, text: str, *, with_time: bool) -> str:
         raise UsageError(f'rule {rule_type}: "{text}" is not an ISO-8601 period such as P7D')
     if period.has_time and not with_time:
         raise UsageError(f"rule {rule_type}: date rules take days, weeks, months or years")
+    if period.years > validation.PERIOD_MAX_YEARS:
+        raise UsageError(
+            f"rule {rule_type}: {text.strip()} is longer than {validation.PERIOD_MAX_YEARS} years"
+        )
     return text.strip().upper()
 
 
@@ -395,10 +407,7 @@ def _regex_args(args: list[str]) -> list[str]:
     pattern = args[0]
     if not pattern:
         raise UsageError("rule REGEX: the pattern is empty")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise UsageError(f"rule REGEX: invalid pattern: {exc}") from exc
+    compiled = validation.compile_regex(pattern)  # RE2, as HubSpot
     if compiled.groups:
         raise UsageError("rule REGEX: capture groups are not supported", hint="use (?:…) to group")
     return args
@@ -661,7 +670,7 @@ def account_tier(store: Store) -> str:
 
 def tier_cap(store: Store, tier: str) -> int:
     override = store.get_setting(CAP_KEY.format(tier=tier))
-    if override and override.isdigit():
+    if override and _is_ascii_digits(override):
         return int(override)
     return DEFAULT_CAPS[tier]
 
@@ -852,13 +861,15 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
     if prop.unique:
         _check_unique_type(prop.type, field_type)
     if removed:
-        in_use = store.count(Condition(prop.name, Op.IN, tuple(removed)))
-        if in_use:
+        _check_options_unused(store, prop, removed)
+    if is_multi_value(prop) and field_type != MULTI_VALUE:
+        several = sum(len(values) > 1 for values in _multi_values(store, prop))
+        if several:
             raise InvalidState(
-                f"cannot remove option(s) {', '.join(removed)} of {prop.name}: "
-                f"{in_use} subscription(s) use them",
-                hint=f"change those values first, e.g. "
-                f"subctl list --where '{prop.name} in ({', '.join(removed)})'",
+                f"cannot change {prop.name} to {field_type}: {several} subscription(s) have "
+                "several values",
+                hint=f"leave one value on each first; see "
+                f"subctl list --where 'has {prop.name}' --fields id,{prop.name}",
             )
     updated = replace(
         prop,
@@ -876,6 +887,30 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
     )
     store.update_property(updated)
     return updated
+
+
+def _multi_values(store: Store, prop: Property) -> Iterator[set[str]]:
+    """The option values of each subscription with a value for a multiple-checkbox property."""
+    query = Query(where=Condition(prop.name, Op.HAS_PROPERTY))
+    for sub in store.search(query, fields=[prop.name]):
+        yield set(str(sub.properties[prop.name]).split(";"))
+
+
+def _check_options_unused(store: Store, prop: Property, removed: Sequence[str]) -> None:
+    """An option still used by subscriptions cannot be removed: with a multiple-checkbox
+    property, a subscription uses every option in its ``;``-separated value."""
+    if is_multi_value(prop):
+        in_use = sum(bool(values.intersection(removed)) for values in _multi_values(store, prop))
+        listing = f"subctl list --where 'has {prop.name}' --fields id,{prop.name}"
+    else:
+        in_use = store.count(Condition(prop.name, Op.IN, tuple(removed)))
+        listing = f"subctl list --where '{prop.name} in ({', '.join(removed)})'"
+    if in_use:
+        raise InvalidState(
+            f"cannot remove option(s) {', '.join(removed)} of {prop.name}: "
+            f"{in_use} subscription(s) use them",
+            hint=f"change those values first, e.g. {listing}",
+        )
 
 
 def usage_count(store: Store, prop: Property) -> int:
@@ -994,7 +1029,7 @@ def _parse_cap(text: str, tier: str) -> tuple[str, str]:
         raise UsageError(f'unknown tier "{name}"; one of: {", ".join(TIERS)}')
     if value == "default":
         return name, ""
-    if not value.isdigit():
+    if not _is_ascii_digits(value) or len(value) > 9:
         raise UsageError(f'--cap: "{text}" is not N, TIER=N or TIER=default')
     return name, str(int(value))
 

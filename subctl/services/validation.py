@@ -22,7 +22,9 @@ DOMAIN.md §4):
   ("Smith-Jones", "St. John's, Inc").
 - ``REGEX [pattern, message]``: the whole value must match (a full match, like Java's
   ``matches()``); capture groups are refused when the rule is set and values are limited to
-  1,000 characters (HubSpot KB). Patterns use Python's ``re``, whose syntax covers RE2's.
+  1,000 characters (HubSpot KB). Patterns are RE2's, as HubSpot's (``google-re2``: matching in
+  linear time, so no pattern can hang; no backreferences or lookaround; the digit, word and
+  space classes are ASCII).
 - ``FORMAT``: ``UPPER``/``LOWER`` compare with the upper/lower-cased value; ``CAPITALIZATION``
   requires every word to start with an upper-case letter (if it starts with a letter).
 - ``WHITESPACE``: ``ALL`` (also the meaning without an argument) forbids any whitespace, ``TRIM``
@@ -37,7 +39,12 @@ DOMAIN.md §4):
 - ``AFTER_DURATION P`` requires the value to be at least ``P`` after today (``P7D``: a week's
   lead time); ``BEFORE_DURATION P`` at least ``P`` before today. The ``*_DATETIME_DURATION``
   variants count from ``now`` (midnight UTC of ``today`` unless the caller passes ``now``).
+  Periods are at most ``PERIOD_MAX_YEARS`` long when a rule is set; a bound beyond the calendar
+  (a rule stored before that limit) fails the rule rather than the command.
 - ``DAYS_OF_WEEK`` compares the UTC weekday.
+
+Messages quote the rejected value, except for highly sensitive properties, whose value (and any
+part of it, such as offending characters or a domain) shows as ``masking.MASK``.
 """
 
 from __future__ import annotations
@@ -54,8 +61,10 @@ from urllib.parse import urlsplit
 from subctl.errors import UsageError
 from subctl.query.values import add_months
 from subctl.schema import EPOCH, Property, PropType
+from subctl.services.masking import HIGHLY_SENSITIVE, MASK
 
 REGEX_MAX_LENGTH = 1000
+PERIOD_MAX_YEARS = 100  # duration rules; far beyond any real lead time, well within the calendar
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 NAME_PUNCTUATION = frozenset("-.,'")
 
@@ -138,6 +147,11 @@ class Period:
     def has_time(self) -> bool:
         return self.seconds != 0
 
+    @property
+    def years(self) -> float:
+        """The length in years, roughly (12 months or 365 days a year)."""
+        return self.months / 12 + (self.days + self.seconds / 86_400) / 365
+
     def after(self, start: dt.datetime) -> dt.datetime:
         moved = add_months(start.date(), self.months)
         shifted = start.replace(year=moved.year, month=moved.month, day=moved.day)
@@ -160,6 +174,28 @@ def parse_period(text: str) -> Period | None:
     return Period(months=12 * y + mo, days=7 * w + d, seconds=3600 * h + 60 * mi + s)
 
 
+def compile_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2, HubSpot's engine (linear-time matching); ``UsageError`` with
+    RE2's message when RE2 refuses it. ``re2`` (google-re2, a compiled extension) is imported
+    here, never at startup; it caches compiled patterns."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # else RE2 also logs the error to stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise UsageError(
+            f"rule REGEX: invalid pattern (RE2): {detail}",
+            hint="patterns are RE2's, as in HubSpot: no lookaround or backreferences",
+        ) from None
+    except UnicodeEncodeError:
+        raise UsageError("rule REGEX: invalid pattern: it is not valid text") from None
+
+
 def ms_to_date(ms: str) -> dt.date:
     return (EPOCH + dt.timedelta(milliseconds=int(ms))).date()
 
@@ -176,6 +212,15 @@ class _Context:
     name: str  # the property as named in messages
     today: dt.date
     now: dt.datetime
+    masked: bool = False  # a highly sensitive property: messages never show the value
+
+    def quote(self, value: Any) -> str:
+        """The value as messages show it."""
+        return MASK if self.masked else _quote(value)
+
+    def part(self, text: str) -> str:
+        """Part of the value (offending characters, a domain) as messages show it."""
+        return MASK if self.masked else text
 
 
 Checker = Callable[[_Context, Any, tuple[str, ...]], str | None]  # -> a problem, or None
@@ -192,19 +237,23 @@ def _quote(value: Any) -> str:
 
 
 def _min_length(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
-    return None if len(v) >= int(args[0]) else f"{_quote(v)} is shorter than MIN_LENGTH {args[0]}"
+    return None if len(v) >= int(args[0]) else f"{c.quote(v)} is shorter than MIN_LENGTH {args[0]}"
 
 
 def _max_length(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
-    return None if len(v) <= int(args[0]) else f"{_quote(v)} is longer than MAX_LENGTH {args[0]}"
+    return None if len(v) <= int(args[0]) else f"{c.quote(v)} is longer than MAX_LENGTH {args[0]}"
 
 
 def _min_number(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
-    return None if Decimal(str(v)) >= Decimal(args[0]) else f"{v} is below MIN_NUMBER {args[0]}"
+    if Decimal(str(v)) >= Decimal(args[0]):
+        return None
+    return f"{c.quote(v)} is below MIN_NUMBER {args[0]}"
 
 
 def _max_number(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
-    return None if Decimal(str(v)) <= Decimal(args[0]) else f"{v} is above MAX_NUMBER {args[0]}"
+    if Decimal(str(v)) <= Decimal(args[0]):
+        return None
+    return f"{c.quote(v)} is above MAX_NUMBER {args[0]}"
 
 
 def _decimal(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
@@ -212,7 +261,7 @@ def _decimal(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     if places <= int(args[0]):
         return None
-    return f"{v} has more than {args[0]} decimal places (DECIMAL {args[0]})"
+    return f"{c.quote(v)} has more than {args[0]} decimal places (DECIMAL {args[0]})"
 
 
 _ALPHANUMERIC_KINDS: dict[str, tuple[Callable[[str], bool], str]] = {
@@ -227,7 +276,8 @@ def _alphanumeric(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
     bad = sorted({ch for ch in v if not ch.isspace() and not allowed(ch)})
     if not bad:
         return None
-    return f"{_quote(v)} has characters other than {what}: {''.join(bad)} (ALPHANUMERIC {args[0]})"
+    listed = c.part("".join(bad))
+    return f"{c.quote(v)} has characters other than {what}: {listed} (ALPHANUMERIC {args[0]})"
 
 
 def _special(ch: str) -> bool:
@@ -238,17 +288,24 @@ def _special_characters(c: _Context, v: str, args: tuple[str, ...]) -> str | Non
     bad = sorted({ch for ch in v if _special(ch)})
     if not bad:
         return None
-    return f"{_quote(v)} has special characters: {''.join(bad)} (SPECIAL_CHARACTERS NOT_ALLOWED)"
+    listed = c.part("".join(bad))
+    return f"{c.quote(v)} has special characters: {listed} (SPECIAL_CHARACTERS NOT_ALLOWED)"
 
 
 def _regex(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
     if len(v) > REGEX_MAX_LENGTH:
         return f"values are limited to {REGEX_MAX_LENGTH} characters (REGEX)"
-    if re.fullmatch(args[0], v):
+    try:
+        matched = compile_regex(args[0]).fullmatch(v) is not None
+    except UsageError as exc:  # a pattern stored before patterns were RE2's
+        return f"the rule cannot be checked: {exc.message}; edit the rule (REGEX)"
+    except UnicodeEncodeError:  # not text (a lone surrogate): nothing matches it
+        matched = False
+    if matched:
         return None
     if len(args) > 1 and args[1]:
-        return f"{_quote(v)}: {args[1]} (REGEX)"
-    return f"{_quote(v)} does not match REGEX {args[0]}"
+        return f"{c.quote(v)}: {args[1]} (REGEX)"
+    return f"{c.quote(v)} does not match REGEX {args[0]}"
 
 
 def _capitalized(v: str) -> bool:
@@ -261,7 +318,7 @@ def _format(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
     if ok[kind]:
         return None
     what = {"UPPER": "upper case", "LOWER": "lower case", "CAPITALIZATION": "capitalized"}[kind]
-    return f"{_quote(v)} is not {what} (FORMAT {kind})"
+    return f"{c.quote(v)} is not {what} (FORMAT {kind})"
 
 
 def _whitespace(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
@@ -269,22 +326,22 @@ def _whitespace(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
     if kind == "TRIM":
         if v == v.strip():
             return None
-        return f"{_quote(v)} has leading or trailing whitespace (WHITESPACE TRIM)"
+        return f"{c.quote(v)} has leading or trailing whitespace (WHITESPACE TRIM)"
     if not any(ch.isspace() for ch in v):
         return None
-    return f"{_quote(v)} contains whitespace (WHITESPACE {kind})"
+    return f"{c.quote(v)} contains whitespace (WHITESPACE {kind})"
 
 
 def _email(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
-    return None if email_domain(v) else f"{_quote(v)} is not an email address (EMAIL)"
+    return None if email_domain(v) else f"{c.quote(v)} is not an email address (EMAIL)"
 
 
 def _domain(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
-    return None if is_domain(v) else f"{_quote(v)} is not a domain name (DOMAIN)"
+    return None if is_domain(v) else f"{c.quote(v)} is not a domain name (DOMAIN)"
 
 
 def _url(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
-    return None if url_host(v) else f"{_quote(v)} is not a URL (URL)"
+    return None if url_host(v) else f"{c.quote(v)} is not a URL (URL)"
 
 
 def _domains(kind: str, rule: str) -> Checker:
@@ -296,11 +353,11 @@ def _domains(kind: str, rule: str) -> Checker:
         host = extract(v)
         listed = ", ".join(args)
         if host is None:
-            return f"{_quote(v)} is not {noun} ({rule} {listed})"
+            return f"{c.quote(v)} is not {noun} ({rule} {listed})"
         if domain_matches(host, args) == allowed:
             return None
         verdict = "is not an allowed domain" if allowed else "is a blocked domain"
-        return f"{_quote(v)}: {host} {verdict} ({rule} {listed})"
+        return f"{c.quote(v)}: {c.part(host)} {verdict} ({rule} {listed})"
 
     return check
 
@@ -310,30 +367,32 @@ def _phone(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
     digits = "".join(ch for ch in v if ch.isdigit())
     shape = re.fullmatch(r"\+[\d\s().-]+", v.strip()) and 7 <= len(digits) <= 15
     if not shape:
-        return f"{_quote(v)} is not a phone number with a +country code ({rule})"
+        return f"{c.quote(v)} is not a phone number with a +country code ({rule})"
     if args and not digits.startswith(CALLING_CODES[args[0]]):
-        return f"{_quote(v)} is not a {args[0].upper()} number (+{CALLING_CODES[args[0]]}) ({rule})"
+        return (
+            f"{c.quote(v)} is not a {args[0].upper()} number (+{CALLING_CODES[args[0]]}) ({rule})"
+        )
     return None
 
 
 def _start_date(c: _Context, v: dt.date, args: tuple[str, ...]) -> str | None:
     bound = ms_to_date(args[0])
-    return None if v >= bound else f"{_quote(v)} is before START_DATE {bound.isoformat()}"
+    return None if v >= bound else f"{c.quote(v)} is before START_DATE {bound.isoformat()}"
 
 
 def _end_date(c: _Context, v: dt.date, args: tuple[str, ...]) -> str | None:
     bound = ms_to_date(args[0])
-    return None if v <= bound else f"{_quote(v)} is after END_DATE {bound.isoformat()}"
+    return None if v <= bound else f"{c.quote(v)} is after END_DATE {bound.isoformat()}"
 
 
 def _start_datetime(c: _Context, v: dt.datetime, args: tuple[str, ...]) -> str | None:
     bound = ms_to_datetime(args[0])
-    return None if v >= bound else f"{_quote(v)} is before START_DATETIME {_quote(bound)}"
+    return None if v >= bound else f"{c.quote(v)} is before START_DATETIME {_quote(bound)}"
 
 
 def _end_datetime(c: _Context, v: dt.datetime, args: tuple[str, ...]) -> str | None:
     bound = ms_to_datetime(args[0])
-    return None if v <= bound else f"{_quote(v)} is after END_DATETIME {_quote(bound)}"
+    return None if v <= bound else f"{c.quote(v)} is after END_DATETIME {_quote(bound)}"
 
 
 def _as_datetime(value: dt.date) -> dt.datetime:
@@ -350,16 +409,22 @@ def _duration(rule: str) -> Checker:
         period = parse_period(args[0])
         assert period is not None, args
         reference = c.now if with_time else _as_datetime(c.today)
-        bound = period.after(reference) if after else period.before(reference)
+        anchor = "now" if with_time else "today"
+        side = "after" if after else "before"
+        try:
+            bound = period.after(reference) if after else period.before(reference)
+        except (ValueError, OverflowError):  # beyond year 9999 or before year 1: nothing passes
+            return (
+                f"{c.quote(v)} cannot be {args[0]} {side} {anchor}: that is beyond the calendar "
+                f"({rule} {args[0]})"
+            )
         value = _as_datetime(v)
         if (value >= bound) if after else (value <= bound):
             return None
         shown = _quote(bound) if with_time else bound.date().isoformat()
         relation = "earlier" if after else "later"
-        anchor = "now" if with_time else "today"
-        side = "after" if after else "before"
         return (
-            f"{_quote(v)} is {relation} than {shown}, {args[0]} {side} {anchor} ({rule} {args[0]})"
+            f"{c.quote(v)} is {relation} than {shown}, {args[0]} {side} {anchor} ({rule} {args[0]})"
         )
 
     return check
@@ -369,7 +434,7 @@ def _days_of_week(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
     day = (v.astimezone(dt.UTC) if isinstance(v, dt.datetime) else v).weekday()
     if WEEKDAYS[day] in args:
         return None
-    return f"{_quote(v)} is a {WEEKDAYS[day]} (DAYS_OF_WEEK {', '.join(args)})"
+    return f"{c.quote(v)} is a {c.part(WEEKDAYS[day])} (DAYS_OF_WEEK {', '.join(args)})"
 
 
 CHECKS: dict[str, Checker] = {
@@ -412,7 +477,7 @@ def problems(
         return []
     if now is None:
         now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
-    context = _Context(prop.name, today, now)
+    context = _Context(prop.name, today, now, masked=prop.sensitivity == HIGHLY_SENSITIVE)
     found = []
     for rule_type, args in prop.rules:
         checker = CHECKS.get(rule_type)
