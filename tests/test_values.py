@@ -81,3 +81,14 @@ def test_out_of_range_dates_are_usage_errors(text: str) -> None:
         assert prop is not None
         with pytest.raises(UsageError, match="out of range"):
             coerce_value(prop, text, today=TODAY)
+
+
+def test_errors_never_echo_highly_sensitive_values() -> None:
+    for ptype, field_type in ((PropType.NUMBER, "number"), (PropType.DATE, "date"),
+                              (PropType.BOOL, "booleancheckbox")):  # fmt: skip
+        secret = Property("secret", "Secret", ptype, field_type, hubspot_defined=False,
+                          sensitivity="highly_sensitive")  # fmt: skip
+        with pytest.raises(UsageError) as info:
+            coerce_value(secret, "DK-12345678", today=TODAY)
+        assert "DK-12345678" not in info.value.message
+        assert info.value.message.startswith("secret: ****** is not")

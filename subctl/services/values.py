@@ -13,6 +13,7 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.query.values import ValueParseError, parse_date, parse_datetime
 from subctl.schema import Property, PropType
+from subctl.services.masking import HIGHLY_SENSITIVE, MASK
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -35,31 +36,34 @@ def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
+    secret = prop.sensitivity == HIGHLY_SENSITIVE
+    shown = MASK if secret else f'"{text}"'  # errors never echo a highly sensitive value
     try:
         if prop.type is PropType.DATE:
             return parse_date(text, today)
         if prop.type is PropType.DATETIME:
             return parse_datetime(text, today)
     except ValueParseError as exc:
-        raise UsageError(f"{name}: {exc}") from exc
+        reason = f"{shown} is not a valid {prop.type.value}" if secret else str(exc)
+        raise UsageError(f"{name}: {reason}") from exc
     if prop.type is PropType.NUMBER:
         try:
             number = Decimal(text.strip())
         except InvalidOperation:
             number = Decimal("NaN")
         if not number.is_finite():
-            raise UsageError(f'{name}: "{text}" is not a number')
+            raise UsageError(f"{name}: {shown} is not a number")
         return int(number) if number == number.to_integral_value() and not prop.money else number
     if prop.type is PropType.BOOL:
         word = text.strip().lower()
         if word not in TRUE_WORDS | FALSE_WORDS:
-            raise UsageError(f'{name}: "{text}" is not true or false')
+            raise UsageError(f"{name}: {shown} is not true or false")
         return word in TRUE_WORDS
     if prop.type is PropType.ENUMERATION and prop.options:
         value = enumeration_value(prop, text.strip())
         if value is None:
             choices = ", ".join(prop.option_values())
-            raise UsageError(f'{name}: "{text}" is not an option ({choices})')
+            raise UsageError(f"{name}: {shown} is not an option ({choices})")
         return value
     return text
 
