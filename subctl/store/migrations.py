@@ -270,7 +270,12 @@ def m002_lifecycle(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_lifecycle]
+def m003_refund_index(conn: sa.Connection) -> None:
+    """Refunds look up earlier refunds of a payment (a payment is refunded at most once)."""
+    conn.exec_driver_sql("CREATE INDEX ix_payments_refunds ON payments (refunds_payment_id)")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_lifecycle, m003_refund_index]
 
 _LEDGER = sa.Table(
     "_subctl_migrations",
