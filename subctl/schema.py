@@ -15,13 +15,18 @@ import datetime as dt
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
 OBJECT_TYPE_ID = "0-69"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
+WIDE = Context(prec=400)  # quantizing any double to cents never runs out of digits
+# Numbers a property holds: finite, with magnitude below 1e18 and not below 1e-12 (besides 0),
+# which a double stores and every output renders exactly enough.
+NUMBER_LIMIT = Decimal("1e18")
+NUMBER_TINY = Decimal("1e-12")
 
 
 class PropType(StrEnum):
@@ -71,7 +76,7 @@ class Property:
     def from_storage(self, raw: Any) -> Any:
         value = from_storage(self.type, raw)
         if self.money and isinstance(value, int | Decimal):
-            return Decimal(value).quantize(CENT)
+            return Decimal(value).quantize(CENT, context=WIDE)
         return value
 
 

@@ -492,3 +492,46 @@ def test_highly_sensitive_values_are_masked_in_outcomes_and_jobs(seeded: Invoke)
     jobs = seeded("jobs --format json")
     assert "DK12345678" not in jobs.stdout
     assert "--set tax_id=******" in jobs.stdout
+
+
+def test_sensitive_values_cannot_be_queried_or_backed_up_in_clear(seeded: Invoke) -> None:
+    for args in (
+        "property settings --tier enterprise",
+        "property create --name secret --label Secret --type string --field-type text "
+        "--sensitivity highly_sensitive",
+        "update 1 --set secret=hunter2 --yes",
+    ):
+        assert seeded(args).exit_code == 0, args
+    for args in ("list --where 'secret = hunter2'", "list --where 'secret ~ hunt*'",
+                 "list --sort secret", "cancel --where 'secret = hunter2' --dry-run"):  # fmt: skip
+        result = seeded(args)
+        assert result.exit_code == 4, (args, result.stderr)
+        assert "sensitive_data.view" in result.stderr
+    assert seeded("property settings --grant sensitive_data.view").exit_code == 0
+    assert json.loads(seeded("list --where 'secret = hunter2'").stdout)[0]["hs_object_id"] == 1
+
+
+def test_delete_backup_masks_sensitive_values_and_never_overwrites(
+    seeded: Invoke, tmp_path: Path
+) -> None:
+    for args in (
+        "property settings --tier enterprise",
+        "property create --name secret --label Secret --type string --field-type text "
+        "--sensitivity highly_sensitive",
+    ):
+        assert seeded(args).exit_code == 0, args
+    from subctl.config import workspace_url
+    from subctl.store.sql import SqlStore
+
+    store = SqlStore(workspace_url(None))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE subscriptions SET secret = 'hunter2' WHERE hs_object_id = 4")
+    store.close()
+    backup = tmp_path / "gone.json"
+    first = seeded(f"delete 4 --backup {backup} --yes")
+    assert first.exit_code == 0, first.stderr
+    saved = json.loads(backup.read_text())
+    assert [row["hs_object_id"] for row in saved] == [4] and saved[0]["secret"] == "******"
+    again = seeded(f"delete 5 --backup {backup} --yes")
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    assert json.loads(backup.read_text()) == saved

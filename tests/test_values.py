@@ -92,3 +92,17 @@ def test_errors_never_echo_highly_sensitive_values() -> None:
             coerce_value(secret, "DK-12345678", today=TODAY)
         assert "DK-12345678" not in info.value.message
         assert info.value.message.startswith("secret: ****** is not")
+
+
+@pytest.mark.parametrize("text", ["1e27", "-1e18", "1e-400", "1E+30"])
+def test_numbers_out_of_range_are_refused(text: str) -> None:
+    prop = REG.get("mrr")
+    assert prop is not None
+    with pytest.raises(UsageError, match="out of range"):
+        coerce_value(prop, text, today=TODAY)
+
+
+def test_huge_stored_money_still_reads_back() -> None:
+    prop = REG.get("mrr")
+    assert prop is not None
+    assert prop.from_storage(1e27) == Decimal("1000000000000000013287555072.00")

@@ -63,7 +63,7 @@ from subctl.services.lifecycle import (
     decide,
     typed_values,
 )
-from subctl.services.masking import masked_names
+from subctl.services.masking import masked_names, masker
 from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription
 
 CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
@@ -573,7 +573,13 @@ def write_backup(store: Store, ids: Sequence[int], path: str) -> int:
     registry = store.properties()
     names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
     columns = [Column(n, n) for n in names]
-    rows = (s.properties for s in _snapshots(store, list(ids), names))
+    target = Path(path)
+    if target.exists():
+        raise UsageError(
+            f"backup file {path} already exists", hint="choose a new name or remove the old file"
+        )
+    mask = masker(registry, show=False)  # like every export: highly sensitive values masked
+    rows = (mask.row(s.properties) for s in _snapshots(store, list(ids), names))
     buffer = io.StringIO()
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -582,5 +588,5 @@ def write_backup(store: Store, ids: Sequence[int], path: str) -> int:
         count = write_ndjson(rows, columns, buffer)
     else:
         count = write_csv(rows, columns, buffer)
-    _write_atomically(Path(path), buffer.getvalue())
+    _write_atomically(target, buffer.getvalue())
     return count

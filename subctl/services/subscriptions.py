@@ -10,7 +10,7 @@ from typing import Any
 
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.query.ast import Condition, Expr, Op, Query, Sort, all_of
+from subctl.query.ast import Condition, Expr, Op, Query, Sort, all_of, fields_of
 from subctl.query.values import ValueParseError, parse_date, parse_days
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -20,7 +20,7 @@ from subctl.schema import (
     Property,
     PropertyRegistry,
 )
-from subctl.services.masking import masker
+from subctl.services.masking import masked_names, masker
 from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
 
 DEFAULT_LIMIT = 50
@@ -154,7 +154,10 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     if request.limit is not None and request.limit < 1:
         raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
     query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
-    if request.show_sensitive:
+    # Filtering or sorting on a highly sensitive property would reveal its values as surely as
+    # showing them: both need the permission that --show-sensitive needs.
+    queried = fields_of(query.where) | ({sort.field} if sort else set())
+    if request.show_sensitive or queried & masked_names(registry):
         from subctl.services.properties import require_sensitive_access
 
         require_sensitive_access(store)

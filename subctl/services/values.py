@@ -12,7 +12,7 @@ from typing import Any
 
 from subctl.errors import UsageError
 from subctl.query.values import ValueParseError, parse_date, parse_datetime
-from subctl.schema import Property, PropType
+from subctl.schema import NUMBER_LIMIT, NUMBER_TINY, Property, PropType
 from subctl.services.masking import HIGHLY_SENSITIVE, MASK
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -53,6 +53,11 @@ def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
             number = Decimal("NaN")
         if not number.is_finite():
             raise UsageError(f"{name}: {shown} is not a number")
+        if abs(number) >= NUMBER_LIMIT or (number and abs(number) < NUMBER_TINY):
+            raise UsageError(
+                f"{name}: {shown} is out of range (numbers are below 1e18 and, except 0, "
+                "at least 1e-12 in size)"
+            )
         return int(number) if number == number.to_integral_value() and not prop.money else number
     if prop.type is PropType.BOOL:
         word = text.strip().lower()
