@@ -1000,11 +1000,12 @@ def permissions(store: Store) -> list[str]:
     return [p for p in (s.strip() for s in raw.split(",")) if p]
 
 
-def require_sensitive_access(store: Store) -> None:
-    """``--show-sensitive`` needs the ``sensitive_data.view`` permission (module docstring)."""
+def require_sensitive_access(store: Store, doing: str = "showing highly sensitive values") -> None:
+    """``--show-sensitive`` (and filtering or sorting on highly sensitive values) needs the
+    ``sensitive_data.view`` permission (module docstring)."""
     if SENSITIVE_VIEW not in permissions(store):
         raise AuthError(
-            f"showing highly sensitive values requires the {SENSITIVE_VIEW} permission",
+            f"{doing} requires the {SENSITIVE_VIEW} permission",
             hint=f"grant it with `subctl property settings --grant {SENSITIVE_VIEW}`",
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.query.ast import Condition, Expr, Op, Query, Sort, all_of, fields_of
+from subctl.query.ast import Condition, Expr, Not, Op, Query, Sort, all_of
 from subctl.query.values import ValueParseError, parse_date, parse_days
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -156,12 +156,28 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
     # Filtering or sorting on a highly sensitive property would reveal its values as surely as
     # showing them: both need the permission that --show-sensitive needs.
-    queried = fields_of(query.where) | ({sort.field} if sort else set())
-    if request.show_sensitive or queried & masked_names(registry):
+    # (Whether a value is present, `has FIELD`, reveals nothing and stays allowed.)
+    secret = (_compared_fields(query.where) | ({sort.field} if sort else set())) & masked_names(
+        registry
+    )
+    if request.show_sensitive or secret:
         from subctl.services.properties import require_sensitive_access
 
-        require_sensitive_access(store)
+        doing = f"filtering or sorting on {', '.join(sorted(secret))}" if secret else None
+        require_sensitive_access(store, *([doing] if doing else []))
     return Listing(query, [Column(p.name, p.label) for p in props], props, request.show_sensitive)
+
+
+def _compared_fields(expr: Expr | None) -> set[str]:
+    """Fields whose values a query compares (presence tests left out)."""
+    if expr is None:
+        return set()
+    if isinstance(expr, Condition):
+        presence = expr.op in (Op.HAS_PROPERTY, Op.NOT_HAS_PROPERTY)
+        return set() if presence else {expr.field}
+    if isinstance(expr, Not):
+        return _compared_fields(expr.item)
+    return set().union(*(_compared_fields(item) for item in expr.items))
 
 
 def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
