@@ -155,3 +155,16 @@ def test_an_empty_where_is_an_error_not_everything(seeded: Invoke) -> None:
         result = seeded(args)
         assert result.exit_code == 2, args
         assert result.stderr.startswith("Error: empty query"), result.stderr
+
+
+def test_group_format_applies_to_subcommands(seeded: Invoke) -> None:
+    listed = seeded("views --format csv list")
+    assert listed.stdout.splitlines()[0] == "name,query,columns,sort,builtin"
+    shown = seeded("views --format csv show unpaid")
+    assert shown.stdout.splitlines()[1].startswith("unpaid,status = unpaid")
+    assert seeded("jobs --format csv list").stdout.startswith("id,")
+
+
+def test_empty_view_name_and_huge_association_ids_are_usage_errors(seeded: Invoke) -> None:
+    assert seeded(["filter", "--where", "status = paused", "--save-view", ""]).exit_code == 2
+    assert seeded("list --contact 99999999999999999999999").exit_code == 2

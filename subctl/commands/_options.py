@@ -98,3 +98,19 @@ ShowSensitiveOpt = Annotated[
         help="Show highly sensitive values unmasked (needs the sensitive_data.view permission).",
     ),
 ]
+
+
+_GROUP_FORMAT = "subctl.group_format"
+
+
+def remember_group_format(ctx: typer.Context, fmt: Format) -> None:
+    """A group's ``--format`` (``subctl views --format csv list``), for its subcommands."""
+    ctx.meta[_GROUP_FORMAT] = fmt
+
+
+def effective_format(ctx: typer.Context, fmt: Format) -> Format:
+    """A subcommand's own ``--format``, else the one given to its group."""
+    if fmt is Format.AUTO:
+        group: Format = ctx.meta.get(_GROUP_FORMAT, fmt)
+        return group
+    return fmt

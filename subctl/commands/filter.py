@@ -14,6 +14,8 @@ from subctl.commands._options import (
     SortOpt,
     WhereOpt,
     YesOpt,
+    effective_format,
+    remember_group_format,
 )
 from subctl.context import AppContext
 from subctl.errors import UsageError
@@ -66,7 +68,7 @@ def subscription_filter(
         from subctl.commands._builder import build_query
 
         where, save_view = build_query(store.properties(), app.out, save_view)
-    if save_view:
+    if save_view is not None:
         view = views.save_view(
             store, save_view, where=where, columns=columns, sort=sort, today=app.today()
         )
@@ -105,6 +107,7 @@ def views_default(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     Example: subctl views --format json
     """
+    remember_group_format(ctx, fmt)
     if ctx.invoked_subcommand is None:
         views_list(ctx, fmt)
 
@@ -115,6 +118,7 @@ def views_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     Example: subctl views list --format csv
     """
+    fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     rows = [
         {"name": v.name, "query": v.where, "columns": list(v.columns), "sort": v.sort,
@@ -130,6 +134,7 @@ def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AU
 
     Example: subctl views show reengage
     """
+    fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     view = app.store().get_view(name)
     row = {"name": view.name, "query": view.where, "columns": list(view.columns),

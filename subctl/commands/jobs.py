@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subctl.commands._options import MAX_ID, FormatOpt, YesOpt
+from subctl.commands._options import (
+    MAX_ID,
+    FormatOpt,
+    YesOpt,
+    effective_format,
+    remember_group_format,
+)
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
@@ -109,6 +115,7 @@ def jobs_main(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     Example: subctl jobs --format json
     """
+    remember_group_format(ctx, fmt)
     if ctx.invoked_subcommand is None:
         _list(ctx, fmt)
 
@@ -119,7 +126,7 @@ def jobs_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     Example: subctl jobs list --format csv
     """
-    _list(ctx, fmt)
+    _list(ctx, effective_format(ctx, fmt))
 
 
 @jobs_app.command("results")

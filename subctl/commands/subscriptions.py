@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from subctl.commands._options import (
+    MAX_ID,
     AllOpt,
     FieldsOpt,
     FormatOpt,
@@ -39,16 +40,19 @@ def subscription_list(
         str | None, typer.Option(metavar="7d", help="Next payment due between today and +N days.")
     ] = None,
     contact: Annotated[
-        int | None, typer.Option(metavar="ID", help="Associated with this contact.")
+        int | None,
+        typer.Option(metavar="ID", min=1, max=MAX_ID, help="Associated with this contact."),
     ] = None,
     company: Annotated[
-        int | None, typer.Option(metavar="ID", help="Associated with this company.")
+        int | None,
+        typer.Option(metavar="ID", min=1, max=MAX_ID, help="Associated with this company."),
     ] = None,
     deal: Annotated[
-        int | None, typer.Option(metavar="ID", help="Associated with this deal.")
+        int | None, typer.Option(metavar="ID", min=1, max=MAX_ID, help="Associated with this deal.")
     ] = None,
     payment: Annotated[
-        int | None, typer.Option(metavar="ID", help="Associated with this payment.")
+        int | None,
+        typer.Option(metavar="ID", min=1, max=MAX_ID, help="Associated with this payment."),
     ] = None,
     where: WhereOpt = None,
     view: ViewOpt = None,

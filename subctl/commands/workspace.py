@@ -7,7 +7,8 @@ import typer
 
 from subctl.commands._options import YesOpt
 from subctl.context import AppContext
-from subctl.errors import UsageError
+
+MAX_DEMO = 10_000_000  # about 14 GB and ten minutes; larger is a typo more often than not
 
 
 def workspace_init(ctx: typer.Context) -> None:
@@ -25,7 +26,10 @@ def workspace_init(ctx: typer.Context) -> None:
 def workspace_demo(
     ctx: typer.Context,
     count: Annotated[
-        int, typer.Option("--count", "-c", metavar="N", help="How many subscriptions.")
+        int,
+        typer.Option(
+            "--count", "-c", metavar="N", min=1, max=MAX_DEMO, help="How many subscriptions."
+        ),
     ] = 1000,
     seed: Annotated[int, typer.Option(metavar="S", help="Random seed (same seed, same data).")] = 7,
     yes: YesOpt = False,
@@ -38,8 +42,6 @@ def workspace_demo(
     """
     from subctl.services import workspace as svc
 
-    if count < 1:
-        raise UsageError("--count must be at least 1")
     app = AppContext.from_typer(ctx)
     store = app.store(create=True)
     if svc.replacing_needs_confirmation(store):
@@ -47,6 +49,7 @@ def workspace_demo(
             f"Replace the {store.count():,} subscriptions in this workspace with demo data?",
             yes=yes,
         )
+    app.out.message(f"Creating {count:,} demo subscriptions (seed {seed}) ...")
     started = time.perf_counter()
     with app.out.progress("Creating demo data", total=count) as advance:
         done = 0
