@@ -248,20 +248,24 @@ def test_dry_run_changes_nothing(demo: Invoke, subctl_home: Path) -> None:
 
 def test_plan_out_then_plan(seeded: Invoke, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    result = seeded(f"cancel --where 'status = unpaid' --dry-run --plan-out {plan} --format json")
+    where = "status in (active, unpaid)"
+    result = seeded(f"cancel --where '{where}' --dry-run --plan-out {plan} --format json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(plan.read_text())
-    assert document["items"] == [{"id": 2, "status": "unpaid"}, {"id": 3, "status": "unpaid"}]
+    assert document["items"] == [
+        {"id": 1, "status": "active"}, {"id": 2, "status": "unpaid"}, {"id": 3, "status": "unpaid"}
+    ]  # fmt: skip
     assert document["hash"].startswith("sha256:") and document["verb"] == "cancel"
-    assert f"Plan of 2 subscriptions written to {plan}" in result.stderr
-    # subscription 3 changes after the review: it is skipped, 2 is cancelled
-    assert seeded("pause 3").exit_code == 0
+    assert f"Plan of 3 subscriptions written to {plan}" in result.stderr
+    # subscription 1 changes after the review: it is skipped, 2 and 3 are cancelled
+    assert seeded("pause 1").exit_code == 0
     result = seeded(f"cancel --plan {plan} --yes --format json")
     assert result.exit_code == 0, result.stderr
     by_id = {r["id"]: r for r in rows(result.stdout)}
     assert by_id[2]["outcome"] == "ok"
-    assert by_id[3]["outcome"] == "skipped"
-    assert by_id[3]["note"] == "status changed since the plan (unpaid → paused)"
+    assert by_id[3]["outcome"] == "ok"
+    assert by_id[1]["outcome"] == "skipped"
+    assert by_id[1]["note"] == "status changed since the plan (active → paused)"
 
 
 def test_plan_checks(seeded: Invoke, tmp_path: Path) -> None:
@@ -284,24 +288,25 @@ def test_plan_checks(seeded: Invoke, tmp_path: Path) -> None:
 # -- selection ----------------------------------------------------------------------------------
 
 
-def test_from_file_lines_stdin_and_csv(seeded: Invoke, tmp_path: Path) -> None:
+def test_from_file_lines_stdin_and_csv(demo: Invoke, tmp_path: Path) -> None:
+    # demo subscriptions 3 and 5 are active, 8 is scheduled
     listed = tmp_path / "ids.txt"
-    listed.write_text("# to pause\n1\n\n2\n")
-    result = seeded(f"pause --from-file {listed} --yes --format json")
+    listed.write_text("# to pause\n3\n\n5\n")
+    result = demo(f"pause --from-file {listed} --yes --format json")
     assert result.exit_code == 0, result.stderr
-    assert [r["id"] for r in rows(result.stdout)] == [1, 2]
-    result = seeded("resume --from-file - --next-billing-date 2027-01-01 --yes --format json",
-                    input="2\n1\n")  # fmt: skip
+    assert [r["id"] for r in rows(result.stdout)] == [3, 5]
+    result = demo("resume --from-file - --next-billing-date 2027-01-01 --yes --format json",
+                  input="5\n3\n")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert [(r["id"], r["new_status"]) for r in rows(result.stdout)] == [
-        (2, "active"),
-        (1, "active"),
+        (5, "active"),
+        (3, "active"),
     ]
     table = tmp_path / "export.csv"
-    table.write_text("Record ID,Name\n5,Umbrella\n1,Acme\n")
-    result = seeded(f"pause --from-file {table} --where 'status = active' --yes --format json")
+    table.write_text("Record ID,Name\n8,Metro Meadow\n3,Silver Vertex\n")
+    result = demo(f"pause --from-file {table} --where 'status = active' --yes --format json")
     assert result.exit_code == 0, result.stderr
-    assert [r["id"] for r in rows(result.stdout)] == [1]  # 5 is scheduled
+    assert [r["id"] for r in rows(result.stdout)] == [3]  # 8 is scheduled
 
 
 def test_from_file_errors(seeded: Invoke, tmp_path: Path) -> None:
@@ -339,7 +344,7 @@ def test_batch_with_failures_exits_5(seeded: Invoke) -> None:
 
 
 def test_large_batch_on_a_tty_shows_count_and_first_rows(demo: Invoke, tty: FakeConfirm) -> None:
-    result = demo("pause --where 'status in (active, unpaid, past_due)' --reason x --format json")
+    result = demo("pause --where 'status = active' --reason x --format json")
     assert result.exit_code == 0, result.stderr
     count = len(rows(result.stdout))
     assert count > 100
@@ -376,6 +381,17 @@ def test_pause_and_resume(seeded: Invoke) -> None:
     )
     scheduled = seeded(f"pause {SCHEDULED}")
     assert scheduled.exit_code == 5 and "status is scheduled" in scheduled.stderr
+
+
+def test_pause_refuses_an_unpaid_subscription(seeded: Invoke) -> None:
+    # resuming makes a subscription active: pausing an unpaid one would forget its debt
+    result = seeded(f"pause {UNPAID} --yes")
+    assert result.exit_code == 5
+    assert (
+        "Error: cannot pause: status is unpaid (only active subscriptions can be paused "
+        "(an unpaid or past-due one would come back active on resume, its debt forgotten))"
+    ) in result.stderr
+    assert view(seeded, UNPAID)["properties"]["hs_status"] == "unpaid"
 
 
 # -- delete -----------------------------------------------------------------------------------

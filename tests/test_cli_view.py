@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Invoke
 
 
@@ -36,7 +38,8 @@ def test_view_json_document(seeded: Invoke) -> None:
     assert doc["history"] == []
 
 
-def test_view_table(seeded: Invoke) -> None:
+def test_view_table(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     result = seeded("view 1 --format table")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
@@ -44,6 +47,15 @@ def test_view_table(seeded: Invoke) -> None:
     assert "Next payment due date (hs_next_payment_due_date)" in out
     assert "Associated contacts" in out and "Ada Lovelace (ada@example.com)" in out
     assert "Associated companys" not in out and "Associated companies" in out
+
+
+def test_view_table_keeps_values_on_a_narrow_terminal(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "30")
+    out = seeded("view 1 --format table").stdout
+    assert max(len(line) for line in out.splitlines()) <= 30
+    assert "2026-12-01" in out and "active" in out
 
 
 def test_view_ndjson_and_csv(seeded: Invoke) -> None:

@@ -49,28 +49,28 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
     monkeypatch.setattr(SqlStore, "apply", apply)
 
 
-def test_jobs_list_and_results(seeded: Invoke) -> None:
-    assert seeded("jobs").stderr == "No jobs yet.\n"
-    assert seeded("pause 1 3 5 --yes").exit_code == 5  # 5 is scheduled
-    listing = json.loads(seeded("jobs --format json").stdout)
+def test_jobs_list_and_results(demo: Invoke) -> None:
+    assert demo("jobs").stderr == "No jobs yet.\n"
+    assert demo("pause 3 5 8 --yes").exit_code == 5  # 8 is scheduled
+    listing = json.loads(demo("jobs --format json").stdout)
     assert listing == [
         {"id": 1, "command": "pause", "selection": "3 id(s)", "status": "done", "total": 3,
          "ok": 2, "skipped": 0, "failed": 1, "unprocessed": 0,
          "created_at": "2026-11-26T12:00:00.000Z"}
     ]  # fmt: skip
-    assert json.loads(seeded("jobs list --format json").stdout) == listing
-    result = seeded("jobs results 1 --format csv")
+    assert json.loads(demo("jobs list --format json").stdout) == listing
+    result = demo("jobs results 1 --format csv")
     assert result.exit_code == 0, result.stderr
     items = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["id"], r["planned_status"], r["outcome"], r["new_status"]) for r in items] == [
-        ("1", "active", "ok", "paused"), ("3", "unpaid", "ok", "paused"),
-        ("5", "scheduled", "failed", "scheduled")]  # fmt: skip
+        ("3", "active", "ok", "paused"), ("5", "active", "ok", "paused"),
+        ("8", "scheduled", "failed", "scheduled")]  # fmt: skip
     assert items[2]["note"].startswith("cannot pause: status is scheduled")
-    failed = seeded("jobs results 1 --outcome failed --format csv").stdout.splitlines()
-    assert len(failed) == 2 and failed[1].startswith("5,")
-    assert seeded("jobs results 1 --outcome nope").exit_code == 2
-    assert seeded("jobs results 9").exit_code == 3
-    nothing = seeded("jobs resume 1")  # done: nothing is run again
+    failed = demo("jobs results 1 --outcome failed --format csv").stdout.splitlines()
+    assert len(failed) == 2 and failed[1].startswith("8,")
+    assert demo("jobs results 1 --outcome nope").exit_code == 2
+    assert demo("jobs results 9").exit_code == 3
+    nothing = demo("jobs resume 1")  # done: nothing is run again
     assert (nothing.exit_code, nothing.stderr) == (
         5, "Error: job 1 is done; nothing left to resume\n")  # fmt: skip
 
@@ -83,9 +83,9 @@ def test_interrupted_batch_is_resumed_exactly_once(
         _interrupt_after(patch, 3)
         result = demo(f"cancel --where '{CANCELABLE}' --yes --format json")
     assert result.exit_code == 130
-    assert "Error: interrupted: job 1 stopped before its end; nothing was done twice" in (
-        result.stderr
-    )
+    assert len(json.loads(result.stdout)) == 20  # what was done is reported
+    assert "Error: interrupted: job 1 stopped after 20 of " in result.stderr
+    assert "items; nothing was done twice" in result.stderr
     assert "Hint: resume it with `subctl jobs resume 1`" in result.stderr
     (job,) = json.loads(demo("jobs --format json").stdout)
     assert (job["status"], job["ok"]) == ("unfinished", 20)
@@ -247,7 +247,7 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path)
 
 
 def test_an_item_breaking_a_constraint_fails_alone(
-    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from subctl.errors import Conflict
     from subctl.store.sql import SqlStore
@@ -255,22 +255,22 @@ def test_an_item_breaking_a_constraint_fails_alone(
     real = SqlStore.apply
 
     def apply(self: SqlStore, mutations: Any, **kwargs: Any) -> None:
-        if any(m.subscription_id == 2 for m in mutations):
+        if any(m.subscription_id == 5 for m in mutations):
             raise Conflict('"order_code" must be unique: "AB" is taken')
         real(self, mutations, **kwargs)
 
     monkeypatch.setattr(SqlStore, "apply", apply)
-    result = seeded("pause 1 2 3 --yes --format json")
+    result = demo("pause 3 5 6 --yes --format json")  # all three active in the demo data
     assert result.exit_code == 5
     outcomes = {r["id"]: (r["outcome"], r["note"]) for r in json.loads(result.stdout)}
     assert outcomes == {
-        1: ("ok", "paused"),
-        2: ("failed", '"order_code" must be unique: "AB" is taken'),
         3: ("ok", "paused"),
+        5: ("failed", '"order_code" must be unique: "AB" is taken'),
+        6: ("ok", "paused"),
     }
     assert result.stderr.splitlines()[0] == (
-        'Error: 1 of 3 subscriptions failed (subscription 2: "order_code" must be unique: "AB" '
+        'Error: 1 of 3 subscriptions failed (subscription 5: "order_code" must be unique: "AB" '
         "is taken); 2 paused, 0 skipped (job 1)"
     )
-    job = json.loads(seeded("jobs --format json").stdout)[0]
+    job = json.loads(demo("jobs --format json").stdout)[0]
     assert (job["ok"], job["failed"], job["unprocessed"], job["status"]) == (2, 1, 0, "done")

@@ -305,20 +305,25 @@ def _run(
     rows: list[dict[str, Any]] = []
     total = len(items) if items is not None else job.unprocessed
     described = action.describe(app.store().properties())
+    interrupted = False
     with app.out.progress(described, total=total) as advance:
         try:
             for chunk in iter_job(app.store(), job, app.clock, items):
                 tally.add(chunk)
                 rows.extend(d.row() for d in chunk)
                 advance(len(chunk))
-        except KeyboardInterrupt:  # between chunks (inside one, iter_job says the same)
-            raise Aborted(
-                f"interrupted: job {job.id} stopped before its end; nothing was done twice",
-                hint=f"resume it with `subctl jobs resume {job.id}`",
-            ) from None
+        except KeyboardInterrupt:  # the journal holds every finished chunk
+            interrupted = True
+    # What was done is reported even after an interruption: the results, then the warnings.
     app.out.rows(rows, columns(action), fmt, empty="")
     if not warned:
         _warn(app, tally.warnings)
+    if interrupted:
+        raise Aborted(
+            f"interrupted: job {job.id} stopped after {len(rows):,} of {total:,} items; "
+            "nothing was done twice",
+            hint=f"resume it with `subctl jobs resume {job.id}`",
+        )
     _raise_for_failures(tally, action, job)
     what = f"Job {job.id}" + (" resumed" if resumed else "")
     app.out.success(f"{what}: {_summary(tally, action, dry_run=False)}")

@@ -12,9 +12,10 @@ from subctl.schema import ASSOCIATION_BY_NAME, PropertyRegistry
 
 
 def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
-    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
-    table.add_column(style="dim", no_wrap=True, overflow="ellipsis", ratio=1)
-    table.add_column(overflow="fold", ratio=2)
+    # Widths in proportion (labels 2 : values 3) so that on a narrow terminal both stay visible.
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, expand=True)
+    table.add_column(style="dim", overflow="fold", ratio=2)
+    table.add_column(overflow="fold", ratio=3)
     for key, value in pairs:
         table.add_row(Text(key), Text(value))  # plain text: values are data, never Rich markup
     return Group(Text(title, style="bold"), table)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from subctl.errors import Aborted, Conflict, NotFound, UsageError
+from subctl.errors import Conflict, NotFound, UsageError
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
     Action,
@@ -456,7 +456,8 @@ def iter_job(
     from a third thread, measured slower: the GIL again.)
 
     Ctrl-C stops between or inside chunks: the chunk in flight is rolled back with its journal
-    entries, and the job stays unfinished (``Aborted``, exit 130, with the resume command).
+    entries, the job stays unfinished, and the KeyboardInterrupt reaches the caller, which
+    reports what was done and how to resume.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -485,24 +486,9 @@ def iter_job(
             decided = ahead.result()
             ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
             yield _apply_chunk(store, job, part, decided, read_ahead)
-    except KeyboardInterrupt:
-        raise Aborted(
-            f"interrupted: job {job.id} stopped before its end; nothing was done twice",
-            hint=f"resume it with `subctl jobs resume {job.id}`",
-        ) from None
-    finally:
+    finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
         pool.shutdown(wait=True, cancel_futures=True)
     store.set_job_status(job.id, "done", clock())
-
-
-def run_job(
-    store: Store,
-    job: Job,
-    clock: Callable[[], dt.datetime],
-    items: Sequence[tuple[int, str | None]] | None = None,
-) -> list[Decision]:
-    """``iter_job``, all at once."""
-    return [d for chunk in iter_job(store, job, clock, items) for d in chunk]
 
 
 def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:

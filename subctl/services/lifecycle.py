@@ -13,7 +13,7 @@ action                 acts on (from)                              skipped      
 =====================  ==========================================  ============  ============
 cancel                 active, unpaid, past_due, scheduled, paused  canceled      canceled
 cancel_at_period_end   active                                      canceled      active [1]
-pause                  active, unpaid, past_due                    paused        paused
+pause                  active                                      paused        paused
 resume                 paused                                      active        active
 delete                 canceled, expired                           (deleted)     deleted
 update                 active, scheduled [2]                       no change     unchanged
@@ -108,8 +108,11 @@ TRANSITIONS: dict[str, Transition] = {
            "canceled", "an expired subscription already ended and is never charged again"),
         _t("cancel_at_period_end", "active", "canceled", None, "scheduled to cancel",
            "only an active subscription has a paid period to run out; cancel it immediately"),
-        _t("pause", "active unpaid past_due", "paused", "paused", "paused",
-           "only active, unpaid or past-due subscriptions can be paused"),
+        # Only active ones: resuming makes a subscription active, so pausing an unpaid or
+        # past-due one and resuming it would wipe out what the buyer owes.
+        _t("pause", "active", "paused", "paused", "paused",
+           "only active subscriptions can be paused (an unpaid or past-due one would come "
+           "back active on resume, its debt forgotten)"),
         _t("resume", "paused", "active", "active", "resumed",
            "only a paused subscription can be resumed"),
         _t("delete", "canceled expired", "", None, "deleted",
