@@ -9,7 +9,7 @@ import typer
 
 from subctl.commands._options import FormatOpt
 from subctl.context import AppContext
-from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
+from subctl.errors import InvalidState, UsageError
 from subctl.export import Column
 from subctl.output import Format
 
@@ -30,7 +30,6 @@ OUTCOME_COLUMNS = [
     Column("associationTypeId", "Type"),
     Column("outcome", "Outcome"),
 ]
-_ERRORS: dict[int, type[SubctlError]] = {2: UsageError, 3: NotFound, 5: InvalidState}
 
 
 def subscription_associate(
@@ -151,10 +150,9 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format) -> None:
     for outcome in result.outcomes:
         counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-    if result.failed:
-        error = _ERRORS.get(result.exit_code(), InvalidState)
+    if result.failed:  # like every batch: exit 5 when any item failed, whatever the reason
         first = result.failed[0]
-        raise error(
+        raise InvalidState(
             f"{len(result.failed)} of {len(result.outcomes)} rows failed ({summary}); "
             f"first, line {first.line}: {first.error}"
         )

@@ -89,7 +89,6 @@ class Outcome:
     label: str = ""
     replaced: tuple[int, ...] = ()  # ids of the records a replace removed
     error: str | None = None
-    exit_code: int = 0
     line: int | None = None  # batch: the file's line
 
     def row(self) -> dict[str, Any]:
@@ -372,10 +371,6 @@ class BatchResult:
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.outcome == "failed"]
 
-    def exit_code(self) -> int:
-        """0 when every row succeeded, else the exit code of the first failure."""
-        return self.failed[0].exit_code if self.failed else 0
-
 
 def read_pairs(text: str) -> Iterator[Pair | Outcome]:
     """Rows of a pairs file: a ``Pair``, or a failed ``Outcome`` for a row that does not parse.
@@ -407,8 +402,7 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
         except UsageError as exc:
             sub = int(cells[0]) if _is_id(cells[0]) else None
             kind = cells[1] if len(cells) > 1 else ""
-            yield Outcome(sub, kind, None, "failed", error=exc.message,
-                          exit_code=exc.exit_code, line=line)  # fmt: skip
+            yield Outcome(sub, kind, None, "failed", error=exc.message, line=line)
 
 
 def apply_batch(store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD) -> BatchResult:
@@ -428,7 +422,7 @@ def apply_batch(store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD
 
 def _failed(row: Pair, exc: SubctlError) -> Outcome:
     return Outcome(row.subscription_id, row.object.name, row.object_id, "failed",
-                   row.object.type_id, error=exc.message, exit_code=exc.exit_code)  # fmt: skip
+                   row.object.type_id, error=exc.message)  # fmt: skip
 
 
 def _at_line(outcome: Outcome, line: int) -> Outcome:
