@@ -85,6 +85,12 @@ def load_profile(name: str | None) -> Profile:
 def workspace_url(target: str | None) -> str:
     """A SQLAlchemy URL for a workspace given as a path, a URL, or None (the default path)."""
     if target and "://" in target:
+        scheme = target.split("://", 1)[0].lower()
+        if scheme.split("+", 1)[0] not in ("sqlite", "postgres", "postgresql"):
+            raise UsageError(
+                f'unsupported workspace URL scheme "{scheme}"',
+                hint="give a file path, or a postgresql:// URL for a team workspace",
+            )
         if target.startswith("postgres://"):
             target = "postgresql://" + target[len("postgres://") :]
         if target.startswith("postgresql://"):

@@ -86,3 +86,12 @@ def test_postgres_without_its_driver_says_how_to_install_it(invoke: Invoke) -> N
         assert "pip install 'subctl[postgres]'" in result.stderr
     else:
         pytest.skip("psycopg is installed")
+
+
+def test_workspace_targets_that_cannot_be_workspaces(invoke: Invoke, tmp_path: Path) -> None:
+    web = invoke(["--workspace", "http://example.invalid/x", "list"])
+    assert web.exit_code == 2
+    assert web.stderr.startswith('Error: unsupported workspace URL scheme "http"')
+    folder = invoke(["--workspace", str(tmp_path), "list"])
+    assert folder.exit_code == 6
+    assert folder.stderr.startswith(f"Error: {tmp_path} is a directory, not a workspace file")

@@ -103,6 +103,11 @@ class SqlStore:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             path = Path(parsed.database)
+            if path.is_dir():
+                raise StoreUnavailable(
+                    f"{path} is a directory, not a workspace file",
+                    hint=f"e.g. --workspace {path / 'workspace.db'}",
+                )
             if not path.exists():
                 if not create:
                     raise StoreUnavailable(
