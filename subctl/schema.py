@@ -74,10 +74,9 @@ class Property:
         return to_storage(self.type, value)
 
     def from_storage(self, raw: Any) -> Any:
-        value = from_storage(self.type, raw)
-        if self.money and isinstance(value, int | Decimal):
-            return Decimal(value).quantize(CENT, context=WIDE)
-        return value
+        if self.money and raw is not None:
+            return money_from_storage(raw)
+        return from_storage(self.type, raw)
 
 
 # -- statuses --------------------------------------------------------------------------------
@@ -227,6 +226,11 @@ def to_storage(ptype: PropType, value: Any) -> Any:
     if ptype is PropType.BOOL:
         return 1 if value else 0
     return str(value)
+
+
+def money_from_storage(raw: Any) -> Decimal:
+    """A stored amount (money properties, payments) as Decimal cents."""
+    return Decimal(from_storage(PropType.NUMBER, raw)).quantize(CENT, context=WIDE)
 
 
 def from_storage(ptype: PropType, raw: Any) -> Any:

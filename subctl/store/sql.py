@@ -36,6 +36,7 @@ from subctl.schema import (
     PropertyRegistry,
     PropType,
     from_storage,
+    money_from_storage,
     to_storage,
 )
 from subctl.store import migrations
@@ -432,7 +433,7 @@ class SqlStore:
             sid, pid, amount, currency, status, method, kind, created, refunds = row
             money = amounts.get(amount)
             if money is None:
-                money = amounts[amount] = Decimal(repr(float(amount))).quantize(Decimal("0.01"))
+                money = amounts[amount] = money_from_storage(amount)
             out.setdefault(int(sid), []).append(
                 Payment(
                     id=int(pid),
@@ -784,7 +785,7 @@ def _payments(session: Session, ids: dict[int, int]) -> list[Payment]:
     return [
         Payment(
             id=r.id,
-            amount=Decimal(repr(r.amount)).quantize(Decimal("0.01")),
+            amount=money_from_storage(r.amount),
             currency=r.currency,
             status=r.status,
             method=r.method,
