@@ -70,6 +70,18 @@ class Property:
     def option_values(self) -> list[str]:
         return [o.value for o in self.options]
 
+    def option_value(self, text: str) -> str | None:
+        """The option for an internal value (exact) or a label (case-insensitive, surrounding
+        blanks ignored), or None."""
+        for option in self.options:
+            if option.value == text:
+                return option.value
+        folded = text.strip().casefold()
+        for option in self.options:
+            if option.label.casefold() == folded:
+                return option.value
+        return None
+
     def to_storage(self, value: Any) -> Any:
         return to_storage(self.type, value)
 

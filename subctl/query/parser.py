@@ -445,13 +445,9 @@ class _Parser:
     def _option(self, field: _Field, prop: Property, token: _Token) -> str:
         if not prop.options:  # options unknown: any value
             return token.text
-        for option in prop.options:
-            if option.value == token.text:
-                return option.value
-        folded = token.text.strip().lower()
-        for option in prop.options:
-            if option.label.lower() == folded:
-                return option.value
+        value = prop.option_value(token.text)
+        if value is not None:
+            return value
         values = prop.option_values()
         listed = ", ".join(values[:_LISTED_OPTIONS]) + (
             ", …" if len(values) > _LISTED_OPTIONS else ""

@@ -19,18 +19,6 @@ TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
 
-def enumeration_value(prop: Property, text: str) -> str | None:
-    """The option value for an internal value (exact) or a label (case-insensitive)."""
-    for option in prop.options:
-        if option.value == text:
-            return option.value
-    folded = text.casefold()
-    for option in prop.options:
-        if option.label.casefold() == folded:
-            return option.value
-    return None
-
-
 def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
     """Parse ``text`` as a value of ``prop``'s type and options; "" or None clears the value."""
     if text is None or text == "":
@@ -65,7 +53,7 @@ def _coerce_type(prop: Property, text: str | None, *, today: dt.date) -> Any:
             raise UsageError(f"{name}: {shown} is not true or false")
         return word in TRUE_WORDS
     if prop.type is PropType.ENUMERATION and prop.options:
-        value = enumeration_value(prop, text.strip())
+        value = prop.option_value(text.strip())
         if value is None:
             choices = ", ".join(prop.option_values())
             raise UsageError(f"{name}: {shown} is not an option ({choices})")
