@@ -16,6 +16,15 @@ from typer.testing import CliRunner
 from subctl.cli import run
 
 NOW = "2026-11-26T12:00:00+00:00"
+# The valid type/fieldType pairs of DOMAIN.md §4, written out independently of the code under test.
+VALID_PAIRS = {
+    "bool": {"booleancheckbox", "calculation_equation"},
+    "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "string": {"text", "textarea", "file", "html", "phonenumber", "calculation_equation"},
+    "number": {"number", "calculation_equation"},
+}
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from subctl.output import Output
-from tests.conftest import Invoke
+from tests.conftest import VALID_PAIRS, Invoke
 
 TIER = ("property create --name subscription_tier --label 'Subscription tier' --type enumeration "
         "--option Basic --option Professional --option Enterprise")  # fmt: skip
-TYPES = {
-    "bool": {"booleancheckbox", "calculation_equation"},
-    "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
-    "date": {"date"},
-    "datetime": {"date"},
-    "string": {"text", "textarea", "file", "html", "phonenumber", "calculation_equation"},
-    "number": {"number", "calculation_equation"},
-}  # DOMAIN.md §4
 
 
 def ok(invoke: Invoke, args: str) -> str:
@@ -97,8 +89,8 @@ def test_custom_property_filters_use_their_index(seeded: Invoke, subctl_home: Pa
 def test_every_type_and_field_type_pair(invoke: Invoke) -> None:
     ok(invoke, "init")
     ok(invoke, "property settings --tier enterprise")
-    field_types = sorted(set().union(*TYPES.values()))
-    for n, (ptype, valid) in enumerate(sorted(TYPES.items())):
+    field_types = sorted(set().union(*VALID_PAIRS.values()))
+    for n, (ptype, valid) in enumerate(sorted(VALID_PAIRS.items())):
         for m, field_type in enumerate(field_types):
             option = " --option A" if ptype == "enumeration" else ""
             result = invoke(f"property create --name p{n}_{m} --label P{n}_{m} --type {ptype} "

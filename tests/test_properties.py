@@ -15,18 +15,10 @@ from subctl.services import masking
 from subctl.services import properties as svc
 from subctl.services.values import coerce_value
 from subctl.store.sql import SqlStore, sqlite_url
+from tests.conftest import VALID_PAIRS
 
 TODAY = dt.date(2026, 11, 26)
 
-# DOMAIN.md §4, written out independently of the code under test.
-VALID_PAIRS = {
-    "bool": {"booleancheckbox", "calculation_equation"},
-    "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
-    "date": {"date"},
-    "datetime": {"date"},
-    "string": {"text", "textarea", "file", "html", "phonenumber", "calculation_equation"},
-    "number": {"number", "calculation_equation"},
-}
 FIELD_TYPES = sorted(set().union(*VALID_PAIRS.values()) | {"dropdown", "Text", ""})
 MATRIX = [(t, f, f in VALID_PAIRS[t]) for t in sorted(VALID_PAIRS) for f in FIELD_TYPES]
 
