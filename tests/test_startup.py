@@ -51,3 +51,15 @@ def test_executable_version_fast_path_matches_the_app(invoke) -> None:  # type: 
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "[]"
+
+
+def test_prompt_and_spreadsheet_libraries_are_ordinary_dependencies() -> None:
+    """``pip install -e .`` alone gives working prompts (the README's first command)."""
+    from importlib.metadata import requires
+
+    plain = {
+        r.split(";")[0].split(">")[0].split("[")[0].strip()
+        for r in requires("subctl") or []
+        if "extra ==" not in r
+    }
+    assert {"questionary", "openpyxl"} <= plain
