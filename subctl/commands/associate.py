@@ -82,7 +82,7 @@ def subscription_associate(
     contact: adding a second needs --replace. --contact new --create 'name=…,email=…' creates
     the record first; --from-file applies a CSV of (subscription id, object type, object id).
 
-    Example: subctl associate 1042 --contact 17 --replace
+    Example: subctl associate 6 --contact 17 --replace
     """
     from subctl.services import associations as svc
 
@@ -103,7 +103,7 @@ def subscription_associate(
         _batch(app, from_file, mode, fmt)
         return
     if sub_id is None:
-        raise UsageError("missing subscription ID", hint="e.g. subctl associate 1042 --contact 17")
+        raise UsageError("missing subscription ID", hint="e.g. subctl associate 6 --contact 17")
     if len(given) != 1:
         raise UsageError(
             "give exactly one of --contact, --company, --deal, --line-item, --quote, --invoice, "

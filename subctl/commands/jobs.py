@@ -145,7 +145,7 @@ def jobs_results(
 ) -> None:
     """Each item of a batch: succeeded (ok), skipped, failed (with the reason) or unprocessed.
 
-    Example: subctl jobs results 7 --format csv > results.csv
+    Example: subctl jobs results 1 --format csv > results.csv
     """
     from subctl.errors import UsageError
 
@@ -177,7 +177,7 @@ def jobs_resume(
 ) -> None:
     """Finish an interrupted batch: only its unprocessed items, with its original options.
 
-    Example: subctl jobs resume 7 --yes
+    Example: subctl jobs resume 1 --yes
     """
     from subctl.commands._batch import resume
 

@@ -78,7 +78,7 @@ def subscription_update(
     payment). `--set status=unpaid` records a failed payment and e-mails the buyer a
     payment-method update link.
 
-    Example: subctl update 1042 --set next_payment_due_date=2027-01-15 --set tier=Professional
+    Example: subctl update 16 --set next_payment_due_date=+30d --set payment_method="Visa - 4242"
     """
     _run(ctx, "update", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
          assignments=assignments or [])  # fmt: skip
@@ -145,7 +145,7 @@ def subscription_pause(
 ) -> None:
     """Pause billing of active, unpaid or past-due subscriptions.
 
-    Example: subctl pause 1042 --reason "customer on leave until March"
+    Example: subctl pause 12 --reason "customer on leave until March"
     """
     _run(ctx, "pause", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
          reason=reason)  # fmt: skip
@@ -173,7 +173,7 @@ def subscription_resume(
 ) -> None:
     """Resume paused subscriptions, billing again from the next billing date.
 
-    Example: subctl resume 1042 --next-billing-date 2027-03-01
+    Example: subctl resume 61 --next-billing-date +30d
     """
     _run(ctx, "resume", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
          next_billing_date=next_billing_date)  # fmt: skip

@@ -396,7 +396,7 @@ def property_edit(
     rule of the same type. Name, type and uniqueness cannot change; HubSpot-defined properties
     are read-only. Editing works over the tier's limit.
 
-    Example: subctl property edit subscription_tier --option Premium --rule MAX_LENGTH:20
+    Example: subctl property edit subscription_tier --option Premium --label "Plan tier"
     """
     from subctl.services import properties as svc
 

@@ -65,7 +65,7 @@ def subscription_list(
 ) -> None:
     """List subscriptions.
 
-    Example: subctl list --status unpaid --due-within 7d --sort next_payment_due_date
+    Example: subctl list --status active --due-within 7d --sort mrr:desc
     """
     from subctl.services import subscriptions as svc
 
@@ -102,7 +102,7 @@ def subscription_view(
 ) -> None:
     """Show one subscription: every property, status, associations, payments and history.
 
-    Example: subctl view 1042 --format json
+    Example: subctl view 42 --format json
     """
     from subctl.services import subscriptions as svc
 

@@ -14,7 +14,7 @@ MAX_DEMO = 10_000_000  # about 14 GB and ten minutes; larger is a typo more ofte
 def workspace_init(ctx: typer.Context) -> None:
     """Create the workspace of the active profile (or upgrade an existing one's schema).
 
-    Example: subctl init   |   subctl --workspace team.db init
+    Example: subctl --workspace team.db init
     """
     from subctl.store.sql import describe_url
 
