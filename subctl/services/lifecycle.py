@@ -39,14 +39,18 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   update e-mail (the article: "the buyer is emailed to update the payment method").
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
-  pause reason.
+  pause reason. A paused subscription earns nothing: pausing sets ``hs_mrr`` to 0 and resuming
+  sets it back to the next payment amount per month (``refunds.monthly_recurring``; 0 without
+  a next payment amount), both recorded in the property history like any change. (HubSpot
+  documents no MRR rule for paused subscriptions.)
 - A subscription with a scheduled cancellation (``hs_scheduled_cancellation_date``, see [1])
   cannot be updated, paused or resumed: each could give it a next payment again after it was
   promised it is never charged again. Cancelling it immediately is still possible.
 - Cancelling (immediately) sets status ``canceled``, ``hs_canceled_at`` = now, clears the next
   payment due date and amount and any scheduled cancellation, and sets MRR to 0.
-  ``refund_unused`` refunds the unused days (``subctl.services.refunds``) of the latest payment
-  when it succeeded and was not refunded before, nor by another subscription of the same batch
+  ``refund_unused`` refunds the unused days of the period the latest payment paid for
+  (``subctl.services.refunds``; for a paused subscription never up to its resume date) when it
+  succeeded and was not refunded before, nor by another subscription of the same batch
   (a payment associated with several subscriptions is refunded once); a pending bank (ACH)
   payment is neither cancelled nor refunded (a warning says so) unless ``refund_pending``
   refunds it in full. A refunded payment becomes ``refunded`` or ``partially_refunded`` (and so
@@ -70,7 +74,7 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
-from subctl.services.refunds import prorate
+from subctl.services.refunds import monthly_recurring, paid_period_end, prorate
 from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
 
 EDIT_FREEZE_DAYS = 2
@@ -148,8 +152,10 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
                "hs_canceled_at", "hs_scheduled_cancellation_date"),
     "cancel_at_period_end": ("hs_next_payment_due_date", "hs_next_payment_amount",
                              "hs_scheduled_cancellation_date"),
-    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date"),
-    "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date"),
+    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date", "hs_mrr"),
+    "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date",
+               "hs_mrr", "hs_next_payment_amount", "hs_currency_code",
+               "hs_recurring_billing_frequency"),
     "delete": (),
     "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
     "send_update_link": ("hs_createdate",),
@@ -554,7 +560,7 @@ def _cancel(
     pending = [p for p in payments if p.pending_bank_payment and p.id not in refunded_ids]
 
     if action.refund_unused:
-        basis, why = _refund_basis(latest, refunded_ids, props.get("hs_next_payment_due_date"))
+        basis, why = _refund_basis(latest, refunded_ids)
         other = _refunded_elsewhere(ctx, basis, sub.id)
         if basis is not None and other is not None:
             why = f"payment {basis.id} is refunded with subscription {other}"
@@ -562,14 +568,12 @@ def _cancel(
         if basis is None:
             notes.append(f"no refund: {why}")
         else:
+            frequency = str(props.get("hs_recurring_billing_frequency") or "")
+            # A paused subscription's due date is its resume date, not the end of a paid period.
+            due = None if sub.status == "paused" else props.get("hs_next_payment_due_date")
             try:
-                pro = prorate(
-                    basis.amount,
-                    basis.currency,
-                    str(props.get("hs_recurring_billing_frequency") or ""),
-                    props["hs_next_payment_due_date"],
-                    now,
-                )
+                end = paid_period_end(basis.created_at.astimezone(dt.UTC).date(), frequency, due)
+                pro = prorate(basis.amount, basis.currency, frequency, end, now)
             except ValueError as exc:
                 return _fail(d, f"cannot compute the refund: {exc}")
             if pro.refund > 0:
@@ -624,12 +628,11 @@ def _refunded_elsewhere(ctx: Context, payment: Payment | None, sub_id: int) -> i
 
 
 def _refund_basis(
-    latest: Payment | None, refunded_ids: set[int | None], period_end: Any
+    latest: Payment | None, refunded_ids: set[int | None]
 ) -> tuple[Payment | None, str]:
     """The payment whose unused days are refunded: the latest one, if it succeeded and was not
-    refunded before (exactly once, even across separate runs)."""
-    if period_end is None:
-        return None, "no current billing period (no next payment due date)"
+    refunded before (exactly once, even across separate runs). The days are those of the period
+    it paid for (``refunds.paid_period_end``)."""
     if latest is None:
         return None, "no payment to refund"
     if latest.id in refunded_ids or latest.status in ("refunded", "partially_refunded"):
@@ -750,6 +753,7 @@ def _pause(
     changes = {
         "hs_status": "paused",
         "hs_pause_reason": action.reason,
+        "hs_mrr": ZERO,
         "hs_lastmodifieddate": ctx.now,
     }
     d.mutation = _mutation(action, ctx, sub, changes)
@@ -762,10 +766,25 @@ def _resume(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
     assert action.next_billing_date is not None  # build_action requires it
+    props = sub.properties
+    amount = props.get("hs_next_payment_amount")
+    try:
+        mrr = (
+            ZERO
+            if amount is None
+            else monthly_recurring(
+                amount,
+                str(props.get("hs_currency_code") or ""),
+                str(props.get("hs_recurring_billing_frequency") or ""),
+            )
+        )
+    except ValueError as exc:
+        return _fail(d, f"cannot compute the MRR: {exc}")
     changes = {
         "hs_status": "active",
         "hs_next_payment_due_date": action.next_billing_date,
         "hs_pause_reason": None,
+        "hs_mrr": mrr,
         "hs_lastmodifieddate": ctx.now,
     }
     d.mutation = _mutation(action, ctx, sub, changes)
