@@ -5,6 +5,7 @@ and pending bank payments (seeded: 1 active due 2026-12-01, 2 unpaid with a pend
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,72 @@ def test_refund_of_a_paused_subscription_is_of_the_period_paid(
     (row,) = json.loads(result.stdout)
     assert row["refund"] == 21.27
     assert "refund 21.27 USD for 22 of 30 unused days (2026-11-18 to 2026-12-18)" in row["note"]
+
+
+# -- pending bank payments --------------------------------------------------------------------
+
+
+def hinted_command(stderr: str) -> str:
+    """The command a warning or hint names: "… refund it with `subctl …`"."""
+    (command,) = set(re.findall(r"refund it with `subctl ([^`]+)`", stderr))
+    return command
+
+
+def refunds_of(invoke: Invoke, sub_id: int) -> list[tuple[int, float]]:
+    payments = view(invoke, sub_id)["payments"]
+    by_id = {p["id"]: p for p in payments}
+    return [(p["amount"], by_id[900]["status"]) for p in payments if p["kind"] == "refund"]
+
+
+def test_the_pending_payment_warning_names_a_command_that_refunds_it(seeded: Invoke) -> None:
+    result = seeded(f"cancel {UNPAID} --yes")
+    assert result.exit_code == 0, result.stderr
+    command = hinted_command(result.stderr)
+    assert command == f"cancel {UNPAID} --refund-pending"
+    assert refunds_of(seeded, UNPAID) == []
+    refund = seeded(f"{command} --yes --format json")
+    assert refund.exit_code == 0, refund.stderr
+    (row,) = json.loads(refund.stdout)
+    assert (row["outcome"], row["status"], row["new_status"]) == ("ok", "canceled", "canceled")
+    assert (row["refund"], row["currency"]) == (1200.0, "EUR")
+    assert row["note"] == "refunded pending bank payment 900 (1200.00 EUR)"
+    assert refunds_of(seeded, UNPAID) == [(1200.0, "refunded")]
+    # exactly once: running it again refunds nothing
+    again = seeded(f"{command} --yes --format json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)[0]["outcome"] == "skipped"
+    assert refunds_of(seeded, UNPAID) == [(1200.0, "refunded")]
+    assert seeded("jobs results 2 --format json").exit_code == 0
+
+
+def test_refund_unused_leaving_a_pending_payment_needs_attention(seeded: Invoke) -> None:
+    result = seeded(f"cancel {UNPAID} {ACTIVE} --refund unused --yes --format json")
+    assert result.exit_code == 5
+    outcomes = {r["id"]: r["outcome"] for r in json.loads(result.stdout)}
+    assert outcomes == {UNPAID: "attention", ACTIVE: "ok"}
+    assert (
+        "Error: 1 of 2 subscriptions canceled but need attention (first, subscription 2: "
+        "canceled; no refund: the period's payment 900 is still pending; pending bank payment "
+        "900 not refunded)"
+    ) in result.stderr
+    assert view(seeded, UNPAID)["properties"]["hs_status"] == "canceled"
+    (job,) = json.loads(seeded("jobs --format json").stdout)
+    assert (job["ok"], job["attention"], job["failed"]) == (1, 1, 0)
+    listed = seeded("jobs results 1 --outcome attention --format json")
+    assert [r["id"] for r in json.loads(listed.stdout)] == [UNPAID]
+
+    one = seeded(f"cancel {UNPAID} --refund unused --yes")
+    assert one.exit_code == 0  # already canceled: skipped (the payment is still pending)
+    command = hinted_command(result.stderr)
+    assert seeded(f"{command} --yes").exit_code == 0
+    assert refunds_of(seeded, UNPAID) == [(1200.0, "refunded")]
+
+
+def test_a_single_item_needing_attention(seeded: Invoke) -> None:
+    result = seeded(f"cancel {UNPAID} --refund unused --yes")
+    assert result.exit_code == 5
+    assert result.stderr.endswith(
+        "Error: subscription 2 canceled but needs attention: canceled; no refund: the period's "
+        "payment 900 is still pending; pending bank payment 900 not refunded\n"
+        "Hint: refund it with `subctl cancel 2 --refund-pending`\n"
+    )

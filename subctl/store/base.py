@@ -132,10 +132,11 @@ class Mutation:
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class ItemOutcome:
-    """A batch item's journal entry: ok, skipped or failed, with the reason or result."""
+    """A batch item's journal entry: ok, skipped, failed or attention, with the reason or
+    result."""
 
     subscription_id: int
-    outcome: str  # ok, skipped, failed
+    outcome: str  # ok, skipped, failed, attention
     new_status: str | None
     note: str
     at: dt.datetime
@@ -143,7 +144,8 @@ class ItemOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, unprocessed."""
+    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, attention,
+    unprocessed."""
 
     id: int
     verb: str

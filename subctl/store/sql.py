@@ -1128,7 +1128,7 @@ def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None
 
 def _job(row: models.JobRow, counts: dict[str, int]) -> Job:
     assert row.id is not None
-    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "unprocessed")}
+    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "attention", "unprocessed")}
     return Job(
         id=row.id,
         verb=row.verb,
