@@ -546,3 +546,31 @@ def test_plan_digest_is_a_set_hash() -> None:
     assert a == batch.plan_digest([(2, "active"), (1, "unpaid")])
     assert a != batch.plan_digest([(1, "unpaid"), (2, "paused")])
     assert a.startswith("sha256:")
+
+
+def test_refund_pending_of_a_canceled_subscription_refunds_the_payment_alone() -> None:
+    canceled = sub("canceled", hs_next_payment_due_date=None, hs_last_payment_status="processing")
+    payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
+    d = run(Action("cancel", refund_pending=True), canceled, payments)
+    assert (d.outcome, d.new_status, d.refund) == (OK, "canceled", Decimal("1200.00"))
+    assert d.mutation.action == "refund" and d.mutation.messages == ()
+    assert [(r.payment_id, r.amount) for r in d.mutation.refunds] == [(900, Decimal("1200.00"))]
+    assert set(d.mutation.changes) == {"hs_last_payment_status", "hs_lastmodifieddate"}
+    assert d.note == "refunded pending bank payment 900 (1200.00 USD)"
+    refunded = (*payments, pay(901, "succeeded", kind="refund", refunds_payment_id=900))
+    again = run(Action("cancel", refund_pending=True), canceled, refunded)
+    assert (again.outcome, again.mutation, again.note) == (SKIP, None, "already canceled")
+    plain = run(Action("cancel"), canceled, payments)
+    assert (plain.outcome, plain.mutation) == (SKIP, None)
+
+
+def test_refund_unused_leaving_a_pending_payment_needs_attention() -> None:
+    payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
+    active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
+    d = run(Action("cancel", refund_unused=True), active, payments)
+    assert d.outcome is Outcome.ATTENTION and d.outcome.acts and d.new_status == "canceled"
+    (warning,) = d.warnings
+    assert warning.endswith("refund it with `subctl cancel 1 --refund-pending`")
+    assert run(Action("cancel"), active, payments).outcome is OK  # no refund asked for
+    both = run(Action("cancel", refund_unused=True, refund_pending=True), active, payments)
+    assert both.outcome is OK and both.warnings == []

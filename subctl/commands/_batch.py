@@ -188,7 +188,10 @@ def _raise_for_failures(
     if len(failed) == 1:
         message += f" (subscription {failed[0].subscription_id}: {failed[0].note})"
     message += f"; {tally.ok:,} {would}{'be ' if dry_run else ''}{PAST_TENSE[action.verb]}, "
-    message += f"{tally.skipped:,} skipped" + (f" (job {job.id})" if job else "")
+    message += f"{tally.skipped:,} skipped"
+    if tally.attention:
+        message += f", {len(tally.attention):,} need attention"
+    message += f" (job {job.id})" if job else ""
     message += " (dry run, nothing changed)" if dry_run else ""
     hint = f"list them with `subctl jobs results {job.id} --format csv`" if job else None
     raise InvalidState(message, hint=hint)
