@@ -420,6 +420,12 @@ def test_edit_a_line_item_and_the_amounts_follow(seeded: Invoke) -> None:
     assert result.exit_code == 0, result.stderr
     row = json.loads(result.stdout)
     assert (row["hs_next_payment_amount"], row["hs_mrr"]) == (330.0, 110.0)
+    # paused: the amount follows, the MRR stays 0 until resumed
+    assert seeded("pause 1 --yes").exit_code == 0
+    row = json.loads(seeded("associate 1 --line-item 2 --quantity 2 -f json").stdout)
+    assert (row["hs_next_payment_amount"], row["hs_mrr"]) == (69.98, 0.0)
+    assert seeded("resume 1 --next-billing-date 2027-01-10 --yes").exit_code == 0
+    assert json.loads(seeded("view 1 -f json").stdout)["properties"]["hs_mrr"] == 69.98
 
 
 @pytest.mark.parametrize(

@@ -434,7 +434,8 @@ class LineItemEdit:
     subscription_id: int
     item: LineItem
     currency: str
-    changes: Mapping[str, tuple[Any, Any]]  # hs_next_payment_amount, hs_mrr: (old, new)
+    amounts: Mapping[str, Decimal]  # hs_next_payment_amount, hs_mrr: now
+    changes: Mapping[str, tuple[Any, Any]]  # those of them that changed: (old, new)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -444,7 +445,7 @@ class LineItemEdit:
             "quantity": self.item.quantity,
             "price": self.item.price,
             "currency": self.currency,
-            **{name: new for name, (_old, new) in self.changes.items()},
+            **self.amounts,
         }
 
     def message(self) -> str:
@@ -505,16 +506,13 @@ def edit_line_item(
     currency = str(props.get("hs_currency_code") or "")
     after = [new if i.id == new.id else i for i in items]
     amount = round_money(sum((i.price * i.quantity for i in after), ZERO), currency)
+    frequency = str(props.get("hs_recurring_billing_frequency") or "")
     try:
-        mrr = (
-            ZERO
-            if sub.status == "paused"
-            else monthly_recurring(
-                amount, currency, str(props.get("hs_recurring_billing_frequency") or "")
-            )
-        )
+        mrr = monthly_recurring(amount, currency, frequency)
     except ValueError as exc:
         raise InvalidState(f"subscription {sub_id}: cannot compute the MRR: {exc}") from exc
+    if sub.status == "paused":  # earns nothing until resumed (resuming restores the MRR)
+        mrr = ZERO
     wanted = {"hs_next_payment_amount": amount, "hs_mrr": mrr}
     changes = {k: (props.get(k), v) for k, v in wanted.items() if props.get(k) != v}
     store.apply([
@@ -524,7 +522,7 @@ def edit_line_item(
             line_items=(new,),
         )
     ])  # fmt: skip
-    return LineItemEdit(sub_id, new, currency, changes)
+    return LineItemEdit(sub_id, new, currency, wanted, changes)
 
 
 # -- batches -----------------------------------------------------------------------------------

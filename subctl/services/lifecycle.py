@@ -841,18 +841,14 @@ def _resume(
     assert action.next_billing_date is not None  # build_action requires it
     props = sub.properties
     amount = props.get("hs_next_payment_amount")
-    try:
-        mrr = (
-            ZERO
-            if amount is None
-            else monthly_recurring(
-                amount,
-                str(props.get("hs_currency_code") or ""),
-                str(props.get("hs_recurring_billing_frequency") or ""),
-            )
-        )
-    except ValueError as exc:
-        return _fail(d, f"cannot compute the MRR: {exc}")
+    mrr = ZERO
+    if amount is not None:
+        currency = str(props.get("hs_currency_code") or "")
+        frequency = str(props.get("hs_recurring_billing_frequency") or "")
+        try:
+            mrr = monthly_recurring(amount, currency, frequency)
+        except ValueError as exc:
+            return _fail(d, f"cannot compute the MRR: {exc}")
     changes = {
         "hs_status": "active",
         "hs_next_payment_due_date": action.next_billing_date,
