@@ -48,7 +48,7 @@ def test_a_second_contact_needs_replace(seeded: Invoke) -> None:
         f"Hint: replace it: subctl associate 1 --contact {new_id} --replace",
     ]
     assert associations(seeded, 1)["contact"] == [(17, 295)]
-    replaced = seeded(f"associate 1 --contact {new_id} --replace -f json")
+    replaced = seeded(f"associate 1 --contact {new_id} --replace --yes -f json")
     assert replaced.exit_code == 0, replaced.stderr
     assert json.loads(replaced.stdout)["replaced"] == [17]
     assert "replacing contact 17" in replaced.stderr
@@ -70,7 +70,7 @@ def test_companies_add_replace_and_remove(seeded: Invoke) -> None:
     assert seeded("associate 3 --company 77").exit_code == 0
     listed = seeded("list --where 'associations.company = 77' --fields id -f json")
     assert sorted(r["hs_object_id"] for r in json.loads(listed.stdout)) == [1, 3]
-    assert seeded("associate 1 --company 77 --replace").exit_code == 0
+    assert seeded("associate 1 --company 77 --replace --yes").exit_code == 0
     assert associations(seeded, 1)["company"] == [(77, 297)]
     removed = seeded("associate 1 --company 77 --remove")
     assert removed.exit_code == 0
@@ -169,7 +169,7 @@ def test_batch_from_file(seeded: Invoke, tmp_path: Path) -> None:
     replace.write_text("1,company,77\n")
     assert seeded("associate 3 --company new --create name=Initech").exit_code == 0
     replace.write_text("3,company,77\n")
-    result = seeded(f"associate --from-file {replace} --replace -f json")
+    result = seeded(f"associate --from-file {replace} --replace --yes -f json")
     assert json.loads(result.stdout)[0]["replaced"] == [78]
     second = tmp_path / "second.csv"
     assert seeded("associate 5 --contact new --create name=Bob").exit_code == 0  # contact 18
@@ -204,8 +204,13 @@ def test_a_payment_belongs_to_one_subscription(seeded: Invoke, tmp_path: Path) -
     assert result.exit_code == 5
     assert json.loads(result.stdout)[0]["error"].startswith("payment 900 already belongs to")
     assert seeded("associate 2 --payment 900 --remove").exit_code == 0
-    assert seeded("associate 3 --payment 900").exit_code == 0
-    assert associations(seeded, 3) == {"payment": [(900, 393)]}
+    assert "payment" not in associations(seeded, 2)
+    # once removed it can be associated elsewhere (in the same currency)
+    assert seeded("associate 1 --payment new --create amount=5,currency=usd").exit_code == 0
+    assert seeded("associate 3 --payment 901").exit_code == 5
+    assert seeded("associate 1 --payment 901 --remove").exit_code == 0
+    assert seeded("associate 3 --payment 901").exit_code == 0
+    assert associations(seeded, 3) == {"payment": [(901, 393)]}
 
 
 @pytest.mark.parametrize(
@@ -261,3 +266,194 @@ def test_the_largest_subscription_id_is_looked_up(seeded: Invoke) -> None:
         3,
         f"Error: subscription {2**63 - 1} not found",
     )
+
+
+# -- edit rules, confirmation, currencies, line items -------------------------------------------
+
+
+def freeze_subscription_1(invoke: Invoke) -> None:
+    """Subscription 1's next payment becomes due tomorrow: it can no longer be edited."""
+    result = invoke("update 1 --set next_payment_due_date=2026-11-27 --yes")
+    assert result.exit_code == 0, result.stderr
+
+
+ENDED = "subscription 4 is canceled: an ended subscription cannot be edited"
+FROZEN = (
+    "Error: subscription 1: the next payment is due tomorrow (2026-11-27): subscriptions cannot "
+    "be edited within 2 days of their next payment\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "--company 77 --remove",
+        "--contact 17 --replace --yes",
+        "--company new --create name=Initech --replace --yes",
+    ],
+)
+def test_replace_and_remove_follow_the_edit_freeze(seeded: Invoke, args: str) -> None:
+    freeze_subscription_1(seeded)
+    before = associations(seeded, 1)
+    result = seeded(f"associate 1 {args}")
+    assert (result.exit_code, result.stderr) == (5, FROZEN)
+    assert associations(seeded, 1) == before
+    # adding is not an edit
+    assert seeded("associate 1 --deal new --create name=Renewal").exit_code == 0
+
+
+def test_replace_and_remove_refused_on_an_ended_subscription(
+    seeded: Invoke, tmp_path: Path
+) -> None:
+    assert seeded("associate 4 --company 77").exit_code == 0
+    for args in ("--company 77 --remove", "--company 77 --replace --yes"):
+        result = seeded(f"associate 4 {args}")
+        assert (result.exit_code, result.stderr) == (5, f"Error: {ENDED}\n")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("4,company,77\n")
+    result = seeded(f"associate --from-file {pairs} --remove -f json")
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)[0]["error"] == ENDED
+    assert associations(seeded, 4) == {"company": [(77, 297)]}
+
+
+class FakeConfirm:
+    """Stands in for ``questionary.confirm``; records the questions."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+        self.questions: list[str] = []
+
+    def __call__(self, question: str, **_: object) -> FakeConfirm:
+        self.questions.append(question)
+        return self
+
+    def ask(self) -> bool:
+        return self.answer
+
+
+def on_a_tty(monkeypatch: pytest.MonkeyPatch, answer: bool) -> FakeConfirm:
+    import questionary
+
+    from subctl.output import Output
+
+    fake = FakeConfirm(answer)
+    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+    monkeypatch.setattr(questionary, "confirm", fake)
+    return fake
+
+
+def test_replace_asks_first(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert seeded("associate 3 --company new --create name=Initech").exit_code == 0  # 78
+    # off a terminal: --yes is required, nothing changes without it
+    result = seeded("associate 1 --company 78 --replace")
+    assert (result.exit_code, result.stderr.splitlines()) == (2, [
+        "Error: Replace company 77 (Acme Corp) of subscription 1: confirmation required",
+        "Hint: pass --yes to confirm",
+    ])  # fmt: skip
+    assert associations(seeded, 1)["company"] == [(77, 297)]
+    # on a terminal: declining changes nothing
+    fake = on_a_tty(monkeypatch, False)
+    assert seeded("associate 1 --company 78 --replace").exit_code == 130
+    assert fake.questions == ["Replace company 77 (Acme Corp) of subscription 1?"]
+    assert associations(seeded, 1)["company"] == [(77, 297)]
+    fake = on_a_tty(monkeypatch, True)
+    assert seeded("associate 1 --company 78 --replace").exit_code == 0
+    assert associations(seeded, 1)["company"] == [(78, 297)]
+    # nothing to replace: nothing to ask
+    fake = on_a_tty(monkeypatch, False)
+    assert seeded("associate 3 --contact 17 --replace").exit_code == 0
+    assert fake.questions == []
+
+
+def test_replace_from_a_file_needs_yes_off_a_terminal(seeded: Invoke, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("3,company,77\n")
+    result = seeded(f"associate --from-file {pairs} --replace")
+    assert result.exit_code == 2 and "confirmation required" in result.stderr
+    assert "company" not in associations(seeded, 3)
+
+
+def test_a_payment_in_another_currency_is_refused(seeded: Invoke) -> None:
+    assert seeded("associate 2 --payment 900 --remove").exit_code == 0
+    result = seeded("associate 1 --payment 900")
+    assert (result.exit_code, result.stderr) == (5, (
+        "Error: payment 900 is in EUR, subscription 1 in USD: a payment in another currency "
+        "cannot be associated\n"
+    ))  # fmt: skip
+    created = seeded("associate 1 --payment new --create amount=5,currency=eur")
+    assert created.exit_code == 5
+    assert "the payment is in EUR, subscription 1 in USD" in created.stderr
+    assert "payment" not in associations(seeded, 1)
+    assert seeded("associate 1 --payment new --create amount=5,currency=usd").exit_code == 0
+
+
+def history(invoke: Invoke, sub_id: int, name: str) -> list[tuple[str, str]]:
+    doc = json.loads(invoke(f"view {sub_id} -f json").stdout)
+    return [(h["old"], h["new"]) for h in doc["history"] if h["property"] == name]
+
+
+def test_edit_a_line_item_and_the_amounts_follow(seeded: Invoke) -> None:
+    assert seeded("associate 1 --line-item new --create 'name=Pro plan,quantity=3,price=33'"
+                  ).exit_code == 0  # fmt: skip
+    assert seeded("associate 1 --line-item new --create 'name=Add-on,price=9.99'").exit_code == 0
+    result = seeded("associate 1 --line-item 1 --quantity 4 --price 12.50 -f json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "subscription_id": 1, "line_item_id": 1, "name": "Pro plan", "quantity": 4,
+        "price": 12.5, "currency": "USD", "hs_next_payment_amount": 59.99, "hs_mrr": 59.99,
+    }  # fmt: skip
+    assert result.stderr == (
+        "✔ Updated line item 1 (Pro plan) of subscription 1: 4 × 12.50 USD; next payment "
+        "amount 99.00 → 59.99, MRR 99.00 → 59.99\n"
+    )
+    doc = json.loads(seeded("view 1 -f json").stdout)
+    assert (doc["properties"]["hs_next_payment_amount"], doc["properties"]["hs_mrr"]) == (
+        59.99, 59.99)  # fmt: skip
+    assert [r["label"] for r in doc["associations"]["line_item"]] == ["Pro plan × 4", "Add-on × 1"]
+    assert history(seeded, 1, "hs_next_payment_amount") == [("99.00", "59.99")]
+    assert history(seeded, 1, "hs_mrr") == [("99.00", "59.99")]
+    # a quarterly subscription: MRR is a third of the amount
+    assert seeded("associate 3 --line-item new --create 'name=Team,quantity=3,price=100'"
+                  ).exit_code == 0  # fmt: skip
+    result = seeded("associate 3 --line-item 3 --price 110 -f json")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert (row["hs_next_payment_amount"], row["hs_mrr"]) == (330.0, 110.0)
+    # paused: the amount follows, the MRR stays 0 until resumed
+    assert seeded("pause 1 --yes").exit_code == 0
+    row = json.loads(seeded("associate 1 --line-item 2 --quantity 2 -f json").stdout)
+    assert (row["hs_next_payment_amount"], row["hs_mrr"]) == (69.98, 0.0)
+    assert seeded("resume 1 --next-billing-date 2027-01-10 --yes").exit_code == 0
+    assert json.loads(seeded("view 1 -f json").stdout)["properties"]["hs_mrr"] == 69.98
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ("associate 3 --line-item 1 --quantity 2", 5,
+         "line item 1 does not belong to subscription 3"),
+        ("associate 1 --line-item 9 --quantity 2", 3, "line item 9 not found"),
+        ("associate 1 --line-item 1 --quantity 0", 2,
+         '--line-item: quantity "0" is not a positive whole number'),
+        ("associate 1 --line-item 1 --price abc", 2, '--line-item: price "abc" is not a number'),
+        ("associate 1 --line-item 1 --price -1", 2, '--line-item: price "-1" is negative'),
+        ("associate 1 --contact 17 --quantity 2", 2, "--line-item ID only"),
+        ("associate 1 --line-item 1 --price 5 --replace", 2, "--line-item ID only"),
+        ("associate 4 --line-item 2 --price 5", 5, "an ended subscription cannot be edited"),
+    ],
+)  # fmt: skip
+def test_line_item_edit_refusals(seeded: Invoke, args: str, code: int, message: str) -> None:
+    assert seeded("associate 1 --line-item new --create 'name=Seat,price=5'").exit_code == 0
+    assert seeded("associate 4 --line-item new --create 'name=Seat,price=5'").exit_code == 0
+    result = seeded(args)
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(seeded("view 1 -f json").stdout)["properties"]["hs_next_payment_amount"] == 99
+
+
+def test_line_items_of_a_frozen_subscription_cannot_be_edited(seeded: Invoke) -> None:
+    assert seeded("associate 1 --line-item new --create 'name=Seat,price=5'").exit_code == 0
+    freeze_subscription_1(seeded)
+    result = seeded("associate 1 --line-item 1 --quantity 2")
+    assert (result.exit_code, result.stderr) == (5, FROZEN)

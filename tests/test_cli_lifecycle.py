@@ -153,7 +153,7 @@ def test_pending_ach_warning(seeded: Invoke) -> None:
     assert result.exit_code == 0, result.stderr
     assert (
         "Warning: subscription 2: pending bank payment 900 (1200.00 EUR) is neither cancelled "
-        "nor refunded automatically; refund it with --refund-pending"
+        "nor refunded automatically; refund it with `subctl cancel 2 --refund-pending`"
     ) in result.stderr
     assert "pending bank payment 900 not refunded" in rows(result.stdout)[0]["note"]
     assert [p["kind"] for p in view(seeded, UNPAID)["payments"]] == ["payment"]
@@ -234,11 +234,16 @@ def test_usage_errors(seeded: Invoke, args: str) -> None:
 def test_dry_run_changes_nothing(demo: Invoke, subctl_home: Path) -> None:
     before = checksum(subctl_home)
     result = demo("cancel --where 'status = unpaid' --dry-run --refund unused --format json")
-    assert result.exit_code == 0, result.stderr
     items = rows(result.stdout)
     assert items and {r["status"] for r in items} == {"unpaid"}
-    assert {r["outcome"] for r in items} == {"ok"}
-    assert f"Dry run, nothing changed: {len(items)} would be canceled" in result.stderr
+    # those with a pending ACH retry, which --refund unused cannot refund, need attention
+    attention = [r for r in items if r["outcome"] == "attention"]
+    assert attention and {r["outcome"] for r in items} == {"ok", "attention"}
+    assert result.exit_code == 5
+    assert (
+        f"Error: {len(attention)} of {len(items)} subscriptions would be canceled but need "
+        "attention"
+    ) in result.stderr
     assert checksum(subctl_home) == before
     assert demo("jobs --format json").stdout == "[]\n"
 

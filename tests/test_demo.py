@@ -228,6 +228,8 @@ def test_amounts_match_line_items_and_mrr_matches_frequency(
         assert amount == pytest.approx(totals[sid], abs=0.011)
         if s["hs_status"] in ("canceled", "expired"):
             assert s["hs_mrr"] == 0 and s["hs_next_payment_amount"] is None
+        elif s["hs_status"] == "paused":  # earns nothing until resumed
+            assert s["hs_mrr"] == 0 and s["hs_next_payment_amount"] is not None
         else:
             expected = amount * per_month[s["hs_recurring_billing_frequency"]]
             assert s["hs_mrr"] == pytest.approx(expected, abs=0.011)

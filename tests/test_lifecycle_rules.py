@@ -21,7 +21,7 @@ from subctl.services.lifecycle import (
     decide,
     edit_freeze,
 )
-from subctl.services.refunds import period_start, prorate, quantum
+from subctl.services.refunds import monthly_recurring, period_start, prorate, quantum
 from subctl.store.base import Payment, Subscription
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -188,6 +188,40 @@ def test_pause_and_resume() -> None:
     assert resumed.changes["hs_pause_reason"] == ("on leave", None)
 
 
+def test_a_paused_subscription_earns_no_mrr() -> None:
+    """Pausing sets MRR to 0; resuming restores the next payment amount per month."""
+    paused = run(Action("pause"), sub("active")).mutation
+    assert paused.changes["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
+    resume = Action("resume", next_billing_date=dt.date(2027, 2, 1))
+    quarterly = sub("paused", hs_mrr=Decimal("0.00"), hs_next_payment_amount=Decimal("300.00"),
+                    hs_recurring_billing_frequency="quarterly", hs_currency_code="USD")  # fmt: skip
+    assert run(resume, quarterly).mutation.changes["hs_mrr"] == (Decimal("0.00"), Decimal("100.00"))
+    no_amount = sub("paused", hs_mrr=Decimal("0.00"), hs_next_payment_amount=None)
+    assert run(resume, no_amount).mutation.changes["hs_mrr"][1] == Decimal("0.00")
+    assert {"hs_mrr", "hs_next_payment_amount", "hs_recurring_billing_frequency",
+            "hs_currency_code"} <= set(resume.fields())  # fmt: skip
+    assert "hs_mrr" in Action("pause").fields()
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "frequency", "mrr"),
+    [
+        ("99.00", "USD", "monthly", "99.00"),
+        ("300.00", "USD", "quarterly", "100.00"),
+        ("1200.00", "EUR", "annually", "100.00"),
+        ("10.00", "USD", "weekly", "43.33"),
+        ("10.00", "USD", "biweekly", "21.67"),
+        ("100.00", "USD", "per_six_months", "16.67"),
+        ("2400", "JPY", "per_two_years", "100"),
+    ],
+)
+def test_monthly_recurring(amount: str, currency: str, frequency: str, mrr: str) -> None:
+    value = monthly_recurring(Decimal(amount), currency, frequency)
+    assert (
+        value == Decimal(mrr) and value.as_tuple().exponent == quantum(currency).as_tuple().exponent
+    )
+
+
 # A scheduled cancellation (cancel --at-period-end) promised "never charged again": nothing may
 # bring a next payment back, only an immediate cancellation still applies.
 SCHEDULED_CANCELLATION = {
@@ -341,6 +375,36 @@ def test_cancel_refunds_unused_days_of_the_latest_payment() -> None:
 
 
 @pytest.mark.parametrize(
+    ("status", "due"),
+    [
+        ("paused", dt.date(2026, 12, 15)),  # the resume date, inside the paid period
+        ("paused", dt.date(2027, 1, 15)),  # the resume date, after it
+        ("active", dt.date(2027, 1, 15)),  # resumed with a next billing date after it
+        ("active", None),  # scheduled to cancel: the due date was cleared
+    ],
+)
+def test_refund_is_of_the_period_paid(status: str, due: dt.date | None) -> None:
+    """29.00 paid on 11-18 for a monthly period (11-18 to 12-18), cancelled on 11-26: 22 of 30
+    days are unused, whatever a resume date says."""
+    paid = Payment(5, Decimal("29.00"), "USD", "succeeded", "card", "payment",
+                   dt.datetime(2026, 11, 18, 10, tzinfo=dt.UTC))  # fmt: skip
+    d = run(
+        Action("cancel", refund_unused=True), sub(status, hs_next_payment_due_date=due), (paid,)
+    )
+    assert d.outcome is OK and d.refund == Decimal("21.27")
+    assert "refund 21.27 USD for 22 of 30 unused days (2026-11-18 to 2026-12-18)" in d.note
+
+
+def test_a_late_payment_pays_the_period_up_to_the_next_due_date() -> None:
+    """An invoice paid 5 days late (11-06) still paid the period 11-01 to 12-01."""
+    paid = Payment(5, Decimal("99.00"), "USD", "succeeded", "card", "payment",
+                   dt.datetime(2026, 11, 6, 10, tzinfo=dt.UTC))  # fmt: skip
+    active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
+    d = run(Action("cancel", refund_unused=True), active, (paid,))
+    assert "refund 16.50 USD for 5 of 30 unused days (2026-11-01 to 2026-12-01)" in d.note
+
+
+@pytest.mark.parametrize(
     ("payments", "why"),
     [
         ((), "no payment to refund"),
@@ -354,7 +418,8 @@ def test_cancel_refunds_unused_days_of_the_latest_payment() -> None:
 def test_no_refund_twice_or_of_unpaid_periods(payments: tuple[Payment, ...], why: str) -> None:
     active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
     d = run(Action("cancel", refund_unused=True), active, payments)
-    assert d.outcome is OK and d.mutation.refunds == ()
+    pending = any(p.pending_bank_payment for p in payments)
+    assert d.outcome is (Outcome.ATTENTION if pending else OK) and d.mutation.refunds == ()
     assert f"no refund: {why}" in d.note
 
 
@@ -481,3 +546,31 @@ def test_plan_digest_is_a_set_hash() -> None:
     assert a == batch.plan_digest([(2, "active"), (1, "unpaid")])
     assert a != batch.plan_digest([(1, "unpaid"), (2, "paused")])
     assert a.startswith("sha256:")
+
+
+def test_refund_pending_of_a_canceled_subscription_refunds_the_payment_alone() -> None:
+    canceled = sub("canceled", hs_next_payment_due_date=None, hs_last_payment_status="processing")
+    payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
+    d = run(Action("cancel", refund_pending=True), canceled, payments)
+    assert (d.outcome, d.new_status, d.refund) == (OK, "canceled", Decimal("1200.00"))
+    assert d.mutation.action == "refund" and d.mutation.messages == ()
+    assert [(r.payment_id, r.amount) for r in d.mutation.refunds] == [(900, Decimal("1200.00"))]
+    assert set(d.mutation.changes) == {"hs_last_payment_status", "hs_lastmodifieddate"}
+    assert d.note == "refunded pending bank payment 900 (1200.00 USD)"
+    refunded = (*payments, pay(901, "succeeded", kind="refund", refunds_payment_id=900))
+    again = run(Action("cancel", refund_pending=True), canceled, refunded)
+    assert (again.outcome, again.mutation, again.note) == (SKIP, None, "already canceled")
+    plain = run(Action("cancel"), canceled, payments)
+    assert (plain.outcome, plain.mutation) == (SKIP, None)
+
+
+def test_refund_unused_leaving_a_pending_payment_needs_attention() -> None:
+    payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
+    active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
+    d = run(Action("cancel", refund_unused=True), active, payments)
+    assert d.outcome is Outcome.ATTENTION and d.outcome.acts and d.new_status == "canceled"
+    (warning,) = d.warnings
+    assert warning.endswith("refund it with `subctl cancel 1 --refund-pending`")
+    assert run(Action("cancel"), active, payments).outcome is OK  # no refund asked for
+    both = run(Action("cancel", refund_unused=True, refund_pending=True), active, payments)
+    assert both.outcome is OK and both.warnings == []

@@ -90,9 +90,9 @@ def _show_preview(
 ) -> None:
     """Before a confirmation (stderr): the count, the first rows, refunds and warnings."""
     from subctl.export.table import render_table
-    from subctl.services.lifecycle import Outcome, refund_totals
+    from subctl.services.lifecycle import refund_totals
 
-    acting = sum(1 for d in decisions if d.outcome is Outcome.OK)
+    acting = sum(1 for d in decisions if d.outcome.acts)
     others = len(decisions) - acting
     described = action.describe(registry)
     head = f"{described}: {_plural(len(decisions))} selected, {acting:,} to act on"
@@ -104,7 +104,7 @@ def _show_preview(
     totals = refund_totals(decisions)
     if totals:
         amounts = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
-        count = sum(1 for d in decisions if d.refund and d.outcome is Outcome.OK)
+        count = sum(1 for d in decisions if d.refund and d.outcome.acts)
         app.out.message(f"Refunds: {amounts} ({_plural(count)})")
     _warn(app, [w for d in decisions for w in d.warnings])
 
@@ -128,6 +128,7 @@ class Tally:
     ok: int = 0
     skipped: int = 0
     failed: list[Decision] = field(default_factory=list)
+    attention: list[Decision] = field(default_factory=list)  # done, to be followed up
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -138,7 +139,7 @@ class Tally:
 
     @property
     def total(self) -> int:
-        return self.ok + self.skipped + len(self.failed)
+        return self.ok + self.skipped + len(self.failed) + len(self.attention)
 
     def add(self, decisions: Sequence[Decision]) -> None:
         from subctl.services.lifecycle import Outcome
@@ -148,6 +149,8 @@ class Tally:
                 self.ok += 1
             elif d.outcome is Outcome.SKIPPED:
                 self.skipped += 1
+            elif d.outcome is Outcome.ATTENTION:
+                self.attention.append(d)
             else:
                 self.failed.append(d)
             if d.warnings:
@@ -159,6 +162,8 @@ def _summary(tally: Tally, action: Action, dry_run: bool) -> str:
 
     done = PAST_TENSE[action.verb]
     counts = f"{tally.skipped:,} skipped, {len(tally.failed):,} failed"
+    if tally.attention:
+        counts += f", {len(tally.attention):,} need attention"
     if dry_run:
         return f"Dry run, nothing changed: {tally.ok:,} would be {done}, {counts}"
     return f"{tally.ok:,} {done}, {counts}"
@@ -167,11 +172,13 @@ def _summary(tally: Tally, action: Action, dry_run: bool) -> str:
 def _raise_for_failures(
     tally: Tally, action: Action, job: Job | None, dry_run: bool = False
 ) -> None:
-    """Exit 5 when any item failed: one item's reason, or the counts (and the job)."""
+    """Exit 5 when any item failed or needs attention: one item's reason, or the counts (and
+    the job)."""
     from subctl.services.lifecycle import PAST_TENSE
 
     failed = tally.failed
     if not failed:
+        _raise_for_attention(tally, action, job, dry_run)
         return
     if tally.total == 1:
         raise InvalidState(failed[0].note)
@@ -181,10 +188,37 @@ def _raise_for_failures(
     if len(failed) == 1:
         message += f" (subscription {failed[0].subscription_id}: {failed[0].note})"
     message += f"; {tally.ok:,} {would}{'be ' if dry_run else ''}{PAST_TENSE[action.verb]}, "
-    message += f"{tally.skipped:,} skipped" + (f" (job {job.id})" if job else "")
+    message += f"{tally.skipped:,} skipped"
+    if tally.attention:
+        message += f", {len(tally.attention):,} need attention"
+    message += f" (job {job.id})" if job else ""
     message += " (dry run, nothing changed)" if dry_run else ""
     hint = f"list them with `subctl jobs results {job.id} --format csv`" if job else None
     raise InvalidState(message, hint=hint)
+
+
+def _raise_for_attention(tally: Tally, action: Action, job: Job | None, dry_run: bool) -> None:
+    """Exit 5 when items were done but need a person (``Outcome.ATTENTION``), with the
+    command to follow up with (the warnings name it per item)."""
+    from subctl.services.lifecycle import PAST_TENSE
+
+    if not tally.attention:
+        return
+    first = tally.attention[0]
+    done = ("would be " if dry_run else "") + PAST_TENSE[action.verb]
+    hint = first.warnings[0].partition("; ")[2] if first.warnings else None
+    if tally.total == 1:
+        raise InvalidState(
+            f"subscription {first.subscription_id} {done} but needs attention: {first.note}",
+            hint=hint,
+        )
+    if len(tally.attention) > 1:
+        hint = f"list them with `subctl jobs results {job.id} --outcome attention`" if job else None
+    raise InvalidState(
+        f"{len(tally.attention):,} of {tally.total:,} subscriptions {done} but need attention "
+        f"(first, subscription {first.subscription_id}: {first.note})",
+        hint=hint,
+    )
 
 
 def execute(app: AppContext, verb: str, options: BatchOptions) -> None:

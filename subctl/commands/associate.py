@@ -3,15 +3,20 @@ company, deal, line item, quote, invoice or payment; create the record on the wa
 CSV of pairs. Rules live in ``subctl.services.associations``."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subctl.commands._options import FormatOpt
+from subctl.commands._options import FormatOpt, YesOpt
 from subctl.context import AppContext
 from subctl.errors import InvalidState, UsageError
 from subctl.export import Column
 from subctl.output import Format
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from subctl.store.base import AssociatedRecord
 
 NEW = "new"
 
@@ -22,6 +27,16 @@ def _object_opt(flag: str, what: str) -> Any:
     )
 
 
+EDIT_COLUMNS = [
+    Column("subscription_id", "Subscription"),
+    Column("line_item_id", "Line item"),
+    Column("name", "Name"),
+    Column("quantity", "Quantity"),
+    Column("price", "Price"),
+    Column("currency", "Currency"),
+    Column("hs_next_payment_amount", "Next payment amount"),
+    Column("hs_mrr", "MRR"),
+]
 OUTCOME_COLUMNS = [
     Column("subscription_id", "Subscription"),
     Column("object_type", "Object"),
@@ -72,15 +87,27 @@ def subscription_associate(
             help="Associate every row: subscription id, object type, object id ('-': stdin).",
         ),
     ] = None,
+    quantity: Annotated[
+        str | None,
+        typer.Option("--quantity", metavar="N", help="Edit the --line-item: its quantity."),
+    ] = None,
+    price: Annotated[
+        str | None,
+        typer.Option("--price", metavar="AMOUNT", help="Edit the --line-item: its unit price."),
+    ] = None,
+    yes: YesOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Associate a subscription with a contact, company, deal, line item, quote, invoice, …
 
     Association type ids as HubSpot's: contact 295, company 297, deal 299, line item 301,
     quote 303, invoice 623, payment 393. Adds by default; --replace replaces the existing
-    association of that object type, --remove removes it. A subscription has at most one
-    contact: adding a second needs --replace. --contact new --create 'name=…,email=…' creates
-    the record first; --from-file applies a CSV of (subscription id, object type, object id).
+    association of that object type (asking first), --remove removes it: both only on a
+    subscription that can be edited (not canceled or expired, not within 2 days of its next
+    payment). A subscription has at most one contact: adding a second needs --replace.
+    --contact new --create 'name=…,email=…' creates the record first; --from-file applies a
+    CSV of (subscription id, object type, object id). --line-item ID --quantity N --price
+    AMOUNT edits a line item; the next payment amount and MRR follow.
 
     Example: subctl associate 6 --contact 17 --replace
     """
@@ -100,7 +127,7 @@ def subscription_associate(
     if from_file is not None:
         if sub_id is not None or given or create is not None:
             raise UsageError("--from-file takes no ID, object option or --create")
-        _batch(app, from_file, mode, fmt)
+        _batch(app, from_file, mode, fmt, yes)
         return
     if sub_id is None:
         raise UsageError("missing subscription ID", hint="e.g. subctl associate 6 --contact 17")
@@ -113,26 +140,57 @@ def subscription_associate(
     obj = svc.object_type(name)
     flag = "--" + name.replace("_", "-")
     store = app.store()
+
+    def confirm(replaced: "Sequence[AssociatedRecord]") -> None:
+        what = ", ".join(f"{obj.label.lower()} {r.id} ({r.label})" for r in replaced)
+        app.out.confirm(f"Replace {what} of subscription {sub_id}?", yes=yes)
+
+    if quantity is not None or price is not None:
+        if name != "line_item" or create is not None or mode != svc.ADD:
+            raise UsageError("--quantity and --price edit a line item: --line-item ID only")
+        edit = svc.edit_line_item(
+            store, sub_id, svc.record_id(value, flag), {"quantity": quantity, "price": price},
+            now=app.clock(),
+        )  # fmt: skip
+        _show(app, edit.row(), EDIT_COLUMNS, fmt)
+        app.out.success(edit.message())
+        return
     if create is not None:
         if value.strip().lower() != NEW:
             raise UsageError(f"--create makes a new record: use {flag} new --create …")
         fields = svc.parse_fields(create)
-        outcome = svc.create_and_associate(store, sub_id, obj, fields, mode=mode, now=app.clock())
+        outcome = svc.create_and_associate(
+            store, sub_id, obj, fields, mode=mode, now=app.clock(), confirm=confirm
+        )
     else:
         if value.strip().lower() == NEW:
             raise UsageError(f"{flag} new needs --create with the new record's fields")
         record_id = svc.record_id(value, flag)
-        outcome = svc.associate(store, sub_id, obj, record_id, mode=mode)
-    resolved = app.out.resolve(fmt)
-    if resolved in (Format.JSON, Format.NDJSON):
-        app.out.document(outcome.row(), compact=resolved is Format.NDJSON)
-    elif resolved is Format.CSV:
-        app.out.rows([outcome.row()], OUTCOME_COLUMNS, fmt, empty="")
+        outcome = svc.associate(
+            store, sub_id, obj, record_id, mode=mode, today=app.today(), confirm=confirm
+        )
+    _show(app, outcome.row(), OUTCOME_COLUMNS, fmt)
     app.out.success(outcome.message())
 
 
-def _batch(app: AppContext, path: Path, mode: str, fmt: Format) -> None:
+def _show(app: AppContext, row: dict[str, Any], columns: list[Column], fmt: Format) -> None:
+    """JSON and CSV show the row on stdout; a table only the success line (stderr)."""
+    resolved = app.out.resolve(fmt)
+    if resolved in (Format.JSON, Format.NDJSON):
+        app.out.document(row, compact=resolved is Format.NDJSON)
+    elif resolved is Format.CSV:
+        app.out.rows([row], columns, fmt, empty="")
+
+
+def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> None:
     from subctl.services import associations as svc
+
+    if mode == svc.REPLACE:
+        app.out.confirm(
+            f"Replace the existing associations of each row's subscription and object type "
+            f"({path})?",
+            yes=yes,
+        )
 
     if str(path) == "-":
         text = app.out.stdin.read()
@@ -143,7 +201,7 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format) -> None:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:
             raise UsageError(f"{path} is not UTF-8 text: {exc}") from exc
-    result = svc.apply_batch(app.store(), svc.read_pairs(text), mode=mode)
+    result = svc.apply_batch(app.store(), svc.read_pairs(text), mode=mode, today=app.today())
     columns = [Column(key, header) for key, header in svc.batch_columns()]
     app.out.rows((o.row() for o in result.outcomes), columns, fmt, empty="No rows in the file.")
     counts: dict[str, int] = {}

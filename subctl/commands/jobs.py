@@ -43,6 +43,7 @@ LIST_COLUMNS = [
     Column("ok", "OK"),
     Column("skipped", "Skipped"),
     Column("failed", "Failed"),
+    Column("attention", "Attention"),
     Column("unprocessed", "Unprocessed"),
     Column("created_at", "Created"),
 ]
@@ -54,7 +55,7 @@ RESULT_COLUMNS = [
     Column("note", "Note"),
     Column("processed_at", "Processed"),
 ]
-OUTCOMES = ("ok", "skipped", "failed", "unprocessed")
+OUTCOMES = ("ok", "skipped", "failed", "attention", "unprocessed")
 
 
 def _where_text(where: str, registry: PropertyRegistry, today: dt.date) -> str:
@@ -138,12 +139,13 @@ def jobs_results(
         typer.Option(
             "--outcome",
             metavar="OUTCOME",
-            help="Only ok, skipped, failed or unprocessed items; repeatable.",
+            help="Only ok, skipped, failed, attention or unprocessed items; repeatable.",
         ),
     ] = None,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Each item of a batch: succeeded (ok), skipped, failed (with the reason) or unprocessed.
+    """Each item of a batch: succeeded (ok), skipped, failed (with the reason), done but in need
+    of attention (with the reason) or unprocessed.
 
     Example: subctl jobs results 1 --format csv > results.csv
     """

@@ -106,7 +106,8 @@ def subscription_cancel(
         bool,
         typer.Option(
             "--refund-pending",
-            help="Also refund a pending bank (ACH) payment, which is otherwise left as it is.",
+            help="Also refund a pending bank (ACH) payment, which is otherwise left as it is; "
+            "of an already canceled subscription, refund it alone.",
         ),
     ] = False,
     from_file: FromFileOpt = None,

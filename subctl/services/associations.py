@@ -15,6 +15,18 @@ Rules:
   guide): associating a line item that already belongs to another subscription is refused. So is
   a payment already associated with another subscription (a payment pays for one
   subscription): remove it from the other subscription first.
+- **Replace** and **remove** edit the subscription, so they follow the edit rules: not on an
+  ended (canceled or expired) subscription, and not within ``EDIT_FREEZE_DAYS`` of its next
+  payment (``lifecycle.edit_freeze``). HubSpot's UI edits only active and scheduled
+  subscriptions; associations of unpaid, past-due and paused ones stay editable here (moving a
+  payment, replacing the contact who is sent the payment-method link), ended ones do not.
+  Adding is not an edit. A replace that would remove records asks first (``confirm``).
+- A payment in another currency than the subscription's cannot be associated with it.
+- **Line items** can be edited (quantity, unit price) on a subscription they belong to, under
+  the same edit rules and not while a cancellation is scheduled (it is never charged again).
+  The next payment amount becomes the sum of its line items' quantity × price (rounded to the
+  currency) and the MRR follows it (``refunds.monthly_recurring``; 0 while paused), recorded in
+  the property history with the line items in one write.
 - ``create`` makes a new record from ``key=value`` fields (``RECORD_FIELDS``) and associates it;
   every check runs before the record is created, so a refused association leaves no orphan.
 - Batches (``--from-file pairs.csv``): one row per association, ``subscription id, object type,
@@ -30,16 +42,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
 from subctl.schema import ASSOCIATION_BY_NAME, AssociationObject
-from subctl.store.base import AssociatedRecord, Store
+from subctl.store.base import AssociatedRecord, LineItem, Mutation, Store, Subscription
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
+ENDED = frozenset({"canceled", "expired"})  # never charged again: nothing to edit
+_EDIT_FIELDS = ("hs_status", "hs_next_payment_due_date", "hs_currency_code")
+Confirm = Callable[[Sequence[AssociatedRecord]], None]
 
 # Object names accepted in files and messages, besides the singular names: plurals, labels,
 # HubSpot's object names and object type ids.
@@ -120,6 +135,35 @@ class Outcome:
         return f"{verb} {target} with subscription {self.subscription_id}{tail}"
 
 
+def _subscription(store: Store, sub_id: int, fields: Sequence[str] = _EDIT_FIELDS) -> Subscription:
+    found = store.get_many([sub_id], fields).get(sub_id)
+    if found is None:
+        raise NotFound(f"subscription {sub_id} not found")
+    return found
+
+
+def _check_editable(sub: Subscription, today: dt.date) -> None:
+    """The edit rules (module docstring): ``InvalidState`` when ``sub`` cannot be edited."""
+    from subctl.services.lifecycle import edit_freeze
+
+    if sub.status in ENDED:
+        raise InvalidState(
+            f"subscription {sub.id} is {sub.status}: an ended subscription cannot be edited"
+        )
+    frozen = edit_freeze(sub.properties.get("hs_next_payment_due_date"), today)
+    if frozen:
+        raise InvalidState(f"subscription {sub.id}: {frozen}")
+
+
+def _check_currency(sub: Subscription, payment: str, currency: str) -> None:
+    own = sub.properties.get("hs_currency_code")
+    if own and currency.upper() != str(own).upper():
+        raise InvalidState(
+            f"{payment} is in {currency.upper()}, subscription {sub.id} in {own}: a payment "
+            "in another currency cannot be associated"
+        )
+
+
 def _check_rules(
     store: Store,
     sub_id: int,
@@ -158,18 +202,34 @@ def _check_rules(
 
 
 def associate(
-    store: Store, sub_id: int, obj: AssociationObject, object_id: int, *, mode: str = ADD
+    store: Store,
+    sub_id: int,
+    obj: AssociationObject,
+    object_id: int,
+    *,
+    mode: str = ADD,
+    today: dt.date,
+    confirm: Confirm | None = None,
 ) -> Outcome:
     """Add, replace or remove one association (see the module docstring). Checks run in this
-    order: the subscription exists, the record exists, then the association rules."""
+    order: the subscription exists, the record exists, the edit rules (replace, remove), then
+    the association rules; ``confirm`` is called with the records a replace removes, after
+    every check and before anything changes (it raises to stop)."""
     current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
     label = store.record_label(obj.name, object_id)  # NotFound for an unknown record
+    sub = _subscription(store, sub_id)
+    if mode != ADD:
+        _check_editable(sub, today)
     if mode == REMOVE:
         store.dissociate(sub_id, obj.name, object_id)
         return Outcome(sub_id, obj.name, object_id, "removed", obj.type_id, label)
     _check_rules(store, sub_id, obj, object_id, mode, current)
+    if obj.name == "payment":
+        _check_currency(sub, f"payment {object_id}", store.payment(object_id).currency)
     already = any(a.id == object_id for a in current)
     replaced = tuple(a.id for a in current if a.id != object_id) if mode == REPLACE else ()
+    if replaced and confirm is not None:
+        confirm([a for a in current if a.id in replaced])
     if not already:
         store.associate(sub_id, obj.name, object_id, obj.type_id)
     for other in replaced:
@@ -294,36 +354,39 @@ def record_values(
     return values
 
 
-def _typed(f: RecordField, raw: str, email_domain: Any, is_domain: Any) -> Any:
+def _typed(
+    f: RecordField, raw: str, email_domain: Any, is_domain: Any, where: str = "--create"
+) -> Any:
+    """``raw`` as the field's type; usage errors name ``where`` the value was given."""
     if f.kind == "number":
         try:
             number = Decimal(raw)
         except InvalidOperation:
             number = Decimal("NaN")
         if not number.is_finite():
-            raise UsageError(f'--create: {f.name} "{raw}" is not a number')
+            raise UsageError(f'{where}: {f.name} "{raw}" is not a number')
         return number
     if f.kind == "integer":
         if not _is_id(raw) or int(raw) < 1:
-            raise UsageError(f'--create: {f.name} "{raw}" is not a positive whole number')
+            raise UsageError(f'{where}: {f.name} "{raw}" is not a positive whole number')
         return int(raw)
     if f.kind == "emails":
         emails = [e.strip() for e in raw.split(";") if e.strip()]
         for email in emails:
             if email_domain(email) is None:
-                raise UsageError(f'--create: "{email}" is not an email address')
+                raise UsageError(f'{where}: "{email}" is not an email address')
         return emails
     if f.kind == "domains":
         domains = [d.strip().lower() for d in raw.split(";") if d.strip()]
         for domain in domains:
             if not is_domain(domain):
-                raise UsageError(f'--create: "{domain}" is not a domain name')
+                raise UsageError(f'{where}: "{domain}" is not a domain name')
         return domains
     if f.choices and raw.lower() not in f.choices:
-        raise UsageError(f'--create: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
+        raise UsageError(f'{where}: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
     if f.name == "currency":
         if not (len(raw) == 3 and raw.isascii() and raw.isalpha()):
-            raise UsageError(f'--create: currency "{raw}" is not a 3-letter code')
+            raise UsageError(f'{where}: currency "{raw}" is not a 3-letter code')
         return raw.upper()
     return raw.lower() if f.choices else raw
 
@@ -336,20 +399,130 @@ def create_and_associate(
     *,
     mode: str = ADD,
     now: dt.datetime,
+    confirm: Confirm | None = None,
 ) -> Outcome:
-    """Create a record and associate it (the article's "create new")."""
+    """Create a record and associate it (the article's "create new"); the checks and
+    ``confirm`` as for ``associate``."""
     if mode == REMOVE:
         raise UsageError("--create and --remove cannot be combined")
     values = record_values(obj, fields, now=now)
     current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
+    sub = _subscription(store, sub_id)
+    if mode == REPLACE:
+        _check_editable(sub, now.date())
     _check_rules(store, sub_id, obj, None, mode, current)
+    if obj.name == "payment":
+        _check_currency(sub, "the payment", str(values["currency"]))
+    replaced = tuple(a.id for a in current) if mode == REPLACE else ()
+    if replaced and confirm is not None:
+        confirm(current)
     new_id = store.create_record(obj.name, values)
     store.associate(sub_id, obj.name, new_id, obj.type_id)
-    replaced = tuple(a.id for a in current) if mode == REPLACE else ()
     for other in replaced:
         store.dissociate(sub_id, obj.name, other)
     label = store.record_label(obj.name, new_id)
     return Outcome(sub_id, obj.name, new_id, "created", obj.type_id, label, replaced)
+
+
+# -- editing line items ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineItemEdit:
+    """A line item edited, with the subscription's amounts before and after."""
+
+    subscription_id: int
+    item: LineItem
+    currency: str
+    amounts: Mapping[str, Decimal]  # hs_next_payment_amount, hs_mrr: now
+    changes: Mapping[str, tuple[Any, Any]]  # those of them that changed: (old, new)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.subscription_id,
+            "line_item_id": self.item.id,
+            "name": self.item.name,
+            "quantity": self.item.quantity,
+            "price": self.item.price,
+            "currency": self.currency,
+            **self.amounts,
+        }
+
+    def message(self) -> str:
+        item = self.item
+        text = (
+            f"Updated line item {item.id} ({item.name}) of subscription {self.subscription_id}: "
+            f"{item.quantity} × {item.price} {self.currency}"
+        )
+        shown = {"hs_next_payment_amount": "next payment amount", "hs_mrr": "MRR"}
+        moved = [f"{shown[k]} {old} → {new}" for k, (old, new) in self.changes.items()]
+        return text + (f"; {', '.join(moved)}" if moved else "")
+
+
+_LINE_ITEM_FIELDS = (*_EDIT_FIELDS, "hs_scheduled_cancellation_date", "hs_next_payment_amount",
+                     "hs_mrr", "hs_recurring_billing_frequency")  # fmt: skip
+
+
+def edit_line_item(
+    store: Store,
+    sub_id: int,
+    line_item_id: int,
+    fields: Mapping[str, str | None],
+    *,
+    now: dt.datetime,
+) -> LineItemEdit:
+    """Set a line item's ``quantity`` and/or ``price`` (raw text, checked like ``--create``'s)
+    and the subscription's next payment amount and MRR (module docstring), in one write."""
+    from subctl.services.lifecycle import ZERO
+    from subctl.services.refunds import monthly_recurring, round_money
+    from subctl.services.validation import email_domain, is_domain
+
+    spec = {f.name: f for f in RECORD_FIELDS["line_item"]}
+    given = {name: raw.strip() for name, raw in fields.items() if raw is not None}
+    if not given:
+        raise UsageError("--line-item ID: give --quantity and/or --price to edit it")
+    typed = {
+        name: _typed(spec[name], raw, email_domain, is_domain, "--line-item")
+        for name, raw in given.items()
+    }
+    if typed.get("price", ZERO) < 0:
+        raise UsageError(f'--line-item: price "{given["price"]}" is negative')
+    items = store.line_items(sub_id)  # NotFound for an unknown subscription
+    store.record_label("line_item", line_item_id)  # NotFound for an unknown line item
+    old = next((i for i in items if i.id == line_item_id), None)
+    if old is None:
+        raise InvalidState(f"line item {line_item_id} does not belong to subscription {sub_id}")
+    sub = _subscription(store, sub_id, _LINE_ITEM_FIELDS)
+    _check_editable(sub, now.date())
+    props = sub.properties
+    scheduled = props.get("hs_scheduled_cancellation_date")
+    if scheduled is not None:
+        raise InvalidState(
+            f"subscription {sub_id} is scheduled to cancel on {scheduled} and is never charged "
+            "again: its line items cannot be edited"
+        )
+    new = LineItem(old.id, old.name, typed.get("quantity", old.quantity),
+                   typed.get("price", old.price))  # fmt: skip
+    currency = str(props.get("hs_currency_code") or "")
+    after = [new if i.id == new.id else i for i in items]
+    amount = round_money(sum((i.price * i.quantity for i in after), ZERO), currency)
+    frequency = str(props.get("hs_recurring_billing_frequency") or "")
+    try:
+        mrr = monthly_recurring(amount, currency, frequency)
+    except ValueError as exc:
+        raise InvalidState(f"subscription {sub_id}: cannot compute the MRR: {exc}") from exc
+    if sub.status == "paused":  # earns nothing until resumed (resuming restores the MRR)
+        mrr = ZERO
+    wanted = {"hs_next_payment_amount": amount, "hs_mrr": mrr}
+    changes = {k: (props.get(k), v) for k, v in wanted.items() if props.get(k) != v}
+    store.apply([
+        Mutation(
+            subscription_id=sub_id, action="update_line_item", expect_status=sub.status, at=now,
+            source="subctl associate", changes={**changes, "hs_lastmodifieddate": (None, now)},
+            line_items=(new,),
+        )
+    ])  # fmt: skip
+    return LineItemEdit(sub_id, new, currency, wanted, changes)
 
 
 # -- batches -----------------------------------------------------------------------------------
@@ -405,7 +578,9 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
             yield Outcome(sub, kind, None, "failed", error=exc.message, line=line)
 
 
-def apply_batch(store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD) -> BatchResult:
+def apply_batch(
+    store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD, today: dt.date
+) -> BatchResult:
     """Apply each row on its own (in file order) and record every outcome."""
     result = BatchResult()
     for row in rows:
@@ -413,7 +588,9 @@ def apply_batch(store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD
             result.outcomes.append(row)
             continue
         try:
-            outcome = associate(store, row.subscription_id, row.object, row.object_id, mode=mode)
+            outcome = associate(
+                store, row.subscription_id, row.object, row.object_id, mode=mode, today=today
+            )
         except (InvalidState, NotFound, UsageError) as exc:
             outcome = _failed(row, exc)
         result.outcomes.append(_at_line(outcome, row.line))

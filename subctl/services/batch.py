@@ -32,7 +32,7 @@ paused, and the next chunk read and decided in a helper thread while one is writ
 (``benchmarks/run.py``, ``cancel-100k``).
 
 **Exit codes** (``subctl.commands._batch``): 0 when every item succeeded or was skipped, 5
-when any failed (a dry run too: it predicts the failures), 2 for bad options or a missing
+when any failed or needs attention (a dry run too: it predicts them), 2 for bad options or a missing
 ``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing changed), 130
 when interrupted (the job can be resumed).
 """

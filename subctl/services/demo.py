@@ -19,7 +19,8 @@ What the data looks like (shares are approximate):
   paused 5 %; currency: USD 70 %, EUR 15 %, GBP 10 %, DKK 5 % (a company's currency follows its
   country); frequencies from ``schema.FREQUENCIES``, mostly monthly and annually.
 - amounts: the sum of the subscription's 1-2 line items (a plan with seats, sometimes an add-on),
-  priced per billing period; ``hs_mrr`` is that amount per month (0 once canceled or expired).
+  priced per billing period; ``hs_mrr`` is that amount per month (0 once canceled or expired,
+  and while paused).
 - dates: the next payment due date lies within -30..+60 days of ``today`` (active: today or
   later, within one period; unpaid and past_due: in the past; canceled and expired: none;
   scheduled: the start date, 1-60 days ahead); month-based schedules keep their day of month.
@@ -553,7 +554,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     terms,
                     invoicing,
                     method_label,
-                    0.0 if ended else mrr,
+                    0.0 if ended or status == "paused" else mrr,
                     created_ms,
                     modified_ms,
                     canceled_ms,

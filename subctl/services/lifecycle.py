@@ -5,8 +5,10 @@ one subscription into an outcome and a ``Mutation`` for the store; batches, jour
 live in ``subctl.services.batch``. These rules exist once, for every store.
 
 Outcomes: **ok** (the action applies), **skipped** (nothing to do: the subscription already is
-in the result state, e.g. cancelling a canceled one, so re-running a batch is harmless), or
-**failed** (the rules refuse it; the reason names the status). The transition table:
+in the result state, e.g. cancelling a canceled one, so re-running a batch is harmless),
+**failed** (the rules refuse it; the reason names the status), or **attention** (it applies,
+but a person must follow up: ``cancel --refund unused`` left a pending bank payment
+unrefunded). The transition table:
 
 =====================  ==========================================  ============  ============
 action                 acts on (from)                              skipped       result
@@ -39,18 +41,27 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   update e-mail (the article: "the buyer is emailed to update the payment method").
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
-  pause reason.
+  pause reason. A paused subscription earns nothing: pausing sets ``hs_mrr`` to 0 and resuming
+  sets it back to the next payment amount per month (``refunds.monthly_recurring``; 0 without
+  a next payment amount), both recorded in the property history like any change. (HubSpot
+  documents no MRR rule for paused subscriptions.)
 - A subscription with a scheduled cancellation (``hs_scheduled_cancellation_date``, see [1])
   cannot be updated, paused or resumed: each could give it a next payment again after it was
   promised it is never charged again. Cancelling it immediately is still possible.
 - Cancelling (immediately) sets status ``canceled``, ``hs_canceled_at`` = now, clears the next
   payment due date and amount and any scheduled cancellation, and sets MRR to 0.
-  ``refund_unused`` refunds the unused days (``subctl.services.refunds``) of the latest payment
-  when it succeeded and was not refunded before, nor by another subscription of the same batch
+  ``refund_unused`` refunds the unused days of the period the latest payment paid for
+  (``subctl.services.refunds``; for a paused subscription never up to its resume date) when it
+  succeeded and was not refunded before, nor by another subscription of the same batch
   (a payment associated with several subscriptions is refunded once); a pending bank (ACH)
   payment is neither cancelled nor refunded (a warning says so) unless ``refund_pending``
   refunds it in full. A refunded payment becomes ``refunded`` or ``partially_refunded`` (and so
-  does ``hs_last_payment_status`` when it is the latest payment).
+  does ``hs_last_payment_status`` when it is the latest payment). With ``refund_unused`` a
+  pending payment left unrefunded makes the outcome **attention**, not ok.
+- ``cancel --refund-pending`` of an already canceled subscription refunds its pending bank
+  payments alone (the warnings name this command; a store operation ``refund``, nothing else
+  changes); with none pending it is skipped. Exactly once like every refund: the journal, the
+  batch's shared ``Context.refunding`` and the store's re-check inside the write.
 - E-mails go to the primary e-mail of the subscription's contact; without one, none is
   recorded (the note says so). Cancellation and payment-method e-mails are ``OutboxMessage``s.
 - The payment-method link of the local workspace is a stable placeholder per subscription
@@ -70,7 +81,7 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
-from subctl.services.refunds import prorate
+from subctl.services.refunds import monthly_recurring, paid_period_end, prorate
 from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
 
 EDIT_FREEZE_DAYS = 2
@@ -82,6 +93,15 @@ class Outcome(StrEnum):
     OK = "ok"
     SKIPPED = "skipped"
     FAILED = "failed"
+    # Done, but a person must follow up: a refund was asked for and a pending bank payment
+    # could not be refunded with it. Counted apart in summaries; the exit code is 5 (as for a
+    # failure) so that a script cannot take it for plain success.
+    ATTENTION = "attention"
+
+    @property
+    def acts(self) -> bool:
+        """The action applies (a mutation is written)."""
+        return self is Outcome.OK or self is Outcome.ATTENTION
 
 
 @dataclass(frozen=True)
@@ -148,8 +168,10 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
                "hs_canceled_at", "hs_scheduled_cancellation_date"),
     "cancel_at_period_end": ("hs_next_payment_due_date", "hs_next_payment_amount",
                              "hs_scheduled_cancellation_date"),
-    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date"),
-    "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date"),
+    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date", "hs_mrr"),
+    "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date",
+               "hs_mrr", "hs_next_payment_amount", "hs_currency_code",
+               "hs_recurring_billing_frequency"),
     "delete": (),
     "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
     "send_update_link": ("hs_createdate",),
@@ -497,6 +519,9 @@ def decide(action: Action, target: Target, ctx: Context) -> Decision:
         was, now = _label(target.planned_status), _label(status)
         note = f"status changed since the plan ({was} → {now})"
         return Decision(sid, name, status, Outcome.SKIPPED, status, note)
+    if transition.name == "cancel" and action.refund_pending and status == "canceled":
+        return _refund_pending_only(action, target, ctx, sub, Decision(sid, name, status,
+                                    Outcome.OK, status, ""))  # fmt: skip
     if status in transition.skipped:
         return Decision(sid, name, status, Outcome.SKIPPED, status, f"already {_label(status)}")
     if status not in transition.acts_on:
@@ -518,12 +543,14 @@ def _mutation(
     ctx: Context,
     sub: Subscription,
     changes: Mapping[str, Any],
+    operation: str | None = None,
     **extra: Any,
 ) -> Mutation:
+    """``operation``: the store operation, when not the action's transition."""
     get = sub.properties.get
     return Mutation(
         subscription_id=sub.id,
-        action=action.transition.name,
+        action=operation or action.transition.name,
         expect_status=sub.status,
         at=ctx.now,
         source=ctx.source,
@@ -554,7 +581,7 @@ def _cancel(
     pending = [p for p in payments if p.pending_bank_payment and p.id not in refunded_ids]
 
     if action.refund_unused:
-        basis, why = _refund_basis(latest, refunded_ids, props.get("hs_next_payment_due_date"))
+        basis, why = _refund_basis(latest, refunded_ids)
         other = _refunded_elsewhere(ctx, basis, sub.id)
         if basis is not None and other is not None:
             why = f"payment {basis.id} is refunded with subscription {other}"
@@ -562,14 +589,12 @@ def _cancel(
         if basis is None:
             notes.append(f"no refund: {why}")
         else:
+            frequency = str(props.get("hs_recurring_billing_frequency") or "")
+            # A paused subscription's due date is its resume date, not the end of a paid period.
+            due = None if sub.status == "paused" else props.get("hs_next_payment_due_date")
             try:
-                pro = prorate(
-                    basis.amount,
-                    basis.currency,
-                    str(props.get("hs_recurring_billing_frequency") or ""),
-                    props["hs_next_payment_due_date"],
-                    now,
-                )
+                end = paid_period_end(basis.created_at.astimezone(dt.UTC).date(), frequency, due)
+                pro = prorate(basis.amount, basis.currency, frequency, end, now)
             except ValueError as exc:
                 return _fail(d, f"cannot compute the refund: {exc}")
             if pro.refund > 0:
@@ -578,28 +603,10 @@ def _cancel(
                 notes.append(f"refund {pro.describe()}")
             else:
                 notes.append("no refund: no unused days left in the period")
-    for p in pending:
-        other = _refunded_elsewhere(ctx, p, sub.id)
-        if other is not None:
-            notes.append(f"pending bank payment {p.id} refunded with subscription {other}")
-            continue
-        if action.refund_pending:
-            refunds.append(_refund(p, p.amount, True, now))
-            d.refund = (d.refund or ZERO) + p.amount
-            d.currency = p.currency
-            notes.append(f"refunded pending bank payment {p.id} ({p.amount} {p.currency})")
-        else:
-            warning = (
-                f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
-                "is neither cancelled nor refunded automatically; refund it with --refund-pending"
-            )
-            d.warnings.append(warning)
-            notes.append(f"pending bank payment {p.id} not refunded")
-    for r in refunds:
-        ctx.refunding[r.payment_id] = sub.id
-    if latest is not None and any(r.payment_id == latest.id for r in refunds):
-        full = next(r for r in refunds if r.payment_id == latest.id).refunded_status
-        changes["hs_last_payment_status"] = full
+    left = _refund_pending(action, ctx, sub, d, pending, refunds, notes)
+    if left and action.refund_unused:
+        d.outcome = Outcome.ATTENTION
+    _refunding(ctx, sub, latest, refunds, changes)
     message = _cancellation_mail(sub, target.email, ctx, None, d.refund, d.currency)
     if message is None:
         notes.append("no contact e-mail: cancellation e-mail not recorded")
@@ -617,6 +624,76 @@ def _cancel(
     return d
 
 
+def _refund_pending(
+    action: Action,
+    ctx: Context,
+    sub: Subscription,
+    d: Decision,
+    pending: Sequence[Payment],
+    refunds: list[Refund],
+    notes: list[str],
+) -> int:
+    """Refund the pending bank payments in full with ``refund_pending``, else warn (naming the
+    command that refunds them). Returns how many are left unrefunded."""
+    left = 0
+    for p in pending:
+        other = _refunded_elsewhere(ctx, p, sub.id)
+        if other is not None:
+            notes.append(f"pending bank payment {p.id} refunded with subscription {other}")
+            continue
+        if action.refund_pending:
+            refunds.append(_refund(p, p.amount, True, ctx.now))
+            d.refund = (d.refund or ZERO) + p.amount
+            d.currency = p.currency
+            notes.append(f"refunded pending bank payment {p.id} ({p.amount} {p.currency})")
+        else:
+            left += 1
+            d.warnings.append(
+                f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
+                "is neither cancelled nor refunded automatically; refund it with "
+                f"`subctl cancel {sub.id} --refund-pending`"
+            )
+            notes.append(f"pending bank payment {p.id} not refunded")
+    return left
+
+
+def _refunding(
+    ctx: Context,
+    sub: Subscription,
+    latest: Payment | None,
+    refunds: Sequence[Refund],
+    changes: dict[str, Any],
+) -> None:
+    """Claim the refunded payments for this batch; the latest one's status follows."""
+    for r in refunds:
+        ctx.refunding[r.payment_id] = sub.id
+        if latest is not None and r.payment_id == latest.id:
+            changes["hs_last_payment_status"] = r.refunded_status
+
+
+def _refund_pending_only(
+    action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
+) -> Decision:
+    """``cancel --refund-pending`` of a canceled subscription: refunds the bank payments still
+    pending (left alone by the cancellation) and changes nothing else; with none left it is
+    skipped, like any cancel of a canceled subscription."""
+    payments = [p for p in target.payments if p.kind == "payment"]
+    refunded_ids = {p.refunds_payment_id for p in target.payments if p.kind == "refund"}
+    pending = [p for p in payments if p.pending_bank_payment and p.id not in refunded_ids]
+    refunds: list[Refund] = []
+    notes: list[str] = []
+    _refund_pending(action, ctx, sub, d, pending, refunds, notes)
+    if not refunds:
+        d.outcome = Outcome.SKIPPED
+        d.note = "; ".join(["already canceled", *notes])
+        return d
+    changes: dict[str, Any] = {"hs_lastmodifieddate": ctx.now}
+    _refunding(ctx, sub, payments[-1], refunds, changes)
+    d.mutation = _mutation(action, ctx, sub, changes, operation="refund", refunds=tuple(refunds))
+    d.note = "; ".join(notes)
+    return d
+
+
 def _refunded_elsewhere(ctx: Context, payment: Payment | None, sub_id: int) -> int | None:
     """The other subscription of this batch that refunds ``payment`` (associated with both)."""
     other = ctx.refunding.get(payment.id) if payment is not None else None
@@ -624,12 +701,11 @@ def _refunded_elsewhere(ctx: Context, payment: Payment | None, sub_id: int) -> i
 
 
 def _refund_basis(
-    latest: Payment | None, refunded_ids: set[int | None], period_end: Any
+    latest: Payment | None, refunded_ids: set[int | None]
 ) -> tuple[Payment | None, str]:
     """The payment whose unused days are refunded: the latest one, if it succeeded and was not
-    refunded before (exactly once, even across separate runs)."""
-    if period_end is None:
-        return None, "no current billing period (no next payment due date)"
+    refunded before (exactly once, even across separate runs). The days are those of the period
+    it paid for (``refunds.paid_period_end``)."""
     if latest is None:
         return None, "no payment to refund"
     if latest.id in refunded_ids or latest.status in ("refunded", "partially_refunded"):
@@ -750,6 +826,7 @@ def _pause(
     changes = {
         "hs_status": "paused",
         "hs_pause_reason": action.reason,
+        "hs_mrr": ZERO,
         "hs_lastmodifieddate": ctx.now,
     }
     d.mutation = _mutation(action, ctx, sub, changes)
@@ -762,10 +839,21 @@ def _resume(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
     assert action.next_billing_date is not None  # build_action requires it
+    props = sub.properties
+    amount = props.get("hs_next_payment_amount")
+    mrr = ZERO
+    if amount is not None:
+        currency = str(props.get("hs_currency_code") or "")
+        frequency = str(props.get("hs_recurring_billing_frequency") or "")
+        try:
+            mrr = monthly_recurring(amount, currency, frequency)
+        except ValueError as exc:
+            return _fail(d, f"cannot compute the MRR: {exc}")
     changes = {
         "hs_status": "active",
         "hs_next_payment_due_date": action.next_billing_date,
         "hs_pause_reason": None,
+        "hs_mrr": mrr,
         "hs_lastmodifieddate": ctx.now,
     }
     d.mutation = _mutation(action, ctx, sub, changes)
@@ -848,6 +936,6 @@ def refund_totals(decisions: Sequence[Decision]) -> dict[str, Decimal]:
     """Refunds per currency (shown before confirming a cancellation)."""
     totals: dict[str, Decimal] = {}
     for d in decisions:
-        if d.refund and d.currency and d.outcome is Outcome.OK:
+        if d.refund and d.currency and d.outcome.acts:
             totals[d.currency] = totals.get(d.currency, ZERO) + d.refund
     return totals

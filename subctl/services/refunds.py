@@ -1,13 +1,20 @@
-"""Pro-rata refunds of unused service days (``subctl cancel --refund unused``).
+"""Billing-period money: pro-rata refunds of unused service days (``subctl cancel --refund
+unused``) and the monthly recurring revenue of a periodic amount.
 
 The arithmetic, with every choice written down (HubSpot documents none of it):
 
-- **The period.** A cancellation interrupts the billing period that ends on the subscription's
-  next payment due date (``period_end``) and began one billing period earlier
-  (``period_start``). Period lengths come from ``schema.FREQUENCIES``: ``weekly`` is 7 days,
-  ``biweekly`` 14, the others whole calendar months (1, 3, 6, 12, 24), counted back from the
-  period end with the day of month clamped to the shorter month (a period ending on 31 March
-  began on the last day of February). ``period_days`` is the calendar days between the two.
+- **The period paid.** A refund is of the period the refunded payment actually paid for, never
+  of a date the subscription merely points at (a paused subscription's next payment due date is
+  its resume date, possibly months after the paid period ended). That period begins on the
+  payment's UTC date and runs one billing period (``paid_period_end``); when the next payment
+  due date falls inside it (an invoice paid some days late, a resume with an earlier next
+  billing date) it ends there, because a new period is paid from that day. A paused
+  subscription's due date is not a period boundary and is ignored.
+- **The period's length.** The billing period ending on ``period_end`` began one billing period
+  earlier (``period_start``). Period lengths come from ``schema.FREQUENCIES``: ``weekly`` is 7
+  days, ``biweekly`` 14, the others whole calendar months (1, 3, 6, 12, 24), counted with the
+  day of month clamped to the shorter month (a period ending on 31 March began on the last day
+  of February). ``period_days`` is the calendar days between the two.
 - **Unused days.** Whole days from the cancellation's UTC date to the period end:
   ``(period_end - cancellation date).days``, clamped to ``0 .. period_days``. The day of the
   cancellation counts as unused (the buyer loses the service that day); a period that already
@@ -17,6 +24,8 @@ The arithmetic, with every choice written down (HubSpot documents none of it):
   KWD, …), with ``ROUND_HALF_UP``: commercial rounding, what a buyer checking the arithmetic by
   hand expects. (Half-even only pays off when many rounded values are summed; each refund is
   rounded once.) A refund never exceeds what was paid.
+- **MRR** (``hs_mrr``) is one period's amount per month: weekly × 52 / 12, biweekly × 26 / 12,
+  monthly × 1, every n months ÷ n, rounded like a refund.
 """
 
 from __future__ import annotations
@@ -52,13 +61,38 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUNDING)
 
 
+def _add_period(day: dt.date, frequency: str, periods: int) -> dt.date:
+    if frequency in _DAYS:
+        return day + dt.timedelta(days=_DAYS[frequency] * periods)
+    if frequency in _MONTHS:
+        return add_months(day, _MONTHS[frequency] * periods)
+    raise ValueError(f'unknown billing frequency "{frequency}"')
+
+
 def period_start(period_end: dt.date, frequency: str) -> dt.date:
     """The first day of the billing period that ends on ``period_end``; ValueError for an
     unknown frequency."""
+    return _add_period(period_end, frequency, -1)
+
+
+def paid_period_end(paid_on: dt.date, frequency: str, next_due: dt.date | None) -> dt.date:
+    """The end of the period a payment made on ``paid_on`` paid for: one billing period later,
+    or ``next_due`` when that falls inside (module docstring); ValueError for an unknown
+    frequency."""
+    end = _add_period(paid_on, frequency, 1)
+    if next_due is not None and paid_on < next_due < end:
+        return next_due
+    return end
+
+
+def monthly_recurring(amount: Decimal, currency: str, frequency: str) -> Decimal:
+    """The MRR of ``amount`` billed every period of ``frequency``; ValueError for an unknown
+    frequency."""
     if frequency in _DAYS:
-        return period_end - dt.timedelta(days=_DAYS[frequency])
+        per_year = 365 // _DAYS[frequency]  # 52 weeks, 26 fortnights
+        return round_money(amount * per_year / 12, currency)
     if frequency in _MONTHS:
-        return add_months(period_end, -_MONTHS[frequency])
+        return round_money(amount / _MONTHS[frequency], currency)
     raise ValueError(f'unknown billing frequency "{frequency}"')
 
 

@@ -142,6 +142,10 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
         except ValueParseError as exc:
             raise UsageError(f"--due-within: {exc}") from exc
         filters.append(Condition(due, Op.BETWEEN, (today, today + dt.timedelta(days=days))))
+    if request.due_before or request.due_after or request.due_within:
+        # A paused subscription is not due: its next payment due date is when billing may
+        # resume, and nothing is charged until it is resumed.
+        filters.append(Condition("hs_status", Op.NEQ, ("paused",)))
     for name, record_id in request.associated.items():
         assert name in ASSOCIATION_BY_NAME, name
         filters.append(Condition(f"associations.{name}", Op.EQ, (record_id,)))

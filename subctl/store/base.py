@@ -55,6 +55,16 @@ class Payment:
 
 
 @dataclass(frozen=True, slots=True)
+class LineItem:
+    """A line item: ``quantity`` units at ``price`` each, per billing period."""
+
+    id: int
+    name: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     property: str
     old_value: str | None
@@ -128,14 +138,16 @@ class Mutation:
     delete: bool = False
     messages: tuple[OutboxMessage, ...] = ()
     refunds: tuple[Refund, ...] = ()
+    line_items: tuple[LineItem, ...] = ()  # new quantity and price of the subscription's items
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class ItemOutcome:
-    """A batch item's journal entry: ok, skipped or failed, with the reason or result."""
+    """A batch item's journal entry: ok, skipped, failed or attention, with the reason or
+    result."""
 
     subscription_id: int
-    outcome: str  # ok, skipped, failed
+    outcome: str  # ok, skipped, failed, attention
     new_status: str | None
     note: str
     at: dt.datetime
@@ -143,7 +155,8 @@ class ItemOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, unprocessed."""
+    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, attention,
+    unprocessed."""
 
     id: int
     verb: str
@@ -320,6 +333,14 @@ class Store(Protocol):
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
         """The subscription's associated records (of one object type), with type ids and labels;
         ``NotFound`` for an unknown subscription."""
+        ...
+
+    def line_items(self, sub_id: int) -> list[LineItem]:
+        """The subscription's line items, by id; ``NotFound`` for an unknown subscription."""
+        ...
+
+    def payment(self, payment_id: int) -> Payment:
+        """One payment (or refund); ``NotFound``."""
         ...
 
     def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:

@@ -46,6 +46,7 @@ from subctl.store.base import (
     ItemOutcome,
     Job,
     JobItem,
+    LineItem,
     Mutation,
     OutboxMessage,
     Payment,
@@ -483,6 +484,7 @@ class SqlStore:
             _history(cursor, mark, mutations)
             _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
             _refunds(cursor, mark, mutations)
+            _line_items(cursor, mark, [item for m in mutations for item in m.line_items])
 
     def create_job(
         self,
@@ -675,6 +677,30 @@ class SqlStore:
                     for oid in ids
                 )
         return found
+
+    def line_items(self, sub_id: int) -> list[LineItem]:
+        row = models.LineItemRow
+        stmt = (
+            select(row)
+            .join(
+                _LINKS, sa.and_(_LINKS.c.object_type == "line_item", _LINKS.c.object_id == row.id)
+            )
+            .where(_LINKS.c.subscription_id == sub_id)
+            .order_by(col(row.id))
+        )
+        with self._errors(), Session(self.engine) as session:
+            self._require_subscription(session.connection(), sub_id)
+            return [
+                LineItem(r.id, r.name, r.quantity, money_from_storage(r.price))
+                for r in session.exec(stmt)
+            ]
+
+    def payment(self, payment_id: int) -> Payment:
+        with self._errors(), Session(self.engine) as session:
+            found = _payments(session, {payment_id: payment_id})
+        if not found:
+            raise NotFound(f"payment {payment_id} not found")
+        return found[0]
 
     def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
         stmt = (
@@ -1101,6 +1127,15 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     )
 
 
+def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
+    cursor.executemany(
+        f"UPDATE line_items SET quantity = {mark}, price = {mark} WHERE id = {mark}",
+        [(item.quantity, float(item.price), item.id) for item in items],
+    )
+    if items and cursor.rowcount != len(items):
+        raise _changed_elsewhere(len(items), max(cursor.rowcount, 0), "line items")
+
+
 def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None:
     """A payment is refunded at most once: ``Conflict`` (nothing written) when one of
     ``payment_ids`` already has a refund or a refunded status (another run, or a payment
@@ -1128,7 +1163,7 @@ def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None
 
 def _job(row: models.JobRow, counts: dict[str, int]) -> Job:
     assert row.id is not None
-    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "unprocessed")}
+    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "attention", "unprocessed")}
     return Job(
         id=row.id,
         verb=row.verb,

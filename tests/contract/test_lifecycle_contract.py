@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from subctl.errors import Conflict, NotFound
-from subctl.store.base import ItemOutcome, Mutation, OutboxMessage, Refund, Store
+from subctl.store.base import ItemOutcome, LineItem, Mutation, OutboxMessage, Refund, Store
 
 AT = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 
@@ -64,7 +64,8 @@ def test_apply_writes_changes_history_and_journal_together(store: Store) -> None
     assert [(i.subscription_id, i.outcome, i.new_status) for i in items] == [
         (101, "ok", "canceled"), (102, None, None)]  # fmt: skip
     assert [i.subscription_id for i in store.job_items(job, unprocessed_only=True)] == [102]
-    assert store.job(job).counts == {"ok": 1, "skipped": 0, "failed": 0, "unprocessed": 1}
+    assert store.job(job).counts == {
+        "ok": 1, "skipped": 0, "failed": 0, "attention": 0, "unprocessed": 1}  # fmt: skip
 
 
 def test_apply_refuses_a_changed_status_and_writes_nothing(store: Store) -> None:
@@ -125,6 +126,45 @@ def test_refunds_are_payments_pointing_at_the_refunded_one(store: Store) -> None
         a.object_type == "payment" and a.id == made.id and a.type_id == 393
         for a in store.detail(101).associations
     )
+
+
+def test_payment_and_line_items(store: Store) -> None:
+    paid = store.create_record(
+        "payment", {"amount": Decimal("10.00"), "currency": "EUR", "status": "succeeded",
+                    "method": "card", "kind": "payment", "created_at": AT})  # fmt: skip
+    found = store.payment(paid)
+    assert (found.id, found.amount, found.currency, found.status) == (
+        paid, Decimal("10.00"), "EUR", "succeeded")  # fmt: skip
+    with pytest.raises(NotFound):
+        store.payment(paid + 1000)
+    first, second = (
+        store.create_record("line_item", {"name": name, "quantity": 2, "price": Decimal("4.50"),
+                                          "created_at": AT})
+        for name in ("Seat", "Storage")
+    )  # fmt: skip
+    store.associate(101, "line_item", second, 301)
+    store.associate(101, "line_item", first, 301)
+    assert store.line_items(101) == [
+        LineItem(first, "Seat", 2, Decimal("4.50")),
+        LineItem(second, "Storage", 2, Decimal("4.50")),
+    ]
+    assert store.line_items(102) == []
+    with pytest.raises(NotFound):
+        store.line_items(999)
+    edited = LineItem(first, "Seat", 3, Decimal("12.25"))
+    changes = {
+        "hs_next_payment_amount": (None, Decimal("45.75")),
+        "hs_lastmodifieddate": (None, AT),
+    }
+    store.apply([Mutation(101, "update_line_item", "active", AT, "subctl associate", changes,
+                          line_items=(edited,))])  # fmt: skip
+    assert store.line_items(101)[0] == edited
+    assert store.get(101).properties["hs_next_payment_amount"] == Decimal("45.75")
+    # a changed status writes neither the subscription nor its line items
+    with pytest.raises(Conflict):
+        store.apply([Mutation(101, "update_line_item", "paused", AT, "subctl associate", changes,
+                              line_items=(LineItem(first, "Seat", 9, Decimal("1")),))])  # fmt: skip
+    assert store.line_items(101)[0] == edited
 
 
 def test_jobs(store: Store) -> None:
