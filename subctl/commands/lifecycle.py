@@ -123,7 +123,7 @@ def subscription_cancel(
 
     The buyer gets a cancellation e-mail (recorded in the outbox, see `subctl view`).
 
-    Example: subctl cancel --where 'status = unpaid' --refund unused --dry-run
+    Example: subctl cancel --where 'status = unpaid' --refund unused --refund-pending --dry-run
     """
     _run(ctx, "cancel", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
          at_period_end=at_period_end, refund=refund, refund_pending=refund_pending)  # fmt: skip
