@@ -250,7 +250,9 @@ def property_create(
     name: Annotated[
         str | None, typer.Option("--name", metavar="NAME", help="Internal name: ^[a-z][a-z0-9_]*$.")
     ] = None,
-    label: Annotated[str | None, typer.Option("--label", help="Label shown to users.")] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", metavar="TEXT", help="Label shown to users.")
+    ] = None,
     type_: Annotated[
         PropType | None, typer.Option("--type", case_sensitive=False, help="Value type.")
     ] = None,
@@ -259,7 +261,9 @@ def property_create(
         str | None,
         typer.Option("--group", metavar="GROUP", help="Property group (subscriptioninformation)."),
     ] = None,
-    description: Annotated[str, typer.Option("--description", help="Description.")] = "",
+    description: Annotated[
+        str, typer.Option("--description", metavar="TEXT", help="Description.")
+    ] = "",
     option: OptionOpt = None,
     rule: RuleOpt = None,
     sensitivity: SensitivityOpt = None,
@@ -366,9 +370,10 @@ def property_view(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.AUT
 def property_edit(
     ctx: typer.Context,
     name: NameArg,
-    label: Annotated[str | None, typer.Option("--label", help="New label.")] = None,
+    label: Annotated[str | None, typer.Option("--label", metavar="TEXT", help="New label.")] = None,
     description: Annotated[
-        str | None, typer.Option("--description", help="New description.")
+        str | None,
+        typer.Option("--description", metavar="TEXT", help="New description ('' clears it)."),
     ] = None,
     group: Annotated[
         str | None, typer.Option("--group", metavar="GROUP", help="New group.")
