@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
-from subctl.commands._options import FormatOpt, YesOpt
+from subctl.commands._options import (
+    FormatOpt,
+    YesOpt,
+    effective_format,
+    remember_group_format,
+)
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -21,10 +26,10 @@ if TYPE_CHECKING:
 property_app = typer.Typer(
     name="property",
     help="Subscription properties: custom property definitions, their validation rules, and "
-    "the account tier's custom-property limit.\n\n"
+    "the account tier's custom-property limit (without a command: list them).\n\n"
     "Example: subctl property create --name subscription_tier --label 'Subscription tier' "
     "--type enumeration --option Basic --option Professional --option Enterprise",
-    no_args_is_help=True,
+    invoke_without_command=True,
 )
 
 
@@ -331,6 +336,16 @@ def property_create(
     )
 
 
+def property_default(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """Subscription properties (default: list them, as `subctl property list`).
+
+    Example: subctl property --format csv
+    """
+    remember_group_format(ctx, fmt)
+    if ctx.invoked_subcommand is None:
+        property_list(ctx, custom=False, fmt=fmt)
+
+
 def property_list(
     ctx: typer.Context,
     custom: Annotated[bool, typer.Option("--custom", help="Only custom properties.")] = False,
@@ -342,6 +357,7 @@ def property_list(
     """
     from subctl.services import properties as svc
 
+    fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     props = svc.list_properties(app.store(), custom_only=custom)
     app.out.rows((svc.list_row(p) for p in props), LIST_COLUMNS, fmt, empty="No properties found.")
@@ -425,7 +441,10 @@ def property_edit(
 
 
 def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> None:
-    """Delete a custom property and its values (asks first when subscriptions have values).
+    """Delete a custom property and its values.
+
+    Asks first when subscriptions have values or saved views use the property (the views are
+    kept, and fail until saved again without it).
 
     Example: subctl property delete subscription_tier --yes
     """
@@ -433,13 +452,15 @@ def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> N
 
     app = AppContext.from_typer(ctx)
     store = app.store()
-    prop, usage = svc.plan_delete(store, name)
-    if usage:
-        app.out.confirm(
-            f"Delete property {prop.name} and its values on {usage:,} subscription(s)?", yes=yes
-        )
+    prop, usage, views = svc.plan_delete(store, name)
+    if usage or views:
+        values = f" and its values on {usage:,} subscription(s)" if usage else ""
+        used = f"; saved views using it will fail: {', '.join(views)}" if views else ""
+        app.out.confirm(f"Delete property {prop.name}{values}{used}?", yes=yes)
     svc.delete(store, prop)
     app.out.success(f"Deleted property {prop.name}" + (f" ({usage:,} values)" if usage else ""))
+    if views:
+        app.out.warn(f"saved views that use {prop.name} fail until saved again: {', '.join(views)}")
 
 
 def property_settings(
@@ -508,6 +529,7 @@ def property_settings(
 
 
 def register(app: typer.Typer) -> None:
+    property_app.callback()(property_default)
     property_app.command("create")(property_create)
     property_app.command("list")(property_list)
     property_app.command("view")(property_view)

@@ -918,11 +918,15 @@ def usage_count(store: Store, prop: Property) -> int:
     return store.count(Condition(prop.name, Op.HAS_PROPERTY))
 
 
-def plan_delete(store: Store, name: str) -> tuple[Property, int]:
-    """The custom property to delete and how many subscriptions have a value for it."""
+def plan_delete(store: Store, name: str) -> tuple[Property, int, list[str]]:
+    """The custom property to delete, how many subscriptions have a value for it, and the
+    saved views that use it. Deleting keeps those views: they fail with a clear error until
+    they are saved again without it (views are the user's; nothing of theirs goes silently)."""
+    from subctl.services.views import views_using
+
     prop = resolve(store, name)
     _custom_only(prop, "deleted")
-    return prop, usage_count(store, prop)
+    return prop, usage_count(store, prop), views_using(store, prop.name)
 
 
 def delete(store: Store, prop: Property) -> None:
