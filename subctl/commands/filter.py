@@ -70,7 +70,13 @@ def subscription_filter(
             )
         from subctl.commands._builder import build_query
 
-        where, save_view = build_query(store.properties(), app.out, save_view)
+        where, save_view = build_query(
+            store.properties(),
+            app.out,
+            save_view,
+            today=app.today(),
+            check_view_name=lambda name: views.check_name(store, name),
+        )
     if save_view is not None:
         plan = views.plan_view(
             store, save_view, where=where, columns=columns, sort=sort, today=app.today()

@@ -21,6 +21,8 @@ from subctl.output import Format, Output
 from subctl.schema import Property, PropType
 
 if TYPE_CHECKING:
+    from subctl.commands._builder import Check
+    from subctl.schema import PropertyRegistry
     from subctl.services.properties import PropertySpec, SampleResult
 
 property_app = typer.Typer(
@@ -96,7 +98,9 @@ LIST_COLUMNS = [
 
 
 class Prompter(Protocol):
-    def text(self, question: str, *, default: str = "") -> str: ...
+    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
+        """An answer; ``check`` raises a SubctlError for a bad one, which is asked again."""
+        ...
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str: ...
 
@@ -114,10 +118,17 @@ class QuestionaryPrompter:
             raise Aborted("aborted")
         return str(answer)
 
-    def text(self, question: str, *, default: str = "") -> str:
+    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
         import questionary
 
-        prompt = questionary.text(question, default=default, output=self.out.prompt_output())
+        from subctl.commands._builder import validator
+
+        prompt = questionary.text(
+            question,
+            default=default,
+            validate=validator(check) if check else None,
+            output=self.out.prompt_output(),
+        )
         return self._answer(prompt.ask())
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
@@ -134,16 +145,24 @@ def make_prompter(out: Output) -> Prompter:
     return QuestionaryPrompter(out)
 
 
-def _complete_spec(spec: "PropertySpec", out: Output, missing: list[str]) -> None:
-    """Ask for the missing required fields (name, label, type, field type, options)."""
+def _complete_spec(
+    spec: "PropertySpec", out: Output, missing: list[str], registry: "PropertyRegistry"
+) -> None:
+    """Ask for the missing required fields (name, label, type, field type, options), checking
+    each answer as it is given."""
     from subctl.services import properties as svc
 
     ask = make_prompter(out)
     if "name" in missing:
-        spec.name = ask.text("Internal name (e.g. subscription_tier):").strip()
+        spec.name = ask.text(
+            "Internal name (e.g. subscription_tier):",
+            check=lambda text: svc.check_name(text.strip(), registry),
+        ).strip()
     if "label" in missing:
         default = spec.name.replace("_", " ").capitalize()
-        spec.label = ask.text("Label:", default=default).strip()
+        spec.label = ask.text(
+            "Label:", default=default, check=lambda text: svc.check_label(text, registry)
+        ).strip()
     if "type" in missing:
         chosen = ask.select("Type:", [t.value for t in PropType], default=PropType.STRING.value)
         spec.type = PropType(chosen)
@@ -153,8 +172,12 @@ def _complete_spec(spec: "PropertySpec", out: Output, missing: list[str]) -> Non
                 "Field type:", valid, default=svc.DEFAULT_FIELD_TYPE[spec.type]
             )
     if spec.type is PropType.ENUMERATION and not spec.options and spec.field_type != svc.CALCULATED:
-        answer = ask.text("Options, comma-separated (LABEL or LABEL=value):")
-        spec.options = [o.strip() for o in answer.split(",") if o.strip()]
+        field_type = spec.field_type or svc.DEFAULT_FIELD_TYPE[spec.type]
+        answer = ask.text(
+            "Options, comma-separated (LABEL or LABEL=value):",
+            check=lambda text: svc.option_answer(spec.type, field_type, text),
+        )
+        spec.options = svc.option_answer(spec.type, field_type, answer)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -314,7 +337,7 @@ def property_create(
         if not app.out.can_prompt:
             flags = ", ".join(f"--{m}" for m in missing)
             raise UsageError(f"missing {flags}", hint="give them, or run on a terminal to be asked")
-        _complete_spec(spec, app.out, missing)
+        _complete_spec(spec, app.out, missing, store.properties())
     if sample is not None and not preview:
         raise UsageError("--sample goes with --preview")
     if preview:

@@ -643,6 +643,14 @@ def build(spec: PropertySpec, registry: PropertyRegistry) -> Property:
     )
 
 
+def option_answer(prop_type: PropType, field_type: str, answer: str) -> list[str]:
+    """Options given as one comma-separated answer (``LABEL`` or ``LABEL=value`` each),
+    checked as ``--option`` values are."""
+    texts = [text.strip() for text in answer.split(",") if text.strip()]
+    _check_options_for(prop_type, field_type, check_options([parse_option(t) for t in texts]))
+    return texts
+
+
 def _check_options_for(prop_type: PropType, field_type: str, options: Sequence[Option]) -> None:
     if prop_type is not PropType.ENUMERATION:
         if options:

@@ -26,6 +26,19 @@ class ViewPlan:
     replaces: SavedView | None  # the user view of that name, overwritten by saving
 
 
+def check_name(store: Store, name: str) -> SavedView | None:
+    """A name a view can be saved under; returns the user view it would replace, if any."""
+    if not NAME_PATTERN.match(name):
+        raise UsageError(
+            f'bad view name "{name}"',
+            hint="use lowercase letters, digits, - and _ (at most 64 characters)",
+        )
+    existing = {v.name: v for v in store.views()}.get(name)
+    if existing is not None and existing.builtin:
+        raise InvalidState(f'"{name}" is a built-in view and cannot be changed')
+    return existing
+
+
 def plan_view(
     store: Store,
     name: str,
@@ -37,14 +50,7 @@ def plan_view(
 ) -> ViewPlan:
     """Validate every part of a view as ``list --view`` will use it (query, columns, sort, and
     the permission that filtering or sorting on highly sensitive values needs), saving nothing."""
-    if not NAME_PATTERN.match(name):
-        raise UsageError(
-            f'bad view name "{name}"',
-            hint="use lowercase letters, digits, - and _ (at most 64 characters)",
-        )
-    existing = {v.name: v for v in store.views()}.get(name)
-    if existing is not None and existing.builtin:
-        raise InvalidState(f'"{name}" is a built-in view and cannot be changed')
+    existing = check_name(store, name)
     listing = build_listing(store, ListRequest(where=where, sort=sort, fields=columns), today)
     column_names = tuple(p.name for p in listing.properties) if columns else ()
     sort_text = None
