@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subctl.output import Output
+from subctl.schema import STANDARD_PROPERTIES, Property, PropertyRegistry, PropType
 from tests.conftest import Invoke
 
 
@@ -230,6 +231,7 @@ def test_views_mask_values_compared_with_secrets(seeded: Invoke) -> None:
         "tax_id in (DK12345678, 'x'",  # an unclosed list
         "tax_id = 'DK12345678",  # an unterminated string
         "tax_id = DK12345678 $",  # an unexpected character
+        "'tax_id = DK12345678' and status = active",  # a condition quoted whole
     ],
 )
 def test_query_errors_never_echo_secret_values(seeded: Invoke, query: str) -> None:
@@ -281,3 +283,41 @@ def test_property_delete_names_the_views_that_use_it(seeded: Invoke) -> None:
     assert deleted.stderr.endswith(
         "Warning: saved views that use tier fail until saved again: cols, gold\n"
     )
+
+
+_SECRET_PROPS = [
+    Property("tax_id", "Tax ID", PropType.STRING, "text", hubspot_defined=False,
+             sensitivity="highly_sensitive"),
+    Property("pin", "PIN", PropType.NUMBER, "number", hubspot_defined=False,
+             sensitivity="highly_sensitive"),
+]  # fmt: skip
+_REGISTRY = PropertyRegistry([*STANDARD_PROPERTIES, *_SECRET_PROPS])
+# Text around the condition on a secret, valid or not. (A quote on each side would re-quote
+# the query inside out; one quote leaves a string unterminated.)
+_AROUND = ["", "status = active and", "staus = x and", "(", "not", "status = bogus or", "and",
+           ") or", "$", "mrr between 1 and", "has"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.sampled_from(_AROUND),
+    field=st.sampled_from(["tax_id", "'Tax ID'", "pin", "PIN"]),
+    template=st.sampled_from(["= {v}", "!= '{v}'", "~ {v}", "in (1, {v})", "in ({v}",
+                              "between {v} and {v}", "between 1 and {v}", "< {v}", "{v}"]),
+    secret=st.from_regex(r"\AS3cr[0-9a-z]{4,8}\Z"),
+    after=st.sampled_from([s.replace("and", "or") for s in _AROUND] + ["and pin = 7", "'"]),
+)  # fmt: skip
+def test_secret_values_never_reach_an_error_or_a_shown_view(
+    before: str, field: str, template: str, secret: str, after: str
+) -> None:
+    import datetime as dt
+
+    from subctl.errors import UsageError
+    from subctl.query.parser import mask_secrets, parse
+
+    query = f"{before} {field} {template.format(v=secret)} {after}"
+    assert secret not in mask_secrets(query, _REGISTRY)
+    try:
+        parse(query, _REGISTRY, today=dt.date(2026, 11, 26))
+    except UsageError as exc:
+        assert secret not in f"{exc.message}\n{exc.detail}\n{exc.hint}", query

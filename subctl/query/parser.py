@@ -83,6 +83,7 @@ _OPERATOR_TOKENS: dict[str, Op] = {  # longest first: the tokenizer takes the fi
 _WORD_PUNCTUATION = frozenset("_-+.:@*/")
 _RESERVED = ("and", "or", "not")  # never a bare field or value
 _STRUCTURE = ("not", "has", "in", "is", "empty")  # words around a field and its values
+_AFTER_FIELD = ("between", "in", "is", "not")  # words that follow a field
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _NAMED_DAYS = frozenset({"today", "yesterday", "tomorrow"})
 _LAST_MS = dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
@@ -136,16 +137,26 @@ def _walk(
     field. Read from the tokens alone, so that it also covers a query that does not parse."""
     prop: Property | None = None
     expect_field, in_between = True, False
-    for token in tokens:
+    secret = masked_names(registry)
+    for token, following in zip(tokens, tokens[1:] + tokens[-1:], strict=True):
+        named = registry.get(token.text) if token.kind in (_Kind.WORD, _Kind.STRING) else None
+        named = named or _quoted_secret(token, registry)
         if token.keyword("or") or (token.keyword("and") and not in_between):
             expect_field, prop = True, None
         elif token.keyword("and", "between"):  # between's "and" joins its two values
             in_between = token.keyword("between")
         elif token.kind not in (_Kind.WORD, _Kind.STRING) or token.keyword(*_STRUCTURE):
             continue
-        elif expect_field:
-            prop = registry.get(token.text.strip())
-            expect_field = False
+        elif (
+            expect_field
+            or (named is not None and named.name in secret)
+            or (named is not None and (following.kind is _Kind.OPERATOR
+                                       or following.keyword(*_AFTER_FIELD)))
+        ):  # fmt: skip
+            # a field: where one is expected, or (in a query that does not parse) a property
+            # followed by an operator, or any highly sensitive one (its values follow)
+            prop = named
+            expect_field, in_between = False, False
             yield prop, token, True
         else:
             yield prop, token, False
@@ -159,8 +170,27 @@ def _secret_spans(tokens: list[_Token], registry: PropertyRegistry) -> list[tupl
     return [
         (token.start, token.end)
         for prop, token, is_field in _walk(tokens, registry)
-        if not is_field and prop is not None and prop.name in secret
+        if prop is not None
+        and prop.name in secret
+        and (not is_field or _quoted_secret(token, registry) is not None)
     ]
+
+
+def _quoted_secret(token: _Token, registry: PropertyRegistry) -> Property | None:
+    """The highly sensitive property a quoted text names inside a longer text, as in a query
+    quoted whole by mistake (``'tax_id = DK123'``): its values are in that text."""
+    if token.kind is not _Kind.STRING or token.text in registry:
+        return None
+    text = token.text.lower()
+    secret = masked_names(registry)
+    return next(
+        (
+            p
+            for p in registry
+            if p.name in secret and any(n.lower() in text for n in (p.name, p.label, *p.aliases))
+        ),
+        None,
+    )
 
 
 def _masked(text: str, spans: list[tuple[int, int]], mask: str | None = None) -> str:
