@@ -111,12 +111,12 @@ def parse(text: str, registry: PropertyRegistry, *, today: dt.date) -> Expr:
 
 def mask_secrets(text: str, registry: PropertyRegistry) -> str:
     """The query with every value compared with a highly sensitive property masked, for
-    showing a saved view's query. A query that does not even tokenize is masked whole when the
-    workspace has such properties."""
+    showing a saved view's query. A query that does not even tokenize is masked whole when it
+    names such a property."""
     try:
         tokens = _tokenize(text)
     except QuerySyntaxError:
-        return MASK if masked_names(registry) else text
+        return MASK if _secret_named_in(text, registry) else text
     return _masked(text, _secret_spans(tokens, registry), MASK)
 
 
@@ -181,13 +181,18 @@ def _quoted_secret(token: _Token, registry: PropertyRegistry) -> Property | None
     quoted whole by mistake (``'tax_id = DK123'``): its values are in that text."""
     if token.kind is not _Kind.STRING or token.text in registry:
         return None
-    text = token.text.lower()
+    return _secret_named_in(token.text, registry)
+
+
+def _secret_named_in(text: str, registry: PropertyRegistry) -> Property | None:
+    """A highly sensitive property whose name, label or an alias occurs in ``text``."""
+    lowered = text.lower()
     secret = masked_names(registry)
     return next(
         (
             p
             for p in registry
-            if p.name in secret and any(n.lower() in text for n in (p.name, p.label, *p.aliases))
+            if p.name in secret and any(n.lower() in lowered for n in (p.name, p.label, *p.aliases))
         ),
         None,
     )
@@ -340,7 +345,7 @@ class _Parser:
         try:
             self.tokens = _tokenize(query)
         except QuerySyntaxError as exc:
-            if masked_names(registry):  # it could be a sensitive value: do not echo the query
+            if _secret_named_in(query, registry):  # a sensitive value may follow: no echo
                 exc.detail = None
             raise
         self.pos = 0
