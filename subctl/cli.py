@@ -11,12 +11,14 @@ import typer
 from subctl import __version__
 from subctl.commands import associate, jobs, lifecycle, properties, subscriptions, workspace
 from subctl.commands import filter as filter_cmd
+from subctl.commands._command import SubctlGroup, use_subctl_classes
 from subctl.context import AppContext
 from subctl.errors import SubctlError
 from subctl.output import Output
 
 app = typer.Typer(
     name="subctl",
+    cls=SubctlGroup,
     help="Administer recurring-billing subscriptions (HubSpot Commerce Subscriptions, 0-69).\n\n"
     "Example: subctl list --status unpaid",
     no_args_is_help=True,
@@ -53,7 +55,9 @@ def root(
     ] = None,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", envvar="SUBCTL_PROFILE", help="Profile to use."),
+        typer.Option(
+            "--profile", "-p", envvar="SUBCTL_PROFILE", metavar="NAME", help="Profile to use."
+        ),
     ] = None,
     version: Annotated[
         bool,
@@ -72,6 +76,7 @@ associate.register(app)
 properties.register(app)
 jobs.register(app)
 workspace.register(app)
+use_subctl_classes(app)
 
 
 def _silence_stdout() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -143,9 +143,14 @@ class FakePrompter:
         self.answers = list(answers)
         self.questions: list[str] = []
 
-    def text(self, question: str, *, default: str = "") -> str:
+    def text(
+        self, question: str, *, default: str = "", check: Callable[[str], object] | None = None
+    ) -> str:
         self.questions.append(question)
-        return self.answers.pop(0) or default
+        answer = self.answers.pop(0) or default
+        if check is not None:
+            check(answer)
+        return answer
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
         self.questions.append(question)

@@ -99,3 +99,17 @@ def test_command_is_in_readme(node: Any) -> None:
     assert f"\n### {node.name}\n" in reference, (
         f"`{node.name}` is not in README's CLI reference: run `{gen.REGENERATE}`"
     )
+
+
+# Type names of the CLI framework, as its help would print them: ``<str>``, ``<int range>``,
+# ``<list[int]>``, ``{ID}`` (a required argument). Help speaks of IDs, names and files.
+FRAMEWORK_TYPE = re.compile(
+    r"<(?:str|int|float|bool|path|datetime|uuid|file|int range|float range|list\[[^\]]*\])>"
+    r"|\{[A-Z_.]+\}"
+)
+
+
+@pytest.mark.parametrize("node", TREE, ids=lambda node: node.name)
+def test_help_shows_no_framework_type_names(node: Any) -> None:
+    found = FRAMEWORK_TYPE.findall(node.help_text())
+    assert not found, f"`{node.name} --help` shows {found}: give the parameter a metavar"

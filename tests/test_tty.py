@@ -16,6 +16,12 @@ from tests.conftest import Invoke
 
 def answer_prompt(args: list[str], expect: bytes, keys: bytes) -> tuple[int, str, bytes]:
     """Run subctl with a terminal on stdin/stderr, wait for ``expect``, type ``keys``."""
+    return converse(args, [(expect, keys)])
+
+
+def converse(args: list[str], steps: list[tuple[bytes, bytes]]) -> tuple[int, str, bytes]:
+    """Run subctl with a terminal on stdin/stderr; for each step, wait until the screen shows
+    ``expect`` (after what the previous steps saw), then type ``keys``."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "subctl", *args],
@@ -24,17 +30,19 @@ def answer_prompt(args: list[str], expect: bytes, keys: bytes) -> tuple[int, str
     )  # fmt: skip
     os.close(follower)
     seen = b""
-    deadline = time.monotonic() + 30
     try:
-        while expect not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(leader, 4096)
-                except OSError:
-                    break
-        assert expect in seen, seen.decode(errors="replace")
-        os.write(leader, keys)
+        for expect, keys in steps:
+            start = len(seen)
+            deadline = time.monotonic() + 30
+            while expect not in seen[start:] and time.monotonic() < deadline:
+                ready, _, _ = select.select([leader], [], [], 0.2)
+                if ready:
+                    try:
+                        seen += os.read(leader, 4096)
+                    except OSError:
+                        break
+            assert expect in seen[start:], seen.decode(errors="replace")
+            os.write(leader, keys)
         stdout, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()

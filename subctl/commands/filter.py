@@ -44,6 +44,7 @@ def subscription_filter(
     fmt: FormatOpt = Format.AUTO,
     fields: FieldsOpt = None,
     show_sensitive: ShowSensitiveOpt = False,
+    yes: YesOpt = False,
 ) -> None:
     """Filter subscriptions with the query language; optionally save the query as a view.
 
@@ -51,6 +52,8 @@ def subscription_filter(
     !~, has FIELD, not has FIELD; combine with and, or, not and parentheses. Dates take
     YYYY-MM-DD, today, or offsets like -60d, +7d, -3m. Without --where on a terminal, an
     interactive builder asks for the conditions.
+
+    --save-view asks before replacing a saved view of that name (off a terminal: pass --yes).
 
     Example: subctl filter --where 'status = canceled and canceled_at > -60d' --save-view reengage
     """
@@ -67,12 +70,21 @@ def subscription_filter(
             )
         from subctl.commands._builder import build_query
 
-        where, save_view = build_query(store.properties(), app.out, save_view)
+        where, save_view = build_query(
+            store.properties(),
+            app.out,
+            save_view,
+            today=app.today(),
+            check_view_name=lambda name: views.check_name(store, name),
+        )
     if save_view is not None:
-        view = views.save_view(
+        plan = views.plan_view(
             store, save_view, where=where, columns=columns, sort=sort, today=app.today()
         )
-        app.out.success(f'Saved view "{view.name}"; use it with: subctl list --view {view.name}')
+        if plan.replaces is not None:
+            app.out.confirm(f'Replace the saved view "{save_view}"?', yes=yes)
+        views.save_view(store, plan)
+        app.out.success(f'Saved view "{save_view}"; use it with: subctl list --view {save_view}')
     request = svc.ListRequest(
         where=where,
         sort=sort,
@@ -118,14 +130,11 @@ def views_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     Example: subctl views list --format csv
     """
+    from subctl.services import views
+
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
-    rows = [
-        {"name": v.name, "query": v.where, "columns": list(v.columns), "sort": v.sort,
-         "builtin": v.builtin}
-        for v in app.store().views()
-    ]  # fmt: skip
-    app.out.rows(rows, VIEW_COLUMNS, fmt, empty="No views.")
+    app.out.rows(views.view_rows(app.store()), VIEW_COLUMNS, fmt, empty="No views.")
 
 
 @views_app.command("show")
@@ -134,11 +143,11 @@ def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AU
 
     Example: subctl views show reengage
     """
+    from subctl.services import views
+
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
-    view = app.store().get_view(name)
-    row = {"name": view.name, "query": view.where, "columns": list(view.columns),
-           "sort": view.sort, "builtin": view.builtin}  # fmt: skip
+    row = views.view_rows(app.store(), name)[0]
     if app.out.resolve(fmt) in (Format.JSON, Format.NDJSON):
         app.out.document(row, compact=app.out.resolve(fmt) is Format.NDJSON)
     else:

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
-from subctl.commands._options import FormatOpt, YesOpt
+from subctl.commands._options import (
+    FormatOpt,
+    YesOpt,
+    effective_format,
+    remember_group_format,
+)
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -16,15 +21,17 @@ from subctl.output import Format, Output
 from subctl.schema import Property, PropType
 
 if TYPE_CHECKING:
+    from subctl.commands._builder import Check
+    from subctl.schema import PropertyRegistry
     from subctl.services.properties import PropertySpec, SampleResult
 
 property_app = typer.Typer(
     name="property",
     help="Subscription properties: custom property definitions, their validation rules, and "
-    "the account tier's custom-property limit.\n\n"
+    "the account tier's custom-property limit (without a command: list them).\n\n"
     "Example: subctl property create --name subscription_tier --label 'Subscription tier' "
     "--type enumeration --option Basic --option Professional --option Enterprise",
-    no_args_is_help=True,
+    invoke_without_command=True,
 )
 
 
@@ -91,7 +98,9 @@ LIST_COLUMNS = [
 
 
 class Prompter(Protocol):
-    def text(self, question: str, *, default: str = "") -> str: ...
+    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
+        """An answer; ``check`` raises a SubctlError for a bad one, which is asked again."""
+        ...
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str: ...
 
@@ -109,10 +118,17 @@ class QuestionaryPrompter:
             raise Aborted("aborted")
         return str(answer)
 
-    def text(self, question: str, *, default: str = "") -> str:
+    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
         import questionary
 
-        prompt = questionary.text(question, default=default, output=self.out.prompt_output())
+        from subctl.commands._builder import validator
+
+        prompt = questionary.text(
+            question,
+            default=default,
+            validate=validator(check) if check else None,
+            output=self.out.prompt_output(),
+        )
         return self._answer(prompt.ask())
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
@@ -129,16 +145,24 @@ def make_prompter(out: Output) -> Prompter:
     return QuestionaryPrompter(out)
 
 
-def _complete_spec(spec: "PropertySpec", out: Output, missing: list[str]) -> None:
-    """Ask for the missing required fields (name, label, type, field type, options)."""
+def _complete_spec(
+    spec: "PropertySpec", out: Output, missing: list[str], registry: "PropertyRegistry"
+) -> None:
+    """Ask for the missing required fields (name, label, type, field type, options), checking
+    each answer as it is given."""
     from subctl.services import properties as svc
 
     ask = make_prompter(out)
     if "name" in missing:
-        spec.name = ask.text("Internal name (e.g. subscription_tier):").strip()
+        spec.name = ask.text(
+            "Internal name (e.g. subscription_tier):",
+            check=lambda text: svc.check_name(text.strip(), registry),
+        ).strip()
     if "label" in missing:
         default = spec.name.replace("_", " ").capitalize()
-        spec.label = ask.text("Label:", default=default).strip()
+        spec.label = ask.text(
+            "Label:", default=default, check=lambda text: svc.check_label(text, registry)
+        ).strip()
     if "type" in missing:
         chosen = ask.select("Type:", [t.value for t in PropType], default=PropType.STRING.value)
         spec.type = PropType(chosen)
@@ -148,8 +172,12 @@ def _complete_spec(spec: "PropertySpec", out: Output, missing: list[str]) -> Non
                 "Field type:", valid, default=svc.DEFAULT_FIELD_TYPE[spec.type]
             )
     if spec.type is PropType.ENUMERATION and not spec.options and spec.field_type != svc.CALCULATED:
-        answer = ask.text("Options, comma-separated (LABEL or LABEL=value):")
-        spec.options = [o.strip() for o in answer.split(",") if o.strip()]
+        field_type = spec.field_type or svc.DEFAULT_FIELD_TYPE[spec.type]
+        answer = ask.text(
+            "Options, comma-separated (LABEL or LABEL=value):",
+            check=lambda text: svc.option_answer(spec.type, field_type, text),
+        )
+        spec.options = svc.option_answer(spec.type, field_type, answer)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -250,7 +278,9 @@ def property_create(
     name: Annotated[
         str | None, typer.Option("--name", metavar="NAME", help="Internal name: ^[a-z][a-z0-9_]*$.")
     ] = None,
-    label: Annotated[str | None, typer.Option("--label", help="Label shown to users.")] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", metavar="TEXT", help="Label shown to users.")
+    ] = None,
     type_: Annotated[
         PropType | None, typer.Option("--type", case_sensitive=False, help="Value type.")
     ] = None,
@@ -259,7 +289,9 @@ def property_create(
         str | None,
         typer.Option("--group", metavar="GROUP", help="Property group (subscriptioninformation)."),
     ] = None,
-    description: Annotated[str, typer.Option("--description", help="Description.")] = "",
+    description: Annotated[
+        str, typer.Option("--description", metavar="TEXT", help="Description.")
+    ] = "",
     option: OptionOpt = None,
     rule: RuleOpt = None,
     sensitivity: SensitivityOpt = None,
@@ -305,7 +337,7 @@ def property_create(
         if not app.out.can_prompt:
             flags = ", ".join(f"--{m}" for m in missing)
             raise UsageError(f"missing {flags}", hint="give them, or run on a terminal to be asked")
-        _complete_spec(spec, app.out, missing)
+        _complete_spec(spec, app.out, missing, store.properties())
     if sample is not None and not preview:
         raise UsageError("--sample goes with --preview")
     if preview:
@@ -327,6 +359,16 @@ def property_create(
     )
 
 
+def property_default(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """Subscription properties (default: list them, as `subctl property list`).
+
+    Example: subctl property --format csv
+    """
+    remember_group_format(ctx, fmt)
+    if ctx.invoked_subcommand is None:
+        property_list(ctx, custom=False, fmt=fmt)
+
+
 def property_list(
     ctx: typer.Context,
     custom: Annotated[bool, typer.Option("--custom", help="Only custom properties.")] = False,
@@ -338,6 +380,7 @@ def property_list(
     """
     from subctl.services import properties as svc
 
+    fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     props = svc.list_properties(app.store(), custom_only=custom)
     app.out.rows((svc.list_row(p) for p in props), LIST_COLUMNS, fmt, empty="No properties found.")
@@ -366,9 +409,10 @@ def property_view(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.AUT
 def property_edit(
     ctx: typer.Context,
     name: NameArg,
-    label: Annotated[str | None, typer.Option("--label", help="New label.")] = None,
+    label: Annotated[str | None, typer.Option("--label", metavar="TEXT", help="New label.")] = None,
     description: Annotated[
-        str | None, typer.Option("--description", help="New description.")
+        str | None,
+        typer.Option("--description", metavar="TEXT", help="New description ('' clears it)."),
     ] = None,
     group: Annotated[
         str | None, typer.Option("--group", metavar="GROUP", help="New group.")
@@ -420,7 +464,10 @@ def property_edit(
 
 
 def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> None:
-    """Delete a custom property and its values (asks first when subscriptions have values).
+    """Delete a custom property and its values.
+
+    Asks first when subscriptions have values or saved views use the property (the views are
+    kept, and fail until saved again without it).
 
     Example: subctl property delete subscription_tier --yes
     """
@@ -428,13 +475,15 @@ def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> N
 
     app = AppContext.from_typer(ctx)
     store = app.store()
-    prop, usage = svc.plan_delete(store, name)
-    if usage:
-        app.out.confirm(
-            f"Delete property {prop.name} and its values on {usage:,} subscription(s)?", yes=yes
-        )
+    prop, usage, views = svc.plan_delete(store, name)
+    if usage or views:
+        values = f" and its values on {usage:,} subscription(s)" if usage else ""
+        used = f"; saved views using it will fail: {', '.join(views)}" if views else ""
+        app.out.confirm(f"Delete property {prop.name}{values}{used}?", yes=yes)
     svc.delete(store, prop)
     app.out.success(f"Deleted property {prop.name}" + (f" ({usage:,} values)" if usage else ""))
+    if views:
+        app.out.warn(f"saved views that use {prop.name} fail until saved again: {', '.join(views)}")
 
 
 def property_settings(
@@ -503,6 +552,7 @@ def property_settings(
 
 
 def register(app: typer.Typer) -> None:
+    property_app.callback()(property_default)
     property_app.command("create")(property_create)
     property_app.command("list")(property_list)
     property_app.command("view")(property_view)

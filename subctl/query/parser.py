@@ -26,6 +26,7 @@ column and whose ``detail`` shows the query with a caret line under the offendin
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -35,6 +36,7 @@ from subctl.errors import UsageError
 from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
 from subctl.query.values import ValueParseError, parse_date, parse_datetime, parse_offset
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+from subctl.services.masking import MASK, masked_names
 
 MAX_DEPTH = 50  # nested parentheses and "not"s
 
@@ -80,6 +82,8 @@ _OPERATOR_TOKENS: dict[str, Op] = {  # longest first: the tokenizer takes the fi
 }
 _WORD_PUNCTUATION = frozenset("_-+.:@*/")
 _RESERVED = ("and", "or", "not")  # never a bare field or value
+_STRUCTURE = ("not", "has", "in", "is", "empty")  # words around a field and its values
+_AFTER_FIELD = ("between", "in", "is", "not")  # words that follow a field
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _NAMED_DAYS = frozenset({"today", "yesterday", "tomorrow"})
 _LAST_MS = dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
@@ -103,6 +107,102 @@ class QuerySyntaxError(UsageError):
 def parse(text: str, registry: PropertyRegistry, *, today: dt.date) -> Expr:
     """Parse a query; relative dates (``-60d``, ``today``) count from ``today``."""
     return _Parser(text, registry, today).parse()
+
+
+def mask_secrets(text: str, registry: PropertyRegistry) -> str:
+    """The query with every value compared with a highly sensitive property masked, for
+    showing a saved view's query. A query that does not even tokenize is masked whole when it
+    names such a property."""
+    try:
+        tokens = _tokenize(text)
+    except QuerySyntaxError:
+        return MASK if _secret_named_in(text, registry) else text
+    return _masked(text, _secret_spans(tokens, registry), MASK)
+
+
+def mentions(text: str, registry: PropertyRegistry) -> set[str]:
+    """The internal names of the properties a query names as fields (nothing if it does not
+    tokenize)."""
+    try:
+        tokens = _tokenize(text)
+    except QuerySyntaxError:
+        return set()
+    return {prop.name for prop, _, is_field in _walk(tokens, registry) if is_field and prop}
+
+
+def _walk(
+    tokens: list[_Token], registry: PropertyRegistry
+) -> Iterator[tuple[Property | None, _Token, bool]]:
+    """Each field and value token with the property of its predicate and whether it is the
+    field. Read from the tokens alone, so that it also covers a query that does not parse."""
+    prop: Property | None = None
+    expect_field, in_between = True, False
+    secret = masked_names(registry)
+    for token, following in zip(tokens, tokens[1:] + tokens[-1:], strict=True):
+        named = registry.get(token.text) if token.kind in (_Kind.WORD, _Kind.STRING) else None
+        named = named or _quoted_secret(token, registry)
+        if token.keyword("or") or (token.keyword("and") and not in_between):
+            expect_field, prop = True, None
+        elif token.keyword("and", "between"):  # between's "and" joins its two values
+            in_between = token.keyword("between")
+        elif token.kind not in (_Kind.WORD, _Kind.STRING) or token.keyword(*_STRUCTURE):
+            continue
+        elif (
+            expect_field
+            or (named is not None and named.name in secret)
+            or (named is not None and (following.kind is _Kind.OPERATOR
+                                       or following.keyword(*_AFTER_FIELD)))
+        ):  # fmt: skip
+            # a field: where one is expected, or (in a query that does not parse) a property
+            # followed by an operator, or any highly sensitive one (its values follow)
+            prop = named
+            expect_field, in_between = False, False
+            yield prop, token, True
+        else:
+            yield prop, token, False
+
+
+def _secret_spans(tokens: list[_Token], registry: PropertyRegistry) -> list[tuple[int, int]]:
+    """The offsets of the values compared with highly sensitive properties."""
+    secret = masked_names(registry)
+    if not secret:
+        return []
+    return [
+        (token.start, token.end)
+        for prop, token, is_field in _walk(tokens, registry)
+        if prop is not None
+        and prop.name in secret
+        and (not is_field or _quoted_secret(token, registry) is not None)
+    ]
+
+
+def _quoted_secret(token: _Token, registry: PropertyRegistry) -> Property | None:
+    """The highly sensitive property a quoted text names inside a longer text, as in a query
+    quoted whole by mistake (``'tax_id = DK123'``): its values are in that text."""
+    if token.kind is not _Kind.STRING or token.text in registry:
+        return None
+    return _secret_named_in(token.text, registry)
+
+
+def _secret_named_in(text: str, registry: PropertyRegistry) -> Property | None:
+    """A highly sensitive property whose name, label or an alias occurs in ``text``."""
+    lowered = text.lower()
+    secret = masked_names(registry)
+    return next(
+        (
+            p
+            for p in registry
+            if p.name in secret and any(n.lower() in lowered for n in (p.name, p.label, *p.aliases))
+        ),
+        None,
+    )
+
+
+def _masked(text: str, spans: list[tuple[int, int]], mask: str | None = None) -> str:
+    """``text`` with each span replaced by ``mask``, or by as many ``*`` (keeping columns)."""
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + (mask or "*" * (end - start)) + text[end:]
+    return text
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -242,7 +342,12 @@ class _Parser:
         self.query = query
         self.registry = registry
         self.today = today
-        self.tokens = _tokenize(query)
+        try:
+            self.tokens = _tokenize(query)
+        except QuerySyntaxError as exc:
+            if _secret_named_in(query, registry):  # a sensitive value may follow: no echo
+                exc.detail = None
+            raise
         self.pos = 0
         self.depth = 0
 
@@ -273,9 +378,13 @@ class _Parser:
 
     def _error(self, what: str, token: _Token, tail: str = "") -> QuerySyntaxError:
         column = token.start + 1
+        spans = _secret_spans(self.tokens, self.registry)
+        if (token.start, token.end) in spans:  # a sensitive value: never in a message
+            for shown in (f'"{token.text}"', token.quoted(self.query)):
+                what = what.replace(shown, f'"{MASK}"')
         return QuerySyntaxError(
             f"{what} at column {column}{tail}",
-            query=self.query,
+            query=_masked(self.query, spans),
             column=column,
             width=token.end - token.start,
         )

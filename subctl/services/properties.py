@@ -643,6 +643,14 @@ def build(spec: PropertySpec, registry: PropertyRegistry) -> Property:
     )
 
 
+def option_answer(prop_type: PropType, field_type: str, answer: str) -> list[str]:
+    """Options given as one comma-separated answer (``LABEL`` or ``LABEL=value`` each),
+    checked as ``--option`` values are."""
+    texts = [text.strip() for text in answer.split(",") if text.strip()]
+    _check_options_for(prop_type, field_type, check_options([parse_option(t) for t in texts]))
+    return texts
+
+
 def _check_options_for(prop_type: PropType, field_type: str, options: Sequence[Option]) -> None:
     if prop_type is not PropType.ENUMERATION:
         if options:
@@ -918,11 +926,15 @@ def usage_count(store: Store, prop: Property) -> int:
     return store.count(Condition(prop.name, Op.HAS_PROPERTY))
 
 
-def plan_delete(store: Store, name: str) -> tuple[Property, int]:
-    """The custom property to delete and how many subscriptions have a value for it."""
+def plan_delete(store: Store, name: str) -> tuple[Property, int, list[str]]:
+    """The custom property to delete, how many subscriptions have a value for it, and the
+    saved views that use it. Deleting keeps those views: they fail with a clear error until
+    they are saved again without it (views are the user's; nothing of theirs goes silently)."""
+    from subctl.services.views import views_using
+
     prop = resolve(store, name)
     _custom_only(prop, "deleted")
-    return prop, usage_count(store, prop)
+    return prop, usage_count(store, prop), views_using(store, prop.name)
 
 
 def delete(store: Store, prop: Property) -> None:
