@@ -28,17 +28,31 @@ def test_minimum_width_keeps_short_cells_and_header_words() -> None:
 
 
 @given(
-    st.lists(st.tuples(st.integers(1, 80), st.integers(1, 80)), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.integers(1, 80), st.integers(1, 80), st.booleans()), min_size=1, max_size=12
+    ),
     st.integers(20, 300),
 )
-def test_allocation_properties(pairs: list[tuple[int, int]], total: int) -> None:
-    natural = [max(a, b) for a, b in pairs]
-    minimum = [min(a, b) for a, b in pairs]
-    widths = allocate(natural, minimum, total)
-    shown = [w for w in widths if w]
-    assert widths[0] > 0
-    assert widths == shown + [0] * (len(widths) - len(shown))
-    if len(shown) > 1:
-        assert sum(shown) + GAP * (len(shown) - 1) <= total
-    for w, low, high in zip(shown, minimum, natural, strict=False):
-        assert low <= w <= high
+def test_allocation_properties(specs: list[tuple[int, int, bool]], total: int) -> None:
+    natural = [max(a, b) for a, b, _ in specs]
+    minimum = [min(a, b) for a, b, _ in specs]
+    required = [i for i, (_, _, r) in enumerate(specs) if r]
+    widths = allocate(natural, minimum, total, required)
+    shown = [i for i, w in enumerate(widths) if w]
+    assert 0 in shown
+    assert set(required) <= set(shown)
+    if not required:  # only the rightmost columns are left out
+        assert shown == list(range(len(shown)))
+    used = sum(widths) + GAP * (len(shown) - 1)
+    squeezed = sum(minimum[i] for i in shown) + GAP * (len(shown) - 1) > total
+    if squeezed:  # what must be shown does not fit at its minimum: it wraps, within the width
+        assert used <= total or all(widths[i] == 1 for i in shown)
+    else:
+        assert used <= total or widths == natural
+        for i in shown:
+            assert minimum[i] <= widths[i] <= natural[i]
+
+
+def test_required_columns_are_never_left_out() -> None:
+    assert allocate([10, 10, 10], [10, 10, 10], 22, required=[2]) == [9, 0, 10]
+    assert allocate([30, 30], [30, 30], 40, required=[1]) == [18, 19]
