@@ -56,3 +56,39 @@ def test_allocation_properties(specs: list[tuple[int, int, bool]], total: int) -
 def test_required_columns_are_never_left_out() -> None:
     assert allocate([10, 10, 10], [10, 10, 10], 22, required=[2]) == [9, 0, 10]
     assert allocate([30, 30], [30, 30], 40, required=[1]) == [18, 19]
+
+
+def test_tables_stream_with_the_widths_of_the_first_rows() -> None:
+    import io
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from subctl.export import Column
+    from subctl.export.table import CHUNK, render_table
+
+    produced = 0
+    first_write_at: list[int] = []
+
+    class Screen(io.StringIO):
+        def write(self, text: str) -> int:
+            if not first_write_at:
+                first_write_at.append(produced)
+            return super().write(text)
+
+    def rows() -> Iterator[dict[str, object]]:
+        nonlocal produced
+        for i in range(3 * CHUNK + 5):
+            produced += 1
+            yield {"id": i, "name": f"subscription {i}"}
+
+    screen = Screen()
+    console = Console(file=screen, width=80, no_color=True)
+    count = render_table(rows(), [Column("id", "ID"), Column("name", "Name")], console)
+    assert count == 3 * CHUNK + 5
+    assert first_write_at == [CHUNK]  # printed after the first chunk, not after every row
+    lines = screen.getvalue().splitlines()
+    assert lines[2 + CHUNK - 1] == "999   subscription 999"
+    # later chunks keep the columns; a longer value wraps rather than being cut
+    assert lines[2 + CHUNK : 2 + CHUNK + 2] == ["100   subscription    ", "  0   1000            "]
+    assert lines[-2:] == ["300   subscription    ", "  4   3004            "]

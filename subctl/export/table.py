@@ -80,7 +80,7 @@ class _Layout:
     shown: list[int]
     widths: list[int]
     numeric: list[bool]
-    folded: list[bool]  # squeezed below the content's minimum (or wrapping): wrap, never cut
+    folded: list[bool]  # cells that wrap (never cut) rather than end in an ellipsis
 
     def table(self, cells: list[list[str]], *, header: bool) -> Table:
         table = Table(
@@ -133,10 +133,9 @@ def _layout(values: list[list[Any]], cells: list[list[str]], columns: Sequence[C
     required = [i for i, c in enumerate(columns) if c.required]
     widths = allocate(natural, minimum, total, required)
     shown = [i for i, w in enumerate(widths) if w]
-    if wrap:  # long text wraps instead of being cut
-        folded = [0 < w < n for w, n in zip(widths, natural, strict=True)]
-    else:
-        folded = [0 < w < m for w, m in zip(widths, minimum, strict=True)]
+    # Cells wrap rather than being cut, except in long text truncated to fit (unless ``wrap``):
+    # a later chunk's wider value in a column that was shown whole wraps too.
+    folded = [wrap or w < m or w >= n for w, m, n in zip(widths, minimum, natural, strict=True)]
     return _Layout(columns, shown, widths, numeric, folded)
 
 
