@@ -252,11 +252,12 @@ def run_on_terminal(args: list[str], env: dict[str, str]) -> str:
     """Run subctl with stdout on a pseudo-terminal (100 columns); returns what it showed."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    dropped = ("COLUMNS", "PAGER", "SUBCTL_PAGER")
+    inherited = {k: v for k, v in os.environ.items() if k not in dropped}
     proc = subprocess.Popen(
         [sys.executable, "-m", "subctl", *args],
         stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
-        env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "PAGER", "SUBCTL_PAGER")},
-             "TERM": "dumb", **env},
+        env={**inherited, "TERM": "dumb", **env},
     )  # fmt: skip
     os.close(follower)
     seen = b""
