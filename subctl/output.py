@@ -143,12 +143,15 @@ class Output:
             from subctl.export.table import render_table
 
             width = self.console().width
+            notes: list[str] = []  # said once the pager has closed, not under it
             with self.paged(page) as stream:
                 console = self.console(stream, width=width)
-                count = render_table(rows, columns, console, note=self.message)
+                count = render_table(rows, columns, console, note=notes.append)
                 below = footer(count) if footer is not None and count else None
                 if below:
                     console.print(Text(visible(below), style="dim"))
+            for note in notes:
+                self.message(note)
             if self.is_tty:
                 below = None
         else:
@@ -213,7 +216,9 @@ class Output:
             )
         import questionary
 
-        answer = questionary.confirm(question, default=False, output=self.prompt_output()).ask()
+        answer = questionary.confirm(
+            visible(question), default=False, output=self.prompt_output()
+        ).ask()
         if not answer:
             raise Aborted("aborted")
 
@@ -232,5 +237,5 @@ class Output:
         from rich.progress import Progress
 
         with Progress(console=self.console(self.stderr), transient=True) as bar:
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(visible(description), total=total)
             yield lambda n=1: bar.advance(task, n)
