@@ -299,3 +299,24 @@ def test_all_as_a_table_goes_through_the_pager(demo: Invoke, tmp_path: Path) -> 
 def test_an_empty_pager_variable_means_no_pager(demo: Invoke) -> None:
     shown = run_on_terminal(["list", "--all", "--fields", "id"], {"PAGER": ""})
     assert shown.count("\n") == 2 + 300
+
+
+def test_matches_are_counted_only_when_the_limit_is_reached(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.query.ast import Expr
+    from subctl.store.sql import SqlStore
+
+    counted: list[Expr | None] = []
+    real = SqlStore.count
+
+    def count(self: SqlStore, where: Expr | None = None) -> int:
+        counted.append(where)
+        return real(self, where)
+
+    monkeypatch.setattr(SqlStore, "count", count)
+    assert seeded("list --status unpaid --limit 3 --format csv").stderr == ""
+    assert counted == []
+    result = seeded("list --status unpaid,active --limit 2 --format csv")
+    assert result.stderr == "Showing 2 of 3 subscriptions; use --all or --limit\n"
+    assert len(counted) == 1
