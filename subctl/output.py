@@ -2,20 +2,25 @@
 prompts) to stderr. Commands never print directly.
 
 ``--format auto`` is a Rich table on a TTY and JSON otherwise. Colour follows the terminal and
-``NO_COLOR``.
+``NO_COLOR``. Human output (tables, messages) shows control characters as escapes
+(``export.values.visible``); machine formats keep the data exact.
+
+Long tables on a terminal go through a pager, as gh does: ``SUBCTL_PAGER``, else ``PAGER``
+(set and empty: no pager), else ``less -FRX`` (which exits at once when the table fits).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from subctl.errors import Aborted, ConfirmationRequired
 from subctl.export import Column
+from subctl.export.values import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,10 +63,53 @@ class Output:
     def can_prompt(self) -> bool:
         return self._isatty(self.stdin) and self._isatty(self.stderr)
 
-    def console(self, stream: TextIO | None = None) -> Console:
+    def console(self, stream: TextIO | None = None, *, width: int | None = None) -> Console:
         from rich.console import Console
 
-        return Console(file=stream or self.stdout, no_color=self.no_color, highlight=False)
+        return Console(
+            file=stream or self.stdout, no_color=self.no_color, highlight=False, width=width
+        )
+
+    @staticmethod
+    def pager_command() -> list[str] | None:
+        """``SUBCTL_PAGER``, else ``PAGER``, else ``less -FRX``; set and empty means none."""
+        import shlex
+
+        for name in ("SUBCTL_PAGER", "PAGER"):
+            if name in os.environ:
+                command = os.environ[name].strip()
+                return shlex.split(command) if command else None
+        return ["less", "-FRX"]
+
+    @contextmanager
+    def paged(self, enabled: bool) -> Iterator[TextIO]:
+        """A stream for a long table: the pager's input when ``enabled`` and stdout is a
+        terminal, else stdout. Quitting the pager early ends the output quietly."""
+        command = self.pager_command() if enabled and self.is_tty else None
+        if command is None:
+            yield self.stdout
+            return
+        import subprocess
+
+        self.stdout.flush()
+        try:
+            pager = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, encoding="utf-8")
+        except OSError as exc:
+            self.warn(f"pager {command[0]!r} did not start ({exc.strerror}); not paging")
+            yield self.stdout
+            return
+        assert pager.stdin is not None
+        try:
+            yield cast(TextIO, pager.stdin)
+            pager.stdin.close()
+        except BrokenPipeError:  # the pager was quit before the end
+            pass
+        finally:
+            try:
+                pager.stdin.close()
+            except OSError:
+                pass
+            pager.wait()
 
     def resolve(self, fmt: Format) -> Format:
         if fmt is Format.AUTO:
@@ -77,26 +125,51 @@ class Output:
         fmt: Format,
         *,
         empty: str = "No subscriptions found.",
+        page: bool = False,
+        footer: Callable[[int], str | None] | None = None,
     ) -> int:
-        """Write rows in the format; returns the count. Tables use headers, data formats keys."""
+        """Write rows in the format; returns the count. Tables use headers, data formats keys.
+
+        ``page``: a table may be long (no limit); on a terminal it goes through the pager.
+        ``footer(count)``: a line for after the rows (e.g. that the result was cut): under a
+        table, and on stderr unless a table went to the terminal, where it was just seen.
+        """
         fmt = self.resolve(fmt)
         keyed = [Column(c.key, c.key) for c in columns]
+        below: str | None = None
         if fmt is Format.TABLE:
+            from rich.text import Text
+
             from subctl.export.table import render_table
 
-            count = render_table(rows, columns, self.console())
-        elif fmt is Format.CSV:
-            from subctl.export.csvfmt import write_csv
-
-            count = write_csv(rows, keyed, self.stdout)
-        elif fmt is Format.NDJSON:
-            from subctl.export.jsonfmt import write_ndjson
-
-            count = write_ndjson(rows, keyed, self.stdout)
+            width = self.console().width
+            notes: list[str] = []  # said once the pager has closed, not under it
+            with self.paged(page) as stream:
+                console = self.console(stream, width=width)
+                count = render_table(rows, columns, console, note=notes.append)
+                below = footer(count) if footer is not None and count else None
+                if below:
+                    console.print(Text(visible(below), style="dim"))
+            for note in notes:
+                self.message(note)
+            if self.is_tty:
+                below = None
         else:
-            from subctl.export.jsonfmt import write_json
+            if fmt is Format.CSV:
+                from subctl.export.csvfmt import write_csv
 
-            count = write_json(rows, keyed, self.stdout)
+                count = write_csv(rows, keyed, self.stdout)
+            elif fmt is Format.NDJSON:
+                from subctl.export.jsonfmt import write_ndjson
+
+                count = write_ndjson(rows, keyed, self.stdout)
+            else:
+                from subctl.export.jsonfmt import write_json
+
+                count = write_json(rows, keyed, self.stdout)
+            below = footer(count) if footer is not None and count else None
+        if below:
+            self.message(below)
         if count == 0 and empty:
             self.message(empty)
         return count
@@ -114,7 +187,8 @@ class Output:
     # -- messages (stderr) -----------------------------------------------------------------
 
     def message(self, text: str) -> None:
-        self.stderr.write(text + "\n")
+        """A line (or lines) on stderr; values interpolated into it cannot drive the terminal."""
+        self.stderr.write(visible(text, newlines=True) + "\n")
         self.stderr.flush()
 
     def success(self, text: str) -> None:
@@ -142,7 +216,9 @@ class Output:
             )
         import questionary
 
-        answer = questionary.confirm(question, default=False, output=self.prompt_output()).ask()
+        answer = questionary.confirm(
+            visible(question), default=False, output=self.prompt_output()
+        ).ask()
         if not answer:
             raise Aborted("aborted")
 
@@ -161,5 +237,5 @@ class Output:
         from rich.progress import Progress
 
         with Progress(console=self.console(self.stderr), transient=True) as bar:
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(visible(description), total=total)
             yield lambda n=1: bar.advance(task, n)

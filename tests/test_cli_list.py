@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
 
 import pytest
 
@@ -78,7 +86,8 @@ def test_table_fits_a_narrow_terminal(seeded: Invoke, monkeypatch: pytest.Monkey
         "        2   Globex – Basic annual   ",
         "        3   Initech – Team quarterly",
     ]
-    assert lines[4].startswith("(5 columns left out to fit: hs_status,")
+    assert len(lines) == 4  # the note on left-out columns is not data: stderr
+    assert result.stderr.startswith("(5 columns left out to fit: hs_status,")
 
 
 def test_status_accepts_labels_case_insensitively(seeded: Invoke) -> None:
@@ -164,3 +173,150 @@ def test_markup_in_values_is_shown_literally(seeded: Invoke) -> None:
     result = seeded("list --fields id,name --format table --sort id:desc --limit 1")
     assert result.exit_code == 0, result.stderr
     assert "[bold]x[/] [/]" in result.stdout
+
+
+# -- limits: nothing is cut without a word ---------------------------------------------------
+
+CUT = "Showing 2 of 5 subscriptions; use --all or --limit\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_off_a_terminal_every_row_is_written(demo: Invoke, fmt: str) -> None:
+    result = demo(f"list --fields id --format {fmt}")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    rows = {"json": len(json.loads(result.stdout)) if fmt == "json" else 0,
+            "ndjson": len(result.stdout.splitlines()),
+            "csv": len(result.stdout.splitlines()) - 1}[fmt]  # fmt: skip
+    assert rows == 300
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_a_cut_result_says_so_on_stderr(seeded: Invoke, fmt: str) -> None:
+    result = seeded(f"list --fields id --sort id --limit 2 --format {fmt}")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == CUT
+
+
+def test_a_cut_table_says_so_under_the_table(seeded: Invoke) -> None:
+    result = seeded("list --fields id --sort id --limit 2 --format table")
+    assert result.stdout == "Record ID\n─────────\n        1\n        2\n" + CUT
+    assert result.stderr == CUT  # stdout is not a terminal: the table may not be seen
+
+
+def test_filter_says_so_too(seeded: Invoke) -> None:
+    result = seeded("filter --where 'mrr >= 0' --fields id --limit 2 --format csv")
+    assert result.stdout == "hs_object_id\n2\n3\n"
+    assert result.stderr == CUT
+
+
+def test_a_limit_that_is_not_reached_says_nothing(seeded: Invoke) -> None:
+    assert seeded("list --fields id --limit 5 --format csv").stderr == ""
+    assert seeded("list --fields id --limit 6 --format csv").stderr == ""
+
+
+@pytest.mark.parametrize("verb", ["list", "filter --where 'mrr >= 0'"])
+def test_limit_bounds_and_all_are_usage_errors(seeded: Invoke, verb: str) -> None:
+    result = seeded(f"{verb} --limit 99999999999999999999")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Error: --limit must be at most 9223372036854775807\n"
+        "Hint: use --all for every subscription\n"
+    )
+    result = seeded(f"{verb} --all --limit 3")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Error: --all and --limit cannot be combined\n"
+        "Hint: --all lists every subscription, --limit N the first N\n"
+    )
+
+
+def test_fields_named_in_fields_are_never_left_out(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = seeded("list --status unpaid --format table --fields id,name,status,mrr,currency")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 40
+    assert "Status" in result.stdout
+    for value in ("unpaid", "EUR", "USD", "100.00"):
+        assert value in result.stdout
+
+
+# -- on a terminal: a default limit, and a pager for --all -------------------------------------
+
+
+def run_on_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run subctl with stdout on a pseudo-terminal (100 columns); returns what it showed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    dropped = ("COLUMNS", "PAGER", "SUBCTL_PAGER")
+    inherited = {k: v for k, v in os.environ.items() if k not in dropped}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "subctl", *args],
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+        env={**inherited, "TERM": "dumb", **env},
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process has exited
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=60) == 0, seen.decode(errors="replace")
+    finally:
+        proc.kill()
+        os.close(leader)
+    return seen.decode().replace("\r\n", "\n")
+
+
+def test_a_terminal_gets_the_first_50_and_is_told(demo: Invoke) -> None:
+    shown = run_on_terminal(["list", "--fields", "id"], {"SUBCTL_PAGER": ""})
+    assert shown.count("\n") == 2 + 50 + 1
+    assert shown.endswith("Showing 50 of 300 subscriptions; use --all or --limit\n")
+
+
+def test_all_as_a_table_goes_through_the_pager(demo: Invoke, tmp_path: Path) -> None:
+    paged = tmp_path / "paged.txt"
+    pager = f"{sys.executable} -c 'import sys; open(sys.argv[1], \"w\").write(sys.stdin.read())'"
+    shown = run_on_terminal(
+        ["list", "--all", "--fields", "id,name"], {"SUBCTL_PAGER": f"{pager} {paged}"}
+    )
+    assert shown == ""
+    lines = paged.read_text().splitlines()
+    assert len(lines) == 2 + 300
+    assert lines[0].startswith("Record ID   Name")
+    assert len({len(line) for line in lines}) == 1  # one table: every line as wide
+
+
+def test_an_empty_pager_variable_means_no_pager(demo: Invoke) -> None:
+    shown = run_on_terminal(["list", "--all", "--fields", "id"], {"PAGER": ""})
+    assert shown.count("\n") == 2 + 300
+
+
+def test_matches_are_counted_only_when_the_limit_is_reached(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.query.ast import Expr
+    from subctl.store.sql import SqlStore
+
+    counted: list[Expr | None] = []
+    real = SqlStore.count
+
+    def count(self: SqlStore, where: Expr | None = None) -> int:
+        counted.append(where)
+        return real(self, where)
+
+    monkeypatch.setattr(SqlStore, "count", count)
+    assert seeded("list --status unpaid --limit 3 --format csv").stderr == ""
+    assert counted == []
+    result = seeded("list --status unpaid,active --limit 2 --format csv")
+    assert result.stderr == "Showing 2 of 3 subscriptions; use --all or --limit\n"
+    assert len(counted) == 1

@@ -76,3 +76,21 @@ def test_view_unknown_id(seeded: Invoke) -> None:
 def test_view_bad_id(seeded: Invoke) -> None:
     result = seeded("view abc")
     assert result.exit_code == 2
+
+
+def test_payments_at_80_columns_keep_ids_dates_and_amounts_whole(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = seeded("view 2 --format table")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = lines.index("Payments")
+    table = lines[start + 1 : start + 5]
+    assert max(len(line) for line in lines) <= 80
+    assert table[0].split() == ["ID", "Date", "Amount", "Status", "Method", "Kind"]
+    assert table[2].split()[:4] == ["900", "2025-01-01", "1200.00", "EUR"]
+    assert "…" not in "\n".join(table)
+    # the long status text wraps, whole
+    assert "processing (pending bank" in table[2]
+    assert table[3].split() == ["payment)"]

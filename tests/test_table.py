@@ -28,17 +28,67 @@ def test_minimum_width_keeps_short_cells_and_header_words() -> None:
 
 
 @given(
-    st.lists(st.tuples(st.integers(1, 80), st.integers(1, 80)), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.integers(1, 80), st.integers(1, 80), st.booleans()), min_size=1, max_size=12
+    ),
     st.integers(20, 300),
 )
-def test_allocation_properties(pairs: list[tuple[int, int]], total: int) -> None:
-    natural = [max(a, b) for a, b in pairs]
-    minimum = [min(a, b) for a, b in pairs]
-    widths = allocate(natural, minimum, total)
-    shown = [w for w in widths if w]
-    assert widths[0] > 0
-    assert widths == shown + [0] * (len(widths) - len(shown))
-    if len(shown) > 1:
-        assert sum(shown) + GAP * (len(shown) - 1) <= total
-    for w, low, high in zip(shown, minimum, natural, strict=False):
-        assert low <= w <= high
+def test_allocation_properties(specs: list[tuple[int, int, bool]], total: int) -> None:
+    natural = [max(a, b) for a, b, _ in specs]
+    minimum = [min(a, b) for a, b, _ in specs]
+    required = [i for i, (_, _, r) in enumerate(specs) if r]
+    widths = allocate(natural, minimum, total, required)
+    shown = [i for i, w in enumerate(widths) if w]
+    assert 0 in shown
+    assert set(required) <= set(shown)
+    if not required:  # only the rightmost columns are left out
+        assert shown == list(range(len(shown)))
+    used = sum(widths) + GAP * (len(shown) - 1)
+    squeezed = sum(minimum[i] for i in shown) + GAP * (len(shown) - 1) > total
+    if squeezed:  # what must be shown does not fit at its minimum: it wraps, within the width
+        assert used <= total or all(widths[i] == 1 for i in shown)
+    else:
+        assert used <= total or widths == natural
+        for i in shown:
+            assert minimum[i] <= widths[i] <= natural[i]
+
+
+def test_required_columns_are_never_left_out() -> None:
+    assert allocate([10, 10, 10], [10, 10, 10], 22, required=[2]) == [9, 0, 10]
+    assert allocate([30, 30], [30, 30], 40, required=[1]) == [18, 19]
+
+
+def test_tables_stream_with_the_widths_of_the_first_rows() -> None:
+    import io
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from subctl.export import Column
+    from subctl.export.table import CHUNK, render_table
+
+    produced = 0
+    first_write_at: list[int] = []
+
+    class Screen(io.StringIO):
+        def write(self, text: str) -> int:
+            if not first_write_at:
+                first_write_at.append(produced)
+            return super().write(text)
+
+    def rows() -> Iterator[dict[str, object]]:
+        nonlocal produced
+        for i in range(3 * CHUNK + 5):
+            produced += 1
+            yield {"id": i, "name": f"subscription {i}"}
+
+    screen = Screen()
+    console = Console(file=screen, width=80, no_color=True)
+    count = render_table(rows(), [Column("id", "ID"), Column("name", "Name")], console)
+    assert count == 3 * CHUNK + 5
+    assert first_write_at == [CHUNK]  # printed after the first chunk, not after every row
+    lines = screen.getvalue().splitlines()
+    assert lines[2 + CHUNK - 1] == "999   subscription 999"
+    # later chunks keep the columns; a longer value wraps rather than being cut
+    assert lines[2 + CHUNK : 2 + CHUNK + 2] == ["100   subscription    ", "  0   1000            "]
+    assert lines[-2:] == ["300   subscription    ", "  4   3004            "]

@@ -24,8 +24,14 @@ FieldsOpt = Annotated[
     ),
 ]
 LimitOpt = Annotated[
-    int,
-    typer.Option("--limit", "-n", metavar="N", help="Show at most N subscriptions."),
+    int | None,
+    typer.Option(
+        "--limit",
+        "-n",
+        metavar="N",
+        help="Show at most N subscriptions (default: 50 on a terminal, all otherwise).",
+        show_default=False,
+    ),
 ]
 AllOpt = Annotated[
     bool, typer.Option("--all", "-a", help="Every matching subscription (streamed; no limit).")

@@ -7,8 +7,19 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from subctl.export.values import text_value
+from subctl.export import Column
+from subctl.export.table import fitted_table
+from subctl.export.values import text_value, visible
 from subctl.schema import ASSOCIATION_BY_NAME, PropertyRegistry
+
+PAYMENT_COLUMNS = [
+    Column("id", "ID"),
+    Column("date", "Date"),
+    Column("amount", "Amount"),
+    Column("status", "Status"),
+    Column("method", "Method"),
+    Column("kind", "Kind"),
+]
 
 
 def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
@@ -17,16 +28,19 @@ def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
     table.add_column(style="dim", overflow="fold", ratio=2)
     table.add_column(overflow="fold", ratio=3)
     for key, value in pairs:
-        table.add_row(Text(key), Text(value))  # plain text: values are data, never Rich markup
-    return Group(Text(title, style="bold"), table)
+        # plain text (values are data, never Rich markup), control characters shown as escapes
+        table.add_row(Text(visible(key)), Text(visible(value, newlines=True)))
+    return Group(Text(visible(title), style="bold"), table)
 
 
-def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group:
+def render_detail(document: dict[str, Any], registry: PropertyRegistry, width: int) -> Group:
+    """``width``: the terminal's; the payments table fits it with ids, dates and amounts whole
+    (the status text wraps first)."""
     parts: list[Any] = []
     props = document["properties"]
     status = document["status"]
     name = props.get("hs_name") or f"Subscription {document['id']}"
-    heading = Text(f"{name}  ", style="bold")
+    heading = Text(f"{visible(str(name))}  ", style="bold")
     if status:
         heading.append(f"{status['label']}: {status['meaning']}", style="italic")
     parts.append(heading)
@@ -52,16 +66,15 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry) -> Group
             )
         )  # fmt: skip
     if document["payments"]:
-        payments = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        for header in ("ID", "Date", "Amount", "Status", "Method", "Kind"):
-            payments.add_column(header, no_wrap=True)
-        for p in document["payments"]:
-            status_text = p["status"] + (
-                " (pending bank payment)" if p["pending_bank_payment"] else ""
-            )
-            amount = f"{p['amount']} {p['currency']}"
-            when = text_value(p["created_at"])[:10]
-            payments.add_row(str(p["id"]), when, amount, status_text, p["method"], p["kind"])
+        rows = [
+            {"id": p["id"], "date": text_value(p["created_at"])[:10],
+             "amount": f"{p['amount']} {p['currency']}",
+             "status": p["status"] + (" (pending bank payment)" if p["pending_bank_payment"]
+                                      else ""),
+             "method": p["method"], "kind": p["kind"]}
+            for p in document["payments"]
+        ]  # fmt: skip
+        payments = fitted_table(rows, PAYMENT_COLUMNS, width)
         parts.append(Group(Text("Payments", style="bold"), payments))
     if document["history"]:
         parts.append(

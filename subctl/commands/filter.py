@@ -17,6 +17,7 @@ from subctl.commands._options import (
     effective_format,
     remember_group_format,
 )
+from subctl.commands.subscriptions import show_listing
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -39,7 +40,7 @@ def subscription_filter(
         ),
     ] = None,
     sort: SortOpt = None,
-    limit: LimitOpt = 50,
+    limit: LimitOpt = None,
     all_: AllOpt = False,
     fmt: FormatOpt = Format.AUTO,
     fields: FieldsOpt = None,
@@ -88,12 +89,11 @@ def subscription_filter(
     request = svc.ListRequest(
         where=where,
         sort=sort,
-        limit=None if all_ else limit,
+        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields or columns,
         show_sensitive=show_sensitive,
     )
-    listing = svc.build_listing(store, request, app.today())
-    app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
+    show_listing(app, store, svc.build_listing(store, request, app.today()), fmt)
 
 
 views_app = typer.Typer(

@@ -78,7 +78,7 @@ def _where_text(where: str, registry: PropertyRegistry, today: dt.date) -> str:
 def _selection_text(selection: dict[str, Any], registry: PropertyRegistry, today: dt.date) -> str:
     parts = []
     if selection.get("plan"):
-        parts.append(f"--plan {str(selection['plan'])[:19]}…")
+        parts.append(f"--plan {selection['plan']}")  # whole: a table cuts it to fit, data never
     if selection.get("ids"):
         parts.append(f"{len(selection['ids'])} id(s)")
     if selection.get("from_file"):

@@ -83,7 +83,7 @@ SensitivityOpt = Annotated[
     ),
 ]
 LIST_COLUMNS = [
-    Column("name", "Name"),
+    Column("name", "Name", whole=True),  # internal names are what commands take: never cut
     Column("label", "Label"),
     Column("type", "Type"),
     Column("fieldType", "Field type"),
@@ -189,12 +189,15 @@ def _pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from subctl.export.values import visible
+
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in pairs:
-        table.add_row(Text(key), Text(value))  # data, never Rich markup ([A-Z] in a regex)
-    return Group(Text(title, style="bold"), table)
+        # data, never Rich markup ([A-Z] in a regex); control characters shown as escapes
+        table.add_row(Text(visible(key)), Text(visible(value, newlines=True)))
+    return Group(Text(visible(title), style="bold"), table)
 
 
 def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
@@ -247,15 +250,16 @@ def _render_preview(prop: Property, sample: "SampleResult | None") -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from subctl.export.values import text_value
+    from subctl.export.values import text_value, visible
 
     parts: list[Any] = [*_render_property(prop, {}), Text("Example", style="bold"),
-                        Text(_example(prop)), Text("")]  # fmt: skip
+                        Text(visible(_example(prop), newlines=True)), Text("")]  # fmt: skip
     if sample is not None:
         if sample.valid:
-            parts.append(Text(f'✔ "{sample.text}" is valid: stored as {text_value(sample.value)}'))
+            shown = f'✔ "{sample.text}" is valid: stored as {text_value(sample.value)}'
         else:
-            parts.append(Text(f"✘ {sample.error}"))
+            shown = f"✘ {sample.error}"
+        parts.append(Text(visible(shown, newlines=True)))
     return Group(*parts)
 
 

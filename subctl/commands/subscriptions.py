@@ -1,6 +1,8 @@
 """Top-level verbs on subscriptions: ``list`` and ``view``."""
 
-from typing import Annotated
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +21,10 @@ from subctl.commands._options import (
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
+
+if TYPE_CHECKING:
+    from subctl.services.subscriptions import Listing
+    from subctl.store.base import Store
 
 
 def subscription_list(
@@ -57,7 +63,7 @@ def subscription_list(
     where: WhereOpt = None,
     view: ViewOpt = None,
     sort: SortOpt = None,
-    limit: LimitOpt = 50,
+    limit: LimitOpt = None,
     all_: AllOpt = False,
     fmt: FormatOpt = Format.AUTO,
     fields: FieldsOpt = None,
@@ -86,12 +92,30 @@ def subscription_list(
         where=where,
         view=view,
         sort=sort,
-        limit=None if all_ else limit,
+        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields,
         show_sensitive=show_sensitive,
     )
-    listing = svc.build_listing(store, request, app.today())
-    app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
+    show_listing(app, store, svc.build_listing(store, request, app.today()), fmt)
+
+
+def show_listing(app: AppContext, store: Store, listing: Listing, fmt: Format) -> None:
+    """The rows of a listing (``list``, ``filter``); a cut result says how many matched."""
+    from subctl.services import subscriptions as svc
+
+    def cut(shown: int) -> str | None:
+        total = svc.total_if_cut(store, listing, shown)
+        if total is None:
+            return None
+        return f"Showing {shown:,} of {total:,} subscriptions; use --all or --limit"
+
+    app.out.rows(
+        svc.list_rows(store, listing),
+        listing.columns,
+        fmt,
+        page=listing.query.limit is None,
+        footer=cut,
+    )
 
 
 def subscription_view(
@@ -118,7 +142,7 @@ def subscription_view(
     if resolved is Format.TABLE:
         from subctl.commands._render import render_detail
 
-        app.out.print(render_detail(document, store.properties()))
+        app.out.print(render_detail(document, store.properties(), app.out.console().width))
     elif resolved is Format.CSV:
         pairs = [{"property": k, "value": v} for k, v in document["properties"].items()]
         app.out.rows(pairs, [Column("property", "Property"), Column("value", "Value")], fmt)

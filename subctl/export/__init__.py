@@ -1,7 +1,7 @@
 """Writers shared by stdout output and file exports: JSON, NDJSON, CSV and Rich tables.
 
-Rows are mappings of column key -> typed Python value; writers stream them (except tables,
-which a terminal shows at most a screenful of anyway).
+Rows are mappings of column key -> typed Python value; writers stream them (tables too: their
+column widths come from the first rows, later rows are printed in chunks).
 """
 
 from __future__ import annotations
@@ -13,3 +13,5 @@ from dataclasses import dataclass
 class Column:
     key: str
     header: str
+    whole: bool = False  # a terminal table never truncates it (property internal names)
+    required: bool = False  # a terminal table never leaves it out (named in --fields)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
+# (which some spreadsheets fold to ASCII), and a leading tab or CR.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r")
+# Control characters (C0, DEL, C1) and the bidirectional overrides that reorder what a terminal
+# shows: never written raw to a terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def iso_datetime(value: dt.datetime) -> str:
@@ -42,8 +50,25 @@ def text_value(value: Any) -> str:
     return str(value)
 
 
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, *, newlines: bool = False) -> str:
+    """Text for a terminal: control characters shown as escapes (ESC as ``\\x1b``), so that a
+    stored value can never move the cursor, retitle the window or write the clipboard.
+    ``newlines`` keeps line breaks (multi-line messages and detail values)."""
+    pattern = _CONTROL_BUT_NEWLINE if newlines else _CONTROL
+    return pattern.sub(_escape, text)
+
+
 def neutralise(value: Any) -> str:
-    """A spreadsheet-safe cell: text starting with = + - @ (or tab/CR) is prefixed with '."""
+    """A spreadsheet-safe cell: text starting a formula (``FORMULA_PREFIXES``) gets a ' first."""
     text = text_value(value)
     if isinstance(value, str | list | tuple) and text.startswith(FORMULA_PREFIXES):
         return "'" + text

@@ -23,7 +23,10 @@ from subctl.schema import (
 from subctl.services.masking import masked_names, masker
 from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
 
+# A terminal shows the first DEFAULT_LIMIT rows unless told otherwise; a pipe or a file gets
+# every row (a cut export would lose data without a word). MAX_LIMIT: a LIMIT the databases take.
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 2**63 - 1
 # Without --sort (or a view's sort), subscriptions come soonest-due first (those without a due
 # date last), then by id: what an operator looks at first, and the order the status/due-date
 # index serves without a sort step.
@@ -42,7 +45,7 @@ class ListRequest:
     where: str | None = None
     view: str | None = None
     sort: str | None = None
-    limit: int | None = DEFAULT_LIMIT
+    limit: int | None = None  # None: every match (see ``effective_limit``)
     fields: str | None = None
     show_sensitive: bool = False  # unmask highly sensitive values (needs the permission)
 
@@ -53,6 +56,27 @@ class Listing:
     columns: list[Column]
     properties: list[Property]
     show_sensitive: bool = False
+
+
+def effective_limit(limit: int | None, all_: bool, *, terminal: bool) -> int | None:
+    """``--limit N`` / ``--all`` / neither -> how many rows to fetch (None: all). Without
+    either, a terminal gets ``DEFAULT_LIMIT`` rows and anything else every row."""
+    if limit is not None:
+        if all_:
+            raise UsageError(
+                "--all and --limit cannot be combined",
+                hint="--all lists every subscription, --limit N the first N",
+            )
+        if limit < 1:
+            raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
+        if limit > MAX_LIMIT:
+            raise UsageError(
+                f"--limit must be at most {MAX_LIMIT}", hint="use --all for every subscription"
+            )
+        return limit
+    if all_ or not terminal:
+        return None
+    return DEFAULT_LIMIT
 
 
 def resolve_statuses(values: Iterable[str]) -> list[str]:
@@ -155,8 +179,6 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
     sort = parse_sort(sort_text, registry) if sort_text else DEFAULT_SORT
     default_fields = view.columns if view and view.columns else DEFAULT_LIST_FIELDS
     props = resolve_fields(request.fields, registry, default_fields)
-    if request.limit is not None and request.limit < 1:
-        raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
     query = Query(where=all_of(*filters), sort=sort, limit=request.limit)
     # Filtering or sorting on a highly sensitive property would reveal its values as surely as
     # showing them: both need the permission that --show-sensitive needs.
@@ -169,7 +191,10 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
 
         doing = f"filtering or sorting on {', '.join(sorted(secret))}" if secret else None
         require_sensitive_access(store, *([doing] if doing else []))
-    return Listing(query, [Column(p.name, p.label) for p in props], props, request.show_sensitive)
+    # Columns asked for by name are never left out of a narrow table.
+    named = bool(request.fields)
+    columns = [Column(p.name, p.label, required=named) for p in props]
+    return Listing(query, columns, props, request.show_sensitive)
 
 
 def _compared_fields(expr: Expr | None) -> set[str]:
@@ -193,6 +218,16 @@ def list_rows(store: Store, listing: Listing) -> Iterator[dict[str, Any]]:
     found = rows(store.search(listing.query, [p.name for p in listing.properties]))
     mask = masker(listing.properties, show=listing.show_sensitive)
     return map(mask.row, found) if mask.names else found
+
+
+def total_if_cut(store: Store, listing: Listing, shown: int) -> int | None:
+    """The number of matches when the limit cut the result, else None. The COUNT runs only
+    when the limit was reached."""
+    limit = listing.query.limit
+    if limit is None or shown < limit:
+        return None
+    total = store.count(listing.query.where)
+    return total if total > shown else None
 
 
 def detail_document(
