@@ -1,4 +1,4 @@
-"""Lifecycle rules: what ``update``, ``cancel``, ``pause``, ``resume``, ``delete`` and
+"""Lifecycle rules: what ``update``, ``cancel``, ``pause``, ``resume``, ``pay``, ``delete`` and
 ``send-update-link`` do to one subscription, and when they may (DOMAIN.md §0 Edit, Cancel,
 Delete; §2 lifecycle endpoints). Pure functions: ``decide`` turns an action and a snapshot of
 one subscription into an outcome and a ``Mutation`` for the store; batches, journals and plans
@@ -15,6 +15,7 @@ cancel                 active, unpaid, past_due, scheduled, paused  canceled    
 cancel_at_period_end   active                                      canceled      active [1]
 pause                  active                                      paused        paused
 resume                 paused                                      active        active
+pay [4]                unpaid, past_due                            active        active
 delete                 canceled, expired                           (deleted)     deleted
 update                 active, scheduled [2]                       no change     unchanged
 send_update_link       active, unpaid, past_due, scheduled, paused  -             unchanged
@@ -35,8 +36,18 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   property's type, options and validation rules. An update that changes nothing is skipped.
 - [3] ``update --set status=unpaid|past_due`` records a billing event (a failed or overdue
   payment), not an edit, so the edit rules do not apply; the status must be set on its own.
-  Other statuses have their own verbs. A subscription turning unpaid gets the payment-method
-  update e-mail (the article: "the buyer is emailed to update the payment method").
+  Other statuses have their own verbs. Turning unpaid records the failed payment: a payment of
+  the next payment amount, in the subscription's currency, with status ``failed``, associated
+  with the subscription, and ``hs_last_payment_status`` ``failed``; without a next payment
+  amount or currency there is no payment that could have failed, and the item fails. The
+  buyer gets the payment-method update e-mail (the article: "the buyer is emailed to update the
+  payment method"). Turning past due records nothing: the payment is late, not failed.
+- [4] ``pay`` records that the buyer paid what is owed (HubSpot: an unpaid subscription
+  becomes active again once its payment succeeds): a succeeded payment of the next payment
+  amount settles the billing cycle that was due on the next payment due date, so that date
+  moves one billing period on (one payment settles one cycle), ``hs_last_payment_status``
+  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount. The payment's method is the
+  subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``).
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
   pause reason.
@@ -70,8 +81,8 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
-from subctl.services.refunds import prorate
-from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
+from subctl.services.refunds import next_period_end, prorate
+from subctl.store.base import Charge, Mutation, OutboxMessage, Payment, Refund, Subscription
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
@@ -115,6 +126,8 @@ TRANSITIONS: dict[str, Transition] = {
            "back active on resume, its debt forgotten)"),
         _t("resume", "paused", "active", "active", "resumed",
            "only a paused subscription can be resumed"),
+        _t("pay", "unpaid past_due", "active", "active", "paid",
+           "only an unpaid or past-due subscription owes a payment"),
         _t("delete", "canceled expired", "", None, "deleted",
            "only canceled or expired subscriptions can be deleted"),
         _t("update", "active scheduled", "", None, "updated",
@@ -129,12 +142,15 @@ TRANSITIONS: dict[str, Transition] = {
 }  # fmt: skip
 
 # The CLI verbs; each maps to a transition (update and cancel by their options).
-VERBS: tuple[str, ...] = ("update", "cancel", "pause", "resume", "delete", "send-update-link")
+VERBS: tuple[str, ...] = (
+    "update", "cancel", "pause", "resume", "pay", "delete", "send-update-link",
+)  # fmt: skip
 PAST_TENSE: dict[str, str] = {
     "update": "updated",
     "cancel": "canceled",
     "pause": "paused",
     "resume": "resumed",
+    "pay": "paid",
     "delete": "deleted",
     "send-update-link": "sent",
 }
@@ -153,7 +169,11 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "delete": (),
     "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
     "send_update_link": ("hs_createdate",),
-    "mark_unpaid": ("hs_createdate",),
+    "pay": ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
+            "hs_recurring_billing_frequency", "hs_payment_method", "hs_last_payment_status",
+            "hs_last_payment_amount"),
+    "mark_unpaid": ("hs_createdate", "hs_next_payment_amount", "hs_currency_code",
+                    "hs_payment_method", "hs_last_payment_status"),
     "mark_past_due": (),
 }  # fmt: skip
 REFUND_FIELDS = ("hs_recurring_billing_frequency", "hs_last_payment_status")
@@ -802,20 +822,69 @@ def _update(
     return d
 
 
+def _charge(sub: Subscription, status: str, now: dt.datetime) -> Charge | str:
+    """The payment of the subscription's next payment amount, or why there is none."""
+    amount = sub.properties.get("hs_next_payment_amount")
+    currency = sub.properties.get("hs_currency_code")
+    if amount is None:
+        return "no next payment amount: no payment is due"
+    if not currency:
+        return "no currency code: the payment cannot be recorded"
+    method = str(sub.properties.get("hs_payment_method") or "")
+    kind = "ach" if method.strip().lower().startswith("ach") else "card"
+    return Charge(amount=amount, currency=str(currency), status=status, method=kind,
+                  created_at=now)  # fmt: skip
+
+
 def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
     status = str(ctx.values["hs_status"])
-    changes = {"hs_status": status, "hs_lastmodifieddate": ctx.now}
+    changes: dict[str, Any] = {"hs_status": status, "hs_lastmodifieddate": ctx.now}
+    charges: tuple[Charge, ...] = ()
+    if status == "unpaid":
+        charge = _charge(sub, "failed", ctx.now)
+        if isinstance(charge, str):
+            return _fail(d, f"cannot record a failed payment: {charge}")
+        charges = (charge,)
+        changes["hs_last_payment_status"] = "failed"
     message = _update_link_mail(sub, target.email, ctx) if status == "unpaid" else None
-    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else ())
+    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else (),
+                           charges=charges)  # fmt: skip
     d.message = message
     d.new_status = status
     d.note = f"status {status}"
+    for charge in charges:
+        d.note += f"; failed payment of {charge.amount} {charge.currency} recorded"
     if status == "unpaid":
         d.note += (
             f"; payment-method update e-mail to {message.recipient}"
             if message
             else "; no contact e-mail: payment-method e-mail not recorded"
         )
+    return d
+
+
+def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
+    charge = _charge(sub, "succeeded", ctx.now)
+    if isinstance(charge, str):
+        return _fail(d, f"cannot record the payment: {charge}")
+    changes: dict[str, Any] = {
+        "hs_status": "active",
+        "hs_last_payment_status": "succeeded",
+        "hs_last_payment_amount": charge.amount,
+        "hs_lastmodifieddate": ctx.now,
+    }
+    due = sub.properties.get("hs_next_payment_due_date")
+    note = f"paid {charge.amount} {charge.currency}"
+    if due is not None:
+        frequency = str(sub.properties.get("hs_recurring_billing_frequency") or "")
+        try:
+            changes["hs_next_payment_due_date"] = next_period_end(due, frequency)
+        except ValueError as exc:
+            return _fail(d, f"cannot move the next payment due date: {exc}")
+        note += f"; next payment due {changes['hs_next_payment_due_date']}"
+    d.mutation = _mutation(action, ctx, sub, changes, charges=(charge,))
+    d.new_status = "active"
+    d.note = note
     return d
 
 
@@ -836,6 +905,7 @@ _HANDLERS = {
     "cancel_at_period_end": _cancel_at_period_end,
     "pause": _pause,
     "resume": _resume,
+    "pay": _pay,
     "delete": _delete,
     "update": _update,
     "send_update_link": _send_update_link,

@@ -43,6 +43,7 @@ from subctl.store import migrations
 from subctl.store.base import (
     AssociatedRecord,
     Change,
+    Charge,
     ItemOutcome,
     Job,
     JobItem,
@@ -483,6 +484,7 @@ class SqlStore:
             _history(cursor, mark, mutations)
             _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
             _refunds(cursor, mark, mutations)
+            _charges(cursor, mark, [(m.subscription_id, c) for m in mutations for c in m.charges])
 
     def create_job(
         self,
@@ -1098,6 +1100,29 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     cursor.executemany(
         f"UPDATE payments SET status = {mark} WHERE id = {mark}",
         [(r.refunded_status, r.payment_id) for _sid, r in refunds],
+    )
+
+
+def _charges(cursor: Any, mark: str, charges: Sequence[tuple[int, Charge]]) -> None:
+    """New payments (subscription id, charge) get ids after the highest payment id (inside the
+    write transaction) and are associated with their subscription."""
+    if not charges:
+        return
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
+    first = int(cursor.fetchone()[0]) + 1
+    cursor.executemany(
+        "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
+        f" VALUES ({', '.join([mark] * 7)})",
+        [
+            (first + i, float(c.amount), c.currency, c.status, c.method, "payment",
+             _ms(c.created_at))
+            for i, (_sid, c) in enumerate(charges)
+        ],
+    )  # fmt: skip
+    cursor.executemany(
+        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+        f" VALUES ({mark}, 'payment', {mark}, {mark})",
+        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _c) in enumerate(charges)],
     )
 
 
