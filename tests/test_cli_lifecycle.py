@@ -438,15 +438,15 @@ def test_delete_on_a_tty(seeded: Invoke, tty: FakeConfirm) -> None:
 
 def test_update(seeded: Invoke) -> None:
     result = seeded(f"update {ACTIVE} --set name='Acme Corp – Pro'"
-                    " --set 'Billing frequency=Quarterly' --format json")  # fmt: skip
+                    " --set 'Billing city=Springfield' --format json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     doc = view(seeded, ACTIVE)
     assert doc["properties"]["hs_name"] == "Acme Corp – Pro"
-    assert doc["properties"]["hs_recurring_billing_frequency"] == "quarterly"
+    assert doc["properties"]["hs_recipient_billing_city"] == "Springfield"
     assert doc["properties"]["hs_lastmodifieddate"] == "2026-11-26T12:00:00.000Z"
     assert {(h["property"], h["new"]) for h in doc["history"]} == {
         ("hs_name", "Acme Corp – Pro"),
-        ("hs_recurring_billing_frequency", "quarterly"),
+        ("hs_recipient_billing_city", "Springfield"),
     }
     refused = seeded(f"update {UNPAID} --set name=x")
     assert refused.exit_code == 5

@@ -486,7 +486,7 @@ def test_a_pending_payment_of_two_subscriptions_is_refunded_once_per_batch() -> 
         ("update", {"assignments": ["status=canceled"]}, "cannot be set to \"canceled\""),
         ("update", {"assignments": ["status=unpaid", "name=x"]}, "on its own"),
         ("update", {"assignments": ["frequency=daily"]}, "is not an option"),
-        ("update", {"assignments": ["mrr=lots"]}, "is not a number"),
+        ("update", {"assignments": ["next_payment_amount=lots"]}, "is not a number"),
         ("update", {"assignments": ["due=2026-01-01"]}, "is in the past"),
     ],
 )  # fmt: skip

@@ -31,9 +31,21 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   scheduler; HubSpot flips the status at the period end. One already scheduled is skipped.
 - [2] The companion article: only active or scheduled subscriptions can be edited, and not
   within 2 days of the next payment: refused when the next payment due date is today or within
-  the next ``EDIT_FREEZE_DAYS`` days (inclusive). Read-only properties (ids, create/modified
-  dates, cancellation data, pause reason) are refused; values are checked against the
-  property's type, options and validation rules. An update that changes nothing is skipped.
+  the next ``EDIT_FREEZE_DAYS`` days (inclusive). Read-only properties are refused with their
+  reason (``READ_ONLY``): ids, create/modified dates, cancellation data and pause reason (set
+  by the verbs), MRR (HubSpot computes it) and the last payment's amount and status (recorded
+  from payments: ``pay``, ``--set status=unpaid``). Values are checked against the property's
+  type, options, limits and validation rules (``subctl.services.validation``). An update that
+  changes nothing is skipped. The state rules, per subscription (DOMAIN.md §1, §8):
+  a subscription that does not create invoices (``hs_invoice_creation`` not ``on``; HubSpot's
+  default is ``off``) cannot be edited, except to turn invoice creation on (HubSpot's own step
+  to make a subscription billable, ``--set billable=on``), which may set other properties in
+  the same update, its currency and billing frequency included; once billable, invoice
+  creation cannot be turned off and the currency and frequency no longer change. An active or
+  scheduled subscription keeps a name and a next payment due date (neither can be cleared).
+  A next payment amount has at most the decimal places of the subscription's currency (the
+  new one when the update sets it): refused, never rounded, so what is stored is what ``view``
+  shows and ``--where`` matches.
 - [3] ``update --set status=unpaid|past_due`` records a billing event (a failed or overdue
   payment), not an edit, so the edit rules do not apply; the status must be set on its own.
   Other statuses have their own verbs. Turning unpaid records the failed payment: a payment of
@@ -167,7 +179,8 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date"),
     "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date"),
     "delete": (),
-    "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
+    "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date",
+               "hs_invoice_creation", "hs_currency_code"),
     "send_update_link": ("hs_createdate",),
     "pay": ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
             "hs_recurring_billing_frequency", "hs_payment_method", "hs_last_payment_status",
@@ -178,6 +191,25 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 REFUND_FIELDS = ("hs_recurring_billing_frequency", "hs_last_payment_status")
 STATUS_EDITS: dict[str, str] = {"unpaid": "mark_unpaid", "past_due": "mark_past_due"}
+# Why a property cannot be set with update (properties marked read-only in the schema).
+_BY_VERBS = "it follows the lifecycle verbs"
+_FROM_PAYMENTS = "it is recorded from payments (`subctl pay`, `update --set status=unpaid`)"
+READ_ONLY: dict[str, str] = {
+    "hs_object_id": "it is the record id",
+    "hs_createdate": "it is set when the subscription is created",
+    "hs_lastmodifieddate": "every change sets it",
+    "hs_canceled_at": f"{_BY_VERBS} (`subctl cancel`)",
+    "hs_scheduled_cancellation_date": f"{_BY_VERBS} (`subctl cancel --at-period-end`)",
+    "hs_pause_reason": f"{_BY_VERBS} (`subctl pause --reason`)",
+    "hs_mrr": "HubSpot computes it from the line items",
+    "hs_last_payment_amount": _FROM_PAYMENTS,
+    "hs_last_payment_status": _FROM_PAYMENTS,
+}
+# Properties fixed once a subscription is billable (DOMAIN.md §1: not among those HubSpot keeps
+# editable then).
+FIXED_ONCE_BILLABLE: tuple[str, ...] = ("hs_currency_code", "hs_recurring_billing_frequency")
+# Properties an active or scheduled subscription (the only ones update edits) cannot lose.
+REQUIRED: tuple[str, ...] = ("hs_name", "hs_next_payment_due_date")
 # Transitions refused while a cancellation is scheduled: each could bring a next payment back.
 KEEP_SCHEDULED_CANCELLATION = frozenset({"update", "pause", "resume"})
 
@@ -348,7 +380,6 @@ def parse_assignments(
     before anything changes.
     """
     from subctl.export.values import text_value
-    from subctl.services.validation import check
     from subctl.services.values import coerce_value
 
     if not assignments:
@@ -368,9 +399,11 @@ def parse_assignments(
         if prop.name == "hs_status":
             value = coerce_value(prop, raw, today=today)
             if value not in STATUS_EDITS:
-                verb = {"canceled": "cancel", "paused": "pause", "active": "resume"}.get(
-                    str(value), ""
-                )
+                verb = {
+                    "canceled": "cancel",
+                    "paused": "pause",
+                    "active": "pay` (unpaid, past due) or `subctl resume` (paused)",
+                }.get(str(value), "")
                 raise UsageError(
                     f'--set: status cannot be set to "{value}" with update',
                     hint=f"use `subctl {verb}`" if verb else "status follows the lifecycle verbs",
@@ -378,9 +411,16 @@ def parse_assignments(
             out[prop.name] = str(value)
             continue
         if prop.read_only_value:
-            raise UsageError(f"--set: {registry.short_name(prop)} is read-only")
+            reason = READ_ONLY.get(prop.name)
+            raise UsageError(
+                f"--set: {registry.short_name(prop)} is read-only"
+                + (f": {reason}" if reason else "")
+            )
         value = coerce_value(prop, raw, today=today)
-        check(prop, value, today=today)
+        if prop.name == "hs_invoice_creation" and value != "on":
+            raise UsageError(
+                "--set: billable cannot be turned off: a billable subscription stays billable"
+            )
         if prop.name == "hs_next_payment_due_date" and value is not None and value < today:
             raise UsageError(f"--set: next_payment_due_date {value} is in the past")
         out[prop.name] = text_value(value)
@@ -810,16 +850,43 @@ def _update(
     frozen = edit_freeze(props.get("hs_next_payment_due_date"), ctx.today)
     if frozen:
         return _fail(d, frozen)
+    refused = _edit_refusal(props, ctx.values)
+    if refused:
+        return _fail(d, refused)
     changes = {k: v for k, v in ctx.values.items() if props.get(k) != v}
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
     d.mutation = _mutation(action, ctx, sub, {**changes, "hs_lastmodifieddate": ctx.now})
+    texts = dict(action.values)
     d.note = "set " + ", ".join(
-        f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else value}"
+        f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else texts[name]}"
         for name, value in changes.items()
     )
     return d
+
+
+def _edit_refusal(props: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
+    """Why the update's values cannot be set on this subscription (the state rules of [2])."""
+    from subctl.services.validation import money_problem
+
+    billable = props.get("hs_invoice_creation") == "on"
+    if not billable and values.get("hs_invoice_creation") != "on":
+        return (
+            "the subscription does not create invoices, so it cannot be edited "
+            "(turn invoice creation on with --set billable=on)"
+        )
+    for name in FIXED_ONCE_BILLABLE:
+        if billable and name in values and values[name] != props.get(name):
+            what = "currency" if name == "hs_currency_code" else "billing frequency"
+            return f"the {what} of a billable subscription cannot change"
+    for name in REQUIRED:
+        if name in values and values[name] is None:
+            what = "name" if name == "hs_name" else "next payment due date"
+            return f"the {what} of an active or scheduled subscription cannot be cleared"
+    amount = values.get("hs_next_payment_amount")
+    currency = values.get("hs_currency_code", props.get("hs_currency_code"))
+    return None if amount is None else money_problem(amount, currency)
 
 
 def _charge(sub: Subscription, status: str, now: dt.datetime) -> Charge | str:
