@@ -516,13 +516,15 @@ def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, subctl_home: Pat
     assert refused.exit_code == 2 and "confirmation required" in refused.stderr
     assert checksum(subctl_home) == before
     result = seeded("pay --where 'status = unpaid' --yes --format json")
-    assert result.exit_code == 0, result.stderr
-    assert [(r["id"], r["new_status"], r["note"]) for r in rows(result.stdout)] == [
-        (UNPAID, "active", "paid 1200.00 EUR; next payment due 2027-11-20"),
-        (UNPAID_NO_CONTACT, "active", "paid 300.00 USD; next payment due 2027-02-28"),
-    ]
+    assert result.exit_code == 5  # the pending bank payment of 2 settles its debt
+    assert [(r["id"], r["outcome"], r["new_status"], r["note"]) for r in rows(result.stdout)] == [
+        (UNPAID, "failed", "unpaid", "bank payment 900 (1200.00 EUR) is still processing: it "
+         "settles the debt when it succeeds"),
+        (UNPAID_NO_CONTACT, "ok", "active", "paid 300.00 USD; next payment due 2027-02-28"),
+    ]  # fmt: skip
     (job,) = json.loads(seeded("jobs --format json").stdout)
-    assert (job["command"], job["status"], job["ok"]) == ("pay", "done", 2)
+    assert (job["command"], job["status"], job["ok"], job["failed"]) == ("pay", "done", 1, 1)
+    assert [p["id"] for p in view(seeded, UNPAID)["payments"]] == [900]
 
 
 def test_only_active_subscriptions_can_be_paused(seeded: Invoke) -> None:

@@ -284,6 +284,17 @@ def test_pay_records_a_succeeded_payment_and_settles_one_cycle(
     assert d.note == f"paid 99.00 USD; next payment due {next_due}"
 
 
+def test_pay_waits_for_a_pending_bank_payment() -> None:
+    ach = Payment(900, Decimal("99.00"), "USD", "processing", "ach", "payment", NOW)
+    d = run(Action("pay"), sub("unpaid"), (ach,))
+    assert d.outcome is FAIL and d.mutation is None
+    assert (
+        d.note
+        == "bank payment 900 (99.00 USD) is still processing: it settles the debt when it succeeds"
+    )
+    assert Action("pay").needs_payments
+
+
 def test_pay_needs_an_amount_due() -> None:
     d = run(Action("pay"), sub("past_due", hs_next_payment_amount=None))
     assert d.outcome is FAIL and d.note == (

@@ -74,9 +74,10 @@ def subscription_update(
     yes: YesOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Edit properties of active or scheduled subscriptions (not within 2 days of the next
-    payment). `--set status=unpaid` records a failed payment and e-mails the buyer a
-    payment-method update link.
+    """Edit properties of active or scheduled subscriptions that create invoices (not within 2
+    days of the next payment; once billable, currency and frequency are fixed; computed
+    properties such as MRR are read-only). `--set status=unpaid` records a failed payment and
+    e-mails the buyer a payment-method update link; `subctl pay` records the payment.
 
     Example: subctl update 1042 --set next_payment_due_date=2027-01-15 --set tier=Professional
     """

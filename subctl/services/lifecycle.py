@@ -59,7 +59,9 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   amount settles the billing cycle that was due on the next payment due date, so that date
   moves one billing period on (one payment settles one cycle), ``hs_last_payment_status``
   becomes ``succeeded`` and ``hs_last_payment_amount`` the amount. The payment's method is the
-  subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``).
+  subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``). While a bank
+  (ACH) payment of the subscription is still processing, ``pay`` fails: that payment settles
+  the debt when it succeeds, and recording another would charge the buyer twice.
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
   pause reason.
@@ -245,7 +247,7 @@ class Action:
 
     @property
     def needs_payments(self) -> bool:
-        return self.verb == "cancel"
+        return self.verb in ("cancel", "pay")
 
     @property
     def sends_mail(self) -> bool:
@@ -931,6 +933,13 @@ def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: De
 
 
 def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
+    for p in target.payments:
+        if p.pending_bank_payment:
+            return _fail(
+                d,
+                f"bank payment {p.id} ({p.amount} {p.currency}) is still processing: it settles "
+                "the debt when it succeeds",
+            )
     charge = _charge(sub, "succeeded", ctx.now)
     if isinstance(charge, str):
         return _fail(d, f"cannot record the payment: {charge}")
