@@ -78,6 +78,15 @@ def test_computed_and_read_only_properties_are_refused(
     assert reason in refused(seeded, ["update", str(ACTIVE), "--set", assignment], 2)
 
 
+def test_status_active_points_to_pay_and_resume(seeded: Invoke) -> None:
+    result = seeded(f"update {UNPAID} --set status=active")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        'Error: --set: status cannot be set to "active" with update\n'
+        "Hint: use `subctl pay` (unpaid, past due) or `subctl resume` (paused)\n",
+    )
+
+
 def test_currency_and_frequency_are_fixed_once_billable(seeded: Invoke) -> None:
     line = refused(seeded, f"update {ACTIVE} --set currency=EUR", 5)
     assert line == "Error: the currency of a billable subscription cannot change"

@@ -401,15 +401,12 @@ def parse_assignments(
         if prop.name == "hs_status":
             value = coerce_value(prop, raw, today=today)
             if value not in STATUS_EDITS:
-                verb = {
-                    "canceled": "cancel",
-                    "paused": "pause",
-                    "active": "pay` (unpaid, past due) or `subctl resume` (paused)",
-                }.get(str(value), "")
-                raise UsageError(
-                    f'--set: status cannot be set to "{value}" with update',
-                    hint=f"use `subctl {verb}`" if verb else "status follows the lifecycle verbs",
-                )
+                hint = {
+                    "canceled": "use `subctl cancel`",
+                    "paused": "use `subctl pause`",
+                    "active": "use `subctl pay` (unpaid, past due) or `subctl resume` (paused)",
+                }.get(str(value), "status follows the lifecycle verbs")
+                raise UsageError(f'--set: status cannot be set to "{value}" with update', hint=hint)
             out[prop.name] = str(value)
             continue
         if prop.read_only_value:
