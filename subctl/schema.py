@@ -22,6 +22,7 @@ from typing import Any
 OBJECT_TYPE_ID = "0-69"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
+MILL = Decimal("0.001")  # the finest minor unit of a billing currency (BHD, KWD, …)
 WIDE = Context(prec=400)  # quantizing any double to cents never runs out of digits
 # Numbers a property holds: finite, with magnitude below 1e18 and not below 1e-12 (besides 0),
 # which a double stores and every output renders exactly enough.
@@ -126,6 +127,38 @@ FREQUENCIES: tuple[tuple[str, str, int], ...] = (
 )
 
 
+# ISO 4217 codes of the currencies in circulation (hs_currency_code), without funds codes, units
+# of account, precious metals and test codes: what a subscription can be billed in.
+CURRENCY_CODES: frozenset[str] = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+    MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+    SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+    UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+""".split()
+)
+
+# The payment methods a buyer may use (hs_allowed_payment_methods): the methods HubSpot payments
+# offers; the option values are not established (DOMAIN.md §1), subctl's are lower-case names.
+PAYMENT_METHODS: tuple[tuple[str, str], ...] = (
+    ("card", "Credit or debit card"),
+    ("ach", "ACH bank transfer"),
+    ("sepa", "SEPA direct debit"),
+    ("bacs", "Bacs direct debit"),
+    ("pads", "Pre-authorized debit (PAD)"),
+)
+# The language of invoices and e-mails (hs_language): the languages of HubSpot's exports
+# (DOMAIN.md §5), as lower-case codes; HubSpot's own option list is not established.
+LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("da", "Danish"), ("de", "German"), ("en", "English"), ("es", "Spanish"), ("fi", "Finnish"),
+    ("fr", "French"), ("it", "Italian"), ("ja", "Japanese"), ("nl", "Dutch"),
+    ("no", "Norwegian"), ("pl", "Polish"), ("pt", "Portuguese"), ("sv", "Swedish"),
+)  # fmt: skip
+
+
 def _opts(pairs: Iterable[tuple[str, str]]) -> tuple[Option, ...]:
     return tuple(Option(label=label, value=value) for value, label in pairs)
 
@@ -144,12 +177,12 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
     Property("hs_next_payment_amount", "Next payment amount", _P.NUMBER, "number",
              ("next_payment_amount",), money=True),
     Property("hs_last_payment_amount", "Last payment amount", _P.NUMBER, "number",
-             ("last_payment_amount",), money=True),
+             ("last_payment_amount",), money=True, read_only_value=True),
     Property("hs_last_payment_status", "Last payment status", _P.ENUMERATION, "select",
              ("last_payment_status",),
              _opts([("succeeded", "Succeeded"), ("failed", "Failed"),
                     ("partially_refunded", "Partially refunded"), ("refunded", "Refunded"),
-                    ("processing", "Processing")])),
+                    ("processing", "Processing")]), read_only_value=True),
     Property("hs_currency_code", "Currency code", _P.STRING, "text", ("currency",)),
     Property("hs_recurring_billing_frequency", "Billing frequency", _P.ENUMERATION, "select",
              ("frequency", "billing_frequency"), _opts((v, lbl) for v, lbl, _ in FREQUENCIES)),
@@ -162,7 +195,7 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
     Property("hs_invoice_creation", "Billable", _P.ENUMERATION, "select",
              ("invoice_creation", "billable"), _opts([("on", "On"), ("off", "Off")])),
     Property("hs_payment_method", "Payment method", _P.STRING, "text", ("payment_method",)),
-    Property("hs_mrr", "MRR", _P.NUMBER, "number", ("mrr",), money=True),
+    Property("hs_mrr", "MRR", _P.NUMBER, "number", ("mrr",), money=True, read_only_value=True),
     Property("hs_createdate", "Create date", _P.DATETIME, "date", ("createdate", "created"),
              read_only_value=True),
     Property("hs_lastmodifieddate", "Last modified date", _P.DATETIME, "date",
@@ -179,6 +212,45 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
              read_only_value=True),
     Property("hs_scheduled_cancellation_date", "Scheduled cancellation date", _P.DATE, "date",
              ("scheduled_cancellation_date", "cancel_at"), read_only_value=True),
+    # -- billing details HubSpot keeps editable once a subscription is billable (DOMAIN.md §1;
+    # migration m004_billing_details). Internal names are HubSpot's; their types are not
+    # established (DOMAIN.md §1), so subctl chooses: the owner is HubSpot's owner id (the
+    # CRM-wide hubspot_owner_id; the guide's hs_owner is not documented further and is left
+    # out), the payment methods and address types are multiple checkboxes, the language a
+    # select of the languages HubSpot's exports speak, the rest text. The guide names the
+    # billing-address fields hs_recipient_billing_address and its "_address2, _city, _country,
+    # _state, _zip" siblings: subctl reads these as hs_recipient_billing_<suffix>.
+    Property("hubspot_owner_id", "Owner", _P.NUMBER, "number", ("owner", "owner_id"),
+             group="billinginformation"),
+    Property("hs_automatically_email_invoices", "Automatically email invoices", _P.BOOL,
+             "booleancheckbox", ("automatically_email_invoices",), group="billinginformation"),
+    Property("hs_allowed_payment_methods", "Allowed payment methods", _P.ENUMERATION,
+             "checkbox", ("allowed_payment_methods",),
+             _opts(PAYMENT_METHODS), group="billinginformation"),
+    Property("hs_collect_address_types", "Collect address types", _P.ENUMERATION, "checkbox",
+             ("collect_address_types",),
+             _opts([("billing_address", "Billing address"),
+                    ("shipping_address", "Shipping address")]), group="billinginformation"),
+    Property("hs_invoice_comments", "Invoice comments", _P.STRING, "textarea",
+             ("invoice_comments",), group="billinginformation"),
+    Property("hs_language", "Language", _P.ENUMERATION, "select", ("language",),
+             _opts(LANGUAGES), group="billinginformation"),
+    Property("hs_locale", "Locale", _P.STRING, "text", ("locale",), group="billinginformation"),
+    Property("hs_payment_enabled", "Payment enabled", _P.BOOL, "booleancheckbox",
+             ("payment_enabled",), group="billinginformation"),
+    Property("hs_tax_ids", "Tax IDs", _P.STRING, "text", ("tax_ids",), group="billinginformation"),
+    Property("hs_recipient_billing_address", "Billing address", _P.STRING, "text",
+             ("billing_address",), group="billinginformation"),
+    Property("hs_recipient_billing_address2", "Billing address line 2", _P.STRING, "text",
+             ("billing_address2",), group="billinginformation"),
+    Property("hs_recipient_billing_city", "Billing city", _P.STRING, "text",
+             ("billing_city",), group="billinginformation"),
+    Property("hs_recipient_billing_state", "Billing state/region", _P.STRING, "text",
+             ("billing_state",), group="billinginformation"),
+    Property("hs_recipient_billing_zip", "Billing postal code", _P.STRING, "text",
+             ("billing_zip", "billing_postal_code"), group="billinginformation"),
+    Property("hs_recipient_billing_country", "Billing country", _P.STRING, "text",
+             ("billing_country",), group="billinginformation"),
 )  # fmt: skip
 
 DEFAULT_LIST_FIELDS: tuple[str, ...] = (
@@ -241,8 +313,11 @@ def to_storage(ptype: PropType, value: Any) -> Any:
 
 
 def money_from_storage(raw: Any) -> Decimal:
-    """A stored amount (money properties, payments) as Decimal cents."""
-    return Decimal(from_storage(PropType.NUMBER, raw)).quantize(CENT, context=WIDE)
+    """A stored amount (money properties, payments) as Decimal cents, or mills when it has a
+    third decimal place (a BHD or KWD amount), so that an amount reads back as it was set."""
+    mills = Decimal(from_storage(PropType.NUMBER, raw)).quantize(MILL, context=WIDE)
+    cents = mills.quantize(CENT, context=WIDE)
+    return cents if cents == mills else mills
 
 
 def from_storage(ptype: PropType, raw: Any) -> Any:

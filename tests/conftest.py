@@ -102,8 +102,8 @@ SEED_ROWS = [
 
 @pytest.fixture
 def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
-    """A workspace with the five SEED_ROWS, a contact (id 17, two emails) on subscriptions 1 and
-    2, a company on 1, and a pending ACH payment on 2."""
+    """A workspace with the five SEED_ROWS (all billable), a contact (id 17, two emails) on
+    subscriptions 1 and 2, a company on 1, and a pending ACH payment on 2."""
     import datetime as dt
     from decimal import Decimal
 
@@ -117,7 +117,7 @@ def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
     cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
             "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
             "hs_recurring_billing_frequency", "hs_mrr", "hs_canceled_at", "hs_createdate",
-            "hs_lastmodifieddate"]  # fmt: skip
+            "hs_lastmodifieddate", "hs_invoice_creation"]  # fmt: skip
     created = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
     def typed(row: tuple[object, ...]) -> list[object]:
@@ -128,6 +128,7 @@ def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
             dt.date.fromisoformat(str(due)) if due else None,
             Decimal(str(amount)) if amount else None, cur, freq, Decimal(str(mrr)),
             dt.datetime.fromisoformat(str(canceled)) if canceled else None, created, created,
+            "on",  # billable: every seeded subscription creates invoices
         ]  # fmt: skip
         return [reg.get(c).to_storage(v) for c, v in zip(cols, values, strict=True)]  # type: ignore[union-attr]
 

@@ -443,15 +443,15 @@ def test_delete_on_a_tty(seeded: Invoke, tty: FakeConfirm) -> None:
 
 def test_update(seeded: Invoke) -> None:
     result = seeded(f"update {ACTIVE} --set name='Acme Corp – Pro'"
-                    " --set 'Billing frequency=Quarterly' --format json")  # fmt: skip
+                    " --set 'Billing city=Springfield' --format json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     doc = view(seeded, ACTIVE)
     assert doc["properties"]["hs_name"] == "Acme Corp – Pro"
-    assert doc["properties"]["hs_recurring_billing_frequency"] == "quarterly"
+    assert doc["properties"]["hs_recipient_billing_city"] == "Springfield"
     assert doc["properties"]["hs_lastmodifieddate"] == "2026-11-26T12:00:00.000Z"
     assert {(h["property"], h["new"]) for h in doc["history"]} == {
         ("hs_name", "Acme Corp – Pro"),
-        ("hs_recurring_billing_frequency", "quarterly"),
+        ("hs_recipient_billing_city", "Springfield"),
     }
     refused = seeded(f"update {UNPAID} --set name=x")
     assert refused.exit_code == 5
@@ -481,6 +481,64 @@ def test_status_unpaid_emails_an_update_link(seeded: Invoke) -> None:
     assert doc["properties"]["hs_status"] == "unpaid"
     (mail,) = doc["outbox"]
     assert mail["kind"] == "payment_method_update" and mail["link"] in mail["body"]
+    failed = [p for p in doc["payments"] if p["status"] == "failed"]
+    assert failed == [
+        {"id": 901, "amount": 99.0, "currency": "USD", "status": "failed", "method": "card",
+         "kind": "payment", "created_at": "2026-11-26T12:00:00.000Z",
+         "pending_bank_payment": False},
+    ]  # fmt: skip
+    assert doc["properties"]["hs_last_payment_status"] == "failed"
+
+
+def test_pay_brings_an_unpaid_subscription_back(seeded: Invoke) -> None:
+    assert seeded(f"update {ACTIVE} --set status=unpaid").exit_code == 0
+    result = seeded(f"pay {ACTIVE} --format json")
+    assert result.exit_code == 0, result.stderr
+    assert rows(result.stdout) == [
+        {"id": ACTIVE, "name": "Acme Corp – Pro monthly", "status": "unpaid", "outcome": "ok",
+         "new_status": "active", "note": "paid 99.00 USD; next payment due 2027-01-01"},
+    ]  # fmt: skip
+    doc = view(seeded, ACTIVE)
+    assert doc["status"]["value"] == "active"
+    props = doc["properties"]
+    assert (props["hs_next_payment_due_date"], props["hs_last_payment_status"],
+            props["hs_last_payment_amount"]) == ("2027-01-01", "succeeded", 99.0)  # fmt: skip
+    assert [(p["id"], p["status"], p["amount"]) for p in doc["payments"]] == [
+        (901, "failed", 99.0),
+        (902, "succeeded", 99.0),
+    ]
+    again = seeded(f"pay {ACTIVE} --format json")  # exactly once: nothing left to pay
+    assert again.exit_code == 0 and rows(again.stdout)[0]["note"] == "already active"
+    assert len(view(seeded, ACTIVE)["payments"]) == 2
+    canceled = seeded(f"pay {CANCELED}")
+    assert canceled.exit_code == 5
+    assert "only an unpaid or past-due subscription owes a payment" in canceled.stderr
+
+
+def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, subctl_home: Path) -> None:
+    before = checksum(subctl_home)
+    refused = seeded("pay --where 'status = unpaid'")
+    assert refused.exit_code == 2 and "confirmation required" in refused.stderr
+    assert checksum(subctl_home) == before
+    result = seeded("pay --where 'status = unpaid' --yes --format json")
+    assert result.exit_code == 5  # the pending bank payment of 2 settles its debt
+    assert [(r["id"], r["outcome"], r["new_status"], r["note"]) for r in rows(result.stdout)] == [
+        (UNPAID, "failed", "unpaid", "bank payment 900 (1200.00 EUR) is still processing: it "
+         "settles the debt when it succeeds"),
+        (UNPAID_NO_CONTACT, "ok", "active", "paid 300.00 USD; next payment due 2027-02-28"),
+    ]  # fmt: skip
+    (job,) = json.loads(seeded("jobs --format json").stdout)
+    assert (job["command"], job["status"], job["ok"], job["failed"]) == ("pay", "done", 1, 1)
+    assert [p["id"] for p in view(seeded, UNPAID)["payments"]] == [900]
+
+
+def test_only_active_subscriptions_can_be_paused(seeded: Invoke) -> None:
+    result = seeded(f"pause {UNPAID}")
+    assert result.exit_code == 5
+    assert "only active subscriptions can be paused" in result.stderr
+    help_text = " ".join(seeded("pause --help").stdout.split())
+    assert "Pause billing of active subscriptions" in help_text
+    assert "unpaid, or past-due" not in help_text and "active, unpaid" not in help_text
 
 
 # -- send-update-link and the outbox in view ------------------------------------------------------

@@ -34,8 +34,8 @@ def test_upsell_segment_end_to_end(demo: Invoke) -> None:
     result = demo(TIER)
     assert result.exit_code == 0, result.stderr
     assert "Created property subscription_tier (enumeration/select)" in result.stderr
-    active = ids(demo, "list --where 'status = active and due > +3d' --all")
-    scheduled = ids(demo, "list --where 'status = scheduled and due > +3d' --all")
+    active = ids(demo, "list --where 'status = active and due > +3d and billable = on' --all")
+    scheduled = ids(demo, "list --where 'status = scheduled and due > +3d and billable = on' --all")
     assert len(active) >= 15 and len(scheduled) >= 2
     basic_active, pro_active = active[:10], active[10:15]
     for chosen, value in ((basic_active + scheduled[:2], "Basic"), (pro_active, "professional")):

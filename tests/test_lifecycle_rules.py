@@ -36,6 +36,8 @@ def sub(status: str, **props: object) -> Subscription:
         "hs_status": status,
         "hs_next_payment_due_date": dt.date(2026, 12, 20),
         "hs_next_payment_amount": Decimal("99.00"),
+        "hs_currency_code": "USD",
+        "hs_invoice_creation": "on",
         "hs_recurring_billing_frequency": "monthly",
         "hs_mrr": Decimal("99.00"),
         "hs_createdate": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
@@ -64,6 +66,7 @@ EXPECTED = {
     "cancel_end":  (OK,   FAIL,  FAIL,    SKIP,    FAIL,   FAIL,     FAIL),
     "pause":       (OK,   FAIL,  FAIL,    FAIL,    FAIL,   FAIL,     SKIP),
     "resume":      (SKIP, FAIL,  FAIL,    FAIL,    FAIL,   FAIL,     OK),
+    "pay":         (SKIP, OK,    OK,      FAIL,    FAIL,   FAIL,     FAIL),
     "delete":      (FAIL, FAIL,  FAIL,    OK,      OK,     FAIL,     FAIL),
     "update":      (OK,   FAIL,  FAIL,    FAIL,    FAIL,   OK,       FAIL),
     "send-update-link": (OK, OK, OK,      FAIL,    FAIL,   OK,       OK),
@@ -75,6 +78,7 @@ RESULT = {
     "cancel_end": "active",
     "pause": "paused",
     "resume": "active",
+    "pay": "active",
     "delete": None,
     "update": None,  # unchanged
     "send-update-link": None,
@@ -259,6 +263,78 @@ def test_mark_unpaid_records_update_link_mail() -> None:
     d = run(*_mark_unpaid())
     (mail,) = d.mutation.messages
     assert mail.kind == "payment_method_update" and mail.link and mail.link in mail.body
+
+
+def test_mark_unpaid_records_the_failed_payment() -> None:
+    d = run(*_mark_unpaid())
+    assert d.mutation is not None
+    (charge,) = d.mutation.charges
+    assert (charge.amount, charge.currency, charge.status, charge.method, charge.created_at) == (
+        Decimal("99.00"),
+        "USD",
+        "failed",
+        "card",
+        NOW,
+    )
+    assert d.mutation.changes["hs_last_payment_status"] == (None, "failed")
+    assert "failed payment of 99.00 USD recorded" in d.note
+    action, values = _action("mark_unpaid")
+    no_amount = run(action, sub("active", hs_next_payment_amount=None), values=values)
+    assert no_amount.outcome is FAIL and "no next payment amount" in no_amount.note
+    past_due = run(*_action("mark_past_due")[:1], sub("active"),
+                   values=_action("mark_past_due")[1])  # fmt: skip
+    assert past_due.mutation is not None and past_due.mutation.charges == ()
+
+
+@pytest.mark.parametrize(
+    ("frequency", "due", "next_due"),
+    [
+        ("monthly", dt.date(2026, 11, 20), dt.date(2026, 12, 20)),
+        ("monthly", dt.date(2027, 1, 31), dt.date(2027, 2, 28)),
+        ("annually", dt.date(2026, 11, 20), dt.date(2027, 11, 20)),
+        ("weekly", dt.date(2026, 11, 20), dt.date(2026, 11, 27)),
+    ],
+)
+def test_pay_records_a_succeeded_payment_and_settles_one_cycle(
+    frequency: str, due: dt.date, next_due: dt.date
+) -> None:
+    s = sub("unpaid", hs_recurring_billing_frequency=frequency, hs_next_payment_due_date=due,
+            hs_payment_method="ACH - 1117", hs_last_payment_status="failed")  # fmt: skip
+    d = run(Action("pay"), s)
+    assert d.outcome is OK and d.new_status == "active"
+    assert d.mutation is not None and d.mutation.action == "pay"
+    (charge,) = d.mutation.charges
+    assert (charge.amount, charge.currency, charge.status, charge.method) == (
+        Decimal("99.00"),
+        "USD",
+        "succeeded",
+        "ach",
+    )
+    changes = d.mutation.changes
+    assert changes["hs_status"] == ("unpaid", "active")
+    assert changes["hs_last_payment_status"] == ("failed", "succeeded")
+    assert changes["hs_last_payment_amount"] == (None, Decimal("99.00"))
+    assert changes["hs_next_payment_due_date"] == (due, next_due)
+    assert d.note == f"paid 99.00 USD; next payment due {next_due}"
+
+
+def test_pay_waits_for_a_pending_bank_payment() -> None:
+    ach = Payment(900, Decimal("99.00"), "USD", "processing", "ach", "payment", NOW)
+    d = run(Action("pay"), sub("unpaid"), (ach,))
+    assert d.outcome is FAIL and d.mutation is None
+    assert (
+        d.note
+        == "bank payment 900 (99.00 USD) is still processing: it settles the debt when it succeeds"
+    )
+    assert Action("pay").needs_payments
+
+
+def test_pay_needs_an_amount_due() -> None:
+    d = run(Action("pay"), sub("past_due", hs_next_payment_amount=None))
+    assert d.outcome is FAIL and d.note == (
+        "cannot record the payment: no next payment amount: no payment is due"
+    )
+    assert run(Action("pay"), sub("active")).note == "already active"
 
 
 def _mark_unpaid() -> tuple[Action, Subscription, tuple[Payment, ...], str, dict[str, object]]:
@@ -486,7 +562,7 @@ def test_a_pending_payment_of_two_subscriptions_is_refunded_once_per_batch() -> 
         ("update", {"assignments": ["status=canceled"]}, "cannot be set to \"canceled\""),
         ("update", {"assignments": ["status=unpaid", "name=x"]}, "on its own"),
         ("update", {"assignments": ["frequency=daily"]}, "is not an option"),
-        ("update", {"assignments": ["mrr=lots"]}, "is not a number"),
+        ("update", {"assignments": ["next_payment_amount=lots"]}, "is not a number"),
         ("update", {"assignments": ["due=2026-01-01"]}, "is in the past"),
     ],
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Lifecycle verbs: ``update``, ``cancel``, ``pause``, ``resume``, ``delete`` and
+"""Lifecycle verbs: ``update``, ``cancel``, ``pause``, ``resume``, ``pay``, ``delete`` and
 ``send-update-link``, on one subscription or a batch (IDs, ``--from-file``, ``--where``,
 ``--view``, ``--plan``). Every run is journaled (``subctl jobs``); the rules are in
 ``subctl.services.lifecycle``."""
@@ -74,9 +74,10 @@ def subscription_update(
     yes: YesOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Edit properties of active or scheduled subscriptions (not within 2 days of the next
-    payment). `--set status=unpaid` records a failed payment and e-mails the buyer a
-    payment-method update link.
+    """Edit properties of active or scheduled subscriptions that create invoices (not within 2
+    days of the next payment; once billable, currency and frequency are fixed; computed
+    properties such as MRR are read-only). `--set status=unpaid` records a failed payment and
+    e-mails the buyer a payment-method update link; `subctl pay` records the payment.
 
     Example: subctl update 16 --set next_payment_due_date=+30d --set payment_method="Visa - 4242"
     """
@@ -144,7 +145,8 @@ def subscription_pause(
     yes: YesOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Pause billing of active, unpaid or past-due subscriptions.
+    """Pause billing of active subscriptions (an unpaid or past-due one is paid first, with
+    `subctl pay`).
 
     Example: subctl pause 12 --reason "customer on leave until March"
     """
@@ -178,6 +180,27 @@ def subscription_resume(
     """
     _run(ctx, "resume", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
          next_billing_date=next_billing_date)  # fmt: skip
+
+
+def subscription_pay(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    from_file: FromFileOpt = None,
+    where: WhereOpt = None,
+    view: ViewOpt = None,
+    plan: PlanOpt = None,
+    plan_out: PlanOutOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Record that unpaid or past-due subscriptions were paid: a succeeded payment of the next
+    payment amount; the subscription is active again and its next payment due date moves one
+    billing period on.
+
+    Example: subctl pay 1042
+    """
+    _run(ctx, "pay", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt)
 
 
 def subscription_delete(
@@ -232,5 +255,6 @@ def register(app: typer.Typer) -> None:
     app.command("cancel")(subscription_cancel)
     app.command("pause")(subscription_pause)
     app.command("resume")(subscription_resume)
+    app.command("pay")(subscription_pay)
     app.command("delete")(subscription_delete)
     app.command("send-update-link")(subscription_send_update_link)

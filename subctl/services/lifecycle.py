@@ -1,4 +1,4 @@
-"""Lifecycle rules: what ``update``, ``cancel``, ``pause``, ``resume``, ``delete`` and
+"""Lifecycle rules: what ``update``, ``cancel``, ``pause``, ``resume``, ``pay``, ``delete`` and
 ``send-update-link`` do to one subscription, and when they may (DOMAIN.md §0 Edit, Cancel,
 Delete; §2 lifecycle endpoints). Pure functions: ``decide`` turns an action and a snapshot of
 one subscription into an outcome and a ``Mutation`` for the store; batches, journals and plans
@@ -17,6 +17,7 @@ cancel                 active, unpaid, past_due, scheduled, paused  canceled    
 cancel_at_period_end   active                                      canceled      active [1]
 pause                  active                                      paused        paused
 resume                 paused                                      active        active
+pay [4]                unpaid, past_due                            active        active
 delete                 canceled, expired                           (deleted)     deleted
 update                 active, scheduled [2]                       no change     unchanged
 send_update_link       active, unpaid, past_due, scheduled, paused  -             unchanged
@@ -32,13 +33,37 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   scheduler; HubSpot flips the status at the period end. One already scheduled is skipped.
 - [2] The companion article: only active or scheduled subscriptions can be edited, and not
   within 2 days of the next payment: refused when the next payment due date is today or within
-  the next ``EDIT_FREEZE_DAYS`` days (inclusive). Read-only properties (ids, create/modified
-  dates, cancellation data, pause reason) are refused; values are checked against the
-  property's type, options and validation rules. An update that changes nothing is skipped.
+  the next ``EDIT_FREEZE_DAYS`` days (inclusive). Read-only properties are refused with their
+  reason (``READ_ONLY``): ids, create/modified dates, cancellation data and pause reason (set
+  by the verbs), MRR (HubSpot computes it) and the last payment's amount and status (recorded
+  from payments: ``pay``, ``--set status=unpaid``). Values are checked against the property's
+  type, options, limits and validation rules (``subctl.services.validation``). An update that
+  changes nothing is skipped. The state rules, per subscription (DOMAIN.md §1, §8):
+  a subscription that does not create invoices (``hs_invoice_creation`` not ``on``; HubSpot's
+  default is ``off``) cannot be edited, except to turn invoice creation on (HubSpot's own step
+  to make a subscription billable, ``--set billable=on``), which may set other properties in
+  the same update, its currency and billing frequency included; once billable, invoice
+  creation cannot be turned off and the currency and frequency no longer change. An active or
+  scheduled subscription keeps a name and a next payment due date (neither can be cleared).
+  A next payment amount has at most the decimal places of the subscription's currency (the
+  new one when the update sets it): refused, never rounded, so what is stored is what ``view``
+  shows and ``--where`` matches.
 - [3] ``update --set status=unpaid|past_due`` records a billing event (a failed or overdue
   payment), not an edit, so the edit rules do not apply; the status must be set on its own.
-  Other statuses have their own verbs. A subscription turning unpaid gets the payment-method
-  update e-mail (the article: "the buyer is emailed to update the payment method").
+  Other statuses have their own verbs. Turning unpaid records the failed payment: a payment of
+  the next payment amount, in the subscription's currency, with status ``failed``, associated
+  with the subscription, and ``hs_last_payment_status`` ``failed``; without a next payment
+  amount or currency there is no payment that could have failed, and the item fails. The
+  buyer gets the payment-method update e-mail (the article: "the buyer is emailed to update the
+  payment method"). Turning past due records nothing: the payment is late, not failed.
+- [4] ``pay`` records that the buyer paid what is owed (HubSpot: an unpaid subscription
+  becomes active again once its payment succeeds): a succeeded payment of the next payment
+  amount settles the billing cycle that was due on the next payment due date, so that date
+  moves one billing period on (one payment settles one cycle), ``hs_last_payment_status``
+  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount. The payment's method is the
+  subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``). While a bank
+  (ACH) payment of the subscription is still processing, ``pay`` fails: that payment settles
+  the debt when it succeeds, and recording another would charge the buyer twice.
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
   pause reason. A paused subscription earns nothing: pausing sets ``hs_mrr`` to 0 and resuming
@@ -81,8 +106,15 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
-from subctl.services.refunds import monthly_recurring, paid_period_end, prorate
-from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
+from subctl.services.refunds import monthly_recurring, next_period_end, paid_period_end, prorate
+from subctl.store.base import (
+    Charge,
+    Mutation,
+    OutboxMessage,
+    Payment,
+    Refund,
+    Subscription,
+)
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
@@ -135,6 +167,8 @@ TRANSITIONS: dict[str, Transition] = {
            "back active on resume, its debt forgotten)"),
         _t("resume", "paused", "active", "active", "resumed",
            "only a paused subscription can be resumed"),
+        _t("pay", "unpaid past_due", "active", "active", "paid",
+           "only an unpaid or past-due subscription owes a payment"),
         _t("delete", "canceled expired", "", None, "deleted",
            "only canceled or expired subscriptions can be deleted"),
         _t("update", "active scheduled", "", None, "updated",
@@ -149,12 +183,15 @@ TRANSITIONS: dict[str, Transition] = {
 }  # fmt: skip
 
 # The CLI verbs; each maps to a transition (update and cancel by their options).
-VERBS: tuple[str, ...] = ("update", "cancel", "pause", "resume", "delete", "send-update-link")
+VERBS: tuple[str, ...] = (
+    "update", "cancel", "pause", "resume", "pay", "delete", "send-update-link",
+)  # fmt: skip
 PAST_TENSE: dict[str, str] = {
     "update": "updated",
     "cancel": "canceled",
     "pause": "paused",
     "resume": "resumed",
+    "pay": "paid",
     "delete": "deleted",
     "send-update-link": "sent",
 }
@@ -173,13 +210,37 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
                "hs_mrr", "hs_next_payment_amount", "hs_currency_code",
                "hs_recurring_billing_frequency"),
     "delete": (),
-    "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date"),
+    "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date",
+               "hs_invoice_creation", "hs_currency_code"),
     "send_update_link": ("hs_createdate",),
-    "mark_unpaid": ("hs_createdate",),
+    "pay": ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
+            "hs_recurring_billing_frequency", "hs_payment_method", "hs_last_payment_status",
+            "hs_last_payment_amount"),
+    "mark_unpaid": ("hs_createdate", "hs_next_payment_amount", "hs_currency_code",
+                    "hs_payment_method", "hs_last_payment_status"),
     "mark_past_due": (),
 }  # fmt: skip
 REFUND_FIELDS = ("hs_recurring_billing_frequency", "hs_last_payment_status")
 STATUS_EDITS: dict[str, str] = {"unpaid": "mark_unpaid", "past_due": "mark_past_due"}
+# Why a property cannot be set with update (properties marked read-only in the schema).
+_BY_VERBS = "it follows the lifecycle verbs"
+_FROM_PAYMENTS = "it is recorded from payments (`subctl pay`, `update --set status=unpaid`)"
+READ_ONLY: dict[str, str] = {
+    "hs_object_id": "it is the record id",
+    "hs_createdate": "it is set when the subscription is created",
+    "hs_lastmodifieddate": "every change sets it",
+    "hs_canceled_at": f"{_BY_VERBS} (`subctl cancel`)",
+    "hs_scheduled_cancellation_date": f"{_BY_VERBS} (`subctl cancel --at-period-end`)",
+    "hs_pause_reason": f"{_BY_VERBS} (`subctl pause --reason`)",
+    "hs_mrr": "HubSpot computes it from the line items",
+    "hs_last_payment_amount": _FROM_PAYMENTS,
+    "hs_last_payment_status": _FROM_PAYMENTS,
+}
+# Properties fixed once a subscription is billable (DOMAIN.md §1: not among those HubSpot keeps
+# editable then).
+FIXED_ONCE_BILLABLE: tuple[str, ...] = ("hs_currency_code", "hs_recurring_billing_frequency")
+# Properties an active or scheduled subscription (the only ones update edits) cannot lose.
+REQUIRED: tuple[str, ...] = ("hs_name", "hs_next_payment_due_date")
 # Transitions refused while a cancellation is scheduled: each could bring a next payment back.
 KEEP_SCHEDULED_CANCELLATION = frozenset({"update", "pause", "resume"})
 
@@ -215,7 +276,7 @@ class Action:
 
     @property
     def needs_payments(self) -> bool:
-        return self.verb == "cancel"
+        return self.verb in ("cancel", "pay")
 
     @property
     def sends_mail(self) -> bool:
@@ -350,7 +411,6 @@ def parse_assignments(
     before anything changes.
     """
     from subctl.export.values import text_value
-    from subctl.services.validation import check
     from subctl.services.values import coerce_value
 
     if not assignments:
@@ -370,19 +430,25 @@ def parse_assignments(
         if prop.name == "hs_status":
             value = coerce_value(prop, raw, today=today)
             if value not in STATUS_EDITS:
-                verb = {"canceled": "cancel", "paused": "pause", "active": "resume"}.get(
-                    str(value), ""
-                )
-                raise UsageError(
-                    f'--set: status cannot be set to "{value}" with update',
-                    hint=f"use `subctl {verb}`" if verb else "status follows the lifecycle verbs",
-                )
+                hint = {
+                    "canceled": "use `subctl cancel`",
+                    "paused": "use `subctl pause`",
+                    "active": "use `subctl pay` (unpaid, past due) or `subctl resume` (paused)",
+                }.get(str(value), "status follows the lifecycle verbs")
+                raise UsageError(f'--set: status cannot be set to "{value}" with update', hint=hint)
             out[prop.name] = str(value)
             continue
         if prop.read_only_value:
-            raise UsageError(f"--set: {registry.short_name(prop)} is read-only")
+            reason = READ_ONLY.get(prop.name)
+            raise UsageError(
+                f"--set: {registry.short_name(prop)} is read-only"
+                + (f": {reason}" if reason else "")
+            )
         value = coerce_value(prop, raw, today=today)
-        check(prop, value, today=today)
+        if prop.name == "hs_invoice_creation" and value != "on":
+            raise UsageError(
+                "--set: billable cannot be turned off: a billable subscription stays billable"
+            )
         if prop.name == "hs_next_payment_due_date" and value is not None and value < today:
             raise UsageError(f"--set: next_payment_due_date {value} is in the past")
         out[prop.name] = text_value(value)
@@ -878,32 +944,115 @@ def _update(
     frozen = edit_freeze(props.get("hs_next_payment_due_date"), ctx.today)
     if frozen:
         return _fail(d, frozen)
+    refused = _edit_refusal(props, ctx.values)
+    if refused:
+        return _fail(d, refused)
     changes = {k: v for k, v in ctx.values.items() if props.get(k) != v}
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
     d.mutation = _mutation(action, ctx, sub, {**changes, "hs_lastmodifieddate": ctx.now})
+    texts = dict(action.values)
     d.note = "set " + ", ".join(
-        f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else value}"
+        f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else texts[name]}"
         for name, value in changes.items()
     )
     return d
 
 
+def _edit_refusal(props: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
+    """Why the update's values cannot be set on this subscription (the state rules of [2])."""
+    from subctl.services.validation import money_problem
+
+    billable = props.get("hs_invoice_creation") == "on"
+    if not billable and values.get("hs_invoice_creation") != "on":
+        return (
+            "the subscription does not create invoices, so it cannot be edited "
+            "(turn invoice creation on with --set billable=on)"
+        )
+    for name in FIXED_ONCE_BILLABLE:
+        if billable and name in values and values[name] != props.get(name):
+            what = "currency" if name == "hs_currency_code" else "billing frequency"
+            return f"the {what} of a billable subscription cannot change"
+    for name in REQUIRED:
+        if name in values and values[name] is None:
+            what = "name" if name == "hs_name" else "next payment due date"
+            return f"the {what} of an active or scheduled subscription cannot be cleared"
+    amount = values.get("hs_next_payment_amount")
+    currency = values.get("hs_currency_code", props.get("hs_currency_code"))
+    return None if amount is None else money_problem(amount, currency)
+
+
+def _charge(sub: Subscription, status: str, now: dt.datetime) -> Charge | str:
+    """The payment of the subscription's next payment amount, or why there is none."""
+    amount = sub.properties.get("hs_next_payment_amount")
+    currency = sub.properties.get("hs_currency_code")
+    if amount is None:
+        return "no next payment amount: no payment is due"
+    if not currency:
+        return "no currency code: the payment cannot be recorded"
+    method = str(sub.properties.get("hs_payment_method") or "")
+    kind = "ach" if method.strip().lower().startswith("ach") else "card"
+    return Charge(amount=amount, currency=str(currency), status=status, method=kind,
+                  created_at=now)  # fmt: skip
+
+
 def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
     status = str(ctx.values["hs_status"])
-    changes = {"hs_status": status, "hs_lastmodifieddate": ctx.now}
+    changes: dict[str, Any] = {"hs_status": status, "hs_lastmodifieddate": ctx.now}
+    charges: tuple[Charge, ...] = ()
+    if status == "unpaid":
+        charge = _charge(sub, "failed", ctx.now)
+        if isinstance(charge, str):
+            return _fail(d, f"cannot record a failed payment: {charge}")
+        charges = (charge,)
+        changes["hs_last_payment_status"] = "failed"
     message = _update_link_mail(sub, target.email, ctx) if status == "unpaid" else None
-    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else ())
+    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else (),
+                           charges=charges)  # fmt: skip
     d.message = message
     d.new_status = status
     d.note = f"status {status}"
+    for charge in charges:
+        d.note += f"; failed payment of {charge.amount} {charge.currency} recorded"
     if status == "unpaid":
         d.note += (
             f"; payment-method update e-mail to {message.recipient}"
             if message
             else "; no contact e-mail: payment-method e-mail not recorded"
         )
+    return d
+
+
+def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
+    for p in target.payments:
+        if p.pending_bank_payment:
+            return _fail(
+                d,
+                f"bank payment {p.id} ({p.amount} {p.currency}) is still processing: it settles "
+                "the debt when it succeeds",
+            )
+    charge = _charge(sub, "succeeded", ctx.now)
+    if isinstance(charge, str):
+        return _fail(d, f"cannot record the payment: {charge}")
+    changes: dict[str, Any] = {
+        "hs_status": "active",
+        "hs_last_payment_status": "succeeded",
+        "hs_last_payment_amount": charge.amount,
+        "hs_lastmodifieddate": ctx.now,
+    }
+    due = sub.properties.get("hs_next_payment_due_date")
+    note = f"paid {charge.amount} {charge.currency}"
+    if due is not None:
+        frequency = str(sub.properties.get("hs_recurring_billing_frequency") or "")
+        try:
+            changes["hs_next_payment_due_date"] = next_period_end(due, frequency)
+        except ValueError as exc:
+            return _fail(d, f"cannot move the next payment due date: {exc}")
+        note += f"; next payment due {changes['hs_next_payment_due_date']}"
+    d.mutation = _mutation(action, ctx, sub, changes, charges=(charge,))
+    d.new_status = "active"
+    d.note = note
     return d
 
 
@@ -924,6 +1073,7 @@ _HANDLERS = {
     "cancel_at_period_end": _cancel_at_period_end,
     "pause": _pause,
     "resume": _resume,
+    "pay": _pay,
     "delete": _delete,
     "update": _update,
     "send_update_link": _send_update_link,

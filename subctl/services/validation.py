@@ -43,6 +43,23 @@ DOMAIN.md §4):
   (a rule stored before that limit) fails the rule rather than the command.
 - ``DAYS_OF_WEEK`` compares the UTC weekday.
 
+Besides its rules, every value keeps the limits of its property (checked first, the same way;
+HubSpot's where it documents them, subctl's choice otherwise):
+
+- Text (``string``) holds at most ``TEXT_MAX_LENGTH`` (65,536) characters (DOMAIN.md §4).
+  Control characters (C0, DEL, C1: a newline, an escape sequence) are refused in single-line
+  text; multi-line text (``textarea``, ``html``) allows newlines and tabs, no other control
+  character. Messages name the character by its code point, never print it.
+- Amounts (money properties) are at least 0, below ``MONEY_LIMIT`` (a trillion) and have at most
+  ``MONEY_DECIMALS`` (3) decimal places, the finest minor unit of a billing currency: such an
+  amount is stored exactly and shown and matched as typed. The precision of the subscription's
+  own currency (``money_problem``) depends on the subscription, and is checked by the update.
+- Standard properties: ``hs_currency_code`` is an ISO 4217 code (``schema.CURRENCY_CODES``,
+  upper case as HubSpot writes it); ``hs_net_payment_terms`` a whole number of days from 0 to
+  ``NET_TERMS_MAX_DAYS`` (365: HubSpot's presets go to 90, a year leaves room for custom terms);
+  ``hubspot_owner_id`` a positive whole number a double holds exactly; ``hs_locale`` a
+  language tag such as ``en-us``.
+
 Messages quote the rejected value, except for highly sensitive properties, whose value (and any
 part of it, such as offending characters or a domain) shows as ``masking.MASK``.
 """
@@ -60,10 +77,18 @@ from urllib.parse import urlsplit
 
 from subctl.errors import UsageError
 from subctl.query.values import add_months
-from subctl.schema import EPOCH, Property, PropType
+from subctl.schema import CURRENCY_CODES, EPOCH, Property, PropType
 from subctl.services.masking import HIGHLY_SENSITIVE, MASK
 
 REGEX_MAX_LENGTH = 1000
+TEXT_MAX_LENGTH = 65_536
+MONEY_LIMIT = Decimal("1e12")
+MONEY_DECIMALS = 3
+NET_TERMS_MAX_DAYS = 365
+OWNER_ID_MAX = 2**53 - 1
+MULTI_LINE_FIELD_TYPES = frozenset({"textarea", "html"})
+MULTI_LINE_CONTROLS = frozenset("\n\t\r")
+_LOCALE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$", re.IGNORECASE)
 PERIOD_MAX_YEARS = 100  # duration rules; far beyond any real lead time, well within the calendar
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 NAME_PUNCTUATION = frozenset("-.,'")
@@ -256,10 +281,14 @@ def _max_number(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
     return f"{c.quote(v)} is above MAX_NUMBER {args[0]}"
 
 
+def _decimal_places(number: Decimal) -> int:
+    """Digits after the point, ignoring trailing zeros (``1.50`` has one)."""
+    exponent = number.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def _decimal(c: _Context, v: Any, args: tuple[str, ...]) -> str | None:
-    exponent = Decimal(str(v)).normalize().as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    if places <= int(args[0]):
+    if _decimal_places(Decimal(str(v))) <= int(args[0]):
         return None
     return f"{c.quote(v)} has more than {args[0]} decimal places (DECIMAL {args[0]})"
 
@@ -469,16 +498,107 @@ CHECKS: dict[str, Checker] = {
 RULE_TYPES: tuple[str, ...] = tuple(CHECKS)
 
 
+# -- the limits of every value (module docstring) --------------------------------------------
+
+
+def _text_limits(c: _Context, prop: Property, v: str) -> str | None:
+    if len(v) > TEXT_MAX_LENGTH:
+        return f"the text has {len(v):,} characters; text is limited to {TEXT_MAX_LENGTH:,}"
+    multi_line = prop.field_type in MULTI_LINE_FIELD_TYPES
+    for ch in v:
+        if unicodedata.category(ch) == "Cc" and not (multi_line and ch in MULTI_LINE_CONTROLS):
+            where = "text" if multi_line else "single-line text"
+            allowed = " (newlines and tabs are)" if multi_line else ""
+            return f"control character U+{ord(ch):04X} is not allowed in {where}{allowed}"
+    return None
+
+
+def _money_limits(c: _Context, v: Any) -> str | None:
+    amount = Decimal(str(v))
+    if amount < 0:
+        return f"{c.quote(v)} is negative; amounts are 0 or more"
+    if amount >= MONEY_LIMIT:
+        return f"{c.quote(v)} is too large; amounts are below {MONEY_LIMIT:,.0f}"
+    if _decimal_places(amount) > MONEY_DECIMALS:
+        return (
+            f"{c.quote(v)} has more than {MONEY_DECIMALS} decimal places, finer than any "
+            "currency's minor unit"
+        )
+    return None
+
+
+def money_problem(amount: Decimal, currency: str | None) -> str | None:
+    """Why ``amount`` cannot be an amount in ``currency`` (more decimal places than the
+    currency's minor unit: 2 for USD, 0 for JPY, 3 for BHD; 2 when the currency is unknown), or
+    None. Amounts are refused, never rounded: what is stored is what was typed."""
+    from subctl.services.refunds import quantum
+
+    code = (currency or "").upper()
+    places = _decimal_places(quantum(code))
+    if _decimal_places(amount) <= places:
+        return None
+    unit = f"{places} decimal place" + ("" if places == 1 else "s")
+    shown = code or "an amount without a currency"
+    return f"{amount} has more decimal places than {shown} allows ({unit})"
+
+
+def _currency_code(c: _Context, v: str) -> str | None:
+    if v in CURRENCY_CODES:
+        return None
+    if v.strip().upper() in CURRENCY_CODES:
+        return f"{c.quote(v)} is not an ISO 4217 currency code; write it {v.strip().upper()}"
+    return f"{c.quote(v)} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)"
+
+
+def _whole_number(c: _Context, v: Any, low: int, high: int, what: str) -> str | None:
+    number = Decimal(str(v))
+    if number != number.to_integral_value() or not low <= number <= high:
+        return f"{c.quote(v)} is not {what} ({low} to {high:,})"
+    return None
+
+
+def _net_payment_terms(c: _Context, v: Any) -> str | None:
+    return _whole_number(c, v, 0, NET_TERMS_MAX_DAYS, "a whole number of days")
+
+
+def _owner_id(c: _Context, v: Any) -> str | None:
+    return _whole_number(c, v, 1, OWNER_ID_MAX, "an owner id")
+
+
+def _locale(c: _Context, v: str) -> str | None:
+    return None if _LOCALE.match(v) else f"{c.quote(v)} is not a locale such as en-us"
+
+
+_STANDARD_LIMITS: dict[str, Callable[[_Context, Any], str | None]] = {
+    "hs_currency_code": _currency_code,
+    "hs_net_payment_terms": _net_payment_terms,
+    "hubspot_owner_id": _owner_id,
+    "hs_locale": _locale,
+}
+
+
+def _limits(c: _Context, prop: Property, value: Any) -> str | None:
+    if prop.type is PropType.STRING and isinstance(value, str):
+        problem = _text_limits(c, prop, value)
+        if problem:
+            return problem
+    if prop.money:
+        return _money_limits(c, value)
+    standard = _STANDARD_LIMITS.get(prop.name) if prop.hubspot_defined else None
+    return standard(c, value) if standard is not None else None
+
+
 def problems(
     prop: Property, value: Any, *, today: dt.date, now: dt.datetime | None = None
 ) -> list[str]:
-    """Every rule ``value`` breaks, as messages without the property name."""
-    if value is None or not prop.rules:
+    """Every limit and rule ``value`` breaks, as messages without the property name."""
+    if value is None:
         return []
     if now is None:
         now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
     context = _Context(prop.name, today, now, masked=prop.sensitivity == HIGHLY_SENSITIVE)
-    found = []
+    limit = _limits(context, prop, value)
+    found = [limit] if limit else []
     for rule_type, args in prop.rules:
         checker = CHECKS.get(rule_type)
         if checker is None:  # a rule type this version does not know: not enforced
@@ -490,7 +610,8 @@ def problems(
 
 
 def check(prop: Property, value: Any, *, today: dt.date, now: dt.datetime | None = None) -> None:
-    """Raise ``UsageError`` for the first rule ``value`` breaks (the message names the rule)."""
+    """Raise ``UsageError`` for the first limit or rule ``value`` breaks (the message names the
+    rule)."""
     found = problems(prop, value, today=today, now=now)
     if found:
         name = prop.aliases[0] if prop.aliases else prop.name

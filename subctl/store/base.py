@@ -116,17 +116,31 @@ class Refund:
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
+class Charge:
+    """A payment attempt a lifecycle verb records (a failed one when a subscription turns
+    unpaid, a succeeded one when its debt is paid): stored as a payment of kind ``payment``
+    associated with the subscription (type 393)."""
+
+    amount: Decimal
+    currency: str
+    status: str  # succeeded, failed
+    method: str  # card, ach
+    created_at: dt.datetime
+
+
+@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
 class Mutation:
     """One subscription's change, decided by ``subctl.services.lifecycle``.
 
     ``action`` names the lifecycle operation (cancel, cancel_at_period_end, pause, resume,
-    update, delete, notify), so a remote store can call HubSpot's matching endpoint (``/cancel``,
-    ``/pause`` with the reason, ``/unpause`` with the next billing date, ``PATCH``, ``DELETE``)
-    rather than patch ``hs_status``. ``changes`` maps property -> (old, new) typed values; the
-    store writes the new values and, where it keeps history itself, one history entry per
-    changed property except ``hs_lastmodifieddate`` (the change stamp itself). ``expect_status``
-    is the status the decision was based on: the store refuses (``Conflict``) to apply a change
-    to a subscription whose status is no longer that.
+    update, delete, notify, mark_unpaid, pay), so a remote store can call HubSpot's matching
+    endpoint (``/cancel``, ``/pause`` with the reason, ``/unpause`` with the next billing date,
+    ``PATCH``, ``DELETE``) rather than patch ``hs_status``. ``changes`` maps property -> (old,
+    new) typed values; the store writes the new values and, where it keeps history itself, one
+    history entry per changed property except ``hs_lastmodifieddate`` (the change stamp itself).
+    ``expect_status`` is the status the decision was based on: the store refuses (``Conflict``)
+    to apply a change to a subscription whose status is no longer that. ``charges`` are
+    payments to record (``Charge``), ``refunds`` refunds of existing ones.
     """
 
     subscription_id: int
@@ -139,6 +153,7 @@ class Mutation:
     messages: tuple[OutboxMessage, ...] = ()
     refunds: tuple[Refund, ...] = ()
     line_items: tuple[LineItem, ...] = ()  # new quantity and price of the subscription's items
+    charges: tuple[Charge, ...] = ()
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)

@@ -275,7 +275,36 @@ def m003_refund_index(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_payments_refunds ON payments (refunds_payment_id)")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_lifecycle, m003_refund_index]
+def m004_billing_details(conn: sa.Connection) -> None:
+    """The subscription columns HubSpot keeps editable once a subscription is billable: owner,
+    invoice and payment settings, language and locale, tax ids and the billing address."""
+    for name, ptype in (
+        ("hubspot_owner_id", PropType.NUMBER),
+        ("hs_automatically_email_invoices", PropType.BOOL),
+        ("hs_allowed_payment_methods", PropType.ENUMERATION),
+        ("hs_collect_address_types", PropType.ENUMERATION),
+        ("hs_invoice_comments", PropType.STRING),
+        ("hs_language", PropType.ENUMERATION),
+        ("hs_locale", PropType.STRING),
+        ("hs_payment_enabled", PropType.BOOL),
+        ("hs_tax_ids", PropType.STRING),
+        ("hs_recipient_billing_address", PropType.STRING),
+        ("hs_recipient_billing_address2", PropType.STRING),
+        ("hs_recipient_billing_city", PropType.STRING),
+        ("hs_recipient_billing_state", PropType.STRING),
+        ("hs_recipient_billing_zip", PropType.STRING),
+        ("hs_recipient_billing_country", PropType.STRING),
+    ):
+        ddl = column_type(ptype).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_lifecycle,
+    m003_refund_index,
+    m004_billing_details,
+]
 
 _LEDGER = sa.Table(
     "_subctl_migrations",

@@ -43,6 +43,7 @@ from subctl.store import migrations
 from subctl.store.base import (
     AssociatedRecord,
     Change,
+    Charge,
     ItemOutcome,
     Job,
     JobItem,
@@ -485,6 +486,7 @@ class SqlStore:
             _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
             _refunds(cursor, mark, mutations)
             _line_items(cursor, mark, [item for m in mutations for item in m.line_items])
+            _charges(cursor, mark, [(m.subscription_id, c) for m in mutations for c in m.charges])
 
     def create_job(
         self,
@@ -1134,6 +1136,29 @@ def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
     )
     if items and cursor.rowcount != len(items):
         raise _changed_elsewhere(len(items), max(cursor.rowcount, 0), "line items")
+
+
+def _charges(cursor: Any, mark: str, charges: Sequence[tuple[int, Charge]]) -> None:
+    """New payments (subscription id, charge) get ids after the highest payment id (inside the
+    write transaction) and are associated with their subscription."""
+    if not charges:
+        return
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
+    first = int(cursor.fetchone()[0]) + 1
+    cursor.executemany(
+        "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
+        f" VALUES ({', '.join([mark] * 7)})",
+        [
+            (first + i, float(c.amount), c.currency, c.status, c.method, "payment",
+             _ms(c.created_at))
+            for i, (_sid, c) in enumerate(charges)
+        ],
+    )  # fmt: skip
+    cursor.executemany(
+        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+        f" VALUES ({mark}, 'payment', {mark}, {mark})",
+        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _c) in enumerate(charges)],
+    )
 
 
 def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None:
