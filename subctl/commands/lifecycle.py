@@ -198,7 +198,7 @@ def subscription_pay(
     payment amount; the subscription is active again and its next payment due date moves one
     billing period on.
 
-    Example: subctl pay 1042
+    Example: subctl pay 2
     """
     _run(ctx, "pay", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt)
 
