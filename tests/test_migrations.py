@@ -122,11 +122,13 @@ def test_eight_processes_upgrade_an_old_workspace_at_once(
     path = tmp_path / "w.db"
     _old_workspace(path, monkeypatch)
     go = tmp_path / "go"
-    # Each process waits for the go file, so that all of them open the workspace together.
+    # Each process imports everything, then waits for the go file, so that all of them open
+    # the workspace together.
     script = (
         "import os, sys, time\n"
-        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
+        "import subctl.store.sql, subctl.store.models\n"
         "from subctl.cli import main\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
         "main(['-w', sys.argv[2], 'init'])\n"
     )
     env = {**os.environ, "SUBCTL_HOME": str(tmp_path / "home"), "SUBCTL_NOW": NOW}
