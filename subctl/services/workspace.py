@@ -1,19 +1,45 @@
-"""Workspace life cycle: creating one, and filling it with demo data."""
+"""Workspace life cycle: creating (or upgrading) one, and filling it with demo data."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable
 
 from subctl.services.demo import DemoSummary, populate
 from subctl.store.sql import SqlStore
 
-ORIGIN_KEY = "origin"  # what the subscriptions came from: "demo", or absent
+# A digest of the records demo wrote (``SqlStore.record_counts``). The workspace holds only
+# demo data while its records still match it: any edit, created record, history entry, job or
+# mail since changes a count or the association checksum.
+DEMO_DIGEST_KEY = "demo_digest"
+
+
+def init_workspace(url: str, *, adopt: bool) -> list[str]:
+    """Create or upgrade the workspace at ``url`` and restore any index it lacks; return the
+    names of the indexes restored. ``adopt``: add subctl's tables to a database that holds
+    other tables."""
+    store = SqlStore(url, create=True, adopt=adopt)
+    try:
+        return store.repair_indexes()
+    finally:
+        store.close()
+
+
+def _digest(counts: dict[str, int]) -> str:
+    return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
 
 
 def replacing_needs_confirmation(store: SqlStore) -> bool:
-    """Demo data replaces demo data freely; anything else only after confirmation."""
-    return store.get_setting(ORIGIN_KEY) != "demo" and store.count() > 0
+    """Demo data replaces an empty workspace, or unchanged demo data, freely; anything else
+    (records not written by demo, or changed since) only after confirmation. A read-only
+    workspace cannot be replaced at all (``StoreUnavailable``)."""
+    store.require_writable()
+    counts = store.record_counts()
+    if not any(counts.values()):
+        return False
+    return store.get_setting(DEMO_DIGEST_KEY) != _digest(counts)
 
 
 def fill_demo(
@@ -24,6 +50,8 @@ def fill_demo(
     today: dt.date,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
+    """Replace the workspace's records with demo data, in one transaction (interrupted, the
+    workspace is unchanged)."""
     summary = populate(store, count=count, seed=seed, today=today, progress=progress)
-    store.set_setting(ORIGIN_KEY, "demo")
+    store.set_setting(DEMO_DIGEST_KEY, _digest(store.record_counts()))
     return summary

@@ -273,6 +273,11 @@ class SqlStore:
                     ) from exc
         return missing
 
+    def require_writable(self) -> None:
+        """``StoreUnavailable`` (the read-only message) unless the workspace can be written."""
+        if self.read_only:
+            raise self._read_only_error()
+
     def _read_only_error(self) -> StoreUnavailable:
         return StoreUnavailable(
             f"the workspace {self._where_hint()} is read-only",
@@ -505,24 +510,64 @@ class SqlStore:
                 total += len(batch)
         return total
 
-    def clear(self) -> None:
-        """Remove every subscription and associated record (custom definitions and views stay)."""
-        tables = ["associations", "property_history", "subscriptions", "payments", "invoices",
-                  "quotes", "line_items", "deals", "company_domains", "companies",
-                  "contact_emails", "contacts",
-                  "outbox", "job_items", "jobs"]  # fmt: skip
+    @contextmanager
+    def replacing_records(self) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
+        """Replace every subscription and associated record (custom definitions, views and
+        settings stay) in one transaction: yields ``insert(table, columns, rows) -> count``
+        for the new rows. Nothing is visible until the end, and an error, Ctrl-C or a crash
+        leaves the workspace as it was. On SQLite the secondary indexes of the bulk tables
+        are dropped for the load (several times faster than maintaining them row by row) and
+        rebuilt before the commit, in the same transaction (SQLite DDL is transactional)."""
         with self._errors(), self.engine.connect() as conn:
-            # Without foreign-key checks SQLite empties a table in one step instead of row by
-            # row. The pragma only takes effect outside a transaction, hence before any DELETE.
+            cursor, mark = self._cursor(conn)
             if self.is_sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                # Foreign-key checks off: SQLite then empties a table in one step instead of
+                # row by row. The pragma only takes effect outside a transaction.
+                cursor.execute("PRAGMA foreign_keys=OFF")
+                cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
             try:
-                for name in tables:
-                    conn.execute(sa.table(name).delete())
-                conn.commit()
+                with conn.begin():
+                    if self.is_sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    indexes = _drop_bulk_indexes(cursor) if self.is_sqlite else []
+                    for name in RECORD_TABLES:
+                        cursor.execute(f"DELETE FROM {name}")
+
+                    def insert(table: str, columns: Sequence[str], rows: Sequence[Any]) -> int:
+                        marks = ", ".join([mark] * len(columns))
+                        cursor.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                        )
+                        return len(rows)
+
+                    yield insert
+                    for ddl in indexes:
+                        cursor.execute(ddl)
             finally:
                 if self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    cursor.execute("PRAGMA foreign_keys=ON")
+        if self.is_sqlite:  # the load went through the WAL: give its space back
+            with self._errors(), self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def record_counts(self) -> dict[str, int]:
+        """Rows per record table (those ``replacing_records`` replaces), and
+        ``association_ids``: a checksum of the association table that changes when an
+        association is replaced by another."""
+        with self._errors(), self.engine.connect() as conn:
+            counts = {
+                name: int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(name)))
+                          .scalar_one())
+                for name in RECORD_TABLES
+            }  # fmt: skip
+            checksum = conn.execute(
+                sa.select(
+                    sa.func.coalesce(
+                        sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id), 0
+                    )
+                )
+            ).scalar_one()
+        return counts | {"association_ids": int(checksum)}
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
@@ -1373,6 +1418,29 @@ def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
         )
         for r in rows
     ]
+
+
+# -- bulk loading: helpers ------------------------------------------------------------
+
+# Every table of records, children before parents (the order of deletion).
+RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments", "invoices",
+                 "quotes", "line_items", "deals", "company_domains", "companies",
+                 "contact_emails", "contacts", "outbox", "job_items", "jobs")  # fmt: skip
+BULK_INDEXED_TABLES = ("subscriptions", "associations")
+
+
+def _drop_bulk_indexes(cursor: Any) -> list[str]:
+    """Drop the secondary indexes of the bulk tables (SQLite); return their DDL."""
+    marks = ", ".join("?" for _ in BULK_INDEXED_TABLES)
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks}) ORDER BY name",
+        BULK_INDEXED_TABLES,
+    )
+    found = cursor.fetchall()
+    for name, _sql in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [str(sql) for _name, sql in found]
 
 
 # -- properties & associations: helpers ---------------------------------------------
