@@ -105,6 +105,7 @@ def test_a_new_workspace_file_is_private(invoke: Invoke, subctl_home: Path) -> N
 
 # -- history under concurrent writers -----------------------------------------------------
 
+NAME_OF_1 = "SELECT hs_name FROM subscriptions WHERE hs_object_id = 1"
 WRITER = """
 import datetime as dt, os, sys, time
 from subctl.store.base import Mutation
@@ -126,7 +127,7 @@ def test_concurrent_updates_record_the_values_they_replaced(
 ) -> None:
     path = subctl_home / "workspace.db"
     with sqlite3.connect(path) as conn:
-        (first,) = conn.execute("SELECT hs_name FROM subscriptions WHERE hs_object_id = 1").fetchone()
+        (first,) = conn.execute(NAME_OF_1).fetchone()
     go, rounds = tmp_path / "go", 150
     env = {**os.environ, "SUBCTL_NOW": NOW}
     writers = [
@@ -142,7 +143,7 @@ def test_concurrent_updates_record_the_values_they_replaced(
             "SELECT old_value, new_value FROM property_history"
             " WHERE subscription_id = 1 AND property = 'hs_name' ORDER BY id"
         ).fetchall()
-        (last,) = conn.execute("SELECT hs_name FROM subscriptions WHERE hs_object_id = 1").fetchone()
+        (last,) = conn.execute(NAME_OF_1).fetchone()
     assert len(history) == 2 * rounds
     olds = [old for old, _new in history]
     news = [new for _old, new in history]
