@@ -6,13 +6,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
 from subctl.services.demo import DemoSummary, populate
 from subctl.store.sql import SqlStore
 
 # A digest of the records demo wrote (``SqlStore.record_counts``). The workspace holds only
 # demo data while its records still match it: any edit, created record, history entry, job or
-# mail since changes a count or the association checksum.
+# mail since changes a count, and a replaced association the last association row.
 DEMO_DIGEST_KEY = "demo_digest"
 
 
@@ -27,7 +28,7 @@ def init_workspace(url: str, *, adopt: bool) -> list[str]:
         store.close()
 
 
-def _digest(counts: dict[str, int]) -> str:
+def _digest(counts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
 
 

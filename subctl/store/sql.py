@@ -524,7 +524,6 @@ class SqlStore:
                 # Foreign-key checks off: SQLite then empties a table in one step instead of
                 # row by row. The pragma only takes effect outside a transaction.
                 cursor.execute("PRAGMA foreign_keys=OFF")
-                cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
             try:
                 with conn.begin():
                     if self.is_sqlite:
@@ -550,24 +549,27 @@ class SqlStore:
             with self._errors(), self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def record_counts(self) -> dict[str, int]:
-        """Rows per record table (those ``replacing_records`` replaces), and
-        ``association_ids``: a checksum of the association table that changes when an
-        association is replaced by another."""
+    def record_counts(self) -> dict[str, Any]:
+        """Rows per record table (those ``replacing_records`` replaces), and a trace of which
+        associations there are, since replacing one by another changes no count. SQLite: the
+        last association row by rowid (cheap: the replacement gets the next rowid, or,
+        replacing the last row, its rowid with other values); other databases: a checksum of
+        the association ids."""
         with self._errors(), self.engine.connect() as conn:
-            counts = {
-                name: int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(name)))
-                          .scalar_one())
+            counts: dict[str, Any] = {
+                name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
                 for name in RECORD_TABLES
-            }  # fmt: skip
-            checksum = conn.execute(
-                sa.select(
-                    sa.func.coalesce(
-                        sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id), 0
-                    )
-                )
-            ).scalar_one()
-        return counts | {"association_ids": int(checksum)}
+            }
+            if self.is_sqlite:
+                last = conn.exec_driver_sql(
+                    "SELECT rowid, subscription_id, object_type, object_id FROM associations"
+                    " ORDER BY rowid DESC LIMIT 1"
+                ).first()
+                trace: Any = None if last is None else [str(value) for value in last]
+            else:
+                checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
+                trace = str(conn.execute(sa.select(checksum)).scalar_one())
+        return counts | {"associations_trace": trace}
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
