@@ -7,7 +7,6 @@ import typer
 
 from subctl.commands._options import YesOpt
 from subctl.context import AppContext
-from subctl.errors import Aborted
 
 MAX_DEMO = 10_000_000  # about 14 GB and ten minutes; larger is a typo more often than not
 
@@ -75,12 +74,7 @@ def workspace_demo(
             advance(n - done)
             done = n
 
-        try:
-            summary = svc.fill_demo(
-                store, count=count, seed=seed, today=app.today(), progress=progress
-            )
-        except KeyboardInterrupt as exc:
-            raise Aborted("interrupted: the workspace was not changed") from exc
+        summary = svc.fill_demo(store, count=count, seed=seed, today=app.today(), progress=progress)
     elapsed = time.perf_counter() - started
     app.out.success(
         f"Created {summary.subscriptions:,} demo subscriptions in {elapsed:.1f} s (seed {seed})"

@@ -573,6 +573,7 @@ def populate(
     seed: int,
     today: dt.date,
     progress: Callable[[int], None] | None = None,
+    stamp: tuple[str, str] | None = None,
 ) -> DemoSummary:
     """Replace the workspace's data with ``count`` sample subscriptions and their records.
 
@@ -581,14 +582,14 @@ def populate(
     transaction (``SqlStore.replacing_records``): interrupted, the workspace is unchanged.
     Custom property definitions, saved views and settings stay. Whether replacing is allowed is
     the caller's decision. ``progress`` receives the number of subscriptions generated so far,
-    after every block.
+    after every block. ``stamp``: see ``SqlStore.replacing_records``.
     """
     if count < 0:
         raise ValueError("count must not be negative")
     tables = dict.fromkeys(TABLES, 0)
     statuses = dict.fromkeys((s for s, _ in STATUS_SHARES), 0)
     pending = 0
-    with store.replacing_records() as insert:
+    with store.replacing_records(stamp) as insert:
         for block in _generate(count, seed, today, BLOCK):
             for name in TABLES:
                 rows = block.rows[name]

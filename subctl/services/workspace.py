@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+import secrets
 from collections.abc import Callable
-from typing import Any
 
+from subctl.errors import Aborted
 from subctl.services.demo import DemoSummary, populate
 from subctl.store.sql import SqlStore
 
-# A digest of the records demo wrote (``SqlStore.record_counts``). The workspace holds only
-# demo data while its records still match it: any edit, created record, history entry, job or
-# mail since changes a count, and a replaced association the last association row.
-DEMO_DIGEST_KEY = "demo_digest"
+# What demo wrote last: a token of the run and ``SqlStore.records_digest()`` of its records.
+# The workspace holds only demo data while the digest still matches: any edit, created record,
+# history entry, job or mail since changes it.
+DEMO_STAMP_KEY = "demo_records"
 
 
 def init_workspace(url: str, *, adopt: bool) -> list[str]:
@@ -28,19 +27,15 @@ def init_workspace(url: str, *, adopt: bool) -> list[str]:
         store.close()
 
 
-def _digest(counts: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
-
-
 def replacing_needs_confirmation(store: SqlStore) -> bool:
     """Demo data replaces an empty workspace, or unchanged demo data, freely; anything else
     (records not written by demo, or changed since) only after confirmation. A read-only
     workspace cannot be replaced at all (``StoreUnavailable``)."""
     store.require_writable()
-    counts = store.record_counts()
-    if not any(counts.values()):
+    if not store.has_records():
         return False
-    return store.get_setting(DEMO_DIGEST_KEY) != _digest(counts)
+    stamp = store.get_setting(DEMO_STAMP_KEY)
+    return stamp is None or stamp.split()[-1] != store.records_digest()
 
 
 def fill_demo(
@@ -51,8 +46,16 @@ def fill_demo(
     today: dt.date,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    """Replace the workspace's records with demo data, in one transaction (interrupted, the
-    workspace is unchanged)."""
-    summary = populate(store, count=count, seed=seed, today=today, progress=progress)
-    store.set_setting(DEMO_DIGEST_KEY, _digest(store.record_counts()))
-    return summary
+    """Replace the workspace's records with demo data, in one transaction. Interrupted
+    (Ctrl-C), ``Aborted`` says whether the workspace is unchanged or the data was complete."""
+    token = secrets.token_hex(8)
+    try:
+        return populate(
+            store, count=count, seed=seed, today=today, progress=progress,
+            stamp=(DEMO_STAMP_KEY, token),
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        # The interrupt may land just after the commit: the stamp tells.
+        if (store.get_setting(DEMO_STAMP_KEY) or "").startswith(f"{token} "):
+            raise Aborted("interrupted after the demo data was written in full") from exc
+        raise Aborted("interrupted: the workspace was not changed") from exc

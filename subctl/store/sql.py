@@ -511,13 +511,18 @@ class SqlStore:
         return total
 
     @contextmanager
-    def replacing_records(self) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
+    def replacing_records(
+        self, stamp: tuple[str, str] | None = None
+    ) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
         """Replace every subscription and associated record (custom definitions, views and
         settings stay) in one transaction: yields ``insert(table, columns, rows) -> count``
         for the new rows. Nothing is visible until the end, and an error, Ctrl-C or a crash
         leaves the workspace as it was. On SQLite the secondary indexes of the bulk tables
         are dropped for the load (several times faster than maintaining them row by row) and
-        rebuilt before the commit, in the same transaction (SQLite DDL is transactional)."""
+        rebuilt before the commit, in the same transaction (SQLite DDL is transactional).
+
+        ``stamp`` (setting key, token): the setting is set, in the same transaction, to the
+        token and ``records_digest()`` of the new records, separated by a space."""
         with self._errors(), self.engine.connect() as conn:
             cursor, mark = self._cursor(conn)
             if self.is_sqlite:
@@ -542,6 +547,14 @@ class SqlStore:
                     yield insert
                     for ddl in indexes:
                         cursor.execute(ddl)
+                    if stamp is not None:
+                        key, token = stamp
+                        value = f"{token} {_digest(_record_counts(conn, self.is_sqlite))}"
+                        cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", [key])
+                        cursor.execute(
+                            f"INSERT INTO workspace_settings (key, value) VALUES ({mark}, {mark})",
+                            [key, value],
+                        )
             finally:
                 if self.is_sqlite:
                     cursor.execute("PRAGMA foreign_keys=ON")
@@ -549,27 +562,19 @@ class SqlStore:
             with self._errors(), self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def record_counts(self) -> dict[str, Any]:
-        """Rows per record table (those ``replacing_records`` replaces), and a trace of which
-        associations there are, since replacing one by another changes no count. SQLite: the
-        last association row by rowid (cheap: the replacement gets the next rowid, or,
-        replacing the last row, its rowid with other values); other databases: a checksum of
-        the association ids."""
+    def has_records(self) -> bool:
+        """Whether any record table (those ``replacing_records`` replaces) has a row."""
         with self._errors(), self.engine.connect() as conn:
-            counts: dict[str, Any] = {
-                name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
+            return any(
+                conn.exec_driver_sql(f"SELECT 1 FROM {name} LIMIT 1").first() is not None
                 for name in RECORD_TABLES
-            }
-            if self.is_sqlite:
-                last = conn.exec_driver_sql(
-                    "SELECT rowid, subscription_id, object_type, object_id FROM associations"
-                    " ORDER BY rowid DESC LIMIT 1"
-                ).first()
-                trace: Any = None if last is None else [str(value) for value in last]
-            else:
-                checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
-                trace = str(conn.execute(sa.select(checksum)).scalar_one())
-        return counts | {"associations_trace": trace}
+            )
+
+    def records_digest(self) -> str:
+        """A digest of the records (see ``_record_counts``): it changes when records are
+        added, removed or edited through subctl (edits leave history)."""
+        with self._errors(), self.engine.connect() as conn:
+            return _digest(_record_counts(conn, self.is_sqlite))
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
@@ -1429,6 +1434,33 @@ RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments"
                  "quotes", "line_items", "deals", "company_domains", "companies",
                  "contact_emails", "contacts", "outbox", "job_items", "jobs")  # fmt: skip
 BULK_INDEXED_TABLES = ("subscriptions", "associations")
+
+
+def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
+    """Rows per record table, and a trace of which associations there are, since replacing
+    one by another changes no count. SQLite: the last association row by rowid (cheap: the
+    replacement gets the next rowid, or, replacing the last row, its rowid with other values);
+    other databases: a checksum of the association ids."""
+    counts: dict[str, Any] = {
+        name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
+        for name in RECORD_TABLES
+    }
+    if is_sqlite:
+        last = conn.exec_driver_sql(
+            "SELECT rowid, subscription_id, object_type, object_id FROM associations"
+            " ORDER BY rowid DESC LIMIT 1"
+        ).first()
+        counts["associations_trace"] = None if last is None else [str(v) for v in last]
+    else:
+        checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
+        counts["associations_trace"] = str(conn.execute(sa.select(checksum)).scalar_one())
+    return counts
+
+
+def _digest(counts: Mapping[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
 
 
 def _drop_bulk_indexes(cursor: Any) -> list[str]:
