@@ -113,7 +113,8 @@ def test_hints_name_the_workspace_given_with_w(
     assert f"Hint: run `subctl -w '{path}' init` to upgrade it" in result.stderr
     missing = invoke(["-w", str(tmp_path / "none.db"), "list"])
     assert missing.exit_code == 6
-    assert f"create one with `subctl -w {tmp_path / 'none.db'} init`" in missing.stderr
+    none = tmp_path / "none.db"
+    assert f"create one with `subctl -w {none} init` (or `subctl -w {none} demo`" in missing.stderr
 
 
 def test_eight_processes_upgrade_an_old_workspace_at_once(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -128,13 +129,13 @@ def _no_write_access(path: Path) -> bool:
     return not os.access(path, os.W_OK) or path.stat().st_mode & 0o222 == 0
 
 
-def init_command(path: Path | None) -> str:
-    """The ``init`` command line for a workspace file, naming it unless it is the default."""
+def _command(path: Path | None, verb: str) -> str:
+    """A command line for a hint, naming the workspace file unless it is the default one."""
     from subctl.config import default_workspace_path
 
     if path is None or path == default_workspace_path().expanduser().resolve():
-        return "subctl init"
-    return f"subctl -w {shlex.quote(str(path))} init"
+        return f"subctl {verb}"
+    return f"subctl -w {shlex.quote(str(path))} {verb}"
 
 
 def _create_private(path: Path) -> None:
@@ -174,8 +175,8 @@ class SqlStore:
                 if not create:
                     raise StoreUnavailable(
                         f"no workspace at {path}",
-                        hint=f"create one with `{init_command(path)}`"
-                        " (or `subctl demo` for sample data)",
+                        hint=f"create one with `{_command(path, 'init')}`"
+                        f" (or `{_command(path, 'demo')}` for sample data)",
                     )
                 _create_private(path)
             elif _no_write_access(path) or _no_write_access(path.parent):
@@ -202,7 +203,7 @@ class SqlStore:
         return describe_url(self.url) if self.path is None else str(self.path)
 
     def _init_command(self) -> str:
-        return init_command(self.path) if self.is_sqlite else "subctl init"
+        return _command(self.path, "init")
 
     def _open(self, create: bool, adopt: bool) -> None:
         with self.engine.connect() as conn:
@@ -1458,8 +1459,6 @@ def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
 
 
 def _digest(counts: Mapping[str, Any]) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
 
 
