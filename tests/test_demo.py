@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +21,7 @@ from subctl.schema import ASSOCIATION_BY_NAME, FREQUENCIES, STATUSES
 from subctl.services import demo
 from subctl.services.demo import TABLE_COLUMNS, TABLES, DemoSummary, populate
 from subctl.store.sql import SqlStore, sqlite_url
+from tests.conftest import NOW, Invoke
 
 TODAY = dt.date(2026, 11, 26)
 DAY_MS = 86_400_000
@@ -360,3 +367,164 @@ def test_the_store_reads_demo_data(workspace: tuple[Path, DemoSummary]) -> None:
         assert store.count() == COUNT
     finally:
         store.close()
+
+
+# -- replacing a workspace (the command) --------------------------------------------------
+
+
+def _editable(invoke: Invoke, n: int) -> list[int]:
+    """Ids of ``n`` subscriptions that `update` may edit (active, not due within 2 days)."""
+    where = "status = active and next_payment_due_date > +3d"
+    found = invoke(["list", "--where", where, "--sort", "hs_object_id", "--limit", str(n),
+                    "--format", "json", "--fields", "hs_object_id"])  # fmt: skip
+    assert found.exit_code == 0, found.stderr
+    return [int(row["hs_object_id"]) for row in json.loads(found.stdout)]
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _indexes(path: Path) -> set[str]:
+    return {r[0] for r in _rows(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_demo_replaces_unchanged_demo_data_without_asking(demo: Invoke) -> None:
+    again = demo("demo --count 40 --seed 2")
+    assert again.exit_code == 0, again.stderr
+    assert demo("demo --count 30").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "update {id} --set name=Renamed --yes",
+        "cancel {id} --yes",
+        "associate {id} --contact new --create 'name=Grace Hopper,email=g@navy.mil' --replace",
+        "associate {id} --contact 299 --replace",  # same counts: the checksum tells
+        "send-update-link {id} --yes",
+    ],
+)
+def test_demo_asks_before_replacing_anything_it_did_not_write(
+    demo: Invoke, subctl_home: Path, change: str
+) -> None:
+    (sid,) = _editable(demo, 1)
+    made = demo(change.format(id=sid))
+    assert made.exit_code == 0, made.stderr
+    path = subctl_home / "workspace.db"
+    before = [_rows(path, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in TABLES]
+    refused = demo("demo --count 40")
+    assert (refused.exit_code, refused.stderr.splitlines()) == (
+        2,
+        [
+            "Error: Replace the 300 subscriptions in this workspace, with their records, history"
+            " and batches, by demo data: confirmation required",
+            "Hint: pass --yes to confirm",
+        ],
+    )
+    assert [_rows(path, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in TABLES] == before
+    assert demo("demo --count 40 --yes").exit_code == 0
+    assert demo("demo --count 30").exit_code == 0  # demo data again: no question
+
+
+def _start_demo(home: Path, count: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW}
+    return subprocess.Popen(
+        [sys.executable, "-m", "subctl", "demo", "--count", str(count), "--seed", "9", "--yes"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_the_load(proc: subprocess.Popen[str], path: Path) -> None:
+    """Until the load has written a few MB into the WAL (its transaction is under way)."""
+    wal = path.with_name(path.name + "-wal")
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if wal.exists() and wal.stat().st_size > 8_000_000:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the load did not start: {proc.returncode}")
+
+
+def _unique_property_workspace(invoke: Invoke) -> list[int]:
+    made = invoke("property create --name order_code --label 'Order code' --type string --unique")
+    assert made.exit_code == 0, made.stderr
+    first, second = _editable(invoke, 2)
+    assert invoke(f"update {first} --set order_code=A-1 --yes").exit_code == 0
+    return [first, second]
+
+
+def _unique_still_enforced(invoke: Invoke, second: int) -> None:
+    clash = invoke(f"update {second} --set order_code=a-1 --yes")
+    assert (clash.exit_code, clash.stderr.splitlines()[0]) == (
+        5,
+        "Error: order_code: the value is already used by another subscription (unique values)",
+    )
+
+
+def test_ctrl_c_during_demo_leaves_the_workspace_unchanged(demo: Invoke, subctl_home: Path) -> None:
+    _first, second = _unique_property_workspace(demo)
+    path = subctl_home / "workspace.db"
+    before = [_rows(path, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in TABLES]
+    indexes = _indexes(path)
+    proc = _start_demo(subctl_home, 300_000)
+    _wait_for_the_load(proc, path)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Error: interrupted: the workspace was not changed" in err
+    assert "Traceback" not in err
+    assert [_rows(path, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in TABLES] == before
+    assert _indexes(path) == indexes
+    _unique_still_enforced(demo, second)
+
+
+def test_a_crash_during_demo_keeps_every_index(demo: Invoke, subctl_home: Path) -> None:
+    _first, second = _unique_property_workspace(demo)
+    path = subctl_home / "workspace.db"
+    indexes = _indexes(path)
+    assert "ix_subscriptions_cp_order_code" in indexes and "ix_subscriptions_due" in indexes
+    proc = _start_demo(subctl_home, 300_000)
+    _wait_for_the_load(proc, path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert _indexes(path) == indexes
+    assert _rows(path, "SELECT count(*) FROM subscriptions") == [(300,)]
+    ready = demo("init")
+    assert ready.exit_code == 0 and "Restored" not in ready.stderr, ready.stderr
+    _unique_still_enforced(demo, second)
+
+
+def test_init_restores_indexes_an_older_subctl_lost(demo: Invoke, subctl_home: Path) -> None:
+    _first, second = _unique_property_workspace(demo)
+    path = subctl_home / "workspace.db"
+    indexes = _indexes(path)
+    lost = ["ix_subscriptions_cp_order_code", "ix_subscriptions_due", "ix_associations_object"]
+    with sqlite3.connect(path) as conn:
+        for name in lost:
+            conn.execute(f"DROP INDEX {name}")
+    restored = demo("init")
+    assert restored.exit_code == 0, restored.stderr
+    assert restored.stderr.startswith(
+        "Restored 3 missing index(es): ix_associations_object, ix_subscriptions_due,"
+        " ix_subscriptions_cp_order_code\n"
+    )
+    assert _indexes(path) == indexes
+    _unique_still_enforced(demo, second)
+
+
+def test_init_reports_duplicates_that_block_a_unique_index(demo: Invoke, subctl_home: Path) -> None:
+    first, second = _unique_property_workspace(demo)
+    path = subctl_home / "workspace.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ix_subscriptions_cp_order_code")
+        conn.execute("UPDATE subscriptions SET order_code = 'A-1' WHERE hs_object_id = ?",
+                     (second,))  # fmt: skip
+    result = demo("init")
+    assert result.exit_code == 5, result.stderr
+    assert result.stderr.startswith(
+        "Error: order_code: several subscriptions share a value of this unique property"
+    )
+    assert "Workspace ready" not in result.stderr
+    assert first != second

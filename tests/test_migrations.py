@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from subctl.store import migrations
 from subctl.store.models import MODEL_TABLES
 from subctl.store.sql import SqlStore, sqlite_url
+from tests.conftest import NOW, Invoke
 
 
 def test_migrate_records_and_is_idempotent(tmp_path: Path) -> None:
@@ -42,10 +48,101 @@ def test_status_and_due_date_are_indexed(tmp_path: Path) -> None:
 
 
 def test_opening_a_missing_workspace_does_not_create_it(tmp_path: Path) -> None:
-    import pytest
-
     from subctl.errors import StoreUnavailable
 
     with pytest.raises(StoreUnavailable):
         SqlStore(sqlite_url(tmp_path / "nope.db"))
     assert not (tmp_path / "nope.db").exists()
+
+
+# -- schema versions ---------------------------------------------------------------------
+
+
+def _old_workspace(path: Path, monkeypatch: pytest.MonkeyPatch, applied: int = 1) -> None:
+    """A workspace as an older subctl left it: only the first ``applied`` migrations."""
+    engine = sa.create_engine(sqlite_url(path))
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:applied])
+        migrations.migrate(engine)
+    engine.dispose()
+
+
+def _ledger(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM _subctl_migrations")}
+
+
+def test_a_workspace_of_a_newer_subctl_is_refused(invoke: Invoke, subctl_home: Path) -> None:
+    assert invoke("init").exit_code == 0
+    with sqlite3.connect(subctl_home / "workspace.db") as conn:
+        conn.execute("INSERT INTO _subctl_migrations VALUES ('m999_from_the_future', 0)")
+    for verb in ("list", "init", "demo --count 5 --yes"):
+        result = invoke(verb)
+        assert result.exit_code == 6, (verb, result.stderr)
+        assert "was created by a newer subctl" in result.stderr
+        assert "m999_from_the_future" in result.stderr
+        assert "Hint: upgrade subctl" in result.stderr
+
+
+def test_reading_verbs_do_not_migrate_an_old_workspace(
+    invoke: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = subctl_home / "workspace.db"
+    path.parent.mkdir(parents=True)
+    _old_workspace(path, monkeypatch)
+    for verb in ("list", "view 1", "views", "jobs"):
+        result = invoke(verb)
+        assert result.exit_code == 6, (verb, result.stderr)
+        assert result.stderr.splitlines() == [
+            f"Error: {path} was created by an older subctl and needs a schema upgrade",
+            "Hint: run `subctl init` to upgrade it",
+        ]
+    assert _ledger(path) == {"m001_initial"}
+    assert invoke("init").exit_code == 0
+    assert _ledger(path) == {m.__name__ for m in migrations.MIGRATIONS}
+    assert invoke("list").exit_code == 0
+
+
+def test_hints_name_the_workspace_given_with_w(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "my team.db"
+    _old_workspace(path, monkeypatch)
+    result = invoke(["-w", str(path), "list"])
+    assert result.exit_code == 6
+    assert f"Hint: run `subctl -w '{path}' init` to upgrade it" in result.stderr
+    missing = invoke(["-w", str(tmp_path / "none.db"), "list"])
+    assert missing.exit_code == 6
+    none = tmp_path / "none.db"
+    assert f"create one with `subctl -w {none} init` (or `subctl -w {none} demo`" in missing.stderr
+
+
+def test_eight_processes_upgrade_an_old_workspace_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.db"
+    _old_workspace(path, monkeypatch)
+    go = tmp_path / "go"
+    # Each process imports everything, then waits for the go file, so that all of them open
+    # the workspace together.
+    script = (
+        "import os, sys, time\n"
+        "import subctl.store.sql, subctl.store.models\n"
+        "from subctl.cli import main\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
+        "main(['-w', sys.argv[2], 'init'])\n"
+    )
+    env = {**os.environ, "SUBCTL_HOME": str(tmp_path / "home"), "SUBCTL_NOW": NOW}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(go), str(path)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]  # fmt: skip
+    go.touch()
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    for proc in procs:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert [code for code, _ in results] == [0] * 8, results
+    assert _ledger(path) == {m.__name__ for m in migrations.MIGRATIONS}

@@ -11,16 +11,29 @@ from subctl.context import AppContext
 MAX_DEMO = 10_000_000  # about 14 GB and ten minutes; larger is a typo more often than not
 
 
-def workspace_init(ctx: typer.Context) -> None:
-    """Create the workspace of the active profile (or upgrade an existing one's schema).
+def workspace_init(
+    ctx: typer.Context,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Add subctl's tables to a database that already holds other tables."
+        ),
+    ] = False,
+) -> None:
+    """Create the workspace of the active profile (or upgrade an existing one's schema, and
+    restore missing indexes).
 
     Example: subctl --workspace team.db init
     """
+    from subctl.services import workspace as svc
     from subctl.store.sql import describe_url
 
     app = AppContext.from_typer(ctx)
-    app.store(create=True)
-    app.out.success(f"Workspace ready: {describe_url(app.workspace_url())}")
+    url = app.workspace_url()
+    restored = svc.init_workspace(url, adopt=force)
+    if restored:
+        app.out.message(f"Restored {len(restored)} missing index(es): {', '.join(restored)}")
+    app.out.success(f"Workspace ready: {describe_url(url)}")
 
 
 def workspace_demo(
@@ -36,7 +49,8 @@ def workspace_demo(
 ) -> None:
     """Fill the workspace with realistic sample subscriptions (creating it if needed).
 
-    Replaces existing demo data; asks before replacing data that did not come from `demo`.
+    Replaces unchanged demo data; asks before replacing anything else (records not created by
+    `demo`, edits, history, batches). All or nothing: interrupted, the workspace is unchanged.
 
     Example: subctl demo --count 100000 --seed 42
     """
@@ -46,7 +60,8 @@ def workspace_demo(
     store = app.store(create=True)
     if svc.replacing_needs_confirmation(store):
         app.out.confirm(
-            f"Replace the {store.count():,} subscriptions in this workspace with demo data?",
+            f"Replace the {store.count():,} subscriptions in this workspace, with their records,"
+            " history and batches, by demo data?",
             yes=yes,
         )
     app.out.message(f"Creating {count:,} demo subscriptions (seed {seed}) ...")

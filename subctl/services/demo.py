@@ -8,10 +8,10 @@ it).
 
 Speed matters (a million subscriptions, ~18 million rows in all, in about a minute): rows are
 plain tuples of stored values (epoch milliseconds, floats, text; see ``subctl.schema``), generated
-a block of subscriptions at a time and streamed into ``SqlStore.bulk_insert``, so memory stays
-flat. On SQLite the secondary indexes of the bulk tables are dropped for the load and rebuilt once
-at the end, several times faster than maintaining them row by row. (A generator thread does not
-help: GIL hand-offs around every ``sqlite3_step`` made the overlapped load slower.)
+a block of subscriptions at a time and streamed into ``SqlStore.replacing_records``, so memory
+stays flat; the whole replacement is one transaction (see there for the indexes). (A generator
+thread does not help: GIL hand-offs around every ``sqlite3_step`` made the overlapped load
+slower.)
 
 What the data looks like (shares are approximate):
 
@@ -566,31 +566,6 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
 
 # -- loading ---------------------------------------------------------------------------------
 
-_INDEXED_TABLES = ("subscriptions", "associations")
-
-
-def _drop_indexes(store: SqlStore) -> list[str]:
-    """Drop the secondary indexes of the bulk tables (SQLite only); return their DDL."""
-    if not store.is_sqlite:
-        return []
-    marks = ", ".join("?" for _ in _INDEXED_TABLES)
-    with store.engine.begin() as conn:
-        found = conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            f"AND tbl_name IN ({marks}) ORDER BY name",
-            _INDEXED_TABLES,
-        ).all()
-        for name, _sql in found:
-            conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    return [str(sql) for _name, sql in found]
-
-
-def _create_indexes(store: SqlStore, ddl: list[str]) -> None:
-    if ddl:
-        with store.engine.begin() as conn:
-            for statement in ddl:
-                conn.exec_driver_sql(statement)
-
 
 def populate(
     store: SqlStore,
@@ -599,27 +574,28 @@ def populate(
     seed: int,
     today: dt.date,
     progress: Callable[[int], None] | None = None,
+    stamp: tuple[str, str] | None = None,
 ) -> DemoSummary:
     """Replace the workspace's data with ``count`` sample subscriptions and their records.
 
     Deterministic: the same ``seed`` and ``today`` give identical rows. Existing subscriptions
-    and associated records are removed first (custom property definitions and saved views stay);
-    whether that is allowed is the caller's decision. ``progress`` receives the number of
-    subscriptions written so far, after every block.
+    and associated records (history, jobs and outbox mail included) are replaced in one
+    transaction (``SqlStore.replacing_records``): interrupted, the workspace is unchanged.
+    Custom property definitions, saved views and settings stay. Whether replacing is allowed is
+    the caller's decision. ``progress`` receives the number of subscriptions generated so far,
+    after every block. ``stamp``: see ``SqlStore.replacing_records``.
     """
     if count < 0:
         raise ValueError("count must not be negative")
     tables = dict.fromkeys(TABLES, 0)
     statuses = dict.fromkeys((s for s, _ in STATUS_SHARES), 0)
     pending = 0
-    ddl = _drop_indexes(store)  # first: clearing a large workspace is faster without them too
-    try:
-        store.clear()
+    with store.replacing_records(stamp) as insert:
         for block in _generate(count, seed, today, BLOCK):
             for name in TABLES:
                 rows = block.rows[name]
                 if rows:
-                    tables[name] += store.bulk_insert(name, TABLE_COLUMNS[name], rows)
+                    tables[name] += insert(name, TABLE_COLUMNS[name], rows)
             for row in block.rows["subscriptions"]:
                 statuses[row[2]] += 1
             for row in block.rows["payments"]:
@@ -627,8 +603,6 @@ def populate(
                     pending += 1
             if progress is not None:
                 progress(block.done)
-    finally:
-        _create_indexes(store, ddl)
     return DemoSummary(
         seed=seed, today=today, tables=tables, statuses=statuses, pending_ach_payments=pending
     )

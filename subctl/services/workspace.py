@@ -1,19 +1,41 @@
-"""Workspace life cycle: creating one, and filling it with demo data."""
+"""Workspace life cycle: creating (or upgrading) one, and filling it with demo data."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 
+from subctl.errors import Aborted
 from subctl.services.demo import DemoSummary, populate
 from subctl.store.sql import SqlStore
 
-ORIGIN_KEY = "origin"  # what the subscriptions came from: "demo", or absent
+# What demo wrote last: a token of the run and ``SqlStore.records_digest()`` of its records.
+# The workspace holds only demo data while the digest still matches: any edit, created record,
+# history entry, job or mail since changes it.
+DEMO_STAMP_KEY = "demo_records"
+
+
+def init_workspace(url: str, *, adopt: bool) -> list[str]:
+    """Create or upgrade the workspace at ``url`` and restore any index it lacks; return the
+    names of the indexes restored. ``adopt``: add subctl's tables to a database that holds
+    other tables."""
+    store = SqlStore(url, create=True, adopt=adopt)
+    try:
+        return store.repair_indexes()
+    finally:
+        store.close()
 
 
 def replacing_needs_confirmation(store: SqlStore) -> bool:
-    """Demo data replaces demo data freely; anything else only after confirmation."""
-    return store.get_setting(ORIGIN_KEY) != "demo" and store.count() > 0
+    """Demo data replaces an empty workspace, or unchanged demo data, freely; anything else
+    (records not written by demo, or changed since) only after confirmation. A read-only
+    workspace cannot be replaced at all (``StoreUnavailable``)."""
+    store.require_writable()
+    if not store.has_records():
+        return False
+    stamp = store.get_setting(DEMO_STAMP_KEY)
+    return stamp is None or stamp.split()[-1] != store.records_digest()
 
 
 def fill_demo(
@@ -24,6 +46,16 @@ def fill_demo(
     today: dt.date,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    summary = populate(store, count=count, seed=seed, today=today, progress=progress)
-    store.set_setting(ORIGIN_KEY, "demo")
-    return summary
+    """Replace the workspace's records with demo data, in one transaction. Interrupted
+    (Ctrl-C), ``Aborted`` says whether the workspace is unchanged or the data was complete."""
+    token = secrets.token_hex(8)
+    try:
+        return populate(
+            store, count=count, seed=seed, today=today, progress=progress,
+            stamp=(DEMO_STAMP_KEY, token),
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        # The interrupt may land just after the commit: the stamp tells.
+        if (store.get_setting(DEMO_STAMP_KEY) or "").startswith(f"{token} "):
+            raise Aborted("interrupted after the demo data was written in full") from exc
+        raise Aborted("interrupted: the workspace was not changed") from exc

@@ -320,18 +320,39 @@ def applied(conn: sa.Connection) -> set[str]:
     return {row[0] for row in conn.execute(sa.select(_LEDGER.c.name))}
 
 
+def unknown(done: set[str]) -> set[str]:
+    """Recorded migrations this version does not know: the workspace is newer than subctl."""
+    return done - {m.__name__ for m in MIGRATIONS}
+
+
 def pending(conn: sa.Connection) -> list[Migration]:
     done = applied(conn)
     return [m for m in MIGRATIONS if m.__name__ not in done]
 
 
+MIGRATION_LOCK = 0x5375_6263  # PostgreSQL advisory lock key: "Subc"
+
+
+def _lock(conn: sa.Connection) -> None:
+    """Take the workspace's write lock for the transaction ``conn`` is in, before reading the
+    ledger: concurrent processes migrating the same workspace run one after the other, and
+    each sees what the previous one recorded."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def migrate(engine: sa.Engine) -> list[str]:
-    """Apply pending migrations, each in its own transaction; return the names applied."""
+    """Apply pending migrations (every function in ``MIGRATIONS`` not yet in the ledger, in
+    order), each in its own locked transaction together with its ledger entry, so that a crash
+    leaves a migration either wholly applied and recorded or not at all; return the names
+    applied by this call."""
     names = []
-    with engine.begin() as conn:
-        _LEDGER.create(conn, checkfirst=True)
     for migration in MIGRATIONS:
         with engine.begin() as conn:
+            _lock(conn)
+            _LEDGER.create(conn, checkfirst=True)
             if migration.__name__ in applied(conn):
                 continue
             migration(conn)

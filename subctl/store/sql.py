@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import importlib.util
 import json
+import os
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -83,6 +86,25 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _read_only_url(path: Path) -> sa.URL:
+    """A read-only SQLite URI. In a directory subctl cannot write, with no ``-wal`` file
+    present, SQLite cannot create the WAL index it needs even to read, so the file is opened
+    ``immutable``: nothing can be pending in a WAL, and no subctl can write there either."""
+    from urllib.parse import quote
+
+    wal = path.with_name(path.name + "-wal")
+    mode = "immutable=1" if _no_write_access(path.parent) and not wal.exists() else "mode=ro"
+    return sa.URL.create(
+        "sqlite", database=f"file:{quote(str(path))}?{mode}", query={"uri": "true"}
+    )
+
+
+def _is_read_only(exc: BaseException | None) -> bool:
+    """SQLITE_READONLY (and its extended codes): a write on a read-only workspace."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == 8
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -92,20 +114,60 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 def describe_url(url: str) -> str:
     """A URL safe to print: the password hidden."""
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-class SqlStore:
-    """A workspace in a SQL database. ``create=True`` creates (or upgrades) it."""
+def _no_write_access(path: Path) -> bool:
+    """Whether subctl must treat ``path`` as read-only: the user may not write it, or its mode
+    grants nobody write access (honoured for root too: someone marked it read-only)."""
+    return not os.access(path, os.W_OK) or path.stat().st_mode & 0o222 == 0
 
-    def __init__(self, url: str, *, create: bool = False) -> None:
+
+def _command(path: Path | None, verb: str) -> str:
+    """A command line for a hint, naming the workspace file unless it is the default one."""
+    from subctl.config import default_workspace_path
+
+    if path is None or path == default_workspace_path().expanduser().resolve():
+        return f"subctl {verb}"
+    return f"subctl -w {shlex.quote(str(path))} {verb}"
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty workspace file readable by its owner only (SQLite's journal files
+    inherit its mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # created meanwhile by a concurrent `init`: theirs is as good
+        pass
+
+
+class SqlStore:
+    """A workspace in a SQL database.
+
+    ``create=True`` (``init``, ``demo``) creates the workspace or upgrades its schema; other
+    opens never change the schema. ``adopt=True`` lets ``create`` add subctl's tables to a
+    database that already holds other tables. A SQLite file or directory without write access
+    is opened read-only (``read_only``): reading works, writing is ``StoreUnavailable``.
+    """
+
+    def __init__(self, url: str, *, create: bool = False, adopt: bool = False) -> None:
         self.url = url
         parsed = sa.make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path: Path | None = None
+        self.read_only = False
+        engine_url: str | sa.URL = url
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            path = Path(parsed.database)
+            path = self.path = Path(parsed.database)
             if path.is_dir():
                 raise StoreUnavailable(
                     f"{path} is a directory, not a workspace file",
@@ -115,11 +177,15 @@ class SqlStore:
                 if not create:
                     raise StoreUnavailable(
                         f"no workspace at {path}",
-                        hint="create one with `subctl init` (or `subctl demo` for sample data)",
+                        hint=f"create one with `{_command(path, 'init')}`"
+                        f" (or `{_command(path, 'demo')}` for sample data)",
                     )
-                path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(path)
+            elif _no_write_access(path) or _no_write_access(path.parent):
+                self.read_only = True
+                engine_url = _read_only_url(path)
         try:
-            self.engine = sa.create_engine(url)
+            self.engine = sa.create_engine(engine_url)
         except ModuleNotFoundError as exc:
             raise StoreUnavailable(
                 f"cannot open workspace {describe_url(url)}: {exc}",
@@ -128,27 +194,119 @@ class SqlStore:
         except sa.exc.ArgumentError as exc:
             raise StoreUnavailable(f"cannot open workspace {describe_url(url)}: {exc}") from exc
         if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
+            sa.event.listen(self.engine, "connect", pragmas)
         with self._errors():
-            self._open(create)
+            self._open(create, adopt)
         self._registry: PropertyRegistry | None = None
         self._table: sa.Table | None = None
 
-    def _open(self, create: bool) -> None:
+    def _where_hint(self) -> str:
+        return describe_url(self.url) if self.path is None else str(self.path)
+
+    def _init_command(self) -> str:
+        return _command(self.path, "init")
+
+    def _open(self, create: bool, adopt: bool) -> None:
         with self.engine.connect() as conn:
             done = migrations.applied(conn)
-        if not done and not create:
+            foreign = not done and bool(sa.inspect(conn).get_table_names())
+        where = self._where_hint()
+        newer = migrations.unknown(done)
+        if newer:
             raise StoreUnavailable(
-                f"{describe_url(self.url)} is not a subctl workspace",
-                hint="create one with `subctl init`",
+                f"{where} was created by a newer subctl (unknown schema migration "
+                f"{sorted(newer)[-1]}); this version cannot use it safely",
+                hint="upgrade subctl to open this workspace",
             )
+        if not done:
+            if not create:
+                raise StoreUnavailable(
+                    f"{where} is not a subctl workspace",
+                    hint=f"create one with `{self._init_command()}`",
+                )
+            if foreign and not adopt:
+                raise StoreUnavailable(
+                    f"{where} is a database with other tables, not a subctl workspace",
+                    hint=f"choose another path, or run `{self._init_command()} --force` to add"
+                    " subctl's tables to it",
+                )
         if len(done) < len(migrations.MIGRATIONS):
+            if not create:
+                # Only `init` and `demo` change the schema: a reading verb must not write.
+                raise StoreUnavailable(
+                    f"{where} was created by an older subctl and needs a schema upgrade",
+                    hint=f"run `{self._init_command()}` to upgrade it",
+                )
             migrations.migrate(self.engine)
+
+    def repair_indexes(self) -> list[str]:
+        """Recreate the indexes a SQLite workspace should have and lacks (those of the
+        migrations and of custom properties, e.g. after an interrupted bulk load of an older
+        subctl); return their names. A unique property whose values are no longer unique is a
+        ``Conflict``, and nothing is recreated."""
+        if not self.is_sqlite:
+            return []
+        expected = dict(_migration_indexes())
+        for prop in self.properties():
+            if not prop.hubspot_defined:
+                index = _property_index(prop)
+                assert index.name is not None
+                expected[index.name] = str(
+                    sa.schema.CreateIndex(index).compile(dialect=self.engine.dialect)
+                )
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        with self._errors(), self.engine.connect() as conn:
+            if set(expected) <= {row[0] for row in conn.exec_driver_sql(sql)}:
+                return []
+        with self._errors(), self.engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            present = {row[0] for row in conn.exec_driver_sql(sql)}
+            missing = [name for name in expected if name not in present]
+            for name in missing:
+                try:
+                    conn.exec_driver_sql(expected[name])
+                except sa.exc.IntegrityError as exc:
+                    prop_name = name.removeprefix(CUSTOM_INDEX.format(name=""))
+                    raise Conflict(
+                        f"{prop_name}: several subscriptions share a value of this unique"
+                        " property, so its index cannot be restored; nothing was changed",
+                        hint=f"find them with `subctl list --fields {prop_name} --sort"
+                        f" {prop_name}`, give them distinct values, and run init again",
+                    ) from exc
+        return missing
+
+    def require_writable(self) -> None:
+        """``StoreUnavailable`` (the read-only message) unless the workspace can be written."""
+        if self.read_only:
+            raise self._read_only_error()
+
+    def _read_only_error(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the workspace {self._where_hint()} is read-only",
+            hint="reading verbs work; to change it, get write access to the file and its"
+            " directory, or work on a copy (-w COPY)",
+        )
+
+    @contextmanager
+    def _read_only_errors(self) -> Iterator[None]:
+        """SQLite's "attempt to write a readonly database" as the read-only message."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            if _is_read_only(exc.orig):
+                raise self._read_only_error() from exc
+            raise
+        except Exception as exc:
+            if _is_read_only(exc):
+                raise self._read_only_error() from exc
+            raise
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
-            yield
+            with self._read_only_errors():
+                yield
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"conflict in the workspace: {exc.orig}") from exc
         except sa.exc.OperationalError as exc:
@@ -355,24 +513,71 @@ class SqlStore:
                 total += len(batch)
         return total
 
-    def clear(self) -> None:
-        """Remove every subscription and associated record (custom definitions and views stay)."""
-        tables = ["associations", "property_history", "subscriptions", "payments", "invoices",
-                  "quotes", "line_items", "deals", "company_domains", "companies",
-                  "contact_emails", "contacts",
-                  "outbox", "job_items", "jobs"]  # fmt: skip
+    @contextmanager
+    def replacing_records(
+        self, stamp: tuple[str, str] | None = None
+    ) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
+        """Replace every subscription and associated record (custom definitions, views and
+        settings stay) in one transaction: yields ``insert(table, columns, rows) -> count``
+        for the new rows. Nothing is visible until the end, and an error, Ctrl-C or a crash
+        leaves the workspace as it was. On SQLite the secondary indexes of the bulk tables
+        are dropped for the load (several times faster than maintaining them row by row) and
+        rebuilt before the commit, in the same transaction (SQLite DDL is transactional).
+
+        ``stamp`` (setting key, token): the setting is set, in the same transaction, to the
+        token and ``records_digest()`` of the new records, separated by a space."""
         with self._errors(), self.engine.connect() as conn:
-            # Without foreign-key checks SQLite empties a table in one step instead of row by
-            # row. The pragma only takes effect outside a transaction, hence before any DELETE.
+            cursor, mark = self._cursor(conn)
             if self.is_sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                # Foreign-key checks off: SQLite then empties a table in one step instead of
+                # row by row. The pragma only takes effect outside a transaction.
+                cursor.execute("PRAGMA foreign_keys=OFF")
             try:
-                for name in tables:
-                    conn.execute(sa.table(name).delete())
-                conn.commit()
+                with conn.begin():
+                    if self.is_sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    indexes = _drop_bulk_indexes(cursor) if self.is_sqlite else []
+                    for name in RECORD_TABLES:
+                        cursor.execute(f"DELETE FROM {name}")
+
+                    def insert(table: str, columns: Sequence[str], rows: Sequence[Any]) -> int:
+                        marks = ", ".join([mark] * len(columns))
+                        cursor.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                        )
+                        return len(rows)
+
+                    yield insert
+                    for ddl in indexes:
+                        cursor.execute(ddl)
+                    if stamp is not None:
+                        key, token = stamp
+                        value = f"{token} {_digest(_record_counts(conn, self.is_sqlite))}"
+                        cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", [key])
+                        cursor.execute(
+                            f"INSERT INTO workspace_settings (key, value) VALUES ({mark}, {mark})",
+                            [key, value],
+                        )
             finally:
                 if self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    cursor.execute("PRAGMA foreign_keys=ON")
+        if self.is_sqlite:  # the load went through the WAL: give its space back
+            with self._errors(), self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def has_records(self) -> bool:
+        """Whether any record table (those ``replacing_records`` replaces) has a row."""
+        with self._errors(), self.engine.connect() as conn:
+            return any(
+                conn.exec_driver_sql(f"SELECT 1 FROM {name} LIMIT 1").first() is not None
+                for name in RECORD_TABLES
+            )
+
+    def records_digest(self) -> str:
+        """A digest of the records (see ``_record_counts``): it changes when records are
+        added, removed or edited through subctl (edits leave history)."""
+        with self._errors(), self.engine.connect() as conn:
+            return _digest(_record_counts(conn, self.is_sqlite))
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
@@ -478,11 +683,16 @@ class SqlStore:
                 # still durable in the WAL).
                 cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {BATCH_CHECKPOINT_PAGES}")
+                # The write lock before the first read: the old values history records are
+                # the ones this transaction replaces, not a concurrent writer's.
+                cursor.execute("BEGIN IMMEDIATE")
             if job_id is not None and outcomes:
                 _claim(cursor, mark, job_id, outcomes)
-            _update(cursor, mark, registry, [m for m in mutations if m.changes and not m.delete])
+            updates = [m for m in mutations if m.changes and not m.delete]
+            replaced = _current(cursor, mark, registry, updates, lock=not self.is_sqlite)
+            _update(cursor, mark, registry, updates)
             _delete(cursor, mark, [m for m in mutations if m.delete])
-            _history(cursor, mark, mutations)
+            _history(cursor, mark, registry, updates, replaced)
             _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
             _refunds(cursor, mark, mutations)
             _line_items(cursor, mark, [item for m in mutations for item in m.line_items])
@@ -1075,18 +1285,70 @@ def _history_text() -> Callable[[Any], str | None]:
     return text
 
 
-def _history(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+def _current(
+    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation], *, lock: bool
+) -> dict[int, dict[str, Any]]:
+    """The stored values the mutations are about to replace (tracked properties only), read
+    inside the write transaction; ``lock``: ``FOR UPDATE`` (PostgreSQL; SQLite's transaction
+    already holds the write lock)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for m in mutations:
+        names = tuple(n for n in m.changes if n not in UNTRACKED)
+        if names:
+            groups.setdefault(names, []).append(m.subscription_id)
+    out: dict[int, dict[str, Any]] = {}
+    for names, ids in groups.items():
+        props = [p for p in map(registry.get, names) if p is not None]
+        if len(props) < len(names):
+            continue  # _update refuses unknown properties
+        columns = ", ".join(f'"{p.column}"' for p in props)
+        for part in _chunks(ids):
+            cursor.execute(
+                f"SELECT hs_object_id, {columns} FROM subscriptions WHERE hs_object_id IN"
+                f" ({', '.join([mark] * len(part))})" + (" FOR UPDATE" if lock else ""),
+                part,
+            )
+            for sid, *values in cursor.fetchall():
+                out[int(sid)] = dict(zip(names, values, strict=True))
+    return out
+
+
+def _history(
+    cursor: Any,
+    mark: str,
+    registry: PropertyRegistry,
+    mutations: Sequence[Mutation],
+    replaced: Mapping[int, Mapping[str, Any]],
+) -> None:
+    """One history entry per property whose stored value changed, from the value replaced
+    (``replaced``), not the one the decision saw."""
     text = _history_text()
+    readers: dict[str, Callable[[Any], Any]] = {}
+    stored: dict[tuple[str, Any], Any] = {}  # a batch sets the same few new values
     values: list[Any] = []
     add = values.extend
     for m in mutations:
-        if m.delete:
-            continue
         at = _ms(m.at)
         sid, source = m.subscription_id, m.source
-        for name, (old, new) in m.changes.items():
-            if old != new and name not in UNTRACKED:
-                add((sid, name, text(old), text(new), at, source))
+        before = replaced.get(sid, {})
+        for name, (_seen, new) in m.changes.items():
+            if name in UNTRACKED or name not in before:
+                continue
+            prop = registry.get(name)
+            assert prop is not None  # _update refused unknown properties
+            old_raw = before[name]
+            try:
+                new_raw = stored[name, new]
+            except KeyError:
+                new_raw = stored[name, new] = prop.to_storage(new)
+            except TypeError:  # unhashable
+                new_raw = prop.to_storage(new)
+            if old_raw == new_raw:
+                continue
+            read = readers.get(name)
+            if read is None:
+                read = readers[name] = _reader(prop)
+            add((sid, name, text(read(old_raw)), text(new), at, source))
     _insert_flat(cursor, mark, "property_history",
                  ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
                  values)  # fmt: skip
@@ -1226,6 +1488,54 @@ def _outbox(session: Session, sub_id: int) -> list[OutboxMessage]:
     ]
 
 
+# -- bulk loading: helpers ------------------------------------------------------------
+
+# Every table of records, children before parents (the order of deletion).
+RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments", "invoices",
+                 "quotes", "line_items", "deals", "company_domains", "companies",
+                 "contact_emails", "contacts", "outbox", "job_items", "jobs")  # fmt: skip
+BULK_INDEXED_TABLES = ("subscriptions", "associations")
+
+
+def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
+    """Rows per record table, and a trace of which associations there are, since replacing
+    one by another changes no count. SQLite: the last association row by rowid (cheap: the
+    replacement gets the next rowid, or, replacing the last row, its rowid with other values);
+    other databases: a checksum of the association ids."""
+    counts: dict[str, Any] = {
+        name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
+        for name in RECORD_TABLES
+    }
+    if is_sqlite:
+        last = conn.exec_driver_sql(
+            "SELECT rowid, subscription_id, object_type, object_id FROM associations"
+            " ORDER BY rowid DESC LIMIT 1"
+        ).first()
+        counts["associations_trace"] = None if last is None else [str(v) for v in last]
+    else:
+        checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
+        counts["associations_trace"] = str(conn.execute(sa.select(checksum)).scalar_one())
+    return counts
+
+
+def _digest(counts: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
+
+
+def _drop_bulk_indexes(cursor: Any) -> list[str]:
+    """Drop the secondary indexes of the bulk tables (SQLite); return their DDL."""
+    marks = ", ".join("?" for _ in BULK_INDEXED_TABLES)
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks}) ORDER BY name",
+        BULK_INDEXED_TABLES,
+    )
+    found = cursor.fetchall()
+    for name, _sql in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [str(sql) for _name, sql in found]
+
+
 # -- properties & associations: helpers ---------------------------------------------
 
 CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
@@ -1250,6 +1560,20 @@ _RECORD_MODELS: dict[str, Any] = {
     "invoice": models.InvoiceRow,
     "payment": models.PaymentRow,
 }
+
+
+@functools.cache
+def _migration_indexes() -> tuple[tuple[str, str], ...]:
+    """(name, DDL) of every index the migrations create, from a replay in memory."""
+    engine = sa.create_engine("sqlite://")
+    migrations.migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " ORDER BY name"
+        ).all()
+    engine.dispose()
+    return tuple((str(name), str(sql)) for name, sql in rows)
 
 
 def _property_index(prop: Property) -> sa.Index:
