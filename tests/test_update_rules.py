@@ -316,7 +316,7 @@ def test_existing_workspaces_gain_the_billing_columns(
         )
     engine.dispose()
     monkeypatch.undo()
-    store = SqlStore(url)
+    store = SqlStore(url, create=True)  # what `subctl init` does: the upgrade
     try:
         sub = store.get(1)
         assert sub.properties["hs_name"] == "Old"
