@@ -90,7 +90,7 @@ def subscription_list(
         fields=fields,
         show_sensitive=show_sensitive,
     )
-    listing = svc.build_listing(store, request, app.today())
+    listing = svc.build_listing(store, request, app.today(), app.clock())
     app.out.rows(svc.list_rows(store, listing), listing.columns, fmt)
 
 

@@ -269,6 +269,7 @@ def build_action(
     *,
     registry: PropertyRegistry,
     today: dt.date,
+    now: dt.datetime | None = None,
     at_period_end: bool = False,
     refund: str | None = None,
     refund_pending: bool = False,
@@ -307,7 +308,7 @@ def build_action(
         raise UsageError("--reason: at most 1,000 characters")
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
-        values = parse_assignments(assignments, registry, today)
+        values = parse_assignments(assignments, registry, today, now)
     return Action(
         verb=verb,
         at_period_end=at_period_end,
@@ -320,7 +321,10 @@ def build_action(
 
 
 def parse_assignments(
-    assignments: Sequence[str], registry: PropertyRegistry, today: dt.date
+    assignments: Sequence[str],
+    registry: PropertyRegistry,
+    today: dt.date,
+    now: dt.datetime | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """``--set name=value`` (names, aliases or labels) -> (internal name, canonical text).
 
@@ -359,8 +363,8 @@ def parse_assignments(
             continue
         if prop.read_only_value:
             raise UsageError(f"--set: {registry.short_name(prop)} is read-only")
-        value = coerce_value(prop, raw, today=today)
-        check(prop, value, today=today)
+        value = coerce_value(prop, raw, today=today, now=now)
+        check(prop, value, today=today, now=now)
         if prop.name == "hs_next_payment_due_date" and value is not None and value < today:
             raise UsageError(f"--set: next_payment_due_date {value} is in the past")
         out[prop.name] = text_value(value)
@@ -369,7 +373,9 @@ def parse_assignments(
     return tuple(out.items())
 
 
-def typed_values(action: Action, registry: PropertyRegistry, today: dt.date) -> dict[str, Any]:
+def typed_values(
+    action: Action, registry: PropertyRegistry, today: dt.date, now: dt.datetime | None = None
+) -> dict[str, Any]:
     from subctl.services.values import coerce_value
 
     typed: dict[str, Any] = {}
@@ -377,7 +383,7 @@ def typed_values(action: Action, registry: PropertyRegistry, today: dt.date) -> 
         prop = registry.get(name)
         if prop is None:
             raise UsageError(f'unknown property "{name}"')
-        typed[prop.name] = coerce_value(prop, text or None, today=today)
+        typed[prop.name] = coerce_value(prop, text or None, today=today, now=now)
     return typed
 
 
