@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subctl.query.ast import Query
 from subctl.query.parser import parse
+from subctl.query.sql import TOKEN_SEPARATORS, token_regex
 from subctl.store.sql import SqlStore
 
 TODAY = dt.date(2024, 3, 15)
@@ -172,8 +176,74 @@ def test_token_wildcard_stays_within_a_word(store: SqlStore, text: str) -> None:
     ],
 )
 def test_token_regex(token: str, text: str, matches: bool) -> None:
-    import re
-
-    from subctl.query.sql import token_regex
-
     assert bool(re.search(token_regex(token), text.lower())) is matches
+
+
+# -- CONTAINS_TOKEN runs in linear time ------------------------------------------------------
+
+SEPARATORS = "[" + re.escape(TOKEN_SEPARATORS) + "]"
+
+
+def _glob(token: str, word: str) -> bool:
+    """Whether ``word`` matches ``token`` (``*`` any run of characters), greedily: linear."""
+    if "*" not in token:
+        return word == token
+    first, *middle, last = token.split("*")
+    if not word.startswith(first) or len(word) < len(first) + len(last):
+        return False
+    at, end = len(first), len(word) - len(last)
+    for part in middle:
+        found = word.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return word.endswith(last)
+
+
+ADVERSARIAL_NAMES = ["a" * 41 + "b", "ab" * 21, "a" * 120 + "!", "a-" * 30 + "x"]
+
+
+@pytest.fixture(scope="module")
+def adversarial() -> Iterator[SqlStore]:
+    workspace = SqlStore("sqlite://", create=True)
+    rows = [(i, name) for i, name in enumerate(ADVERSARIAL_NAMES, start=1)]
+    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), rows)
+    yield workspace
+    workspace.close()
+
+
+@settings(deadline=dt.timedelta(seconds=2), max_examples=40)
+@given(
+    word=st.sampled_from(["a", "ab", "a-", "b"]),
+    wildcards=st.integers(min_value=1, max_value=12),
+    extra=st.lists(st.sampled_from(["a", "b", ""]), max_size=3),
+    negate=st.booleans(),
+)
+def test_word_patterns_with_many_wildcards_stay_fast(
+    adversarial: SqlStore, word: str, wildcards: int, extra: list[str], negate: bool
+) -> None:
+    # Each pattern "a*a*…*a" against a long word that almost matches made a backtracking
+    # matcher explore every split of the word: seconds at 8 wildcards, minutes at 12.
+    token = "*".join([word] * (wildcards + 1) + extra)
+    text = f'name {"!~" if negate else "~"} "{token}"'
+    found = set(ids(adversarial, text))
+    expected = {
+        i
+        for i, name in enumerate(ADVERSARIAL_NAMES, start=1)
+        if any(_glob(token, w) for w in re.split(SEPARATORS, name)) is not negate
+    }
+    assert found == expected
+
+
+def test_sqlite_regexp_is_re2() -> None:
+    import re2
+
+    from subctl.query.sql import _compiled
+
+    workspace = SqlStore("sqlite://", create=True)
+    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), [(1, "a" * 41 + "b")])
+    _compiled.cache_clear()
+    assert ids(workspace, "name ~ a*a*a") == []
+    assert _compiled.cache_info().misses == 1  # the store's REGEXP went through RE2
+    assert isinstance(_compiled(token_regex("a*a*a")), re2._Regexp)
+    workspace.close()

@@ -11,6 +11,7 @@ Values are always bound parameters. Semantics shared with the CRM search compile
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -103,10 +104,27 @@ def token_regex(token: str) -> str:
     return f"(^|{edge}){body}($|{edge})"
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> Any:
+    import re2
+
+    return re2.compile(pattern)
+
+
+def regexp(pattern: str, value: str | None) -> bool | None:
+    """SQLite's ``REGEXP`` function, as the SQL store registers it: RE2, which matches in time
+    linear in the value whatever the pattern (a backtracking engine takes exponential time on
+    word patterns with many ``*``). NULL for a NULL value, as SQL functions do."""
+    if value is None:
+        return None
+    return _compiled(pattern).search(value) is not None
+
+
 def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[bool]:
     # LIKE narrows cheaply (in C) on the token's literal parts; the regular expression then
-    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (a function it
-    # registers) and to ~* on PostgreSQL.
+    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (``regexp``
+    # above, registered by the SQL store) and to ~* on PostgreSQL (whose engine does not
+    # backtrack on patterns without back-references).
     escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = "%" + escaped.replace("*", "%") + "%"
     return sa.and_(

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from subctl.errors import Conflict, NotFound, StoreUnavailable, UsageError
 from subctl.query.ast import Expr, Query
-from subctl.query.sql import ASSOCIATIONS, compile_where
+from subctl.query.sql import ASSOCIATIONS, compile_where, regexp
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     STANDARD_PROPERTIES,
@@ -82,6 +82,8 @@ def sqlite_url(path: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Replaces the REGEXP that SQLAlchemy registers (Python's backtracking re) with RE2.
+    dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
