@@ -221,7 +221,9 @@ def test_datetime_offsets_are_instants_counted_from_now() -> None:
     assert p("canceled_at > -60d") == c("hs_canceled_at", Op.GT, NOW - dt.timedelta(days=60))
     assert p("canceled_at <= -2w") == c("hs_canceled_at", Op.LTE, NOW - dt.timedelta(weeks=2))
     assert p("created < now") == c("hs_createdate", Op.LT, NOW)
-    assert p("created >= -1m") == c("hs_createdate", Op.GTE, dt.datetime(2024, 2, 15, 12, tzinfo=UTC))
+    assert p("created >= -1m") == c(
+        "hs_createdate", Op.GTE, dt.datetime(2024, 2, 15, 12, tzinfo=UTC)
+    )
     # date properties keep whole days
     assert p("due > -60d") == c("hs_next_payment_due_date", Op.GT, dt.date(2024, 1, 15))
 

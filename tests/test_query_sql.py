@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,6 +17,7 @@ from subctl.query.ast import Query
 from subctl.query.parser import parse
 from subctl.query.sql import TOKEN_SEPARATORS, token_regex
 from subctl.store.sql import SqlStore
+from tests.conftest import Invoke
 
 TODAY = dt.date(2024, 3, 15)
 UTC = dt.UTC
@@ -247,3 +249,46 @@ def test_sqlite_regexp_is_re2() -> None:
     assert _compiled.cache_info().misses == 1  # the store's REGEXP went through RE2
     assert isinstance(_compiled(token_regex("a*a*a")), re2._Regexp)
     workspace.close()
+
+
+# -- multiple-checkbox properties -------------------------------------------------------------
+
+
+def _listed(invoke: Invoke, where: str) -> list[int]:
+    result = invoke(["list", "--where", where, "--fields", "id", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    return sorted(row["hs_object_id"] for row in json.loads(result.stdout))
+
+
+def test_multiple_checkbox_filters_match_any_held_option(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name tiers --label Tiers --type enumeration --field-type checkbox "
+        "--option Basic --option Premium --option Gold_plan"
+    )
+    assert created.exit_code == 0, created.stderr
+    assert seeded("update 1 --set 'tiers=basic;premium'").exit_code == 0
+    assert seeded("update 5 --set tiers=gold_plan").exit_code == 0
+    assert _listed(seeded, "tiers = premium") == [1]
+    assert _listed(seeded, "tiers in (premium)") == [1]
+    assert _listed(seeded, "tiers in (Basic, gold_plan)") == [1, 5]
+    assert _listed(seeded, "tiers != premium") == [2, 3, 4, 5]  # with the records without
+    assert _listed(seeded, "tiers not in (basic, gold_plan)") == [2, 3, 4]
+    assert _listed(seeded, "not tiers = basic") == [2, 3, 4, 5]
+
+
+def test_a_leading_semicolon_appends_options(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name tiers --label Tiers --type enumeration --field-type checkbox "
+        "--option Basic --option Premium --option Gold"
+    )
+    assert created.exit_code == 0, created.stderr
+    assert seeded("update 1 --set tiers=basic").exit_code == 0
+    appended = seeded("update 1 5 --set 'tiers=;Premium;basic' --yes --format json")
+    assert appended.exit_code == 0, appended.stderr
+    notes = [row["note"] for row in json.loads(appended.stdout)]
+    assert notes == ["set tiers=basic;premium", "set tiers=premium;basic"]
+    view = json.loads(seeded("view 1 --format json").stdout)
+    assert view["properties"]["tiers"] == "basic;premium"
+    refused = seeded("update 1 --set 'tiers=;'")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith('Error: tiers: ";" appends options; name at least one')

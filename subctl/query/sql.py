@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from subctl.errors import UsageError
 from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+from subctl.services.properties import is_multi_value
 
 ASSOCIATIONS = sa.table(
     "associations",
@@ -60,6 +61,8 @@ def _condition(
         return column.is_not(None)
     if op is Op.NOT_HAS_PROPERTY:
         return column.is_(None)
+    if is_multi_value(prop) and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
+        return _multi_value(column, op, cond.values)
     folded = prop.type is PropType.STRING
     if folded:
         column = sa.func.lower(column)
@@ -84,6 +87,23 @@ def _condition(
     if op is Op.CONTAINS_TOKEN:
         return token
     return sa.or_(sa.not_(token), column.is_(None))
+
+
+def _multi_value(
+    column: sa.ColumnElement[Any], op: Op, values: tuple[Any, ...]
+) -> sa.ColumnElement[bool]:
+    """A multiple-checkbox value is ``;``-joined options; as in HubSpot, ``EQ``/``IN`` match a
+    record holding any of the options given (``tier = premium`` matches ``basic;premium``) and
+    ``NEQ``/``NOT_IN`` are their complements, including records without a value."""
+    framed = sa.literal(";") + column + sa.literal(";")
+    holds = sa.or_(*(framed.like(f"%;{_like_escape(str(v))};%", escape="\\") for v in values))
+    if op in (Op.EQ, Op.IN):
+        return holds
+    return sa.or_(sa.not_(holds), column.is_(None))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _bind(prop: Property, value: Any, folded: bool) -> Any:
@@ -125,8 +145,7 @@ def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[
     # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (``regexp``
     # above, registered by the SQL store) and to ~* on PostgreSQL (whose engine does not
     # backtrack on patterns without back-references).
-    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = "%" + escaped.replace("*", "%") + "%"
+    pattern = "%" + _like_escape(token).replace("*", "%") + "%"
     return sa.and_(
         sa.func.lower(column).like(pattern, escape="\\"),
         sa.func.lower(column).regexp_match(token_regex(token)),

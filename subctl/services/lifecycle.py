@@ -71,6 +71,7 @@ from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
 from subctl.services.refunds import prorate
+from subctl.services.values import Append
 from subctl.store.base import Mutation, OutboxMessage, Payment, Refund, Subscription
 
 EDIT_FREEZE_DAYS = 2
@@ -796,7 +797,9 @@ def _update(
     frozen = edit_freeze(props.get("hs_next_payment_due_date"), ctx.today)
     if frozen:
         return _fail(d, frozen)
-    changes = {k: v for k, v in ctx.values.items() if props.get(k) != v}
+    wanted = {k: v.merged(props.get(k)) if isinstance(v, Append) else v
+              for k, v in ctx.values.items()}  # fmt: skip
+    changes = {k: v for k, v in wanted.items() if props.get(k) != v}
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d

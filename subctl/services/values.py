@@ -40,6 +40,16 @@ def _coerce_type(
 # -- custom properties: rules, calculated and multi-value properties -----------------
 
 
+class Append(str):
+    """Options to add to a multiple-checkbox value (HubSpot's leading ``;``): the canonical text,
+    ``;a;b``, which reads back as the same Append."""
+
+    def merged(self, old: str | None) -> str:
+        """The record's options followed by the new ones, each once."""
+        options = [*(old or "").split(";"), *self.split(";")]
+        return ";".join(dict.fromkeys(o for o in options if o))
+
+
 def coerce_value(
     prop: Property, text: str | None, *, today: dt.date, now: dt.datetime | None = None
 ) -> Any:
@@ -49,9 +59,9 @@ def coerce_value(
 
     Custom calculated properties (``calculation_equation``) are read-only. Multiple-checkbox
     enumerations take ``;``-separated options (values or labels) and return the canonical
-    ``;``-joined values; HubSpot's leading ``;`` ("append") needs the old value, so it is refused
-    here: give the full list. ``now`` anchors ``now`` and relative offsets of datetime values
-    and the ``*_DATETIME_DURATION`` rules (default: midnight UTC of ``today``).
+    ``;``-joined values; with HubSpot's leading ``;`` they return an ``Append``, merged into the
+    record's value when it is applied. ``now`` anchors ``now`` and relative offsets of datetime
+    values and the ``*_DATETIME_DURATION`` rules (default: midnight UTC of ``today``).
     """
     from subctl.services import validation
     from subctl.services.properties import is_calculated, is_multi_value
@@ -62,13 +72,14 @@ def coerce_value(
     if is_calculated(prop):
         raise UsageError(f"{name}: a calculated property; its value cannot be set")
     if is_multi_value(prop):
-        if text.startswith(";"):
-            raise UsageError(
-                f'{name}: a leading ";" (append) is not supported; give every value, e.g. a;b'
-            )
         parts = [p.strip() for p in text.split(";") if p.strip()]
         values = [_coerce_type(prop, part, today=today, now=now) for part in parts]
-        value: Any = ";".join(dict.fromkeys(values)) or None
+        joined = ";".join(dict.fromkeys(values))
+        if text.startswith(";"):
+            if not joined:
+                raise UsageError(f'{name}: ";" appends options; name at least one, e.g. ;a')
+            return Append(";" + joined)
+        value: Any = joined or None
     else:
         value = _coerce_type(prop, text, today=today, now=now)
     validation.check(prop, value, today=today, now=now)
