@@ -292,3 +292,30 @@ def test_a_leading_semicolon_appends_options(seeded: Invoke) -> None:
     refused = seeded("update 1 --set 'tiers=;'")
     assert refused.exit_code == 2
     assert refused.stderr.startswith('Error: tiers: ";" appends options; name at least one')
+
+
+# -- relative dates on datetime properties ----------------------------------------------------
+
+
+def test_datetime_offsets_count_from_now_not_midnight(seeded: Invoke) -> None:
+    # Now is 2026-11-26T12:00Z; subscription 4 was canceled 2026-10-01T09:30Z, 56 days and
+    # 2.5 hours ago: "more than 56 days ago", and not "less than 56 days ago".
+    assert _listed(seeded, "canceled_at < -56d") == [4]
+    assert _listed(seeded, "canceled_at > -56d") == []
+    assert _listed(seeded, "canceled_at > -57d") == [4]
+    assert _listed(seeded, "canceled_at < now") == [4]
+    # date properties keep whole days: due 2026-11-20 is "before -6d" (2026-11-20) only with <=
+    assert _listed(seeded, "due < -6d") == []
+    assert _listed(seeded, "due <= -6d") == [2]
+
+
+def test_datetime_duration_rules_count_from_now(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name go_live --label 'Go live' --type datetime --field-type date "
+        "--rule AFTER_DATETIME_DURATION:PT48H"
+    )
+    assert created.exit_code == 0, created.stderr
+    early = seeded("update 1 --set go_live=2026-11-28T11:00:00Z")  # 47 hours from now
+    assert early.exit_code == 2
+    assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in early.stderr
+    assert seeded("update 1 --set go_live=2026-11-28T12:00:00Z").exit_code == 0
