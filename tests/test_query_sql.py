@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subctl.query.ast import Query
+from subctl.query.ast import Condition, Not, Op, Or, Query, fields_of
 from subctl.query.parser import parse
 from subctl.query.sql import TOKEN_SEPARATORS, token_regex
 from subctl.store.sql import SqlStore
@@ -319,3 +319,80 @@ def test_datetime_duration_rules_count_from_now(seeded: Invoke) -> None:
     assert early.exit_code == 2
     assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in early.stderr
     assert seeded("update 1 --set go_live=2026-11-28T12:00:00Z").exit_code == 0
+
+
+# -- complement: not Q and empty values --------------------------------------------------------
+
+DEMO_TODAY = dt.date(2026, 11, 26)
+DEMO_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_store() -> Iterator[SqlStore]:
+    from subctl.services.demo import populate
+
+    workspace = SqlStore("sqlite://", create=True)
+    populate(workspace, count=400, seed=7, today=DEMO_TODAY)
+    yield workspace
+    workspace.close()
+
+
+def _leaf() -> st.SearchStrategy[str]:
+    numbers = st.sampled_from(["0", "49.5", "99", "100", "250", "1e3", "-1"])
+    days = st.sampled_from(["2026-11-20", "today", "-60d", "+7d", "-1y", "2025-01-01"])
+    instants = st.sampled_from(["now", "-60d", "-1d", "2026-10-01T09:30:00Z", "2025-06-01"])
+    ordered = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
+    return st.one_of(
+        st.builds("mrr {} {}".format, ordered, numbers),
+        st.builds("next_payment_amount {} {}".format, ordered, numbers),
+        st.builds("mrr between {} and {}".format, numbers, numbers),
+        st.builds("due {} {}".format, ordered, days),
+        st.builds("due between {} and {}".format, days, days),
+        st.builds("canceled_at {} {}".format, ordered, instants),
+        st.builds("canceled_at between {} and {}".format, instants, instants),
+        st.builds("created {} {}".format, ordered, instants),
+        st.builds(
+            "status {} {}".format,
+            st.sampled_from(["=", "!="]),
+            st.sampled_from(["active", "canceled", "PAST_DUE"]),
+        ),
+        st.builds("status {} (unpaid, paused)".format, st.sampled_from(["in", "not in"])),
+        st.builds(
+            "name {} {}".format,
+            st.sampled_from(["~", "!~"]),
+            st.sampled_from(["acme*", "*a*", "global*", "x"]),
+        ),
+        st.builds("has {}".format, st.sampled_from(["canceled_at", "mrr", "pause_reason"])),
+        st.builds("{} is empty".format, st.sampled_from(["canceled_at", "due", "frequency"])),
+        st.builds("payment_method {} {}".format, st.sampled_from(["=", "!="]), st.just("x")),
+    )
+
+
+QUERIES = st.recursive(
+    _leaf(),
+    lambda inner: st.one_of(
+        st.builds("({}) and ({})".format, inner, inner),
+        st.builds("({}) or ({})".format, inner, inner),
+        st.builds("not ({})".format, inner),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(QUERIES)
+def test_not_q_is_the_complement_of_q_up_to_empty_values(demo_store: SqlStore, text: str) -> None:
+    # The rule (query/sql.py): a filter on a property never matches a record without a value,
+    # except the negative operators (!=, not in, !~, is empty). So every record matches exactly
+    # one of Q and not Q, or, when one of Q's fields is empty, possibly neither; never both.
+    registry = demo_store.properties()
+    query = parse(text, registry, today=DEMO_TODAY, now=DEMO_NOW)
+    some_empty = Or(tuple(Condition(f, Op.NOT_HAS_PROPERTY) for f in sorted(fields_of(query))))
+    matched, complement, empty, every = (
+        {s.id for s in demo_store.search(Query(where=where), fields=["hs_object_id"])}
+        for where in (query, Not(query), some_empty, None)
+    )
+    assert not matched & complement
+    neither = every - matched - complement
+    assert neither <= empty
+    assert demo_store.count(query) + demo_store.count(Not(query)) + len(neither) == len(every)

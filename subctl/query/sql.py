@@ -1,8 +1,15 @@
 """Compile the query AST to a SQLAlchemy expression over the ``subscriptions`` table.
 
 Values are always bound parameters. Semantics shared with the CRM search compiler:
+- empty values (HubSpot's rule): a filter on a property never matches a record without a value,
+  except the negative operators ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` (and ``is empty``),
+  which do. ``not`` is pushed into the operators (``ast.push_not``: ``not a < 5`` is
+  ``a >= 5``), so every record matches exactly one of ``Q`` and ``not Q``, except records where
+  a field of ``Q`` is empty, which may match neither (``a < 5`` and ``not a < 5`` both skip a
+  record without ``a``); no record ever matches both. SQL's NULL logic gives exactly this;
 - string matching is case-insensitive; enumerations match their internal value exactly;
-- ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` also match records where the property has no value;
+- multiple-checkbox enumerations (``;``-joined options): ``EQ``/``IN`` match a record holding
+  any of the options given, as in HubSpot;
 - ``CONTAINS_TOKEN`` matches a whole word of the value, ``*`` is a wildcard within the word
   (``acme*`` matches "Acme Corp" and "The Acmes", not "Pacme"); words are separated by white
   space and ``,;:!?()[]{}"'`` (see ``TOKEN_SEPARATORS``);
