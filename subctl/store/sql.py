@@ -81,9 +81,13 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Replaces the REGEXP that SQLAlchemy registers (Python's backtracking re) with RE2.
+def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
+    """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
+    SQLAlchemy registers (Python's backtracking ``re``)."""
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -129,6 +133,7 @@ class SqlStore:
             raise StoreUnavailable(f"cannot open workspace {describe_url(url)}: {exc}") from exc
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", _sqlite_functions)
         with self._errors():
             self._open(create)
         self._registry: PropertyRegistry | None = None
