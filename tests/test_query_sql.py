@@ -319,6 +319,12 @@ def test_datetime_duration_rules_count_from_now(seeded: Invoke) -> None:
     assert early.exit_code == 2
     assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in early.stderr
     assert seeded("update 1 --set go_live=2026-11-28T12:00:00Z").exit_code == 0
+    preview = seeded(
+        "property create --name go_live2 --label 'Go live 2' --type datetime --field-type date "
+        "--rule AFTER_DATETIME_DURATION:PT48H --preview --sample 2026-11-28T11:00:00Z"
+    )
+    assert preview.exit_code == 2
+    assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in preview.stderr
 
 
 # -- complement: not Q and empty values --------------------------------------------------------
