@@ -221,6 +221,16 @@ class CancelBench:
         return None
 
 
+# `~` with 12 wildcards against the same query with one: word patterns match in linear time.
+TOKEN_MANY_WILDCARDS = "*a*a*a*a*a*a*a*a*a*a*a*"
+TOKEN_ONE_WILDCARD = "a*"
+
+
+def _token_listing(token: str) -> list[str]:
+    where = f'name ~ "{token}"'
+    return ["list", "--where", where, "--all", "--format", "ndjson", "--fields", "id"]
+
+
 def benchmarks(env: Env) -> list[Benchmark]:
     py = sys.executable
     minimal_app = env.scratch / "minimal_typer_app.py"
@@ -260,6 +270,12 @@ def benchmarks(env: Env) -> list[Benchmark]:
             2.0,
             verify=_same_ndjson_ids,
         ),  # fmt: skip
+        Benchmark(
+            "token-wildcards",
+            [*env.subctl, *_token_listing(TOKEN_MANY_WILDCARDS)],
+            [*env.subctl, *_token_listing(TOKEN_ONE_WILDCARD)],
+            2.0,
+        ),
         Benchmark(
             "cancel-100k",
             cancel_command,

@@ -72,14 +72,18 @@ class Property:
         return [o.value for o in self.options]
 
     def option_value(self, text: str) -> str | None:
-        """The option for an internal value (exact) or a label (case-insensitive, surrounding
-        blanks ignored), or None."""
+        """The option for an internal value (exact first) or a label, then for an internal value
+        again, both case-insensitive with surrounding blanks ignored (``PAST_DUE`` is
+        ``past_due``); None when nothing matches."""
         for option in self.options:
             if option.value == text:
                 return option.value
         folded = text.strip().casefold()
         for option in self.options:
             if option.label.casefold() == folded:
+                return option.value
+        for option in self.options:
+            if option.value.casefold() == folded:
                 return option.value
         return None
 

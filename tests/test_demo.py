@@ -401,7 +401,8 @@ def test_demo_replaces_unchanged_demo_data_without_asking(demo: Invoke) -> None:
     [
         "update {id} --set name=Renamed --yes",
         "cancel {id} --yes",
-        "associate {id} --contact new --create 'name=Grace Hopper,email=g@navy.mil' --replace --yes",
+        "associate {id} --contact new --create 'name=Grace Hopper,email=g@navy.mil'"
+        " --replace --yes",
         "associate {id} --contact 299 --replace --yes",  # same counts: the checksum tells
         "send-update-link {id} --yes",
     ],

@@ -19,7 +19,7 @@ from subctl.query.hubspot import (
     to_filter_groups,
 )
 from subctl.query.parser import parse
-from subctl.schema import STANDARD_PROPERTIES, Property, PropertyRegistry, PropType
+from subctl.schema import STANDARD_PROPERTIES, Option, Property, PropertyRegistry, PropType
 
 AUTO_RENEW = Property(
     "auto_renew", "Auto renew", PropType.BOOL, "booleancheckbox", hubspot_defined=False
@@ -276,3 +276,30 @@ def test_filter_groups_mean_the_query(expr: Expr, true: frozenset[int]) -> None:
     assert all(len(g["filters"]) <= MAX_FILTERS_PER_GROUP for g in found)
     assert sum(len(g["filters"]) for g in found) <= MAX_FILTERS
     assert any(_group_holds(g, true) for g in found) == _holds(expr, true)
+
+
+TIERS = Property(
+    "tiers",
+    "Tiers",
+    PropType.ENUMERATION,
+    "checkbox",
+    options=tuple(Option(label, label.lower()) for label in ("Basic", "Premium", "Gold")),
+    hubspot_defined=False,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # HubSpot's EQ/IN on a multiple checkbox match a record holding any of the options;
+        # the SQL compiler matches the same records (test_query_sql).
+        ("tiers = Premium", f("tiers", "EQ", "premium")),
+        ("tiers in (premium, gold)", f("tiers", "IN", values=["premium", "gold"])),
+        ("tiers != premium", f("tiers", "NEQ", "premium")),
+        ("not tiers in (gold)", f("tiers", "NOT_IN", values=["gold"])),
+    ],
+)
+def test_golden_multiple_checkbox_filters(text: str, expected: dict[str, Any]) -> None:
+    registry = PropertyRegistry([*STANDARD_PROPERTIES, TIERS])
+    (group,) = to_filter_groups(parse(text, registry, today=TODAY), registry)
+    assert group["filters"] == [expected]

@@ -34,10 +34,11 @@ AUTO_RENEW = Property(
 REGISTRY = PropertyRegistry([*STANDARD_PROPERTIES, TIER, AUTO_RENEW])
 TODAY = dt.date(2024, 3, 15)
 UTC = dt.UTC
+NOW = dt.datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
 
 
 def p(text: str) -> Expr:
-    return parse(text, REGISTRY, today=TODAY)
+    return parse(text, REGISTRY, today=TODAY, now=NOW)
 
 
 def c(field: str, op: Op, *values: Any) -> Condition:
@@ -131,7 +132,7 @@ def test_examples_from_the_brief() -> None:
     assert p("(status = canceled or status = expired) and canceled_at > -60d") == And(
         (
             Or((c("hs_status", Op.EQ, "canceled"), c("hs_status", Op.EQ, "expired"))),
-            c("hs_canceled_at", Op.GT, day(2024, 1, 15)[1]),
+            c("hs_canceled_at", Op.GT, NOW - dt.timedelta(days=60)),
         )
     )
 
@@ -183,7 +184,8 @@ def test_quoting_and_escapes(text: str, value: str) -> None:
     ("value", "expected"),
     [
         ("2024-01-05", dt.date(2024, 1, 5)),
-        ("2024-01-05T23:30:00-02:00", dt.date(2024, 1, 6)),
+        ("2024-01-05T22:00:00-02:00", dt.date(2024, 1, 6)),
+        ("1704412800000", dt.date(2024, 1, 5)),  # epoch ms at midnight UTC, as HubSpot sends
         ("today", TODAY),
         ("TODAY", TODAY),
         ("yesterday", dt.date(2024, 3, 14)),
@@ -211,7 +213,19 @@ def test_datetime_day_values_mean_the_whole_utc_day() -> None:
     assert p("created <= 2024-01-05") == c("hs_createdate", Op.LTE, end)
     assert p("created > 2024-01-05") == c("hs_createdate", Op.GT, end)
     assert p("created = today") == c("hs_createdate", Op.BETWEEN, *day(2024, 3, 15))
-    assert p("created = -1d") == c("hs_createdate", Op.BETWEEN, *day(2024, 3, 14))
+    assert p("created = yesterday") == c("hs_createdate", Op.BETWEEN, *day(2024, 3, 14))
+
+
+def test_datetime_offsets_are_instants_counted_from_now() -> None:
+    # "less than 60 days ago" means since this instant 60 days back, not since a day boundary.
+    assert p("canceled_at > -60d") == c("hs_canceled_at", Op.GT, NOW - dt.timedelta(days=60))
+    assert p("canceled_at <= -2w") == c("hs_canceled_at", Op.LTE, NOW - dt.timedelta(weeks=2))
+    assert p("created < now") == c("hs_createdate", Op.LT, NOW)
+    assert p("created >= -1m") == c(
+        "hs_createdate", Op.GTE, dt.datetime(2024, 2, 15, 12, tzinfo=UTC)
+    )
+    # date properties keep whole days
+    assert p("due > -60d") == c("hs_next_payment_due_date", Op.GT, dt.date(2024, 1, 15))
 
 
 def test_datetime_day_ranges_and_lists() -> None:
@@ -351,7 +365,8 @@ NOT_A_DATE = "is not a date (YYYY-MM-DD, today, or an offset like -60d, +7d, -3m
         ("mrr = abc", '"abc" is not a number at column 7', 3),
         ("mrr = nan", '"nan" is not a number at column 7', 3),
         ("mrr = Infinity", '"Infinity" is not a number at column 7', 8),
-        ("mrr = 1e18", 'number "1e18" is out of range at column 7', 4),
+        ("mrr = 1e18", '"1e18" is out of range (numbers are below 1e18 and, except 0, at least '
+                       "1e-12 in size) at column 7", 4),
         ("auto_renew = maybe", '"maybe" is not true or false at column 14', 5),
         ("due < soon", f'"soon" {NOT_A_DATE} at column 7', 4),
         ("due < 2024-02-30", f'"2024-02-30" {NOT_A_DATE} at column 7', 10),

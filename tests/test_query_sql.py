@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from subctl.query.ast import Query
+from subctl.query.ast import Condition, Not, Op, Or, Query, fields_of
 from subctl.query.parser import parse
+from subctl.query.sql import TOKEN_SEPARATORS, token_regex
 from subctl.store.sql import SqlStore
+from tests.conftest import Invoke
 
 TODAY = dt.date(2024, 3, 15)
 UTC = dt.UTC
@@ -172,8 +178,227 @@ def test_token_wildcard_stays_within_a_word(store: SqlStore, text: str) -> None:
     ],
 )
 def test_token_regex(token: str, text: str, matches: bool) -> None:
-    import re
-
-    from subctl.query.sql import token_regex
-
     assert bool(re.search(token_regex(token), text.lower())) is matches
+
+
+# -- CONTAINS_TOKEN runs in linear time ------------------------------------------------------
+
+SEPARATORS = "[" + re.escape(TOKEN_SEPARATORS) + "]"
+
+
+def _glob(token: str, word: str) -> bool:
+    """Whether ``word`` matches ``token`` (``*`` any run of characters), greedily: linear."""
+    if "*" not in token:
+        return word == token
+    first, *middle, last = token.split("*")
+    if not word.startswith(first) or len(word) < len(first) + len(last):
+        return False
+    at, end = len(first), len(word) - len(last)
+    for part in middle:
+        found = word.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return word.endswith(last)
+
+
+ADVERSARIAL_NAMES = ["a" * 41 + "b", "ab" * 21, "a" * 120 + "!", "a-" * 30 + "x"]
+
+
+@pytest.fixture(scope="module")
+def adversarial() -> Iterator[SqlStore]:
+    workspace = SqlStore("sqlite://", create=True)
+    rows = [(i, name) for i, name in enumerate(ADVERSARIAL_NAMES, start=1)]
+    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), rows)
+    yield workspace
+    workspace.close()
+
+
+@settings(deadline=dt.timedelta(seconds=2), max_examples=40)
+@given(
+    word=st.sampled_from(["a", "ab", "a-", "b"]),
+    wildcards=st.integers(min_value=1, max_value=12),
+    extra=st.lists(st.sampled_from(["a", "b", ""]), max_size=3),
+    negate=st.booleans(),
+)
+def test_word_patterns_with_many_wildcards_stay_fast(
+    adversarial: SqlStore, word: str, wildcards: int, extra: list[str], negate: bool
+) -> None:
+    # Each pattern "a*a*…*a" against a long word that almost matches made a backtracking
+    # matcher explore every split of the word: seconds at 8 wildcards, minutes at 12.
+    token = "*".join([word] * (wildcards + 1) + extra)
+    text = f'name {"!~" if negate else "~"} "{token}"'
+    found = set(ids(adversarial, text))
+    expected = {
+        i
+        for i, name in enumerate(ADVERSARIAL_NAMES, start=1)
+        if any(_glob(token, w) for w in re.split(SEPARATORS, name)) is not negate
+    }
+    assert found == expected
+
+
+def test_sqlite_regexp_is_re2() -> None:
+    import re2
+
+    from subctl.query.sql import _compiled
+
+    workspace = SqlStore("sqlite://", create=True)
+    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), [(1, "a" * 41 + "b")])
+    _compiled.cache_clear()
+    assert ids(workspace, "name ~ a*a*a") == []
+    assert _compiled.cache_info().misses == 1  # the store's REGEXP went through RE2
+    assert isinstance(_compiled(token_regex("a*a*a")), re2._Regexp)
+    workspace.close()
+
+
+# -- multiple-checkbox properties -------------------------------------------------------------
+
+
+def _listed(invoke: Invoke, where: str) -> list[int]:
+    result = invoke(["list", "--where", where, "--fields", "id", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    return sorted(row["hs_object_id"] for row in json.loads(result.stdout))
+
+
+def test_multiple_checkbox_filters_match_any_held_option(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name tiers --label Tiers --type enumeration --field-type checkbox "
+        "--option Basic --option Premium --option Gold_plan"
+    )
+    assert created.exit_code == 0, created.stderr
+    assert seeded("update 1 --set 'tiers=basic;premium'").exit_code == 0
+    assert seeded("update 5 --set tiers=gold_plan").exit_code == 0
+    assert _listed(seeded, "tiers = premium") == [1]
+    assert _listed(seeded, "tiers in (premium)") == [1]
+    assert _listed(seeded, "tiers in (Basic, gold_plan)") == [1, 5]
+    assert _listed(seeded, "tiers != premium") == [2, 3, 4, 5]  # with the records without
+    assert _listed(seeded, "tiers not in (basic, gold_plan)") == [2, 3, 4]
+    assert _listed(seeded, "not tiers = basic") == [2, 3, 4, 5]
+
+
+def test_a_leading_semicolon_appends_options(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name tiers --label Tiers --type enumeration --field-type checkbox "
+        "--option Basic --option Premium --option Gold"
+    )
+    assert created.exit_code == 0, created.stderr
+    assert seeded("update 1 --set tiers=basic").exit_code == 0
+    appended = seeded("update 1 5 --set 'tiers=;Premium;basic' --yes --format json")
+    assert appended.exit_code == 0, appended.stderr
+    notes = [row["note"] for row in json.loads(appended.stdout)]
+    assert notes == ["set tiers=basic;premium", "set tiers=premium;basic"]
+    view = json.loads(seeded("view 1 --format json").stdout)
+    assert view["properties"]["tiers"] == "basic;premium"
+    refused = seeded("update 1 --set 'tiers=;'")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith('Error: tiers: ";" appends options; name at least one')
+
+
+# -- relative dates on datetime properties ----------------------------------------------------
+
+
+def test_datetime_offsets_count_from_now_not_midnight(seeded: Invoke) -> None:
+    # Now is 2026-11-26T12:00Z; subscription 4 was canceled 2026-10-01T09:30Z, 56 days and
+    # 2.5 hours ago: "more than 56 days ago", and not "less than 56 days ago".
+    assert _listed(seeded, "canceled_at < -56d") == [4]
+    assert _listed(seeded, "canceled_at > -56d") == []
+    assert _listed(seeded, "canceled_at > -57d") == [4]
+    assert _listed(seeded, "canceled_at < now") == [4]
+    # date properties keep whole days: due 2026-11-20 is "before -6d" (2026-11-20) only with <=
+    assert _listed(seeded, "due < -6d") == []
+    assert _listed(seeded, "due <= -6d") == [2]
+
+
+def test_datetime_duration_rules_count_from_now(seeded: Invoke) -> None:
+    created = seeded(
+        "property create --name go_live --label 'Go live' --type datetime --field-type date "
+        "--rule AFTER_DATETIME_DURATION:PT48H"
+    )
+    assert created.exit_code == 0, created.stderr
+    early = seeded("update 1 --set go_live=2026-11-28T11:00:00Z")  # 47 hours from now
+    assert early.exit_code == 2
+    assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in early.stderr
+    assert seeded("update 1 --set go_live=2026-11-28T12:00:00Z").exit_code == 0
+    preview = seeded(
+        "property create --name go_live2 --label 'Go live 2' --type datetime --field-type date "
+        "--rule AFTER_DATETIME_DURATION:PT48H --preview --sample 2026-11-28T11:00:00Z"
+    )
+    assert preview.exit_code == 2
+    assert "PT48H after now (AFTER_DATETIME_DURATION PT48H)" in preview.stderr
+
+
+# -- complement: not Q and empty values --------------------------------------------------------
+
+DEMO_TODAY = dt.date(2026, 11, 26)
+DEMO_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_store() -> Iterator[SqlStore]:
+    from subctl.services.demo import populate
+
+    workspace = SqlStore("sqlite://", create=True)
+    populate(workspace, count=400, seed=7, today=DEMO_TODAY)
+    yield workspace
+    workspace.close()
+
+
+def _leaf() -> st.SearchStrategy[str]:
+    numbers = st.sampled_from(["0", "49.5", "99", "100", "250", "1e3", "-1"])
+    days = st.sampled_from(["2026-11-20", "today", "-60d", "+7d", "-1y", "2025-01-01"])
+    instants = st.sampled_from(["now", "-60d", "-1d", "2026-10-01T09:30:00Z", "2025-06-01"])
+    ordered = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
+    return st.one_of(
+        st.builds("mrr {} {}".format, ordered, numbers),
+        st.builds("next_payment_amount {} {}".format, ordered, numbers),
+        st.builds("mrr between {} and {}".format, numbers, numbers),
+        st.builds("due {} {}".format, ordered, days),
+        st.builds("due between {} and {}".format, days, days),
+        st.builds("canceled_at {} {}".format, ordered, instants),
+        st.builds("canceled_at between {} and {}".format, instants, instants),
+        st.builds("created {} {}".format, ordered, instants),
+        st.builds(
+            "status {} {}".format,
+            st.sampled_from(["=", "!="]),
+            st.sampled_from(["active", "canceled", "PAST_DUE"]),
+        ),
+        st.builds("status {} (unpaid, paused)".format, st.sampled_from(["in", "not in"])),
+        st.builds(
+            "name {} {}".format,
+            st.sampled_from(["~", "!~"]),
+            st.sampled_from(["acme*", "*a*", "global*", "x"]),
+        ),
+        st.builds("has {}".format, st.sampled_from(["canceled_at", "mrr", "pause_reason"])),
+        st.builds("{} is empty".format, st.sampled_from(["canceled_at", "due", "frequency"])),
+        st.builds("payment_method {} {}".format, st.sampled_from(["=", "!="]), st.just("x")),
+    )
+
+
+QUERIES = st.recursive(
+    _leaf(),
+    lambda inner: st.one_of(
+        st.builds("({}) and ({})".format, inner, inner),
+        st.builds("({}) or ({})".format, inner, inner),
+        st.builds("not ({})".format, inner),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(QUERIES)
+def test_not_q_is_the_complement_of_q_up_to_empty_values(demo_store: SqlStore, text: str) -> None:
+    # The rule (query/sql.py): a filter on a property never matches a record without a value,
+    # except the negative operators (!=, not in, !~, is empty). So every record matches exactly
+    # one of Q and not Q, or, when one of Q's fields is empty, possibly neither; never both.
+    registry = demo_store.properties()
+    query = parse(text, registry, today=DEMO_TODAY, now=DEMO_NOW)
+    some_empty = Or(tuple(Condition(f, Op.NOT_HAS_PROPERTY) for f in sorted(fields_of(query))))
+    matched, complement, empty, every = (
+        {s.id for s in demo_store.search(Query(where=where), fields=["hs_object_id"])}
+        for where in (query, Not(query), some_empty, None)
+    )
+    assert not matched & complement
+    neither = every - matched - complement
+    assert neither <= empty
+    assert demo_store.count(query) + demo_store.count(Not(query)) + len(neither) == len(every)

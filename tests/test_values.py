@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from subctl.errors import UsageError
 from subctl.schema import Option, Property, PropType, standard_registry
 from subctl.services.values import coerce_value
+from tests.conftest import Invoke
 
 TODAY = dt.date(2026, 11, 26)
 REG = standard_registry()
@@ -106,3 +108,99 @@ def test_huge_stored_money_still_reads_back() -> None:
     prop = REG.get("mrr")
     assert prop is not None
     assert prop.from_storage(1e27) == Decimal("1000000000000000013287555072.00")
+
+
+# -- one conversion for --set, --where literals and files -------------------------------------
+
+
+def _ids(invoke: Invoke, where: str) -> list[int]:
+    result = invoke(["list", "--where", where, "--fields", "id", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    return sorted(row["hs_object_id"] for row in json.loads(result.stdout))
+
+
+def test_set_and_where_accept_the_same_words(seeded: Invoke) -> None:
+    for args in (
+        "property create --name flag --label Flag --type bool --field-type booleancheckbox",
+        "property create --name score --label Score --type number --field-type number",
+    ):
+        assert seeded(args).exit_code == 0
+    assert seeded("update 1 --set flag=on --set score=12.345").exit_code == 0
+    assert seeded("update 5 --set flag=off --set score=0.5").exit_code == 0
+    assert _ids(seeded, "flag = on") == [1]
+    assert _ids(seeded, "flag = OFF") == [5]
+    # what view shows is what --where matches
+    shown = json.loads(seeded("view 1 --format json").stdout, parse_float=Decimal)
+    assert shown["properties"]["score"] == Decimal("12.345")
+    assert _ids(seeded, "score = 12.345") == [1]
+    assert _ids(seeded, "score = 12.34") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1e-13", '"1e-13" is out of range'),
+        ("999999999999999999", '"999999999999999999" has more digits than a number property '
+                               "holds exactly (up to 15 significant digits)"),
+        ("0.12345678901234567", '"0.12345678901234567" has more digits'),
+    ],
+)  # fmt: skip
+def test_numbers_set_and_where_refuse_alike(seeded: Invoke, text: str, message: str) -> None:
+    assert seeded("property create --name score --label Score --type number").exit_code == 0
+    updated = seeded(f"update 1 --set score={text}")
+    assert updated.exit_code == 2
+    assert updated.stderr.startswith(f"Error: score: {message}")
+    listed = seeded(["list", "--where", f"score = {text}"])
+    assert listed.exit_code == 2
+    assert listed.stderr.startswith(f"Error: {message}")
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_accepted_numbers_read_back_exactly(number: Decimal) -> None:
+    prop = REG.get("net_payment_terms")
+    assert prop is not None
+    try:
+        value = coerce_value(prop, str(number), today=TODAY)
+    except UsageError:
+        return
+    assert Decimal(value) == number
+    assert prop.from_storage(prop.to_storage(value)) == number
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("due", "1798243200000", dt.date(2026, 12, 26)),  # epoch ms at midnight UTC
+        ("due", "2026-12-26T00:00:00Z", dt.date(2026, 12, 26)),
+        (
+            "canceled_at",
+            "1798243200123",
+            dt.datetime(2026, 12, 26, 0, 0, 0, 123_000, tzinfo=dt.UTC),
+        ),
+        ("canceled_at", "-60d", dt.datetime(2026, 9, 27, 12, tzinfo=dt.UTC)),
+        ("canceled_at", "now", dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)),
+        ("canceled_at", "yesterday", dt.datetime(2026, 11, 25, tzinfo=dt.UTC)),
+        ("status", "PAST_DUE", "past_due"),
+        ("status", " Past due ", "past_due"),
+    ],
+)
+def test_epoch_milliseconds_offsets_and_case(name: str, text: str, expected: object) -> None:
+    prop = REG.get(name)
+    assert prop is not None
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+    assert coerce_value(prop, text, today=TODAY, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-12-26T10:00:00Z", "1798243200001", "2026-12-26T00:00-02:00"]
+)
+def test_a_datetime_for_a_date_property_is_refused_not_truncated(text: str) -> None:
+    prop = REG.get("due")
+    assert prop is not None
+    with pytest.raises(UsageError, match="has a time of day; a date takes a day"):
+        coerce_value(prop, text, today=TODAY)
+
+
+def test_status_values_match_case_insensitively(seeded: Invoke) -> None:
+    assert _ids(seeded, "status in (PAST_DUE, UNPAID)") == _ids(seeded, "status = unpaid") == [2, 3]
+    assert _ids(seeded, "status != PAST_DUE") == [1, 2, 3, 4, 5]

@@ -240,12 +240,16 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
 
     store = app.store()
     action = lifecycle.build_action(
-        verb, registry=store.properties(), today=app.today(), **options.action_options
+        verb,
+        registry=store.properties(),
+        today=app.today(),
+        now=app.clock(),
+        **options.action_options,
     )
     if options.plan_out and not options.dry_run:
         raise UsageError("--plan-out needs --dry-run", hint="review first, then run with --plan")
     prepared = batch.prepare(
-        store, action, options.selection, today=app.today(), stdin=app.out.stdin
+        store, action, options.selection, today=app.today(), now=app.clock(), stdin=app.out.stdin
     )
     if not prepared.items:
         if options.plan_out:

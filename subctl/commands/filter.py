@@ -93,7 +93,7 @@ def subscription_filter(
         fields=fields or columns,
         show_sensitive=show_sensitive,
     )
-    show_listing(app, store, svc.build_listing(store, request, app.today()), fmt)
+    show_listing(app, store, svc.build_listing(store, request, app.today(), app.clock()), fmt)
 
 
 views_app = typer.Typer(

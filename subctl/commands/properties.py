@@ -346,7 +346,9 @@ def property_create(
         raise UsageError("--sample goes with --preview")
     if preview:
         prop = svc.plan_create(store, spec)
-        result = None if sample is None else svc.check_sample(prop, sample, app.today())
+        result = (
+            None if sample is None else svc.check_sample(prop, sample, app.today(), app.clock())
+        )
         doc = svc.document(prop) | {"preview": True, "example": _example(prop)}
         if result is not None:
             doc["sample"] = {"text": result.text, "valid": result.valid, "error": result.error}

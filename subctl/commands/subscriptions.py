@@ -96,7 +96,7 @@ def subscription_list(
         fields=fields,
         show_sensitive=show_sensitive,
     )
-    show_listing(app, store, svc.build_listing(store, request, app.today()), fmt)
+    show_listing(app, store, svc.build_listing(store, request, app.today(), app.clock()), fmt)
 
 
 def show_listing(app: AppContext, store: Store, listing: Listing, fmt: Format) -> None:

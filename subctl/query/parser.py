@@ -14,10 +14,13 @@ binds tighter than ``or``, ``not`` tighter than ``and``::
     value     := bare word (letters, digits, _ - + . : @ * /) | "double" or 'single' quoted
     FIELD     := internal name, alias, label (quoted if it has spaces) or associations.<object>
 
-Values are typed by the property's type here, so compilers never parse text. A date-only value
-(``2024-01-05``, ``today``, ``-60d``) compared with a ``datetime`` property means the whole UTC
-day: ``=`` is the day's first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare
-with the day's start and ``<=``/``>`` with its end.
+Values are typed by the property's type here (``subctl.query.values.parse_value``, the
+conversion ``--set`` uses too), so compilers never parse text. A day (``2024-01-05``,
+``today``) compared with a ``datetime`` property means the whole UTC day: ``=`` is the day's
+first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare with the day's start and
+``<=``/``>`` with its end. An offset (``canceled_at > -60d``) or
+``now`` on a datetime property is an instant: "less than 60 days ago" counts from now, to the
+millisecond; on a ``date`` property it stays a whole day.
 
 Every problem, whatever the input, is a ``QuerySyntaxError`` whose message gives the 1-based
 column and whose ``detail`` shows the query with a caret line under the offending token.
@@ -28,13 +31,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
 from subctl.errors import UsageError
 from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
-from subctl.query.values import ValueParseError, parse_date, parse_datetime, parse_offset
+from subctl.query.values import UnknownOption, ValueParseError, parse_date, parse_value
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
 from subctl.services.masking import MASK, masked_names
 
@@ -84,7 +86,6 @@ _WORD_PUNCTUATION = frozenset("_-+.:@*/")
 _RESERVED = ("and", "or", "not")  # never a bare field or value
 _STRUCTURE = ("not", "has", "in", "is", "empty")  # words around a field and its values
 _AFTER_FIELD = ("between", "in", "is", "not")  # words that follow a field
-_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _NAMED_DAYS = frozenset({"today", "yesterday", "tomorrow"})
 _LAST_MS = dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
 _MAX_DIGITS = 18  # numbers and record ids stay below 10**18
@@ -104,9 +105,13 @@ class QuerySyntaxError(UsageError):
         self.column = column
 
 
-def parse(text: str, registry: PropertyRegistry, *, today: dt.date) -> Expr:
-    """Parse a query; relative dates (``-60d``, ``today``) count from ``today``."""
-    return _Parser(text, registry, today).parse()
+def parse(
+    text: str, registry: PropertyRegistry, *, today: dt.date, now: dt.datetime | None = None
+) -> Expr:
+    """Parse a query. Relative dates (``-60d``, ``today``) count from ``today``; on datetime
+    properties, ``now`` and offsets count from the instant ``now`` (default: midnight UTC of
+    ``today``)."""
+    return _Parser(text, registry, today, now).parse()
 
 
 def mask_secrets(text: str, registry: PropertyRegistry) -> str:
@@ -338,10 +343,13 @@ def _spell(ops: frozenset[Op]) -> str:
 
 
 class _Parser:
-    def __init__(self, query: str, registry: PropertyRegistry, today: dt.date) -> None:
+    def __init__(
+        self, query: str, registry: PropertyRegistry, today: dt.date, now: dt.datetime | None
+    ) -> None:
         self.query = query
         self.registry = registry
         self.today = today
+        self.now = now
         try:
             self.tokens = _tokenize(query)
         except QuerySyntaxError as exc:
@@ -533,17 +541,23 @@ class _Parser:
         prop = field.prop
         if prop is None:
             return self._record_id(token)
-        if prop.type is PropType.ENUMERATION:
-            return self._option(field, prop, token)
-        if prop.type is PropType.NUMBER:
-            return self._number(token)
-        if prop.type is PropType.BOOL:
-            return self._bool(token)
-        if prop.type is PropType.DATE:
-            return self._date(token)
-        if prop.type is PropType.DATETIME:
-            return self._datetime(token)
-        return token.text
+        text = token.text
+        try:
+            if prop.type is PropType.DATETIME and _is_day(text.strip()):
+                day = parse_date(text, self.today)
+                start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+                return _Day(start, start + _LAST_MS)
+            return parse_value(prop, text, today=self.today, now=self.now)
+        except UnknownOption as exc:
+            listed = ", ".join(exc.choices[:_LISTED_OPTIONS]) + (
+                ", …" if len(exc.choices) > _LISTED_OPTIONS else ""
+            )
+            article = "an" if field.label[:1].lower() in "aeiou" else "a"
+            raise self._error(
+                f'"{text}" is not {article} {field.label}', token, f"; one of: {listed}"
+            ) from None
+        except ValueParseError as exc:
+            raise self._error(str(exc), token) from None
 
     def _record_id(self, token: _Token) -> int:
         text = token.text.strip()
@@ -551,64 +565,14 @@ class _Parser:
             raise self._error(f'"{token.text}" is not a record id', token)
         return int(text)
 
-    def _option(self, field: _Field, prop: Property, token: _Token) -> str:
-        if not prop.options:  # options unknown: any value
-            return token.text
-        value = prop.option_value(token.text)
-        if value is not None:
-            return value
-        values = prop.option_values()
-        listed = ", ".join(values[:_LISTED_OPTIONS]) + (
-            ", …" if len(values) > _LISTED_OPTIONS else ""
-        )
-        article = "an" if field.label[:1].lower() in "aeiou" else "a"
-        raise self._error(
-            f'"{token.text}" is not {article} {field.label}', token, f"; one of: {listed}"
-        )
 
-    def _number(self, token: _Token) -> int | Decimal:
-        try:
-            value = Decimal(token.text)
-        except InvalidOperation:
-            raise self._error(f'"{token.text}" is not a number', token) from None
-        if not value.is_finite():
-            raise self._error(f'"{token.text}" is not a number', token)
-        if value and value.adjusted() >= _MAX_DIGITS:
-            raise self._error(f'number "{token.text}" is out of range', token)
-        return int(value) if value == value.to_integral_value() else value
-
-    def _bool(self, token: _Token) -> bool:
-        flag = _BOOLS.get(token.text.strip().lower())
-        if flag is None:
-            raise self._error(f'"{token.text}" is not true or false', token)
-        return flag
-
-    def _date(self, token: _Token) -> dt.date:
-        try:
-            return parse_date(token.text, self.today)
-        except ValueParseError as exc:
-            raise self._error(str(exc), token) from None
-        except OverflowError:
-            raise self._error("date out of range", token) from None
-
-    def _datetime(self, token: _Token) -> dt.datetime | _Day:
-        text = token.text.strip()
-        try:
-            if not _is_day(text, self.today):
-                return parse_datetime(text, self.today)
-            day = parse_date(text, self.today)
-        except ValueParseError as exc:
-            raise self._error(str(exc), token) from None
-        except OverflowError:
-            raise self._error("date out of range", token) from None
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        return _Day(start, start + _LAST_MS)
-
-
-def _is_day(text: str, today: dt.date) -> bool:
-    """Whether a value names a calendar day (no time of day): a date, a named day, an offset."""
-    if text.lower() in _NAMED_DAYS or parse_offset(text, today) is not None:
+def _is_day(text: str) -> bool:
+    """Whether a datetime value names a calendar day: a date or a named day. Offsets (``-60d``)
+    and ``now`` are instants, counted from now."""
+    if text.lower() in _NAMED_DAYS:
         return True
+    if len(text) != 10:  # epoch milliseconds and ISO datetimes are instants
+        return False
     try:
         dt.date.fromisoformat(text)
     except ValueError:

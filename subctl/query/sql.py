@@ -1,8 +1,15 @@
 """Compile the query AST to a SQLAlchemy expression over the ``subscriptions`` table.
 
 Values are always bound parameters. Semantics shared with the CRM search compiler:
+- empty values (HubSpot's rule): a filter on a property never matches a record without a value,
+  except the negative operators ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` (and ``is empty``),
+  which do. ``not`` is pushed into the operators (``ast.push_not``: ``not a < 5`` is
+  ``a >= 5``), so every record matches exactly one of ``Q`` and ``not Q``, except records where
+  a field of ``Q`` is empty, which may match neither (``a < 5`` and ``not a < 5`` both skip a
+  record without ``a``); no record ever matches both. SQL's NULL logic gives exactly this;
 - string matching is case-insensitive; enumerations match their internal value exactly;
-- ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` also match records where the property has no value;
+- multiple-checkbox enumerations (``;``-joined options): ``EQ``/``IN`` match a record holding
+  any of the options given, as in HubSpot;
 - ``CONTAINS_TOKEN`` matches a whole word of the value, ``*`` is a wildcard within the word
   (``acme*`` matches "Acme Corp" and "The Acmes", not "Pacme"); words are separated by white
   space and ``,;:!?()[]{}"'`` (see ``TOKEN_SEPARATORS``);
@@ -11,6 +18,7 @@ Values are always bound parameters. Semantics shared with the CRM search compile
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +28,7 @@ import sqlalchemy as sa
 from subctl.errors import UsageError
 from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+from subctl.services.properties import is_multi_value
 
 ASSOCIATIONS = sa.table(
     "associations",
@@ -59,6 +68,8 @@ def _condition(
         return column.is_not(None)
     if op is Op.NOT_HAS_PROPERTY:
         return column.is_(None)
+    if is_multi_value(prop) and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
+        return _multi_value(column, op, cond.values)
     folded = prop.type is PropType.STRING
     if folded:
         column = sa.func.lower(column)
@@ -85,6 +96,23 @@ def _condition(
     return sa.or_(sa.not_(token), column.is_(None))
 
 
+def _multi_value(
+    column: sa.ColumnElement[Any], op: Op, values: tuple[Any, ...]
+) -> sa.ColumnElement[bool]:
+    """A multiple-checkbox value is ``;``-joined options; as in HubSpot, ``EQ``/``IN`` match a
+    record holding any of the options given (``tier = premium`` matches ``basic;premium``) and
+    ``NEQ``/``NOT_IN`` are their complements, including records without a value."""
+    framed = sa.literal(";") + column + sa.literal(";")
+    holds = sa.or_(*(framed.like(f"%;{_like_escape(str(v))};%", escape="\\") for v in values))
+    if op in (Op.EQ, Op.IN):
+        return holds
+    return sa.or_(sa.not_(holds), column.is_(None))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _bind(prop: Property, value: Any, folded: bool) -> Any:
     stored = prop.to_storage(value)
     return stored.lower() if folded and isinstance(stored, str) else stored
@@ -103,12 +131,28 @@ def token_regex(token: str) -> str:
     return f"(^|{edge}){body}($|{edge})"
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> Any:
+    import re2
+
+    return re2.compile(pattern)
+
+
+def regexp(pattern: str, value: str | None) -> bool | None:
+    """SQLite's ``REGEXP`` function, as the SQL store registers it: RE2, which matches in time
+    linear in the value whatever the pattern (a backtracking engine takes exponential time on
+    word patterns with many ``*``). NULL for a NULL value, as SQL functions do."""
+    if value is None:
+        return None
+    return _compiled(pattern).search(value) is not None
+
+
 def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[bool]:
     # LIKE narrows cheaply (in C) on the token's literal parts; the regular expression then
-    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (a function it
-    # registers) and to ~* on PostgreSQL.
-    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = "%" + escaped.replace("*", "%") + "%"
+    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (``regexp``
+    # above, registered by the SQL store) and to ~* on PostgreSQL (whose engine does not
+    # backtrack on patterns without back-references).
+    pattern = "%" + _like_escape(token).replace("*", "%") + "%"
     return sa.and_(
         sa.func.lower(column).like(pattern, escape="\\"),
         sa.func.lower(column).regexp_match(token_regex(token)),

@@ -219,6 +219,7 @@ def prepare(
     *,
     today: dt.date,
     stdin: TextIO,
+    now: dt.datetime | None = None,
 ) -> Prepared:
     """Resolve the selection to items; validate a plan against the action."""
     from subctl.services.subscriptions import ListRequest, build_listing
@@ -262,6 +263,7 @@ def prepare(
             store,
             ListRequest(where=selection.where, view=selection.view, limit=None, fields="id"),
             today,
+            now,
         )
         query = listing.query
         sel_json.update(where=selection.where, view=selection.view)
@@ -379,7 +381,7 @@ def decide_chunk(
         payments = store.payments_of(present, statuses)
     emails = store.buyer_emails(present) if action.sends_mail and present else {}
     registry = store.properties()
-    values = typed_values(action, registry, now.date())
+    values = typed_values(action, registry, now.date(), now)
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
                   masked=masked_names(registry), refunding=refunding)  # fmt: skip
     return [

@@ -107,6 +107,7 @@ from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
 from subctl.services.refunds import monthly_recurring, next_period_end, paid_period_end, prorate
+from subctl.services.values import Append
 from subctl.store.base import (
     Charge,
     Mutation,
@@ -352,6 +353,7 @@ def build_action(
     *,
     registry: PropertyRegistry,
     today: dt.date,
+    now: dt.datetime | None = None,
     at_period_end: bool = False,
     refund: str | None = None,
     refund_pending: bool = False,
@@ -390,7 +392,7 @@ def build_action(
         raise UsageError("--reason: at most 1,000 characters")
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
-        values = parse_assignments(assignments, registry, today)
+        values = parse_assignments(assignments, registry, today, now)
     return Action(
         verb=verb,
         at_period_end=at_period_end,
@@ -403,7 +405,10 @@ def build_action(
 
 
 def parse_assignments(
-    assignments: Sequence[str], registry: PropertyRegistry, today: dt.date
+    assignments: Sequence[str],
+    registry: PropertyRegistry,
+    today: dt.date,
+    now: dt.datetime | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """``--set name=value`` (names, aliases or labels) -> (internal name, canonical text).
 
@@ -444,7 +449,7 @@ def parse_assignments(
                 f"--set: {registry.short_name(prop)} is read-only"
                 + (f": {reason}" if reason else "")
             )
-        value = coerce_value(prop, raw, today=today)
+        value = coerce_value(prop, raw, today=today, now=now)
         if prop.name == "hs_invoice_creation" and value != "on":
             raise UsageError(
                 "--set: billable cannot be turned off: a billable subscription stays billable"
@@ -457,7 +462,9 @@ def parse_assignments(
     return tuple(out.items())
 
 
-def typed_values(action: Action, registry: PropertyRegistry, today: dt.date) -> dict[str, Any]:
+def typed_values(
+    action: Action, registry: PropertyRegistry, today: dt.date, now: dt.datetime | None = None
+) -> dict[str, Any]:
     from subctl.services.values import coerce_value
 
     typed: dict[str, Any] = {}
@@ -465,7 +472,7 @@ def typed_values(action: Action, registry: PropertyRegistry, today: dt.date) -> 
         prop = registry.get(name)
         if prop is None:
             raise UsageError(f'unknown property "{name}"')
-        typed[prop.name] = coerce_value(prop, text or None, today=today)
+        typed[prop.name] = coerce_value(prop, text or None, today=today, now=now)
     return typed
 
 
@@ -944,15 +951,19 @@ def _update(
     frozen = edit_freeze(props.get("hs_next_payment_due_date"), ctx.today)
     if frozen:
         return _fail(d, frozen)
-    refused = _edit_refusal(props, ctx.values)
+    wanted = {k: v.merged(props.get(k)) if isinstance(v, Append) else v
+              for k, v in ctx.values.items()}  # fmt: skip
+    refused = _edit_refusal(props, wanted)
     if refused:
         return _fail(d, refused)
-    changes = {k: v for k, v in ctx.values.items() if props.get(k) != v}
+    changes = {k: v for k, v in wanted.items() if props.get(k) != v}
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
     d.mutation = _mutation(action, ctx, sub, {**changes, "hs_lastmodifieddate": ctx.now})
+    # What was given, as given (canonical text), except appended options: the merged value.
     texts = dict(action.values)
+    texts.update({k: str(v) for k, v in changes.items() if isinstance(ctx.values.get(k), Append)})
     d.note = "set " + ", ".join(
         f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else texts[name]}"
         for name, value in changes.items()

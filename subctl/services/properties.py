@@ -754,12 +754,14 @@ class SampleResult:
         return self.error is None
 
 
-def check_sample(prop: Property, text: str, today: dt.date) -> SampleResult:
+def check_sample(
+    prop: Property, text: str, today: dt.date, now: dt.datetime | None = None
+) -> SampleResult:
     """Validate a sample value as ``update --set`` would (the article's "Example" tab)."""
     from subctl.services.values import coerce_value
 
     try:
-        return SampleResult(text, coerce_value(prop, text, today=today))
+        return SampleResult(text, coerce_value(prop, text, today=today, now=now))
     except UsageError as exc:
         return SampleResult(text, error=exc.message)
 

@@ -137,18 +137,22 @@ def _date_option(flag: str, text: str, today: dt.date) -> dt.date:
         raise UsageError(f"{flag}: {exc}") from exc
 
 
-def parse_where(text: str, registry: PropertyRegistry, today: dt.date) -> Expr:
+def parse_where(
+    text: str, registry: PropertyRegistry, today: dt.date, now: dt.datetime | None = None
+) -> Expr:
     from subctl.query.parser import parse
 
-    return parse(text, registry, today=today)
+    return parse(text, registry, today=today, now=now)
 
 
-def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing:
+def build_listing(
+    store: Store, request: ListRequest, today: dt.date, now: dt.datetime | None = None
+) -> Listing:
     registry = store.properties()
     view: SavedView | None = store.get_view(request.view) if request.view else None
     filters: list[Expr | None] = []
     if view is not None:
-        filters.append(parse_where(view.where, registry, today))
+        filters.append(parse_where(view.where, registry, today, now))
     if request.statuses:
         filters.append(Condition("hs_status", Op.IN, tuple(resolve_statuses(request.statuses))))
     due = "hs_next_payment_due_date"
@@ -174,7 +178,7 @@ def build_listing(store: Store, request: ListRequest, today: dt.date) -> Listing
         assert name in ASSOCIATION_BY_NAME, name
         filters.append(Condition(f"associations.{name}", Op.EQ, (record_id,)))
     if request.where is not None:  # an empty query is an error, not "everything"
-        filters.append(parse_where(request.where, registry, today))
+        filters.append(parse_where(request.where, registry, today, now))
     sort_text = request.sort or (view.sort if view else None)
     sort = parse_sort(sort_text, registry) if sort_text else DEFAULT_SORT
     default_fields = view.columns if view and view.columns else DEFAULT_LIST_FIELDS

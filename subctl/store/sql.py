@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from subctl.errors import Conflict, NotFound, StoreUnavailable, UsageError
 from subctl.query.ast import Expr, Query
-from subctl.query.sql import ASSOCIATIONS, compile_where
+from subctl.query.sql import ASSOCIATIONS, compile_where, regexp
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     STANDARD_PROPERTIES,
@@ -103,6 +103,12 @@ def _is_read_only(exc: BaseException | None) -> bool:
     """SQLITE_READONLY (and its extended codes): a write on a read-only workspace."""
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF == 8
+
+
+def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
+    """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
+    SQLAlchemy registers (Python's backtracking ``re``)."""
+    dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -196,6 +202,7 @@ class SqlStore:
         if self.is_sqlite:
             pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
             sa.event.listen(self.engine, "connect", pragmas)
+            sa.event.listen(self.engine, "connect", _sqlite_functions)
         with self._errors():
             self._open(create, adopt)
         self._registry: PropertyRegistry | None = None
