@@ -1,22 +1,41 @@
 """The root ``subctl`` app: global options, command registration, and ``main()``, the one place
 where errors become messages and exit codes."""
 
+import io
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from subctl import __version__
 from subctl.commands import associate, jobs, lifecycle, properties, subscriptions, workspace
+from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
 from subctl.context import AppContext
 from subctl.errors import SubctlError
+from subctl.files import PRIVATE_UMASK
 from subctl.output import Output
+
+
+class _StdoutClosed(Exception):
+    """stdout's reader went away (``subctl list | head``): not an OSError, so that the CLI
+    framework, which turns EPIPE into exit 1, lets it through to ``run``."""
+
+
+class _RootGroup(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:  # the framework's own Context class, not typer.Context
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _StdoutClosed from exc
+
 
 app = typer.Typer(
     name="subctl",
+    cls=_RootGroup,
     help="Administer recurring-billing subscriptions (HubSpot Commerce Subscriptions, 0-69).\n\n"
     "Example: subctl list --status unpaid",
     no_args_is_help=True,
@@ -72,6 +91,7 @@ associate.register(app)
 properties.register(app)
 jobs.register(app)
 workspace.register(app)
+config_cmd.register(app)
 
 
 def _silence_stdout() -> None:
@@ -83,9 +103,27 @@ def _silence_stdout() -> None:
         pass
 
 
+def _degrade_unencodable() -> None:
+    """On a terminal or pipe whose encoding cannot carry every character (``LANG=C`` without
+    UTF-8 coercion, ``PYTHONIOENCODING=ascii``, a latin-1 console), write ``?`` for what it
+    cannot show instead of failing in the middle of the output."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the app; map every error to its one-line message and exit code."""
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _run(argv)
+    finally:
+        os.umask(umask)
+
+
+def _run(argv: list[str] | None) -> int:
     debug = os.environ.get("SUBCTL_DEBUG", "") not in ("", "0")
+    _degrade_unencodable()
     out = Output()
     if COMPLETE_VAR in os.environ:
         # A shell asking for completions (the scripts in completions/). The app is built with
@@ -101,7 +139,9 @@ def run(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BrokenPipeError:
+    except (BrokenPipeError, _StdoutClosed):
+        if debug:
+            traceback.print_exc()
         _silence_stdout()
         return 0
     except SubctlError as exc:

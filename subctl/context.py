@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from subctl import config
+from subctl.errors import StoreUnavailable, UsageError
 from subctl.output import Output
 
 if TYPE_CHECKING:
@@ -23,7 +24,13 @@ def system_clock() -> dt.datetime:
     """Now, in UTC. ``SUBCTL_NOW`` (an ISO datetime) pins it, for reproducible runs and tests."""
     pinned = os.environ.get("SUBCTL_NOW")
     if pinned:
-        value = dt.datetime.fromisoformat(pinned)
+        try:
+            value = dt.datetime.fromisoformat(pinned)
+        except ValueError as exc:
+            raise UsageError(
+                f'SUBCTL_NOW="{pinned}" is not an ISO 8601 date and time',
+                hint="e.g. SUBCTL_NOW=2026-11-26T12:00:00Z, or unset it for the real clock",
+            ) from exc
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
@@ -55,7 +62,14 @@ class AppContext:
         if self._store is None:
             from subctl.store.sql import SqlStore
 
-            self._store = SqlStore(self.workspace_url(), create=create)
+            url = self.workspace_url()
+            try:
+                self._store = SqlStore(url, create=create)
+            except OSError as exc:  # the path itself: not a directory, no permission, ...
+                raise StoreUnavailable(
+                    f"cannot open workspace {exc.filename or url}: {exc.strerror or exc}",
+                    hint="check the path and its permissions, or choose another with --workspace",
+                ) from exc
         return self._store
 
     def close(self) -> None:

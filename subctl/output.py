@@ -7,6 +7,7 @@ prompts) to stderr. Commands never print directly.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,20 @@ class Format(StrEnum):
     JSON = "json"
     NDJSON = "ndjson"
     CSV = "csv"
+
+
+@functools.cache
+def _console_class() -> type[Console]:
+    """Rich's Console, except that a closed pipe is left to ``cli.run`` (which ends quietly
+    with exit code 0) instead of Rich's own exit code 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console
 
 
 class Output:
@@ -59,9 +74,7 @@ class Output:
         return self._isatty(self.stdin) and self._isatty(self.stderr)
 
     def console(self, stream: TextIO | None = None) -> Console:
-        from rich.console import Console
-
-        return Console(file=stream or self.stdout, no_color=self.no_color, highlight=False)
+        return _console_class()(file=stream or self.stdout, no_color=self.no_color, highlight=False)
 
     def resolve(self, fmt: Format) -> Format:
         if fmt is Format.AUTO:
@@ -106,6 +119,13 @@ class Output:
         from subctl.export.jsonfmt import write_document
 
         write_document(data, self.stdout, indent=None if compact else 2)
+
+    def text(self, line: str) -> None:
+        """One plain value to stdout (``config get``); on a terminal, control characters are
+        shown escaped, never sent raw."""
+        if self.is_tty:
+            line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        self.stdout.write(line + "\n")
 
     def print(self, renderable: Any) -> None:
         """A Rich renderable to stdout (human detail views)."""

@@ -95,6 +95,40 @@ def describe_url(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+# What SQLite says (lower case) when the file is not a sound workspace, and what it says when
+# another connection holds the lock; anything else is reported as it is.
+_DAMAGED = ("not a database", "malformed", "no such table", "no such column", "corrupt", "utf-8")
+_LOCKED = ("locked", "busy")
+
+
+def unavailable(url: str, cause: BaseException) -> StoreUnavailable:
+    """The ``StoreUnavailable`` for a database error, naming the workspace and, for a damaged
+    file, how to recover."""
+    text = str(cause)
+    lowered = text.lower()
+    parsed = sa.make_url(url)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else describe_url(url)
+    if any(word in lowered for word in _LOCKED):
+        return StoreUnavailable(
+            f"workspace {where} is busy: {text}",
+            hint="another subctl may hold a lock on it; retry in a moment",
+        )
+    if any(word in lowered for word in _DAMAGED) or isinstance(cause, UnicodeDecodeError):
+        if parsed.get_backend_name() != "sqlite":
+            return StoreUnavailable(f"workspace {where} is damaged: {text}")
+        return StoreUnavailable(
+            f"workspace {where} is damaged: {text}",
+            hint=f"restore it from a backup, salvage it with `sqlite3 {where} .recover`, "
+            "or start a new one with `subctl --workspace NEW.db init`",
+        )
+    if "unable to open" in lowered:
+        return StoreUnavailable(
+            f"cannot open workspace {where}: {text}",
+            hint="check the path and the permissions of the file and its directory",
+        )
+    return StoreUnavailable(f"workspace {where} unavailable: {text}")
+
+
 class SqlStore:
     """A workspace in a SQL database. ``create=True`` creates (or upgrades) it."""
 
@@ -149,17 +183,21 @@ class SqlStore:
             yield
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"conflict in the workspace: {exc.orig}") from exc
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(
-                f"workspace unavailable: {exc.orig}",
-                hint="another subctl may hold a lock on it; retry in a moment",
-            ) from exc
-        except sa.exc.DatabaseError as exc:
-            raise StoreUnavailable(f"workspace unavailable: {exc.orig}") from exc
+        except sa.exc.DatabaseError as exc:  # OperationalError included
+            raise self._unavailable(exc.orig or exc) from exc
+        except UnicodeDecodeError as exc:  # text that SQLite returns is not UTF-8: damaged
+            raise self._unavailable(exc) from exc
         except Exception as exc:  # raw DB-API cursors (bulk paths) raise unwrapped
-            if isinstance(exc, self.engine.dialect.loaded_dbapi.IntegrityError):
+            dbapi = self.engine.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.IntegrityError):
                 raise _conflict(str(exc)) from exc
+            if isinstance(exc, dbapi.DatabaseError):
+                raise self._unavailable(exc) from exc
             raise
+
+    def _unavailable(self, cause: BaseException) -> StoreUnavailable:
+        """A database error as the user can act on it: locked, unreachable, or damaged."""
+        return unavailable(self.url, cause)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -845,8 +883,7 @@ def _labels(
         return {
             r.id: (f"{r.amount:.2f} {r.currency} {r.status} ({r.method})", ()) for r in payments
         }
-    assert object_type in ASSOCIATION_BY_NAME, object_type
-    return {}
+    return {}  # an object type only a damaged file holds: shown by id
 
 
 # -- lifecycle verbs and the batch journal: helpers of ``SqlStore.apply`` ----------
