@@ -241,6 +241,8 @@ def workspace_url(target: str | None) -> str:
         if target.startswith("postgresql://"):
             target = "postgresql+psycopg://" + target[len("postgresql://") :]
         return target
+    if target and "\0" in target:
+        raise UsageError("a workspace path cannot contain a NUL character")
     path = Path(target).expanduser() if target else default_workspace_path()
     try:
         path = path.resolve()
