@@ -73,7 +73,7 @@ def test_closed_pipe_ends_quietly_with_0(seeded: Invoke, subctl_home: Path, fmt:
     )
     # enough rows that the writer is still writing when head exits
     seed = subprocess.run(
-        [sys.executable, "-m", "subctl", "demo", "--count", "20000", "--yes"],
+        [sys.executable, "-m", "subctl", "demo", "--count", "3000", "--yes"],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert seed.returncode == 0
@@ -196,3 +196,126 @@ def test_ids_on_stdin_with_cr_only_line_endings(seeded: Invoke, subctl_home: Pat
     )  # fmt: skip
     assert proc.returncode == 5, proc.stderr  # subscription 3 is unpaid: it would fail
     assert [line.split(",")[0] for line in proc.stdout.splitlines()] == ["id", "1", "3"]
+
+
+# -- faults: every damaged or unusable workspace ends in a documented exit code ---------------
+
+DOCUMENTED = {0, 2, 3, 4, 5, 6, 130}
+PROBES = [
+    ["list", "--limit", "5"],
+    ["view", "3"],
+    ["property", "list"],
+    ["pause", "4", "--yes"],
+    ["init"],
+]
+
+
+def _run_quietly(argv: list[str]) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from subctl.cli import run
+
+    with CliRunner().isolation() as (_, err, _):
+        return run(argv), err.getvalue().decode()
+
+
+def _assert_documented(argv: list[str]) -> None:
+    code, stderr = _run_quietly(argv)
+    assert code in DOCUMENTED, (argv, stderr)
+    assert "unexpected" not in stderr and "Traceback" not in stderr, (argv, stderr)
+    if code:
+        assert any(line.startswith("Error: ") for line in stderr.splitlines()), (argv, stderr)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small demo workspace's bytes (checkpointed: the file is the whole database)."""
+    path = tmp_path_factory.mktemp("pristine") / "w.db"
+    code, stderr = _run_quietly(["--workspace", str(path), "demo", "--count", "30", "--yes"])
+    assert code == 0, stderr
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_byte_flips_end_in_a_documented_exit_code(
+    pristine: bytes, tmp_path: Path, seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    data = bytearray(pristine)
+    for _ in range(rng.choice([1, 4, 16, 64, 256])):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    path = tmp_path / "flipped.db"
+    path.write_bytes(data)
+    for probe in PROBES:
+        _assert_documented(["--workspace", str(path), *probe])
+
+
+SCHEMA_DAMAGE = [
+    "DROP TABLE subscriptions",
+    "ALTER TABLE subscriptions DROP COLUMN hs_name",
+    "DROP TABLE _subctl_migrations",
+    "DROP TABLE associations",
+    "UPDATE associations SET object_type = 'conBact' WHERE rowid = 1",
+    "UPDATE subscriptions SET hs_name = CAST(X'FF41' AS TEXT)",
+    "UPDATE subscriptions SET hs_status = NULL, hs_createdate = 'soon'",
+]
+
+
+@pytest.mark.parametrize("damage", SCHEMA_DAMAGE)
+def test_damaged_schema_ends_in_a_documented_exit_code(
+    pristine: bytes, tmp_path: Path, damage: str
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "damaged.db"
+    path.write_bytes(pristine)
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    conn.close()
+    for probe in [*PROBES, ["demo", "--count", "5", "--yes"]]:
+        _assert_documented(["--workspace", str(path), *probe])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"this is not a database" * 100, b"SQLite format 3\0" + bytes(range(256)) * 20],
+)
+def test_demo_and_init_on_a_corrupt_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(content)
+    for probe in [["demo", "--count", "5", "--yes"], ["init"], ["list"]]:
+        _assert_documented(["--workspace", str(path), *probe])
+
+
+def test_unusable_paths_end_in_a_documented_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop, other = tmp_path / "loop", tmp_path / "other"
+    loop.symlink_to(other)
+    other.symlink_to(loop)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)  # unreadable unless the tests run as root
+    for target in [loop, loop / "workspace.db", a_file / "workspace.db", locked / "w.db"]:
+        for probe in [["list"], ["init"]]:
+            _assert_documented(["--workspace", str(target), *probe])
+    for home in [loop, a_file, a_file / "sub", locked]:
+        monkeypatch.setenv("SUBCTL_HOME", str(home))
+        for probe in [["list"], ["init"], ["config", "set", "active", "x"]]:
+            _assert_documented(probe)
+    locked.chmod(0o700)
+
+
+def test_debug_shows_the_traceback_of_a_damaged_workspace(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("SUBCTL_DEBUG", "1")
+    result = invoke(["--workspace", str(path), "list"])
+    assert result.exit_code == 6
+    assert "Traceback" in result.stderr
+    assert f"Error: workspace {path} is damaged: file is not a database" in result.stderr

@@ -101,19 +101,19 @@ _DAMAGED = ("not a database", "malformed", "no such table", "no such column", "c
 _LOCKED = ("locked", "busy")
 
 
-def unavailable(url: str, cause: BaseException) -> StoreUnavailable:
-    """The ``StoreUnavailable`` for a database error, naming the workspace and, for a damaged
-    file, how to recover."""
+def unavailable(url: str, cause: BaseException, *, damaged: bool = False) -> StoreUnavailable:
+    """A database error as the user can act on it (locked, unreachable, or damaged), naming the
+    workspace and, for a damaged file, how to recover."""
     text = str(cause)
     lowered = text.lower()
     parsed = sa.make_url(url)
     where = parsed.database if parsed.get_backend_name() == "sqlite" else describe_url(url)
-    if any(word in lowered for word in _LOCKED):
+    if not damaged and any(word in lowered for word in _LOCKED):
         return StoreUnavailable(
             f"workspace {where} is busy: {text}",
             hint="another subctl may hold a lock on it; retry in a moment",
         )
-    if any(word in lowered for word in _DAMAGED) or isinstance(cause, UnicodeDecodeError):
+    if damaged or any(word in lowered for word in _DAMAGED):
         if parsed.get_backend_name() != "sqlite":
             return StoreUnavailable(f"workspace {where} is damaged: {text}")
         return StoreUnavailable(
@@ -184,20 +184,16 @@ class SqlStore:
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"conflict in the workspace: {exc.orig}") from exc
         except sa.exc.DatabaseError as exc:  # OperationalError included
-            raise self._unavailable(exc.orig or exc) from exc
-        except UnicodeDecodeError as exc:  # text that SQLite returns is not UTF-8: damaged
-            raise self._unavailable(exc) from exc
+            raise unavailable(self.url, exc.orig or exc) from exc
+        except ValueError as exc:  # stored text that is not UTF-8, or not of its column's type
+            raise unavailable(self.url, exc, damaged=True) from exc
         except Exception as exc:  # raw DB-API cursors (bulk paths) raise unwrapped
             dbapi = self.engine.dialect.loaded_dbapi
             if isinstance(exc, dbapi.IntegrityError):
                 raise _conflict(str(exc)) from exc
             if isinstance(exc, dbapi.DatabaseError):
-                raise self._unavailable(exc) from exc
+                raise unavailable(self.url, exc) from exc
             raise
-
-    def _unavailable(self, cause: BaseException) -> StoreUnavailable:
-        """A database error as the user can act on it: locked, unreachable, or damaged."""
-        return unavailable(self.url, cause)
 
     def close(self) -> None:
         self.engine.dispose()
