@@ -257,7 +257,8 @@ SCHEMA_DAMAGE = [
     "ALTER TABLE subscriptions DROP COLUMN hs_name",
     "DROP TABLE _subctl_migrations",
     "DROP TABLE associations",
-    "UPDATE associations SET object_type = 'conBact' WHERE rowid = 1",
+    "UPDATE associations SET object_type = 'conBact'"
+    " WHERE rowid = (SELECT min(rowid) FROM associations WHERE subscription_id = 3)",
     "UPDATE subscriptions SET hs_name = CAST(X'FF41' AS TEXT)",
     "UPDATE subscriptions SET hs_status = NULL, hs_createdate = 'soon'",
 ]
