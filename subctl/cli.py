@@ -17,12 +17,13 @@ from subctl.commands import filter as filter_cmd
 from subctl.context import AppContext
 from subctl.errors import SubctlError
 from subctl.files import PRIVATE_UMASK
-from subctl.output import Output
+from subctl.output import Output, silence
 
 
 class _StdoutClosed(Exception):
-    """stdout's reader went away (``subctl list | head``): not an OSError, so that the CLI
-    framework, which turns EPIPE into exit 1, lets it through to ``run``."""
+    """stdout's reader went away while something other than ``Output`` wrote to it (help text,
+    ``--version``): not an OSError, so that the CLI framework, which turns EPIPE into exit 1,
+    lets it through to ``run``."""
 
 
 class _RootGroup(TyperGroup):
@@ -94,15 +95,6 @@ workspace.register(app)
 config_cmd.register(app)
 
 
-def _silence_stdout() -> None:
-    """After a closed pipe (``subctl list | head``), send the rest of stdout nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
 def _degrade_unencodable() -> None:
     """On a terminal or pipe whose encoding cannot carry every character (``LANG=C`` without
     UTF-8 coercion, ``PYTHONIOENCODING=ascii``, a latin-1 console), write ``?`` for what it
@@ -142,7 +134,7 @@ def _run(argv: list[str] | None) -> int:
     except (BrokenPipeError, _StdoutClosed):
         if debug:
             traceback.print_exc()
-        _silence_stdout()
+        silence(sys.stdout)
         return 0
     except SubctlError as exc:
         if debug:

@@ -8,6 +8,7 @@ prompts) to stderr. Commands never print directly.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,10 +31,21 @@ class Format(StrEnum):
     CSV = "csv"
 
 
+def silence(stream: TextIO) -> None:
+    """Send what is still written to a stream whose reader has gone (a closed pipe) nowhere,
+    the buffered rest included, so that later writes and the flush at exit do not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a file descriptor (tests)
+        pass
+
+
 @functools.cache
 def _console_class() -> type[Console]:
-    """Rich's Console, except that a closed pipe is left to ``cli.run`` (which ends quietly
-    with exit code 0) instead of Rich's own exit code 1."""
+    """Rich's Console, except that a closed pipe is left to ``Output`` instead of Rich's exit
+    code 1."""
     from rich.console import Console
 
     class _Console(Console):
@@ -94,42 +106,57 @@ class Output:
         """Write rows in the format; returns the count. Tables use headers, data formats keys."""
         fmt = self.resolve(fmt)
         keyed = [Column(c.key, c.key) for c in columns]
-        if fmt is Format.TABLE:
-            from subctl.export.table import render_table
+        count = 0
+        with self._data():
+            if fmt is Format.TABLE:
+                from subctl.export.table import render_table
 
-            count = render_table(rows, columns, self.console())
-        elif fmt is Format.CSV:
-            from subctl.export.csvfmt import write_csv
+                count = render_table(rows, columns, self.console())
+            elif fmt is Format.CSV:
+                from subctl.export.csvfmt import write_csv
 
-            count = write_csv(rows, keyed, self.stdout)
-        elif fmt is Format.NDJSON:
-            from subctl.export.jsonfmt import write_ndjson
+                count = write_csv(rows, keyed, self.stdout)
+            elif fmt is Format.NDJSON:
+                from subctl.export.jsonfmt import write_ndjson
 
-            count = write_ndjson(rows, keyed, self.stdout)
-        else:
-            from subctl.export.jsonfmt import write_json
+                count = write_ndjson(rows, keyed, self.stdout)
+            else:
+                from subctl.export.jsonfmt import write_json
 
-            count = write_json(rows, keyed, self.stdout)
-        if count == 0 and empty:
-            self.message(empty)
+                count = write_json(rows, keyed, self.stdout)
+            if count == 0 and empty:
+                self.message(empty)
         return count
 
     def document(self, data: Mapping[str, Any], *, compact: bool = False) -> None:
         """One JSON document: indented, or on one line (``compact``, for NDJSON)."""
         from subctl.export.jsonfmt import write_document
 
-        write_document(data, self.stdout, indent=None if compact else 2)
+        with self._data():
+            write_document(data, self.stdout, indent=None if compact else 2)
 
     def text(self, line: str) -> None:
         """One plain value to stdout (``config get``); on a terminal, control characters are
         shown escaped, never sent raw."""
         if self.is_tty:
             line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
-        self.stdout.write(line + "\n")
+        with self._data():
+            self.stdout.write(line + "\n")
 
     def print(self, renderable: Any) -> None:
         """A Rich renderable to stdout (human detail views)."""
-        self.console().print(renderable)
+        with self._data():
+            self.console().print(renderable)
+
+    @contextmanager
+    def _data(self) -> Iterator[None]:
+        """Writing data to stdout. When its reader has gone (``subctl list | head``), the rest
+        of the data goes nowhere and the command runs on to its own exit code: 0 for a listing,
+        non-zero for a batch with failures."""
+        try:
+            yield
+        except BrokenPipeError:
+            silence(self.stdout)
 
     # -- messages (stderr) -----------------------------------------------------------------
 

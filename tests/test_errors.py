@@ -63,23 +63,35 @@ def test_corrupt_workspace_is_unavailable(invoke: Invoke, subctl_home: Path) -> 
     )
 
 
-@pytest.mark.parametrize("fmt", ["ndjson", "table"])
-def test_closed_pipe_ends_quietly_with_0(seeded: Invoke, subctl_home: Path, fmt: str) -> None:
-    env = {**os.environ, "SUBCTL_HOME": str(subctl_home)}
-    env.pop("COLUMNS")  # Rich's terminal-width table, as a shell pipe gets it
-    script = (
-        f"{sys.executable} -m subctl list --all --format {fmt} | head -c 10 >/dev/null;"
-        " echo rc=${PIPESTATUS[0]}"
-    )
-    # enough rows that the writer is still writing when head exits
-    seed = subprocess.run(
+@pytest.fixture(scope="module")
+def big_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace large enough that a writer is still writing when ``head`` exits."""
+    home = tmp_path_factory.mktemp("big") / "home"
+    subprocess.run(
         [sys.executable, "-m", "subctl", "demo", "--count", "3000", "--yes"],
-        env=env, capture_output=True, text=True, check=True,
+        env={**os.environ, "SUBCTL_HOME": str(home)}, capture_output=True, check=True,
     )  # fmt: skip
-    assert seed.returncode == 0
-    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
-    assert proc.stderr == ""
-    assert proc.stdout.strip() == "rc=0"
+    return home
+
+
+def _into_head(home: Path, args: str) -> subprocess.CompletedProcess[str]:
+    """``subctl ARGS | head -c 10``: stdout is the subctl exit code."""
+    env = {**os.environ, "SUBCTL_HOME": str(home)}
+    env.pop("COLUMNS", None)  # Rich's terminal-width table, as a shell pipe gets it
+    script = f"{sys.executable} -m subctl {args} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "table"])
+def test_closed_pipe_ends_quietly_with_0(big_home: Path, fmt: str) -> None:
+    proc = _into_head(big_home, f"list --all --format {fmt}")
+    assert (proc.stdout, proc.stderr) == ("0\n", "")
+
+
+def test_closed_pipe_keeps_the_exit_code_of_a_batch_with_failures(big_home: Path) -> None:
+    proc = _into_head(big_home, "pause --where 'status != active' --yes --format ndjson")
+    assert proc.stdout == "5\n"
+    assert proc.stderr.startswith("Error: ") and "subscriptions failed" in proc.stderr
 
 
 def test_postgres_without_its_driver_says_how_to_install_it(invoke: Invoke) -> None:
