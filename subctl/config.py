@@ -89,7 +89,7 @@ class Config:
 def _malformed(path: Path, key: str, problem: str) -> UsageError:
     return UsageError(
         f"{path}: {key} {problem}",
-        hint="fix the file, or set values with `subctl config set KEY VALUE`",
+        hint="edit or remove the file; its keys: active, profiles.NAME.workspace",
     )
 
 

@@ -162,7 +162,7 @@ def test_malformed_config_names_the_file_and_the_key(
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {path}: {message}\n"
-        "Hint: fix the file, or set values with `subctl config set KEY VALUE`\n"
+        "Hint: edit or remove the file; its keys: active, profiles.NAME.workspace\n"
     )
     monkeypatch.setenv("SUBCTL_DEBUG", "1")
     debug = invoke("list")
