@@ -227,8 +227,8 @@ def _dump(config: Config) -> str:
 def workspace_url(target: str | None) -> str:
     """A SQLAlchemy URL for a workspace given as a path, a URL, or None (the default path).
 
-    A path is quoted into the URL, so that ``?mode=ro``, ``%41`` or ``%2F..`` in a file name
-    stay part of the name instead of becoming URL syntax."""
+    A path is quoted into the URL (``sqlite_url``), so that ``?mode=ro``, ``%41`` or ``%2F..``
+    in a file name stay part of the name instead of becoming URL syntax."""
     if target and _URL.match(target):
         scheme = target.split("://", 1)[0].lower()
         if scheme.split("+", 1)[0] not in ("sqlite", "postgres", "postgresql"):
@@ -248,4 +248,9 @@ def workspace_url(target: str | None) -> str:
         path = path.resolve()
     except (OSError, RuntimeError):  # a symlink loop: opening it reports the problem
         path = path.absolute()
+    return sqlite_url(path)
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file, its path quoted (``?``, ``#``, ``%`` kept)."""
     return "sqlite:///" + quote(str(path), safe="/")

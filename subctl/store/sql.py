@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.errors import Conflict, NotFound, StoreUnavailable, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.query.sql import ASSOCIATIONS, compile_where
@@ -75,10 +76,6 @@ else:  # the SQLModel classes load on first use: `list` reads subscriptions with
     models = lazy_module("subctl.store.models")
 
 STREAM_CHUNK = 1000
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
