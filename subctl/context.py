@@ -66,8 +66,12 @@ class AppContext:
             try:
                 self._store = SqlStore(url, create=create)
             except OSError as exc:  # the path itself: not a directory, no permission, ...
+                import sqlalchemy as sa
+
+                where = sa.make_url(url).database or url
+                culprit = f" ({exc.filename})" if exc.filename and exc.filename != where else ""
                 raise StoreUnavailable(
-                    f"cannot open workspace {exc.filename or url}: {exc.strerror or exc}",
+                    f"cannot open workspace {where}: {exc.strerror or exc}{culprit}",
                     hint="check the path and its permissions, or choose another with --workspace",
                 ) from exc
         return self._store

@@ -332,3 +332,22 @@ def test_debug_shows_the_traceback_of_a_damaged_workspace(
     assert result.exit_code == 6
     assert "Traceback" in result.stderr
     assert f"Error: workspace {path} is damaged: file is not a database" in result.stderr
+
+
+def test_debug_shows_the_traceback_of_an_unusable_path(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    target = a_file / "workspace.db"
+    plain = invoke(["--workspace", str(target), "init"])
+    assert plain.exit_code == 6
+    assert plain.stderr == (
+        f"Error: cannot open workspace {target}: File exists ({a_file})\n"
+        "Hint: check the path and its permissions, or choose another with --workspace\n"
+    )
+    monkeypatch.setenv("SUBCTL_DEBUG", "1")
+    debug = invoke(["--workspace", str(target), "init"])
+    assert (
+        debug.exit_code == 6 and "Traceback" in debug.stderr and "FileExistsError" in debug.stderr
+    )
