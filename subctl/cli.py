@@ -32,6 +32,11 @@ class _RootGroup(TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise _StdoutClosed from exc
+        except Exception as exc:  # while the workspace is still open: a database error is exit 6
+            mapped = ctx.obj.database_error(exc) if isinstance(ctx.obj, AppContext) else None
+            if mapped is None:
+                raise
+            raise mapped from exc
 
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from subctl import config
-from subctl.errors import StoreUnavailable, UsageError
+from subctl.errors import StoreUnavailable, SubctlError, UsageError
 from subctl.output import Output
 
 if TYPE_CHECKING:
@@ -75,6 +75,11 @@ class AppContext:
                     hint="check the path and its permissions, or choose another with --workspace",
                 ) from exc
         return self._store
+
+    def database_error(self, exc: BaseException) -> SubctlError | None:
+        """A database failure that escaped the store's own mapping (code that runs statements
+        on the engine directly), as the store would have reported it; None for anything else."""
+        return None if self._store is None else self._store.database_error(exc)
 
     def close(self) -> None:
         if self._store is not None:

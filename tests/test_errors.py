@@ -351,3 +351,24 @@ def test_debug_shows_the_traceback_of_an_unusable_path(
     assert (
         debug.exit_code == 6 and "Traceback" in debug.stderr and "FileExistsError" in debug.stderr
     )
+
+
+def test_database_error_outside_the_store_mapping_is_unavailable(
+    seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.services import workspace as svc
+    from subctl.store.sql import SqlStore
+
+    def statement_on_the_engine(store: SqlStore, **_: object) -> None:
+        with store.engine.connect() as conn:  # as demo's index rebuild does
+            conn.exec_driver_sql("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(svc, "fill_demo", statement_on_the_engine)
+    result = seeded("demo --count 5 --yes")
+    assert result.exit_code == 6
+    path = subctl_home / "workspace.db"
+    assert result.stderr.splitlines()[-2:] == [
+        f"Error: workspace {path} is damaged: no such table: no_such_table",
+        f"Hint: restore it from a backup, salvage it with `sqlite3 {path} .recover`, "
+        "or start a new one with `subctl --workspace NEW.db init`",
+    ]

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
-from subctl.errors import Conflict, NotFound, StoreUnavailable, UsageError
+from subctl.errors import Conflict, NotFound, StoreUnavailable, SubctlError, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.query.sql import ASSOCIATIONS, compile_where
 from subctl.schema import (
@@ -178,19 +178,27 @@ class SqlStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.IntegrityError as exc:
-            raise Conflict(f"conflict in the workspace: {exc.orig}") from exc
-        except sa.exc.DatabaseError as exc:  # OperationalError included
-            raise unavailable(self.url, exc.orig or exc) from exc
         except ValueError as exc:  # stored text that is not UTF-8, or not of its column's type
             raise unavailable(self.url, exc, damaged=True) from exc
-        except Exception as exc:  # raw DB-API cursors (bulk paths) raise unwrapped
-            dbapi = self.engine.dialect.loaded_dbapi
-            if isinstance(exc, dbapi.IntegrityError):
-                raise _conflict(str(exc)) from exc
-            if isinstance(exc, dbapi.DatabaseError):
-                raise unavailable(self.url, exc) from exc
-            raise
+        except Exception as exc:
+            mapped = self.database_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def database_error(self, exc: BaseException) -> SubctlError | None:
+        """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
+        DB-API cursor (bulk paths); None for anything else."""
+        if isinstance(exc, sa.exc.IntegrityError):
+            return Conflict(f"conflict in the workspace: {exc.orig}")
+        if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
+            return unavailable(self.url, exc.orig or exc)
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(exc, dbapi.IntegrityError):
+            return _conflict(str(exc))
+        if isinstance(exc, dbapi.DatabaseError):
+            return unavailable(self.url, exc)
+        return None
 
     def close(self) -> None:
         self.engine.dispose()
