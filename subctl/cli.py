@@ -1,24 +1,47 @@
 """The root ``subctl`` app: global options, command registration, and ``main()``, the one place
 where errors become messages and exit codes."""
 
+import io
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from subctl import __version__
 from subctl.commands import associate, jobs, lifecycle, properties, subscriptions, workspace
+from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
 from subctl.commands._command import SubctlGroup, use_subctl_classes
 from subctl.context import AppContext
 from subctl.errors import SubctlError
-from subctl.output import Output
+from subctl.files import PRIVATE_UMASK
+from subctl.output import Output, silence
+
+
+class _StdoutClosed(Exception):
+    """stdout's reader went away while something other than ``Output`` wrote to it (help text,
+    ``--version``): not an OSError, so that the CLI framework, which turns EPIPE into exit 1,
+    lets it through to ``run``."""
+
+
+class _RootGroup(SubctlGroup):
+    def invoke(self, ctx: Any) -> Any:  # the framework's own Context class, not typer.Context
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _StdoutClosed from exc
+        except Exception as exc:  # while the workspace is still open: a database error is exit 6
+            mapped = ctx.obj.database_error(exc) if isinstance(ctx.obj, AppContext) else None
+            if mapped is None:
+                raise
+            raise mapped from exc
+
 
 app = typer.Typer(
     name="subctl",
-    cls=SubctlGroup,
+    cls=_RootGroup,
     help="Administer recurring-billing subscriptions (HubSpot Commerce Subscriptions, 0-69).\n\n"
     "Example: subctl list --status unpaid",
     no_args_is_help=True,
@@ -76,21 +99,31 @@ associate.register(app)
 properties.register(app)
 jobs.register(app)
 workspace.register(app)
+config_cmd.register(app)
 use_subctl_classes(app)
 
 
-def _silence_stdout() -> None:
-    """After a closed pipe (``subctl list | head``), send the rest of stdout nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+def _degrade_unencodable() -> None:
+    """On a terminal or pipe whose encoding cannot carry every character (``LANG=C`` without
+    UTF-8 coercion, ``PYTHONIOENCODING=ascii``, a latin-1 console), write ``?`` for what it
+    cannot show instead of failing in the middle of the output."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the app; map every error to its one-line message and exit code."""
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _run(argv)
+    finally:
+        os.umask(umask)
+
+
+def _run(argv: list[str] | None) -> int:
     debug = os.environ.get("SUBCTL_DEBUG", "") not in ("", "0")
+    _degrade_unencodable()
     out = Output()
     if COMPLETE_VAR in os.environ:
         # A shell asking for completions (the scripts in completions/). The app is built with
@@ -106,8 +139,10 @@ def run(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BrokenPipeError:
-        _silence_stdout()
+    except (BrokenPipeError, _StdoutClosed):
+        if debug:
+            traceback.print_exc()
+        silence(sys.stdout)
         return 0
     except SubctlError as exc:
         if debug:

@@ -10,24 +10,37 @@ The config file holds profiles; a profile names a store::
     [profiles.default]
     workspace = "/path/to/workspace.db"      # or a postgresql:// URL
 
-A profile without ``workspace`` uses the default workspace path. Config files are written 0600.
+Its keys, as ``subctl config get|set`` name them: ``active`` (the profile used without
+``--profile``) and ``profiles.NAME.workspace`` (NAME: letters, digits, ``-`` and ``_``). Any
+other key, or a value of the wrong type, is an error naming the file and the key. A profile
+without ``workspace`` uses the default workspace path. subctl writes the file atomically (a
+temporary file renamed over it), mode 0600, in a 0700 directory; comments are not kept.
+
+A workspace given as a path is a path: characters such as ``?``, ``#`` and ``%`` are part of the
+file name. Only an explicit URL (``sqlite:///...``, ``postgresql://...``) is parsed as a URL.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
-from subctl.errors import UsageError
+from subctl.errors import NotFound, UsageError
 
 APP_NAME = "subctl"
 WORKSPACE_FILE = "workspace.db"
+DEFAULT_PROFILE = "default"
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+PROFILE_KEYS = ("workspace",)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _home() -> Path | None:
     value = os.environ.get("SUBCTL_HOME")
-    return Path(value).expanduser() if value else None
+    return Path(os.path.expanduser(value)) if value else None  # ~nobody-known stays as is
 
 
 def data_dir() -> Path:
@@ -58,33 +71,165 @@ class Profile:
     workspace: str | None = None  # path or SQLAlchemy URL; None: the default workspace
 
 
+@dataclass
+class Config:
+    """The config file's content, validated."""
+
+    active: str | None = None
+    profiles: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every set key and its value, in file order."""
+        pairs = [("active", self.active)] if self.active is not None else []
+        for name, entry in self.profiles.items():
+            pairs.extend((f"profiles.{name}.{key}", value) for key, value in entry.items())
+        return pairs
+
+
+def _malformed(path: Path, key: str, problem: str) -> UsageError:
+    return UsageError(
+        f"{path}: {key} {problem}",
+        hint="edit or remove the file; its keys: active, profiles.NAME.workspace",
+    )
+
+
+def read_config() -> Config:
+    """The config file, validated; an empty config when there is none."""
+    path = config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {path}: not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    config = Config()
+    for key, value in data.items():
+        if key == "active":
+            if not isinstance(value, str) or not PROFILE_NAME.fullmatch(value):
+                raise _malformed(path, key, "must be a profile name (a string)")
+            config.active = value
+        elif key == "profiles":
+            if not isinstance(value, dict):
+                raise _malformed(path, key, "must be a table of profiles, e.g. [profiles.default]")
+            for name, entry in value.items():
+                where = f"profiles.{name}"
+                if not PROFILE_NAME.fullmatch(name):
+                    raise _malformed(path, where, "is not a profile name (letters, digits, - _)")
+                if not isinstance(entry, dict):
+                    raise _malformed(path, where, f"must be a table, e.g. [{where}]")
+                for setting, setting_value in entry.items():
+                    if setting not in PROFILE_KEYS:
+                        raise _malformed(path, f"{where}.{setting}", "is not a profile setting")
+                    if not isinstance(setting_value, str):
+                        raise _malformed(path, f"{where}.{setting}", "must be a string")
+                config.profiles[name] = dict(entry)
+        else:
+            raise _malformed(path, key, "is not a setting (known: active, profiles)")
+    return config
+
+
 def load_profile(name: str | None) -> Profile:
     """The named profile, else the config's active one, else the built-in default."""
-    path = config_path()
-    data: dict[str, object] = {}
-    if path.exists():
-        import tomllib
-
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from exc
-    profiles = data.get("profiles", {})
-    assert isinstance(profiles, dict)
-    wanted = name or str(data.get("active", "default"))
-    if wanted not in profiles:
+    config = read_config()
+    wanted = name or config.active or DEFAULT_PROFILE
+    if wanted not in config.profiles:
         if name is not None:
-            known = ", ".join(sorted(profiles)) or "none configured"
+            known = ", ".join(sorted(config.profiles)) or "none configured"
             raise UsageError(f'unknown profile "{name}"; profiles: {known}')
         return Profile(wanted)
-    entry = profiles[wanted]
-    workspace = entry.get("workspace") if isinstance(entry, dict) else None
-    return Profile(wanted, str(workspace) if workspace else None)
+    return Profile(wanted, config.profiles[wanted].get("workspace") or None)
+
+
+# -- subctl config ---------------------------------------------------------------------------
+
+
+def _split_key(key: str) -> tuple[str, str] | None:
+    """``active`` -> None; ``profiles.NAME.SETTING`` -> (NAME, SETTING); else a usage error."""
+    if key == "active":
+        return None
+    parts = key.split(".")
+    if (
+        len(parts) == 3
+        and parts[0] == "profiles"
+        and PROFILE_NAME.fullmatch(parts[1])
+        and parts[2] in PROFILE_KEYS
+    ):
+        return parts[1], parts[2]
+    raise UsageError(
+        f'unknown config key "{key}"',
+        hint="keys: active, profiles.NAME.workspace",
+    )
+
+
+def get_value(key: str) -> str:
+    split = _split_key(key)
+    config = read_config()
+    value = config.active if split is None else config.profiles.get(split[0], {}).get(split[1])
+    if value is None:
+        raise NotFound(f"{key} is not set in {config_path()}")
+    return value
+
+
+def set_value(key: str, value: str) -> Path:
+    """Set one key and write the file; returns its path."""
+    split = _split_key(key)
+    config = read_config()
+    if split is None:
+        if not PROFILE_NAME.fullmatch(value):
+            raise UsageError(f'"{value}" is not a profile name (letters, digits, - and _)')
+        config.active = value
+    else:
+        workspace_url(value)  # a bad URL scheme is refused now, not at the next run
+        config.profiles.setdefault(split[0], {})[split[1]] = value
+    path = config_path()
+    from subctl.files import PRIVATE_DIR, write_atomically
+
+    try:
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_atomically(path, _dump(config))
+    return path
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F):
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _dump(config: Config) -> str:
+    lines = [] if config.active is None else [f"active = {_toml_string(config.active)}"]
+    for name, entry in config.profiles.items():
+        lines.extend(["", f"[profiles.{name}]"])
+        lines.extend(f"{key} = {_toml_string(value)}" for key, value in entry.items())
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+# -- workspace URLs --------------------------------------------------------------------------
 
 
 def workspace_url(target: str | None) -> str:
-    """A SQLAlchemy URL for a workspace given as a path, a URL, or None (the default path)."""
-    if target and "://" in target:
+    """A SQLAlchemy URL for a workspace given as a path, a URL, or None (the default path).
+
+    A path is quoted into the URL (``sqlite_url``), so that ``?mode=ro``, ``%41`` or ``%2F..``
+    in a file name stay part of the name instead of becoming URL syntax."""
+    if target and _URL.match(target):
         scheme = target.split("://", 1)[0].lower()
         if scheme.split("+", 1)[0] not in ("sqlite", "postgres", "postgresql"):
             raise UsageError(
@@ -96,5 +241,17 @@ def workspace_url(target: str | None) -> str:
         if target.startswith("postgresql://"):
             target = "postgresql+psycopg://" + target[len("postgresql://") :]
         return target
-    path = Path(target).expanduser() if target else default_workspace_path()
-    return f"sqlite:///{path.resolve()}"
+    if target and "\0" in target:
+        raise UsageError("a workspace path cannot contain a NUL character")
+    # os.path's expanduser, not Path's: `~name` of no known user stays literal, as in a shell.
+    path = Path(os.path.expanduser(target)) if target else default_workspace_path()
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: opening it reports the problem
+        path = path.absolute()
+    return sqlite_url(path)
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file, its path quoted (``?``, ``#``, ``%`` kept)."""
+    return "sqlite:///" + quote(str(path), safe="/")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from subctl import config
+from subctl.errors import SubctlError, UsageError
 from subctl.output import Output
 
 if TYPE_CHECKING:
@@ -23,7 +24,13 @@ def system_clock() -> dt.datetime:
     """Now, in UTC. ``SUBCTL_NOW`` (an ISO datetime) pins it, for reproducible runs and tests."""
     pinned = os.environ.get("SUBCTL_NOW")
     if pinned:
-        value = dt.datetime.fromisoformat(pinned)
+        try:
+            value = dt.datetime.fromisoformat(pinned)
+        except ValueError as exc:
+            raise UsageError(
+                f'SUBCTL_NOW="{pinned}" is not an ISO 8601 date and time',
+                hint="e.g. SUBCTL_NOW=2026-11-26T12:00:00Z, or unset it for the real clock",
+            ) from exc
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
@@ -57,6 +64,11 @@ class AppContext:
 
             self._store = SqlStore(self.workspace_url(), create=create)
         return self._store
+
+    def database_error(self, exc: BaseException) -> SubctlError | None:
+        """A database failure that escaped the store's own mapping (code that runs statements
+        on the engine directly), as the store would have reported it; None for anything else."""
+        return None if self._store is None else self._store.database_error(exc)
 
     def close(self) -> None:
         if self._store is not None:

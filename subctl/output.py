@@ -11,6 +11,8 @@ Long tables on a terminal go through a pager, as gh does: ``SUBCTL_PAGER``, else
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,6 +34,31 @@ class Format(StrEnum):
     JSON = "json"
     NDJSON = "ndjson"
     CSV = "csv"
+
+
+def silence(stream: TextIO) -> None:
+    """Send what is still written to a stream whose reader has gone (a closed pipe) nowhere,
+    the buffered rest included, so that later writes and the flush at exit do not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a file descriptor (tests)
+        pass
+
+
+@functools.cache
+def _console_class() -> type[Console]:
+    """Rich's Console, except that a closed pipe is left to ``Output`` instead of Rich's exit
+    code 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console
 
 
 class Output:
@@ -64,9 +91,7 @@ class Output:
         return self._isatty(self.stdin) and self._isatty(self.stderr)
 
     def console(self, stream: TextIO | None = None, *, width: int | None = None) -> Console:
-        from rich.console import Console
-
-        return Console(
+        return _console_class()(
             file=stream or self.stdout, no_color=self.no_color, highlight=False, width=width
         )
 
@@ -136,53 +161,76 @@ class Output:
         """
         fmt = self.resolve(fmt)
         keyed = [Column(c.key, c.key) for c in columns]
+        count = 0
         below: str | None = None
-        if fmt is Format.TABLE:
-            from rich.text import Text
+        with self._data():
+            if fmt is Format.TABLE:
+                from rich.text import Text
 
-            from subctl.export.table import render_table
+                from subctl.export.table import render_table
 
-            width = self.console().width
-            notes: list[str] = []  # said once the pager has closed, not under it
-            with self.paged(page) as stream:
-                console = self.console(stream, width=width)
-                count = render_table(rows, columns, console, note=notes.append)
-                below = footer(count) if footer is not None and count else None
-                if below:
-                    console.print(Text(visible(below), style="dim"))
-            for note in notes:
-                self.message(note)
-            if self.is_tty:
-                below = None
-        else:
-            if fmt is Format.CSV:
-                from subctl.export.csvfmt import write_csv
-
-                count = write_csv(rows, keyed, self.stdout)
-            elif fmt is Format.NDJSON:
-                from subctl.export.jsonfmt import write_ndjson
-
-                count = write_ndjson(rows, keyed, self.stdout)
+                width = self.console().width
+                notes: list[str] = []  # said once the pager has closed, not under it
+                with self.paged(page) as stream:
+                    console = self.console(stream, width=width)
+                    count = render_table(rows, columns, console, note=notes.append)
+                    below = footer(count) if footer is not None and count else None
+                    if below:
+                        console.print(Text(visible(below), style="dim"))
+                for note in notes:
+                    self.message(note)
+                if self.is_tty:
+                    below = None
             else:
-                from subctl.export.jsonfmt import write_json
+                if fmt is Format.CSV:
+                    from subctl.export.csvfmt import write_csv
 
-                count = write_json(rows, keyed, self.stdout)
-            below = footer(count) if footer is not None and count else None
-        if below:
-            self.message(below)
-        if count == 0 and empty:
-            self.message(empty)
+                    count = write_csv(rows, keyed, self.stdout)
+                elif fmt is Format.NDJSON:
+                    from subctl.export.jsonfmt import write_ndjson
+
+                    count = write_ndjson(rows, keyed, self.stdout)
+                else:
+                    from subctl.export.jsonfmt import write_json
+
+                    count = write_json(rows, keyed, self.stdout)
+                below = footer(count) if footer is not None and count else None
+            # Inside: when stdout's reader has gone, there is nothing to say about the rows.
+            if below:
+                self.message(below)
+            if count == 0 and empty:
+                self.message(empty)
         return count
 
     def document(self, data: Mapping[str, Any], *, compact: bool = False) -> None:
         """One JSON document: indented, or on one line (``compact``, for NDJSON)."""
         from subctl.export.jsonfmt import write_document
 
-        write_document(data, self.stdout, indent=None if compact else 2)
+        with self._data():
+            write_document(data, self.stdout, indent=None if compact else 2)
+
+    def text(self, line: str) -> None:
+        """One plain value to stdout (``config get``); on a terminal, control characters are
+        shown escaped, never sent raw."""
+        if self.is_tty:
+            line = visible(line)
+        with self._data():
+            self.stdout.write(line + "\n")
 
     def print(self, renderable: Any) -> None:
         """A Rich renderable to stdout (human detail views)."""
-        self.console().print(renderable)
+        with self._data():
+            self.console().print(renderable)
+
+    @contextmanager
+    def _data(self) -> Iterator[None]:
+        """Writing data to stdout. When its reader has gone (``subctl list | head``), the rest
+        of the data goes nowhere and the command runs on to its own exit code: 0 for a listing,
+        non-zero for a batch with failures."""
+        try:
+            yield
+        except BrokenPipeError:
+            silence(self.stdout)
 
     # -- messages (stderr) -----------------------------------------------------------------
 

@@ -41,6 +41,7 @@ SETUP: dict[str, list[str]] = {
         "subctl filter --where 'status in (canceled, expired) and canceled_at > -60d' "
         "--save-view reengage"
     ],
+    "config get active": ["subctl config set active default"],
     "jobs results 1": ["subctl cancel --where 'status = unpaid' --yes"],
     "jobs resume 1": ["subctl cancel --where 'status = unpaid' --yes"],
     **{

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from subctl.errors import Conflict, NotFound, UsageError
+from subctl.files import write_atomically
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
     Action,
@@ -143,7 +144,8 @@ def parse_id_file(text: str, source: str) -> list[int]:
         return []
     first = lines[0].strip().lstrip("\ufeff")
     if "," in first or first.lower() in ID_COLUMNS:
-        reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+        # newline=None: CR-only (classic Mac) and CRLF files read like LF ones
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
         header = [h.strip().lower() for h in next(reader)]
         column = next((header.index(c) for c in ID_COLUMNS if c in header), None)
         if column is None:
@@ -312,7 +314,7 @@ def write_plan(path: str, prepared: Prepared, now: dt.datetime) -> str:
         "items": [{"id": sid, "status": status} for sid, status in prepared.items],
     }
     text = json.dumps(document, indent=1) + "\n"
-    _write_atomically(Path(path), text)
+    write_atomically(Path(path), text)
     return digest
 
 
@@ -332,18 +334,6 @@ def read_plan(path: str, stdin: TextIO) -> Plan:
             hint="write a new plan with --dry-run --plan-out",
         )
     return Plan(verb, action, items, digest, str(data.get("created_at", "")))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 # -- deciding --------------------------------------------------------------------------------
@@ -576,5 +566,5 @@ def write_backup(store: Store, ids: Sequence[int], path: str) -> int:
         count = write_ndjson(rows, columns, buffer)
     else:
         count = write_csv(rows, columns, buffer)
-    _write_atomically(target, buffer.getvalue())
+    write_atomically(target, buffer.getvalue())
     return count

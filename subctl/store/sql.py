@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from subctl.errors import Conflict, NotFound, StoreUnavailable, UsageError
+from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
+from subctl.errors import Conflict, NotFound, StoreUnavailable, SubctlError, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.query.sql import ASSOCIATIONS, compile_where, regexp
 from subctl.schema import (
@@ -82,10 +83,6 @@ else:  # the SQLModel classes load on first use: `list` reads subscriptions with
 STREAM_CHUNK = 1000
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
 def _read_only_url(path: Path) -> sa.URL:
     """A read-only SQLite URI. In a directory subctl cannot write, with no ``-wal`` file
     present, SQLite cannot create the WAL index it needs even to read, so the file is opened
@@ -137,6 +134,40 @@ def _no_write_access(path: Path) -> bool:
     return not os.access(path, os.W_OK) or path.stat().st_mode & 0o222 == 0
 
 
+# What SQLite says (lower case) when the file is not a sound workspace, and what it says when
+# another connection holds the lock; anything else is reported as it is.
+_DAMAGED = ("not a database", "malformed", "no such table", "no such column", "corrupt", "utf-8")
+_LOCKED = ("locked", "busy")
+
+
+def unavailable(url: str, cause: BaseException, *, damaged: bool = False) -> StoreUnavailable:
+    """A database error as the user can act on it (locked, unreachable, or damaged), naming the
+    workspace and, for a damaged file, how to recover."""
+    text = str(cause)
+    lowered = text.lower()
+    parsed = sa.make_url(url)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else describe_url(url)
+    if not damaged and any(word in lowered for word in _LOCKED):
+        return StoreUnavailable(
+            f"workspace {where} is busy: {text}",
+            hint="another subctl may hold a lock on it; retry in a moment",
+        )
+    if damaged or any(word in lowered for word in _DAMAGED):
+        if parsed.get_backend_name() != "sqlite":
+            return StoreUnavailable(f"workspace {where} is damaged: {text}")
+        return StoreUnavailable(
+            f"workspace {where} is damaged: {text}",
+            hint=f"restore it from a backup, salvage it with `sqlite3 {where} .recover`, "
+            "or start a new one with `subctl --workspace NEW.db init`",
+        )
+    if "unable to open" in lowered:
+        return StoreUnavailable(
+            f"cannot open workspace {where}: {text}",
+            hint="check the path and the permissions of the file and its directory",
+        )
+    return StoreUnavailable(f"workspace {where} unavailable: {text}")
+
+
 def _command(path: Path | None, verb: str) -> str:
     """A command line for a hint, naming the workspace file unless it is the default one."""
     from subctl.config import default_workspace_path
@@ -166,6 +197,17 @@ class SqlStore:
     """
 
     def __init__(self, url: str, *, create: bool = False, adopt: bool = False) -> None:
+        try:
+            self._connect(url, create, adopt)
+        except OSError as exc:  # the path itself: not a directory, a symlink loop, no permission
+            where = sa.make_url(url).database or describe_url(url)
+            culprit = f" ({exc.filename})" if exc.filename and exc.filename != where else ""
+            raise StoreUnavailable(
+                f"cannot open workspace {where}: {exc.strerror or exc}{culprit}",
+                hint="check the path and its permissions, or choose another with --workspace",
+            ) from exc
+
+    def _connect(self, url: str, create: bool, adopt: bool) -> None:
         self.url = url
         parsed = sa.make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -314,19 +356,27 @@ class SqlStore:
         try:
             with self._read_only_errors():
                 yield
-        except sa.exc.IntegrityError as exc:
-            raise Conflict(f"conflict in the workspace: {exc.orig}") from exc
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(
-                f"workspace unavailable: {exc.orig}",
-                hint="another subctl may hold a lock on it; retry in a moment",
-            ) from exc
-        except sa.exc.DatabaseError as exc:
-            raise StoreUnavailable(f"workspace unavailable: {exc.orig}") from exc
-        except Exception as exc:  # raw DB-API cursors (bulk paths) raise unwrapped
-            if isinstance(exc, self.engine.dialect.loaded_dbapi.IntegrityError):
-                raise _conflict(str(exc)) from exc
-            raise
+        except ValueError as exc:  # stored text that is not UTF-8, or not of its column's type
+            raise unavailable(self.url, exc, damaged=True) from exc
+        except Exception as exc:
+            mapped = self.database_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def database_error(self, exc: BaseException) -> SubctlError | None:
+        """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
+        DB-API cursor (bulk paths); None for anything else."""
+        if isinstance(exc, sa.exc.IntegrityError):
+            return Conflict(f"conflict in the workspace: {exc.orig}")
+        if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
+            return unavailable(self.url, exc.orig or exc)
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(exc, dbapi.IntegrityError):
+            return _conflict(str(exc))
+        if isinstance(exc, dbapi.DatabaseError):
+            return unavailable(self.url, exc)
+        return None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1090,8 +1140,7 @@ def _labels(
         return {
             r.id: (f"{r.amount:.2f} {r.currency} {r.status} ({r.method})", ()) for r in payments
         }
-    assert object_type in ASSOCIATION_BY_NAME, object_type
-    return {}
+    return {}  # an object type only a damaged file holds: shown by id
 
 
 # -- lifecycle verbs and the batch journal: helpers of ``SqlStore.apply`` ----------

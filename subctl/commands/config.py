@@ -1,0 +1,61 @@
+"""``config``: read and write the config file (profiles and the active one)."""
+
+from typing import Annotated
+
+import typer
+
+from subctl import config
+from subctl.commands._options import FormatOpt
+from subctl.context import AppContext
+from subctl.export import Column
+from subctl.output import Format
+
+config_app = typer.Typer(
+    help="The config file: which profile is active, and each profile's workspace.\n\n"
+    "Example: subctl config set profiles.team.workspace ~/team.db",
+    no_args_is_help=True,
+)
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(metavar="KEY", help="active, or profiles.NAME.workspace.", show_default=False),
+]
+COLUMNS = [Column("key", "Key"), Column("value", "Value")]
+
+
+@config_app.command("list")
+def config_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """Every key set in the config file, and its value.
+
+    Example: subctl config list --format csv
+    """
+    app = AppContext.from_typer(ctx)
+    rows = [{"key": key, "value": value} for key, value in config.read_config().items()]
+    app.out.rows(rows, COLUMNS, fmt, empty=f"Nothing set in {config.config_path()}.")
+
+
+@config_app.command("get")
+def config_get(ctx: typer.Context, key: KeyArg) -> None:
+    """Print one key's value (exit code 3 when it is not set).
+
+    Example: subctl config get active
+    """
+    AppContext.from_typer(ctx).out.text(config.get_value(key))
+
+
+@config_app.command("set")
+def config_set(
+    ctx: typer.Context,
+    key: KeyArg,
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="The new value.")],
+) -> None:
+    """Set one key, writing the config file (atomically, mode 0600).
+
+    Example: subctl config set active team
+    """
+    path = config.set_value(key, value)
+    AppContext.from_typer(ctx).out.success(f"Set {key} in {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

@@ -1,0 +1,147 @@
+"""The config file (``subctl config``), workspace paths, and the modes of the files subctl
+writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from subctl import config
+from tests.conftest import Invoke
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def shared_umask() -> Iterator[None]:
+    """A shell's usual umask (022): files would be world-readable unless subctl says otherwise."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+# -- subctl config ---------------------------------------------------------------------------
+
+
+def test_set_get_list(invoke: Invoke, subctl_home: Path, tmp_path: Path) -> None:
+    team = tmp_path / "team.db"
+    assert invoke(["config", "set", "profiles.team.workspace", str(team)]).exit_code == 0
+    done = invoke("config set active team")
+    assert done.exit_code == 0
+    assert done.stderr == f"✔ Set active in {subctl_home / 'config.toml'}\n"
+    assert invoke("config get active").stdout == "team\n"
+    assert invoke("config get profiles.team.workspace").stdout == f"{team}\n"
+    listing = invoke("config list --format csv")
+    assert listing.stdout == f"key,value\nactive,team\nprofiles.team.workspace,{team}\n"
+    assert tomllib.loads((subctl_home / "config.toml").read_text()) == {
+        "active": "team",
+        "profiles": {"team": {"workspace": str(team)}},
+    }
+    # the active profile's workspace is the one used
+    assert invoke("init").exit_code == 0
+    assert team.exists() and not (subctl_home / "workspace.db").exists()
+
+
+def test_config_keys_and_values_are_checked(invoke: Invoke, subctl_home: Path) -> None:
+    unknown = invoke("config set colour blue")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        'Error: unknown config key "colour"\nHint: keys: active, profiles.NAME.workspace\n'
+    )
+    assert invoke("config get profiles.a/b.workspace").exit_code == 2
+    assert invoke(["config", "set", "active", "two words"]).exit_code == 2
+    scheme = invoke("config set profiles.web.workspace http://example.invalid/x")
+    assert scheme.exit_code == 2
+    assert not (subctl_home / "config.toml").exists()
+    unset = invoke("config get active")
+    assert unset.exit_code == 3
+    assert unset.stderr == f"Error: active is not set in {subctl_home / 'config.toml'}\n"
+    empty = invoke("config list")
+    assert (empty.exit_code, empty.stdout) == (0, "[]\n")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"), min_size=1)
+)
+def test_any_workspace_value_round_trips(invoke: Invoke, value: str) -> None:
+    if config._URL.match(value):  # URLs are checked for their scheme; paths are taken as given
+        value = "./" + value
+    config.set_value("profiles.p.workspace", value)
+    assert config.get_value("profiles.p.workspace") == value
+    assert config.load_profile("p").workspace == value
+
+
+def test_nul_in_a_workspace_path_is_a_usage_error(invoke: Invoke) -> None:
+    result = invoke(["config", "set", "profiles.p.workspace", "a\0b"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: a workspace path cannot contain a NUL character\n"
+
+
+# -- workspace paths are paths ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["q?mode=ro", "a%41b", "%2F..%2Fup", "sp ace#frag"])
+def test_workspace_path_is_not_url_decoded(invoke: Invoke, tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    path = folder / name
+    assert invoke(["--workspace", str(path), "init"]).exit_code == 0
+    assert [p.name for p in folder.iterdir()] == [name]
+    assert [p.name for p in tmp_path.iterdir()] == ["ws"]
+    assert invoke(["--workspace", str(path), "list"]).exit_code == 0
+
+
+def test_explicit_sqlite_url_is_parsed_as_a_url(invoke: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "a b.db"
+    assert invoke(["--workspace", f"sqlite:///{tmp_path}/a%20b.db", "init"]).exit_code == 0
+    assert path.exists()
+
+
+# -- file modes ------------------------------------------------------------------------------
+
+
+def test_workspace_and_its_directory_are_private(
+    invoke: Invoke, subctl_home: Path, shared_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.sql import SqlStore
+
+    seen: dict[str, int] = {}
+    close = SqlStore.close
+
+    def close_noting_modes(store: SqlStore) -> None:  # WAL and SHM exist while it is open
+        seen.update({p.name: _mode(p) for p in subctl_home.iterdir()})
+        close(store)
+
+    monkeypatch.setattr(SqlStore, "close", close_noting_modes)
+    assert invoke("demo --count 20").exit_code == 0
+    assert _mode(subctl_home) == 0o700
+    assert seen == {"workspace.db": 0o600, "workspace.db-wal": 0o600, "workspace.db-shm": 0o600}
+
+
+def test_backups_and_plans_are_private(seeded: Invoke, tmp_path: Path, shared_umask: None) -> None:
+    backup, plan = tmp_path / "backup.csv", tmp_path / "plan.json"
+    assert seeded(f"cancel 1 --dry-run --plan-out {plan}").exit_code == 0
+    assert seeded(f"delete 4 --backup {backup} --yes").exit_code == 0
+    assert (_mode(backup), _mode(plan)) == (0o600, 0o600)
+
+
+def test_config_file_is_written_private(
+    invoke: Invoke, subctl_home: Path, shared_umask: None
+) -> None:
+    assert invoke("config set active team").exit_code == 0
+    path = subctl_home / "config.toml"
+    assert (_mode(subctl_home), _mode(path)) == (0o700, 0o600)
+    path.chmod(0o644)  # written by hand, readable by all: rewriting it makes it private
+    assert invoke("config set profiles.team.workspace t.db").exit_code == 0
+    assert _mode(path) == 0o600
+    assert [p.name for p in subctl_home.iterdir()] == ["config.toml"]  # no temporary left
