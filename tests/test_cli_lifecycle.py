@@ -153,7 +153,7 @@ def test_pending_ach_warning(seeded: Invoke) -> None:
     result = seeded(f"cancel {UNPAID} --yes --format json")
     assert result.exit_code == 0, result.stderr
     assert (
-        "Warning: subscription 2: pending bank payment 900 (1200.00 EUR) is neither cancelled "
+        "Warning: subscription 2: pending bank payment 900 (1200.00 EUR) is neither canceled "
         "nor refunded automatically; refund it with --refund-pending"
     ) in result.stderr
     assert "pending bank payment 900 not refunded" in rows(result.stdout)[0]["note"]
@@ -258,7 +258,7 @@ def test_plan_out_then_plan(seeded: Invoke, tmp_path: Path) -> None:
     ]  # fmt: skip
     assert document["hash"].startswith("sha256:") and document["verb"] == "cancel"
     assert f"Plan of 3 subscriptions written to {plan}" in result.stderr
-    # subscription 1 changes after the review: it is skipped, 2 and 3 are cancelled
+    # subscription 1 changes after the review: it is skipped, 2 and 3 are canceled
     assert seeded("pause 1").exit_code == 0
     result = seeded(f"cancel --plan {plan} --yes --format json")
     assert result.exit_code == 0, result.stderr

@@ -294,7 +294,7 @@ def test_status_edit_is_not_subject_to_the_two_day_rule() -> None:
         ("31.00", "USD", "monthly", "2027-03-31", "2027-02-28", 31, 31, "31.00"),
         # the period already ended: nothing unused
         ("99.00", "USD", "monthly", "2026-11-20", "2026-10-20", 31, 0, "0.00"),
-        # cancelled before the period began: everything unused, never more than paid
+        # canceled before the period began: everything unused, never more than paid
         ("99.00", "USD", "monthly", "2027-06-01", "2027-05-01", 31, 31, "99.00"),
     ],
 )
@@ -363,7 +363,7 @@ def test_pending_bank_payment_warning_and_explicit_refund() -> None:
     d = run(Action("cancel"), sub("unpaid"), payments)
     assert d.mutation.refunds == ()
     (warning,) = d.warnings
-    assert "pending bank payment 900 (1200.00 USD) is neither cancelled nor refunded" in warning
+    assert "pending bank payment 900 (1200.00 USD) is neither canceled nor refunded" in warning
     d = run(Action("cancel", refund_pending=True), sub("unpaid"), payments)
     assert d.warnings == []
     (refund,) = d.mutation.refunds

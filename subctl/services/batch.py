@@ -413,6 +413,7 @@ def decide_chunk(
     now: dt.datetime,
     job_id: int | None = None,
     refunding: dict[int, int] | None = None,
+    preview: bool = False,
 ) -> list[Decision]:
     """Read the items' current state and decide each (nothing is written).
 
@@ -438,7 +439,7 @@ def decide_chunk(
     registry = store.properties()
     values = typed_values(action, registry, now.date())
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
-                  masked=masked_names(registry), refunding=refunding)  # fmt: skip
+                  masked=masked_names(registry), refunding=refunding, preview=preview)  # fmt: skip
     return [
         decide(
             action,
@@ -463,8 +464,14 @@ def preview(
         part = prepared.items[start : start + size]
         decisions.extend(
             decide_chunk(
-                store, prepared.action, part, frozen=prepared.frozen, now=now, refunding=refunding
-            )
+                store,
+                prepared.action,
+                part,
+                frozen=prepared.frozen,
+                now=now,
+                refunding=refunding,
+                preview=True,
+            )  # fmt: skip
         )
         if progress is not None:
             progress(len(part))
