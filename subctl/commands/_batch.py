@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from subctl.context import AppContext
-from subctl.errors import ConfirmationRequired, InvalidState, SubctlError, UsageError
+from subctl.errors import ConfirmationRequired, InvalidState, UsageError
 from subctl.export import Column
 from subctl.output import Format
 
@@ -354,9 +354,11 @@ def _run(
                     tally.add(chunk)
                     advance(len(chunk))
                     yield from (d.row() for d in chunk)
+                    with suppress(BrokenPipeError):  # the writer meets it and stops printing
+                        app.out.stdout.flush()  # printed: what a killed batch has done
             except KeyboardInterrupt as exc:  # the journal holds every finished chunk
                 stopped.error = exc
-            except (SubctlError, OSError) as exc:
+            except Exception as exc:
                 if not batch.is_disk_full(exc):
                     raise
                 stopped.error = exc

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from subctl.errors import Conflict, DiskFull, NotFound, StoreUnavailable, UsageError
+from subctl.errors import Conflict, DiskFull, NotFound, UsageError
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
     Action,
@@ -393,12 +393,13 @@ def file_error(path: Path, exc: OSError) -> UsageError | DiskFull:
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC, or the database's "database or disk is full" (as the store reports it)."""
+    """ENOSPC, or SQLite's "database or disk is full" (wrapped by the store, or raised by the
+    DB-API cursors of its bulk writes)."""
     if isinstance(exc, DiskFull):
         return True
     if isinstance(exc, OSError):
         return exc.errno == errno.ENOSPC
-    return isinstance(exc, StoreUnavailable) and "disk is full" in exc.message
+    return "database or disk is full" in str(exc)
 
 
 # -- deciding --------------------------------------------------------------------------------
