@@ -292,11 +292,11 @@ def test_declining_to_resume_and_then_the_new_batch_keeps_the_job_resumable(
         patch.setattr(Output, "can_prompt", property(lambda self: True))
         patch.setattr(questionary, "confirm", fake)
         result = demo("pause --where 'status = active' --format json")
+    jobs = json.loads(demo("jobs --format json").stdout)
+    assert [(j["id"], j["status"], j["ok"]) for j in jobs] == [(1, "unfinished", 10)]
     assert (result.exit_code, result.stdout) == (130, "")
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")
     assert len(fake.questions) == 2
-    jobs = json.loads(demo("jobs --format json").stdout)
-    assert [(j["id"], j["status"], j["ok"]) for j in jobs] == [(1, "unfinished", 10)]
     resumed = demo("jobs resume 1 --yes --format json")
     assert resumed.exit_code == 0, resumed.stderr
     assert len(json.loads(resumed.stdout)) == jobs[0]["unprocessed"]
