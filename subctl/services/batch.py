@@ -22,9 +22,16 @@ fresh, decided, and written together with their journal outcomes by one ``Store.
 run changed it meanwhile (``Conflict``) is re-read and decided again; one that still conflicts
 (a unique property value) is written item by item, so only the offending items fail.
 Re-running a command with the same arguments while its job is unfinished offers to resume that
-job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one; cancel
-and delete still ask their own confirmation, and ``delete --backup`` backs up the job's
-unprocessed items first. Declining marks the job abandoned: it is never resumed.
+job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one (explicit
+ids that the job deleted meanwhile are no error then); cancel and delete still ask their own
+confirmation. Declining, then confirming a new batch, marks the job abandoned: it is never
+resumed. Declining both changes nothing: the job stays resumable.
+
+**Backups.** ``delete --backup FILE`` (CSV) is recorded with the job. Each chunk appends the full
+records of exactly the subscriptions it deletes to the file and syncs it before the chunk is
+written, so nothing is deleted that is not already in a backup: on a first run, a resume (``jobs
+resume``, a re-run) and under concurrent changes alike. A later run of the job writes a numbered
+sibling (``FILE-2.csv``) and says so.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
@@ -33,8 +40,8 @@ paused, and the next chunk read and decided in a helper thread while one is writ
 
 **Exit codes** (``subctl.commands._batch``): 0 when every item succeeded or was skipped, 5
 when any failed (a dry run too: it predicts the failures), 2 for bad options or a missing
-``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing changed), 130
-when interrupted (the job can be resumed).
+``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing changed), 6 when
+the disk is full and 130 when interrupted (both: the job can be resumed).
 """
 
 from __future__ import annotations
