@@ -520,3 +520,33 @@ def test_plan_files_hold_no_highly_sensitive_value(seeded: Invoke, tmp_path: Pat
     result = seeded(f"update --set tax_id=DK12345678 --plan {plan} --yes --format json")
     assert result.exit_code == 0, result.stderr
     assert [r["outcome"] for r in rows(result.stdout)] == ["ok", "ok"]
+
+
+def test_a_full_disk_under_stdout_stops_the_batch_resumably(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.export import jsonfmt
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = jsonfmt._encoder
+
+    def encoder(columns: Any) -> Any:
+        encode = real(columns)
+        written = {"n": 0}
+
+        def full(row: Any) -> str:
+            written["n"] += 1
+            if written["n"] == 15:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return str(encode(row))
+
+        return full
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonfmt, "_encoder", encoder)
+        result = demo("pause --where 'status = active' --yes --format ndjson")
+    assert result.exit_code == 6, result.stderr
+    assert len(result.stdout.splitlines()) == 14
+    job = _job(demo, 1)
+    assert (job["status"], job["ok"]) == ("unfinished", 20)  # the chunk in flight, then stop
+    assert f"Error: disk full: job 1 stopped after 20 of {job['total']} items" in result.stderr

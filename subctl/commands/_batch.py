@@ -6,7 +6,7 @@ functions (``--help`` must not load the database driver)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -347,7 +347,7 @@ def _run(
     stopped = _Stopped()
     with _interrupt_between_chunks() as pressed, app.out.progress(described, total) as advance:
 
-        def results() -> Iterator[dict[str, Any]]:
+        def results() -> Generator[dict[str, Any], None, None]:
             try:
                 for chunk in batch.iter_job(store, job, app.clock, items, backup=writer,
                                             stop=pressed):  # fmt: skip
@@ -363,7 +363,7 @@ def _run(
                     raise
                 stopped.error = exc
 
-        _print_results(app, job, results(), columns(action), fmt, total)
+        _print_results(app, job, results(), columns(action), fmt, total, stopped)
     if writer is not None:
         writer.close()
         app.out.message(f"Backup of {_plural(writer.count)} written to {writer.path}")
@@ -385,13 +385,17 @@ def _run(
 def _print_results(
     app: AppContext,
     job: Job,
-    rows: Iterator[dict[str, Any]],
+    rows: Generator[dict[str, Any], None, None],
     cols: list[Column],
     fmt: Format,
     total: int,
+    stopped: _Stopped,
 ) -> None:
     """Stream the rows (data formats), or a table of at most ``LARGE_BATCH`` rows (larger
-    batches: the first ``PREVIEW_ROWS``, then the count of the others)."""
+    batches: the first ``PREVIEW_ROWS``, then the count of the others). A full disk under
+    stdout stops the batch after the chunk in flight, resumably."""
+    from subctl.services.batch import is_disk_full
+
     fmt = app.out.resolve(fmt)
     if fmt is Format.TABLE:
         limit = total if total <= LARGE_BATCH else PREVIEW_ROWS
@@ -407,6 +411,11 @@ def _print_results(
         for _ in rows:
             pass
         raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        rows.close()  # ends the batch between chunks (the job stays unfinished)
+        stopped.error = exc
 
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
