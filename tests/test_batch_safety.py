@@ -550,3 +550,15 @@ def test_a_full_disk_under_stdout_stops_the_batch_resumably(
     job = _job(demo, 1)
     assert (job["status"], job["ok"]) == ("unfinished", 20)  # the chunk in flight, then stop
     assert f"Error: disk full: job 1 stopped after 20 of {job['total']} items" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_sample_of_a_highly_sensitive_property_is_masked(seeded: Invoke, fmt: str) -> None:
+    assert seeded("property settings --tier enterprise").exit_code == 0
+    result = seeded(
+        "property create --name tax_id --label 'Tax ID' --type string --field-type text "
+        f"--sensitivity highly_sensitive --preview --sample DK12345678 --format {fmt}"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "DK12345678" not in result.stdout + result.stderr
+    assert "******" in result.stdout
