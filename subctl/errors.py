@@ -59,6 +59,11 @@ class StoreUnavailable(SubctlError):
     exit_code = 6
 
 
+class DiskFull(StoreUnavailable):
+    """No space left for the workspace or a file subctl writes (ENOSPC, SQLite's "database or
+    disk is full")."""
+
+
 class Aborted(SubctlError):
     exit_code = 130
 

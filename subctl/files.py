@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-from subctl.errors import UsageError
+from subctl.errors import DiskFull, UsageError
 
 # Files subctl creates (workspace, its WAL/SHM/journal files, backups, plans, exports, the
 # config file) hold customer data or settings: private to the user, whatever the shell's umask.
@@ -24,7 +25,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise file_error(path, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -33,4 +34,11 @@ def write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise file_error(path, exc) from exc
+
+
+def file_error(path: Path, exc: OSError) -> UsageError | DiskFull:
+    """A failed write as the user can act on it: a full disk (exit 6), else a usage error."""
+    if exc.errno == errno.ENOSPC:
+        return DiskFull(f"disk full: cannot write {path}", hint="free some space and try again")
+    return UsageError(f"cannot write {path}: {exc.strerror or exc}")

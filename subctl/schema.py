@@ -110,7 +110,7 @@ STATUSES: tuple[StatusInfo, ...] = (
     StatusInfo("active", "Active", "every scheduled payment has been processed"),
     StatusInfo("unpaid", "Unpaid", "the payment for the current billing cycle failed"),
     StatusInfo("past_due", "Past due", "a payment is overdue"),
-    StatusInfo("canceled", "Canceled", "cancelled before the end of the term; never charged again"),
+    StatusInfo("canceled", "Canceled", "canceled before the end of the term; never charged again"),
     StatusInfo("expired", "Expired", "charged for the whole term; no further charges"),
     StatusInfo("scheduled", "Scheduled", "billing is deferred to the start date"),
     StatusInfo("paused", "Paused", "billing is suspended; can be resumed"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import json
 import sqlite3
@@ -91,7 +92,8 @@ def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
     before = checksum(subctl_home)
     fake = _terminal(monkeypatch, True, False)  # resume it: yes; the checkbox: no
     declined = demo("cancel --where 'status = unpaid' --format json")
-    assert declined.exit_code == 130 and "Error: aborted" in declined.stderr
+    assert declined.exit_code == 130
+    assert declined.stderr.endswith("\nAborted; nothing was changed.\n")
     assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
     assert fake.questions[1:] == ["I understand the customer will not be charged again"]
     assert checksum(subctl_home) == before
@@ -327,3 +329,236 @@ def test_ids_beyond_64_bits_in_a_file_are_usage_errors(seeded: Invoke, tmp_path:
 )
 def test_the_largest_id_is_merely_not_found(seeded: Invoke, args: str) -> None:
     assert seeded(args).exit_code == 3
+
+
+# -- previews read as previews; declining changes nothing -------------------------------------
+
+
+def test_previews_say_what_would_happen(seeded: Invoke, db: sqlite3.Connection) -> None:
+    add_payment(db, ACTIVE, 950, 99.0, "succeeded")
+    result = seeded(f"cancel {ACTIVE} --refund unused --dry-run --format json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = rows(result.stdout)
+    assert row["note"].startswith("would cancel; would refund 16.50 USD for 5 of 30 unused days")
+    (deleted,) = rows(seeded(f"delete {CANCELED} --dry-run --format json").stdout)
+    assert deleted["note"] == "would delete permanently"
+    done = rows(seeded(f"cancel {ACTIVE} --refund unused --yes --format json").stdout)
+    assert done[0]["note"].startswith("canceled; refund 16.50 USD")
+
+
+def test_declining_a_batch_says_nothing_was_changed(
+    seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = checksum(subctl_home)
+    _terminal(monkeypatch, False)
+    result = seeded(f"pause {ACTIVE} {UNPAID}")
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert result.stderr.endswith("\nAborted; nothing was changed.\n")
+    assert checksum(subctl_home) == before
+
+
+# -- delete --backup: the file, and never a deletion outside it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [(".", "is a directory"), ("gone.json", 'unsupported file type ".json"'),
+     ("gone", 'unsupported file type "gone"'), ("nowhere/gone.csv", "does not exist")],
+)  # fmt: skip
+def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
+    seeded: Invoke, subctl_home: Path, tmp_path: Path, name: str, message: str
+) -> None:
+    before = checksum(subctl_home)
+    result = seeded(f"delete {CANCELED} --backup {tmp_path / name} --yes")
+    assert result.exit_code == 2
+    assert message in result.stderr.splitlines()[0]
+    if "unsupported" in message:
+        assert "Hint: supported: .csv" in result.stderr
+    assert checksum(subctl_home) == before
+
+
+def _ids_of(paths: list[Path]) -> set[int]:
+    ids: set[int] = set()
+    for path in paths:
+        if not path.exists():
+            continue
+        for row in csv.DictReader(io.StringIO(path.read_text())):
+            if row.get("hs_object_id", "").isdigit():  # the killed run's last row may be cut
+                ids.add(int(row["hs_object_id"]))
+    return ids
+
+
+def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
+    """kill -9 in the middle of ``delete --backup``, then a subscription of the job that was
+    not deletable is canceled (by another command), then the job is resumed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import NOW as NOW_TEXT
+    from tests.test_jobs import _subctl
+
+    home = tmp_path / "home"
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW_TEXT, "NO_COLOR": "1",
+           "SUBCTL_BATCH_CHUNK": "50"}  # fmt: skip
+    env.pop("SUBCTL_WORKSPACE", None)
+    assert _subctl(env, "demo", "--count", "6000", "--seed", "5").returncode == 0
+    with sqlite3.connect(home / "workspace.db") as conn:
+        every = [sid for (sid,) in conn.execute("SELECT hs_object_id FROM subscriptions")]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{sid}\n" for sid in every))
+    backup = tmp_path / "gone.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "subctl", "delete", "--from-file", str(ids), "--backup",
+         str(backup), "--yes", "--format", "json"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    processed = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and processed < 300:
+            try:
+                with sqlite3.connect(home / "workspace.db", timeout=30) as conn:
+                    (processed,) = conn.execute(
+                        "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
+                    ).fetchone()
+            except sqlite3.OperationalError:
+                processed = 0
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    with sqlite3.connect(home / "workspace.db") as conn:
+        (late,) = conn.execute(
+            "SELECT s.hs_object_id FROM job_items j JOIN subscriptions s"
+            " ON s.hs_object_id = j.subscription_id WHERE j.outcome IS NULL"
+            " AND s.hs_status = 'active' ORDER BY j.position DESC LIMIT 1"
+        ).fetchone()
+    assert _subctl(env, "cancel", str(late), "--yes").returncode == 0  # deletable now
+    resumed = _subctl(env, "jobs", "resume", "1", "--yes", "--format", "json")
+    assert resumed.returncode == 5, resumed.stderr  # the active ones cannot be deleted
+    sibling = tmp_path / "gone-2.csv"
+    with sqlite3.connect(home / "workspace.db") as conn:
+        left = {sid for (sid,) in conn.execute("SELECT hs_object_id FROM subscriptions")}
+    deleted = set(every) - left
+    assert late in deleted and len(deleted) > 300
+    assert deleted <= _ids_of([backup, sibling])
+    assert f"written to {sibling}" in resumed.stderr
+    assert {int(r["id"]) for r in json.loads(resumed.stdout) if r["outcome"] == "ok"} <= _ids_of(
+        [sibling]
+    )
+
+
+# -- a full disk -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [sqlite3.OperationalError("database or disk is full"),
+     OSError(errno.ENOSPC, "No space left on device")],
+    ids=["sqlite", "enospc"],
+)  # fmt: skip
+def test_a_full_disk_mid_batch_stops_it_resumably(
+    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    from subctl.store.sql import SqlStore
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = SqlStore.apply
+    calls = {"n": 0}
+
+    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise error
+        real(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqlStore, "apply", apply)
+        result = demo("pause --where 'status = active' --yes --format json")
+    assert result.exit_code == 6, result.stderr
+    assert len(json.loads(result.stdout)) == 20  # what was done is reported
+    assert "Error: disk full: job 1 stopped after 20 of " in result.stderr
+    assert "Hint: free some space, then resume it with `subctl jobs resume 1`" in result.stderr
+    assert _job(demo, 1)["ok"] == 20 and _job(demo, 1)["status"] == "unfinished"
+    assert not list(subctl_home.rglob("*.tmp"))
+    assert demo("jobs resume 1 --yes").exit_code == 0
+
+
+def test_a_full_disk_leaves_no_partial_plan(
+    seeded: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    def fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    result = seeded(f"pause {ACTIVE} --dry-run --plan-out {plans / 'plan.json'}")
+    assert result.exit_code == 6
+    assert result.stderr.startswith(f"Error: disk full: cannot write {plans / 'plan.json'}\n")
+    assert list(plans.iterdir()) == []
+
+
+# -- highly sensitive values in plan files -------------------------------------------------
+
+
+def test_plan_files_hold_no_highly_sensitive_value(seeded: Invoke, tmp_path: Path) -> None:
+    _tax_id(seeded)
+    plan = tmp_path / "plan.json"
+    made = seeded(f"update {ACTIVE} 5 --set tax_id=DK12345678 --dry-run --plan-out {plan}")
+    assert made.exit_code == 0, made.stderr
+    assert "DK12345678" not in plan.read_text() + made.stdout + made.stderr
+    other = seeded(f"update --set tax_id=DK87654321 --plan {plan} --yes")
+    assert other.exit_code == 2 and "reviewed with other options" in other.stderr
+    assert "DK87654321" not in other.stderr
+    result = seeded(f"update --set tax_id=DK12345678 --plan {plan} --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["outcome"] for r in rows(result.stdout)] == ["ok", "ok"]
+
+
+def test_a_full_disk_under_stdout_stops_the_batch_resumably(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.export import jsonfmt
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = jsonfmt._encoder
+
+    def encoder(columns: Any) -> Any:
+        encode = real(columns)
+        written = {"n": 0}
+
+        def full(row: Any) -> str:
+            written["n"] += 1
+            if written["n"] == 15:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return str(encode(row))
+
+        return full
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonfmt, "_encoder", encoder)
+        result = demo("pause --where 'status = active' --yes --format ndjson")
+    assert result.exit_code == 6, result.stderr
+    assert len(result.stdout.splitlines()) == 14
+    job = _job(demo, 1)
+    assert (job["status"], job["ok"]) == ("unfinished", 20)  # the chunk in flight, then stop
+    assert f"Error: disk full: job 1 stopped after 20 of {job['total']} items" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_sample_of_a_highly_sensitive_property_is_masked(seeded: Invoke, fmt: str) -> None:
+    assert seeded("property settings --tier enterprise").exit_code == 0
+    result = seeded(
+        "property create --name tax_id --label 'Tax ID' --type string --field-type text "
+        f"--sensitivity highly_sensitive --preview --sample DK12345678 --format {fmt}"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "DK12345678" not in result.stdout + result.stderr
+    assert "******" in result.stdout

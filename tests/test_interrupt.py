@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import NOW
+import pytest
+
+from tests.conftest import NOW, Invoke
 
 
 def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
@@ -50,3 +53,74 @@ def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
     assert {row["outcome"] for row in printed} == {"ok"}
     assert "Error: interrupted: job 1 stopped after" in stderr
     assert "subctl jobs resume 1" in stderr and "Traceback" not in stderr
+
+
+def test_ctrl_c_between_a_chunks_commit_and_its_report_reports_that_chunk(
+    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.sql import SqlStore
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = SqlStore.apply
+    calls = {"n": 0}
+
+    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)  # committed
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C before the chunk is reported
+
+    monkeypatch.setattr(SqlStore, "apply", apply)
+    result = demo("cancel --where 'status = active' --yes --format ndjson")
+    assert result.exit_code == 130, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    with sqlite3.connect(subctl_home / "workspace.db") as conn:
+        journaled = {
+            sid
+            for (sid,) in conn.execute(
+                "SELECT subscription_id FROM job_items WHERE outcome IS NOT NULL"
+            )
+        }
+    assert [row["id"] for row in printed] == sorted(journaled) and len(journaled) == 20
+    assert "Error: interrupted: job 1 stopped after 20 of " in result.stderr
+
+
+def test_a_killed_batch_has_printed_what_it_did(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "SUBCTL_BATCH_CHUNK": "100"}
+    made = subprocess.run(
+        [sys.executable, "-m", "subctl", "demo", "--count", "8000", "--seed", "3"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "out.ndjson"
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "subctl", "cancel", "--where", "status = active", "--yes",
+             "--format", "ndjson"],
+            env=env, stdout=stdout, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline and proc.poll() is None and done < 500:
+            try:
+                with sqlite3.connect(home / "workspace.db") as conn:
+                    (done,) = conn.execute(
+                        "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
+                    ).fetchone()
+            except sqlite3.OperationalError:
+                done = 0
+            time.sleep(0.005)
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    lines = out.read_text().split("\n")[:-1]  # complete lines (the last may be cut short)
+    printed = {json.loads(line)["id"] for line in lines}
+    with sqlite3.connect(home / "workspace.db") as conn:
+        journaled = {
+            sid
+            for (sid,) in conn.execute(
+                "SELECT subscription_id FROM job_items WHERE outcome IS NOT NULL"
+            )
+        }
+    assert len(printed) >= 300 and printed <= journaled

@@ -277,3 +277,74 @@ def test_an_item_breaking_a_constraint_fails_alone(
     )
     job = json.loads(demo("jobs --format json").stdout)[0]
     assert (job["ok"], job["failed"], job["unprocessed"], job["status"]) == (2, 1, 0, "done")
+
+
+def test_declining_to_resume_and_then_the_new_batch_keeps_the_job_resumable(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import questionary
+
+    from subctl.output import Output
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo("pause --where 'status = active' --yes").exit_code == 130
+    with pytest.MonkeyPatch.context() as patch:
+        fake = FakeConfirm(False, False)  # resume it: no; the new batch: no
+        patch.setattr(Output, "can_prompt", property(lambda self: True))
+        patch.setattr(questionary, "confirm", fake)
+        result = demo("pause --where 'status = active' --format json")
+    jobs = json.loads(demo("jobs --format json").stdout)
+    assert [(j["id"], j["status"], j["ok"]) for j in jobs] == [(1, "unfinished", 10)]
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert result.stderr.endswith("\nAborted; nothing was changed.\n")
+    assert len(fake.questions) == 2
+    resumed = demo("jobs resume 1 --yes --format json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert len(json.loads(resumed.stdout)) == jobs[0]["unprocessed"]
+
+
+def test_a_large_batch_on_a_terminal_shows_its_first_rows(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.output import Output
+
+    active = len(json.loads(demo("list --where 'status = active' --fields id --all").stdout))
+    assert active > 100
+    monkeypatch.setattr(Output, "is_tty", property(lambda self: True))
+    result = demo("pause --where 'status = active' --yes")
+    assert result.exit_code == 0, result.stderr
+    assert f"… and {active - 10:,} more: subctl jobs results 1\n" in result.stderr
+    assert result.stdout.count("paused") == 2 * 10  # status and note of the first ten rows
+    assert f"Job 1: {active} paused, 0 skipped, 0 failed" in result.stderr
+
+
+def test_an_interrupted_delete_from_file_is_resumed_by_running_it_again(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expired = json.loads(demo("list --where 'status = expired' --fields id --all").stdout)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{row['hs_object_id']}\n" for row in expired))
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)  # 5 deleted, then Ctrl-C
+        assert demo(f"delete --from-file {ids} --yes").exit_code == 130
+    again = demo(f"delete --from-file {ids} --yes --format json")
+    assert again.exit_code == 0, again.stderr
+    assert "Resuming unfinished job 1" in again.stderr
+    assert len(json.loads(again.stdout)) == len(expired) - 5
+    (job,) = json.loads(demo("jobs --format json").stdout)
+    assert (job["status"], job["ok"]) == ("done", len(expired))
+    new = demo(f"delete --from-file {ids} --yes")  # no unfinished job: unknown ids are errors
+    assert new.exit_code == 3 and "not found" in new.stderr
+
+
+def test_undecodable_set_values_are_refused_before_a_job_exists(demo: Invoke) -> None:
+    result = demo(["update", "3", "--set", "name=caf\udce9", "--yes"])  # a Latin-1 byte in argv
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --set hs_name: the value is not valid UTF-8 text\n")
+    where = demo(["pause", "--where", 'name = "caf\udce9"', "--yes"])
+    assert where.exit_code == 2
+    assert where.stderr.startswith("Error: --where: the value is not valid UTF-8 text\n")
+    assert demo("jobs").stderr == "No jobs yet.\n"

@@ -404,7 +404,7 @@ def test_status_edit_is_not_subject_to_the_two_day_rule() -> None:
         ("31.00", "USD", "monthly", "2027-03-31", "2027-02-28", 31, 31, "31.00"),
         # the period already ended: nothing unused
         ("99.00", "USD", "monthly", "2026-11-20", "2026-10-20", 31, 0, "0.00"),
-        # cancelled before the period began: everything unused, never more than paid
+        # canceled before the period began: everything unused, never more than paid
         ("99.00", "USD", "monthly", "2027-06-01", "2027-05-01", 31, 31, "99.00"),
     ],
 )
@@ -460,7 +460,7 @@ def test_cancel_refunds_unused_days_of_the_latest_payment() -> None:
     ],
 )
 def test_refund_is_of_the_period_paid(status: str, due: dt.date | None) -> None:
-    """29.00 paid on 11-18 for a monthly period (11-18 to 12-18), cancelled on 11-26: 22 of 30
+    """29.00 paid on 11-18 for a monthly period (11-18 to 12-18), canceled on 11-26: 22 of 30
     days are unused, whatever a resume date says."""
     paid = Payment(5, Decimal("29.00"), "USD", "succeeded", "card", "payment",
                    dt.datetime(2026, 11, 18, 10, tzinfo=dt.UTC))  # fmt: skip
@@ -504,7 +504,7 @@ def test_pending_bank_payment_warning_and_explicit_refund() -> None:
     d = run(Action("cancel"), sub("unpaid"), payments)
     assert d.mutation.refunds == ()
     (warning,) = d.warnings
-    assert "pending bank payment 900 (1200.00 USD) is neither cancelled nor refunded" in warning
+    assert "pending bank payment 900 (1200.00 USD) is neither canceled nor refunded" in warning
     d = run(Action("cancel", refund_pending=True), sub("unpaid"), payments)
     assert d.warnings == []
     (refund,) = d.mutation.refunds

@@ -5,7 +5,9 @@ functions (``--help`` must not load the database driver)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,8 @@ from subctl.export import Column
 from subctl.output import Format
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from subctl.schema import PropertyRegistry
     from subctl.services.batch import Selection
     from subctl.services.lifecycle import Action, Decision
@@ -117,8 +121,17 @@ def _warn(app: AppContext, warnings: Sequence[str]) -> None:
 
 
 def _confirm(app: AppContext, action: Action, count: int) -> None:
+    """Ask before a batch runs; declining ends the command (exit 130), nothing changed."""
+    import typer
+
+    from subctl.errors import Aborted
+
     question = CONFIRMATIONS.get(action.verb) or f"{action.verb.capitalize()} {_plural(count)}?"
-    app.out.confirm(question, yes=False)
+    try:
+        app.out.confirm(question, yes=False)
+    except Aborted:
+        app.out.message("Aborted; nothing was changed.")
+        raise typer.Exit(Aborted.exit_code) from None
 
 
 @dataclass
@@ -237,6 +250,7 @@ def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
 
 def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     from subctl.services import batch, lifecycle
+    from subctl.services.masking import masked_names
 
     store = app.store()
     action = lifecycle.build_action(
@@ -248,38 +262,42 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     )
     if options.plan_out and not options.dry_run:
         raise UsageError("--plan-out needs --dry-run", hint="review first, then run with --plan")
+    requested = batch.backup_path(options.backup) if options.backup else None
     prepared = batch.prepare(
         store, action, options.selection, today=app.today(), now=app.clock(), stdin=app.out.stdin
     )
+    masked = masked_names(store.properties())
     if not prepared.items:
         if options.plan_out:
-            batch.write_plan(options.plan_out, prepared, app.clock())
+            batch.write_plan(options.plan_out, prepared, app.clock(), masked)
         app.out.message("No subscriptions match.")
         return
     count = len(prepared.items)
+    existing = None
     if not options.dry_run:
         _require_confirmation_possible(app, verb, count, options.yes)
         existing = store.unfinished_job(prepared.fingerprint)
         if existing is not None and not existing.unprocessed:  # ended before it was marked
             store.set_job_status(existing.id, "done", app.clock())
             existing = None
-        if existing is not None:
-            if _offer_resume(app, existing, options.yes):
-                # "Resume it?" stands in for a batch's confirmation, not for a destructive one.
-                confirm_destructive = verb in lifecycle.DESTRUCTIVE and not options.yes
-                _resume(app, existing, action, options.fmt, confirm=confirm_destructive,
-                        backup=options.backup)  # fmt: skip
-                return
-            store.set_job_status(existing.id, "abandoned", app.clock())
+        if existing is not None and _offer_resume(app, existing, options.yes):
+            # "Resume it?" stands in for a batch's confirmation, not for a destructive one.
+            confirm_destructive = verb in lifecycle.DESTRUCTIVE and not options.yes
+            _resume(app, existing, action, options.fmt, confirm=confirm_destructive,
+                    backup=requested)  # fmt: skip
+            return
+    if prepared.missing:  # only resuming the job that deleted them tolerates them
+        raise batch.not_found(prepared.missing)
+    backup = batch.backup_target(store, None, requested) if not options.dry_run else None
     confirm = not options.dry_run and not options.yes and _needs_confirmation(verb, count)
     decisions: list[Decision] | None = None
-    if options.dry_run or confirm or options.backup:
+    if options.dry_run or confirm:
         with app.out.progress(f"Checking ({verb})", total=count) as advance:
             decisions = batch.preview(store, prepared, app.clock(), advance)
     if options.dry_run:
         assert decisions is not None
         if options.plan_out:
-            digest = batch.write_plan(options.plan_out, prepared, app.clock())
+            digest = batch.write_plan(options.plan_out, prepared, app.clock(), masked)
             app.out.message(f"Plan of {_plural(count)} written to {options.plan_out} ({digest})")
         app.out.rows((d.row() for d in decisions), columns(action), options.fmt, empty="")
         tally = Tally.of(decisions)
@@ -291,21 +309,10 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         assert decisions is not None
         _show_preview(app, decisions, action, store.properties())
         _confirm(app, action, count)
-    if options.backup:
-        assert decisions is not None
-        _write_backup(app, decisions, options.backup)
+    if existing is not None:  # declined to resume it, and confirmed this batch instead
+        store.set_job_status(existing.id, "abandoned", app.clock())
     job = batch.start_job(store, prepared, app.clock())
-    _run(app, job, action, options.fmt, items=prepared.items, warned=confirm)
-
-
-def _write_backup(app: AppContext, decisions: Sequence[Decision], path: str) -> None:
-    """``delete --backup``: every property of exactly the subscriptions to be deleted."""
-    from subctl.services import batch
-    from subctl.services.lifecycle import Outcome
-
-    ids = [d.subscription_id for d in decisions if d.outcome is Outcome.OK]
-    written = batch.write_backup(app.store(), ids, path)
-    app.out.message(f"Backup of {_plural(written)} written to {path}")
+    _run(app, job, action, options.fmt, items=prepared.items, warned=confirm, backup=backup)
 
 
 def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
@@ -321,6 +328,31 @@ def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
     return True
 
 
+@contextmanager
+def _interrupt_between_chunks() -> Iterator[Callable[[], bool]]:
+    """While a batch runs, Ctrl-C (SIGINT) ends it at the next chunk boundary instead of inside
+    a chunk, so what is reported is exactly what was journaled. Yields "was it pressed?"."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: pressed.set())
+    try:
+        yield pressed.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@dataclass
+class _Stopped:
+    """Why a run ended before its last chunk (None: it did not)."""
+
+    error: BaseException | None = None
+
+
 def _run(
     app: AppContext,
     job: Job,
@@ -330,41 +362,98 @@ def _run(
     items: Sequence[tuple[int, str | None]] | None = None,
     resumed: bool = False,
     warned: bool = False,
+    backup: tuple[Path, bool] | None = None,
 ) -> None:
-    """Run (or resume) a journaled batch, then print every item's result and the summary.
+    """Run (or resume) a journaled batch, printing each item's result as its chunk is
+    written (JSON, NDJSON, CSV), so a killed batch has printed what it did; on a terminal, a
+    large batch's table shows its first rows and the way to the rest (``jobs results``).
 
-    Results are printed once the batch is done (printing while writing measured slower), so a
-    closed pipe (``| head``) never stops a batch half-way.
+    ``backup`` (``delete --backup``): the file, and whether a numbered sibling is written when
+    it exists (a later run of the same job).
     """
-    from subctl.errors import Aborted
-    from subctl.services.batch import iter_job
+    from subctl.errors import Aborted, DiskFull
+    from subctl.services import batch
 
+    store = app.store()
     tally = Tally()
-    rows: list[dict[str, Any]] = []
     total = len(items) if items is not None else job.unprocessed
-    described = action.describe(app.store().properties())
-    interrupted = False
-    with app.out.progress(described, total=total) as advance:
-        try:
-            for chunk in iter_job(app.store(), job, app.clock, items):
-                tally.add(chunk)
-                rows.extend(d.row() for d in chunk)
-                advance(len(chunk))
-        except KeyboardInterrupt:  # the journal holds every finished chunk
-            interrupted = True
-    # What was done is reported even after an interruption: the results, then the warnings.
-    app.out.rows(rows, columns(action), fmt, empty="")
+    described = action.describe(store.properties())
+    writer = None
+    if backup is not None:
+        writer = batch.Backup(store, backup[0], sibling=backup[1])
+        batch.record_backup(store, job, backup[0])
+    stopped = _Stopped()
+    with _interrupt_between_chunks() as pressed, app.out.progress(described, total) as advance:
+
+        def results() -> Generator[dict[str, Any], None, None]:
+            try:
+                for chunk in batch.iter_job(store, job, app.clock, items, backup=writer,
+                                            stop=pressed):  # fmt: skip
+                    tally.add(chunk)
+                    advance(len(chunk))
+                    yield from (d.row() for d in chunk)
+                    with suppress(BrokenPipeError):  # the writer meets it and stops printing
+                        app.out.stdout.flush()  # printed: what a killed batch has done
+            except KeyboardInterrupt as exc:  # the journal holds every finished chunk
+                stopped.error = exc
+            except Exception as exc:
+                if not batch.is_disk_full(exc):
+                    raise
+                stopped.error = exc
+
+        _print_results(app, job, results(), columns(action), fmt, total, stopped)
+    if writer is not None:
+        writer.close()
+        app.out.message(f"Backup of {_plural(writer.count)} written to {writer.path}")
     if not warned:
         _warn(app, tally.warnings)
-    if interrupted:
-        raise Aborted(
-            f"interrupted: job {job.id} stopped after {len(rows):,} of {total:,} items; "
-            "nothing was done twice",
-            hint=f"resume it with `subctl jobs resume {job.id}`",
-        )
+    if stopped.error is not None:
+        done = f"job {job.id} stopped after {tally.total:,} of {total:,} items"
+        if isinstance(stopped.error, KeyboardInterrupt):
+            raise Aborted(f"interrupted: {done}; nothing was done twice",
+                          hint=f"resume it with `subctl jobs resume {job.id}`")  # fmt: skip
+        raise DiskFull(f"disk full: {done}; nothing was done twice",
+                       hint=f"free some space, then resume it with `subctl jobs resume {job.id}`",
+                       ) from stopped.error  # fmt: skip
     _raise_for_failures(tally, action, job)
     what = f"Job {job.id}" + (" resumed" if resumed else "")
     app.out.success(f"{what}: {_summary(tally, action, dry_run=False)}")
+
+
+def _print_results(
+    app: AppContext,
+    job: Job,
+    rows: Generator[dict[str, Any], None, None],
+    cols: list[Column],
+    fmt: Format,
+    total: int,
+    stopped: _Stopped,
+) -> None:
+    """Stream the rows (data formats), or a table of at most ``LARGE_BATCH`` rows (larger
+    batches: the first ``PREVIEW_ROWS``, then the count of the others). A full disk under
+    stdout stops the batch after the chunk in flight, resumably."""
+    from subctl.services.batch import is_disk_full
+
+    fmt = app.out.resolve(fmt)
+    if fmt is Format.TABLE:
+        limit = total if total <= LARGE_BATCH else PREVIEW_ROWS
+        shown = list(itertools.islice(rows, limit))
+        more = sum(1 for _ in rows)
+        app.out.rows(shown, cols, fmt, empty="")
+        if more:
+            app.out.message(f"… and {more:,} more: subctl jobs results {job.id}")
+        return
+    try:
+        app.out.rows(rows, cols, fmt, empty="")
+    except BrokenPipeError:  # ``| head``: the batch still finishes, unprinted
+        for _ in rows:
+            pass
+        raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        rows.close()  # ends the batch between chunks (the job stays unfinished)
+        stopped.error = exc
 
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
@@ -398,23 +487,19 @@ def _resume(
     fmt: Format,
     *,
     confirm: bool,
-    backup: str | None = None,
+    backup: Path | None = None,
 ) -> None:
-    """Resume a job's unprocessed items: confirm when asked to, back them up (``delete
-    --backup``) before anything changes, then run."""
+    """Resume a job's unprocessed items: confirm when asked to, then run; a ``delete
+    --backup`` job (or ``backup``, newly asked for) backs up what each chunk deletes."""
     from subctl.services import batch
 
     store = app.store()
+    target = batch.backup_target(store, job, backup)
     if confirm:
         app.out.message(
             f"Job {job.id}: {action.describe(store.properties())}, "
             f"{job.unprocessed:,} of {job.total:,} left"
         )
         _confirm(app, action, job.unprocessed)
-    if backup:
-        left = batch.unprocessed(store, job)
-        with app.out.progress(f"Checking ({action.verb})", total=len(left.items)) as advance:
-            decisions = batch.preview(store, left, app.clock(), advance)
-        _write_backup(app, decisions, backup)
     with batch.gc_paused():
-        _run(app, job, action, fmt, resumed=True)
+        _run(app, job, action, fmt, resumed=True, backup=target)

@@ -211,7 +211,7 @@ def subscription_delete(
         typer.Option(
             "--backup",
             metavar="FILE",
-            help="First export the subscriptions to be deleted (CSV; JSON for .json).",
+            help="First save every property of the subscriptions deleted to a new .csv file.",
         ),
     ] = None,
     from_file: FromFileOpt = None,

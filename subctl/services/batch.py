@@ -22,9 +22,16 @@ fresh, decided, and written together with their journal outcomes by one ``Store.
 run changed it meanwhile (``Conflict``) is re-read and decided again; one that still conflicts
 (a unique property value) is written item by item, so only the offending items fail.
 Re-running a command with the same arguments while its job is unfinished offers to resume that
-job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one; cancel
-and delete still ask their own confirmation, and ``delete --backup`` backs up the job's
-unprocessed items first. Declining marks the job abandoned: it is never resumed.
+job (off a terminal, with ``--yes``, it is resumed), rather than starting a second one (explicit
+ids that the job deleted meanwhile are no error then); cancel and delete still ask their own
+confirmation. Declining, then confirming a new batch, marks the job abandoned: it is never
+resumed. Declining both changes nothing: the job stays resumable.
+
+**Backups.** ``delete --backup FILE`` (CSV) is recorded with the job. Each chunk appends the full
+records of exactly the subscriptions it deletes to the file and syncs it before the chunk is
+written, so nothing is deleted that is not already in a backup: on a first run, a resume (``jobs
+resume``, a re-run) and under concurrent changes alike. A later run of the job writes a numbered
+sibling (``FILE-2.csv``) and says so.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
@@ -32,15 +39,16 @@ paused, and the next chunk read and decided in a helper thread while one is writ
 (``benchmarks/run.py``, ``cancel-100k``).
 
 **Exit codes** (``subctl.commands._batch``): 0 when every item succeeded or was skipped, 5
-when any failed or needs attention (a dry run too: it predicts them), 2 for bad options or a missing
-``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing changed), 130
-when interrupted (the job can be resumed).
+when any failed or needs attention (a dry run too: it predicts them), 2 for bad options or a
+missing ``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing
+changed), 6 when the disk is full and 130 when interrupted (both: the job can be resumed).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import gc
 import hashlib
 import io
@@ -52,8 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from subctl.errors import Conflict, NotFound, UsageError
-from subctl.files import write_atomically
+from subctl.errors import Conflict, DiskFull, NotFound, UsageError
+from subctl.files import file_error, write_atomically
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
     Action,
@@ -135,6 +143,9 @@ class Prepared:
     frozen: bool
     selection: dict[str, Any]  # JSON, for the journal and the fingerprint
     fingerprint: str
+    # Explicit ids that do not exist, tolerated only while a job with the same arguments is
+    # unfinished (its deletions made them disappear): resuming it is fine, a new batch is not.
+    missing: tuple[int, ...] = ()
 
 
 def parse_id_file(text: str, source: str) -> list[int]:
@@ -231,6 +242,8 @@ def prepare(
             "no subscriptions selected",
             hint="give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE",
         )
+    check_text(action, selection)
+    verb, action_json = action.verb, action.to_json()
     fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
     if selection.plan is not None:
@@ -239,7 +252,7 @@ def prepare(
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
             raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
-        if plan.action != action.to_json():
+        if plan.action != plan_action(action, masked_names(store.properties())):
             made = Action.from_json(plan.action).describe(store.properties())
             raise UsageError(
                 f"{selection.plan} was reviewed with other options: `{made}`",
@@ -270,19 +283,18 @@ def prepare(
         query = listing.query
         sel_json.update(where=selection.where, view=selection.view)
     items: list[tuple[int, str | None]] = []
+    missing: list[int] = []
     if selection.ids or selection.from_file is not None:
         sel_json["ids"] = sorted(selection.ids)
         found = store.get_many(explicit, fields)
         missing = [i for i in explicit if i not in found]
-        if missing:
-            shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
-            noun = "subscription" if len(missing) == 1 else f"{len(missing)} subscriptions"
-            raise NotFound(f"{noun} not found: {shown}", hint="nothing was changed")
+        if missing and store.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
+            raise not_found(missing)
         if query is not None:
             matching = {s.id for s in _snapshots(store, explicit, ["hs_status"], query.where)}
-            explicit = [i for i in explicit if i in matching]
+            explicit = [i for i in explicit if i in matching or i not in found]
         for sid in explicit:
-            items.append((sid, found[sid].status))
+            items.append((sid, found[sid].status if sid in found else None))
     else:
         assert query is not None
         for sub in store.search(Query(where=query.where), fields):  # id order
@@ -292,14 +304,48 @@ def prepare(
         items,
         False,
         sel_json,
-        fingerprint(action.verb, action.to_json(), sel_json),
+        fingerprint(verb, action_json, sel_json),
+        tuple(missing),
     )
+
+
+def not_found(missing: Sequence[int]) -> NotFound:
+    """Unknown explicit ids: exit 3 before anything changes."""
+    shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
+    noun = "subscription" if len(missing) == 1 else f"{len(missing)} subscriptions"
+    return NotFound(f"{noun} not found: {shown}", hint="nothing was changed")
+
+
+def check_text(action: Action, selection: Selection) -> None:
+    """Option values must be text that can be stored: an undecodable command-line byte
+    (a surrogate escape) is refused before a job exists, not on every resume."""
+    texts = [("--reason", action.reason or ""), *((f"--set {n}", v) for n, v in action.values),
+             ("--where", selection.where or "")]  # fmt: skip
+    for option, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"{option}: the value is not valid UTF-8 text", hint="nothing was changed"
+            ) from None
 
 
 # -- plans -----------------------------------------------------------------------------------
 
 
-def write_plan(path: str, prepared: Prepared, now: dt.datetime) -> str:
+def plan_action(action: Action, masked: frozenset[str]) -> dict[str, Any]:
+    """The action as a plan file keeps it: the values of highly sensitive properties replaced
+    by their SHA-256, so the file holds none in clear yet ``--plan`` still checks that the run
+    sets the same values as the dry run."""
+    data = action.to_json()
+    data["values"] = [
+        [name, f"sha256:{_sha256(value)}" if name in masked and value else value]
+        for name, value in action.values
+    ]
+    return data
+
+
+def write_plan(path: str, prepared: Prepared, now: dt.datetime, masked: frozenset[str]) -> str:
     """Write the plan of a dry run; returns its hash."""
     if path == "-":
         raise UsageError("--plan-out needs a file: stdout carries the per-item results")
@@ -307,7 +353,7 @@ def write_plan(path: str, prepared: Prepared, now: dt.datetime) -> str:
     document = {
         "subctl_plan": PLAN_FORMAT,
         "verb": prepared.action.verb,
-        "action": prepared.action.to_json(),
+        "action": plan_action(prepared.action, masked),
         "created_at": now.isoformat(),
         "count": len(prepared.items),
         "hash": digest,
@@ -336,6 +382,16 @@ def read_plan(path: str, stdin: TextIO) -> Plan:
     return Plan(verb, action, items, digest, str(data.get("created_at", "")))
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, or SQLite's "database or disk is full" (wrapped by the store, or raised by the
+    DB-API cursors of its bulk writes)."""
+    if isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return "database or disk is full" in str(exc)
+
+
 # -- deciding --------------------------------------------------------------------------------
 
 
@@ -348,6 +404,7 @@ def decide_chunk(
     now: dt.datetime,
     job_id: int | None = None,
     refunding: dict[int, int] | None = None,
+    preview: bool = False,
 ) -> list[Decision]:
     """Read the items' current state and decide each (nothing is written).
 
@@ -373,7 +430,7 @@ def decide_chunk(
     registry = store.properties()
     values = typed_values(action, registry, now.date(), now)
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
-                  masked=masked_names(registry), refunding=refunding)  # fmt: skip
+                  masked=masked_names(registry), refunding=refunding, preview=preview)  # fmt: skip
     return [
         decide(
             action,
@@ -398,8 +455,14 @@ def preview(
         part = prepared.items[start : start + size]
         decisions.extend(
             decide_chunk(
-                store, prepared.action, part, frozen=prepared.frozen, now=now, refunding=refunding
-            )
+                store,
+                prepared.action,
+                part,
+                frozen=prepared.frozen,
+                now=now,
+                refunding=refunding,
+                preview=True,
+            )  # fmt: skip
         )
         if progress is not None:
             progress(len(part))
@@ -422,21 +485,14 @@ def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
     )
 
 
-def unprocessed(store: Store, job: Job) -> Prepared:
-    """A job's unprocessed items, to preview before resuming it (``delete --backup``)."""
-    items = [
-        (i.subscription_id, i.planned_status)
-        for i in store.job_items(job.id, unprocessed_only=True)
-    ]
-    action = Action.from_json(job.action)
-    return Prepared(action, items, job.frozen, job.selection, job.fingerprint)
-
-
 def iter_job(
     store: Store,
     job: Job,
     clock: Callable[[], dt.datetime],
     items: Sequence[tuple[int, str | None]] | None = None,
+    *,
+    backup: Backup | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Generator[list[Decision], None, None]:
     """Process a job's unprocessed items (``items``: those of a job just created), chunk by
     chunk, yielding each chunk's decisions once written; mark the job done at the end.
@@ -444,12 +500,15 @@ def iter_job(
     While one chunk is written, a helper thread already reads and decides the next one (chunks
     are disjoint, every write re-checks the statuses, and the payments refunded are tracked
     across chunks and re-checked by the write, so reading ahead changes no outcome):
-    SQLite writes without holding the GIL, so the two overlap. (Printing results while writing,
-    from a third thread, measured slower: the GIL again.)
+    SQLite writes without holding the GIL, so the two overlap.
 
-    Ctrl-C stops between or inside chunks: the chunk in flight is rolled back with its journal
-    entries, the job stays unfinished, and the KeyboardInterrupt reaches the caller, which
-    reports what was done and how to resume.
+    ``stop`` is asked before each chunk: the caller's way to end a run between chunks (Ctrl-C),
+    so every chunk written is also yielded; it ends with a KeyboardInterrupt, as one raised
+    inside a chunk does (which rolls that chunk back with its journal entries). Either way the
+    job stays unfinished and the caller reports what was done.
+
+    ``backup`` (``delete --backup``): before a chunk is written, the full records of exactly the
+    subscriptions it deletes are appended to the backup and synced to disk.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -474,10 +533,14 @@ def iter_job(
             pool.submit(read_ahead, chunks[0]) if chunks else None
         )
         for index, part in enumerate(chunks):
+            if stop():
+                raise KeyboardInterrupt  # between chunks: the caller reports what was done
             assert ahead is not None
             decided = ahead.result()
             ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
-            yield _apply_chunk(store, job, part, decided, read_ahead)
+            if backup is not None:
+                backup.next_chunk()
+            yield _apply_chunk(store, job, part, decided, read_ahead, backup)
     finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
         pool.shutdown(wait=True, cancel_futures=True)
     store.set_job_status(job.id, "done", clock())
@@ -487,12 +550,27 @@ def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:
     return ItemOutcome(d.subscription_id, d.outcome.value, d.new_status, d.note, now)
 
 
+def _apply(
+    store: Store,
+    job: Job,
+    decisions: Sequence[Decision],
+    now: dt.datetime,
+    backup: Backup | None,
+) -> None:
+    """One ``Store.apply``; its deletions first durably in the backup (when there is one)."""
+    mutations = [d.mutation for d in decisions if d.mutation is not None]
+    if backup is not None:
+        backup.add(store, [m.subscription_id for m in mutations if m.delete])
+    store.apply(mutations, job_id=job.id, outcomes=[_outcome(d, now) for d in decisions])
+
+
 def _apply_chunk(
     store: Store,
     job: Job,
     part: list[tuple[int, str | None]],
     decided: tuple[dt.datetime, list[Decision]],
     decide_again: Callable[[list[tuple[int, str | None]]], tuple[dt.datetime, list[Decision]]],
+    backup: Backup | None,
 ) -> list[Decision]:
     """Write one chunk's decisions with their journal outcomes (one transaction).
 
@@ -502,9 +580,8 @@ def _apply_chunk(
     """
     for _attempt in range(RETRIES - 1):
         now, decisions = decided
-        mutations = [d.mutation for d in decisions if d.mutation is not None]
         try:
-            store.apply(mutations, job_id=job.id, outcomes=[_outcome(d, now) for d in decisions])
+            _apply(store, job, decisions, now, backup)
         except Conflict:
             waiting = {i.subscription_id for i in store.job_items(job.id, unprocessed_only=True)}
             part = [item for item in part if item[0] in waiting]
@@ -513,20 +590,23 @@ def _apply_chunk(
         for d in decisions:
             d.mutation = None  # written; free the memory of large batches
         return decisions
-    return _apply_one_by_one(store, job, decided)
+    return _apply_one_by_one(store, job, decided, backup)
 
 
 def _apply_one_by_one(
-    store: Store, job: Job, decided: tuple[dt.datetime, list[Decision]]
+    store: Store,
+    job: Job,
+    decided: tuple[dt.datetime, list[Decision]],
+    backup: Backup | None,
 ) -> list[Decision]:
     now, decisions = decided
     done = []
     for d in decisions:
         try:
-            store.apply([d.mutation] if d.mutation else [], job_id=job.id,
-                        outcomes=[_outcome(d, now)])  # fmt: skip
+            _apply(store, job, [d], now, backup)
         except Conflict as exc:
             d.outcome, d.new_status, d.note = Outcome.FAILED, d.status, exc.message
+            d.mutation = None
             try:
                 store.apply([], job_id=job.id, outcomes=[_outcome(d, now)])
             except Conflict:
@@ -539,32 +619,114 @@ def _apply_one_by_one(
 # -- delete --backup -------------------------------------------------------------------------
 
 
-def write_backup(store: Store, ids: Sequence[int], path: str) -> int:
-    """Export every property of exactly these subscriptions before they are deleted: JSON for a
-    ``.json`` file, NDJSON for ``.ndjson``, CSV otherwise. Columns: internal names, record ID
-    first, then alphabetical (DOMAIN.md §0 Export, "all properties"). Written to a temporary
-    file, synced, then renamed, so a backup on disk is always complete."""
-    from subctl.export import Column
-    from subctl.export.csvfmt import write_csv
-    from subctl.export.jsonfmt import write_json, write_ndjson
+BACKUP_SUFFIXES = (".csv",)  # one writer that can append chunk by chunk; xlsx will follow
+_BACKUP_KEY = "jobs.{}.backup"  # a workspace setting: the job's backup file
 
-    registry = store.properties()
-    names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
-    columns = [Column(n, n) for n in names]
-    target = Path(path)
-    if target.exists():
+
+def backup_path(path: str) -> Path:
+    """``--backup FILE`` checked before anything changes: a file (not a directory) with a
+    supported suffix, in a directory that exists; absolute, as the journal keeps it."""
+    target = Path(path).expanduser()
+    supported = ", ".join(BACKUP_SUFFIXES)
+    if target.is_dir():
+        raise UsageError(f"--backup: {path} is a directory", hint=f"name a file ({supported})")
+    if target.suffix.lower() not in BACKUP_SUFFIXES:
+        raise UsageError(
+            f'--backup: unsupported file type "{target.suffix or target.name}"',
+            hint=f"supported: {supported}",
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"--backup: directory {target.parent} does not exist")
+    return target.resolve()
+
+
+def job_backup(store: Store, job: Job) -> Path | None:
+    """The backup file recorded for a job (``delete --backup``), if any."""
+    recorded = store.get_setting(_BACKUP_KEY.format(job.id))
+    return Path(recorded) if recorded else None
+
+
+def backup_target(
+    store: Store, job: Job | None, requested: Path | None
+) -> tuple[Path, bool] | None:
+    """The backup of a run (``requested``, else the job's), and whether a numbered sibling is
+    written when the file exists: only for the job's own backup; any other existing file is a
+    usage error, before anything changes."""
+    recorded = job_backup(store, job) if job is not None else None
+    path = requested or recorded
+    if path is None:
+        return None
+    if path != recorded and path.exists():
         raise UsageError(
             f"backup file {path} already exists", hint="choose a new name or remove the old file"
         )
-    mask = masker(registry, show=False)  # like every export: highly sensitive values masked
-    rows = (mask.row(s.properties) for s in _snapshots(store, list(ids), names))
-    buffer = io.StringIO()
-    suffix = Path(path).suffix.lower()
-    if suffix == ".json":
-        count = write_json(rows, columns, buffer)
-    elif suffix == ".ndjson":
-        count = write_ndjson(rows, columns, buffer)
-    else:
-        count = write_csv(rows, columns, buffer)
-    write_atomically(target, buffer.getvalue())
-    return count
+    return path, path == recorded
+
+
+def record_backup(store: Store, job: Job, path: Path) -> None:
+    store.set_setting(_BACKUP_KEY.format(job.id), str(path))
+
+
+class Backup:
+    """The backup of one run of a ``delete --backup`` job: a new CSV file (0600) of every
+    property of exactly the subscriptions deleted, internal names as headers, record ID first,
+    then alphabetical (DOMAIN.md §0 Export, "all properties"); highly sensitive values masked
+    like every export.
+
+    Rows are appended per chunk and synced before the chunk is written, so no subscription is
+    deleted unless its record is already on disk. A later run of the same job (a resume, a
+    re-run) writes a numbered sibling (``expired-2.csv``) rather than touching this file.
+    """
+
+    def __init__(self, store: Store, path: Path, *, sibling: bool) -> None:
+        from subctl.export import Column
+        from subctl.export.csvfmt import write_csv
+
+        registry = store.properties()
+        self.names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
+        self.columns = [Column(n, n) for n in self.names]
+        self.mask = masker(registry, show=False)
+        self.count = 0
+        self._write_csv = write_csv
+        number = 1
+        while True:
+            self.path = path if number == 1 else path.with_stem(f"{path.stem}-{number}")
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                if not sibling:
+                    raise UsageError(
+                        f"backup file {path} already exists",
+                        hint="choose a new name or remove the old file",
+                    ) from None
+                number += 1
+            except OSError as exc:
+                raise file_error(self.path, exc) from exc
+        self._file = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (see close)
+        self._chunk: set[int] = set()  # backed up for the chunk in flight (retries: once)
+        self._write([], header=True)
+
+    def next_chunk(self) -> None:
+        self._chunk.clear()
+
+    def add(self, store: Store, ids: Sequence[int]) -> None:
+        """Append these subscriptions' full records and sync them to disk."""
+        new = [i for i in ids if i not in self._chunk]
+        if new:
+            self._write(self.mask.row(s.properties) for s in _snapshots(store, new, self.names))
+            self._chunk.update(new)
+
+    def _write(self, rows: Iterable[dict[str, Any]], header: bool = False) -> None:
+        try:
+            self.count += self._write_csv(rows, self.columns, self._file, header=header)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise file_error(self.path, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise file_error(self.path, exc) from exc

@@ -79,7 +79,7 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   (``subctl.services.refunds``; for a paused subscription never up to its resume date) when it
   succeeded and was not refunded before, nor by another subscription of the same batch
   (a payment associated with several subscriptions is refunded once); a pending bank (ACH)
-  payment is neither cancelled nor refunded (a warning says so) unless ``refund_pending``
+  payment is neither canceled nor refunded (a warning says so) unless ``refund_pending``
   refunds it in full. A refunded payment becomes ``refunded`` or ``partially_refunded`` (and so
   does ``hs_last_payment_status`` when it is the latest payment). With ``refund_unused`` a
   pending payment left unrefunded makes the outcome **attention**, not ok.
@@ -371,7 +371,7 @@ def build_action(
         if at_period_end:
             raise UsageError(
                 "--refund unused cannot be combined with --at-period-end: "
-                "a subscription cancelled at the end of its period has no unused days"
+                "a subscription canceled at the end of its period has no unused days"
             )
         refund_unused = True
     resume_on: dt.date | None = None
@@ -539,6 +539,7 @@ class Context:
     values: Mapping[str, Any] = field(default_factory=dict)
     job_id: int | None = None
     masked: frozenset[str] = frozenset()  # highly sensitive properties: notes show MASK
+    preview: bool = False  # a dry run or the summary before a confirmation: notes say "would"
     refunding: dict[int, int] = field(default_factory=dict)  # payment id -> subscription id
     today: dt.date = field(init=False)
     source: str = field(init=False)  # of history entries: the verb, and the job
@@ -547,6 +548,10 @@ class Context:
         object.__setattr__(self, "today", self.now.astimezone(dt.UTC).date())
         job = f" (job {self.job_id})" if self.job_id else ""
         object.__setattr__(self, "source", f"subctl {self.verb}{job}")
+
+    def says(self, done: str, would: str) -> str:
+        """A note as a result, or as a preview."""
+        return would if self.preview else done
 
 
 def _label(status: str | None) -> str:
@@ -673,7 +678,7 @@ def _cancel(
             if pro.refund > 0:
                 refunds.append(_refund(basis, pro.refund, pro.full, now))
                 d.refund, d.currency = pro.refund, pro.currency
-                notes.append(f"refund {pro.describe()}")
+                notes.append(ctx.says("refund", "would refund") + f" {pro.describe()}")
             else:
                 notes.append("no refund: no unused days left in the period")
     left = _refund_pending(action, ctx, sub, d, pending, refunds, notes)
@@ -693,7 +698,7 @@ def _cancel(
     )
     d.message = message
     d.new_status = "canceled"
-    d.note = "; ".join(["canceled", *notes]) if notes else "canceled"
+    d.note = "; ".join([ctx.says("canceled", "would cancel"), *notes])
     return d
 
 
@@ -718,12 +723,13 @@ def _refund_pending(
             refunds.append(_refund(p, p.amount, True, ctx.now))
             d.refund = (d.refund or ZERO) + p.amount
             d.currency = p.currency
-            notes.append(f"refunded pending bank payment {p.id} ({p.amount} {p.currency})")
+            refunded = ctx.says("refunded", "would refund")
+            notes.append(f"{refunded} pending bank payment {p.id} ({p.amount} {p.currency})")
         else:
             left += 1
             d.warnings.append(
                 f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
-                "is neither cancelled nor refunded automatically; refund it with "
+                "is neither canceled nor refunded automatically; refund it with "
                 f"`subctl cancel {sub.id} --refund-pending`"
             )
             notes.append(f"pending bank payment {p.id} not refunded")
@@ -881,14 +887,15 @@ def _cancel_at_period_end(
     message = _cancellation_mail(sub, target.email, ctx, end, None, None)
     d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else ())
     d.message = message
-    d.note = f"cancels at the end of the period, on {end}; no further charges"
+    d.note = ctx.says("cancels", "would cancel") + f" at the end of the period, on {end}; "
+    d.note += "no further charges"
     if message is None:
         d.note += "; no contact e-mail: cancellation e-mail not recorded"
     for p in target.payments:
         if p.pending_bank_payment:
             d.warnings.append(
                 f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
-                "is neither cancelled nor refunded automatically"
+                "is neither canceled nor refunded automatically"
             )
     return d
 
@@ -904,7 +911,7 @@ def _pause(
     }
     d.mutation = _mutation(action, ctx, sub, changes)
     d.new_status = "paused"
-    d.note = "paused" + (f": {action.reason}" if action.reason else "")
+    d.note = ctx.says("paused", "would pause") + (f": {action.reason}" if action.reason else "")
     return d
 
 
@@ -931,7 +938,7 @@ def _resume(
     }
     d.mutation = _mutation(action, ctx, sub, changes)
     d.new_status = "active"
-    d.note = f"resumed; next billing date {action.next_billing_date}"
+    d.note = ctx.says("resumed", "would resume") + f"; next billing date {action.next_billing_date}"
     return d
 
 
@@ -940,7 +947,7 @@ def _delete(
 ) -> Decision:
     d.mutation = _mutation(action, ctx, sub, {}, delete=True)
     d.new_status = None
-    d.note = "deleted permanently"
+    d.note = ctx.says("deleted", "would delete") + " permanently"
     return d
 
 
@@ -964,7 +971,7 @@ def _update(
     # What was given, as given (canonical text), except appended options: the merged value.
     texts = dict(action.values)
     texts.update({k: str(v) for k, v in changes.items() if isinstance(ctx.values.get(k), Append)})
-    d.note = "set " + ", ".join(
+    d.note = ctx.says("set ", "would set ") + ", ".join(
         f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else texts[name]}"
         for name, value in changes.items()
     )
@@ -1023,9 +1030,10 @@ def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: De
                            charges=charges)  # fmt: skip
     d.message = message
     d.new_status = status
-    d.note = f"status {status}"
+    d.note = ctx.says("status", "would set status") + f" {status}"
     for charge in charges:
-        d.note += f"; failed payment of {charge.amount} {charge.currency} recorded"
+        recorded = ctx.says("recorded", "would be recorded")
+        d.note += f"; failed payment of {charge.amount} {charge.currency} {recorded}"
     if status == "unpaid":
         d.note += (
             f"; payment-method update e-mail to {message.recipient}"
@@ -1075,7 +1083,7 @@ def _send_update_link(
         return _fail(d, "no contact with an e-mail address to send the link to")
     d.mutation = _mutation(action, ctx, sub, {}, messages=(message,))
     d.message = message
-    d.note = f"payment-method update e-mail to {message.recipient}"
+    d.note = ctx.says("", "would send a ") + f"payment-method update e-mail to {message.recipient}"
     return d
 
 

@@ -757,13 +757,19 @@ class SampleResult:
 def check_sample(
     prop: Property, text: str, today: dt.date, now: dt.datetime | None = None
 ) -> SampleResult:
-    """Validate a sample value as ``update --set`` would (the article's "Example" tab)."""
+    """Validate a sample value as ``update --set`` would (the article's "Example" tab); the
+    value of a highly sensitive property is masked in the result, like everywhere else."""
+    from subctl.services.masking import HIGHLY_SENSITIVE, MASK
     from subctl.services.values import coerce_value
 
     try:
-        return SampleResult(text, coerce_value(prop, text, today=today, now=now))
+        result = SampleResult(text, coerce_value(prop, text, today=today, now=now))
     except UsageError as exc:
-        return SampleResult(text, error=exc.message)
+        result = SampleResult(text, error=exc.message)
+    if prop.sensitivity != HIGHLY_SENSITIVE:
+        return result
+    error = result.error.replace(text, MASK) if result.error and text else result.error
+    return SampleResult(MASK, None if result.value is None else MASK, error)
 
 
 def resolve(store: Store, name: str) -> Property:

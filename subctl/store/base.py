@@ -1,7 +1,7 @@
 """The Store protocol and the records that cross the store boundary.
 
 Stores return these plain records, never ORM rows or sessions. Business rules (what may be
-cancelled, edited, deleted) do not live here but in ``subctl.services``.
+canceled, edited, deleted) do not live here but in ``subctl.services``.
 """
 
 from __future__ import annotations
