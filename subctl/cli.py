@@ -15,7 +15,8 @@ from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
 from subctl.commands._command import SubctlGroup, use_subctl_classes
 from subctl.context import AppContext
-from subctl.errors import SubctlError
+from subctl.errors import Aborted, SubctlError
+from subctl.export.values import visible
 from subctl.files import PRIVATE_UMASK
 from subctl.output import Output, silence
 
@@ -112,6 +113,24 @@ def _degrade_unencodable() -> None:
             stream.reconfigure(errors="replace")
 
 
+def _framework_usage_error(exc: Exception, out: Output) -> int | None:
+    """A usage error of the CLI framework (a bad option value, a missing argument), said as
+    subctl says errors: ``Error: …`` and a hint naming the help, no usage block. Returns the
+    exit code, or None when ``exc`` is not one. (Recognised by its interface: subctl never
+    imports the framework's exception classes.)"""
+    message = getattr(exc, "format_message", None)
+    code = getattr(exc, "exit_code", None)
+    if not callable(message) or not isinstance(code, int):
+        return None
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help is the answer
+        out.message(str(message()).rstrip("\n"))
+        return code
+    hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
+    out.error(visible(str(message())), hint)
+    return code
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the app; map every error to its one-line message and exit code."""
     umask = os.umask(PRIVATE_UMASK)
@@ -134,11 +153,17 @@ def _run(argv: list[str] | None) -> int:
         get_completion_inspect_parameters()  # registers Typer's shell completion classes
     try:
         try:
-            app(args=argv, prog_name="subctl")
+            # Not standalone: the framework's usage errors come here, to be said like every
+            # other error (one line and a hint), and its "Aborted!" exit 1 never happens.
+            code = app(args=argv, prog_name="subctl", standalone_mode=False)
         finally:
             sys.stdout.flush()
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except typer.Abort:  # end of input at a prompt
+        out.error("aborted; nothing was changed")
+        return Aborted.exit_code
     except (BrokenPipeError, _StdoutClosed):
         if debug:
             traceback.print_exc()
@@ -150,6 +175,9 @@ def _run(argv: list[str] | None) -> int:
         out.error(exc.message, exc.hint, exc.detail)
         return exc.exit_code
     except Exception as exc:  # anything unmapped is a bug: say so in one line
+        usage = _framework_usage_error(exc, out)
+        if usage is not None:
+            return usage
         if debug:
             raise
         out.error(f"unexpected {type(exc).__name__}: {exc}", "set SUBCTL_DEBUG=1 for a traceback")

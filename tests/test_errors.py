@@ -372,3 +372,22 @@ def test_database_error_outside_the_store_mapping_is_unavailable(
         f"Hint: restore it from a backup, salvage it with `sqlite3 {path} .recover`, "
         "or start a new one with `subctl --workspace NEW.db init`",
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "first"),
+    [
+        (["list", "--limit", "abc"], "Error: Invalid value for '--limit' / '-n': "),
+        (["view"], "Error: Missing argument 'ID'."),
+        (["list", "--no-such-flag"], "Error: No such option: --no-such-flag"),
+    ],
+)
+def test_framework_usage_errors_read_like_every_error(
+    invoke: Invoke, argv: list[str], first: str
+) -> None:
+    """One ``Error:`` line and a hint naming the help; no usage block before it."""
+    result = invoke(argv)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(first), result.stderr
+    assert lines[1] == f"Hint: see `subctl {argv[0]} --help`"
