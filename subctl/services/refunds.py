@@ -99,11 +99,7 @@ def monthly_recurring(amount: Decimal, currency: str, frequency: str) -> Decimal
 def next_period_end(period_end: dt.date, frequency: str) -> dt.date:
     """The last day of the billing period after the one that ends on ``period_end`` (the
     inverse of ``period_start``); ValueError for an unknown frequency."""
-    if frequency in _DAYS:
-        return period_end + dt.timedelta(days=_DAYS[frequency])
-    if frequency in _MONTHS:
-        return add_months(period_end, _MONTHS[frequency])
-    raise ValueError(f'unknown billing frequency "{frequency}"')
+    return _add_period(period_end, frequency, 1)
 
 
 @dataclass(frozen=True)

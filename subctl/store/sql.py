@@ -1425,22 +1425,10 @@ def _refunds(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
     if not refunds:
         return
     _refuse_refunded(cursor, mark, [r.payment_id for _sid, r in refunds])
-    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
-    first = int(cursor.fetchone()[0]) + 1
-    cursor.executemany(
-        "INSERT INTO payments (id, amount, currency, status, method, kind, refunds_payment_id,"
-        f" created_at) VALUES ({', '.join([mark] * 8)})",
-        [
-            (first + i, float(r.amount), r.currency, "succeeded", r.method, "refund",
-             r.payment_id, _ms(r.created_at))
-            for i, (_sid, r) in enumerate(refunds)
-        ],
-    )  # fmt: skip
-    cursor.executemany(
-        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
-        f" VALUES ({mark}, 'payment', {mark}, {mark})",
-        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _r) in enumerate(refunds)],
-    )
+    _new_payments(cursor, mark, [
+        (sid, (r.amount, r.currency, "succeeded", r.method, "refund", r.payment_id, r.created_at))
+        for sid, r in refunds
+    ])  # fmt: skip
     cursor.executemany(
         f"UPDATE payments SET status = {mark} WHERE id = {mark}",
         [(r.refunded_status, r.payment_id) for _sid, r in refunds],
@@ -1457,25 +1445,36 @@ def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
 
 
 def _charges(cursor: Any, mark: str, charges: Sequence[tuple[int, Charge]]) -> None:
-    """New payments (subscription id, charge) get ids after the highest payment id (inside the
-    write transaction) and are associated with their subscription."""
-    if not charges:
+    _new_payments(cursor, mark, [
+        (sid, (c.amount, c.currency, c.status, c.method, "payment", None, c.created_at))
+        for sid, c in charges
+    ])  # fmt: skip
+
+
+# A new payment record: amount, currency, status, method, kind, refunded payment, created at.
+_NewPayment = tuple[Decimal, str, str, str | None, str, int | None, dt.datetime]
+
+
+def _new_payments(cursor: Any, mark: str, payments: Sequence[tuple[int, _NewPayment]]) -> None:
+    """New payments (refunds, charges), each with its subscription's id: ids after the highest
+    payment id (inside the write transaction), associated with their subscription."""
+    if not payments:
         return
     cursor.execute("SELECT COALESCE(MAX(id), 0) FROM payments")
     first = int(cursor.fetchone()[0]) + 1
     cursor.executemany(
-        "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
-        f" VALUES ({', '.join([mark] * 7)})",
+        "INSERT INTO payments (id, amount, currency, status, method, kind, refunds_payment_id,"
+        f" created_at) VALUES ({', '.join([mark] * 8)})",
         [
-            (first + i, float(c.amount), c.currency, c.status, c.method, "payment",
-             _ms(c.created_at))
-            for i, (_sid, c) in enumerate(charges)
+            (first + i, float(amount), currency, status, method, kind, refunded, _ms(created))
+            for i, (_sid, (amount, currency, status, method, kind, refunded, created))
+            in enumerate(payments)
         ],
     )  # fmt: skip
     cursor.executemany(
         "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
         f" VALUES ({mark}, 'payment', {mark}, {mark})",
-        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _c) in enumerate(charges)],
+        [(sid, first + i, _PAYMENT_TYPE) for i, (sid, _p) in enumerate(payments)],
     )
 
 
