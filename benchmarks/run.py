@@ -419,7 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     home = cached_workspace(args.rows, rebuild=args.rebuild)
     env = dict(os.environ)
-    for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG"):
+    # Users' shells set neither PYTHONDONTWRITEBYTECODE nor PYTHONUNBUFFERED: time what they run.
+    for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG", "PYTHONDONTWRITEBYTECODE",
+                 "PYTHONUNBUFFERED"):  # fmt: skip
         env.pop(name, None)
     env.update(SUBCTL_HOME=str(home), SUBCTL_NOW=f"{TODAY.isoformat()}T12:00:00+00:00",
                NO_COLOR="1", COLUMNS="100")  # fmt: skip
