@@ -169,6 +169,20 @@ def _split_key(key: str) -> tuple[str, str] | None:
     )
 
 
+def shown(value: str) -> str:
+    """A value as subctl prints it: a password in a workspace URL is never shown (a PostgreSQL
+    workspace can take it from ``PGPASSWORD`` or ``~/.pgpass`` instead)."""
+    if not _URL.match(value):
+        return value
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
 def get_value(key: str) -> str:
     split = _split_key(key)
     config = read_config()

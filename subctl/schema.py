@@ -46,6 +46,9 @@ class Option:
     description: str = ""
 
 
+MULTI_VALUE = "checkbox"  # enumeration fieldType whose values are ;-separated option values
+
+
 @dataclass(frozen=True)
 class Property:
     name: str
@@ -67,6 +70,11 @@ class Property:
     def column(self) -> str:
         """Column name in SQL workspaces: HubSpot's internal name."""
         return self.name
+
+    @property
+    def multi_value(self) -> bool:
+        """A multiple-checkbox enumeration: its value is ``;``-separated option values."""
+        return self.type is PropType.ENUMERATION and self.field_type == MULTI_VALUE
 
     def option_values(self) -> list[str]:
         return [o.value for o in self.options]

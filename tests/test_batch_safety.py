@@ -377,6 +377,21 @@ def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
     assert checksum(subctl_home) == before
 
 
+def test_a_backup_that_cannot_be_created_journals_nothing(
+    seeded: Invoke, subctl_home: Path, tmp_path: Path
+) -> None:
+    """A dangling link where the backup should go: refused before the job exists, so no later
+    ``jobs resume`` can delete without a backup."""
+    link = tmp_path / "gone.csv"
+    link.symlink_to(tmp_path / "missing-dir" / "x.csv")
+    before = checksum(subctl_home)
+    result = seeded(f"delete {CANCELED} --backup {link} --yes")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: cannot write {tmp_path / 'missing-dir'}")
+    assert checksum(subctl_home) == before
+    assert seeded("jobs --format json").stdout == "[]\n"
+
+
 def _ids_of(paths: list[Path]) -> set[int]:
     ids: set[int] = set()
     for path in paths:

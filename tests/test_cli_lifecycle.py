@@ -588,9 +588,11 @@ def test_sensitive_values_cannot_be_queried_or_backed_up_in_clear(seeded: Invoke
     assert json.loads(seeded("list --where 'secret = hunter2'").stdout)[0]["hs_object_id"] == 1
 
 
-def test_delete_backup_masks_sensitive_values_and_never_overwrites(
+def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
     seeded: Invoke, tmp_path: Path
 ) -> None:
+    """A backup is whole or none: without ``sensitive_data.view`` a record holding a highly
+    sensitive value is not deleted (a masked copy would lose it); with it, the value is kept."""
     for args in (
         "property settings --tier enterprise",
         "property create --name secret --label Secret --type string --field-type text "
@@ -605,11 +607,16 @@ def test_delete_backup_masks_sensitive_values_and_never_overwrites(
         conn.exec_driver_sql("UPDATE subscriptions SET secret = 'hunter2' WHERE hs_object_id = 4")
     store.close()
     backup = tmp_path / "gone.csv"
-    first = seeded(f"delete 4 --backup {backup} --yes")
-    assert first.exit_code == 0, first.stderr
-    saved = backup.read_text()
+    refused = seeded(f"delete 4 --backup {backup} --yes")
+    assert refused.exit_code == 4, refused.stderr
+    assert "hunter2" not in refused.stdout + refused.stderr + backup.read_text()
+    assert seeded("view 4 --format json").exit_code == 0  # still there
+    assert seeded("property settings --grant sensitive_data.view").exit_code == 0
+    resumed = seeded("jobs resume 1 --yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    saved = (tmp_path / "gone-2.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(saved)))
-    assert [row["hs_object_id"] for row in rows] == ["4"] and rows[0]["secret"] == "******"
+    assert [row["hs_object_id"] for row in rows] == ["4"] and rows[0]["secret"] == "hunter2"
+    assert seeded("view 4").exit_code == 3
     again = seeded(f"delete 5 --backup {backup} --yes")
     assert again.exit_code == 2 and "already exists" in again.stderr
-    assert backup.read_text() == saved

@@ -145,3 +145,13 @@ def test_config_file_is_written_private(
     assert invoke("config set profiles.team.workspace t.db").exit_code == 0
     assert _mode(path) == 0o600
     assert [p.name for p in subctl_home.iterdir()] == ["config.toml"]  # no temporary left
+
+
+def test_passwords_in_workspace_urls_are_never_printed(invoke: Invoke) -> None:
+    url = "postgresql://admin:s3cretpw@db.example:5432/billing"
+    assert invoke(["config", "set", "profiles.team.workspace", url]).exit_code == 0
+    got = invoke(["config", "get", "profiles.team.workspace"])
+    listed = invoke(["config", "list", "--format", "csv"])
+    assert got.stdout == "postgresql://admin:***@db.example:5432/billing\n"
+    assert "s3cretpw" not in got.stdout + got.stderr + listed.stdout + listed.stderr
+    assert "profiles.team.workspace,postgresql://admin:***@db.example:5432/billing" in listed.stdout

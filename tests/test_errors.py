@@ -94,6 +94,26 @@ def test_closed_pipe_keeps_the_exit_code_of_a_batch_with_failures(big_home: Path
     assert proc.stderr.startswith("Error: ") and "subscriptions failed" in proc.stderr
 
 
+def test_a_batch_into_a_closed_pipe_still_finishes_its_job(big_home: Path, tmp_path: Path) -> None:
+    """``| head`` stops the printing, never the batch: every item is done, the job too."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(big_home, home)
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_BATCH_CHUNK": "50"}
+    script = (f"{sys.executable} -m subctl pause --where 'status = active' --yes --format ndjson"
+              " | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}")  # fmt: skip
+    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert proc.stdout == "0\n", proc.stderr
+    jobs = subprocess.run(
+        [sys.executable, "-m", "subctl", "jobs", "--format", "json"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    job = max(json.loads(jobs.stdout), key=lambda j: j["id"])  # this one (the home is shared)
+    assert (job["command"], job["status"], job["unprocessed"]) == ("pause", "done", 0), job
+
+
 def test_postgres_without_its_driver_says_how_to_install_it(invoke: Invoke) -> None:
     pytest.importorskip("sqlalchemy")
     try:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from subctl.schema import PropertyRegistry
-    from subctl.services.batch import Selection
+    from subctl.services.batch import Backup, Selection
     from subctl.services.lifecycle import Action, Decision
     from subctl.store.base import Job
 
@@ -311,8 +311,13 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
         _confirm(app, action, count)
     if existing is not None:  # declined to resume it, and confirmed this batch instead
         store.set_job_status(existing.id, "abandoned", app.clock())
-    job = batch.start_job(store, prepared, app.clock())
-    _run(app, job, action, options.fmt, items=prepared.items, warned=confirm, backup=backup)
+    # The backup file is created before the job exists: a path that cannot be written stops
+    # here, with nothing journaled; the job records it in the same transaction as its items.
+    writer = None if backup is None else batch.Backup(store, backup[0], sibling=backup[1])
+    job = batch.start_job(
+        store, prepared, app.clock(), backup=None if backup is None else backup[0]
+    )
+    _run(app, job, action, options.fmt, items=prepared.items, warned=confirm, writer=writer)
 
 
 def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
@@ -363,13 +368,15 @@ def _run(
     resumed: bool = False,
     warned: bool = False,
     backup: tuple[Path, bool] | None = None,
+    writer: Backup | None = None,
 ) -> None:
     """Run (or resume) a journaled batch, printing each item's result as its chunk is
     written (JSON, NDJSON, CSV), so a killed batch has printed what it did; on a terminal, a
     large batch's table shows its first rows and the way to the rest (``jobs results``).
 
-    ``backup`` (``delete --backup``): the file, and whether a numbered sibling is written when
-    it exists (a later run of the same job).
+    ``backup`` (``delete --backup`` of a job that exists already): the file, and whether a
+    numbered sibling is written when it exists (a later run of the same job); ``writer``: the
+    backup already opened for a job just created.
     """
     from subctl.errors import Aborted, DiskFull
     from subctl.services import batch
@@ -378,10 +385,10 @@ def _run(
     tally = Tally()
     total = len(items) if items is not None else job.unprocessed
     described = action.describe(store.properties())
-    writer = None
     if backup is not None:
         writer = batch.Backup(store, backup[0], sibling=backup[1])
-        batch.record_backup(store, job, backup[0])
+        if batch.job_backup(store, job) != backup[0]:  # newly asked for by this run
+            batch.record_backup(store, job, backup[0])
     stopped = _Stopped()
     with _interrupt_between_chunks() as pressed, app.out.progress(described, total) as advance:
 
@@ -445,15 +452,16 @@ def _print_results(
         return
     try:
         app.out.rows(rows, cols, fmt, empty="")
-    except BrokenPipeError:  # ``| head``: the batch still finishes, unprinted
-        for _ in rows:
-            pass
-        raise
     except OSError as exc:
         if not is_disk_full(exc):
             raise
         rows.close()  # ends the batch between chunks (the job stays unfinished)
         stopped.error = exc
+        return
+    # Whatever stopped the printing early (``| head`` closed stdout: the sink stops writing
+    # and returns), the batch runs to its end, unprinted.
+    for _ in rows:
+        pass
 
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:

@@ -30,17 +30,17 @@ def config_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
     Example: subctl config list --format csv
     """
     app = AppContext.from_typer(ctx)
-    rows = [{"key": key, "value": value} for key, value in config.read_config().items()]
+    rows = [{"key": k, "value": config.shown(v)} for k, v in config.read_config().items()]
     app.out.rows(rows, COLUMNS, fmt, empty=f"Nothing set in {config.config_path()}.")
 
 
 @config_app.command("get")
 def config_get(ctx: typer.Context, key: KeyArg) -> None:
-    """Print one key's value (exit code 3 when it is not set).
+    """Print one key's value (exit code 3 when it is not set; a password in a URL shows as ***).
 
     Example: subctl config get active
     """
-    AppContext.from_typer(ctx).out.text(config.get_value(key))
+    AppContext.from_typer(ctx).out.text(config.shown(config.get_value(key)))
 
 
 @config_app.command("set")

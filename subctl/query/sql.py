@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from subctl.errors import UsageError
 from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
-from subctl.services.properties import is_multi_value
 
 ASSOCIATIONS = sa.table(
     "associations",
@@ -68,7 +67,7 @@ def _condition(
         return column.is_not(None)
     if op is Op.NOT_HAS_PROPERTY:
         return column.is_(None)
-    if is_multi_value(prop) and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
+    if prop.multi_value and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
         return _multi_value(column, op, cond.values)
     folded = prop.type is PropType.STRING
     if folded:

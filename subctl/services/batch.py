@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from subctl.errors import Conflict, DiskFull, NotFound, UsageError
+from subctl.errors import AuthError, Conflict, DiskFull, InvalidState, NotFound, UsageError
 from subctl.files import file_error, write_atomically
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
@@ -472,12 +472,18 @@ def preview(
 # -- journal and running -----------------------------------------------------------------------
 
 
-def start_job(store: Store, prepared: Prepared, now: dt.datetime) -> Job:
-    """Journal the batch (before anything changes)."""
+def start_job(
+    store: Store, prepared: Prepared, now: dt.datetime, *, backup: Path | None = None
+) -> Job:
+    """Journal the batch (before anything changes). A ``delete --backup`` job records its
+    backup file with it, in the same transaction: no run of it deletes without one."""
+    selection = prepared.selection if backup is None else {
+        **prepared.selection, "backup": str(backup)
+    }  # fmt: skip
     return store.create_job(
         verb=prepared.action.verb,
         action=prepared.action.to_json(),
-        selection=prepared.selection,
+        selection=selection,
         fingerprint=prepared.fingerprint,
         frozen=prepared.frozen,
         items=prepared.items,
@@ -513,6 +519,8 @@ def iter_job(
     from concurrent.futures import Future, ThreadPoolExecutor
 
     action = Action.from_json(job.action)
+    if backup is None and job_backup(store, job) is not None:
+        raise InvalidState(f"job {job.id} deletes with a backup, and none is open; nothing done")
     if items is None:
         items = [
             (i.subscription_id, i.planned_status)
@@ -619,6 +627,20 @@ def _apply_one_by_one(
 # -- delete --backup -------------------------------------------------------------------------
 
 
+def _sync_directory(path: Path) -> None:
+    """fsync a directory, so that a file just created in it survives a crash (POSIX)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not possible here (some platforms): the file's own fsync must do
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 BACKUP_SUFFIXES = (".csv",)  # one writer that can append chunk by chunk; xlsx will follow
 _BACKUP_KEY = "jobs.{}.backup"  # a workspace setting: the job's backup file
 
@@ -641,9 +663,10 @@ def backup_path(path: str) -> Path:
 
 
 def job_backup(store: Store, job: Job) -> Path | None:
-    """The backup file recorded for a job (``delete --backup``), if any."""
-    recorded = store.get_setting(_BACKUP_KEY.format(job.id))
-    return Path(recorded) if recorded else None
+    """The backup file of a job (``delete --backup``): recorded with the job, or asked for
+    later by a resume or re-run of a job created without one; None if neither."""
+    recorded = job.selection.get("backup") or store.get_setting(_BACKUP_KEY.format(job.id))
+    return Path(str(recorded)) if recorded else None
 
 
 def backup_target(
@@ -670,8 +693,12 @@ def record_backup(store: Store, job: Job, path: Path) -> None:
 class Backup:
     """The backup of one run of a ``delete --backup`` job: a new CSV file (0600) of every
     property of exactly the subscriptions deleted, internal names as headers, record ID first,
-    then alphabetical (DOMAIN.md §0 Export, "all properties"); highly sensitive values masked
-    like every export.
+    then alphabetical (DOMAIN.md §0 Export, "all properties").
+
+    A backup is whole or it is no backup: highly sensitive values are written in clear when the
+    workspace grants ``sensitive_data.view``; without it, a chunk holding such a value stops
+    the job (``AuthError``, nothing of that chunk deleted; resumable once granted), since a
+    masked copy would lose the value for good.
 
     Rows are appended per chunk and synced before the chunk is written, so no subscription is
     deleted unless its record is already on disk. A later run of the same job (a resume, a
@@ -681,11 +708,12 @@ class Backup:
     def __init__(self, store: Store, path: Path, *, sibling: bool) -> None:
         from subctl.export import Column
         from subctl.export.csvfmt import write_csv
+        from subctl.services.properties import SENSITIVE_VIEW, permissions
 
         registry = store.properties()
         self.names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
         self.columns = [Column(n, n) for n in self.names]
-        self.mask = masker(registry, show=False)
+        self.secret = masker(registry, show=SENSITIVE_VIEW in permissions(store)).names
         self.count = 0
         self._write_csv = write_csv
         number = 1
@@ -704,6 +732,7 @@ class Backup:
             except OSError as exc:
                 raise file_error(self.path, exc) from exc
         self._file = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (see close)
+        _sync_directory(self.path.parent)  # the new file's name is durable too
         self._chunk: set[int] = set()  # backed up for the chunk in flight (retries: once)
         self._write([], header=True)
 
@@ -714,7 +743,18 @@ class Backup:
         """Append these subscriptions' full records and sync them to disk."""
         new = [i for i in ids if i not in self._chunk]
         if new:
-            self._write(self.mask.row(s.properties) for s in _snapshots(store, new, self.names))
+            records = list(_snapshots(store, new, self.names))  # one chunk at most
+            for record in records:
+                held = sorted(n for n in self.secret if record.properties.get(n) is not None)
+                if held:
+                    raise AuthError(
+                        f"subscription {record.id} holds highly sensitive values ({held[0]}); "
+                        "its backup needs them in clear, which requires the "
+                        "sensitive_data.view permission; nothing of this chunk was deleted",
+                        hint="grant it with `subctl property settings --grant "
+                        "sensitive_data.view`, then resume the job",
+                    )
+            self._write(r.properties for r in records)
             self._chunk.update(new)
 
     def _write(self, rows: Iterable[dict[str, Any]], header: bool = False) -> None:

@@ -52,7 +52,7 @@ from typing import Any
 
 from subctl.errors import AuthError, Conflict, InvalidState, NotFound, UsageError
 from subctl.query.ast import Condition, Op, Query
-from subctl.schema import EPOCH, Option, Property, PropertyRegistry, PropType
+from subctl.schema import EPOCH, MULTI_VALUE, Option, Property, PropertyRegistry, PropType
 from subctl.services import validation
 from subctl.store.base import Store
 
@@ -93,7 +93,6 @@ FIELD_TYPE_LABELS: dict[str, str] = {
     "calculation_equation": "Calculation",
 }
 CALCULATED = "calculation_equation"
-MULTI_VALUE = "checkbox"  # enumeration fieldType whose values are ;-separated option values
 
 SENSITIVITIES = ("non_sensitive", "sensitive", "highly_sensitive")
 DEFAULT_GROUP = "subscriptioninformation"
@@ -176,10 +175,6 @@ def check_field_type(prop_type: PropType, field_type: str) -> str:
 
 def is_calculated(prop: Property) -> bool:
     return not prop.hubspot_defined and prop.field_type == CALCULATED
-
-
-def is_multi_value(prop: Property) -> bool:
-    return prop.type is PropType.ENUMERATION and prop.field_type == MULTI_VALUE
 
 
 # -- names, labels, groups -------------------------------------------------------------------
@@ -878,7 +873,7 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
         _check_unique_type(prop.type, field_type)
     if removed:
         _check_options_unused(store, prop, removed)
-    if is_multi_value(prop) and field_type != MULTI_VALUE:
+    if prop.multi_value and field_type != MULTI_VALUE:
         several = sum(len(values) > 1 for values in _multi_values(store, prop))
         if several:
             raise InvalidState(
@@ -915,7 +910,7 @@ def _multi_values(store: Store, prop: Property) -> Iterator[set[str]]:
 def _check_options_unused(store: Store, prop: Property, removed: Sequence[str]) -> None:
     """An option still used by subscriptions cannot be removed: with a multiple-checkbox
     property, a subscription uses every option in its ``;``-separated value."""
-    if is_multi_value(prop):
+    if prop.multi_value:
         in_use = sum(bool(values.intersection(removed)) for values in _multi_values(store, prop))
         listing = f"subctl list --where 'has {prop.name}' --fields id,{prop.name}"
     else:

@@ -64,14 +64,14 @@ def coerce_value(
     values and the ``*_DATETIME_DURATION`` rules (default: midnight UTC of ``today``).
     """
     from subctl.services import validation
-    from subctl.services.properties import is_calculated, is_multi_value
+    from subctl.services.properties import is_calculated
 
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
     if is_calculated(prop):
         raise UsageError(f"{name}: a calculated property; its value cannot be set")
-    if is_multi_value(prop):
+    if prop.multi_value:
         parts = [p.strip() for p in text.split(";") if p.strip()]
         values = [_coerce_type(prop, part, today=today, now=now) for part in parts]
         joined = ";".join(dict.fromkeys(values))
