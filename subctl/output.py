@@ -61,6 +61,16 @@ def _console_class() -> type[Console]:
     return _Console
 
 
+def answer(prompt: Any) -> Any:
+    """A prompt's answer (questionary). Ctrl-C or end of input at a prompt ends the command
+    (exit 130) before anything changed, never "no" (which may go on) and never a message on
+    stdout."""
+    try:
+        return prompt.unsafe_ask()
+    except (KeyboardInterrupt, EOFError):
+        raise Aborted("interrupted at a prompt; nothing was changed") from None
+
+
 class Output:
     def __init__(
         self,
@@ -264,10 +274,9 @@ class Output:
             )
         import questionary
 
-        answer = questionary.confirm(
-            visible(question), default=False, output=self.prompt_output()
-        ).ask()
-        if not answer:
+        if not answer(
+            questionary.confirm(visible(question), default=False, output=self.prompt_output())
+        ):
             raise Aborted("aborted")
 
     def prompt_output(self) -> Any:

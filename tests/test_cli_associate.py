@@ -328,7 +328,7 @@ class FakeConfirm:
         self.questions.append(question)
         return self
 
-    def ask(self) -> bool:
+    def unsafe_ask(self) -> bool:
         return self.answer
 
 

@@ -102,7 +102,7 @@ class FakeQuestion:
     def __init__(self, answer: Any) -> None:
         self.answer = answer
 
-    def ask(self) -> Any:
+    def unsafe_ask(self) -> Any:
         return self.answer
 
 

@@ -65,7 +65,7 @@ class FakeConfirm:
         self.questions.append(question)
         return self
 
-    def ask(self) -> bool:
+    def unsafe_ask(self) -> bool:
         return self.answers.pop(0)
 
 

@@ -46,7 +46,7 @@ def test_an_empty_option_value_is_a_usage_error(invoke: Invoke, node: Any, optio
 
 
 def test_value_options_are_found() -> None:
-    """The walk sees the options the issue named (a walk finding nothing would prove nothing)."""
+    """The walk sees the options that matter most (a walk finding nothing would prove nothing)."""
     found = {(node.name, option) for node, option in _value_options()}
     for case in [("subctl", "--workspace"), ("subctl", "--profile"),
                  ("subctl delete", "--backup"), ("subctl delete", "--plan-out"),
@@ -85,3 +85,25 @@ def test_an_empty_description_still_clears_it(seeded: Invoke) -> None:
     assert seeded(["property", "edit", "tier", "--description", ""]).exit_code == 0
     shown = json.loads(seeded("property view tier --format json").stdout)
     assert shown["description"] == ""
+
+
+@pytest.mark.parametrize(("node", "option"), _value_options(), ids=lambda x: getattr(x, "name", x))
+def test_text_that_is_not_utf8_is_a_usage_error(invoke: Invoke, node: Any, option: str) -> None:
+    """A byte that is not UTF-8 (``$'\\xff'`` in a shell) reaches no workspace or file."""
+    argv = [a if a else "x\udcff.csv" for a in _argv(node, option)]
+    result = invoke(argv)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    ours = result.stderr.startswith(f"Error: {option}: not valid UTF-8 text (byte \\xff)")
+    typed = f"Invalid value for '{option}'" in result.stderr  # an int or a choice
+    assert ours or typed, result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["views", "show", "\udcff"], ["delete", "38", "--backup", "bk-\udcff.csv", "--yes"],
+     ["associate", "6", "--company", "new", "--create", "name=C\udcff", "--yes"]],
+)  # fmt: skip
+def test_arguments_that_are_not_utf8_change_nothing(seeded: Invoke, argv: list[str]) -> None:
+    result = seeded(argv)
+    assert result.exit_code == 2 and "not valid UTF-8 text" in result.stderr, result.stderr
+    assert seeded("jobs --format json").stdout == "[]\n"

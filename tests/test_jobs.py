@@ -343,8 +343,8 @@ def test_an_interrupted_delete_from_file_is_resumed_by_running_it_again(
 def test_undecodable_set_values_are_refused_before_a_job_exists(demo: Invoke) -> None:
     result = demo(["update", "3", "--set", "name=caf\udce9", "--yes"])  # a Latin-1 byte in argv
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: --set hs_name: the value is not valid UTF-8 text\n")
+    assert result.stderr.startswith("Error: --set: not valid UTF-8 text (byte \\xe9)\n")
     where = demo(["pause", "--where", 'name = "caf\udce9"', "--yes"])
     assert where.exit_code == 2
-    assert where.stderr.startswith("Error: --where: the value is not valid UTF-8 text\n")
+    assert where.stderr.startswith("Error: --where: not valid UTF-8 text (byte \\xe9)\n")
     assert demo("jobs").stderr == "No jobs yet.\n"

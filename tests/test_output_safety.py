@@ -158,7 +158,9 @@ def test_previews_and_messages_show_escapes_visibly(
     from subctl.output import Output
 
     monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", lambda *_, **__: type("No", (), {"ask": bool})())
+    monkeypatch.setattr(
+        questionary, "confirm", lambda *_, **__: type("No", (), {"unsafe_ask": bool})()
+    )
     preview = evil("cancel 1 3 --format table")  # the preview before the confirmation
     assert preview.exit_code == 130
     assert "\x1b" not in preview.stderr and "\\x1b]52;c;aGVsbG8\\x07" in preview.stderr

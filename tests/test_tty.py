@@ -69,6 +69,13 @@ def test_cancel_declined_on_a_terminal_changes_nothing(seeded: Invoke) -> None:
     assert status(seeded, 3) == "unpaid"
 
 
+def test_ctrl_c_at_a_prompt_aborts_and_changes_nothing(seeded: Invoke) -> None:
+    """Ctrl-C is never "no" (which may go on to another question): exit 130, stdout clean."""
+    code, stdout, _ = answer_prompt(["cancel", "3"], b"will not be charged again", b"\x03")
+    assert (code, stdout) == (130, "")  # questionary's own "Cancelled by user" went to stdout
+    assert status(seeded, 3) == "unpaid"
+
+
 def test_views_delete_confirmed_on_a_terminal(seeded: Invoke) -> None:
     assert seeded("filter --where 'status = paused' --save-view gone").exit_code == 0
     code, _, _ = answer_prompt(["views", "delete", "gone"], b'Delete view "gone"?', b"y")

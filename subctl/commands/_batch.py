@@ -84,8 +84,10 @@ def _require_confirmation_possible(app: AppContext, verb: str, count: int, yes: 
 def _ask(app: AppContext, question: str, default: bool) -> bool:
     import questionary
 
+    from subctl.output import answer
+
     return bool(
-        questionary.confirm(question, default=default, output=app.out.prompt_output()).ask()
+        answer(questionary.confirm(question, default=default, output=app.out.prompt_output()))
     )
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from subctl.errors import Aborted, SubctlError, UsageError
-from subctl.output import Output
+from subctl.errors import SubctlError, UsageError
+from subctl.output import Output, answer
 from subctl.query.compose import OPERATORS, BuilderOperator, condition_text
 from subctl.schema import Property, PropertyRegistry, PropType
 
@@ -29,10 +29,7 @@ def validator(check: Check) -> Callable[[str], bool | str]:
 
 
 def _ask(question: object) -> str:
-    answer = question.ask()  # type: ignore[attr-defined]
-    if answer is None:  # Ctrl-C inside questionary
-        raise Aborted("aborted")
-    return str(answer)
+    return str(answer(question))
 
 
 def _value_check(
@@ -97,14 +94,14 @@ def build_query(
         check = validator(_value_check(registry, prop, operator, today))
         values: list[str] = []
         if operator.values == -1 and prop.options:
-            picked = questionary.checkbox(
-                "Values:",
-                choices=[o.label for o in prop.options],
-                validate=lambda picked: bool(picked) or "pick at least one value",
-                output=out.prompt_output(),
-            ).ask()
-            if picked is None:
-                raise Aborted("aborted")
+            picked = answer(
+                questionary.checkbox(
+                    "Values:",
+                    choices=[o.label for o in prop.options],
+                    validate=lambda picked: bool(picked) or "pick at least one value",
+                    output=out.prompt_output(),
+                )
+            )
             labels = {o.label: o.value for o in prop.options}
             values = [labels[p] for p in picked]
         elif operator.values == -1:
@@ -143,9 +140,8 @@ def build_query(
             break
         joiner = more
     out.message(f"Query: {where}")
-    if (
-        save_view is None
-        and questionary.confirm("Save as a view?", default=False, output=out.prompt_output()).ask()
+    if save_view is None and answer(
+        questionary.confirm("Save as a view?", default=False, output=out.prompt_output())
     ):
         save_view = _ask(
             questionary.text(

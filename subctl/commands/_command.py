@@ -33,15 +33,19 @@ def _option_name(param: Parameter) -> str:
 
 
 def _refuse_empty_values(command: TyperCommand | TyperGroup, ctx: Context, args: list[str]) -> None:
-    """An empty string given on the command line to an option: exit 2, naming it. The raw
-    command line is read again (a path option has turned '' into "." by now)."""
+    """An empty string given on the command line to an option: exit 2, naming it; text that is
+    not UTF-8, in an option or an argument, likewise. The raw command line is read again (a
+    path option has turned '' into "." by now)."""
     if ctx.resilient_parsing:  # shell completion: parse what is there, say nothing
         return
     given, _, _ = command.make_parser(ctx).parse_args(args=list(args))
     for param in command.get_params(ctx):
-        if isinstance(param, TyperArgument) or param.name not in given:
+        if param.name not in given:
             continue
         value = given[param.name]
+        _refuse_undecodable(param, value)
+        if isinstance(param, TyperArgument):
+            continue
         option = _option_name(param)
         if option in EMPTY_ALLOWED or "" not in (value if isinstance(value, list) else [value]):
             continue
@@ -50,6 +54,23 @@ def _refuse_empty_values(command: TyperCommand | TyperGroup, ctx: Context, args:
             f"{option}: empty {noun}",
             hint=f"give {option} a value or leave it out (an unset shell variable?)",
         )
+
+
+def _refuse_undecodable(param: Parameter, value: object) -> None:
+    """Bytes that are not UTF-8 (a file name or text in another encoding, reaching Python as
+    lone surrogates) are refused before anything reads or stores them: exit 2, the byte shown."""
+    for text in value if isinstance(value, list) else [value]:
+        if not isinstance(text, str):
+            continue
+        bad = next((c for c in text if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None:
+            name = (
+                _argument_name(param) if isinstance(param, TyperArgument) else _option_name(param)
+            )
+            raise UsageError(
+                f"{name}: not valid UTF-8 text (byte \\x{ord(bad) - 0xDC00:02x})",
+                hint="give names and values in UTF-8",
+            )
 
 
 def _argument_name(param: TyperArgument) -> str:

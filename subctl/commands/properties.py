@@ -111,12 +111,10 @@ class QuestionaryPrompter:
     def __init__(self, out: Output) -> None:
         self.out = out
 
-    def _answer(self, answer: Any) -> str:
-        from subctl.errors import Aborted
+    def _answer(self, prompt: Any) -> str:
+        from subctl.output import answer
 
-        if answer is None:
-            raise Aborted("aborted")
-        return str(answer)
+        return str(answer(prompt))
 
     def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
         import questionary
@@ -129,7 +127,7 @@ class QuestionaryPrompter:
             validate=validator(check) if check else None,
             output=self.out.prompt_output(),
         )
-        return self._answer(prompt.ask())
+        return self._answer(prompt)
 
     def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
         import questionary
@@ -137,7 +135,7 @@ class QuestionaryPrompter:
         prompt = questionary.select(
             question, choices=list(choices), default=default, output=self.out.prompt_output()
         )
-        return self._answer(prompt.ask())
+        return self._answer(prompt)
 
 
 def make_prompter(out: Output) -> Prompter:
