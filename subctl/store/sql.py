@@ -542,9 +542,8 @@ class SqlStore:
         return None if row is None else row.value
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._errors(), Session(self.engine) as session:
-            session.merge(models.WorkspaceSettingRow(key=key, value=value))
-            session.commit()
+        with self._errors(), self.engine.begin() as conn:
+            _put_setting(conn, key, value)
 
     # -- bulk loading ------------------------------------------------------------------------
 
@@ -575,11 +574,12 @@ class SqlStore:
         self, stamp: tuple[str, str] | None = None
     ) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
         """Replace every subscription and associated record (custom definitions, views and
-        settings stay) in one transaction: yields ``insert(table, columns, rows) -> count``
-        for the new rows. Nothing is visible until the end, and an error, Ctrl-C or a crash
-        leaves the workspace as it was. On SQLite the secondary indexes of the bulk tables
-        are dropped for the load (several times faster than maintaining them row by row) and
-        rebuilt before the commit, in the same transaction (SQLite DDL is transactional).
+        settings stay, but those of jobs: ``jobs.<id>.…``) in one transaction: yields
+        ``insert(table, columns, rows) -> count`` for the new rows. Nothing is visible until
+        the end, and an error, Ctrl-C or a crash leaves the workspace as it was. On SQLite the
+        secondary indexes of the bulk tables are dropped for the load (several times faster
+        than maintaining them row by row) and rebuilt before the commit, in the same
+        transaction (SQLite DDL is transactional).
 
         ``stamp`` (setting key, token): the setting is set, in the same transaction, to the
         token and ``records_digest()`` of the new records, separated by a space."""
@@ -596,6 +596,8 @@ class SqlStore:
                     indexes = _drop_bulk_indexes(cursor) if self.is_sqlite else []
                     for name in RECORD_TABLES:
                         cursor.execute(f"DELETE FROM {name}")
+                    # Settings of jobs (``jobs.<id>.…``) go with the jobs: new jobs reuse ids.
+                    conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key.like("jobs.%")))
 
                     def insert(table: str, columns: Sequence[str], rows: Sequence[Any]) -> int:
                         marks = ", ".join([mark] * len(columns))
@@ -610,11 +612,7 @@ class SqlStore:
                     if stamp is not None:
                         key, token = stamp
                         value = f"{token} {_digest(_record_counts(conn, self.is_sqlite))}"
-                        cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", [key])
-                        cursor.execute(
-                            f"INSERT INTO workspace_settings (key, value) VALUES ({mark}, {mark})",
-                            [key, value],
-                        )
+                        _put_setting(conn, key, value)
             finally:
                 if self.is_sqlite:
                     cursor.execute("PRAGMA foreign_keys=ON")
@@ -1573,6 +1571,12 @@ def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
     return counts
 
 
+def _put_setting(conn: sa.Connection, key: str, value: str) -> None:
+    """Set a workspace setting within the connection's transaction."""
+    conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key == key))
+    conn.execute(sa.insert(_SETTINGS).values(key=key, value=value))
+
+
 def _digest(counts: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
 
@@ -1599,6 +1603,7 @@ _HISTORY = sa.table(
     *(sa.column(name) for name in ("id", "subscription_id", "property", "old_value",
                                    "new_value", "changed_at", "source")),
 )  # fmt: skip
+_SETTINGS = models.WorkspaceSettingRow.__table__  # type: ignore[attr-defined]
 _LINKS = sa.table(
     "associations",
     sa.column("subscription_id"),
