@@ -611,7 +611,8 @@ class SqlStore:
                         cursor.execute(ddl)
                     if stamp is not None:
                         key, token = stamp
-                        value = f"{token} {_digest(_record_counts(conn, self.is_sqlite))}"
+                        trace = _record_counts(conn, self.is_sqlite, key)
+                        value = f"{token} {_digest(trace)}"
                         _put_setting(conn, key, value)
             finally:
                 if self.is_sqlite:
@@ -628,11 +629,12 @@ class SqlStore:
                 for name in RECORD_TABLES
             )
 
-    def records_digest(self) -> str:
-        """A digest of the records (see ``_record_counts``): it changes when records are
-        added, removed or edited through subctl (edits leave history)."""
+    def records_digest(self, stamp_key: str) -> str:
+        """A digest of the records, custom definitions, views and settings (see
+        ``_record_counts``; ``stamp_key``: the setting that holds the digest, left out): it
+        changes when any subctl verb adds, removes or edits one of them."""
         with self._errors(), self.engine.connect() as conn:
-            return _digest(_record_counts(conn, self.is_sqlite))
+            return _digest(_record_counts(conn, self.is_sqlite, stamp_key))
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
@@ -1550,11 +1552,17 @@ RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments"
 BULK_INDEXED_TABLES = ("subscriptions", "associations")
 
 
-def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
-    """Rows per record table, and a trace of which associations there are, since replacing
-    one by another changes no count. SQLite: the last association row by rowid (cheap: the
-    replacement gets the next rowid, or, replacing the last row, its rowid with other values);
-    other databases: a checksum of the association ids."""
+def _record_counts(conn: sa.Connection, is_sqlite: bool, stamp_key: str) -> dict[str, Any]:
+    """A trace of what subctl verbs change, in SQL aggregates (cheap on a million rows).
+
+    Rows per record table, and which associations there are, since replacing one by another
+    changes no count: on SQLite the last association row by rowid (the replacement gets the
+    next rowid, or, replacing the last row, its rowid with other values); elsewhere a checksum
+    of the association ids. Edits that add no row: the change stamps of subscriptions (every
+    edit sets ``hs_lastmodifieddate``, history or not), weighted checksums of line items'
+    quantities and prices (an edit may keep the amount) and of payments' statuses, and the
+    definitions, views and settings as they are (small tables), but the setting ``stamp_key``
+    that holds the digest itself."""
     counts: dict[str, Any] = {
         name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
         for name in RECORD_TABLES
@@ -1568,6 +1576,21 @@ def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
     else:
         checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
         counts["associations_trace"] = str(conn.execute(sa.select(checksum)).scalar_one())
+    traces = {
+        "modified": "SELECT max(hs_lastmodifieddate), sum(hs_lastmodifieddate % 1000003)"
+        " FROM subscriptions",
+        "line_items": "SELECT sum((id % 997) * quantity),"
+        " sum((id % 997) * CAST(round(price * 100) AS BIGINT)) FROM line_items",
+        # The payment statuses differ in length: a weighted sum of lengths sees each change
+        # (a GROUP BY status costs several times as much on a million payments).
+        "payments": "SELECT sum((id % 997) * length(status)) FROM payments",
+        "definitions": "SELECT * FROM property_definitions ORDER BY name",
+        "views": "SELECT name, query, columns, sort FROM saved_views ORDER BY name",
+        "settings": "SELECT key, value FROM workspace_settings WHERE key <> :stamp ORDER BY key",
+    }
+    for name, sql in traces.items():
+        rows = conn.execute(sa.text(sql), {"stamp": stamp_key} if ":stamp" in sql else {})
+        counts[name] = [[str(v) for v in row] for row in rows]
     return counts
 
 
