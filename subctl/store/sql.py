@@ -140,7 +140,7 @@ _DAMAGED = ("not a database", "malformed", "no such table", "no such column", "c
 _LOCKED = ("locked", "busy")
 
 
-def unavailable(url: str, cause: BaseException, *, damaged: bool = False) -> StoreUnavailable:
+def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) -> StoreUnavailable:
     """A database error as the user can act on it (locked, unreachable, or damaged), naming the
     workspace and, for a damaged file, how to recover."""
     text = str(cause)
@@ -245,10 +245,11 @@ class SqlStore:
             pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
             sa.event.listen(self.engine, "connect", pragmas)
             sa.event.listen(self.engine, "connect", _sqlite_functions)
-        with self._errors():
-            self._open(create, adopt)
         self._registry: PropertyRegistry | None = None
         self._table: sa.Table | None = None
+        with self._errors():
+            self._open(create, adopt)
+            self._check_schema()
 
     def _where_hint(self) -> str:
         return describe_url(self.url) if self.path is None else str(self.path)
@@ -288,6 +289,26 @@ class SqlStore:
                     hint=f"run `{self._init_command()}` to upgrade it",
                 )
             migrations.migrate(self.engine)
+
+    def _check_schema(self) -> None:
+        """A workspace that lacks a table or column the migrations (or a custom property)
+        create is damaged: ``StoreUnavailable`` naming the first one missing, before any verb
+        runs into it. One catalogue query for every table's columns, and the definitions."""
+        with self.engine.connect() as conn:
+            present = _columns(conn, self.is_sqlite)
+
+        def check(table: sa.Table) -> None:
+            missing = [c.name for c in table.columns if c.name not in present.get(table.name, ())]
+            if table.name not in present:
+                raise unavailable(self.url, f"table {table.name} is missing", damaged=True)
+            if missing:
+                raise unavailable(
+                    self.url, f"column {table.name}.{missing[0]} is missing", damaged=True
+                )
+
+        for model in models.MODEL_TABLES:
+            check(_table(model))
+        check(self.table())  # after the definitions: its columns follow from them
 
     def repair_indexes(self) -> list[str]:
         """Recreate the indexes a SQLite workspace should have and lacks (those of the
@@ -1594,6 +1615,27 @@ def _record_counts(conn: sa.Connection, is_sqlite: bool, stamp_key: str) -> dict
     return counts
 
 
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def _columns(conn: sa.Connection, is_sqlite: bool) -> dict[str, set[str]]:
+    """The columns of every table of the database, by table."""
+    present: dict[str, set[str]] = {}
+    if is_sqlite:
+        rows = conn.exec_driver_sql(
+            "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
+            " WHERE m.type = 'table'"
+        )
+        for table, column in rows:
+            present.setdefault(table, set()).add(column)
+        return present
+    for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+        present[table] = {c["name"] for c in columns}
+    return present
+
+
 def _put_setting(conn: sa.Connection, key: str, value: str) -> None:
     """Set a workspace setting within the connection's transaction."""
     conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key == key))
@@ -1626,7 +1668,7 @@ _HISTORY = sa.table(
     *(sa.column(name) for name in ("id", "subscription_id", "property", "old_value",
                                    "new_value", "changed_at", "source")),
 )  # fmt: skip
-_SETTINGS = models.WorkspaceSettingRow.__table__  # type: ignore[attr-defined]
+_SETTINGS = _table(models.WorkspaceSettingRow)
 _LINKS = sa.table(
     "associations",
     sa.column("subscription_id"),
