@@ -577,3 +577,23 @@ def test_a_sample_of_a_highly_sensitive_property_is_masked(seeded: Invoke, fmt: 
     assert result.exit_code == 0, result.stderr
     assert "DK12345678" not in result.stdout + result.stderr
     assert "******" in result.stdout
+
+
+def test_a_backup_recorded_for_a_job_does_not_outlive_demo(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: sqlite3.Connection
+) -> None:
+    old = tmp_path / "old.csv"
+    assert demo(f"delete --where 'status = expired' --backup {old} --yes").exit_code == 0
+    assert demo("demo --count 300 --seed 1 --yes").exit_code == 0
+    assert db.execute("SELECT key FROM workspace_settings WHERE key LIKE 'jobs.%'").fetchall() == []
+    # The new workspace hands out job 1 again: its resume must not pick up the old backup.
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo("delete --where 'status = expired' --yes").exit_code == 130
+    assert _job(demo, 1)["unprocessed"] > 0
+    resumed = demo("delete --where 'status = expired' --yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "Resuming unfinished job 1" in resumed.stderr
+    assert "Backup of" not in resumed.stderr
+    assert sorted(p.name for p in tmp_path.glob("old*")) == ["old.csv"]

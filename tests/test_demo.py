@@ -405,15 +405,30 @@ def test_demo_replaces_unchanged_demo_data_without_asking(demo: Invoke) -> None:
         " --replace --yes",
         "associate {id} --contact 299 --replace --yes",  # same counts: the checksum tells
         "send-update-link {id} --yes",
+        # Changes that add no row: the stamp covers them too.
+        "associate {id} --line-item {line_item} --quantity 2 --price {half} --yes",
+        "pay {unpaid} --yes",
+        "property create --name order_code --label 'Order code' --type string",
+        "property settings --tier professional",
+        "filter --where 'status = active' --save-view mine",
     ],
 )
 def test_demo_asks_before_replacing_anything_it_did_not_write(
     demo: Invoke, subctl_home: Path, change: str
 ) -> None:
     (sid,) = _editable(demo, 1)
-    made = demo(change.format(id=sid))
-    assert made.exit_code == 0, made.stderr
     path = subctl_home / "workspace.db"
+    ((line_item, price),) = _rows(
+        path,
+        "SELECT l.id, l.price FROM line_items l JOIN associations a ON a.object_id = l.id"
+        f" AND a.object_type = 'line_item' WHERE a.subscription_id = {sid} AND l.quantity = 1"
+        " ORDER BY l.id LIMIT 1",
+    )
+    ((unpaid,),) = _rows(
+        path, "SELECT min(hs_object_id) FROM subscriptions WHERE hs_status = 'unpaid'"
+    )
+    made = demo(change.format(id=sid, line_item=line_item, half=price / 2, unpaid=unpaid))
+    assert made.exit_code == 0, made.stderr
     before = [_rows(path, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in TABLES]
     refused = demo("demo --count 40")
     assert (refused.exit_code, refused.stderr.splitlines()) == (

@@ -284,11 +284,20 @@ def test_byte_flips_end_in_a_documented_exit_code(
         _assert_documented(["--workspace", str(path), *probe])
 
 
+# A table or column the migrations create is missing: every open, `init` and `demo` included,
+# is exit 6 (the workspace is damaged), before any verb runs into it.
 SCHEMA_DAMAGE = [
     "DROP TABLE subscriptions",
     "ALTER TABLE subscriptions DROP COLUMN hs_name",
     "DROP TABLE _subctl_migrations",
     "DROP TABLE associations",
+    "ALTER TABLE line_items DROP COLUMN price",
+    "DROP TABLE property_definitions",
+]
+# Damaged values in an intact schema: the open check does not read values (that would cost a
+# scan of every table); the verbs that read them end in a documented code, and the others,
+# `init` among them, rightly succeed.
+DATA_DAMAGE = [
     "UPDATE associations SET object_type = 'conBact'"
     " WHERE rowid = (SELECT min(rowid) FROM associations WHERE subscription_id = 3)",
     "UPDATE subscriptions SET hs_name = CAST(X'FF41' AS TEXT)",
@@ -296,10 +305,7 @@ SCHEMA_DAMAGE = [
 ]
 
 
-@pytest.mark.parametrize("damage", SCHEMA_DAMAGE)
-def test_damaged_schema_ends_in_a_documented_exit_code(
-    pristine: bytes, tmp_path: Path, damage: str
-) -> None:
+def _damaged_copy(pristine: bytes, tmp_path: Path, damage: str) -> Path:
     import sqlite3
 
     path = tmp_path / "damaged.db"
@@ -307,6 +313,56 @@ def test_damaged_schema_ends_in_a_documented_exit_code(
     with sqlite3.connect(path) as conn:
         conn.execute(damage)
     conn.close()
+    return path
+
+
+@pytest.mark.parametrize("damage", SCHEMA_DAMAGE)
+def test_damaged_schema_is_exit_6_for_every_verb(
+    pristine: bytes, tmp_path: Path, damage: str
+) -> None:
+    path = _damaged_copy(pristine, tmp_path, damage)
+    for probe in [*PROBES, ["demo", "--count", "5", "--yes"]]:
+        code, stderr = _run_quietly(["--workspace", str(path), *probe])
+        assert code == 6, (probe, stderr)
+        assert stderr.startswith(f"Error: {path} ") or stderr.startswith(
+            f"Error: workspace {path} is damaged: "
+        ), (probe, stderr)
+        assert "Traceback" not in stderr and "unexpected" not in stderr, (probe, stderr)
+
+
+def test_init_names_the_missing_column(pristine: bytes, tmp_path: Path) -> None:
+    path = _damaged_copy(pristine, tmp_path, "ALTER TABLE subscriptions DROP COLUMN hs_name")
+    assert _run_quietly(["--workspace", str(path), "init"]) == (
+        6,
+        f"Error: workspace {path} is damaged: column subscriptions.hs_name is missing\n"
+        f"Hint: restore it from a backup, salvage it with `sqlite3 {path} .recover`, "
+        "or start a new one with `subctl --workspace NEW.db init`\n",
+    )
+
+
+def test_a_custom_property_without_its_column_is_damage(invoke: Invoke, subctl_home: Path) -> None:
+    import sqlite3
+
+    assert invoke("init").exit_code == 0
+    made = invoke("property create --name order_code --label 'Order code' --type string")
+    assert made.exit_code == 0, made.stderr
+    path = subctl_home / "workspace.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ix_subscriptions_cp_order_code")
+        conn.execute("ALTER TABLE subscriptions DROP COLUMN order_code")
+    conn.close()
+    result = invoke("list")
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        6,
+        f"Error: workspace {path} is damaged: column subscriptions.order_code is missing",
+    )
+
+
+@pytest.mark.parametrize("damage", DATA_DAMAGE)
+def test_damaged_values_end_in_a_documented_exit_code(
+    pristine: bytes, tmp_path: Path, damage: str
+) -> None:
+    path = _damaged_copy(pristine, tmp_path, damage)
     for probe in [*PROBES, ["demo", "--count", "5", "--yes"]]:
         _assert_documented(["--workspace", str(path), *probe])
 

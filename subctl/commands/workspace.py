@@ -50,7 +50,8 @@ def workspace_demo(
     """Fill the workspace with realistic sample subscriptions (creating it if needed).
 
     Replaces unchanged demo data; asks before replacing anything else (records not created by
-    `demo`, edits, history, batches). All or nothing: interrupted, the workspace is unchanged.
+    `demo`, edits, history, batches; also after changes to saved views, custom properties or
+    settings, which stay). All or nothing: interrupted, the workspace is unchanged.
 
     Example: subctl demo --count 100000 --seed 42
     """

@@ -11,8 +11,9 @@ from subctl.services.demo import DemoSummary, populate
 from subctl.store.sql import SqlStore
 
 # What demo wrote last: a token of the run and ``SqlStore.records_digest()`` of its records.
-# The workspace holds only demo data while the digest still matches: any edit, created record,
-# history entry, job or mail since changes it.
+# The workspace holds only demo data while the digest still matches: any edit (line items,
+# payments, definitions, views and settings included), created record, job or mail since
+# changes it.
 DEMO_STAMP_KEY = "demo_records"
 
 
@@ -35,7 +36,7 @@ def replacing_needs_confirmation(store: SqlStore) -> bool:
     if not store.has_records():
         return False
     stamp = store.get_setting(DEMO_STAMP_KEY)
-    return stamp is None or stamp.split()[-1] != store.records_digest()
+    return stamp is None or stamp.split()[-1] != store.records_digest(DEMO_STAMP_KEY)
 
 
 def fill_demo(

@@ -140,7 +140,7 @@ _DAMAGED = ("not a database", "malformed", "no such table", "no such column", "c
 _LOCKED = ("locked", "busy")
 
 
-def unavailable(url: str, cause: BaseException, *, damaged: bool = False) -> StoreUnavailable:
+def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) -> StoreUnavailable:
     """A database error as the user can act on it (locked, unreachable, or damaged), naming the
     workspace and, for a damaged file, how to recover."""
     text = str(cause)
@@ -245,10 +245,11 @@ class SqlStore:
             pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
             sa.event.listen(self.engine, "connect", pragmas)
             sa.event.listen(self.engine, "connect", _sqlite_functions)
-        with self._errors():
-            self._open(create, adopt)
         self._registry: PropertyRegistry | None = None
         self._table: sa.Table | None = None
+        with self._errors():
+            self._open(create, adopt)
+            self._check_schema()
 
     def _where_hint(self) -> str:
         return describe_url(self.url) if self.path is None else str(self.path)
@@ -288,6 +289,26 @@ class SqlStore:
                     hint=f"run `{self._init_command()}` to upgrade it",
                 )
             migrations.migrate(self.engine)
+
+    def _check_schema(self) -> None:
+        """A workspace that lacks a table or column the migrations (or a custom property)
+        create is damaged: ``StoreUnavailable`` naming the first one missing, before any verb
+        runs into it. One catalogue query for every table's columns, and the definitions."""
+        with self.engine.connect() as conn:
+            present = _columns(conn, self.is_sqlite)
+
+        def check(table: sa.Table) -> None:
+            missing = [c.name for c in table.columns if c.name not in present.get(table.name, ())]
+            if table.name not in present:
+                raise unavailable(self.url, f"table {table.name} is missing", damaged=True)
+            if missing:
+                raise unavailable(
+                    self.url, f"column {table.name}.{missing[0]} is missing", damaged=True
+                )
+
+        for model in models.MODEL_TABLES:
+            check(_table(model))
+        check(self.table())  # after the definitions: its columns follow from them
 
     def repair_indexes(self) -> list[str]:
         """Recreate the indexes a SQLite workspace should have and lacks (those of the
@@ -542,9 +563,8 @@ class SqlStore:
         return None if row is None else row.value
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._errors(), Session(self.engine) as session:
-            session.merge(models.WorkspaceSettingRow(key=key, value=value))
-            session.commit()
+        with self._errors(), self.engine.begin() as conn:
+            _put_setting(conn, key, value)
 
     # -- bulk loading ------------------------------------------------------------------------
 
@@ -575,11 +595,12 @@ class SqlStore:
         self, stamp: tuple[str, str] | None = None
     ) -> Iterator[Callable[[str, Sequence[str], Sequence[Any]], int]]:
         """Replace every subscription and associated record (custom definitions, views and
-        settings stay) in one transaction: yields ``insert(table, columns, rows) -> count``
-        for the new rows. Nothing is visible until the end, and an error, Ctrl-C or a crash
-        leaves the workspace as it was. On SQLite the secondary indexes of the bulk tables
-        are dropped for the load (several times faster than maintaining them row by row) and
-        rebuilt before the commit, in the same transaction (SQLite DDL is transactional).
+        settings stay, but those of jobs: ``jobs.<id>.…``) in one transaction: yields
+        ``insert(table, columns, rows) -> count`` for the new rows. Nothing is visible until
+        the end, and an error, Ctrl-C or a crash leaves the workspace as it was. On SQLite the
+        secondary indexes of the bulk tables are dropped for the load (several times faster
+        than maintaining them row by row) and rebuilt before the commit, in the same
+        transaction (SQLite DDL is transactional).
 
         ``stamp`` (setting key, token): the setting is set, in the same transaction, to the
         token and ``records_digest()`` of the new records, separated by a space."""
@@ -596,6 +617,8 @@ class SqlStore:
                     indexes = _drop_bulk_indexes(cursor) if self.is_sqlite else []
                     for name in RECORD_TABLES:
                         cursor.execute(f"DELETE FROM {name}")
+                    # Settings of jobs (``jobs.<id>.…``) go with the jobs: new jobs reuse ids.
+                    conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key.like("jobs.%")))
 
                     def insert(table: str, columns: Sequence[str], rows: Sequence[Any]) -> int:
                         marks = ", ".join([mark] * len(columns))
@@ -609,12 +632,9 @@ class SqlStore:
                         cursor.execute(ddl)
                     if stamp is not None:
                         key, token = stamp
-                        value = f"{token} {_digest(_record_counts(conn, self.is_sqlite))}"
-                        cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", [key])
-                        cursor.execute(
-                            f"INSERT INTO workspace_settings (key, value) VALUES ({mark}, {mark})",
-                            [key, value],
-                        )
+                        trace = _record_counts(conn, self.is_sqlite, key)
+                        value = f"{token} {_digest(trace)}"
+                        _put_setting(conn, key, value)
             finally:
                 if self.is_sqlite:
                     cursor.execute("PRAGMA foreign_keys=ON")
@@ -630,11 +650,12 @@ class SqlStore:
                 for name in RECORD_TABLES
             )
 
-    def records_digest(self) -> str:
-        """A digest of the records (see ``_record_counts``): it changes when records are
-        added, removed or edited through subctl (edits leave history)."""
+    def records_digest(self, stamp_key: str) -> str:
+        """A digest of the records, custom definitions, views and settings (see
+        ``_record_counts``; ``stamp_key``: the setting that holds the digest, left out): it
+        changes when any subctl verb adds, removes or edits one of them."""
         with self._errors(), self.engine.connect() as conn:
-            return _digest(_record_counts(conn, self.is_sqlite))
+            return _digest(_record_counts(conn, self.is_sqlite, stamp_key))
 
     # -- lifecycle verbs and the batch journal -----------------------------------
     #
@@ -1552,11 +1573,17 @@ RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments"
 BULK_INDEXED_TABLES = ("subscriptions", "associations")
 
 
-def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
-    """Rows per record table, and a trace of which associations there are, since replacing
-    one by another changes no count. SQLite: the last association row by rowid (cheap: the
-    replacement gets the next rowid, or, replacing the last row, its rowid with other values);
-    other databases: a checksum of the association ids."""
+def _record_counts(conn: sa.Connection, is_sqlite: bool, stamp_key: str) -> dict[str, Any]:
+    """A trace of what subctl verbs change, in SQL aggregates (cheap on a million rows).
+
+    Rows per record table, and which associations there are, since replacing one by another
+    changes no count: on SQLite the last association row by rowid (the replacement gets the
+    next rowid, or, replacing the last row, its rowid with other values); elsewhere a checksum
+    of the association ids. Edits that add no row: the change stamps of subscriptions (every
+    edit sets ``hs_lastmodifieddate``, history or not), weighted checksums of line items'
+    quantities and prices (an edit may keep the amount) and of payments' statuses, and the
+    definitions, views and settings as they are (small tables), but the setting ``stamp_key``
+    that holds the digest itself."""
     counts: dict[str, Any] = {
         name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
         for name in RECORD_TABLES
@@ -1570,7 +1597,49 @@ def _record_counts(conn: sa.Connection, is_sqlite: bool) -> dict[str, Any]:
     else:
         checksum = sa.func.sum(_LINKS.c.object_id * 7 + _LINKS.c.subscription_id)
         counts["associations_trace"] = str(conn.execute(sa.select(checksum)).scalar_one())
+    traces = {
+        "modified": "SELECT max(hs_lastmodifieddate), sum(hs_lastmodifieddate % 1000003)"
+        " FROM subscriptions",
+        "line_items": "SELECT sum((id % 997) * quantity),"
+        " sum((id % 997) * CAST(round(price * 100) AS BIGINT)) FROM line_items",
+        # The payment statuses differ in length: a weighted sum of lengths sees each change
+        # (a GROUP BY status costs several times as much on a million payments).
+        "payments": "SELECT sum((id % 997) * length(status)) FROM payments",
+        "definitions": "SELECT * FROM property_definitions ORDER BY name",
+        "views": "SELECT name, query, columns, sort FROM saved_views ORDER BY name",
+        "settings": "SELECT key, value FROM workspace_settings WHERE key <> :stamp ORDER BY key",
+    }
+    for name, sql in traces.items():
+        rows = conn.execute(sa.text(sql), {"stamp": stamp_key} if ":stamp" in sql else {})
+        counts[name] = [[str(v) for v in row] for row in rows]
     return counts
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def _columns(conn: sa.Connection, is_sqlite: bool) -> dict[str, set[str]]:
+    """The columns of every table of the database, by table."""
+    present: dict[str, set[str]] = {}
+    if is_sqlite:
+        rows = conn.exec_driver_sql(
+            "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
+            " WHERE m.type = 'table'"
+        )
+        for table, column in rows:
+            present.setdefault(table, set()).add(column)
+        return present
+    for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+        present[table] = {c["name"] for c in columns}
+    return present
+
+
+def _put_setting(conn: sa.Connection, key: str, value: str) -> None:
+    """Set a workspace setting within the connection's transaction."""
+    conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key == key))
+    conn.execute(sa.insert(_SETTINGS).values(key=key, value=value))
 
 
 def _digest(counts: Mapping[str, Any]) -> str:
@@ -1599,6 +1668,7 @@ _HISTORY = sa.table(
     *(sa.column(name) for name in ("id", "subscription_id", "property", "old_value",
                                    "new_value", "changed_at", "source")),
 )  # fmt: skip
+_SETTINGS = _table(models.WorkspaceSettingRow)
 _LINKS = sa.table(
     "associations",
     sa.column("subscription_id"),
