@@ -44,7 +44,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
@@ -319,8 +319,6 @@ def record_values(
     obj: AssociationObject, fields: Mapping[str, str], *, now: dt.datetime
 ) -> dict[str, Any]:
     """Checked, typed values of a new record (the keys ``Store.create_record`` takes)."""
-    from subctl.services.validation import email_domain, is_domain
-
     spec = {f.name: f for f in RECORD_FIELDS[obj.name]}
     given = dict(fields)
     if obj.name == "contact" and "name" in given:
@@ -346,7 +344,9 @@ def record_values(
             else:
                 values[f.name] = None
             continue
-        values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw, email_domain, is_domain)
+        values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw)
+    if obj.name == "payment":
+        _check_money(values["amount"], str(values["currency"]), "--create", "amount")
     if obj.name == "contact" and not (
         values["firstname"] or values["lastname"] or values["emails"]
     ):
@@ -354,22 +354,35 @@ def record_values(
     return values
 
 
-def _typed(
-    f: RecordField, raw: str, email_domain: Any, is_domain: Any, where: str = "--create"
-) -> Any:
-    """``raw`` as the field's type; usage errors name ``where`` the value was given."""
-    if f.kind == "number":
+def _typed(f: RecordField, raw: str, where: str = "--create") -> Any:
+    """``raw`` as the field's type, through the one text-to-number conversion and the money
+    limits; usage errors name ``where`` the value was given."""
+    from subctl.query.values import ValueParseError, parse_number
+    from subctl.services.validation import (
+        QUANTITY_MAX,
+        currency_problem,
+        email_domain,
+        is_domain,
+        money_limit_problem,
+    )
+
+    if f.kind in ("number", "integer"):
         try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite():
-            raise UsageError(f'{where}: {f.name} "{raw}" is not a number')
-        return number
-    if f.kind == "integer":
-        if not _is_id(raw) or int(raw) < 1:
-            raise UsageError(f'{where}: {f.name} "{raw}" is not a positive whole number')
-        return int(raw)
+            number = parse_number(raw)
+        except ValueParseError as exc:
+            raise UsageError(f"{where}: {f.name} {exc}") from exc
+        if f.kind == "integer":
+            if not isinstance(number, int) or not 1 <= number <= QUANTITY_MAX:
+                raise UsageError(
+                    f'{where}: {f.name} "{raw}" is not a positive whole number '
+                    f"(1 to {QUANTITY_MAX:,})"
+                )
+            return number
+        amount = Decimal(number)
+        problem = money_limit_problem(amount, f'"{raw}"')
+        if problem:
+            raise UsageError(f"{where}: {f.name} {problem}")
+        return amount
     if f.kind == "emails":
         emails = [e.strip() for e in raw.split(";") if e.strip()]
         for email in emails:
@@ -385,10 +398,20 @@ def _typed(
     if f.choices and raw.lower() not in f.choices:
         raise UsageError(f'{where}: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
     if f.name == "currency":
-        if not (len(raw) == 3 and raw.isascii() and raw.isalpha()):
-            raise UsageError(f'{where}: currency "{raw}" is not a 3-letter code')
+        problem = currency_problem(raw.upper(), f'"{raw}"')
+        if problem:
+            raise UsageError(f"{where}: currency {problem}")
         return raw.upper()
     return raw.lower() if f.choices else raw
+
+
+def _check_money(amount: Decimal, currency: str, where: str, name: str) -> None:
+    """``amount`` in ``currency``: no finer than the currency's minor unit (never rounded)."""
+    from subctl.services.validation import money_problem
+
+    problem = money_problem(amount, currency)
+    if problem:
+        raise UsageError(f"{where}: {name} {problem}")
 
 
 def create_and_associate(
@@ -475,18 +498,13 @@ def edit_line_item(
     and the subscription's next payment amount and MRR (module docstring), in one write."""
     from subctl.services.lifecycle import ZERO
     from subctl.services.refunds import monthly_recurring, round_money
-    from subctl.services.validation import email_domain, is_domain
+    from subctl.services.validation import money_limit_problem
 
     spec = {f.name: f for f in RECORD_FIELDS["line_item"]}
     given = {name: raw.strip() for name, raw in fields.items() if raw is not None}
     if not given:
         raise UsageError("--line-item ID: give --quantity and/or --price to edit it")
-    typed = {
-        name: _typed(spec[name], raw, email_domain, is_domain, "--line-item")
-        for name, raw in given.items()
-    }
-    if typed.get("price", ZERO) < 0:
-        raise UsageError(f'--line-item: price "{given["price"]}" is negative')
+    typed = {name: _typed(spec[name], raw, "--line-item") for name, raw in given.items()}
     items = store.line_items(sub_id)  # NotFound for an unknown subscription
     store.record_label("line_item", line_item_id)  # NotFound for an unknown line item
     old = next((i for i in items if i.id == line_item_id), None)
@@ -504,8 +522,13 @@ def edit_line_item(
     new = LineItem(old.id, old.name, typed.get("quantity", old.quantity),
                    typed.get("price", old.price))  # fmt: skip
     currency = str(props.get("hs_currency_code") or "")
+    if "price" in typed:
+        _check_money(typed["price"], currency, "--line-item", "price")
     after = [new if i.id == new.id else i for i in items]
     amount = round_money(sum((i.price * i.quantity for i in after), ZERO), currency)
+    too_large = money_limit_problem(amount, f"the next payment amount {amount}")
+    if too_large:
+        raise UsageError(f"--line-item: {too_large}")
     frequency = str(props.get("hs_recurring_billing_frequency") or "")
     try:
         mrr = monthly_recurring(amount, currency, frequency)
