@@ -43,7 +43,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -559,15 +559,6 @@ class Pair:
     object_id: int
 
 
-@dataclass
-class BatchResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.outcome == "failed"]
-
-
 def read_pairs(text: str) -> Iterator[Pair | Outcome]:
     """Rows of a pairs file: a ``Pair``, or a failed ``Outcome`` for a row that does not parse.
     The first row that is neither blank nor a comment is a header if its first cell is not a
@@ -602,13 +593,21 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
 
 
 def apply_batch(
-    store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD, today: dt.date
-) -> BatchResult:
-    """Apply each row on its own (in file order) and record every outcome."""
-    result = BatchResult()
+    store: Store,
+    rows: Iterable[Pair | Outcome],
+    *,
+    mode: str = ADD,
+    today: dt.date,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[Outcome]:
+    """Apply each row on its own (in file order), yielding every outcome as it is applied.
+    ``stop`` is asked before each row: when it says so (Ctrl-C), the rows left are not applied
+    and the caller reports what was done."""
     for row in rows:
+        if stop():
+            return
         if isinstance(row, Outcome):
-            result.outcomes.append(row)
+            yield row
             continue
         try:
             outcome = associate(
@@ -616,8 +615,7 @@ def apply_batch(
             )
         except (InvalidState, NotFound, UsageError) as exc:
             outcome = _failed(row, exc)
-        result.outcomes.append(_at_line(outcome, row.line))
-    return result
+        yield _at_line(outcome, row.line)
 
 
 def _failed(row: Pair, exc: SubctlError) -> Outcome:
