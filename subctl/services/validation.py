@@ -502,11 +502,16 @@ RULE_TYPES: tuple[str, ...] = tuple(CHECKS)
 # -- the limits of every value (module docstring) --------------------------------------------
 
 
-def _text_limits(c: _Context, prop: Property, v: str) -> str | None:
+def _text_limits(prop: Property, v: str) -> str | None:
     if len(v) > TEXT_MAX_LENGTH:
         return f"the text has {len(v):,} characters; text is limited to {TEXT_MAX_LENGTH:,}"
-    multi_line = prop.field_type in MULTI_LINE_FIELD_TYPES
-    for ch in v:
+    return control_problem(v, multi_line=prop.field_type in MULTI_LINE_FIELD_TYPES)
+
+
+def control_problem(text: str, *, multi_line: bool = False) -> str | None:
+    """The first control character ``text`` may not hold, as a problem, or None: none in
+    single-line text, only newlines and tabs in multi-line text."""
+    for ch in text:
         if unicodedata.category(ch) == "Cc" and not (multi_line and ch in MULTI_LINE_CONTROLS):
             where = "text" if multi_line else "single-line text"
             allowed = " (newlines and tabs are)" if multi_line else ""
@@ -592,7 +597,7 @@ _STANDARD_LIMITS: dict[str, Callable[[_Context, Any], str | None]] = {
 
 def _limits(c: _Context, prop: Property, value: Any) -> str | None:
     if prop.type is PropType.STRING and isinstance(value, str):
-        problem = _text_limits(c, prop, value)
+        problem = _text_limits(prop, value)
         if problem:
             return problem
     if prop.money:
