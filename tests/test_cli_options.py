@@ -46,7 +46,8 @@ def test_an_empty_option_value_is_a_usage_error(invoke: Invoke, node: Any, optio
 
 
 def test_value_options_are_found() -> None:
-    """The walk sees the options the issue named (a walk finding nothing would prove nothing)."""
+    """The walk sees these value-taking options of subctl (a walk finding nothing would prove
+    nothing)."""
     found = {(node.name, option) for node, option in _value_options()}
     for case in [("subctl", "--workspace"), ("subctl", "--profile"),
                  ("subctl delete", "--backup"), ("subctl delete", "--plan-out"),
