@@ -29,12 +29,17 @@ Rules:
   the property history with the line items in one write.
 - ``create`` makes a new record from ``key=value`` fields (``RECORD_FIELDS``) and associates it;
   every check runs before the record is created, so a refused association leaves no orphan.
+  Numbers go through the one conversion (``query.values.parse_number``); amounts and prices
+  follow the money limits and, for payments and line items, the currency's minor unit
+  (refused, never rounded); currencies are ISO 4217 codes; quantities are 1 to
+  ``validation.QUANTITY_MAX``.
 - Batches (``--from-file pairs.csv``): one row per association, ``subscription id, object type,
   object id`` (a header row is optional: the first row that is neither blank nor a ``#``
   comment, if its first cell is not a number; a leading UTF-8 BOM is ignored; object types by
   name, plural, label or HubSpot object type id such as ``0-1``). Rows are applied in order,
   each on its own; every row gets an outcome (added, unchanged, replaced, removed, or failed
-  with the error), like HubSpot's 207 multi-status batches.
+  with the error), like HubSpot's 207 multi-status batches. Ctrl-C stops between rows: the
+  outcomes so far are reported and the rows after the last one applied are not.
 """
 
 from __future__ import annotations
