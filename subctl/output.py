@@ -195,7 +195,7 @@ class Output:
                 if fmt is Format.CSV:
                     from subctl.export.csvfmt import write_csv
 
-                    count = write_csv(rows, keyed, self.stdout)
+                    count = write_csv(rows, keyed, self.stdout, terminal=self.is_tty)
                 elif fmt is Format.NDJSON:
                     from subctl.export.jsonfmt import write_ndjson
 

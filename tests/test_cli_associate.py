@@ -122,7 +122,10 @@ def test_a_line_item_has_a_single_parent(seeded: Invoke) -> None:
         ("associate 3 --contact new --create 'phone=1'", 2, "contact has no field phone"),
         ("associate 3 --contact new --create 'email=nope'", 2, '"nope" is not an email address'),
         ("associate 3 --company new --create 'domain=acme.com'", 2, "a company needs name="),
-        ("associate 3 --payment new --create 'amount=1,currency=dollars'", 2, "3-letter code"),
+        ("associate 3 --payment new --create 'amount=1,currency=dollars'", 2,
+         'currency "dollars" is not an ISO 4217 currency code'),
+        ("associate 3 --payment new --create 'amount=1,currency=XYZ'", 2,
+         'currency "XYZ" is not an ISO 4217 currency code'),
         ("associate 3 --deal new --create 'name=x,amount=lots'", 2, '"lots" is not a number'),
         ("associate 3 --contact new --create name", 2, '"name" is not key=value'),
         ("associate 3 --contact 17 --from-file x.csv", 2, "--from-file takes no ID"),
@@ -436,6 +439,24 @@ def test_edit_a_line_item_and_the_amounts_follow(seeded: Invoke) -> None:
         ("associate 1 --line-item 9 --quantity 2", 3, "line item 9 not found"),
         ("associate 1 --line-item 1 --quantity 0", 2,
          '--line-item: quantity "0" is not a positive whole number'),
+        ("associate 1 --line-item 1 --quantity 1000001", 2,
+         '--line-item: quantity "1000001" is not a positive whole number (1 to 1,000,000)'),
+        ("associate 1 --line-item 1 --quantity 2.5", 2,
+         '--line-item: quantity "2.5" is not a positive whole number'),
+        ("associate 1 --line-item 1 --price 1e400", 2,
+         '--line-item: price "1e400" is out of range'),
+        ("associate 1 --line-item 1 --price 1e-400", 2,
+         '--line-item: price "1e-400" is out of range'),
+        ("associate 1 --line-item 1 --price 99999999999999999999", 2,
+         '--line-item: price "99999999999999999999" is out of range'),
+        ("associate 1 --line-item 1 --price 1000000000000", 2,
+         '--line-item: price "1000000000000" is too large'),
+        ("associate 1 --line-item 1 --price 1.23456", 2,
+         "--line-item: price \"1.23456\" has more than 3 decimal places"),
+        ("associate 1 --line-item 1 --price 1.234", 2,
+         "--line-item: price 1.234 has more decimal places than USD allows (2 decimal places)"),
+        ("associate 1 --line-item 1 --quantity 1000000 --price 999999999", 2,
+         "--line-item: the next payment amount 999999999000000.00 is too large"),
         ("associate 1 --line-item 1 --price abc", 2, '--line-item: price "abc" is not a number'),
         ("associate 1 --line-item 1 --price -1", 2, '--line-item: price "-1" is negative'),
         ("associate 1 --contact 17 --quantity 2", 2, "--line-item ID only"),
@@ -450,6 +471,23 @@ def test_line_item_edit_refusals(seeded: Invoke, args: str, code: int, message: 
     assert result.exit_code == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert json.loads(seeded("view 1 -f json").stdout)["properties"]["hs_next_payment_amount"] == 99
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("amount=1e400,currency=usd", '--create: amount "1e400" is out of range'),
+        ("amount=-5,currency=usd", '--create: amount "-5" is negative'),
+        ("amount=1.234,currency=usd", "--create: amount 1.234 has more decimal places than USD"),
+        ("amount=5.5,currency=jpy", "--create: amount 5.5 has more decimal places than JPY"),
+    ],
+)  # fmt: skip
+def test_new_payment_amounts_are_checked_money(seeded: Invoke, fields: str, message: str) -> None:
+    result = seeded(f"associate 3 --payment new --create '{fields}'")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: {message}")
+    assert "payment" not in associations(seeded, 3)
+    assert seeded("view 3").exit_code == 0
 
 
 def test_line_items_of_a_frozen_subscription_cannot_be_edited(seeded: Invoke) -> None:

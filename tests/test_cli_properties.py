@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -425,3 +426,23 @@ def test_validation_messages_mask_highly_sensitive_values(seeded: Invoke) -> Non
         assert result.exit_code == 2
         assert result.stderr.startswith("Error: tax_id: ****** ") and rule in result.stderr
         assert value not in result.stderr
+
+
+def test_property_view_and_settings_use_the_one_two_column_table(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``view``, ``property view`` and ``property settings`` share one renderer of pairs."""
+    from subctl.commands import _render
+
+    real = _render.pairs_table
+    titles: list[str] = []
+
+    def spy(title: str, pairs: Any) -> Any:
+        titles.append(title)
+        return real(title, pairs)
+
+    monkeypatch.setattr(_render, "pairs_table", spy)
+    assert invoke("init").exit_code == 0
+    assert invoke("property view hs_status --format table").exit_code == 0
+    assert invoke("property settings --format table").exit_code == 0
+    assert titles[0] == "Property hs_status" and "Workspace settings" in titles

@@ -124,3 +124,47 @@ def test_a_killed_batch_has_printed_what_it_did(tmp_path: Path) -> None:
             )
         }
     assert len(printed) >= 300 and printed <= journaled
+
+
+def test_ctrl_c_mid_associate_file_reports_the_rows_applied(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW}
+    made = subprocess.run(
+        [sys.executable, "-m", "subctl", "demo", "--count", "2000", "--seed", "3"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("subscription,object,id\n" + "".join(f"{i},deal,1\n" for i in range(2, 2001)))
+
+    def added() -> int:
+        try:
+            with sqlite3.connect(home / "workspace.db") as conn:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM associations WHERE object_type = 'deal' AND object_id = 1"
+                ).fetchone()
+                return int(count) - 1  # deal 1 is subscription 1's
+        except sqlite3.OperationalError:
+            return 0
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "subctl", "associate", "--from-file", str(pairs), "-f", "ndjson"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and added() < 100:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    printed = [json.loads(line) for line in stdout.splitlines()]
+    done = added()
+    assert 100 <= len(printed) == done < 1999, stderr
+    assert {row["outcome"] for row in printed} == {"added"}
+    last = printed[-1]["line"]
+    assert [row["line"] for row in printed] == list(range(2, last + 1))
+    assert stderr.splitlines() == [
+        f"Error: interrupted after {done} rows ({done} added); the rows after line {last} were "
+        "not applied",
+        f"Hint: apply the rest: tail -n +{last + 1} {pairs} | subctl associate --from-file -",
+    ]

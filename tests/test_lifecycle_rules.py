@@ -12,6 +12,7 @@ from subctl.errors import UsageError
 from subctl.schema import STATUSES, standard_registry
 from subctl.services import batch
 from subctl.services.lifecycle import (
+    SNAPSHOT_FIELDS,
     Action,
     Context,
     Decision,
@@ -650,3 +651,37 @@ def test_refund_unused_leaving_a_pending_payment_needs_attention() -> None:
     assert run(Action("cancel"), active, payments).outcome is OK  # no refund asked for
     both = run(Action("cancel", refund_unused=True, refund_pending=True), active, payments)
     assert both.outcome is OK and both.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("frequency", "start", "due", "next_due"),
+    [
+        ("monthly", dt.date(2026, 1, 31), dt.date(2027, 2, 28), dt.date(2027, 3, 31)),
+        ("monthly", dt.date(2026, 1, 31), dt.date(2027, 1, 31), dt.date(2027, 2, 28)),
+        ("monthly", dt.date(2026, 1, 30), dt.date(2028, 2, 29), dt.date(2028, 3, 30)),
+        ("quarterly", dt.date(2026, 5, 31), dt.date(2027, 2, 28), dt.date(2027, 5, 31)),
+        ("monthly", dt.date(2026, 1, 15), dt.date(2027, 2, 15), dt.date(2027, 3, 15)),
+        # a due date moved off the billing day (by hand, by a resume) keeps its own day
+        ("monthly", dt.date(2026, 1, 31), dt.date(2027, 2, 10), dt.date(2027, 3, 10)),
+        ("weekly", dt.date(2026, 1, 31), dt.date(2027, 2, 28), dt.date(2027, 3, 7)),
+    ],
+)
+def test_pay_keeps_the_billing_day_of_month(
+    frequency: str, start: dt.date, due: dt.date, next_due: dt.date
+) -> None:
+    s = sub("unpaid", hs_recurring_billing_frequency=frequency, hs_next_payment_due_date=due,
+            hs_recurring_billing_start_date=start)  # fmt: skip
+    d = run(Action("pay"), s)
+    assert d.outcome is OK and d.mutation is not None
+    assert d.mutation.changes["hs_next_payment_due_date"] == (due, next_due)
+    assert "hs_recurring_billing_start_date" in SNAPSHOT_FIELDS["pay"]  # read by pay
+
+
+def test_due_dates_do_not_drift_over_a_year_of_payments() -> None:
+    from subctl.services.refunds import next_period_end
+
+    due, seen = dt.date(2027, 1, 31), []
+    for _ in range(12):
+        due = next_period_end(due, "monthly", billing_day=31)
+        seen.append(due.day)
+    assert seen == [28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 31]

@@ -108,15 +108,18 @@ EVIL = "x\x1b]52;c;aGVsbG8\x07\x1b]0;pwned\x07\x1b[2J\x1b[H\x9b31m"
 @pytest.fixture
 def evil(seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Subscription 1's and 2's names, a property's label and option, a view's query and a
-    job's selection (cancelling 2) all hold escape sequences."""
-    with _workspace(subctl_home) as conn:
-        conn.execute("UPDATE subscriptions SET hs_name = ? WHERE hs_object_id = 1", (EVIL,))
-        conn.execute("UPDATE subscriptions SET hs_name = ? WHERE hs_object_id = 2", (EVIL + "2",))
+    job's selection (cancelling 2) all hold escape sequences (the names and the label written
+    to the workspace directly: subctl refuses control characters in them)."""
     created = seeded(
-        ["property", "create", "--name", "tier", "--label", f"Tier {EVIL}",
+        ["property", "create", "--name", "tier", "--label", "Tier",
          "--type", "enumeration", "--option", f"Basic {EVIL}=basic"]
     )  # fmt: skip
     assert created.exit_code == 0, created.stderr
+    with _workspace(subctl_home) as conn:
+        conn.execute("UPDATE subscriptions SET hs_name = ? WHERE hs_object_id = 1", (EVIL,))
+        conn.execute("UPDATE subscriptions SET hs_name = ? WHERE hs_object_id = 2", (EVIL + "2",))
+        conn.execute("UPDATE property_definitions SET label = ? WHERE name = 'tier'",
+                     (f"Tier {EVIL}",))  # fmt: skip
     saved = seeded(["filter", "--where", f'name = "{EVIL}"', "--save-view", "evil"])
     assert saved.exit_code == 0, saved.stderr
     canceled = seeded(["cancel", "--where", f'name = "{EVIL}2"', "--yes", "--format", "json"])
@@ -167,13 +170,42 @@ def test_previews_and_messages_show_escapes_visibly(
     missing = evil(["views", "show", EVIL])  # a value interpolated into an error message
     assert missing.exit_code == 3
     assert "\x1b" not in missing.stderr and "\\x1b]52" in missing.stderr
-    created = evil(["property", "create", "--name", "note", "--label", EVIL, "--type", "string",
-                    "--preview", "--sample", EVIL, "--format", "table"])  # fmt: skip
-    # The preview shows the label; the sample itself is refused (no control characters in
-    # single-line text), and neither reaches the terminal raw.
+    created = evil(["property", "create", "--name", "note", "--label", "Note", "--type",
+                    "string", "--preview", "--sample", EVIL, "--format", "table"])  # fmt: skip
+    # The sample is refused (no control characters in single-line text), and does not reach
+    # the terminal raw.
     assert (created.exit_code, "U+001B" in created.stderr) == (2, True), created.stderr
-    assert "\\x1b]52" in created.stdout
     assert "\x1b" not in created.stdout + created.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["property", "create", "--name", "note", "--label", EVIL, "--type", "string"],
+        ["property", "create", "--name", "note", "--label", "No\x07te", "--type", "string"],
+        ["property", "edit", "tier", "--label", f"Tier {EVIL}"],
+    ],
+)
+def test_property_labels_refuse_control_characters(evil: Invoke, args: list[str]) -> None:
+    result = evil(args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("Error: the label: control character U+00")
+    assert "not allowed in single-line text" in result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "note" not in evil("property list --format json").stdout
+
+
+def test_csv_to_a_terminal_shows_escapes_visibly(
+    evil: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.output import Output
+
+    monkeypatch.setattr(Output, "is_tty", property(lambda self: True))
+    result = evil("list --fields id,name --sort id --limit 1 --format csv")
+    assert result.exit_code == 0, result.stderr
+    assert read_back(result.stdout)[1] == ["1", "x\\x1b]52;c;aGVsbG8\\x07\\x1b]0;pwned\\x07"
+                                                "\\x1b[2J\\x1b[H\\x9b31m"]  # fmt: skip
+    assert not {"\x1b", "\x07", "\x9b"} & set(result.stdout)
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])

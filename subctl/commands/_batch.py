@@ -336,7 +336,7 @@ def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
 
 
 @contextmanager
-def _interrupt_between_chunks() -> Iterator[Callable[[], bool]]:
+def interrupt_between_chunks() -> Iterator[Callable[[], bool]]:
     """While a batch runs, Ctrl-C (SIGINT) ends it at the next chunk boundary instead of inside
     a chunk, so what is reported is exactly what was journaled. Yields "was it pressed?"."""
     import signal
@@ -392,7 +392,7 @@ def _run(
         if batch.job_backup(store, job) != backup[0]:  # newly asked for by this run
             batch.record_backup(store, job, backup[0])
     stopped = _Stopped()
-    with _interrupt_between_chunks() as pressed, app.out.progress(described, total) as advance:
+    with interrupt_between_chunks() as pressed, app.out.progress(described, total) as advance:
 
         def results() -> Generator[dict[str, Any], None, None]:
             try:

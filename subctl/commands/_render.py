@@ -1,5 +1,6 @@
 """Human rendering of one subscription (``view`` on a terminal)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -22,7 +23,9 @@ PAYMENT_COLUMNS = [
 ]
 
 
-def _pairs(title: str, pairs: list[tuple[str, str]]) -> Group:
+def pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Group:
+    """A titled two-column table of (label, value) pairs: ``view``, ``property view``,
+    ``property settings``."""
     # Widths in proportion (labels 2 : values 3) so that on a narrow terminal both stay visible.
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, expand=True)
     table.add_column(style="dim", overflow="fold", ratio=2)
@@ -52,13 +55,13 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry, width: i
         (standard if prop is None or prop.hubspot_defined else custom).append(
             (f"{label} ({key})", text_value(value))
         )
-    parts.append(_pairs("Properties", standard))
+    parts.append(pairs_table("Properties", standard))
     if custom:
-        parts.append(_pairs("Custom properties", custom))
+        parts.append(pairs_table("Custom properties", custom))
     for object_name, records in document["associations"].items():
         plural = ASSOCIATION_BY_NAME[object_name].plural
         parts.append(
-            _pairs(
+            pairs_table(
                 f"Associated {plural.lower()}",
                 [(str(r["id"]), f"{r['label']}  [type {r['associationTypeId']}]"
                   + (f"  ({'; '.join(r['details'])})" if len(r.get("details", [])) > 1 else ""))
@@ -78,7 +81,7 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry, width: i
         parts.append(Group(Text("Payments", style="bold"), payments))
     if document["history"]:
         parts.append(
-            _pairs(
+            pairs_table(
                 "History",
                 [(text_value(c["changed_at"]),
                   f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
@@ -87,7 +90,7 @@ def render_detail(document: dict[str, Any], registry: PropertyRegistry, width: i
         )  # fmt: skip
     if document.get("outbox"):  # e-mails recorded by lifecycle verbs
         parts.append(
-            _pairs(
+            pairs_table(
                 "Outbox",
                 [(text_value(m["created_at"]),
                   f"{m['kind']} to {m['to'] or '(no recipient)'}: {m['subject']}"

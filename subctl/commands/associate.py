@@ -14,7 +14,7 @@ from subctl.export import Column
 from subctl.output import Format
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from subctl.store.base import AssociatedRecord
 
@@ -201,21 +201,48 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:
             raise UsageError(f"{path} is not UTF-8 text: {exc}") from exc
-    result = svc.apply_batch(app.store(), svc.read_pairs(text), mode=mode, today=app.today())
+    from subctl.commands._batch import interrupt_between_chunks
+    from subctl.errors import Aborted
+
+    outcomes: list[svc.Outcome] = []  # the rows applied so far, for the summary
+
+    def applied(pressed: "Callable[[], bool]") -> "Iterator[dict[str, Any]]":
+        rows = svc.read_pairs(text)
+        for outcome in svc.apply_batch(app.store(), rows, mode=mode, today=app.today(),
+                                       stop=pressed):  # fmt: skip
+            outcomes.append(outcome)
+            yield outcome.row()
+
     columns = [Column(key, header) for key, header in svc.batch_columns()]
-    app.out.rows((o.row() for o in result.outcomes), columns, fmt, empty="No rows in the file.")
+    with interrupt_between_chunks() as pressed:
+        app.out.rows(applied(pressed), columns, fmt, empty="No rows in the file.")
+        interrupted = pressed()
     counts: dict[str, int] = {}
-    for outcome in result.outcomes:
+    for outcome in outcomes:
         counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-    if result.failed:  # like every batch: exit 5 when any item failed, whatever the reason
-        first = result.failed[0]
+    failed = [o for o in outcomes if o.outcome == "failed"]
+    if interrupted:
+        last = outcomes[-1].line if outcomes else 0
+        rest = (
+            f"tail -n +{last + 1} {path} | subctl associate --from-file -"
+            if str(path) != "-" and last
+            else f"subctl associate --from-file {path}"
+        )
+        flags = {svc.REPLACE: " --replace", svc.REMOVE: " --remove"}.get(mode, "")
+        raise Aborted(
+            f"interrupted after {len(outcomes)} rows ({summary or 'none applied'}); "
+            + (f"the rows after line {last} were not applied" if last else "no row was applied"),
+            hint=f"apply the rest: {rest}{flags}",
+        )
+    if failed:  # like every batch: exit 5 when any item failed, whatever the reason
+        first = failed[0]
         raise InvalidState(
-            f"{len(result.failed)} of {len(result.outcomes)} rows failed ({summary}); "
+            f"{len(failed)} of {len(outcomes)} rows failed ({summary}); "
             f"first, line {first.line}: {first.error}"
         )
-    if result.outcomes:
-        app.out.success(f"{len(result.outcomes)} rows: {summary}")
+    if outcomes:
+        app.out.success(f"{len(outcomes)} rows: {summary}")
 
 
 def register(app: typer.Typer) -> None:

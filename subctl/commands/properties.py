@@ -181,24 +181,8 @@ def _complete_spec(
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Any:
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    from subctl.export.values import visible
-
-    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
-    table.add_column(style="dim", no_wrap=True)
-    table.add_column(overflow="fold")
-    for key, value in pairs:
-        # data, never Rich markup ([A-Z] in a regex); control characters shown as escapes
-        table.add_row(Text(visible(key)), Text(visible(value, newlines=True)))
-    return Group(Text(visible(title), style="bold"), table)
-
-
 def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
+    from subctl.commands._render import pairs_table
     from subctl.services import properties as svc
 
     kind = "HubSpot-defined" if prop.hubspot_defined else "custom"
@@ -217,12 +201,12 @@ def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
         pairs.append(("Aliases", ", ".join(prop.aliases)))
     if "usage" in doc:
         pairs.append(("Subscriptions with a value", f"{doc['usage']:,}"))
-    parts = [_pairs_table(f"Property {prop.name}", pairs)]
+    parts = [pairs_table(f"Property {prop.name}", pairs)]
     if prop.options:
-        parts.append(_pairs_table("Options", [(o.value, o.label) for o in prop.options]))
+        parts.append(pairs_table("Options", [(o.value, o.label) for o in prop.options]))
     if prop.rules:
         parts.append(
-            _pairs_table(
+            pairs_table(
                 "Validation rules",
                 [(svc.rule_text(r), svc.describe_rule(r)) for r in prop.rules],
             )
@@ -535,8 +519,10 @@ def property_settings(
     doc = svc.settings_document(store)
 
     def render() -> Any:
+        from subctl.commands._render import pairs_table
+
         usage = doc["customProperties"]
-        return _pairs_table(
+        return pairs_table(
             "Workspace settings",
             [
                 ("Account tier", doc["tier"]),

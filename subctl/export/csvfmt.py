@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from subctl.export import Column
-from subctl.export.values import neutralise
+from subctl.export.values import neutralise, visible
 
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
@@ -35,11 +35,19 @@ def write_csv(
     out: TextIO,
     *,
     header: bool = True,
+    terminal: bool = False,
 ) -> int:
+    """Write the rows; ``terminal``: the cells are read on a terminal, so control characters
+    are shown as escapes (``visible``) instead of exact data (files and pipes)."""
+
+    def cell(value: Any) -> str:
+        text = neutralise(value)
+        return visible(text) if terminal else text
+
     if header:
-        out.write(_line([neutralise(c.header) for c in columns]))
+        out.write(_line([cell(c.header) for c in columns]))
     count = 0
     for row in rows:
-        out.write(_line([neutralise(row.get(c.key)) for c in columns]))
+        out.write(_line([cell(row.get(c.key)) for c in columns]))
         count += 1
     return count

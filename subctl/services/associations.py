@@ -29,12 +29,17 @@ Rules:
   the property history with the line items in one write.
 - ``create`` makes a new record from ``key=value`` fields (``RECORD_FIELDS``) and associates it;
   every check runs before the record is created, so a refused association leaves no orphan.
+  Numbers go through the one conversion (``query.values.parse_number``); amounts and prices
+  follow the money limits and, for payments and line items, the currency's minor unit
+  (refused, never rounded); currencies are ISO 4217 codes; quantities are 1 to
+  ``validation.QUANTITY_MAX``.
 - Batches (``--from-file pairs.csv``): one row per association, ``subscription id, object type,
   object id`` (a header row is optional: the first row that is neither blank nor a ``#``
   comment, if its first cell is not a number; a leading UTF-8 BOM is ignored; object types by
   name, plural, label or HubSpot object type id such as ``0-1``). Rows are applied in order,
   each on its own; every row gets an outcome (added, unchanged, replaced, removed, or failed
-  with the error), like HubSpot's 207 multi-status batches.
+  with the error), like HubSpot's 207 multi-status batches. Ctrl-C stops between rows: the
+  outcomes so far are reported and the rows after the last one applied are not.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
@@ -319,8 +324,6 @@ def record_values(
     obj: AssociationObject, fields: Mapping[str, str], *, now: dt.datetime
 ) -> dict[str, Any]:
     """Checked, typed values of a new record (the keys ``Store.create_record`` takes)."""
-    from subctl.services.validation import email_domain, is_domain
-
     spec = {f.name: f for f in RECORD_FIELDS[obj.name]}
     given = dict(fields)
     if obj.name == "contact" and "name" in given:
@@ -346,7 +349,9 @@ def record_values(
             else:
                 values[f.name] = None
             continue
-        values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw, email_domain, is_domain)
+        values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw)
+    if obj.name == "payment":
+        _check_money(values["amount"], str(values["currency"]), "--create", "amount")
     if obj.name == "contact" and not (
         values["firstname"] or values["lastname"] or values["emails"]
     ):
@@ -354,22 +359,35 @@ def record_values(
     return values
 
 
-def _typed(
-    f: RecordField, raw: str, email_domain: Any, is_domain: Any, where: str = "--create"
-) -> Any:
-    """``raw`` as the field's type; usage errors name ``where`` the value was given."""
-    if f.kind == "number":
+def _typed(f: RecordField, raw: str, where: str = "--create") -> Any:
+    """``raw`` as the field's type, through the one text-to-number conversion and the money
+    limits; usage errors name ``where`` the value was given."""
+    from subctl.query.values import ValueParseError, parse_number
+    from subctl.services.validation import (
+        QUANTITY_MAX,
+        currency_problem,
+        email_domain,
+        is_domain,
+        money_limit_problem,
+    )
+
+    if f.kind in ("number", "integer"):
         try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite():
-            raise UsageError(f'{where}: {f.name} "{raw}" is not a number')
-        return number
-    if f.kind == "integer":
-        if not _is_id(raw) or int(raw) < 1:
-            raise UsageError(f'{where}: {f.name} "{raw}" is not a positive whole number')
-        return int(raw)
+            number = parse_number(raw)
+        except ValueParseError as exc:
+            raise UsageError(f"{where}: {f.name} {exc}") from exc
+        if f.kind == "integer":
+            if not isinstance(number, int) or not 1 <= number <= QUANTITY_MAX:
+                raise UsageError(
+                    f'{where}: {f.name} "{raw}" is not a positive whole number '
+                    f"(1 to {QUANTITY_MAX:,})"
+                )
+            return number
+        amount = Decimal(number)
+        problem = money_limit_problem(amount, f'"{raw}"')
+        if problem:
+            raise UsageError(f"{where}: {f.name} {problem}")
+        return amount
     if f.kind == "emails":
         emails = [e.strip() for e in raw.split(";") if e.strip()]
         for email in emails:
@@ -385,10 +403,20 @@ def _typed(
     if f.choices and raw.lower() not in f.choices:
         raise UsageError(f'{where}: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
     if f.name == "currency":
-        if not (len(raw) == 3 and raw.isascii() and raw.isalpha()):
-            raise UsageError(f'{where}: currency "{raw}" is not a 3-letter code')
+        problem = currency_problem(raw.upper(), f'"{raw}"')
+        if problem:
+            raise UsageError(f"{where}: currency {problem}")
         return raw.upper()
     return raw.lower() if f.choices else raw
+
+
+def _check_money(amount: Decimal, currency: str, where: str, name: str) -> None:
+    """``amount`` in ``currency``: no finer than the currency's minor unit (never rounded)."""
+    from subctl.services.validation import money_problem
+
+    problem = money_problem(amount, currency)
+    if problem:
+        raise UsageError(f"{where}: {name} {problem}")
 
 
 def create_and_associate(
@@ -475,18 +503,13 @@ def edit_line_item(
     and the subscription's next payment amount and MRR (module docstring), in one write."""
     from subctl.services.lifecycle import ZERO
     from subctl.services.refunds import monthly_recurring, round_money
-    from subctl.services.validation import email_domain, is_domain
+    from subctl.services.validation import money_limit_problem
 
     spec = {f.name: f for f in RECORD_FIELDS["line_item"]}
     given = {name: raw.strip() for name, raw in fields.items() if raw is not None}
     if not given:
         raise UsageError("--line-item ID: give --quantity and/or --price to edit it")
-    typed = {
-        name: _typed(spec[name], raw, email_domain, is_domain, "--line-item")
-        for name, raw in given.items()
-    }
-    if typed.get("price", ZERO) < 0:
-        raise UsageError(f'--line-item: price "{given["price"]}" is negative')
+    typed = {name: _typed(spec[name], raw, "--line-item") for name, raw in given.items()}
     items = store.line_items(sub_id)  # NotFound for an unknown subscription
     store.record_label("line_item", line_item_id)  # NotFound for an unknown line item
     old = next((i for i in items if i.id == line_item_id), None)
@@ -504,8 +527,13 @@ def edit_line_item(
     new = LineItem(old.id, old.name, typed.get("quantity", old.quantity),
                    typed.get("price", old.price))  # fmt: skip
     currency = str(props.get("hs_currency_code") or "")
+    if "price" in typed:
+        _check_money(typed["price"], currency, "--line-item", "price")
     after = [new if i.id == new.id else i for i in items]
     amount = round_money(sum((i.price * i.quantity for i in after), ZERO), currency)
+    too_large = money_limit_problem(amount, f"the next payment amount {amount}")
+    if too_large:
+        raise UsageError(f"--line-item: {too_large}")
     frequency = str(props.get("hs_recurring_billing_frequency") or "")
     try:
         mrr = monthly_recurring(amount, currency, frequency)
@@ -534,15 +562,6 @@ class Pair:
     subscription_id: int
     object: AssociationObject
     object_id: int
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.outcome == "failed"]
 
 
 def read_pairs(text: str) -> Iterator[Pair | Outcome]:
@@ -579,13 +598,21 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
 
 
 def apply_batch(
-    store: Store, rows: Iterable[Pair | Outcome], *, mode: str = ADD, today: dt.date
-) -> BatchResult:
-    """Apply each row on its own (in file order) and record every outcome."""
-    result = BatchResult()
+    store: Store,
+    rows: Iterable[Pair | Outcome],
+    *,
+    mode: str = ADD,
+    today: dt.date,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[Outcome]:
+    """Apply each row on its own (in file order), yielding every outcome as it is applied.
+    ``stop`` is asked before each row: when it says so (Ctrl-C), the rows left are not applied
+    and the caller reports what was done."""
     for row in rows:
+        if stop():
+            return
         if isinstance(row, Outcome):
-            result.outcomes.append(row)
+            yield row
             continue
         try:
             outcome = associate(
@@ -593,8 +620,7 @@ def apply_batch(
             )
         except (InvalidState, NotFound, UsageError) as exc:
             outcome = _failed(row, exc)
-        result.outcomes.append(_at_line(outcome, row.line))
-    return result
+        yield _at_line(outcome, row.line)
 
 
 def _failed(row: Pair, exc: SubctlError) -> Outcome:

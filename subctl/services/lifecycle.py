@@ -216,7 +216,7 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "send_update_link": ("hs_createdate",),
     "pay": ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
             "hs_recurring_billing_frequency", "hs_payment_method", "hs_last_payment_status",
-            "hs_last_payment_amount"),
+            "hs_last_payment_amount", "hs_recurring_billing_start_date"),
     "mark_unpaid": ("hs_createdate", "hs_next_payment_amount", "hs_currency_code",
                     "hs_payment_method", "hs_last_payment_status"),
     "mark_past_due": (),
@@ -1064,8 +1064,10 @@ def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Dec
     note = f"paid {charge.amount} {charge.currency}"
     if due is not None:
         frequency = str(sub.properties.get("hs_recurring_billing_frequency") or "")
+        start = sub.properties.get("hs_recurring_billing_start_date")
+        billing_day = start.day if isinstance(start, dt.date) else None  # the billing day
         try:
-            changes["hs_next_payment_due_date"] = next_period_end(due, frequency)
+            changes["hs_next_payment_due_date"] = next_period_end(due, frequency, billing_day)
         except ValueError as exc:
             return _fail(d, f"cannot move the next payment due date: {exc}")
         note += f"; next payment due {changes['hs_next_payment_due_date']}"

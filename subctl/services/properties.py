@@ -209,6 +209,9 @@ def check_label(label: str, registry: PropertyRegistry, own: str | None = None) 
         raise UsageError("the label cannot be empty")
     if len(label) > LABEL_MAX:
         raise UsageError(f"the label is longer than {LABEL_MAX} characters")
+    control = validation.control_problem(label)
+    if control:
+        raise UsageError(f"the label: {control}")
     existing = registry.get(label)
     if existing is not None and existing.name != own:
         raise UsageError(

@@ -30,6 +30,7 @@ The arithmetic, with every choice written down (HubSpot documents none of it):
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -96,10 +97,26 @@ def monthly_recurring(amount: Decimal, currency: str, frequency: str) -> Decimal
     raise ValueError(f'unknown billing frequency "{frequency}"')
 
 
-def next_period_end(period_end: dt.date, frequency: str) -> dt.date:
-    """The last day of the billing period after the one that ends on ``period_end`` (the
-    inverse of ``period_start``); ValueError for an unknown frequency."""
-    return _add_period(period_end, frequency, 1)
+def _on_billing_day(day: dt.date, billing_day: int) -> dt.date:
+    """``day``'s month on ``billing_day``, clamped to the month's length (31 -> 28 February)."""
+    return day.replace(day=min(billing_day, calendar.monthrange(day.year, day.month)[1]))
+
+
+def next_period_end(period_end: dt.date, frequency: str, billing_day: int | None = None) -> dt.date:
+    """The last day of the billing period after the one that ends on ``period_end``;
+    ValueError for an unknown frequency.
+
+    Month-based periods end on the subscription's ``billing_day`` (its start date's day of
+    month), clamped to the month's length: a subscription started on the 31st is due on 31
+    January, 28 February, 31 March, never drifting to the 28th. A ``period_end`` that is not on
+    the billing day (a due date moved by hand, a resume with a new next billing date) keeps its
+    own day of month, as does every period end without a billing day."""
+    end = _add_period(period_end, frequency, 1)
+    if billing_day is None or frequency not in _MONTHS:
+        return end
+    if period_end != _on_billing_day(period_end, billing_day):
+        return end
+    return _on_billing_day(end, billing_day)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ REGEX_MAX_LENGTH = 1000
 TEXT_MAX_LENGTH = 65_536
 MONEY_LIMIT = Decimal("1e12")
 MONEY_DECIMALS = 3
+QUANTITY_MAX = 1_000_000  # units of one line item
 NET_TERMS_MAX_DAYS = 365
 OWNER_ID_MAX = 2**53 - 1
 MULTI_LINE_FIELD_TYPES = frozenset({"textarea", "html"})
@@ -501,11 +502,16 @@ RULE_TYPES: tuple[str, ...] = tuple(CHECKS)
 # -- the limits of every value (module docstring) --------------------------------------------
 
 
-def _text_limits(c: _Context, prop: Property, v: str) -> str | None:
+def _text_limits(prop: Property, v: str) -> str | None:
     if len(v) > TEXT_MAX_LENGTH:
         return f"the text has {len(v):,} characters; text is limited to {TEXT_MAX_LENGTH:,}"
-    multi_line = prop.field_type in MULTI_LINE_FIELD_TYPES
-    for ch in v:
+    return control_problem(v, multi_line=prop.field_type in MULTI_LINE_FIELD_TYPES)
+
+
+def control_problem(text: str, *, multi_line: bool = False) -> str | None:
+    """The first control character ``text`` may not hold, as a problem, or None: none in
+    single-line text, only newlines and tabs in multi-line text."""
+    for ch in text:
         if unicodedata.category(ch) == "Cc" and not (multi_line and ch in MULTI_LINE_CONTROLS):
             where = "text" if multi_line else "single-line text"
             allowed = " (newlines and tabs are)" if multi_line else ""
@@ -514,14 +520,19 @@ def _text_limits(c: _Context, prop: Property, v: str) -> str | None:
 
 
 def _money_limits(c: _Context, v: Any) -> str | None:
-    amount = Decimal(str(v))
+    return money_limit_problem(Decimal(str(v)), c.quote(v))
+
+
+def money_limit_problem(amount: Decimal, shown: str) -> str | None:
+    """Why ``amount`` (written ``shown`` in messages) cannot be an amount of money in any
+    currency (negative, too large, finer than every minor unit), or None."""
     if amount < 0:
-        return f"{c.quote(v)} is negative; amounts are 0 or more"
+        return f"{shown} is negative; amounts are 0 or more"
     if amount >= MONEY_LIMIT:
-        return f"{c.quote(v)} is too large; amounts are below {MONEY_LIMIT:,.0f}"
+        return f"{shown} is too large; amounts are below {MONEY_LIMIT:,.0f}"
     if _decimal_places(amount) > MONEY_DECIMALS:
         return (
-            f"{c.quote(v)} has more than {MONEY_DECIMALS} decimal places, finer than any "
+            f"{shown} has more than {MONEY_DECIMALS} decimal places, finer than any "
             "currency's minor unit"
         )
     return None
@@ -547,7 +558,14 @@ def _currency_code(c: _Context, v: str) -> str | None:
         return None
     if v.strip().upper() in CURRENCY_CODES:
         return f"{c.quote(v)} is not an ISO 4217 currency code; write it {v.strip().upper()}"
-    return f"{c.quote(v)} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)"
+    return currency_problem(v, c.quote(v))
+
+
+def currency_problem(code: str, shown: str) -> str | None:
+    """Why ``code`` (written ``shown`` in messages) is not an ISO 4217 currency code, or None."""
+    if code in CURRENCY_CODES:
+        return None
+    return f"{shown} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)"
 
 
 def _whole_number(c: _Context, v: Any, low: int, high: int, what: str) -> str | None:
@@ -579,7 +597,7 @@ _STANDARD_LIMITS: dict[str, Callable[[_Context, Any], str | None]] = {
 
 def _limits(c: _Context, prop: Property, value: Any) -> str | None:
     if prop.type is PropType.STRING and isinstance(value, str):
-        problem = _text_limits(c, prop, value)
+        problem = _text_limits(prop, value)
         if problem:
             return problem
     if prop.money:
