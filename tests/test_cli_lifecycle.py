@@ -512,6 +512,34 @@ def test_pay_brings_an_unpaid_subscription_back(seeded: Invoke) -> None:
     assert "only an unpaid or past-due subscription owes a payment" in canceled.stderr
 
 
+def test_pay_settles_every_period_due_and_previews_as_a_preview(
+    seeded: Invoke, subctl_home: Path
+) -> None:
+    """A weekly subscription four weeks overdue: one payment of four periods, and the next due
+    date after today (never active and overdue)."""
+    import datetime as dt
+    import sqlite3
+
+    with sqlite3.connect(subctl_home / "workspace.db") as conn:
+        due = (dt.date(2026, 10, 31) - dt.date(1970, 1, 1)).days * 86_400_000  # epoch ms
+        conn.execute(
+            "UPDATE subscriptions SET hs_recurring_billing_frequency = 'weekly',"
+            " hs_next_payment_due_date = ? WHERE hs_object_id = 3",
+            (due,),
+        )
+    preview = seeded("pay 3 --dry-run --format json")
+    assert preview.exit_code == 0, preview.stderr
+    assert rows(preview.stdout)[0]["note"] == (
+        "would record a payment of 1200.00 USD (4 periods); next payment due 2026-11-28"
+    )
+    paid = seeded("pay 3 --yes --format json")
+    assert rows(paid.stdout)[0]["note"] == (
+        "paid 1200.00 USD (4 periods); next payment due 2026-11-28"
+    )
+    props = view(seeded, 3)["properties"]
+    assert (props["hs_status"], props["hs_next_payment_due_date"]) == ("active", "2026-11-28")
+
+
 def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, subctl_home: Path) -> None:
     before = checksum(subctl_home)
     refused = seeded("pay --where 'status = unpaid'")

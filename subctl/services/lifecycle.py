@@ -98,7 +98,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -1043,6 +1043,9 @@ def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: De
     return d
 
 
+MAX_PERIODS_SETTLED = 400  # what one `pay` settles at most (over seven years of weekly periods)
+
+
 def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
     for p in target.payments:
         if p.pending_bank_payment:
@@ -1054,23 +1057,36 @@ def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Dec
     charge = _charge(sub, "succeeded", ctx.now)
     if isinstance(charge, str):
         return _fail(d, f"cannot record the payment: {charge}")
+    # The debt is every period due up to today: one payment settles them all, and the next due
+    # date is the first after today (an overdue weekly subscription owes several weeks).
+    due = sub.properties.get("hs_next_payment_due_date")
+    periods = 1
+    if isinstance(due, dt.date):
+        frequency = str(sub.properties.get("hs_recurring_billing_frequency") or "")
+        start = sub.properties.get("hs_recurring_billing_start_date")
+        billing_day = start.day if isinstance(start, dt.date) else None  # the billing day
+        try:
+            due = next_period_end(due, frequency, billing_day)
+            while due <= ctx.today and periods < MAX_PERIODS_SETTLED:
+                due = next_period_end(due, frequency, billing_day)
+                periods += 1
+        except ValueError as exc:
+            return _fail(d, f"cannot move the next payment due date: {exc}")
+        if due <= ctx.today:
+            return _fail(d, f"more than {MAX_PERIODS_SETTLED} periods are due; record them by hand")
+    charge = replace(charge, amount=charge.amount * periods)
     changes: dict[str, Any] = {
         "hs_status": "active",
         "hs_last_payment_status": "succeeded",
         "hs_last_payment_amount": charge.amount,
         "hs_lastmodifieddate": ctx.now,
     }
-    due = sub.properties.get("hs_next_payment_due_date")
-    note = f"paid {charge.amount} {charge.currency}"
-    if due is not None:
-        frequency = str(sub.properties.get("hs_recurring_billing_frequency") or "")
-        start = sub.properties.get("hs_recurring_billing_start_date")
-        billing_day = start.day if isinstance(start, dt.date) else None  # the billing day
-        try:
-            changes["hs_next_payment_due_date"] = next_period_end(due, frequency, billing_day)
-        except ValueError as exc:
-            return _fail(d, f"cannot move the next payment due date: {exc}")
-        note += f"; next payment due {changes['hs_next_payment_due_date']}"
+    note = ctx.says("paid", "would record a payment of") + f" {charge.amount} {charge.currency}"
+    if periods > 1:
+        note += f" ({periods} periods)"
+    if isinstance(due, dt.date):
+        changes["hs_next_payment_due_date"] = due
+        note += f"; next payment due {due}"
     d.mutation = _mutation(action, ctx, sub, changes, charges=(charge,))
     d.new_status = "active"
     d.note = note
