@@ -495,3 +495,15 @@ def test_line_items_of_a_frozen_subscription_cannot_be_edited(seeded: Invoke) ->
     freeze_subscription_1(seeded)
     result = seeded("associate 1 --line-item 1 --quantity 2")
     assert (result.exit_code, result.stderr) == (5, FROZEN)
+
+
+def test_pairs_on_stdin_with_cr_only_line_endings(seeded: Invoke) -> None:
+    """Old-Mac line endings on stdin read as they do from a file: one row a line."""
+    result = seeded(
+        ["associate", "--from-file", "-", "--format", "csv"], input="5,company,77\r2,company,77\r"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[:6] for line in result.stdout.splitlines()[1:]] == [
+        ["1", "5", "company", "77", "297", "added"],
+        ["2", "2", "company", "77", "297", "added"],
+    ]

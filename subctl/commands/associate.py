@@ -192,15 +192,9 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
             yes=yes,
         )
 
-    if str(path) == "-":
-        text = app.out.stdin.read()
-    else:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path} is not UTF-8 text: {exc}") from exc
+    from subctl.services.batch import read_source
+
+    text, _ = read_source(str(path), app.out.stdin)
     from subctl.commands._batch import interrupt_between_chunks
     from subctl.errors import Aborted
 

@@ -190,8 +190,8 @@ def _id(cell: str, source: str, line: int) -> int:
 
 def read_source(path: str, stdin: TextIO) -> tuple[str, str]:
     """The text of ``--from-file``/``--plan`` (``-``: stdin) and a name for messages."""
-    if path == "-":
-        return stdin.read(), "<stdin>"
+    if path == "-":  # newlines read as a file's are: \r\n and a lone \r end a line too
+        return stdin.read().replace("\r\n", "\n").replace("\r", "\n"), "<stdin>"
     try:
         return Path(path).read_text(encoding="utf-8-sig"), path
     except OSError as exc:

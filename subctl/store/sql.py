@@ -172,7 +172,11 @@ def _command(path: Path | None, verb: str) -> str:
     """A command line for a hint, naming the workspace file unless it is the default one."""
     from subctl.config import default_workspace_path
 
-    if path is None or path == default_workspace_path().expanduser().resolve():
+    try:
+        default = default_workspace_path().expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the path given is not the default one
+        default = None
+    if path is None or path == default:
         return f"subctl {verb}"
     return f"subctl -w {shlex.quote(str(path))} {verb}"
 
@@ -377,7 +381,7 @@ class SqlStore:
         try:
             with self._read_only_errors():
                 yield
-        except ValueError as exc:  # stored text that is not UTF-8, or not of its column's type
+        except (ValueError, OverflowError) as exc:  # stored text not UTF-8, or not of its type
             raise unavailable(self.url, exc, damaged=True) from exc
         except Exception as exc:
             mapped = self.database_error(exc)
