@@ -283,6 +283,19 @@ def test_tier_cap_and_downgrade(seeded: Invoke) -> None:
     ok(seeded, "property create --name c --label C --type string")
 
 
+def test_an_update_never_tells_whether_a_guess_matched_a_sensitive_value(seeded: Invoke) -> None:
+    ok(seeded, "property settings --tier enterprise")
+    ok(seeded, "property create --name ssn --label SSN --type string "
+               "--sensitivity highly_sensitive")  # fmt: skip
+    ok(seeded, "update 1 --set ssn=123-45-6789 --yes")
+    notes = [
+        json.loads(ok(seeded, f"update 1 --set ssn={guess} --dry-run -f json"))[0]
+        for guess in ("000-00-0000", "123-45-6789")
+    ]
+    wrong, right = notes
+    assert wrong == right and right["note"] == "would set ssn=******", notes
+
+
 def test_sensitive_properties_and_masking(seeded: Invoke) -> None:
     ok(seeded, "property settings --tier enterprise")
     ok(seeded, "property create --name tax_id --label 'Tax ID' --type string "

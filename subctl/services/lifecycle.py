@@ -963,7 +963,9 @@ def _update(
     refused = _edit_refusal(props, wanted)
     if refused:
         return _fail(d, refused)
-    changes = {k: v for k, v in wanted.items() if props.get(k) != v}
+    # A highly sensitive value is written whether or not it differs: "no change" would tell
+    # whoever guessed it what the stored value is.
+    changes = {k: v for k, v in wanted.items() if k in ctx.masked or props.get(k) != v}
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
