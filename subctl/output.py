@@ -181,12 +181,15 @@ class Output:
 
                 width = self.console().width
                 notes: list[str] = []  # said once the pager has closed, not under it
+                count = -1
                 with self.paged(page) as stream:
                     console = self.console(stream, width=width)
                     count = render_table(rows, columns, console, note=notes.append)
                     below = footer(count) if footer is not None and count else None
                     if below:
                         console.print(Text(visible(below), style="dim"))
+                if count < 0:  # the pager was quit before the end: the reader has seen enough
+                    return 0
                 for note in notes:
                     self.message(note)
                 if self.is_tty:

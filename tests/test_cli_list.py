@@ -296,6 +296,15 @@ def test_all_as_a_table_goes_through_the_pager(demo: Invoke, tmp_path: Path) -> 
     assert len({len(line) for line in lines}) == 1  # one table: every line as wide
 
 
+def test_quitting_the_pager_early_says_nothing_more(invoke: Invoke) -> None:
+    """``q`` after the first screen: the command ends quietly, with 0 and no false note (the
+    table is larger than a pipe's buffer, so the pager leaves while subctl still writes)."""
+    assert invoke("demo --count 3000").exit_code == 0
+    quits = f"{sys.executable} -c 'import sys; sys.stdin.readline()'"
+    shown = run_on_terminal(["list", "--all", "--fields", "id,name"], {"SUBCTL_PAGER": quits})
+    assert shown == ""
+
+
 def test_an_empty_pager_variable_means_no_pager(demo: Invoke) -> None:
     shown = run_on_terminal(["list", "--all", "--fields", "id"], {"PAGER": ""})
     assert shown.count("\n") == 2 + 300
