@@ -503,6 +503,39 @@ def test_a_full_disk_mid_batch_stops_it_resumably(
     assert demo("jobs resume 1 --yes").exit_code == 0
 
 
+def test_a_full_disk_under_the_backup_leaves_it_whole_and_counted(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills in the middle of a chunk's records: the torn part is cut off, nothing of
+    that chunk is deleted, and the file holds exactly the records reported."""
+    import os
+
+    from subctl.services import batch
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = os.write
+    calls = {"n": 0}
+
+    def write(fd: int, data: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:  # header, first chunk, then half of the second chunk's records
+            return real(fd, bytes(data)[: len(data) // 2])
+        if calls["n"] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    backup = tmp_path / "gone.csv"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch.os, "write", write)
+        result = demo(f"delete --where 'status = expired' --backup {backup} --yes --format json")
+    assert result.exit_code == 6, result.stderr
+    assert "Error: disk full: job 1 stopped after 10 of " in result.stderr
+    deleted = {row["id"] for row in json.loads(result.stdout) if row["outcome"] == "ok"}
+    assert _ids_of([backup]) == deleted and len(deleted) == 10
+    assert backup.read_text().endswith("\n")  # no torn record at the end
+    assert f"Backup of 10 subscriptions written to {backup}" in result.stderr
+
+
 def test_a_full_disk_leaves_no_partial_plan(
     seeded: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -597,3 +630,14 @@ def test_a_backup_recorded_for_a_job_does_not_outlive_demo(
     assert "Resuming unfinished job 1" in resumed.stderr
     assert "Backup of" not in resumed.stderr
     assert sorted(p.name for p in tmp_path.glob("old*")) == ["old.csv"]
+
+
+def test_a_backup_of_nothing_leaves_no_file_and_long_names_are_usage_errors(
+    seeded: Invoke, tmp_path: Path
+) -> None:
+    backup = tmp_path / "none.csv"
+    result = seeded(f"delete {ACTIVE} --backup {backup} --yes")  # not deletable: nothing deleted
+    assert result.exit_code == 5, result.stderr
+    assert not backup.exists()
+    long = seeded(f"delete {CANCELED} --backup {tmp_path / ('x' * 300 + '.csv')} --yes")
+    assert long.exit_code == 2 and "File name too long" in long.stderr, long.stderr

@@ -413,7 +413,10 @@ def _run(
         _print_results(app, job, results(), columns(action), fmt, total, stopped)
     if writer is not None:
         writer.close()
-        app.out.message(f"Backup of {_plural(writer.count)} written to {writer.path}")
+        if writer.count or stopped.error is not None:
+            app.out.message(f"Backup of {_plural(writer.count)} written to {writer.path}")
+        else:  # nothing was deleted: an empty file would only block the name
+            writer.path.unlink(missing_ok=True)
     if not warned:
         _warn(app, tally.warnings)
     if stopped.error is not None:

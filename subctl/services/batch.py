@@ -55,7 +55,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -648,7 +648,14 @@ _BACKUP_KEY = "jobs.{}.backup"  # a workspace setting: the job's backup file
 def backup_path(path: str) -> Path:
     """``--backup FILE`` checked before anything changes: a file (not a directory) with a
     supported suffix, in a directory that exists; absolute, as the journal keeps it."""
-    target = Path(path).expanduser()
+    try:
+        return _backup_path(path)
+    except OSError as exc:  # a name too long, a loop of links: the path cannot be a backup
+        raise UsageError(f"--backup: {path}: {exc.strerror or exc}") from exc
+
+
+def _backup_path(path: str) -> Path:
+    target = Path(os.path.expanduser(path))
     supported = ", ".join(BACKUP_SUFFIXES)
     if target.is_dir():
         raise UsageError(f"--backup: {path} is a directory", hint=f"name a file ({supported})")
@@ -731,7 +738,8 @@ class Backup:
                 number += 1
             except OSError as exc:
                 raise file_error(self.path, exc) from exc
-        self._file = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (see close)
+        self._fd = fd  # written unbuffered: a failed write leaves nothing pending
+        self._size = 0  # what is on disk, synced: whole records only
         _sync_directory(self.path.parent)  # the new file's name is durable too
         self._chunk: set[int] = set()  # backed up for the chunk in flight (retries: once)
         self._write([], header=True)
@@ -758,15 +766,23 @@ class Backup:
             self._chunk.update(new)
 
     def _write(self, rows: Iterable[dict[str, Any]], header: bool = False) -> None:
+        """Append and sync; a failed write (a full disk) is cut off again, so the file holds
+        exactly the records counted, each whole."""
+        text = io.StringIO()
+        written = self._write_csv(rows, self.columns, text, header=header)
+        data = memoryview(text.getvalue().encode("utf-8"))
         try:
-            self.count += self._write_csv(rows, self.columns, self._file, header=header)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            while data:
+                data = data[os.write(self._fd, data) :]
+            os.fsync(self._fd)
         except OSError as exc:
+            with suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+                os.lseek(self._fd, self._size, os.SEEK_SET)
+                os.fsync(self._fd)
             raise file_error(self.path, exc) from exc
+        self._size = os.lseek(self._fd, 0, os.SEEK_CUR)
+        self.count += written
 
     def close(self) -> None:
-        try:
-            self._file.close()
-        except OSError as exc:
-            raise file_error(self.path, exc) from exc
+        os.close(self._fd)
