@@ -20,7 +20,10 @@ from tests.conftest import Invoke
 # -- CSV ------------------------------------------------------------------------------------
 
 # Written out independently of the code under test: what starts a spreadsheet formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r")
+FORMULA_STARTS = (
+    "=", "+", "-", "@", "＝", "＋", "－", "＠", "\ufe66", "\ufe62", "\ufe63", "\ufe6b",
+    "\t", "\r", "\n",
+)  # fmt: skip
 NASTY = st.lists(
     st.sampled_from(list("ab ,;\"'\r\n\t=+-@＝＋－＠|") + ["SUM(1)", "\r@SUM(A1)", "\r\n"]),
     max_size=10,
@@ -91,7 +94,14 @@ def test_delete_backup_csv_round_trips(seeded: Invoke, subctl_home: Path, tmp_pa
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [("＝HYPERLINK(1)", "'＝HYPERLINK(1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("-1", "'-1")],
+    [
+        ("＝HYPERLINK(1)", "'＝HYPERLINK(1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-1", "'-1"),
+        ("\n@SUM(A1)", "'\n@SUM(A1)"),
+        ("\ufe66HYPERLINK(1)", "'\ufe66HYPERLINK(1)"),
+    ],
 )
 def test_formula_starters_are_neutralised(value: str, cell: str) -> None:
     out = io.StringIO(newline="")

@@ -170,7 +170,7 @@ def jobs_results(
         for item in store.job_items(job_id)
         if not wanted or (item.outcome or "unprocessed") in wanted
     )
-    app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.")
+    app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.", page=True)
 
 
 @jobs_app.command("resume")

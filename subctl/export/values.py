@@ -9,7 +9,12 @@ from typing import Any
 
 # What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
 # (which some spreadsheets fold to ASCII), and a leading tab or CR.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r")
+# What a spreadsheet may read as the start of a formula: ASCII, full-width and small-form
+# variants (which some spreadsheets fold to ASCII), and the whitespace some skip before one.
+FORMULA_PREFIXES = (
+    "=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63",
+    "\ufe6b", "\t", "\r", "\n",
+)  # fmt: skip
 # Control characters (C0, DEL, C1) and the bidirectional overrides that reorder what a terminal
 # shows: never written raw to a terminal.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
