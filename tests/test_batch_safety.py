@@ -562,6 +562,10 @@ def test_plan_files_hold_no_highly_sensitive_value(seeded: Invoke, tmp_path: Pat
     made = seeded(f"update {ACTIVE} 5 --set tax_id=DK12345678 --dry-run --plan-out {plan}")
     assert made.exit_code == 0, made.stderr
     assert "DK12345678" not in plan.read_text() + made.stdout + made.stderr
+    import hashlib
+
+    unkeyed = hashlib.sha256(b"DK12345678").hexdigest()  # what a guesser would compare
+    assert unkeyed not in plan.read_text() and "hmac-sha256:" in plan.read_text()
     other = seeded(f"update --set tax_id=DK87654321 --plan {plan} --yes")
     assert other.exit_code == 2 and "reviewed with other options" in other.stderr
     assert "DK87654321" not in other.stderr

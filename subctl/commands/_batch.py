@@ -271,7 +271,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     masked = masked_names(store.properties())
     if not prepared.items:
         if options.plan_out:
-            batch.write_plan(options.plan_out, prepared, app.clock(), masked)
+            batch.write_plan(options.plan_out, prepared, app.clock(), masked, store)
         app.out.message("No subscriptions match.")
         return
     count = len(prepared.items)
@@ -299,7 +299,7 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     if options.dry_run:
         assert decisions is not None
         if options.plan_out:
-            digest = batch.write_plan(options.plan_out, prepared, app.clock(), masked)
+            digest = batch.write_plan(options.plan_out, prepared, app.clock(), masked, store)
             app.out.message(f"Plan of {_plural(count)} written to {options.plan_out} ({digest})")
         app.out.rows((d.row() for d in decisions), columns(action), options.fmt, empty="")
         tally = Tally.of(decisions)

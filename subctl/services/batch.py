@@ -51,9 +51,11 @@ import datetime as dt
 import errno
 import gc
 import hashlib
+import hmac
 import io
 import json
 import os
+import secrets
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -252,7 +254,7 @@ def prepare(
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
             raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
-        if plan.action != plan_action(action, masked_names(store.properties())):
+        if plan.action != plan_action(action, masked_names(store.properties()), store):
             made = Action.from_json(plan.action).describe(store.properties())
             raise UsageError(
                 f"{selection.plan} was reviewed with other options: `{made}`",
@@ -333,19 +335,38 @@ def check_text(action: Action, selection: Selection) -> None:
 # -- plans -----------------------------------------------------------------------------------
 
 
-def plan_action(action: Action, masked: frozenset[str]) -> dict[str, Any]:
+_PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
+
+
+def _plan_key(store: Store) -> bytes:
+    """The workspace's own secret for hashing highly sensitive values in plan files, made on
+    first use: a plan file alone cannot be used to test guesses of a value."""
+    key = store.get_setting(_PLAN_KEY)
+    if key is None:
+        key = secrets.token_hex(32)
+        store.set_setting(_PLAN_KEY, key)
+    return bytes.fromhex(key)
+
+
+def plan_action(action: Action, masked: frozenset[str], store: Store) -> dict[str, Any]:
     """The action as a plan file keeps it: the values of highly sensitive properties replaced
-    by their SHA-256, so the file holds none in clear yet ``--plan`` still checks that the run
-    sets the same values as the dry run."""
+    by a keyed hash (HMAC-SHA256 with the workspace's secret), so the file holds none in clear,
+    nor anything to test a guess against, yet ``--plan`` still checks that the run sets the
+    same values as the dry run."""
     data = action.to_json()
+    secret = [(n, v) for n, v in action.values if n in masked and v]
+    key = _plan_key(store) if secret else b""
     data["values"] = [
-        [name, f"sha256:{_sha256(value)}" if name in masked and value else value]
+        [name, "hmac-sha256:" + hmac.new(key, value.encode(), "sha256").hexdigest()
+         if name in masked and value else value]
         for name, value in action.values
-    ]
+    ]  # fmt: skip
     return data
 
 
-def write_plan(path: str, prepared: Prepared, now: dt.datetime, masked: frozenset[str]) -> str:
+def write_plan(
+    path: str, prepared: Prepared, now: dt.datetime, masked: frozenset[str], store: Store
+) -> str:
     """Write the plan of a dry run; returns its hash."""
     if path == "-":
         raise UsageError("--plan-out needs a file: stdout carries the per-item results")
@@ -353,7 +374,7 @@ def write_plan(path: str, prepared: Prepared, now: dt.datetime, masked: frozense
     document = {
         "subctl_plan": PLAN_FORMAT,
         "verb": prepared.action.verb,
-        "action": plan_action(prepared.action, masked),
+        "action": plan_action(prepared.action, masked, store),
         "created_at": now.isoformat(),
         "count": len(prepared.items),
         "hash": digest,
