@@ -130,6 +130,8 @@ def read_config() -> Config:
                         raise _malformed(path, f"{where}.{setting}", "is not a profile setting")
                     if not isinstance(setting_value, str):
                         raise _malformed(path, f"{where}.{setting}", "must be a string")
+                    if not setting_value:  # empty: it would silently mean the default one
+                        raise _malformed(path, f"{where}.{setting}", "is empty")
                 config.profiles[name] = dict(entry)
         else:
             raise _malformed(path, key, "is not a setting (known: active, profiles)")
@@ -141,9 +143,11 @@ def load_profile(name: str | None) -> Profile:
     config = read_config()
     wanted = name or config.active or DEFAULT_PROFILE
     if wanted not in config.profiles:
+        known = ", ".join(sorted(config.profiles)) or "none configured"
         if name is not None:
-            known = ", ".join(sorted(config.profiles)) or "none configured"
             raise UsageError(f'unknown profile "{name}"; profiles: {known}')
+        if config.active is not None:  # the file names a profile it does not define
+            raise _malformed(config_path(), "active", f'names no profile ("{wanted}"; {known})')
         return Profile(wanted)
     return Profile(wanted, config.profiles[wanted].get("workspace") or None)
 

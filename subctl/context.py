@@ -31,8 +31,18 @@ def system_clock() -> dt.datetime:
                 f'SUBCTL_NOW="{pinned}" is not an ISO 8601 date and time',
                 hint="e.g. SUBCTL_NOW=2026-11-26T12:00:00Z, or unset it for the real clock",
             ) from exc
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        if not EARLIEST <= value <= LATEST:  # dates and periods count from it: keep them valid
+            raise UsageError(
+                f'SUBCTL_NOW="{pinned}" is out of range ({EARLIEST.year} to {LATEST.year})',
+                hint="e.g. SUBCTL_NOW=2026-11-26T12:00:00Z, or unset it for the real clock",
+            )
+        return value
     return dt.datetime.now(dt.UTC)
+
+
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # epoch milliseconds are not negative
+LATEST = dt.datetime(9000, 12, 31, tzinfo=dt.UTC)  # room for offsets and periods after it
 
 
 @dataclass

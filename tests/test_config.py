@@ -155,3 +155,30 @@ def test_passwords_in_workspace_urls_are_never_printed(invoke: Invoke) -> None:
     assert got.stdout == "postgresql://admin:***@db.example:5432/billing\n"
     assert "s3cretpw" not in got.stdout + got.stderr + listed.stdout + listed.stderr
     assert "profiles.team.workspace,postgresql://admin:***@db.example:5432/billing" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[profiles.team]\nworkspace = ""\n', "profiles.team.workspace is empty"),
+        ('active = "team"\n', 'active names no profile ("team"; none configured)'),
+    ],
+)
+def test_a_config_that_would_silently_mean_the_default_is_refused(
+    invoke: Invoke, subctl_home: Path, text: str, key: str
+) -> None:
+    subctl_home.mkdir(parents=True, exist_ok=True)
+    (subctl_home / "config.toml").write_text(text)
+    result = invoke("list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {subctl_home / 'config.toml'}: {key}"), result.stderr
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_a_pinned_clock_out_of_range_is_a_usage_error(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, now: str
+) -> None:
+    monkeypatch.setenv("SUBCTL_NOW", now)
+    result = invoke("demo")
+    assert result.exit_code == 2
+    assert f'Error: SUBCTL_NOW="{now}" is out of range' in result.stderr, result.stderr
