@@ -182,3 +182,9 @@ def test_a_pinned_clock_out_of_range_is_a_usage_error(
     result = invoke("demo")
     assert result.exit_code == 2
     assert f'Error: SUBCTL_NOW="{now}" is out of range' in result.stderr, result.stderr
+
+
+def test_config_without_a_subcommand_lists_like_views_and_jobs(invoke: Invoke) -> None:
+    assert invoke("config set active default").exit_code == 0
+    listed = invoke("config --format csv")
+    assert (listed.exit_code, listed.stdout) == (0, "key,value\nactive,default\n")

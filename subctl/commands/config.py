@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from subctl import config
-from subctl.commands._options import FormatOpt
+from subctl.commands._options import FormatOpt, effective_format, remember_group_format
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
@@ -13,7 +13,8 @@ from subctl.output import Format
 config_app = typer.Typer(
     help="The config file: which profile is active, and each profile's workspace.\n\n"
     "Example: subctl config set profiles.team.workspace ~/team.db",
-    no_args_is_help=True,
+    invoke_without_command=True,
+    no_args_is_help=False,
 )
 
 KeyArg = Annotated[
@@ -23,12 +24,27 @@ KeyArg = Annotated[
 COLUMNS = [Column("key", "Key"), Column("value", "Value")]
 
 
+@config_app.callback(invoke_without_command=True)
+def config_main(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """The config file: without a subcommand, list what is set.
+
+    Example: subctl config --format json
+    """
+    remember_group_format(ctx, fmt)
+    if ctx.invoked_subcommand is None:
+        _list(ctx, fmt)
+
+
 @config_app.command("list")
 def config_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
     """Every key set in the config file, and its value.
 
     Example: subctl config list --format csv
     """
+    _list(ctx, effective_format(ctx, fmt))
+
+
+def _list(ctx: typer.Context, fmt: Format) -> None:
     app = AppContext.from_typer(ctx)
     rows = [{"key": k, "value": config.shown(v)} for k, v in config.read_config().items()]
     app.out.rows(rows, COLUMNS, fmt, empty=f"Nothing set in {config.config_path()}.")
