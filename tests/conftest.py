@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -153,3 +155,22 @@ def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
                        (2, "payment", 900, 393)])  # fmt: skip
     store.close()
     return invoke
+
+
+def wait_until_journaled(home: Path, proc: subprocess.Popen[Any], items: int) -> None:
+    """Poll a running batch's journal until ``items`` have an outcome (or it ends, or 60 s),
+    so a test can interrupt it mid-run."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None and done < items:
+        try:
+            with sqlite3.connect(home / "workspace.db", timeout=30) as conn:
+                (done,) = conn.execute(
+                    "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
+                ).fetchone()
+        except sqlite3.OperationalError:  # the writer holds the lock this instant
+            done = 0
+        time.sleep(0.002)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, wait_until_journaled
 from tests.test_cli_lifecycle import FakeConfirm, add_payment, checksum, rows, view
 from tests.test_jobs import _interrupt_after
 
@@ -410,7 +410,6 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import NOW as NOW_TEXT
     from tests.test_jobs import _subctl
@@ -430,18 +429,8 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
          str(backup), "--yes", "--format", "json"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    processed = 0
     try:
-        while time.monotonic() < deadline and proc.poll() is None and processed < 300:
-            try:
-                with sqlite3.connect(home / "workspace.db", timeout=30) as conn:
-                    (processed,) = conn.execute(
-                        "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
-                    ).fetchone()
-            except sqlite3.OperationalError:
-                processed = 0
-            time.sleep(0.002)
+        wait_until_journaled(home, proc, 300)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)

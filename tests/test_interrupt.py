@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NOW, Invoke
+from tests.conftest import NOW, Invoke, wait_until_journaled
 
 
 def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
@@ -30,17 +30,7 @@ def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
          "--format", "ndjson"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    done = 0
-    while time.monotonic() < deadline and proc.poll() is None and done < 300:
-        try:
-            with sqlite3.connect(home / "workspace.db") as conn:
-                (done,) = conn.execute(
-                    "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
-                ).fetchone()
-        except sqlite3.OperationalError:
-            done = 0
-        time.sleep(0.005)
+    wait_until_journaled(home, proc, 300)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -100,17 +90,7 @@ def test_a_killed_batch_has_printed_what_it_did(tmp_path: Path) -> None:
              "--format", "ndjson"],
             env=env, stdout=stdout, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        done = 0
-        while time.monotonic() < deadline and proc.poll() is None and done < 500:
-            try:
-                with sqlite3.connect(home / "workspace.db") as conn:
-                    (done,) = conn.execute(
-                        "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
-                    ).fetchone()
-            except sqlite3.OperationalError:
-                done = 0
-            time.sleep(0.005)
+        wait_until_journaled(home, proc, 500)
         proc.kill()
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
