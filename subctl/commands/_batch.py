@@ -410,7 +410,9 @@ def _run(
                     raise
                 stopped.error = exc
 
-        _print_results(app, job, results(), columns(action), fmt, total, stopped)
+        table = _print_results(app, job, results(), columns(action), fmt, total, stopped)
+    if table is not None:  # a table is drawn once the progress bar is gone, never under it
+        table()
     if writer is not None:
         writer.close()
         if writer.count or stopped.error is not None:
@@ -440,10 +442,11 @@ def _print_results(
     fmt: Format,
     total: int,
     stopped: _Stopped,
-) -> None:
-    """Stream the rows (data formats), or a table of at most ``LARGE_BATCH`` rows (larger
-    batches: the first ``PREVIEW_ROWS``, then the count of the others). A full disk under
-    stdout stops the batch after the chunk in flight, resumably."""
+) -> Callable[[], None] | None:
+    """Stream the rows (data formats); or run the batch and return the drawing of a table of
+    at most ``LARGE_BATCH`` rows (larger batches: the first ``PREVIEW_ROWS``, then the count of
+    the others). A full disk under stdout stops the batch after the chunk in flight,
+    resumably."""
     from subctl.services.batch import is_disk_full
 
     fmt = app.out.resolve(fmt)
@@ -451,10 +454,13 @@ def _print_results(
         limit = total if total <= LARGE_BATCH else PREVIEW_ROWS
         shown = list(itertools.islice(rows, limit))
         more = sum(1 for _ in rows)
-        app.out.rows(shown, cols, fmt, empty="")
-        if more:
-            app.out.message(f"… and {more:,} more: subctl jobs results {job.id}")
-        return
+
+        def table() -> None:
+            app.out.rows(shown, cols, fmt, empty="")
+            if more:
+                app.out.message(f"… and {more:,} more: subctl jobs results {job.id}")
+
+        return table
     try:
         app.out.rows(rows, cols, fmt, empty="")
     except OSError as exc:
@@ -462,11 +468,12 @@ def _print_results(
             raise
         rows.close()  # ends the batch between chunks (the job stays unfinished)
         stopped.error = exc
-        return
+        return None
     # Whatever stopped the printing early (``| head`` closed stdout: the sink stops writing
     # and returns), the batch runs to its end, unprinted.
     for _ in rows:
         pass
+    return None
 
 
 def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
