@@ -106,11 +106,12 @@ use_subctl_classes(app)
 
 def _degrade_unencodable() -> None:
     """On a terminal or pipe whose encoding cannot carry every character (``LANG=C`` without
-    UTF-8 coercion, ``PYTHONIOENCODING=ascii``, a latin-1 console), write ``?`` for what it
-    cannot show instead of failing in the middle of the output."""
+    UTF-8 coercion, ``PYTHONIOENCODING=ascii``, a latin-1 console), write an escape such as
+    ``\u2013`` for what it cannot show instead of failing in the middle of the output: in JSON
+    that is the character itself, and elsewhere it is unambiguous, unlike a ``?``."""
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
-            stream.reconfigure(errors="replace")
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _framework_usage_error(exc: Exception, out: Output) -> int | None:

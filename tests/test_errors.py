@@ -200,9 +200,9 @@ def test_config_that_is_not_toml_is_a_usage_error(invoke: Invoke, subctl_home: P
 @pytest.mark.parametrize(
     ("encoding", "fmt", "expected"),
     [
-        ("ascii", "json", '"Acme Corp ? Pro monthly"'),
-        ("ascii", "table", "Acme Corp ? Pro monthly"),
-        ("latin-1", "csv", "Acme Corp ? Pro monthly"),
+        ("ascii", "json", '"Acme Corp \\u2013 Pro monthly"'),  # JSON's own escape: exact
+        ("ascii", "table", "Acme Corp \\u2013 Pro monthly"),
+        ("latin-1", "csv", "Acme Corp \\u2013 Pro monthly"),
     ],
 )
 def test_output_a_terminal_cannot_encode_is_degraded(
@@ -216,6 +216,10 @@ def test_output_a_terminal_cannot_encode_is_degraded(
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == b""
     assert expected in proc.stdout.decode(encoding)
+    if fmt == "json":
+        import json
+
+        assert {"hs_name": "Acme Corp – Pro monthly"} in json.loads(proc.stdout)
 
 
 def test_ids_on_stdin_with_cr_only_line_endings(seeded: Invoke, subctl_home: Path) -> None:
