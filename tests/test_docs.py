@@ -113,3 +113,9 @@ FRAMEWORK_TYPE = re.compile(
 def test_help_shows_no_framework_type_names(node: Any) -> None:
     found = FRAMEWORK_TYPE.findall(node.help_text())
     assert not found, f"`{node.name} --help` shows {found}: give the parameter a metavar"
+
+
+@pytest.mark.parametrize("node", TREE, ids=lambda node: node.name)
+def test_help_shows_no_id_bounds(node: Any) -> None:
+    """An id's 64-bit bounds are no reading matter (they are checked, not shown)."""
+    assert "9223372036854775807" not in node.help_text(), node.help_text()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -90,6 +91,9 @@ def _usage_pieces(ctx: Context, params: list[Parameter], options_metavar: str | 
     return pieces
 
 
+_ID_BOUNDS = re.compile(r"(; )?1<=x<=9223372036854775807")
+
+
 def _format_parameters(ctx: Context, params: list[Parameter], formatter: HelpFormatter) -> None:
     """The Arguments and Options sections, arguments named by their metavar alone."""
     arguments: list[tuple[str, str]] = []
@@ -102,8 +106,8 @@ def _format_parameters(ctx: Context, params: list[Parameter], formatter: HelpFor
             # the help alone: the bounds of a record id are no reading matter
             required = "  [required]" if param.required else ""
             arguments.append((_argument_name(param), (param.help or "") + required))
-        else:
-            options.append(record)
+        else:  # likewise the bounds of an id option (a 64-bit maximum)
+            options.append((record[0], _ID_BOUNDS.sub("", record[1]).replace("  []", "")))
     for title, rows in (("Arguments", arguments), ("Options", options)):
         if rows:
             with formatter.section(title):
