@@ -257,3 +257,13 @@ def test_jobs_data_formats_never_cut_values(seeded: Invoke, tmp_path: Path, fmt:
     assert result.exit_code == 0, result.stderr
     assert "…" not in result.stdout
     assert f"--plan {digest}" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_escapes_c1_controls_and_keeps_them_exact(evil: Invoke, fmt: str) -> None:
+    """U+009B is CSI to some terminals: JSON writes it as an escape, which reads back exact."""
+    listed = evil(f"list --fields id,name --sort id --limit 1 --format {fmt}")
+    viewed = evil("view 1 --format json")
+    assert "\x9b" not in listed.stdout + viewed.stdout and "\\u009b" in listed.stdout
+    first = json.loads(listed.stdout)[0] if fmt == "json" else json.loads(listed.stdout)
+    assert first["hs_name"] == EVIL and json.loads(viewed.stdout)["properties"]["hs_name"] == EVIL

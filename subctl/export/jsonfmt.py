@@ -1,12 +1,15 @@
 """JSON array (one record per line, streamed) and NDJSON writers.
 
 Strings, numbers, booleans and None go straight through the C encoder; only dates, datetimes
-and Decimals reach ``json_default``, which keeps large outputs cheap.
+and Decimals reach ``json_default``, which keeps large outputs cheap. C1 control characters
+(which some terminals obey, e.g. U+009B as CSI) are written as JSON escapes: the data stays
+exact and never drives a terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -14,12 +17,17 @@ from subctl.export import Column
 from subctl.export.values import json_default
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=json_default)
+_C1 = re.compile("[\x80-\x9f]")  # only ever inside strings: the encoder escapes C0 itself
+
+
+def _escaped(text: str) -> str:
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _encoder(columns: Sequence[Column]) -> Any:
     keys = [c.key for c in columns]
     encode = _ENCODER.encode
-    return lambda row: encode({key: row.get(key) for key in keys})
+    return lambda row: _escaped(encode({key: row.get(key) for key in keys}))
 
 
 def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> int:
@@ -43,4 +51,5 @@ def write_ndjson(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], o
 
 def write_document(data: Any, out: TextIO, *, indent: int | None = 2) -> None:
     """One JSON document (``view --format json``)."""
-    out.write(json.dumps(data, ensure_ascii=False, indent=indent, default=json_default) + "\n")
+    text = json.dumps(data, ensure_ascii=False, indent=indent, default=json_default)
+    out.write(_escaped(text) + "\n")
