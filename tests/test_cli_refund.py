@@ -112,6 +112,9 @@ def test_the_pending_payment_warning_names_a_command_that_refunds_it(seeded: Inv
     assert (row["outcome"], row["status"], row["new_status"]) == ("ok", "canceled", "canceled")
     assert (row["refund"], row["currency"]) == (1200.0, "EUR")
     assert row["note"] == "refunded pending bank payment 900 (1200.00 EUR)"
+    assert refund.stderr.endswith(  # summarised as what it was: a refund, not a cancellation
+        "Job 2: 0 canceled, 1 refunded only (already canceled), 0 skipped, 0 failed\n"
+    ), refund.stderr
     assert refunds_of(seeded, UNPAID) == [(1200.0, "refunded")]
     # exactly once: running it again refunds nothing
     again = seeded(f"{command} --yes --format json")

@@ -145,6 +145,7 @@ class Tally:
     failed: list[Decision] = field(default_factory=list)
     attention: list[Decision] = field(default_factory=list)  # done, to be followed up
     warnings: list[str] = field(default_factory=list)
+    refunded_only: int = 0  # of ok: refunds alone (``cancel --refund-pending``, already canceled)
 
     @classmethod
     def of(cls, decisions: Sequence[Decision]) -> Tally:
@@ -162,6 +163,8 @@ class Tally:
         for d in decisions:
             if d.outcome is Outcome.OK:
                 self.ok += 1
+                if d.status == d.new_status == "canceled" and d.refund is not None:
+                    self.refunded_only += 1  # a pending payment of a canceled subscription
             elif d.outcome is Outcome.SKIPPED:
                 self.skipped += 1
             elif d.outcome is Outcome.ATTENTION:
@@ -179,9 +182,12 @@ def _summary(tally: Tally, action: Action, dry_run: bool) -> str:
     counts = f"{tally.skipped:,} skipped, {len(tally.failed):,} failed"
     if tally.attention:
         counts += f", {len(tally.attention):,} need attention"
+    acted = tally.ok - tally.refunded_only
+    if tally.refunded_only:  # already canceled: only their pending payments were refunded
+        counts = f"{tally.refunded_only:,} refunded only (already {done}), {counts}"
     if dry_run:
-        return f"Dry run, nothing changed: {tally.ok:,} would be {done}, {counts}"
-    return f"{tally.ok:,} {done}, {counts}"
+        return f"Dry run, nothing changed: {acted:,} would be {done}, {counts}"
+    return f"{acted:,} {done}, {counts}"
 
 
 def _raise_for_failures(
