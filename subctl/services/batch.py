@@ -244,7 +244,6 @@ def prepare(
             "no subscriptions selected",
             hint="give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE",
         )
-    check_text(action, selection)
     verb, action_json = action.verb, action.to_json()
     fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
@@ -316,20 +315,6 @@ def not_found(missing: Sequence[int]) -> NotFound:
     shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
     noun = "subscription" if len(missing) == 1 else f"{len(missing)} subscriptions"
     return NotFound(f"{noun} not found: {shown}", hint="nothing was changed")
-
-
-def check_text(action: Action, selection: Selection) -> None:
-    """Option values must be text that can be stored: an undecodable command-line byte
-    (a surrogate escape) is refused before a job exists, not on every resume."""
-    texts = [("--reason", action.reason or ""), *((f"--set {n}", v) for n, v in action.values),
-             ("--where", selection.where or "")]  # fmt: skip
-    for option, text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(
-                f"{option}: the value is not valid UTF-8 text", hint="nothing was changed"
-            ) from None
 
 
 # -- plans -----------------------------------------------------------------------------------
