@@ -17,14 +17,20 @@ import pytest
 from tests.conftest import NOW, Invoke, wait_until_journaled
 
 
-def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
+def _demo_home(tmp_path: Path, count: int, **env: str) -> tuple[Path, dict[str, str]]:
+    """A demo workspace of ``count`` subscriptions (seed 3), and the environment to reach it."""
     home = tmp_path / "home"
-    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "SUBCTL_BATCH_CHUNK": "100"}
+    environ = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, **env}
     made = subprocess.run(
-        [sys.executable, "-m", "subctl", "demo", "--count", "8000", "--seed", "3"],
-        env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "subctl", "demo", "--count", str(count), "--seed", "3"],
+        env=environ, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
+    return home, environ
+
+
+def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
+    home, env = _demo_home(tmp_path, 8000, SUBCTL_BATCH_CHUNK="100")
     proc = subprocess.Popen(
         [sys.executable, "-m", "subctl", "cancel", "--where", "status = active", "--yes",
          "--format", "ndjson"],
@@ -76,13 +82,7 @@ def test_ctrl_c_between_a_chunks_commit_and_its_report_reports_that_chunk(
 
 
 def test_a_killed_batch_has_printed_what_it_did(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "SUBCTL_BATCH_CHUNK": "100"}
-    made = subprocess.run(
-        [sys.executable, "-m", "subctl", "demo", "--count", "8000", "--seed", "3"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    home, env = _demo_home(tmp_path, 8000, SUBCTL_BATCH_CHUNK="100")
     out = tmp_path / "out.ndjson"
     with out.open("w") as stdout:
         proc = subprocess.Popen(
@@ -107,13 +107,7 @@ def test_a_killed_batch_has_printed_what_it_did(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_mid_associate_file_reports_the_rows_applied(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW}
-    made = subprocess.run(
-        [sys.executable, "-m", "subctl", "demo", "--count", "2000", "--seed", "3"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    home, env = _demo_home(tmp_path, 2000)
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("subscription,object,id\n" + "".join(f"{i},deal,1\n" for i in range(2, 2001)))
 
