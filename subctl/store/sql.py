@@ -124,8 +124,10 @@ def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def describe_url(url: str) -> str:
-    """A URL safe to print: the password hidden."""
-    return sa.make_url(url).render_as_string(hide_password=True)
+    """A URL safe to print: the password hidden (the one rule, ``config.shown``)."""
+    from subctl.config import shown
+
+    return shown(url)
 
 
 def _no_write_access(path: Path) -> bool:
