@@ -365,24 +365,9 @@ class SqlStore:
         )
 
     @contextmanager
-    def _read_only_errors(self) -> Iterator[None]:
-        """SQLite's "attempt to write a readonly database" as the read-only message."""
-        try:
-            yield
-        except sa.exc.OperationalError as exc:
-            if _is_read_only(exc.orig):
-                raise self._read_only_error() from exc
-            raise
-        except Exception as exc:
-            if _is_read_only(exc):
-                raise self._read_only_error() from exc
-            raise
-
-    @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
-            with self._read_only_errors():
-                yield
+            yield
         except (ValueError, OverflowError) as exc:  # stored text not UTF-8, or not of its type
             raise unavailable(self.url, exc, damaged=True) from exc
         except Exception as exc:
@@ -394,6 +379,8 @@ class SqlStore:
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
         DB-API cursor (bulk paths); None for anything else."""
+        if _is_read_only(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc):
+            return self._read_only_error()  # a write on a workspace opened read-only
         if isinstance(exc, sa.exc.IntegrityError):
             return Conflict(f"conflict in the workspace: {exc.orig}")
         if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
