@@ -1,23 +1,22 @@
-"""subctl's performance benchmarks: each command against a baseline, in the same run and venv.
+"""subctl's benchmarks: each figure next to a baseline doing the same work, in the same run.
 
-    python benchmarks/run.py [--rows N] [--repeat K] [--stat median|min] [--only NAME ...]
+    python benchmarks/run.py [--rows N] [--repeat K] [--only NAME ...] [--cancel-sizes N ...]
 
-Builds a demo workspace of ``--rows`` subscriptions once (``subctl.services.demo.populate``),
-cached under ``<tempdir>/subctl-bench/`` and keyed by the row count and a marker of everything that
-shapes it (subctl's version, the migrations, the demo generator's source), so a stale cache is
-rebuilt. Then every benchmark runs its command and its baseline ``--repeat`` times, interleaved,
-after one untimed warm-up each, and compares the medians (``--stat min``: the fastest runs). Only
-ratios are judged, never absolute times: the script exits 1 when a ratio misses its target (or a
-command fails, or its output disagrees with the baseline's).
+Every figure runs the subctl command and its baseline as whole processes, in turn (A B A B ...),
+after untimed warm-ups, and prints the median wall time of each, the median of the pairwise
+ratios (subctl / baseline; pairs taken minutes apart would drift with the machine's load) and
+the peak memory (maximum resident set size) of each process. Nothing is judged: the script
+prints figures, exits 1 only when a command fails or its output disagrees with the baseline's.
 
-To add a benchmark, append a ``Benchmark`` to the list in ``benchmarks()``; ``setup`` (run before
-every timed run, untimed) can restore a fresh copy of the workspace for benchmarks that write.
+The workspace (``subctl demo --count N --seed 1``) is built once and cached under the work
+directory (``--work-dir``, default ``benchmarks/.work``), keyed by the row count, subctl's
+version and the schema version (the migrations ``subctl init`` applies), so a workspace of an
+older schema is never timed. See benchmarks/README.md for what each baseline does.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
@@ -29,66 +28,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-try:
-    import subctl
-    from subctl.schema import DEFAULT_LIST_FIELDS
-    from subctl.services import demo
-    from subctl.store import migrations
-except ImportError:  # pragma: no cover
-    sys.exit("benchmarks/run.py needs subctl installed: run it with the project's venv python")
-
-CACHE_FORMAT = "1"  # bump when the way the cache is built changes
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
 SEED = 1
-TODAY = dt.date(2026, 6, 15)  # the demo data's "today"; the CLI is pinned to it via SUBCTL_NOW
-CACHE_ROOT = Path(tempfile.gettempdir()) / "subctl-bench"
+NOW = "2026-06-15T12:00:00+00:00"  # the CLI's clock (SUBCTL_NOW) when the data was generated
+CANCELABLE = ("active", "unpaid", "past_due", "scheduled", "paused")
+VIEW_ID = 1
 
-
-@dataclass(frozen=True)
-class Env:
-    """What benchmarks are built from."""
-
-    home: Path  # SUBCTL_HOME of the cached workspace
-    workspace: Path  # home / "workspace.db"
-    scratch: Path  # a directory for generated files
-    subctl: tuple[str, ...]  # how to run subctl with this interpreter
-    env: dict[str, str]  # the environment every command runs in
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    command: Sequence[str]
-    baseline: Sequence[str]
-    target: float  # the largest acceptable command / baseline ratio
-    setup: Callable[[], None] | None = None  # before every run of either, untimed
-    verify: Callable[[str, str], str | None] | None = None  # (stdouts) -> a problem, or None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    benchmark: Benchmark
-    command_ms: float
-    baseline_ms: float
-    problem: str | None = None
-
-    @property
-    def ratio(self) -> float:
-        return self.command_ms / self.baseline_ms
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None and self.ratio <= self.benchmark.target
-
-
-# -- the benchmarks --------------------------------------------------------------------------
+# -- the baselines -------------------------------------------------------------------------------
 
 MINIMAL_TYPER_APP = '''\
 import typer
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
 
 
 @app.command()
@@ -107,337 +62,438 @@ if __name__ == "__main__":
     app()
 '''
 
+LIST_COLUMNS = ("hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_date",
+                "hs_next_payment_amount", "hs_currency_code", "hs_recurring_billing_frequency")  # fmt: skip
+ORDER = "ORDER BY hs_next_payment_due_date ASC NULLS LAST, hs_object_id"
+LIST_SQL = (
+    f"SELECT {', '.join(LIST_COLUMNS)} FROM subscriptions WHERE hs_status IN ('unpaid') "
+    f"{ORDER} LIMIT 50"
+)
+FILTER_WHERE = "status in (unpaid, past_due) and next_payment_due_date < +7d"
+FILTER_DUE_MS = 1_782_086_400_000  # +7d from NOW, the day's start in UTC (what subctl compares)
+FILTER_SQL = (
+    f"SELECT {', '.join(LIST_COLUMNS)} FROM subscriptions "
+    f"WHERE hs_status IN ('unpaid', 'past_due') AND hs_next_payment_due_date < {FILTER_DUE_MS} "
+    f"{ORDER} LIMIT 50"
+)
+_LABEL = """CASE a.object_type
+      WHEN 'contact' THEN (SELECT trim(coalesce(firstname, '') || ' ' || coalesce(lastname, ''))
+                           FROM contacts WHERE id = a.object_id)
+      WHEN 'company' THEN (SELECT name FROM companies WHERE id = a.object_id)
+      WHEN 'deal' THEN (SELECT name FROM deals WHERE id = a.object_id)
+      WHEN 'line_item' THEN (SELECT name || ' × ' || quantity FROM line_items WHERE id = a.object_id)
+      WHEN 'quote' THEN (SELECT title FROM quotes WHERE id = a.object_id)
+      WHEN 'invoice' THEN (SELECT number FROM invoices WHERE id = a.object_id)
+      WHEN 'payment' THEN (SELECT printf('%.2f %s %s (%s)', amount, currency, status, method)
+                           FROM payments WHERE id = a.object_id) END"""
+_DETAILS = """CASE a.object_type
+      WHEN 'contact' THEN (SELECT json_group_array(email) FROM (SELECT email FROM contact_emails
+                           WHERE contact_id = a.object_id ORDER BY position))
+      WHEN 'company' THEN (SELECT json_group_array(domain) FROM (SELECT domain FROM
+                           company_domains WHERE company_id = a.object_id ORDER BY position)) END"""
+VIEW_SQL = f"""SELECT s.*,
+  (SELECT json_group_array(json_object('type', a.object_type, 'id', a.object_id,
+      'associationTypeId', a.type_id, 'label', {_LABEL}, 'details', json({_DETAILS})))
+   FROM (SELECT * FROM associations WHERE subscription_id = s.hs_object_id
+         ORDER BY object_type, object_id) AS a) AS associations,
+  (SELECT json_group_array(json_object('id', p.id, 'amount', p.amount, 'currency', p.currency,
+      'status', p.status, 'method', p.method, 'kind', p.kind, 'created_at', p.created_at))
+   FROM (SELECT payments.* FROM payments JOIN associations ON associations.object_id = payments.id
+         WHERE associations.subscription_id = s.hs_object_id
+           AND associations.object_type = 'payment' ORDER BY payments.created_at) AS p) AS payments,
+  (SELECT json_group_array(json_object('property', h.property, 'old', h.old_value,
+      'new', h.new_value, 'at', h.changed_at, 'source', h.source))
+   FROM (SELECT * FROM property_history WHERE subscription_id = s.hs_object_id
+         ORDER BY changed_at DESC, id DESC) AS h) AS history,
+  (SELECT json_group_array(json_object('kind', o.kind, 'recipient', o.recipient,
+      'subject', o.subject, 'at', o.created_at))
+   FROM (SELECT * FROM outbox WHERE subscription_id = s.hs_object_id
+         ORDER BY created_at DESC, id DESC) AS o) AS outbox
+FROM subscriptions AS s WHERE s.hs_object_id = {VIEW_ID}"""
 
-def _select_unpaid(limit: int) -> str:
-    columns = ", ".join(DEFAULT_LIST_FIELDS)
-    return (
-        f"SELECT {columns} FROM subscriptions WHERE hs_status = 'unpaid' "
-        f"ORDER BY hs_next_payment_due_date, hs_object_id LIMIT {limit}"
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_kb: int
+    status: int
+    stdout: str
+    stderr: str
+
+
+TIME = Path("/usr/bin/time")
+
+
+def run(argv: Sequence[str], env: dict[str, str]) -> Run:
+    """One whole process: its wall time and peak RSS. The RSS comes from GNU time (``%M``): a
+    child forked from this script would report this script's own RSS as its peak when larger."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss:  # fmt: skip
+        wrapped = [str(TIME), "-f", "%M", "-o", rss.name, *argv] if TIME.is_file() else list(argv)
+        started = time.perf_counter()
+        child = subprocess.run(wrapped, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        lines = rss.read().split()
+        peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+        return Run(seconds, peak_kb, child.returncode,
+                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))  # fmt: skip
+
+
+@dataclass
+class Figure:
+    name: str
+    command: Sequence[str]
+    baseline: Sequence[str]
+    baseline_name: str
+    setup: Callable[[str], None] | None = None  # ("command" | "baseline") before every run
+    verify: Callable[[Run, Run], str | None] | None = None  # warm-up outputs -> problem | None
+    repeat: int | None = None  # None: --repeat
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class Result:
+    figure: Figure
+    command: list[Run] = field(default_factory=list)
+    baseline: list[Run] = field(default_factory=list)
+    problem: str | None = None
+    note: str | None = None
+
+    def median_ms(self, runs: list[Run]) -> float:
+        return statistics.median(r.seconds for r in runs) * 1000
+
+    def ratios(self) -> list[float]:
+        return [a.seconds / b.seconds for a, b in zip(self.command, self.baseline, strict=True)]
+
+
+def measure(figure: Figure, env: dict[str, str], repeat: int, warmup: int) -> Result:
+    env = figure.env or env
+    result = Result(figure)
+    sides = (("command", figure.command), ("baseline", figure.baseline))
+    warm: dict[str, Run] = {}
+    for _ in range(warmup):
+        for side, argv in sides:
+            if figure.setup:
+                figure.setup(side)
+            done = run(argv, env)
+            if done.status != 0:
+                result.problem = f"`{' '.join(argv)[:200]}` exited {done.status}: {done.stderr.strip()[-400:]}"
+                return result
+            warm[side] = done
+    if figure.verify and warm:
+        result.problem = figure.verify(warm["command"], warm["baseline"])
+    for _ in range(figure.repeat or repeat):
+        for side, argv in sides:
+            if figure.setup:
+                figure.setup(side)
+            done = run(argv, env)
+            if done.status != 0:
+                result.problem = result.problem or f"`{' '.join(argv)[:200]}` exited {done.status}"
+            (result.command if side == "command" else result.baseline).append(done)
+    return result
+
+
+def report(result: Result, width: int) -> str:
+    f = result.figure
+    if not result.command:
+        return f"{f.name:<{width}}  FAILED  {result.problem}"
+    ratios = result.ratios()
+    mb = 1024.0
+    line = (
+        f"{f.name:<{width}}  {result.median_ms(result.command):8.1f} ms  "
+        f"{result.median_ms(result.baseline):8.1f} ms  "
+        f"{statistics.median(ratios):5.2f} ({min(ratios):.2f}-{max(ratios):.2f})  "
+        f"{max(r.peak_kb for r in result.command) / mb:7.1f} MB  "
+        f"{max(r.peak_kb for r in result.baseline) / mb:7.1f} MB  {f.baseline_name}"
     )
+    for extra in (result.note, result.problem):
+        if extra:
+            line += f"\n{'':<{width}}  ! {extra}" if extra is result.problem else f"\n{'':<{width}}    {extra}"
+    return line
 
 
-def _same_ids(command_out: str, baseline_out: str) -> str | None:
-    """The listing and the baseline returned the same subscriptions, in the same order."""
+# -- checks of the outputs -----------------------------------------------------------------------
+
+
+def same_rows(command: Run, baseline: Run) -> str | None:
+    """subctl's JSON listing and sqlite-utils' rows name the same subscriptions, in order."""
     try:
-        listed = [int(row["hs_object_id"]) for row in json.loads(command_out)]
-        expected = [int(row[0]) for row in json.loads(baseline_out)]
+        listed = [int(row["hs_object_id"]) for row in json.loads(command.stdout)]
+        expected = [int(row["hs_object_id"]) for row in json.loads(baseline.stdout)]
     except (ValueError, KeyError, TypeError) as exc:
         return f"cannot compare outputs: {exc!r}"
-    if listed != expected:
-        return f"different rows: subctl {listed[:5]}..., baseline {expected[:5]}..."
-    return None
-
-
-# -- a compound filter ---------------------------------------------------------------------------
-
-FILTER_WHERE = "status in (unpaid, past_due) and next_payment_due_date < +7d"
-FILTER_FIELDS = ("hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_date", "hs_mrr")
-
-
-def _filter_baseline(workspace: Path) -> str:
-    """The same query written by hand: the same SELECT through sqlite3, every matching row
-    written as NDJSON. Like the list baseline it imports sqlmodel, the stack subctl runs on, so
-    the ratio measures subctl's own work (the CLI, the query language, value conversion)."""
-    due = (TODAY + dt.timedelta(days=7) - dt.date(1970, 1, 1)).days * 86_400_000
-    select = (
-        f"SELECT {', '.join(FILTER_FIELDS)} FROM subscriptions "
-        f"WHERE hs_status IN ('unpaid', 'past_due') AND hs_next_payment_due_date < {due} "
-        "ORDER BY hs_next_payment_due_date, hs_object_id"
-    )
-    return (
-        "import sqlmodel, sqlite3, json, sys; "
-        f"conn = sqlite3.connect({str(workspace)!r}); keys = {FILTER_FIELDS!r}; "
-        "w = sys.stdout.write; "
-        f"[w(json.dumps(dict(zip(keys, row))) + chr(10)) for row in conn.execute({select!r})]"
-    )
-
-
-def _same_ndjson_ids(command_out: str, baseline_out: str) -> str | None:
-    listed = [json.loads(line)["hs_object_id"] for line in command_out.splitlines()]
-    expected = [json.loads(line)["hs_object_id"] for line in baseline_out.splitlines()]
     if not listed or listed != expected:
-        return f"different rows: subctl {len(listed)}, baseline {len(expected)}"
+        return f"different rows: subctl {listed[:3]}... ({len(listed)}), baseline {expected[:3]}... ({len(expected)})"
     return None
 
 
-# -- bulk cancellation -------------------------------------------------------------
-
-CANCELLATIONS = 100_000
-CANCEL_TARGET = 8.0  # see the README: the issue's budget, 5 s for the command, is ≈ 7.5
-CANCELABLE = ("active", "unpaid", "past_due", "scheduled", "paused")
-
-
-class CancelBench:
-    """``subctl cancel`` of 100,000 subscriptions (journal, history, outbox, per-item JSON
-    results) against one equivalent ``UPDATE`` through ``sqlite3``. Its own cached workspace
-    (30 % more demo subscriptions than cancellations: enough of them are cancelable) is
-    built on first use; every run starts from a fresh copy of it (``setup``, untimed)."""
-
-    def __init__(self, env: Env) -> None:
-        self.dir = env.scratch / "cancel"
-        self.workspace = self.dir / "workspace.db"
-        self.ids = self.dir / "ids.txt"
-        self.source: Path | None = None
-
-    def setup(self) -> None:
-        if self.source is None:
-            self.source = cached_workspace(CANCELLATIONS * 13 // 10) / "workspace.db"
-            self.dir.mkdir(parents=True, exist_ok=True)
-            marks = ", ".join("?" * len(CANCELABLE))
-            with sqlite3.connect(self.source) as conn:
-                ids = [r[0] for r in conn.execute(
-                    f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN ({marks})"
-                    " ORDER BY hs_object_id LIMIT ?", (*CANCELABLE, CANCELLATIONS))]  # fmt: skip
-            conn.close()
-            self.ids.write_text("".join(f"{i}\n" for i in ids))
-        for suffix in ("-wal", "-shm"):
-            Path(f"{self.workspace}{suffix}").unlink(missing_ok=True)
-        shutil.copyfile(self.source, self.workspace)
-
-    def baseline(self) -> str:
-        return (
-            "import json, sqlite3, time; "
-            f"conn = sqlite3.connect({str(self.workspace)!r}); "
-            "conn.execute('PRAGMA journal_mode=WAL'); conn.execute('PRAGMA synchronous=NORMAL'); "
-            f"ids = json.dumps([int(x) for x in open({str(self.ids)!r}).read().split()]); "
-            "now = int(time.time() * 1000); "
-            "cur = conn.execute('UPDATE subscriptions SET hs_status = ?, hs_canceled_at = ?, "
-            "hs_next_payment_due_date = NULL, hs_next_payment_amount = NULL, "
-            "hs_scheduled_cancellation_date = NULL, hs_mrr = 0, hs_lastmodifieddate = ? "
-            "WHERE hs_object_id IN (SELECT value FROM json_each(?))', "
-            "('canceled', now, now, ids)); conn.commit(); print(cur.rowcount)"
-        )
-
-    @staticmethod
-    def verify(command_out: str, baseline_out: str) -> str | None:
-        try:
-            results = json.loads(command_out)
-            updated = int(baseline_out)
-        except ValueError as exc:
-            return f"cannot compare outputs: {exc!r}"
-        ok = sum(1 for r in results if r["outcome"] == "ok")
-        if ok != updated or len(results) != updated:
-            return f"subctl canceled {ok} of {len(results)}, the UPDATE {updated}"
-        return None
-
-
-# `~` with 12 wildcards against the same query with one: word patterns match in linear time.
-TOKEN_MANY_WILDCARDS = "*a*a*a*a*a*a*a*a*a*a*a*"
-TOKEN_ONE_WILDCARD = "a*"
-
-
-def _token_listing(token: str) -> list[str]:
-    where = f'name ~ "{token}"'
-    return ["list", "--where", where, "--all", "--format", "ndjson", "--fields", "id"]
-
-
-def benchmarks(env: Env) -> list[Benchmark]:
-    py = sys.executable
-    minimal_app = env.scratch / "minimal_typer_app.py"
-    minimal_app.write_text(MINIMAL_TYPER_APP)
-    cancel = CancelBench(env)
-    cancel_command = [*env.subctl, "--workspace", str(cancel.workspace), "cancel", "--from-file",
-                      str(cancel.ids), "--yes", "--format", "json"]  # fmt: skip
-    query = (
-        "import sqlmodel; import sqlite3; import json; "
-        f"conn = sqlite3.connect({str(env.workspace)!r}); "
-        f"print(json.dumps(conn.execute({_select_unpaid(50)!r}).fetchall()))"
-    )
-    return [
-        Benchmark("version", [*env.subctl, "--version"], [py, "-c", "import typer"], 1.3),
-        Benchmark("help", [*env.subctl, "--help"], [py, str(minimal_app), "--help"], 1.3),
-        Benchmark(
-            "list-unpaid",
-            [*env.subctl, "list", "--status", "unpaid", "--limit", "50", "--format", "json"],
-            [py, "-c", query],
-            1.5,
-            verify=_same_ids,
-        ),
-        Benchmark(
-            "filter-compound",
-            [
-                *env.subctl,
-                "filter",
-                "--where",
-                FILTER_WHERE,
-                "--all",
-                "--format",
-                "ndjson",
-                "--fields",
-                ",".join(FILTER_FIELDS),
-            ],
-            [py, "-c", _filter_baseline(env.workspace)],
-            2.0,
-            verify=_same_ndjson_ids,
-        ),  # fmt: skip
-        Benchmark(
-            "token-wildcards",
-            [*env.subctl, *_token_listing(TOKEN_MANY_WILDCARDS)],
-            [*env.subctl, *_token_listing(TOKEN_ONE_WILDCARD)],
-            2.0,
-        ),
-        Benchmark(
-            "cancel-100k",
-            cancel_command,
-            [py, "-c", cancel.baseline()],
-            CANCEL_TARGET,
-            setup=cancel.setup,
-            verify=cancel.verify,
-        ),
-    ]
-
-
-# -- the cached workspace --------------------------------------------------------------------
-
-
-def cache_marker() -> str:
-    """Changes whenever the cached workspaces would come out differently."""
-    digest = hashlib.sha256()
-    for part in (CACHE_FORMAT, subctl.__version__, str(SEED), TODAY.isoformat(),
-                 *(m.__name__ for m in migrations.MIGRATIONS)):  # fmt: skip
-        digest.update(part.encode() + b"\0")
-    digest.update(Path(demo.__file__).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def cached_workspace(rows: int, *, rebuild: bool = False) -> Path:
-    """The SUBCTL_HOME of a workspace with ``rows`` demo subscriptions, built if needed."""
-    marker = cache_marker()
-    home = CACHE_ROOT / f"rows-{rows}-{marker}"
-    meta = home / "meta.json"
-    if not rebuild and meta.is_file() and (home / "workspace.db").is_file():
-        return home
-    for old in CACHE_ROOT.glob("rows-*"):  # stale ones (and this one, half-built or rebuilt)
-        if old.is_dir() and (not old.name.endswith(f"-{marker}") or old == home):
-            shutil.rmtree(old, ignore_errors=True)
-    home.mkdir(parents=True)
-    building = home / "building.db"
-
-    from subctl.store.sql import SqlStore, sqlite_url
-
-    print(f"building a {rows:,}-subscription workspace in {home} ...", file=sys.stderr)
-    started = time.perf_counter()
-    store = SqlStore(sqlite_url(building), create=True)
+def same_record(command: Run, baseline: Run) -> str | None:
     try:
-        summary = demo.populate(store, count=rows, seed=SEED, today=TODAY, progress=_progress(rows))
-    finally:
-        store.close()
-    with sqlite3.connect(building) as conn:  # fold the WAL into the file before renaming it
+        shown = json.loads(command.stdout)
+        (row,) = json.loads(baseline.stdout)
+        links = sum(len(v) for v in shown["associations"].values())
+        expected = len(json.loads(row["associations"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"cannot compare outputs: {exc!r}"
+    if shown["id"] != row["hs_object_id"] or links != expected:
+        return f"different record: subctl id {shown['id']} ({links} links), baseline {row['hs_object_id']} ({expected})"
+    return None
+
+
+# -- the workspace -------------------------------------------------------------------------------
+
+
+def subctl_argv() -> list[str]:
+    script = BIN / "subctl"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "subctl"]
+
+
+def schema_key(env: dict[str, str], scratch: Path) -> str:
+    """subctl's version and the migrations a new workspace gets: what shapes the cached data."""
+    probe = scratch / "probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    probe.mkdir(parents=True)
+    version = subprocess.run([*subctl_argv(), "--version"], env=env, capture_output=True, text=True, check=True).stdout
+    subprocess.run([*subctl_argv(), "init"], env={**env, "SUBCTL_HOME": str(probe)}, capture_output=True, check=True)
+    with sqlite3.connect(probe / "workspace.db") as conn:
+        names = sorted(r[0] for r in conn.execute("SELECT name FROM _subctl_migrations"))
+    conn.close()
+    shutil.rmtree(probe, ignore_errors=True)
+    digest = hashlib.sha256("\0".join([version.strip(), *names]).encode()).hexdigest()[:12]
+    return f"{len(names)}-{digest}"
+
+
+def checkpoint(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     for suffix in ("-wal", "-shm"):
-        Path(f"{building}{suffix}").unlink(missing_ok=True)
-    building.replace(home / "workspace.db")
-    seconds = time.perf_counter() - started
-    meta.write_text(json.dumps({"marker": marker, "rows": summary.rows, "seconds": seconds,
-                                "tables": summary.tables}, indent=2))  # fmt: skip
-    print(f"\rbuilt {summary.rows:,} rows in {seconds:.1f} s" + " " * 20, file=sys.stderr)
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def cached_workspace(work: Path, rows: int, env: dict[str, str], rebuild: bool) -> Path:
+    """The SUBCTL_HOME holding a ``subctl demo`` workspace of ``rows`` subscriptions."""
+    key = schema_key(env, work)
+    home = work / f"rows-{rows}-schema-{key}"
+    if not rebuild and (home / "built").is_file():
+        return home
+    for old in work.glob(f"rows-{rows}-schema-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    home.mkdir(parents=True)
+    print(f"building a {rows:,}-subscription workspace in {home} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    subprocess.run([*subctl_argv(), "demo", "--count", str(rows), "--seed", str(SEED), "--yes"],
+                   env={**env, "SUBCTL_HOME": str(home)}, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    checkpoint(home / "workspace.db")
+    (home / "built").write_text(f"{time.perf_counter() - started:.1f} s\n")
     return home
 
 
-def _progress(total: int) -> Callable[[int], None]:
-    def report(done: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\r  {done:,} / {total:,}", end="", file=sys.stderr, flush=True)
-
-    return report
+# -- bulk cancellation ---------------------------------------------------------------------------
 
 
-# -- running ---------------------------------------------------------------------------------
+class Cancel:
+    """``subctl cancel --from-file IDS --refund unused --yes --format json`` of ``size``
+    cancelable subscriptions, against benchmarks/cancel_baseline.py writing the same rows through
+    sqlite3. Each side runs on its own fresh copy of the cached workspace (copied untimed)."""
+
+    def __init__(self, source: Path, work: Path, size: int) -> None:
+        self.source = source
+        self.dir = work / f"cancel-{size}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ids = self.dir / "ids.txt"
+        marks = ",".join("?" * len(CANCELABLE))
+        with sqlite3.connect(source) as conn:
+            ids = [r[0] for r in conn.execute(
+                f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN ({marks}) "
+                "ORDER BY hs_object_id LIMIT ?", (*CANCELABLE, size))]  # fmt: skip
+        conn.close()
+        if len(ids) < size:
+            raise SystemExit(f"the workspace has only {len(ids):,} cancelable subscriptions")
+        self.ids.write_text("".join(f"{i}\n" for i in ids))
+        self.db = {side: self.dir / side / "workspace.db" for side in ("command", "baseline")}
+
+    def setup(self, side: str) -> None:
+        db = self.db[side]
+        db.parent.mkdir(exist_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.source, db)
+
+    def written(self, side: str) -> dict[str, int]:
+        with sqlite3.connect(self.db[side]) as conn:
+            one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+            counts = {
+                "canceled": one("SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
+                                "(SELECT max(hs_canceled_at) FROM subscriptions)"),
+                "history": one("SELECT count(*) FROM property_history"),
+                "outbox": one("SELECT count(*) FROM outbox"),
+                "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
+            }  # fmt: skip
+        conn.close()
+        return counts
+
+    def verify(self, command: Run, baseline: Run) -> str | None:
+        mine, theirs = self.written("command"), self.written("baseline")
+        self.note = f"rows written: subctl {mine}, baseline {theirs}"
+        try:
+            ok = sum(1 for r in json.loads(command.stdout) if r["outcome"] == "ok")
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"cannot read subctl's results: {exc!r}"
+        if mine["canceled"] != theirs["canceled"] or ok != theirs["canceled"]:
+            return f"subctl canceled {ok:,}, the baseline {theirs['canceled']:,}"
+        return None
+
+    def figure(self, size: int) -> Figure:
+        command = [*subctl_argv(), "--workspace", str(self.db["command"]), "cancel", "--from-file",
+                   str(self.ids), "--refund", "unused", "--yes", "--format", "json"]  # fmt: skip
+        baseline = [sys.executable, str(HERE / "cancel_baseline.py"), str(self.db["baseline"]),
+                    str(self.ids), NOW]  # fmt: skip
+        return Figure(f"cancel-{size // 1000}k", command, baseline, "same writes via sqlite3",
+                      setup=self.setup, verify=self.verify, repeat=3)  # fmt: skip
 
 
-def _subctl_argv() -> tuple[str, ...]:
-    script = Path(sys.executable).parent / "subctl"
-    return (str(script),) if script.is_file() else (sys.executable, "-m", "subctl")
+# -- PostgreSQL (optional) -----------------------------------------------------------------------
 
 
-def _run(
-    argv: Sequence[str], env: dict[str, str]
-) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    done = subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False)
-    return (time.perf_counter() - started) * 1000, done
+def postgres_url(work: Path) -> tuple[str | None, str]:
+    """A server to run on: SUBCTL_BENCH_PG_URL, or a throwaway cluster; (None, why) if neither."""
+    url = os.environ.get("SUBCTL_BENCH_PG_URL")
+    if url:
+        return url, "SUBCTL_BENCH_PG_URL"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return None, "no psycopg in this venv (pip install 'subctl[postgres]')"
+    bindir = Path("/usr/local/bin")
+    if not (bindir / "initdb").is_file():
+        return None, "no SUBCTL_BENCH_PG_URL and no initdb"
+    data = work / "pg"
+    user = os.environ.get("SUBCTL_BENCH_PG_USER", "nobody")
+    as_user: list[str] = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
+    port = "55439"
+    if not (data / "PG_VERSION").is_file():
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+        if as_user:
+            shutil.chown(data, user)
+        done = subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "bench",
+                               "--auth=trust", "-E", "UTF8"], capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            return None, f"initdb failed: {done.stderr.strip()[-200:]}"
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"),
+                    "-o", f"-p {port} -k {data} -c listen_addresses=''", "-w", "start"],
+                   capture_output=True)  # fmt: skip
+    return f"postgresql://bench@/postgres?host={data}&port={port}", f"a throwaway cluster in {data}"
 
 
-STATISTICS: dict[str, Callable[[list[float]], float]] = {
-    "median": statistics.median,
-    "min": min,
-}
-
-
-def measure(
-    bench: Benchmark, env: dict[str, str], repeat: int, stat: Callable[[list[float]], float]
-) -> Outcome:
-    outputs: list[str] = []
-    problem: str | None
-    for argv in (bench.command, bench.baseline):  # warm-up (caches, .pyc), and a sanity check
-        if bench.setup:
-            bench.setup()
-        _ms, done = _run(argv, env)
-        if done.returncode != 0:
-            problem = f"`{' '.join(argv)}` exited {done.returncode}: {done.stderr.strip()[-500:]}"
-            return Outcome(bench, float("nan"), float("nan"), problem)
-        outputs.append(done.stdout)
-    problem = bench.verify(*outputs) if bench.verify else None
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for argv, samples in zip((bench.command, bench.baseline), times, strict=True):
-            if bench.setup:
-                bench.setup()
-            ms, done = _run(argv, env)
-            if done.returncode != 0:
-                problem = problem or f"`{' '.join(argv)}` exited {done.returncode}"
-            samples.append(ms)
-    return Outcome(bench, stat(times[0]), stat(times[1]), problem)
-
-
-def report(outcome: Outcome, width: int) -> str:
-    b = outcome.benchmark
-    if outcome.problem and outcome.command_ms != outcome.command_ms:  # nan: never ran
-        return f"{b.name:<{width}}  FAILED  {outcome.problem}"
-    line = (
-        f"{b.name:<{width}}  {outcome.command_ms:7.1f} ms vs {outcome.baseline_ms:7.1f} ms   "
-        f"ratio {outcome.ratio:.2f}  (target ≤{b.target:g})  {'ok' if outcome.ok else 'MISSED'}"
-    )
-    return f"{line}  {outcome.problem}" if outcome.problem else line
+# -- main ----------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--rows", type=int, default=1_000_000, help="subscriptions in the workspace"
-    )
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each command")
-    parser.add_argument(
-        "--stat", choices=sorted(STATISTICS), default="median", help="how runs are summarised"
-    )
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="subscriptions in the workspace")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each read (cancel: 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each side first")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these figures")
+    parser.add_argument("--cancel-sizes", nargs="+", type=int, default=[100_000], metavar="N",
+                        help="subscriptions per cancel figure, e.g. 100000 400000")  # fmt: skip
+    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("SUBCTL_BENCH_DIR", HERE / ".work")))
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached workspace")
     args = parser.parse_args(argv)
-    if args.rows < 1 or args.repeat < 1:
-        parser.error("--rows and --repeat must be positive")
 
-    home = cached_workspace(args.rows, rebuild=args.rebuild)
     env = dict(os.environ)
-    # Users' shells set neither PYTHONDONTWRITEBYTECODE nor PYTHONUNBUFFERED: time what they run.
+    # What a user's shell runs: bytecode written and read, buffered output.
     for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG", "PYTHONDONTWRITEBYTECODE",
-                 "PYTHONUNBUFFERED"):  # fmt: skip
+                 "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"):  # fmt: skip
         env.pop(name, None)
-    env.update(SUBCTL_HOME=str(home), SUBCTL_NOW=f"{TODAY.isoformat()}T12:00:00+00:00",
-               NO_COLOR="1", COLUMNS="100")  # fmt: skip
-    bench_env = Env(home, home / "workspace.db", CACHE_ROOT, _subctl_argv(), env)
-    selected = [b for b in benchmarks(bench_env) if not args.only or b.name in args.only]
-    if not selected:
-        parser.error(f"no benchmark named {', '.join(args.only)}")
+    env.update(SUBCTL_NOW=NOW, NO_COLOR="1", COLUMNS="100")
+    work = args.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    home = cached_workspace(work, args.rows, env, args.rebuild)
+    env["SUBCTL_HOME"] = str(home)
+    db = home / "workspace.db"
+    app = work / "minimal_typer_app.py"
+    app.write_text(MINIMAL_TYPER_APP)
+    sub, py, su = subctl_argv(), sys.executable, str(BIN / "sqlite-utils")
+    if not Path(su).is_file():
+        sys.exit("sqlite-utils is missing: pip install -e '.[dev]'")
 
-    print(f"{args.rows:,} subscriptions; {args.stat} of {args.repeat} runs; {sys.executable}")
-    width = max(len(b.name) for b in selected)
+    figures = [
+        Figure("help", [*sub, "--help"], [py, str(app), "--help"], "2-command Typer app --help"),
+        Figure("version", [*sub, "--version"], [py, "-c", "pass"], "python -c pass"),
+        Figure("list", [*sub, "list", "--status", "unpaid", "--limit", "50", "--format", "json"],
+               [su, "query", str(db), LIST_SQL], "sqlite-utils query", verify=same_rows),
+        Figure("filter", [*sub, "filter", "--where", FILTER_WHERE, "--limit", "50", "--format", "json"],
+               [su, "query", str(db), FILTER_SQL], "sqlite-utils query", verify=same_rows),
+        Figure("view", [*sub, "view", str(VIEW_ID), "--format", "json"],
+               [su, "query", str(db), VIEW_SQL], "sqlite-utils query", verify=same_record),
+    ]  # fmt: skip
+    cancels = {}
+    for size in args.cancel_sizes:
+        name = f"cancel-{size // 1000}k"
+        if not args.only or name in args.only:
+            cancels[name] = Cancel(db, work, size)
+            figures.append(cancels[name].figure(size))
+    figures = [f for f in figures if not args.only or f.name in args.only]
+
+    print(f"{args.rows:,} subscriptions (schema {home.name.split('-schema-')[1]}); median of "
+          f"{args.repeat} runs (cancel: 3) after {args.warmup} warm-up; {sys.executable}")  # fmt: skip
+    width = max([len(f.name) for f in figures] + [12])
+    print(f"{'figure':<{width}}  {'subctl':>11}  {'baseline':>11}  {'ratio (min-max)':<16}  "
+          f"{'subctl RSS':>10}  {'base RSS':>10}  baseline")  # fmt: skip
     failed = False
-    for bench in selected:
-        outcome = measure(bench, env, args.repeat, STATISTICS[args.stat])
-        print(report(outcome, width), flush=True)
-        failed |= not outcome.ok
+    sqlite_results: dict[str, Result] = {}
+    for figure in figures:
+        result = measure(figure, env, args.repeat, args.warmup)
+        result.note = getattr(cancels.get(figure.name), "note", None)
+        sqlite_results[figure.name] = result
+        print(report(result, width), flush=True)
+        failed |= result.problem is not None
+    if not args.no_postgres:
+        failed |= postgres_figures(args, env, work, figures, sqlite_results, width)
     return 1 if failed else 0
+
+
+def postgres_figures(args: argparse.Namespace, env: dict[str, str], work: Path,
+                     figures: list[Figure], sqlite: dict[str, Result], width: int) -> bool:  # fmt: skip
+    """list, filter and cancel on PostgreSQL: subctl there against subctl on SQLite."""
+    url, where = postgres_url(work)
+    if url is None:
+        print(f"PostgreSQL: skipped ({where})")
+        return False
+    print(f"PostgreSQL ({where}); ratio = SQLite / PostgreSQL, both subctl")
+    pg_env = {**env, "SUBCTL_WORKSPACE": url}
+    pg_env.pop("SUBCTL_HOME", None)
+    marker = work / f"pg-rows-{args.rows}"
+    if not marker.is_file():
+        done = subprocess.run([*subctl_argv(), "--workspace", url, "demo", "--count", str(args.rows),
+                               "--seed", str(SEED), "--yes"], env=pg_env, capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            print(f"PostgreSQL: skipped (subctl demo on {where} exited {done.returncode}: "
+                  f"{done.stderr.strip()[-300:]})")  # fmt: skip
+            return False
+        marker.write_text("built\n")
+    failed = False
+    for figure in figures:
+        if figure.name not in ("list", "filter") or figure.name not in sqlite:
+            continue
+        argv = [a for a in figure.command]
+        pg = Figure(f"{figure.name}-pg", figure.command, argv, "subctl on PostgreSQL")
+        pg.command, pg.baseline = figure.command, argv
+        pg.env = None
+        result = Result(pg)
+        base = measure(Figure(pg.name, argv, argv, "", env=pg_env), pg_env, args.repeat, args.warmup)
+        result.command, result.baseline, result.problem = sqlite[figure.name].command, base.command, base.problem
+        print(report(result, width), flush=True)
+        failed |= base.problem is not None
+    return failed
 
 
 if __name__ == "__main__":
