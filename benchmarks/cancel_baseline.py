@@ -31,7 +31,9 @@ SOURCE = "subctl cancel (baseline)"
 def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
 
 
 def period_end(paid_on: dt.date, frequency: str) -> dt.date | None:
@@ -84,7 +86,7 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
             conn.execute(
                 "SELECT a.subscription_id, e.email FROM associations a "
                 "JOIN contact_emails e ON e.contact_id = a.object_id AND e.position = 0 "
-                f"WHERE a.object_type = 'contact' AND a.subscription_id IN ({marks}) "
+                f"WHERE a.subscription_id IN ({marks}) AND +a.object_type = 'contact' "
                 "ORDER BY a.object_id DESC",
                 chunk,
             ).fetchall()
@@ -96,11 +98,20 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
         refunded: list[tuple[object, ...]] = []
         last_status: list[tuple[object, ...]] = []
         for sub_id, name, status, canceled_at, due, amount, scheduled, mrr, last, freq in subs:
-            old = {"hs_status": status, "hs_canceled_at": canceled_at, "hs_mrr": mrr,
-                   "hs_next_payment_due_date": due, "hs_next_payment_amount": amount,
-                   "hs_scheduled_cancellation_date": scheduled}  # fmt: skip
-            new = {"hs_status": "canceled", "hs_canceled_at": now_ms, "hs_mrr": 0.0,
-                   **dict.fromkeys(CLEARED)}  # fmt: skip
+            old = {
+                "hs_status": status,
+                "hs_canceled_at": canceled_at,
+                "hs_mrr": mrr,
+                "hs_next_payment_due_date": due,
+                "hs_next_payment_amount": amount,
+                "hs_scheduled_cancellation_date": scheduled,
+            }
+            new = {
+                "hs_status": "canceled",
+                "hs_canceled_at": now_ms,
+                "hs_mrr": 0.0,
+                **dict.fromkeys(CLEARED),
+            }
             body = f'Hello,\n\nyour subscription "{name}" was canceled on {today}.'
             payment = latest.get(sub_id)
             if payment is not None:
@@ -111,8 +122,18 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
                     unused = min(max((end - today).days, 0), days)
                     refund = round(paid * unused / days, 2) if days else 0.0
                     if refund > 0:
-                        refunds.append((next_payment, refund, currency, "succeeded", "card",
-                                        "refund", pid, now_ms))  # fmt: skip
+                        refunds.append(
+                            (
+                                next_payment,
+                                refund,
+                                currency,
+                                "succeeded",
+                                "card",
+                                "refund",
+                                pid,
+                                now_ms,
+                            )
+                        )
                         links.append((sub_id, "payment", next_payment, 393))
                         full = refund >= paid
                         state = "refunded" if full else "partially_refunded"
@@ -126,9 +147,18 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
                 if old[prop] != value:
                     history.append((sub_id, prop, text(old[prop]), text(value), now_ms, SOURCE))
             if sub_id in recipients:
-                outbox.append((sub_id, "cancellation", recipients[sub_id],
-                               f"Your subscription {name} has been canceled", body, None,
-                               None, now_ms))  # fmt: skip
+                outbox.append(
+                    (
+                        sub_id,
+                        "cancellation",
+                        recipients[sub_id],
+                        f"Your subscription {name} has been canceled",
+                        body,
+                        None,
+                        None,
+                        now_ms,
+                    )
+                )
         counts["canceled"] += conn.execute(
             "UPDATE subscriptions SET hs_status = 'canceled', hs_canceled_at = ?, "
             "hs_next_payment_due_date = NULL, hs_next_payment_amount = NULL, "

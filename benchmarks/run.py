@@ -62,8 +62,15 @@ if __name__ == "__main__":
     app()
 '''
 
-LIST_COLUMNS = ("hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_date",
-                "hs_next_payment_amount", "hs_currency_code", "hs_recurring_billing_frequency")  # fmt: skip
+LIST_COLUMNS = (
+    "hs_object_id",
+    "hs_name",
+    "hs_status",
+    "hs_next_payment_due_date",
+    "hs_next_payment_amount",
+    "hs_currency_code",
+    "hs_recurring_billing_frequency",
+)
 ORDER = "ORDER BY hs_next_payment_due_date ASC NULLS LAST, hs_object_id"
 LIST_SQL = (
     f"SELECT {', '.join(LIST_COLUMNS)} FROM subscriptions WHERE hs_status IN ('unpaid') "
@@ -81,7 +88,8 @@ _LABEL = """CASE a.object_type
                            FROM contacts WHERE id = a.object_id)
       WHEN 'company' THEN (SELECT name FROM companies WHERE id = a.object_id)
       WHEN 'deal' THEN (SELECT name FROM deals WHERE id = a.object_id)
-      WHEN 'line_item' THEN (SELECT name || ' × ' || quantity FROM line_items WHERE id = a.object_id)
+      WHEN 'line_item' THEN (SELECT name || ' × ' || quantity FROM line_items
+                             WHERE id = a.object_id)
       WHEN 'quote' THEN (SELECT title FROM quotes WHERE id = a.object_id)
       WHEN 'invoice' THEN (SELECT number FROM invoices WHERE id = a.object_id)
       WHEN 'payment' THEN (SELECT printf('%.2f %s %s (%s)', amount, currency, status, method)
@@ -130,8 +138,11 @@ TIME = Path("/usr/bin/time")
 def run(argv: Sequence[str], env: dict[str, str]) -> Run:
     """One whole process: its wall time and peak RSS. The RSS comes from GNU time (``%M``): a
     child forked from this script would report this script's own RSS as its peak when larger."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r") as rss:  # fmt: skip
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss,
+    ):
         wrapped = [str(TIME), "-f", "%M", "-o", rss.name, *argv] if TIME.is_file() else list(argv)
         started = time.perf_counter()
         child = subprocess.run(wrapped, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
@@ -140,8 +151,13 @@ def run(argv: Sequence[str], env: dict[str, str]) -> Run:
         err.seek(0)
         lines = rss.read().split()
         peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-        return Run(seconds, peak_kb, child.returncode,
-                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))  # fmt: skip
+        return Run(
+            seconds,
+            peak_kb,
+            child.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+        )
 
 
 @dataclass
@@ -153,7 +169,7 @@ class Figure:
     setup: Callable[[str], None] | None = None  # ("command" | "baseline") before every run
     verify: Callable[[Run, Run], str | None] | None = None  # warm-up outputs -> problem | None
     repeat: int | None = None  # None: --repeat
-    env: dict[str, str] | None = None
+    statuses: tuple[int, ...] = (0,)  # exit statuses that mean the command did its work
 
 
 @dataclass
@@ -172,7 +188,6 @@ class Result:
 
 
 def measure(figure: Figure, env: dict[str, str], repeat: int, warmup: int) -> Result:
-    env = figure.env or env
     result = Result(figure)
     sides = (("command", figure.command), ("baseline", figure.baseline))
     warm: dict[str, Run] = {}
@@ -181,8 +196,10 @@ def measure(figure: Figure, env: dict[str, str], repeat: int, warmup: int) -> Re
             if figure.setup:
                 figure.setup(side)
             done = run(argv, env)
-            if done.status != 0:
-                result.problem = f"`{' '.join(argv)[:200]}` exited {done.status}: {done.stderr.strip()[-400:]}"
+            if done.status not in figure.statuses:
+                result.problem = (
+                    f"`{' '.join(argv)[:200]}` exited {done.status}: {done.stderr.strip()[-400:]}"
+                )
                 return result
             warm[side] = done
     if figure.verify and warm:
@@ -192,7 +209,7 @@ def measure(figure: Figure, env: dict[str, str], repeat: int, warmup: int) -> Re
             if figure.setup:
                 figure.setup(side)
             done = run(argv, env)
-            if done.status != 0:
+            if done.status not in figure.statuses:
                 result.problem = result.problem or f"`{' '.join(argv)[:200]}` exited {done.status}"
             (result.command if side == "command" else result.baseline).append(done)
     return result
@@ -213,7 +230,11 @@ def report(result: Result, width: int) -> str:
     )
     for extra in (result.note, result.problem):
         if extra:
-            line += f"\n{'':<{width}}  ! {extra}" if extra is result.problem else f"\n{'':<{width}}    {extra}"
+            line += (
+                f"\n{'':<{width}}  ! {extra}"
+                if extra is result.problem
+                else f"\n{'':<{width}}    {extra}"
+            )
     return line
 
 
@@ -228,7 +249,10 @@ def same_rows(command: Run, baseline: Run) -> str | None:
     except (ValueError, KeyError, TypeError) as exc:
         return f"cannot compare outputs: {exc!r}"
     if not listed or listed != expected:
-        return f"different rows: subctl {listed[:3]}... ({len(listed)}), baseline {expected[:3]}... ({len(expected)})"
+        return (
+            f"different rows: subctl {listed[:3]}... ({len(listed)}), "
+            f"baseline {expected[:3]}... ({len(expected)})"
+        )
     return None
 
 
@@ -241,7 +265,10 @@ def same_record(command: Run, baseline: Run) -> str | None:
     except (ValueError, KeyError, TypeError) as exc:
         return f"cannot compare outputs: {exc!r}"
     if shown["id"] != row["hs_object_id"] or links != expected:
-        return f"different record: subctl id {shown['id']} ({links} links), baseline {row['hs_object_id']} ({expected})"
+        return (
+            f"different record: subctl id {shown['id']} ({links} links), "
+            f"baseline {row['hs_object_id']} ({expected})"
+        )
     return None
 
 
@@ -258,8 +285,15 @@ def schema_key(env: dict[str, str], scratch: Path) -> str:
     probe = scratch / "probe"
     shutil.rmtree(probe, ignore_errors=True)
     probe.mkdir(parents=True)
-    version = subprocess.run([*subctl_argv(), "--version"], env=env, capture_output=True, text=True, check=True).stdout
-    subprocess.run([*subctl_argv(), "init"], env={**env, "SUBCTL_HOME": str(probe)}, capture_output=True, check=True)
+    version = subprocess.run(
+        [*subctl_argv(), "--version"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    subprocess.run(
+        [*subctl_argv(), "init"],
+        env={**env, "SUBCTL_HOME": str(probe)},
+        capture_output=True,
+        check=True,
+    )
     with sqlite3.connect(probe / "workspace.db") as conn:
         names = sorted(r[0] for r in conn.execute("SELECT name FROM _subctl_migrations"))
     conn.close()
@@ -287,8 +321,12 @@ def cached_workspace(work: Path, rows: int, env: dict[str, str], rebuild: bool) 
     home.mkdir(parents=True)
     print(f"building a {rows:,}-subscription workspace in {home} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    subprocess.run([*subctl_argv(), "demo", "--count", str(rows), "--seed", str(SEED), "--yes"],
-                   env={**env, "SUBCTL_HOME": str(home)}, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [*subctl_argv(), "demo", "--count", str(rows), "--seed", str(SEED), "--yes"],
+        env={**env, "SUBCTL_HOME": str(home)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     checkpoint(home / "workspace.db")
     (home / "built").write_text(f"{time.perf_counter() - started:.1f} s\n")
     return home
@@ -309,9 +347,14 @@ class Cancel:
         self.ids = self.dir / "ids.txt"
         marks = ",".join("?" * len(CANCELABLE))
         with sqlite3.connect(source) as conn:
-            ids = [r[0] for r in conn.execute(
-                f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN ({marks}) "
-                "ORDER BY hs_object_id LIMIT ?", (*CANCELABLE, size))]  # fmt: skip
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN ({marks}) "
+                    "ORDER BY hs_object_id LIMIT ?",
+                    (*CANCELABLE, size),
+                )
+            ]
         conn.close()
         if len(ids) < size:
             raise SystemExit(f"the workspace has only {len(ids):,} cancelable subscriptions")
@@ -329,12 +372,14 @@ class Cancel:
         with sqlite3.connect(self.db[side]) as conn:
             one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
             counts = {
-                "canceled": one("SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
-                                "(SELECT max(hs_canceled_at) FROM subscriptions)"),
+                "canceled": one(
+                    "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
+                    "(SELECT max(hs_canceled_at) FROM subscriptions)"
+                ),
                 "history": one("SELECT count(*) FROM property_history"),
                 "outbox": one("SELECT count(*) FROM outbox"),
                 "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
-            }  # fmt: skip
+            }
         conn.close()
         return counts
 
@@ -350,12 +395,36 @@ class Cancel:
         return None
 
     def figure(self, size: int) -> Figure:
-        command = [*subctl_argv(), "--workspace", str(self.db["command"]), "cancel", "--from-file",
-                   str(self.ids), "--refund", "unused", "--yes", "--format", "json"]  # fmt: skip
-        baseline = [sys.executable, str(HERE / "cancel_baseline.py"), str(self.db["baseline"]),
-                    str(self.ids), NOW]  # fmt: skip
-        return Figure(f"cancel-{size // 1000}k", command, baseline, "same writes via sqlite3",
-                      setup=self.setup, verify=self.verify, repeat=3)  # fmt: skip
+        command = [
+            *subctl_argv(),
+            "--workspace",
+            str(self.db["command"]),
+            "cancel",
+            "--from-file",
+            str(self.ids),
+            "--refund",
+            "unused",
+            "--yes",
+            "--format",
+            "json",
+        ]
+        baseline = [
+            sys.executable,
+            str(HERE / "cancel_baseline.py"),
+            str(self.db["baseline"]),
+            str(self.ids),
+            NOW,
+        ]
+        return Figure(
+            f"cancel-{size // 1000}k",
+            command,
+            baseline,
+            "same writes via sqlite3",
+            setup=self.setup,
+            verify=self.verify,
+            repeat=3,
+            statuses=(0, 5),
+        )
 
 
 # -- PostgreSQL (optional) -----------------------------------------------------------------------
@@ -382,13 +451,38 @@ def postgres_url(work: Path) -> tuple[str | None, str]:
         data.mkdir(parents=True)
         if as_user:
             shutil.chown(data, user)
-        done = subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "bench",
-                               "--auth=trust", "-E", "UTF8"], capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [
+                *as_user,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "bench",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             return None, f"initdb failed: {done.stderr.strip()[-200:]}"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"),
-                    "-o", f"-p {port} -k {data} -c listen_addresses=''", "-w", "start"],
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(data / "log"),
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=''",
+            "-w",
+            "start",
+        ],
+        capture_output=True,
+    )
     return f"postgresql://bench@/postgres?host={data}&port={port}", f"a throwaway cluster in {data}"
 
 
@@ -397,21 +491,37 @@ def postgres_url(work: Path) -> tuple[str | None, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="subscriptions in the workspace")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="subscriptions in the workspace"
+    )
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each read (cancel: 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each side first")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these figures")
-    parser.add_argument("--cancel-sizes", nargs="+", type=int, default=[100_000], metavar="N",
-                        help="subscriptions per cancel figure, e.g. 100000 400000")  # fmt: skip
-    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("SUBCTL_BENCH_DIR", HERE / ".work")))
+    parser.add_argument(
+        "--cancel-sizes",
+        nargs="+",
+        type=int,
+        default=[100_000],
+        metavar="N",
+        help="subscriptions per cancel figure, e.g. 100000 400000",
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path(os.environ.get("SUBCTL_BENCH_DIR", HERE / ".work"))
+    )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached workspace")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
     # What a user's shell runs: bytecode written and read, buffered output.
-    for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG", "PYTHONDONTWRITEBYTECODE",
-                 "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"):  # fmt: skip
+    for name in (
+        "SUBCTL_WORKSPACE",
+        "SUBCTL_PROFILE",
+        "SUBCTL_DEBUG",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "PYTHONPROFILEIMPORTTIME",
+    ):
         env.pop(name, None)
     env.update(SUBCTL_NOW=NOW, NO_COLOR="1", COLUMNS="100")
     work = args.work_dir.resolve()
@@ -428,13 +538,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = [
         Figure("help", [*sub, "--help"], [py, str(app), "--help"], "2-command Typer app --help"),
         Figure("version", [*sub, "--version"], [py, "-c", "pass"], "python -c pass"),
-        Figure("list", [*sub, "list", "--status", "unpaid", "--limit", "50", "--format", "json"],
-               [su, "query", str(db), LIST_SQL], "sqlite-utils query", verify=same_rows),
-        Figure("filter", [*sub, "filter", "--where", FILTER_WHERE, "--limit", "50", "--format", "json"],
-               [su, "query", str(db), FILTER_SQL], "sqlite-utils query", verify=same_rows),
-        Figure("view", [*sub, "view", str(VIEW_ID), "--format", "json"],
-               [su, "query", str(db), VIEW_SQL], "sqlite-utils query", verify=same_record),
-    ]  # fmt: skip
+        Figure(
+            "list",
+            [*sub, "list", "--status", "unpaid", "--limit", "50", "--format", "json"],
+            [su, "query", str(db), LIST_SQL],
+            "sqlite-utils query",
+            verify=same_rows,
+        ),
+        Figure(
+            "filter",
+            [*sub, "filter", "--where", FILTER_WHERE, "--limit", "50", "--format", "json"],
+            [su, "query", str(db), FILTER_SQL],
+            "sqlite-utils query",
+            verify=same_rows,
+        ),
+        Figure(
+            "view",
+            [*sub, "view", str(VIEW_ID), "--format", "json"],
+            [su, "query", str(db), VIEW_SQL],
+            "sqlite-utils query",
+            verify=same_record,
+        ),
+    ]
     cancels = {}
     for size in args.cancel_sizes:
         name = f"cancel-{size // 1000}k"
@@ -443,57 +568,80 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures.append(cancels[name].figure(size))
     figures = [f for f in figures if not args.only or f.name in args.only]
 
-    print(f"{args.rows:,} subscriptions (schema {home.name.split('-schema-')[1]}); median of "
-          f"{args.repeat} runs (cancel: 3) after {args.warmup} warm-up; {sys.executable}")  # fmt: skip
+    print(
+        f"{args.rows:,} subscriptions (schema {home.name.split('-schema-')[1]}); median of "
+        f"{args.repeat} runs (cancel: 3) after {args.warmup} warm-up; {sys.executable}"
+    )
     width = max([len(f.name) for f in figures] + [12])
-    print(f"{'figure':<{width}}  {'subctl':>11}  {'baseline':>11}  {'ratio (min-max)':<16}  "
-          f"{'subctl RSS':>10}  {'base RSS':>10}  baseline")  # fmt: skip
+    print(
+        f"{'figure':<{width}}  {'subctl':>11}  {'baseline':>11}  {'ratio (min-max)':<16}  "
+        f"{'subctl RSS':>10}  {'base RSS':>10}  baseline"
+    )
     failed = False
-    sqlite_results: dict[str, Result] = {}
     for figure in figures:
         result = measure(figure, env, args.repeat, args.warmup)
         result.note = getattr(cancels.get(figure.name), "note", None)
-        sqlite_results[figure.name] = result
         print(report(result, width), flush=True)
         failed |= result.problem is not None
     if not args.no_postgres:
-        failed |= postgres_figures(args, env, work, figures, sqlite_results, width)
+        failed |= postgres_figures(args, env, work, figures, width)
     return 1 if failed else 0
 
 
-def postgres_figures(args: argparse.Namespace, env: dict[str, str], work: Path,
-                     figures: list[Figure], sqlite: dict[str, Result], width: int) -> bool:  # fmt: skip
-    """list, filter and cancel on PostgreSQL: subctl there against subctl on SQLite."""
+def postgres_figures(
+    args: argparse.Namespace, env: dict[str, str], work: Path, figures: list[Figure], width: int
+) -> bool:
+    """list and filter on PostgreSQL: subctl on SQLite (A) against subctl on PostgreSQL (B)."""
     url, where = postgres_url(work)
     if url is None:
         print(f"PostgreSQL: skipped ({where})")
         return False
-    print(f"PostgreSQL ({where}); ratio = SQLite / PostgreSQL, both subctl")
-    pg_env = {**env, "SUBCTL_WORKSPACE": url}
-    pg_env.pop("SUBCTL_HOME", None)
     marker = work / f"pg-rows-{args.rows}"
     if not marker.is_file():
-        done = subprocess.run([*subctl_argv(), "--workspace", url, "demo", "--count", str(args.rows),
-                               "--seed", str(SEED), "--yes"], env=pg_env, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [
+                *subctl_argv(),
+                "--workspace",
+                url,
+                "demo",
+                "--count",
+                str(args.rows),
+                "--seed",
+                str(SEED),
+                "--yes",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
-            print(f"PostgreSQL: skipped (subctl demo on {where} exited {done.returncode}: "
-                  f"{done.stderr.strip()[-300:]})")  # fmt: skip
+            print(
+                f"PostgreSQL: skipped (subctl demo on {where} exited {done.returncode}: "
+                f"{done.stderr.strip()[-300:]})"
+            )
             return False
         marker.write_text("built\n")
+    print(f"PostgreSQL ({where}): the ratio is SQLite / PostgreSQL, subctl on both")
     failed = False
     for figure in figures:
-        if figure.name not in ("list", "filter") or figure.name not in sqlite:
-            continue
-        argv = [a for a in figure.command]
-        pg = Figure(f"{figure.name}-pg", figure.command, argv, "subctl on PostgreSQL")
-        pg.command, pg.baseline = figure.command, argv
-        pg.env = None
-        result = Result(pg)
-        base = measure(Figure(pg.name, argv, argv, "", env=pg_env), pg_env, args.repeat, args.warmup)
-        result.command, result.baseline, result.problem = sqlite[figure.name].command, base.command, base.problem
-        print(report(result, width), flush=True)
-        failed |= base.problem is not None
+        if figure.name in ("list", "filter"):
+            sub = list(figure.command)
+            pg = [sub[0], "--workspace", url, *sub[1:]]
+            result = measure(
+                Figure(f"{figure.name}-pg", sub, pg, "subctl on PostgreSQL", verify=same_listing),
+                env,
+                args.repeat,
+                args.warmup,
+            )
+            print(report(result, width), flush=True)
+            failed |= result.problem is not None
     return failed
+
+
+def same_listing(command: Run, baseline: Run) -> str | None:
+    return (
+        None if command.stdout == baseline.stdout else "SQLite and PostgreSQL listed different rows"
+    )
 
 
 if __name__ == "__main__":
