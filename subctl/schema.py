@@ -19,7 +19,6 @@ from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
-OBJECT_TYPE_ID = "0-69"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
 MILL = Decimal("0.001")  # the finest minor unit of a billing currency (BHD, KWD, …)
@@ -47,6 +46,10 @@ class Option:
 
 
 MULTI_VALUE = "checkbox"  # enumeration fieldType whose values are ;-separated option values
+CALCULATED = "calculation_equation"  # fieldType of a formula property (values are read-only)
+# Data sensitivity of a property whose values every output masks unless shown with permission.
+HIGHLY_SENSITIVE = "highly_sensitive"
+MASK = "******"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,16 @@ class Property:
     def multi_value(self) -> bool:
         """A multiple-checkbox enumeration: its value is ``;``-separated option values."""
         return self.type is PropType.ENUMERATION and self.field_type == MULTI_VALUE
+
+    @property
+    def is_calculated(self) -> bool:
+        """A custom calculated property (``calculation_equation``): its value is read-only."""
+        return not self.hubspot_defined and self.field_type == CALCULATED
+
+    @property
+    def highly_sensitive(self) -> bool:
+        """Its values are masked in every output unless shown with permission."""
+        return self.sensitivity == HIGHLY_SENSITIVE
 
     def option_values(self) -> list[str]:
         return [o.value for o in self.options]
@@ -390,6 +403,11 @@ class PropertyRegistry:
     @property
     def custom(self) -> list[Property]:
         return [p for p in self if not p.hubspot_defined]
+
+
+def masked_names(props: Iterable[Property]) -> frozenset[str]:
+    """The names of the highly sensitive properties among ``props``."""
+    return frozenset(p.name for p in props if p.highly_sensitive)
 
 
 def standard_registry() -> PropertyRegistry:

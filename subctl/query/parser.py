@@ -37,8 +37,14 @@ from typing import Any
 from subctl.errors import UsageError
 from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
 from subctl.query.values import UnknownOption, ValueParseError, parse_date, parse_value
-from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
-from subctl.services.masking import MASK, masked_names
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    MASK,
+    Property,
+    PropertyRegistry,
+    PropType,
+    masked_names,
+)
 
 MAX_DEPTH = 50  # nested parentheses and "not"s
 

@@ -61,7 +61,7 @@ HubSpot's where it documents them, subctl's choice otherwise):
   language tag such as ``en-us``.
 
 Messages quote the rejected value, except for highly sensitive properties, whose value (and any
-part of it, such as offending characters or a domain) shows as ``masking.MASK``.
+part of it, such as offending characters or a domain) shows as ``schema.MASK``.
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ from urllib.parse import urlsplit
 
 from subctl.errors import UsageError
 from subctl.query.values import add_months
-from subctl.schema import CURRENCY_CODES, EPOCH, Property, PropType
-from subctl.services.masking import HIGHLY_SENSITIVE, MASK
+from subctl.schema import CURRENCY_CODES, EPOCH, MASK, Property, PropType
 
 REGEX_MAX_LENGTH = 1000
 TEXT_MAX_LENGTH = 65_536
@@ -614,7 +613,7 @@ def problems(
         return []
     if now is None:
         now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
-    context = _Context(prop.name, today, now, masked=prop.sensitivity == HIGHLY_SENSITIVE)
+    context = _Context(prop.name, today, now, masked=prop.highly_sensitive)
     limit = _limits(context, prop, value)
     found = [limit] if limit else []
     for rule_type, args in prop.rules:
@@ -634,8 +633,3 @@ def check(prop: Property, value: Any, *, today: dt.date, now: dt.datetime | None
     if found:
         name = prop.aliases[0] if prop.aliases else prop.name
         raise UsageError(f"{name}: {found[0]}")
-
-
-def applies_to_type(prop_type: PropType) -> bool:
-    """Whether any rule can apply to a property type (enumerations and booleans have none)."""
-    return prop_type not in (PropType.ENUMERATION, PropType.BOOL)

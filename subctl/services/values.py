@@ -12,8 +12,8 @@ from typing import Any
 
 from subctl.errors import UsageError
 from subctl.query.values import UnknownOption, ValueParseError, parse_value
-from subctl.schema import Property
-from subctl.services.masking import HIGHLY_SENSITIVE, MASK
+from subctl.schema import MASK, Property
+from subctl.services import validation
 
 
 def _coerce_type(
@@ -23,7 +23,7 @@ def _coerce_type(
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
-    secret = prop.sensitivity == HIGHLY_SENSITIVE
+    secret = prop.highly_sensitive
     try:
         value = parse_value(prop, text, today=today, now=now)
     except UnknownOption as exc:
@@ -63,13 +63,10 @@ def coerce_value(
     record's value when it is applied. ``now`` anchors ``now`` and relative offsets of datetime
     values and the ``*_DATETIME_DURATION`` rules (default: midnight UTC of ``today``).
     """
-    from subctl.services import validation
-    from subctl.services.properties import is_calculated
-
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
-    if is_calculated(prop):
+    if prop.is_calculated:
         raise UsageError(f"{name}: a calculated property; its value cannot be set")
     if prop.multi_value:
         parts = [p.strip() for p in text.split(";") if p.strip()]
