@@ -16,9 +16,9 @@ in SQL.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
+from subctl.codec import to_wire
 from subctl.errors import UsageError
 from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
 from subctl.query.parser import SYNTAX
@@ -122,10 +122,4 @@ def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
 
 
 def _value(prop: Property, value: Any) -> str:
-    if prop.type in (PropType.DATE, PropType.DATETIME):
-        return str(prop.to_storage(value))
-    if prop.type is PropType.NUMBER:
-        return format(Decimal(str(value)), "f")
-    if prop.type is PropType.BOOL:
-        return "true" if value else "false"
-    return str(value)
+    return to_wire(prop.type, value)

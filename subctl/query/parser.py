@@ -14,7 +14,7 @@ binds tighter than ``or``, ``not`` tighter than ``and``::
     value     := bare word (letters, digits, _ - + . : @ * /) | "double" or 'single' quoted
     FIELD     := internal name, alias, label (quoted if it has spaces) or associations.<object>
 
-Values are typed by the property's type here (``subctl.query.values.parse_value``, the
+Values are typed by the property's type here (``subctl.query.values.parse_text``, the
 conversion ``--set`` uses too), so compilers never parse text. A day (``2024-01-05``,
 ``today``) compared with a ``datetime`` property means the whole UTC day: ``=`` is the day's
 first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare with the day's start and
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from subctl.codec import UnknownOption, ValueParseError, parse_date, parse_text
 from subctl.errors import UsageError
 from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
-from subctl.query.values import UnknownOption, ValueParseError, parse_date, parse_value
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     MASK,
@@ -553,7 +553,7 @@ class _Parser:
                 day = parse_date(text, self.today)
                 start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
                 return _Day(start, start + _LAST_MS)
-            return parse_value(prop, text, today=self.today, now=self.now)
+            return parse_text(prop, text, today=self.today, now=self.now)
         except UnknownOption as exc:
             listed = ", ".join(exc.choices[:_LISTED_OPTIONS]) + (
                 ", …" if len(exc.choices) > _LISTED_OPTIONS else ""

@@ -75,9 +75,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from subctl.codec import ms_to_date, ms_to_datetime, short_datetime, to_text
 from subctl.errors import UsageError
 from subctl.query.values import add_months
-from subctl.schema import CURRENCY_CODES, EPOCH, MASK, Property, PropType
+from subctl.schema import CURRENCY_CODES, MASK, Property, PropType
 
 REGEX_MAX_LENGTH = 1000
 TEXT_MAX_LENGTH = 65_536
@@ -221,14 +222,6 @@ def compile_regex(pattern: str) -> Any:
         raise UsageError("rule REGEX: invalid pattern: it is not valid text") from None
 
 
-def ms_to_date(ms: str) -> dt.date:
-    return (EPOCH + dt.timedelta(milliseconds=int(ms))).date()
-
-
-def ms_to_datetime(ms: str) -> dt.datetime:
-    return EPOCH + dt.timedelta(milliseconds=int(ms))
-
-
 # -- checking values --------------------------------------------------------------------------
 
 
@@ -255,10 +248,8 @@ def _quote(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+        return short_datetime(value)
+    return to_text(value)
 
 
 def _min_length(c: _Context, v: str, args: tuple[str, ...]) -> str | None:

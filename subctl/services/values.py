@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from subctl.codec import UnknownOption, ValueParseError, parse_text
 from subctl.errors import UsageError
-from subctl.query.values import UnknownOption, ValueParseError, parse_value
 from subctl.schema import MASK, Property
 from subctl.services import validation
 
@@ -25,7 +25,7 @@ def _coerce_type(
     name = prop.aliases[0] if prop.aliases else prop.name
     secret = prop.highly_sensitive
     try:
-        value = parse_value(prop, text, today=today, now=now)
+        value = parse_text(prop, text, today=today, now=now)
     except UnknownOption as exc:
         shown = MASK if secret else f'"{text}"'  # errors never echo a highly sensitive value
         raise UsageError(f"{name}: {shown} is not an option ({', '.join(exc.choices)})") from exc
@@ -33,7 +33,7 @@ def _coerce_type(
         reason = f"{MASK} is not a valid {prop.type.value}" if secret else str(exc)
         raise UsageError(f"{name}: {reason}") from exc
     if prop.money and isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+        return Decimal(value)  # an amount set is money, as it reads back
     return value
 
 

@@ -9,8 +9,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
+from subctl import codec
 from subctl.errors import UsageError
-from subctl.schema import EPOCH, PropType
+from subctl.schema import PropType
 from subctl.services import validation
 
 # -- validation rules: where each applies (DOMAIN.md §4) ---------------------------------------
@@ -135,11 +136,11 @@ def _epoch_ms_arg(rule_type: str, text: str, *, date_only: bool) -> str:
         except ValueError:
             shape = "YYYY-MM-DD" if date_only else "an ISO datetime"
             raise UsageError(f'rule {rule_type}: "{text}" is not {shape} or epoch ms') from None
-        ms = (moment - EPOCH) // dt.timedelta(milliseconds=1)
+        ms = codec.datetime_to_ms(moment)
     if date_only and ms % 86_400_000:
         raise UsageError(f"rule {rule_type}: {ms} is not midnight UTC (date rules take days)")
     try:
-        validation.ms_to_datetime(str(ms))
+        codec.ms_to_datetime(ms)
     except OverflowError:
         raise UsageError(f"rule {rule_type}: {text} is out of range") from None
     return str(ms)
@@ -321,8 +322,8 @@ def describe_rule(rule: Rule) -> str:
     """A human reading of a rule, for ``view`` and ``--preview``."""
     t, args = rule
     a = args[0] if args else ""
-    ms_date = validation.ms_to_date
-    ms_time = validation.ms_to_datetime
+    ms_date = codec.ms_to_date
+    ms_time = codec.ms_to_datetime
     texts: dict[str, Callable[[], str]] = {
         "MIN_LENGTH": lambda: f"at least {a} characters",
         "MAX_LENGTH": lambda: f"at most {a} characters",
