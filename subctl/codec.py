@@ -76,6 +76,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+NAMED_DAYS: dict[str, int] = {"today": 0, "yesterday": -1, "tomorrow": 1}
+
+
+def split_offset(text: str) -> tuple[int, str] | None:
+    """``+7d``/``-3m``/``2w``/``1y`` as (signed amount, unit letter); None for other text."""
+    match = _RELATIVE.match(text.strip())
+    if not match:
+        return None
+    sign, amount, unit = match.groups()
+    return int(amount) * (-1 if sign == "-" else 1), unit.lower()
+
+
 def parse_offset(text: str, today: dt.date) -> dt.date | None:
     """``+7d``/``-3m``/``2w``/``1y`` relative to ``today``; None when ``text`` is not an offset."""
     match = _RELATIVE.match(text.strip())
@@ -318,7 +330,9 @@ def from_storage(ptype: PropType, raw: Any, *, money: bool = False) -> Any:
 def money_from_storage(raw: Any) -> Decimal:
     """A stored amount (money properties, payments) as Decimal cents, or mills when it has a
     third decimal place (a BHD or KWD amount), so that an amount reads back as it was set."""
-    mills = Decimal(from_storage(PropType.NUMBER, raw)).quantize(MILL, context=WIDE)
+    number = float(raw)
+    exact = Decimal(int(number)) if number.is_integer() else Decimal(repr(number))
+    mills = exact.quantize(MILL, context=WIDE)
     cents = mills.quantize(CENT, context=WIDE)
     return cents if cents == mills else mills
 
