@@ -14,7 +14,7 @@ binds tighter than ``or``, ``not`` tighter than ``and``::
     value     := bare word (letters, digits, _ - + . : @ * /) | "double" or 'single' quoted
     FIELD     := internal name, alias, label (quoted if it has spaces) or associations.<object>
 
-Values are typed by the property's type here (``subctl.query.values.parse_text``, the
+Values are typed by the property's type here (``subctl.codec.parse_text``, the
 conversion ``--set`` uses too), so compilers never parse text. A day (``2024-01-05``,
 ``today``) compared with a ``datetime`` property means the whole UTC day: ``=`` is the day's
 first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare with the day's start and
