@@ -2,41 +2,28 @@
 
 Pure data and conversions, no heavy imports: the CLI's ``--help`` path may import this module.
 
-Storage convention (shared by every SQL backend): ``date`` and ``datetime`` values are stored as
-epoch milliseconds (dates at midnight UTC), exactly as HubSpot's API exchanges them; numbers as
-double precision; booleans as integers; strings and enumerations as text. Python-side values are
-``datetime.date``, timezone-aware UTC ``datetime``, ``Decimal`` (money) or ``int``/``Decimal``
-(other numbers), ``bool`` and ``str``.
+Value types and their conversions (storage, wire, text) live in ``subctl.codec``; this module
+re-exports ``PropType`` and the storage functions.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
-from enum import StrEnum
 from typing import Any
 
-OBJECT_TYPE_ID = "0-69"
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-CENT = Decimal("0.01")
-MILL = Decimal("0.001")  # the finest minor unit of a billing currency (BHD, KWD, …)
-WIDE = Context(prec=400)  # quantizing any double to cents never runs out of digits
-# Numbers a property holds: finite, with magnitude below 1e18 and not below 1e-12 (besides 0),
-# which a double stores and every output renders exactly enough.
-NUMBER_LIMIT = Decimal("1e18")
-NUMBER_TINY = Decimal("1e-12")
-
-
-class PropType(StrEnum):
-    STRING = "string"
-    NUMBER = "number"
-    DATE = "date"
-    DATETIME = "datetime"
-    ENUMERATION = "enumeration"
-    BOOL = "bool"
+# The types and conversions of property values, re-exported from the codec.
+from subctl.codec import CENT as CENT
+from subctl.codec import EPOCH as EPOCH
+from subctl.codec import MILL as MILL
+from subctl.codec import NUMBER_LIMIT as NUMBER_LIMIT
+from subctl.codec import NUMBER_TINY as NUMBER_TINY
+from subctl.codec import WIDE as WIDE
+from subctl.codec import PropType as PropType
+from subctl.codec import from_storage as from_storage
+from subctl.codec import money_from_storage as money_from_storage
+from subctl.codec import to_storage as to_storage
 
 
 @dataclass(frozen=True)
@@ -47,6 +34,10 @@ class Option:
 
 
 MULTI_VALUE = "checkbox"  # enumeration fieldType whose values are ;-separated option values
+CALCULATED = "calculation_equation"  # fieldType of a formula property (values are read-only)
+# Data sensitivity of a property whose values every output masks unless shown with permission.
+HIGHLY_SENSITIVE = "highly_sensitive"
+MASK = "******"
 
 
 @dataclass(frozen=True)
@@ -76,6 +67,16 @@ class Property:
         """A multiple-checkbox enumeration: its value is ``;``-separated option values."""
         return self.type is PropType.ENUMERATION and self.field_type == MULTI_VALUE
 
+    @property
+    def is_calculated(self) -> bool:
+        """A custom calculated property (``calculation_equation``): its value is read-only."""
+        return not self.hubspot_defined and self.field_type == CALCULATED
+
+    @property
+    def highly_sensitive(self) -> bool:
+        """Its values are masked in every output unless shown with permission."""
+        return self.sensitivity == HIGHLY_SENSITIVE
+
     def option_values(self) -> list[str]:
         return [o.value for o in self.options]
 
@@ -99,9 +100,7 @@ class Property:
         return to_storage(self.type, value)
 
     def from_storage(self, raw: Any) -> Any:
-        if self.money and raw is not None:
-            return money_from_storage(raw)
-        return from_storage(self.type, raw)
+        return from_storage(self.type, raw, money=self.money)
 
 
 # -- statuses --------------------------------------------------------------------------------
@@ -302,52 +301,6 @@ ASSOCIATION_OBJECTS: tuple[AssociationObject, ...] = (
 ASSOCIATION_BY_NAME = {a.name: a for a in ASSOCIATION_OBJECTS}
 
 
-# -- conversions ------------------------------------------------------------------------------
-
-
-def to_storage(ptype: PropType, value: Any) -> Any:
-    """Python value -> stored value (see the module docstring)."""
-    if value is None:
-        return None
-    if ptype is PropType.DATE:
-        if isinstance(value, dt.datetime):
-            value = value.astimezone(dt.UTC).date()
-        return (value - EPOCH.date()).days * 86_400_000
-    if ptype is PropType.DATETIME:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-        return (value - EPOCH) // dt.timedelta(milliseconds=1)
-    if ptype is PropType.NUMBER:
-        return float(value)
-    if ptype is PropType.BOOL:
-        return 1 if value else 0
-    return str(value)
-
-
-def money_from_storage(raw: Any) -> Decimal:
-    """A stored amount (money properties, payments) as Decimal cents, or mills when it has a
-    third decimal place (a BHD or KWD amount), so that an amount reads back as it was set."""
-    mills = Decimal(from_storage(PropType.NUMBER, raw)).quantize(MILL, context=WIDE)
-    cents = mills.quantize(CENT, context=WIDE)
-    return cents if cents == mills else mills
-
-
-def from_storage(ptype: PropType, raw: Any) -> Any:
-    """Stored value -> Python value."""
-    if raw is None:
-        return None
-    if ptype is PropType.DATE:
-        return EPOCH.date() + dt.timedelta(days=int(raw) // 86_400_000)
-    if ptype is PropType.DATETIME:
-        return EPOCH + dt.timedelta(milliseconds=int(raw))
-    if ptype is PropType.NUMBER:
-        number = float(raw)
-        return int(number) if number.is_integer() else Decimal(repr(number))
-    if ptype is PropType.BOOL:
-        return bool(raw)
-    return str(raw)
-
-
 # -- registry -------------------------------------------------------------------------------
 
 
@@ -390,6 +343,11 @@ class PropertyRegistry:
     @property
     def custom(self) -> list[Property]:
         return [p for p in self if not p.hubspot_defined]
+
+
+def masked_names(props: Iterable[Property]) -> frozenset[str]:
+    """The names of the highly sensitive properties among ``props``."""
+    return frozenset(p.name for p in props if p.highly_sensitive)
 
 
 def standard_registry() -> PropertyRegistry:

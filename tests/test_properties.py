@@ -297,3 +297,22 @@ def test_property_document_shape() -> None:
     )
     status = svc.document(standard_registry().get("status"))  # type: ignore[arg-type]
     assert status["modificationMetadata"]["readOnlyDefinition"] is True
+
+
+def test_calculated_is_a_property_of_the_definition() -> None:
+    formula = Property("score", "Score", PropType.NUMBER, "calculation_equation",
+                       hubspot_defined=False)  # fmt: skip
+    assert formula.is_calculated
+    assert not standard_registry().get("mrr").is_calculated  # type: ignore[union-attr]
+
+
+def test_the_query_package_imports_no_service() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, subctl.query.parser, subctl.query.hubspot, subctl.codec; "
+        "print(sorted(m for m in sys.modules if m.startswith('subctl.services')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,11 +1,15 @@
-"""Rendering of typed values: JSON values, and text for CSV cells and table cells."""
+"""Rendering of typed values: JSON values, and text for CSV cells and table cells (the
+conversions are ``subctl.codec``'s; this module adds terminal and spreadsheet safety)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
+
+from subctl.codec import iso_datetime, to_text
+from subctl.codec import to_json as json_default
+
+__all__ = ["iso_datetime", "json_default", "neutralise", "text_value", "visible"]
 
 # What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
 # (which some spreadsheets fold to ASCII), and a leading tab or CR.
@@ -22,37 +26,9 @@ _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u20
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def iso_datetime(value: dt.datetime) -> str:
-    """UTC, millisecond precision, ``Z`` suffix (HubSpot's datetime format)."""
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def json_default(value: Any) -> Any:
-    """The JSON form of values the encoder does not know (its ``default``)."""
-    if isinstance(value, dt.datetime):
-        return iso_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)  # JSON numbers; money has two decimals, which a double round-trips
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return iso_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return "; ".join(text_value(v) for v in value)
-    return str(value)
+    """The text of a typed value in CSV and table cells (``codec.to_text``)."""
+    return to_text(value)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -5,15 +5,22 @@ One parsed query compiles both to SQL (local and team workspaces) and to HubSpot
 converted by the property's type: ``date``, ``datetime``, ``Decimal``/``int``, ``bool``, ``str``),
 so compilers never parse text.
 
+Relative dates (``-60d``, ``today``, ``+2w``) can stay relative in the tree as ``RelativeDate``
+values (``parse(..., rolling=True)``), resolved against the clock when a compiler runs
+(``resolve``), so a saved query keeps rolling.
+
 Fields are internal property names (``hs_status``) or association pseudo-fields
 (``associations.contact``), as in CRM search.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+from subctl.codec import ValueParseError, add_months
 
 
 class Op(StrEnum):
@@ -166,3 +173,79 @@ def push_not(expr: Expr, negate: bool = False) -> Expr:
         low, high = expr.values
         return Or((Condition(expr.field, Op.LT, (low,)), Condition(expr.field, Op.GT, (high,))))
     return Condition(expr.field, NEGATION[expr.op], expr.values)
+
+
+# -- relative dates -----------------------------------------------------------------------------
+
+Unit = Literal["d", "w", "m", "y"]
+_LAST_MS = dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class RelativeDate:
+    """A date counted from the clock at evaluation: ``offset`` units (days, weeks, months,
+    years; months and years keep the day of month, clamped) from today.
+
+    ``kind`` says what it resolves to: ``date`` a day (date properties); ``start`` / ``end`` the
+    first / last millisecond of that UTC day (a named day on a datetime property); ``instant``
+    the instant ``now`` moved by the offset (``now`` and offsets on a datetime property)."""
+
+    offset: int
+    unit: Unit = "d"
+    kind: Literal["date", "start", "end", "instant"] = "date"
+
+    def resolve(self, today: dt.date, now: dt.datetime | None = None) -> dt.date | dt.datetime:
+        """The concrete value at ``today`` / ``now`` (default: midnight UTC of ``today``);
+        ValueParseError("date out of range") beyond the calendar."""
+        if now is None:
+            now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
+        base = now.date() if self.kind == "instant" else today
+        try:
+            if self.unit in ("d", "w"):
+                day = base + dt.timedelta(days=self.offset * (7 if self.unit == "w" else 1))
+            else:
+                day = add_months(base, self.offset * (12 if self.unit == "y" else 1))
+            if self.kind == "date":
+                return day
+            if self.kind == "instant":
+                return dt.datetime.combine(day, now.timetz())
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return start if self.kind == "start" else start + _LAST_MS
+        except OverflowError as exc:
+            raise ValueParseError("date out of range") from exc
+
+    @property
+    def days(self) -> int | None:
+        """The offset in days, when it is a whole number of days (``d`` or ``w``)."""
+        if self.unit == "d":
+            return self.offset
+        if self.unit == "w":
+            return self.offset * 7
+        return None
+
+
+def is_rolling(expr: Expr | None) -> bool:
+    """Whether an expression holds a relative date."""
+    if expr is None:
+        return False
+    if isinstance(expr, Condition):
+        return any(isinstance(v, RelativeDate) for v in expr.values)
+    if isinstance(expr, Not):
+        return is_rolling(expr.item)
+    return any(is_rolling(i) for i in expr.items)
+
+
+def resolve(expr: Expr, today: dt.date, now: dt.datetime | None = None) -> Expr:
+    """The expression with every relative date resolved at ``today`` / ``now`` (the same tree
+    when there is none)."""
+    if not is_rolling(expr):
+        return expr
+    if isinstance(expr, Condition):
+        values = tuple(
+            v.resolve(today, now) if isinstance(v, RelativeDate) else v for v in expr.values
+        )
+        return replace(expr, values=values)
+    if isinstance(expr, Not):
+        return Not(resolve(expr.item, today, now))
+    items = tuple(resolve(i, today, now) for i in expr.items)
+    return And(items) if isinstance(expr, And) else Or(items)

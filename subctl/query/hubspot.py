@@ -15,12 +15,23 @@ in SQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from decimal import Decimal
 from typing import Any
 
+from subctl.codec import to_wire
 from subctl.errors import UsageError
-from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
+from subctl.query.ast import (
+    And,
+    Condition,
+    Expr,
+    Op,
+    Or,
+    RelativeDate,
+    is_rolling,
+    push_not,
+    resolve,
+)
 from subctl.query.parser import SYNTAX
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
 
@@ -35,8 +46,17 @@ class QueryTooComplex(UsageError):
     """A query CRM search cannot express, or that needs more filters than it allows."""
 
 
-def to_filter_groups(expr: Expr, registry: PropertyRegistry) -> list[dict[str, Any]]:
-    """The ``filterGroups`` of a CRM search request; raises QueryTooComplex beyond its limits."""
+def to_filter_groups(
+    expr: Expr, registry: PropertyRegistry, *, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """The ``filterGroups`` of a CRM search request; raises QueryTooComplex beyond its limits.
+
+    CRM search has no rolling date filter (DOMAIN.md §3): relative dates are resolved at ``now``
+    (default: the current time, today being its UTC day) and sent as epoch milliseconds. A
+    dynamic list can keep them rolling: see ``rolling_date_filter``."""
+    if is_rolling(expr):
+        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        expr = resolve(expr, moment.date(), moment)
     normal = _associations(push_not(expr))
     needed = _count_groups(normal)
     if needed > MAX_GROUPS:
@@ -121,11 +141,46 @@ def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
     return found
 
 
+# The Lists API's rolling operators (DOMAIN.md §7), by the query's operator and the offset's
+# direction: "changed < 30 days ago" is ``changed > -30d``.
+_ROLLING: dict[tuple[Op, bool], str] = {
+    (Op.GT, True): "IS_LESS_THAN_X_DAYS_AGO",
+    (Op.GTE, True): "IS_LESS_THAN_X_DAYS_AGO",
+    (Op.LT, True): "IS_MORE_THAN_X_DAYS_AGO",
+    (Op.LTE, True): "IS_MORE_THAN_X_DAYS_AGO",
+    (Op.LT, False): "IS_LESS_THAN_X_DAYS_FROM_NOW",
+    (Op.LTE, False): "IS_LESS_THAN_X_DAYS_FROM_NOW",
+    (Op.GT, False): "IS_MORE_THAN_X_DAYS_FROM_NOW",
+    (Op.GTE, False): "IS_MORE_THAN_X_DAYS_FROM_NOW",
+}
+
+
+def rolling_date_filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any] | None:
+    """A Lists API ``ROLLING_DATE_RANGE`` filter (DOMAIN.md §7) for a comparison of a date or
+    datetime property with a relative date in days or weeks (``changed > -30d``), so that a
+    dynamic list keeps rolling; None when HubSpot has no rolling form for the condition (months
+    and years, equality, ranges): compile it with ``to_filter_groups``, which resolves it."""
+    prop = registry.get(cond.field) if cond.association is None else None
+    if prop is None or prop.type not in (PropType.DATE, PropType.DATETIME):
+        return None
+    if len(cond.values) != 1 or not isinstance(cond.values[0], RelativeDate):
+        return None
+    days = cond.values[0].days
+    operator = _ROLLING.get((cond.op, (days or 0) < 0))
+    if days is None or days == 0 or operator is None:
+        return None
+    return {
+        "filterType": "PROPERTY",
+        "property": prop.name,
+        "operation": {
+            "operationType": "ROLLING_DATE_RANGE",
+            "operator": operator,
+            "numberOfDays": abs(days),
+            "requiresTimeZoneConversion": False,
+            "includeObjectsWithNoValueSet": False,
+        },
+    }
+
+
 def _value(prop: Property, value: Any) -> str:
-    if prop.type in (PropType.DATE, PropType.DATETIME):
-        return str(prop.to_storage(value))
-    if prop.type is PropType.NUMBER:
-        return format(Decimal(str(value)), "f")
-    if prop.type is PropType.BOOL:
-        return "true" if value else "false"
-    return str(value)
+    return to_wire(prop.type, value)

@@ -14,7 +14,7 @@ binds tighter than ``or``, ``not`` tighter than ``and``::
     value     := bare word (letters, digits, _ - + . : @ * /) | "double" or 'single' quoted
     FIELD     := internal name, alias, label (quoted if it has spaces) or associations.<object>
 
-Values are typed by the property's type here (``subctl.query.values.parse_value``, the
+Values are typed by the property's type here (``subctl.codec.parse_text``, the
 conversion ``--set`` uses too), so compilers never parse text. A day (``2024-01-05``,
 ``today``) compared with a ``datetime`` property means the whole UTC day: ``=`` is the day's
 first to last millisecond, ``!=`` its negation, ``<``/``>=`` compare with the day's start and
@@ -34,11 +34,35 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from subctl.codec import (
+    NAMED_DAYS,
+    UnknownOption,
+    ValueParseError,
+    parse_date,
+    parse_text,
+    split_offset,
+)
 from subctl.errors import UsageError
-from subctl.query.ast import ASSOCIATION_PREFIX, And, Condition, Expr, Not, Op, Or
-from subctl.query.values import UnknownOption, ValueParseError, parse_date, parse_value
-from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
-from subctl.services.masking import MASK, masked_names
+from subctl.query.ast import (
+    ASSOCIATION_PREFIX,
+    And,
+    Condition,
+    Expr,
+    Not,
+    Op,
+    Or,
+    RelativeDate,
+    Unit,
+    resolve,
+)
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    MASK,
+    Property,
+    PropertyRegistry,
+    PropType,
+    masked_names,
+)
 
 MAX_DEPTH = 50  # nested parentheses and "not"s
 
@@ -106,12 +130,19 @@ class QuerySyntaxError(UsageError):
 
 
 def parse(
-    text: str, registry: PropertyRegistry, *, today: dt.date, now: dt.datetime | None = None
+    text: str,
+    registry: PropertyRegistry,
+    *,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    rolling: bool = False,
 ) -> Expr:
     """Parse a query. Relative dates (``-60d``, ``today``) count from ``today``; on datetime
     properties, ``now`` and offsets count from the instant ``now`` (default: midnight UTC of
-    ``today``)."""
-    return _Parser(text, registry, today, now).parse()
+    ``today``). With ``rolling``, they stay ``RelativeDate`` values in the tree (checked at
+    ``today``/``now``), resolved when the query is compiled (``ast.resolve``)."""
+    expr = _Parser(text, registry, today, now).parse()
+    return expr if rolling else resolve(expr, today, now)
 
 
 def mask_secrets(text: str, registry: PropertyRegistry) -> str:
@@ -314,8 +345,8 @@ class _Field:
 class _Day:
     """A date-only value given for a datetime property: the whole UTC day."""
 
-    start: dt.datetime
-    end: dt.datetime
+    start: dt.datetime | RelativeDate
+    end: dt.datetime | RelativeDate
 
 
 def _start(value: Any) -> Any:
@@ -543,11 +574,14 @@ class _Parser:
             return self._record_id(token)
         text = token.text
         try:
+            relative = self._relative(prop, text)
+            if relative is not None:
+                return relative
             if prop.type is PropType.DATETIME and _is_day(text.strip()):
                 day = parse_date(text, self.today)
                 start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
                 return _Day(start, start + _LAST_MS)
-            return parse_value(prop, text, today=self.today, now=self.now)
+            return parse_text(prop, text, today=self.today, now=self.now)
         except UnknownOption as exc:
             listed = ", ".join(exc.choices[:_LISTED_OPTIONS]) + (
                 ", …" if len(exc.choices) > _LISTED_OPTIONS else ""
@@ -559,11 +593,40 @@ class _Parser:
         except ValueParseError as exc:
             raise self._error(str(exc), token) from None
 
+    def _relative(self, prop: Property, text: str) -> RelativeDate | _Day | None:
+        """A relative date (``today``, ``-60d``, ``now`` …) of a date or datetime property,
+        checked at the parser's clock; None for other text. Raises ValueParseError."""
+        if prop.type not in (PropType.DATE, PropType.DATETIME):
+            return None
+        word = text.strip().lower()
+        named = word in NAMED_DAYS or (word == "now" and prop.type is PropType.DATE)
+        found = (NAMED_DAYS.get(word, 0), "d") if named or word == "now" else split_offset(word)
+        if found is None:
+            return None
+        amount, unit = found[0], _unit(found[1])
+        if prop.type is PropType.DATE:
+            values = [RelativeDate(amount, unit)]
+        elif named:  # a named day on a datetime property: the whole UTC day
+            values = [RelativeDate(amount, unit, "start"), RelativeDate(amount, unit, "end")]
+        else:  # now and offsets on a datetime property: instants
+            values = [RelativeDate(amount, unit, "instant")]
+        for value in values:
+            value.resolve(self.today, self.now)  # out of the calendar: refused now
+        return _Day(*values) if len(values) == 2 else values[0]
+
     def _record_id(self, token: _Token) -> int:
         text = token.text.strip()
         if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS):
             raise self._error(f'"{token.text}" is not a record id', token)
         return int(text)
+
+
+def _unit(letter: str) -> Unit:
+    if letter == "w":
+        return "w"
+    if letter == "m":
+        return "m"
+    return "y" if letter == "y" else "d"
 
 
 def _is_day(text: str) -> bool:

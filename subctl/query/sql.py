@@ -18,6 +18,7 @@ Values are always bound parameters. Semantics shared with the CRM search compile
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from subctl.errors import UsageError
-from subctl.query.ast import And, Condition, Expr, Op, Or, push_not
+from subctl.query.ast import And, Condition, Expr, Op, Or, is_rolling, push_not, resolve
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
 
 ASSOCIATIONS = sa.table(
@@ -38,8 +39,17 @@ ASSOCIATIONS = sa.table(
 
 
 def compile_where(
-    expr: Expr, table: sa.TableClause, registry: PropertyRegistry
+    expr: Expr,
+    table: sa.TableClause,
+    registry: PropertyRegistry,
+    *,
+    now: dt.datetime | None = None,
 ) -> sa.ColumnElement[bool]:
+    """The SQL condition of ``expr``; relative dates (``ast.RelativeDate``) are resolved at
+    ``now`` (default: the current time), today being its UTC day."""
+    if is_rolling(expr):
+        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        expr = resolve(expr, moment.date(), moment)
     return _compile(push_not(expr), table, registry)
 
 

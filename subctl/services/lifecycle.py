@@ -143,42 +143,37 @@ class Transition:
     acts_on: frozenset[str]
     skipped: frozenset[str]  # already in the result state
     result: str | None  # status afterwards; None: unchanged
-    done: str  # past tense, for messages: "canceled"
     rule: str  # why other statuses are refused
 
 
-def _t(
-    name: str, acts_on: str, skipped: str, result: str | None, done: str, rule: str
-) -> Transition:
-    return Transition(name, frozenset(acts_on.split()), frozenset(skipped.split()), result, done,
-                      rule)  # fmt: skip
+def _t(name: str, acts_on: str, skipped: str, result: str | None, rule: str) -> Transition:
+    return Transition(name, frozenset(acts_on.split()), frozenset(skipped.split()), result, rule)
 
 
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
         _t("cancel", "active unpaid past_due scheduled paused", "canceled", "canceled",
-           "canceled", "an expired subscription already ended and is never charged again"),
-        _t("cancel_at_period_end", "active", "canceled", None, "scheduled to cancel",
+           "an expired subscription already ended and is never charged again"),
+        _t("cancel_at_period_end", "active", "canceled", None,
            "only an active subscription has a paid period to run out; cancel it immediately"),
         # Only active ones: resuming makes a subscription active, so pausing an unpaid or
         # past-due one and resuming it would wipe out what the buyer owes.
-        _t("pause", "active", "paused", "paused", "paused",
+        _t("pause", "active", "paused", "paused",
            "only active subscriptions can be paused (an unpaid or past-due one would come "
            "back active on resume, its debt forgotten)"),
-        _t("resume", "paused", "active", "active", "resumed",
-           "only a paused subscription can be resumed"),
-        _t("pay", "unpaid past_due", "active", "active", "paid",
+        _t("resume", "paused", "active", "active", "only a paused subscription can be resumed"),
+        _t("pay", "unpaid past_due", "active", "active",
            "only an unpaid or past-due subscription owes a payment"),
-        _t("delete", "canceled expired", "", None, "deleted",
+        _t("delete", "canceled expired", "", None,
            "only canceled or expired subscriptions can be deleted"),
-        _t("update", "active scheduled", "", None, "updated",
+        _t("update", "active scheduled", "", None,
            "only active or scheduled subscriptions can be edited"),
-        _t("send_update_link", "active unpaid past_due scheduled paused", "", None, "sent",
+        _t("send_update_link", "active unpaid past_due scheduled paused", "", None,
            "a canceled or expired subscription is never charged again"),
-        _t("mark_unpaid", "active past_due", "unpaid", "unpaid", "marked unpaid",
+        _t("mark_unpaid", "active past_due", "unpaid", "unpaid",
            "only an active or past-due subscription can become unpaid"),
-        _t("mark_past_due", "active", "past_due", "past_due", "marked past due",
+        _t("mark_past_due", "active", "past_due", "past_due",
            "only an active subscription can become past due"),
     )
 }  # fmt: skip

@@ -8,14 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from subctl.schema import Property
+from subctl.schema import HIGHLY_SENSITIVE, MASK, Property, masked_names
 
-HIGHLY_SENSITIVE = "highly_sensitive"
-MASK = "******"
-
-
-def masked_names(props: Iterable[Property]) -> frozenset[str]:
-    return frozenset(p.name for p in props if p.sensitivity == HIGHLY_SENSITIVE)
+__all__ = ["HIGHLY_SENSITIVE", "MASK", "Masker", "masked_names", "masker"]
 
 
 @dataclass

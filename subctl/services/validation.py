@@ -61,7 +61,7 @@ HubSpot's where it documents them, subctl's choice otherwise):
   language tag such as ``en-us``.
 
 Messages quote the rejected value, except for highly sensitive properties, whose value (and any
-part of it, such as offending characters or a domain) shows as ``masking.MASK``.
+part of it, such as offending characters or a domain) shows as ``schema.MASK``.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from subctl.codec import ms_to_date, ms_to_datetime, short_datetime, to_text
 from subctl.errors import UsageError
 from subctl.query.values import add_months
-from subctl.schema import CURRENCY_CODES, EPOCH, Property, PropType
-from subctl.services.masking import HIGHLY_SENSITIVE, MASK
+from subctl.schema import CURRENCY_CODES, MASK, Property, PropType
 
 REGEX_MAX_LENGTH = 1000
 TEXT_MAX_LENGTH = 65_536
@@ -222,14 +222,6 @@ def compile_regex(pattern: str) -> Any:
         raise UsageError("rule REGEX: invalid pattern: it is not valid text") from None
 
 
-def ms_to_date(ms: str) -> dt.date:
-    return (EPOCH + dt.timedelta(milliseconds=int(ms))).date()
-
-
-def ms_to_datetime(ms: str) -> dt.datetime:
-    return EPOCH + dt.timedelta(milliseconds=int(ms))
-
-
 # -- checking values --------------------------------------------------------------------------
 
 
@@ -256,10 +248,8 @@ def _quote(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+        return short_datetime(value)
+    return to_text(value)
 
 
 def _min_length(c: _Context, v: str, args: tuple[str, ...]) -> str | None:
@@ -614,7 +604,7 @@ def problems(
         return []
     if now is None:
         now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
-    context = _Context(prop.name, today, now, masked=prop.sensitivity == HIGHLY_SENSITIVE)
+    context = _Context(prop.name, today, now, masked=prop.highly_sensitive)
     limit = _limits(context, prop, value)
     found = [limit] if limit else []
     for rule_type, args in prop.rules:
@@ -634,8 +624,3 @@ def check(prop: Property, value: Any, *, today: dt.date, now: dt.datetime | None
     if found:
         name = prop.aliases[0] if prop.aliases else prop.name
         raise UsageError(f"{name}: {found[0]}")
-
-
-def applies_to_type(prop_type: PropType) -> bool:
-    """Whether any rule can apply to a property type (enumerations and booleans have none)."""
-    return prop_type not in (PropType.ENUMERATION, PropType.BOOL)

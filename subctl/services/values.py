@@ -10,10 +10,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from subctl.codec import UnknownOption, ValueParseError, parse_text
 from subctl.errors import UsageError
-from subctl.query.values import UnknownOption, ValueParseError, parse_value
-from subctl.schema import Property
-from subctl.services.masking import HIGHLY_SENSITIVE, MASK
+from subctl.schema import MASK, Property
+from subctl.services import validation
 
 
 def _coerce_type(
@@ -23,9 +23,9 @@ def _coerce_type(
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
-    secret = prop.sensitivity == HIGHLY_SENSITIVE
+    secret = prop.highly_sensitive
     try:
-        value = parse_value(prop, text, today=today, now=now)
+        value = parse_text(prop, text, today=today, now=now)
     except UnknownOption as exc:
         shown = MASK if secret else f'"{text}"'  # errors never echo a highly sensitive value
         raise UsageError(f"{name}: {shown} is not an option ({', '.join(exc.choices)})") from exc
@@ -33,7 +33,7 @@ def _coerce_type(
         reason = f"{MASK} is not a valid {prop.type.value}" if secret else str(exc)
         raise UsageError(f"{name}: {reason}") from exc
     if prop.money and isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+        return Decimal(value)  # an amount set is money, as it reads back
     return value
 
 
@@ -63,13 +63,10 @@ def coerce_value(
     record's value when it is applied. ``now`` anchors ``now`` and relative offsets of datetime
     values and the ``*_DATETIME_DURATION`` rules (default: midnight UTC of ``today``).
     """
-    from subctl.services import validation
-    from subctl.services.properties import is_calculated
-
     if text is None or text == "":
         return None
     name = prop.aliases[0] if prop.aliases else prop.name
-    if is_calculated(prop):
+    if prop.is_calculated:
         raise UsageError(f"{name}: a calculated property; its value cannot be set")
     if prop.multi_value:
         parts = [p.strip() for p in text.split(";") if p.strip()]
