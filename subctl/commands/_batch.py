@@ -73,21 +73,11 @@ def _needs_confirmation(verb: str, count: int) -> bool:
 
 def _require_confirmation_possible(app: AppContext, verb: str, count: int, yes: bool) -> None:
     """Off a TTY, a batch that needs confirmation needs --yes: exit 2, nothing changed."""
-    if yes or not _needs_confirmation(verb, count) or app.out.can_prompt:
+    if yes or not _needs_confirmation(verb, count) or app.can_prompt:
         return
     raise ConfirmationRequired(
         f"{verb} {_plural(count)}: confirmation required; nothing was changed",
         hint="pass --yes to confirm (review first with --dry-run)",
-    )
-
-
-def _ask(app: AppContext, question: str, default: bool) -> bool:
-    import questionary
-
-    from subctl.output import answer
-
-    return bool(
-        answer(questionary.confirm(question, default=default, output=app.out.prompt_output()))
     )
 
 
@@ -130,7 +120,7 @@ def _confirm(app: AppContext, action: Action, count: int) -> None:
 
     question = CONFIRMATIONS.get(action.verb) or f"{action.verb.capitalize()} {_plural(count)}?"
     try:
-        app.out.confirm(question, yes=False)
+        app.confirm(question, yes=False)
     except Aborted:
         app.out.message("Aborted; nothing was changed.")
         raise typer.Exit(Aborted.exit_code) from None
@@ -330,9 +320,10 @@ def _execute(app: AppContext, verb: str, options: BatchOptions) -> None:
 
 def _offer_resume(app: AppContext, job: Job, yes: bool) -> bool:
     left = f"{job.unprocessed:,} of {job.total:,} left"
-    if app.out.can_prompt and not yes:
-        return _ask(
-            app, f"Job {job.id} with the same arguments is unfinished ({left}). Resume it?", True
+    if app.can_prompt and not yes:
+        return app.prompter.confirm(
+            f"Job {job.id} with the same arguments is unfinished ({left}). Resume it?",
+            default=True,
         )
     app.out.message(
         f"Resuming unfinished job {job.id} with the same arguments ({left}); "
