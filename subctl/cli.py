@@ -88,8 +88,10 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    ctx.obj = AppContext(workspace=workspace_, profile=profile)
-    ctx.call_on_close(ctx.obj.close)
+    app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()  # run(context=...)
+    app_ctx.workspace, app_ctx.profile = workspace_, profile
+    ctx.obj = app_ctx
+    ctx.call_on_close(app_ctx.close)
 
 
 # The order of --help: reading, then changing, then the workspace.
@@ -132,19 +134,20 @@ def _framework_usage_error(exc: Exception, out: Output) -> int | None:
     return code
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run the app; map every error to its one-line message and exit code."""
+def run(argv: list[str] | None = None, *, context: AppContext | None = None) -> int:
+    """Run the app; map every error to its one-line message and exit code. ``context``: the
+    one the commands get (tests inject a scripted prompter through it); else a new one."""
     umask = os.umask(PRIVATE_UMASK)
     try:
-        return _run(argv)
+        return _run(argv, context)
     finally:
         os.umask(umask)
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, context: AppContext | None) -> int:
     debug = os.environ.get("SUBCTL_DEBUG", "") not in ("", "0")
     _degrade_unencodable()
-    out = Output()
+    out = context.out if context is not None else Output()
     if COMPLETE_VAR in os.environ:
         # A shell asking for completions (the scripts in completions/). The app is built with
         # add_completion=False, which keeps --help fast, so Typer's completion classes are
@@ -156,7 +159,7 @@ def _run(argv: list[str] | None) -> int:
         try:
             # Not standalone: the framework's usage errors come here, to be said like every
             # other error (one line and a hint), and its "Aborted!" exit 1 never happens.
-            code = app(args=argv, prog_name="subctl", standalone_mode=False)
+            code = app(args=argv, prog_name="subctl", standalone_mode=False, obj=context)
         finally:
             sys.stdout.flush()
         return code if isinstance(code, int) else 0

@@ -1,6 +1,6 @@
-"""``AppContext``: what a command needs, injected (gh's Factory): the output sink, the clock, and
-the store of the active profile, opened lazily so that ``--help`` never imports a database
-driver."""
+"""``AppContext``: what a command needs, injected (gh's Factory): the output sink, the prompter,
+the clock, and the store of the active profile, opened lazily so that ``--help`` never imports
+a database driver."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from subctl import config
-from subctl.errors import SubctlError, UsageError
-from subctl.output import Output
+from subctl.errors import Aborted, ConfirmationRequired, SubctlError, UsageError
+from subctl.export.values import visible
+from subctl.output import Output, Prompter, QuestionaryPrompter
 
 if TYPE_CHECKING:
     import typer
@@ -51,7 +52,12 @@ class AppContext:
     workspace: str | None = None  # --workspace PATH|URL
     profile: str | None = None  # --profile NAME
     clock: Callable[[], dt.datetime] = system_clock
+    prompter: Prompter = None  # type: ignore[assignment]  # set in __post_init__
     _store: SqlStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.prompter is None:
+            self.prompter = QuestionaryPrompter(self.out)
 
     @classmethod
     def from_typer(cls, ctx: typer.Context) -> AppContext:
@@ -63,6 +69,22 @@ class AppContext:
 
     def today(self) -> dt.date:
         return self.clock().date()
+
+    @property
+    def can_prompt(self) -> bool:
+        return self.prompter.interactive
+
+    def confirm(self, question: str, *, yes: bool) -> None:
+        """Ask before a destructive step. Off a terminal, ``--yes`` is required; declining
+        aborts."""
+        if yes:
+            return
+        if not self.can_prompt:
+            raise ConfirmationRequired(
+                f"{question.rstrip('?')}: confirmation required", hint="pass --yes to confirm"
+            )
+        if not self.prompter.confirm(visible(question), default=False):
+            raise Aborted("aborted")
 
     def workspace_url(self) -> str:
         target = self.workspace or config.load_profile(self.profile).workspace

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
-from subctl.errors import Aborted, ConfirmationRequired
+from subctl.errors import Aborted, SubctlError
 from subctl.export import Column
 from subctl.export.values import visible
 
@@ -267,21 +267,6 @@ class Output:
 
     # -- interaction -----------------------------------------------------------------------
 
-    def confirm(self, question: str, *, yes: bool) -> None:
-        """Ask before a destructive step. Off a TTY, ``--yes`` is required; declining aborts."""
-        if yes:
-            return
-        if not self.can_prompt:
-            raise ConfirmationRequired(
-                f"{question.rstrip('?')}: confirmation required", hint="pass --yes to confirm"
-            )
-        import questionary
-
-        if not answer(
-            questionary.confirm(visible(question), default=False, output=self.prompt_output())
-        ):
-            raise Aborted("aborted")
-
     def prompt_output(self) -> Any:
         """Where prompts draw: stderr, as prompt_toolkit's terminal output (stdout stays data)."""
         from prompt_toolkit.output import create_output
@@ -299,3 +284,99 @@ class Output:
         with Progress(console=self.console(self.stderr), transient=True) as bar:
             task = bar.add_task(visible(description), total=total)
             yield lambda n=1: bar.advance(task, n)
+
+
+# -- prompts ---------------------------------------------------------------------------------
+
+Check = Callable[[str], object]  # raises a SubctlError for a bad answer, which is asked again
+
+
+def validator(check: Check) -> Callable[[str], bool | str]:
+    """For questionary's ``validate=``: True for a good answer, else the error, shown under the
+    answer, which is then asked again."""
+
+    def validate(text: str) -> bool | str:
+        try:
+            check(text)
+        except SubctlError as exc:
+            return exc.message
+        return True
+
+    return validate
+
+
+class Prompter(Protocol):
+    """How a command asks a person (``AppContext.prompter``): on a terminal, questionary on
+    stderr; in tests, a scripted one. Ctrl-C or end of input at a question is ``Aborted``."""
+
+    @property
+    def interactive(self) -> bool:
+        """Whether there is anyone to ask (stdin and stderr are a terminal)."""
+        ...
+
+    def confirm(self, question: str, *, default: bool = False) -> bool: ...
+
+    def text(self, question: str, *, default: str = "", check: Check | None = None) -> str: ...
+
+    def select(
+        self, question: str, choices: Sequence[str], *, default: str | None = None
+    ) -> str: ...
+
+    def checkbox(self, question: str, choices: Sequence[str]) -> list[str]:
+        """At least one of the choices."""
+        ...
+
+    def autocomplete(self, question: str, choices: Sequence[str], *, check: Check) -> str: ...
+
+
+class QuestionaryPrompter:
+    """Questions drawn on stderr by questionary (imported on the first question)."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    @property
+    def interactive(self) -> bool:
+        return self.out.can_prompt
+
+    def confirm(self, question: str, *, default: bool = False) -> bool:
+        import questionary
+
+        return bool(answer(questionary.confirm(question, default=default, output=self._output())))
+
+    def text(self, question: str, *, default: str = "", check: Check | None = None) -> str:
+        import questionary
+
+        validate = validator(check) if check else None
+        prompt = questionary.text(question, default=default, validate=validate,
+                                  output=self._output())  # fmt: skip
+        return str(answer(prompt))
+
+    def select(self, question: str, choices: Sequence[str], *, default: str | None = None) -> str:
+        import questionary
+
+        prompt = questionary.select(question, choices=list(choices), default=default,
+                                    output=self._output())  # fmt: skip
+        return str(answer(prompt))
+
+    def checkbox(self, question: str, choices: Sequence[str]) -> list[str]:
+        import questionary
+
+        prompt = questionary.checkbox(
+            question,
+            choices=list(choices),
+            validate=lambda picked: bool(picked) or "pick at least one value",
+            output=self._output(),
+        )
+        return [str(c) for c in answer(prompt)]
+
+    def autocomplete(self, question: str, choices: Sequence[str], *, check: Check) -> str:
+        import questionary
+
+        prompt = questionary.autocomplete(
+            question, choices=list(choices), validate=validator(check), output=self._output()
+        )
+        return str(answer(prompt))
+
+    def _output(self) -> Any:
+        return self.out.prompt_output()

@@ -64,16 +64,85 @@ def subctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield home
 
 
+class ScriptedPrompter:
+    """A terminal that answers the questions from a script, in order, and records them
+    (``AppContext.prompter``). An answer that is an exception is raised at that question."""
+
+    interactive = True
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.questions: list[str] = []
+
+    def _next(self, question: str) -> Any:
+        self.questions.append(question)
+        assert self.answers, f"unexpected question: {question}"
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def confirm(self, question: str, *, default: bool = False) -> bool:
+        return bool(self._next(question))
+
+    def text(
+        self, question: str, *, default: str = "", check: Callable[[str], object] | None = None
+    ) -> str:
+        answer = str(self._next(question)) or default
+        if check is not None:
+            check(answer)
+        return answer
+
+    def select(self, question: str, choices: Sequence[str], *, default: str | None = None) -> str:
+        answer = str(self._next(question)) or default
+        assert answer in choices, f"{answer!r} is not a choice of {question}"
+        return answer
+
+    def checkbox(self, question: str, choices: Sequence[str]) -> list[str]:
+        answer = list(self._next(question))
+        assert answer and set(answer) <= set(choices)
+        return answer
+
+    def autocomplete(
+        self, question: str, choices: Sequence[str], *, check: Callable[[str], object]
+    ) -> str:
+        answer = str(self._next(question))
+        check(answer)
+        return answer
+
+
+class Terminal:
+    """The prompter of the commands a test runs: none (off a terminal) until ``terminal(*answers)``
+    sets a scripted one."""
+
+    def __init__(self) -> None:
+        self.prompter: ScriptedPrompter | None = None
+
+    def __call__(self, *answers: Any) -> ScriptedPrompter:
+        self.prompter = ScriptedPrompter(*answers)
+        return self.prompter
+
+
 @pytest.fixture
-def invoke() -> Invoke:
+def terminal() -> Terminal:
+    return Terminal()
+
+
+@pytest.fixture
+def invoke(terminal: Terminal) -> Invoke:
     """Run ``subctl`` end to end through ``cli.run`` (which maps errors to exit codes) inside
-    Typer's CliRunner isolation, with separate stdout and stderr."""
+    Typer's CliRunner isolation, with separate stdout and stderr; with the prompter that
+    ``terminal`` scripted, if any."""
+    from subctl.context import AppContext
 
     def _invoke(args: str | Sequence[str], input: str | None = None) -> Result:
         argv = shlex.split(args) if isinstance(args, str) else list(args)
         runner = CliRunner()
         with runner.isolation(input=input) as (out, err, _):
-            code = run(argv)
+            context = None
+            if terminal.prompter is not None:
+                context = AppContext(prompter=terminal.prompter)
+            code = run(argv, context=context)
             return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
     return _invoke

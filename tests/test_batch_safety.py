@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Invoke, wait_until_journaled
-from tests.test_cli_lifecycle import FakeConfirm, add_payment, checksum, rows, view
+from tests.conftest import Invoke, Terminal, wait_until_journaled
+from tests.test_cli_lifecycle import add_payment, checksum, rows, view
 from tests.test_jobs import _interrupt_after
 
 ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED = 1, 2, 3, 4
@@ -35,17 +35,6 @@ def db(subctl_home: Path) -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(subctl_home / "workspace.db")
     yield conn
     conn.close()
-
-
-def _terminal(monkeypatch: pytest.MonkeyPatch, *answers: bool) -> FakeConfirm:
-    import questionary
-
-    from subctl.output import Output
-
-    fake = FakeConfirm(*answers)
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", fake)
-    return fake
 
 
 def _job(invoke: Invoke, job_id: int) -> dict[str, Any]:
@@ -82,7 +71,7 @@ def test_delete_backup_is_written_when_an_unfinished_job_is_resumed(
 
 
 def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
-    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     with pytest.MonkeyPatch.context() as patch:
@@ -90,14 +79,14 @@ def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
         assert demo("cancel --where 'status = unpaid' --yes").exit_code == 130
     left = _job(demo, 1)["unprocessed"]
     before = checksum(subctl_home)
-    fake = _terminal(monkeypatch, True, False)  # resume it: yes; the checkbox: no
+    fake = terminal(True, False)  # resume it: yes; the checkbox: no
     declined = demo("cancel --where 'status = unpaid' --format json")
     assert declined.exit_code == 130
     assert declined.stderr.endswith("\nAborted; nothing was changed.\n")
     assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
     assert fake.questions[1:] == ["I understand the customer will not be charged again"]
     assert checksum(subctl_home) == before
-    fake = _terminal(monkeypatch, True, True)
+    fake = terminal(True, True)
     result = demo("cancel --where 'status = unpaid' --format json")
     assert result.exit_code == 0, result.stderr
     assert fake.questions[1:] == ["I understand the customer will not be charged again"]
@@ -108,16 +97,16 @@ def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
 
 
 def test_an_abandoned_job_is_not_resumed(
-    demo: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     command = "send-update-link --where 'status = unpaid'"
     with pytest.MonkeyPatch.context() as patch:
         _interrupt_after(patch, 2)
         assert demo(f"{command} --yes").exit_code == 130
-    with pytest.MonkeyPatch.context() as patch:
-        _terminal(patch, False, True)  # do not resume it; send the batch (job 2)
-        demo(f"{command} --format json")
+    terminal(False, True)  # do not resume it; send the batch (job 2)
+    demo(f"{command} --format json")
+    terminal.prompter = None
     assert _job(demo, 1)["status"] == "abandoned" and _job(demo, 1)["unprocessed"] > 0
     (mails,) = db.execute("SELECT count(*) FROM outbox").fetchone()
     result = demo("jobs resume 1 --yes --format json")
@@ -257,7 +246,7 @@ def _tax_id(invoke: Invoke) -> None:
 
 
 def test_confirmation_preview_and_progress_mask_highly_sensitive_values(
-    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
     from subctl.output import Output
 
@@ -270,7 +259,7 @@ def test_confirmation_preview_and_progress_mask_highly_sensitive_values(
         yield lambda n=1: None
 
     monkeypatch.setattr(Output, "progress", progress)
-    _terminal(monkeypatch, True)
+    terminal(True)
     result = seeded("update 1 5 --set tax_id=DK12345678 --format json")
     assert result.exit_code == 0, result.stderr
     assert "DK12345678" not in result.stdout + result.stderr + "".join(described)
@@ -347,10 +336,10 @@ def test_previews_say_what_would_happen(seeded: Invoke, db: sqlite3.Connection) 
 
 
 def test_declining_a_batch_says_nothing_was_changed(
-    seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, subctl_home: Path, terminal: Terminal
 ) -> None:
     before = checksum(subctl_home)
-    _terminal(monkeypatch, False)
+    terminal(False)
     result = seeded(f"pause {ACTIVE} {UNPAID}")
     assert (result.exit_code, result.stdout) == (130, "")
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, Terminal
 
 
 def associations(invoke: Invoke, sub_id: int) -> dict[str, list[tuple[int, int]]]:
@@ -320,33 +320,7 @@ def test_replace_and_remove_refused_on_an_ended_subscription(
     assert associations(seeded, 4) == {"company": [(77, 297)]}
 
 
-class FakeConfirm:
-    """Stands in for ``questionary.confirm``; records the questions."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.questions: list[str] = []
-
-    def __call__(self, question: str, **_: object) -> FakeConfirm:
-        self.questions.append(question)
-        return self
-
-    def unsafe_ask(self) -> bool:
-        return self.answer
-
-
-def on_a_tty(monkeypatch: pytest.MonkeyPatch, answer: bool) -> FakeConfirm:
-    import questionary
-
-    from subctl.output import Output
-
-    fake = FakeConfirm(answer)
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", fake)
-    return fake
-
-
-def test_replace_asks_first(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replace_asks_first(seeded: Invoke, terminal: Terminal) -> None:
     assert seeded("associate 3 --company new --create name=Initech").exit_code == 0  # 78
     # off a terminal: --yes is required, nothing changes without it
     result = seeded("associate 1 --company 78 --replace")
@@ -356,15 +330,15 @@ def test_replace_asks_first(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> 
     ])  # fmt: skip
     assert associations(seeded, 1)["company"] == [(77, 297)]
     # on a terminal: declining changes nothing
-    fake = on_a_tty(monkeypatch, False)
+    fake = terminal(False)
     assert seeded("associate 1 --company 78 --replace").exit_code == 130
     assert fake.questions == ["Replace company 77 (Acme Corp) of subscription 1?"]
     assert associations(seeded, 1)["company"] == [(77, 297)]
-    fake = on_a_tty(monkeypatch, True)
+    fake = terminal(True)
     assert seeded("associate 1 --company 78 --replace").exit_code == 0
     assert associations(seeded, 1)["company"] == [(78, 297)]
     # nothing to replace: nothing to ask
-    fake = on_a_tty(monkeypatch, False)
+    fake = terminal(False)
     assert seeded("associate 3 --contact 17 --replace").exit_code == 0
     assert fake.questions == []
 

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subctl.output import Output
 from subctl.schema import STANDARD_PROPERTIES, Property, PropertyRegistry, PropType
-from tests.conftest import Invoke
+from tests.conftest import Invoke, Terminal
 
 
 def ids(stdout: str) -> list[int]:
@@ -98,27 +97,10 @@ def test_filter_without_where_off_a_terminal_is_a_usage_error(seeded: Invoke) ->
     assert result.stderr.startswith("Error: --where is required off a terminal")
 
 
-class FakeQuestion:
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
-
-    def unsafe_ask(self) -> Any:
-        return self.answer
-
-
 @pytest.fixture
-def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Scripted questionary answers, in order, with prompting enabled."""
-    import questionary
-
-    queue: list[Any] = []
-
-    def next_answer(*_: Any, **__: Any) -> FakeQuestion:
-        return FakeQuestion(queue.pop(0))
-
-    for name in ("autocomplete", "select", "text", "checkbox", "confirm"):
-        monkeypatch.setattr(questionary, name, next_answer)
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
+def answers(terminal: Terminal) -> Iterator[list[Any]]:
+    """Scripted answers, in order, on a terminal."""
+    queue = terminal().answers
     yield queue
     assert queue == [], "unused answers"
 

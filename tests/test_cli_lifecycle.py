@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, ScriptedPrompter, Terminal
 
 ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
 
@@ -54,32 +54,10 @@ def rows(stdout: str) -> list[dict[str, Any]]:
     return data
 
 
-class FakeConfirm:
-    """Stands in for ``questionary.confirm``; records the questions."""
-
-    def __init__(self, *answers: bool) -> None:
-        self.answers = list(answers)
-        self.questions: list[str] = []
-
-    def __call__(self, question: str, **_: Any) -> FakeConfirm:
-        self.questions.append(question)
-        return self
-
-    def unsafe_ask(self) -> bool:
-        return self.answers.pop(0)
-
-
 @pytest.fixture
-def tty(monkeypatch: pytest.MonkeyPatch) -> FakeConfirm:
+def tty(terminal: Terminal) -> ScriptedPrompter:
     """A terminal that answers yes to every confirmation."""
-    import questionary
-
-    from subctl.output import Output
-
-    fake = FakeConfirm(*[True] * 10)
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", fake)
-    return fake
+    return terminal(*[True] * 10)
 
 
 def add_payment(db: sqlite3.Connection, sub_id: int, pid: int, amount: float, status: str) -> None:
@@ -126,7 +104,7 @@ def test_cancel_off_a_tty_needs_yes_and_changes_nothing(seeded: Invoke, subctl_h
     assert checksum(subctl_home) == before
 
 
-def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: FakeConfirm) -> None:
+def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: ScriptedPrompter) -> None:
     result = seeded(f"cancel {ACTIVE} --format json")
     assert result.exit_code == 0, result.stderr
     assert tty.questions == ["I understand the customer will not be charged again"]
@@ -134,14 +112,9 @@ def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: FakeCon
 
 
 def test_cancel_declined_on_a_tty_changes_nothing(
-    seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, subctl_home: Path, terminal: Terminal
 ) -> None:
-    import questionary
-
-    from subctl.output import Output
-
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", FakeConfirm(False))
+    terminal(False)
     before = checksum(subctl_home)
     result = seeded(f"cancel {ACTIVE}")
     assert result.exit_code == 130
@@ -174,7 +147,7 @@ def test_refund_pending(seeded: Invoke) -> None:
 
 
 def test_refund_unused_shown_before_confirming(
-    seeded: Invoke, db: sqlite3.Connection, tty: FakeConfirm
+    seeded: Invoke, db: sqlite3.Connection, tty: ScriptedPrompter
 ) -> None:
     add_payment(db, ACTIVE, 950, 99.0, "succeeded")
     result = seeded(f"cancel {ACTIVE} --refund unused --format json")
@@ -349,7 +322,9 @@ def test_batch_with_failures_exits_5(seeded: Invoke) -> None:
     assert seeded("view 4").exit_code == 3
 
 
-def test_large_batch_on_a_tty_shows_count_and_first_rows(demo: Invoke, tty: FakeConfirm) -> None:
+def test_large_batch_on_a_tty_shows_count_and_first_rows(
+    demo: Invoke, tty: ScriptedPrompter
+) -> None:
     result = demo("pause --where 'status = active' --reason x --format json")
     assert result.exit_code == 0, result.stderr
     count = len(rows(result.stdout))
@@ -430,7 +405,7 @@ def test_delete_backup(seeded: Invoke, tmp_path: Path) -> None:
     assert seeded(f"view {ACTIVE}").exit_code == 0
 
 
-def test_delete_on_a_tty(seeded: Invoke, tty: FakeConfirm) -> None:
+def test_delete_on_a_tty(seeded: Invoke, tty: ScriptedPrompter) -> None:
     assert seeded(f"delete {CANCELED} --format json").exit_code == 0
     assert tty.questions == ["I understand deleted subscriptions cannot be restored"]
 

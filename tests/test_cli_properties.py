@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from subctl.output import Output
-from tests.conftest import VALID_PAIRS, Invoke
+from tests.conftest import VALID_PAIRS, Invoke, Terminal
 
 TIER = ("property create --name subscription_tier --label 'Subscription tier' --type enumeration "
         "--option Basic --option Professional --option Enterprise")  # fmt: skip
@@ -139,35 +137,8 @@ def test_create_twice_is_a_conflict(seeded: Invoke) -> None:
     )
 
 
-class FakePrompter:
-    def __init__(self, answers: Sequence[str]) -> None:
-        self.answers = list(answers)
-        self.questions: list[str] = []
-
-    def text(
-        self, question: str, *, default: str = "", check: Callable[[str], object] | None = None
-    ) -> str:
-        self.questions.append(question)
-        answer = self.answers.pop(0) or default
-        if check is not None:
-            check(answer)
-        return answer
-
-    def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
-        self.questions.append(question)
-        answer = self.answers.pop(0) or default
-        assert answer in choices
-        return answer
-
-
-def test_a_terminal_asks_for_missing_fields(
-    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from subctl.commands import properties as cmd
-
-    prompter = FakePrompter(["subscription_tier", "", "enumeration", "radio", "Basic, Pro=pro"])
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(cmd, "make_prompter", lambda out: prompter)
+def test_a_terminal_asks_for_missing_fields(seeded: Invoke, terminal: Terminal) -> None:
+    prompter = terminal("subscription_tier", "", "enumeration", "radio", "Basic, Pro=pro")
     doc = json.loads(ok(seeded, "property create -f json"))
     assert prompter.questions == [
         "Internal name (e.g. subscription_tier):", "Label:", "Type:", "Field type:",

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NOW, Invoke
-from tests.test_cli_lifecycle import FakeConfirm
+from tests.conftest import NOW, Invoke, Terminal
 
 CANCELABLE = "status in (active, unpaid, past_due, scheduled, paused)"
 
@@ -131,19 +130,13 @@ def test_same_arguments_resume_the_unfinished_batch(
 
 
 def test_declining_to_resume_starts_a_new_batch(
-    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
-    import questionary
-
-    from subctl.output import Output
-
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
     with pytest.MonkeyPatch.context() as patch:
         _interrupt_after(patch, 2)
         assert demo("pause --where 'status = active' --yes").exit_code == 130
-    fake = FakeConfirm(False, True)
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(questionary, "confirm", fake)
+    fake = terminal(False, True)
     result = demo("pause --where 'status = active' --format json")
     assert result.exit_code == 0, result.stderr
     assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
@@ -280,21 +273,15 @@ def test_an_item_breaking_a_constraint_fails_alone(
 
 
 def test_declining_to_resume_and_then_the_new_batch_keeps_the_job_resumable(
-    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
-    import questionary
-
-    from subctl.output import Output
-
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
     with pytest.MonkeyPatch.context() as patch:
         _interrupt_after(patch, 2)
         assert demo("pause --where 'status = active' --yes").exit_code == 130
-    with pytest.MonkeyPatch.context() as patch:
-        fake = FakeConfirm(False, False)  # resume it: no; the new batch: no
-        patch.setattr(Output, "can_prompt", property(lambda self: True))
-        patch.setattr(questionary, "confirm", fake)
-        result = demo("pause --where 'status = active' --format json")
+    fake = terminal(False, False)  # resume it: no; the new batch: no
+    result = demo("pause --where 'status = active' --format json")
+    terminal.prompter = None
     jobs = json.loads(demo("jobs --format json").stdout)
     assert [(j["id"], j["status"], j["ok"]) for j in jobs] == [(1, "unfinished", 10)]
     assert (result.exit_code, result.stdout) == (130, "")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from subctl.export import Column
 from subctl.export.csvfmt import write_csv
-from tests.conftest import Invoke
+from tests.conftest import Invoke, Terminal
 
 # -- CSV ------------------------------------------------------------------------------------
 
@@ -163,17 +163,8 @@ def test_no_escape_reaches_a_human_output(
         assert "\\x1b]52;c;aGVsbG8\\x07" in result.stdout  # shown, visibly
 
 
-def test_previews_and_messages_show_escapes_visibly(
-    evil: Invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import questionary
-
-    from subctl.output import Output
-
-    monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
-    monkeypatch.setattr(
-        questionary, "confirm", lambda *_, **__: type("No", (), {"unsafe_ask": bool})()
-    )
+def test_previews_and_messages_show_escapes_visibly(evil: Invoke, terminal: Terminal) -> None:
+    terminal(False)
     preview = evil("cancel 1 3 --format table")  # the preview before the confirmation
     assert preview.exit_code == 130
     assert "\x1b" not in preview.stderr and "\\x1b]52;c;aGVsbG8\\x07" in preview.stderr

@@ -1,6 +1,10 @@
 """Options shared by several commands, defined once (``Annotated`` aliases)."""
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
@@ -120,3 +124,61 @@ def effective_format(ctx: typer.Context, fmt: Format) -> Format:
         group: Format = ctx.meta.get(_GROUP_FORMAT, fmt)
         return group
     return fmt
+
+
+# -- the selection of the lifecycle verbs, declared once -------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchArgs:
+    """What every lifecycle verb takes besides its own options: the selection (IDS,
+    ``--from-file``, ``--where``, ``--view``, ``--plan``) and how the batch runs."""
+
+    ids: tuple[int, ...] = ()
+    from_file: str | None = None
+    where: str | None = None
+    view: str | None = None
+    plan: str | None = None
+    plan_out: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    fmt: Format = Format.AUTO
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                             default=default)  # fmt: skip
+
+
+# IDS comes first, then the verb's own options, then these (the order ``--help`` shows).
+_IDS = _param("ids", IdsArg, None)
+_BATCH_PARAMS = (
+    _param("from_file", FromFileOpt, None),
+    _param("where", WhereOpt, None),
+    _param("view", ViewOpt, None),
+    _param("plan", PlanOpt, None),
+    _param("plan_out", PlanOutOpt, None),
+    _param("dry_run", DryRunOpt, False),
+    _param("yes", YesOpt, False),
+    _param("fmt", FormatOpt, Format.AUTO),
+)
+
+
+def lifecycle_command(func: Callable[..., None]) -> Callable[..., None]:
+    """A lifecycle verb ``func(ctx, batch: BatchArgs, **own_options)`` as a Typer command whose
+    parameters are ``ctx``, IDS, the verb's own options, then the selection and batch options,
+    declared here once for every verb."""
+    ctx_param, _batch, *own = inspect.signature(func).parameters.values()
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    params = [ctx_param, _IDS, *own, *_BATCH_PARAMS]
+    names = [p.name for p in (_IDS, *_BATCH_PARAMS)]
+
+    @functools.wraps(func)
+    def command(ctx: typer.Context, **options: Any) -> None:
+        given = {name: options.pop(name) for name in names}
+        ids = given.pop("ids")
+        func(ctx, BatchArgs(ids=tuple(ids or ()), **given), **options)
+
+    command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return command

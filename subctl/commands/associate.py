@@ -143,7 +143,7 @@ def subscription_associate(
 
     def confirm(replaced: "Sequence[AssociatedRecord]") -> None:
         what = ", ".join(f"{obj.label.lower()} {r.id} ({r.label})" for r in replaced)
-        app.out.confirm(f"Replace {what} of subscription {sub_id}?", yes=yes)
+        app.confirm(f"Replace {what} of subscription {sub_id}?", yes=yes)
 
     if quantity is not None or price is not None:
         if name != "line_item" or create is not None or mode != svc.ADD:
@@ -186,7 +186,7 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
     from subctl.services import associations as svc
 
     if mode == svc.REPLACE:
-        app.out.confirm(
+        app.confirm(
             f"Replace the existing associations of each row's subscription and object type "
             f"({path})?",
             yes=yes,

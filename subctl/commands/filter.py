@@ -64,7 +64,7 @@ def subscription_filter(
     app = AppContext.from_typer(ctx)
     store = app.store()
     if where is None:
-        if not app.out.can_prompt:
+        if not app.can_prompt:
             raise UsageError(
                 "--where is required off a terminal",
                 hint="e.g. subctl filter --where 'status = unpaid and mrr > 100'",
@@ -74,6 +74,7 @@ def subscription_filter(
         where, save_view = build_query(
             store.properties(),
             app.out,
+            app.prompter,
             save_view,
             today=app.today(),
             check_view_name=lambda name: views.check_name(store, name),
@@ -83,7 +84,7 @@ def subscription_filter(
             store, save_view, where=where, columns=columns, sort=sort, today=app.today()
         )
         if plan.replaces is not None:
-            app.out.confirm(f'Replace the saved view "{save_view}"?', yes=yes)
+            app.confirm(f'Replace the saved view "{save_view}"?', yes=yes)
         views.save_view(store, plan)
         app.out.success(f'Saved view "{save_view}"; use it with: subctl list --view {save_view}')
     request = svc.ListRequest(
@@ -166,7 +167,7 @@ def views_delete(ctx: typer.Context, name: ViewNameArg, yes: YesOpt = False) -> 
     store = app.store()
     if store.get_view(name).builtin:
         views.delete_view(store, name)  # raises: built-in views stay
-    app.out.confirm(f'Delete view "{name}"?', yes=yes)
+    app.confirm(f'Delete view "{name}"?', yes=yes)
     views.delete_view(store, name)
     app.out.success(f'Deleted view "{name}"')
 

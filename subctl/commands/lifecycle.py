@@ -7,55 +7,37 @@ from typing import Annotated
 
 import typer
 
-from subctl.commands._options import (
-    DryRunOpt,
-    FormatOpt,
-    FromFileOpt,
-    IdsArg,
-    PlanOpt,
-    PlanOutOpt,
-    ViewOpt,
-    WhereOpt,
-    YesOpt,
-)
+from subctl.commands._options import BatchArgs, lifecycle_command
 from subctl.context import AppContext
-from subctl.output import Format
 
 
 def _run(
     ctx: typer.Context,
     verb: str,
-    ids: list[int] | None,
-    from_file: str | None,
-    where: str | None,
-    view: str | None,
-    plan: str | None,
-    plan_out: str | None,
-    dry_run: bool,
-    yes: bool,
-    fmt: Format,
+    batch: BatchArgs,
     backup: str | None = None,
     **action_options: object,
 ) -> None:
     from subctl.commands._batch import BatchOptions, execute
     from subctl.services.batch import Selection
 
-    selection = Selection(tuple(ids or ()), from_file, where, view, plan)
+    selection = Selection(batch.ids, batch.from_file, batch.where, batch.view, batch.plan)
     options = BatchOptions(
         selection=selection,
-        dry_run=dry_run,
-        plan_out=plan_out,
-        yes=yes,
-        fmt=fmt,
+        dry_run=batch.dry_run,
+        plan_out=batch.plan_out,
+        yes=batch.yes,
+        fmt=batch.fmt,
         backup=backup,
         action_options=dict(action_options),
     )
     execute(AppContext.from_typer(ctx), verb, options)
 
 
+@lifecycle_command
 def subscription_update(
     ctx: typer.Context,
-    ids: IdsArg = None,
+    batch: BatchArgs,
     assignments: Annotated[
         list[str] | None,
         typer.Option(
@@ -65,14 +47,6 @@ def subscription_update(
             "An empty value clears it.",
         ),
     ] = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Edit properties of active or scheduled subscriptions that create invoices (not within 2
     days of the next payment; once billable, currency and frequency are fixed; computed
@@ -81,13 +55,13 @@ def subscription_update(
 
     Example: subctl update 16 --set next_payment_due_date=+30d --set payment_method="Visa - 4242"
     """
-    _run(ctx, "update", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
-         assignments=assignments or [])  # fmt: skip
+    _run(ctx, "update", batch, assignments=assignments or [])
 
 
+@lifecycle_command
 def subscription_cancel(
     ctx: typer.Context,
-    ids: IdsArg = None,
+    batch: BatchArgs,
     at_period_end: Annotated[
         bool,
         typer.Option(
@@ -111,14 +85,6 @@ def subscription_cancel(
             "of an already canceled subscription, refund it alone.",
         ),
     ] = False,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Cancel subscriptions: immediately (never charged again) or at the end of the period.
 
@@ -126,37 +92,30 @@ def subscription_cancel(
 
     Example: subctl cancel --where 'status = unpaid' --refund unused --refund-pending --dry-run
     """
-    _run(ctx, "cancel", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
+    _run(ctx, "cancel", batch,
          at_period_end=at_period_end, refund=refund, refund_pending=refund_pending)  # fmt: skip
 
 
+@lifecycle_command
 def subscription_pause(
     ctx: typer.Context,
-    ids: IdsArg = None,
+    batch: BatchArgs,
     reason: Annotated[
         str | None, typer.Option("--reason", metavar="TEXT", help="Why billing is paused.")
     ] = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Pause billing of active subscriptions (an unpaid or past-due one is paid first, with
     `subctl pay`).
 
     Example: subctl pause 12 --reason "customer on leave until March"
     """
-    _run(ctx, "pause", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
-         reason=reason)  # fmt: skip
+    _run(ctx, "pause", batch, reason=reason)
 
 
+@lifecycle_command
 def subscription_resume(
     ctx: typer.Context,
-    ids: IdsArg = None,
+    batch: BatchArgs,
     next_billing_date: Annotated[
         str | None,
         typer.Option(
@@ -165,47 +124,29 @@ def subscription_resume(
             help="When billing restarts (required): 2027-03-01, +30d, today.",
         ),
     ] = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Resume paused subscriptions, billing again from the next billing date.
 
     Example: subctl resume 61 --next-billing-date +30d
     """
-    _run(ctx, "resume", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
-         next_billing_date=next_billing_date)  # fmt: skip
+    _run(ctx, "resume", batch, next_billing_date=next_billing_date)
 
 
-def subscription_pay(
-    ctx: typer.Context,
-    ids: IdsArg = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
-) -> None:
+@lifecycle_command
+def subscription_pay(ctx: typer.Context, batch: BatchArgs) -> None:
     """Record that unpaid or past-due subscriptions were paid: a succeeded payment of the next
     payment amount; the subscription is active again and its next payment due date moves one
     billing period on.
 
     Example: subctl pay 2
     """
-    _run(ctx, "pay", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt)
+    _run(ctx, "pay", batch)
 
 
+@lifecycle_command
 def subscription_delete(
     ctx: typer.Context,
-    ids: IdsArg = None,
+    batch: BatchArgs,
     backup: Annotated[
         str | None,
         typer.Option(
@@ -214,40 +155,21 @@ def subscription_delete(
             help="First save every property of the subscriptions deleted to a new .csv file.",
         ),
     ] = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Delete canceled or expired subscriptions, permanently.
 
     Example: subctl delete --where 'status = expired' --backup expired.csv
     """
-    _run(ctx, "delete", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt,
-         backup=backup)  # fmt: skip
+    _run(ctx, "delete", batch, backup=backup)
 
 
-def subscription_send_update_link(
-    ctx: typer.Context,
-    ids: IdsArg = None,
-    from_file: FromFileOpt = None,
-    where: WhereOpt = None,
-    view: ViewOpt = None,
-    plan: PlanOpt = None,
-    plan_out: PlanOutOpt = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    fmt: FormatOpt = Format.AUTO,
-) -> None:
+@lifecycle_command
+def subscription_send_update_link(ctx: typer.Context, batch: BatchArgs) -> None:
     """E-mail buyers a link to update their payment method (recorded in the outbox).
 
     Example: subctl send-update-link --view unpaid --dry-run
     """
-    _run(ctx, "send-update-link", ids, from_file, where, view, plan, plan_out, dry_run, yes, fmt)
+    _run(ctx, "send-update-link", batch)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,9 +2,8 @@
 properties. Rules live in ``subctl.services.properties``; this module parses, asks (on a
 terminal, for missing required fields) and renders."""
 
-from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,11 +16,10 @@ from subctl.commands._options import (
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.output import Format, Output
+from subctl.output import Format, Output, Prompter
 from subctl.schema import Property, PropType
 
 if TYPE_CHECKING:
-    from subctl.commands._builder import Check
     from subctl.schema import PropertyRegistry
     from subctl.services.properties import PropertySpec, SampleResult
 
@@ -97,60 +95,13 @@ LIST_COLUMNS = [
 # -- prompting (a terminal, missing required fields) -------------------------------------------
 
 
-class Prompter(Protocol):
-    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
-        """An answer; ``check`` raises a SubctlError for a bad one, which is asked again."""
-        ...
-
-    def select(self, question: str, choices: Sequence[str], *, default: str) -> str: ...
-
-
-class QuestionaryPrompter:
-    """Questions on stderr; Ctrl-C (None) aborts."""
-
-    def __init__(self, out: Output) -> None:
-        self.out = out
-
-    def _answer(self, prompt: Any) -> str:
-        from subctl.output import answer
-
-        return str(answer(prompt))
-
-    def text(self, question: str, *, default: str = "", check: "Check | None" = None) -> str:
-        import questionary
-
-        from subctl.commands._builder import validator
-
-        prompt = questionary.text(
-            question,
-            default=default,
-            validate=validator(check) if check else None,
-            output=self.out.prompt_output(),
-        )
-        return self._answer(prompt)
-
-    def select(self, question: str, choices: Sequence[str], *, default: str) -> str:
-        import questionary
-
-        prompt = questionary.select(
-            question, choices=list(choices), default=default, output=self.out.prompt_output()
-        )
-        return self._answer(prompt)
-
-
-def make_prompter(out: Output) -> Prompter:
-    """The prompter ``create`` uses; tests replace this function."""
-    return QuestionaryPrompter(out)
-
-
 def _complete_spec(
-    spec: "PropertySpec", out: Output, missing: list[str], registry: "PropertyRegistry"
+    spec: "PropertySpec", ask: Prompter, missing: list[str], registry: "PropertyRegistry"
 ) -> None:
     """Ask for the missing required fields (name, label, type, field type, options), checking
     each answer as it is given."""
     from subctl.services import properties as svc
 
-    ask = make_prompter(out)
     if "name" in missing:
         spec.name = ask.text(
             "Internal name (e.g. subscription_tier):",
@@ -320,10 +271,10 @@ def property_create(
     )
     missing = [f for f, v in (("name", name), ("label", label), ("type", type_)) if not v]
     if missing:
-        if not app.out.can_prompt:
+        if not app.can_prompt:
             flags = ", ".join(f"--{m}" for m in missing)
             raise UsageError(f"missing {flags}", hint="give them, or run on a terminal to be asked")
-        _complete_spec(spec, app.out, missing, store.properties())
+        _complete_spec(spec, app.prompter, missing, store.properties())
     if sample is not None and not preview:
         raise UsageError("--sample goes with --preview")
     if preview:
@@ -467,7 +418,7 @@ def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> N
     if usage or views:
         values = f" and its values on {usage:,} subscription(s)" if usage else ""
         used = f"; saved views using it will fail: {', '.join(views)}" if views else ""
-        app.out.confirm(f"Delete property {prop.name}{values}{used}?", yes=yes)
+        app.confirm(f"Delete property {prop.name}{values}{used}?", yes=yes)
     svc.delete(store, prop)
     app.out.success(f"Deleted property {prop.name}" + (f" ({usage:,} values)" if usage else ""))
     if views:

@@ -60,7 +60,7 @@ def workspace_demo(
     app = AppContext.from_typer(ctx)
     store = app.store(create=True)
     if svc.replacing_needs_confirmation(store):
-        app.out.confirm(
+        app.confirm(
             f"Replace the {store.count():,} subscriptions in this workspace, with their records,"
             " history and batches, by demo data?",
             yes=yes,

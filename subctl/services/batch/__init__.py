@@ -38,6 +38,9 @@ multi-row INSERTs for history, outbox and journal, memoised value conversions, t
 paused, and the next chunk read and decided in a helper thread while one is written
 (``benchmarks/run.py``, ``cancel-100k``).
 
+**Workflow** (``workflow``): prepare, preview, confirm, resume offer, run and report, behind a
+port the CLI implements.
+
 **Exit codes** (``subctl.commands._batch``): 0 when every item succeeded or was skipped, 5
 when any failed or needs attention (a dry run too: it predicts them), 2 for bad options or a
 missing ``--yes`` off a terminal (nothing changed), 3 for unknown explicit ids (nothing
@@ -447,31 +450,30 @@ def decide_chunk(
     ]
 
 
+def preview_chunks(
+    store: Store, prepared: Prepared, now: dt.datetime
+) -> Generator[list[Decision], None, None]:
+    """What a batch would do, chunk by chunk (dry run; the summary before a confirmation)."""
+    size = chunk_size()
+    refunding: dict[int, int] = {}
+    for start in range(0, len(prepared.items), size):
+        part = prepared.items[start : start + size]
+        yield decide_chunk(store, prepared.action, part, frozen=prepared.frozen, now=now,
+                           refunding=refunding, preview=True)  # fmt: skip
+
+
 def preview(
     store: Store,
     prepared: Prepared,
     now: dt.datetime,
     progress: Callable[[int], None] | None = None,
 ) -> list[Decision]:
-    """What a batch would do (dry run; the summary before a confirmation)."""
+    """What a batch would do, every decision (the summary before a confirmation)."""
     decisions: list[Decision] = []
-    size = chunk_size()
-    refunding: dict[int, int] = {}
-    for start in range(0, len(prepared.items), size):
-        part = prepared.items[start : start + size]
-        decisions.extend(
-            decide_chunk(
-                store,
-                prepared.action,
-                part,
-                frozen=prepared.frozen,
-                now=now,
-                refunding=refunding,
-                preview=True,
-            )  # fmt: skip
-        )
+    for chunk in preview_chunks(store, prepared, now):
+        decisions.extend(chunk)
         if progress is not None:
-            progress(len(part))
+            progress(len(chunk))
     return decisions
 
 
