@@ -36,7 +36,7 @@ try:
     import subctl
     from subctl.schema import DEFAULT_LIST_FIELDS
     from subctl.services import demo
-    from subctl.store import migrations
+    from subctl.store.sql import migrations
 except ImportError:  # pragma: no cover
     sys.exit("benchmarks/run.py needs subctl installed: run it with the project's venv python")
 

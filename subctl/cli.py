@@ -88,7 +88,7 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    ctx.obj = AppContext(workspace=workspace_, profile=profile)
+    ctx.obj = AppContext(workspace_target=workspace_, profile=profile)
     ctx.call_on_close(ctx.obj.close)
 
 

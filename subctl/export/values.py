@@ -7,6 +7,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from subctl.labels import iso_datetime as iso_datetime  # one rule for every output
+from subctl.labels import text_value as text_value
+
 # What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
 # (which some spreadsheets fold to ASCII), and a leading tab or CR.
 # What a spreadsheet may read as the start of a formula: ASCII, full-width and small-form
@@ -22,12 +25,6 @@ _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u20
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def iso_datetime(value: dt.datetime) -> str:
-    """UTC, millisecond precision, ``Z`` suffix (HubSpot's datetime format)."""
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def json_default(value: Any) -> Any:
     """The JSON form of values the encoder does not know (its ``default``)."""
     if isinstance(value, dt.datetime):
@@ -39,20 +36,6 @@ def json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return iso_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return "; ".join(text_value(v) for v in value)
-    return str(value)
 
 
 def _escape(match: re.Match[str]) -> str:
