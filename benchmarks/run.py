@@ -136,7 +136,7 @@ FILTER_FIELDS = ("hs_object_id", "hs_name", "hs_status", "hs_next_payment_due_da
 
 def _filter_baseline(workspace: Path) -> str:
     """The same query written by hand: the same SELECT through sqlite3, every matching row
-    written as NDJSON. Like the list baseline it imports sqlmodel, the stack subctl runs on, so
+    written as NDJSON. Like the list baseline it imports SQLAlchemy, the stack subctl runs on, so
     the ratio measures subctl's own work (the CLI, the query language, value conversion)."""
     due = (TODAY + dt.timedelta(days=7) - dt.date(1970, 1, 1)).days * 86_400_000
     select = (
@@ -145,7 +145,7 @@ def _filter_baseline(workspace: Path) -> str:
         "ORDER BY hs_next_payment_due_date, hs_object_id"
     )
     return (
-        "import sqlmodel, sqlite3, json, sys; "
+        "import sqlalchemy, sqlite3, json, sys; "
         f"conn = sqlite3.connect({str(workspace)!r}); keys = {FILTER_FIELDS!r}; "
         "w = sys.stdout.write; "
         f"[w(json.dumps(dict(zip(keys, row))) + chr(10)) for row in conn.execute({select!r})]"
@@ -239,7 +239,7 @@ def benchmarks(env: Env) -> list[Benchmark]:
     cancel_command = [*env.subctl, "--workspace", str(cancel.workspace), "cancel", "--from-file",
                       str(cancel.ids), "--yes", "--format", "json"]  # fmt: skip
     query = (
-        "import sqlmodel; import sqlite3; import json; "
+        "import sqlalchemy; import sqlite3; import json; "
         f"conn = sqlite3.connect({str(env.workspace)!r}); "
         f"print(json.dumps(conn.execute({_select_unpaid(50)!r}).fetchall()))"
     )

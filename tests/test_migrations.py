@@ -50,8 +50,7 @@ def test_migrated_schema_matches_the_metadata(database_url: str) -> None:
         assert tables == set(schema.metadata.tables)
         for table in schema.metadata.sorted_tables:
             actual = {
-                c["name"]: _type_name(c["type"], dialect)
-                for c in inspector.get_columns(table.name)
+                c["name"]: _type_name(c["type"], dialect) for c in inspector.get_columns(table.name)
             }
             expected = {c.name: _type_name(c.type, dialect) for c in table.columns}
             assert actual == expected, table.name
