@@ -89,7 +89,7 @@ def root(
     ] = False,
 ) -> None:
     app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()  # run(context=...)
-    app_ctx.workspace, app_ctx.profile = workspace_, profile
+    app_ctx.workspace_target, app_ctx.profile = workspace_, profile
     ctx.obj = app_ctx
     ctx.call_on_close(app_ctx.close)
 

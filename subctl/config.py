@@ -69,6 +69,7 @@ def default_workspace_path() -> Path:
 class Profile:
     name: str
     workspace: str | None = None  # path or SQLAlchemy URL; None: the default workspace
+    kind: str = "local"  # which stores the profile pairs: "local" (SQL records and workspace)
 
 
 @dataclass

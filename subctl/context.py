@@ -1,6 +1,6 @@
 """``AppContext``: what a command needs, injected (gh's Factory): the output sink, the prompter,
-the clock, and the store of the active profile, opened lazily so that ``--help`` never imports
-a database driver."""
+the clock, and the stores of the active profile (``records`` and ``workspace``), opened lazily so
+that ``--help`` never imports a database driver."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.sql import SqlStore
+    from subctl.store.base import RecordStore, Store, Workspace
+    from subctl.store.sql import LocalBackend
+    from subctl.store.sql.records import SqlRecordStore
 
 
 def system_clock() -> dt.datetime:
@@ -49,11 +51,11 @@ LATEST = dt.datetime(9000, 12, 31, tzinfo=dt.UTC)  # room for offsets and period
 @dataclass
 class AppContext:
     out: Output = field(default_factory=Output)
-    workspace: str | None = None  # --workspace PATH|URL
+    workspace_target: str | None = None  # --workspace PATH|URL
     profile: str | None = None  # --profile NAME
     clock: Callable[[], dt.datetime] = system_clock
     prompter: Prompter = None  # type: ignore[assignment]  # set in __post_init__
-    _store: SqlStore | None = None
+    _local: LocalBackend | None = None
 
     def __post_init__(self) -> None:
         if self.prompter is None:
@@ -87,22 +89,42 @@ class AppContext:
             raise Aborted("aborted")
 
     def workspace_url(self) -> str:
-        target = self.workspace or config.load_profile(self.profile).workspace
+        target = self.workspace_target or config.load_profile(self.profile).workspace
         return config.workspace_url(target)
 
-    def store(self, *, create: bool = False) -> SqlStore:
-        if self._store is None:
-            from subctl.store.sql import SqlStore
+    def _backend(self, *, create: bool = False) -> LocalBackend:
+        """The active profile's stores; a local profile's share one database."""
+        if self._local is None:
+            kind = "local" if self.workspace_target else config.load_profile(self.profile).kind
+            if kind != "local":
+                raise UsageError(f'profile kind "{kind}" is not supported by this subctl')
+            from subctl.store.sql import open_local
 
-            self._store = SqlStore(self.workspace_url(), create=create)
-        return self._store
+            self._local = open_local(self.workspace_url(), create=create)
+        return self._local
+
+    def records(self, *, create: bool = False) -> RecordStore:
+        """The record store (opened on first use; ``create``: init/demo may create it)."""
+        return self._backend(create=create).records
+
+    def local_records(self, *, create: bool = False) -> SqlRecordStore:
+        """The record store of a local profile, with bulk loading (``init``, ``demo``)."""
+        return self._backend(create=create).records
+
+    def store(self, *, create: bool = False) -> Store:
+        """Both stores as one object, for services that take them together."""
+        return self._backend(create=create).both
+
+    def workspace(self) -> Workspace:
+        """The workspace: jobs journal, saved views, settings, outbox (opened on first use)."""
+        return self._backend().workspace
 
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """A database failure that escaped the store's own mapping (code that runs statements
         on the engine directly), as the store would have reported it; None for anything else."""
-        return None if self._store is None else self._store.database_error(exc)
+        return None if self._local is None else self._local.db.database_error(exc)
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._local is not None:
+            self._local.close()
+            self._local = None

@@ -113,16 +113,16 @@ def test_explicit_sqlite_url_is_parsed_as_a_url(invoke: Invoke, tmp_path: Path) 
 def test_workspace_and_its_directory_are_private(
     invoke: Invoke, subctl_home: Path, shared_umask: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.database import Database
 
     seen: dict[str, int] = {}
-    close = SqlStore.close
+    close = Database.close
 
-    def close_noting_modes(store: SqlStore) -> None:  # WAL and SHM exist while it is open
+    def close_noting_modes(db: Database) -> None:  # WAL and SHM exist while it is open
         seen.update({p.name: _mode(p) for p in subctl_home.iterdir()})
-        close(store)
+        close(db)
 
-    monkeypatch.setattr(SqlStore, "close", close_noting_modes)
+    monkeypatch.setattr(Database, "close", close_noting_modes)
     assert invoke("demo --count 20").exit_code == 0
     assert _mode(subctl_home) == 0o700
     assert seen == {"workspace.db": 0o600, "workspace.db-wal": 0o600, "workspace.db-shm": 0o600}

@@ -437,10 +437,10 @@ def test_database_error_outside_the_store_mapping_is_unavailable(
     seeded: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from subctl.services import workspace as svc
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
-    def statement_on_the_engine(store: SqlStore, **_: object) -> None:
-        with store.engine.connect() as conn:  # as demo's index rebuild does
+    def statement_on_the_engine(store: SqlRecordStore, *_: object, **__: object) -> None:
+        with store.db.engine.connect() as conn:  # as demo's index rebuild does
             conn.exec_driver_sql("SELECT * FROM no_such_table")
 
     monkeypatch.setattr(svc, "fill_demo", statement_on_the_engine)

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from subctl.query.ast import Condition, Not, Op, Or, Query, fields_of
 from subctl.query.parser import parse
-from subctl.query.sql import TOKEN_SEPARATORS, token_regex
 from subctl.store.sql import SqlStore
+from subctl.store.sql.compiler import TOKEN_SEPARATORS, token_regex
 from tests.conftest import Invoke
 
 TODAY = dt.date(2024, 3, 15)
@@ -240,7 +240,7 @@ def test_word_patterns_with_many_wildcards_stay_fast(
 def test_sqlite_regexp_is_re2() -> None:
     import re2
 
-    from subctl.query.sql import _compiled
+    from subctl.store.sql.compiler import _compiled
 
     workspace = SqlStore("sqlite://", create=True)
     workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), [(1, "a" * 41 + "b")])
@@ -388,9 +388,10 @@ QUERIES = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(QUERIES)
 def test_not_q_is_the_complement_of_q_up_to_empty_values(demo_store: SqlStore, text: str) -> None:
-    # The rule (query/sql.py): a filter on a property never matches a record without a value,
-    # except the negative operators (!=, not in, !~, is empty). So every record matches exactly
-    # one of Q and not Q, or, when one of Q's fields is empty, possibly neither; never both.
+    # The rule (store/sql/compiler.py): a filter on a property never matches a record without a
+    # value, except the negative operators (!=, not in, !~, is empty). So every record matches
+    # exactly one of Q and not Q, or, when one of Q's fields is empty, possibly neither; never
+    # both.
     registry = demo_store.properties()
     query = parse(text, registry, today=DEMO_TODAY, now=DEMO_NOW)
     some_empty = Or(tuple(Condition(f, Op.NOT_HAS_PROPERTY) for f in sorted(fields_of(query))))

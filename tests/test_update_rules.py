@@ -302,8 +302,7 @@ def test_existing_workspaces_gain_the_billing_columns(
 ) -> None:
     import sqlalchemy as sa
 
-    from subctl.store import migrations
-    from subctl.store.sql import SqlStore, sqlite_url
+    from subctl.store.sql import SqlStore, migrations, sqlite_url
 
     url = sqlite_url(tmp_path / "old.db")
     engine = sa.create_engine(url)

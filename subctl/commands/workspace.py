@@ -26,11 +26,15 @@ def workspace_init(
     Example: subctl --workspace team.db init
     """
     from subctl.services import workspace as svc
-    from subctl.store.sql import describe_url
+    from subctl.store.sql import describe_url, open_local
 
     app = AppContext.from_typer(ctx)
     url = app.workspace_url()
-    restored = svc.init_workspace(url, adopt=force)
+    backend = open_local(url, create=True, adopt=force)
+    try:
+        restored = svc.init_workspace(backend.records)
+    finally:
+        backend.close()
     if restored:
         app.out.message(f"Restored {len(restored)} missing index(es): {', '.join(restored)}")
     app.out.success(f"Workspace ready: {describe_url(url)}")
@@ -58,8 +62,9 @@ def workspace_demo(
     from subctl.services import workspace as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store(create=True)
-    if svc.replacing_needs_confirmation(store):
+    store = app.local_records(create=True)
+    workspace = app.workspace()
+    if svc.replacing_needs_confirmation(store, workspace):
         app.confirm(
             f"Replace the {store.count():,} subscriptions in this workspace, with their records,"
             " history and batches, by demo data?",
@@ -75,7 +80,9 @@ def workspace_demo(
             advance(n - done)
             done = n
 
-        summary = svc.fill_demo(store, count=count, seed=seed, today=app.today(), progress=progress)
+        summary = svc.fill_demo(
+            store, workspace, count=count, seed=seed, today=app.today(), progress=progress
+        )
     elapsed = time.perf_counter() - started
     app.out.success(
         f"Created {summary.subscriptions:,} demo subscriptions in {elapsed:.1f} s (seed {seed})"

@@ -6,11 +6,11 @@ form; each conjunction becomes one filter group. Values are sent as HubSpot exch
 dates and datetimes as epoch milliseconds (dates at midnight UTC), numbers as plain decimals,
 booleans as ``true``/``false``, enumerations as their internal value.
 
-Both compilers follow HubSpot's rule for empty values (see ``subctl.query.sql``): a filter never
-matches a record without a value, except ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN``, which do; so
-the negative operators are sent as they are, without an ``OR NOT_HAS_PROPERTY`` group. ``EQ`` and
-``IN`` on a multiple-checkbox property match a record holding any of the options, in HubSpot as
-in SQL.
+Both compilers follow HubSpot's rule for empty values (see ``subctl.store.sql.compiler``): a
+filter never matches a record without a value, except ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN``,
+which do; so the negative operators are sent as they are, without an ``OR NOT_HAS_PROPERTY``
+group. ``EQ`` and ``IN`` on a multiple-checkbox property match a record holding any of the
+options, in HubSpot as in SQL.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ it).
 
 Speed matters (a million subscriptions, ~18 million rows in all, in about a minute): rows are
 plain tuples of stored values (epoch milliseconds, floats, text; see ``subctl.schema``), generated
-a block of subscriptions at a time and streamed into ``SqlStore.replacing_records``, so memory
+a block of subscriptions at a time and streamed into ``Seedable.replacing_records``, so memory
 stays flat; the whole replacement is one transaction (see there for the indexes). (A generator
 thread does not help: GIL hand-offs around every ``sqlite3_step`` made the overlapped load
 slower.)
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from subctl.schema import ASSOCIATION_BY_NAME
 
 if TYPE_CHECKING:
-    from subctl.store.sql import SqlStore
+    from subctl.store.base import Seedable
 
 Row = tuple[Any, ...]
 
@@ -568,7 +568,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
 
 
 def populate(
-    store: SqlStore,
+    store: Seedable,
     *,
     count: int,
     seed: int,
@@ -580,10 +580,10 @@ def populate(
 
     Deterministic: the same ``seed`` and ``today`` give identical rows. Existing subscriptions
     and associated records (history, jobs and outbox mail included) are replaced in one
-    transaction (``SqlStore.replacing_records``): interrupted, the workspace is unchanged.
+    transaction (``Seedable.replacing_records``): interrupted, the workspace is unchanged.
     Custom property definitions, saved views and settings stay. Whether replacing is allowed is
     the caller's decision. ``progress`` receives the number of subscriptions generated so far,
-    after every block. ``stamp``: see ``SqlStore.replacing_records``.
+    after every block. ``stamp``: see ``Seedable.replacing_records``.
     """
     if count < 0:
         raise ValueError("count must not be negative")

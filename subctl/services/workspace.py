@@ -8,39 +8,35 @@ from collections.abc import Callable
 
 from subctl.errors import Aborted
 from subctl.services.demo import DemoSummary, populate
-from subctl.store.sql import SqlStore
+from subctl.store.base import Seedable, Workspace
 
-# What demo wrote last: a token of the run and ``SqlStore.records_digest()`` of its records.
+# What demo wrote last: a token of the run and ``Seedable.records_digest()`` of its records.
 # The workspace holds only demo data while the digest still matches: any edit (line items,
 # payments, definitions, views and settings included), created record, job or mail since
 # changes it.
 DEMO_STAMP_KEY = "demo_records"
 
 
-def init_workspace(url: str, *, adopt: bool) -> list[str]:
-    """Create or upgrade the workspace at ``url`` and restore any index it lacks; return the
-    names of the indexes restored. ``adopt``: add subctl's tables to a database that holds
-    other tables."""
-    store = SqlStore(url, create=True, adopt=adopt)
-    try:
-        return store.repair_indexes()
-    finally:
-        store.close()
+def init_workspace(records: Seedable) -> list[str]:
+    """Restore any index a created (or upgraded) workspace lacks; return the names of the
+    indexes restored."""
+    return records.repair_indexes()
 
 
-def replacing_needs_confirmation(store: SqlStore) -> bool:
+def replacing_needs_confirmation(store: Seedable, workspace: Workspace) -> bool:
     """Demo data replaces an empty workspace, or unchanged demo data, freely; anything else
     (records not written by demo, or changed since) only after confirmation. A read-only
     workspace cannot be replaced at all (``StoreUnavailable``)."""
     store.require_writable()
     if not store.has_records():
         return False
-    stamp = store.get_setting(DEMO_STAMP_KEY)
+    stamp = workspace.get_setting(DEMO_STAMP_KEY)
     return stamp is None or stamp.split()[-1] != store.records_digest(DEMO_STAMP_KEY)
 
 
 def fill_demo(
-    store: SqlStore,
+    store: Seedable,
+    workspace: Workspace,
     *,
     count: int,
     seed: int,
@@ -57,6 +53,6 @@ def fill_demo(
         )  # fmt: skip
     except KeyboardInterrupt as exc:
         # The interrupt may land just after the commit: the stamp tells.
-        if (store.get_setting(DEMO_STAMP_KEY) or "").startswith(f"{token} "):
+        if (workspace.get_setting(DEMO_STAMP_KEY) or "").startswith(f"{token} "):
             raise Aborted("interrupted after the demo data was written in full") from exc
         raise Aborted("interrupted: the workspace was not changed") from exc

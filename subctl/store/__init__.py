@@ -1,2 +1,2 @@
-"""Stores: where subscriptions live. ``base.Store`` is the protocol; ``sql.SqlStore`` serves local
-(SQLite) and team (PostgreSQL) workspaces."""
+"""Stores: where subscriptions live. ``base.RecordStore`` and ``base.Workspace`` are the
+protocols; ``sql`` serves local (SQLite) and team (PostgreSQL) workspaces."""

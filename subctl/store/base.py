@@ -1,4 +1,4 @@
-"""The Store protocol and the records that cross the store boundary.
+"""The store protocols (``RecordStore``, ``Workspace``) and the records that cross them.
 
 Stores return these plain records, never ORM rows or sessions. Business rules (what may be
 canceled, edited, deleted) do not live here but in ``subctl.services``.
@@ -7,7 +7,8 @@ canceled, edited, deleted) do not live here but in ``subctl.services``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -170,7 +171,7 @@ class ItemOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A batch (see ``Store.create_job``); ``counts`` has ok, skipped, failed, attention,
+    """A batch (see ``Workspace.create_job``); ``counts`` has ok, skipped, failed, attention,
     unprocessed."""
 
     id: int
@@ -210,8 +211,9 @@ class SubscriptionDetail:
     outbox: list[OutboxMessage] = field(default_factory=list)  # newest first
 
 
-class Store(Protocol):
-    """What every backend offers. Implementations: ``sql.SqlStore`` (SQLite, PostgreSQL)."""
+class RecordStore(Protocol):
+    """Subscriptions and their associated records: what HubSpot (the remote store) can also
+    serve. Implementations: ``sql.records.SqlRecordStore`` (SQLite, PostgreSQL)."""
 
     def properties(self) -> PropertyRegistry:
         """Standard and custom property definitions."""
@@ -228,37 +230,18 @@ class Store(Protocol):
         ...
 
     def detail(self, sub_id: int) -> SubscriptionDetail:
-        """A subscription with its associations, payments and change history."""
+        """A subscription with its associations, payments and change history (its outbox is
+        the workspace's)."""
         ...
 
-    def views(self) -> list[SavedView]: ...
-
-    def get_view(self, name: str) -> SavedView:
-        """Raises NotFound."""
-        ...
-
-    def save_view(self, view: SavedView) -> None: ...
-
-    def delete_view(self, name: str) -> None: ...
-
-    # -- lifecycle verbs and the batch journal -----------------------------------
-    #
-    # Exactly once. A batch is journaled (``create_job``) before anything changes; each item's
-    # change and its journal outcome are then written by one ``apply`` call, and on a SQL
-    # store one ``apply`` is one transaction (chunks of items per call, for speed). A crash
-    # (Ctrl-C, kill -9, power loss) therefore leaves every item either changed *and* journaled
-    # or neither, and resuming (``job_items(unprocessed_only=True)``) never repeats a change.
-    # ``apply`` also refuses (``Conflict``, nothing written) when an item was journaled by
-    # someone else meanwhile, a subscription's status is no longer ``expect_status``, or a
-    # refund's payment already has a refund (a payment is refunded at most once, even when it
-    # is associated with several subscriptions).
-    #
-    # A remote (HTTP) store cannot make a remote call and a local journal entry atomic. It
-    # keeps the journal in a local SQLite file and, per item: journals "in_flight" before the
-    # remote call, calls HubSpot, then journals the outcome. On resume, "in_flight" items are
-    # re-read from HubSpot first: a subscription already in the target state (e.g. already
-    # canceled) is recorded as done, not acted on again; refunds are matched against the
-    # payments already refunding the same payment before any new refund is made.
+    # Exactly once. A batch is journaled (``Workspace.create_job``) before anything changes;
+    # each item's change and its journal outcome are then written by one ``apply`` call, and
+    # on a SQL store one ``apply`` is one transaction (chunks of items per call, for speed). A
+    # crash (Ctrl-C, kill -9, power loss) therefore leaves every item either changed *and*
+    # journaled or neither, and resuming never repeats a change. ``apply`` also refuses
+    # (``Conflict``, nothing written) when an item was journaled by someone else meanwhile, a
+    # subscription's status is no longer ``expect_status``, or a refund's payment already has
+    # a refund (a payment is refunded at most once: a unique index on a SQL store).
 
     def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
         """The subscriptions that exist among ``sub_ids``, with ``fields`` (and the id); a
@@ -283,49 +266,12 @@ class Store(Protocol):
         job_id: int | None = None,
         outcomes: Sequence[ItemOutcome] = (),
     ) -> None:
-        """Write the mutations and the journal outcomes of ``job_id`` together, atomically."""
+        """Write the mutations and the journal outcomes of ``job_id`` together, atomically
+        (the local store: one transaction with the workspace's journal)."""
         ...
 
-    def create_job(
-        self,
-        *,
-        verb: str,
-        action: dict[str, Any],
-        selection: dict[str, Any],
-        fingerprint: str,
-        frozen: bool,
-        items: Sequence[tuple[int, str | None]],
-        at: dt.datetime,
-    ) -> Job:
-        """Journal a batch: its items (subscription id, status when planned), all unprocessed."""
-        ...
-
-    def jobs(self) -> list[Job]:
-        """Every batch, newest first."""
-        ...
-
-    def job(self, job_id: int) -> Job:
-        """Raises NotFound."""
-        ...
-
-    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
-        """A batch's items in their original order."""
-        ...
-
-    def unfinished_job(self, fingerprint: str) -> Job | None:
-        """The newest unfinished batch with this fingerprint (same verb and arguments)."""
-        ...
-
-    def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
-
-    # -- properties & associations -----------------------------------------------
-    #
     # Primitives only: the rules (names, the type/fieldType matrix, tier caps, the one-contact
-    # rule, replace semantics) live in ``subctl.services.properties`` and
-    # ``subctl.services.associations``. Each maps to one HubSpot call: POST/PATCH/DELETE
-    # ``/crm/v3/properties/subscriptions[/{name}]`` (plus the property-validations PUTs for
-    # rules), and the v4 associations API (PUT/DELETE/GET ``/crm/v4/objects/subscriptions/{id}/
-    # associations/{toType}[/{toId}]``), ``POST /crm/v3/objects/{type}`` to create a record.
+    # rule, replace semantics) live in ``subctl.services``. Each maps to one HubSpot call.
 
     def create_property(self, prop: Property) -> None:
         """Define a custom property (values start empty); ``Conflict`` if the name exists."""
@@ -338,12 +284,6 @@ class Store(Protocol):
     def delete_property(self, name: str) -> None:
         """Remove a custom property and every value of it; ``NotFound``."""
         ...
-
-    def get_setting(self, key: str) -> str | None:
-        """A workspace setting (account tier, caps, permissions), or None."""
-        ...
-
-    def set_setting(self, key: str, value: str) -> None: ...
 
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
         """The subscription's associated records (of one object type), with type ids and labels;
@@ -380,3 +320,106 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Workspace(Protocol):
+    """Workspace-local state, always SQL (a SQLite file, or PostgreSQL for a team): the batch
+    journal, saved views, settings, the e-mail outbox and the plan key. Implementation:
+    ``sql.workspace.SqlWorkspace``."""
+
+    def views(self) -> list[SavedView]: ...
+
+    def get_view(self, name: str) -> SavedView:
+        """Raises NotFound."""
+        ...
+
+    def save_view(self, view: SavedView) -> None: ...
+
+    def delete_view(self, name: str) -> None: ...
+
+    def get_setting(self, key: str) -> str | None:
+        """A workspace setting (account tier, caps, permissions), or None."""
+        ...
+
+    def set_setting(self, key: str, value: str) -> None: ...
+
+    def plan_key(self) -> bytes:
+        """The workspace's secret for hashing sensitive values in plan files (made once)."""
+        ...
+
+    def outbox(self, sub_id: int) -> list[OutboxMessage]:
+        """The mail recorded for a subscription, newest first."""
+        ...
+
+    def create_job(
+        self,
+        *,
+        verb: str,
+        action: dict[str, Any],
+        selection: dict[str, Any],
+        fingerprint: str,
+        frozen: bool,
+        items: Sequence[tuple[int, str | None]],
+        at: dt.datetime,
+    ) -> Job:
+        """Journal a batch: its items (subscription id, status when planned), all unprocessed."""
+        ...
+
+    def jobs(self) -> list[Job]:
+        """Every batch, newest first."""
+        ...
+
+    def job(self, job_id: int) -> Job:
+        """Raises NotFound."""
+        ...
+
+    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
+        """A batch's items in their original order."""
+        ...
+
+    def unfinished_job(self, fingerprint: str) -> Job | None:
+        """The newest unfinished batch with this fingerprint (same verb and arguments)."""
+        ...
+
+    def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# ``insert(table, columns, rows) -> count`` of a bulk load.
+Insert = Callable[[str, Sequence[str], Sequence[Any]], int]
+
+
+class Seedable(Protocol):
+    """A record store that can be filled in bulk (demo data, test and benchmark seeds) and
+    maintained in place: the local stores."""
+
+    def require_writable(self) -> None:
+        """``StoreUnavailable`` unless the store can be written."""
+        ...
+
+    def seed(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Add rows of stored values to a record table; returns the count."""
+        ...
+
+    def replacing_records(
+        self, stamp: tuple[str, str] | None = None
+    ) -> AbstractContextManager[Insert]:
+        """Replace every record in one transaction: yields ``insert``; ``stamp`` (setting key,
+        token) is set to the token and ``records_digest`` of the new records."""
+        ...
+
+    def has_records(self) -> bool: ...
+
+    def records_digest(self, stamp_key: str) -> str: ...
+
+    def repair_indexes(self) -> list[str]:
+        """Restore missing indexes; their names."""
+        ...
+
+    def count(self, where: Expr | None = None) -> int: ...
+
+
+class Store(RecordStore, Workspace, Protocol):
+    """Both protocols as one object: what services that have not been split yet take (a local
+    profile's ``AppContext.store()``). New code takes ``RecordStore`` and ``Workspace``."""

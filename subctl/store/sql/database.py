@@ -1,0 +1,503 @@
+"""The SQL database of a workspace: the engine, opening (read-only, create, adopt), the schema
+check, the mapping of database errors, and dialect helpers shared by the record store
+(``records.py``), the workspace (``workspace.py``) and the bulk loader (``seed.py``), which all
+work over one ``Database``: one engine, one registry of property definitions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import shlex
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
+from subctl.errors import Conflict, StoreUnavailable, SubctlError
+from subctl.schema import (
+    STANDARD_PROPERTIES,
+    Option,
+    Property,
+    PropertyRegistry,
+    PropType,
+    to_storage,
+)
+from subctl.store.sql import migrations, schema
+from subctl.store.sql.compiler import regexp
+
+STREAM_CHUNK = 1000
+
+
+def _read_only_url(path: Path) -> sa.URL:
+    """A read-only SQLite URI. In a directory subctl cannot write, with no ``-wal`` file
+    present, SQLite cannot create the WAL index it needs even to read, so the file is opened
+    ``immutable``: nothing can be pending in a WAL, and no subctl can write there either."""
+    from urllib.parse import quote
+
+    wal = path.with_name(path.name + "-wal")
+    mode = "immutable=1" if _no_write_access(path.parent) and not wal.exists() else "mode=ro"
+    return sa.URL.create(
+        "sqlite", database=f"file:{quote(str(path))}?{mode}", query={"uri": "true"}
+    )
+
+
+def _is_read_only(exc: BaseException | None) -> bool:
+    """SQLITE_READONLY (and its extended codes): a write on a read-only workspace."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == 8
+
+
+def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
+    """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
+    SQLAlchemy registers (Python's backtracking ``re``)."""
+    dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def describe_url(url: str) -> str:
+    """A URL safe to print: the password hidden (the one rule, ``config.shown``)."""
+    from subctl.config import shown
+
+    return shown(url)
+
+
+def _no_write_access(path: Path) -> bool:
+    """Whether subctl must treat ``path`` as read-only: the user may not write it, or its mode
+    grants nobody write access (honoured for root too: someone marked it read-only)."""
+    return not os.access(path, os.W_OK) or path.stat().st_mode & 0o222 == 0
+
+
+# What SQLite says (lower case) when the file is not a sound workspace, and what it says when
+# another connection holds the lock; anything else is reported as it is.
+_DAMAGED = ("not a database", "malformed", "no such table", "no such column", "corrupt", "utf-8")
+_LOCKED = ("locked", "busy")
+
+
+def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) -> StoreUnavailable:
+    """A database error as the user can act on it (locked, unreachable, or damaged), naming the
+    workspace and, for a damaged file, how to recover."""
+    text = str(cause)
+    lowered = text.lower()
+    parsed = sa.make_url(url)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else describe_url(url)
+    if not damaged and any(word in lowered for word in _LOCKED):
+        return StoreUnavailable(
+            f"workspace {where} is busy: {text}",
+            hint="another subctl may hold a lock on it; retry in a moment",
+        )
+    if damaged or any(word in lowered for word in _DAMAGED):
+        if parsed.get_backend_name() != "sqlite":
+            return StoreUnavailable(f"workspace {where} is damaged: {text}")
+        return StoreUnavailable(
+            f"workspace {where} is damaged: {text}",
+            hint=f"restore it from a backup, salvage it with `sqlite3 {where} .recover`, "
+            "or start a new one with `subctl --workspace NEW.db init`",
+        )
+    if "unable to open" in lowered:
+        return StoreUnavailable(
+            f"cannot open workspace {where}: {text}",
+            hint="check the path and the permissions of the file and its directory",
+        )
+    return StoreUnavailable(f"workspace {where} unavailable: {text}")
+
+
+def _command(path: Path | None, verb: str) -> str:
+    """A command line for a hint, naming the workspace file unless it is the default one."""
+    from subctl.config import default_workspace_path
+
+    try:
+        default = default_workspace_path().expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the path given is not the default one
+        default = None
+    if path is None or path == default:
+        return f"subctl {verb}"
+    return f"subctl -w {shlex.quote(str(path))} {verb}"
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty workspace file readable by its owner only (SQLite's journal files
+    inherit its mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # created meanwhile by a concurrent `init`: theirs is as good
+        pass
+
+
+class Database:
+    """A workspace's SQL database.
+
+    ``create=True`` (``init``, ``demo``) creates the workspace or upgrades its schema; other
+    opens never change the schema. ``adopt=True`` lets ``create`` add subctl's tables to a
+    database that already holds other tables. A SQLite file or directory without write access
+    is opened read-only (``read_only``): reading works, writing is ``StoreUnavailable``.
+    """
+
+    def __init__(self, url: str, *, create: bool = False, adopt: bool = False) -> None:
+        try:
+            self._connect(url, create, adopt)
+        except OSError as exc:  # the path itself: not a directory, a symlink loop, no permission
+            where = sa.make_url(url).database or describe_url(url)
+            culprit = f" ({exc.filename})" if exc.filename and exc.filename != where else ""
+            raise StoreUnavailable(
+                f"cannot open workspace {where}: {exc.strerror or exc}{culprit}",
+                hint="check the path and its permissions, or choose another with --workspace",
+            ) from exc
+
+    def _connect(self, url: str, create: bool, adopt: bool) -> None:
+        self.url = url
+        parsed = sa.make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path: Path | None = None
+        self.read_only = False
+        engine_url: str | sa.URL = url
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            path = self.path = Path(parsed.database)
+            if path.is_dir():
+                raise StoreUnavailable(
+                    f"{path} is a directory, not a workspace file",
+                    hint=f"e.g. --workspace {path / 'workspace.db'}",
+                )
+            if not path.exists():
+                if not create:
+                    raise StoreUnavailable(
+                        f"no workspace at {path}",
+                        hint=f"create one with `{_command(path, 'init')}`"
+                        f" (or `{_command(path, 'demo')}` for sample data)",
+                    )
+                _create_private(path)
+            elif _no_write_access(path) or _no_write_access(path.parent):
+                self.read_only = True
+                engine_url = _read_only_url(path)
+        try:
+            self.engine = sa.create_engine(engine_url)
+        except ModuleNotFoundError as exc:
+            raise StoreUnavailable(
+                f"cannot open workspace {describe_url(url)}: {exc}",
+                hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
+            ) from exc
+        except sa.exc.ArgumentError as exc:
+            raise StoreUnavailable(f"cannot open workspace {describe_url(url)}: {exc}") from exc
+        if self.is_sqlite:
+            pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
+            sa.event.listen(self.engine, "connect", pragmas)
+            sa.event.listen(self.engine, "connect", _sqlite_functions)
+        self._registry: PropertyRegistry | None = None
+        self._table: sa.Table | None = None
+        with self.errors():
+            self._open(create, adopt)
+            self._check_schema()
+
+    def _where_hint(self) -> str:
+        return describe_url(self.url) if self.path is None else str(self.path)
+
+    def _init_command(self) -> str:
+        return _command(self.path, "init")
+
+    def _open(self, create: bool, adopt: bool) -> None:
+        with self.engine.connect() as conn:
+            done = migrations.applied(conn)
+            foreign = not done and bool(sa.inspect(conn).get_table_names())
+        where = self._where_hint()
+        newer = migrations.unknown(done)
+        if newer:
+            raise StoreUnavailable(
+                f"{where} was created by a newer subctl (unknown schema migration "
+                f"{sorted(newer)[-1]}); this version cannot use it safely",
+                hint="upgrade subctl to open this workspace",
+            )
+        if not done:
+            if not create:
+                raise StoreUnavailable(
+                    f"{where} is not a subctl workspace",
+                    hint=f"create one with `{self._init_command()}`",
+                )
+            if foreign and not adopt:
+                raise StoreUnavailable(
+                    f"{where} is a database with other tables, not a subctl workspace",
+                    hint=f"choose another path, or run `{self._init_command()} --force` to add"
+                    " subctl's tables to it",
+                )
+        if len(done) < len(migrations.MIGRATIONS):
+            if not create:
+                # Only `init` and `demo` change the schema: a reading verb must not write.
+                raise StoreUnavailable(
+                    f"{where} was created by an older subctl and needs a schema upgrade",
+                    hint=f"run `{self._init_command()}` to upgrade it",
+                )
+            migrations.migrate(self.engine)
+
+    def _check_schema(self) -> None:
+        """A workspace that lacks a table or column the migrations (or a custom property)
+        create is damaged: ``StoreUnavailable`` naming the first one missing, before any verb
+        runs into it. One catalogue query for every table's columns, and the definitions."""
+        with self.engine.connect() as conn:
+            present = _columns(conn, self.is_sqlite)
+
+        def check(table: sa.Table) -> None:
+            missing = [c.name for c in table.columns if c.name not in present.get(table.name, ())]
+            if table.name not in present:
+                raise unavailable(self.url, f"table {table.name} is missing", damaged=True)
+            if missing:
+                raise unavailable(
+                    self.url, f"column {table.name}.{missing[0]} is missing", damaged=True
+                )
+
+        for table in schema.metadata.sorted_tables:
+            if table.name != "subscriptions":
+                check(table)
+        check(self.table())  # after the definitions: its columns follow from them
+
+    def repair_indexes(self) -> list[str]:
+        """Recreate the indexes a SQLite workspace should have and lacks (those of the
+        migrations and of custom properties, e.g. after an interrupted bulk load of an older
+        subctl); return their names. A unique property whose values are no longer unique is a
+        ``Conflict``, and nothing is recreated."""
+        if not self.is_sqlite:
+            return []
+        expected = dict(migration_indexes())
+        for prop in self.properties():
+            if not prop.hubspot_defined:
+                index = property_index(prop)
+                assert index.name is not None
+                expected[index.name] = str(
+                    sa.schema.CreateIndex(index).compile(dialect=self.engine.dialect)
+                )
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        with self.errors(), self.engine.connect() as conn:
+            if set(expected) <= {row[0] for row in conn.exec_driver_sql(sql)}:
+                return []
+        with self.errors(), self.engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            present = {row[0] for row in conn.exec_driver_sql(sql)}
+            missing = [name for name in expected if name not in present]
+            for name in missing:
+                try:
+                    conn.exec_driver_sql(expected[name])
+                except sa.exc.IntegrityError as exc:
+                    prop_name = name.removeprefix(CUSTOM_INDEX.format(name=""))
+                    raise Conflict(
+                        f"{prop_name}: several subscriptions share a value of this unique"
+                        " property, so its index cannot be restored; nothing was changed",
+                        hint=f"find them with `subctl list --fields {prop_name} --sort"
+                        f" {prop_name}`, give them distinct values, and run init again",
+                    ) from exc
+        return missing
+
+    def require_writable(self) -> None:
+        """``StoreUnavailable`` (the read-only message) unless the workspace can be written."""
+        if self.read_only:
+            raise self._read_only_error()
+
+    def _read_only_error(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the workspace {self._where_hint()} is read-only",
+            hint="reading verbs work; to change it, get write access to the file and its"
+            " directory, or work on a copy (-w COPY)",
+        )
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (ValueError, OverflowError) as exc:  # stored text not UTF-8, or not of its type
+            raise unavailable(self.url, exc, damaged=True) from exc
+        except Exception as exc:
+            mapped = self.database_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def database_error(self, exc: BaseException) -> SubctlError | None:
+        """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
+        DB-API cursor (bulk paths); None for anything else."""
+        if _is_read_only(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc):
+            return self._read_only_error()  # a write on a workspace opened read-only
+        if isinstance(exc, sa.exc.IntegrityError):
+            return Conflict(f"conflict in the workspace: {exc.orig}")
+        if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
+            return unavailable(self.url, exc.orig or exc)
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(exc, dbapi.IntegrityError):
+            return _conflict(str(exc))
+        if isinstance(exc, dbapi.DatabaseError):
+            return unavailable(self.url, exc)
+        return None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- properties -----------------------------------------------------------------------
+
+    def properties(self) -> PropertyRegistry:
+        if self._registry is None:
+            with self.errors(), self.engine.connect() as conn:
+                rows = conn.execute(sa.select(schema.property_definitions))
+                custom = [custom_property(row) for row in rows]
+            self._registry = PropertyRegistry([*STANDARD_PROPERTIES, *custom])
+        return self._registry
+
+    def table(self) -> sa.Table:
+        """The ``subscriptions`` table with a column per known property."""
+        if self._table is None:
+            self._table = schema.subscriptions_table(self.properties())
+        return self._table
+
+    def invalidate(self) -> None:
+        """Forget the property definitions (after a change to them)."""
+        self._registry = None
+        self._table = None
+
+    def cursor(self, conn: sa.Connection) -> tuple[Any, str]:
+        """The DB-API cursor of ``conn`` and its parameter placeholder (bulk paths)."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        return conn.connection.cursor(), mark
+
+
+def custom_property(row: Any) -> Property:
+    """A custom property from a ``property_definitions`` row (Core row or model)."""
+    return Property(
+        name=row.name,
+        label=row.label,
+        type=PropType(row.type),
+        field_type=row.field_type,
+        options=tuple(Option(**o) for o in json.loads(row.options)),
+        description=row.description,
+        group=row.group_name,
+        hubspot_defined=False,
+        sensitivity=row.sensitivity,
+        unique=bool(row.is_unique),
+        rules=tuple((r["type"], tuple(r.get("args", ()))) for r in json.loads(row.rules)),
+    )
+
+
+# -- helpers of the record store and the workspace ---------------------------------
+
+ID_CHUNK = 1000  # ids per IN (...) list: far below every backend's bound-parameter limit
+
+
+@functools.lru_cache(maxsize=16)  # a chunk shares one timestamp
+def ms(value: dt.datetime) -> int:
+    return int(to_storage(PropType.DATETIME, value))
+
+
+def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
+def changed_elsewhere(expected: int, done: int, what: str) -> Conflict:
+    return Conflict(
+        f"{expected - done} of {expected} {what} changed while the batch ran; nothing was written",
+        hint="run the command again (or `subctl jobs resume JOB`): items are re-read first",
+    )
+
+
+ROWS_PER_INSERT = 100  # multi-row INSERT ... VALUES: a third faster than one row per step
+
+
+def insert_many(
+    cursor: Any, mark: str, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    insert_flat(cursor, mark, table, columns, [value for row in rows for value in row])
+
+
+def insert_flat(
+    cursor: Any, mark: str, table: str, columns: Sequence[str], values: Sequence[Any]
+) -> None:
+    """Insert rows given as one flat list of values, with multi-row ``VALUES`` lists
+    (``ROWS_PER_INSERT`` rows a statement)."""
+    width = len(columns)
+    count = len(values) // width
+    if not count:
+        return
+    one = "(" + ", ".join([mark] * width) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    step = ROWS_PER_INSERT * width
+    full = count - count % ROWS_PER_INSERT
+    if full:
+        cursor.executemany(
+            head + ", ".join([one] * ROWS_PER_INSERT),
+            [values[start : start + step] for start in range(0, full * width, step)],
+        )
+    if full < count:
+        cursor.execute(head + ", ".join([one] * (count - full)), values[full * width :])
+
+
+def _columns(conn: sa.Connection, is_sqlite: bool) -> dict[str, set[str]]:
+    """The columns of every table of the database, by table."""
+    present: dict[str, set[str]] = {}
+    if is_sqlite:
+        rows = conn.exec_driver_sql(
+            "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
+            " WHERE m.type = 'table'"
+        )
+        for table, column in rows:
+            present.setdefault(table, set()).add(column)
+        return present
+    for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+        present[table] = {c["name"] for c in columns}
+    return present
+
+
+def put_setting(conn: sa.Connection, key: str, value: str) -> None:
+    """Set a workspace setting within the connection's transaction."""
+    settings = schema.workspace_settings
+    conn.execute(sa.delete(settings).where(settings.c.key == key))
+    conn.execute(sa.insert(settings).values(key=key, value=value))
+
+
+CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
+
+
+@functools.cache
+def migration_indexes() -> tuple[tuple[str, str], ...]:
+    """(name, DDL) of every index the migrations create, from a replay in memory."""
+    engine = sa.create_engine("sqlite://")
+    migrations.migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " ORDER BY name"
+        ).all()
+    engine.dispose()
+    return tuple((str(name), str(sql)) for name, sql in rows)
+
+
+def property_index(prop: Property) -> sa.Index:
+    column = sa.Column(prop.column, schema.column_type(prop.type))
+    sa.Table("subscriptions", sa.MetaData(), column)
+    indexed = sa.func.lower(column) if prop.type is PropType.STRING else column
+    return sa.Index(CUSTOM_INDEX.format(name=prop.name), indexed, unique=prop.unique)
+
+
+def _conflict(text: str) -> Conflict:
+    """A constraint violation; a unique custom property's index names the property."""
+    prefix = CUSTOM_INDEX.format(name="")
+    at = text.find(prefix)
+    if at >= 0:
+        name = text[at + len(prefix) :].split("'")[0].split('"')[0].split()[0]
+        return Conflict(
+            f"{name}: the value is already used by another subscription (unique values)"
+        )
+    return Conflict(f"conflict in the workspace: {text}")

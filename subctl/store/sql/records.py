@@ -1,0 +1,925 @@
+"""``SqlRecordStore``: subscriptions and their associated records in a SQL database (SQLite for
+a local workspace, PostgreSQL for a team), over SQLAlchemy Core and the one schema
+(``schema.py``).
+
+The ``subscriptions`` table has one column per property (standard and custom), so custom
+properties filter and index like standard ones. Reads stream; batch writes go through the
+DB-API's ``executemany`` in chunks. Labels of associated records come from
+``subctl.labels``, history text from ``subctl.labels.history_text``: the store formats nothing
+for display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from subctl import codec, labels
+from subctl.errors import Conflict, NotFound, UsageError
+from subctl.query.ast import Expr, Query
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    Property,
+    PropertyRegistry,
+    PropType,
+    from_storage,
+    money_from_storage,
+    to_storage,
+)
+from subctl.store.base import (
+    AssociatedRecord,
+    Change,
+    Charge,
+    ItemOutcome,
+    LineItem,
+    Mutation,
+    OutboxMessage,
+    Payment,
+    Subscription,
+    SubscriptionDetail,
+)
+from subctl.store.sql import schema
+from subctl.store.sql.compiler import compile_where
+from subctl.store.sql.database import (
+    ID_CHUNK,
+    STREAM_CHUNK,
+    Database,
+    changed_elsewhere,
+    chunks,
+    insert_flat,
+    insert_many,
+    ms,
+    property_index,
+)
+from subctl.store.sql.seed import Insert, SqlSeeder
+
+BATCH_CACHE_KIB = 131_072  # SQLite page cache of a connection that applies batches (128 MiB)
+BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
+UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
+_PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
+_LINKS = schema.associations
+_HISTORY = schema.property_history
+_DEFINITIONS = schema.property_definitions
+
+
+class SqlRecordStore:
+    """The ``RecordStore`` of a SQL workspace."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def require_writable(self) -> None:
+        self.db.require_writable()
+
+    # -- bulk loading (``seed.py``) -------------------------------------------------------
+
+    def seed(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Insert rows of stored values into a record table; returns the count."""
+        return SqlSeeder(self.db).bulk_insert(table, columns, rows)
+
+    def replacing_records(
+        self, stamp: tuple[str, str] | None = None
+    ) -> AbstractContextManager[Insert]:
+        """See ``SqlSeeder.replacing_records``."""
+        return SqlSeeder(self.db).replacing_records(stamp)
+
+    def has_records(self) -> bool:
+        return SqlSeeder(self.db).has_records()
+
+    def records_digest(self, stamp_key: str) -> str:
+        return SqlSeeder(self.db).records_digest(stamp_key)
+
+    def repair_indexes(self) -> list[str]:
+        return self.db.repair_indexes()
+
+    # -- properties -----------------------------------------------------------------------
+
+    def properties(self) -> PropertyRegistry:
+        return self.db.properties()
+
+    # -- reading subscriptions --------------------------------------------------------------
+
+    def _select(self, fields: Sequence[str] | None) -> tuple[sa.Select[Any], list[Property]]:
+        registry = self.properties()
+        names = ["hs_object_id", *(f for f in fields if f != "hs_object_id")] if fields else None
+        props = [p for p in registry if names is None or p.name in names]
+        if names is not None:
+            props.sort(key=lambda p: names.index(p.name))
+        table = self.db.table()
+        return sa.select(*(table.c[p.column] for p in props)), props
+
+    def _where(self, stmt: sa.Select[Any], where: Expr | None) -> sa.Select[Any]:
+        if where is None:
+            return stmt
+        return stmt.where(compile_where(where, self.db.table(), self.properties()))
+
+    def search(self, query: Query, fields: Sequence[str] | None = None) -> Iterator[Subscription]:
+        stmt, props = self._select(fields)
+        stmt = self._where(stmt, query.where)
+        table = self.db.table()
+        if query.sort is not None:
+            sort_prop = self.properties().get(query.sort.field)
+            if sort_prop is None:
+                raise UsageError(f'cannot sort by unknown field "{query.sort.field}"')
+            column = table.c[sort_prop.column]
+            order = column.desc() if query.sort.descending else column.asc()
+            stmt = stmt.order_by(sa.nulls_last(order))
+        stmt = stmt.order_by(table.c.hs_object_id)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        return self._stream(stmt, props)
+
+    def _stream(self, stmt: sa.Select[Any], props: list[Property]) -> Iterator[Subscription]:
+        names = [p.name for p in props]
+        readers = [_reader(p) for p in props]  # memoised converters: batches read 100k rows
+        with self.db.errors(), self.db.engine.connect() as conn:
+            result = conn.execution_options(yield_per=STREAM_CHUNK).execute(stmt)
+            for row in result:
+                values = [read(raw) for read, raw in zip(readers, row, strict=True)]
+                yield Subscription(id=int(row[0]), properties=dict(zip(names, values, strict=True)))
+
+    def count(self, where: Expr | None = None) -> int:
+        stmt = self._where(sa.select(sa.func.count()).select_from(self.db.table()), where)
+        with self.db.errors(), self.db.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def get(self, sub_id: int) -> Subscription:
+        stmt, props = self._select(None)
+        stmt = stmt.where(self.db.table().c.hs_object_id == sub_id)
+        for sub in self._stream(stmt, props):
+            return sub
+        raise NotFound(f"subscription {sub_id} not found")
+
+    def detail(self, sub_id: int) -> SubscriptionDetail:
+        """The subscription with its associations, payments and history (the outbox is the
+        workspace's: ``Workspace.outbox``)."""
+        detail = SubscriptionDetail(self.get(sub_id))
+        with self.db.errors(), self.db.engine.connect() as conn:
+            links = conn.execute(
+                sa.select(_LINKS.c.object_type, _LINKS.c.object_id, _LINKS.c.type_id)
+                .where(_LINKS.c.subscription_id == sub_id)
+                .order_by(_LINKS.c.object_type, _LINKS.c.object_id)
+            ).all()
+            by_type: dict[str, dict[int, int]] = {}
+            for object_type, object_id, type_id in links:
+                by_type.setdefault(object_type, {})[int(object_id)] = int(type_id)
+            for object_type, ids in by_type.items():
+                if object_type == "payment":
+                    detail.payments = _payments(conn, ids)
+                found = _labels(conn, object_type, list(ids))
+                detail.associations.extend(
+                    AssociatedRecord(object_type, oid, ids[oid], *found.get(oid, (str(oid), ())))
+                    for oid in ids
+                )
+            history = conn.execute(
+                sa.select(_HISTORY)
+                .where(_HISTORY.c.subscription_id == sub_id)
+                .order_by(_HISTORY.c.changed_at.desc(), _HISTORY.c.id.desc())
+            ).all()
+            detail.history = [
+                Change(h.property, h.old_value, h.new_value,
+                       from_storage(PropType.DATETIME, h.changed_at), h.source)
+                for h in history
+            ]  # fmt: skip
+        return detail
+
+    # -- lifecycle verbs and the batch journal -----------------------------------
+    #
+    # ``apply`` is one transaction per call: the journal claim, the subscription updates
+    # (set-based: one UPDATE ... WHERE id IN (...) per distinct change), deletions, history,
+    # outbox and refunds. Statements go through the DB-API cursor (``executemany``), as in
+    # ``bulk_insert``, because a batch writes hundreds of thousands of rows.
+
+    def _cursor(self, conn: sa.Connection) -> tuple[Any, str]:
+        mark = "?" if self.db.engine.dialect.paramstyle == "qmark" else "%s"
+        return conn.connection.cursor(), mark
+
+    def _by_subscription(
+        self, sub_ids: Sequence[int], sql: str, extra: Sequence[Any] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{ids}``: the id list, ``{mark}``: a placeholder for each of
+        ``extra``) for the ids, a chunk at a time; the first column is a subscription id."""
+        ids = list(dict.fromkeys(sub_ids))
+        with self.db.errors(), self.db.engine.connect() as conn:
+            cursor, mark = self.db.cursor(conn)
+            for start in range(0, len(ids), ID_CHUNK):
+                part = ids[start : start + ID_CHUNK]
+                text = sql.format(ids=", ".join([mark] * len(part)), mark=mark)
+                cursor.execute(text, [*part, *extra])
+                yield from cursor.fetchall()
+
+    def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
+        registry = self.properties()
+        props = [registry.get(name) for name in ("hs_object_id", *fields)]
+        known = [p for p in dict.fromkeys(props) if p is not None]
+        if len(known) != len(set(props)):
+            missing = [n for n, p in zip(("hs_object_id", *fields), props, strict=True) if not p]
+            raise UsageError(f'unknown property "{missing[0]}"')
+        pairs = [(p.name, _reader(p)) for p in known]
+        columns = ", ".join(f'"{p.column}"' for p in known)
+        sql = f"SELECT {columns} FROM subscriptions WHERE hs_object_id IN ({{ids}})"
+        return {
+            row[0]: Subscription(
+                row[0], {name: read(raw) for (name, read), raw in zip(pairs, row, strict=True)}
+            )
+            for row in self._by_subscription(sub_ids, sql)
+        }
+
+    def payments_of(
+        self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
+    ) -> dict[int, list[Payment]]:
+        only = ""
+        if statuses is not None:
+            only = " AND p.status IN (" + ", ".join(["{mark}"] * len(statuses)) + ")"
+        sql = (
+            "SELECT a.subscription_id, p.id, p.amount, p.currency, p.status, p.method, p.kind,"
+            " p.created_at, p.refunds_payment_id FROM associations a"
+            " JOIN payments p ON p.id = a.object_id"
+            " WHERE a.object_type = 'payment' AND a.subscription_id IN ({ids})" + only +
+            " ORDER BY a.subscription_id, p.created_at, p.id"
+        )  # fmt: skip
+        out: dict[int, list[Payment]] = {}
+        amounts: dict[float, Decimal] = {}  # prices repeat: convert each once
+        for row in self._by_subscription(sub_ids, sql, statuses or ()):
+            sid, pid, amount, currency, status, method, kind, created, refunds = row
+            money = amounts.get(amount)
+            if money is None:
+                money = amounts[amount] = money_from_storage(amount)
+            out.setdefault(int(sid), []).append(
+                Payment(
+                    id=int(pid),
+                    amount=money,
+                    currency=currency,
+                    status=status,
+                    method=method,
+                    kind=kind,
+                    created_at=from_storage(PropType.DATETIME, created),
+                    refunds_payment_id=None if refunds is None else int(refunds),
+                )
+            )
+        return out
+
+    def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
+        sql = (
+            "SELECT a.subscription_id, e.email FROM associations a"
+            " JOIN contact_emails e ON e.contact_id = a.object_id"
+            " WHERE a.object_type = 'contact' AND a.subscription_id IN ({ids})"
+            " ORDER BY a.subscription_id, a.object_id, e.position"
+        )
+        out: dict[int, str] = {}
+        for sid, email in self._by_subscription(sub_ids, sql):
+            out.setdefault(int(sid), email)
+        return out
+
+    def apply(
+        self,
+        mutations: Sequence[Mutation],
+        *,
+        job_id: int | None = None,
+        outcomes: Sequence[ItemOutcome] = (),
+    ) -> None:
+        registry = self.properties()
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = self.db.cursor(conn)
+            if self.db.is_sqlite:
+                # Batches rewrite the same index pages chunk after chunk: keep them cached, and
+                # checkpoint the WAL every ~100 MB rather than at every commit (each commit is
+                # still durable in the WAL).
+                cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {BATCH_CHECKPOINT_PAGES}")
+                # The write lock before the first read: the old values history records are
+                # the ones this transaction replaces, not a concurrent writer's.
+                cursor.execute("BEGIN IMMEDIATE")
+            if job_id is not None and outcomes:
+                _claim(cursor, mark, job_id, outcomes)
+            updates = [m for m in mutations if m.changes and not m.delete]
+            replaced = _current(cursor, mark, registry, updates, lock=not self.db.is_sqlite)
+            _update(cursor, mark, registry, updates)
+            _delete(cursor, mark, [m for m in mutations if m.delete])
+            _history(cursor, mark, registry, updates, replaced)
+            _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
+            _refunds(cursor, mark, self.db.is_sqlite, mutations)
+            _line_items(cursor, mark, [item for m in mutations for item in m.line_items])
+            _charges(cursor, mark, self.db.is_sqlite,
+                     [(m.subscription_id, c) for m in mutations for c in m.charges])  # fmt: skip
+
+    # -- properties & associations ------------------------------------------------
+    #
+    # A custom property is a row of ``property_definitions`` plus a column of ``subscriptions``
+    # (ALTER TABLE ADD COLUMN, typed by ``migrations.column_type``) with the index
+    # ``ix_subscriptions_cp_<name>``, written in one transaction (DDL is transactional in SQLite
+    # and PostgreSQL). String columns are indexed on ``lower(column)``, the expression the query
+    # compiler compares, so ``--where`` on them uses the index; a unique property's index is
+    # UNIQUE (case-insensitive for strings), so a duplicate value is a ``Conflict``. Deleting
+    # drops the index, the column (SQLite >= 3.35) and the property's history. Names reach SQL
+    # only after ``services.properties.check_name`` and are quoted by the dialect as well;
+    # values are always bound parameters. Business rules live in ``subctl.services``.
+
+    def _invalidate(self) -> None:
+        self._registry = None
+        self._table = None
+
+    def create_property(self, prop: Property) -> None:
+        if prop.hubspot_defined or not prop.name.isidentifier():
+            raise UsageError(f"cannot create {prop.name}: not a custom property name")
+        if self.properties().get(prop.name) is not None:
+            raise Conflict(f"property {prop.name} already exists")
+        column = sa.Column(prop.column, schema.column_type(prop.type))
+        with self.db.errors(), self.db.engine.begin() as conn:
+            conn.execute(sa.insert(_DEFINITIONS).values(**_definition_values(prop, created=True)))
+            spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
+            conn.execute(sa.schema.CreateIndex(property_index(prop)))
+        self.db.invalidate()
+
+    def _definition(self, name: str) -> Property:
+        prop = self.properties().get(name)
+        if prop is None or prop.name != name or prop.hubspot_defined:
+            raise NotFound(f"custom property {name} not found")
+        return prop
+
+    def update_property(self, prop: Property) -> None:
+        old = self._definition(prop.name)
+        if (old.type, old.unique) != (prop.type, prop.unique):
+            raise UsageError(f"the type and uniqueness of {prop.name} cannot change")
+        values = _definition_values(prop, created=False)
+        with self.db.errors(), self.db.engine.begin() as conn:
+            conn.execute(
+                sa.update(_DEFINITIONS).where(_DEFINITIONS.c.name == prop.name).values(**values)
+            )
+        self.db.invalidate()
+
+    def delete_property(self, name: str) -> None:
+        prop = self._definition(name)
+        with self.db.errors(), self.db.engine.begin() as conn:
+            conn.execute(sa.schema.DropIndex(property_index(prop), if_exists=True))
+            column = conn.dialect.identifier_preparer.quote(prop.column)
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
+            conn.execute(sa.delete(_DEFINITIONS).where(_DEFINITIONS.c.name == name))
+            conn.execute(sa.delete(_HISTORY).where(_HISTORY.c.property == name))
+        self.db.invalidate()
+
+    def _require_subscription(self, conn: sa.Connection, sub_id: int) -> None:
+        ids = self.db.table().c.hs_object_id
+        if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
+            raise NotFound(f"subscription {sub_id} not found")
+
+    def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
+        stmt = sa.select(_LINKS.c.object_type, _LINKS.c.object_id, _LINKS.c.type_id).where(
+            _LINKS.c.subscription_id == sub_id
+        )
+        if object_type is not None:
+            stmt = stmt.where(_LINKS.c.object_type == object_type)
+        stmt = stmt.order_by(_LINKS.c.object_type, _LINKS.c.object_id)
+        with self.db.errors(), self.db.engine.connect() as conn:
+            self._require_subscription(conn, sub_id)
+            by_type: dict[str, dict[int, int]] = {}
+            for otype, oid, type_id in conn.execute(stmt).all():
+                by_type.setdefault(otype, {})[int(oid)] = int(type_id)
+            found: list[AssociatedRecord] = []
+            for otype, ids in by_type.items():
+                shown = _labels(conn, otype, list(ids))
+                found.extend(
+                    AssociatedRecord(otype, oid, ids[oid], *shown.get(oid, (str(oid), ())))
+                    for oid in ids
+                )
+        return found
+
+    def line_items(self, sub_id: int) -> list[LineItem]:
+        row = schema.line_items
+        stmt = (
+            sa.select(row.c.id, row.c.name, row.c.quantity, row.c.price)
+            .join(
+                _LINKS, sa.and_(_LINKS.c.object_type == "line_item", _LINKS.c.object_id == row.c.id)
+            )
+            .where(_LINKS.c.subscription_id == sub_id)
+            .order_by(row.c.id)
+        )
+        with self.db.errors(), self.db.engine.connect() as conn:
+            self._require_subscription(conn, sub_id)
+            return [
+                LineItem(int(r.id), r.name, int(r.quantity), money_from_storage(r.price))
+                for r in conn.execute(stmt)
+            ]
+
+    def payment(self, payment_id: int) -> Payment:
+        with self.db.errors(), self.db.engine.connect() as conn:
+            found = _payments(conn, {payment_id: payment_id})
+        if not found:
+            raise NotFound(f"payment {payment_id} not found")
+        return found[0]
+
+    def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        stmt = (
+            sa.select(_LINKS.c.subscription_id)
+            .where(_LINKS.c.object_type == object_type, _LINKS.c.object_id == object_id)
+            .order_by(_LINKS.c.subscription_id)
+        )
+        with self.db.errors(), self.db.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(stmt)]
+
+    def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
+        self.record_label(object_type, object_id)  # NotFound
+        key = (
+            (_LINKS.c.subscription_id == sub_id)
+            & (_LINKS.c.object_type == object_type)
+            & (_LINKS.c.object_id == object_id)
+        )
+        with self.db.errors(), self.db.engine.begin() as conn:
+            self._require_subscription(conn, sub_id)
+            if conn.execute(sa.select(_LINKS.c.type_id).where(key)).first() is not None:
+                conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
+                return
+            conn.execute(
+                sa.insert(_LINKS).values(subscription_id=sub_id, object_type=object_type,
+                                         object_id=object_id, type_id=type_id)
+            )  # fmt: skip
+
+    def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(_LINKS).where(
+                    _LINKS.c.subscription_id == sub_id,
+                    _LINKS.c.object_type == object_type,
+                    _LINKS.c.object_id == object_id,
+                )
+            )
+        if not result.rowcount:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
+
+    def record_label(self, object_type: str, object_id: int) -> str:
+        if object_type not in ASSOCIATION_BY_NAME:
+            raise UsageError(f'unknown object type "{object_type}"')
+        with self.db.errors(), self.db.engine.connect() as conn:
+            found = _labels(conn, object_type, [object_id])
+        if object_id not in found:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"{label} {object_id} not found")
+        return found[object_id][0]
+
+    def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
+        table = schema.OBJECT_TABLES[object_type]
+        fields = {k: _stored(v) for k, v in values.items() if k not in ("emails", "domains")}
+        with self.db.errors(), self.db.engine.begin() as conn:
+            # The id comes from the database (rowid, identity): never MAX(id) + 1.
+            key = conn.execute(sa.insert(table).values(**fields)).inserted_primary_key
+            assert key is not None
+            new_id = int(key[0])
+            emails = [
+                {"contact_id": new_id, "position": position, "email": email}
+                for position, email in enumerate(values.get("emails", ()))
+            ]
+            if emails:
+                conn.execute(sa.insert(schema.contact_emails), emails)
+            domains = [
+                {"company_id": new_id, "position": position, "domain": domain}
+                for position, domain in enumerate(values.get("domains", ()))
+            ]
+            if domains:
+                conn.execute(sa.insert(schema.company_domains), domains)
+        return new_id
+
+
+# Core table clauses (not the SQLModel classes): every command reads the definitions, and the
+# models need not load for that.
+def _payments(conn: sa.Connection, ids: Mapping[int, int]) -> list[Payment]:
+    p = schema.payments
+    rows = conn.execute(sa.select(p).where(p.c.id.in_(list(ids))).order_by(p.c.created_at, p.c.id))
+    return [
+        Payment(
+            id=int(r.id),
+            amount=money_from_storage(r.amount),
+            currency=r.currency,
+            status=r.status,
+            method=r.method,
+            kind=r.kind,
+            created_at=from_storage(PropType.DATETIME, r.created_at),
+            refunds_payment_id=None if r.refunds_payment_id is None else int(r.refunds_payment_id),
+        )
+        for r in rows
+    ]
+
+
+def _labels(
+    conn: sa.Connection, object_type: str, ids: list[int]
+) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Display labels (``subctl.labels``) and every email / domain of associated records."""
+    if object_type == "contact":
+        e = schema.contact_emails
+        emails: dict[int, list[str]] = {}
+        for contact_id, email in conn.execute(
+            sa.select(e.c.contact_id, e.c.email).where(e.c.contact_id.in_(ids))
+            .order_by(e.c.contact_id, e.c.position)
+        ):  # fmt: skip
+            emails.setdefault(int(contact_id), []).append(email)
+        c = schema.contacts
+        out = {}
+        for cid, first, last in conn.execute(
+            sa.select(c.c.id, c.c.firstname, c.c.lastname).where(c.c.id.in_(ids))
+        ):
+            mails = tuple(emails.get(int(cid), ()))
+            out[int(cid)] = (labels.contact_label(int(cid), first, last, mails), mails)
+        return out
+    if object_type == "company":
+        d = schema.company_domains
+        domains: dict[int, list[str]] = {}
+        for company_id, domain in conn.execute(
+            sa.select(d.c.company_id, d.c.domain).where(d.c.company_id.in_(ids))
+            .order_by(d.c.company_id, d.c.position)
+        ):  # fmt: skip
+            domains.setdefault(int(company_id), []).append(domain)
+        co = schema.companies
+        return {
+            int(cid): (name, tuple(domains.get(int(cid), ())))
+            for cid, name in conn.execute(sa.select(co.c.id, co.c.name).where(co.c.id.in_(ids)))
+        }
+    if object_type == "line_item":
+        li = schema.line_items
+        rows = conn.execute(sa.select(li.c.id, li.c.name, li.c.quantity).where(li.c.id.in_(ids)))
+        return {int(i): (labels.line_item_label(name, qty), ()) for i, name, qty in rows}
+    if object_type == "payment":
+        p = schema.payments
+        found = conn.execute(
+            sa.select(p.c.id, p.c.amount, p.c.currency, p.c.status, p.c.method)
+            .where(p.c.id.in_(ids))
+        )  # fmt: skip
+        return {
+            int(pid): (labels.payment_label(amount, currency, status, method), ())
+            for pid, amount, currency, status, method in found
+        }
+    named = {"deal": "name", "quote": "title", "invoice": "number"}.get(object_type)
+    if named is not None:
+        table = schema.OBJECT_TABLES[object_type]
+        named_rows = conn.execute(sa.select(table.c.id, table.c[named]).where(table.c.id.in_(ids)))
+        return {int(i): (text, ()) for i, text in named_rows}
+    return {}  # an object type only a damaged file holds: shown by id
+
+
+def _reader(prop: Property) -> Callable[[Any], Any]:
+    """``prop.from_storage``, faster: text passes through, and conversions of values that
+    repeat (dates, amounts, other numbers) are memoised. Same results."""
+    convert = prop.from_storage
+    if prop.name == "hs_object_id":  # an integer primary key: unique values, nothing to memoise
+        return lambda raw: raw if type(raw) is int else convert(raw)
+    if prop.type in (PropType.STRING, PropType.ENUMERATION):
+        return lambda raw: raw if raw is None or type(raw) is str else convert(raw)
+    if prop.type not in (PropType.DATE, PropType.NUMBER):
+        return lambda raw: None if raw is None else convert(raw)
+    memo: dict[Any, Any] = {}
+
+    def read(raw: Any) -> Any:
+        if raw is None:
+            return None
+        try:
+            return memo[raw]
+        except KeyError:
+            if len(memo) > 100_000:
+                memo.clear()
+            value = memo[raw] = convert(raw)
+            return value
+
+    return read
+
+
+def _status_clause(mark: str, expect: str | None) -> tuple[str, list[Any]]:
+    # COALESCE keeps the planner on the primary key (IN list) rather than the status index.
+    if expect is None:
+        return "hs_status IS NULL", []
+    return f"COALESCE(hs_status, '') = {mark}", [expect]
+
+
+def _claim(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+    """Journal the outcomes (one UPDATE per distinct outcome); every item must still be
+    unprocessed, else another run has it."""
+    groups: dict[tuple[str, str | None, str, int], list[int]] = {}
+    for o in outcomes:
+        key = (o.outcome, o.new_status, o.note, ms(o.at))
+        groups.setdefault(key, []).append(o.subscription_id)
+    singles = [(*key, job_id, ids[0]) for key, ids in groups.items() if len(ids) == 1]
+    if singles:  # outcomes with a note of their own: one executemany
+        cursor.executemany(
+            f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+            f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
+            " AND outcome IS NULL",
+            singles,
+        )
+        if cursor.rowcount != len(singles):
+            raise changed_elsewhere(len(singles), max(cursor.rowcount, 0), "journal items")
+    for (outcome, new_status, note, at), ids in groups.items():
+        if len(ids) == 1:
+            continue
+        for part in chunks(ids):
+            cursor.execute(
+                f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+                f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id IN"
+                f" ({', '.join([mark] * len(part))}) AND outcome IS NULL",
+                [outcome, new_status, note, at, job_id, *part],
+            )
+            if cursor.rowcount != len(part):
+                raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
+
+
+def _update(
+    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation]
+) -> None:
+    """One UPDATE per distinct (expected status, new values): a batch of identical changes
+    (cancel: status, dates, amounts) is a handful of set-based statements."""
+    groups: dict[tuple[str | None, tuple[str, ...], tuple[Any, ...]], list[int]] = {}
+    for m in mutations:
+        key = (m.expect_status, tuple(m.changes), tuple(new for _old, new in m.changes.values()))
+        groups.setdefault(key, []).append(m.subscription_id)
+    for (expect, names, values), ids in groups.items():
+        props = []
+        for name in names:
+            prop = registry.get(name)
+            if prop is None:
+                raise UsageError(f'unknown property "{name}"')
+            props.append(prop)
+        assignments = ", ".join(f'"{p.column}" = {mark}' for p in props)
+        params = [p.to_storage(v) for p, v in zip(props, values, strict=True)]
+        status_sql, status_params = _status_clause(mark, expect)
+        for part in chunks(ids):
+            cursor.execute(
+                f"UPDATE subscriptions SET {assignments} WHERE hs_object_id IN"
+                f" ({', '.join([mark] * len(part))}) AND {status_sql}",
+                [*params, *part, *status_params],
+            )
+            if cursor.rowcount != len(part):
+                raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
+
+
+def _delete(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+    """Delete subscriptions with their associations and history (payments, invoices, outbox
+    mail and journal entries stay: they are records of their own)."""
+    groups: dict[str | None, list[int]] = {}
+    for m in mutations:
+        groups.setdefault(m.expect_status, []).append(m.subscription_id)
+    for expect, ids in groups.items():
+        status_sql, status_params = _status_clause(mark, expect)
+        for part in chunks(ids):
+            marks = ", ".join([mark] * len(part))
+            cursor.execute(
+                f"DELETE FROM subscriptions WHERE hs_object_id IN ({marks}) AND {status_sql}",
+                [*part, *status_params],
+            )
+            if cursor.rowcount != len(part):
+                raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
+            cursor.execute(f"DELETE FROM associations WHERE subscription_id IN ({marks})", part)
+            cursor.execute(f"DELETE FROM property_history WHERE subscription_id IN ({marks})", part)
+
+
+def _history_text() -> Callable[[Any], str | None]:
+    """Typed value -> history text (``codec.to_text``), with fast paths for the common
+    types: a 100,000-item cancel writes half a million history rows."""
+    iso_datetime, text_value = codec.iso_datetime, codec.to_text
+
+    by_type: dict[type, Callable[[Any], str]] = {
+        int: str,
+        Decimal: str,
+        dt.date: dt.date.isoformat,
+        dt.datetime: iso_datetime,
+    }
+    memo: dict[Any, str] = {}
+
+    def text(value: Any) -> str | None:
+        if value is None or type(value) is str:
+            return value
+        try:
+            return memo[value]
+        except KeyError:
+            convert = by_type.get(type(value))
+            out = memo[value] = convert(value) if convert is not None else text_value(value)
+            return out
+        except TypeError:  # unhashable
+            return text_value(value)
+
+    return text
+
+
+def _current(
+    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation], *, lock: bool
+) -> dict[int, dict[str, Any]]:
+    """The stored values the mutations are about to replace (tracked properties only), read
+    inside the write transaction; ``lock``: ``FOR UPDATE`` (PostgreSQL; SQLite's transaction
+    already holds the write lock)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for m in mutations:
+        names = tuple(n for n in m.changes if n not in UNTRACKED)
+        if names:
+            groups.setdefault(names, []).append(m.subscription_id)
+    out: dict[int, dict[str, Any]] = {}
+    for names, ids in groups.items():
+        props = [p for p in map(registry.get, names) if p is not None]
+        if len(props) < len(names):
+            continue  # _update refuses unknown properties
+        columns = ", ".join(f'"{p.column}"' for p in props)
+        for part in chunks(ids):
+            cursor.execute(
+                f"SELECT hs_object_id, {columns} FROM subscriptions WHERE hs_object_id IN"
+                f" ({', '.join([mark] * len(part))})" + (" FOR UPDATE" if lock else ""),
+                part,
+            )
+            for sid, *values in cursor.fetchall():
+                out[int(sid)] = dict(zip(names, values, strict=True))
+    return out
+
+
+def _history(
+    cursor: Any,
+    mark: str,
+    registry: PropertyRegistry,
+    mutations: Sequence[Mutation],
+    replaced: Mapping[int, Mapping[str, Any]],
+) -> None:
+    """One history entry per property whose stored value changed, from the value replaced
+    (``replaced``), not the one the decision saw."""
+    text = _history_text()
+    readers: dict[str, Callable[[Any], Any]] = {}
+    stored: dict[tuple[str, Any], Any] = {}  # a batch sets the same few new values
+    values: list[Any] = []
+    add = values.extend
+    for m in mutations:
+        at = ms(m.at)
+        sid, source = m.subscription_id, m.source
+        before = replaced.get(sid, {})
+        for name, (_seen, new) in m.changes.items():
+            if name in UNTRACKED or name not in before:
+                continue
+            prop = registry.get(name)
+            assert prop is not None  # _update refused unknown properties
+            old_raw = before[name]
+            try:
+                new_raw = stored[name, new]
+            except KeyError:
+                new_raw = stored[name, new] = prop.to_storage(new)
+            except TypeError:  # unhashable
+                new_raw = prop.to_storage(new)
+            if old_raw == new_raw:
+                continue
+            read = readers.get(name)
+            if read is None:
+                read = readers[name] = _reader(prop)
+            add((sid, name, text(read(old_raw)), text(new), at, source))
+    insert_flat(cursor, mark, "property_history",
+                 ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
+                 values)  # fmt: skip
+
+
+def _messages(cursor: Any, mark: str, messages: Sequence[OutboxMessage]) -> None:
+    insert_many(
+        cursor, mark, "outbox",
+        ("subscription_id", "kind", "recipient", "subject", "body", "link", "job_id", "created_at"),
+        [(msg.subscription_id, msg.kind, msg.recipient, msg.subject, msg.body, msg.link,
+          msg.job_id, ms(msg.created_at)) for msg in messages],
+    )  # fmt: skip
+
+
+def _refunds(cursor: Any, mark: str, sqlite: bool, mutations: Sequence[Mutation]) -> None:
+    """Refunds: new payments of kind ``refund``; the refunded payments' statuses change. A
+    payment is refunded at most once (the unique index ``ux_payments_refunds``): a second
+    refund, in this call or by another run, is a ``Conflict`` and nothing is written."""
+    refunds = [(m.subscription_id, r) for m in mutations for r in m.refunds]
+    if not refunds:
+        return
+    _refuse_refunded(cursor, mark, [r.payment_id for _sid, r in refunds])
+    _new_payments(cursor, mark, sqlite, [
+        (sid, (r.amount, r.currency, "succeeded", r.method, "refund", r.payment_id, r.created_at))
+        for sid, r in refunds
+    ])  # fmt: skip
+    cursor.executemany(
+        f"UPDATE payments SET status = {mark} WHERE id = {mark}",
+        [(r.refunded_status, r.payment_id) for _sid, r in refunds],
+    )
+
+
+def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
+    cursor.executemany(
+        f"UPDATE line_items SET quantity = {mark}, price = {mark} WHERE id = {mark}",
+        [(item.quantity, float(item.price), item.id) for item in items],
+    )
+    if items and cursor.rowcount != len(items):
+        raise changed_elsewhere(len(items), max(cursor.rowcount, 0), "line items")
+
+
+def _charges(cursor: Any, mark: str, sqlite: bool, charges: Sequence[tuple[int, Charge]]) -> None:
+    _new_payments(cursor, mark, sqlite, [
+        (sid, (c.amount, c.currency, c.status, c.method, "payment", None, c.created_at))
+        for sid, c in charges
+    ])  # fmt: skip
+
+
+# A new payment record: amount, currency, status, method, kind, refunded payment, created at.
+_NewPayment = tuple[Decimal, str, str, str | None, str, int | None, dt.datetime]
+
+
+def _new_payments(
+    cursor: Any, mark: str, sqlite: bool, payments: Sequence[tuple[int, _NewPayment]]
+) -> None:
+    """New payments (refunds, charges), each with its subscription's id, associated with it.
+    Ids come from the database: the rowid (SQLite), the identity's sequence (PostgreSQL)."""
+    if not payments:
+        return
+    rows = [
+        (float(amount), currency, status, method, kind, refunded, ms(created))
+        for _sid, (amount, currency, status, method, kind, refunded, created) in payments
+    ]
+    columns = "amount, currency, status, method, kind, refunds_payment_id, created_at"
+    ids: list[int] = []
+    try:
+        if sqlite:
+            sql = f"INSERT INTO payments ({columns}) VALUES ({', '.join([mark] * 7)})"
+            for row in rows:
+                cursor.execute(sql, row)
+                ids.append(int(cursor.lastrowid))
+        else:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('payments', 'id'))"
+                f" FROM generate_series(1, {mark})",
+                (len(rows),),
+            )
+            ids = [int(r[0]) for r in cursor.fetchall()]
+            cursor.executemany(
+                f"INSERT INTO payments (id, {columns}) VALUES ({', '.join([mark] * 8)})",
+                [(pid, *row) for pid, row in zip(ids, rows, strict=True)],
+            )
+    except Exception as exc:
+        if "refunds_payment_id" in str(exc) or "ux_payments_refunds" in str(exc):
+            done = rows[len(ids)][5] if sqlite else _duplicate_key(str(exc))
+            raise Conflict(
+                f"payment {done} was already refunded; nothing was written",
+                hint="run the command again: payments are re-read first",
+            ) from exc
+        raise
+    cursor.executemany(
+        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+        f" VALUES ({mark}, 'payment', {mark}, {mark})",
+        [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
+    )
+
+
+def _duplicate_key(text: str) -> str:
+    """The value in PostgreSQL's "Key (column)=(value) already exists"."""
+    _head, _sep, rest = text.partition(")=(")
+    return rest.partition(")")[0] or "?"
+
+
+def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None:
+    """A payment whose status says it was refunded is not refunded again (``Conflict``, nothing
+    written), whatever the decisions were based on; a second refund row of a payment is
+    refused by the unique index (see ``_new_payments``)."""
+    refunded: set[int] = set()
+    for part in chunks(sorted(set(payment_ids))):
+        marks = ", ".join([mark] * len(part))
+        cursor.execute(
+            f"SELECT id FROM payments WHERE id IN ({marks})"
+            " AND status IN ('refunded', 'partially_refunded')",
+            part,
+        )
+        refunded.update(int(row[0]) for row in cursor.fetchall())
+    if refunded:
+        raise Conflict(
+            f"payment {min(refunded)} was already refunded; nothing was written",
+            hint="run the command again: payments are re-read first",
+        )
+
+
+def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:
+    import time
+
+    now = int(time.time() * 1000)
+    values: dict[str, Any] = {
+        "label": prop.label,
+        "field_type": prop.field_type,
+        "group_name": prop.group,
+        "description": prop.description,
+        "options": json.dumps(
+            [{"label": o.label, "value": o.value, "description": o.description}
+             for o in prop.options]
+        ),
+        "rules": json.dumps([{"type": t, "args": list(args)} for t, args in prop.rules]),
+        "sensitivity": prop.sensitivity,
+        "updated_at": now,
+    }  # fmt: skip
+    if created:
+        values |= {"name": prop.name, "type": prop.type.value, "is_unique": prop.unique,
+                   "created_at": now}  # fmt: skip
+    return values
+
+
+def _stored(value: Any) -> Any:
+    """A record field's value as stored: datetimes as epoch ms, decimals as floats."""
+    if isinstance(value, dt.datetime):
+        return to_storage(PropType.DATETIME, value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

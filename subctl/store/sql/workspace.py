@@ -1,0 +1,241 @@
+"""``SqlWorkspace``: the workspace-local state of a SQL workspace (SQLite file or PostgreSQL):
+the batch journal, saved views, settings, the e-mail outbox and the plan key, over SQLAlchemy
+Core and the one schema (``schema.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from subctl.errors import NotFound
+from subctl.schema import PropType, from_storage, to_storage
+from subctl.store.base import Job, JobItem, OutboxMessage, SavedView
+from subctl.store.sql import schema
+from subctl.store.sql.database import STREAM_CHUNK, Database, insert_many, put_setting
+
+_VIEWS = schema.saved_views
+_SETTINGS = schema.workspace_settings
+_JOBS = schema.jobs
+_ITEMS = schema.job_items
+_OUTBOX = schema.outbox
+PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
+
+
+class SqlWorkspace:
+    """The ``Workspace`` of a SQL database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- saved views -------------------------------------------------------------------------
+
+    def views(self) -> list[SavedView]:
+        with self.db.errors(), self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(_VIEWS).order_by(_VIEWS.c.name)).all()
+        return [_view(r) for r in rows]
+
+    def get_view(self, name: str) -> SavedView:
+        with self.db.errors(), self.db.engine.connect() as conn:
+            row = conn.execute(sa.select(_VIEWS).where(_VIEWS.c.name == name)).first()
+        if row is None:
+            raise NotFound(f'view "{name}" not found', hint="list views with `subctl views`")
+        return _view(row)
+
+    def save_view(self, view: SavedView) -> None:
+        values = {
+            "query": view.where,
+            "columns": json.dumps(list(view.columns)),
+            "sort": view.sort,
+            "builtin": view.builtin,
+            "created_at": int(time.time() * 1000),
+        }
+        with self.db.errors(), self.db.engine.begin() as conn:
+            done = conn.execute(sa.update(_VIEWS).where(_VIEWS.c.name == view.name).values(values))
+            if not done.rowcount:
+                conn.execute(sa.insert(_VIEWS).values(name=view.name, **values))
+
+    def delete_view(self, name: str) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            done = conn.execute(sa.delete(_VIEWS).where(_VIEWS.c.name == name))
+        if not done.rowcount:
+            raise NotFound(f'view "{name}" not found')
+
+    # -- workspace settings ------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        with self.db.errors(), self.db.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(_SETTINGS.c.value).where(_SETTINGS.c.key == key)
+            ).scalar()
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            put_setting(conn, key, value)
+
+    def plan_key(self) -> bytes:
+        """The workspace's own secret for hashing highly sensitive values in plan files, made
+        on first use: a plan file alone cannot be used to test guesses of a value."""
+        key = self.get_setting(PLAN_KEY)
+        if key is None:
+            key = secrets.token_hex(32)
+            self.set_setting(PLAN_KEY, key)
+        return bytes.fromhex(key)
+
+    # -- the e-mail outbox ---------------------------------------------------------------
+
+    def outbox(self, sub_id: int) -> list[OutboxMessage]:
+        """The mail recorded for a subscription, newest first."""
+        with self.db.errors(), self.db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_OUTBOX)
+                .where(_OUTBOX.c.subscription_id == sub_id)
+                .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
+            ).all()
+        return [
+            OutboxMessage(
+                subscription_id=int(r.subscription_id),
+                kind=r.kind,
+                recipient=r.recipient,
+                subject=r.subject,
+                body=r.body,
+                created_at=from_storage(PropType.DATETIME, r.created_at),
+                link=r.link,
+                job_id=None if r.job_id is None else int(r.job_id),
+                id=int(r.id),
+            )
+            for r in rows
+        ]
+
+    # -- the batch journal ---------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        verb: str,
+        action: dict[str, Any],
+        selection: dict[str, Any],
+        fingerprint: str,
+        frozen: bool,
+        items: Sequence[tuple[int, str | None]],
+        at: dt.datetime,
+    ) -> Job:
+        now = to_storage(PropType.DATETIME, at)
+        values = {
+            "verb": verb,
+            "action": json.dumps(action, sort_keys=True),
+            "selection": json.dumps(selection, sort_keys=True),
+            "fingerprint": fingerprint,
+            "frozen": frozen,
+            "status": "unfinished",
+            "total": len(items),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.db.errors(), self.db.engine.begin() as conn:
+            key = conn.execute(sa.insert(_JOBS).values(values)).inserted_primary_key
+            assert key is not None
+            job_id = int(key[0])
+            cursor, mark = self.db.cursor(conn)
+            insert_many(
+                cursor, mark, "job_items",
+                ("job_id", "subscription_id", "position", "planned_status"),
+                [(job_id, sid, pos, status) for pos, (sid, status) in enumerate(items)],
+            )  # fmt: skip
+        return self.job(job_id)
+
+    def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
+        stmt = sa.select(_JOBS).order_by(_JOBS.c.id.desc())
+        if where is not None:
+            stmt = stmt.where(where)
+        with self.db.errors(), self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            counts: dict[int, dict[str, int]] = {}
+            if rows:
+                tallies = conn.execute(
+                    sa.select(_ITEMS.c.job_id, _ITEMS.c.outcome, sa.func.count())
+                    .where(_ITEMS.c.job_id.in_([r.id for r in rows]))
+                    .group_by(_ITEMS.c.job_id, _ITEMS.c.outcome)
+                ).all()
+                for jid, outcome, n in tallies:
+                    counts.setdefault(int(jid), {})[outcome or "unprocessed"] = int(n)
+        return [_job(r, counts.get(int(r.id), {})) for r in rows]
+
+    def jobs(self) -> list[Job]:
+        return self._jobs()
+
+    def job(self, job_id: int) -> Job:
+        found = self._jobs(_JOBS.c.id == job_id)
+        if not found:
+            raise NotFound(f"job {job_id} not found", hint="list batches with `subctl jobs`")
+        return found[0]
+
+    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
+        sql = (
+            "SELECT subscription_id, position, planned_status, outcome, new_status, note,"
+            " processed_at FROM job_items WHERE job_id = {mark}"
+            + (" AND outcome IS NULL" if unprocessed_only else "")
+            + " ORDER BY position"
+        )
+        with self.db.errors(), self.db.engine.connect() as conn:
+            cursor, mark = self.db.cursor(conn)
+            cursor.execute(sql.format(mark=mark), (job_id,))
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                for sid, position, planned, outcome, new_status, note, processed in rows:
+                    yield JobItem(
+                        subscription_id=int(sid),
+                        position=int(position),
+                        planned_status=planned,
+                        outcome=outcome,
+                        new_status=new_status,
+                        note=note,
+                        processed_at=None
+                        if processed is None
+                        else from_storage(PropType.DATETIME, processed),
+                    )
+
+    def unfinished_job(self, fingerprint: str) -> Job | None:
+        found = self._jobs(sa.and_(_JOBS.c.fingerprint == fingerprint,
+                                   _JOBS.c.status == "unfinished"))  # fmt: skip
+        return found[0] if found else None
+
+    def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(_JOBS)
+                .where(_JOBS.c.id == job_id)
+                .values(status=status, updated_at=to_storage(PropType.DATETIME, at))
+            )
+        if not done.rowcount:
+            raise NotFound(f"job {job_id} not found")
+
+
+def _view(row: Any) -> SavedView:
+    return SavedView(row.name, row.query, tuple(json.loads(row.columns)), row.sort,
+                     bool(row.builtin))  # fmt: skip
+
+
+def _job(row: Any, counts: dict[str, int]) -> Job:
+    tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "attention", "unprocessed")}
+    return Job(
+        id=int(row.id),
+        verb=row.verb,
+        action=json.loads(row.action),
+        selection=json.loads(row.selection),
+        fingerprint=row.fingerprint,
+        frozen=bool(row.frozen),
+        status=row.status,
+        total=int(row.total),
+        created_at=from_storage(PropType.DATETIME, row.created_at),
+        updated_at=from_storage(PropType.DATETIME, row.updated_at),
+        counts=tally,
+    )
