@@ -11,7 +11,7 @@ from subctl.commands._options import FormatOpt, YesOpt
 from subctl.context import AppContext
 from subctl.errors import InvalidState, UsageError
 from subctl.export import Column
-from subctl.output import Format
+from subctl.output import Document, Format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -152,8 +152,7 @@ def subscription_associate(
             store, sub_id, svc.record_id(value, flag), {"quantity": quantity, "price": price},
             now=app.clock(),
         )  # fmt: skip
-        _show(app, edit.row(), EDIT_COLUMNS, fmt)
-        app.out.success(edit.message())
+        app.out.result(Document(edit.row(), [edit.row()], EDIT_COLUMNS), fmt, edit.message())
         return
     if create is not None:
         if value.strip().lower() != NEW:
@@ -169,17 +168,8 @@ def subscription_associate(
         outcome = svc.associate(
             store, sub_id, obj, record_id, mode=mode, today=app.today(), confirm=confirm
         )
-    _show(app, outcome.row(), OUTCOME_COLUMNS, fmt)
-    app.out.success(outcome.message())
-
-
-def _show(app: AppContext, row: dict[str, Any], columns: list[Column], fmt: Format) -> None:
-    """JSON and CSV show the row on stdout; a table only the success line (stderr)."""
-    resolved = app.out.resolve(fmt)
-    if resolved in (Format.JSON, Format.NDJSON):
-        app.out.document(row, compact=resolved is Format.NDJSON)
-    elif resolved is Format.CSV:
-        app.out.rows([row], columns, fmt, empty="")
+    row = outcome.row()
+    app.out.result(Document(row, [row], OUTCOME_COLUMNS), fmt, outcome.message())
 
 
 def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> None:

@@ -21,7 +21,7 @@ from subctl.commands.subscriptions import show_listing
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.output import Format
+from subctl.output import Document, Format
 
 ViewNameArg = Annotated[str, typer.Argument(metavar="NAME", help="View name.")]
 
@@ -149,10 +149,7 @@ def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AU
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     row = views.view_rows(app.store(), name)[0]
-    if app.out.resolve(fmt) in (Format.JSON, Format.NDJSON):
-        app.out.document(row, compact=app.out.resolve(fmt) is Format.NDJSON)
-    else:
-        app.out.rows([row], VIEW_COLUMNS, fmt)
+    app.out.detail(Document(row, [row], VIEW_COLUMNS), fmt)
 
 
 @views_app.command("delete")
