@@ -47,6 +47,46 @@ OUTCOME_COLUMNS = [
 ]
 
 
+def _cells(text: str) -> list[str]:
+    """Split on commas outside double quotes; quotes are removed (``""`` is a literal quote)."""
+    cells, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            if quoted and text[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "," and not quoted:
+            cells.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    if quoted:
+        raise UsageError(f"--create: unterminated quote in {text!r}")
+    cells.append("".join(current))
+    return [c for c in cells if c.strip()]
+
+
+def parse_create(text: str) -> dict[str, str]:
+    """``--create name=Ada Lovelace,email=ada@example.com`` -> fields (checked by the
+    service); quote a value containing commas (``name="Acme, Inc."``)."""
+    fields: dict[str, str] = {}
+    for cell in _cells(text):
+        key, eq, value = cell.partition("=")
+        key = key.strip().lower()
+        if not eq or not key:
+            raise UsageError(f'--create: "{cell.strip()}" is not key=value')
+        if key in fields:
+            raise UsageError(f"--create: {key} is given twice")
+        fields[key] = value.strip()
+    if not fields:
+        raise UsageError("--create needs fields, e.g. --create 'name=Ada Lovelace,email=ada@x.io'")
+    return fields
+
+
 def subscription_associate(
     ctx: typer.Context,
     sub_id: Annotated[
@@ -155,9 +195,11 @@ def subscription_associate(
         app.out.result(Document(edit.row(), [edit.row()], EDIT_COLUMNS), fmt, edit.message())
         return
     if create is not None:
+        if mode == svc.REMOVE:
+            raise UsageError("--create and --remove cannot be combined")
         if value.strip().lower() != NEW:
             raise UsageError(f"--create makes a new record: use {flag} new --create …")
-        fields = svc.parse_fields(create)
+        fields = parse_create(create)
         outcome = svc.create_and_associate(
             store, sub_id, obj, fields, mode=mode, now=app.clock(), confirm=confirm
         )

@@ -15,6 +15,7 @@ from subctl.commands._options import (
     WhereOpt,
     YesOpt,
     effective_format,
+    effective_limit,
     remember_group_format,
 )
 from subctl.commands.subscriptions import show_listing
@@ -90,7 +91,7 @@ def subscription_filter(
     request = svc.ListRequest(
         where=where,
         sort=sort,
-        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
+        limit=effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields or columns,
         show_sensitive=show_sensitive,
     )

@@ -17,6 +17,7 @@ from subctl.commands._options import (
     SubIdArg,
     ViewOpt,
     WhereOpt,
+    effective_limit,
 )
 from subctl.context import AppContext
 from subctl.export import Column
@@ -92,7 +93,7 @@ def subscription_list(
         where=where,
         view=view,
         sort=sort,
-        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
+        limit=effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields,
         show_sensitive=show_sensitive,
     )
