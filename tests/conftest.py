@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from subctl.cli import run
+from tests import pg
 
 NOW = "2026-11-26T12:00:00+00:00"
 # The valid type/fieldType pairs of DOMAIN.md §4, written out independently of the code under test.
@@ -52,8 +53,83 @@ class Result:
 Invoke = Callable[..., Result]
 
 
+# -- backends ---------------------------------------------------------------------------------
+# A test module (or test) marked ``@pytest.mark.backends("sqlite", "postgresql")`` runs once per
+# backend: its workspace (the default one ``invoke`` uses) is then a SQLite file in SUBCTL_HOME,
+# or a fresh database on the test PostgreSQL server (tests/pg.py) given as SUBCTL_WORKSPACE.
+# Unmarked tests use SQLite only.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test once per workspace backend (sqlite, postgresql)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        unknown = set(marker.args) - set(BACKENDS)
+        assert not unknown, f"unknown backends {unknown}"
+        metafunc.parametrize("backend", marker.args or BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    """The PostgreSQL server of the session (tests/pg.py). Unavailable: the tests using it are
+    skipped with the reason, except under ``CI=true``, where that is a failure."""
+    try:
+        with pg.server() as server:
+            yield server
+    except pg.Unavailable as exc:
+        if pg.in_ci():
+            pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_server: pg.Server) -> Iterator[str]:
+    """A fresh database on the test server, dropped after the test: its postgresql:// URL."""
+    with pg_server.database() as url:
+        yield url
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The workspace backend of this test: "sqlite" unless parametrised (``backends`` mark)."""
+    name: str = getattr(request, "param", "sqlite")
+    return name
+
+
+@dataclass(frozen=True)
+class WorkspaceCase:
+    """The workspace ``invoke`` uses: ``url`` for SqlStore/SQLAlchemy, ``target`` as given to
+    --workspace (None: the default file in SUBCTL_HOME)."""
+
+    backend: str
+    url: str
+    target: str | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+
+@pytest.fixture
+def workspace(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> WorkspaceCase:
+    from subctl.config import sqlite_url, workspace_url
+
+    if backend == "sqlite":
+        return WorkspaceCase(backend, sqlite_url(tmp_path / "subctl-home" / "workspace.db"), None)
+    target: str = request.getfixturevalue("pg_url")
+    return WorkspaceCase(backend, workspace_url(target), target)
+
+
 @pytest.fixture(autouse=True)
-def subctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def subctl_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: WorkspaceCase
+) -> Iterator[Path]:
     home = tmp_path / "subctl-home"
     monkeypatch.setenv("SUBCTL_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
@@ -61,6 +137,8 @@ def subctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("SUBCTL_NOW", NOW)
     for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    if workspace.target is not None:
+        monkeypatch.setenv("SUBCTL_WORKSPACE", workspace.target)
     yield home
 
 
@@ -103,18 +181,17 @@ SEED_ROWS = [
 
 
 @pytest.fixture
-def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
+def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
     """A workspace with the five SEED_ROWS (all billable), a contact (id 17, two emails) on
     subscriptions 1 and 2, a company on 1, and a pending ACH payment on 2."""
     import datetime as dt
     from decimal import Decimal
 
-    from subctl.config import workspace_url
     from subctl.schema import standard_registry
     from subctl.store.sql import SqlStore
 
     assert invoke("init").exit_code == 0
-    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    store = SqlStore(workspace.url)
     reg = standard_registry()
     cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
             "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
