@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import Invoke
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
 
 
