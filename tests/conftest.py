@@ -234,6 +234,26 @@ def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
     return invoke
 
 
+def checksum(workspace: WorkspaceCase) -> str:
+    """Every row of every table of the workspace, on any backend (rows in column order)."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(workspace.url)
+    digest = hashlib.sha256()
+    try:
+        with engine.connect() as conn:
+            for table in sorted(sa.inspect(conn).get_table_names()):
+                digest.update(table.encode())
+                quoted = conn.dialect.identifier_preparer.quote(table)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {quoted}").all():
+                    digest.update(repr(tuple(row)).encode())
+    finally:
+        engine.dispose()
+    return digest.hexdigest()
+
+
 def wait_until_journaled(home: Path, proc: subprocess.Popen[Any], items: int) -> None:
     """Poll a running batch's journal until ``items`` have an outcome (or it ends, or 60 s),
     so a test can interrupt it mid-run."""

@@ -110,7 +110,7 @@ class Server:
             return
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE,))
         if exists.fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{TEMPLATE}" TEMPLATE template0 ENCODING \'UTF8\'')
+            conn.execute(f"CREATE DATABASE \"{TEMPLATE}\" TEMPLATE template0 ENCODING 'UTF8'")
         self._template = True
 
     def create_database(self) -> str:
@@ -139,7 +139,9 @@ def _check_driver() -> None:
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
-        raise Unavailable(f"the PostgreSQL driver is not installed ({exc}): pip install -e '.[postgres]'") from exc
+        raise Unavailable(
+            f"the PostgreSQL driver is not installed ({exc}): pip install -e '.[postgres]'"
+        ) from exc
 
 
 def _run(argv: list[str], user: str | None, **kwargs: Any) -> None:
