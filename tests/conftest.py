@@ -7,16 +7,20 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
 
 from subctl.cli import run
 from tests import pg
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 NOW = "2026-11-26T12:00:00+00:00"
 # The valid type/fieldType pairs of DOMAIN.md §4, written out independently of the code under test.
@@ -234,23 +238,34 @@ def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
     return invoke
 
 
+@contextmanager
+def connect(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
+    """A SQLAlchemy connection to the workspace (SQLite: waiting up to 30 s for a writer's
+    lock); what it writes needs ``commit()``."""
+    import sqlalchemy as sa
+
+    args = {"timeout": 30} if workspace.is_sqlite else {}
+    engine = sa.create_engine(workspace.url, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def checksum(workspace: WorkspaceCase) -> str:
     """Every row of every table of the workspace, on any backend (rows in column order)."""
     import hashlib
 
     import sqlalchemy as sa
 
-    engine = sa.create_engine(workspace.url)
     digest = hashlib.sha256()
-    try:
-        with engine.connect() as conn:
-            for table in sorted(sa.inspect(conn).get_table_names()):
-                digest.update(table.encode())
-                quoted = conn.dialect.identifier_preparer.quote(table)
-                for row in conn.exec_driver_sql(f"SELECT * FROM {quoted}").all():
-                    digest.update(repr(tuple(row)).encode())
-    finally:
-        engine.dispose()
+    with connect(workspace) as conn:
+        for table in sorted(sa.inspect(conn).get_table_names()):
+            digest.update(table.encode())
+            quoted = conn.dialect.identifier_preparer.quote(table)
+            for row in conn.exec_driver_sql(f"SELECT * FROM {quoted}").all():
+                digest.update(repr(tuple(row)).encode())
     return digest.hexdigest()
 
 

@@ -14,6 +14,8 @@ from subctl.output import Output
 from subctl.schema import STANDARD_PROPERTIES, Property, PropertyRegistry, PropType
 from tests.conftest import Invoke
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def ids(stdout: str) -> list[int]:
     return [row["hs_object_id"] for row in json.loads(stdout)]

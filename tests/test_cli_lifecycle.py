@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Invoke, WorkspaceCase, checksum
+from tests.conftest import Invoke, WorkspaceCase, checksum, connect
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -24,10 +24,8 @@ ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
 @pytest.fixture
 def db(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
     """A connection to the test's workspace (SQLite or PostgreSQL); commit what it writes."""
-    engine = sa.create_engine(workspace.url)
-    with engine.connect() as conn:
+    with connect(workspace) as conn:
         yield conn
-    engine.dispose()
 
 
 def view(invoke: Invoke, sub_id: int) -> dict[str, Any]:
