@@ -608,8 +608,13 @@ class SqlStore:
                     if self.is_sqlite:
                         cursor.execute("BEGIN IMMEDIATE")
                     indexes = _drop_bulk_indexes(cursor) if self.is_sqlite else []
-                    for name in RECORD_TABLES:
-                        cursor.execute(f"DELETE FROM {name}")
+                    if self.is_sqlite:
+                        for name in RECORD_TABLES:
+                            cursor.execute(f"DELETE FROM {name}")
+                    else:
+                        # Ids of emptied tables start at 1 again, as SQLite's (MAX(id) + 1) do:
+                        # RESTART IDENTITY resets the sequences, inside the transaction.
+                        cursor.execute(f"TRUNCATE {', '.join(RECORD_TABLES)} RESTART IDENTITY")
                     # Settings of jobs (``jobs.<id>.…``) go with the jobs: new jobs reuse ids.
                     conn.execute(sa.delete(_SETTINGS).where(_SETTINGS.c.key.like("jobs.%")))
 
