@@ -269,20 +269,31 @@ def checksum(workspace: WorkspaceCase) -> str:
     return digest.hexdigest()
 
 
-def wait_until_journaled(home: Path, proc: subprocess.Popen[Any], items: int) -> None:
-    """Poll a running batch's journal until ``items`` have an outcome (or it ends, or 60 s),
-    so a test can interrupt it mid-run."""
-    import sqlite3
+def wait_until_journaled(
+    where: Path | WorkspaceCase, proc: subprocess.Popen[Any], items: int
+) -> None:
+    """Poll a running batch's journal (of the workspace, or of the SQLite file in the home
+    directory ``where``) until ``items`` have an outcome (or it ends, or 60 s), so a test can
+    interrupt it mid-run."""
     import time
 
+    import sqlalchemy as sa
+
+    from subctl.config import sqlite_url
+
+    workspace = (
+        where
+        if isinstance(where, WorkspaceCase)
+        else WorkspaceCase("sqlite", sqlite_url(where / "workspace.db"), None)
+    )
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and proc.poll() is None and done < items:
         try:
-            with sqlite3.connect(home / "workspace.db", timeout=30) as conn:
-                (done,) = conn.execute(
+            with connect(workspace) as conn:
+                (done,) = conn.exec_driver_sql(
                     "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
-                ).fetchone()
-        except sqlite3.OperationalError:  # the writer holds the lock this instant
+                ).one()
+        except sa.exc.DBAPIError:  # the writer holds the lock, or the journal is not there yet
             done = 0
         time.sleep(0.002)
