@@ -121,7 +121,9 @@ class WorkspaceCase:
 
 
 @pytest.fixture
-def workspace(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> WorkspaceCase:
+def ws(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> WorkspaceCase:
+    """The workspace of the test on its backend (``backend``): SUBCTL_HOME's default file, or a
+    fresh PostgreSQL database."""
     from subctl.config import sqlite_url, workspace_url
 
     if backend == "sqlite":
@@ -132,7 +134,7 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> W
 
 @pytest.fixture(autouse=True)
 def subctl_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: WorkspaceCase
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ws: WorkspaceCase
 ) -> Iterator[Path]:
     home = tmp_path / "subctl-home"
     monkeypatch.setenv("SUBCTL_HOME", str(home))
@@ -141,8 +143,8 @@ def subctl_home(
     monkeypatch.setenv("SUBCTL_NOW", NOW)
     for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG"):
         monkeypatch.delenv(name, raising=False)
-    if workspace.target is not None:
-        monkeypatch.setenv("SUBCTL_WORKSPACE", workspace.target)
+    if ws.target is not None:
+        monkeypatch.setenv("SUBCTL_WORKSPACE", ws.target)
     yield home
 
 
@@ -185,7 +187,7 @@ SEED_ROWS = [
 
 
 @pytest.fixture
-def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
+def seeded(invoke: Invoke, ws: WorkspaceCase) -> Invoke:
     """A workspace with the five SEED_ROWS (all billable), a contact (id 17, two emails) on
     subscriptions 1 and 2, a company on 1, and a pending ACH payment on 2."""
     import datetime as dt
@@ -195,7 +197,7 @@ def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
     from subctl.store.sql import SqlStore
 
     assert invoke("init").exit_code == 0
-    store = SqlStore(workspace.url)
+    store = SqlStore(ws.url)
     reg = standard_registry()
     cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
             "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
@@ -239,13 +241,13 @@ def seeded(invoke: Invoke, workspace: WorkspaceCase) -> Invoke:
 
 
 @contextmanager
-def connect(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
+def connect(ws: WorkspaceCase) -> Iterator[sa.Connection]:
     """A SQLAlchemy connection to the workspace (SQLite: waiting up to 30 s for a writer's
     lock); what it writes needs ``commit()``."""
     import sqlalchemy as sa
 
-    args = {"timeout": 30} if workspace.is_sqlite else {}
-    engine = sa.create_engine(workspace.url, connect_args=args)
+    args = {"timeout": 30} if ws.is_sqlite else {}
+    engine = sa.create_engine(ws.url, connect_args=args)
     try:
         with engine.connect() as conn:
             yield conn
@@ -253,14 +255,14 @@ def connect(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
-def checksum(workspace: WorkspaceCase) -> str:
+def checksum(ws: WorkspaceCase) -> str:
     """Every row of every table of the workspace, on any backend (rows in column order)."""
     import hashlib
 
     import sqlalchemy as sa
 
     digest = hashlib.sha256()
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         for table in sorted(sa.inspect(conn).get_table_names()):
             digest.update(table.encode())
             quoted = conn.dialect.identifier_preparer.quote(table)
@@ -281,7 +283,7 @@ def wait_until_journaled(
 
     from subctl.config import sqlite_url
 
-    workspace = (
+    ws = (
         where
         if isinstance(where, WorkspaceCase)
         else WorkspaceCase("sqlite", sqlite_url(where / "workspace.db"), None)
@@ -290,7 +292,7 @@ def wait_until_journaled(
     done = 0
     while time.monotonic() < deadline and proc.poll() is None and done < items:
         try:
-            with connect(workspace) as conn:
+            with connect(ws) as conn:
                 (done,) = conn.exec_driver_sql(
                     "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
                 ).one()

@@ -34,8 +34,8 @@ NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def db(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
-    with connect(workspace) as conn:
+def db(ws: WorkspaceCase) -> Iterator[sa.Connection]:
+    with connect(ws) as conn:
         yield conn
 
 
@@ -84,21 +84,21 @@ def test_delete_backup_is_written_when_an_unfinished_job_is_resumed(
 
 
 def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
-    demo: Invoke, workspace: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     with pytest.MonkeyPatch.context() as patch:
         _interrupt_after(patch, 2)
         assert demo("cancel --where 'status = unpaid' --yes").exit_code == 130
     left = _job(demo, 1)["unprocessed"]
-    before = checksum(workspace)
+    before = checksum(ws)
     fake = _terminal(monkeypatch, True, False)  # resume it: yes; the checkbox: no
     declined = demo("cancel --where 'status = unpaid' --format json")
     assert declined.exit_code == 130
     assert declined.stderr.endswith("\nAborted; nothing was changed.\n")
     assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
     assert fake.questions[1:] == ["I understand the customer will not be charged again"]
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
     fake = _terminal(monkeypatch, True, True)
     result = demo("cancel --where 'status = unpaid' --format json")
     assert result.exit_code == 0, result.stderr
@@ -207,7 +207,7 @@ def test_the_store_refuses_to_refund_a_payment_twice(
 
 
 def test_apply_refuses_a_refund_of_a_refunded_payment(
-    seeded: Invoke, workspace: WorkspaceCase, db: sa.Connection
+    seeded: Invoke, ws: WorkspaceCase, db: sa.Connection
 ) -> None:
     from subctl.errors import Conflict
     from subctl.store.base import Mutation, Refund
@@ -219,7 +219,7 @@ def test_apply_refuses_a_refund_of_a_refunded_payment(
         refund = Refund(SHARED_PAYMENT, Decimal("1.00"), "USD", "card", "partially_refunded", NOW)
         return Mutation(sid, "cancel", None, NOW, "test", refunds=(refund,))
 
-    store = SqlStore(workspace.url)
+    store = SqlStore(ws.url)
     try:
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
             store.apply([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
@@ -350,14 +350,14 @@ def test_previews_say_what_would_happen(seeded: Invoke, db: sa.Connection) -> No
 
 
 def test_declining_a_batch_says_nothing_was_changed(
-    seeded: Invoke, workspace: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = checksum(workspace)
+    before = checksum(ws)
     _terminal(monkeypatch, False)
     result = seeded(f"pause {ACTIVE} {UNPAID}")
     assert (result.exit_code, result.stdout) == (130, "")
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
 
 
 # -- delete --backup: the file, and never a deletion outside it ----------------------------
@@ -369,29 +369,29 @@ def test_declining_a_batch_says_nothing_was_changed(
      ("gone", 'unsupported file type "gone"'), ("nowhere/gone.csv", "does not exist")],
 )  # fmt: skip
 def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
-    seeded: Invoke, workspace: WorkspaceCase, tmp_path: Path, name: str, message: str
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path, name: str, message: str
 ) -> None:
-    before = checksum(workspace)
+    before = checksum(ws)
     result = seeded(f"delete {CANCELED} --backup {tmp_path / name} --yes")
     assert result.exit_code == 2
     assert message in result.stderr.splitlines()[0]
     if "unsupported" in message:
         assert "Hint: supported: .csv" in result.stderr
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
 
 
 def test_a_backup_that_cannot_be_created_journals_nothing(
-    seeded: Invoke, workspace: WorkspaceCase, tmp_path: Path
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path
 ) -> None:
     """A dangling link where the backup should go: refused before the job exists, so no later
     ``jobs resume`` can delete without a backup."""
     link = tmp_path / "gone.csv"
     link.symlink_to(tmp_path / "missing-dir" / "x.csv")
-    before = checksum(workspace)
+    before = checksum(ws)
     result = seeded(f"delete {CANCELED} --backup {link} --yes")
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(f"Error: cannot write {tmp_path / 'missing-dir'}")
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
     assert seeded("jobs --format json").stdout == "[]\n"
 
 
@@ -406,9 +406,7 @@ def _ids_of(paths: list[Path]) -> set[int]:
     return ids
 
 
-def test_no_subscription_is_deleted_outside_a_backup(
-    tmp_path: Path, workspace: WorkspaceCase
-) -> None:
+def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path, ws: WorkspaceCase) -> None:
     """kill -9 in the middle of ``delete --backup``, then a subscription of the job that was
     not deletable is canceled (by another command), then the job is resumed."""
     import os
@@ -423,10 +421,10 @@ def test_no_subscription_is_deleted_outside_a_backup(
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW_TEXT, "NO_COLOR": "1",
            "SUBCTL_BATCH_CHUNK": "50"}  # fmt: skip
     env.pop("SUBCTL_WORKSPACE", None)
-    if workspace.target is not None:
-        env["SUBCTL_WORKSPACE"] = workspace.target
+    if ws.target is not None:
+        env["SUBCTL_WORKSPACE"] = ws.target
     assert _subctl(env, "demo", "--count", "6000", "--seed", "5").returncode == 0
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         every = [sid for (sid,) in conn.exec_driver_sql("SELECT hs_object_id FROM subscriptions")]
     ids = tmp_path / "ids.txt"
     ids.write_text("".join(f"{sid}\n" for sid in every))
@@ -437,12 +435,12 @@ def test_no_subscription_is_deleted_outside_a_backup(
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until_journaled(workspace, proc, 300)
+        wait_until_journaled(ws, proc, 300)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         (late,) = conn.exec_driver_sql(
             "SELECT s.hs_object_id FROM job_items j JOIN subscriptions s"
             " ON s.hs_object_id = j.subscription_id WHERE j.outcome IS NULL"
@@ -452,7 +450,7 @@ def test_no_subscription_is_deleted_outside_a_backup(
     resumed = _subctl(env, "jobs", "resume", "1", "--yes", "--format", "json")
     assert resumed.returncode == 5, resumed.stderr  # the active ones cannot be deleted
     sibling = tmp_path / "gone-2.csv"
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         left = {sid for (sid,) in conn.exec_driver_sql("SELECT hs_object_id FROM subscriptions")}
     deleted = set(every) - left
     assert late in deleted and len(deleted) > 300

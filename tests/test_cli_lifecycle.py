@@ -22,9 +22,9 @@ ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
 
 
 @pytest.fixture
-def db(workspace: WorkspaceCase) -> Iterator[sa.Connection]:
+def db(ws: WorkspaceCase) -> Iterator[sa.Connection]:
     """A connection to the test's workspace (SQLite or PostgreSQL); commit what it writes."""
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         yield conn
 
 
@@ -108,15 +108,13 @@ def test_cancel_one(seeded: Invoke) -> None:
     assert mail["subject"] == "Your subscription Acme Corp – Pro monthly has been canceled"
 
 
-def test_cancel_off_a_tty_needs_yes_and_changes_nothing(
-    seeded: Invoke, workspace: WorkspaceCase
-) -> None:
-    before = checksum(workspace)
+def test_cancel_off_a_tty_needs_yes_and_changes_nothing(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded(f"cancel {ACTIVE}")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: cancel 1 subscription: confirmation required")
     assert "pass --yes" in result.stderr and result.stdout == ""
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
 
 
 def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: FakeConfirm) -> None:
@@ -127,7 +125,7 @@ def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: FakeCon
 
 
 def test_cancel_declined_on_a_tty_changes_nothing(
-    seeded: Invoke, workspace: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import questionary
 
@@ -135,11 +133,11 @@ def test_cancel_declined_on_a_tty_changes_nothing(
 
     monkeypatch.setattr(Output, "can_prompt", property(lambda self: True))
     monkeypatch.setattr(questionary, "confirm", FakeConfirm(False))
-    before = checksum(workspace)
+    before = checksum(ws)
     result = seeded(f"cancel {ACTIVE}")
     assert result.exit_code == 130
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
 
 
 def test_pending_ach_warning(seeded: Invoke) -> None:
@@ -203,12 +201,12 @@ def test_cancel_at_period_end(seeded: Invoke) -> None:
     assert "Error: cannot cancel: status is unpaid" in bad.stderr
 
 
-def test_cancel_unknown_id_changes_nothing(seeded: Invoke, workspace: WorkspaceCase) -> None:
-    before = checksum(workspace)
+def test_cancel_unknown_id_changes_nothing(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded("cancel 1 999 --yes")
     assert result.exit_code == 3
     assert result.stderr.startswith("Error: subscription not found: 999")
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
 
 
 @pytest.mark.parametrize(
@@ -225,8 +223,8 @@ def test_usage_errors(seeded: Invoke, args: str) -> None:
 # -- the dry run ------------------------------------------------------------------------------
 
 
-def test_dry_run_changes_nothing(demo: Invoke, workspace: WorkspaceCase) -> None:
-    before = checksum(workspace)
+def test_dry_run_changes_nothing(demo: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = demo("cancel --where 'status = unpaid' --dry-run --refund unused --format json")
     items = rows(result.stdout)
     assert items and {r["status"] for r in items} == {"unpaid"}
@@ -238,7 +236,7 @@ def test_dry_run_changes_nothing(demo: Invoke, workspace: WorkspaceCase) -> None
         f"Error: {len(attention)} of {len(items)} subscriptions would be canceled but need "
         "attention"
     ) in result.stderr
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
     assert demo("jobs --format json").stdout == "[]\n"
 
 
@@ -396,15 +394,15 @@ def test_pause_refuses_an_unpaid_subscription(seeded: Invoke) -> None:
 # -- delete -----------------------------------------------------------------------------------
 
 
-def test_delete_refuses_naming_the_status(seeded: Invoke, workspace: WorkspaceCase) -> None:
-    before = checksum(workspace)
+def test_delete_refuses_naming_the_status(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded(f"delete {ACTIVE} --yes")
     assert result.exit_code == 5
     assert (
         "Error: cannot delete: status is active "
         "(only canceled or expired subscriptions can be deleted)"
     ) in result.stderr
-    after = checksum(workspace)
+    after = checksum(ws)
     assert before != after  # the (failed) job is journaled, nothing else
     assert view(seeded, ACTIVE)["properties"]["hs_status"] == "active"
 
@@ -534,11 +532,11 @@ def test_pay_settles_every_period_due_and_previews_as_a_preview(
     assert (props["hs_status"], props["hs_next_payment_due_date"]) == ("active", "2026-11-28")
 
 
-def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, workspace: WorkspaceCase) -> None:
-    before = checksum(workspace)
+def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     refused = seeded("pay --where 'status = unpaid'")
     assert refused.exit_code == 2 and "confirmation required" in refused.stderr
-    assert checksum(workspace) == before
+    assert checksum(ws) == before
     result = seeded("pay --where 'status = unpaid' --yes --format json")
     assert result.exit_code == 5  # the pending bank payment of 2 settles its debt
     assert [(r["id"], r["outcome"], r["new_status"], r["note"]) for r in rows(result.stdout)] == [
@@ -563,10 +561,10 @@ def test_only_active_subscriptions_can_be_paused(seeded: Invoke) -> None:
 # -- send-update-link and the outbox in view ------------------------------------------------------
 
 
-def test_send_update_link(seeded: Invoke, workspace: WorkspaceCase) -> None:
-    before = checksum(workspace)
+def test_send_update_link(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     dry = seeded(f"send-update-link {UNPAID} --dry-run --format json")
-    assert dry.exit_code == 0 and checksum(workspace) == before
+    assert dry.exit_code == 0 and checksum(ws) == before
     result = seeded(f"send-update-link {UNPAID} --format json")
     assert result.exit_code == 0, result.stderr
     assert rows(result.stdout)[0]["link"] == rows(dry.stdout)[0]["link"]
@@ -611,7 +609,7 @@ def test_sensitive_values_cannot_be_queried_or_backed_up_in_clear(seeded: Invoke
 
 
 def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
-    seeded: Invoke, tmp_path: Path, workspace: WorkspaceCase
+    seeded: Invoke, tmp_path: Path, ws: WorkspaceCase
 ) -> None:
     """A backup is whole or none: without ``sensitive_data.view`` a record holding a highly
     sensitive value is not deleted (a masked copy would lose it); with it, the value is kept."""
@@ -624,7 +622,7 @@ def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
     from subctl.config import workspace_url
     from subctl.store.sql import SqlStore
 
-    store = SqlStore(workspace_url(workspace.target))
+    store = SqlStore(workspace_url(ws.target))
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE subscriptions SET secret = 'hunter2' WHERE hs_object_id = 4")
     store.close()

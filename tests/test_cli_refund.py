@@ -29,11 +29,11 @@ def ids(stdout: str) -> list[int]:
     return [row["hs_object_id"] for row in json.loads(stdout)]
 
 
-def add_payment(workspace: WorkspaceCase, sub_id: int, row: tuple[Any, ...]) -> None:
+def add_payment(ws: WorkspaceCase, sub_id: int, row: tuple[Any, ...]) -> None:
     """A payment (id, amount, currency, status, method, created_at ms) of ``sub_id``."""
     from subctl.store.sql import SqlStore
 
-    store = SqlStore(workspace.url)
+    store = SqlStore(ws.url)
     pid, amount, currency, status, method, created = row
     store.bulk_insert(
         "payments",
@@ -72,11 +72,11 @@ def test_mrr_is_zero_while_paused_and_restored_on_resume(seeded: Invoke) -> None
 
 
 def test_refund_of_a_paused_subscription_is_of_the_period_paid(
-    seeded: Invoke, workspace: WorkspaceCase
+    seeded: Invoke, ws: WorkspaceCase
 ) -> None:
     """Last paid 29.00 on 11-18 (monthly), then paused: the refund is of 22 of the 30 days
     11-18 to 12-18, whatever the due date (the resume date) says."""
-    add_payment(workspace, ACTIVE, (950, 29.0, "USD", "succeeded", "card", PAID_2026_11_18))
+    add_payment(ws, ACTIVE, (950, 29.0, "USD", "succeeded", "card", PAID_2026_11_18))
     assert seeded(f"pause {ACTIVE} --yes").exit_code == 0
     result = seeded(f"cancel {ACTIVE} --refund unused --yes --format json")
     assert result.exit_code == 0, result.stderr

@@ -67,7 +67,7 @@ def test_jobs_list_and_results(demo: Invoke) -> None:
 
 
 def test_interrupted_batch_is_resumed_exactly_once(
-    demo: Invoke, workspace: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
     with pytest.MonkeyPatch.context() as patch:
@@ -89,7 +89,7 @@ def test_interrupted_batch_is_resumed_exactly_once(
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == job["unprocessed"]
     assert f"Job 1 resumed: {job['unprocessed']} canceled" in result.stderr
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         counts = conn.exec_driver_sql(
             "SELECT subscription_id, count(*) FROM property_history WHERE property = 'hs_status'"
             " AND new_value = 'canceled' GROUP BY subscription_id"
@@ -155,17 +155,17 @@ def _subctl(
 
 
 def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
-    tmp_path: Path, workspace: WorkspaceCase
+    tmp_path: Path, ws: WorkspaceCase
 ) -> None:
     home = tmp_path / "subctl-home"  # the workspace's home (SQLite: its file is in it)
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "NO_COLOR": "1",
            "SUBCTL_BATCH_CHUNK": "100"}  # fmt: skip
     env.pop("SUBCTL_WORKSPACE", None)
-    if workspace.target is not None:
-        env["SUBCTL_WORKSPACE"] = workspace.target
+    if ws.target is not None:
+        env["SUBCTL_WORKSPACE"] = ws.target
     made = _subctl(env, "demo", "--count", "12600", "--seed", "11")
     assert made.returncode == 0, made.stderr
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         cancelable = [
             row[0]
             for row in conn.exec_driver_sql(
@@ -188,7 +188,7 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                with connect(workspace) as conn:
+                with connect(ws) as conn:
                     (processed,) = conn.exec_driver_sql(
                         "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
                     ).fetchone()
@@ -202,7 +202,7 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
 
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         (done,), (left,) = (
             conn.exec_driver_sql(
                 "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
@@ -218,7 +218,7 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
     attention = any(r["outcome"] == "attention" for r in results)
     assert resumed.returncode == (5 if attention else 0), resumed.stderr
 
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         statuses = dict(
             conn.exec_driver_sql("SELECT hs_object_id, hs_status FROM subscriptions").all()
         )

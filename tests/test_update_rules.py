@@ -50,10 +50,10 @@ def refused(invoke: Invoke, args: str | list[str], code: int) -> str:
     return lines[0]
 
 
-def set_column(workspace: WorkspaceCase, sub_id: int, column: str, value: object) -> None:
+def set_column(ws: WorkspaceCase, sub_id: int, column: str, value: object) -> None:
     import sqlalchemy as sa
 
-    with connect(workspace) as conn:
+    with connect(ws) as conn:
         conn.execute(
             sa.text(f"UPDATE subscriptions SET {column} = :value WHERE hs_object_id = :sid"),
             {"value": value, "sid": sub_id},
@@ -99,16 +99,14 @@ def test_currency_and_frequency_are_fixed_once_billable(seeded: Invoke) -> None:
     assert same.exit_code == 0 and json.loads(same.stdout)[0]["note"] == "no change"
 
 
-def test_subscriptions_without_invoices_cannot_be_edited(
-    seeded: Invoke, workspace: WorkspaceCase
-) -> None:
-    set_column(workspace, ACTIVE, "hs_invoice_creation", "off")
+def test_subscriptions_without_invoices_cannot_be_edited(seeded: Invoke, ws: WorkspaceCase) -> None:
+    set_column(ws, ACTIVE, "hs_invoice_creation", "off")
     line = refused(seeded, f"update {ACTIVE} --set name=Renamed", 5)
     assert line == (
         "Error: the subscription does not create invoices, so it cannot be edited "
         "(turn invoice creation on with --set billable=on)"
     )
-    set_column(workspace, ACTIVE, "hs_invoice_creation", None)  # HubSpot's default: off
+    set_column(ws, ACTIVE, "hs_invoice_creation", None)  # HubSpot's default: off
     assert refused(seeded, f"update {ACTIVE} --set name=Renamed", 5) == line
     result = seeded(f"update {ACTIVE} --set billable=on --set currency=BHD "
                     "--set frequency=annually --set next_payment_amount=12.345")  # fmt: skip
