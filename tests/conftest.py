@@ -7,15 +7,20 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
 
 from subctl.cli import run
+from tests import pg
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 NOW = "2026-11-26T12:00:00+00:00"
 # The valid type/fieldType pairs of DOMAIN.md §4, written out independently of the code under test.
@@ -52,8 +57,85 @@ class Result:
 Invoke = Callable[..., Result]
 
 
+# -- backends ---------------------------------------------------------------------------------
+# A test module (or test) marked ``@pytest.mark.backends("sqlite", "postgresql")`` runs once per
+# backend: its workspace (the default one ``invoke`` uses) is then a SQLite file in SUBCTL_HOME,
+# or a fresh database on the test PostgreSQL server (tests/pg.py) given as SUBCTL_WORKSPACE.
+# Unmarked tests use SQLite only.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test once per workspace backend (sqlite, postgresql)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        unknown = set(marker.args) - set(BACKENDS)
+        assert not unknown, f"unknown backends {unknown}"
+        metafunc.parametrize("backend", marker.args or BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    """The PostgreSQL server of the session (tests/pg.py). Unavailable: the tests using it are
+    skipped with the reason, except under ``CI=true``, where that is a failure."""
+    try:
+        with pg.server() as server:
+            yield server
+    except pg.Unavailable as exc:
+        if pg.in_ci():
+            pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_server: pg.Server) -> Iterator[str]:
+    """A fresh database on the test server, dropped after the test: its postgresql:// URL."""
+    with pg_server.database() as url:
+        yield url
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The workspace backend of this test: "sqlite" unless parametrised (``backends`` mark)."""
+    name: str = getattr(request, "param", "sqlite")
+    return name
+
+
+@dataclass(frozen=True)
+class WorkspaceCase:
+    """The workspace ``invoke`` uses: ``url`` for SqlStore/SQLAlchemy, ``target`` as given to
+    --workspace (None: the default file in SUBCTL_HOME)."""
+
+    backend: str
+    url: str
+    target: str | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+
+@pytest.fixture
+def ws(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> WorkspaceCase:
+    """The workspace of the test on its backend (``backend``): SUBCTL_HOME's default file, or a
+    fresh PostgreSQL database."""
+    from subctl.config import sqlite_url, workspace_url
+
+    if backend == "sqlite":
+        return WorkspaceCase(backend, sqlite_url(tmp_path / "subctl-home" / "workspace.db"), None)
+    target: str = request.getfixturevalue("pg_url")
+    return WorkspaceCase(backend, workspace_url(target), target)
+
+
 @pytest.fixture(autouse=True)
-def subctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def subctl_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ws: WorkspaceCase
+) -> Iterator[Path]:
     home = tmp_path / "subctl-home"
     monkeypatch.setenv("SUBCTL_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
@@ -61,6 +143,8 @@ def subctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("SUBCTL_NOW", NOW)
     for name in ("SUBCTL_WORKSPACE", "SUBCTL_PROFILE", "SUBCTL_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    if ws.target is not None:
+        monkeypatch.setenv("SUBCTL_WORKSPACE", ws.target)
     yield home
 
 
@@ -172,18 +256,17 @@ SEED_ROWS = [
 
 
 @pytest.fixture
-def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
+def seeded(invoke: Invoke, ws: WorkspaceCase) -> Invoke:
     """A workspace with the five SEED_ROWS (all billable), a contact (id 17, two emails) on
     subscriptions 1 and 2, a company on 1, and a pending ACH payment on 2."""
     import datetime as dt
     from decimal import Decimal
 
-    from subctl.config import workspace_url
     from subctl.schema import standard_registry
     from subctl.store.sql import SqlStore
 
     assert invoke("init").exit_code == 0
-    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    store = SqlStore(ws.url)
     reg = standard_registry()
     cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
             "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
@@ -226,20 +309,62 @@ def seeded(invoke: Invoke, subctl_home: Path) -> Invoke:
     return invoke
 
 
-def wait_until_journaled(home: Path, proc: subprocess.Popen[Any], items: int) -> None:
-    """Poll a running batch's journal until ``items`` have an outcome (or it ends, or 60 s),
-    so a test can interrupt it mid-run."""
-    import sqlite3
+@contextmanager
+def connect(ws: WorkspaceCase) -> Iterator[sa.Connection]:
+    """A SQLAlchemy connection to the workspace (SQLite: waiting up to 30 s for a writer's
+    lock); what it writes needs ``commit()``."""
+    import sqlalchemy as sa
+
+    args = {"timeout": 30} if ws.is_sqlite else {}
+    engine = sa.create_engine(ws.url, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def checksum(ws: WorkspaceCase) -> str:
+    """Every row of every table of the workspace, on any backend (rows in column order)."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    digest = hashlib.sha256()
+    with connect(ws) as conn:
+        for table in sorted(sa.inspect(conn).get_table_names()):
+            digest.update(table.encode())
+            quoted = conn.dialect.identifier_preparer.quote(table)
+            for row in conn.exec_driver_sql(f"SELECT * FROM {quoted}").all():
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def wait_until_journaled(
+    where: Path | WorkspaceCase, proc: subprocess.Popen[Any], items: int
+) -> None:
+    """Poll a running batch's journal (of the workspace, or of the SQLite file in the home
+    directory ``where``) until ``items`` have an outcome (or it ends, or 60 s), so a test can
+    interrupt it mid-run."""
     import time
 
+    import sqlalchemy as sa
+
+    from subctl.config import sqlite_url
+
+    ws = (
+        where
+        if isinstance(where, WorkspaceCase)
+        else WorkspaceCase("sqlite", sqlite_url(where / "workspace.db"), None)
+    )
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and proc.poll() is None and done < items:
         try:
-            with sqlite3.connect(home / "workspace.db", timeout=30) as conn:
-                (done,) = conn.execute(
+            with connect(ws) as conn:
+                (done,) = conn.exec_driver_sql(
                     "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
-                ).fetchone()
-        except sqlite3.OperationalError:  # the writer holds the lock this instant
+                ).one()
+        except sa.exc.DBAPIError:  # the writer holds the lock, or the journal is not there yet
             done = 0
         time.sleep(0.002)

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import Invoke, Terminal, wait_until_journaled
-from tests.test_cli_lifecycle import add_payment, checksum, rows, view
+from tests.conftest import Invoke, Terminal, WorkspaceCase, checksum, connect, wait_until_journaled
+from tests.test_cli_lifecycle import add_payment, rows, view
 from tests.test_jobs import _interrupt_after
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED = 1, 2, 3, 4
 SHARED_PAYMENT = 950
@@ -31,10 +34,9 @@ NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def db(subctl_home: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(subctl_home / "workspace.db")
-    yield conn
-    conn.close()
+def db(ws: WorkspaceCase) -> Iterator[sa.Connection]:
+    with connect(ws) as conn:
+        yield conn
 
 
 def _job(invoke: Invoke, job_id: int) -> dict[str, Any]:
@@ -71,21 +73,21 @@ def test_delete_backup_is_written_when_an_unfinished_job_is_resumed(
 
 
 def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
-    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
+    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     with pytest.MonkeyPatch.context() as patch:
         _interrupt_after(patch, 2)
         assert demo("cancel --where 'status = unpaid' --yes").exit_code == 130
     left = _job(demo, 1)["unprocessed"]
-    before = checksum(subctl_home)
+    before = checksum(ws)
     fake = terminal(True, False)  # resume it: yes; the checkbox: no
     declined = demo("cancel --where 'status = unpaid' --format json")
     assert declined.exit_code == 130
     assert declined.stderr.endswith("\nAborted; nothing was changed.\n")
     assert fake.questions[0].startswith("Job 1 with the same arguments is unfinished (")
     assert fake.questions[1:] == ["I understand the customer will not be charged again"]
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
     fake = terminal(True, True)
     result = demo("cancel --where 'status = unpaid' --format json")
     assert result.exit_code == 0, result.stderr
@@ -97,7 +99,7 @@ def test_resuming_a_destructive_batch_on_a_tty_asks_its_confirmation(
 
 
 def test_an_abandoned_job_is_not_resumed(
-    demo: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
+    demo: Invoke, db: sa.Connection, monkeypatch: pytest.MonkeyPatch, terminal: Terminal
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     command = "send-update-link --where 'status = unpaid'"
@@ -108,11 +110,11 @@ def test_an_abandoned_job_is_not_resumed(
     demo(f"{command} --format json")
     terminal.prompter = None
     assert _job(demo, 1)["status"] == "abandoned" and _job(demo, 1)["unprocessed"] > 0
-    (mails,) = db.execute("SELECT count(*) FROM outbox").fetchone()
+    (mails,) = db.exec_driver_sql("SELECT count(*) FROM outbox").fetchone()
     result = demo("jobs resume 1 --yes --format json")
     assert result.exit_code == 5
     assert "Error: job 1 was abandoned" in result.stderr and "cannot be resumed" in result.stderr
-    assert db.execute("SELECT count(*) FROM outbox").fetchone() == (mails,)  # no mail twice
+    assert db.exec_driver_sql("SELECT count(*) FROM outbox").fetchone() == (mails,)  # no mail twice
     assert _job(demo, 1)["status"] == "abandoned"
 
 
@@ -128,24 +130,26 @@ def test_a_finished_job_is_not_resumed(seeded: Invoke) -> None:
 # -- a payment associated with two subscriptions is refunded once --------------------------
 
 
-def _share_payment(db: sqlite3.Connection) -> None:
+def _share_payment(db: sa.Connection) -> None:
     add_payment(db, ACTIVE, SHARED_PAYMENT, 99.0, "succeeded")
     db.execute(
-        "INSERT INTO associations VALUES (?, 'payment', ?, 393)",
-        (UNPAID_NO_CONTACT, SHARED_PAYMENT),
+        sa.text("INSERT INTO associations VALUES (:sid, 'payment', :pid, 393)"),
+        {"sid": UNPAID_NO_CONTACT, "pid": SHARED_PAYMENT},
     )
     db.commit()
 
 
-def _refunds(db: sqlite3.Connection) -> list[tuple[int, float]]:
-    return db.execute(
+def _refunds(db: sa.Connection) -> list[tuple[int, float]]:
+    found = db.exec_driver_sql(
         "SELECT refunds_payment_id, amount FROM payments WHERE kind = 'refund'"
-    ).fetchall()
+    ).all()
+    db.rollback()  # end the read: the next one sees later commits
+    return [(pid, amount) for pid, amount in found]
 
 
 @pytest.mark.parametrize("chunk", ["5000", "1"], ids=["one-chunk", "read-ahead"])
 def test_a_payment_of_two_subscriptions_is_refunded_once(
-    seeded: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, chunk: str
+    seeded: Invoke, db: sa.Connection, monkeypatch: pytest.MonkeyPatch, chunk: str
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", chunk)
     _share_payment(db)
@@ -166,7 +170,7 @@ def test_a_payment_of_two_subscriptions_is_refunded_once(
 
 
 def test_the_store_refuses_to_refund_a_payment_twice(
-    seeded: Invoke, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+    seeded: Invoke, db: sa.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Decided from a stale read (the payment refunded by another run after it was read): the
     write re-checks, and the item fails with the reason; nothing is refunded twice."""
@@ -192,9 +196,8 @@ def test_the_store_refuses_to_refund_a_payment_twice(
 
 
 def test_apply_refuses_a_refund_of_a_refunded_payment(
-    seeded: Invoke, subctl_home: Path, db: sqlite3.Connection
+    seeded: Invoke, ws: WorkspaceCase, db: sa.Connection
 ) -> None:
-    from subctl.config import workspace_url
     from subctl.errors import Conflict
     from subctl.store.base import Mutation, Refund
     from subctl.store.sql import SqlStore
@@ -205,7 +208,7 @@ def test_apply_refuses_a_refund_of_a_refunded_payment(
         refund = Refund(SHARED_PAYMENT, Decimal("1.00"), "USD", "card", "partially_refunded", NOW)
         return Mutation(sid, "cancel", None, NOW, "test", refunds=(refund,))
 
-    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    store = SqlStore(ws.url)
     try:
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
             store.apply([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
@@ -323,7 +326,7 @@ def test_the_largest_id_is_merely_not_found(seeded: Invoke, args: str) -> None:
 # -- previews read as previews; declining changes nothing -------------------------------------
 
 
-def test_previews_say_what_would_happen(seeded: Invoke, db: sqlite3.Connection) -> None:
+def test_previews_say_what_would_happen(seeded: Invoke, db: sa.Connection) -> None:
     add_payment(db, ACTIVE, 950, 99.0, "succeeded")
     result = seeded(f"cancel {ACTIVE} --refund unused --dry-run --format json")
     assert result.exit_code == 0, result.stderr
@@ -336,14 +339,14 @@ def test_previews_say_what_would_happen(seeded: Invoke, db: sqlite3.Connection) 
 
 
 def test_declining_a_batch_says_nothing_was_changed(
-    seeded: Invoke, subctl_home: Path, terminal: Terminal
+    seeded: Invoke, ws: WorkspaceCase, terminal: Terminal
 ) -> None:
-    before = checksum(subctl_home)
+    before = checksum(ws)
     terminal(False)
     result = seeded(f"pause {ACTIVE} {UNPAID}")
     assert (result.exit_code, result.stdout) == (130, "")
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
 
 
 # -- delete --backup: the file, and never a deletion outside it ----------------------------
@@ -355,29 +358,29 @@ def test_declining_a_batch_says_nothing_was_changed(
      ("gone", 'unsupported file type "gone"'), ("nowhere/gone.csv", "does not exist")],
 )  # fmt: skip
 def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
-    seeded: Invoke, subctl_home: Path, tmp_path: Path, name: str, message: str
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path, name: str, message: str
 ) -> None:
-    before = checksum(subctl_home)
+    before = checksum(ws)
     result = seeded(f"delete {CANCELED} --backup {tmp_path / name} --yes")
     assert result.exit_code == 2
     assert message in result.stderr.splitlines()[0]
     if "unsupported" in message:
         assert "Hint: supported: .csv" in result.stderr
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
 
 
 def test_a_backup_that_cannot_be_created_journals_nothing(
-    seeded: Invoke, subctl_home: Path, tmp_path: Path
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path
 ) -> None:
     """A dangling link where the backup should go: refused before the job exists, so no later
     ``jobs resume`` can delete without a backup."""
     link = tmp_path / "gone.csv"
     link.symlink_to(tmp_path / "missing-dir" / "x.csv")
-    before = checksum(subctl_home)
+    before = checksum(ws)
     result = seeded(f"delete {CANCELED} --backup {link} --yes")
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(f"Error: cannot write {tmp_path / 'missing-dir'}")
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
     assert seeded("jobs --format json").stdout == "[]\n"
 
 
@@ -392,7 +395,7 @@ def _ids_of(paths: list[Path]) -> set[int]:
     return ids
 
 
-def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
+def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path, ws: WorkspaceCase) -> None:
     """kill -9 in the middle of ``delete --backup``, then a subscription of the job that was
     not deletable is canceled (by another command), then the job is resumed."""
     import os
@@ -403,13 +406,15 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
     from tests.conftest import NOW as NOW_TEXT
     from tests.test_jobs import _subctl
 
-    home = tmp_path / "home"
+    home = tmp_path / "subctl-home"  # the workspace's home (SQLite: its file is in it)
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW_TEXT, "NO_COLOR": "1",
            "SUBCTL_BATCH_CHUNK": "50"}  # fmt: skip
     env.pop("SUBCTL_WORKSPACE", None)
+    if ws.target is not None:
+        env["SUBCTL_WORKSPACE"] = ws.target
     assert _subctl(env, "demo", "--count", "6000", "--seed", "5").returncode == 0
-    with sqlite3.connect(home / "workspace.db") as conn:
-        every = [sid for (sid,) in conn.execute("SELECT hs_object_id FROM subscriptions")]
+    with connect(ws) as conn:
+        every = [sid for (sid,) in conn.exec_driver_sql("SELECT hs_object_id FROM subscriptions")]
     ids = tmp_path / "ids.txt"
     ids.write_text("".join(f"{sid}\n" for sid in every))
     backup = tmp_path / "gone.csv"
@@ -419,13 +424,13 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until_journaled(home, proc, 300)
+        wait_until_journaled(ws, proc, 300)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
-    with sqlite3.connect(home / "workspace.db") as conn:
-        (late,) = conn.execute(
+    with connect(ws) as conn:
+        (late,) = conn.exec_driver_sql(
             "SELECT s.hs_object_id FROM job_items j JOIN subscriptions s"
             " ON s.hs_object_id = j.subscription_id WHERE j.outcome IS NULL"
             " AND s.hs_status = 'active' ORDER BY j.position DESC LIMIT 1"
@@ -434,8 +439,8 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
     resumed = _subctl(env, "jobs", "resume", "1", "--yes", "--format", "json")
     assert resumed.returncode == 5, resumed.stderr  # the active ones cannot be deleted
     sibling = tmp_path / "gone-2.csv"
-    with sqlite3.connect(home / "workspace.db") as conn:
-        left = {sid for (sid,) in conn.execute("SELECT hs_object_id FROM subscriptions")}
+    with connect(ws) as conn:
+        left = {sid for (sid,) in conn.exec_driver_sql("SELECT hs_object_id FROM subscriptions")}
     deleted = set(every) - left
     assert late in deleted and len(deleted) > 300
     assert deleted <= _ids_of([backup, sibling])
@@ -595,12 +600,15 @@ def test_a_sample_of_a_highly_sensitive_property_is_masked(seeded: Invoke, fmt: 
 
 
 def test_a_backup_recorded_for_a_job_does_not_outlive_demo(
-    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: sqlite3.Connection
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: sa.Connection
 ) -> None:
     old = tmp_path / "old.csv"
     assert demo(f"delete --where 'status = expired' --backup {old} --yes").exit_code == 0
     assert demo("demo --count 300 --seed 1 --yes").exit_code == 0
-    assert db.execute("SELECT key FROM workspace_settings WHERE key LIKE 'jobs.%'").fetchall() == []
+    assert (
+        db.execute(sa.text("SELECT key FROM workspace_settings WHERE key LIKE 'jobs.%'")).fetchall()
+        == []
+    )
     # The new workspace hands out job 1 again: its resume must not pick up the old backup.
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "5")
     with pytest.MonkeyPatch.context() as patch:

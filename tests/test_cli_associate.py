@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import Invoke, Terminal
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def associations(invoke: Invoke, sub_id: int) -> dict[str, list[tuple[int, int]]]:
     result = invoke(f"view {sub_id} -f json")

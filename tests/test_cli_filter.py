@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from subctl.schema import STANDARD_PROPERTIES, Property, PropertyRegistry, PropType
 from tests.conftest import Invoke, Terminal
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def ids(stdout: str) -> list[int]:
     return [row["hs_object_id"] for row in json.loads(stdout)]

@@ -5,41 +5,27 @@ pending ACH payment 900, 3 unpaid without contact, 4 canceled, 5 scheduled; toda
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import Invoke, ScriptedPrompter, Terminal
+from tests.conftest import Invoke, ScriptedPrompter, Terminal, WorkspaceCase, checksum, connect
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 ACTIVE, UNPAID, UNPAID_NO_CONTACT, CANCELED, SCHEDULED = 1, 2, 3, 4, 5
 
 
 @pytest.fixture
-def db(subctl_home: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(subctl_home / "workspace.db")
-    yield conn
-    conn.close()
-
-
-def checksum(home: Path) -> str:
-    """Every row of every table (in rowid order)."""
-    conn = sqlite3.connect(home / "workspace.db")
-    digest = hashlib.sha256()
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]  # fmt: skip
-    for table in tables:
-        digest.update(table.encode())
-        for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
-            digest.update(repr(row).encode())
-    conn.close()
-    return digest.hexdigest()
+def db(ws: WorkspaceCase) -> Iterator[sa.Connection]:
+    """A connection to the test's workspace (SQLite or PostgreSQL); commit what it writes."""
+    with connect(ws) as conn:
+        yield conn
 
 
 def view(invoke: Invoke, sub_id: int) -> dict[str, Any]:
@@ -60,14 +46,19 @@ def tty(terminal: Terminal) -> ScriptedPrompter:
     return terminal(*[True] * 10)
 
 
-def add_payment(db: sqlite3.Connection, sub_id: int, pid: int, amount: float, status: str) -> None:
+def add_payment(db: sa.Connection, sub_id: int, pid: int, amount: float, status: str) -> None:
     ms = 1_793_523_600_000  # 2026-11-01T09:00Z
     db.execute(
-        "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
-        " VALUES (?, ?, 'USD', ?, 'card', 'payment', ?)",
-        (pid, amount, status, ms),
+        sa.text(
+            "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
+            " VALUES (:pid, :amount, 'USD', :status, 'card', 'payment', :ms)"
+        ),
+        {"pid": pid, "amount": amount, "status": status, "ms": ms},
     )
-    db.execute("INSERT INTO associations VALUES (?, 'payment', ?, 393)", (sub_id, pid))
+    db.execute(
+        sa.text("INSERT INTO associations VALUES (:sid, 'payment', :pid, 393)"),
+        {"sid": sub_id, "pid": pid},
+    )
     db.commit()
 
 
@@ -95,13 +86,13 @@ def test_cancel_one(seeded: Invoke) -> None:
     assert mail["subject"] == "Your subscription Acme Corp – Pro monthly has been canceled"
 
 
-def test_cancel_off_a_tty_needs_yes_and_changes_nothing(seeded: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_cancel_off_a_tty_needs_yes_and_changes_nothing(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded(f"cancel {ACTIVE}")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: cancel 1 subscription: confirmation required")
     assert "pass --yes" in result.stderr and result.stdout == ""
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
 
 
 def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: ScriptedPrompter) -> None:
@@ -112,14 +103,14 @@ def test_cancel_on_a_tty_asks_the_checkbox_question(seeded: Invoke, tty: Scripte
 
 
 def test_cancel_declined_on_a_tty_changes_nothing(
-    seeded: Invoke, subctl_home: Path, terminal: Terminal
+    seeded: Invoke, ws: WorkspaceCase, terminal: Terminal
 ) -> None:
     terminal(False)
-    before = checksum(subctl_home)
+    before = checksum(ws)
     result = seeded(f"cancel {ACTIVE}")
     assert result.exit_code == 130
     assert result.stderr.endswith("\nAborted; nothing was changed.\n")
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
 
 
 def test_pending_ach_warning(seeded: Invoke) -> None:
@@ -147,7 +138,7 @@ def test_refund_pending(seeded: Invoke) -> None:
 
 
 def test_refund_unused_shown_before_confirming(
-    seeded: Invoke, db: sqlite3.Connection, tty: ScriptedPrompter
+    seeded: Invoke, db: sa.Connection, tty: ScriptedPrompter
 ) -> None:
     add_payment(db, ACTIVE, 950, 99.0, "succeeded")
     result = seeded(f"cancel {ACTIVE} --refund unused --format json")
@@ -183,12 +174,12 @@ def test_cancel_at_period_end(seeded: Invoke) -> None:
     assert "Error: cannot cancel: status is unpaid" in bad.stderr
 
 
-def test_cancel_unknown_id_changes_nothing(seeded: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_cancel_unknown_id_changes_nothing(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded("cancel 1 999 --yes")
     assert result.exit_code == 3
     assert result.stderr.startswith("Error: subscription not found: 999")
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
 
 
 @pytest.mark.parametrize(
@@ -205,8 +196,8 @@ def test_usage_errors(seeded: Invoke, args: str) -> None:
 # -- the dry run ------------------------------------------------------------------------------
 
 
-def test_dry_run_changes_nothing(demo: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_dry_run_changes_nothing(demo: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = demo("cancel --where 'status = unpaid' --dry-run --refund unused --format json")
     items = rows(result.stdout)
     assert items and {r["status"] for r in items} == {"unpaid"}
@@ -218,7 +209,7 @@ def test_dry_run_changes_nothing(demo: Invoke, subctl_home: Path) -> None:
         f"Error: {len(attention)} of {len(items)} subscriptions would be canceled but need "
         "attention"
     ) in result.stderr
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
     assert demo("jobs --format json").stdout == "[]\n"
 
 
@@ -378,15 +369,15 @@ def test_pause_refuses_an_unpaid_subscription(seeded: Invoke) -> None:
 # -- delete -----------------------------------------------------------------------------------
 
 
-def test_delete_refuses_naming_the_status(seeded: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_delete_refuses_naming_the_status(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     result = seeded(f"delete {ACTIVE} --yes")
     assert result.exit_code == 5
     assert (
         "Error: cannot delete: status is active "
         "(only canceled or expired subscriptions can be deleted)"
     ) in result.stderr
-    after = checksum(subctl_home)
+    after = checksum(ws)
     assert before != after  # the (failed) job is journaled, nothing else
     assert view(seeded, ACTIVE)["properties"]["hs_status"] == "active"
 
@@ -488,20 +479,21 @@ def test_pay_brings_an_unpaid_subscription_back(seeded: Invoke) -> None:
 
 
 def test_pay_settles_every_period_due_and_previews_as_a_preview(
-    seeded: Invoke, subctl_home: Path
+    seeded: Invoke, db: sa.Connection
 ) -> None:
     """A weekly subscription four weeks overdue: one payment of four periods, and the next due
     date after today (never active and overdue)."""
     import datetime as dt
-    import sqlite3
 
-    with sqlite3.connect(subctl_home / "workspace.db") as conn:
-        due = (dt.date(2026, 10, 31) - dt.date(1970, 1, 1)).days * 86_400_000  # epoch ms
-        conn.execute(
+    due = (dt.date(2026, 10, 31) - dt.date(1970, 1, 1)).days * 86_400_000  # epoch ms
+    db.execute(
+        sa.text(
             "UPDATE subscriptions SET hs_recurring_billing_frequency = 'weekly',"
-            " hs_next_payment_due_date = ? WHERE hs_object_id = 3",
-            (due,),
-        )
+            " hs_next_payment_due_date = :due WHERE hs_object_id = 3"
+        ),
+        {"due": due},
+    )
+    db.commit()
     preview = seeded("pay 3 --dry-run --format json")
     assert preview.exit_code == 0, preview.stderr
     assert rows(preview.stdout)[0]["note"] == (
@@ -515,11 +507,11 @@ def test_pay_settles_every_period_due_and_previews_as_a_preview(
     assert (props["hs_status"], props["hs_next_payment_due_date"]) == ("active", "2026-11-28")
 
 
-def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_pay_a_batch_is_confirmed_and_journaled(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     refused = seeded("pay --where 'status = unpaid'")
     assert refused.exit_code == 2 and "confirmation required" in refused.stderr
-    assert checksum(subctl_home) == before
+    assert checksum(ws) == before
     result = seeded("pay --where 'status = unpaid' --yes --format json")
     assert result.exit_code == 5  # the pending bank payment of 2 settles its debt
     assert [(r["id"], r["outcome"], r["new_status"], r["note"]) for r in rows(result.stdout)] == [
@@ -544,10 +536,10 @@ def test_only_active_subscriptions_can_be_paused(seeded: Invoke) -> None:
 # -- send-update-link and the outbox in view ------------------------------------------------------
 
 
-def test_send_update_link(seeded: Invoke, subctl_home: Path) -> None:
-    before = checksum(subctl_home)
+def test_send_update_link(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
     dry = seeded(f"send-update-link {UNPAID} --dry-run --format json")
-    assert dry.exit_code == 0 and checksum(subctl_home) == before
+    assert dry.exit_code == 0 and checksum(ws) == before
     result = seeded(f"send-update-link {UNPAID} --format json")
     assert result.exit_code == 0, result.stderr
     assert rows(result.stdout)[0]["link"] == rows(dry.stdout)[0]["link"]
@@ -592,7 +584,7 @@ def test_sensitive_values_cannot_be_queried_or_backed_up_in_clear(seeded: Invoke
 
 
 def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
-    seeded: Invoke, tmp_path: Path
+    seeded: Invoke, tmp_path: Path, ws: WorkspaceCase
 ) -> None:
     """A backup is whole or none: without ``sensitive_data.view`` a record holding a highly
     sensitive value is not deleted (a masked copy would lose it); with it, the value is kept."""
@@ -605,7 +597,7 @@ def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
     from subctl.config import workspace_url
     from subctl.store.sql import SqlStore
 
-    store = SqlStore(workspace_url(None))
+    store = SqlStore(workspace_url(ws.target))
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE subscriptions SET secret = 'hunter2' WHERE hs_object_id = 4")
     store.close()

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, WorkspaceCase
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 def ids(result_stdout: str) -> list[int]:
@@ -156,18 +158,21 @@ def test_bad_dates_and_limits(seeded: Invoke) -> None:
     assert seeded("list --format xml").exit_code == 2
 
 
-def test_missing_workspace_says_how_to_create_one(invoke: Invoke) -> None:
+def test_missing_workspace_says_how_to_create_one(invoke: Invoke, ws: WorkspaceCase) -> None:
     result = invoke("list")
     assert result.exit_code == 6
-    assert result.stderr.startswith("Error: no workspace at ")
+    if ws.is_sqlite:
+        assert result.stderr.startswith("Error: no workspace at ")
+    else:  # an empty database
+        assert result.stderr.startswith("Error: postgresql+psycopg://")
+        assert " is not a subctl workspace\n" in result.stderr
     assert "subctl init" in result.stderr
 
 
-def test_markup_in_values_is_shown_literally(seeded: Invoke) -> None:
-    from subctl.config import workspace_url
+def test_markup_in_values_is_shown_literally(seeded: Invoke, ws: WorkspaceCase) -> None:
     from subctl.store.sql import SqlStore
 
-    store = SqlStore(workspace_url(None))
+    store = SqlStore(ws.url)
     store.bulk_insert("subscriptions", ["hs_object_id", "hs_name"], [(9, "[bold]x[/] [/]")])
     store.close()
     result = seeded("list --fields id,name --format table --sort id:desc --limit 1")

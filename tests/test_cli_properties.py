@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import VALID_PAIRS, Invoke, Terminal
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 TIER = ("property create --name subscription_tier --label 'Subscription tier' --type enumeration "
         "--option Basic --option Professional --option Enterprise")  # fmt: skip
 
@@ -70,6 +72,7 @@ def test_update_set_names_the_option_or_rule_it_breaks(seeded: Invoke) -> None:
     assert seeded("update 1 --set code=ABC --yes").exit_code == 0
 
 
+@pytest.mark.backends("sqlite")  # reads SQLite's EXPLAIN QUERY PLAN
 def test_custom_property_filters_use_their_index(seeded: Invoke, subctl_home: Path) -> None:
     from subctl.store.sql import SqlStore, sqlite_url
     from tests.test_query_plan import plan

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, WorkspaceCase
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 ACTIVE, UNPAID = 1, 2
 PAID_2026_11_18 = 1_794_996_000_000  # 10:00 UTC, epoch ms
@@ -28,12 +29,11 @@ def ids(stdout: str) -> list[int]:
     return [row["hs_object_id"] for row in json.loads(stdout)]
 
 
-def add_payment(home: Path, sub_id: int, row: tuple[Any, ...]) -> None:
+def add_payment(ws: WorkspaceCase, sub_id: int, row: tuple[Any, ...]) -> None:
     """A payment (id, amount, currency, status, method, created_at ms) of ``sub_id``."""
-    from subctl.config import workspace_url
     from subctl.store.sql import SqlStore
 
-    store = SqlStore(workspace_url(str(home / "workspace.db")))
+    store = SqlStore(ws.url)
     pid, amount, currency, status, method, created = row
     store.bulk_insert(
         "payments",
@@ -72,11 +72,11 @@ def test_mrr_is_zero_while_paused_and_restored_on_resume(seeded: Invoke) -> None
 
 
 def test_refund_of_a_paused_subscription_is_of_the_period_paid(
-    seeded: Invoke, subctl_home: Path
+    seeded: Invoke, ws: WorkspaceCase
 ) -> None:
     """Last paid 29.00 on 11-18 (monthly), then paused: the refund is of 22 of the 30 days
     11-18 to 12-18, whatever the due date (the resume date) says."""
-    add_payment(subctl_home, ACTIVE, (950, 29.0, "USD", "succeeded", "card", PAID_2026_11_18))
+    add_payment(ws, ACTIVE, (950, 29.0, "USD", "succeeded", "card", PAID_2026_11_18))
     assert seeded(f"pause {ACTIVE} --yes").exit_code == 0
     result = seeded(f"cancel {ACTIVE} --refund unused --yes --format json")
     assert result.exit_code == 0, result.stderr

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import Invoke
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def test_view_json_document(seeded: Invoke) -> None:
     result = seeded("view 2 --format json")

@@ -7,29 +7,20 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import NOW, Invoke, Terminal
+from tests.conftest import NOW, Invoke, Terminal, WorkspaceCase, connect
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 CANCELABLE = "status in (active, unpaid, past_due, scheduled, paused)"
-
-
-@contextmanager
-def _db(home: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(home / "workspace.db", timeout=30)
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
@@ -75,7 +66,7 @@ def test_jobs_list_and_results(demo: Invoke) -> None:
 
 
 def test_interrupted_batch_is_resumed_exactly_once(
-    demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
     with pytest.MonkeyPatch.context() as patch:
@@ -97,13 +88,13 @@ def test_interrupted_batch_is_resumed_exactly_once(
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == job["unprocessed"]
     assert f"Job 1 resumed: {job['unprocessed']} canceled" in result.stderr
-    with _db(subctl_home) as conn:
-        counts = conn.execute(
+    with connect(ws) as conn:
+        counts = conn.exec_driver_sql(
             "SELECT subscription_id, count(*) FROM property_history WHERE property = 'hs_status'"
             " AND new_value = 'canceled' GROUP BY subscription_id"
         ).fetchall()
         assert len(counts) == job["total"] and {n for _, n in counts} == {1}
-        left = conn.execute(
+        left = conn.exec_driver_sql(
             f"SELECT count(*) FROM subscriptions WHERE hs_status IN {_in(CANCELABLE)}"
         ).fetchone()
         assert left == (0,)
@@ -156,17 +147,21 @@ def _subctl(
     )  # fmt: skip
 
 
-def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
+    tmp_path: Path, ws: WorkspaceCase
+) -> None:
+    home = tmp_path / "subctl-home"  # the workspace's home (SQLite: its file is in it)
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "NO_COLOR": "1",
            "SUBCTL_BATCH_CHUNK": "100"}  # fmt: skip
     env.pop("SUBCTL_WORKSPACE", None)
+    if ws.target is not None:
+        env["SUBCTL_WORKSPACE"] = ws.target
     made = _subctl(env, "demo", "--count", "12600", "--seed", "11")
     assert made.returncode == 0, made.stderr
-    with _db(home) as conn:
+    with connect(ws) as conn:
         cancelable = [
             row[0]
-            for row in conn.execute(
+            for row in conn.exec_driver_sql(
                 f"SELECT hs_object_id FROM subscriptions WHERE hs_status IN {_in(CANCELABLE)}"
                 " ORDER BY hs_object_id"
             )
@@ -186,11 +181,11 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path)
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                with _db(home) as conn:
-                    (processed,) = conn.execute(
+                with connect(ws) as conn:
+                    (processed,) = conn.exec_driver_sql(
                         "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
                     ).fetchone()
-            except sqlite3.OperationalError:  # the journal is not created yet
+            except sa.exc.DBAPIError:  # the journal is not created yet
                 processed = 0
             if processed >= 500:
                 break
@@ -200,10 +195,12 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
 
-    with _db(home) as conn:
+    with connect(ws) as conn:
         (done,), (left,) = (
-            conn.execute("SELECT count(*) FROM job_items WHERE outcome IS NOT NULL").fetchone(),
-            conn.execute("SELECT count(*) FROM job_items WHERE outcome IS NULL").fetchone(),
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM job_items WHERE outcome IS NOT NULL"
+            ).fetchone(),
+            conn.exec_driver_sql("SELECT count(*) FROM job_items WHERE outcome IS NULL").fetchone(),
         )
     assert done >= 500 and left > 0, (done, left)
 
@@ -214,31 +211,35 @@ def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(tmp_path: Path)
     attention = any(r["outcome"] == "attention" for r in results)
     assert resumed.returncode == (5 if attention else 0), resumed.stderr
 
-    with _db(home) as conn:
-        statuses = dict(conn.execute("SELECT hs_object_id, hs_status FROM subscriptions"))
+    with connect(ws) as conn:
+        statuses = dict(
+            conn.exec_driver_sql("SELECT hs_object_id, hs_status FROM subscriptions").all()
+        )
         assert {statuses[t] for t in targets} == {"canceled"}
-        cancels = dict(conn.execute(
+        cancels = dict(conn.exec_driver_sql(
             "SELECT subscription_id, count(*) FROM property_history WHERE property = 'hs_status'"
             " AND new_value = 'canceled' GROUP BY subscription_id"
         ).fetchall())  # fmt: skip
         assert set(cancels) == targets and set(cancels.values()) == {1}
-        refunds = conn.execute(
+        refunds = conn.exec_driver_sql(
             "SELECT a.subscription_id, count(*) FROM payments p JOIN associations a"
             " ON a.object_type = 'payment' AND a.object_id = p.id WHERE p.kind = 'refund'"
             " GROUP BY a.subscription_id"
         ).fetchall()
         assert refunds and max(n for _, n in refunds) == 1
         assert {sid for sid, _ in refunds} <= targets
-        mails = dict(conn.execute(
+        mails = dict(conn.exec_driver_sql(
             "SELECT subscription_id, count(*) FROM outbox WHERE kind = 'cancellation'"
             " GROUP BY subscription_id"
         ).fetchall())  # fmt: skip
         assert set(mails) == targets and set(mails.values()) == {1}
         outcomes = dict(
-            conn.execute("SELECT outcome, count(*) FROM job_items GROUP BY outcome").fetchall()
+            conn.exec_driver_sql(
+                "SELECT outcome, count(*) FROM job_items GROUP BY outcome"
+            ).fetchall()
         )
         assert set(outcomes) <= {"ok", "attention"} and sum(outcomes.values()) == len(targets)
-        (status,) = conn.execute("SELECT status FROM jobs WHERE id = 1").fetchone()
+        (status,) = conn.exec_driver_sql("SELECT status FROM jobs WHERE id = 1").fetchone()
         assert status == "done"
 
 

@@ -25,6 +25,8 @@ from subctl.services.lifecycle import (
 from subctl.services.refunds import monthly_recurring, period_start, prorate, quantum
 from subctl.store.base import Payment, Subscription
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 REG = standard_registry()

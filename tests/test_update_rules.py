@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from subctl.errors import UsageError
 from subctl.schema import CURRENCY_CODES, standard_registry
 from subctl.services.validation import MONEY_LIMIT, money_problem
 from subctl.services.values import coerce_value
-from tests.conftest import Invoke
+from tests.conftest import Invoke, WorkspaceCase, connect
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 ACTIVE, UNPAID, SCHEDULED = 1, 2, 5
 TODAY = dt.date(2026, 11, 26)
@@ -49,13 +50,15 @@ def refused(invoke: Invoke, args: str | list[str], code: int) -> str:
     return lines[0]
 
 
-def set_column(home: Path, sub_id: int, column: str, value: object) -> None:
-    conn = sqlite3.connect(home / "workspace.db")
-    with conn:
+def set_column(ws: WorkspaceCase, sub_id: int, column: str, value: object) -> None:
+    import sqlalchemy as sa
+
+    with connect(ws) as conn:
         conn.execute(
-            f"UPDATE subscriptions SET {column} = ? WHERE hs_object_id = ?", (value, sub_id)
+            sa.text(f"UPDATE subscriptions SET {column} = :value WHERE hs_object_id = :sid"),
+            {"value": value, "sid": sub_id},
         )
-    conn.close()
+        conn.commit()
 
 
 # -- read-only and computed properties -------------------------------------------------------
@@ -96,14 +99,14 @@ def test_currency_and_frequency_are_fixed_once_billable(seeded: Invoke) -> None:
     assert same.exit_code == 0 and json.loads(same.stdout)[0]["note"] == "no change"
 
 
-def test_subscriptions_without_invoices_cannot_be_edited(seeded: Invoke, subctl_home: Path) -> None:
-    set_column(subctl_home, ACTIVE, "hs_invoice_creation", "off")
+def test_subscriptions_without_invoices_cannot_be_edited(seeded: Invoke, ws: WorkspaceCase) -> None:
+    set_column(ws, ACTIVE, "hs_invoice_creation", "off")
     line = refused(seeded, f"update {ACTIVE} --set name=Renamed", 5)
     assert line == (
         "Error: the subscription does not create invoices, so it cannot be edited "
         "(turn invoice creation on with --set billable=on)"
     )
-    set_column(subctl_home, ACTIVE, "hs_invoice_creation", None)  # HubSpot's default: off
+    set_column(ws, ACTIVE, "hs_invoice_creation", None)  # HubSpot's default: off
     assert refused(seeded, f"update {ACTIVE} --set name=Renamed", 5) == line
     result = seeded(f"update {ACTIVE} --set billable=on --set currency=BHD "
                     "--set frequency=annually --set next_payment_amount=12.345")  # fmt: skip

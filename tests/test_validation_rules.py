@@ -13,6 +13,8 @@ from subctl.services import properties as props
 from subctl.services import validation
 from subctl.services.values import coerce_value
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 TODAY = dt.date(2026, 11, 26)  # a Thursday, as the pinned test clock
 
 S, N, D, DT = PropType.STRING, PropType.NUMBER, PropType.DATE, PropType.DATETIME

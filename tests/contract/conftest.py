@@ -1,6 +1,7 @@
 """The store contract suite: every test here runs against every Store implementation.
 
-Add a backend by adding a parameter to ``store``; today: the SQL store on SQLite. The remote
+Add a backend by adding a parameter to ``store``; today: the SQL store on SQLite and on
+PostgreSQL (a fresh database per test on the test server, tests/pg.py). The remote
 HubSpot store joins with a fake HubSpot server.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from subctl.config import workspace_url
 from subctl.schema import standard_registry
 from subctl.store.base import Store
 from subctl.store.sql import SqlStore, sqlite_url
@@ -37,8 +39,7 @@ CONTRACT_ROWS = [
 ]  # fmt: skip
 
 
-def _sqlite(tmp_path: Path) -> Store:
-    store = SqlStore(sqlite_url(tmp_path / "contract.db"), create=True)
+def _seed(store: SqlStore) -> SqlStore:
     registry = standard_registry()
     props = [registry.get(c) for c in CONTRACT_COLUMNS]
     store.bulk_insert(
@@ -49,12 +50,21 @@ def _sqlite(tmp_path: Path) -> Store:
     return store
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStore:
+    return SqlStore(sqlite_url(tmp_path / "contract.db"), create=True)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStore:
+    url: str = request.getfixturevalue("pg_url")  # a fresh database on the test server
+    return SqlStore(workspace_url(url), create=True)
+
+
+BACKENDS = {"sqlite": _sqlite, "postgresql": _postgresql}
+
+
+@pytest.fixture(params=list(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store holding CONTRACT_ROWS (ids 101-104), one per backend."""
-    backend = BACKENDS[request.param](tmp_path)
+    backend = _seed(BACKENDS[request.param](request, tmp_path))
     yield backend
     backend.close()

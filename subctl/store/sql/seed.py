@@ -71,8 +71,14 @@ class SqlSeeder:
                     if self.db.is_sqlite:
                         cursor.execute("BEGIN IMMEDIATE")
                     indexes = _drop_bulk_indexes(cursor) if self.db.is_sqlite else []
-                    for name in RECORD_TABLES:
-                        cursor.execute(f"DELETE FROM {name}")
+                    if self.db.is_sqlite:
+                        for name in RECORD_TABLES:
+                            cursor.execute(f"DELETE FROM {name}")
+                    else:
+                        # Ids of emptied tables start at 1 again, as SQLite's rowids do
+                        # (new jobs reuse ids): RESTART IDENTITY resets every sequence of them,
+                        # inside the transaction.
+                        cursor.execute(f"TRUNCATE {', '.join(RECORD_TABLES)} RESTART IDENTITY")
                     # Settings of jobs (``jobs.<id>.…``) go with the jobs: new jobs reuse ids.
                     settings = schema.workspace_settings
                     conn.execute(sa.delete(settings).where(settings.c.key.like("jobs.%")))
