@@ -196,23 +196,27 @@ def test_apply_refuses_a_refund_of_a_refunded_payment(
 ) -> None:
     from subctl.config import workspace_url
     from subctl.errors import Conflict
-    from subctl.store.base import Mutation, Refund
-    from subctl.store.sql import SqlStore
+    from subctl.store import ops
+    from subctl.store.base import Refund
+    from subctl.store.sql import open_local
 
     _share_payment(db)
 
-    def refunding(sid: int) -> Mutation:
+    def refunding(sid: int) -> ops.Refund:
         refund = Refund(SHARED_PAYMENT, Decimal("1.00"), "USD", "card", "partially_refunded", NOW)
-        return Mutation(sid, "cancel", None, NOW, "test", refunds=(refund,))
+        status = {ACTIVE: "active", UNPAID_NO_CONTACT: "unpaid"}[sid]
+        return ops.Refund(subscription_id=sid, expect_status=status, at=NOW, source="test",
+                          refunds=(refund,))  # fmt: skip
 
-    store = SqlStore(workspace_url(str(subctl_home / "workspace.db")))
+    backend = open_local(workspace_url(str(subctl_home / "workspace.db")))
+    store = backend.records
     try:
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
-            store.apply([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
+            store.execute([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
         assert _refunds(db) == []
-        store.apply([refunding(ACTIVE)])
+        store.execute([refunding(ACTIVE)])
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
-            store.apply([refunding(UNPAID_NO_CONTACT)])
+            store.execute([refunding(UNPAID_NO_CONTACT)])
         assert _refunds(db) == [(SHARED_PAYMENT, 1.0)]
     finally:
         store.close()

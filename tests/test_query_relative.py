@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from subctl.query.ast import Condition, Op, RelativeDate, is_rolling, resolve
 from subctl.query.hubspot import rolling_date_filter, to_filter_groups
 from subctl.query.parser import QuerySyntaxError, parse
-from subctl.store.sql.compiler import compile_where
 from subctl.schema import standard_registry
+from subctl.store.sql.compiler import compile_where
 
 REGISTRY = standard_registry()
 TODAY = dt.date(2024, 3, 15)
