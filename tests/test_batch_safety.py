@@ -461,20 +461,20 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path) -> None:
 def test_a_full_disk_mid_batch_stops_it_resumably(
     demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
-    real = SqlStore.apply
+    real = SqlRecordStore.execute
     calls = {"n": 0}
 
-    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise error
         real(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SqlStore, "apply", apply)
+        patch.setattr(SqlRecordStore, "execute", execute)
         result = demo("pause --where 'status = active' --yes --format json")
     assert result.exit_code == 6, result.stderr
     assert len(json.loads(result.stdout)) == 20  # what was done is reported
