@@ -176,6 +176,9 @@ def _run(argv: list[str] | None, context: AppContext | None) -> int:
     except SubctlError as exc:
         if debug:
             traceback.print_exc()
+        from subctl.commands._hints import word
+
+        word(exc)
         out.error(exc.message, exc.hint, exc.detail)
         return exc.exit_code
     except Exception as exc:  # anything unmapped is a bug: say so in one line

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
@@ -25,7 +26,107 @@ from subctl.export import Column
 from subctl.export.values import visible
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, Group
+
+
+# -- documents: what a command hands the sink for one thing (``view``, ``property view``, …) --
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A bold line; with a note (even empty), two spaces and the note in italics."""
+
+    text: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A titled section of (label, value) rows."""
+
+    title: str
+    rows: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Records:
+    """A titled table of records (a few rows, e.g. payments), fitted to the terminal."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[Column]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Plain text; newlines kept."""
+
+    text: str
+
+
+Block = Heading | Pairs | Records | Paragraph
+
+
+@dataclass(frozen=True)
+class Document:
+    """One thing in every format: ``data`` for JSON (indented) and NDJSON (one line), ``rows``
+    under ``columns`` for CSV, and ``blocks`` for a table (none: ``rows`` as a table)."""
+
+    data: Mapping[str, Any]
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[Column]
+    blocks: Sequence[Block] = ()
+
+
+FIELD_VALUE = (Column("field", "Field"), Column("value", "Value"))
+
+
+def field_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The scalar entries of a document as (field, value) rows, for CSV."""
+    return [{"field": k, "value": v} for k, v in data.items() if not isinstance(v, list | dict)]
+
+
+def pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Group:
+    """A titled two-column table of (label, value) pairs: the one renderer of ``Pairs``."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    # Widths in proportion (labels 2 : values 3) so that on a narrow terminal both stay visible.
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, expand=True)
+    table.add_column(style="dim", overflow="fold", ratio=2)
+    table.add_column(overflow="fold", ratio=3)
+    for key, value in pairs:
+        # plain text (values are data, never Rich markup), control characters shown as escapes
+        table.add_row(Text(visible(key)), Text(visible(value, newlines=True)))
+    return Group(Text(visible(title), style="bold"), table)
+
+
+def render_blocks(blocks: Sequence[Block], width: int) -> Group:
+    """The blocks as one Rich renderable within ``width`` (the terminal's)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from subctl.export.table import fitted_table
+
+    parts: list[Any] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            if block.note is None:
+                heading = Text(visible(block.text), style="bold")
+            else:
+                heading = Text(f"{visible(block.text)}  ", style="bold")
+                heading.append(visible(block.note), style="italic")
+            parts.append(heading)
+        elif isinstance(block, Pairs):
+            parts.append(pairs_table(block.title, block.rows))
+        elif isinstance(block, Records):
+            table = fitted_table(block.rows, block.columns, width)
+            parts.append(Group(Text(visible(block.title), style="bold"), table))
+        else:
+            parts.append(Text(visible(block.text, newlines=True)))
+    return Group(*parts)
 
 
 class Format(StrEnum):
@@ -221,6 +322,27 @@ class Output:
 
         with self._data():
             write_document(data, self.stdout, indent=None if compact else 2)
+
+    def detail(self, doc: Document, fmt: Format) -> None:
+        """One thing (``view``, ``property view``, ``views show``) in the format: a table shows
+        its blocks (or its rows as a table), CSV its rows, JSON and NDJSON its data."""
+        fmt = self.resolve(fmt)
+        if fmt is Format.TABLE and doc.blocks:
+            with self._data():
+                console = self.console()
+                console.print(render_blocks(doc.blocks, console.width))
+        elif fmt in (Format.TABLE, Format.CSV):
+            self.rows(doc.rows, doc.columns, fmt, empty="")
+        else:
+            self.document(doc.data, compact=fmt is Format.NDJSON)
+
+    def result(self, doc: Document, fmt: Format, message: str) -> None:
+        """What a change did (``associate``, ``property create``/``edit``): JSON, NDJSON and CSV
+        put the document on stdout; a table shows only ``message``, which is said (stderr) in
+        every format."""
+        if self.resolve(fmt) is not Format.TABLE:
+            self.detail(doc, fmt)
+        self.success(message)
 
     def text(self, line: str) -> None:
         """One plain value to stdout (``config get``); on a terminal, control characters are

@@ -416,16 +416,16 @@ def test_property_view_and_settings_use_the_one_two_column_table(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``view``, ``property view`` and ``property settings`` share one renderer of pairs."""
-    from subctl.commands import _render
+    from subctl import output
 
-    real = _render.pairs_table
+    real = output.pairs_table
     titles: list[str] = []
 
     def spy(title: str, pairs: Any) -> Any:
         titles.append(title)
         return real(title, pairs)
 
-    monkeypatch.setattr(_render, "pairs_table", spy)
+    monkeypatch.setattr(output, "pairs_table", spy)
     assert invoke("init").exit_code == 0
     assert invoke("property view hs_status --format table").exit_code == 0
     assert invoke("property settings --format table").exit_code == 0

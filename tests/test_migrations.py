@@ -172,3 +172,10 @@ def test_eight_processes_upgrade_an_old_workspace_at_once(
                 stream.close()
     assert [code for code, _ in results] == [0] * 8, results
     assert _ledger(path) == {m.__name__ for m in migrations.MIGRATIONS}
+
+
+def test_the_schema_description_knows_every_migration() -> None:
+    """Opening reads the ledger against ``schema.MIGRATIONS`` (no SQLAlchemy): the names of
+    the migration functions, in order."""
+    assert schema.MIGRATIONS == tuple(m.__name__ for m in migrations.MIGRATIONS)
+    assert schema.MIGRATIONS_TABLE == migrations._LEDGER.name

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from subctl.errors import AuthError, Conflict, InvalidState, NotFound, UsageError
+from subctl.errors import AuthError, Conflict, InputError, InvalidState, NotFound, UsageError
 from subctl.schema import Option, Property, PropType, standard_registry
 from subctl.services import masking
 from subctl.services import properties as svc
@@ -100,8 +100,8 @@ def test_options() -> None:
         (spec(type=PropType.ENUMERATION, options=["=x"]), "has no label"),
         (spec(type=PropType.ENUMERATION, options=["!!"]), "needs an explicit value"),
         (spec(type=PropType.ENUMERATION, options=["A=a;b"]), 'cannot contain ";"'),
-        (spec(options=["A"]), "--option applies to enumeration properties"),
-        (spec(type=PropType.BOOL, options=["A"]), "--option applies to enumeration properties"),
+        (spec(options=["A"]), "^option applies to enumeration properties"),
+        (spec(type=PropType.BOOL, options=["A"]), "^option applies to enumeration properties"),
     ]
     for request, message in cases:
         with pytest.raises(UsageError, match=message):
@@ -111,8 +111,9 @@ def test_options() -> None:
 def test_unique_applies_to_text_and_numbers() -> None:
     assert svc.build(spec(unique=True), standard_registry()).unique
     assert svc.build(spec(type=PropType.NUMBER, unique=True), standard_registry()).unique
-    with pytest.raises(UsageError, match="--unique applies"):
+    with pytest.raises(InputError, match="^unique applies") as raised:
         svc.build(spec(field_type="textarea", unique=True), standard_registry())
+    assert raised.value.input == "unique"  # the command layer names it --unique
 
 
 def test_calculated_properties_are_read_only_and_checkboxes_multi_valued() -> None:

@@ -63,3 +63,29 @@ def test_prompt_and_spreadsheet_libraries_are_ordinary_dependencies() -> None:
         if "extra ==" not in r
     }
     assert {"questionary", "openpyxl"} <= plain
+
+
+READ_HEAVY = (*HEAVY, "pydantic")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--format", "json"],
+        ["list", "--status", "unpaid", "--limit", "2", "--format", "json"],
+        ["filter", "--where", "status = active and name ~ acme*", "--format", "json"],
+        ["view", "1", "--format", "json"],
+    ],
+)
+def test_reading_verbs_import_no_database_toolkit(seeded, subctl_home, argv) -> None:  # type: ignore[no-untyped-def]
+    """A short read on an initialised workspace runs on the DB-API: no SQLAlchemy, pydantic,
+    HTTP, spreadsheet or prompt library."""
+    import os
+
+    probe = PROBE.format(argv=argv, heavy=READ_HEAVY)
+    env = {**os.environ, "SUBCTL_HOME": str(subctl_home)}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+    assert "Error" not in proc.stderr, proc.stderr

@@ -10,6 +10,31 @@ import typer
 
 from subctl.output import Format
 
+
+def effective_limit(limit: int | None, all_: bool, *, terminal: bool) -> int | None:
+    """``--limit N`` / ``--all`` / neither -> how many rows to fetch (None: all). Without
+    either, a terminal gets ``DEFAULT_LIMIT`` rows and anything else every row."""
+    from subctl.errors import UsageError
+    from subctl.services.subscriptions import DEFAULT_LIMIT, MAX_LIMIT
+
+    if limit is not None:
+        if all_:
+            raise UsageError(
+                "--all and --limit cannot be combined",
+                hint="--all lists every subscription, --limit N the first N",
+            )
+        if limit < 1:
+            raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
+        if limit > MAX_LIMIT:
+            raise UsageError(
+                f"--limit must be at most {MAX_LIMIT}", hint="use --all for every subscription"
+            )
+        return limit
+    if all_ or not terminal:
+        return None
+    return DEFAULT_LIMIT
+
+
 FormatOpt = Annotated[
     Format,
     typer.Option(

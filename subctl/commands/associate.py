@@ -11,7 +11,7 @@ from subctl.commands._options import FormatOpt, YesOpt
 from subctl.context import AppContext
 from subctl.errors import InvalidState, UsageError
 from subctl.export import Column
-from subctl.output import Format
+from subctl.output import Document, Format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +45,46 @@ OUTCOME_COLUMNS = [
     Column("associationTypeId", "Type"),
     Column("outcome", "Outcome"),
 ]
+
+
+def _cells(text: str) -> list[str]:
+    """Split on commas outside double quotes; quotes are removed (``""`` is a literal quote)."""
+    cells, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            if quoted and text[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "," and not quoted:
+            cells.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    if quoted:
+        raise UsageError(f"--create: unterminated quote in {text!r}")
+    cells.append("".join(current))
+    return [c for c in cells if c.strip()]
+
+
+def parse_create(text: str) -> dict[str, str]:
+    """``--create name=Ada Lovelace,email=ada@example.com`` -> fields (checked by the
+    service); quote a value containing commas (``name="Acme, Inc."``)."""
+    fields: dict[str, str] = {}
+    for cell in _cells(text):
+        key, eq, value = cell.partition("=")
+        key = key.strip().lower()
+        if not eq or not key:
+            raise UsageError(f'--create: "{cell.strip()}" is not key=value')
+        if key in fields:
+            raise UsageError(f"--create: {key} is given twice")
+        fields[key] = value.strip()
+    if not fields:
+        raise UsageError("--create needs fields, e.g. --create 'name=Ada Lovelace,email=ada@x.io'")
+    return fields
 
 
 def subscription_associate(
@@ -152,13 +192,14 @@ def subscription_associate(
             store, sub_id, svc.record_id(value, flag), {"quantity": quantity, "price": price},
             now=app.clock(),
         )  # fmt: skip
-        _show(app, edit.row(), EDIT_COLUMNS, fmt)
-        app.out.success(edit.message())
+        app.out.result(Document(edit.row(), [edit.row()], EDIT_COLUMNS), fmt, edit.message())
         return
     if create is not None:
+        if mode == svc.REMOVE:
+            raise UsageError("--create and --remove cannot be combined")
         if value.strip().lower() != NEW:
             raise UsageError(f"--create makes a new record: use {flag} new --create …")
-        fields = svc.parse_fields(create)
+        fields = parse_create(create)
         outcome = svc.create_and_associate(
             store, sub_id, obj, fields, mode=mode, now=app.clock(), confirm=confirm
         )
@@ -169,17 +210,8 @@ def subscription_associate(
         outcome = svc.associate(
             store, sub_id, obj, record_id, mode=mode, today=app.today(), confirm=confirm
         )
-    _show(app, outcome.row(), OUTCOME_COLUMNS, fmt)
-    app.out.success(outcome.message())
-
-
-def _show(app: AppContext, row: dict[str, Any], columns: list[Column], fmt: Format) -> None:
-    """JSON and CSV show the row on stdout; a table only the success line (stderr)."""
-    resolved = app.out.resolve(fmt)
-    if resolved in (Format.JSON, Format.NDJSON):
-        app.out.document(row, compact=resolved is Format.NDJSON)
-    elif resolved is Format.CSV:
-        app.out.rows([row], columns, fmt, empty="")
+    row = outcome.row()
+    app.out.result(Document(row, [row], OUTCOME_COLUMNS), fmt, outcome.message())
 
 
 def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> None:

@@ -15,13 +15,14 @@ from subctl.commands._options import (
     WhereOpt,
     YesOpt,
     effective_format,
+    effective_limit,
     remember_group_format,
 )
 from subctl.commands.subscriptions import show_listing
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.output import Format
+from subctl.output import Document, Format
 
 ViewNameArg = Annotated[str, typer.Argument(metavar="NAME", help="View name.")]
 
@@ -90,7 +91,7 @@ def subscription_filter(
     request = svc.ListRequest(
         where=where,
         sort=sort,
-        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
+        limit=effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields or columns,
         show_sensitive=show_sensitive,
     )
@@ -149,10 +150,7 @@ def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AU
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     row = views.view_rows(app.store(), name)[0]
-    if app.out.resolve(fmt) in (Format.JSON, Format.NDJSON):
-        app.out.document(row, compact=app.out.resolve(fmt) is Format.NDJSON)
-    else:
-        app.out.rows([row], VIEW_COLUMNS, fmt)
+    app.out.detail(Document(row, [row], VIEW_COLUMNS), fmt)
 
 
 @views_app.command("delete")

@@ -16,10 +16,22 @@ from subctl.commands._options import (
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
-from subctl.output import Format, Output, Prompter
+from subctl.output import (
+    FIELD_VALUE,
+    Block,
+    Document,
+    Format,
+    Heading,
+    Pairs,
+    Paragraph,
+    Prompter,
+    field_rows,
+)
 from subctl.schema import Property, PropType
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from subctl.schema import PropertyRegistry
     from subctl.services.properties import PropertySpec, SampleResult
 
@@ -132,8 +144,7 @@ def _complete_spec(
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
-    from subctl.commands._render import pairs_table
+def _property_blocks(prop: Property, doc: dict[str, Any]) -> list[Block]:
     from subctl.services import properties as svc
 
     kind = "HubSpot-defined" if prop.hubspot_defined else "custom"
@@ -152,17 +163,17 @@ def _render_property(prop: Property, doc: dict[str, Any]) -> list[Any]:
         pairs.append(("Aliases", ", ".join(prop.aliases)))
     if "usage" in doc:
         pairs.append(("Subscriptions with a value", f"{doc['usage']:,}"))
-    parts = [pairs_table(f"Property {prop.name}", pairs)]
+    blocks: list[Block] = [Pairs(f"Property {prop.name}", pairs)]
     if prop.options:
-        parts.append(pairs_table("Options", [(o.value, o.label) for o in prop.options]))
+        blocks.append(Pairs("Options", [(o.value, o.label) for o in prop.options]))
     if prop.rules:
-        parts.append(
-            pairs_table(
+        blocks.append(
+            Pairs(
                 "Validation rules",
                 [(svc.rule_text(r), svc.describe_rule(r)) for r in prop.rules],
             )
         )
-    return parts
+    return blocks
 
 
 def _example(prop: Property) -> str:
@@ -179,32 +190,23 @@ def _example(prop: Property) -> str:
     return f"{prop.label}: {label}\n  [{'_' * 24}]"
 
 
-def _render_preview(prop: Property, sample: "SampleResult | None") -> Any:
-    from rich.console import Group
-    from rich.text import Text
+def _preview_blocks(prop: Property, sample: "SampleResult | None") -> list[Block]:
+    from subctl.export.values import text_value
 
-    from subctl.export.values import text_value, visible
-
-    parts: list[Any] = [*_render_property(prop, {}), Text("Example", style="bold"),
-                        Text(visible(_example(prop), newlines=True)), Text("")]  # fmt: skip
+    blocks = [*_property_blocks(prop, {}), Heading("Example"), Paragraph(_example(prop)),
+              Paragraph("")]  # fmt: skip
     if sample is not None:
         if sample.valid:
-            shown = f'✔ "{sample.text}" is valid: stored as {text_value(sample.value)}'
+            blocks.append(Paragraph(f'✔ "{sample.text}" is valid: stored as '
+                                    f"{text_value(sample.value)}"))  # fmt: skip
         else:
-            shown = f"✘ {sample.error}"
-        parts.append(Text(visible(shown, newlines=True)))
-    return Group(*parts)
+            blocks.append(Paragraph(f"✘ {sample.error}"))
+    return blocks
 
 
-def _show(out: Output, fmt: Format, doc: dict[str, Any], render: Any) -> None:
-    resolved = out.resolve(fmt)
-    if resolved is Format.TABLE:
-        out.print(render())
-    elif resolved is Format.CSV:
-        pairs = [{"field": k, "value": v} for k, v in doc.items() if not isinstance(v, list | dict)]
-        out.rows(pairs, [Column("field", "Field"), Column("value", "Value")], fmt, empty="")
-    else:
-        out.document(doc, compact=resolved is Format.NDJSON)
+def _document(doc: dict[str, Any], blocks: "Sequence[Block]" = ()) -> Document:
+    """A property document: JSON as the Properties API's, CSV its scalar fields."""
+    return Document(doc, field_rows(doc), FIELD_VALUE, blocks)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -285,16 +287,16 @@ def property_create(
         doc = svc.document(prop) | {"preview": True, "example": _example(prop)}
         if result is not None:
             doc["sample"] = {"text": result.text, "valid": result.valid, "error": result.error}
-        _show(app.out, fmt, doc, lambda: _render_preview(prop, result))
+        app.out.detail(_document(doc, _preview_blocks(prop, result)), fmt)
         if result is not None and not result.valid:
             raise UsageError(result.error or "invalid sample")
         app.out.message("Preview only: nothing was created.")
         return
     prop, limits = svc.create(store, spec)
-    if app.out.resolve(fmt) is not Format.TABLE:
-        _show(app.out, fmt, svc.document(prop), lambda: None)
-    app.out.success(
-        f"Created property {prop.name} ({prop.type.value}/{prop.field_type}); {limits.describe()}"
+    app.out.result(
+        _document(svc.document(prop)),
+        fmt,
+        f"Created property {prop.name} ({prop.type.value}/{prop.field_type}); {limits.describe()}",
     )
 
 
@@ -336,13 +338,7 @@ def property_view(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.AUT
     store = app.store()
     prop = svc.resolve(store, name)
     doc = svc.document(prop, usage=svc.usage_count(store, prop))
-
-    def render() -> Any:
-        from rich.console import Group
-
-        return Group(*_render_property(prop, doc))
-
-    _show(app.out, fmt, doc, render)
+    app.out.detail(_document(doc, _property_blocks(prop, doc)), fmt)
 
 
 def property_edit(
@@ -397,9 +393,7 @@ def property_edit(
         sensitivity=sensitivity.value if sensitivity else None,
     )
     prop = svc.edit(app.store(), name, change)
-    if app.out.resolve(fmt) is not Format.TABLE:
-        _show(app.out, fmt, svc.document(prop), lambda: None)
-    app.out.success(f"Updated property {prop.name}")
+    app.out.result(_document(svc.document(prop)), fmt, f"Updated property {prop.name}")
 
 
 def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> None:
@@ -468,26 +462,28 @@ def property_settings(
     if not change.empty():
         svc.change_settings(store, change)
     doc = svc.settings_document(store)
-
-    def render() -> Any:
-        from subctl.commands._render import pairs_table
-
-        usage = doc["customProperties"]
-        return pairs_table(
+    usage = doc["customProperties"]
+    blocks = [
+        Pairs(
             "Workspace settings",
             [
                 ("Account tier", doc["tier"]),
-                ("Custom properties", f"{usage['usage']} of {usage['limit']} "
-                 f"({usage['percentage']}%)" + ("" if usage["canCreate"] else ", limit reached")),
-                ("Unique-value properties",
-                 f"{doc['uniqueProperties']['usage']} of {doc['uniqueProperties']['limit']}"),
+                (
+                    "Custom properties",
+                    f"{usage['usage']} of {usage['limit']} "
+                    f"({usage['percentage']}%)" + ("" if usage["canCreate"] else ", limit reached"),
+                ),
+                (
+                    "Unique-value properties",
+                    f"{doc['uniqueProperties']['usage']} of {doc['uniqueProperties']['limit']}",
+                ),
                 ("Sensitive data", "available" if doc["sensitiveData"] else "enterprise only"),
                 ("Caps", ", ".join(f"{t} {n}" for t, n in doc["caps"].items())),
                 ("Permissions", ", ".join(doc["permissions"]) or "none"),
             ],
-        )  # fmt: skip
-
-    _show(app.out, fmt, doc, render)
+        )
+    ]
+    app.out.detail(_document(doc, blocks), fmt)
     if not change.empty():
         app.out.success("Settings updated")
 

@@ -17,6 +17,7 @@ from subctl.commands._options import (
     SubIdArg,
     ViewOpt,
     WhereOpt,
+    effective_limit,
 )
 from subctl.context import AppContext
 from subctl.export import Column
@@ -92,7 +93,7 @@ def subscription_list(
         where=where,
         view=view,
         sort=sort,
-        limit=svc.effective_limit(limit, all_, terminal=app.out.is_tty),
+        limit=effective_limit(limit, all_, terminal=app.out.is_tty),
         fields=fields,
         show_sensitive=show_sensitive,
     )
@@ -138,16 +139,13 @@ def subscription_view(
         require_sensitive_access(store)
     detail = store.detail(sub_id)
     document = svc.detail_document(detail, store.properties(), show_sensitive=show_sensitive)
-    resolved = app.out.resolve(fmt)
-    if resolved is Format.TABLE:
-        from subctl.commands._render import render_detail
+    from subctl.commands._render import detail_blocks
+    from subctl.output import Document
 
-        app.out.print(render_detail(document, store.properties(), app.out.console().width))
-    elif resolved is Format.CSV:
-        pairs = [{"property": k, "value": v} for k, v in document["properties"].items()]
-        app.out.rows(pairs, [Column("property", "Property"), Column("value", "Value")], fmt)
-    else:
-        app.out.document(document, compact=resolved is Format.NDJSON)
+    pairs = [{"property": k, "value": v} for k, v in document["properties"].items()]
+    columns = [Column("property", "Property"), Column("value", "Value")]
+    blocks = detail_blocks(document, store.properties())
+    app.out.detail(Document(document, pairs, columns, blocks), fmt)
 
 
 def register(app: typer.Typer) -> None:

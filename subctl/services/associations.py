@@ -52,7 +52,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from subctl.errors import InvalidState, NotFound, SubctlError, UsageError
+from subctl.errors import (
+    Action,
+    InputError,
+    InvalidState,
+    Next,
+    NotFound,
+    SubctlError,
+    UsageError,
+)
 from subctl.schema import ASSOCIATION_BY_NAME, AssociationObject
 from subctl.store.base import AssociatedRecord, LineItem, Store, Subscription
 
@@ -182,11 +190,10 @@ def _check_rules(
     others = [a for a in current if a.id != object_id]
     if obj.name == "contact" and others and mode != REPLACE:
         held = others[0]
-        example = object_id if object_id is not None else "new --create …"
         raise InvalidState(
             f"subscription {sub_id} already has contact {held.id} ({held.label}); "
             "a subscription has at most one contact",
-            hint=f"replace it: subctl associate {sub_id} --contact {example} --replace",
+            next=Next(Action.REPLACE_CONTACT, {"sub": sub_id, "record": object_id}),
         )
     if obj.name == "line_item" and object_id is not None:
         parents = [s for s in store.associated_subscriptions("line_item", object_id) if s != sub_id]
@@ -201,8 +208,7 @@ def _check_rules(
             raise InvalidState(
                 f"payment {object_id} already belongs to subscription {payers[0]}; "
                 "a payment belongs to one subscription",
-                hint=f"remove it there first: subctl associate {payers[0]} --payment {object_id} "
-                "--remove",
+                next=Next(Action.REMOVE_PAYMENT, {"sub": payers[0], "record": object_id}),
             )
 
 
@@ -280,46 +286,6 @@ RECORD_FIELDS: dict[str, tuple[RecordField, ...]] = {
 _STORED_NAMES = {"email": "emails", "domain": "domains"}
 
 
-def _cells(text: str) -> list[str]:
-    """Split on commas outside double quotes; quotes are removed (``""`` is a literal quote)."""
-    cells, current, quoted, i = [], [], False, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            if quoted and text[i + 1 : i + 2] == '"':
-                current.append('"')
-                i += 1
-            else:
-                quoted = not quoted
-        elif ch == "," and not quoted:
-            cells.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if quoted:
-        raise UsageError(f"--create: unterminated quote in {text!r}")
-    cells.append("".join(current))
-    return [c for c in cells if c.strip()]
-
-
-def parse_fields(text: str) -> dict[str, str]:
-    """``name=Ada Lovelace,email=ada@example.com``; quote a value containing commas
-    (``name="Acme, Inc."``)."""
-    fields: dict[str, str] = {}
-    for cell in _cells(text):
-        key, eq, value = cell.partition("=")
-        key = key.strip().lower()
-        if not eq or not key:
-            raise UsageError(f'--create: "{cell.strip()}" is not key=value')
-        if key in fields:
-            raise UsageError(f"--create: {key} is given twice")
-        fields[key] = value.strip()
-    if not fields:
-        raise UsageError("--create needs fields, e.g. --create 'name=Ada Lovelace,email=ada@x.io'")
-    return fields
-
-
 def record_values(
     obj: AssociationObject, fields: Mapping[str, str], *, now: dt.datetime
 ) -> dict[str, Any]:
@@ -333,15 +299,15 @@ def record_values(
     allowed = list(spec) + (["name"] if obj.name == "contact" else [])
     unknown = [k for k in given if k not in spec]
     if unknown:
-        raise UsageError(
-            f"--create: {obj.label.lower()} has no field {unknown[0]}; fields: {', '.join(allowed)}"
+        raise InputError(
+            "create", f"{obj.label.lower()} has no field {unknown[0]}; fields: {', '.join(allowed)}"
         )
     values: dict[str, Any] = {"created_at": now}
     for f in spec.values():
         raw = given.get(f.name, "").strip()
         if not raw:
             if f.required:
-                raise UsageError(f"--create: a {obj.label.lower()} needs {f.name}=…")
+                raise InputError("create", f"a {obj.label.lower()} needs {f.name}=…")
             if f.default is not None:
                 values[f.name] = f.default
             elif f.kind == "emails" or f.kind == "domains":
@@ -351,17 +317,17 @@ def record_values(
             continue
         values[_STORED_NAMES.get(f.name, f.name)] = _typed(f, raw)
     if obj.name == "payment":
-        _check_money(values["amount"], str(values["currency"]), "--create", "amount")
+        _check_money(values["amount"], str(values["currency"]), "create", "amount")
     if obj.name == "contact" and not (
         values["firstname"] or values["lastname"] or values["emails"]
     ):
-        raise UsageError("--create: a contact needs name=… or email=…")
+        raise InputError("create", "a contact needs name=… or email=…")
     return values
 
 
-def _typed(f: RecordField, raw: str, where: str = "--create") -> Any:
+def _typed(f: RecordField, raw: str, where: str = "create") -> Any:
     """``raw`` as the field's type, through the one text-to-number conversion and the money
-    limits; usage errors name ``where`` the value was given."""
+    limits; input errors name ``where`` the value was given (``create``, ``line_item``)."""
     from subctl.query.values import ValueParseError, parse_number
     from subctl.services.validation import (
         QUANTITY_MAX,
@@ -375,37 +341,37 @@ def _typed(f: RecordField, raw: str, where: str = "--create") -> Any:
         try:
             number = parse_number(raw)
         except ValueParseError as exc:
-            raise UsageError(f"{where}: {f.name} {exc}") from exc
+            raise InputError(where, f"{f.name} {exc}") from exc
         if f.kind == "integer":
             if not isinstance(number, int) or not 1 <= number <= QUANTITY_MAX:
-                raise UsageError(
-                    f'{where}: {f.name} "{raw}" is not a positive whole number '
-                    f"(1 to {QUANTITY_MAX:,})"
+                raise InputError(
+                    where,
+                    f'{f.name} "{raw}" is not a positive whole number (1 to {QUANTITY_MAX:,})',
                 )
             return number
         amount = Decimal(number)
         problem = money_limit_problem(amount, f'"{raw}"')
         if problem:
-            raise UsageError(f"{where}: {f.name} {problem}")
+            raise InputError(where, f"{f.name} {problem}")
         return amount
     if f.kind == "emails":
         emails = [e.strip() for e in raw.split(";") if e.strip()]
         for email in emails:
             if email_domain(email) is None:
-                raise UsageError(f'{where}: "{email}" is not an email address')
+                raise InputError(where, f'"{email}" is not an email address')
         return emails
     if f.kind == "domains":
         domains = [d.strip().lower() for d in raw.split(";") if d.strip()]
         for domain in domains:
             if not is_domain(domain):
-                raise UsageError(f'{where}: "{domain}" is not a domain name')
+                raise InputError(where, f'"{domain}" is not a domain name')
         return domains
     if f.choices and raw.lower() not in f.choices:
-        raise UsageError(f'{where}: {f.name} "{raw}" is not one of {", ".join(f.choices)}')
+        raise InputError(where, f'{f.name} "{raw}" is not one of {", ".join(f.choices)}')
     if f.name == "currency":
         problem = currency_problem(raw.upper(), f'"{raw}"')
         if problem:
-            raise UsageError(f"{where}: currency {problem}")
+            raise InputError(where, f"currency {problem}")
         return raw.upper()
     return raw.lower() if f.choices else raw
 
@@ -416,7 +382,7 @@ def _check_money(amount: Decimal, currency: str, where: str, name: str) -> None:
 
     problem = money_problem(amount, currency)
     if problem:
-        raise UsageError(f"{where}: {name} {problem}")
+        raise InputError(where, f"{name} {problem}")
 
 
 def create_and_associate(
@@ -432,7 +398,7 @@ def create_and_associate(
     """Create a record and associate it (the article's "create new"); the checks and
     ``confirm`` as for ``associate``."""
     if mode == REMOVE:
-        raise UsageError("--create and --remove cannot be combined")
+        raise UsageError("a record is created to be associated, not removed")
     values = record_values(obj, fields, now=now)
     current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
     sub = _subscription(store, sub_id)
@@ -508,8 +474,8 @@ def edit_line_item(
     spec = {f.name: f for f in RECORD_FIELDS["line_item"]}
     given = {name: raw.strip() for name, raw in fields.items() if raw is not None}
     if not given:
-        raise UsageError("--line-item ID: give --quantity and/or --price to edit it")
-    typed = {name: _typed(spec[name], raw, "--line-item") for name, raw in given.items()}
+        raise UsageError("a line item edit needs a quantity and/or a price")
+    typed = {name: _typed(spec[name], raw, "line_item") for name, raw in given.items()}
     items = store.line_items(sub_id)  # NotFound for an unknown subscription
     store.record_label("line_item", line_item_id)  # NotFound for an unknown line item
     old = next((i for i in items if i.id == line_item_id), None)
@@ -528,12 +494,12 @@ def edit_line_item(
                    typed.get("price", old.price))  # fmt: skip
     currency = str(props.get("hs_currency_code") or "")
     if "price" in typed:
-        _check_money(typed["price"], currency, "--line-item", "price")
+        _check_money(typed["price"], currency, "line_item", "price")
     after = [new if i.id == new.id else i for i in items]
     amount = ops.next_payment_amount(after, currency)
     too_large = money_limit_problem(amount, f"the next payment amount {amount}")
     if too_large:
-        raise UsageError(f"--line-item: {too_large}")
+        raise InputError("line_item", too_large)
     frequency = str(props.get("hs_recurring_billing_frequency") or "")
     try:
         mrr = monthly_recurring(amount, currency, frequency)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from subctl.errors import UsageError
+from subctl.errors import InputError, UsageError
 from subctl.export import Column
 from subctl.query.ast import Condition, Expr, Not, Op, Query, Sort, all_of
 from subctl.query.values import ValueParseError, parse_date, parse_days
@@ -56,27 +56,6 @@ class Listing:
     columns: list[Column]
     properties: list[Property]
     show_sensitive: bool = False
-
-
-def effective_limit(limit: int | None, all_: bool, *, terminal: bool) -> int | None:
-    """``--limit N`` / ``--all`` / neither -> how many rows to fetch (None: all). Without
-    either, a terminal gets ``DEFAULT_LIMIT`` rows and anything else every row."""
-    if limit is not None:
-        if all_:
-            raise UsageError(
-                "--all and --limit cannot be combined",
-                hint="--all lists every subscription, --limit N the first N",
-            )
-        if limit < 1:
-            raise UsageError("--limit must be at least 1", hint="use --all for every subscription")
-        if limit > MAX_LIMIT:
-            raise UsageError(
-                f"--limit must be at most {MAX_LIMIT}", hint="use --all for every subscription"
-            )
-        return limit
-    if all_ or not terminal:
-        return None
-    return DEFAULT_LIMIT
 
 
 def resolve_statuses(values: Iterable[str]) -> list[str]:
@@ -130,11 +109,11 @@ def parse_sort(text: str, registry: PropertyRegistry) -> Sort:
     return Sort(prop.name, descending)
 
 
-def _date_option(flag: str, text: str, today: dt.date) -> dt.date:
+def _date_option(name: str, text: str, today: dt.date) -> dt.date:
     try:
         return parse_date(text, today)
     except ValueParseError as exc:
-        raise UsageError(f"{flag}: {exc}") from exc
+        raise InputError(name, str(exc)) from exc
 
 
 def parse_where(
@@ -158,17 +137,17 @@ def build_listing(
     due = "hs_next_payment_due_date"
     if request.due_before:
         filters.append(
-            Condition(due, Op.LT, (_date_option("--due-before", request.due_before, today),))
+            Condition(due, Op.LT, (_date_option("due_before", request.due_before, today),))
         )
     if request.due_after:
         filters.append(
-            Condition(due, Op.GT, (_date_option("--due-after", request.due_after, today),))
+            Condition(due, Op.GT, (_date_option("due_after", request.due_after, today),))
         )
     if request.due_within:
         try:
             days = parse_days(request.due_within)
         except ValueParseError as exc:
-            raise UsageError(f"--due-within: {exc}") from exc
+            raise InputError("due_within", str(exc)) from exc
         filters.append(Condition(due, Op.BETWEEN, (today, today + dt.timedelta(days=days))))
     if request.due_before or request.due_after or request.due_within:
         # A paused subscription is not due: its next payment due date is when billing may

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from subctl.errors import AuthError, InvalidState, UsageError
+from subctl.errors import Action, AuthError, InputError, InvalidState, Next, UsageError
 from subctl.schema import Property
 from subctl.services.properties.fields import UNIQUE_LIMIT
 from subctl.services.properties.rules import is_ascii_digits
@@ -68,7 +68,7 @@ def require_sensitive_tier(store: Store, sensitivity: str) -> None:
     if sensitivity != "non_sensitive" and tier != SENSITIVE_TIER:
         raise InvalidState(
             f"{sensitivity} properties require the {SENSITIVE_TIER} tier (this workspace: {tier})",
-            hint=f"subctl property settings --tier {SENSITIVE_TIER}",
+            next=Next(Action.SET_TIER, {"tier": SENSITIVE_TIER}),
         )
 
 
@@ -99,7 +99,7 @@ def require_sensitive_access(store: Store, doing: str = "showing highly sensitiv
     if SENSITIVE_VIEW not in permissions(store):
         raise AuthError(
             f"{doing} requires the {SENSITIVE_VIEW} permission",
-            hint=f"grant it with `subctl property settings --grant {SENSITIVE_VIEW}`",
+            next=Next(Action.GRANT, {"permission": SENSITIVE_VIEW}),
         )
 
 
@@ -124,7 +124,7 @@ def _parse_cap(text: str, tier: str) -> tuple[str, str]:
     if value == "default":
         return name, ""
     if not is_ascii_digits(value) or len(value) > 9:
-        raise UsageError(f'--cap: "{text}" is not N, TIER=N or TIER=default')
+        raise InputError("cap", f'"{text}" is not N, TIER=N or TIER=default')
     return name, str(int(value))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from subctl.errors import InvalidState, NotFound, UsageError
+from subctl.errors import Action, InputError, InvalidState, Next, NotFound, UsageError
 from subctl.query.ast import Condition, Op, Query
 from subctl.schema import (
     CALCULATED,
@@ -95,18 +95,25 @@ def option_answer(prop_type: PropType, field_type: str, answer: str) -> list[str
 def _check_options_for(prop_type: PropType, field_type: str, options: Sequence[Option]) -> None:
     if prop_type is not PropType.ENUMERATION:
         if options:
-            raise UsageError(f"--option applies to enumeration properties, not {prop_type.value}")
+            raise InputError(
+                "option", f"applies to enumeration properties, not {prop_type.value}", sep=" "
+            )
         return
     if not options and field_type != CALCULATED:
         raise UsageError(
             "an enumeration needs at least one option",
-            hint="e.g. --option Basic --option Professional --option Enterprise",
+            next=Next(
+                Action.EXAMPLE,
+                {"input": "option", "values": ["Basic", "Professional", "Enterprise"]},
+            ),
         )
 
 
 def _check_unique_type(prop_type: PropType, field_type: str) -> None:
     if (prop_type, field_type) not in ((PropType.STRING, "text"), (PropType.NUMBER, "number")):
-        raise UsageError("--unique applies to single-line text and number properties only")
+        raise InputError(
+            "unique", "applies to single-line text and number properties only", sep=" "
+        )
 
 
 # -- create / preview / edit / delete ----------------------------------------------------------
@@ -160,7 +167,8 @@ def resolve(store: Store, name: str) -> Property:
         suggestion = store.properties().suggest(name)
         raise NotFound(
             f'property "{name}" not found',
-            hint=f'did you mean "{suggestion}"?' if suggestion else "see `subctl property list`",
+            hint=f'did you mean "{suggestion}"?' if suggestion else None,
+            next=Next(Action.LIST_PROPERTIES),
         )
     return prop
 
@@ -239,7 +247,7 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
     prop = resolve(store, name)
     _custom_only(prop, "edited")
     if change.empty():
-        raise UsageError("nothing to change", hint="see `subctl property edit --help`")
+        raise UsageError("nothing to change", next=Next(Action.EDIT_PROPERTY_HELP))
     registry = store.properties()
     field_type = prop.field_type
     if change.field_type is not None:
@@ -266,8 +274,7 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
             raise InvalidState(
                 f"cannot change {prop.name} to {field_type}: {several} subscription(s) have "
                 "several values",
-                hint=f"leave one value on each first; see "
-                f"subctl list --where 'has {prop.name}' --fields id,{prop.name}",
+                next=Next(Action.LEAVE_ONE_VALUE, {"property": prop.name}),
             )
     updated = replace(
         prop,
@@ -299,15 +306,15 @@ def _check_options_unused(store: Store, prop: Property, removed: Sequence[str]) 
     property, a subscription uses every option in its ``;``-separated value."""
     if prop.multi_value:
         in_use = sum(bool(values.intersection(removed)) for values in _multi_values(store, prop))
-        listing = f"subctl list --where 'has {prop.name}' --fields id,{prop.name}"
+        values: list[str] | None = None  # every value
     else:
         in_use = store.count(Condition(prop.name, Op.IN, tuple(removed)))
-        listing = f"subctl list --where '{prop.name} in ({', '.join(removed)})'"
+        values = list(removed)
     if in_use:
         raise InvalidState(
             f"cannot remove option(s) {', '.join(removed)} of {prop.name}: "
             f"{in_use} subscription(s) use them",
-            hint=f"change those values first, e.g. {listing}",
+            next=Next(Action.CHANGE_VALUES, {"property": prop.name, "values": values}),
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from subctl.errors import Conflict, UsageError
+from subctl.errors import Action, Conflict, Next, UsageError
 from subctl.schema import Option, PropertyRegistry, PropType
 from subctl.services import validation
 
@@ -90,7 +90,9 @@ def check_name(name: str, registry: PropertyRegistry) -> str:
         raise UsageError(f'"{name}" is a reserved word of the query language; choose another name')
     existing = registry.get(name)
     if existing is not None and existing.name == name:
-        raise Conflict(f"property {name} already exists", hint=f"see `subctl property view {name}`")
+        raise Conflict(
+            f"property {name} already exists", next=Next(Action.VIEW_PROPERTY, {"name": name})
+        )
     if existing is not None:
         raise UsageError(
             f'property name "{name}" is already used by {existing.name} ({existing.label}) '

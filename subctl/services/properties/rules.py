@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
 from subctl import codec
-from subctl.errors import UsageError
+from subctl.errors import Action, Next, UsageError
 from subctl.schema import PropType
 from subctl.services import validation
 
@@ -82,7 +82,7 @@ def _count(rule_type: str, args: list[str], low: int, high: int) -> None:
         wanted = str(low) if low == high else f"{low}-{high}"
         raise UsageError(
             f"rule {rule_type} takes {wanted} argument(s), got {len(args)}",
-            hint=f"e.g. --rule {RULE_EXAMPLES[rule_type]}",
+            next=Next(Action.EXAMPLE, {"input": "rule", "values": [RULE_EXAMPLES[rule_type]]}),
         )
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.store.base import ItemOutcome, SubscriptionDetail
@@ -19,6 +17,9 @@ from subctl.store.sql.database import Database
 from subctl.store.sql.database import describe_url as describe_url
 from subctl.store.sql.records import SqlRecordStore
 from subctl.store.sql.workspace import SqlWorkspace
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,9 @@
-"""Compile the query AST to a SQLAlchemy expression over the ``subscriptions`` table.
+"""Compile the query AST to SQL text and bound parameters over the ``subscriptions`` table, for
+SQLite (``?`` placeholders) and PostgreSQL (``%s``): the read path runs it on the DB-API directly
+(no SQLAlchemy import), and the write path selects with it too.
 
-Values are always bound parameters. Semantics shared with the CRM search compiler:
+Values are always bound parameters; identifiers come only from the property registry.
+Semantics shared with the CRM search compiler:
 - empty values (HubSpot's rule): a filter on a property never matches a record without a value,
   except the negative operators ``NEQ``/``NOT_IN``/``NOT_CONTAINS_TOKEN`` (and ``is empty``),
   which do. ``not`` is pushed into the operators (``ast.push_not``: ``not a < 5`` is
@@ -21,101 +24,169 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from subctl.errors import UsageError
-from subctl.query.ast import And, Condition, Expr, Op, Or, is_rolling, push_not, resolve
+from subctl.query.ast import And, Condition, Expr, Op, Or, Query, is_rolling, push_not, resolve
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
 
-ASSOCIATIONS = sa.table(
-    "associations",
-    sa.column("subscription_id"),
-    sa.column("object_type"),
-    sa.column("object_id"),
-)
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+@dataclass
+class Sql:
+    """SQL text with its placeholders (``?`` or ``%s``) and the parameters they bind, in order."""
+
+    dialect: str = SQLITE
+    text: str = ""
+    params: list[Any] = field(default_factory=list)
+
+    @property
+    def mark(self) -> str:
+        return "?" if self.dialect == SQLITE else "%s"
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return self.mark
+
+    def binds(self, values: Sequence[Any]) -> str:
+        self.params.extend(values)
+        return ", ".join([self.mark] * len(values))
+
+
+def quote(name: str) -> str:
+    """An identifier of the schema or the property registry, quoted for both dialects."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def compile_where(
     expr: Expr,
-    table: sa.TableClause,
     registry: PropertyRegistry,
+    sql: Sql | None = None,
     *,
     now: dt.datetime | None = None,
-) -> sa.ColumnElement[bool]:
-    """The SQL condition of ``expr``; relative dates (``ast.RelativeDate``) are resolved at
-    ``now`` (default: the current time), today being its UTC day."""
+    dialect: str = SQLITE,
+) -> Sql:
+    """The SQL condition of ``expr`` (appended to ``sql``'s parameters); relative dates
+    (``ast.RelativeDate``) are resolved at ``now`` (default: the current time), today being its
+    UTC day. The returned ``Sql`` holds the condition's text."""
+    out = Sql(dialect) if sql is None else Sql(sql.dialect, params=sql.params)
     if is_rolling(expr):
         moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         expr = resolve(expr, moment.date(), moment)
-    return _compile(push_not(expr), table, registry)
+    out.text = _compile(push_not(expr), registry, out)
+    return out
 
 
-def _compile(
-    expr: Expr, table: sa.TableClause, registry: PropertyRegistry
-) -> sa.ColumnElement[bool]:
-    if isinstance(expr, And):
-        return sa.and_(*(_compile(i, table, registry) for i in expr.items))
-    if isinstance(expr, Or):
-        return sa.or_(*(_compile(i, table, registry) for i in expr.items))
+def select_sql(
+    query: Query,
+    props: Sequence[Property],
+    registry: PropertyRegistry,
+    *,
+    dialect: str = SQLITE,
+    now: dt.datetime | None = None,
+) -> Sql:
+    """``SELECT`` of ``props`` for ``query`` (filter, sort then id, limit)."""
+    sql = Sql(dialect)
+    text = f"SELECT {', '.join(quote(p.column) for p in props)} FROM subscriptions"
+    if query.where is not None:
+        text += " WHERE " + compile_where(query.where, registry, sql, now=now).text
+    order = []
+    if query.sort is not None:
+        prop = registry.get(query.sort.field)
+        if prop is None:
+            raise UsageError(f'cannot sort by unknown field "{query.sort.field}"')
+        direction = "DESC" if query.sort.descending else "ASC"
+        order.append(f"{quote(prop.column)} {direction} NULLS LAST")
+    order.append("hs_object_id")
+    text += " ORDER BY " + ", ".join(order)
+    if query.limit is not None:
+        text += " LIMIT " + sql.bind(query.limit)
+    sql.text = text
+    return sql
+
+
+def count_sql(
+    where: Expr | None,
+    registry: PropertyRegistry,
+    *,
+    dialect: str = SQLITE,
+    now: dt.datetime | None = None,
+) -> Sql:
+    sql = Sql(dialect)
+    text = "SELECT count(*) FROM subscriptions"
+    if where is not None:
+        text += " WHERE " + compile_where(where, registry, sql, now=now).text
+    sql.text = text
+    return sql
+
+
+def _compile(expr: Expr, registry: PropertyRegistry, sql: Sql) -> str:
+    if isinstance(expr, And | Or):
+        if not expr.items:
+            return "1 = 1" if isinstance(expr, And) else "1 = 0"
+        joiner = " AND " if isinstance(expr, And) else " OR "
+        return "(" + joiner.join(_compile(i, registry, sql) for i in expr.items) + ")"
     assert isinstance(expr, Condition)  # push_not removed every Not
     if expr.association is not None:
-        return _association(expr, table)
+        return _association(expr, sql)
     prop = registry.get(expr.field)
     if prop is None:
         raise UsageError(f'unknown field "{expr.field}"')
-    return _condition(expr, prop, table.c[prop.column])
+    return _condition(expr, prop, quote(prop.column), sql)
 
 
-def _condition(
-    cond: Condition, prop: Property, column: sa.ColumnElement[Any]
-) -> sa.ColumnElement[bool]:
+_COMPARISONS = {Op.EQ: "=", Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
+
+
+def _condition(cond: Condition, prop: Property, column: str, sql: Sql) -> str:
     op = cond.op
     if op is Op.HAS_PROPERTY:
-        return column.is_not(None)
+        return f"{column} IS NOT NULL"
     if op is Op.NOT_HAS_PROPERTY:
-        return column.is_(None)
+        return f"{column} IS NULL"
     if prop.multi_value and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
-        return _multi_value(column, op, cond.values)
+        return _multi_value(column, op, cond.values, sql)
+    raw = column
     folded = prop.type is PropType.STRING
     if folded:
-        column = sa.func.lower(column)
+        column = f"lower({column})"
     values = [_bind(prop, v, folded) for v in cond.values]
-    comparisons: dict[Op, Callable[[Any], sa.ColumnElement[bool]]] = {
-        Op.EQ: column.__eq__,
-        Op.NEQ: column.is_distinct_from,
-        Op.LT: column.__lt__,
-        Op.LTE: column.__le__,
-        Op.GT: column.__gt__,
-        Op.GTE: column.__ge__,
-    }
-    if op in comparisons:
-        return comparisons[op](values[0])
+    if op in _COMPARISONS:
+        return f"{column} {_COMPARISONS[op]} {sql.bind(values[0])}"
+    if op is Op.NEQ:
+        distinct = "IS NOT" if sql.dialect == SQLITE else "IS DISTINCT FROM"
+        return f"{column} {distinct} {sql.bind(values[0])}"
     if op is Op.BETWEEN:
-        return column.between(values[0], values[1])
+        return f"{column} BETWEEN {sql.bind(values[0])} AND {sql.bind(values[1])}"
     if op is Op.IN:
-        return column.in_(values)
+        return f"{column} IN ({sql.binds(values)})" if values else "1 = 0"
     if op is Op.NOT_IN:
-        return sa.or_(column.not_in(values), column.is_(None))
-    token = _token_match(column, str(cond.values[0]).lower())
+        if not values:
+            return "1 = 1"
+        return f"({column} NOT IN ({sql.binds(values)}) OR {raw} IS NULL)"
+    token = _token_match(raw, str(cond.values[0]).lower(), sql)
     if op is Op.CONTAINS_TOKEN:
         return token
-    return sa.or_(sa.not_(token), column.is_(None))
+    return f"(NOT {token} OR {raw} IS NULL)"
 
 
-def _multi_value(
-    column: sa.ColumnElement[Any], op: Op, values: tuple[Any, ...]
-) -> sa.ColumnElement[bool]:
+def _multi_value(column: str, op: Op, values: tuple[Any, ...], sql: Sql) -> str:
     """A multiple-checkbox value is ``;``-joined options; as in HubSpot, ``EQ``/``IN`` match a
     record holding any of the options given (``tier = premium`` matches ``basic;premium``) and
     ``NEQ``/``NOT_IN`` are their complements, including records without a value."""
-    framed = sa.literal(";") + column + sa.literal(";")
-    holds = sa.or_(*(framed.like(f"%;{_like_escape(str(v))};%", escape="\\") for v in values))
+    framed = f"({sql.mark} || {column} || {sql.mark})"
+    likes = []
+    for v in values:
+        sql.params.extend([";", ";"])
+        likes.append(f"{framed} LIKE {sql.bind(f'%;{_like_escape(str(v))};%')} ESCAPE '\\'")
+    holds = "(" + " OR ".join(likes) + ")" if likes else "1 = 0"
     if op in (Op.EQ, Op.IN):
         return holds
-    return sa.or_(sa.not_(holds), column.is_(None))
+    return f"(NOT {holds} OR {column} IS NULL)"
 
 
 def _like_escape(text: str) -> str:
@@ -156,32 +227,27 @@ def regexp(pattern: str, value: str | None) -> bool | None:
     return _compiled(pattern).search(value) is not None
 
 
-def _token_match(column: sa.ColumnElement[Any], token: str) -> sa.ColumnElement[bool]:
+def _token_match(column: str, token: str, sql: Sql) -> str:
     # LIKE narrows cheaply (in C) on the token's literal parts; the regular expression then
-    # checks word boundaries. SQLAlchemy maps regexp_match to REGEXP on SQLite (``regexp``
-    # above, registered by the SQL store) and to ~* on PostgreSQL (whose engine does not
-    # backtrack on patterns without back-references).
+    # checks word boundaries: REGEXP on SQLite (``regexp`` above, registered on every
+    # connection) and ~ on PostgreSQL (whose engine does not backtrack on patterns without
+    # back-references).
     pattern = "%" + _like_escape(token).replace("*", "%") + "%"
-    return sa.and_(
-        sa.func.lower(column).like(pattern, escape="\\"),
-        sa.func.lower(column).regexp_match(token_regex(token)),
-    )
+    like = f"lower({column}) LIKE {sql.bind(pattern)} ESCAPE '\\'"
+    regexp_op = "REGEXP" if sql.dialect == SQLITE else "~"
+    return f"({like} AND lower({column}) {regexp_op} {sql.bind(token_regex(token))})"
 
 
-def _association(cond: Condition, table: sa.TableClause) -> sa.ColumnElement[bool]:
+def _association(cond: Condition, sql: Sql) -> str:
     name = cond.association
     if name not in ASSOCIATION_BY_NAME:
         raise UsageError(f'unknown association "{name}"; one of: {", ".join(ASSOCIATION_BY_NAME)}')
-    ids = sa.select(ASSOCIATIONS.c.subscription_id).where(ASSOCIATIONS.c.object_type == name)
     op = cond.op
-    values = [int(v) for v in cond.values]
-    if op in (Op.EQ, Op.IN):
-        ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
-    elif op in (Op.NEQ, Op.NOT_IN):
-        ids = ids.where(ASSOCIATIONS.c.object_id.in_(values))
-        return table.c.hs_object_id.not_in(ids)
-    elif op is Op.NOT_HAS_PROPERTY:
-        return table.c.hs_object_id.not_in(ids)
-    elif op is not Op.HAS_PROPERTY:
+    if op not in (Op.EQ, Op.IN, Op.NEQ, Op.NOT_IN, Op.HAS_PROPERTY, Op.NOT_HAS_PROPERTY):
         raise UsageError(f"associations.{name} supports =, !=, in, not in and has; not {op.value}")
-    return table.c.hs_object_id.in_(ids)
+    ids = f"SELECT subscription_id FROM associations WHERE object_type = {sql.bind(name)}"
+    values = [int(v) for v in cond.values]
+    if op in (Op.EQ, Op.IN, Op.NEQ, Op.NOT_IN):
+        ids += f" AND object_id IN ({sql.binds(values)})" if values else " AND 1 = 0"
+    negated = op in (Op.NEQ, Op.NOT_IN, Op.NOT_HAS_PROPERTY)
+    return f"hs_object_id {'NOT IN' if negated else 'IN'} ({ids})"

@@ -2,6 +2,12 @@
 check, the mapping of database errors, and dialect helpers shared by the record store
 (``records.py``), the workspace (``workspace.py``) and the bulk loader (``seed.py``), which all
 work over one ``Database``: one engine, one registry of property definitions.
+
+Reading verbs are short and import-bound, so opening, the schema check and the reads run on the
+DB-API directly (``sqlite3``; PostgreSQL's driver through the engine's pool) with SQL text from
+``compiler.py`` and the light table description of ``schema.py``: a ``list`` or ``view`` on
+SQLite imports no SQLAlchemy. The SQLAlchemy engine is created on first use, by writes,
+migrations and DDL.
 """
 
 from __future__ import annotations
@@ -14,9 +20,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.errors import Conflict, StoreUnavailable, SubctlError
@@ -28,13 +32,16 @@ from subctl.schema import (
     PropType,
     to_storage,
 )
-from subctl.store.sql import migrations, schema
-from subctl.store.sql.compiler import regexp
+from subctl.store.sql import schema
+from subctl.store.sql.compiler import POSTGRESQL, SQLITE, regexp
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 STREAM_CHUNK = 1000
 
 
-def _read_only_url(path: Path) -> sa.URL:
+def _read_only_uri(path: Path) -> str:
     """A read-only SQLite URI. In a directory subctl cannot write, with no ``-wal`` file
     present, SQLite cannot create the WAL index it needs even to read, so the file is opened
     ``immutable``: nothing can be pending in a WAL, and no subctl can write there either."""
@@ -42,9 +49,25 @@ def _read_only_url(path: Path) -> sa.URL:
 
     wal = path.with_name(path.name + "-wal")
     mode = "immutable=1" if _no_write_access(path.parent) and not wal.exists() else "mode=ro"
-    return sa.URL.create(
-        "sqlite", database=f"file:{quote(str(path))}?{mode}", query={"uri": "true"}
-    )
+    return f"file:{quote(str(path))}?{mode}"
+
+
+def parse_url(url: str) -> tuple[str, str | None]:
+    """(backend name, database) of a workspace URL: ``("sqlite", path)`` for the URLs
+    ``config.workspace_url`` makes, without SQLAlchemy; anything else through SQLAlchemy's
+    parser (the URL of a PostgreSQL workspace, a SQLite URL with a query)."""
+    from urllib.parse import unquote
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.split("+", 1)[0].lower() == "sqlite" and "?" not in rest:
+        if rest in ("", "/"):
+            return "sqlite", None
+        if rest.startswith("/"):
+            return "sqlite", unquote(rest[1:])
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    return parsed.get_backend_name(), parsed.database
 
 
 def _is_read_only(exc: BaseException | None) -> bool:
@@ -74,6 +97,21 @@ def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _connect_sqlite(target: str, *, read_only: bool) -> Any:
+    """A DB-API connection to a SQLite workspace in autocommit mode (each statement its own
+    transaction), with the pragmas and functions of the engine's connections."""
+    import sqlite3
+
+    conn = sqlite3.connect(target, uri=read_only, isolation_level=None, check_same_thread=False)
+    try:
+        (_sqlite_read_only_pragmas if read_only else _sqlite_pragmas)(conn, None)
+        _sqlite_functions(conn, None)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def describe_url(url: str) -> str:
     """A URL safe to print: the password hidden (the one rule, ``config.shown``)."""
     from subctl.config import shown
@@ -98,15 +136,15 @@ def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) 
     workspace and, for a damaged file, how to recover."""
     text = str(cause)
     lowered = text.lower()
-    parsed = sa.make_url(url)
-    where = parsed.database if parsed.get_backend_name() == "sqlite" else describe_url(url)
+    backend, database = parse_url(url)
+    where = database if backend == "sqlite" else describe_url(url)
     if not damaged and any(word in lowered for word in _LOCKED):
         return StoreUnavailable(
             f"workspace {where} is busy: {text}",
             hint="another subctl may hold a lock on it; retry in a moment",
         )
     if damaged or any(word in lowered for word in _DAMAGED):
-        if parsed.get_backend_name() != "sqlite":
+        if backend != "sqlite":
             return StoreUnavailable(f"workspace {where} is damaged: {text}")
         return StoreUnavailable(
             f"workspace {where} is damaged: {text}",
@@ -157,7 +195,7 @@ class Database:
         try:
             self._connect(url, create, adopt)
         except OSError as exc:  # the path itself: not a directory, a symlink loop, no permission
-            where = sa.make_url(url).database or describe_url(url)
+            where = parse_url(url)[1] or describe_url(url)
             culprit = f" ({exc.filename})" if exc.filename and exc.filename != where else ""
             raise StoreUnavailable(
                 f"cannot open workspace {where}: {exc.strerror or exc}{culprit}",
@@ -166,13 +204,19 @@ class Database:
 
     def _connect(self, url: str, create: bool, adopt: bool) -> None:
         self.url = url
-        parsed = sa.make_url(url)
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        backend, database = parse_url(url)
+        self.is_sqlite = backend == "sqlite"
+        self.dialect = SQLITE if self.is_sqlite else POSTGRESQL
+        self.mark = "?" if self.is_sqlite else "%s"  # the DB-API placeholder
         self.path: Path | None = None
         self.read_only = False
-        engine_url: str | sa.URL = url
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            path = self.path = Path(parsed.database)
+        self._engine: sa.Engine | None = None
+        self._reader: Any = None  # SQLite: the DB-API connection reads go through
+        self._engine_url: str | sa.URL = url
+        self._sqlite_target = ":memory:"
+        if self.is_sqlite and database and database != ":memory:":
+            path = self.path = Path(database)
+            self._sqlite_target = str(path)
             if path.is_dir():
                 raise StoreUnavailable(
                     f"{path} is a directory, not a workspace file",
@@ -188,25 +232,68 @@ class Database:
                 _create_private(path)
             elif _no_write_access(path) or _no_write_access(path.parent):
                 self.read_only = True
-                engine_url = _read_only_url(path)
-        try:
-            self.engine = sa.create_engine(engine_url)
-        except ModuleNotFoundError as exc:
-            raise StoreUnavailable(
-                f"cannot open workspace {describe_url(url)}: {exc}",
-                hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
-            ) from exc
-        except sa.exc.ArgumentError as exc:
-            raise StoreUnavailable(f"cannot open workspace {describe_url(url)}: {exc}") from exc
-        if self.is_sqlite:
-            pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
-            sa.event.listen(self.engine, "connect", pragmas)
-            sa.event.listen(self.engine, "connect", _sqlite_functions)
+                self._sqlite_target = _read_only_uri(path)
+        elif self.is_sqlite:
+            # An in-memory database exists per connection: reads and writes share the engine's.
+            self.engine  # noqa: B018
+        else:
+            self.engine  # noqa: B018  # the driver: a missing one is reported now
         self._registry: PropertyRegistry | None = None
         self._table: sa.Table | None = None
         with self.errors():
             self._open(create, adopt)
             self._check_schema()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (writes, migrations, DDL), created on first use."""
+        if self._engine is None:
+            import sqlalchemy as sa
+
+            if self.read_only:
+                self._engine_url = sa.URL.create(
+                    "sqlite", database=self._sqlite_target, query={"uri": "true"}
+                )
+            try:
+                engine = sa.create_engine(self._engine_url)
+            except ModuleNotFoundError as exc:
+                raise StoreUnavailable(
+                    f"cannot open workspace {describe_url(self.url)}: {exc}",
+                    hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
+                ) from exc
+            except sa.exc.ArgumentError as exc:
+                raise StoreUnavailable(
+                    f"cannot open workspace {describe_url(self.url)}: {exc}"
+                ) from exc
+            if self.is_sqlite:
+                pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
+                sa.event.listen(engine, "connect", pragmas)
+                sa.event.listen(engine, "connect", _sqlite_functions)
+            self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A DB-API cursor for reads (placeholders: ``self.mark``), database errors mapped.
+        SQLite: one connection of this process, in autocommit mode; PostgreSQL: a connection
+        of the engine's pool, returned (rolled back) afterwards."""
+        with self.errors():
+            if not self.is_sqlite or self._sqlite_target == ":memory:":
+                conn = self.engine.raw_connection()
+                cursor = conn.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+                    conn.close()
+                return
+            if self._reader is None:
+                self._reader = _connect_sqlite(self._sqlite_target, read_only=self.read_only)
+            cursor = self._reader.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
     def _where_hint(self) -> str:
         return describe_url(self.url) if self.path is None else str(self.path)
@@ -214,12 +301,28 @@ class Database:
     def _init_command(self) -> str:
         return _command(self.path, "init")
 
+    def _tables(self, cursor: Any) -> set[str]:
+        if self.is_sqlite:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%'"
+                " ESCAPE '~'"
+            )
+        else:
+            cursor.execute(
+                "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+            )
+        return {str(row[0]) for row in cursor.fetchall()}
+
     def _open(self, create: bool, adopt: bool) -> None:
-        with self.engine.connect() as conn:
-            done = migrations.applied(conn)
-            foreign = not done and bool(sa.inspect(conn).get_table_names())
+        with self.reading() as cursor:
+            tables = self._tables(cursor)
+            done: set[str] = set()
+            if schema.MIGRATIONS_TABLE in tables:
+                cursor.execute(f"SELECT name FROM {schema.MIGRATIONS_TABLE}")
+                done = {str(row[0]) for row in cursor.fetchall()}
+            foreign = not done and bool(tables)
         where = self._where_hint()
-        newer = migrations.unknown(done)
+        newer = done - set(schema.MIGRATIONS)
         if newer:
             raise StoreUnavailable(
                 f"{where} was created by a newer subctl (unknown schema migration "
@@ -238,35 +341,36 @@ class Database:
                     hint=f"choose another path, or run `{self._init_command()} --force` to add"
                     " subctl's tables to it",
                 )
-        if len(done) < len(migrations.MIGRATIONS):
+        if len(done) < len(schema.MIGRATIONS):
             if not create:
                 # Only `init` and `demo` change the schema: a reading verb must not write.
                 raise StoreUnavailable(
                     f"{where} was created by an older subctl and needs a schema upgrade",
                     hint=f"run `{self._init_command()}` to upgrade it",
                 )
+            from subctl.store.sql import migrations
+
             migrations.migrate(self.engine)
 
     def _check_schema(self) -> None:
         """A workspace that lacks a table or column the migrations (or a custom property)
         create is damaged: ``StoreUnavailable`` naming the first one missing, before any verb
         runs into it. One catalogue query for every table's columns, and the definitions."""
-        with self.engine.connect() as conn:
-            present = _columns(conn, self.is_sqlite)
+        with self.reading() as cursor:
+            present = _columns(cursor, self.is_sqlite)
 
-        def check(table: sa.Table) -> None:
-            missing = [c.name for c in table.columns if c.name not in present.get(table.name, ())]
-            if table.name not in present:
-                raise unavailable(self.url, f"table {table.name} is missing", damaged=True)
+        def check(name: str, columns: Sequence[str]) -> None:
+            missing = [c for c in columns if c not in present.get(name, ())]
+            if name not in present:
+                raise unavailable(self.url, f"table {name} is missing", damaged=True)
             if missing:
-                raise unavailable(
-                    self.url, f"column {table.name}.{missing[0]} is missing", damaged=True
-                )
+                raise unavailable(self.url, f"column {name}.{missing[0]} is missing", damaged=True)
 
-        for table in schema.metadata.sorted_tables:
+        for table in schema.TABLES:
             if table.name != "subscriptions":
-                check(table)
-        check(self.table())  # after the definitions: its columns follow from them
+                check(table.name, [c.name for c in table.columns])
+        # after the definitions: its columns follow from them
+        check("subscriptions", [p.column for p in self.properties()])
 
     def repair_indexes(self) -> list[str]:
         """Recreate the indexes a SQLite workspace should have and lacks (those of the
@@ -275,6 +379,8 @@ class Database:
         ``Conflict``, and nothing is recreated."""
         if not self.is_sqlite:
             return []
+        import sqlalchemy as sa
+
         expected = dict(migration_indexes())
         for prop in self.properties():
             if not prop.hubspot_defined:
@@ -330,35 +436,53 @@ class Database:
 
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
-        DB-API cursor (bulk paths); None for anything else."""
-        if _is_read_only(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc):
-            return self._read_only_error()  # a write on a workspace opened read-only
-        if isinstance(exc, sa.exc.IntegrityError):
-            return Conflict(f"conflict in the workspace: {exc.orig}")
-        if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
-            return unavailable(self.url, exc.orig or exc)
-        dbapi = self.engine.dialect.loaded_dbapi
+        DB-API cursor (reads, bulk paths); None for anything else."""
+        if self._engine is not None:
+            import sqlalchemy as sa
+
+            if _is_read_only(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc):
+                return self._read_only_error()  # a write on a workspace opened read-only
+            if isinstance(exc, sa.exc.IntegrityError):
+                return Conflict(f"conflict in the workspace: {exc.orig}")
+            if isinstance(exc, sa.exc.DatabaseError):  # OperationalError included
+                return unavailable(self.url, exc.orig or exc)
+        if _is_read_only(exc):
+            return self._read_only_error()
+        dbapi = self.dbapi()
         if isinstance(exc, dbapi.IntegrityError):
             return _conflict(str(exc))
         if isinstance(exc, dbapi.DatabaseError):
             return unavailable(self.url, exc)
         return None
 
+    def dbapi(self) -> Any:
+        """The DB-API module of the database's driver."""
+        if self.is_sqlite:
+            import sqlite3
+
+            return sqlite3
+        return self.engine.dialect.loaded_dbapi
+
     def close(self) -> None:
-        self.engine.dispose()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._engine is not None:
+            self._engine.dispose()
 
     # -- properties -----------------------------------------------------------------------
 
     def properties(self) -> PropertyRegistry:
         if self._registry is None:
-            with self.errors(), self.engine.connect() as conn:
-                rows = conn.execute(sa.select(schema.property_definitions))
-                custom = [custom_property(row) for row in rows]
+            columns = [c.name for c in schema.DEFINITIONS.columns]
+            with self.reading() as cursor:
+                cursor.execute(f"SELECT {', '.join(columns)} FROM property_definitions")
+                custom = [custom_property(_Row(columns, row)) for row in cursor.fetchall()]
             self._registry = PropertyRegistry([*STANDARD_PROPERTIES, *custom])
         return self._registry
 
     def table(self) -> sa.Table:
-        """The ``subscriptions`` table with a column per known property."""
+        """The ``subscriptions`` table with a column per known property (SQLAlchemy)."""
         if self._table is None:
             self._table = schema.subscriptions_table(self.properties())
         return self._table
@@ -372,6 +496,16 @@ class Database:
         """The DB-API cursor of ``conn`` and its parameter placeholder (bulk paths)."""
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         return conn.connection.cursor(), mark
+
+
+class _Row:
+    """A DB-API row with its columns as attributes."""
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
+        self.__dict__.update(zip(names, values, strict=True))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
 
 
 def custom_property(row: Any) -> Property:
@@ -444,24 +578,28 @@ def insert_flat(
         cursor.execute(head + ", ".join([one] * (count - full)), values[full * width :])
 
 
-def _columns(conn: sa.Connection, is_sqlite: bool) -> dict[str, set[str]]:
-    """The columns of every table of the database, by table."""
-    present: dict[str, set[str]] = {}
+def _columns(cursor: Any, is_sqlite: bool) -> dict[str, set[str]]:
+    """The columns of every table of the database, by table: one catalogue query."""
     if is_sqlite:
-        rows = conn.exec_driver_sql(
+        cursor.execute(
             "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
             " WHERE m.type = 'table'"
         )
-        for table, column in rows:
-            present.setdefault(table, set()).add(column)
-        return present
-    for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
-        present[table] = {c["name"] for c in columns}
+    else:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+        )
+    present: dict[str, set[str]] = {}
+    for table, column in cursor.fetchall():
+        present.setdefault(str(table), set()).add(str(column))
     return present
 
 
 def put_setting(conn: sa.Connection, key: str, value: str) -> None:
     """Set a workspace setting within the connection's transaction."""
+    import sqlalchemy as sa
+
     settings = schema.workspace_settings
     conn.execute(sa.delete(settings).where(settings.c.key == key))
     conn.execute(sa.insert(settings).values(key=key, value=value))
@@ -473,6 +611,10 @@ CUSTOM_INDEX = "ix_subscriptions_cp_{name}"
 @functools.cache
 def migration_indexes() -> tuple[tuple[str, str], ...]:
     """(name, DDL) of every index the migrations create, from a replay in memory."""
+    import sqlalchemy as sa
+
+    from subctl.store.sql import migrations
+
     engine = sa.create_engine("sqlite://")
     migrations.migrate(engine)
     with engine.connect() as conn:
@@ -485,6 +627,8 @@ def migration_indexes() -> tuple[tuple[str, str], ...]:
 
 
 def property_index(prop: Property) -> sa.Index:
+    import sqlalchemy as sa
+
     column = sa.Column(prop.column, schema.column_type(prop.type))
     sa.Table("subscriptions", sa.MetaData(), column)
     indexed = sa.func.lower(column) if prop.type is PropType.STRING else column

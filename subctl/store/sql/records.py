@@ -1,6 +1,7 @@
 """``SqlRecordStore``: subscriptions and their associated records in a SQL database (SQLite for
-a local workspace, PostgreSQL for a team), over SQLAlchemy Core and the one schema
-(``schema.py``).
+a local workspace, PostgreSQL for a team), over the one schema (``schema.py``): reads run SQL
+text from ``compiler.py`` on the DB-API directly (no SQLAlchemy import on a reading verb), writes
+go through SQLAlchemy Core and the DB-API's ``executemany``.
 
 The ``subscriptions`` table has one column per property (standard and custom), so custom
 properties filter and index like standard ones. Reads stream; batch writes go through the
@@ -16,9 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from subctl import codec, labels
 from subctl.errors import Conflict, NotFound, UsageError
@@ -48,7 +47,7 @@ from subctl.store.base import (
 from subctl.store.base import Refund as RefundRecord
 from subctl.store.ops import Delete, Op, Update, changes, charges_of, refunds_of
 from subctl.store.sql import schema
-from subctl.store.sql.compiler import compile_where
+from subctl.store.sql.compiler import count_sql, quote, select_sql
 from subctl.store.sql.database import (
     ID_CHUNK,
     STREAM_CHUNK,
@@ -60,16 +59,17 @@ from subctl.store.sql.database import (
     ms,
     property_index,
 )
-from subctl.store.sql.seed import Insert, SqlSeeder
 from subctl.store.sql.workspace import journal
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from subctl.store.sql.seed import Insert
 
 BATCH_CACHE_KIB = 131_072  # SQLite page cache of a connection that applies batches (128 MiB)
 BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
 UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
-_LINKS = schema.associations
-_HISTORY = schema.property_history
-_DEFINITIONS = schema.property_definitions
 
 
 class SqlRecordStore:
@@ -92,18 +92,26 @@ class SqlRecordStore:
 
     def seed(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         """Insert rows of stored values into a record table; returns the count."""
+        from subctl.store.sql.seed import SqlSeeder
+
         return SqlSeeder(self.db).bulk_insert(table, columns, rows)
 
     def replacing_records(
         self, stamp: tuple[str, str] | None = None
     ) -> AbstractContextManager[Insert]:
         """See ``SqlSeeder.replacing_records``."""
+        from subctl.store.sql.seed import SqlSeeder
+
         return SqlSeeder(self.db).replacing_records(stamp)
 
     def has_records(self) -> bool:
+        from subctl.store.sql.seed import SqlSeeder
+
         return SqlSeeder(self.db).has_records()
 
     def records_digest(self, stamp_key: str) -> str:
+        from subctl.store.sql.seed import SqlSeeder
+
         return SqlSeeder(self.db).records_digest(stamp_key)
 
     def repair_indexes(self) -> list[str]:
@@ -116,54 +124,44 @@ class SqlRecordStore:
 
     # -- reading subscriptions --------------------------------------------------------------
 
-    def _select(self, fields: Sequence[str] | None) -> tuple[sa.Select[Any], list[Property]]:
+    def _props(self, fields: Sequence[str] | None) -> list[Property]:
         registry = self.properties()
         names = ["hs_object_id", *(f for f in fields if f != "hs_object_id")] if fields else None
         props = [p for p in registry if names is None or p.name in names]
         if names is not None:
             props.sort(key=lambda p: names.index(p.name))
-        table = self.db.table()
-        return sa.select(*(table.c[p.column] for p in props)), props
-
-    def _where(self, stmt: sa.Select[Any], where: Expr | None) -> sa.Select[Any]:
-        if where is None:
-            return stmt
-        return stmt.where(compile_where(where, self.db.table(), self.properties()))
+        return props
 
     def search(self, query: Query, fields: Sequence[str] | None = None) -> Iterator[Subscription]:
-        stmt, props = self._select(fields)
-        stmt = self._where(stmt, query.where)
-        table = self.db.table()
-        if query.sort is not None:
-            sort_prop = self.properties().get(query.sort.field)
-            if sort_prop is None:
-                raise UsageError(f'cannot sort by unknown field "{query.sort.field}"')
-            column = table.c[sort_prop.column]
-            order = column.desc() if query.sort.descending else column.asc()
-            stmt = stmt.order_by(sa.nulls_last(order))
-        stmt = stmt.order_by(table.c.hs_object_id)
-        if query.limit is not None:
-            stmt = stmt.limit(query.limit)
-        return self._stream(stmt, props)
+        props = self._props(fields)
+        sql = select_sql(query, props, self.properties(), dialect=self.db.dialect)
+        return self._stream(sql.text, sql.params, props)
 
-    def _stream(self, stmt: sa.Select[Any], props: list[Property]) -> Iterator[Subscription]:
+    def _stream(
+        self, text: str, params: Sequence[Any], props: list[Property]
+    ) -> Iterator[Subscription]:
         names = [p.name for p in props]
         readers = [_reader(p) for p in props]  # memoised converters: batches read 100k rows
-        with self.db.errors(), self.db.engine.connect() as conn:
-            result = conn.execution_options(yield_per=STREAM_CHUNK).execute(stmt)
-            for row in result:
-                values = [read(raw) for read, raw in zip(readers, row, strict=True)]
-                yield Subscription(id=int(row[0]), properties=dict(zip(names, values, strict=True)))
+        with self.db.reading() as cursor:
+            cursor.execute(text, params)
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                for row in rows:
+                    values = [read(raw) for read, raw in zip(readers, row, strict=True)]
+                    yield Subscription(
+                        id=int(row[0]), properties=dict(zip(names, values, strict=True))
+                    )
 
     def count(self, where: Expr | None = None) -> int:
-        stmt = self._where(sa.select(sa.func.count()).select_from(self.db.table()), where)
-        with self.db.errors(), self.db.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
+        sql = count_sql(where, self.properties(), dialect=self.db.dialect)
+        with self.db.reading() as cursor:
+            cursor.execute(sql.text, sql.params)
+            return int(cursor.fetchone()[0])
 
     def get(self, sub_id: int) -> Subscription:
-        stmt, props = self._select(None)
-        stmt = stmt.where(self.db.table().c.hs_object_id == sub_id)
-        for sub in self._stream(stmt, props):
+        props = self._props(None)
+        columns = ", ".join(quote(p.column) for p in props)
+        text = f"SELECT {columns} FROM subscriptions WHERE hs_object_id = {self.db.mark}"
+        for sub in self._stream(text, [sub_id], props):
             return sub
         raise NotFound(f"subscription {sub_id} not found")
 
@@ -171,33 +169,26 @@ class SqlRecordStore:
         """The subscription with its associations, payments and history (the outbox is the
         workspace's: ``Workspace.outbox``)."""
         detail = SubscriptionDetail(self.get(sub_id))
-        with self.db.errors(), self.db.engine.connect() as conn:
-            links = conn.execute(
-                sa.select(_LINKS.c.object_type, _LINKS.c.object_id, _LINKS.c.type_id)
-                .where(_LINKS.c.subscription_id == sub_id)
-                .order_by(_LINKS.c.object_type, _LINKS.c.object_id)
-            ).all()
-            by_type: dict[str, dict[int, int]] = {}
-            for object_type, object_id, type_id in links:
-                by_type.setdefault(object_type, {})[int(object_id)] = int(type_id)
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            by_type = _links(cursor, mark, sub_id)
             for object_type, ids in by_type.items():
                 if object_type == "payment":
-                    detail.payments = _payments(conn, ids)
-                found = _labels(conn, object_type, list(ids))
+                    detail.payments = _payments(cursor, mark, list(ids))
+                found = _labels(cursor, mark, object_type, list(ids))
                 detail.associations.extend(
                     AssociatedRecord(object_type, oid, ids[oid], *found.get(oid, (str(oid), ())))
                     for oid in ids
                 )
-            history = conn.execute(
-                sa.select(_HISTORY)
-                .where(_HISTORY.c.subscription_id == sub_id)
-                .order_by(_HISTORY.c.changed_at.desc(), _HISTORY.c.id.desc())
-            ).all()
+            cursor.execute(
+                "SELECT property, old_value, new_value, changed_at, source FROM property_history"
+                f" WHERE subscription_id = {mark} ORDER BY changed_at DESC, id DESC",
+                (sub_id,),
+            )
             detail.history = [
-                Change(h.property, h.old_value, h.new_value,
-                       from_storage(PropType.DATETIME, h.changed_at), h.source)
-                for h in history
-            ]  # fmt: skip
+                Change(prop, old, new, from_storage(PropType.DATETIME, changed_at), source)
+                for prop, old, new, changed_at, source in cursor.fetchall()
+            ]
         return detail
 
     # -- lifecycle verbs and the batch journal -----------------------------------
@@ -217,8 +208,8 @@ class SqlRecordStore:
         """Rows of ``sql`` (``{ids}``: the id list, ``{mark}``: a placeholder for each of
         ``extra``) for the ids, a chunk at a time; the first column is a subscription id."""
         ids = list(dict.fromkeys(sub_ids))
-        with self.db.errors(), self.db.engine.connect() as conn:
-            cursor, mark = self.db.cursor(conn)
+        mark = self.db.mark
+        with self.db.reading() as cursor:
             for start in range(0, len(ids), ID_CHUNK):
                 part = ids[start : start + ID_CHUNK]
                 text = sql.format(ids=", ".join([mark] * len(part)), mark=mark)
@@ -346,9 +337,15 @@ class SqlRecordStore:
             raise UsageError(f"cannot create {prop.name}: not a custom property name")
         if self.properties().get(prop.name) is not None:
             raise Conflict(f"property {prop.name} already exists")
+        import sqlalchemy as sa
+
         column = sa.Column(prop.column, schema.column_type(prop.type))
         with self.db.errors(), self.db.engine.begin() as conn:
-            conn.execute(sa.insert(_DEFINITIONS).values(**_definition_values(prop, created=True)))
+            conn.execute(
+                sa.insert(schema.property_definitions).values(
+                    **_definition_values(prop, created=True)
+                )
+            )
             spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
             conn.execute(sa.schema.CreateIndex(property_index(prop)))
@@ -365,42 +362,44 @@ class SqlRecordStore:
         if (old.type, old.unique) != (prop.type, prop.unique):
             raise UsageError(f"the type and uniqueness of {prop.name} cannot change")
         values = _definition_values(prop, created=False)
+        import sqlalchemy as sa
+
+        definitions = schema.property_definitions
         with self.db.errors(), self.db.engine.begin() as conn:
             conn.execute(
-                sa.update(_DEFINITIONS).where(_DEFINITIONS.c.name == prop.name).values(**values)
+                sa.update(definitions).where(definitions.c.name == prop.name).values(**values)
             )
         self.db.invalidate()
 
     def delete_property(self, name: str) -> None:
         prop = self._definition(name)
+        import sqlalchemy as sa
+
+        definitions, history = schema.property_definitions, schema.property_history
         with self.db.errors(), self.db.engine.begin() as conn:
             conn.execute(sa.schema.DropIndex(property_index(prop), if_exists=True))
             column = conn.dialect.identifier_preparer.quote(prop.column)
             conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
-            conn.execute(sa.delete(_DEFINITIONS).where(_DEFINITIONS.c.name == name))
-            conn.execute(sa.delete(_HISTORY).where(_HISTORY.c.property == name))
+            conn.execute(sa.delete(definitions).where(definitions.c.name == name))
+            conn.execute(sa.delete(history).where(history.c.property == name))
         self.db.invalidate()
 
-    def _require_subscription(self, conn: sa.Connection, sub_id: int) -> None:
-        ids = self.db.table().c.hs_object_id
-        if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
+    def _require_subscription(self, cursor: Any, sub_id: int) -> None:
+        cursor.execute(
+            f"SELECT hs_object_id FROM subscriptions WHERE hs_object_id = {self.db.mark}",
+            (sub_id,),
+        )
+        if cursor.fetchone() is None:
             raise NotFound(f"subscription {sub_id} not found")
 
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
-        stmt = sa.select(_LINKS.c.object_type, _LINKS.c.object_id, _LINKS.c.type_id).where(
-            _LINKS.c.subscription_id == sub_id
-        )
-        if object_type is not None:
-            stmt = stmt.where(_LINKS.c.object_type == object_type)
-        stmt = stmt.order_by(_LINKS.c.object_type, _LINKS.c.object_id)
-        with self.db.errors(), self.db.engine.connect() as conn:
-            self._require_subscription(conn, sub_id)
-            by_type: dict[str, dict[int, int]] = {}
-            for otype, oid, type_id in conn.execute(stmt).all():
-                by_type.setdefault(otype, {})[int(oid)] = int(type_id)
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            self._require_subscription(cursor, sub_id)
+            by_type = _links(cursor, mark, sub_id, object_type)
             found: list[AssociatedRecord] = []
             for otype, ids in by_type.items():
-                shown = _labels(conn, otype, list(ids))
+                shown = _labels(cursor, mark, otype, list(ids))
                 found.extend(
                     AssociatedRecord(otype, oid, ids[oid], *shown.get(oid, (str(oid), ())))
                     for oid in ids
@@ -408,47 +407,51 @@ class SqlRecordStore:
         return found
 
     def line_items(self, sub_id: int) -> list[LineItem]:
-        row = schema.line_items
-        stmt = (
-            sa.select(row.c.id, row.c.name, row.c.quantity, row.c.price)
-            .join(
-                _LINKS, sa.and_(_LINKS.c.object_type == "line_item", _LINKS.c.object_id == row.c.id)
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            self._require_subscription(cursor, sub_id)
+            cursor.execute(
+                "SELECT li.id, li.name, li.quantity, li.price FROM line_items li"
+                " JOIN associations a ON a.object_type = 'line_item' AND a.object_id = li.id"
+                f" WHERE a.subscription_id = {mark} ORDER BY li.id",
+                (sub_id,),
             )
-            .where(_LINKS.c.subscription_id == sub_id)
-            .order_by(row.c.id)
-        )
-        with self.db.errors(), self.db.engine.connect() as conn:
-            self._require_subscription(conn, sub_id)
             return [
-                LineItem(int(r.id), r.name, int(r.quantity), money_from_storage(r.price))
-                for r in conn.execute(stmt)
+                LineItem(int(i), name, int(quantity), money_from_storage(price))
+                for i, name, quantity, price in cursor.fetchall()
             ]
 
     def payment(self, payment_id: int) -> Payment:
-        with self.db.errors(), self.db.engine.connect() as conn:
-            found = _payments(conn, {payment_id: payment_id})
+        with self.db.reading() as cursor:
+            found = _payments(cursor, self.db.mark, [payment_id])
         if not found:
             raise NotFound(f"payment {payment_id} not found")
         return found[0]
 
     def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
-        stmt = (
-            sa.select(_LINKS.c.subscription_id)
-            .where(_LINKS.c.object_type == object_type, _LINKS.c.object_id == object_id)
-            .order_by(_LINKS.c.subscription_id)
-        )
-        with self.db.errors(), self.db.engine.connect() as conn:
-            return [int(r[0]) for r in conn.execute(stmt)]
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            cursor.execute(
+                "SELECT subscription_id FROM associations"
+                f" WHERE object_type = {mark} AND object_id = {mark} ORDER BY subscription_id",
+                (object_type, object_id),
+            )
+            return [int(r[0]) for r in cursor.fetchall()]
 
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
         self.record_label(object_type, object_id)  # NotFound
+        import sqlalchemy as sa
+
+        _LINKS = schema.associations  # noqa: N806
         key = (
             (_LINKS.c.subscription_id == sub_id)
             & (_LINKS.c.object_type == object_type)
             & (_LINKS.c.object_id == object_id)
         )
         with self.db.errors(), self.db.engine.begin() as conn:
-            self._require_subscription(conn, sub_id)
+            ids = schema.subscriptions.c.hs_object_id
+            if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
+                raise NotFound(f"subscription {sub_id} not found")
             if conn.execute(sa.select(_LINKS.c.type_id).where(key)).first() is not None:
                 conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
                 return
@@ -458,6 +461,9 @@ class SqlRecordStore:
             )  # fmt: skip
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        import sqlalchemy as sa
+
+        _LINKS = schema.associations  # noqa: N806
         with self.db.errors(), self.db.engine.begin() as conn:
             result = conn.execute(
                 sa.delete(_LINKS).where(
@@ -473,14 +479,16 @@ class SqlRecordStore:
     def record_label(self, object_type: str, object_id: int) -> str:
         if object_type not in ASSOCIATION_BY_NAME:
             raise UsageError(f'unknown object type "{object_type}"')
-        with self.db.errors(), self.db.engine.connect() as conn:
-            found = _labels(conn, object_type, [object_id])
+        with self.db.reading() as cursor:
+            found = _labels(cursor, self.db.mark, object_type, [object_id])
         if object_id not in found:
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"{label} {object_id} not found")
         return found[object_id][0]
 
     def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
+        import sqlalchemy as sa
+
         table = schema.OBJECT_TABLES[object_type]
         fields = {k: _stored(v) for k, v in values.items() if k not in ("emails", "domains")}
         with self.db.errors(), self.db.engine.begin() as conn:
@@ -503,78 +511,106 @@ class SqlRecordStore:
         return new_id
 
 
-# Core table clauses (not the SQLModel classes): every command reads the definitions, and the
-# models need not load for that.
-def _payments(conn: sa.Connection, ids: Mapping[int, int]) -> list[Payment]:
-    p = schema.payments
-    rows = conn.execute(sa.select(p).where(p.c.id.in_(list(ids))).order_by(p.c.created_at, p.c.id))
+def _links(
+    cursor: Any, mark: str, sub_id: int, object_type: str | None = None
+) -> dict[str, dict[int, int]]:
+    """The associations of a subscription: object type -> {object id: association type}."""
+    only = f" AND object_type = {mark}" if object_type is not None else ""
+    cursor.execute(
+        f"SELECT object_type, object_id, type_id FROM associations WHERE subscription_id = {mark}"
+        + only
+        + " ORDER BY object_type, object_id",
+        (sub_id,) if object_type is None else (sub_id, object_type),
+    )
+    by_type: dict[str, dict[int, int]] = {}
+    for otype, oid, type_id in cursor.fetchall():
+        by_type.setdefault(otype, {})[int(oid)] = int(type_id)
+    return by_type
+
+
+def _in(mark: str, ids: Sequence[int]) -> str:
+    return "(" + ", ".join([mark] * len(ids)) + ")"
+
+
+def _payments(cursor: Any, mark: str, ids: Sequence[int]) -> list[Payment]:
+    cursor.execute(
+        "SELECT id, amount, currency, status, method, kind, created_at, refunds_payment_id"
+        f" FROM payments WHERE id IN {_in(mark, ids)} ORDER BY created_at, id",
+        list(ids),
+    )
     return [
         Payment(
-            id=int(r.id),
-            amount=money_from_storage(r.amount),
-            currency=r.currency,
-            status=r.status,
-            method=r.method,
-            kind=r.kind,
-            created_at=from_storage(PropType.DATETIME, r.created_at),
-            refunds_payment_id=None if r.refunds_payment_id is None else int(r.refunds_payment_id),
+            id=int(pid),
+            amount=money_from_storage(amount),
+            currency=currency,
+            status=status,
+            method=method,
+            kind=kind,
+            created_at=from_storage(PropType.DATETIME, created_at),
+            refunds_payment_id=None if refunds is None else int(refunds),
         )
-        for r in rows
+        for pid, amount, currency, status, method, kind, created_at, refunds in cursor.fetchall()
     ]
 
 
+_NAMED = {
+    "deal": ("deals", "name"),
+    "quote": ("quotes", "title"),
+    "invoice": ("invoices", "number"),
+}
+
+
 def _labels(
-    conn: sa.Connection, object_type: str, ids: list[int]
+    cursor: Any, mark: str, object_type: str, ids: list[int]
 ) -> dict[int, tuple[str, tuple[str, ...]]]:
     """Display labels (``subctl.labels``) and every email / domain of associated records."""
+    marks = _in(mark, ids)
     if object_type == "contact":
-        e = schema.contact_emails
         emails: dict[int, list[str]] = {}
-        for contact_id, email in conn.execute(
-            sa.select(e.c.contact_id, e.c.email).where(e.c.contact_id.in_(ids))
-            .order_by(e.c.contact_id, e.c.position)
-        ):  # fmt: skip
+        cursor.execute(
+            f"SELECT contact_id, email FROM contact_emails WHERE contact_id IN {marks}"
+            " ORDER BY contact_id, position",
+            ids,
+        )
+        for contact_id, email in cursor.fetchall():
             emails.setdefault(int(contact_id), []).append(email)
-        c = schema.contacts
+        cursor.execute(f"SELECT id, firstname, lastname FROM contacts WHERE id IN {marks}", ids)
         out = {}
-        for cid, first, last in conn.execute(
-            sa.select(c.c.id, c.c.firstname, c.c.lastname).where(c.c.id.in_(ids))
-        ):
+        for cid, first, last in cursor.fetchall():
             mails = tuple(emails.get(int(cid), ()))
             out[int(cid)] = (labels.contact_label(int(cid), first, last, mails), mails)
         return out
     if object_type == "company":
-        d = schema.company_domains
         domains: dict[int, list[str]] = {}
-        for company_id, domain in conn.execute(
-            sa.select(d.c.company_id, d.c.domain).where(d.c.company_id.in_(ids))
-            .order_by(d.c.company_id, d.c.position)
-        ):  # fmt: skip
+        cursor.execute(
+            f"SELECT company_id, domain FROM company_domains WHERE company_id IN {marks}"
+            " ORDER BY company_id, position",
+            ids,
+        )
+        for company_id, domain in cursor.fetchall():
             domains.setdefault(int(company_id), []).append(domain)
-        co = schema.companies
+        cursor.execute(f"SELECT id, name FROM companies WHERE id IN {marks}", ids)
         return {
-            int(cid): (name, tuple(domains.get(int(cid), ())))
-            for cid, name in conn.execute(sa.select(co.c.id, co.c.name).where(co.c.id.in_(ids)))
+            int(cid): (name, tuple(domains.get(int(cid), ()))) for cid, name in cursor.fetchall()
         }
     if object_type == "line_item":
-        li = schema.line_items
-        rows = conn.execute(sa.select(li.c.id, li.c.name, li.c.quantity).where(li.c.id.in_(ids)))
-        return {int(i): (labels.line_item_label(name, qty), ()) for i, name, qty in rows}
+        cursor.execute(f"SELECT id, name, quantity FROM line_items WHERE id IN {marks}", ids)
+        return {
+            int(i): (labels.line_item_label(name, qty), ()) for i, name, qty in cursor.fetchall()
+        }
     if object_type == "payment":
-        p = schema.payments
-        found = conn.execute(
-            sa.select(p.c.id, p.c.amount, p.c.currency, p.c.status, p.c.method)
-            .where(p.c.id.in_(ids))
-        )  # fmt: skip
+        cursor.execute(
+            f"SELECT id, amount, currency, status, method FROM payments WHERE id IN {marks}", ids
+        )
         return {
             int(pid): (labels.payment_label(amount, currency, status, method), ())
-            for pid, amount, currency, status, method in found
+            for pid, amount, currency, status, method in cursor.fetchall()
         }
-    named = {"deal": "name", "quote": "title", "invoice": "number"}.get(object_type)
+    named = _NAMED.get(object_type)
     if named is not None:
-        table = schema.OBJECT_TABLES[object_type]
-        named_rows = conn.execute(sa.select(table.c.id, table.c[named]).where(table.c.id.in_(ids)))
-        return {int(i): (text, ()) for i, text in named_rows}
+        table, column = named
+        cursor.execute(f"SELECT id, {column} FROM {table} WHERE id IN {marks}", ids)
+        return {int(i): (text, ()) for i, text in cursor.fetchall()}
     return {}  # an object type only a damaged file holds: shown by id
 
 

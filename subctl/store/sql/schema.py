@@ -1,10 +1,13 @@
-"""The one description of the SQL workspace's current schema: a SQLAlchemy Core ``MetaData``.
+"""The one description of the SQL workspace's current schema.
 
-Queries, the query compiler, the bulk loader and the schema check all read these tables; the
-migrations that create them live, frozen, in ``migrations.py`` (``tests/test_migrations.py``
-compares the migrated database with this metadata, column names and types, on every dialect).
-Times are epoch milliseconds (BIGINT), ids are 64-bit (``ID``: INTEGER on SQLite, where only an
-``INTEGER PRIMARY KEY`` is the rowid).
+``TABLES`` describes every table once, in plain data (names, column types, keys, indexes): the
+read path (opening, the schema check, reads over the DB-API) needs nothing more and imports no
+SQLAlchemy. The SQLAlchemy Core ``MetaData`` that queries of the write path, DDL, the bulk loader
+and the schema test use (``schema.metadata``, ``schema.payments``, ...) is built from it on first
+access. The migrations that create the tables live, frozen, in ``migrations.py``
+(``tests/test_migrations.py`` compares the migrated database with this metadata, column names
+and types, on every dialect). Times are epoch milliseconds (BIGINT), ids are 64-bit (``id``:
+INTEGER on SQLite, where only an ``INTEGER PRIMARY KEY`` is the rowid).
 
 ``subscriptions`` has one column per property: its standard columns come from
 ``subctl.schema.STANDARD_PROPERTIES``; custom properties add columns at run time (ALTER TABLE),
@@ -13,250 +16,334 @@ so ``subscriptions_table(registry)`` builds the table of a given set of definiti
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from subctl.schema import STANDARD_PROPERTIES, PropertyRegistry, PropType
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
-def column_type(ptype: PropType) -> sa.types.TypeEngine[Any]:
-    """The SQL type that stores values of a property type (see ``subctl.schema``)."""
+# The ledger of applied migrations, and the migrations this version knows, in order
+# (``migrations.MIGRATIONS`` holds their functions; a test checks that both agree).
+MIGRATIONS_TABLE = "_subctl_migrations"
+MIGRATIONS = (
+    "m001_initial",
+    "m002_lifecycle",
+    "m003_refund_index",
+    "m004_billing_details",
+    "m005_constraints",
+)
+
+# Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
+# milliseconds, BIGINT), ``int``, ``float`` (double precision: amounts, numbers), ``text``,
+# ``bool``.
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str
+    primary_key: bool = False
+    nullable: bool = True
+    default: str | bool | None = None  # the server default
+    references: str | None = None  # "table.column", ON DELETE CASCADE
+    autoincrement: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    indexes: tuple[Index, ...] = ()
+
+
+def C(name: str, type_: str, **options: Any) -> Column:  # noqa: N802
+    return Column(name, type_, **options)
+
+
+def _required(name: str, type_: str, **options: Any) -> Column:
+    return Column(name, type_, nullable=False, **options)
+
+
+def light_type(ptype: PropType) -> str:
+    """The column type that stores values of a property type (see ``subctl.schema``)."""
     if ptype is PropType.NUMBER:
-        return sa.Float(precision=53)
+        return "float"
     if ptype in (PropType.DATE, PropType.DATETIME):
-        return sa.BigInteger()  # epoch milliseconds
+        return "ms"
     if ptype is PropType.BOOL:
-        return sa.Integer()
-    return sa.Text()
+        return "int"
+    return "text"
 
 
-# Record ids: 64-bit integers; INTEGER on SQLite so that the primary key is the rowid.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-MS = sa.BigInteger  # epoch milliseconds
-MONEY = sa.Float(precision=53)
-
-metadata = sa.MetaData()
-
-
-def _subscription_columns(registry: PropertyRegistry | None = None) -> list[sa.Column[Any]]:
+def _subscription_columns(registry: PropertyRegistry | None = None) -> tuple[Column, ...]:
     props = STANDARD_PROPERTIES if registry is None else list(registry)
-    return [
-        sa.Column(p.column, ID, primary_key=True)
+    return tuple(
+        Column(p.column, "id", primary_key=True)
         if p.name == "hs_object_id"
-        else sa.Column(p.column, column_type(p.type))
+        else Column(p.column, light_type(p.type))
         for p in props
-    ]
+    )
 
 
-subscriptions = sa.Table("subscriptions", metadata, *_subscription_columns())
-sa.Index(
-    "ix_subscriptions_status_due",
-    subscriptions.c.hs_status,
-    subscriptions.c.hs_next_payment_due_date,
+SUBSCRIPTIONS = Table(
+    "subscriptions",
+    _subscription_columns(),
+    (
+        Index("ix_subscriptions_status_due", ("hs_status", "hs_next_payment_due_date")),
+        Index("ix_subscriptions_due", ("hs_next_payment_due_date",)),
+        Index("ix_subscriptions_canceled_at", ("hs_canceled_at",)),
+        Index("ix_subscriptions_modified", ("hs_lastmodifieddate",)),
+    ),
 )
-sa.Index("ix_subscriptions_due", subscriptions.c.hs_next_payment_due_date)
-sa.Index("ix_subscriptions_canceled_at", subscriptions.c.hs_canceled_at)
-sa.Index("ix_subscriptions_modified", subscriptions.c.hs_lastmodifieddate)
-
-property_definitions = sa.Table(
+DEFINITIONS = Table(
     "property_definitions",
-    metadata,
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("label", sa.Text, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("field_type", sa.Text, nullable=False),
-    sa.Column("group_name", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False, server_default=""),
-    sa.Column("options", sa.Text, nullable=False, server_default="[]"),  # JSON
-    sa.Column("rules", sa.Text, nullable=False, server_default="[]"),  # JSON
-    sa.Column("sensitivity", sa.Text, nullable=False, server_default="non_sensitive"),
-    sa.Column("is_unique", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("created_at", MS, nullable=False),
-    sa.Column("updated_at", MS, nullable=False),
+    (
+        C("name", "text", primary_key=True),
+        _required("label", "text"),
+        _required("type", "text"),
+        _required("field_type", "text"),
+        _required("group_name", "text"),
+        _required("description", "text", default=""),
+        _required("options", "text", default="[]"),  # JSON
+        _required("rules", "text", default="[]"),  # JSON
+        _required("sensitivity", "text", default="non_sensitive"),
+        _required("is_unique", "bool", default=False),
+        _required("created_at", "ms"),
+        _required("updated_at", "ms"),
+    ),
 )
-
-# -- associated records ------------------------------------------------------------------
-
-contacts = sa.Table(
-    "contacts",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("firstname", sa.Text),
-    sa.Column("lastname", sa.Text),
-    sa.Column("created_at", MS, nullable=False),
-)
-contact_emails = sa.Table(
-    "contact_emails",
-    metadata,
-    sa.Column("contact_id", sa.BigInteger, sa.ForeignKey("contacts.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("email", sa.Text, nullable=False),
+TABLES: tuple[Table, ...] = (
+    SUBSCRIPTIONS,
+    DEFINITIONS,
+    # -- associated records --
+    Table(
+        "contacts",
+        (C("id", "id", primary_key=True), C("firstname", "text"), C("lastname", "text"),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "contact_emails",
+        (C("contact_id", "bigint", primary_key=True, references="contacts.id"),
+         C("position", "int", primary_key=True), _required("email", "text")),
+    ),
+    Table(
+        "companies",
+        (C("id", "id", primary_key=True), _required("name", "text"),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "company_domains",
+        (C("company_id", "bigint", primary_key=True, references="companies.id"),
+         C("position", "int", primary_key=True), _required("domain", "text")),
+    ),
+    Table(
+        "deals",
+        (C("id", "id", primary_key=True), _required("name", "text"), C("amount", "float"),
+         C("stage", "text"), _required("created_at", "ms")),
+    ),
+    Table(
+        "line_items",
+        (C("id", "id", primary_key=True), _required("name", "text"),
+         _required("quantity", "int"), _required("price", "float"),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "quotes",
+        (C("id", "id", primary_key=True), _required("title", "text"), C("status", "text"),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "invoices",
+        (C("id", "id", primary_key=True), _required("number", "text"), C("amount", "float"),
+         C("status", "text"), _required("created_at", "ms")),
+    ),
+    Table(
+        "payments",
+        (C("id", "id", primary_key=True), _required("amount", "float"),
+         _required("currency", "text"), _required("status", "text"),
+         _required("method", "text"), _required("kind", "text", default="payment"),
+         C("refunds_payment_id", "bigint"), _required("created_at", "ms")),
+        # A payment is refunded at most once: a second refund row of it cannot exist.
+        (Index("ux_payments_refunds", ("refunds_payment_id",), unique=True),),
+    ),
+    Table(
+        "associations",
+        (C("subscription_id", "bigint", primary_key=True,
+           references="subscriptions.hs_object_id"),
+         C("object_type", "text", primary_key=True), C("object_id", "bigint", primary_key=True),
+         _required("type_id", "int")),
+        (Index("ix_associations_object", ("object_type", "object_id")),),
+    ),
+    Table(
+        "property_history",
+        (C("id", "id", primary_key=True, autoincrement=True),
+         _required("subscription_id", "bigint"), _required("property", "text"),
+         C("old_value", "text"), C("new_value", "text"), _required("changed_at", "ms"),
+         _required("source", "text")),
+        (Index("ix_property_history_subscription", ("subscription_id",)),),
+    ),
+    # -- workspace state --
+    Table(
+        "saved_views",
+        (C("name", "text", primary_key=True), _required("query", "text"),
+         _required("columns", "text", default="[]"),  # JSON
+         C("sort", "text"), _required("builtin", "bool", default=False),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "workspace_settings",
+        (C("key", "text", primary_key=True), _required("value", "text")),
+    ),
+    Table(
+        "jobs",
+        (C("id", "id", primary_key=True, autoincrement=True), _required("verb", "text"),
+         _required("action", "text"),  # JSON: the verb's options
+         _required("selection", "text"),  # JSON: how the items were chosen
+         _required("fingerprint", "text"), _required("frozen", "bool", default=False),
+         _required("status", "text"),  # unfinished, done, abandoned
+         _required("total", "int"), _required("created_at", "ms"),
+         _required("updated_at", "ms")),
+        (Index("ix_jobs_fingerprint", ("fingerprint", "status")),),
+    ),
+    Table(
+        "job_items",
+        (C("job_id", "bigint", primary_key=True, references="jobs.id"),
+         C("subscription_id", "bigint", primary_key=True), _required("position", "int"),
+         C("planned_status", "text"),
+         C("outcome", "text"),  # NULL: unprocessed; ok, skipped, failed, attention
+         C("new_status", "text"), C("note", "text"), C("processed_at", "ms")),
+        (Index("ix_job_items_position", ("job_id", "position")),),
+    ),
+    Table(
+        "outbox",
+        (C("id", "id", primary_key=True, autoincrement=True),
+         _required("subscription_id", "bigint"),  # no FK: mail outlives deletion
+         _required("kind", "text"), C("recipient", "text"), _required("subject", "text"),
+         _required("body", "text"), C("link", "text"), C("job_id", "bigint"),
+         _required("created_at", "ms")),
+        (Index("ix_outbox_subscription", ("subscription_id",)),),
+    ),
 )  # fmt: skip
-companies = sa.Table(
-    "companies",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("created_at", MS, nullable=False),
-)
-company_domains = sa.Table(
-    "company_domains",
-    metadata,
-    sa.Column("company_id", sa.BigInteger, sa.ForeignKey("companies.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("domain", sa.Text, nullable=False),
-)  # fmt: skip
-deals = sa.Table(
-    "deals",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("amount", MONEY),
-    sa.Column("stage", sa.Text),
-    sa.Column("created_at", MS, nullable=False),
-)
-line_items = sa.Table(
-    "line_items",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("quantity", sa.Integer, nullable=False),
-    sa.Column("price", MONEY, nullable=False),
-    sa.Column("created_at", MS, nullable=False),
-)
-quotes = sa.Table(
-    "quotes",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("status", sa.Text),
-    sa.Column("created_at", MS, nullable=False),
-)
-invoices = sa.Table(
-    "invoices",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("number", sa.Text, nullable=False),
-    sa.Column("amount", MONEY),
-    sa.Column("status", sa.Text),
-    sa.Column("created_at", MS, nullable=False),
-)
-payments = sa.Table(
-    "payments",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("amount", MONEY, nullable=False),
-    sa.Column("currency", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("method", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False, server_default="payment"),
-    sa.Column("refunds_payment_id", sa.BigInteger),
-    sa.Column("created_at", MS, nullable=False),
-)
-# A payment is refunded at most once: a second refund row of the same payment cannot exist.
-sa.Index("ux_payments_refunds", payments.c.refunds_payment_id, unique=True)
-
-associations = sa.Table(
-    "associations",
-    metadata,
-    sa.Column("subscription_id", sa.BigInteger,
-              sa.ForeignKey("subscriptions.hs_object_id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("object_type", sa.Text, primary_key=True),
-    sa.Column("object_id", sa.BigInteger, primary_key=True),
-    sa.Column("type_id", sa.Integer, nullable=False),
-)  # fmt: skip
-sa.Index("ix_associations_object", associations.c.object_type, associations.c.object_id)
-
-property_history = sa.Table(
-    "property_history",
-    metadata,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
-    sa.Column("subscription_id", sa.BigInteger, nullable=False),
-    sa.Column("property", sa.Text, nullable=False),
-    sa.Column("old_value", sa.Text),
-    sa.Column("new_value", sa.Text),
-    sa.Column("changed_at", MS, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-)
-sa.Index("ix_property_history_subscription", property_history.c.subscription_id)
-
-# -- workspace state ---------------------------------------------------------------------
-
-saved_views = sa.Table(
-    "saved_views",
-    metadata,
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("query", sa.Text, nullable=False),
-    sa.Column("columns", sa.Text, nullable=False, server_default="[]"),  # JSON
-    sa.Column("sort", sa.Text),
-    sa.Column("builtin", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("created_at", MS, nullable=False),
-)
-workspace_settings = sa.Table(
-    "workspace_settings",
-    metadata,
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-jobs = sa.Table(
-    "jobs",
-    metadata,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
-    sa.Column("verb", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),  # JSON: the verb's options
-    sa.Column("selection", sa.Text, nullable=False),  # JSON: how the items were chosen
-    sa.Column("fingerprint", sa.Text, nullable=False),
-    sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("status", sa.Text, nullable=False),  # unfinished, done, abandoned
-    sa.Column("total", sa.Integer, nullable=False),
-    sa.Column("created_at", MS, nullable=False),
-    sa.Column("updated_at", MS, nullable=False),
-)
-sa.Index("ix_jobs_fingerprint", jobs.c.fingerprint, jobs.c.status)
-job_items = sa.Table(
-    "job_items",
-    metadata,
-    sa.Column("job_id", sa.BigInteger, sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("subscription_id", sa.BigInteger, primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("planned_status", sa.Text),
-    sa.Column("outcome", sa.Text),  # NULL: unprocessed; ok, skipped, failed, attention
-    sa.Column("new_status", sa.Text),
-    sa.Column("note", sa.Text),
-    sa.Column("processed_at", MS),
-)  # fmt: skip
-sa.Index("ix_job_items_position", job_items.c.job_id, job_items.c.position)
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
-    sa.Column("subscription_id", sa.BigInteger, nullable=False),  # no FK: mail outlives deletion
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("recipient", sa.Text),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("link", sa.Text),
-    sa.Column("job_id", sa.BigInteger),
-    sa.Column("created_at", MS, nullable=False),
-)
-sa.Index("ix_outbox_subscription", outbox.c.subscription_id)
+TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 # Tables of associated records, by association object type.
-OBJECT_TABLES: dict[str, sa.Table] = {
-    "contact": contacts,
-    "company": companies,
-    "deal": deals,
-    "line_item": line_items,
-    "quote": quotes,
-    "invoice": invoices,
-    "payment": payments,
+OBJECT_TABLE_NAMES = {
+    "contact": "contacts",
+    "company": "companies",
+    "deal": "deals",
+    "line_item": "line_items",
+    "quote": "quotes",
+    "invoice": "invoices",
+    "payment": "payments",
 }
+
+# -- the SQLAlchemy Core metadata, built from the description on first use ------------------
+
+
+def column_type(ptype: PropType) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy type that stores values of a property type."""
+    return _sa_type(light_type(ptype))
+
+
+def _sa_type(name: str) -> sa.types.TypeEngine[Any]:
+    import sqlalchemy as sa
+
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        # Record ids: 64-bit integers; INTEGER on SQLite so that the primary key is the rowid.
+        "id": sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        "bigint": sa.BigInteger(),
+        "ms": sa.BigInteger(),
+        "int": sa.Integer(),
+        "float": sa.Float(precision=53),
+        "text": sa.Text(),
+        "bool": sa.Boolean(),
+    }
+    return types[name]
+
+
+def _sa_column(column: Column) -> sa.Column[Any]:
+    import sqlalchemy as sa
+
+    extra: list[Any] = []
+    if column.references is not None:
+        extra.append(sa.ForeignKey(column.references, ondelete="CASCADE"))
+    default: Any = column.default
+    if isinstance(default, bool):
+        default = sa.true() if default else sa.false()
+    options: dict[str, Any] = {"primary_key": column.primary_key}
+    if not column.primary_key:
+        options["nullable"] = column.nullable
+    if default is not None:
+        options["server_default"] = default
+    if column.autoincrement:
+        options["autoincrement"] = True
+    return sa.Column(column.name, _sa_type(column.type), *extra, **options)
+
+
+def _sa_table(table: Table, metadata: sa.MetaData) -> sa.Table:
+    import sqlalchemy as sa
+
+    built = sa.Table(table.name, metadata, *(_sa_column(c) for c in table.columns))
+    for index in table.indexes:
+        sa.Index(index.name, *(built.c[c] for c in index.columns), unique=index.unique)
+    return built
+
+
+@functools.cache
+def _core() -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData()
+    tables = {t.name: _sa_table(t, metadata) for t in TABLES}
+    objects = {kind: tables[name] for kind, name in OBJECT_TABLE_NAMES.items()}
+    return {"metadata": metadata, "OBJECT_TABLES": objects, **tables}
+
+
+if TYPE_CHECKING:
+    metadata: sa.MetaData
+    subscriptions: sa.Table
+    property_definitions: sa.Table
+    contacts: sa.Table
+    contact_emails: sa.Table
+    companies: sa.Table
+    company_domains: sa.Table
+    deals: sa.Table
+    line_items: sa.Table
+    quotes: sa.Table
+    invoices: sa.Table
+    payments: sa.Table
+    associations: sa.Table
+    property_history: sa.Table
+    saved_views: sa.Table
+    workspace_settings: sa.Table
+    jobs: sa.Table
+    job_items: sa.Table
+    outbox: sa.Table
+    OBJECT_TABLES: dict[str, sa.Table]
+else:
+
+    def __getattr__(name: str) -> Any:
+        """``metadata``, ``OBJECT_TABLES`` and each table (``schema.payments``): SQLAlchemy
+        Core, built on first access."""
+        try:
+            return _core()[name]
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def subscriptions_table(registry: PropertyRegistry) -> sa.Table:
     """``subscriptions`` with a column per property of ``registry`` (standard and custom)."""
-    return sa.Table("subscriptions", sa.MetaData(), *_subscription_columns(registry))
+    import sqlalchemy as sa
+
+    light = Table("subscriptions", _subscription_columns(registry))
+    return sa.Table("subscriptions", sa.MetaData(), *(_sa_column(c) for c in light.columns))

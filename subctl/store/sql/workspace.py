@@ -1,6 +1,7 @@
 """``SqlWorkspace``: the workspace-local state of a SQL workspace (SQLite file or PostgreSQL):
-the batch journal, saved views, settings, the e-mail outbox and the plan key, over SQLAlchemy
-Core and the one schema (``schema.py``)."""
+the batch journal, saved views, settings, the e-mail outbox and the plan key, over the one schema
+(``schema.py``): what reading verbs read (views, settings, the outbox) on the DB-API directly,
+the rest over SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from subctl.errors import NotFound
 from subctl.schema import PropType, from_storage, to_storage
@@ -20,6 +19,7 @@ from subctl.store.sql import schema
 from subctl.store.sql.database import (
     STREAM_CHUNK,
     Database,
+    _Row,
     changed_elsewhere,
     chunks,
     insert_many,
@@ -27,11 +27,13 @@ from subctl.store.sql.database import (
     put_setting,
 )
 
-_VIEWS = schema.saved_views
-_SETTINGS = schema.workspace_settings
-_JOBS = schema.jobs
-_ITEMS = schema.job_items
-_OUTBOX = schema.outbox
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+_VIEW_COLUMNS = ("name", "query", "columns", "sort", "builtin")
+_OUTBOX_COLUMNS = (
+    "id", "subscription_id", "kind", "recipient", "subject", "body", "link", "job_id", "created_at"
+)  # fmt: skip
 PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
 
 
@@ -47,18 +49,26 @@ class SqlWorkspace:
     # -- saved views -------------------------------------------------------------------------
 
     def views(self) -> list[SavedView]:
-        with self.db.errors(), self.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(_VIEWS).order_by(_VIEWS.c.name)).all()
-        return [_view(r) for r in rows]
+        with self.db.reading() as cursor:
+            cursor.execute(f"SELECT {', '.join(_VIEW_COLUMNS)} FROM saved_views ORDER BY name")
+            rows = cursor.fetchall()
+        return [_view(_Row(_VIEW_COLUMNS, r)) for r in rows]
 
     def get_view(self, name: str) -> SavedView:
-        with self.db.errors(), self.db.engine.connect() as conn:
-            row = conn.execute(sa.select(_VIEWS).where(_VIEWS.c.name == name)).first()
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(_VIEW_COLUMNS)} FROM saved_views WHERE name = {self.db.mark}",
+                (name,),
+            )
+            found = cursor.fetchone()
+        row = None if found is None else _Row(_VIEW_COLUMNS, found)
         if row is None:
             raise NotFound(f'view "{name}" not found', hint="list views with `subctl views`")
         return _view(row)
 
     def save_view(self, view: SavedView) -> None:
+        import sqlalchemy as sa
+
         values = {
             "query": view.where,
             "columns": json.dumps(list(view.columns)),
@@ -67,23 +77,33 @@ class SqlWorkspace:
             "created_at": int(time.time() * 1000),
         }
         with self.db.errors(), self.db.engine.begin() as conn:
-            done = conn.execute(sa.update(_VIEWS).where(_VIEWS.c.name == view.name).values(values))
+            done = conn.execute(
+                sa.update(schema.saved_views)
+                .where(schema.saved_views.c.name == view.name)
+                .values(values)
+            )
             if not done.rowcount:
-                conn.execute(sa.insert(_VIEWS).values(name=view.name, **values))
+                conn.execute(sa.insert(schema.saved_views).values(name=view.name, **values))
 
     def delete_view(self, name: str) -> None:
+        import sqlalchemy as sa
+
         with self.db.errors(), self.db.engine.begin() as conn:
-            done = conn.execute(sa.delete(_VIEWS).where(_VIEWS.c.name == name))
+            done = conn.execute(
+                sa.delete(schema.saved_views).where(schema.saved_views.c.name == name)
+            )
         if not done.rowcount:
             raise NotFound(f'view "{name}" not found')
 
     # -- workspace settings ------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        with self.db.errors(), self.db.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(_SETTINGS.c.value).where(_SETTINGS.c.key == key)
-            ).scalar()
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT value FROM workspace_settings WHERE key = {self.db.mark}", (key,)
+            )
+            found = cursor.fetchone()
+        value = None if found is None else found[0]
         return None if value is None else str(value)
 
     def set_setting(self, key: str, value: str) -> None:
@@ -103,12 +123,13 @@ class SqlWorkspace:
 
     def outbox(self, sub_id: int) -> list[OutboxMessage]:
         """The mail recorded for a subscription, newest first."""
-        with self.db.errors(), self.db.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(_OUTBOX)
-                .where(_OUTBOX.c.subscription_id == sub_id)
-                .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
-            ).all()
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(_OUTBOX_COLUMNS)} FROM outbox"
+                f" WHERE subscription_id = {self.db.mark} ORDER BY created_at DESC, id DESC",
+                (sub_id,),
+            )
+            rows = [_Row(_OUTBOX_COLUMNS, r) for r in cursor.fetchall()]
         return [
             OutboxMessage(
                 subscription_id=int(r.subscription_id),
@@ -137,6 +158,8 @@ class SqlWorkspace:
         items: Sequence[tuple[int, str | None]],
         at: dt.datetime,
     ) -> Job:
+        import sqlalchemy as sa
+
         now = to_storage(PropType.DATETIME, at)
         values = {
             "verb": verb,
@@ -150,7 +173,7 @@ class SqlWorkspace:
             "updated_at": now,
         }
         with self.db.errors(), self.db.engine.begin() as conn:
-            key = conn.execute(sa.insert(_JOBS).values(values)).inserted_primary_key
+            key = conn.execute(sa.insert(schema.jobs).values(values)).inserted_primary_key
             assert key is not None
             job_id = int(key[0])
             cursor, mark = self.db.cursor(conn)
@@ -162,7 +185,9 @@ class SqlWorkspace:
         return self.job(job_id)
 
     def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
-        stmt = sa.select(_JOBS).order_by(_JOBS.c.id.desc())
+        import sqlalchemy as sa
+
+        stmt = sa.select(schema.jobs).order_by(schema.jobs.c.id.desc())
         if where is not None:
             stmt = stmt.where(where)
         with self.db.errors(), self.db.engine.connect() as conn:
@@ -170,9 +195,11 @@ class SqlWorkspace:
             counts: dict[int, dict[str, int]] = {}
             if rows:
                 tallies = conn.execute(
-                    sa.select(_ITEMS.c.job_id, _ITEMS.c.outcome, sa.func.count())
-                    .where(_ITEMS.c.job_id.in_([r.id for r in rows]))
-                    .group_by(_ITEMS.c.job_id, _ITEMS.c.outcome)
+                    sa.select(
+                        schema.job_items.c.job_id, schema.job_items.c.outcome, sa.func.count()
+                    )
+                    .where(schema.job_items.c.job_id.in_([r.id for r in rows]))
+                    .group_by(schema.job_items.c.job_id, schema.job_items.c.outcome)
                 ).all()
                 for jid, outcome, n in tallies:
                     counts.setdefault(int(jid), {})[outcome or "unprocessed"] = int(n)
@@ -182,7 +209,7 @@ class SqlWorkspace:
         return self._jobs()
 
     def job(self, job_id: int) -> Job:
-        found = self._jobs(_JOBS.c.id == job_id)
+        found = self._jobs(schema.jobs.c.id == job_id)
         if not found:
             raise NotFound(f"job {job_id} not found", hint="list batches with `subctl jobs`")
         return found[0]
@@ -212,15 +239,19 @@ class SqlWorkspace:
                     )
 
     def unfinished_job(self, fingerprint: str) -> Job | None:
-        found = self._jobs(sa.and_(_JOBS.c.fingerprint == fingerprint,
-                                   _JOBS.c.status == "unfinished"))  # fmt: skip
+        import sqlalchemy as sa
+
+        found = self._jobs(sa.and_(schema.jobs.c.fingerprint == fingerprint,
+                                   schema.jobs.c.status == "unfinished"))  # fmt: skip
         return found[0] if found else None
 
     def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None:
+        import sqlalchemy as sa
+
         with self.db.errors(), self.db.engine.begin() as conn:
             done = conn.execute(
-                sa.update(_JOBS)
-                .where(_JOBS.c.id == job_id)
+                sa.update(schema.jobs)
+                .where(schema.jobs.c.id == job_id)
                 .values(status=status, updated_at=to_storage(PropType.DATETIME, at))
             )
         if not done.rowcount:
@@ -231,25 +262,31 @@ class SqlWorkspace:
     def claim_item(
         self, job_id: int, sub_id: int, at: dt.datetime, previous: dt.datetime | None = None
     ) -> None:
-        held = _ITEMS.c.processed_at.is_(None) if previous is None else (
-            _ITEMS.c.processed_at == to_storage(PropType.DATETIME, previous)
+        import sqlalchemy as sa
+
+        items = schema.job_items
+        held = items.c.processed_at.is_(None) if previous is None else (
+            items.c.processed_at == to_storage(PropType.DATETIME, previous)
         )  # fmt: skip
         with self.db.errors(), self.db.engine.begin() as conn:
             done = conn.execute(
-                sa.update(_ITEMS)
-                .where(_ITEMS.c.job_id == job_id, _ITEMS.c.subscription_id == sub_id,
-                       _ITEMS.c.outcome.is_(None), held)
+                sa.update(items)
+                .where(items.c.job_id == job_id, items.c.subscription_id == sub_id,
+                       items.c.outcome.is_(None), held)
                 .values(processed_at=to_storage(PropType.DATETIME, at))
             )  # fmt: skip
         if done.rowcount != 1:
             raise changed_elsewhere(1, 0, "journal items")
 
     def release_item(self, job_id: int, sub_id: int) -> None:
+        import sqlalchemy as sa
+
+        items = schema.job_items
         with self.db.errors(), self.db.engine.begin() as conn:
             conn.execute(
-                sa.update(_ITEMS)
-                .where(_ITEMS.c.job_id == job_id, _ITEMS.c.subscription_id == sub_id,
-                       _ITEMS.c.outcome.is_(None))
+                sa.update(items)
+                .where(items.c.job_id == job_id, items.c.subscription_id == sub_id,
+                       items.c.outcome.is_(None))
                 .values(processed_at=None)
             )  # fmt: skip
 
