@@ -18,7 +18,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import RecordStore, Store, Workspace
+    from subctl.store.base import RecordStore, Store, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -114,6 +114,17 @@ class AppContext:
     def store(self, *, create: bool = False) -> Store:
         """Both stores as one object, for services that take them together."""
         return self._backend(create=create).both
+
+    def unit_of_work(self) -> UnitOfWork:
+        """How batches write: the local database's transactions (``SqlUnitOfWork``).
+        ``SUBCTL_UNIT_OF_WORK=item-by-item`` selects the unit of a store that cannot share the
+        workspace's transaction (``store.unit.ItemByItem``), to exercise it locally."""
+        backend = self._backend()
+        if os.environ.get("SUBCTL_UNIT_OF_WORK") == "item-by-item":
+            from subctl.store.unit import ItemByItem
+
+            return ItemByItem(backend.records, backend.workspace)
+        return backend.unit
 
     def workspace(self) -> Workspace:
         """The workspace: jobs journal, saved views, settings, outbox (opened on first use)."""

@@ -199,26 +199,30 @@ def test_apply_refuses_a_refund_of_a_refunded_payment(
     seeded: Invoke, ws: WorkspaceCase, db: sa.Connection
 ) -> None:
     from subctl.errors import Conflict
-    from subctl.store.base import Mutation, Refund
-    from subctl.store.sql import SqlStore
+    from subctl.store import ops
+    from subctl.store.base import Refund
+    from subctl.store.sql import open_local
 
     _share_payment(db)
 
-    def refunding(sid: int) -> Mutation:
+    def refunding(sid: int) -> ops.Refund:
         refund = Refund(SHARED_PAYMENT, Decimal("1.00"), "USD", "card", "partially_refunded", NOW)
-        return Mutation(sid, "cancel", None, NOW, "test", refunds=(refund,))
+        status = {ACTIVE: "active", UNPAID_NO_CONTACT: "unpaid"}[sid]
+        return ops.Refund(subscription_id=sid, expect_status=status, at=NOW, source="test",
+                          refunds=(refund,))  # fmt: skip
 
-    store = SqlStore(ws.url)
+    backend = open_local(ws.url)
+    store = backend.records
     try:
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
-            store.apply([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
+            store.execute([refunding(ACTIVE), refunding(UNPAID_NO_CONTACT)])  # twice in one call
         assert _refunds(db) == []
-        store.apply([refunding(ACTIVE)])
+        store.execute([refunding(ACTIVE)])
         with pytest.raises(Conflict, match=f"payment {SHARED_PAYMENT} was already refunded"):
-            store.apply([refunding(UNPAID_NO_CONTACT)])
+            store.execute([refunding(UNPAID_NO_CONTACT)])
         assert _refunds(db) == [(SHARED_PAYMENT, 1.0)]
     finally:
-        store.close()
+        backend.close()
 
 
 # -- a scheduled cancellation cannot be undone ----------------------------------------------
@@ -462,20 +466,20 @@ def test_no_subscription_is_deleted_outside_a_backup(tmp_path: Path, ws: Workspa
 def test_a_full_disk_mid_batch_stops_it_resumably(
     demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
-    real = SqlStore.apply
+    real = SqlRecordStore.execute
     calls = {"n": 0}
 
-    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise error
         real(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SqlStore, "apply", apply)
+        patch.setattr(SqlRecordStore, "execute", execute)
         result = demo("pause --where 'status = active' --yes --format json")
     assert result.exit_code == 6, result.stderr
     assert len(json.loads(result.stdout)) == 20  # what was done is reported

@@ -54,19 +54,19 @@ def test_ctrl_c_mid_batch_reports_what_was_done(tmp_path: Path) -> None:
 def test_ctrl_c_between_a_chunks_commit_and_its_report_reports_that_chunk(
     demo: Invoke, subctl_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
-    real = SqlStore.apply
+    real = SqlRecordStore.execute
     calls = {"n": 0}
 
-    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
         real(self, *args, **kwargs)  # committed
         calls["n"] += 1
         if calls["n"] == 2:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C before the chunk is reported
 
-    monkeypatch.setattr(SqlStore, "apply", apply)
+    monkeypatch.setattr(SqlRecordStore, "execute", execute)
     result = demo("cancel --where 'status = active' --yes --format ndjson")
     assert result.exit_code == 130, result.stderr
     printed = [json.loads(line) for line in result.stdout.splitlines()]

@@ -24,19 +24,24 @@ CANCELABLE = "status in (active, unpaid, past_due, scheduled, paused)"
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
-    """Ctrl-C during the ``calls``-th write of a batch."""
-    from subctl.store.sql import SqlStore
+    """Ctrl-C during the ``calls``-th write of the record store in a batch."""
+    from subctl.store.sql.records import SqlRecordStore
 
-    real = SqlStore.apply
+    real = SqlRecordStore.execute
     seen = {"n": 0}
 
-    def apply(self: SqlStore, *args: Any, **kwargs: Any) -> None:
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
         seen["n"] += 1
         if seen["n"] == calls:
             raise KeyboardInterrupt
         real(self, *args, **kwargs)
 
-    monkeypatch.setattr(SqlStore, "apply", apply)
+    monkeypatch.setattr(SqlRecordStore, "execute", execute)
+
+
+# Both units of work (``store.base.UnitOfWork``): the local transaction per chunk, and item by
+# item (claim, operation, outcome), as a store that cannot share the workspace's transaction.
+UNITS = pytest.mark.parametrize("unit", ["sql", "item-by-item"])
 
 
 def test_jobs_list_and_results(demo: Invoke) -> None:
@@ -65,12 +70,15 @@ def test_jobs_list_and_results(demo: Invoke) -> None:
         5, "Error: job 1 is done; nothing left to resume\n")  # fmt: skip
 
 
+@UNITS
 def test_interrupted_batch_is_resumed_exactly_once(
-    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+    demo: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch, unit: str
 ) -> None:
     monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    monkeypatch.setenv("SUBCTL_UNIT_OF_WORK", unit)
     with pytest.MonkeyPatch.context() as patch:
-        _interrupt_after(patch, 3)
+        # the third chunk's write; item by item, its first item's (claimed, not carried out)
+        _interrupt_after(patch, 3 if unit == "sql" else 21)
         result = demo(f"cancel --where '{CANCELABLE}' --yes --format json")
     assert result.exit_code == 130
     assert len(json.loads(result.stdout)) == 20  # what was done is reported
@@ -147,12 +155,13 @@ def _subctl(
     )  # fmt: skip
 
 
+@UNITS
 def test_sigkill_mid_batch_then_resume_cancels_each_exactly_once(
-    tmp_path: Path, ws: WorkspaceCase
+    tmp_path: Path, ws: WorkspaceCase, unit: str
 ) -> None:
     home = tmp_path / "subctl-home"  # the workspace's home (SQLite: its file is in it)
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_NOW": NOW, "NO_COLOR": "1",
-           "SUBCTL_BATCH_CHUNK": "100"}  # fmt: skip
+           "SUBCTL_BATCH_CHUNK": "100", "SUBCTL_UNIT_OF_WORK": unit}  # fmt: skip
     env.pop("SUBCTL_WORKSPACE", None)
     if ws.target is not None:
         env["SUBCTL_WORKSPACE"] = ws.target
@@ -247,16 +256,16 @@ def test_an_item_breaking_a_constraint_fails_alone(
     demo: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from subctl.errors import Conflict
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
-    real = SqlStore.apply
+    real = SqlRecordStore.execute
 
-    def apply(self: SqlStore, mutations: Any, **kwargs: Any) -> None:
-        if any(m.subscription_id == 5 for m in mutations):
+    def execute(self: SqlRecordStore, ops: Any, **kwargs: Any) -> None:
+        if any(op.subscription_id == 5 for op in ops):
             raise Conflict('"order_code" must be unique: "AB" is taken')
-        real(self, mutations, **kwargs)
+        real(self, ops, **kwargs)
 
-    monkeypatch.setattr(SqlStore, "apply", apply)
+    monkeypatch.setattr(SqlRecordStore, "execute", execute)
     result = demo("pause 3 5 6 --yes --format json")  # all three active in the demo data
     assert result.exit_code == 5
     outcomes = {r["id"]: (r["outcome"], r["note"]) for r in json.loads(result.stdout)}

@@ -1,5 +1,5 @@
 """Lifecycle rules (``subctl.services.lifecycle``) and refund arithmetic
-(``subctl.services.refunds``): pure functions, no workspace."""
+(``subctl.billing``): pure functions, no workspace."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from subctl.billing import monthly_recurring, period_start, prorate, quantum
 from subctl.errors import UsageError
 from subctl.schema import STATUSES, standard_registry
 from subctl.services import batch
@@ -22,8 +23,9 @@ from subctl.services.lifecycle import (
     decide,
     edit_freeze,
 )
-from subctl.services.refunds import monthly_recurring, period_start, prorate, quantum
+from subctl.store import ops
 from subctl.store.base import Payment, Subscription
+from subctl.store.ops import charges_of
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -57,7 +59,20 @@ def run(
     values: dict[str, object] | None = None,
 ) -> Decision:
     ctx = Context(now=NOW, verb=action.verb, values=values or {}, job_id=7)
-    return decide(action, Target(1, subscription, payments, email), ctx)
+    d = decide(action, Target(1, subscription, payments, email), ctx)
+    if d.op is not None and subscription is not None:
+        _SEEN[id(d.op)] = subscription
+    return d
+
+
+_SEEN: dict[int, Subscription] = {}
+
+
+def changes(op: ops.Op | None) -> dict[str, tuple[object, object]]:
+    """What the operation changes, as the local store derives it: property -> (old, new)."""
+    assert op is not None
+    before = _SEEN[id(op)].properties
+    return {k: (before.get(k), v) for k, v in ops.changes(op, before).items()}
 
 
 # -- the transition table: every verb x every status ------------------------------------------
@@ -114,18 +129,18 @@ def test_transition_table(verb: str, index: int) -> None:
     assert d.outcome is expected, (verb, status, d.note)
     if expected is FAIL:
         assert f"status is {status}" in d.note
-        assert d.mutation is None
+        assert d.op is None
     elif expected is SKIP:
-        assert d.mutation is None and d.note.startswith("already")
+        assert d.op is None and d.note.startswith("already")
     else:
-        m = d.mutation
+        m = d.op
         assert m is not None and m.expect_status == status
         if verb == "delete":
-            assert m.delete and d.new_status is None
+            assert isinstance(m, ops.Delete) and d.new_status is None
         else:
             assert d.new_status == (RESULT[verb] or status)
             if RESULT[verb] and RESULT[verb] != status:
-                assert m.changes["hs_status"] == (status, RESULT[verb])
+                assert changes(m)["hs_status"] == (status, RESULT[verb])
 
 
 def test_every_status_is_covered() -> None:
@@ -149,13 +164,13 @@ def test_frozen_plan_skips_changed_status() -> None:
 
 def test_cancel_changes_and_mail() -> None:
     d = run(Action("cancel"), sub("active"))
-    m = d.mutation
-    assert m.changes["hs_status"] == ("active", "canceled")
-    assert m.changes["hs_canceled_at"] == (None, NOW)
-    assert m.changes["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
-    assert m.changes["hs_next_payment_amount"][1] is None
-    assert m.changes["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
-    assert m.changes["hs_lastmodifieddate"][1] == NOW
+    m = d.op
+    assert changes(m)["hs_status"] == ("active", "canceled")
+    assert changes(m)["hs_canceled_at"] == (None, NOW)
+    assert changes(m)["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
+    assert changes(m)["hs_next_payment_amount"][1] is None
+    assert changes(m)["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
+    assert changes(m)["hs_lastmodifieddate"][1] == NOW
     assert m.source == "subctl cancel (job 7)"
     (mail,) = m.messages
     assert mail.kind == "cancellation" and mail.recipient == "ada@example.com"
@@ -164,16 +179,16 @@ def test_cancel_changes_and_mail() -> None:
 
 def test_cancel_without_contact_records_no_mail() -> None:
     d = run(Action("cancel"), sub("active"), email=None)
-    assert d.outcome is OK and d.mutation.messages == ()
+    assert d.outcome is OK and d.op.messages == ()
     assert "no contact e-mail" in d.note
 
 
 def test_cancel_at_period_end() -> None:
     d = run(Action("cancel", at_period_end=True), sub("active"))
-    m = d.mutation
-    assert "hs_status" not in m.changes
-    assert m.changes["hs_scheduled_cancellation_date"] == (None, dt.date(2026, 12, 20))
-    assert m.changes["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
+    m = d.op
+    assert "hs_status" not in changes(m)
+    assert changes(m)["hs_scheduled_cancellation_date"] == (None, dt.date(2026, 12, 20))
+    assert changes(m)["hs_next_payment_due_date"] == (dt.date(2026, 12, 20), None)
     assert "will end on 2026-12-20" in m.messages[0].subject
     again = run(
         Action("cancel", at_period_end=True),
@@ -185,26 +200,26 @@ def test_cancel_at_period_end() -> None:
 
 
 def test_pause_and_resume() -> None:
-    paused = run(Action("pause", reason="on leave"), sub("active")).mutation
-    assert paused.changes["hs_pause_reason"] == (None, "on leave")
+    paused = run(Action("pause", reason="on leave"), sub("active")).op
+    assert changes(paused)["hs_pause_reason"] == (None, "on leave")
     resumed = run(
         Action("resume", next_billing_date=dt.date(2027, 2, 1)),
         sub("paused", hs_pause_reason="on leave"),
-    ).mutation
-    assert resumed.changes["hs_next_payment_due_date"][1] == dt.date(2027, 2, 1)
-    assert resumed.changes["hs_pause_reason"] == ("on leave", None)
+    ).op
+    assert changes(resumed)["hs_next_payment_due_date"][1] == dt.date(2027, 2, 1)
+    assert changes(resumed)["hs_pause_reason"] == ("on leave", None)
 
 
 def test_a_paused_subscription_earns_no_mrr() -> None:
     """Pausing sets MRR to 0; resuming restores the next payment amount per month."""
-    paused = run(Action("pause"), sub("active")).mutation
-    assert paused.changes["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
+    paused = run(Action("pause"), sub("active")).op
+    assert changes(paused)["hs_mrr"] == (Decimal("99.00"), Decimal("0.00"))
     resume = Action("resume", next_billing_date=dt.date(2027, 2, 1))
     quarterly = sub("paused", hs_mrr=Decimal("0.00"), hs_next_payment_amount=Decimal("300.00"),
                     hs_recurring_billing_frequency="quarterly", hs_currency_code="USD")  # fmt: skip
-    assert run(resume, quarterly).mutation.changes["hs_mrr"] == (Decimal("0.00"), Decimal("100.00"))
+    assert changes(run(resume, quarterly).op)["hs_mrr"] == (Decimal("0.00"), Decimal("100.00"))
     no_amount = sub("paused", hs_mrr=Decimal("0.00"), hs_next_payment_amount=None)
-    assert run(resume, no_amount).mutation.changes["hs_mrr"][1] == Decimal("0.00")
+    assert changes(run(resume, no_amount).op)["hs_mrr"][1] == Decimal("0.00")
     assert {"hs_mrr", "hs_next_payment_amount", "hs_recurring_billing_frequency",
             "hs_currency_code"} <= set(resume.fields())  # fmt: skip
     assert "hs_mrr" in Action("pause").fields()
@@ -251,7 +266,7 @@ def test_scheduled_cancellation_transitions(verb: str) -> None:
     d = run(action, scheduled, values=values)
     assert d.outcome is expected, d.note
     if expected is FAIL:
-        assert d.mutation is None
+        assert d.op is None
         assert d.note.startswith(f"cannot {action.verb}: the subscription is scheduled to cancel")
         assert "on 2026-12-20" in d.note
 
@@ -264,14 +279,14 @@ def test_scheduled_cancellation_is_in_the_snapshot(verb: str) -> None:
 
 def test_mark_unpaid_records_update_link_mail() -> None:
     d = run(*_mark_unpaid())
-    (mail,) = d.mutation.messages
+    (mail,) = d.op.messages
     assert mail.kind == "payment_method_update" and mail.link and mail.link in mail.body
 
 
 def test_mark_unpaid_records_the_failed_payment() -> None:
     d = run(*_mark_unpaid())
-    assert d.mutation is not None
-    (charge,) = d.mutation.charges
+    assert d.op is not None
+    (charge,) = charges_of(d.op)
     assert (charge.amount, charge.currency, charge.status, charge.method, charge.created_at) == (
         Decimal("99.00"),
         "USD",
@@ -279,14 +294,14 @@ def test_mark_unpaid_records_the_failed_payment() -> None:
         "card",
         NOW,
     )
-    assert d.mutation.changes["hs_last_payment_status"] == (None, "failed")
+    assert changes(d.op)["hs_last_payment_status"] == (None, "failed")
     assert "failed payment of 99.00 USD recorded" in d.note
     action, values = _action("mark_unpaid")
     no_amount = run(action, sub("active", hs_next_payment_amount=None), values=values)
     assert no_amount.outcome is FAIL and "no next payment amount" in no_amount.note
     past_due = run(*_action("mark_past_due")[:1], sub("active"),
                    values=_action("mark_past_due")[1])  # fmt: skip
-    assert past_due.mutation is not None and past_due.mutation.charges == ()
+    assert past_due.op is not None and charges_of(past_due.op) == ()
 
 
 @pytest.mark.parametrize(
@@ -305,26 +320,26 @@ def test_pay_records_a_succeeded_payment_and_settles_one_cycle(
             hs_payment_method="ACH - 1117", hs_last_payment_status="failed")  # fmt: skip
     d = run(Action("pay"), s)
     assert d.outcome is OK and d.new_status == "active"
-    assert d.mutation is not None and d.mutation.action == "pay"
-    (charge,) = d.mutation.charges
+    assert d.op is not None and isinstance(d.op, ops.Pay)
+    (charge,) = charges_of(d.op)
     assert (charge.amount, charge.currency, charge.status, charge.method) == (
         Decimal("99.00"),
         "USD",
         "succeeded",
         "ach",
     )
-    changes = d.mutation.changes
-    assert changes["hs_status"] == ("unpaid", "active")
-    assert changes["hs_last_payment_status"] == ("failed", "succeeded")
-    assert changes["hs_last_payment_amount"] == (None, Decimal("99.00"))
-    assert changes["hs_next_payment_due_date"] == (due, next_due)
+    changed = changes(d.op)
+    assert changed["hs_status"] == ("unpaid", "active")
+    assert changed["hs_last_payment_status"] == ("failed", "succeeded")
+    assert changed["hs_last_payment_amount"] == (None, Decimal("99.00"))
+    assert changed["hs_next_payment_due_date"] == (due, next_due)
     assert d.note == f"paid 99.00 USD; next payment due {next_due}"
 
 
 def test_pay_waits_for_a_pending_bank_payment() -> None:
     ach = Payment(900, Decimal("99.00"), "USD", "processing", "ach", "payment", NOW)
     d = run(Action("pay"), sub("unpaid"), (ach,))
-    assert d.outcome is FAIL and d.mutation is None
+    assert d.outcome is FAIL and d.op is None
     assert (
         d.note
         == "bank payment 900 (99.00 USD) is still processing: it settles the debt when it succeeds"
@@ -445,12 +460,12 @@ def test_cancel_refunds_unused_days_of_the_latest_payment() -> None:
     d = run(
         Action("cancel", refund_unused=True), active, (pay(1, "succeeded"), pay(2, "succeeded"))
     )
-    (refund,) = d.mutation.refunds
+    (refund,) = d.op.refunds
     assert (refund.payment_id, refund.amount, refund.refunded_status) == (
         2, Decimal("16.50"), "partially_refunded")  # fmt: skip
-    assert d.mutation.changes["hs_last_payment_status"][1] == "partially_refunded"
+    assert changes(d.op)["hs_last_payment_status"][1] == "partially_refunded"
     assert "refund 16.50 USD for 5 of 30 unused days" in d.note
-    assert "16.50 USD" in d.mutation.messages[0].body
+    assert "16.50 USD" in d.op.messages[0].body
 
 
 @pytest.mark.parametrize(
@@ -498,22 +513,22 @@ def test_no_refund_twice_or_of_unpaid_periods(payments: tuple[Payment, ...], why
     active = sub("active", hs_next_payment_due_date=dt.date(2026, 12, 1))
     d = run(Action("cancel", refund_unused=True), active, payments)
     pending = any(p.pending_bank_payment for p in payments)
-    assert d.outcome is (Outcome.ATTENTION if pending else OK) and d.mutation.refunds == ()
+    assert d.outcome is (Outcome.ATTENTION if pending else OK) and d.op.refunds == ()
     assert f"no refund: {why}" in d.note
 
 
 def test_pending_bank_payment_warning_and_explicit_refund() -> None:
     payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
     d = run(Action("cancel"), sub("unpaid"), payments)
-    assert d.mutation.refunds == ()
+    assert d.op.refunds == ()
     (warning,) = d.warnings
     assert "pending bank payment 900 (1200.00 USD) is neither canceled nor refunded" in warning
     d = run(Action("cancel", refund_pending=True), sub("unpaid"), payments)
     assert d.warnings == []
-    (refund,) = d.mutation.refunds
+    (refund,) = d.op.refunds
     assert (refund.payment_id, refund.amount, refund.refunded_status) == (
         900, Decimal("1200.00"), "refunded")  # fmt: skip
-    assert d.mutation.changes["hs_last_payment_status"][1] == "refunded"
+    assert changes(d.op)["hs_last_payment_status"][1] == "refunded"
 
 
 def test_a_payment_of_two_subscriptions_is_refunded_once_per_batch() -> None:
@@ -526,12 +541,12 @@ def test_a_payment_of_two_subscriptions_is_refunded_once_per_batch() -> None:
     first = decide(action, Target(1, sub("active", hs_next_payment_due_date=due), shared), ctx)
     other = Subscription(2, dict(sub("active", hs_next_payment_due_date=due).properties))
     second = decide(action, Target(2, other, shared), ctx)
-    assert [r.payment_id for r in first.mutation.refunds] == [1]
-    assert second.outcome is OK and second.mutation.refunds == () and second.refund is None
+    assert [r.payment_id for r in first.op.refunds] == [1]
+    assert second.outcome is OK and second.op.refunds == () and second.refund is None
     assert "no refund: payment 1 is refunded with subscription 1" in second.note
     assert ctx.refunding == {1: 1}
     again = decide(action, Target(1, sub("active", hs_next_payment_due_date=due), shared), ctx)
-    assert [r.payment_id for r in again.mutation.refunds] == [1]  # decided again: its own
+    assert [r.payment_id for r in again.op.refunds] == [1]  # decided again: its own
 
 
 def test_a_pending_payment_of_two_subscriptions_is_refunded_once_per_batch() -> None:
@@ -540,8 +555,8 @@ def test_a_pending_payment_of_two_subscriptions_is_refunded_once_per_batch() -> 
     shared = (pay(900, "processing", "ach", amount="1200.00"),)
     first = decide(action, Target(1, sub("unpaid"), shared), ctx)
     second = decide(action, Target(2, Subscription(2, dict(sub("unpaid").properties)), shared), ctx)
-    assert [r.payment_id for r in first.mutation.refunds] == [900]
-    assert second.mutation.refunds == () and second.refund is None and second.warnings == []
+    assert [r.payment_id for r in first.op.refunds] == [900]
+    assert second.op.refunds == () and second.refund is None and second.warnings == []
     assert "pending bank payment 900 refunded with subscription 1" in second.note
 
 
@@ -632,15 +647,15 @@ def test_refund_pending_of_a_canceled_subscription_refunds_the_payment_alone() -
     payments = (pay(1, "succeeded"), pay(900, "processing", "ach", amount="1200.00"))
     d = run(Action("cancel", refund_pending=True), canceled, payments)
     assert (d.outcome, d.new_status, d.refund) == (OK, "canceled", Decimal("1200.00"))
-    assert d.mutation.action == "refund" and d.mutation.messages == ()
-    assert [(r.payment_id, r.amount) for r in d.mutation.refunds] == [(900, Decimal("1200.00"))]
-    assert set(d.mutation.changes) == {"hs_last_payment_status", "hs_lastmodifieddate"}
+    assert isinstance(d.op, ops.Refund) and d.op.messages == ()
+    assert [(r.payment_id, r.amount) for r in d.op.refunds] == [(900, Decimal("1200.00"))]
+    assert set(changes(d.op)) == {"hs_last_payment_status", "hs_lastmodifieddate"}
     assert d.note == "refunded pending bank payment 900 (1200.00 USD)"
     refunded = (*payments, pay(901, "succeeded", kind="refund", refunds_payment_id=900))
     again = run(Action("cancel", refund_pending=True), canceled, refunded)
-    assert (again.outcome, again.mutation, again.note) == (SKIP, None, "already canceled")
+    assert (again.outcome, again.op, again.note) == (SKIP, None, "already canceled")
     plain = run(Action("cancel"), canceled, payments)
-    assert (plain.outcome, plain.mutation) == (SKIP, None)
+    assert (plain.outcome, plain.op) == (SKIP, None)
 
 
 def test_refund_unused_leaving_a_pending_payment_needs_attention() -> None:
@@ -674,13 +689,13 @@ def test_pay_keeps_the_billing_day_of_month(
     s = sub("unpaid", hs_recurring_billing_frequency=frequency, hs_next_payment_due_date=due,
             hs_recurring_billing_start_date=start)  # fmt: skip
     d = run(Action("pay"), s)
-    assert d.outcome is OK and d.mutation is not None
-    assert d.mutation.changes["hs_next_payment_due_date"] == (due, next_due)
+    assert d.outcome is OK and d.op is not None
+    assert changes(d.op)["hs_next_payment_due_date"] == (due, next_due)
     assert "hs_recurring_billing_start_date" in SNAPSHOT_FIELDS["pay"]  # read by pay
 
 
 def test_due_dates_do_not_drift_over_a_year_of_payments() -> None:
-    from subctl.services.refunds import next_period_end
+    from subctl.billing import next_period_end
 
     due, seen = dt.date(2027, 1, 31), []
     for _ in range(12):

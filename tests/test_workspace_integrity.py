@@ -108,17 +108,17 @@ def test_a_new_workspace_file_is_private(invoke: Invoke, subctl_home: Path) -> N
 NAME_OF_1 = "SELECT hs_name FROM subscriptions WHERE hs_object_id = 1"
 WRITER = """
 import datetime as dt, os, sys, time
-from subctl.store.base import Mutation
-from subctl.store.sql import SqlStore, sqlite_url
-store = SqlStore(sqlite_url(sys.argv[1]))
+from subctl.store.ops import Update
+from subctl.store.sql import open_local, sqlite_url
+store = open_local(sqlite_url(sys.argv[1])).records
 tag, go = sys.argv[2], sys.argv[3]
 while not os.path.exists(go):
     time.sleep(0.001)
 for i in range(int(sys.argv[4])):
     sub = store.get(1)  # the value the decision sees; the other writer may replace it first
-    change = {"hs_name": (sub.properties["hs_name"], f"{tag}-{i}")}
     at = dt.datetime.now(dt.UTC)
-    store.apply([Mutation(1, "update", sub.status, at, "test", change)])
+    store.execute([Update(subscription_id=1, expect_status=sub.status, at=at, source="test",
+                          values={"hs_name": f"{tag}-{i}"})])
 """
 
 

@@ -274,7 +274,9 @@ def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     try:
         with gc_paused(), _batch_errors(app), interrupt_between_chunks() as pressed:
             ui = CliBatchUI(app, options.fmt, pressed)
-            report = run_batch(app.store(), ui, request, clock=app.clock, stdin=app.out.stdin)
+            report = run_batch(
+                app.store(), app.unit_of_work(), ui, request, clock=app.clock, stdin=app.out.stdin
+            )
     except KeyboardInterrupt:  # before the batch ran (it handles its own interruptions)
         raise Aborted(
             "interrupted", hint="`subctl jobs` shows whether a batch was journaled to resume"
@@ -290,7 +292,9 @@ def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
     try:
         with _batch_errors(app), interrupt_between_chunks() as pressed:
             ui = CliBatchUI(app, fmt, pressed)
-            report = resume_job(app.store(), ui, job_id, yes=yes, clock=app.clock)
+            report = resume_job(
+                app.store(), app.unit_of_work(), ui, job_id, yes=yes, clock=app.clock
+            )
     except Abandoned as exc:
         exc.hint = "`subctl jobs` lists the batches; run the command again for a new one"
         raise

@@ -62,7 +62,7 @@ from subctl.errors import (
     UsageError,
 )
 from subctl.schema import ASSOCIATION_BY_NAME, AssociationObject
-from subctl.store.base import AssociatedRecord, LineItem, Mutation, Store, Subscription
+from subctl.store.base import AssociatedRecord, LineItem, Store, Subscription
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
 ENDED = frozenset({"canceled", "expired"})  # never charged again: nothing to edit
@@ -467,9 +467,9 @@ def edit_line_item(
 ) -> LineItemEdit:
     """Set a line item's ``quantity`` and/or ``price`` (raw text, checked like ``--create``'s)
     and the subscription's next payment amount and MRR (module docstring), in one write."""
-    from subctl.services.lifecycle import ZERO
-    from subctl.services.refunds import monthly_recurring, round_money
+    from subctl.billing import monthly_recurring
     from subctl.services.validation import money_limit_problem
+    from subctl.store import ops
 
     spec = {f.name: f for f in RECORD_FIELDS["line_item"]}
     given = {name: raw.strip() for name, raw in fields.items() if raw is not None}
@@ -496,7 +496,7 @@ def edit_line_item(
     if "price" in typed:
         _check_money(typed["price"], currency, "line_item", "price")
     after = [new if i.id == new.id else i for i in items]
-    amount = round_money(sum((i.price * i.quantity for i in after), ZERO), currency)
+    amount = ops.next_payment_amount(after, currency)
     too_large = money_limit_problem(amount, f"the next payment amount {amount}")
     if too_large:
         raise InputError("line_item", too_large)
@@ -506,15 +506,13 @@ def edit_line_item(
     except ValueError as exc:
         raise InvalidState(f"subscription {sub_id}: cannot compute the MRR: {exc}") from exc
     if sub.status == "paused":  # earns nothing until resumed (resuming restores the MRR)
-        mrr = ZERO
+        mrr = ops.ZERO
+    # What the store computes from the line items (as HubSpot does), for the report.
     wanted = {"hs_next_payment_amount": amount, "hs_mrr": mrr}
     changes = {k: (props.get(k), v) for k, v in wanted.items() if props.get(k) != v}
-    store.apply([
-        Mutation(
-            subscription_id=sub_id, action="update_line_item", expect_status=sub.status, at=now,
-            source="subctl associate", changes={**changes, "hs_lastmodifieddate": (None, now)},
-            line_items=(new,),
-        )
+    store.execute([
+        ops.Update(subscription_id=sub_id, expect_status=sub.status, at=now,
+                   source="subctl associate", values={}, line_items=(new,))
     ])  # fmt: skip
     return LineItemEdit(sub_id, new, currency, wanted, changes)
 

@@ -1,8 +1,9 @@
 """Lifecycle rules: what ``update``, ``cancel``, ``pause``, ``resume``, ``pay``, ``delete`` and
 ``send-update-link`` do to one subscription, and when they may (DOMAIN.md §0 Edit, Cancel,
 Delete; §2 lifecycle endpoints). Pure functions: ``decide`` turns an action and a snapshot of
-one subscription into an outcome and a ``Mutation`` for the store; batches, journals and plans
-live in ``subctl.services.batch``. These rules exist once, for every store.
+one subscription into an outcome and an operation for the store (``subctl.store.ops``);
+batches, journals and plans live in ``subctl.services.batch``. These rules exist once, for
+every store.
 
 Outcomes: **ok** (the action applies), **skipped** (nothing to do: the subscription already is
 in the result state, e.g. cancelling a canceled one, so re-running a batch is harmless),
@@ -67,7 +68,7 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
 - Pausing leaves the next payment due date as it is; resuming requires the next billing date
   (HubSpot's ``/unpause`` requires ``proposedNextBillingDate``), today or later, and clears the
   pause reason. A paused subscription earns nothing: pausing sets ``hs_mrr`` to 0 and resuming
-  sets it back to the next payment amount per month (``refunds.monthly_recurring``; 0 without
+  sets it back to the next payment amount per month (``billing.monthly_recurring``; 0 without
   a next payment amount), both recorded in the property history like any change. (HubSpot
   documents no MRR rule for paused subscriptions.)
 - A subscription with a scheduled cancellation (``hs_scheduled_cancellation_date``, see [1])
@@ -76,7 +77,7 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
 - Cancelling (immediately) sets status ``canceled``, ``hs_canceled_at`` = now, clears the next
   payment due date and amount and any scheduled cancellation, and sets MRR to 0.
   ``refund_unused`` refunds the unused days of the period the latest payment paid for
-  (``subctl.services.refunds``; for a paused subscription never up to its resume date) when it
+  (``subctl.billing``; for a paused subscription never up to its resume date) when it
   succeeded and was not refunded before, nor by another subscription of the same batch
   (a payment associated with several subscriptions is refunded once); a pending bank (ACH)
   payment is neither canceled nor refunded (a warning says so) unless ``refund_pending``
@@ -103,19 +104,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from subctl.billing import next_period_end, paid_period_end, prorate
 from subctl.errors import UsageError
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
-from subctl.services.refunds import monthly_recurring, next_period_end, paid_period_end, prorate
 from subctl.services.values import Append
-from subctl.store.base import (
-    Charge,
-    Mutation,
-    OutboxMessage,
-    Payment,
-    Refund,
-    Subscription,
-)
+from subctl.store import ops
+from subctl.store.base import Charge, OutboxMessage, Payment, Refund, Subscription
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
@@ -133,7 +128,7 @@ class Outcome(StrEnum):
 
     @property
     def acts(self) -> bool:
-        """The action applies (a mutation is written)."""
+        """The action applies (an operation is carried out)."""
         return self is Outcome.OK or self is Outcome.ATTENTION
 
 
@@ -495,7 +490,7 @@ class Decision:
     outcome: Outcome
     new_status: str | None  # after (None: deleted or missing)
     note: str
-    mutation: Mutation | None = None
+    op: ops.Op | None = None
     refund: Decimal | None = None
     currency: str | None = None
     message: OutboxMessage | None = None
@@ -611,25 +606,10 @@ def decide(action: Action, target: Target, ctx: Context) -> Decision:
     return handler(action, target, ctx, sub, Decision(sid, name, status, Outcome.OK, status, ""))
 
 
-def _mutation(
-    action: Action,
-    ctx: Context,
-    sub: Subscription,
-    changes: Mapping[str, Any],
-    operation: str | None = None,
-    **extra: Any,
-) -> Mutation:
-    """``operation``: the store operation, when not the action's transition."""
-    get = sub.properties.get
-    return Mutation(
-        subscription_id=sub.id,
-        action=operation or action.transition.name,
-        expect_status=sub.status,
-        at=ctx.now,
-        source=ctx.source,
-        changes={name: (get(name), new) for name, new in changes.items()},
-        **extra,
-    )
+def _op(kind: type[ops.Op], ctx: Context, sub: Subscription, **fields: Any) -> Any:
+    """The store operation ``kind`` on ``sub``, decided on its current status."""
+    return kind(subscription_id=sub.id, expect_status=sub.status, at=ctx.now,
+                source=ctx.source, **fields)  # fmt: skip
 
 
 def _cancel(
@@ -637,15 +617,6 @@ def _cancel(
 ) -> Decision:
     props = sub.properties
     now = ctx.now
-    changes: dict[str, Any] = {
-        "hs_status": "canceled",
-        "hs_canceled_at": now,
-        "hs_next_payment_due_date": None,
-        "hs_next_payment_amount": None,
-        "hs_scheduled_cancellation_date": None,
-        "hs_mrr": ZERO,
-        "hs_lastmodifieddate": now,
-    }
     notes: list[str] = []
     refunds: list[Refund] = []
     payments = [p for p in target.payments if p.kind == "payment"] if target.payments else []
@@ -679,18 +650,11 @@ def _cancel(
     left = _refund_pending(action, ctx, sub, d, pending, refunds, notes)
     if left and action.refund_unused:
         d.outcome = Outcome.ATTENTION
-    _refunding(ctx, sub, latest, refunds, changes)
+    _refunding(ctx, sub, latest, refunds)
     message = _cancellation_mail(sub, target.email, ctx, None, d.refund, d.currency)
     if message is None:
         notes.append("no contact e-mail: cancellation e-mail not recorded")
-    d.mutation = _mutation(
-        action,
-        ctx,
-        sub,
-        changes,
-        refunds=tuple(refunds),
-        messages=(message,) if message else (),
-    )
+    d.op = _op(ops.Cancel, ctx, sub, refunds=tuple(refunds), messages=(message,) if message else ())
     d.message = message
     d.new_status = "canceled"
     d.note = "; ".join([ctx.says("canceled", "would cancel"), *notes])
@@ -736,13 +700,13 @@ def _refunding(
     sub: Subscription,
     latest: Payment | None,
     refunds: Sequence[Refund],
-    changes: dict[str, Any],
 ) -> None:
-    """Claim the refunded payments for this batch; the latest one's status follows."""
+    """Claim the refunded payments for this batch; the refund of the latest one says so (its
+    status becomes the last payment status)."""
     for r in refunds:
         ctx.refunding[r.payment_id] = sub.id
         if latest is not None and r.payment_id == latest.id:
-            changes["hs_last_payment_status"] = r.refunded_status
+            r.latest = True
 
 
 def _refund_pending_only(
@@ -761,9 +725,8 @@ def _refund_pending_only(
         d.outcome = Outcome.SKIPPED
         d.note = "; ".join(["already canceled", *notes])
         return d
-    changes: dict[str, Any] = {"hs_lastmodifieddate": ctx.now}
-    _refunding(ctx, sub, payments[-1], refunds, changes)
-    d.mutation = _mutation(action, ctx, sub, changes, operation="refund", refunds=tuple(refunds))
+    _refunding(ctx, sub, payments[-1], refunds)
+    d.op = _op(ops.Refund, ctx, sub, refunds=tuple(refunds))
     d.note = "; ".join(notes)
     return d
 
@@ -858,7 +821,7 @@ def _update_link_mail(sub: Subscription, email: str | None, ctx: Context) -> Out
 
 
 def _fail(d: Decision, note: str) -> Decision:
-    d.outcome, d.note, d.new_status, d.mutation = Outcome.FAILED, note, d.status, None
+    d.outcome, d.note, d.new_status, d.op = Outcome.FAILED, note, d.status, None
     return d
 
 
@@ -873,14 +836,8 @@ def _cancel_at_period_end(
     end = props.get("hs_next_payment_due_date")
     if end is None:
         return _fail(d, "no next payment due date: the current period's end is unknown")
-    changes = {
-        "hs_scheduled_cancellation_date": end,
-        "hs_next_payment_due_date": None,
-        "hs_next_payment_amount": None,
-        "hs_lastmodifieddate": ctx.now,
-    }
     message = _cancellation_mail(sub, target.email, ctx, end, None, None)
-    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else ())
+    d.op = _op(ops.CancelAtPeriodEnd, ctx, sub, end=end, messages=(message,) if message else ())
     d.message = message
     d.note = ctx.says("cancels", "would cancel") + f" at the end of the period, on {end}; "
     d.note += "no further charges"
@@ -898,13 +855,7 @@ def _cancel_at_period_end(
 def _pause(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
-    changes = {
-        "hs_status": "paused",
-        "hs_pause_reason": action.reason,
-        "hs_mrr": ZERO,
-        "hs_lastmodifieddate": ctx.now,
-    }
-    d.mutation = _mutation(action, ctx, sub, changes)
+    d.op = _op(ops.Pause, ctx, sub, reason=action.reason)
     d.new_status = "paused"
     d.note = ctx.says("paused", "would pause") + (f": {action.reason}" if action.reason else "")
     return d
@@ -914,24 +865,11 @@ def _resume(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
     assert action.next_billing_date is not None  # build_action requires it
-    props = sub.properties
-    amount = props.get("hs_next_payment_amount")
-    mrr = ZERO
-    if amount is not None:
-        currency = str(props.get("hs_currency_code") or "")
-        frequency = str(props.get("hs_recurring_billing_frequency") or "")
-        try:
-            mrr = monthly_recurring(amount, currency, frequency)
-        except ValueError as exc:
-            return _fail(d, f"cannot compute the MRR: {exc}")
-    changes = {
-        "hs_status": "active",
-        "hs_next_payment_due_date": action.next_billing_date,
-        "hs_pause_reason": None,
-        "hs_mrr": mrr,
-        "hs_lastmodifieddate": ctx.now,
-    }
-    d.mutation = _mutation(action, ctx, sub, changes)
+    try:  # the store computes the MRR (as HubSpot does): refused here when it cannot
+        ops.resumed_mrr(sub.properties)
+    except ValueError as exc:
+        return _fail(d, f"cannot compute the MRR: {exc}")
+    d.op = _op(ops.Resume, ctx, sub, next_billing_date=action.next_billing_date)
     d.new_status = "active"
     d.note = ctx.says("resumed", "would resume") + f"; next billing date {action.next_billing_date}"
     return d
@@ -940,7 +878,7 @@ def _resume(
 def _delete(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
-    d.mutation = _mutation(action, ctx, sub, {}, delete=True)
+    d.op = _op(ops.Delete, ctx, sub)
     d.new_status = None
     d.note = ctx.says("deleted", "would delete") + " permanently"
     return d
@@ -964,7 +902,7 @@ def _update(
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
-    d.mutation = _mutation(action, ctx, sub, {**changes, "hs_lastmodifieddate": ctx.now})
+    d.op = _op(ops.Update, ctx, sub, values=changes)
     # What was given, as given (canonical text), except appended options: the merged value.
     texts = dict(action.values)
     texts.update({k: str(v) for k, v in changes.items() if isinstance(ctx.values.get(k), Append)})
@@ -1014,17 +952,15 @@ def _charge(sub: Subscription, status: str, now: dt.datetime) -> Charge | str:
 
 def _mark(action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision) -> Decision:
     status = str(ctx.values["hs_status"])
-    changes: dict[str, Any] = {"hs_status": status, "hs_lastmodifieddate": ctx.now}
     charges: tuple[Charge, ...] = ()
     if status == "unpaid":
         charge = _charge(sub, "failed", ctx.now)
         if isinstance(charge, str):
             return _fail(d, f"cannot record a failed payment: {charge}")
         charges = (charge,)
-        changes["hs_last_payment_status"] = "failed"
     message = _update_link_mail(sub, target.email, ctx) if status == "unpaid" else None
-    d.mutation = _mutation(action, ctx, sub, changes, messages=(message,) if message else (),
-                           charges=charges)  # fmt: skip
+    d.op = _op(ops.MarkUnpaid, ctx, sub, status=status, charge=charges[0] if charges else None,
+               messages=(message,) if message else ())  # fmt: skip
     d.message = message
     d.new_status = status
     d.note = ctx.says("status", "would set status") + f" {status}"
@@ -1072,19 +1008,13 @@ def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Dec
         if due <= ctx.today:
             return _fail(d, f"more than {MAX_PERIODS_SETTLED} periods are due; record them by hand")
     charge = replace(charge, amount=charge.amount * periods)
-    changes: dict[str, Any] = {
-        "hs_status": "active",
-        "hs_last_payment_status": "succeeded",
-        "hs_last_payment_amount": charge.amount,
-        "hs_lastmodifieddate": ctx.now,
-    }
     note = ctx.says("paid", "would record a payment of") + f" {charge.amount} {charge.currency}"
     if periods > 1:
         note += f" ({periods} periods)"
-    if isinstance(due, dt.date):
-        changes["hs_next_payment_due_date"] = due
-        note += f"; next payment due {due}"
-    d.mutation = _mutation(action, ctx, sub, changes, charges=(charge,))
+    next_due = due if isinstance(due, dt.date) else None
+    if next_due is not None:
+        note += f"; next payment due {next_due}"
+    d.op = _op(ops.Pay, ctx, sub, charge=charge, next_payment_due_date=next_due)
     d.new_status = "active"
     d.note = note
     return d
@@ -1096,7 +1026,7 @@ def _send_update_link(
     message = _update_link_mail(sub, target.email, ctx)
     if message is None:
         return _fail(d, "no contact with an e-mail address to send the link to")
-    d.mutation = _mutation(action, ctx, sub, {}, messages=(message,))
+    d.op = _op(ops.Notify, ctx, sub, messages=(message,))
     d.message = message
     d.note = ctx.says("", "would send a ") + f"payment-method update e-mail to {message.recipient}"
     return d

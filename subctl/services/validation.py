@@ -532,7 +532,7 @@ def money_problem(amount: Decimal, currency: str | None) -> str | None:
     """Why ``amount`` cannot be an amount in ``currency`` (more decimal places than the
     currency's minor unit: 2 for USD, 0 for JPY, 3 for BHD; 2 when the currency is unknown), or
     None. Amounts are refused, never rounded: what is stored is what was typed."""
-    from subctl.services.refunds import quantum
+    from subctl.billing import quantum
 
     code = (currency or "").upper()
     places = _decimal_places(quantum(code))

@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from subctl.errors import Conflict
 from subctl.query.ast import Expr, Query
 from subctl.schema import Property, PropertyRegistry
+
+if TYPE_CHECKING:
+    from subctl.store.ops import Op
 
 
 @dataclass(slots=True)
@@ -114,6 +118,7 @@ class Refund:
     method: str
     refunded_status: str  # refunded, partially_refunded
     created_at: dt.datetime
+    latest: bool = False  # the subscription's latest payment: its last payment status follows
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
@@ -127,34 +132,6 @@ class Charge:
     status: str  # succeeded, failed
     method: str  # card, ach
     created_at: dt.datetime
-
-
-@dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
-class Mutation:
-    """One subscription's change, decided by ``subctl.services.lifecycle``.
-
-    ``action`` names the lifecycle operation (cancel, cancel_at_period_end, pause, resume,
-    update, delete, notify, mark_unpaid, pay), so a remote store can call HubSpot's matching
-    endpoint (``/cancel``, ``/pause`` with the reason, ``/unpause`` with the next billing date,
-    ``PATCH``, ``DELETE``) rather than patch ``hs_status``. ``changes`` maps property -> (old,
-    new) typed values; the store writes the new values and, where it keeps history itself, one
-    history entry per changed property except ``hs_lastmodifieddate`` (the change stamp itself).
-    ``expect_status`` is the status the decision was based on: the store refuses (``Conflict``)
-    to apply a change to a subscription whose status is no longer that. ``charges`` are
-    payments to record (``Charge``), ``refunds`` refunds of existing ones.
-    """
-
-    subscription_id: int
-    action: str
-    expect_status: str | None
-    at: dt.datetime
-    source: str
-    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    delete: bool = False
-    messages: tuple[OutboxMessage, ...] = ()
-    refunds: tuple[Refund, ...] = ()
-    line_items: tuple[LineItem, ...] = ()  # new quantity and price of the subscription's items
-    charges: tuple[Charge, ...] = ()
 
 
 @dataclass(slots=True)  # not frozen: 100,000-item batches create many (faster __init__)
@@ -211,6 +188,38 @@ class SubscriptionDetail:
     outbox: list[OutboxMessage] = field(default_factory=list)  # newest first
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """The limits and semantics of a record store that services must respect.
+
+    ``result_cap``: results one search can page through (None: no cap; HubSpot: 10,000);
+    ``batch_size``: ids per batch read or write (HubSpot: 100); ``max_filter_groups``,
+    ``max_filters_per_group``, ``max_filters``: the most a search's filter may hold (None: no
+    limit; HubSpot: 5, 6 and 18 in all); ``sort_survives_partitioning``: a sorted search split
+    into several (by id ranges, to pass the result cap) still comes back in one order;
+    ``neq_matches_empty``: ``field != value`` also matches records without a value (SQL with
+    the compiler's semantics and HubSpot: yes)."""
+
+    result_cap: int | None = None
+    batch_size: int = 5000
+    max_filter_groups: int | None = None
+    max_filters_per_group: int | None = None
+    max_filters: int | None = None
+    sort_survives_partitioning: bool = True
+    neq_matches_empty: bool = True
+
+
+LOCAL = Capabilities()
+HUBSPOT = Capabilities(
+    result_cap=10_000,
+    batch_size=100,
+    max_filter_groups=5,
+    max_filters_per_group=6,
+    max_filters=18,
+    sort_survives_partitioning=False,
+)
+
+
 class RecordStore(Protocol):
     """Subscriptions and their associated records: what HubSpot (the remote store) can also
     serve. Implementations: ``sql.records.SqlRecordStore`` (SQLite, PostgreSQL)."""
@@ -234,14 +243,10 @@ class RecordStore(Protocol):
         the workspace's)."""
         ...
 
-    # Exactly once. A batch is journaled (``Workspace.create_job``) before anything changes;
-    # each item's change and its journal outcome are then written by one ``apply`` call, and
-    # on a SQL store one ``apply`` is one transaction (chunks of items per call, for speed). A
-    # crash (Ctrl-C, kill -9, power loss) therefore leaves every item either changed *and*
-    # journaled or neither, and resuming never repeats a change. ``apply`` also refuses
-    # (``Conflict``, nothing written) when an item was journaled by someone else meanwhile, a
-    # subscription's status is no longer ``expect_status``, or a refund's payment already has
-    # a refund (a payment is refunded at most once: a unique index on a SQL store).
+    # Exactly once: see ``UnitOfWork``. ``execute`` refuses (``Conflict``, nothing written)
+    # when a subscription's status is no longer an operation's ``expect_status``, or a
+    # refund's payment already has a refund (a payment is refunded at most once: a unique
+    # index on a SQL store).
 
     def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
         """The subscriptions that exist among ``sub_ids``, with ``fields`` (and the id); a
@@ -259,15 +264,14 @@ class RecordStore(Protocol):
         """The primary e-mail of each subscription's (first) associated contact, if any."""
         ...
 
-    def apply(
-        self,
-        mutations: Sequence[Mutation],
-        *,
-        job_id: int | None = None,
-        outcomes: Sequence[ItemOutcome] = (),
-    ) -> None:
-        """Write the mutations and the journal outcomes of ``job_id`` together, atomically
-        (the local store: one transaction with the workspace's journal)."""
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the store can do in one request (services ask, rather than assume)."""
+        ...
+
+    def execute(self, ops: Sequence[Op]) -> None:
+        """Carry out typed operations (``subctl.store.ops``): all of them or, on ``Conflict``,
+        none (a SQL store: one transaction; HubSpot: one operation per call)."""
         ...
 
     # Primitives only: the rules (names, the type/fieldType matrix, tier caps, the one-contact
@@ -383,7 +387,56 @@ class Workspace(Protocol):
 
     def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
 
+    def claim_item(
+        self, job_id: int, sub_id: int, at: dt.datetime, previous: dt.datetime | None = None
+    ) -> None:
+        """Claim an unprocessed item before its operation is carried out (``ItemByItem``): its
+        ``processed_at`` becomes ``at`` while its outcome stays empty. ``previous``: the claim
+        of an in-doubt item being taken over. ``Conflict`` when another run has it."""
+        ...
+
+    def release_item(self, job_id: int, sub_id: int) -> None:
+        """Undo a claim whose operation was refused (nothing was written)."""
+        ...
+
+    def record_outcomes(self, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+        """Journal outcomes of unprocessed (or claimed) items; ``Conflict`` when one has an
+        outcome already."""
+        ...
+
     def close(self) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """How a batch writes: each item's operation together with its journal outcome, exactly
+    once. A batch is journaled (``Workspace.create_job``) before anything changes; a crash
+    (Ctrl-C, kill -9, power loss) then never makes resuming repeat a change.
+
+    Two implementations: ``sql.SqlUnitOfWork`` (a local profile: the record store and the
+    workspace share one database, so a chunk's operations and its journal outcomes are one
+    transaction) and ``unit.ItemByItem`` (a record store that cannot share a transaction with
+    the workspace, such as HubSpot's API: journal claim, operation, journal outcome, per item;
+    an item claimed without an outcome is *in doubt* and is re-read before it is done again).
+    """
+
+    def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
+        """Carry out ``ops`` (of some of the items) and journal every item's outcome.
+        ``Conflict`` when an item was journaled by another run meanwhile or an operation is
+        refused; ``PartlyWritten`` (a ``Conflict``) names the items written before it."""
+        ...
+
+    def in_doubt(self, job_id: int) -> set[int]:
+        """Items of the job claimed by a run that stopped before journaling their outcome
+        (their operation may or may not have been carried out)."""
+        ...
+
+
+class PartlyWritten(Conflict):
+    """A write refused after some of its items were written and journaled (``done``)."""
+
+    def __init__(self, cause: Conflict, done: Sequence[int]) -> None:
+        super().__init__(cause.message, hint=cause.hint)
+        self.done = tuple(done)
 
 
 # ``insert(table, columns, rows) -> count`` of a bulk load.

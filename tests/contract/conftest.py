@@ -1,23 +1,26 @@
-"""The store contract suite: every test here runs against every Store implementation.
+"""The contract suites: ``test_records*.py`` for every ``RecordStore`` (what HubSpot can also
+satisfy: it joins with a fake HubSpot server), ``test_workspace*.py`` for every ``Workspace``.
 
-Add a backend by adding a parameter to ``store``; today: the SQL store on SQLite and on
-PostgreSQL (a fresh database per test on the test server, tests/pg.py). The remote
-HubSpot store joins with a fake HubSpot server.
+A backend is a factory of (record store, workspace, local unit of work); record stores are
+filled through the backend-neutral ``seed(rows)`` hook (rows of typed property values), never
+through SQL. Add a backend by adding it to ``BACKENDS``; today: the SQL stores on SQLite
+and on PostgreSQL (a fresh database per test on the test server, tests/pg.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from subctl.config import workspace_url
-from subctl.schema import standard_registry
-from subctl.store.base import Store
-from subctl.store.sql import SqlStore, sqlite_url
+from subctl.store.base import RecordStore, UnitOfWork, Workspace
+from subctl.store.sql import open_local, sqlite_url
 
 CONTRACT_COLUMNS = [
     "hs_object_id",
@@ -38,33 +41,79 @@ CONTRACT_ROWS = [
      Decimal("60.00")),
 ]  # fmt: skip
 
-
-def _seed(store: SqlStore) -> SqlStore:
-    registry = standard_registry()
-    props = [registry.get(c) for c in CONTRACT_COLUMNS]
-    store.bulk_insert(
-        "subscriptions",
-        CONTRACT_COLUMNS,
-        [[p.to_storage(v) for p, v in zip(props, row, strict=True)] for row in CONTRACT_ROWS],  # type: ignore[union-attr]
-    )
-    return store
+Seed = Callable[[Sequence[Mapping[str, Any]]], None]
 
 
-def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStore:
-    return SqlStore(sqlite_url(tmp_path / "contract.db"), create=True)
+@dataclass
+class Backend:
+    records: RecordStore
+    workspace: Workspace
+    unit: UnitOfWork  # the backend's own unit of work
+    seed: Seed  # subscriptions from rows of typed values (property name -> value)
+    close: Callable[[], None]
 
 
-def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStore:
+def _local(url: str) -> Backend:
+    local = open_local(url, create=True)
+
+    def seed(rows: Sequence[Mapping[str, Any]]) -> None:
+        registry = local.records.properties()
+        for names in dict.fromkeys(tuple(row) for row in rows):
+            props = [registry.get(n) for n in names]
+            stored = [
+                [p.to_storage(row[p.name]) for p in props if p is not None]
+                for row in rows
+                if tuple(row) == names
+            ]
+            local.records.seed("subscriptions", [p.column for p in props if p], stored)
+
+    return Backend(local.records, local.workspace, local.unit, seed, local.close)
+
+
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return _local(sqlite_url(tmp_path / "contract.db"))
+
+
+def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     url: str = request.getfixturevalue("pg_url")  # a fresh database on the test server
-    return SqlStore(workspace_url(url), create=True)
+    return _local(workspace_url(url))
 
 
-BACKENDS = {"sqlite": _sqlite, "postgresql": _postgresql}
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
 
 
-@pytest.fixture(params=list(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A store holding CONTRACT_ROWS (ids 101-104), one per backend."""
-    backend = _seed(BACKENDS[request.param](request, tmp_path))
-    yield backend
-    backend.close()
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """One backend, its record store holding CONTRACT_ROWS (ids 101-104)."""
+    made = BACKENDS[request.param](request, tmp_path)
+    made.seed([dict(zip(CONTRACT_COLUMNS, row, strict=True)) for row in CONTRACT_ROWS])
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def records(backend: Backend) -> RecordStore:
+    return backend.records
+
+
+@pytest.fixture
+def workspace(backend: Backend) -> Workspace:
+    return backend.workspace
+
+
+@pytest.fixture
+def seed(backend: Backend) -> Seed:
+    return backend.seed
+
+
+@pytest.fixture(params=["own", "item-by-item"])
+def unit(request: pytest.FixtureRequest, backend: Backend) -> UnitOfWork:
+    """Both units of work over the backend: its own, and the generic item-by-item one."""
+    if request.param == "own":
+        return backend.unit
+    from subctl.store.unit import ItemByItem
+
+    return ItemByItem(backend.records, backend.workspace)

@@ -16,8 +16,10 @@ list fails the hash check); items whose status changed since are skipped with th
 **Journal.** Every non-dry run is a job: its action, how its items were chosen, a fingerprint
 of both (same verb and arguments → same fingerprint), and one journal row per item, written in
 one transaction before anything changes. Items are processed in chunks of ``CHUNK``: read
-fresh, decided, and written together with their journal outcomes by one ``Store.apply`` call
-(one transaction). A crash loses at most the chunk in flight, which left no trace;
+fresh, decided, and written together with their journal outcomes through the profile's unit
+of work (``store.base.UnitOfWork``: locally one transaction per chunk; for a store that cannot
+share the workspace's transaction, claim, operation and outcome per item, an item in doubt
+re-read on resume). A crash loses at most the chunk in flight, which left no trace;
 ``iter_job`` on resume processes only the items without an outcome. A chunk refused because another
 run changed it meanwhile (``Conflict``) is re-read and decided again; one that still conflicts
 (a unique property value) is written item by item, so only the offending items fail.
@@ -78,7 +80,8 @@ from subctl.services.lifecycle import (
     typed_values,
 )
 from subctl.services.masking import masked_names, masker
-from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription
+from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription, UnitOfWork
+from subctl.store.ops import Delete
 
 CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
 PLAN_FORMAT = 1
@@ -223,11 +226,17 @@ def fingerprint(verb: str, action: dict[str, Any], selection: dict[str, Any]) ->
 def _snapshots(
     store: Store, ids: Sequence[int], fields: Sequence[str], extra: Expr | None = None
 ) -> Iterator[Subscription]:
-    """Subscriptions by id (in chunks), optionally also matching ``extra`` (an Expr)."""
-    for start in range(0, len(ids), CHUNK):
-        part = tuple(ids[start : start + CHUNK])
-        where = all_of(Condition("hs_object_id", Op.IN, part), extra)
-        yield from store.search(Query(where=where), fields)
+    """Subscriptions by id, in chunks of the store's batch size (a batch read), optionally
+    also matching ``extra`` (an Expr: a search by the chunk's ids)."""
+    size = store.capabilities.batch_size or CHUNK
+    for start in range(0, len(ids), size):
+        part = tuple(ids[start : start + size])
+        if extra is None:
+            found = store.get_many(part, fields)
+            yield from (found[i] for i in part if i in found)
+        else:
+            where = all_of(Condition("hs_object_id", Op.IN, part), extra)
+            yield from store.search(Query(where=where), fields)
 
 
 def prepare(
@@ -290,7 +299,7 @@ def prepare(
     missing: list[int] = []
     if selection.ids or selection.from_file is not None:
         sel_json["ids"] = sorted(selection.ids)
-        found = store.get_many(explicit, fields)
+        found = {s.id: s for s in _snapshots(store, explicit, fields)}
         missing = [i for i in explicit if i not in found]
         if missing and store.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
             raise not_found(missing)
@@ -427,7 +436,7 @@ def decide_chunk(
     for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
         if sid in own:
             refunding.pop(pid, None)
-    subs = store.get_many(ids, action.fields())
+    subs = {s.id: s for s in _snapshots(store, ids, action.fields())}
     present = [i for i in ids if i in subs]
     payments: dict[int, list[Payment]] = {}
     if action.needs_payments and present:
@@ -501,6 +510,7 @@ def start_job(
 
 def iter_job(
     store: Store,
+    unit: UnitOfWork,
     job: Job,
     clock: Callable[[], dt.datetime],
     items: Sequence[tuple[int, str | None]] | None = None,
@@ -523,6 +533,10 @@ def iter_job(
 
     ``backup`` (``delete --backup``): before a chunk is written, the full records of exactly the
     subscriptions it deletes are appended to the backup and synced to disk.
+
+    Items in doubt (claimed by a run of ``unit`` that stopped before their outcome) are read
+    again like the others; one found in the action's target state already is journaled as
+    done (its operation is not carried out again).
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -537,11 +551,15 @@ def iter_job(
     size = chunk_size()
     chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
     refunding: dict[int, int] = {}  # payments refunded by this run, across chunks
+    in_doubt = unit.in_doubt(job.id)
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
-        return now, decide_chunk(store, action, part, frozen=job.frozen, now=now,
+        decisions = decide_chunk(store, action, part, frozen=job.frozen, now=now,
                                  job_id=job.id, refunding=refunding)  # fmt: skip
+        if in_doubt:
+            _settle_in_doubt(decisions, in_doubt, action)
+        return now, decisions
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subctl-read-ahead")
     try:
@@ -556,10 +574,32 @@ def iter_job(
             ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
             if backup is not None:
                 backup.next_chunk()
-            yield _apply_chunk(store, job, part, decided, read_ahead, backup)
+            yield _apply_chunk(store, unit, job, part, decided, read_ahead, backup)
     finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
         pool.shutdown(wait=True, cancel_futures=True)
     store.set_job_status(job.id, "done", clock())
+
+
+def _settle_in_doubt(decisions: Sequence[Decision], in_doubt: set[int], action: Action) -> None:
+    """An item in doubt already in the action's target state was done by the run that
+    stopped: journal it as done, with what is found now."""
+    result = action.transition.result
+    for d in decisions:
+        if d.subscription_id not in in_doubt:
+            continue
+        if action.transition.name == "send_update_link" and d.outcome.acts:
+            # An e-mail leaves no state to re-read: never sent twice, a person checks.
+            d.outcome, d.op = Outcome.ATTENTION, None
+            d.note = "the e-mail may have been sent before the interruption; not sent again"
+            continue
+        if d.outcome is not Outcome.SKIPPED:
+            continue
+        reached = d.new_status is None if action.verb == "delete" else (
+            result is None or d.new_status == result
+        )  # fmt: skip
+        if reached and not d.note.startswith("status changed since the plan"):
+            d.outcome = Outcome.OK
+            d.note = f"done before the interruption ({d.note})"
 
 
 def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:
@@ -568,20 +608,22 @@ def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:
 
 def _apply(
     store: Store,
+    unit: UnitOfWork,
     job: Job,
     decisions: Sequence[Decision],
     now: dt.datetime,
     backup: Backup | None,
 ) -> None:
-    """One ``Store.apply``; its deletions first durably in the backup (when there is one)."""
-    mutations = [d.mutation for d in decisions if d.mutation is not None]
+    """One ``UnitOfWork.write``; its deletions first durably in the backup (if any)."""
+    ops = [d.op for d in decisions if d.op is not None]
     if backup is not None:
-        backup.add(store, [m.subscription_id for m in mutations if m.delete])
-    store.apply(mutations, job_id=job.id, outcomes=[_outcome(d, now) for d in decisions])
+        backup.add(store, [op.subscription_id for op in ops if isinstance(op, Delete)])
+    unit.write(job.id, ops, [_outcome(d, now) for d in decisions])
 
 
 def _apply_chunk(
     store: Store,
+    unit: UnitOfWork,
     job: Job,
     part: list[tuple[int, str | None]],
     decided: tuple[dt.datetime, list[Decision]],
@@ -594,23 +636,27 @@ def _apply_chunk(
     breaks a constraint (a unique property value): the chunk is re-read and decided again,
     and if it still conflicts, written item by item, so that only the offending items fail.
     """
+    written: list[Decision] = []  # by an item-by-item unit before a conflict
     for _attempt in range(RETRIES - 1):
         now, decisions = decided
         try:
-            _apply(store, job, decisions, now, backup)
-        except Conflict:
+            _apply(store, unit, job, decisions, now, backup)
+        except Conflict as exc:
+            done = set(getattr(exc, "done", ()))
+            written.extend(d for d in decisions if d.subscription_id in done)
             waiting = {i.subscription_id for i in store.job_items(job.id, unprocessed_only=True)}
             part = [item for item in part if item[0] in waiting]
             decided = decide_again(part)
             continue
         for d in decisions:
-            d.mutation = None  # written; free the memory of large batches
-        return decisions
-    return _apply_one_by_one(store, job, decided, backup)
+            d.op = None  # written; free the memory of large batches
+        return [*written, *decisions]
+    return [*written, *_apply_one_by_one(store, unit, job, decided, backup)]
 
 
 def _apply_one_by_one(
     store: Store,
+    unit: UnitOfWork,
     job: Job,
     decided: tuple[dt.datetime, list[Decision]],
     backup: Backup | None,
@@ -619,15 +665,15 @@ def _apply_one_by_one(
     done = []
     for d in decisions:
         try:
-            _apply(store, job, [d], now, backup)
+            _apply(store, unit, job, [d], now, backup)
         except Conflict as exc:
             d.outcome, d.new_status, d.note = Outcome.FAILED, d.status, exc.message
-            d.mutation = None
+            d.op = None
             try:
-                store.apply([], job_id=job.id, outcomes=[_outcome(d, now)])
+                unit.write(job.id, [], [_outcome(d, now)])
             except Conflict:
                 continue  # journaled by another run meanwhile: its outcome stands
-        d.mutation = None
+        d.op = None
         done.append(d)
     return done
 

@@ -24,7 +24,7 @@ from subctl.services.masking import masked_names
 if TYPE_CHECKING:
     import datetime as dt
 
-    from subctl.store.base import Job, Store
+    from subctl.store.base import Job, Store, UnitOfWork
 
 Advance = Callable[[int], None]
 SHOWN_WARNINGS = 5  # a report keeps this many warnings' text, and counts the others
@@ -204,6 +204,7 @@ def _preview(action: Action, decisions: Sequence[Decision]) -> Preview:
 
 def execute(
     store: Store,
+    unit: UnitOfWork,
     ui: BatchUI,
     request: Request,
     *,
@@ -235,7 +236,7 @@ def execute(
         if existing is not None and _offer_resume(ui, existing, request.yes):
             # "Resume it?" stands in for a batch's confirmation, not for a destructive one.
             confirm_destructive = verb in DESTRUCTIVE and not request.yes
-            return _resume(store, ui, existing, action, clock, asks=confirm_destructive,
+            return _resume(store, unit, ui, existing, action, clock, asks=confirm_destructive,
                            backup=requested)  # fmt: skip
     if prepared.missing:  # only resuming the job that deleted them tolerates them
         raise batch.not_found(prepared.missing)
@@ -256,7 +257,7 @@ def execute(
     writer = None if backup is None else batch.Backup(store, backup[0], sibling=backup[1])
     job = batch.start_job(store, prepared, clock(), backup=None if backup is None else backup[0])
     items, prepared.items = prepared.items, []
-    return _run(store, ui, job, action, clock, items=items, warned=asks, writer=writer)
+    return _run(store, unit, ui, job, action, clock, items=items, warned=asks, writer=writer)
 
 
 def _dry_run(
@@ -295,6 +296,7 @@ def _offer_resume(ui: BatchUI, job: Job, yes: bool) -> bool:
 
 def _run(
     store: Store,
+    unit: UnitOfWork,
     ui: BatchUI,
     job: Job,
     action: Action,
@@ -324,7 +326,7 @@ def _run(
 
         def rows() -> Generator[dict[str, Any], None, None]:
             try:
-                for chunk in batch.iter_job(store, job, clock, items, backup=writer,
+                for chunk in batch.iter_job(store, unit, job, clock, items, backup=writer,
                                             stop=ui.stop_requested):  # fmt: skip
                     report.tally.add(chunk)
                     advance(len(chunk))
@@ -358,7 +360,13 @@ def _run(
 
 
 def resume(
-    store: Store, ui: BatchUI, job_id: int, *, yes: bool, clock: Callable[[], dt.datetime]
+    store: Store,
+    unit: UnitOfWork,
+    ui: BatchUI,
+    job_id: int,
+    *,
+    yes: bool,
+    clock: Callable[[], dt.datetime],
 ) -> Report:
     """The unprocessed items of a job, with its original options. An abandoned or finished
     job is an ``InvalidState``."""
@@ -376,11 +384,12 @@ def resume(
         return Report(action, job=job, done=True)
     _require_consent(ui, action.verb, job.unprocessed, yes)
     asks = not yes and needs_confirmation(action.verb, job.unprocessed)
-    return _resume(store, ui, job, action, clock, asks=asks)
+    return _resume(store, unit, ui, job, action, clock, asks=asks)
 
 
 def _resume(
     store: Store,
+    unit: UnitOfWork,
     ui: BatchUI,
     job: Job,
     action: Action,
@@ -396,4 +405,4 @@ def _resume(
         ui.preview(Preview(action, (), job.unprocessed, {}, 0, job=job))
         confirm(ui, action, job.unprocessed)
     with batch.gc_paused():
-        return _run(store, ui, job, action, clock, resumed=True, backup=target)
+        return _run(store, unit, ui, job, action, clock, resumed=True, backup=target)

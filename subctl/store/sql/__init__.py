@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
-from subctl.store.base import SubscriptionDetail
+from subctl.store.base import ItemOutcome, SubscriptionDetail
+from subctl.store.ops import Op
 from subctl.store.sql.database import Database
 from subctl.store.sql.database import describe_url as describe_url
 from subctl.store.sql.records import SqlRecordStore
@@ -29,6 +30,7 @@ class LocalBackend:
     records: SqlRecordStore
     workspace: SqlWorkspace
     both: SqlStore
+    unit: SqlUnitOfWork
 
     def close(self) -> None:
         self.db.close()
@@ -37,7 +39,22 @@ class LocalBackend:
 def open_local(url: str, *, create: bool = False, adopt: bool = False) -> LocalBackend:
     """Open the workspace database at ``url`` (see ``Database`` for ``create`` and ``adopt``)."""
     db = Database(url, create=create, adopt=adopt)
-    return LocalBackend(db, SqlRecordStore(db), SqlWorkspace(db), SqlStore.over(db))
+    records = SqlRecordStore(db)
+    return LocalBackend(db, records, SqlWorkspace(db), SqlStore.over(db), SqlUnitOfWork(records))
+
+
+class SqlUnitOfWork:
+    """The ``UnitOfWork`` of a local profile: a chunk's operations and its journal outcomes in
+    one transaction of the database both stores share (nothing is ever in doubt)."""
+
+    def __init__(self, records: SqlRecordStore) -> None:
+        self.records = records
+
+    def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
+        self.records.execute(ops, job_id=job_id, outcomes=outcomes)
+
+    def in_doubt(self, job_id: int) -> set[int]:
+        return set()
 
 
 class SqlStore(SqlRecordStore, SqlWorkspace):

@@ -32,17 +32,20 @@ from subctl.schema import (
     to_storage,
 )
 from subctl.store.base import (
+    LOCAL,
     AssociatedRecord,
+    Capabilities,
     Change,
     Charge,
     ItemOutcome,
     LineItem,
-    Mutation,
     OutboxMessage,
     Payment,
     Subscription,
     SubscriptionDetail,
 )
+from subctl.store.base import Refund as RefundRecord
+from subctl.store.ops import Delete, Op, Update, changes, charges_of, refunds_of
 from subctl.store.sql import schema
 from subctl.store.sql.compiler import count_sql, quote, select_sql
 from subctl.store.sql.database import (
@@ -56,6 +59,7 @@ from subctl.store.sql.database import (
     ms,
     property_index,
 )
+from subctl.store.sql.workspace import journal
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -79,6 +83,10 @@ class SqlRecordStore:
 
     def require_writable(self) -> None:
         self.db.require_writable()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return LOCAL
 
     # -- bulk loading (``seed.py``) -------------------------------------------------------
 
@@ -271,13 +279,15 @@ class SqlRecordStore:
             out.setdefault(int(sid), email)
         return out
 
-    def apply(
+    def execute(
         self,
-        mutations: Sequence[Mutation],
+        ops: Sequence[Op],
         *,
         job_id: int | None = None,
         outcomes: Sequence[ItemOutcome] = (),
     ) -> None:
+        """Carry out the operations (one transaction); with ``job_id``, journal ``outcomes``
+        in the same transaction (``SqlUnitOfWork``: the local workspace shares the database)."""
         registry = self.properties()
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = self.db.cursor(conn)
@@ -291,17 +301,20 @@ class SqlRecordStore:
                 # the ones this transaction replaces, not a concurrent writer's.
                 cursor.execute("BEGIN IMMEDIATE")
             if job_id is not None and outcomes:
-                _claim(cursor, mark, job_id, outcomes)
-            updates = [m for m in mutations if m.changes and not m.delete]
+                journal(cursor, mark, job_id, outcomes)
+            writes = _writes(cursor, mark, registry, ops)
+            updates = [w for w in writes if w.values]
             replaced = _current(cursor, mark, registry, updates, lock=not self.db.is_sqlite)
             _update(cursor, mark, registry, updates)
-            _delete(cursor, mark, [m for m in mutations if m.delete])
+            _delete(cursor, mark, [op for op in ops if isinstance(op, Delete)])
             _history(cursor, mark, registry, updates, replaced)
-            _messages(cursor, mark, [msg for m in mutations for msg in m.messages])
-            _refunds(cursor, mark, self.db.is_sqlite, mutations)
-            _line_items(cursor, mark, [item for m in mutations for item in m.line_items])
+            _messages(cursor, mark, [msg for op in ops for msg in op.messages])
+            _refunds(cursor, mark, self.db.is_sqlite,
+                     [(op.subscription_id, r) for op in ops for r in refunds_of(op)])  # fmt: skip
+            _line_items(cursor, mark, [item for op in ops if isinstance(op, Update)
+                                       for item in op.line_items])  # fmt: skip
             _charges(cursor, mark, self.db.is_sqlite,
-                     [(m.subscription_id, c) for m in mutations for c in m.charges])  # fmt: skip
+                     [(op.subscription_id, c) for op in ops for c in charges_of(op)])  # fmt: skip
 
     # -- properties & associations ------------------------------------------------
     #
@@ -634,46 +647,77 @@ def _status_clause(mark: str, expect: str | None) -> tuple[str, list[Any]]:
     return f"COALESCE(hs_status, '') = {mark}", [expect]
 
 
-def _claim(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
-    """Journal the outcomes (one UPDATE per distinct outcome); every item must still be
-    unprocessed, else another run has it."""
-    groups: dict[tuple[str, str | None, str, int], list[int]] = {}
-    for o in outcomes:
-        key = (o.outcome, o.new_status, o.note, ms(o.at))
-        groups.setdefault(key, []).append(o.subscription_id)
-    singles = [(*key, job_id, ids[0]) for key, ids in groups.items() if len(ids) == 1]
-    if singles:  # outcomes with a note of their own: one executemany
-        cursor.executemany(
-            f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
-            f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
-            " AND outcome IS NULL",
-            singles,
-        )
-        if cursor.rowcount != len(singles):
-            raise changed_elsewhere(len(singles), max(cursor.rowcount, 0), "journal items")
-    for (outcome, new_status, note, at), ids in groups.items():
-        if len(ids) == 1:
-            continue
+class _Write:
+    """One subscription's column changes, derived from an operation (``ops.changes``)."""
+
+    __slots__ = ("subscription_id", "expect_status", "values", "at", "source")
+
+    def __init__(self, op: Op, values: dict[str, Any]) -> None:
+        self.subscription_id = op.subscription_id
+        self.expect_status = op.expect_status
+        self.values = values
+        self.at = op.at
+        self.source = op.source
+
+
+def _writes(cursor: Any, mark: str, registry: PropertyRegistry, ops: Sequence[Op]) -> list[_Write]:
+    """The column changes of the operations, computed as HubSpot computes them (``ops.changes``)
+    from the stored values they depend on, read inside the write transaction."""
+    stored: dict[int, dict[str, Any]] = {}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for op in ops:
+        if op.reads:
+            groups.setdefault(op.reads, []).append(op.subscription_id)
+    for names, ids in groups.items():
+        props = [p for p in map(registry.get, names) if p is not None]
+        readers = [_reader(p) for p in props]
+        columns = ", ".join(f'"{p.column}"' for p in props)
         for part in chunks(ids):
             cursor.execute(
-                f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
-                f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id IN"
-                f" ({', '.join([mark] * len(part))}) AND outcome IS NULL",
-                [outcome, new_status, note, at, job_id, *part],
+                f"SELECT hs_object_id, {columns} FROM subscriptions WHERE hs_object_id IN"
+                f" ({', '.join([mark] * len(part))})",
+                part,
             )
-            if cursor.rowcount != len(part):
-                raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
+            for sid, *raw in cursor.fetchall():
+                typed = [read(v) for read, v in zip(readers, raw, strict=True)]
+                stored.setdefault(int(sid), {}).update(
+                    zip((p.name for p in props), typed, strict=True)
+                )
+    out = []
+    for op in ops:
+        items: list[LineItem] = []
+        if isinstance(op, Update) and op.line_items:
+            items = _line_items_of(cursor, mark, op.subscription_id)
+        try:
+            values = changes(op, stored.get(op.subscription_id, {}), items)
+        except ValueError as exc:
+            raise Conflict(
+                f"subscription {op.subscription_id}: {exc}; nothing was written"
+            ) from exc
+        out.append(_Write(op, values))
+    return out
 
 
-def _update(
-    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation]
-) -> None:
+def _line_items_of(cursor: Any, mark: str, sub_id: int) -> list[LineItem]:
+    cursor.execute(
+        "SELECT l.id, l.name, l.quantity, l.price FROM line_items l JOIN associations a"
+        " ON a.object_type = 'line_item' AND a.object_id = l.id"
+        f" WHERE a.subscription_id = {mark} ORDER BY l.id",
+        (sub_id,),
+    )
+    return [
+        LineItem(int(i), name, int(q), money_from_storage(price))
+        for i, name, q, price in cursor.fetchall()
+    ]
+
+
+def _update(cursor: Any, mark: str, registry: PropertyRegistry, writes: Sequence[_Write]) -> None:
     """One UPDATE per distinct (expected status, new values): a batch of identical changes
     (cancel: status, dates, amounts) is a handful of set-based statements."""
     groups: dict[tuple[str | None, tuple[str, ...], tuple[Any, ...]], list[int]] = {}
-    for m in mutations:
-        key = (m.expect_status, tuple(m.changes), tuple(new for _old, new in m.changes.values()))
-        groups.setdefault(key, []).append(m.subscription_id)
+    for w in writes:
+        key = (w.expect_status, tuple(w.values), tuple(w.values.values()))
+        groups.setdefault(key, []).append(w.subscription_id)
     for (expect, names, values), ids in groups.items():
         props = []
         for name in names:
@@ -694,7 +738,7 @@ def _update(
                 raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
 
 
-def _delete(cursor: Any, mark: str, mutations: Sequence[Mutation]) -> None:
+def _delete(cursor: Any, mark: str, mutations: Sequence[Delete]) -> None:
     """Delete subscriptions with their associations and history (payments, invoices, outbox
     mail and journal entries stay: they are records of their own)."""
     groups: dict[str | None, list[int]] = {}
@@ -743,14 +787,14 @@ def _history_text() -> Callable[[Any], str | None]:
 
 
 def _current(
-    cursor: Any, mark: str, registry: PropertyRegistry, mutations: Sequence[Mutation], *, lock: bool
+    cursor: Any, mark: str, registry: PropertyRegistry, writes: Sequence[_Write], *, lock: bool
 ) -> dict[int, dict[str, Any]]:
-    """The stored values the mutations are about to replace (tracked properties only), read
+    """The stored values the writes are about to replace (tracked properties only), read
     inside the write transaction; ``lock``: ``FOR UPDATE`` (PostgreSQL; SQLite's transaction
     already holds the write lock)."""
     groups: dict[tuple[str, ...], list[int]] = {}
-    for m in mutations:
-        names = tuple(n for n in m.changes if n not in UNTRACKED)
+    for m in writes:
+        names = tuple(n for n in m.values if n not in UNTRACKED)
         if names:
             groups.setdefault(names, []).append(m.subscription_id)
     out: dict[int, dict[str, Any]] = {}
@@ -774,7 +818,7 @@ def _history(
     cursor: Any,
     mark: str,
     registry: PropertyRegistry,
-    mutations: Sequence[Mutation],
+    mutations: Sequence[_Write],
     replaced: Mapping[int, Mapping[str, Any]],
 ) -> None:
     """One history entry per property whose stored value changed, from the value replaced
@@ -788,7 +832,7 @@ def _history(
         at = ms(m.at)
         sid, source = m.subscription_id, m.source
         before = replaced.get(sid, {})
-        for name, (_seen, new) in m.changes.items():
+        for name, new in m.values.items():
             if name in UNTRACKED or name not in before:
                 continue
             prop = registry.get(name)
@@ -820,11 +864,12 @@ def _messages(cursor: Any, mark: str, messages: Sequence[OutboxMessage]) -> None
     )  # fmt: skip
 
 
-def _refunds(cursor: Any, mark: str, sqlite: bool, mutations: Sequence[Mutation]) -> None:
+def _refunds(
+    cursor: Any, mark: str, sqlite: bool, refunds: Sequence[tuple[int, RefundRecord]]
+) -> None:
     """Refunds: new payments of kind ``refund``; the refunded payments' statuses change. A
     payment is refunded at most once (the unique index ``ux_payments_refunds``): a second
     refund, in this call or by another run, is a ``Conflict`` and nothing is written."""
-    refunds = [(m.subscription_id, r) for m in mutations for r in m.refunds]
     if not refunds:
         return
     _refuse_refunded(cursor, mark, [r.payment_id for _sid, r in refunds])

@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from subctl.errors import NotFound
 from subctl.schema import PropType, from_storage, to_storage
-from subctl.store.base import Job, JobItem, OutboxMessage, SavedView
+from subctl.store.base import ItemOutcome, Job, JobItem, OutboxMessage, SavedView
 from subctl.store.sql import schema
-from subctl.store.sql.database import STREAM_CHUNK, Database, _Row, insert_many, put_setting
+from subctl.store.sql.database import (
+    STREAM_CHUNK,
+    Database,
+    _Row,
+    changed_elsewhere,
+    chunks,
+    insert_many,
+    ms,
+    put_setting,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -247,6 +256,77 @@ class SqlWorkspace:
             )
         if not done.rowcount:
             raise NotFound(f"job {job_id} not found")
+
+    # -- item by item (``unit.ItemByItem``): claim, then outcome ---------------------------
+
+    def claim_item(
+        self, job_id: int, sub_id: int, at: dt.datetime, previous: dt.datetime | None = None
+    ) -> None:
+        import sqlalchemy as sa
+
+        items = schema.job_items
+        held = items.c.processed_at.is_(None) if previous is None else (
+            items.c.processed_at == to_storage(PropType.DATETIME, previous)
+        )  # fmt: skip
+        with self.db.errors(), self.db.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(items)
+                .where(items.c.job_id == job_id, items.c.subscription_id == sub_id,
+                       items.c.outcome.is_(None), held)
+                .values(processed_at=to_storage(PropType.DATETIME, at))
+            )  # fmt: skip
+        if done.rowcount != 1:
+            raise changed_elsewhere(1, 0, "journal items")
+
+    def release_item(self, job_id: int, sub_id: int) -> None:
+        import sqlalchemy as sa
+
+        items = schema.job_items
+        with self.db.errors(), self.db.engine.begin() as conn:
+            conn.execute(
+                sa.update(items)
+                .where(items.c.job_id == job_id, items.c.subscription_id == sub_id,
+                       items.c.outcome.is_(None))
+                .values(processed_at=None)
+            )  # fmt: skip
+
+    def record_outcomes(self, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+        if not outcomes:
+            return
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = self.db.cursor(conn)
+            journal(cursor, mark, job_id, outcomes)
+
+
+def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+    """Journal the outcomes (one UPDATE per distinct outcome); every item must still be
+    unprocessed, else another run has it (``Conflict``)."""
+    groups: dict[tuple[str, str | None, str, int], list[int]] = {}
+    for o in outcomes:
+        key = (o.outcome, o.new_status, o.note, ms(o.at))
+        groups.setdefault(key, []).append(o.subscription_id)
+    singles = [(*key, job_id, ids[0]) for key, ids in groups.items() if len(ids) == 1]
+    if singles:  # outcomes with a note of their own: one executemany
+        cursor.executemany(
+            f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+            f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
+            " AND outcome IS NULL",
+            singles,
+        )
+        if cursor.rowcount != len(singles):
+            raise changed_elsewhere(len(singles), max(cursor.rowcount, 0), "journal items")
+    for (outcome, new_status, note, at), ids in groups.items():
+        if len(ids) == 1:
+            continue
+        for part in chunks(ids):
+            cursor.execute(
+                f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
+                f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id IN"
+                f" ({', '.join([mark] * len(part))}) AND outcome IS NULL",
+                [outcome, new_status, note, at, job_id, *part],
+            )
+            if cursor.rowcount != len(part):
+                raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
 
 
 def _view(row: Any) -> SavedView:

@@ -1,5 +1,6 @@
-"""Billing-period money: pro-rata refunds of unused service days (``subctl cancel --refund
-unused``) and the monthly recurring revenue of a periodic amount.
+"""Billing-period money, a domain module that services and stores both use: pro-rata refunds
+of unused service days (``subctl cancel --refund unused``) and the monthly recurring revenue
+of a periodic amount.
 
 The arithmetic, with every choice written down (HubSpot documents none of it):
 
