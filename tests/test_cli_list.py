@@ -164,7 +164,7 @@ def test_missing_workspace_says_how_to_create_one(invoke: Invoke, ws: WorkspaceC
     if ws.is_sqlite:
         assert result.stderr.startswith("Error: no workspace at ")
     else:  # an empty database
-        assert result.stderr.startswith("Error: postgresql+psycopg://")
+        assert result.stderr.startswith("Error: postgresql://")
         assert " is not a subctl workspace\n" in result.stderr
     assert "subctl init" in result.stderr
 

@@ -68,6 +68,7 @@ def test_prompt_and_spreadsheet_libraries_are_ordinary_dependencies() -> None:
 READ_HEAVY = (*HEAVY, "pydantic")
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize(
     "argv",
     [

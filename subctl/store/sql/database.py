@@ -64,10 +64,20 @@ def parse_url(url: str) -> tuple[str, str | None]:
             return "sqlite", None
         if rest.startswith("/"):
             return "sqlite", unquote(rest[1:])
+    if sep and scheme.lower() == PSYCOPG_SCHEME:
+        return "postgresql", None  # libpq reads the rest itself (libpq_url)
     import sqlalchemy as sa
 
     parsed = sa.make_url(url)
     return parsed.get_backend_name(), parsed.database
+
+
+PSYCOPG_SCHEME = "postgresql+psycopg"  # what config.workspace_url makes of postgresql://
+
+
+def libpq_url(url: str) -> str:
+    """A ``postgresql+psycopg://`` workspace URL as libpq reads it (``postgresql://``)."""
+    return "postgresql://" + url.partition("://")[2]
 
 
 def _is_read_only(exc: BaseException | None) -> bool:
@@ -116,6 +126,9 @@ def describe_url(url: str) -> str:
     """A URL safe to print: the password hidden (the one rule, ``config.shown``)."""
     from subctl.config import shown
 
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() == PSYCOPG_SCHEME:  # the driver is subctl's business: show what was given
+        url = f"postgresql{sep}{rest}"
     return shown(url)
 
 
@@ -134,7 +147,10 @@ _LOCKED = ("locked", "busy")
 def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) -> StoreUnavailable:
     """A database error as the user can act on it (locked, unreachable, or damaged), naming the
     workspace and, for a damaged file, how to recover."""
-    text = str(cause)
+    # One line: a driver's further lines (libpq: "Is the server running on that host …?")
+    # become the hint where none is given below.
+    first, *more = str(cause).strip().splitlines() or [""]
+    text, detail = first.strip(), " ".join(line.strip() for line in more if line.strip())
     lowered = text.lower()
     backend, database = parse_url(url)
     where = database if backend == "sqlite" else describe_url(url)
@@ -156,7 +172,7 @@ def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) 
             f"cannot open workspace {where}: {text}",
             hint="check the path and the permissions of the file and its directory",
         )
-    return StoreUnavailable(f"workspace {where} unavailable: {text}")
+    return StoreUnavailable(f"workspace {where} unavailable: {text}", hint=detail or None)
 
 
 def _command(path: Path | None, verb: str) -> str:
@@ -211,7 +227,10 @@ class Database:
         self.path: Path | None = None
         self.read_only = False
         self._engine: sa.Engine | None = None
-        self._reader: Any = None  # SQLite: the DB-API connection reads go through
+        self._reader: Any = None  # the DB-API connection reads go through
+        # PostgreSQL through psycopg: reads use a driver connection of their own, without
+        # SQLAlchemy (short read commands import only what the read needs).
+        self._direct_postgresql = url.partition("://")[0].lower() == PSYCOPG_SCHEME
         self._engine_url: str | sa.URL = url
         self._sqlite_target = ":memory:"
         if self.is_sqlite and database and database != ":memory:":
@@ -236,6 +255,8 @@ class Database:
         elif self.is_sqlite:
             # An in-memory database exists per connection: reads and writes share the engine's.
             self.engine  # noqa: B018
+        elif self._direct_postgresql:
+            self._psycopg()  # the driver: a missing one is reported now
         else:
             self.engine  # noqa: B018  # the driver: a missing one is reported now
         self._registry: PropertyRegistry | None = None
@@ -257,10 +278,7 @@ class Database:
             try:
                 engine = sa.create_engine(self._engine_url)
             except ModuleNotFoundError as exc:
-                raise StoreUnavailable(
-                    f"cannot open workspace {describe_url(self.url)}: {exc}",
-                    hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
-                ) from exc
+                raise self._no_driver(exc) from exc
             except sa.exc.ArgumentError as exc:
                 raise StoreUnavailable(
                     f"cannot open workspace {describe_url(self.url)}: {exc}"
@@ -272,12 +290,31 @@ class Database:
             self._engine = engine
         return self._engine
 
+    def _no_driver(self, exc: ModuleNotFoundError) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"cannot open workspace {describe_url(self.url)}: {exc}",
+            hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
+        )
+
+    def _psycopg(self) -> Any:
+        try:
+            import psycopg
+        except ModuleNotFoundError as exc:
+            raise self._no_driver(exc) from exc
+        return psycopg
+
     @contextmanager
     def reading(self) -> Iterator[Any]:
         """A DB-API cursor for reads (placeholders: ``self.mark``), database errors mapped.
-        SQLite: one connection of this process, in autocommit mode; PostgreSQL: a connection
-        of the engine's pool, returned (rolled back) afterwards."""
+        SQLite and PostgreSQL through psycopg: one connection of this process, in autocommit
+        mode; otherwise a connection of the engine's pool, returned (rolled back) afterwards."""
         with self.errors():
+            if self._direct_postgresql:
+                if self._reader is None:
+                    self._reader = self._psycopg().connect(libpq_url(self.url), autocommit=True)
+                with self._reader.cursor() as cursor:
+                    yield cursor
+                return
             if not self.is_sqlite or self._sqlite_target == ":memory:":
                 conn = self.engine.raw_connection()
                 cursor = conn.cursor()
@@ -461,6 +498,8 @@ class Database:
             import sqlite3
 
             return sqlite3
+        if self._direct_postgresql:
+            return self._psycopg()
         return self.engine.dialect.loaded_dbapi
 
     def close(self) -> None:
