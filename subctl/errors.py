@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 
 class Action(StrEnum):
@@ -34,6 +34,22 @@ class Action(StrEnum):
     LEAVE_ONE_VALUE = "leave_one_value"  # property: list its subscriptions with several values
     CHANGE_VALUES = "change_values"  # property, values (None: every value of a multi-value one)
     EXAMPLE = "example"  # input, values: e.g. the input given with each of the values
+    SELECT = "select"  # how to select subscriptions for a batch
+    NEW_PLAN = "new_plan"  # write a new plan (a dry run)
+    USE_VERB = "use_verb"  # status: the verbs that set a status
+    REFUND_PENDING = "refund_pending"  # sub: refund its pending bank payments
+    RETRY_BATCH = "retry_batch"  # run a batch again, or resume its job
+    LIST_VIEWS = "list_views"
+    LIST_JOBS = "list_jobs"
+    CREATE_WORKSPACE = "create_workspace"  # path (None: the default one), demo: or sample data
+    ADOPT_WORKSPACE = "adopt_workspace"  # path: add subctl's tables to a foreign database
+    UPGRADE_WORKSPACE = "upgrade_workspace"  # path
+    NAME_WORKSPACE_FILE = "name_workspace_file"  # path: a directory given as the workspace
+    CHOOSE_WORKSPACE = "choose_workspace"  # check the path, or choose another workspace
+    RECOVER_WORKSPACE = "recover_workspace"  # where: a damaged SQLite file
+    WORK_ON_COPY = "work_on_copy"  # a read-only workspace
+    INSTALL_DRIVER = "install_driver"  # extra: the package extra with the database driver
+    FIND_DUPLICATES = "find_duplicates"  # property: values of a unique property shared
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,35 @@ class Next:
 
     action: Action
     args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Opt:
+    """An input named in a message, in the services' terms (``Opt("refund", "unused")``); the
+    command layer words it as the user types it (``--refund unused``)."""
+
+    input: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return self.input if self.value is None else f"{self.input} {self.value}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A command named in a message: its verb and inputs, and whether it is named with the
+    program (``subctl cancel``) or as a verb of it (``update --set status=unpaid``)."""
+
+    verb: str
+    opts: tuple[Opt, ...] = ()
+    program: bool = True
+
+    def __str__(self) -> str:
+        return " ".join([self.verb, *map(str, self.opts)])
+
+
+Words = tuple[str | Opt | Call, ...]
+"""A text naming inputs and commands: its parts, joined."""
 
 
 class SubctlError(Exception):
@@ -67,6 +112,21 @@ class SubctlError(Exception):
         self.hint = hint
         self.detail = detail
         self.next = next
+        self.words: Words | None = None
+
+    @classmethod
+    def naming(
+        cls, *words: str | Opt | Call, hint: str | None = None, next: Next | None = None
+    ) -> Self:
+        """An error whose message names inputs (``Opt``), which the command layer words."""
+        exc = cls("".join(map(str, words)), hint, next=next)
+        exc.words = words
+        return exc
+
+    def reworded(self, message: str) -> None:
+        """The message as the command layer words it."""
+        self.message = message
+        self.args = (message,)
 
 
 class UsageError(SubctlError):
@@ -94,8 +154,7 @@ class InputError(UsageError):
 
     def worded(self, name: str) -> None:
         """Name the input as the user gave it."""
-        self.message = f"{name}{self.sep}{self.problem}"
-        self.args = (self.message,)
+        self.reworded(f"{name}{self.sep}{self.problem}")
 
 
 class ConfirmationRequired(UsageError):

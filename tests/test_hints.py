@@ -1,6 +1,8 @@
 """CLI wording of the services' typed errors: flags and command lines come from the command
 layer (``commands/_hints.py``), with the messages and hints users have always read."""
 
+from pathlib import Path
+
 from subctl.commands._hints import hint, word
 from subctl.errors import Action, InputError, Next, NotFound
 from tests.conftest import Invoke
@@ -82,3 +84,76 @@ def test_list_and_associate_errors_read_as_before(seeded: Invoke) -> None:
     assert result.stderr.startswith("Error: --create: company has no field colour; fields: ")
     result = seeded("associate 1 --contact new --create 'name=X' --remove")
     assert result.stderr == "Error: --create and --remove cannot be combined\n"
+
+
+def test_lifecycle_and_batch_errors_read_as_before(seeded: Invoke, tmp_path: Path) -> None:
+    def error(args: str) -> str:
+        result = seeded(args)
+        assert result.exit_code in (2, 3, 5), result
+        return result.stderr
+
+    assert error("cancel 1 --refund all --yes") == (
+        'Error: --refund: "all" is not supported; use --refund unused\n'
+    )
+    assert error("cancel 1 --refund unused --at-period-end --yes") == (
+        "Error: --refund unused cannot be combined with --at-period-end: a subscription "
+        "canceled at the end of its period has no unused days\n"
+    )
+    assert error("cancel 1 --refund-pending --at-period-end --yes") == (
+        "Error: --refund-pending applies to immediate cancellation, not --at-period-end\n"
+    )
+    assert error("resume 1 --yes") == "Error: resume needs --next-billing-date DATE\n"
+    assert error("resume 1 --next-billing-date soon --yes").startswith(
+        "Error: --next-billing-date: "
+    )
+    assert error("update 1 --yes") == "Error: update needs at least one --set PROPERTY=VALUE\n"
+    assert error("update 1 --set canceled_at=2026-01-01 --yes").endswith(
+        " is read-only: it follows the lifecycle verbs (`subctl cancel`)\n"
+    )
+    assert error("update 1 --set last_payment_amount=5 --yes") == (
+        "Error: --set: last_payment_amount is read-only: it is recorded from payments "
+        "(`subctl pay`, `update --set status=unpaid`)\n"
+    )
+    assert error("update 1 --set status=canceled --yes") == (
+        'Error: --set: status cannot be set to "canceled" with update\nHint: use `subctl cancel`\n'
+    )
+    assert error("update 1 --set status=unpaid --set name=x --yes") == (
+        "Error: --set status=… records a billing event; set it on its own\n"
+    )
+    assert error("cancel --yes") == (
+        "Error: no subscriptions selected\n"
+        "Hint: give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE\n"
+    )
+    assert error(f"cancel 1 --plan {tmp_path / 'plan.json'} --yes") == (
+        "Error: --plan cannot be combined with IDs, --from-file, --where or --view\n"
+    )
+    assert error("cancel 1 --dry-run --plan-out -") == (
+        "Error: --plan-out needs a file: stdout carries the per-item results\n"
+    )
+    assert error(f"delete 1 --backup {tmp_path} --yes").startswith(
+        f"Error: --backup: {tmp_path} is a directory\nHint: name a file ("
+    )
+    assert error("jobs results 999").endswith("Hint: list batches with `subctl jobs`\n")
+
+
+def test_store_hints_read_as_before(invoke: Invoke, tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = invoke(f"-w {missing} list")
+    assert result.exit_code == 6 and result.stderr == (
+        f"Error: no workspace at {missing}\n"
+        f"Hint: create one with `subctl -w {missing} init` "
+        f"(or `subctl -w {missing} demo` for sample data)\n"
+    )
+    result = invoke(f"-w {tmp_path} list")
+    assert result.stderr.endswith(f"Hint: e.g. --workspace {tmp_path / 'workspace.db'}\n")
+    assert hint(Next(Action.INSTALL_DRIVER, {"extra": "postgres"})) == (
+        "PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'"
+    )
+    assert hint(Next(Action.FIND_DUPLICATES, {"property": "code"})) == (
+        "find them with `subctl list --fields code --sort code`, give them distinct values, "
+        "and run init again"
+    )
+    assert hint(Next(Action.RETRY_BATCH)) == (
+        "run the command again (or `subctl jobs resume JOB`): items are re-read first"
+    )
+    assert hint(Next(Action.UPGRADE_WORKSPACE, {"path": None})) == "run `subctl init` to upgrade it"

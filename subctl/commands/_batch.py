@@ -12,15 +12,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from subctl.commands import _hints
+from subctl.commands._hints import line
 from subctl.context import AppContext
-from subctl.errors import ConfirmationRequired, InvalidState, UsageError
+from subctl.errors import Call, ConfirmationRequired, InvalidState, UsageError
 from subctl.export import Column
 from subctl.output import Format
 
 if TYPE_CHECKING:
     from subctl.services.batch import Selection
     from subctl.services.batch.workflow import Preview, Report, Tally
-    from subctl.services.lifecycle import Action
+    from subctl.services.lifecycle import Action, Caution
     from subctl.store.base import Job
 
 LARGE_BATCH = 100  # before a confirmation, batches up to this size show every row...
@@ -111,7 +113,8 @@ def _raise_for_attention(tally: Tally, action: Action, job: Job | None, dry_run:
     if first is None:
         return
     done = ("would be " if dry_run else "") + PAST_TENSE[action.verb]
-    hint = first.warnings[0].partition("; ")[2] if first.warnings else None
+    step = first.warnings[0].next if first.warnings else None
+    hint = _hints.hint(step) if step is not None else None
     if tally.total == 1:
         raise InvalidState(
             f"subscription {first.subscription_id} {done} but needs attention: {first.note}",
@@ -160,7 +163,7 @@ class CliBatchUI:
         from subctl.export.table import render_table
 
         out, action = self.app.out, preview.action
-        described = action.describe(self.app.store().properties())
+        described = line(action.command(self.app.store().properties()))
         if preview.job is not None:
             job = preview.job
             out.message(f"Job {job.id}: {described}, {job.unprocessed:,} of {job.total:,} left")
@@ -180,7 +183,9 @@ class CliBatchUI:
         _warn(self.app, warnings[:SHOWN_WARNINGS], len(warnings))
 
     @contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+    def progress(self, description: str | Call, total: int) -> Iterator[Callable[[int], None]]:
+        if isinstance(description, Call):
+            description = line(description)
         out = self.app.out
 
         with out.progress(description, total) as bar:
@@ -215,9 +220,10 @@ class CliBatchUI:
         self._pending = table
 
 
-def _warn(app: AppContext, shown: Sequence[str], count: int) -> None:
-    for text in shown:
-        app.out.warn(text)
+def _warn(app: AppContext, shown: Sequence[Caution], count: int) -> None:
+    for caution in shown:
+        step = caution.next
+        app.out.warn(caution.text + (f"; {_hints.hint(step)}" if step is not None else ""))
     if count > len(shown):
         app.out.warn(f"… and {count - len(shown):,} more pending bank payments")
 

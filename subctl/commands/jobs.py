@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from subctl.commands._hints import line
 from subctl.commands._options import (
     MAX_ID,
     FormatOpt,
@@ -98,7 +99,7 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
     rows = [
         {
             "id": job.id,
-            "command": Action.from_json(job.action).describe(registry),
+            "command": line(Action.from_json(job.action).command(registry)),
             "selection": _selection_text(job.selection, registry, app.today()),
             "status": job.status,
             "total": job.total,

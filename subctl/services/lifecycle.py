@@ -105,7 +105,8 @@ from enum import StrEnum
 from typing import Any
 
 from subctl.billing import next_period_end, paid_period_end, prorate
-from subctl.errors import UsageError
+from subctl.errors import Action as Step
+from subctl.errors import Call, InputError, Next, Opt, UsageError, Words
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
 from subctl.services.values import Append
@@ -215,15 +216,25 @@ REFUND_FIELDS = ("hs_recurring_billing_frequency", "hs_last_payment_status")
 STATUS_EDITS: dict[str, str] = {"unpaid": "mark_unpaid", "past_due": "mark_past_due"}
 # Why a property cannot be set with update (properties marked read-only in the schema).
 _BY_VERBS = "it follows the lifecycle verbs"
-_FROM_PAYMENTS = "it is recorded from payments (`subctl pay`, `update --set status=unpaid`)"
-READ_ONLY: dict[str, str] = {
-    "hs_object_id": "it is the record id",
-    "hs_createdate": "it is set when the subscription is created",
-    "hs_lastmodifieddate": "every change sets it",
-    "hs_canceled_at": f"{_BY_VERBS} (`subctl cancel`)",
-    "hs_scheduled_cancellation_date": f"{_BY_VERBS} (`subctl cancel --at-period-end`)",
-    "hs_pause_reason": f"{_BY_VERBS} (`subctl pause --reason`)",
-    "hs_mrr": "HubSpot computes it from the line items",
+_FROM_PAYMENTS: Words = (
+    "it is recorded from payments (",
+    Call("pay"),
+    ", ",
+    Call("update", (Opt("set", "status=unpaid"),), program=False),
+    ")",
+)
+READ_ONLY: dict[str, Words] = {
+    "hs_object_id": ("it is the record id",),
+    "hs_createdate": ("it is set when the subscription is created",),
+    "hs_lastmodifieddate": ("every change sets it",),
+    "hs_canceled_at": (f"{_BY_VERBS} (", Call("cancel"), ")"),
+    "hs_scheduled_cancellation_date": (
+        f"{_BY_VERBS} (",
+        Call("cancel", (Opt("at_period_end"),)),
+        ")",
+    ),
+    "hs_pause_reason": (f"{_BY_VERBS} (", Call("pause", (Opt("reason"),)), ")"),
+    "hs_mrr": ("HubSpot computes it from the line items",),
     "hs_last_payment_amount": _FROM_PAYMENTS,
     "hs_last_payment_status": _FROM_PAYMENTS,
 }
@@ -312,20 +323,21 @@ class Action:
             values=tuple((str(k), str(v)) for k, v in data.get("values", ())),
         )
 
-    def describe(self, registry: PropertyRegistry | None = None) -> str:
-        """The options, as a user would type them (job listings); with ``registry``, the
-        values of highly sensitive properties (and of properties deleted since) masked."""
-        parts = [self.verb]
+    def command(self, registry: PropertyRegistry | None = None) -> Call:
+        """The verb and its options (job listings, previews), which the command layer words as
+        a user would type them; with ``registry``, the values of highly sensitive properties
+        (and of properties deleted since) masked."""
+        parts: list[Opt] = []
         if self.at_period_end:
-            parts.append("--at-period-end")
+            parts.append(Opt("at_period_end"))
         if self.refund_unused:
-            parts.append("--refund unused")
+            parts.append(Opt("refund", "unused"))
         if self.refund_pending:
-            parts.append("--refund-pending")
+            parts.append(Opt("refund_pending"))
         if self.reason:
-            parts.append(f"--reason {self.reason!r}")
+            parts.append(Opt("reason", repr(self.reason)))
         if self.next_billing_date:
-            parts.append(f"--next-billing-date {self.next_billing_date}")
+            parts.append(Opt("next_billing_date", str(self.next_billing_date)))
         hidden = masked_names(registry) if registry is not None else frozenset()
 
         def shown(name: str, value: str) -> str:
@@ -334,8 +346,8 @@ class Action:
             prop = registry.get(name)  # deleted since: it may have been highly sensitive
             return MASK if prop is None or prop.name in hidden else value
 
-        parts.extend(f"--set {k}={shown(k, v)}" for k, v in self.values)
-        return " ".join(parts)
+        parts.extend(Opt("set", f"{k}={shown(k, v)}") for k, v in self.values)
+        return Call(self.verb, tuple(parts), program=False)
 
 
 def build_action(
@@ -357,29 +369,37 @@ def build_action(
     refund_unused = False
     if refund is not None:
         if refund.strip().lower() != "unused":
-            raise UsageError(f'--refund: "{refund}" is not supported; use --refund unused')
+            raise UsageError.naming(
+                Opt("refund"), f': "{refund}" is not supported; use ', Opt("refund", "unused")
+            )
         if at_period_end:
-            raise UsageError(
-                "--refund unused cannot be combined with --at-period-end: "
-                "a subscription canceled at the end of its period has no unused days"
+            raise UsageError.naming(
+                Opt("refund", "unused"),
+                " cannot be combined with ",
+                Opt("at_period_end"),
+                ": a subscription canceled at the end of its period has no unused days",
             )
         refund_unused = True
     resume_on: dt.date | None = None
     if verb == "resume":
         if not next_billing_date:
-            raise UsageError("resume needs --next-billing-date DATE")
+            raise UsageError.naming("resume needs ", Opt("next_billing_date", "DATE"))
         from subctl.query.values import ValueParseError, parse_date
 
         try:
             resume_on = parse_date(next_billing_date, today)
         except ValueParseError as exc:
-            raise UsageError(f"--next-billing-date: {exc}") from exc
+            raise InputError("next_billing_date", str(exc)) from exc
         if resume_on < today:
-            raise UsageError(f"--next-billing-date: {resume_on} is in the past")
+            raise InputError("next_billing_date", f"{resume_on} is in the past")
     if refund_pending and at_period_end:
-        raise UsageError("--refund-pending applies to immediate cancellation, not --at-period-end")
+        raise UsageError.naming(
+            Opt("refund_pending"),
+            " applies to immediate cancellation, not ",
+            Opt("at_period_end"),
+        )
     if reason is not None and len(reason) > 1000:
-        raise UsageError("--reason: at most 1,000 characters")
+        raise InputError("reason", "at most 1,000 characters")
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
         values = parse_assignments(assignments, registry, today, now)
@@ -409,46 +429,49 @@ def parse_assignments(
     from subctl.services.values import coerce_value
 
     if not assignments:
-        raise UsageError("update needs at least one --set PROPERTY=VALUE")
+        raise UsageError.naming("update needs at least one ", Opt("set", "PROPERTY=VALUE"))
     out: dict[str, str] = {}
     for text in assignments:
         name, eq, raw = text.partition("=")
         if not eq or not name.strip():
-            raise UsageError(f'--set: "{text}" is not PROPERTY=VALUE')
+            raise InputError("set", f'"{text}" is not PROPERTY=VALUE')
         prop = registry.get(name)
         if prop is None:
             suggestion = registry.suggest(name.strip())
-            raise UsageError(
-                f'--set: unknown property "{name.strip()}"',
+            raise InputError(
+                "set",
+                f'unknown property "{name.strip()}"',
                 hint=f'did you mean "{suggestion}"?' if suggestion else None,
             )
         if prop.name == "hs_status":
             value = coerce_value(prop, raw, today=today)
             if value not in STATUS_EDITS:
-                hint = {
-                    "canceled": "use `subctl cancel`",
-                    "paused": "use `subctl pause`",
-                    "active": "use `subctl pay` (unpaid, past due) or `subctl resume` (paused)",
-                }.get(str(value), "status follows the lifecycle verbs")
-                raise UsageError(f'--set: status cannot be set to "{value}" with update', hint=hint)
+                raise InputError(
+                    "set",
+                    f'status cannot be set to "{value}" with update',
+                    next=Next(Step.USE_VERB, {"status": str(value)}),
+                )
             out[prop.name] = str(value)
             continue
         if prop.read_only_value:
             reason = READ_ONLY.get(prop.name)
-            raise UsageError(
-                f"--set: {registry.short_name(prop)} is read-only"
-                + (f": {reason}" if reason else "")
+            raise UsageError.naming(
+                Opt("set"),
+                f": {registry.short_name(prop)} is read-only",
+                *((": ", *reason) if reason else ()),
             )
         value = coerce_value(prop, raw, today=today, now=now)
         if prop.name == "hs_invoice_creation" and value != "on":
-            raise UsageError(
-                "--set: billable cannot be turned off: a billable subscription stays billable"
+            raise InputError(
+                "set", "billable cannot be turned off: a billable subscription stays billable"
             )
         if prop.name == "hs_next_payment_due_date" and value is not None and value < today:
-            raise UsageError(f"--set: next_payment_due_date {value} is in the past")
+            raise InputError("set", f"next_payment_due_date {value} is in the past")
         out[prop.name] = text_value(value)
     if "hs_status" in out and len(out) > 1:
-        raise UsageError("--set status=… records a billing event; set it on its own")
+        raise UsageError.naming(
+            Opt("set", "status=…"), " records a billing event; set it on its own"
+        )
     return tuple(out.items())
 
 
@@ -482,6 +505,14 @@ class Target:
     frozen: bool = False
 
 
+@dataclass(frozen=True)
+class Caution:
+    """A warning about an item: what a person must follow up, and the next step if any."""
+
+    text: str
+    next: Next | None = None
+
+
 @dataclass
 class Decision:
     subscription_id: int
@@ -494,7 +525,7 @@ class Decision:
     refund: Decimal | None = None
     currency: str | None = None
     message: OutboxMessage | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Caution] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         """The result row (absent keys: no value): id, name, status, outcome, new_status,
@@ -687,9 +718,11 @@ def _refund_pending(
         else:
             left += 1
             d.warnings.append(
-                f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
-                "is neither canceled nor refunded automatically; refund it with "
-                f"`subctl cancel {sub.id} --refund-pending`"
+                Caution(
+                    f"subscription {sub.id}: pending bank payment {p.id} "
+                    f"({p.amount} {p.currency}) is neither canceled nor refunded automatically",
+                    Next(Step.REFUND_PENDING, {"sub": sub.id}),
+                )
             )
             notes.append(f"pending bank payment {p.id} not refunded")
     return left
@@ -846,8 +879,10 @@ def _cancel_at_period_end(
     for p in target.payments:
         if p.pending_bank_payment:
             d.warnings.append(
-                f"subscription {sub.id}: pending bank payment {p.id} ({p.amount} {p.currency}) "
-                "is neither canceled nor refunded automatically"
+                Caution(
+                    f"subscription {sub.id}: pending bank payment {p.id} "
+                    f"({p.amount} {p.currency}) is neither canceled nor refunded automatically"
+                )
             )
     return d
 

@@ -435,7 +435,7 @@ class PartlyWritten(Conflict):
     """A write refused after some of its items were written and journaled (``done``)."""
 
     def __init__(self, cause: Conflict, done: Sequence[int]) -> None:
-        super().__init__(cause.message, hint=cause.hint)
+        super().__init__(cause.message, hint=cause.hint, next=cause.next)
         self.done = tuple(done)
 
 

@@ -67,7 +67,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from subctl.errors import AuthError, Conflict, DiskFull, InvalidState, NotFound, UsageError
+from subctl.errors import Action as Step
+from subctl.errors import (
+    AuthError,
+    Conflict,
+    DiskFull,
+    InputError,
+    InvalidState,
+    Next,
+    NotFound,
+    Opt,
+    UsageError,
+)
 from subctl.files import file_error, write_atomically
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.services.lifecycle import (
@@ -254,21 +265,32 @@ def prepare(
     if selection.empty:
         raise UsageError(
             "no subscriptions selected",
-            hint="give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE",
+            next=Next(Step.SELECT),
         )
     verb, action_json = action.verb, action.to_json()
     fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
     if selection.plan is not None:
         if selection.ids or selection.from_file or selection.where is not None or selection.view:
-            raise UsageError("--plan cannot be combined with IDs, --from-file, --where or --view")
+            raise UsageError.naming(
+                Opt("plan"),
+                " cannot be combined with ",
+                Opt("ids"),
+                ", ",
+                Opt("from_file"),
+                ", ",
+                Opt("where"),
+                " or ",
+                Opt("view"),
+            )
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
             raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
         if plan.action != plan_action(action, masked_names(store.properties()), store):
-            made = Action.from_json(plan.action).describe(store.properties())
-            raise UsageError(
-                f"{selection.plan} was reviewed with other options: `{made}`",
+            made = Action.from_json(plan.action).command(store.properties())
+            raise UsageError.naming(
+                f"{selection.plan} was reviewed with other options: ",
+                made,
                 hint="run with the same options as the dry run that wrote the plan",
             )
         sel_json = {"plan": plan.digest}
@@ -366,7 +388,7 @@ def write_plan(
 ) -> str:
     """Write the plan of a dry run; returns its hash."""
     if path == "-":
-        raise UsageError("--plan-out needs a file: stdout carries the per-item results")
+        raise InputError("plan_out", "needs a file: stdout carries the per-item results", sep=" ")
     digest = plan_digest(prepared.items)
     document = {
         "subctl_plan": PLAN_FORMAT,
@@ -395,7 +417,7 @@ def read_plan(path: str, stdin: TextIO) -> Plan:
     if plan_digest(items) != digest:
         raise UsageError(
             f"{source}: the items do not match the plan's hash; the plan was edited",
-            hint="write a new plan with --dry-run --plan-out",
+            next=Next(Step.NEW_PLAN),
         )
     return Plan(verb, action, items, digest, str(data.get("created_at", "")))
 
@@ -705,21 +727,22 @@ def backup_path(path: str) -> Path:
     try:
         return _backup_path(path)
     except OSError as exc:  # a name too long, a loop of links: the path cannot be a backup
-        raise UsageError(f"--backup: {path}: {exc.strerror or exc}") from exc
+        raise InputError("backup", f"{path}: {exc.strerror or exc}") from exc
 
 
 def _backup_path(path: str) -> Path:
     target = Path(os.path.expanduser(path))
     supported = ", ".join(BACKUP_SUFFIXES)
     if target.is_dir():
-        raise UsageError(f"--backup: {path} is a directory", hint=f"name a file ({supported})")
+        raise InputError("backup", f"{path} is a directory", hint=f"name a file ({supported})")
     if target.suffix.lower() not in BACKUP_SUFFIXES:
-        raise UsageError(
-            f'--backup: unsupported file type "{target.suffix or target.name}"',
+        raise InputError(
+            "backup",
+            f'unsupported file type "{target.suffix or target.name}"',
             hint=f"supported: {supported}",
         )
     if not target.parent.is_dir():
-        raise UsageError(f"--backup: directory {target.parent} does not exist")
+        raise InputError("backup", f"directory {target.parent} does not exist")
     return target.resolve()
 
 
@@ -813,8 +836,10 @@ class Backup:
                         f"subscription {record.id} holds highly sensitive values ({held[0]}); "
                         "its backup needs them in clear, which requires the "
                         "sensitive_data.view permission; nothing of this chunk was deleted",
-                        hint="grant it with `subctl property settings --grant "
-                        "sensitive_data.view`, then resume the job",
+                        next=Next(
+                            Step.GRANT,
+                            {"permission": "sensitive_data.view", "then": "resume the job"},
+                        ),
                     )
             self._write(r.properties for r in records)
             self._chunk.update(new)

@@ -16,9 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from subctl.errors import InvalidState
+from subctl.errors import Call, InvalidState
 from subctl.services import batch
-from subctl.services.lifecycle import DESTRUCTIVE, Action, Decision, Outcome, build_action
+from subctl.services.lifecycle import (
+    DESTRUCTIVE,
+    Action,
+    Caution,
+    Decision,
+    Outcome,
+    build_action,
+)
 from subctl.services.masking import masked_names
 
 if TYPE_CHECKING:
@@ -54,9 +61,10 @@ class BatchUI(Protocol):
         ...
 
     def progress(
-        self, description: str, total: int
+        self, description: str | Call, total: int
     ) -> AbstractContextManager[Callable[[int], None]]:
-        """A progress display for ``total`` items; yields ``advance(n)``."""
+        """A progress display for ``total`` items (described by a text, or the command that
+        runs them); yields ``advance(n)``."""
         ...
 
     def results(self, rows: Iterator[dict[str, Any]], action: Action, job: Job | None,
@@ -121,7 +129,7 @@ class Tally:
     refunded_only: int = 0  # of ok: refunds alone (``cancel --refund-pending``, already canceled)
     first_failed: Decision | None = None
     first_attention: Decision | None = None
-    warnings: list[str] = field(default_factory=list)  # the first SHOWN_WARNINGS
+    warnings: list[Caution] = field(default_factory=list)  # the first SHOWN_WARNINGS
     warning_count: int = 0
 
     @classmethod
@@ -148,9 +156,9 @@ class Tally:
             else:
                 self.failed += 1
                 self.first_failed = self.first_failed or d
-            for text in d.warnings:
+            for caution in d.warnings:
                 if len(self.warnings) < SHOWN_WARNINGS:
-                    self.warnings.append(text)
+                    self.warnings.append(caution)
                 self.warning_count += 1
 
 
@@ -317,7 +325,7 @@ def _run(
     """
     total = len(items) if items is not None else job.unprocessed
     report = Report(action, job=job, resumed=resumed, total=total, warned=warned)
-    described = action.describe(store.properties())
+    described = action.command(store.properties())
     if backup is not None:
         writer = batch.Backup(store, backup[0], sibling=backup[1])
         if batch.job_backup(store, job) != backup[0]:  # newly asked for by this run

@@ -16,14 +16,13 @@ import datetime as dt
 import functools
 import json
 import os
-import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
-from subctl.errors import Conflict, StoreUnavailable, SubctlError
+from subctl.errors import Action, Conflict, Next, StoreUnavailable, SubctlError
 from subctl.schema import (
     STANDARD_PROPERTIES,
     Option,
@@ -164,8 +163,7 @@ def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) 
             return StoreUnavailable(f"workspace {where} is damaged: {text}")
         return StoreUnavailable(
             f"workspace {where} is damaged: {text}",
-            hint=f"restore it from a backup, salvage it with `sqlite3 {where} .recover`, "
-            "or start a new one with `subctl --workspace NEW.db init`",
+            next=Next(Action.RECOVER_WORKSPACE, {"where": where}),
         )
     if "unable to open" in lowered:
         return StoreUnavailable(
@@ -173,19 +171,6 @@ def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) 
             hint="check the path and the permissions of the file and its directory",
         )
     return StoreUnavailable(f"workspace {where} unavailable: {text}", hint=detail or None)
-
-
-def _command(path: Path | None, verb: str) -> str:
-    """A command line for a hint, naming the workspace file unless it is the default one."""
-    from subctl.config import default_workspace_path
-
-    try:
-        default = default_workspace_path().expanduser().resolve()
-    except (OSError, RuntimeError):  # a symlink loop: the path given is not the default one
-        default = None
-    if path is None or path == default:
-        return f"subctl {verb}"
-    return f"subctl -w {shlex.quote(str(path))} {verb}"
 
 
 def _create_private(path: Path) -> None:
@@ -215,7 +200,7 @@ class Database:
             culprit = f" ({exc.filename})" if exc.filename and exc.filename != where else ""
             raise StoreUnavailable(
                 f"cannot open workspace {where}: {exc.strerror or exc}{culprit}",
-                hint="check the path and its permissions, or choose another with --workspace",
+                next=Next(Action.CHOOSE_WORKSPACE),
             ) from exc
 
     def _connect(self, url: str, create: bool, adopt: bool) -> None:
@@ -239,14 +224,13 @@ class Database:
             if path.is_dir():
                 raise StoreUnavailable(
                     f"{path} is a directory, not a workspace file",
-                    hint=f"e.g. --workspace {path / 'workspace.db'}",
+                    next=Next(Action.NAME_WORKSPACE_FILE, {"path": path}),
                 )
             if not path.exists():
                 if not create:
                     raise StoreUnavailable(
                         f"no workspace at {path}",
-                        hint=f"create one with `{_command(path, 'init')}`"
-                        f" (or `{_command(path, 'demo')}` for sample data)",
+                        next=Next(Action.CREATE_WORKSPACE, {"path": path, "demo": True}),
                     )
                 _create_private(path)
             elif _no_write_access(path) or _no_write_access(path.parent):
@@ -293,7 +277,7 @@ class Database:
     def _no_driver(self, exc: ModuleNotFoundError) -> StoreUnavailable:
         return StoreUnavailable(
             f"cannot open workspace {describe_url(self.url)}: {exc}",
-            hint="PostgreSQL workspaces need the driver: pip install 'subctl[postgres]'",
+            next=Next(Action.INSTALL_DRIVER, {"extra": "postgres"}),
         )
 
     def _psycopg(self) -> Any:
@@ -335,8 +319,9 @@ class Database:
     def _where_hint(self) -> str:
         return describe_url(self.url) if self.path is None else str(self.path)
 
-    def _init_command(self) -> str:
-        return _command(self.path, "init")
+    def _next(self, action: Action) -> Next:
+        """A next step about this workspace (e.g. ``init`` it)."""
+        return Next(action, {"path": self.path})
 
     def _tables(self, cursor: Any) -> set[str]:
         if self.is_sqlite:
@@ -370,20 +355,19 @@ class Database:
             if not create:
                 raise StoreUnavailable(
                     f"{where} is not a subctl workspace",
-                    hint=f"create one with `{self._init_command()}`",
+                    next=self._next(Action.CREATE_WORKSPACE),
                 )
             if foreign and not adopt:
                 raise StoreUnavailable(
                     f"{where} is a database with other tables, not a subctl workspace",
-                    hint=f"choose another path, or run `{self._init_command()} --force` to add"
-                    " subctl's tables to it",
+                    next=self._next(Action.ADOPT_WORKSPACE),
                 )
         if len(done) < len(schema.MIGRATIONS):
             if not create:
                 # Only `init` and `demo` change the schema: a reading verb must not write.
                 raise StoreUnavailable(
                     f"{where} was created by an older subctl and needs a schema upgrade",
-                    hint=f"run `{self._init_command()}` to upgrade it",
+                    next=self._next(Action.UPGRADE_WORKSPACE),
                 )
             from subctl.store.sql import migrations
 
@@ -442,8 +426,7 @@ class Database:
                     raise Conflict(
                         f"{prop_name}: several subscriptions share a value of this unique"
                         " property, so its index cannot be restored; nothing was changed",
-                        hint=f"find them with `subctl list --fields {prop_name} --sort"
-                        f" {prop_name}`, give them distinct values, and run init again",
+                        next=Next(Action.FIND_DUPLICATES, {"property": prop_name}),
                     ) from exc
         return missing
 
@@ -455,8 +438,7 @@ class Database:
     def _read_only_error(self) -> StoreUnavailable:
         return StoreUnavailable(
             f"the workspace {self._where_hint()} is read-only",
-            hint="reading verbs work; to change it, get write access to the file and its"
-            " directory, or work on a copy (-w COPY)",
+            next=Next(Action.WORK_ON_COPY),
         )
 
     @contextmanager
@@ -582,7 +564,7 @@ def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 def changed_elsewhere(expected: int, done: int, what: str) -> Conflict:
     return Conflict(
         f"{expected - done} of {expected} {what} changed while the batch ran; nothing was written",
-        hint="run the command again (or `subctl jobs resume JOB`): items are re-read first",
+        next=Next(Action.RETRY_BATCH),
     )
 
 

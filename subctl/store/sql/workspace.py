@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from subctl.errors import NotFound
+from subctl.errors import Action, Next, NotFound
 from subctl.schema import PropType, from_storage, to_storage
 from subctl.store.base import ItemOutcome, Job, JobItem, OutboxMessage, SavedView
 from subctl.store.sql import schema
@@ -63,7 +63,7 @@ class SqlWorkspace:
             found = cursor.fetchone()
         row = None if found is None else _Row(_VIEW_COLUMNS, found)
         if row is None:
-            raise NotFound(f'view "{name}" not found', hint="list views with `subctl views`")
+            raise NotFound(f'view "{name}" not found', next=Next(Action.LIST_VIEWS))
         return _view(row)
 
     def save_view(self, view: SavedView) -> None:
@@ -211,7 +211,7 @@ class SqlWorkspace:
     def job(self, job_id: int) -> Job:
         found = self._jobs(schema.jobs.c.id == job_id)
         if not found:
-            raise NotFound(f"job {job_id} not found", hint="list batches with `subctl jobs`")
+            raise NotFound(f"job {job_id} not found", next=Next(Action.LIST_JOBS))
         return found[0]
 
     def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
