@@ -18,7 +18,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import RecordStore, Store, UnitOfWork, Workspace
+    from subctl.store.base import RecordStore, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -110,10 +110,6 @@ class AppContext:
     def local_records(self, *, create: bool = False) -> SqlRecordStore:
         """The record store of a local profile, with bulk loading (``init``, ``demo``)."""
         return self._backend(create=create).records
-
-    def store(self, *, create: bool = False) -> Store:
-        """Both stores as one object, for services that take them together."""
-        return self._backend(create=create).both
 
     def unit_of_work(self) -> UnitOfWork:
         """How batches write: the local database's transactions (``SqlUnitOfWork``).

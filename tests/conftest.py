@@ -108,7 +108,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @dataclass(frozen=True)
 class WorkspaceCase:
-    """The workspace ``invoke`` uses: ``url`` for SqlStore/SQLAlchemy, ``target`` as given to
+    """The workspace ``invoke`` uses: ``url`` for SqlRecordStore/SQLAlchemy, ``target`` as given to
     --workspace (None: the default file in SUBCTL_HOME)."""
 
     backend: str
@@ -263,10 +263,10 @@ def seeded(invoke: Invoke, ws: WorkspaceCase) -> Invoke:
     from decimal import Decimal
 
     from subctl.schema import standard_registry
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql import open_local
 
     assert invoke("init").exit_code == 0
-    store = SqlStore(ws.url)
+    store = open_local(ws.url).records
     reg = standard_registry()
     cols = ["hs_object_id", "hs_name", "hs_status", "hs_recurring_billing_start_date",
             "hs_next_payment_due_date", "hs_next_payment_amount", "hs_currency_code",
@@ -286,23 +286,23 @@ def seeded(invoke: Invoke, ws: WorkspaceCase) -> Invoke:
         ]  # fmt: skip
         return [reg.get(c).to_storage(v) for c, v in zip(cols, values, strict=True)]  # type: ignore[union-attr]
 
-    store.bulk_insert("subscriptions", cols, [typed(r) for r in SEED_ROWS])
+    store.seed("subscriptions", cols, [typed(r) for r in SEED_ROWS])
     ms = 1_735_689_600_000
-    store.bulk_insert(
+    store.seed(
         "contacts", ["id", "firstname", "lastname", "created_at"], [(17, "Ada", "Lovelace", ms)]
     )
-    store.bulk_insert(
+    store.seed(
         "contact_emails",
         ["contact_id", "position", "email"],
         [(17, 0, "ada@example.com"), (17, 1, "ada@work.example")],
     )
-    store.bulk_insert("companies", ["id", "name", "created_at"], [(77, "Acme Corp", ms)])
-    store.bulk_insert(
+    store.seed("companies", ["id", "name", "created_at"], [(77, "Acme Corp", ms)])
+    store.seed(
         "payments",
         ["id", "amount", "currency", "status", "method", "kind", "created_at"],
         [(900, 1200.0, "EUR", "processing", "ach", "payment", ms)],
     )
-    store.bulk_insert("associations", ["subscription_id", "object_type", "object_id", "type_id"],
+    store.seed("associations", ["subscription_id", "object_type", "object_id", "type_id"],
                       [(1, "contact", 17, 295), (2, "contact", 17, 295), (1, "company", 77, 297),
                        (2, "payment", 900, 393)])  # fmt: skip
     store.close()

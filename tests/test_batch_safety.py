@@ -174,20 +174,20 @@ def test_the_store_refuses_to_refund_a_payment_twice(
 ) -> None:
     """Decided from a stale read (the payment refunded by another run after it was read): the
     write re-checks, and the item fails with the reason; nothing is refunded twice."""
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     _share_payment(db)
     assert seeded(f"cancel {ACTIVE} --refund unused --yes").exit_code == 0
-    real = SqlStore.payments_of
+    real = SqlRecordStore.payments_of
 
-    def stale(self: SqlStore, *args: Any, **kwargs: Any) -> dict[int, list[Any]]:
+    def stale(self: SqlRecordStore, *args: Any, **kwargs: Any) -> dict[int, list[Any]]:
         found = real(self, *args, **kwargs)
         return {
             sid: [replace(p, status="succeeded") for p in payments if p.kind == "payment"]
             for sid, payments in found.items()
         }
 
-    monkeypatch.setattr(SqlStore, "payments_of", stale)
+    monkeypatch.setattr(SqlRecordStore, "payments_of", stale)
     result = seeded(f"cancel {UNPAID_NO_CONTACT} --refund unused --yes --format json")
     assert result.exit_code == 5
     assert f"Error: payment {SHARED_PAYMENT} was already refunded" in result.stderr

@@ -595,10 +595,10 @@ def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
     ):
         assert seeded(args).exit_code == 0, args
     from subctl.config import workspace_url
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql import open_local
 
-    store = SqlStore(workspace_url(ws.target))
-    with store.engine.begin() as conn:
+    store = open_local(workspace_url(ws.target)).records
+    with store.db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE subscriptions SET secret = 'hunter2' WHERE hs_object_id = 4")
     store.close()
     backup = tmp_path / "gone.csv"

@@ -170,10 +170,10 @@ def test_missing_workspace_says_how_to_create_one(invoke: Invoke, ws: WorkspaceC
 
 
 def test_markup_in_values_is_shown_literally(seeded: Invoke, ws: WorkspaceCase) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql import open_local
 
-    store = SqlStore(ws.url)
-    store.bulk_insert("subscriptions", ["hs_object_id", "hs_name"], [(9, "[bold]x[/] [/]")])
+    store = open_local(ws.url).records
+    store.seed("subscriptions", ["hs_object_id", "hs_name"], [(9, "[bold]x[/] [/]")])
     store.close()
     result = seeded("list --fields id,name --format table --sort id:desc --limit 1")
     assert result.exit_code == 0, result.stderr
@@ -319,16 +319,16 @@ def test_matches_are_counted_only_when_the_limit_is_reached(
     seeded: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from subctl.query.ast import Expr
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     counted: list[Expr | None] = []
-    real = SqlStore.count
+    real = SqlRecordStore.count
 
-    def count(self: SqlStore, where: Expr | None = None) -> int:
+    def count(self: SqlRecordStore, where: Expr | None = None) -> int:
         counted.append(where)
         return real(self, where)
 
-    monkeypatch.setattr(SqlStore, "count", count)
+    monkeypatch.setattr(SqlRecordStore, "count", count)
     assert seeded("list --status unpaid --limit 3 --format csv").stderr == ""
     assert counted == []
     result = seeded("list --status unpaid,active --limit 2 --format csv")

@@ -74,12 +74,12 @@ def test_update_set_names_the_option_or_rule_it_breaks(seeded: Invoke) -> None:
 
 @pytest.mark.backends("sqlite")  # reads SQLite's EXPLAIN QUERY PLAN
 def test_custom_property_filters_use_their_index(seeded: Invoke, subctl_home: Path) -> None:
-    from subctl.store.sql import SqlStore, sqlite_url
+    from subctl.store.sql import open_local, sqlite_url
     from tests.test_query_plan import plan
 
     ok(seeded, TIER)
     ok(seeded, "property create --name code --label Code --type string")
-    store = SqlStore(sqlite_url(subctl_home / "workspace.db"))
+    store = open_local(sqlite_url(subctl_home / "workspace.db")).records
     assert "INDEX ix_subscriptions_cp_subscription_tier" in plan(store, "subscription_tier = basic")
     assert "INDEX ix_subscriptions_cp_code" in plan(store, "code = 'AB-1'")
     store.close()

@@ -31,16 +31,16 @@ def ids(stdout: str) -> list[int]:
 
 def add_payment(ws: WorkspaceCase, sub_id: int, row: tuple[Any, ...]) -> None:
     """A payment (id, amount, currency, status, method, created_at ms) of ``sub_id``."""
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql import open_local
 
-    store = SqlStore(ws.url)
+    store = open_local(ws.url).records
     pid, amount, currency, status, method, created = row
-    store.bulk_insert(
+    store.seed(
         "payments",
         ["id", "amount", "currency", "status", "method", "kind", "created_at"],
         [(pid, amount, currency, status, method, "payment", created)],
     )
-    store.bulk_insert("associations", ["subscription_id", "object_type", "object_id", "type_id"],
+    store.seed("associations", ["subscription_id", "object_type", "object_id", "type_id"],
                       [(sub_id, "payment", pid, 393)])  # fmt: skip
     store.close()
 

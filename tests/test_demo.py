@@ -20,7 +20,7 @@ import pytest
 from subctl.schema import ASSOCIATION_BY_NAME, FREQUENCIES, STATUSES
 from subctl.services import demo
 from subctl.services.demo import TABLE_COLUMNS, TABLES, DemoSummary, populate
-from subctl.store.sql import SqlStore, sqlite_url
+from subctl.store.sql import open_local, sqlite_url
 from tests.conftest import NOW, Invoke
 
 TODAY = dt.date(2026, 11, 26)
@@ -30,7 +30,7 @@ COUNT = 500
 
 
 def _build(path: Path, *, count: int = COUNT, seed: int = 7, today: dt.date = TODAY) -> DemoSummary:
-    store = SqlStore(sqlite_url(path), create=True)
+    store = open_local(sqlite_url(path), create=True).records
     try:
         return populate(store, count=count, seed=seed, today=today)
     finally:
@@ -95,7 +95,7 @@ def test_progress_reports_each_block_and_blocks_do_not_change_the_data(
     _build(tmp_path / "a.db", count=300, seed=4)
     monkeypatch.setattr(demo, "BLOCK", 64)
     seen: list[int] = []
-    store = SqlStore(sqlite_url(tmp_path / "b.db"), create=True)
+    store = open_local(sqlite_url(tmp_path / "b.db"), create=True).records
     populate(store, count=300, seed=4, today=TODAY, progress=seen.append)
     store.close()
     assert seen == [64, 128, 192, 256, 300]
@@ -358,7 +358,7 @@ def test_pending_ach_payments_exist_mostly_on_active_and_unpaid(
 
 
 def test_the_store_reads_demo_data(workspace: tuple[Path, DemoSummary]) -> None:
-    store = SqlStore(sqlite_url(workspace[0]))
+    store = open_local(sqlite_url(workspace[0])).records
     try:
         sub = store.get(1)
         assert sub.id == 1

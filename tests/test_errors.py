@@ -20,12 +20,12 @@ def test_exit_code_table_is_documented() -> None:
 
 
 def test_unexpected_error_is_one_line(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    from subctl.store.sql import SqlStore
+    from subctl.store.sql.records import SqlRecordStore
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(SqlStore, "detail", boom)
+    monkeypatch.setattr(SqlRecordStore, "detail", boom)
     result = seeded("view 1")
     assert result.exit_code == 1
     assert result.stderr == (

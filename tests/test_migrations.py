@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from subctl.store.sql import SqlStore, migrations, schema, sqlite_url
+from subctl.store.sql import migrations, open_local, schema, sqlite_url
 from tests.conftest import NOW, Invoke
 
 
@@ -42,10 +42,10 @@ def _type_name(type_: sa.types.TypeEngine[object], dialect: sa.Dialect) -> str:
 def test_migrated_schema_matches_the_metadata(database_url: str) -> None:
     """Every table of the migrated database has the metadata's columns, names and types (the
     types per dialect: BIGINT for epoch milliseconds and ids), and nothing else."""
-    store = SqlStore(database_url, create=True)
+    store = open_local(database_url, create=True).records
     try:
-        dialect = store.engine.dialect
-        inspector = sa.inspect(store.engine)
+        dialect = store.db.engine.dialect
+        inspector = sa.inspect(store.db.engine)
         tables = set(inspector.get_table_names()) - {"_subctl_migrations"}
         assert tables == set(schema.metadata.tables)
         for table in schema.metadata.sorted_tables:
@@ -63,8 +63,8 @@ def test_migrated_schema_matches_the_metadata(database_url: str) -> None:
 
 
 def test_status_and_due_date_are_indexed(tmp_path: Path) -> None:
-    store = SqlStore(sqlite_url(tmp_path / "w.db"), create=True)
-    with store.engine.connect() as conn:
+    store = open_local(sqlite_url(tmp_path / "w.db"), create=True).records
+    with store.db.engine.connect() as conn:
         plan = conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN SELECT hs_object_id FROM subscriptions WHERE hs_status = ? "
             "ORDER BY hs_next_payment_due_date LIMIT 50",
@@ -77,7 +77,7 @@ def test_opening_a_missing_workspace_does_not_create_it(tmp_path: Path) -> None:
     from subctl.errors import StoreUnavailable
 
     with pytest.raises(StoreUnavailable):
-        SqlStore(sqlite_url(tmp_path / "nope.db"))
+        open_local(sqlite_url(tmp_path / "nope.db"))
     assert not (tmp_path / "nope.db").exists()
 
 

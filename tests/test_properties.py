@@ -14,7 +14,7 @@ from subctl.schema import Option, Property, PropType, standard_registry
 from subctl.services import masking
 from subctl.services import properties as svc
 from subctl.services.values import coerce_value
-from subctl.store.sql import SqlStore, sqlite_url
+from subctl.store.sql import LocalBackend, open_local, sqlite_url
 from tests.conftest import VALID_PAIRS
 
 TODAY = dt.date(2026, 11, 26)
@@ -30,10 +30,10 @@ def spec(**kw: object) -> svc.PropertySpec:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = SqlStore(sqlite_url(tmp_path / "w.db"), create=True)
-    yield s
-    s.close()
+def local(tmp_path: Path) -> Iterator[LocalBackend]:
+    backend = open_local(sqlite_url(tmp_path / "w.db"), create=True)
+    yield backend
+    backend.close()
 
 
 @pytest.mark.parametrize(
@@ -132,42 +132,48 @@ def test_calculated_properties_are_read_only_and_checkboxes_multi_valued() -> No
 # -- store-backed: create, caps, downgrade, edit, delete ---------------------------------------
 
 
-def test_create_round_trips_through_the_store(store: SqlStore) -> None:
+def test_create_round_trips_through_the_store(local: LocalBackend) -> None:
     created, limits = svc.create(
-        store,
+        local.records, local.workspace,
         spec(name="code", label="Code", description=" An order code ",
              rules=["MIN_LENGTH:2", "FORMAT:UPPER"], unique=True),
     )  # fmt: skip
     assert limits.describe() == "1 of 10 custom properties used (free tier)"
-    assert store.properties().get("code") == created
+    assert local.records.properties().get("code") == created
     assert created.description == "An order code"
     assert created.rules == (("MIN_LENGTH", ("2",)), ("FORMAT", ("UPPER",)))
     with pytest.raises(Conflict, match="property code already exists"):
-        svc.create(store, spec(name="code", label="Code 2"))
+        svc.create(local.records, local.workspace, spec(name="code", label="Code 2"))
 
 
-def test_tier_cap_and_the_downgrade_rule(store: SqlStore) -> None:
-    svc.change_settings(store, svc.SettingsChange(tier="starter", caps=["2"]))
-    svc.create(store, spec(name="a", label="A"))
-    svc.create(store, spec(name="b", label="B"))
+def test_tier_cap_and_the_downgrade_rule(local: LocalBackend) -> None:
+    svc.change_settings(local.workspace, svc.SettingsChange(tier="starter", caps=["2"]))
+    svc.create(local.records, local.workspace, spec(name="a", label="A"))
+    svc.create(local.records, local.workspace, spec(name="b", label="B"))
     with pytest.raises(InvalidState) as info:
-        svc.create(store, spec(name="c", label="C"))
+        svc.create(local.records, local.workspace, spec(name="c", label="C"))
     assert info.value.message == (
         "custom property limit reached: 2 of 2 custom properties used (starter tier)"
     )
     # downgrade: existing properties stay viewable and editable, no new ones
-    svc.change_settings(store, svc.SettingsChange(tier="free", caps=["free=1"]))
-    assert svc.limits(store).describe() == "2 of 1 custom properties used (free tier)"
-    assert svc.resolve(store, "a").label == "A"
-    assert svc.edit(store, "a", svc.PropertyEdit(label="Alpha")).label == "Alpha"
+    svc.change_settings(local.workspace, svc.SettingsChange(tier="free", caps=["free=1"]))
+    assert (
+        svc.limits(local.records, local.workspace).describe()
+        == "2 of 1 custom properties used (free tier)"
+    )
+    assert svc.resolve(local.records, "a").label == "A"
+    assert (
+        svc.edit(local.records, local.workspace, "a", svc.PropertyEdit(label="Alpha")).label
+        == "Alpha"
+    )
     with pytest.raises(InvalidState, match="2 of 1"):
-        svc.plan_create(store, spec(name="c", label="C"))
-    svc.delete(store, svc.plan_delete(store, "b")[0])
+        svc.plan_create(local.records, local.workspace, spec(name="c", label="C"))
+    svc.delete(local.records, svc.plan_delete(local.records, local.workspace, "b")[0])
     with pytest.raises(InvalidState, match="1 of 1"):
-        svc.create(store, spec(name="c", label="C"))
-    svc.change_settings(store, svc.SettingsChange(caps=["free=default"]))
-    assert svc.tier_cap(store, "free") == 10
-    svc.create(store, spec(name="c", label="C"))
+        svc.create(local.records, local.workspace, spec(name="c", label="C"))
+    svc.change_settings(local.workspace, svc.SettingsChange(caps=["free=default"]))
+    assert svc.tier_cap(local.workspace, "free") == 10
+    svc.create(local.records, local.workspace, spec(name="c", label="C"))
 
 
 def test_default_caps_are_documented() -> None:
@@ -177,44 +183,50 @@ def test_default_caps_are_documented() -> None:
         assert f"{tier} {cap:,}" in (svc.__doc__ or "")
 
 
-def test_sensitive_properties_need_enterprise(store: SqlStore) -> None:
+def test_sensitive_properties_need_enterprise(local: LocalBackend) -> None:
     with pytest.raises(InvalidState, match="sensitive properties require the enterprise tier"):
-        svc.create(store, spec(sensitivity="sensitive"))
-    svc.change_settings(store, svc.SettingsChange(tier="enterprise"))
-    svc.create(store, spec(name="secret", label="Secret", sensitivity="highly_sensitive"))
-    svc.create(store, spec(name="plain", label="Plain"))
-    svc.change_settings(store, svc.SettingsChange(tier="professional"))
-    # an existing sensitive property stays editable, lowering sensitivity is allowed ...
-    assert svc.edit(store, "secret", svc.PropertyEdit(label="Secret 2")).sensitivity == (
-        "highly_sensitive"
+        svc.create(local.records, local.workspace, spec(sensitivity="sensitive"))
+    svc.change_settings(local.workspace, svc.SettingsChange(tier="enterprise"))
+    svc.create(
+        local.records,
+        local.workspace,
+        spec(name="secret", label="Secret", sensitivity="highly_sensitive"),
     )
+    svc.create(local.records, local.workspace, spec(name="plain", label="Plain"))
+    svc.change_settings(local.workspace, svc.SettingsChange(tier="professional"))
+    # an existing sensitive property stays editable, lowering sensitivity is allowed ...
+    assert svc.edit(
+        local.records, local.workspace, "secret", svc.PropertyEdit(label="Secret 2")
+    ).sensitivity == ("highly_sensitive")
     # ... raising one is not
     with pytest.raises(InvalidState, match="enterprise"):
-        svc.edit(store, "plain", svc.PropertyEdit(sensitivity="sensitive"))
-    assert svc.edit(store, "secret", svc.PropertyEdit(sensitivity="sensitive")).sensitivity == (
-        "sensitive"
-    )
+        svc.edit(local.records, local.workspace, "plain", svc.PropertyEdit(sensitivity="sensitive"))
+    assert svc.edit(
+        local.records, local.workspace, "secret", svc.PropertyEdit(sensitivity="sensitive")
+    ).sensitivity == ("sensitive")
 
 
-def test_unique_limit(store: SqlStore) -> None:
-    svc.change_settings(store, svc.SettingsChange(tier="enterprise"))
+def test_unique_limit(local: LocalBackend) -> None:
+    svc.change_settings(local.workspace, svc.SettingsChange(tier="enterprise"))
     for i in range(svc.UNIQUE_LIMIT):
-        svc.create(store, spec(name=f"u{i}", label=f"U{i}", unique=True))
+        svc.create(local.records, local.workspace, spec(name=f"u{i}", label=f"U{i}", unique=True))
     with pytest.raises(InvalidState, match="at most 10 unique-value properties"):
-        svc.create(store, spec(name="u10", label="U10", unique=True))
+        svc.create(local.records, local.workspace, spec(name="u10", label="U10", unique=True))
 
 
-def test_edit(store: SqlStore) -> None:
-    svc.create(store, spec(type=PropType.ENUMERATION, options=["Basic", "Pro"]))
+def test_edit(local: LocalBackend) -> None:
+    svc.create(
+        local.records, local.workspace, spec(type=PropType.ENUMERATION, options=["Basic", "Pro"])
+    )
     edited = svc.edit(
-        store,
+        local.records, local.workspace,
         "Tier",  # by label
         svc.PropertyEdit(options=["Enterprise", "Professional=pro"], remove_options=["basic"],
                          field_type="radio", description="Plan tier", group="plans"),
     )  # fmt: skip
     assert edited.options == (Option("Professional", "pro"), Option("Enterprise", "enterprise"))
     assert (edited.field_type, edited.description, edited.group) == ("radio", "Plan tier", "plans")
-    assert store.properties().get("tier") == edited
+    assert local.records.properties().get("tier") == edited
     for change, error, message in [
         (svc.PropertyEdit(), UsageError, "nothing to change"),
         (svc.PropertyEdit(field_type="text"), UsageError, "valid field types for enumeration"),
@@ -225,38 +237,47 @@ def test_edit(store: SqlStore) -> None:
         (svc.PropertyEdit(label="Status"), UsageError, "already used by hs_status"),
     ]:
         with pytest.raises(error, match=message):
-            svc.edit(store, "tier", change)
+            svc.edit(local.records, local.workspace, "tier", change)
     with pytest.raises(InvalidState, match="HubSpot-defined property; its definition is read-only"):
-        svc.edit(store, "status", svc.PropertyEdit(label="State"))
+        svc.edit(local.records, local.workspace, "status", svc.PropertyEdit(label="State"))
     with pytest.raises(NotFound, match='property "nope" not found'):
-        svc.edit(store, "nope", svc.PropertyEdit(label="x"))
+        svc.edit(local.records, local.workspace, "nope", svc.PropertyEdit(label="x"))
 
 
-def test_edit_rules(store: SqlStore) -> None:
-    svc.create(store, spec(name="code", label="Code", rules=["MIN_LENGTH:2", "FORMAT:UPPER"]))
-    edited = svc.edit(store, "code", svc.PropertyEdit(rules=["MIN_LENGTH:4", "EMAIL"],
-                                                      remove_rules=["format"]))  # fmt: skip
+def test_edit_rules(local: LocalBackend) -> None:
+    svc.create(
+        local.records,
+        local.workspace,
+        spec(name="code", label="Code", rules=["MIN_LENGTH:2", "FORMAT:UPPER"]),
+    )
+    change = svc.PropertyEdit(rules=["MIN_LENGTH:4", "EMAIL"], remove_rules=["format"])
+    edited = svc.edit(local.records, local.workspace, "code", change)
     assert edited.rules == (("MIN_LENGTH", ("4",)), ("EMAIL", ()))
     with pytest.raises(UsageError, match="EMAIL does not apply"):
-        svc.edit(store, "code", svc.PropertyEdit(field_type="textarea"))
-    cleared = svc.edit(store, "code", svc.PropertyEdit(clear_rules=True, field_type="textarea"))
+        svc.edit(local.records, local.workspace, "code", svc.PropertyEdit(field_type="textarea"))
+    cleared = svc.edit(
+        local.records,
+        local.workspace,
+        "code",
+        svc.PropertyEdit(clear_rules=True, field_type="textarea"),
+    )
     assert (cleared.rules, cleared.field_type) == ((), "textarea")
 
 
-def test_hubspot_defined_properties_cannot_be_deleted(store: SqlStore) -> None:
+def test_hubspot_defined_properties_cannot_be_deleted(local: LocalBackend) -> None:
     with pytest.raises(InvalidState, match="read-only"):
-        svc.plan_delete(store, "hs_status")
+        svc.plan_delete(local.records, local.workspace, "hs_status")
 
 
-def test_settings_and_permissions(store: SqlStore) -> None:
-    doc = svc.settings_document(store)
+def test_settings_and_permissions(local: LocalBackend) -> None:
+    doc = svc.settings_document(local.records, local.workspace)
     assert (doc["tier"], doc["customProperties"]["limit"], doc["permissions"]) == ("free", 10, [])
     with pytest.raises(AuthError, match="sensitive_data.view"):
-        svc.require_sensitive_access(store)
-    svc.change_settings(store, svc.SettingsChange(grant=["sensitive_data.view"]))
-    svc.require_sensitive_access(store)
-    svc.change_settings(store, svc.SettingsChange(revoke=["sensitive_data.view"]))
-    assert svc.permissions(store) == []
+        svc.require_sensitive_access(local.workspace)
+    svc.change_settings(local.workspace, svc.SettingsChange(grant=["sensitive_data.view"]))
+    svc.require_sensitive_access(local.workspace)
+    svc.change_settings(local.workspace, svc.SettingsChange(revoke=["sensitive_data.view"]))
+    assert svc.permissions(local.workspace) == []
     for change, message in [
         (svc.SettingsChange(tier="gold"), 'unknown tier "gold"'),
         (svc.SettingsChange(caps=["lots"]), "is not N, TIER=N or TIER=default"),
@@ -264,7 +285,7 @@ def test_settings_and_permissions(store: SqlStore) -> None:
         (svc.SettingsChange(grant=["admin"]), 'unknown permission "admin"'),
     ]:
         with pytest.raises(UsageError, match=message):
-            svc.change_settings(store, change)
+            svc.change_settings(local.workspace, change)
 
 
 def test_masker() -> None:

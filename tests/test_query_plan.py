@@ -9,18 +9,19 @@ import pytest
 
 from subctl.query.ast import Query, Sort
 from subctl.query.parser import parse
-from subctl.store.sql import SqlStore, sqlite_url
+from subctl.store.sql import open_local, sqlite_url
 from subctl.store.sql.compiler import compile_where, select_sql
+from subctl.store.sql.records import SqlRecordStore
 
 TODAY = dt.date(2026, 11, 26)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqlStore:
-    return SqlStore(sqlite_url(tmp_path / "w.db"), create=True)
+def store(tmp_path: Path) -> SqlRecordStore:
+    return open_local(sqlite_url(tmp_path / "w.db"), create=True).records
 
 
-def plan(store: SqlStore, where: str, sort: str | None = None) -> str:
+def plan(store: SqlRecordStore, where: str, sort: str | None = None) -> str:
     registry = store.properties()
     expr = parse(where, registry, today=TODAY)
     fields = [registry.get(name) for name in ("hs_object_id", "hs_name")]
@@ -45,17 +46,17 @@ def plan(store: SqlStore, where: str, sort: str | None = None) -> str:
         ("associations.contact = 4211", "ix_associations_object"),
     ],
 )  # fmt: skip
-def test_common_queries_use_an_index(store: SqlStore, where: str, index: str) -> None:
+def test_common_queries_use_an_index(store: SqlRecordStore, where: str, index: str) -> None:
     assert f"INDEX {index}" in plan(store, where)
 
 
-def test_list_unpaid_sorted_by_due_date_needs_no_sort_step(store: SqlStore) -> None:
+def test_list_unpaid_sorted_by_due_date_needs_no_sort_step(store: SqlRecordStore) -> None:
     text = plan(store, "status = unpaid", sort="hs_next_payment_due_date")
     assert "ix_subscriptions_status_due" in text
     assert "TEMP B-TREE" not in text
 
 
-def test_values_are_bound_never_inlined(store: SqlStore) -> None:
+def test_values_are_bound_never_inlined(store: SqlRecordStore) -> None:
     expr = parse('name ~ "x\'; drop table subscriptions; --"', store.properties(), today=TODAY)
     sql = compile_where(expr, store.properties())
     assert "drop table" not in sql.text.lower()

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from subctl.query.ast import Condition, Not, Op, Or, Query, fields_of
 from subctl.query.parser import parse
-from subctl.store.sql import SqlStore
+from subctl.store.sql import open_local
 from subctl.store.sql.compiler import TOKEN_SEPARATORS, token_regex
+from subctl.store.sql.records import SqlRecordStore
 from tests.conftest import Invoke
 
 TODAY = dt.date(2024, 3, 15)
@@ -55,23 +56,23 @@ ASSOCIATIONS = [  # subscription, object type, object id, association type id
 
 
 @pytest.fixture(scope="module")
-def store() -> Iterator[SqlStore]:
-    workspace = SqlStore("sqlite://", create=True)
+def store() -> Iterator[SqlRecordStore]:
+    workspace = open_local("sqlite://", create=True).records
     registry = workspace.properties()
     props = [registry.get(name) for name in COLUMNS]
     rows = [
         [prop.to_storage(value) for prop, value in zip(props, row, strict=True) if prop]
         for row in SUBSCRIPTIONS
     ]
-    workspace.bulk_insert("subscriptions", COLUMNS, rows)
-    workspace.bulk_insert(
+    workspace.seed("subscriptions", COLUMNS, rows)
+    workspace.seed(
         "associations", ("subscription_id", "object_type", "object_id", "type_id"), ASSOCIATIONS
     )
     yield workspace
     workspace.close()
 
 
-def ids(store: SqlStore, text: str) -> list[int]:
+def ids(store: SqlRecordStore, text: str) -> list[int]:
     where = parse(text, store.properties(), today=TODAY)
     found = [s.id for s in store.search(Query(where=where), fields=["hs_object_id"])]
     assert store.count(where) == len(found)
@@ -155,12 +156,12 @@ def ids(store: SqlStore, text: str) -> list[int]:
         ("status in (unpaid, past_due) and due < +7d", [2, 4]),
     ],
 )
-def test_search(store: SqlStore, text: str, expected: list[int]) -> None:
+def test_search(store: SqlRecordStore, text: str, expected: list[int]) -> None:
     assert ids(store, text) == expected
 
 
 @pytest.mark.parametrize("text", ["name ~ a*p", "name ~ the*acmes"])
-def test_token_wildcard_stays_within_a_word(store: SqlStore, text: str) -> None:
+def test_token_wildcard_stays_within_a_word(store: SqlRecordStore, text: str) -> None:
     assert ids(store, text) == []
 
 
@@ -206,10 +207,10 @@ ADVERSARIAL_NAMES = ["a" * 41 + "b", "ab" * 21, "a" * 120 + "!", "a-" * 30 + "x"
 
 
 @pytest.fixture(scope="module")
-def adversarial() -> Iterator[SqlStore]:
-    workspace = SqlStore("sqlite://", create=True)
+def adversarial() -> Iterator[SqlRecordStore]:
+    workspace = open_local("sqlite://", create=True).records
     rows = [(i, name) for i, name in enumerate(ADVERSARIAL_NAMES, start=1)]
-    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), rows)
+    workspace.seed("subscriptions", ("hs_object_id", "hs_name"), rows)
     yield workspace
     workspace.close()
 
@@ -222,7 +223,7 @@ def adversarial() -> Iterator[SqlStore]:
     negate=st.booleans(),
 )
 def test_word_patterns_with_many_wildcards_stay_fast(
-    adversarial: SqlStore, word: str, wildcards: int, extra: list[str], negate: bool
+    adversarial: SqlRecordStore, word: str, wildcards: int, extra: list[str], negate: bool
 ) -> None:
     # Each pattern "a*a*…*a" against a long word that almost matches made a backtracking
     # matcher explore every split of the word: seconds at 8 wildcards, minutes at 12.
@@ -242,8 +243,8 @@ def test_sqlite_regexp_is_re2() -> None:
 
     from subctl.store.sql.compiler import _compiled
 
-    workspace = SqlStore("sqlite://", create=True)
-    workspace.bulk_insert("subscriptions", ("hs_object_id", "hs_name"), [(1, "a" * 41 + "b")])
+    workspace = open_local("sqlite://", create=True).records
+    workspace.seed("subscriptions", ("hs_object_id", "hs_name"), [(1, "a" * 41 + "b")])
     _compiled.cache_clear()
     assert ids(workspace, "name ~ a*a*a") == []
     assert _compiled.cache_info().misses == 1  # the store's REGEXP went through RE2
@@ -334,10 +335,10 @@ DEMO_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def demo_store() -> Iterator[SqlStore]:
+def demo_store() -> Iterator[SqlRecordStore]:
     from subctl.services.demo import populate
 
-    workspace = SqlStore("sqlite://", create=True)
+    workspace = open_local("sqlite://", create=True).records
     populate(workspace, count=400, seed=7, today=DEMO_TODAY)
     yield workspace
     workspace.close()
@@ -387,7 +388,9 @@ QUERIES = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(QUERIES)
-def test_not_q_is_the_complement_of_q_up_to_empty_values(demo_store: SqlStore, text: str) -> None:
+def test_not_q_is_the_complement_of_q_up_to_empty_values(
+    demo_store: SqlRecordStore, text: str
+) -> None:
     # The rule (store/sql/compiler.py): a filter on a property never matches a record without a
     # value, except the negative operators (!=, not in, !~, is empty). So every record matches
     # exactly one of Q and not Q, or, when one of Q's fields is empty, possibly neither; never

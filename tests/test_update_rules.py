@@ -305,7 +305,7 @@ def test_existing_workspaces_gain_the_billing_columns(
 ) -> None:
     import sqlalchemy as sa
 
-    from subctl.store.sql import SqlStore, migrations, sqlite_url
+    from subctl.store.sql import migrations, open_local, sqlite_url
 
     url = sqlite_url(tmp_path / "old.db")
     engine = sa.create_engine(url)
@@ -319,7 +319,7 @@ def test_existing_workspaces_gain_the_billing_columns(
         )
     engine.dispose()
     monkeypatch.undo()
-    store = SqlStore(url, create=True)  # what `subctl init` does: the upgrade
+    store = open_local(url, create=True).records  # what `subctl init` does: the upgrade
     try:
         sub = store.get(1)
         assert sub.properties["hs_name"] == "Old"

@@ -163,7 +163,7 @@ class CliBatchUI:
         from subctl.export.table import render_table
 
         out, action = self.app.out, preview.action
-        described = line(action.command(self.app.store().properties()))
+        described = line(action.command(self.app.records().properties()))
         if preview.job is not None:
             job = preview.job
             out.message(f"Job {job.id}: {described}, {job.unprocessed:,} of {job.total:,} left")
@@ -280,9 +280,8 @@ def execute(app: AppContext, verb: str, options: BatchOptions) -> None:
     try:
         with gc_paused(), _batch_errors(app), interrupt_between_chunks() as pressed:
             ui = CliBatchUI(app, options.fmt, pressed)
-            report = run_batch(
-                app.store(), app.unit_of_work(), ui, request, clock=app.clock, stdin=app.out.stdin
-            )
+            report = run_batch(app.records(), app.workspace(), app.unit_of_work(), ui, request,
+                               clock=app.clock, stdin=app.out.stdin)  # fmt: skip
     except KeyboardInterrupt:  # before the batch ran (it handles its own interruptions)
         raise Aborted(
             "interrupted", hint="`subctl jobs` shows whether a batch was journaled to resume"
@@ -298,9 +297,8 @@ def resume(app: AppContext, job_id: int, *, yes: bool, fmt: Format) -> None:
     try:
         with _batch_errors(app), interrupt_between_chunks() as pressed:
             ui = CliBatchUI(app, fmt, pressed)
-            report = resume_job(
-                app.store(), app.unit_of_work(), ui, job_id, yes=yes, clock=app.clock
-            )
+            report = resume_job(app.records(), app.workspace(), app.unit_of_work(), ui, job_id,
+                                yes=yes, clock=app.clock)  # fmt: skip
     except Abandoned as exc:
         exc.hint = "`subctl jobs` lists the batches; run the command again for a new one"
         raise

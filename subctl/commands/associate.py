@@ -179,7 +179,7 @@ def subscription_associate(
     ((name, value),) = given.items()
     obj = svc.object_type(name)
     flag = "--" + name.replace("_", "-")
-    store = app.store()
+    records = app.records()
 
     def confirm(replaced: "Sequence[AssociatedRecord]") -> None:
         what = ", ".join(f"{obj.label.lower()} {r.id} ({r.label})" for r in replaced)
@@ -189,7 +189,7 @@ def subscription_associate(
         if name != "line_item" or create is not None or mode != svc.ADD:
             raise UsageError("--quantity and --price edit a line item: --line-item ID only")
         edit = svc.edit_line_item(
-            store, sub_id, svc.record_id(value, flag), {"quantity": quantity, "price": price},
+            records, sub_id, svc.record_id(value, flag), {"quantity": quantity, "price": price},
             now=app.clock(),
         )  # fmt: skip
         app.out.result(Document(edit.row(), [edit.row()], EDIT_COLUMNS), fmt, edit.message())
@@ -201,14 +201,14 @@ def subscription_associate(
             raise UsageError(f"--create makes a new record: use {flag} new --create …")
         fields = parse_create(create)
         outcome = svc.create_and_associate(
-            store, sub_id, obj, fields, mode=mode, now=app.clock(), confirm=confirm
+            records, sub_id, obj, fields, mode=mode, now=app.clock(), confirm=confirm
         )
     else:
         if value.strip().lower() == NEW:
             raise UsageError(f"{flag} new needs --create with the new record's fields")
         record_id = svc.record_id(value, flag)
         outcome = svc.associate(
-            store, sub_id, obj, record_id, mode=mode, today=app.today(), confirm=confirm
+            records, sub_id, obj, record_id, mode=mode, today=app.today(), confirm=confirm
         )
     row = outcome.row()
     app.out.result(Document(row, [row], OUTCOME_COLUMNS), fmt, outcome.message())
@@ -234,7 +234,7 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
 
     def applied(pressed: "Callable[[], bool]") -> "Iterator[dict[str, Any]]":
         rows = svc.read_pairs(text)
-        for outcome in svc.apply_batch(app.store(), rows, mode=mode, today=app.today(),
+        for outcome in svc.apply_batch(app.records(), rows, mode=mode, today=app.today(),
                                        stop=pressed):  # fmt: skip
             outcomes.append(outcome)
             yield outcome.row()

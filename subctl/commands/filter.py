@@ -63,7 +63,7 @@ def subscription_filter(
     from subctl.services import views
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
+    records, workspace = app.records(), app.workspace()
     if where is None:
         if not app.can_prompt:
             raise UsageError(
@@ -73,20 +73,26 @@ def subscription_filter(
         from subctl.commands._builder import build_query
 
         where, save_view = build_query(
-            store.properties(),
+            records.properties(),
             app.out,
             app.prompter,
             save_view,
             today=app.today(),
-            check_view_name=lambda name: views.check_name(store, name),
+            check_view_name=lambda name: views.check_name(workspace, name),
         )
     if save_view is not None:
         plan = views.plan_view(
-            store, save_view, where=where, columns=columns, sort=sort, today=app.today()
+            records,
+            workspace,
+            save_view,
+            where=where,
+            columns=columns,
+            sort=sort,
+            today=app.today(),
         )
         if plan.replaces is not None:
             app.confirm(f'Replace the saved view "{save_view}"?', yes=yes)
-        views.save_view(store, plan)
+        views.save_view(workspace, plan)
         app.out.success(f'Saved view "{save_view}"; use it with: subctl list --view {save_view}')
     request = svc.ListRequest(
         where=where,
@@ -95,7 +101,8 @@ def subscription_filter(
         fields=fields or columns,
         show_sensitive=show_sensitive,
     )
-    show_listing(app, store, svc.build_listing(store, request, app.today(), app.clock()), fmt)
+    listing = svc.build_listing(records, workspace, request, app.today(), app.clock())
+    show_listing(app, records, listing, fmt)
 
 
 views_app = typer.Typer(
@@ -136,7 +143,9 @@ def views_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
-    app.out.rows(views.view_rows(app.store()), VIEW_COLUMNS, fmt, empty="No views.")
+    app.out.rows(
+        views.view_rows(app.records(), app.workspace()), VIEW_COLUMNS, fmt, empty="No views."
+    )
 
 
 @views_app.command("show")
@@ -149,7 +158,7 @@ def views_show(ctx: typer.Context, name: ViewNameArg, fmt: FormatOpt = Format.AU
 
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
-    row = views.view_rows(app.store(), name)[0]
+    row = views.view_rows(app.records(), app.workspace(), name)[0]
     app.out.detail(Document(row, [row], VIEW_COLUMNS), fmt)
 
 
@@ -162,11 +171,11 @@ def views_delete(ctx: typer.Context, name: ViewNameArg, yes: YesOpt = False) -> 
     from subctl.services import views
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
-    if store.get_view(name).builtin:
-        views.delete_view(store, name)  # raises: built-in views stay
+    workspace = app.workspace()
+    if workspace.get_view(name).builtin:
+        views.delete_view(workspace, name)  # raises: built-in views stay
     app.confirm(f'Delete view "{name}"?', yes=yes)
-    views.delete_view(store, name)
+    views.delete_view(workspace, name)
     app.out.success(f'Deleted view "{name}"')
 
 

@@ -95,7 +95,7 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
     from subctl.services.lifecycle import Action
 
     app = AppContext.from_typer(ctx)
-    registry = app.store().properties()
+    registry = app.records().properties()
     rows = [
         {
             "id": job.id,
@@ -106,7 +106,7 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
             **{k: job.counts.get(k, 0) for k in OUTCOMES},
             "created_at": job.created_at,
         }
-        for job in app.store().jobs()
+        for job in app.workspace().jobs()
     ]
     app.out.rows(rows, LIST_COLUMNS, fmt, empty="No jobs yet.")
 
@@ -157,8 +157,8 @@ def jobs_results(
     if unknown:
         raise UsageError(f'--outcome: "{sorted(unknown)[0]}" is not one of {", ".join(OUTCOMES)}')
     app = AppContext.from_typer(ctx)
-    store = app.store()
-    store.job(job_id)  # NotFound
+    workspace = app.workspace()
+    workspace.job(job_id)  # NotFound
     rows = (
         {
             "id": item.subscription_id,
@@ -168,7 +168,7 @@ def jobs_results(
             "note": item.note,
             "processed_at": item.processed_at,
         }
-        for item in store.job_items(job_id)
+        for item in workspace.job_items(job_id)
         if not wanted or (item.outcome or "unprocessed") in wanted
     )
     app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.", page=True)

@@ -258,7 +258,7 @@ def property_create(
     from subctl.services import properties as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
+    records, workspace = app.records(), app.workspace()
     spec = svc.PropertySpec(
         name=name or "",
         label=label or "",
@@ -276,11 +276,11 @@ def property_create(
         if not app.can_prompt:
             flags = ", ".join(f"--{m}" for m in missing)
             raise UsageError(f"missing {flags}", hint="give them, or run on a terminal to be asked")
-        _complete_spec(spec, app.prompter, missing, store.properties())
+        _complete_spec(spec, app.prompter, missing, records.properties())
     if sample is not None and not preview:
         raise UsageError("--sample goes with --preview")
     if preview:
-        prop = svc.plan_create(store, spec)
+        prop = svc.plan_create(records, workspace, spec)
         result = (
             None if sample is None else svc.check_sample(prop, sample, app.today(), app.clock())
         )
@@ -292,7 +292,7 @@ def property_create(
             raise UsageError(result.error or "invalid sample")
         app.out.message("Preview only: nothing was created.")
         return
-    prop, limits = svc.create(store, spec)
+    prop, limits = svc.create(records, workspace, spec)
     app.out.result(
         _document(svc.document(prop)),
         fmt,
@@ -323,7 +323,7 @@ def property_list(
 
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
-    props = svc.list_properties(app.store(), custom_only=custom)
+    props = svc.list_properties(app.records(), custom_only=custom)
     app.out.rows((svc.list_row(p) for p in props), LIST_COLUMNS, fmt, empty="No properties found.")
 
 
@@ -335,9 +335,9 @@ def property_view(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.AUT
     from subctl.services import properties as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
-    prop = svc.resolve(store, name)
-    doc = svc.document(prop, usage=svc.usage_count(store, prop))
+    records = app.records()
+    prop = svc.resolve(records, name)
+    doc = svc.document(prop, usage=svc.usage_count(records, prop))
     app.out.detail(_document(doc, _property_blocks(prop, doc)), fmt)
 
 
@@ -392,7 +392,7 @@ def property_edit(
         clear_rules=clear_rules,
         sensitivity=sensitivity.value if sensitivity else None,
     )
-    prop = svc.edit(app.store(), name, change)
+    prop = svc.edit(app.records(), app.workspace(), name, change)
     app.out.result(_document(svc.document(prop)), fmt, f"Updated property {prop.name}")
 
 
@@ -407,13 +407,13 @@ def property_delete(ctx: typer.Context, name: NameArg, yes: YesOpt = False) -> N
     from subctl.services import properties as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
-    prop, usage, views = svc.plan_delete(store, name)
+    records = app.records()
+    prop, usage, views = svc.plan_delete(records, app.workspace(), name)
     if usage or views:
         values = f" and its values on {usage:,} subscription(s)" if usage else ""
         used = f"; saved views using it will fail: {', '.join(views)}" if views else ""
         app.confirm(f"Delete property {prop.name}{values}{used}?", yes=yes)
-    svc.delete(store, prop)
+    svc.delete(records, prop)
     app.out.success(f"Deleted property {prop.name}" + (f" ({usage:,} values)" if usage else ""))
     if views:
         app.out.warn(f"saved views that use {prop.name} fail until saved again: {', '.join(views)}")
@@ -455,13 +455,13 @@ def property_settings(
     from subctl.services import properties as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
+    records, workspace = app.records(), app.workspace()
     change = svc.SettingsChange(
         tier=tier.value if tier else None, caps=cap or [], grant=grant or [], revoke=revoke or []
     )
     if not change.empty():
-        svc.change_settings(store, change)
-    doc = svc.settings_document(store)
+        svc.change_settings(workspace, change)
+    doc = svc.settings_document(records, workspace)
     usage = doc["customProperties"]
     blocks = [
         Pairs(

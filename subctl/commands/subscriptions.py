@@ -25,7 +25,7 @@ from subctl.output import Format
 
 if TYPE_CHECKING:
     from subctl.services.subscriptions import Listing
-    from subctl.store.base import Store
+    from subctl.store.base import RecordStore
 
 
 def subscription_list(
@@ -77,7 +77,7 @@ def subscription_list(
     from subctl.services import subscriptions as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
+    records = app.records()
     associated = {
         name: value
         for name, value in (("contact", contact), ("company", company), ("deal", deal),
@@ -97,21 +97,22 @@ def subscription_list(
         fields=fields,
         show_sensitive=show_sensitive,
     )
-    show_listing(app, store, svc.build_listing(store, request, app.today(), app.clock()), fmt)
+    listing = svc.build_listing(records, app.workspace(), request, app.today(), app.clock())
+    show_listing(app, records, listing, fmt)
 
 
-def show_listing(app: AppContext, store: Store, listing: Listing, fmt: Format) -> None:
+def show_listing(app: AppContext, records: RecordStore, listing: Listing, fmt: Format) -> None:
     """The rows of a listing (``list``, ``filter``); a cut result says how many matched."""
     from subctl.services import subscriptions as svc
 
     def cut(shown: int) -> str | None:
-        total = svc.total_if_cut(store, listing, shown)
+        total = svc.total_if_cut(records, listing, shown)
         if total is None:
             return None
         return f"Showing {shown:,} of {total:,} subscriptions; use --all or --limit"
 
     app.out.rows(
-        svc.list_rows(store, listing),
+        svc.list_rows(records, listing),
         listing.columns,
         fmt,
         page=listing.query.limit is None,
@@ -132,19 +133,19 @@ def subscription_view(
     from subctl.services import subscriptions as svc
 
     app = AppContext.from_typer(ctx)
-    store = app.store()
+    records, workspace = app.records(), app.workspace()
     if show_sensitive:
         from subctl.services.properties import require_sensitive_access
 
-        require_sensitive_access(store)
-    detail = store.detail(sub_id)
-    document = svc.detail_document(detail, store.properties(), show_sensitive=show_sensitive)
+        require_sensitive_access(workspace)
+    detail = svc.detail(records, workspace, sub_id)
+    document = svc.detail_document(detail, records.properties(), show_sensitive=show_sensitive)
     from subctl.commands._render import detail_blocks
     from subctl.output import Document
 
     pairs = [{"property": k, "value": v} for k, v in document["properties"].items()]
     columns = [Column("property", "Property"), Column("value", "Value")]
-    blocks = detail_blocks(document, store.properties())
+    blocks = detail_blocks(document, records.properties())
     app.out.detail(Document(document, pairs, columns, blocks), fmt)
 
 

@@ -1,1 +1,1 @@
-"""Business rules over a ``Store``. No typer or rich imports here."""
+"""Business rules over a ``RecordStore`` and a ``Workspace``. No typer or rich imports here."""

@@ -1,6 +1,6 @@
 """Associating subscriptions with contacts, companies, deals, line items, quotes, invoices and
 payments (the article's *Add* / *Replace* / create-new, DOMAIN.md §0 and §6). Pure functions over
-a ``Store``; no typer, no rich.
+a ``RecordStore``; no typer, no rich.
 
 Rules:
 
@@ -62,7 +62,7 @@ from subctl.errors import (
     UsageError,
 )
 from subctl.schema import ASSOCIATION_BY_NAME, AssociationObject
-from subctl.store.base import AssociatedRecord, LineItem, Store, Subscription
+from subctl.store.base import AssociatedRecord, LineItem, RecordStore, Subscription
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
 ENDED = frozenset({"canceled", "expired"})  # never charged again: nothing to edit
@@ -148,8 +148,10 @@ class Outcome:
         return f"{verb} {target} with subscription {self.subscription_id}{tail}"
 
 
-def _subscription(store: Store, sub_id: int, fields: Sequence[str] = _EDIT_FIELDS) -> Subscription:
-    found = store.get_many([sub_id], fields).get(sub_id)
+def _subscription(
+    records: RecordStore, sub_id: int, fields: Sequence[str] = _EDIT_FIELDS
+) -> Subscription:
+    found = records.get_many([sub_id], fields).get(sub_id)
     if found is None:
         raise NotFound(f"subscription {sub_id} not found")
     return found
@@ -178,7 +180,7 @@ def _check_currency(sub: Subscription, payment: str, currency: str) -> None:
 
 
 def _check_rules(
-    store: Store,
+    records: RecordStore,
     sub_id: int,
     obj: AssociationObject,
     object_id: int | None,
@@ -196,14 +198,16 @@ def _check_rules(
             next=Next(Action.REPLACE_CONTACT, {"sub": sub_id, "record": object_id}),
         )
     if obj.name == "line_item" and object_id is not None:
-        parents = [s for s in store.associated_subscriptions("line_item", object_id) if s != sub_id]
+        parents = [
+            s for s in records.associated_subscriptions("line_item", object_id) if s != sub_id
+        ]
         if parents:
             raise InvalidState(
                 f"line item {object_id} already belongs to subscription {parents[0]}; "
                 "a line item has a single parent"
             )
     if obj.name == "payment" and object_id is not None:
-        payers = [s for s in store.associated_subscriptions("payment", object_id) if s != sub_id]
+        payers = [s for s in records.associated_subscriptions("payment", object_id) if s != sub_id]
         if payers:
             raise InvalidState(
                 f"payment {object_id} already belongs to subscription {payers[0]}; "
@@ -213,7 +217,7 @@ def _check_rules(
 
 
 def associate(
-    store: Store,
+    records: RecordStore,
     sub_id: int,
     obj: AssociationObject,
     object_id: int,
@@ -226,25 +230,25 @@ def associate(
     order: the subscription exists, the record exists, the edit rules (replace, remove), then
     the association rules; ``confirm`` is called with the records a replace removes, after
     every check and before anything changes (it raises to stop)."""
-    current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
-    label = store.record_label(obj.name, object_id)  # NotFound for an unknown record
-    sub = _subscription(store, sub_id)
+    current = records.associations(sub_id, obj.name)  # NotFound for an unknown subscription
+    label = records.record_label(obj.name, object_id)  # NotFound for an unknown record
+    sub = _subscription(records, sub_id)
     if mode != ADD:
         _check_editable(sub, today)
     if mode == REMOVE:
-        store.dissociate(sub_id, obj.name, object_id)
+        records.dissociate(sub_id, obj.name, object_id)
         return Outcome(sub_id, obj.name, object_id, "removed", obj.type_id, label)
-    _check_rules(store, sub_id, obj, object_id, mode, current)
+    _check_rules(records, sub_id, obj, object_id, mode, current)
     if obj.name == "payment":
-        _check_currency(sub, f"payment {object_id}", store.payment(object_id).currency)
+        _check_currency(sub, f"payment {object_id}", records.payment(object_id).currency)
     already = any(a.id == object_id for a in current)
     replaced = tuple(a.id for a in current if a.id != object_id) if mode == REPLACE else ()
     if replaced and confirm is not None:
         confirm([a for a in current if a.id in replaced])
     if not already:
-        store.associate(sub_id, obj.name, object_id, obj.type_id)
+        records.associate(sub_id, obj.name, object_id, obj.type_id)
     for other in replaced:
-        store.dissociate(sub_id, obj.name, other)
+        records.dissociate(sub_id, obj.name, other)
     if already and not replaced:
         return Outcome(sub_id, obj.name, object_id, "unchanged", obj.type_id, label)
     outcome = "replaced" if replaced else "added"
@@ -289,7 +293,7 @@ _STORED_NAMES = {"email": "emails", "domain": "domains"}
 def record_values(
     obj: AssociationObject, fields: Mapping[str, str], *, now: dt.datetime
 ) -> dict[str, Any]:
-    """Checked, typed values of a new record (the keys ``Store.create_record`` takes)."""
+    """Checked, typed values of a new record (the keys ``RecordStore.create_record`` takes)."""
     spec = {f.name: f for f in RECORD_FIELDS[obj.name]}
     given = dict(fields)
     if obj.name == "contact" and "name" in given:
@@ -386,7 +390,7 @@ def _check_money(amount: Decimal, currency: str, where: str, name: str) -> None:
 
 
 def create_and_associate(
-    store: Store,
+    records: RecordStore,
     sub_id: int,
     obj: AssociationObject,
     fields: Mapping[str, str],
@@ -400,21 +404,21 @@ def create_and_associate(
     if mode == REMOVE:
         raise UsageError("a record is created to be associated, not removed")
     values = record_values(obj, fields, now=now)
-    current = store.associations(sub_id, obj.name)  # NotFound for an unknown subscription
-    sub = _subscription(store, sub_id)
+    current = records.associations(sub_id, obj.name)  # NotFound for an unknown subscription
+    sub = _subscription(records, sub_id)
     if mode == REPLACE:
         _check_editable(sub, now.date())
-    _check_rules(store, sub_id, obj, None, mode, current)
+    _check_rules(records, sub_id, obj, None, mode, current)
     if obj.name == "payment":
         _check_currency(sub, "the payment", str(values["currency"]))
     replaced = tuple(a.id for a in current) if mode == REPLACE else ()
     if replaced and confirm is not None:
         confirm(current)
-    new_id = store.create_record(obj.name, values)
-    store.associate(sub_id, obj.name, new_id, obj.type_id)
+    new_id = records.create_record(obj.name, values)
+    records.associate(sub_id, obj.name, new_id, obj.type_id)
     for other in replaced:
-        store.dissociate(sub_id, obj.name, other)
-    label = store.record_label(obj.name, new_id)
+        records.dissociate(sub_id, obj.name, other)
+    label = records.record_label(obj.name, new_id)
     return Outcome(sub_id, obj.name, new_id, "created", obj.type_id, label, replaced)
 
 
@@ -458,7 +462,7 @@ _LINE_ITEM_FIELDS = (*_EDIT_FIELDS, "hs_scheduled_cancellation_date", "hs_next_p
 
 
 def edit_line_item(
-    store: Store,
+    records: RecordStore,
     sub_id: int,
     line_item_id: int,
     fields: Mapping[str, str | None],
@@ -476,12 +480,12 @@ def edit_line_item(
     if not given:
         raise UsageError("a line item edit needs a quantity and/or a price")
     typed = {name: _typed(spec[name], raw, "line_item") for name, raw in given.items()}
-    items = store.line_items(sub_id)  # NotFound for an unknown subscription
-    store.record_label("line_item", line_item_id)  # NotFound for an unknown line item
+    items = records.line_items(sub_id)  # NotFound for an unknown subscription
+    records.record_label("line_item", line_item_id)  # NotFound for an unknown line item
     old = next((i for i in items if i.id == line_item_id), None)
     if old is None:
         raise InvalidState(f"line item {line_item_id} does not belong to subscription {sub_id}")
-    sub = _subscription(store, sub_id, _LINE_ITEM_FIELDS)
+    sub = _subscription(records, sub_id, _LINE_ITEM_FIELDS)
     _check_editable(sub, now.date())
     props = sub.properties
     scheduled = props.get("hs_scheduled_cancellation_date")
@@ -510,7 +514,7 @@ def edit_line_item(
     # What the store computes from the line items (as HubSpot does), for the report.
     wanted = {"hs_next_payment_amount": amount, "hs_mrr": mrr}
     changes = {k: (props.get(k), v) for k, v in wanted.items() if props.get(k) != v}
-    store.execute([
+    records.execute([
         ops.Update(subscription_id=sub_id, expect_status=sub.status, at=now,
                    source="subctl associate", values={}, line_items=(new,))
     ])  # fmt: skip
@@ -562,7 +566,7 @@ def read_pairs(text: str) -> Iterator[Pair | Outcome]:
 
 
 def apply_batch(
-    store: Store,
+    records: RecordStore,
     rows: Iterable[Pair | Outcome],
     *,
     mode: str = ADD,
@@ -580,7 +584,7 @@ def apply_batch(
             continue
         try:
             outcome = associate(
-                store, row.subscription_id, row.object, row.object_id, mode=mode, today=today
+                records, row.subscription_id, row.object, row.object_id, mode=mode, today=today
             )
         except (InvalidState, NotFound, UsageError) as exc:
             outcome = _failed(row, exc)

@@ -1,5 +1,6 @@
 """Listing and viewing subscriptions: turning options into a ``Query``, resolving fields, and
-shaping records for output. Pure functions over a ``Store``."""
+shaping records for output. Pure functions over a ``RecordStore`` (and the ``Workspace``'s
+saved views and permissions)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ from subctl.schema import (
     PropertyRegistry,
 )
 from subctl.services.masking import masked_names, masker
-from subctl.store.base import SavedView, Store, Subscription, SubscriptionDetail
+from subctl.store.base import (
+    RecordStore,
+    SavedView,
+    Subscription,
+    SubscriptionDetail,
+    Workspace,
+)
 
 # A terminal shows the first DEFAULT_LIMIT rows unless told otherwise; a pipe or a file gets
 # every row (a cut export would lose data without a word). MAX_LIMIT: a LIMIT the databases take.
@@ -125,10 +132,14 @@ def parse_where(
 
 
 def build_listing(
-    store: Store, request: ListRequest, today: dt.date, now: dt.datetime | None = None
+    records: RecordStore,
+    workspace: Workspace,
+    request: ListRequest,
+    today: dt.date,
+    now: dt.datetime | None = None,
 ) -> Listing:
-    registry = store.properties()
-    view: SavedView | None = store.get_view(request.view) if request.view else None
+    registry = records.properties()
+    view: SavedView | None = workspace.get_view(request.view) if request.view else None
     filters: list[Expr | None] = []
     if view is not None:
         filters.append(parse_where(view.where, registry, today, now))
@@ -173,7 +184,7 @@ def build_listing(
         from subctl.services.properties import require_sensitive_access
 
         doing = f"filtering or sorting on {', '.join(sorted(secret))}" if secret else None
-        require_sensitive_access(store, *([doing] if doing else []))
+        require_sensitive_access(workspace, *([doing] if doing else []))
     # Columns asked for by name are never left out of a narrow table.
     named = bool(request.fields)
     columns = [Column(p.name, p.label, required=named) for p in props]
@@ -197,20 +208,28 @@ def rows(subscriptions: Iterable[Subscription]) -> Iterator[dict[str, Any]]:
         yield sub.properties
 
 
-def list_rows(store: Store, listing: Listing) -> Iterator[dict[str, Any]]:
-    found = rows(store.search(listing.query, [p.name for p in listing.properties]))
+def list_rows(records: RecordStore, listing: Listing) -> Iterator[dict[str, Any]]:
+    found = rows(records.search(listing.query, [p.name for p in listing.properties]))
     mask = masker(listing.properties, show=listing.show_sensitive)
     return map(mask.row, found) if mask.names else found
 
 
-def total_if_cut(store: Store, listing: Listing, shown: int) -> int | None:
+def total_if_cut(records: RecordStore, listing: Listing, shown: int) -> int | None:
     """The number of matches when the limit cut the result, else None. The COUNT runs only
     when the limit was reached."""
     limit = listing.query.limit
     if limit is None or shown < limit:
         return None
-    total = store.count(listing.query.where)
+    total = records.count(listing.query.where)
     return total if total > shown else None
+
+
+def detail(records: RecordStore, workspace: Workspace, sub_id: int) -> SubscriptionDetail:
+    """A subscription with its associations, payments and history (the record store's) and
+    the mail recorded for it (the workspace's outbox); raises NotFound."""
+    found = records.detail(sub_id)
+    found.outbox = workspace.outbox(sub_id)
+    return found
 
 
 def detail_document(

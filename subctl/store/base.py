@@ -471,8 +471,3 @@ class Seedable(Protocol):
         ...
 
     def count(self, where: Expr | None = None) -> int: ...
-
-
-class Store(RecordStore, Workspace, Protocol):
-    """Both protocols as one object: what services that have not been split yet take (a local
-    profile's ``AppContext.store()``). New code takes ``RecordStore`` and ``Workspace``."""

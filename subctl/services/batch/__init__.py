@@ -91,7 +91,15 @@ from subctl.services.lifecycle import (
     typed_values,
 )
 from subctl.services.masking import masked_names, masker
-from subctl.store.base import ItemOutcome, Job, Payment, Store, Subscription, UnitOfWork
+from subctl.store.base import (
+    ItemOutcome,
+    Job,
+    Payment,
+    RecordStore,
+    Subscription,
+    UnitOfWork,
+    Workspace,
+)
 from subctl.store.ops import Delete
 
 CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
@@ -235,23 +243,24 @@ def fingerprint(verb: str, action: dict[str, Any], selection: dict[str, Any]) ->
 
 
 def _snapshots(
-    store: Store, ids: Sequence[int], fields: Sequence[str], extra: Expr | None = None
+    records: RecordStore, ids: Sequence[int], fields: Sequence[str], extra: Expr | None = None
 ) -> Iterator[Subscription]:
     """Subscriptions by id, in chunks of the store's batch size (a batch read), optionally
     also matching ``extra`` (an Expr: a search by the chunk's ids)."""
-    size = store.capabilities.batch_size or CHUNK
+    size = records.capabilities.batch_size or CHUNK
     for start in range(0, len(ids), size):
         part = tuple(ids[start : start + size])
         if extra is None:
-            found = store.get_many(part, fields)
+            found = records.get_many(part, fields)
             yield from (found[i] for i in part if i in found)
         else:
             where = all_of(Condition("hs_object_id", Op.IN, part), extra)
-            yield from store.search(Query(where=where), fields)
+            yield from records.search(Query(where=where), fields)
 
 
 def prepare(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     action: Action,
     selection: Selection,
     *,
@@ -286,8 +295,8 @@ def prepare(
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
             raise UsageError(f"{selection.plan} is a plan for `{plan.verb}`, not `{action.verb}`")
-        if plan.action != plan_action(action, masked_names(store.properties()), store):
-            made = Action.from_json(plan.action).command(store.properties())
+        if plan.action != plan_action(action, masked_names(records.properties()), workspace):
+            made = Action.from_json(plan.action).command(records.properties())
             raise UsageError.naming(
                 f"{selection.plan} was reviewed with other options: ",
                 made,
@@ -310,7 +319,8 @@ def prepare(
     query = None
     if selection.where is not None or selection.view:
         listing = build_listing(
-            store,
+            records,
+            workspace,
             ListRequest(where=selection.where, view=selection.view, limit=None, fields="id"),
             today,
             now,
@@ -321,18 +331,18 @@ def prepare(
     missing: list[int] = []
     if selection.ids or selection.from_file is not None:
         sel_json["ids"] = sorted(selection.ids)
-        found = {s.id: s for s in _snapshots(store, explicit, fields)}
+        found = {s.id: s for s in _snapshots(records, explicit, fields)}
         missing = [i for i in explicit if i not in found]
-        if missing and store.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
+        if missing and workspace.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
             raise not_found(missing)
         if query is not None:
-            matching = {s.id for s in _snapshots(store, explicit, ["hs_status"], query.where)}
+            matching = {s.id for s in _snapshots(records, explicit, ["hs_status"], query.where)}
             explicit = [i for i in explicit if i in matching or i not in found]
         for sid in explicit:
             items.append((sid, found[sid].status if sid in found else None))
     else:
         assert query is not None
-        for sub in store.search(Query(where=query.where), fields):  # id order
+        for sub in records.search(Query(where=query.where), fields):  # id order
             items.append((sub.id, sub.status))
     return Prepared(
         action,
@@ -357,24 +367,24 @@ def not_found(missing: Sequence[int]) -> NotFound:
 _PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
 
 
-def _plan_key(store: Store) -> bytes:
+def _plan_key(workspace: Workspace) -> bytes:
     """The workspace's own secret for hashing highly sensitive values in plan files, made on
     first use: a plan file alone cannot be used to test guesses of a value."""
-    key = store.get_setting(_PLAN_KEY)
+    key = workspace.get_setting(_PLAN_KEY)
     if key is None:
         key = secrets.token_hex(32)
-        store.set_setting(_PLAN_KEY, key)
+        workspace.set_setting(_PLAN_KEY, key)
     return bytes.fromhex(key)
 
 
-def plan_action(action: Action, masked: frozenset[str], store: Store) -> dict[str, Any]:
+def plan_action(action: Action, masked: frozenset[str], workspace: Workspace) -> dict[str, Any]:
     """The action as a plan file keeps it: the values of highly sensitive properties replaced
     by a keyed hash (HMAC-SHA256 with the workspace's secret), so the file holds none in clear,
     nor anything to test a guess against, yet ``--plan`` still checks that the run sets the
     same values as the dry run."""
     data = action.to_json()
     secret = [(n, v) for n, v in action.values if n in masked and v]
-    key = _plan_key(store) if secret else b""
+    key = _plan_key(workspace) if secret else b""
     data["values"] = [
         [name, "hmac-sha256:" + hmac.new(key, value.encode(), "sha256").hexdigest()
          if name in masked and value else value]
@@ -384,7 +394,11 @@ def plan_action(action: Action, masked: frozenset[str], store: Store) -> dict[st
 
 
 def write_plan(
-    path: str, prepared: Prepared, now: dt.datetime, masked: frozenset[str], store: Store
+    path: str,
+    prepared: Prepared,
+    now: dt.datetime,
+    masked: frozenset[str],
+    workspace: Workspace,
 ) -> str:
     """Write the plan of a dry run; returns its hash."""
     if path == "-":
@@ -393,7 +407,7 @@ def write_plan(
     document = {
         "subctl_plan": PLAN_FORMAT,
         "verb": prepared.action.verb,
-        "action": plan_action(prepared.action, masked, store),
+        "action": plan_action(prepared.action, masked, workspace),
         "created_at": now.isoformat(),
         "count": len(prepared.items),
         "hash": digest,
@@ -436,7 +450,7 @@ def is_disk_full(exc: BaseException) -> bool:
 
 
 def decide_chunk(
-    store: Store,
+    records: RecordStore,
     action: Action,
     items: Sequence[tuple[int, str | None]],
     *,
@@ -458,16 +472,16 @@ def decide_chunk(
     for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
         if sid in own:
             refunding.pop(pid, None)
-    subs = {s.id: s for s in _snapshots(store, ids, action.fields())}
+    subs = {s.id: s for s in _snapshots(records, ids, action.fields())}
     present = [i for i in ids if i in subs]
     payments: dict[int, list[Payment]] = {}
     if action.needs_payments and present:
         # Without --refund unused only pending bank payments matter (a refunded one is no
         # longer "processing"): far fewer rows to read.
         statuses = None if action.refunds else PENDING_STATUSES
-        payments = store.payments_of(present, statuses)
-    emails = store.buyer_emails(present) if action.sends_mail and present else {}
-    registry = store.properties()
+        payments = records.payments_of(present, statuses)
+    emails = records.buyer_emails(present) if action.sends_mail and present else {}
+    registry = records.properties()
     values = typed_values(action, registry, now.date(), now)
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
                   masked=masked_names(registry), refunding=refunding, preview=preview)  # fmt: skip
@@ -482,26 +496,26 @@ def decide_chunk(
 
 
 def preview_chunks(
-    store: Store, prepared: Prepared, now: dt.datetime
+    records: RecordStore, prepared: Prepared, now: dt.datetime
 ) -> Generator[list[Decision], None, None]:
     """What a batch would do, chunk by chunk (dry run; the summary before a confirmation)."""
     size = chunk_size()
     refunding: dict[int, int] = {}
     for start in range(0, len(prepared.items), size):
         part = prepared.items[start : start + size]
-        yield decide_chunk(store, prepared.action, part, frozen=prepared.frozen, now=now,
+        yield decide_chunk(records, prepared.action, part, frozen=prepared.frozen, now=now,
                            refunding=refunding, preview=True)  # fmt: skip
 
 
 def preview(
-    store: Store,
+    records: RecordStore,
     prepared: Prepared,
     now: dt.datetime,
     progress: Callable[[int], None] | None = None,
 ) -> list[Decision]:
     """What a batch would do, every decision (the summary before a confirmation)."""
     decisions: list[Decision] = []
-    for chunk in preview_chunks(store, prepared, now):
+    for chunk in preview_chunks(records, prepared, now):
         decisions.extend(chunk)
         if progress is not None:
             progress(len(chunk))
@@ -512,14 +526,14 @@ def preview(
 
 
 def start_job(
-    store: Store, prepared: Prepared, now: dt.datetime, *, backup: Path | None = None
+    workspace: Workspace, prepared: Prepared, now: dt.datetime, *, backup: Path | None = None
 ) -> Job:
     """Journal the batch (before anything changes). A ``delete --backup`` job records its
     backup file with it, in the same transaction: no run of it deletes without one."""
     selection = prepared.selection if backup is None else {
         **prepared.selection, "backup": str(backup)
     }  # fmt: skip
-    return store.create_job(
+    return workspace.create_job(
         verb=prepared.action.verb,
         action=prepared.action.to_json(),
         selection=selection,
@@ -531,7 +545,8 @@ def start_job(
 
 
 def iter_job(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     job: Job,
     clock: Callable[[], dt.datetime],
@@ -563,12 +578,12 @@ def iter_job(
     from concurrent.futures import Future, ThreadPoolExecutor
 
     action = Action.from_json(job.action)
-    if backup is None and job_backup(store, job) is not None:
+    if backup is None and job_backup(workspace, job) is not None:
         raise InvalidState(f"job {job.id} deletes with a backup, and none is open; nothing done")
     if items is None:
         items = [
             (i.subscription_id, i.planned_status)
-            for i in store.job_items(job.id, unprocessed_only=True)
+            for i in workspace.job_items(job.id, unprocessed_only=True)
         ]
     size = chunk_size()
     chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
@@ -577,7 +592,7 @@ def iter_job(
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
-        decisions = decide_chunk(store, action, part, frozen=job.frozen, now=now,
+        decisions = decide_chunk(records, action, part, frozen=job.frozen, now=now,
                                  job_id=job.id, refunding=refunding)  # fmt: skip
         if in_doubt:
             _settle_in_doubt(decisions, in_doubt, action)
@@ -596,10 +611,10 @@ def iter_job(
             ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
             if backup is not None:
                 backup.next_chunk()
-            yield _apply_chunk(store, unit, job, part, decided, read_ahead, backup)
+            yield _apply_chunk(records, workspace, unit, job, part, decided, read_ahead, backup)
     finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
         pool.shutdown(wait=True, cancel_futures=True)
-    store.set_job_status(job.id, "done", clock())
+    workspace.set_job_status(job.id, "done", clock())
 
 
 def _settle_in_doubt(decisions: Sequence[Decision], in_doubt: set[int], action: Action) -> None:
@@ -629,7 +644,7 @@ def _outcome(d: Decision, now: dt.datetime) -> ItemOutcome:
 
 
 def _apply(
-    store: Store,
+    records: RecordStore,
     unit: UnitOfWork,
     job: Job,
     decisions: Sequence[Decision],
@@ -639,12 +654,13 @@ def _apply(
     """One ``UnitOfWork.write``; its deletions first durably in the backup (if any)."""
     ops = [d.op for d in decisions if d.op is not None]
     if backup is not None:
-        backup.add(store, [op.subscription_id for op in ops if isinstance(op, Delete)])
+        backup.add(records, [op.subscription_id for op in ops if isinstance(op, Delete)])
     unit.write(job.id, ops, [_outcome(d, now) for d in decisions])
 
 
 def _apply_chunk(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     job: Job,
     part: list[tuple[int, str | None]],
@@ -662,22 +678,23 @@ def _apply_chunk(
     for _attempt in range(RETRIES - 1):
         now, decisions = decided
         try:
-            _apply(store, unit, job, decisions, now, backup)
+            _apply(records, unit, job, decisions, now, backup)
         except Conflict as exc:
             done = set(getattr(exc, "done", ()))
             written.extend(d for d in decisions if d.subscription_id in done)
-            waiting = {i.subscription_id for i in store.job_items(job.id, unprocessed_only=True)}
+            unprocessed = workspace.job_items(job.id, unprocessed_only=True)
+            waiting = {i.subscription_id for i in unprocessed}
             part = [item for item in part if item[0] in waiting]
             decided = decide_again(part)
             continue
         for d in decisions:
             d.op = None  # written; free the memory of large batches
         return [*written, *decisions]
-    return [*written, *_apply_one_by_one(store, unit, job, decided, backup)]
+    return [*written, *_apply_one_by_one(records, unit, job, decided, backup)]
 
 
 def _apply_one_by_one(
-    store: Store,
+    records: RecordStore,
     unit: UnitOfWork,
     job: Job,
     decided: tuple[dt.datetime, list[Decision]],
@@ -687,7 +704,7 @@ def _apply_one_by_one(
     done = []
     for d in decisions:
         try:
-            _apply(store, unit, job, [d], now, backup)
+            _apply(records, unit, job, [d], now, backup)
         except Conflict as exc:
             d.outcome, d.new_status, d.note = Outcome.FAILED, d.status, exc.message
             d.op = None
@@ -746,20 +763,20 @@ def _backup_path(path: str) -> Path:
     return target.resolve()
 
 
-def job_backup(store: Store, job: Job) -> Path | None:
+def job_backup(workspace: Workspace, job: Job) -> Path | None:
     """The backup file of a job (``delete --backup``): recorded with the job, or asked for
     later by a resume or re-run of a job created without one; None if neither."""
-    recorded = job.selection.get("backup") or store.get_setting(_BACKUP_KEY.format(job.id))
+    recorded = job.selection.get("backup") or workspace.get_setting(_BACKUP_KEY.format(job.id))
     return Path(str(recorded)) if recorded else None
 
 
 def backup_target(
-    store: Store, job: Job | None, requested: Path | None
+    workspace: Workspace, job: Job | None, requested: Path | None
 ) -> tuple[Path, bool] | None:
     """The backup of a run (``requested``, else the job's), and whether a numbered sibling is
     written when the file exists: only for the job's own backup; any other existing file is a
     usage error, before anything changes."""
-    recorded = job_backup(store, job) if job is not None else None
+    recorded = job_backup(workspace, job) if job is not None else None
     path = requested or recorded
     if path is None:
         return None
@@ -770,8 +787,8 @@ def backup_target(
     return path, path == recorded
 
 
-def record_backup(store: Store, job: Job, path: Path) -> None:
-    store.set_setting(_BACKUP_KEY.format(job.id), str(path))
+def record_backup(workspace: Workspace, job: Job, path: Path) -> None:
+    workspace.set_setting(_BACKUP_KEY.format(job.id), str(path))
 
 
 class Backup:
@@ -789,15 +806,17 @@ class Backup:
     re-run) writes a numbered sibling (``expired-2.csv``) rather than touching this file.
     """
 
-    def __init__(self, store: Store, path: Path, *, sibling: bool) -> None:
+    def __init__(
+        self, records: RecordStore, workspace: Workspace, path: Path, *, sibling: bool
+    ) -> None:
         from subctl.export import Column
         from subctl.export.csvfmt import write_csv
         from subctl.services.properties import SENSITIVE_VIEW, permissions
 
-        registry = store.properties()
+        registry = records.properties()
         self.names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
         self.columns = [Column(n, n) for n in self.names]
-        self.secret = masker(registry, show=SENSITIVE_VIEW in permissions(store)).names
+        self.secret = masker(registry, show=SENSITIVE_VIEW in permissions(workspace)).names
         self.count = 0
         self._write_csv = write_csv
         number = 1
@@ -824,12 +843,12 @@ class Backup:
     def next_chunk(self) -> None:
         self._chunk.clear()
 
-    def add(self, store: Store, ids: Sequence[int]) -> None:
+    def add(self, records: RecordStore, ids: Sequence[int]) -> None:
         """Append these subscriptions' full records and sync them to disk."""
         new = [i for i in ids if i not in self._chunk]
         if new:
-            records = list(_snapshots(store, new, self.names))  # one chunk at most
-            for record in records:
+            found = list(_snapshots(records, new, self.names))  # one chunk at most
+            for record in found:
                 held = sorted(n for n in self.secret if record.properties.get(n) is not None)
                 if held:
                     raise AuthError(
@@ -841,7 +860,7 @@ class Backup:
                             {"permission": "sensitive_data.view", "then": "resume the job"},
                         ),
                     )
-            self._write(r.properties for r in records)
+            self._write(r.properties for r in found)
             self._chunk.update(new)
 
     def _write(self, rows: Iterable[dict[str, Any]], header: bool = False) -> None:

@@ -31,7 +31,7 @@ from subctl.services.masking import masked_names
 if TYPE_CHECKING:
     import datetime as dt
 
-    from subctl.store.base import Job, Store, UnitOfWork
+    from subctl.store.base import Job, RecordStore, UnitOfWork, Workspace
 
 Advance = Callable[[int], None]
 SHOWN_WARNINGS = 5  # a report keeps this many warnings' text, and counts the others
@@ -211,7 +211,8 @@ def _preview(action: Action, decisions: Sequence[Decision]) -> Preview:
 
 
 def execute(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     ui: BatchUI,
     request: Request,
@@ -222,54 +223,62 @@ def execute(
     """Run a lifecycle verb over its selection (see ``subctl.services.batch``)."""
     today, now = clock().date(), clock()
     verb = request.verb
-    action = build_action(verb, registry=store.properties(), today=today, now=now,
+    action = build_action(verb, registry=records.properties(), today=today, now=now,
                           **request.action_options)  # fmt: skip
     requested = batch.backup_path(request.backup) if request.backup else None
-    prepared = batch.prepare(store, action, request.selection, today=today, now=now, stdin=stdin)
-    masked = masked_names(store.properties())
+    prepared = batch.prepare(
+        records, workspace, action, request.selection, today=today, now=now, stdin=stdin
+    )
+    masked = masked_names(records.properties())
     if not prepared.items:
         plan = None
         if request.plan_out:
-            digest = batch.write_plan(request.plan_out, prepared, clock(), masked, store)
+            digest = batch.write_plan(request.plan_out, prepared, clock(), masked, workspace)
             plan = (request.plan_out, digest)
         return Report(action, dry_run=request.dry_run, matched=False, plan=plan)
     count = len(prepared.items)
     existing = None
     if not request.dry_run:
         _require_consent(ui, verb, count, request.yes)
-        existing = store.unfinished_job(prepared.fingerprint)
+        existing = workspace.unfinished_job(prepared.fingerprint)
         if existing is not None and not existing.unprocessed:  # ended before it was marked
-            store.set_job_status(existing.id, "done", clock())
+            workspace.set_job_status(existing.id, "done", clock())
             existing = None
         if existing is not None and _offer_resume(ui, existing, request.yes):
             # "Resume it?" stands in for a batch's confirmation, not for a destructive one.
             confirm_destructive = verb in DESTRUCTIVE and not request.yes
-            return _resume(store, unit, ui, existing, action, clock, asks=confirm_destructive,
-                           backup=requested)  # fmt: skip
+            return _resume(records, workspace, unit, ui, existing, action, clock,
+                           asks=confirm_destructive, backup=requested)  # fmt: skip
     if prepared.missing:  # only resuming the job that deleted them tolerates them
         raise batch.not_found(prepared.missing)
-    backup = batch.backup_target(store, None, requested) if not request.dry_run else None
+    backup = batch.backup_target(workspace, None, requested) if not request.dry_run else None
     asks = not request.dry_run and not request.yes and needs_confirmation(verb, count)
     if request.dry_run:
-        return _dry_run(store, ui, prepared, request.plan_out, clock, masked)
+        return _dry_run(records, workspace, ui, prepared, request.plan_out, clock, masked)
     if asks:
         with ui.progress(f"Checking ({verb})", count) as advance:
-            decisions = batch.preview(store, prepared, clock(), advance)
+            decisions = batch.preview(records, prepared, clock(), advance)
         ui.preview(_preview(action, decisions))
         del decisions
         confirm(ui, action, count)
     if existing is not None:  # declined to resume it, and confirmed this batch instead
-        store.set_job_status(existing.id, "abandoned", clock())
+        workspace.set_job_status(existing.id, "abandoned", clock())
     # The backup file is created before the job exists: a path that cannot be written stops
     # here, with nothing journaled; the job records it in the same transaction as its items.
-    writer = None if backup is None else batch.Backup(store, backup[0], sibling=backup[1])
-    job = batch.start_job(store, prepared, clock(), backup=None if backup is None else backup[0])
+    writer = (
+        None if backup is None else batch.Backup(records, workspace, backup[0], sibling=backup[1])
+    )
+    job = batch.start_job(
+        workspace, prepared, clock(), backup=None if backup is None else backup[0]
+    )
     items, prepared.items = prepared.items, []
-    return _run(store, unit, ui, job, action, clock, items=items, warned=asks, writer=writer)
+    return _run(records, workspace, unit, ui, job, action, clock, items=items, warned=asks,
+                writer=writer)  # fmt: skip
 
 
 def _dry_run(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     ui: BatchUI,
     prepared: batch.Prepared,
     plan_out: str | None,
@@ -280,11 +289,12 @@ def _dry_run(
     action, count = prepared.action, len(prepared.items)
     report = Report(action, dry_run=True, total=count)
     if plan_out:
-        report.plan = (plan_out, batch.write_plan(plan_out, prepared, clock(), masked, store))
+        digest = batch.write_plan(plan_out, prepared, clock(), masked, workspace)
+        report.plan = (plan_out, digest)
 
     def rows() -> Generator[dict[str, Any], None, None]:
         with ui.progress(f"Checking ({action.verb})", count) as advance:
-            for chunk in batch.preview_chunks(store, prepared, clock()):
+            for chunk in batch.preview_chunks(records, prepared, clock()):
                 report.tally.add(chunk)
                 advance(len(chunk))
                 yield from (d.row() for d in chunk)
@@ -303,7 +313,8 @@ def _offer_resume(ui: BatchUI, job: Job, yes: bool) -> bool:
 
 
 def _run(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     ui: BatchUI,
     job: Job,
@@ -325,17 +336,17 @@ def _run(
     """
     total = len(items) if items is not None else job.unprocessed
     report = Report(action, job=job, resumed=resumed, total=total, warned=warned)
-    described = action.command(store.properties())
+    described = action.command(records.properties())
     if backup is not None:
-        writer = batch.Backup(store, backup[0], sibling=backup[1])
-        if batch.job_backup(store, job) != backup[0]:  # newly asked for by this run
-            batch.record_backup(store, job, backup[0])
+        writer = batch.Backup(records, workspace, backup[0], sibling=backup[1])
+        if batch.job_backup(workspace, job) != backup[0]:  # newly asked for by this run
+            batch.record_backup(workspace, job, backup[0])
     with ui.progress(described, total) as advance:
 
         def rows() -> Generator[dict[str, Any], None, None]:
             try:
-                for chunk in batch.iter_job(store, unit, job, clock, items, backup=writer,
-                                            stop=ui.stop_requested):  # fmt: skip
+                for chunk in batch.iter_job(records, workspace, unit, job, clock, items,
+                                            backup=writer, stop=ui.stop_requested):  # fmt: skip
                     report.tally.add(chunk)
                     advance(len(chunk))
                     yield from (d.row() for d in chunk)
@@ -368,7 +379,8 @@ def _run(
 
 
 def resume(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     ui: BatchUI,
     job_id: int,
@@ -378,7 +390,7 @@ def resume(
 ) -> Report:
     """The unprocessed items of a job, with its original options. An abandoned or finished
     job is an ``InvalidState``."""
-    job = store.job(job_id)
+    job = workspace.job(job_id)
     action = Action.from_json(job.action)
     if job.status == "abandoned":
         raise Abandoned(
@@ -388,15 +400,16 @@ def resume(
     if job.status == "done":
         raise InvalidState(f"job {job.id} is done; nothing left to resume")
     if not job.unprocessed:
-        store.set_job_status(job.id, "done", clock())
+        workspace.set_job_status(job.id, "done", clock())
         return Report(action, job=job, done=True)
     _require_consent(ui, action.verb, job.unprocessed, yes)
     asks = not yes and needs_confirmation(action.verb, job.unprocessed)
-    return _resume(store, unit, ui, job, action, clock, asks=asks)
+    return _resume(records, workspace, unit, ui, job, action, clock, asks=asks)
 
 
 def _resume(
-    store: Store,
+    records: RecordStore,
+    workspace: Workspace,
     unit: UnitOfWork,
     ui: BatchUI,
     job: Job,
@@ -408,9 +421,10 @@ def _resume(
 ) -> Report:
     """Resume a job's unprocessed items: confirm when asked to, then run; a ``delete
     --backup`` job (or ``backup``, newly asked for) backs up what each chunk deletes."""
-    target = batch.backup_target(store, job, backup)
+    target = batch.backup_target(workspace, job, backup)
     if asks:
         ui.preview(Preview(action, (), job.unprocessed, {}, 0, job=job))
         confirm(ui, action, job.unprocessed)
     with batch.gc_paused():
-        return _run(store, unit, ui, job, action, clock, resumed=True, backup=target)
+        return _run(records, workspace, unit, ui, job, action, clock, resumed=True,
+                    backup=target)  # fmt: skip

@@ -1,6 +1,7 @@
 """Custom property definitions: the rules of HubSpot's Properties API (DOMAIN.md §4) applied to
 the subscription object, the account tier's custom-property cap, and the permission that shows
-highly sensitive values. Pure functions over a ``Store``; no typer, no rich.
+highly sensitive values. Pure functions over a ``RecordStore`` (definitions, values) and a
+``Workspace`` (tier, caps, permissions); no typer, no rich.
 
 One module per concern, re-exported here: ``fields`` (the type / fieldType matrix, names,
 labels, options), ``rules`` (validation rules), ``definitions`` (create, check, edit, delete),

@@ -11,7 +11,7 @@ from subctl.errors import Action, AuthError, InputError, InvalidState, Next, Usa
 from subctl.schema import Property
 from subctl.services.properties.fields import UNIQUE_LIMIT
 from subctl.services.properties.rules import is_ascii_digits
-from subctl.store.base import Store
+from subctl.store.base import RecordStore, Workspace
 
 # -- tiers, caps, permissions ------------------------------------------------------------------
 
@@ -30,13 +30,13 @@ KNOWN_PERMISSIONS = (SENSITIVE_VIEW,)
 # -- tiers and limits ------------------------------------------------------------------------
 
 
-def account_tier(store: Store) -> str:
-    tier = store.get_setting(TIER_KEY) or DEFAULT_TIER
+def account_tier(workspace: Workspace) -> str:
+    tier = workspace.get_setting(TIER_KEY) or DEFAULT_TIER
     return tier if tier in TIERS else DEFAULT_TIER
 
 
-def tier_cap(store: Store, tier: str) -> int:
-    override = store.get_setting(CAP_KEY.format(tier=tier))
+def tier_cap(workspace: Workspace, tier: str) -> int:
+    override = workspace.get_setting(CAP_KEY.format(tier=tier))
     if override and is_ascii_digits(override):
         return int(override)
     return DEFAULT_CAPS[tier]
@@ -57,14 +57,14 @@ class Limits:
         return f"{self.usage} of {self.limit} custom properties used ({self.tier} tier)"
 
 
-def limits(store: Store) -> Limits:
-    tier = account_tier(store)
-    custom = store.properties().custom
-    return Limits(tier, tier_cap(store, tier), len(custom), sum(p.unique for p in custom))
+def limits(records: RecordStore, workspace: Workspace) -> Limits:
+    tier = account_tier(workspace)
+    custom = records.properties().custom
+    return Limits(tier, tier_cap(workspace, tier), len(custom), sum(p.unique for p in custom))
 
 
-def require_sensitive_tier(store: Store, sensitivity: str) -> None:
-    tier = account_tier(store)
+def require_sensitive_tier(workspace: Workspace, sensitivity: str) -> None:
+    tier = account_tier(workspace)
     if sensitivity != "non_sensitive" and tier != SENSITIVE_TIER:
         raise InvalidState(
             f"{sensitivity} properties require the {SENSITIVE_TIER} tier (this workspace: {tier})",
@@ -72,8 +72,8 @@ def require_sensitive_tier(store: Store, sensitivity: str) -> None:
         )
 
 
-def require_room(store: Store, prop: Property) -> Limits:
-    current = limits(store)
+def require_room(records: RecordStore, workspace: Workspace, prop: Property) -> Limits:
+    current = limits(records, workspace)
     if current.over:
         raise InvalidState(
             f"custom property limit reached: {current.describe()}",
@@ -88,15 +88,17 @@ def require_room(store: Store, prop: Property) -> Limits:
 # -- settings: tier, caps, permissions ---------------------------------------------------------
 
 
-def permissions(store: Store) -> list[str]:
-    raw = store.get_setting(PERMISSIONS_KEY) or ""
+def permissions(workspace: Workspace) -> list[str]:
+    raw = workspace.get_setting(PERMISSIONS_KEY) or ""
     return [p for p in (s.strip() for s in raw.split(",")) if p]
 
 
-def require_sensitive_access(store: Store, doing: str = "showing highly sensitive values") -> None:
+def require_sensitive_access(
+    workspace: Workspace, doing: str = "showing highly sensitive values"
+) -> None:
     """``--show-sensitive`` (and filtering or sorting on highly sensitive values) needs the
     ``sensitive_data.view`` permission (module docstring)."""
-    if SENSITIVE_VIEW not in permissions(store):
+    if SENSITIVE_VIEW not in permissions(workspace):
         raise AuthError(
             f"{doing} requires the {SENSITIVE_VIEW} permission",
             next=Next(Action.GRANT, {"permission": SENSITIVE_VIEW}),
@@ -128,30 +130,30 @@ def _parse_cap(text: str, tier: str) -> tuple[str, str]:
     return name, str(int(value))
 
 
-def change_settings(store: Store, change: SettingsChange) -> None:
-    tier = account_tier(store)
+def change_settings(workspace: Workspace, change: SettingsChange) -> None:
+    tier = account_tier(workspace)
     if change.tier is not None:
         tier = change.tier.strip().lower()
         if tier not in TIERS:
             raise UsageError(f'unknown tier "{change.tier}"; one of: {", ".join(TIERS)}')
     caps = [_parse_cap(c, tier) for c in change.caps]
-    granted = permissions(store)
+    granted = permissions(workspace)
     for perm in [*change.grant, *change.revoke]:
         if perm not in KNOWN_PERMISSIONS:
             raise UsageError(f'unknown permission "{perm}"; known: {", ".join(KNOWN_PERMISSIONS)}')
     granted = [p for p in granted if p not in change.revoke]
     granted += [p for p in change.grant if p not in granted]
     if change.tier is not None:
-        store.set_setting(TIER_KEY, tier)
+        workspace.set_setting(TIER_KEY, tier)
     for name, value in caps:
-        store.set_setting(CAP_KEY.format(tier=name), value)
+        workspace.set_setting(CAP_KEY.format(tier=name), value)
     if change.grant or change.revoke:
-        store.set_setting(PERMISSIONS_KEY, ",".join(granted))
+        workspace.set_setting(PERMISSIONS_KEY, ",".join(granted))
 
 
-def settings_document(store: Store) -> dict[str, Any]:
+def settings_document(records: RecordStore, workspace: Workspace) -> dict[str, Any]:
     """Tier, caps, usage (the shape of HubSpot's custom-property limits) and permissions."""
-    current = limits(store)
+    current = limits(records, workspace)
     return {
         "tier": current.tier,
         "customProperties": {
@@ -162,6 +164,6 @@ def settings_document(store: Store) -> dict[str, Any]:
         },
         "uniqueProperties": {"usage": current.unique_usage, "limit": UNIQUE_LIMIT},
         "sensitiveData": current.tier == SENSITIVE_TIER,
-        "caps": {t: tier_cap(store, t) for t in TIERS},
-        "permissions": permissions(store),
+        "caps": {t: tier_cap(workspace, t) for t in TIERS},
+        "permissions": permissions(workspace),
     }

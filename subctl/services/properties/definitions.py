@@ -38,7 +38,7 @@ from subctl.services.properties.fields import (
     parse_option,
 )
 from subctl.services.properties.rules import Rule, check_rules, parse_rule
-from subctl.store.base import Store
+from subctl.store.base import RecordStore, Workspace
 
 # -- building definitions --------------------------------------------------------------------
 
@@ -119,18 +119,20 @@ def _check_unique_type(prop_type: PropType, field_type: str) -> None:
 # -- create / preview / edit / delete ----------------------------------------------------------
 
 
-def plan_create(store: Store, spec: PropertySpec) -> Property:
+def plan_create(records: RecordStore, workspace: Workspace, spec: PropertySpec) -> Property:
     """Every check ``create`` makes (definition, tier cap, sensitivity), without creating."""
-    prop = build(spec, store.properties())
-    require_sensitive_tier(store, prop.sensitivity)
-    require_room(store, prop)
+    prop = build(spec, records.properties())
+    require_sensitive_tier(workspace, prop.sensitivity)
+    require_room(records, workspace, prop)
     return prop
 
 
-def create(store: Store, spec: PropertySpec) -> tuple[Property, Limits]:
-    prop = plan_create(store, spec)
-    store.create_property(prop)
-    return prop, limits(store)
+def create(
+    records: RecordStore, workspace: Workspace, spec: PropertySpec
+) -> tuple[Property, Limits]:
+    prop = plan_create(records, workspace, spec)
+    records.create_property(prop)
+    return prop, limits(records, workspace)
 
 
 @dataclass(frozen=True)
@@ -161,10 +163,10 @@ def check_sample(
     return SampleResult(MASK, None if result.value is None else MASK, error)
 
 
-def resolve(store: Store, name: str) -> Property:
-    prop = store.properties().get(name)
+def resolve(records: RecordStore, name: str) -> Property:
+    prop = records.properties().get(name)
     if prop is None:
-        suggestion = store.properties().suggest(name)
+        suggestion = records.properties().suggest(name)
         raise NotFound(
             f'property "{name}" not found',
             hint=f'did you mean "{suggestion}"?' if suggestion else None,
@@ -242,13 +244,13 @@ def _edited_rules(prop: Property, edit: PropertyEdit) -> list[Rule]:
     return list(rules.items())
 
 
-def edit(store: Store, name: str, change: PropertyEdit) -> Property:
+def edit(records: RecordStore, workspace: Workspace, name: str, change: PropertyEdit) -> Property:
     """Apply an edit to a custom property; allowed over the tier cap (the downgrade rule)."""
-    prop = resolve(store, name)
+    prop = resolve(records, name)
     _custom_only(prop, "edited")
     if change.empty():
         raise UsageError("nothing to change", next=Next(Action.EDIT_PROPERTY_HELP))
-    registry = store.properties()
+    registry = records.properties()
     field_type = prop.field_type
     if change.field_type is not None:
         field_type = check_field_type(prop.type, change.field_type)
@@ -263,13 +265,13 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
     if change.sensitivity is not None:
         sensitivity = check_sensitivity(change.sensitivity)
         if SENSITIVITIES.index(sensitivity) > SENSITIVITIES.index(prop.sensitivity):
-            require_sensitive_tier(store, sensitivity)
+            require_sensitive_tier(workspace, sensitivity)
     if prop.unique:
         _check_unique_type(prop.type, field_type)
     if removed:
-        _check_options_unused(store, prop, removed)
+        _check_options_unused(records, prop, removed)
     if prop.multi_value and field_type != MULTI_VALUE:
-        several = sum(len(values) > 1 for values in _multi_values(store, prop))
+        several = sum(len(values) > 1 for values in _multi_values(records, prop))
         if several:
             raise InvalidState(
                 f"cannot change {prop.name} to {field_type}: {several} subscription(s) have "
@@ -290,25 +292,25 @@ def edit(store: Store, name: str, change: PropertyEdit) -> Property:
         rules=rules,
         sensitivity=sensitivity,
     )
-    store.update_property(updated)
+    records.update_property(updated)
     return updated
 
 
-def _multi_values(store: Store, prop: Property) -> Iterator[set[str]]:
+def _multi_values(records: RecordStore, prop: Property) -> Iterator[set[str]]:
     """The option values of each subscription with a value for a multiple-checkbox property."""
     query = Query(where=Condition(prop.name, Op.HAS_PROPERTY))
-    for sub in store.search(query, fields=[prop.name]):
+    for sub in records.search(query, fields=[prop.name]):
         yield set(str(sub.properties[prop.name]).split(";"))
 
 
-def _check_options_unused(store: Store, prop: Property, removed: Sequence[str]) -> None:
+def _check_options_unused(records: RecordStore, prop: Property, removed: Sequence[str]) -> None:
     """An option still used by subscriptions cannot be removed: with a multiple-checkbox
     property, a subscription uses every option in its ``;``-separated value."""
     if prop.multi_value:
-        in_use = sum(bool(values.intersection(removed)) for values in _multi_values(store, prop))
+        in_use = sum(bool(values.intersection(removed)) for values in _multi_values(records, prop))
         values: list[str] | None = None  # every value
     else:
-        in_use = store.count(Condition(prop.name, Op.IN, tuple(removed)))
+        in_use = records.count(Condition(prop.name, Op.IN, tuple(removed)))
         values = list(removed)
     if in_use:
         raise InvalidState(
@@ -318,21 +320,23 @@ def _check_options_unused(store: Store, prop: Property, removed: Sequence[str]) 
         )
 
 
-def usage_count(store: Store, prop: Property) -> int:
+def usage_count(records: RecordStore, prop: Property) -> int:
     """How many subscriptions have a value for the property."""
-    return store.count(Condition(prop.name, Op.HAS_PROPERTY))
+    return records.count(Condition(prop.name, Op.HAS_PROPERTY))
 
 
-def plan_delete(store: Store, name: str) -> tuple[Property, int, list[str]]:
+def plan_delete(
+    records: RecordStore, workspace: Workspace, name: str
+) -> tuple[Property, int, list[str]]:
     """The custom property to delete, how many subscriptions have a value for it, and the
     saved views that use it. Deleting keeps those views: they fail with a clear error until
     they are saved again without it (views are the user's; nothing of theirs goes silently)."""
     from subctl.services.views import views_using
 
-    prop = resolve(store, name)
+    prop = resolve(records, name)
     _custom_only(prop, "deleted")
-    return prop, usage_count(store, prop), views_using(store, prop.name)
+    return prop, usage_count(records, prop), views_using(records, workspace, prop.name)
 
 
-def delete(store: Store, prop: Property) -> None:
-    store.delete_property(prop.name)
+def delete(records: RecordStore, prop: Property) -> None:
+    records.delete_property(prop.name)

@@ -8,7 +8,7 @@ from typing import Any
 from subctl.schema import CALCULATED, Property, PropType
 from subctl.services.properties.fields import FIELD_TYPE_LABELS
 from subctl.services.properties.rules import describe_rule
-from subctl.store.base import Store
+from subctl.store.base import RecordStore
 
 # -- documents -------------------------------------------------------------------------------
 
@@ -62,8 +62,8 @@ def list_row(prop: Property) -> dict[str, Any]:
     }
 
 
-def list_properties(store: Store, *, custom_only: bool = False) -> list[Property]:
-    props = list(store.properties())
+def list_properties(records: RecordStore, *, custom_only: bool = False) -> list[Property]:
+    props = list(records.properties())
     return [p for p in props if not (custom_only and p.hubspot_defined)]
 
 

@@ -6,20 +6,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
-from subctl.store.base import ItemOutcome, SubscriptionDetail
+from subctl.store.base import ItemOutcome
 from subctl.store.ops import Op
 from subctl.store.sql.database import Database
 from subctl.store.sql.database import describe_url as describe_url
 from subctl.store.sql.records import SqlRecordStore
 from subctl.store.sql.workspace import SqlWorkspace
-
-if TYPE_CHECKING:
-    import sqlalchemy as sa
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +25,6 @@ class LocalBackend:
     db: Database
     records: SqlRecordStore
     workspace: SqlWorkspace
-    both: SqlStore
     unit: SqlUnitOfWork
 
     def close(self) -> None:
@@ -40,7 +35,7 @@ def open_local(url: str, *, create: bool = False, adopt: bool = False) -> LocalB
     """Open the workspace database at ``url`` (see ``Database`` for ``create`` and ``adopt``)."""
     db = Database(url, create=create, adopt=adopt)
     records = SqlRecordStore(db)
-    return LocalBackend(db, records, SqlWorkspace(db), SqlStore.over(db), SqlUnitOfWork(records))
+    return LocalBackend(db, records, SqlWorkspace(db), SqlUnitOfWork(records))
 
 
 class SqlUnitOfWork:
@@ -55,35 +50,3 @@ class SqlUnitOfWork:
 
     def in_doubt(self, job_id: int) -> set[int]:
         return set()
-
-
-class SqlStore(SqlRecordStore, SqlWorkspace):
-    """The record store and the workspace of one database as one object (``base.Store``), for
-    services that still take both together."""
-
-    def __init__(self, url: str, *, create: bool = False, adopt: bool = False) -> None:
-        super().__init__(Database(url, create=create, adopt=adopt))
-
-    @classmethod
-    def over(cls, db: Database) -> SqlStore:
-        store = cls.__new__(cls)
-        SqlRecordStore.__init__(store, db)
-        return store
-
-    @property
-    def engine(self) -> sa.Engine:
-        return self.db.engine
-
-    def table(self) -> sa.Table:
-        return self.db.table()
-
-    def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        return self.seed(table, columns, rows)
-
-    def detail(self, sub_id: int) -> SubscriptionDetail:
-        detail = SqlRecordStore.detail(self, sub_id)
-        detail.outbox = self.outbox(sub_id)
-        return detail
-
-    def close(self) -> None:
-        self.db.close()
