@@ -256,8 +256,8 @@ def execute(
     # here, with nothing journaled; the job records it in the same transaction as its items.
     writer = None if backup is None else batch.Backup(store, backup[0], sibling=backup[1])
     job = batch.start_job(store, prepared, clock(), backup=None if backup is None else backup[0])
-    items, prepared.items = prepared.items, []
-    return _run(store, unit, ui, job, action, clock, items=items, warned=asks, writer=writer)
+    prepared.items = []  # the journal holds them now: the run reads them chunk by chunk
+    return _run(store, unit, ui, job, action, clock, warned=asks, writer=writer)
 
 
 def _dry_run(
@@ -302,7 +302,6 @@ def _run(
     action: Action,
     clock: Callable[[], dt.datetime],
     *,
-    items: Sequence[tuple[int, str | None]] | None = None,
     resumed: bool = False,
     warned: bool = False,
     backup: tuple[Path, bool] | None = None,
@@ -315,7 +314,7 @@ def _run(
     numbered sibling is written when it exists (a later run of the same job); ``writer``: the
     backup already opened for a job just created.
     """
-    total = len(items) if items is not None else job.unprocessed
+    total = job.unprocessed
     report = Report(action, job=job, resumed=resumed, total=total, warned=warned)
     described = action.describe(store.properties())
     if backup is not None:
@@ -326,7 +325,7 @@ def _run(
 
         def rows() -> Generator[dict[str, Any], None, None]:
             try:
-                for chunk in batch.iter_job(store, unit, job, clock, items, backup=writer,
+                for chunk in batch.iter_job(store, unit, job, clock, backup=writer,
                                             stop=ui.stop_requested):  # fmt: skip
                     report.tally.add(chunk)
                     advance(len(chunk))
