@@ -363,10 +363,12 @@ class Workspace(Protocol):
         selection: dict[str, Any],
         fingerprint: str,
         frozen: bool,
-        items: Sequence[tuple[int, str | None]],
+        items: Iterable[tuple[int, str | None]],
         at: dt.datetime,
     ) -> Job:
-        """Journal a batch: its items (subscription id, status when planned), all unprocessed."""
+        """Journal a batch: its items (subscription id, status when planned), all unprocessed,
+        in one transaction; ``items`` is read once, as it comes (a selection is never held
+        whole)."""
         ...
 
     def jobs(self) -> list[Job]:
@@ -377,8 +379,16 @@ class Workspace(Protocol):
         """Raises NotFound."""
         ...
 
-    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
-        """A batch's items in their original order."""
+    def job_items(
+        self,
+        job_id: int,
+        *,
+        unprocessed_only: bool = False,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> Iterator[JobItem]:
+        """A batch's items in their original order; ``after``: only those past this position,
+        ``limit``: at most this many (a batch reads its items chunk by chunk)."""
         ...
 
     def unfinished_job(self, fingerprint: str) -> Job | None:

@@ -331,15 +331,18 @@ def prepare(
     missing: list[int] = []
     if selection.ids or selection.from_file is not None:
         sel_json["ids"] = sorted(selection.ids)
-        found = {s.id: s for s in _snapshots(records, explicit, fields)}
+        # Statuses only (no snapshots held): a large selection costs an id and a status each.
+        found: dict[int, str | None] = {}
+        for sub in _snapshots(records, explicit, fields):
+            found[sub.id] = sub.status
         missing = [i for i in explicit if i not in found]
         if missing and workspace.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
             raise not_found(missing)
         if query is not None:
             matching = {s.id for s in _snapshots(records, explicit, ["hs_status"], query.where)}
             explicit = [i for i in explicit if i in matching or i not in found]
-        for sid in explicit:
-            items.append((sid, found[sid].status if sid in found else None))
+        items = [(sid, found.get(sid)) for sid in explicit]
+        del found, explicit
     else:
         assert query is not None
         for sub in records.search(Query(where=query.where), fields):  # id order
@@ -550,13 +553,12 @@ def iter_job(
     unit: UnitOfWork,
     job: Job,
     clock: Callable[[], dt.datetime],
-    items: Sequence[tuple[int, str | None]] | None = None,
     *,
     backup: Backup | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> Generator[list[Decision], None, None]:
-    """Process a job's unprocessed items (``items``: those of a job just created), chunk by
-    chunk, yielding each chunk's decisions once written; mark the job done at the end.
+    """Process a job's unprocessed items, read from the journal chunk by chunk, yielding each
+    chunk's decisions once written; mark the job done at the end.
 
     While one chunk is written, a helper thread already reads and decides the next one (chunks
     are disjoint, every write re-checks the statuses, and the payments refunded are tracked
@@ -580,15 +582,15 @@ def iter_job(
     action = Action.from_json(job.action)
     if backup is None and job_backup(workspace, job) is not None:
         raise InvalidState(f"job {job.id} deletes with a backup, and none is open; nothing done")
-    if items is None:
-        items = [
-            (i.subscription_id, i.planned_status)
-            for i in workspace.job_items(job.id, unprocessed_only=True)
-        ]
     size = chunk_size()
-    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
-    refunding: dict[int, int] = {}  # payments refunded by this run, across chunks
+    refunding: dict[int, int] = {}  # payments refunded by chunks not yet written, across chunks
     in_doubt = unit.in_doubt(job.id)
+
+    def next_part(after: int | None) -> tuple[list[tuple[int, str | None]], int | None]:
+        """The next chunk of unprocessed items, read from the journal (never held whole)."""
+        found = list(workspace.job_items(job.id, unprocessed_only=True, after=after, limit=size))
+        part = [(i.subscription_id, i.planned_status) for i in found]
+        return part, (found[-1].position if found else after)
 
     def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
@@ -600,21 +602,36 @@ def iter_job(
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subctl-read-ahead")
     try:
+        part, last = next_part(None)
         ahead: Future[tuple[dt.datetime, list[Decision]]] | None = (
-            pool.submit(read_ahead, chunks[0]) if chunks else None
+            pool.submit(read_ahead, part) if part else None
         )
-        for index, part in enumerate(chunks):
+        written: set[int] = set()  # the ids of the chunk written last
+        while part:
             if stop():
                 raise KeyboardInterrupt  # between chunks: the caller reports what was done
             assert ahead is not None
             decided = ahead.result()
-            ahead = pool.submit(read_ahead, chunks[index + 1]) if index + 1 < len(chunks) else None
+            if written:  # committed before the next read-ahead starts: their payments read
+                _forget(refunding, written)  # as refunded from now on
+            following, last = next_part(last)
+            ahead = pool.submit(read_ahead, following) if following else None
             if backup is not None:
                 backup.next_chunk()
             yield _apply_chunk(records, workspace, unit, job, part, decided, read_ahead, backup)
+            written = {sid for sid, _status in part}
+            part = following
     finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
         pool.shutdown(wait=True, cancel_futures=True)
     workspace.set_job_status(job.id, "done", clock())
+
+
+def _forget(refunding: dict[int, int], written: set[int]) -> None:
+    """Drop the payments refunded by a chunk written already: a later chunk reads them as
+    refunded (and the write re-checks), so a batch's memory does not grow with its size."""
+    for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
+        if sid in written:
+            refunding.pop(pid, None)
 
 
 def _settle_in_doubt(decisions: Sequence[Decision], in_doubt: set[int], action: Action) -> None:

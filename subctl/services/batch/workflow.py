@@ -271,9 +271,8 @@ def execute(
     job = batch.start_job(
         workspace, prepared, clock(), backup=None if backup is None else backup[0]
     )
-    items, prepared.items = prepared.items, []
-    return _run(records, workspace, unit, ui, job, action, clock, items=items, warned=asks,
-                writer=writer)  # fmt: skip
+    prepared.items = []  # the journal holds them now: the run reads them chunk by chunk
+    return _run(records, workspace, unit, ui, job, action, clock, warned=asks, writer=writer)
 
 
 def _dry_run(
@@ -321,7 +320,6 @@ def _run(
     action: Action,
     clock: Callable[[], dt.datetime],
     *,
-    items: Sequence[tuple[int, str | None]] | None = None,
     resumed: bool = False,
     warned: bool = False,
     backup: tuple[Path, bool] | None = None,
@@ -334,7 +332,7 @@ def _run(
     numbered sibling is written when it exists (a later run of the same job); ``writer``: the
     backup already opened for a job just created.
     """
-    total = len(items) if items is not None else job.unprocessed
+    total = job.unprocessed
     report = Report(action, job=job, resumed=resumed, total=total, warned=warned)
     described = action.command(records.properties())
     if backup is not None:
@@ -345,8 +343,8 @@ def _run(
 
         def rows() -> Generator[dict[str, Any], None, None]:
             try:
-                for chunk in batch.iter_job(records, workspace, unit, job, clock, items,
-                                            backup=writer, stop=ui.stop_requested):  # fmt: skip
+                for chunk in batch.iter_job(records, workspace, unit, job, clock, backup=writer,
+                                            stop=ui.stop_requested):  # fmt: skip
                     report.tally.add(chunk)
                     advance(len(chunk))
                     yield from (d.row() for d in chunk)

@@ -793,8 +793,12 @@ def _current(
     inside the write transaction; ``lock``: ``FOR UPDATE`` (PostgreSQL; SQLite's transaction
     already holds the write lock)."""
     groups: dict[tuple[str, ...], list[int]] = {}
+    tracked: dict[tuple[str, ...], tuple[str, ...]] = {}  # a batch sets the same few names
     for m in writes:
-        names = tuple(n for n in m.values if n not in UNTRACKED)
+        key = tuple(m.values)
+        names = tracked.get(key)
+        if names is None:
+            names = tracked[key] = tuple(n for n in key if n not in UNTRACKED)
         if names:
             groups.setdefault(names, []).append(m.subscription_id)
     out: dict[int, dict[str, Any]] = {}
@@ -810,7 +814,7 @@ def _current(
                 part,
             )
             for sid, *values in cursor.fetchall():
-                out[int(sid)] = dict(zip(names, values, strict=True))
+                out[sid] = dict(zip(names, values, strict=True))
     return out
 
 
@@ -824,31 +828,37 @@ def _history(
     """One history entry per property whose stored value changed, from the value replaced
     (``replaced``), not the one the decision saw."""
     text = _history_text()
-    readers: dict[str, Callable[[Any], Any]] = {}
+    # Per property: its storage conversion and its reader, looked up once per batch.
+    found: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
     stored: dict[tuple[str, Any], Any] = {}  # a batch sets the same few new values
     values: list[Any] = []
     add = values.extend
+    empty: Mapping[str, Any] = {}
     for m in mutations:
+        before = replaced.get(m.subscription_id, empty)
+        if not before:
+            continue
         at = ms(m.at)
         sid, source = m.subscription_id, m.source
-        before = replaced.get(sid, {})
         for name, new in m.values.items():
-            if name in UNTRACKED or name not in before:
+            if name not in before:  # untracked, or not read
                 continue
-            prop = registry.get(name)
-            assert prop is not None  # _update refused unknown properties
+            try:
+                to_stored, read = found[name]
+            except KeyError:
+                prop = registry.get(name)
+                assert prop is not None  # _update refused unknown properties
+                found[name] = (prop.to_storage, _reader(prop))
+                to_stored, read = found[name]
             old_raw = before[name]
             try:
                 new_raw = stored[name, new]
             except KeyError:
-                new_raw = stored[name, new] = prop.to_storage(new)
+                new_raw = stored[name, new] = to_stored(new)
             except TypeError:  # unhashable
-                new_raw = prop.to_storage(new)
+                new_raw = to_stored(new)
             if old_raw == new_raw:
                 continue
-            read = readers.get(name)
-            if read is None:
-                read = readers[name] = _reader(prop)
             add((sid, name, text(read(old_raw)), text(new), at, source))
     insert_flat(cursor, mark, "property_history",
                  ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
@@ -919,9 +929,7 @@ def _new_payments(
     try:
         if sqlite:
             sql = f"INSERT INTO payments ({columns}) VALUES ({', '.join([mark] * 7)})"
-            for row in rows:
-                cursor.execute(sql, row)
-                ids.append(int(cursor.lastrowid))
+            _sqlite_inserted(cursor, sql, rows, ids)
         else:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence('payments', 'id'))"
@@ -946,6 +954,31 @@ def _new_payments(
         f" VALUES ({mark}, 'payment', {mark}, {mark})",
         [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
     )
+
+
+def _sqlite_inserted(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], ids: list[int]) -> None:
+    """Insert rows into ``payments`` (SQLite, inside the write transaction), appending their
+    rowids to ``ids`` in order. One ``executemany``: SQLite gives a new row the largest rowid
+    plus one, so the rows get consecutive ids; that is checked (the new ids are exactly the
+    range after the previous largest). Otherwise, or on an error, the rows are taken back and
+    inserted one at a time (``ids`` then ends before a row that fails)."""
+    cursor.execute("SELECT coalesce(max(id), 0) FROM payments")
+    (before,) = cursor.fetchone()
+    try:
+        cursor.executemany(sql, rows)
+        cursor.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM payments WHERE id > ?", (before,)
+        )
+        count, last = cursor.fetchone()
+        if count == len(rows) and last == before + len(rows):
+            ids.extend(range(before + 1, last + 1))
+            return
+    except Exception:  # which row failed is unknown: one at a time tells
+        pass
+    cursor.execute("DELETE FROM payments WHERE id > ?", (before,))
+    for row in rows:
+        cursor.execute(sql, row)
+        ids.append(int(cursor.lastrowid))
 
 
 def _duplicate_key(text: str) -> str:

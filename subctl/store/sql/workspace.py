@@ -9,7 +9,8 @@ import datetime as dt
 import json
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from subctl.errors import Action, Next, NotFound
@@ -22,7 +23,7 @@ from subctl.store.sql.database import (
     _Row,
     changed_elsewhere,
     chunks,
-    insert_many,
+    insert_flat,
     ms,
     put_setting,
 )
@@ -34,6 +35,7 @@ _VIEW_COLUMNS = ("name", "query", "columns", "sort", "builtin")
 _OUTBOX_COLUMNS = (
     "id", "subscription_id", "kind", "recipient", "subject", "body", "link", "job_id", "created_at"
 )  # fmt: skip
+JOURNAL_CHUNK = 5000  # job items inserted per step: a selection is never held whole
 PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
 
 
@@ -155,9 +157,11 @@ class SqlWorkspace:
         selection: dict[str, Any],
         fingerprint: str,
         frozen: bool,
-        items: Sequence[tuple[int, str | None]],
+        items: Iterable[tuple[int, str | None]],
         at: dt.datetime,
     ) -> Job:
+        """Journal a job and its items in one transaction; ``items`` is read once, in chunks
+        (a selection streamed from a search or a file is never held whole)."""
         import sqlalchemy as sa
 
         now = to_storage(PropType.DATETIME, at)
@@ -168,7 +172,7 @@ class SqlWorkspace:
             "fingerprint": fingerprint,
             "frozen": frozen,
             "status": "unfinished",
-            "total": len(items),
+            "total": 0,
             "created_at": now,
             "updated_at": now,
         }
@@ -177,11 +181,18 @@ class SqlWorkspace:
             assert key is not None
             job_id = int(key[0])
             cursor, mark = self.db.cursor(conn)
-            insert_many(
-                cursor, mark, "job_items",
-                ("job_id", "subscription_id", "position", "planned_status"),
-                [(job_id, sid, pos, status) for pos, (sid, status) in enumerate(items)],
-            )  # fmt: skip
+            columns = ("job_id", "subscription_id", "position", "planned_status")
+            total = 0
+            for part in batched(items, JOURNAL_CHUNK):
+                flat: list[Any] = []
+                add = flat.extend
+                for sid, status in part:
+                    add((job_id, sid, total, status))
+                    total += 1
+                insert_flat(cursor, mark, "job_items", columns, flat)
+            conn.execute(
+                sa.update(schema.jobs).where(schema.jobs.c.id == job_id).values(total=total)
+            )
         return self.job(job_id)
 
     def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
@@ -214,16 +225,26 @@ class SqlWorkspace:
             raise NotFound(f"job {job_id} not found", next=Next(Action.LIST_JOBS))
         return found[0]
 
-    def job_items(self, job_id: int, *, unprocessed_only: bool = False) -> Iterator[JobItem]:
+    def job_items(
+        self,
+        job_id: int,
+        *,
+        unprocessed_only: bool = False,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> Iterator[JobItem]:
         sql = (
             "SELECT subscription_id, position, planned_status, outcome, new_status, note,"
             " processed_at FROM job_items WHERE job_id = {mark}"
             + (" AND outcome IS NULL" if unprocessed_only else "")
+            + (" AND position > {mark}" if after is not None else "")
             + " ORDER BY position"
+            + (f" LIMIT {int(limit)}" if limit is not None else "")
         )
+        params: tuple[int, ...] = (job_id,) if after is None else (job_id, after)
         with self.db.errors(), self.db.engine.connect() as conn:
             cursor, mark = self.db.cursor(conn)
-            cursor.execute(sql.format(mark=mark), (job_id,))
+            cursor.execute(sql.format(mark=mark), params)
             while rows := cursor.fetchmany(STREAM_CHUNK):
                 for sid, position, planned, outcome, new_status, note, processed in rows:
                     yield JobItem(
@@ -296,6 +317,12 @@ class SqlWorkspace:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = self.db.cursor(conn)
             journal(cursor, mark, job_id, outcomes)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while part := list(islice(iterator, size)):
+        yield part
 
 
 def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
