@@ -174,6 +174,9 @@ def _split_key(key: str) -> tuple[str, str] | None:
     )
 
 
+_PASSWORD_PARAM = re.compile(r"(?i)((?:^|(?<=&))[a-z_]*password)=[^&]*")
+
+
 def shown(value: str) -> str:
     """A value as subctl prints it: a password in a workspace URL is never shown (a PostgreSQL
     workspace can take it from ``PGPASSWORD`` or ``~/.pgpass`` instead)."""
@@ -182,10 +185,26 @@ def shown(value: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(value)
-    if parts.password is None:
-        return value
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+    if parts.query:  # libpq takes a password as a parameter too: ?password=…, sslpassword=…
+        parts = parts._replace(query=_PASSWORD_PARAM.sub(r"\1=***", parts.query))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    return parts.geturl()
+
+
+def secrets_of(url: str) -> list[str]:
+    """The passwords a workspace URL carries (in its user part or as parameters), with the
+    pieces a driver may quote when an unencoded ``@`` splits one: what no message may show."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    if not _URL.match(url):
+        return []
+    parts = urlsplit(url)
+    found = [unquote(parts.password)] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k.lower().endswith("password") and v]
+    pieces = [piece for secret in found for piece in secret.split("@") if len(piece) > 1]
+    return sorted({s for s in (*found, *pieces) if len(s) > 1}, key=len, reverse=True)
 
 
 def get_value(key: str) -> str:

@@ -188,3 +188,19 @@ def test_config_without_a_subcommand_lists_like_views_and_jobs(invoke: Invoke) -
     assert invoke("config set active default").exit_code == 0
     listed = invoke("config --format csv")
     assert (listed.exit_code, listed.stdout) == (0, "key,value\nactive,default\n")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://h:5432/db?user=alice&password=s3cret",
+         "postgresql://h:5432/db?user=alice&password=***"),
+        ("postgresql://a:pw@h/db?sslpassword=key&sslmode=require",
+         "postgresql://a:***@h/db?sslpassword=***&sslmode=require"),
+        ("postgresql://h/db?user=alice", "postgresql://h/db?user=alice"),
+    ],
+)  # fmt: skip
+def test_a_password_parameter_is_never_shown(url: str, expected: str) -> None:
+    from subctl.config import shown
+
+    assert shown(url) == expected

@@ -470,3 +470,34 @@ def test_framework_usage_errors_read_like_every_error(
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith(first), result.stderr
     assert lines[1] == f"Hint: see `subctl {argv[0]} --help`"
+
+
+def test_a_postgresql_user_without_grants_is_refused_with_exit_4(
+    invoke: Invoke, pg_url: str
+) -> None:
+    import psycopg
+
+    assert invoke(["--workspace", pg_url, "init"]).exit_code == 0
+    role = "reader_" + pg_url.rsplit("_", 1)[-1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'Hunter2secret'")
+    scheme, rest = pg_url.split("://", 1)
+    url = f"{scheme}://{role}:Hunter2secret@{rest.split('@', 1)[1]}"
+    try:
+        result = invoke(["--workspace", url, "list"])
+        assert (result.exit_code, result.stdout) == (4, ""), result.stderr
+        assert result.stderr.startswith(f"Error: workspace {scheme}://{role}:***@"), result.stderr
+        assert "access denied: permission denied for table" in result.stderr
+        assert "Hunter2secret" not in result.stderr
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_driver_message_never_shows_the_password(invoke: Invoke) -> None:
+    """An unencoded @ splits the password: libpq names the rest as a host."""
+    result = invoke(["--workspace", "postgresql://alice:wr@ngPW1@127.0.0.1:1/db", "list"])
+    assert result.exit_code == 6
+    assert "ngPW1" not in result.stderr and "wr@" not in result.stderr, result.stderr

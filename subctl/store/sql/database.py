@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
-from subctl.errors import Action, Conflict, Next, StoreUnavailable, SubctlError
+from subctl.errors import Action, AuthError, Conflict, Next, StoreUnavailable, SubctlError
 from subctl.schema import (
     STANDARD_PROPERTIES,
     Option,
@@ -143,16 +143,35 @@ _DAMAGED = ("not a database", "malformed", "no such table", "no such column", "c
 _LOCKED = ("locked", "busy")
 
 
-def unavailable(url: str, cause: BaseException | str, *, damaged: bool = False) -> StoreUnavailable:
+_AUTH = ("password authentication failed", "no password supplied", "permission denied")
+_AUTH_STATES = ("28000", "28P01", "42501")  # authorization, password, insufficient privilege
+
+
+def unavailable(
+    url: str, cause: BaseException | str, *, damaged: bool = False
+) -> StoreUnavailable | AuthError:
     """A database error as the user can act on it (locked, unreachable, or damaged), naming the
     workspace and, for a damaged file, how to recover."""
     # One line: a driver's further lines (libpq: "Is the server running on that host …?")
     # become the hint where none is given below.
-    first, *more = str(cause).strip().splitlines() or [""]
+    message = str(cause)
+    from subctl.config import secrets_of
+
+    for secret in secrets_of(url):  # a driver may quote the URL it was given
+        message = message.replace(secret, "***")
+    first, *more = message.strip().splitlines() or [""]
     text, detail = first.strip(), " ".join(line.strip() for line in more if line.strip())
     lowered = text.lower()
     backend, database = parse_url(url)
     where = database if backend == "sqlite" else describe_url(url)
+    state = getattr(cause, "sqlstate", None)
+    if backend != "sqlite" and (state in _AUTH_STATES or any(w in lowered for w in _AUTH)):
+        return AuthError(
+            f"workspace {where}: access denied: {text}",
+            hint=detail
+            or "check the user name and password (or PGPASSWORD, ~/.pgpass) and the user's"
+            " grants on the database",
+        )
     if not damaged and any(word in lowered for word in _LOCKED):
         return StoreUnavailable(
             f"workspace {where} is busy: {text}",
