@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,9 @@ if TYPE_CHECKING:
 
     from subctl.store.sql.seed import Insert
 
-BATCH_CACHE_KIB = 131_072  # SQLite page cache of a connection that applies batches (128 MiB)
+# SQLite page cache of a connection that applies batches: 8 MiB. A 100,000-item cancel takes
+# the same time with 2, 8, 32 or 128 MiB (benchmarks/run.py); 128 MiB was most of its RSS.
+BATCH_CACHE_KIB = 8_192
 BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
 UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
@@ -292,7 +294,7 @@ class SqlRecordStore:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = self.db.cursor(conn)
             if self.db.is_sqlite:
-                # Batches rewrite the same index pages chunk after chunk: keep them cached, and
+                # Batches rewrite the same index pages chunk after chunk: keep some cached, and
                 # checkpoint the WAL every ~100 MB rather than at every commit (each commit is
                 # still durable in the WAL).
                 cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KIB}")
@@ -826,43 +828,72 @@ def _history(
     replaced: Mapping[int, Mapping[str, Any]],
 ) -> None:
     """One history entry per property whose stored value changed, from the value replaced
-    (``replaced``), not the one the decision saw."""
+    (``replaced``), not the one the decision saw.
+
+    A batch sets the same few new values and replaces values that repeat (statuses, dates,
+    amounts): per property, the new value's storage form and text, and the text of each stored
+    value replaced, are computed once (memoised within the call, so bounded by the chunk)."""
     text = _history_text()
-    # Per property: its storage conversion and its reader, looked up once per batch.
-    found: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
-    stored: dict[tuple[str, Any], Any] = {}  # a batch sets the same few new values
+    # (name, new value) -> (its storage form, its text, the texts of stored values by raw value)
+    new_forms: dict[tuple[str, Any], tuple[Any, str | None, dict[Any, str | None]]] = {}
+    old_texts: dict[str, dict[Any, str | None]] = {}
+    readers: dict[str, Callable[[Any], Any]] = {}
     values: list[Any] = []
     add = values.extend
-    empty: Mapping[str, Any] = {}
+    last_at: dt.datetime | None = None
+    at = 0
     for m in mutations:
-        before = replaced.get(m.subscription_id, empty)
+        before = replaced.get(m.subscription_id)
         if not before:
             continue
-        at = ms(m.at)
+        if m.at is not last_at:
+            last_at, at = m.at, ms(m.at)
         sid, source = m.subscription_id, m.source
         for name, new in m.values.items():
-            if name not in before:  # untracked, or not read
+            try:
+                old_raw = before[name]
+            except KeyError:  # untracked, or not read
                 continue
             try:
-                to_stored, read = found[name]
+                new_raw, new_text, olds = new_forms[name, new]
             except KeyError:
-                prop = registry.get(name)
-                assert prop is not None  # _update refused unknown properties
-                found[name] = (prop.to_storage, _reader(prop))
-                to_stored, read = found[name]
-            old_raw = before[name]
-            try:
-                new_raw = stored[name, new]
-            except KeyError:
-                new_raw = stored[name, new] = to_stored(new)
+                new_raw, new_text, olds = new_forms[name, new] = _new_form(
+                    registry, name, new, text, old_texts
+                )
             except TypeError:  # unhashable
-                new_raw = to_stored(new)
+                new_raw, new_text, olds = _new_form(registry, name, new, text, old_texts)
             if old_raw == new_raw:
                 continue
-            add((sid, name, text(read(old_raw)), text(new), at, source))
+            try:
+                old_text = olds[old_raw]
+            except (KeyError, TypeError):  # not seen yet (or unhashable)
+                read = readers.get(name)
+                if read is None:
+                    prop = registry.get(name)
+                    assert prop is not None  # _update refused unknown properties
+                    read = readers[name] = _reader(prop)
+                old_text = text(read(old_raw))
+                with suppress(TypeError):
+                    if old_raw or type(old_raw) is not float:  # 0.0 and -0.0 are equal keys
+                        olds[old_raw] = old_text
+            add((sid, name, old_text, new_text, at, source))
     insert_flat(cursor, mark, "property_history",
                  ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
                  values)  # fmt: skip
+
+
+def _new_form(
+    registry: PropertyRegistry,
+    name: str,
+    new: Any,
+    text: Callable[[Any], str | None],
+    old_texts: dict[str, dict[Any, str | None]],
+) -> tuple[Any, str | None, dict[Any, str | None]]:
+    """A new value's storage form and history text, with the memo of the property's
+    replaced values' texts."""
+    prop = registry.get(name)
+    assert prop is not None  # _update refused unknown properties
+    return prop.to_storage(new), text(new), old_texts.setdefault(name, {})
 
 
 def _messages(cursor: Any, mark: str, messages: Sequence[OutboxMessage]) -> None:

@@ -325,15 +325,25 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield part
 
 
+GROUP_MIN = 64  # items of one outcome journaled by one UPDATE ... IN (...); fewer: per item
+
+
 def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
-    """Journal the outcomes (one UPDATE per distinct outcome); every item must still be
-    unprocessed, else another run has it (``Conflict``)."""
+    """Journal the outcomes; every item must still be unprocessed, else another run has it
+    (``Conflict``). Large groups of the same outcome (same note) are one UPDATE per ``IN``
+    list; the others (notes of their own: refund amounts) one ``executemany`` of per-item
+    UPDATEs, one prepared statement rather than one per small group."""
     groups: dict[tuple[str, str | None, str, int], list[int]] = {}
+    stamps: dict[dt.datetime, int] = {}
     for o in outcomes:
-        key = (o.outcome, o.new_status, o.note, ms(o.at))
-        groups.setdefault(key, []).append(o.subscription_id)
-    singles = [(*key, job_id, ids[0]) for key, ids in groups.items() if len(ids) == 1]
-    if singles:  # outcomes with a note of their own: one executemany
+        at = stamps.get(o.at)
+        if at is None:
+            at = stamps[o.at] = ms(o.at)
+        groups.setdefault((o.outcome, o.new_status, o.note, at), []).append(o.subscription_id)
+    singles = [
+        (*key, job_id, sid) for key, ids in groups.items() if len(ids) < GROUP_MIN for sid in ids
+    ]
+    if singles:
         cursor.executemany(
             f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
             f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
@@ -343,7 +353,7 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
         if cursor.rowcount != len(singles):
             raise changed_elsewhere(len(singles), max(cursor.rowcount, 0), "journal items")
     for (outcome, new_status, note, at), ids in groups.items():
-        if len(ids) == 1:
+        if len(ids) < GROUP_MIN:
             continue
         for part in chunks(ids):
             cursor.execute(
