@@ -43,10 +43,13 @@ def words(parts: Sequence[str | Opt | Call]) -> str:
     )
 
 
-def command(path: Path | None, verb: str) -> str:
-    """A command line, naming the workspace file unless it is the default one."""
+def command(path: Path | str | None, verb: str) -> str:
+    """A command line naming the workspace: a file unless it is the default one, or a database
+    URL (given with its password masked, ``describe_url``), shell-quoted."""
     from subctl.config import default_workspace_path
 
+    if isinstance(path, str):
+        return f"subctl -w {shlex.quote(path)} {verb}"
     try:
         default = default_workspace_path().expanduser().resolve()
     except (OSError, RuntimeError):  # a symlink loop: the path given is not the default one

@@ -320,8 +320,12 @@ class Database:
         return describe_url(self.url) if self.path is None else str(self.path)
 
     def _next(self, action: Action) -> Next:
-        """A next step about this workspace (e.g. ``init`` it)."""
-        return Next(action, {"path": self.path})
+        """A next step about this workspace (e.g. ``init`` it): its file, or its URL (password
+        masked) when it is not a file."""
+        where: Path | str | None = self.path
+        if where is None and not (self.is_sqlite and self._sqlite_target == ":memory:"):
+            where = describe_url(self.url)
+        return Next(action, {"path": where})
 
     def _tables(self, cursor: Any) -> set[str]:
         if self.is_sqlite:
@@ -361,6 +365,20 @@ class Database:
                 raise StoreUnavailable(
                     f"{where} is a database with other tables, not a subctl workspace",
                     next=self._next(Action.ADOPT_WORKSPACE),
+                )
+            taken = sorted(tables & ({schema.MIGRATIONS_TABLE} | set(schema.TABLE_BY_NAME)))
+            if taken:
+                # Adopting adds subctl's tables next to the others: one of the same name would
+                # be taken for subctl's (or stop the migration half-way). Nothing is created.
+                named = (
+                    f"a table named {taken[0]} already exists and is not subctl's"
+                    if len(taken) == 1
+                    else f"tables named {', '.join(taken)} already exist and are not subctl's"
+                )
+                raise StoreUnavailable(
+                    f"{where}: {named}; subctl cannot add its tables to this database",
+                    hint="choose another database, or rename or drop "
+                    + ("that table" if len(taken) == 1 else "those tables"),
                 )
         if len(done) < len(schema.MIGRATIONS):
             if not create:
