@@ -345,3 +345,33 @@ def test_undecodable_set_values_are_refused_before_a_job_exists(demo: Invoke) ->
     assert where.exit_code == 2
     assert where.stderr.startswith("Error: --where: not valid UTF-8 text (byte \\xe9)\n")
     assert demo("jobs").stderr == "No jobs yet.\n"
+
+
+def test_a_workspace_lost_mid_batch_says_how_to_resume(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.errors import StoreUnavailable
+    from subctl.store.sql.records import SqlRecordStore
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = SqlRecordStore.execute
+    seen = {"n": 0}
+
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
+        seen["n"] += 1
+        if seen["n"] == 3:
+            raise StoreUnavailable("workspace W unavailable: the connection is lost")
+        real(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqlRecordStore, "execute", execute)
+        result = demo(f"cancel --where '{CANCELABLE}' --yes")
+    assert result.exit_code == 6, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: workspace W unavailable: the connection is lost",
+        "Hint: resume it with `subctl jobs resume 1`",
+    ]
+    job = json.loads(demo("jobs --format json").stdout)[0]
+    assert job["status"] != "done" and job["unprocessed"] > 0
+    resumed = demo("jobs resume 1 --yes")
+    assert resumed.exit_code == 0, resumed.stderr

@@ -106,6 +106,8 @@ def hint(step: Next) -> str:
             return f"refund it with `subctl cancel {args['sub']} --refund-pending`"
         case Action.RETRY_BATCH:
             return "run the command again (or `subctl jobs resume JOB`): items are re-read first"
+        case Action.RESUME_JOB:
+            return f"resume it with `subctl jobs resume {args['job']}`"
         case Action.LIST_VIEWS:
             return "list views with `subctl views`"
         case Action.LIST_JOBS:
@@ -161,3 +163,5 @@ def word(exc: SubctlError) -> None:
         exc.reworded(words(exc.words))
     if exc.next is not None and exc.hint is None:
         exc.hint = hint(exc.next)
+    elif exc.next is not None and exc.next.action is Action.RESUME_JOB:
+        exc.hint = f"{exc.hint}; {hint(exc.next)}"  # what the driver said, then how to resume

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from subctl.errors import Call, InvalidState
+from subctl.errors import Action as Step
+from subctl.errors import Call, InvalidState, Next, StoreUnavailable
 from subctl.services import batch
 from subctl.services.lifecycle import (
     DESTRUCTIVE,
@@ -352,6 +353,10 @@ def _run(
                 report.stopped = exc
             except Exception as exc:
                 if not batch.is_disk_full(exc):
+                    if isinstance(exc, StoreUnavailable) and exc.next is None:
+                        # the workspace went away (a lost connection): the journal holds
+                        # every finished chunk, the job stays unfinished
+                        exc.next = Next(Step.RESUME_JOB, {"job": job.id})
                     raise
                 report.stopped = exc
 
