@@ -375,3 +375,26 @@ def test_a_workspace_lost_mid_batch_says_how_to_resume(
     assert job["status"] != "done" and job["unprocessed"] > 0
     resumed = demo("jobs resume 1 --yes")
     assert resumed.exit_code == 0, resumed.stderr
+
+
+def test_the_job_command_masks_only_highly_sensitive_values_and_quotes_them(demo: Invoke) -> None:
+    assert demo("property settings --tier enterprise").exit_code == 0
+    created = demo(
+        "property create --name subscription_tier --label Tier --type string --field-type text"
+    )
+    assert created.exit_code == 0, created.stderr
+    secret = demo(
+        "property create --name card_note --label 'Card note' --type string --field-type text"
+        " --sensitivity highly_sensitive"
+    )
+    assert secret.exit_code == 0, secret.stderr
+    result = demo(
+        "update 3 --set subscription_tier=gold --set 'hs_payment_method=Visa - 4242'"
+        " --set 'card_note=in the safe' --yes"
+    )
+    assert result.exit_code == 0, result.stderr
+    listing = json.loads(demo("jobs --format json").stdout)
+    assert listing[0]["command"] == (
+        "update --set subscription_tier=gold --set 'hs_payment_method=Visa - 4242'"
+        " --set card_note=******"
+    )

@@ -259,9 +259,11 @@ def execute(
     if asks:
         with ui.progress(f"Checking ({verb})", count) as advance:
             decisions = batch.preview(records, prepared, clock(), advance)
-        ui.preview(_preview(action, decisions))
-        del decisions
-        confirm(ui, action, count)
+        preview = _preview(action, decisions)
+        ui.preview(preview)
+        acting = preview.acting  # the question counts what the preview says is acted on
+        del decisions, preview
+        confirm(ui, action, acting)
     if existing is not None:  # declined to resume it, and confirmed this batch instead
         workspace.set_job_status(existing.id, "abandoned", clock())
     # The backup file is created before the job exists: a path that cannot be written stops
