@@ -169,6 +169,12 @@ def test_cancel_at_period_end(seeded: Invoke) -> None:
     assert props["hs_status"] == "active"
     assert props["hs_scheduled_cancellation_date"] == "2026-12-01"
     assert props["hs_next_payment_due_date"] is None
+    assert result.stderr.splitlines()[-1].endswith(
+        "Job 1: 1 scheduled to cancel, 0 skipped, 0 failed"
+    ), result.stderr
+    assert rows(result.stdout)[0]["new_status"] == "active"
+    dry = seeded(f"cancel {ACTIVE} --at-period-end --dry-run")
+    assert "would be canceled" not in dry.stderr + dry.stdout
     bad = seeded(f"cancel {UNPAID} --at-period-end --yes")
     assert bad.exit_code == 5
     assert "Error: cannot cancel: status is unpaid" in bad.stderr

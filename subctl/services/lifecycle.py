@@ -186,6 +186,7 @@ PAST_TENSE: dict[str, str] = {
     "pay": "paid",
     "delete": "deleted",
     "send-update-link": "sent",
+    "cancel --at-period-end": "scheduled to cancel",  # still active until its period ends
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"cancel", "delete"})
 
@@ -275,6 +276,14 @@ class Action:
             if status is not None:
                 return TRANSITIONS[STATUS_EDITS[status]]
         return TRANSITIONS[self.verb.replace("-", "_")]
+
+    @property
+    def past_tense(self) -> str:
+        """What was done to an item acted on (``PAST_TENSE``): "canceled", "scheduled to
+        cancel"."""
+        if self.verb == "cancel" and self.at_period_end:
+            return PAST_TENSE["cancel --at-period-end"]
+        return PAST_TENSE[self.verb]
 
     @property
     def needs_payments(self) -> bool:
