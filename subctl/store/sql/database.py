@@ -85,10 +85,24 @@ def _is_read_only(exc: BaseException | None) -> bool:
     return isinstance(code, int) and code & 0xFF == 8
 
 
+def unicode_lower(value: Any) -> Any:
+    """SQLite's ``lower()`` as subctl registers it: full Unicode case folding to lower case
+    (``"Éclair"`` -> ``"éclair"``), as PostgreSQL's ``lower()`` and Python's ``str.lower``
+    do; SQLite's own folds ASCII letters only. NULL stays NULL."""
+    if isinstance(value, str | bytes):
+        return value.lower()
+    return None if value is None else str(value).lower()
+
+
 def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
     """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
-    SQLAlchemy registers (Python's backtracking ``re``)."""
+    SQLAlchemy registers (Python's backtracking ``re``); ``lower()`` folding all of Unicode,
+    replacing SQLite's ASCII-only one, so case-insensitive matching (the query compiler
+    compares ``lower(column)``, and string indexes are on that expression) is the same on
+    SQLite and PostgreSQL. Deterministic: indexes may use it (``m006_unicode_lower`` rebuilt
+    the ones made with SQLite's)."""
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
+    dbapi_conn.create_function("lower", 1, unicode_lower, deterministic=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
