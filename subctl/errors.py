@@ -39,6 +39,7 @@ class Action(StrEnum):
     USE_VERB = "use_verb"  # status: the verbs that set a status
     REFUND_PENDING = "refund_pending"  # sub: refund its pending bank payments
     RETRY_BATCH = "retry_batch"  # run a batch again, or resume its job
+    RESUME_JOB = "resume_job"  # job: an unfinished job, stopped by an error between chunks
     LIST_VIEWS = "list_views"
     LIST_JOBS = "list_jobs"
     CREATE_WORKSPACE = "create_workspace"  # path (None: the default one), demo: or sample data

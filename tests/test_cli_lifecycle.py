@@ -169,6 +169,12 @@ def test_cancel_at_period_end(seeded: Invoke) -> None:
     assert props["hs_status"] == "active"
     assert props["hs_scheduled_cancellation_date"] == "2026-12-01"
     assert props["hs_next_payment_due_date"] is None
+    assert result.stderr.splitlines()[-1].endswith(
+        "Job 1: 1 scheduled to cancel, 0 skipped, 0 failed"
+    ), result.stderr
+    assert rows(result.stdout)[0]["new_status"] == "active"
+    dry = seeded(f"cancel {ACTIVE} --at-period-end --dry-run")
+    assert "would be canceled" not in dry.stderr + dry.stdout
     bad = seeded(f"cancel {UNPAID} --at-period-end --yes")
     assert bad.exit_code == 5
     assert "Error: cannot cancel: status is unpaid" in bad.stderr
@@ -320,9 +326,24 @@ def test_large_batch_on_a_tty_shows_count_and_first_rows(
     assert result.exit_code == 0, result.stderr
     count = len(rows(result.stdout))
     assert count > 100
-    assert f"pause --reason 'x': {count} subscriptions selected" in result.stderr
+    assert f"pause --reason x: {count} subscriptions selected" in result.stderr
     assert f"… and {count - 10} more" in result.stderr
     assert tty.questions == [f"Pause {count} subscriptions?"]
+
+
+def test_the_question_counts_the_subscriptions_acted_on(
+    demo: Invoke, tty: ScriptedPrompter
+) -> None:
+    result = demo("pause --where 'status in (active, scheduled)' --reason 'on leave' --format json")
+    assert result.exit_code == 5, result.stderr  # the scheduled ones cannot be paused
+    outcomes = [r["outcome"] for r in rows(result.stdout)]
+    acting = outcomes.count("ok")
+    assert 0 < acting < len(outcomes)
+    assert (
+        f"pause --reason 'on leave': {len(outcomes)} subscriptions selected, {acting} to act on"
+        in result.stderr
+    )
+    assert tty.questions == [f"Pause {acting} subscriptions?"]
 
 
 def test_table_output(seeded: Invoke) -> None:

@@ -166,6 +166,8 @@ def test_missing_workspace_says_how_to_create_one(invoke: Invoke, ws: WorkspaceC
     else:  # an empty database
         assert result.stderr.startswith("Error: postgresql://")
         assert " is not a subctl workspace\n" in result.stderr
+        assert f"Hint: create one with `subctl -w {ws.target} init`" in result.stderr
+        return
     assert "subctl init" in result.stderr
 
 

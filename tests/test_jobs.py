@@ -345,3 +345,56 @@ def test_undecodable_set_values_are_refused_before_a_job_exists(demo: Invoke) ->
     assert where.exit_code == 2
     assert where.stderr.startswith("Error: --where: not valid UTF-8 text (byte \\xe9)\n")
     assert demo("jobs").stderr == "No jobs yet.\n"
+
+
+def test_a_workspace_lost_mid_batch_says_how_to_resume(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.errors import StoreUnavailable
+    from subctl.store.sql.records import SqlRecordStore
+
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    real = SqlRecordStore.execute
+    seen = {"n": 0}
+
+    def execute(self: SqlRecordStore, *args: Any, **kwargs: Any) -> None:
+        seen["n"] += 1
+        if seen["n"] == 3:
+            raise StoreUnavailable("workspace W unavailable: the connection is lost")
+        real(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqlRecordStore, "execute", execute)
+        result = demo(f"cancel --where '{CANCELABLE}' --yes")
+    assert result.exit_code == 6, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: workspace W unavailable: the connection is lost",
+        "Hint: resume it with `subctl jobs resume 1`",
+    ]
+    job = json.loads(demo("jobs --format json").stdout)[0]
+    assert job["status"] != "done" and job["unprocessed"] > 0
+    resumed = demo("jobs resume 1 --yes")
+    assert resumed.exit_code == 0, resumed.stderr
+
+
+def test_the_job_command_masks_only_highly_sensitive_values_and_quotes_them(demo: Invoke) -> None:
+    assert demo("property settings --tier enterprise").exit_code == 0
+    created = demo(
+        "property create --name subscription_tier --label Tier --type string --field-type text"
+    )
+    assert created.exit_code == 0, created.stderr
+    secret = demo(
+        "property create --name card_note --label 'Card note' --type string --field-type text"
+        " --sensitivity highly_sensitive"
+    )
+    assert secret.exit_code == 0, secret.stderr
+    result = demo(
+        "update 3 --set subscription_tier=gold --set 'hs_payment_method=Visa - 4242'"
+        " --set 'card_note=in the safe' --yes"
+    )
+    assert result.exit_code == 0, result.stderr
+    listing = json.loads(demo("jobs --format json").stdout)
+    assert listing[0]["command"] == (
+        "update --set subscription_tier=gold --set 'hs_payment_method=Visa - 4242'"
+        " --set card_note=******"
+    )

@@ -149,3 +149,71 @@ def test_concurrent_updates_record_the_values_they_replaced(
     news = [new for _old, new in history]
     assert olds == [first, *news[:-1]]  # each entry starts where the previous one ended
     assert news[-1] == last
+
+
+# -- foreign databases on every backend ---------------------------------------------------
+
+
+def _foreign(backend: str, tmp_path: Path, request: pytest.FixtureRequest, ddl: str) -> str:
+    """A database holding one table of another application (``ddl``): its --workspace target."""
+    if backend == "sqlite":
+        path = tmp_path / "other.db"
+        with sqlite3.connect(path) as conn:
+            conn.execute(ddl)
+        return str(path)
+    import psycopg
+
+    from subctl.store.sql.database import libpq_url
+
+    url: str = request.getfixturevalue("pg_url")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(ddl)
+    return url
+
+
+def _tables(backend: str, target: str) -> set[str]:
+    if backend == "sqlite":
+        with sqlite3.connect(target) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    import psycopg
+
+    from subctl.store.sql.database import libpq_url
+
+    with psycopg.connect(libpq_url(target), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_adopt_hint_names_the_workspace_on_every_backend(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, invoke: Invoke
+) -> None:
+    import shlex
+
+    from subctl.store.sql import describe_url
+
+    target = _foreign(backend, tmp_path, request, "CREATE TABLE notes (body TEXT)")
+    result = invoke(["-w", target, "init"])
+    assert result.exit_code == 6, result.stderr
+    named = target if backend == "sqlite" else describe_url(target)
+    assert f"run `subctl -w {shlex.quote(named)} init --force` to add" in result.stderr
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_init_force_refuses_a_foreign_table_of_subctls_name(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, invoke: Invoke
+) -> None:
+    target = _foreign(backend, tmp_path, request, "CREATE TABLE subscriptions (body TEXT)")
+    result = invoke(["-w", target, "init", "--force"])
+    assert result.exit_code == 6, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
+    assert lines[0].endswith(
+        ": a table named subscriptions already exists and is not subctl's; subctl cannot add"
+        " its tables to this database"
+    ), result.stderr
+    assert lines[1] == "Hint: choose another database, or rename or drop that table"
+    assert _tables(backend, target) == {"subscriptions"}

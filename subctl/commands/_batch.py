@@ -62,9 +62,7 @@ def _plural(n: int, word: str = "subscription") -> str:
 
 
 def _summary(tally: Tally, action: Action, dry_run: bool) -> str:
-    from subctl.services.lifecycle import PAST_TENSE
-
-    done = PAST_TENSE[action.verb]
+    done = action.past_tense
     counts = f"{tally.skipped:,} skipped, {tally.failed:,} failed"
     if tally.attention:
         counts += f", {tally.attention:,} need attention"
@@ -81,8 +79,6 @@ def _raise_for_failures(
 ) -> None:
     """Exit 5 when any item failed or needs attention: one item's reason, or the counts (and
     the job)."""
-    from subctl.services.lifecycle import PAST_TENSE
-
     first = tally.first_failed
     if first is None:
         _raise_for_attention(tally, action, job, dry_run)
@@ -94,7 +90,7 @@ def _raise_for_failures(
     message += "" if dry_run else "ed"
     if tally.failed == 1:
         message += f" (subscription {first.subscription_id}: {first.note})"
-    message += f"; {tally.ok:,} {would}{'be ' if dry_run else ''}{PAST_TENSE[action.verb]}, "
+    message += f"; {tally.ok:,} {would}{'be ' if dry_run else ''}{action.past_tense}, "
     message += f"{tally.skipped:,} skipped"
     if tally.attention:
         message += f", {tally.attention:,} need attention"
@@ -107,12 +103,10 @@ def _raise_for_failures(
 def _raise_for_attention(tally: Tally, action: Action, job: Job | None, dry_run: bool) -> None:
     """Exit 5 when items were done but need a person (``Outcome.ATTENTION``), with the
     command to follow up with (the warnings name it per item)."""
-    from subctl.services.lifecycle import PAST_TENSE
-
     first = tally.first_attention
     if first is None:
         return
-    done = ("would be " if dry_run else "") + PAST_TENSE[action.verb]
+    done = ("would be " if dry_run else "") + action.past_tense
     step = first.warnings[0].next if first.warnings else None
     hint = _hints.hint(step) if step is not None else None
     if tally.total == 1:

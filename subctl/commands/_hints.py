@@ -43,10 +43,13 @@ def words(parts: Sequence[str | Opt | Call]) -> str:
     )
 
 
-def command(path: Path | None, verb: str) -> str:
-    """A command line, naming the workspace file unless it is the default one."""
+def command(path: Path | str | None, verb: str) -> str:
+    """A command line naming the workspace: a file unless it is the default one, or a database
+    URL (given with its password masked, ``describe_url``), shell-quoted."""
     from subctl.config import default_workspace_path
 
+    if isinstance(path, str):
+        return f"subctl -w {shlex.quote(path)} {verb}"
     try:
         default = default_workspace_path().expanduser().resolve()
     except (OSError, RuntimeError):  # a symlink loop: the path given is not the default one
@@ -103,6 +106,8 @@ def hint(step: Next) -> str:
             return f"refund it with `subctl cancel {args['sub']} --refund-pending`"
         case Action.RETRY_BATCH:
             return "run the command again (or `subctl jobs resume JOB`): items are re-read first"
+        case Action.RESUME_JOB:
+            return f"resume it with `subctl jobs resume {args['job']}`"
         case Action.LIST_VIEWS:
             return "list views with `subctl views`"
         case Action.LIST_JOBS:
@@ -158,3 +163,5 @@ def word(exc: SubctlError) -> None:
         exc.reworded(words(exc.words))
     if exc.next is not None and exc.hint is None:
         exc.hint = hint(exc.next)
+    elif exc.next is not None and exc.next.action is Action.RESUME_JOB:
+        exc.hint = f"{exc.hint}; {hint(exc.next)}"  # what the driver said, then how to resume

@@ -186,6 +186,7 @@ PAST_TENSE: dict[str, str] = {
     "pay": "paid",
     "delete": "deleted",
     "send-update-link": "sent",
+    "cancel --at-period-end": "scheduled to cancel",  # still active until its period ends
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"cancel", "delete"})
 
@@ -277,6 +278,14 @@ class Action:
         return TRANSITIONS[self.verb.replace("-", "_")]
 
     @property
+    def past_tense(self) -> str:
+        """What was done to an item acted on (``PAST_TENSE``): "canceled", "scheduled to
+        cancel"."""
+        if self.verb == "cancel" and self.at_period_end:
+            return PAST_TENSE["cancel --at-period-end"]
+        return PAST_TENSE[self.verb]
+
+    @property
     def needs_payments(self) -> bool:
         return self.verb in ("cancel", "pay")
 
@@ -335,7 +344,7 @@ class Action:
         if self.refund_pending:
             parts.append(Opt("refund_pending"))
         if self.reason:
-            parts.append(Opt("reason", repr(self.reason)))
+            parts.append(Opt("reason", _quoted(self.reason)))
         if self.next_billing_date:
             parts.append(Opt("next_billing_date", str(self.next_billing_date)))
         hidden = masked_names(registry) if registry is not None else frozenset()
@@ -346,8 +355,15 @@ class Action:
             prop = registry.get(name)  # deleted since: it may have been highly sensitive
             return MASK if prop is None or prop.name in hidden else value
 
-        parts.extend(Opt("set", f"{k}={shown(k, v)}") for k, v in self.values)
+        parts.extend(Opt("set", _quoted(f"{k}={shown(k, v)}")) for k, v in self.values)
         return Call(self.verb, tuple(parts), program=False)
+
+
+def _quoted(value: str) -> str:
+    """A value as a shell takes it (``'Visa - 4242'``); ``MASK`` stays as it is shown."""
+    import shlex
+
+    return MASK.join(shlex.quote(part) if part else "" for part in value.split(MASK))
 
 
 def build_action(

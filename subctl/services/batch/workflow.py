@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from subctl.errors import Call, InvalidState
+from subctl.errors import Action as Step
+from subctl.errors import Call, InvalidState, Next, StoreUnavailable
 from subctl.services import batch
 from subctl.services.lifecycle import (
     DESTRUCTIVE,
@@ -258,9 +259,11 @@ def execute(
     if asks:
         with ui.progress(f"Checking ({verb})", count) as advance:
             decisions = batch.preview(records, prepared, clock(), advance)
-        ui.preview(_preview(action, decisions))
-        del decisions
-        confirm(ui, action, count)
+        preview = _preview(action, decisions)
+        ui.preview(preview)
+        acting = preview.acting  # the question counts what the preview says is acted on
+        del decisions, preview
+        confirm(ui, action, acting)
     if existing is not None:  # declined to resume it, and confirmed this batch instead
         workspace.set_job_status(existing.id, "abandoned", clock())
     # The backup file is created before the job exists: a path that cannot be written stops
@@ -352,6 +355,10 @@ def _run(
                 report.stopped = exc
             except Exception as exc:
                 if not batch.is_disk_full(exc):
+                    if isinstance(exc, StoreUnavailable) and exc.next is None:
+                        # the workspace went away (a lost connection): the journal holds
+                        # every finished chunk, the job stays unfinished
+                        exc.next = Next(Step.RESUME_JOB, {"job": job.id})
                     raise
                 report.stopped = exc
 

@@ -85,10 +85,24 @@ def _is_read_only(exc: BaseException | None) -> bool:
     return isinstance(code, int) and code & 0xFF == 8
 
 
+def unicode_lower(value: Any) -> Any:
+    """SQLite's ``lower()`` as subctl registers it: full Unicode case folding to lower case
+    (``"Éclair"`` -> ``"éclair"``), as PostgreSQL's ``lower()`` and Python's ``str.lower``
+    do; SQLite's own folds ASCII letters only. NULL stays NULL."""
+    if isinstance(value, str | bytes):
+        return value.lower()
+    return None if value is None else str(value).lower()
+
+
 def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
     """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
-    SQLAlchemy registers (Python's backtracking ``re``)."""
+    SQLAlchemy registers (Python's backtracking ``re``); ``lower()`` folding all of Unicode,
+    replacing SQLite's ASCII-only one, so case-insensitive matching (the query compiler
+    compares ``lower(column)``, and string indexes are on that expression) is the same on
+    SQLite and PostgreSQL. Deterministic: indexes may use it (``m006_unicode_lower`` rebuilt
+    the ones made with SQLite's)."""
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
+    dbapi_conn.create_function("lower", 1, unicode_lower, deterministic=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -339,8 +353,12 @@ class Database:
         return describe_url(self.url) if self.path is None else str(self.path)
 
     def _next(self, action: Action) -> Next:
-        """A next step about this workspace (e.g. ``init`` it)."""
-        return Next(action, {"path": self.path})
+        """A next step about this workspace (e.g. ``init`` it): its file, or its URL (password
+        masked) when it is not a file."""
+        where: Path | str | None = self.path
+        if where is None and not (self.is_sqlite and self._sqlite_target == ":memory:"):
+            where = describe_url(self.url)
+        return Next(action, {"path": where})
 
     def _tables(self, cursor: Any) -> set[str]:
         if self.is_sqlite:
@@ -380,6 +398,20 @@ class Database:
                 raise StoreUnavailable(
                     f"{where} is a database with other tables, not a subctl workspace",
                     next=self._next(Action.ADOPT_WORKSPACE),
+                )
+            taken = sorted(tables & ({schema.MIGRATIONS_TABLE} | set(schema.TABLE_BY_NAME)))
+            if taken:
+                # Adopting adds subctl's tables next to the others: one of the same name would
+                # be taken for subctl's (or stop the migration half-way). Nothing is created.
+                named = (
+                    f"a table named {taken[0]} already exists and is not subctl's"
+                    if len(taken) == 1
+                    else f"tables named {', '.join(taken)} already exist and are not subctl's"
+                )
+                raise StoreUnavailable(
+                    f"{where}: {named}; subctl cannot add its tables to this database",
+                    hint="choose another database, or rename or drop "
+                    + ("that table" if len(taken) == 1 else "those tables"),
                 )
         if len(done) < len(schema.MIGRATIONS):
             if not create:
