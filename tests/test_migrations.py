@@ -179,27 +179,3 @@ def test_the_schema_description_knows_every_migration() -> None:
     the migration functions, in order."""
     assert schema.MIGRATIONS == tuple(m.__name__ for m in migrations.MIGRATIONS)
     assert schema.MIGRATIONS_TABLE == migrations._LEDGER.name
-
-
-def test_indexes_on_lower_are_rebuilt_with_unicode_lower(invoke: Invoke, subctl_home: Path) -> None:
-    # A workspace of a subctl whose SQLite lower() folded ASCII only: its index on lower(note)
-    # holds "Éclair" as "Éclair"; m006 rebuilds it, so an indexed lookup finds it.
-    assert invoke("init").exit_code == 0
-    created = invoke("property create --name note --label Note --type string --field-type text")
-    assert created.exit_code == 0, created.stderr
-    path = subctl_home / "workspace.db"
-    with sqlite3.connect(path) as conn:  # SQLite's own lower(), as before m006
-        conn.execute(
-            "INSERT INTO subscriptions (hs_object_id, hs_name, hs_status, note)"
-            " VALUES (1, 'A', 'active', 'Éclair')"
-        )
-        conn.execute("DELETE FROM _subctl_migrations WHERE name = 'm006_unicode_lower'")
-    assert invoke("init").exit_code == 0
-    with sqlite3.connect(path) as conn:
-        conn.create_function("lower", 1, str.lower, deterministic=True)
-        (ids,) = conn.execute(
-            "SELECT group_concat(hs_object_id) FROM subscriptions INDEXED BY"
-            " ix_subscriptions_cp_note WHERE lower(note) = 'éclair'"
-        ).fetchone()
-        assert ids == "1"
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -153,7 +153,7 @@ def _condition(cond: Condition, prop: Property, column: str, sql: Sql) -> str:
     raw = column
     folded = prop.type is PropType.STRING
     if folded:
-        column = f"lower({column})"
+        column = f"{_lower(sql, cond.values)}({column})"
     values = [_bind(prop, v, folded) for v in cond.values]
     if op in _COMPARISONS:
         return f"{column} {_COMPARISONS[op]} {sql.bind(values[0])}"
@@ -172,6 +172,18 @@ def _condition(cond: Condition, prop: Property, column: str, sql: Sql) -> str:
     if op is Op.CONTAINS_TOKEN:
         return token
     return f"(NOT {token} OR {raw} IS NULL)"
+
+
+def _lower(sql: Sql, literals: Sequence[Any]) -> str:
+    """The lower-case function to compare text with: PostgreSQL's ``lower()`` folds all of
+    Unicode; SQLite's folds ASCII only, which is all an ASCII literal needs (and its indexes on
+    ``lower(column)`` serve it), so only a literal beyond ASCII takes ``ulower()`` (Python's
+    ``str.lower``, registered on every connection: ``"éclair"`` finds ``"Éclair"`` on both).
+    Not established for ASCII literals: the few letters outside ASCII that lower-case into
+    ASCII (the Kelvin sign, dotted capital I) match them on PostgreSQL only."""
+    if sql.dialect != SQLITE or all(str(v).isascii() for v in literals):
+        return "lower"
+    return "ulower"
 
 
 def _multi_value(column: str, op: Op, values: tuple[Any, ...], sql: Sql) -> str:
@@ -233,9 +245,10 @@ def _token_match(column: str, token: str, sql: Sql) -> str:
     # connection) and ~ on PostgreSQL (whose engine does not backtrack on patterns without
     # back-references).
     pattern = "%" + _like_escape(token).replace("*", "%") + "%"
-    like = f"lower({column}) LIKE {sql.bind(pattern)} ESCAPE '\\'"
+    lower = _lower(sql, (token,))
+    like = f"{lower}({column}) LIKE {sql.bind(pattern)} ESCAPE '\\'"
     regexp_op = "REGEXP" if sql.dialect == SQLITE else "~"
-    return f"({like} AND lower({column}) {regexp_op} {sql.bind(token_regex(token))})"
+    return f"({like} AND {lower}({column}) {regexp_op} {sql.bind(token_regex(token))})"
 
 
 def _association(cond: Condition, sql: Sql) -> str:

@@ -86,9 +86,9 @@ def _is_read_only(exc: BaseException | None) -> bool:
 
 
 def unicode_lower(value: Any) -> Any:
-    """SQLite's ``lower()`` as subctl registers it: full Unicode case folding to lower case
-    (``"Éclair"`` -> ``"éclair"``), as PostgreSQL's ``lower()`` and Python's ``str.lower``
-    do; SQLite's own folds ASCII letters only. NULL stays NULL."""
+    """``ulower()`` on SQLite: lower case over all of Unicode (``"Éclair"`` -> ``"éclair"``), as
+    PostgreSQL's ``lower()`` and Python's ``str.lower``; SQLite's own ``lower()`` folds ASCII
+    letters only. NULL stays NULL."""
     if isinstance(value, str | bytes):
         return value.lower()
     return None if value is None else str(value).lower()
@@ -96,13 +96,12 @@ def unicode_lower(value: Any) -> Any:
 
 def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
     """On every SQLite connection (read-only ones too): REGEXP by RE2, replacing the one that
-    SQLAlchemy registers (Python's backtracking ``re``); ``lower()`` folding all of Unicode,
-    replacing SQLite's ASCII-only one, so case-insensitive matching (the query compiler
-    compares ``lower(column)``, and string indexes are on that expression) is the same on
-    SQLite and PostgreSQL. Deterministic: indexes may use it (``m006_unicode_lower`` rebuilt
-    the ones made with SQLite's)."""
+    SQLAlchemy registers (Python's backtracking ``re``); ``ulower()`` (``unicode_lower``), which
+    the query compiler uses where a literal is not ASCII (``store/sql/compiler.py``). SQLite's
+    own ``lower()`` stays what it is: indexes on ``lower(column)`` keep meaning what every
+    SQLite tool computes, and ASCII matching keeps its speed."""
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
-    dbapi_conn.create_function("lower", 1, unicode_lower, deterministic=True)
+    dbapi_conn.create_function("ulower", 1, unicode_lower, deterministic=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

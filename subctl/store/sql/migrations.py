@@ -329,26 +329,12 @@ def m005_constraints(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ux_payments_refunds ON payments (refunds_payment_id)")
 
 
-def m006_unicode_lower(conn: sa.Connection) -> None:
-    """SQLite's ``lower()`` folds all of Unicode now (``database.unicode_lower``, registered on
-    every connection), as PostgreSQL's does: the indexes on ``lower(column)`` built with
-    SQLite's ASCII-only one are rebuilt. Nothing to do on PostgreSQL."""
-    if conn.dialect.name != "sqlite":
-        return
-    rows = conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND lower(sql) LIKE '%lower(%'"
-    ).all()
-    for (name,) in rows:
-        conn.exec_driver_sql(f'REINDEX "{name}"')
-
-
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
     m003_refund_index,
     m004_billing_details,
     m005_constraints,
-    m006_unicode_lower,
 ]
 
 _LEDGER = sa.Table(

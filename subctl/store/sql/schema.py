@@ -34,7 +34,6 @@ MIGRATIONS = (
     "m003_refund_index",
     "m004_billing_details",
     "m005_constraints",
-    "m006_unicode_lower",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
