@@ -636,3 +636,12 @@ def test_delete_backup_keeps_sensitive_values_whole_and_never_overwrites(
     assert seeded("view 4").exit_code == 3
     again = seeded(f"delete 5 --backup {backup} --yes")
     assert again.exit_code == 2 and "already exists" in again.stderr
+
+
+def test_nothing_to_act_on_asks_nothing_on_a_tty(seeded: Invoke, terminal: Terminal) -> None:
+    fake = terminal()  # a terminal that has no answer to give
+    result = seeded(f"pause {UNPAID} {CANCELED} --format json")
+    assert fake.questions == []
+    assert result.exit_code == 5, result.stderr
+    assert [r["outcome"] for r in rows(result.stdout)] == ["failed", "failed"]
+    assert "pause: 2 subscriptions selected, 0 to act on" in result.stderr

@@ -263,7 +263,8 @@ def execute(
         ui.preview(preview)
         acting = preview.acting  # the question counts what the preview says is acted on
         del decisions, preview
-        confirm(ui, action, acting)
+        if acting:  # nothing to act on: nothing to consent to (the run reports the refusals)
+            confirm(ui, action, acting)
     if existing is not None:  # declined to resume it, and confirmed this batch instead
         workspace.set_job_status(existing.id, "abandoned", clock())
     # The backup file is created before the job exists: a path that cannot be written stops
