@@ -25,9 +25,24 @@ def _escaped(text: str) -> str:
 
 
 def _encoder(columns: Sequence[Column]) -> Any:
+    """``row -> text``: one record's JSON, as ``_ENCODER.encode`` writes it. The C encoder is
+    made once here rather than once per row (``JSONEncoder.encode`` makes one per call)."""
     keys = [c.key for c in columns]
-    encode = _ENCODER.encode
-    return lambda row: _escaped(encode({key: row.get(key) for key in keys}))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the encoder's own (slower) path
+        encode = _ENCODER.encode
+        return lambda row: _escaped(encode(dict(zip(keys, map(row.get, keys), strict=True))))
+    chunks = make(
+        {}, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+    join = "".join
+    search = _C1.search
+
+    def encode_row(row: Mapping[str, Any]) -> str:
+        text: str = join(chunks(dict(zip(keys, map(row.get, keys), strict=True)), 0))
+        return _escaped(text) if search(text) else text
+
+    return encode_row
 
 
 def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> int:
