@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from subctl.codec import datetime_to_ms
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.errors import Action, AuthError, Conflict, Next, StoreUnavailable, SubctlError
 from subctl.schema import (
@@ -29,7 +30,6 @@ from subctl.schema import (
     Property,
     PropertyRegistry,
     PropType,
-    to_storage,
 )
 from subctl.store.sql import schema
 from subctl.store.sql.compiler import POSTGRESQL, SQLITE, regexp
@@ -603,7 +603,7 @@ ID_CHUNK = 1000  # ids per IN (...) list: far below every backend's bound-parame
 
 @functools.lru_cache(maxsize=16)  # a chunk shares one timestamp
 def ms(value: dt.datetime) -> int:
-    return int(to_storage(PropType.DATETIME, value))
+    return datetime_to_ms(value)
 
 
 def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

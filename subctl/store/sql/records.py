@@ -29,7 +29,6 @@ from subctl.schema import (
     PropType,
     from_storage,
     money_from_storage,
-    to_storage,
 )
 from subctl.store.base import (
     LOCAL,
@@ -492,7 +491,9 @@ class SqlRecordStore:
         import sqlalchemy as sa
 
         table = schema.OBJECT_TABLES[object_type]
-        fields = {k: _stored(v) for k, v in values.items() if k not in ("emails", "domains")}
+        fields = {
+            k: codec.storage_of(v) for k, v in values.items() if k not in ("emails", "domains")
+        }
         with self.db.errors(), self.db.engine.begin() as conn:
             # The id comes from the database (rowid, identity): never MAX(id) + 1.
             key = conn.execute(sa.insert(table).values(**fields)).inserted_primary_key
@@ -1059,12 +1060,3 @@ def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:
         values |= {"name": prop.name, "type": prop.type.value, "is_unique": prop.unique,
                    "created_at": now}  # fmt: skip
     return values
-
-
-def _stored(value: Any) -> Any:
-    """A record field's value as stored: datetimes as epoch ms, decimals as floats."""
-    if isinstance(value, dt.datetime):
-        return to_storage(PropType.DATETIME, value)
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
