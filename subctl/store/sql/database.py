@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subctl.codec import datetime_to_ms
+from subctl.config import secrets_of
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.errors import Action, AuthError, Conflict, Next, StoreUnavailable, SubctlError
 from subctl.schema import (
@@ -168,8 +169,6 @@ def unavailable(
     # One line: a driver's further lines (libpq: "Is the server running on that host …?")
     # become the hint where none is given below.
     message = str(cause)
-    from subctl.config import secrets_of
-
     for secret in secrets_of(url):  # a driver may quote the URL it was given
         message = message.replace(secret, "***")
     first, *more = message.strip().splitlines() or [""]
