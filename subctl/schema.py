@@ -223,6 +223,29 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
              read_only_value=True),
     Property("hs_scheduled_cancellation_date", "Scheduled cancellation date", _P.DATE, "date",
              ("scheduled_cancellation_date", "cancel_at"), read_only_value=True),
+    # -- billing (migration m006_billing_clock): what the billing run (``subctl billing run``,
+    # ``subctl clock advance``) records. HubSpot's records carry the payment counters
+    # hs_number_of_completed_payments and hs_total_collected_amount (DOMAIN.md §1, seen on live
+    # records); the other internal names are NOT FOUND and are subctl's: the day of the last
+    # payment, the term of a fixed-term subscription (HubSpot's line items call it
+    # hs_recurring_billing_number_of_payments; empty: billed until canceled), the day a paused
+    # subscription resumes by itself (``pause --resume-on``), and the retry state of a failed
+    # card payment. All but the term are set by billing and the verbs only.
+    Property("hs_last_payment_date", "Last payment date", _P.DATETIME, "date",
+             ("last_payment_date",), read_only_value=True),
+    Property("hs_number_of_completed_payments", "Number of completed payments", _P.NUMBER,
+             "number", ("completed_payments", "number_of_completed_payments"),
+             read_only_value=True),
+    Property("hs_total_collected_amount", "Total collected amount", _P.NUMBER, "number",
+             ("total_collected", "total_collected_amount"), money=True, read_only_value=True),
+    Property("hs_recurring_billing_number_of_payments", "Number of payments", _P.NUMBER,
+             "number", ("number_of_payments", "term")),
+    Property("hs_resume_date", "Resume date", _P.DATE, "date", ("resume_date", "resume_on"),
+             read_only_value=True),
+    Property("hs_next_payment_retry_date", "Next payment retry date", _P.DATE, "date",
+             ("next_payment_retry_date", "retry_date"), read_only_value=True),
+    Property("hs_payment_retry_count", "Failed payment retries", _P.NUMBER, "number",
+             ("payment_retry_count", "retries"), read_only_value=True),
     # -- billing details HubSpot keeps editable once a subscription is billable (DOMAIN.md §1;
     # migration m004_billing_details). Internal names are HubSpot's; their types are not
     # established (DOMAIN.md §1), so subctl chooses: the owner is HubSpot's owner id (the

@@ -238,6 +238,12 @@ READ_ONLY: dict[str, Words] = {
     "hs_mrr": ("HubSpot computes it from the line items",),
     "hs_last_payment_amount": _FROM_PAYMENTS,
     "hs_last_payment_status": _FROM_PAYMENTS,
+    "hs_last_payment_date": _FROM_PAYMENTS,
+    "hs_number_of_completed_payments": _FROM_PAYMENTS,
+    "hs_total_collected_amount": _FROM_PAYMENTS,
+    "hs_resume_date": (f"{_BY_VERBS} (", Call("pause", (Opt("resume_on"),)), ")"),
+    "hs_next_payment_retry_date": ("billing records it when a card payment fails",),
+    "hs_payment_retry_count": ("billing records it when a card payment fails",),
 }
 # Properties fixed once a subscription is billable (DOMAIN.md §1: not among those HubSpot keeps
 # editable then).

@@ -329,12 +329,66 @@ def m005_constraints(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ux_payments_refunds ON payments (refunds_payment_id)")
 
 
+def m006_billing_clock(conn: sa.Connection) -> None:
+    """The billing run (``subctl billing run``, ``subctl clock``): the subscription columns it
+    records (last payment date, payment counters, term, resume date, retry state), the log of
+    billing events with the constraint that makes it exactly once, the payment's event, and
+    the indexes each kind of event is found by."""
+    for name, ptype in (
+        ("hs_last_payment_date", PropType.DATETIME),
+        ("hs_number_of_completed_payments", PropType.NUMBER),
+        ("hs_total_collected_amount", PropType.NUMBER),
+        ("hs_recurring_billing_number_of_payments", PropType.NUMBER),
+        ("hs_resume_date", PropType.DATE),
+        ("hs_next_payment_retry_date", PropType.DATE),
+        ("hs_payment_retry_count", PropType.NUMBER),
+    ):
+        ddl = column_type(ptype).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+    conn.exec_driver_sql("ALTER TABLE payments ADD COLUMN billing_event_id BIGINT")
+    bigint, text = sa.BigInteger, sa.Text
+    sa.Table(
+        "billing_events",
+        sa.MetaData(),
+        sa.Column("id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("subscription_id", bigint, nullable=False),  # no FK: the log outlives it
+        sa.Column("kind", text, nullable=False),
+        sa.Column("at", bigint, nullable=False),  # epoch ms
+        sa.Column("outcome", text, nullable=False),
+        sa.Column("old_status", text),
+        sa.Column("new_status", text),
+        sa.Column("amount", sa.Float(precision=53)),
+        sa.Column("currency", text),
+        sa.Column("payment_id", bigint),
+        sa.Column("job_id", bigint),
+        sa.Column("note", text),
+    ).create(conn)  # fmt: skip
+    for ddl in (
+        "CREATE UNIQUE INDEX ux_billing_events_once ON billing_events (subscription_id, kind, at)",
+        "CREATE INDEX ix_billing_events_at ON billing_events (at)",
+        "CREATE UNIQUE INDEX ux_payments_billing_event ON payments (billing_event_id)",
+        "CREATE INDEX ix_payments_processing ON payments (created_at) WHERE status = 'processing'",
+        "CREATE INDEX ix_subscriptions_scheduled_start"
+        " ON subscriptions (hs_recurring_billing_start_date) WHERE hs_status = 'scheduled'",
+        "CREATE INDEX ix_subscriptions_unpaid_retry"
+        " ON subscriptions (hs_next_payment_retry_date) WHERE hs_status = 'unpaid'",
+        "CREATE INDEX ix_subscriptions_paused_resume"
+        " ON subscriptions (hs_resume_date) WHERE hs_status = 'paused'",
+        "CREATE INDEX ix_subscriptions_scheduled_cancellation"
+        " ON subscriptions (hs_scheduled_cancellation_date)"
+        " WHERE hs_scheduled_cancellation_date IS NOT NULL",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
     m003_refund_index,
     m004_billing_details,
     m005_constraints,
+    m006_billing_clock,
 ]
 
 _LEDGER = sa.Table(

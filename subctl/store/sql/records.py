@@ -69,7 +69,10 @@ if TYPE_CHECKING:
 # the same time with 2, 8, 32 or 128 MiB (benchmarks/run.py); 128 MiB was most of its RSS.
 BATCH_CACHE_KIB = 8_192
 BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
-UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
+# No history of the change stamp itself, nor of what the payments record (their history is the
+# subscription's payments): the last payment's date and the payment counters.
+UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_last_payment_date",
+                       "hs_number_of_completed_payments", "hs_total_collected_amount"})  # fmt: skip
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
 
 

@@ -34,6 +34,7 @@ MIGRATIONS = (
     "m003_refund_index",
     "m004_billing_details",
     "m005_constraints",
+    "m006_billing_clock",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -57,6 +58,7 @@ class Index:
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    where: str | None = None  # a partial index's condition (SQL, the same on every dialect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,26 @@ SUBSCRIPTIONS = Table(
         Index("ix_subscriptions_due", ("hs_next_payment_due_date",)),
         Index("ix_subscriptions_canceled_at", ("hs_canceled_at",)),
         Index("ix_subscriptions_modified", ("hs_lastmodifieddate",)),
+        # m006: what the billing run looks for, per kind of event (store/sql/billing.py).
+        # Partial: they cost nothing to rows of other statuses, and a query uses one only when
+        # it names the status as a literal (the billing run does; ``--where status = …`` binds
+        # it and keeps using ix_subscriptions_status_due).
+        Index(
+            "ix_subscriptions_scheduled_start",
+            ("hs_recurring_billing_start_date",),
+            where="hs_status = 'scheduled'",
+        ),
+        Index(
+            "ix_subscriptions_unpaid_retry",
+            ("hs_next_payment_retry_date",),
+            where="hs_status = 'unpaid'",
+        ),
+        Index("ix_subscriptions_paused_resume", ("hs_resume_date",), where="hs_status = 'paused'"),
+        Index(
+            "ix_subscriptions_scheduled_cancellation",
+            ("hs_scheduled_cancellation_date",),
+            where="hs_scheduled_cancellation_date IS NOT NULL",
+        ),
     ),
 )
 DEFINITIONS = Table(
@@ -172,9 +194,13 @@ TABLES: tuple[Table, ...] = (
         (C("id", "id", primary_key=True), _required("amount", "float"),
          _required("currency", "text"), _required("status", "text"),
          _required("method", "text"), _required("kind", "text", default="payment"),
-         C("refunds_payment_id", "bigint"), _required("created_at", "ms")),
-        # A payment is refunded at most once: a second refund row of it cannot exist.
-        (Index("ux_payments_refunds", ("refunds_payment_id",), unique=True),),
+         C("refunds_payment_id", "bigint"), _required("created_at", "ms"),
+         C("billing_event_id", "bigint")),  # m006: the billing event that charged it
+        # A payment is refunded at most once: a second refund row of it cannot exist; a billing
+        # event charges at most once.
+        (Index("ux_payments_refunds", ("refunds_payment_id",), unique=True),
+         Index("ux_payments_billing_event", ("billing_event_id",), unique=True),
+         Index("ix_payments_processing", ("created_at",), where="status = 'processing'")),
     ),
     Table(
         "associations",
@@ -191,6 +217,24 @@ TABLES: tuple[Table, ...] = (
          C("old_value", "text"), C("new_value", "text"), _required("changed_at", "ms"),
          _required("source", "text")),
         (Index("ix_property_history_subscription", ("subscription_id",)),),
+    ),
+    # -- the billing run's log and journal (m006): one row per event, at most one per
+    # subscription, kind and day (the constraint that makes a rerun charge nothing twice).
+    # No foreign key: the log outlives a deleted subscription, like the outbox.
+    Table(
+        "billing_events",
+        (C("id", "id", primary_key=True, autoincrement=True),
+         _required("subscription_id", "bigint"),
+         _required("kind", "text"),  # start, renewal, retry, settlement, cancellation, ...
+         _required("at", "ms"),  # when it was due: its day, 00:00 UTC
+         _required("outcome", "text"),  # succeeded, failed, processing, canceled, expired, resumed
+         C("old_status", "text"), C("new_status", "text"),
+         C("amount", "float"), C("currency", "text"),
+         C("payment_id", "bigint"),  # settlement: the payment settled (a charge's payment
+         # names its event: payments.billing_event_id)
+         C("job_id", "bigint"), C("note", "text")),
+        (Index("ux_billing_events_once", ("subscription_id", "kind", "at"), unique=True),
+         Index("ix_billing_events_at", ("at",))),
     ),
     # -- workspace state --
     Table(
@@ -295,7 +339,12 @@ def _sa_table(table: Table, metadata: sa.MetaData) -> sa.Table:
 
     built = sa.Table(table.name, metadata, *(_sa_column(c) for c in table.columns))
     for index in table.indexes:
-        sa.Index(index.name, *(built.c[c] for c in index.columns), unique=index.unique)
+        where = (
+            {}
+            if index.where is None
+            else {"sqlite_where": sa.text(index.where), "postgresql_where": sa.text(index.where)}
+        )
+        sa.Index(index.name, *(built.c[c] for c in index.columns), unique=index.unique, **where)
     return built
 
 
@@ -324,6 +373,7 @@ if TYPE_CHECKING:
     payments: sa.Table
     associations: sa.Table
     property_history: sa.Table
+    billing_events: sa.Table
     saved_views: sa.Table
     workspace_settings: sa.Table
     jobs: sa.Table
