@@ -339,11 +339,11 @@ def _sa_table(table: Table, metadata: sa.MetaData) -> sa.Table:
 
     built = sa.Table(table.name, metadata, *(_sa_column(c) for c in table.columns))
     for index in table.indexes:
-        where = (
-            {}
-            if index.where is None
-            else {"sqlite_where": sa.text(index.where), "postgresql_where": sa.text(index.where)}
-        )
+        where: dict[str, Any] = {}
+        if index.where is not None:
+            where = {
+                f"{dialect}_where": sa.text(index.where) for dialect in ("sqlite", "postgresql")
+            }
         sa.Index(index.name, *(built.c[c] for c in index.columns), unique=index.unique, **where)
     return built
 
