@@ -18,7 +18,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import RecordStore, UnitOfWork, Workspace
+    from subctl.store.base import BillingStore, RecordStore, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -125,6 +125,10 @@ class AppContext:
     def workspace(self) -> Workspace:
         """The workspace: jobs journal, saved views, settings, outbox (opened on first use)."""
         return self._backend().workspace
+
+    def billing(self) -> BillingStore:
+        """The billing run of the local workspace (a remote profile has none: HubSpot bills)."""
+        return self._backend().billing
 
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """A database failure that escaped the store's own mapping (code that runs statements

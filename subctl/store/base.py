@@ -179,6 +179,26 @@ class JobItem:
     processed_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BillingEvent:
+    """One event of the billing run (``subctl billing log``, a subscription's timeline).
+    ``at``: the day it was due (00:00 UTC); ``payment_id``: the payment it charged or
+    settled."""
+
+    id: int
+    subscription_id: int
+    kind: str  # start, renewal, retry, settlement, cancellation, expiry, resume
+    at: dt.datetime
+    outcome: str  # succeeded, failed, processing, canceled, expired, resumed, past_due, skipped
+    old_status: str | None
+    new_status: str | None
+    amount: Decimal | None = None
+    currency: str | None = None
+    payment_id: int | None = None
+    job_id: int | None = None
+    note: str | None = None
+
+
 @dataclass(slots=True)
 class SubscriptionDetail:
     subscription: Subscription
@@ -186,6 +206,7 @@ class SubscriptionDetail:
     payments: list[Payment] = field(default_factory=list)
     history: list[Change] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)  # newest first
+    events: list[BillingEvent] = field(default_factory=list)  # the timeline, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +368,10 @@ class Workspace(Protocol):
 
     def set_setting(self, key: str, value: str) -> None: ...
 
+    def delete_setting(self, key: str) -> None:
+        """Remove a setting (nothing when it is not set)."""
+        ...
+
     def plan_key(self) -> bytes:
         """The workspace's secret for hashing sensitive values in plan files (made once)."""
         ...
@@ -447,6 +472,99 @@ class PartlyWritten(Conflict):
     def __init__(self, cause: Conflict, done: Sequence[int]) -> None:
         super().__init__(cause.message, hint=cause.hint, next=cause.next)
         self.done = tuple(done)
+
+
+# -- the billing run of a local workspace --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRules:
+    """How the simulation's payments turn out, from the payment method (``hs_payment_method``)
+    alone, so that two runs give the same workspace. Suffixes of the method's text: a card
+    ending in one of ``declines`` declines every attempt, one ending in ``declines_first``
+    declines the first attempt of a cycle (its retries succeed); a bank (ACH) account ending
+    in one of ``bank_fails`` fails when it settles. A method starting with ``ACH`` is a bank
+    payment (``processing`` until it settles), any other a card."""
+
+    declines: tuple[str, ...]
+    declines_first: tuple[str, ...]
+    bank_fails: tuple[str, ...]
+    settlement_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """An event due, as the billing store finds it: the subscription's stored values (typed),
+    and for a ``settlement`` the payment. The services decide what it does (``Bill``)."""
+
+    kind: str
+    at: dt.date
+    subscription: Subscription
+    email: str | None = None
+    payment: Payment | None = None
+
+
+# What the billing store asks the services for each event it cannot carry out set-based.
+Decide = Callable[[Sequence[Due]], Sequence["Op"]]
+
+
+@dataclass(slots=True)
+class DayResult:
+    """What one day of billing did: events per (kind, outcome), amounts charged per currency
+    (succeeded or processing), e-mails recorded."""
+
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
+    charged: dict[str, Decimal] = field(default_factory=dict)
+    emails: int = 0
+
+    def add(self, other: DayResult) -> None:
+        for key, n in other.events.items():
+            self.events[key] = self.events.get(key, 0) + n
+        for currency, amount in other.charged.items():
+            self.charged[currency] = self.charged.get(currency, Decimal(0)) + amount
+        self.emails += other.emails
+
+
+class BillingStore(Protocol):
+    """The billing run of a local workspace (HubSpot bills by itself: a remote profile has
+    none). Events are found per kind and day; the common case (a payment that succeeds or
+    starts processing, a bank payment that settles) is carried out set-based, every other
+    event is handed to ``decide`` (the rules in ``subctl.services.billing``) and written as
+    the operations it returns. One day is one transaction: the billing events' unique
+    (subscription, kind, day) makes a rerun skip what a crashed one committed.
+    Implementation: ``sql.billing.SqlBilling``."""
+
+    def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
+        """Events due at ``now`` (and not carried out), per kind: what ``list`` warns about.
+        Only the first event of each subscription counts (carrying one out can make the next
+        due)."""
+        ...
+
+    def next_day(self, until: dt.date, rules: PaymentRules) -> dt.date | None:
+        """The first day with an event due, if it is ``until`` or earlier."""
+        ...
+
+    def run_day(
+        self, day: dt.date, rules: PaymentRules, decide: Decide, job_id: int | None
+    ) -> DayResult:
+        """Carry out every event due on ``day`` or before, in one transaction."""
+        ...
+
+    def rolled_back(self) -> AbstractContextManager[None]:
+        """Inside it, ``run_day`` writes into one transaction that is rolled back at the end
+        (``--dry-run``: what would happen, exactly)."""
+        ...
+
+    def events(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        sub_id: int | None = None,
+        kinds: Sequence[str] = (),
+        job_id: int | None = None,
+    ) -> Iterator[BillingEvent]:
+        """The billing log, oldest first, streamed."""
+        ...
 
 
 # ``insert(table, columns, rows) -> count`` of a bulk load.

@@ -123,6 +123,26 @@ class Pay(Op):
     next_payment_due_date: dt.date | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class Bill(Op):
+    """A billing event of the local simulation (``subctl.services.billing`` decides it): sets
+    ``values`` as given (the rules compute them), records ``charge`` (a payment of the event),
+    ``settles`` (a bank payment's id and its new status) and the event itself (``event``:
+    kind, due day, outcome, note) in the billing log."""
+
+    values: dict[str, Any]
+    kind: str
+    day: dt.date
+    outcome: str
+    old_status: str | None
+    new_status: str | None
+    charge: Charge | None = None
+    settles: tuple[int, str] | None = None
+    amount: Decimal | None = None  # of the event, when it has no charge (a settlement)
+    currency: str | None = None
+    note: str | None = None
+
+
 Operation = (
     Update
     | Cancel
@@ -134,6 +154,7 @@ Operation = (
     | Notify
     | MarkUnpaid
     | Pay
+    | Bill
 )
 
 
@@ -226,6 +247,8 @@ def changes(
         if op.next_payment_due_date is not None:
             values["hs_next_payment_due_date"] = op.next_payment_due_date
         return values
+    if isinstance(op, Bill):
+        return {**op.values, LAST_MODIFIED: at}
     return {}  # Delete, Notify
 
 

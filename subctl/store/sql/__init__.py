@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.store.base import ItemOutcome
 from subctl.store.ops import Op
+from subctl.store.sql.billing import SqlBilling
 from subctl.store.sql.database import Database
 from subctl.store.sql.database import describe_url as describe_url
 from subctl.store.sql.records import SqlRecordStore
@@ -26,6 +27,7 @@ class LocalBackend:
     records: SqlRecordStore
     workspace: SqlWorkspace
     unit: SqlUnitOfWork
+    billing: SqlBilling
 
     def close(self) -> None:
         self.db.close()
@@ -35,7 +37,7 @@ def open_local(url: str, *, create: bool = False, adopt: bool = False) -> LocalB
     """Open the workspace database at ``url`` (see ``Database`` for ``create`` and ``adopt``)."""
     db = Database(url, create=create, adopt=adopt)
     records = SqlRecordStore(db)
-    return LocalBackend(db, records, SqlWorkspace(db), SqlUnitOfWork(records))
+    return LocalBackend(db, records, SqlWorkspace(db), SqlUnitOfWork(records), SqlBilling(records))
 
 
 class SqlUnitOfWork:

@@ -193,6 +193,9 @@ class SqlRecordStore:
                 Change(prop, old, new, from_storage(PropType.DATETIME, changed_at), source)
                 for prop, old, new, changed_at, source in cursor.fetchall()
             ]
+        from subctl.store.sql.billing import SqlBilling
+
+        detail.events = list(SqlBilling(self).events(sub_id=sub_id))
         return detail
 
     # -- lifecycle verbs and the batch journal -----------------------------------
@@ -306,19 +309,7 @@ class SqlRecordStore:
                 cursor.execute("BEGIN IMMEDIATE")
             if job_id is not None and outcomes:
                 journal(cursor, mark, job_id, outcomes)
-            writes = _writes(cursor, mark, registry, ops)
-            updates = [w for w in writes if w.values]
-            replaced = _current(cursor, mark, registry, updates, lock=not self.db.is_sqlite)
-            _update(cursor, mark, registry, updates)
-            _delete(cursor, mark, [op for op in ops if isinstance(op, Delete)])
-            _history(cursor, mark, registry, updates, replaced)
-            _messages(cursor, mark, [msg for op in ops for msg in op.messages])
-            _refunds(cursor, mark, self.db.is_sqlite,
-                     [(op.subscription_id, r) for op in ops for r in refunds_of(op)])  # fmt: skip
-            _line_items(cursor, mark, [item for op in ops if isinstance(op, Update)
-                                       for item in op.line_items])  # fmt: skip
-            _charges(cursor, mark, self.db.is_sqlite,
-                     [(op.subscription_id, c) for op in ops for c in charges_of(op)])  # fmt: skip
+            write_ops(cursor, mark, self.db.is_sqlite, registry, ops)
 
     # -- properties & associations ------------------------------------------------
     #
@@ -704,6 +695,27 @@ def _writes(cursor: Any, mark: str, registry: PropertyRegistry, ops: Sequence[Op
     return out
 
 
+def write_ops(
+    cursor: Any, mark: str, sqlite: bool, registry: PropertyRegistry, ops: Sequence[Op]
+) -> None:
+    """Carry out the operations in the transaction ``cursor`` is in (which holds the write
+    lock on SQLite): column changes, deletions, history, outbox, refunds, line items and
+    charges."""
+    writes = _writes(cursor, mark, registry, ops)
+    updates = [w for w in writes if w.values]
+    replaced = _current(cursor, mark, registry, updates, lock=not sqlite)
+    _update(cursor, mark, registry, updates)
+    _delete(cursor, mark, [op for op in ops if isinstance(op, Delete)])
+    _history(cursor, mark, registry, updates, replaced)
+    _messages(cursor, mark, [msg for op in ops for msg in op.messages])
+    _refunds(cursor, mark, sqlite,
+             [(op.subscription_id, r) for op in ops for r in refunds_of(op)])  # fmt: skip
+    _line_items(cursor, mark, [item for op in ops if isinstance(op, Update)
+                               for item in op.line_items])  # fmt: skip
+    _charges(cursor, mark, sqlite,
+             [(op.subscription_id, c) for op in ops for c in charges_of(op)])  # fmt: skip
+
+
 def _line_items_of(cursor: Any, mark: str, sub_id: int) -> list[LineItem]:
     cursor.execute(
         "SELECT l.id, l.name, l.quantity, l.price FROM line_items l JOIN associations a"
@@ -919,7 +931,8 @@ def _refunds(
         return
     _refuse_refunded(cursor, mark, [r.payment_id for _sid, r in refunds])
     _new_payments(cursor, mark, sqlite, [
-        (sid, (r.amount, r.currency, "succeeded", r.method, "refund", r.payment_id, r.created_at))
+        (sid, (r.amount, r.currency, "succeeded", r.method, "refund", r.payment_id, r.created_at,
+               None))
         for sid, r in refunds
     ])  # fmt: skip
     cursor.executemany(
@@ -937,15 +950,24 @@ def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
         raise changed_elsewhere(len(items), max(cursor.rowcount, 0), "line items")
 
 
-def _charges(cursor: Any, mark: str, sqlite: bool, charges: Sequence[tuple[int, Charge]]) -> None:
+def _charges(
+    cursor: Any,
+    mark: str,
+    sqlite: bool,
+    charges: Sequence[tuple[int, Charge]],
+    events: Sequence[int | None] | None = None,
+) -> None:
+    """Payments of charges, each with its subscription's id; ``events``: the billing event
+    that charged each (``payments.billing_event_id``)."""
     _new_payments(cursor, mark, sqlite, [
-        (sid, (c.amount, c.currency, c.status, c.method, "payment", None, c.created_at))
-        for sid, c in charges
+        (sid, (c.amount, c.currency, c.status, c.method, "payment", None, c.created_at, event))
+        for (sid, c), event in zip(charges, events or [None] * len(charges), strict=True)
     ])  # fmt: skip
 
 
-# A new payment record: amount, currency, status, method, kind, refunded payment, created at.
-_NewPayment = tuple[Decimal, str, str, str | None, str, int | None, dt.datetime]
+# A new payment record: amount, currency, status, method, kind, refunded payment, created at,
+# the billing event that charged it.
+_NewPayment = tuple[Decimal, str, str, str | None, str, int | None, dt.datetime, int | None]
 
 
 def _new_payments(
@@ -956,14 +978,16 @@ def _new_payments(
     if not payments:
         return
     rows = [
-        (float(amount), currency, status, method, kind, refunded, ms(created))
-        for _sid, (amount, currency, status, method, kind, refunded, created) in payments
+        (float(amount), currency, status, method, kind, refunded, ms(created), event)
+        for _sid, (amount, currency, status, method, kind, refunded, created, event) in payments
     ]
-    columns = "amount, currency, status, method, kind, refunds_payment_id, created_at"
+    columns = (
+        "amount, currency, status, method, kind, refunds_payment_id, created_at, billing_event_id"
+    )
     ids: list[int] = []
     try:
         if sqlite:
-            sql = f"INSERT INTO payments ({columns}) VALUES ({', '.join([mark] * 7)})"
+            sql = f"INSERT INTO payments ({columns}) VALUES ({', '.join([mark] * 8)})"
             _sqlite_inserted(cursor, sql, rows, ids)
         else:
             cursor.execute(
@@ -973,7 +997,7 @@ def _new_payments(
             )
             ids = [int(r[0]) for r in cursor.fetchall()]
             cursor.executemany(
-                f"INSERT INTO payments (id, {columns}) VALUES ({', '.join([mark] * 8)})",
+                f"INSERT INTO payments (id, {columns}) VALUES ({', '.join([mark] * 9)})",
                 [(pid, *row) for pid, row in zip(ids, rows, strict=True)],
             )
     except Exception as exc:

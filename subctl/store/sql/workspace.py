@@ -112,6 +112,11 @@ class SqlWorkspace:
         with self.db.errors(), self.db.engine.begin() as conn:
             put_setting(conn, key, value)
 
+    def delete_setting(self, key: str) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = conn.connection.cursor(), self.db.mark
+            cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", (key,))
+
     def plan_key(self) -> bytes:
         """The workspace's own secret for hashing highly sensitive values in plan files, made
         on first use: a plan file alone cannot be used to test guesses of a value."""

@@ -1,0 +1,647 @@
+"""``SqlBilling``: the billing run of a local workspace (``store.base.BillingStore``).
+
+The rules are ``subctl.services.billing``'s (its docstring); this module finds the events due
+and carries out the common outcomes set-based, so that advancing a million-subscription
+workspace by a month is a few statements per day, not a Python loop per renewal:
+
+- **charges** (``start``, ``renewal``) that succeed or start processing: one ``INSERT … SELECT``
+  of their billing events, one of their payments (``billing_event_id``: the event), one of the
+  payments' associations, the history of the values that change, one ``UPDATE … FROM`` of the
+  subscriptions. The next due date of each distinct (cycle day, frequency, start date) is
+  computed in Python (``billing.next_period_end``, calendar-correct) into a temporary table
+  the statements join.
+- **settlements** of bank payments that succeed: the same, without a new payment.
+
+Every other event (a declined card, a retry, a failed settlement, a cancellation at the period's
+end, an expiry, a resume, a subscription that cannot be charged) is read with its stored values
+and handed to ``decide``, whose ``ops.Bill`` operations are written like any operation
+(``records.write_ops``) with their billing events. A day is one transaction that holds the write
+lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock), so two runs never interleave,
+and a crash loses the whole day or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from subctl.billing import next_period_end
+from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storage
+from subctl.schema import FREQUENCIES, PropType
+from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
+from subctl.store.ops import Bill
+from subctl.store.sql.records import _charges, _reader, write_ops
+
+if TYPE_CHECKING:
+    from subctl.store.sql.records import SqlRecordStore
+
+BILLING_LOCK = 0x5375_6262  # PostgreSQL advisory lock key of the billing run: "Subb"
+PAYMENT_TYPE = 393  # association type of payments (subctl.schema.ASSOCIATION_OBJECTS)
+MAX_PASSES = 50  # passes over one day (each pass may make another event due the same day)
+STREAM_CHUNK = 2000
+
+# Where each kind of event is found: (the day column, the condition) on ``subscriptions s``;
+# the status is a literal so that the partial indexes serve (store/sql/schema.py).
+_FOUND_BY: dict[str, tuple[str, str]] = {
+    "resume": ("s.hs_resume_date", "s.hs_status = 'paused'"),
+    "cancellation": (
+        "s.hs_scheduled_cancellation_date",
+        "s.hs_status = 'active' AND s.hs_scheduled_cancellation_date IS NOT NULL",
+    ),
+    "retry": ("s.hs_next_payment_retry_date", "s.hs_status = 'unpaid'"),
+    "start": ("s.hs_recurring_billing_start_date", "s.hs_status = 'scheduled'"),
+    "renewal": ("s.hs_next_payment_due_date", "s.hs_status = 'active'"),
+}
+_PER_ROW_KINDS = ("resume", "cancellation", "retry")
+_TERM_REACHED = (
+    "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
+    " COALESCE(s.hs_number_of_completed_payments, 0) >= s.hs_recurring_billing_number_of_payments)"
+)
+# A bank (ACH) payment method, as ``services.billing`` tells it (no ``%`` in the SQL text: it
+# is the placeholder character of PostgreSQL's driver).
+_BANK = "SUBSTR(LOWER(TRIM(COALESCE(s.hs_payment_method, ''))), 1, 3) = 'ach'"
+_FREQUENCIES = ", ".join(f"'{value}'" for value, _label, _months in FREQUENCIES)
+
+
+def _ms(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days * DAY_MS
+
+
+def _day(ms: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=ms // DAY_MS)
+
+
+class SqlBilling:
+    def __init__(self, records: SqlRecordStore) -> None:
+        self.records = records
+        self.db = records.db
+        self._held: Any = None  # the cursor of a rolled-back run (``rolled_back``)
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        if self._held is not None:
+            yield self._held
+            return
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, _mark = self.records._cursor(conn)
+            self._lock(cursor)
+            yield cursor
+
+    def _lock(self, cursor: Any) -> None:
+        if self.db.is_sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        else:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (BILLING_LOCK,))
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        with self.db.errors(), self.db.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                cursor, _mark = self.records._cursor(conn)
+                self._lock(cursor)
+                self._held = cursor
+                yield
+            finally:
+                self._held = None
+                transaction.rollback()
+
+    # -- finding events -----------------------------------------------------------------------
+
+    def _settle_cut(self, day: dt.date, rules: PaymentRules) -> int:
+        """Bank payments made before this time settle on ``day`` or earlier."""
+        return _ms(day) + DAY_MS - rules.settlement_days * DAY_MS
+
+    def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
+        mark = self.db.mark
+        today = now.astimezone(dt.UTC).date()
+        out: dict[str, int] = {}
+        with self.db.reading() as cursor:
+            for kind, (column, condition) in _FOUND_BY.items():
+                cursor.execute(
+                    f"SELECT count(*) FROM subscriptions s WHERE {condition}"
+                    f" AND {column} <= {mark}",
+                    (_ms(today),),
+                )
+                out[kind] = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT count(*) FROM payments WHERE status = 'processing' AND kind = 'payment'"
+                f" AND created_at < {mark}",
+                (self._settle_cut(today, rules),),
+            )
+            out["settlement"] = int(cursor.fetchone()[0])
+        return {kind: n for kind, n in out.items() if n}
+
+    def next_day(self, until: dt.date, rules: PaymentRules) -> dt.date | None:
+        with self._reader() as cursor:
+            firsts: list[int] = []
+            for column, condition in _FOUND_BY.values():
+                cursor.execute(f"SELECT min({column}) FROM subscriptions s WHERE {condition}")
+                found = cursor.fetchone()[0]
+                if found is not None:
+                    firsts.append(int(found))
+            cursor.execute(
+                "SELECT min(created_at) FROM payments"
+                " WHERE status = 'processing' AND kind = 'payment'"
+            )
+            made = cursor.fetchone()[0]
+            if made is not None:
+                made = int(made)
+                firsts.append(made - made % DAY_MS + rules.settlement_days * DAY_MS)
+        if not firsts:
+            return None
+        first = _day(min(firsts))
+        return first if first <= until else None
+
+    @contextmanager
+    def _reader(self) -> Iterator[Any]:
+        if self._held is not None:
+            yield self._held
+        else:
+            with self.db.reading() as cursor:
+                yield cursor
+
+    # -- one day ------------------------------------------------------------------------------
+
+    def run_day(
+        self, day: dt.date, rules: PaymentRules, decide: Decide, job_id: int | None
+    ) -> DayResult:
+        result = DayResult()
+        with self._transaction() as cursor:
+            run = _Day(self, cursor, day, rules, decide, job_id, result)
+            for _ in range(MAX_PASSES):
+                done = 0
+                done += run.per_row("resume")
+                done += run.settlements()
+                done += run.per_row("cancellation")
+                done += run.per_row("retry")
+                done += run.charges("start")
+                done += run.charges("renewal")
+                if not done:
+                    break
+        return result
+
+    # -- the log ------------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        sub_id: int | None = None,
+        kinds: Sequence[str] = (),
+        job_id: int | None = None,
+    ) -> Iterator[BillingEvent]:
+        mark = self.db.mark
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append(f"at >= {mark}")
+            params.append(datetime_to_ms(since))
+        if sub_id is not None:
+            where.append(f"subscription_id = {mark}")
+            params.append(sub_id)
+        if kinds:
+            where.append(f"kind IN ({', '.join([mark] * len(kinds))})")
+            params.extend(kinds)
+        if job_id is not None:
+            where.append(f"job_id = {mark}")
+            params.append(job_id)
+        text = (
+            "SELECT e.id, e.subscription_id, e.kind, e.at, e.outcome, e.old_status, e.new_status,"
+            " e.amount, e.currency, COALESCE(e.payment_id, p.id), e.job_id, e.note"
+            " FROM billing_events e LEFT JOIN payments p ON p.billing_event_id = e.id"
+            + (" WHERE " + " AND ".join(f"e.{w}" for w in where) if where else "")
+            + " ORDER BY e.at, e.id"
+        )
+        with self.db.reading() as cursor:
+            cursor.execute(text, params)
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                for row in rows:
+                    yield _event(row)
+
+
+def _event(row: Sequence[Any]) -> BillingEvent:
+    eid, sid, kind, at, outcome, old, new, amount, currency, payment, job, note = row
+    return BillingEvent(
+        id=int(eid), subscription_id=int(sid), kind=kind,
+        at=from_storage(PropType.DATETIME, at), outcome=outcome, old_status=old, new_status=new,
+        amount=None if amount is None else money_from_storage(amount), currency=currency,
+        payment_id=None if payment is None else int(payment),
+        job_id=None if job is None else int(job), note=note,
+    )  # fmt: skip
+
+
+class _Day:
+    """The events of one day, in the transaction of ``cursor``."""
+
+    def __init__(
+        self,
+        billing: SqlBilling,
+        cursor: Any,
+        day: dt.date,
+        rules: PaymentRules,
+        decide: Decide,
+        job_id: int | None,
+        result: DayResult,
+    ) -> None:
+        self.records = billing.records
+        self.sqlite = billing.db.is_sqlite
+        self.mark = billing.db.mark
+        self.cursor = cursor
+        self.day = day
+        self.at = _ms(day)
+        self.rules = rules
+        self.decide = decide
+        self.job_id = job_id
+        self.result = result
+        self._emails: dict[int, str] = {}
+
+    def _count(self, kind: str, outcome: str, n: int) -> None:
+        if n:
+            key = (kind, outcome)
+            self.result.events[key] = self.result.events.get(key, 0) + n
+
+    def _declines_first_attempt(self) -> tuple[str, list[Any]]:
+        """SQL: the subscription's card declines the charge on its due date."""
+        suffixes = [*self.rules.declines, *self.rules.declines_first]
+        if not suffixes:
+            return "1 = 0", []
+        likes = " OR ".join(["COALESCE(s.hs_payment_method, '') LIKE " + self.mark] * len(suffixes))
+        return f"(NOT {_BANK} AND ({likes}))", [f"%{s}" for s in suffixes]
+
+    def _bank_fails(self) -> tuple[str, list[Any]]:
+        if not self.rules.bank_fails:
+            return "1 = 0", []
+        likes = " OR ".join(
+            ["COALESCE(s.hs_payment_method, '') LIKE " + self.mark] * len(self.rules.bank_fails)
+        )
+        return f"({likes})", [f"%{s}" for s in self.rules.bank_fails]
+
+    # -- charges: start, renewal --------------------------------------------------------------
+
+    def charges(self, kind: str) -> int:
+        column, condition = _FOUND_BY[kind]
+        base = f"{condition} AND {column} <= {self.mark}"
+        declines, declines_params = self._declines_first_attempt()
+        chargeable = (
+            "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
+            f" AND s.hs_recurring_billing_frequency IN ({_FREQUENCIES})"
+            f" AND NOT {_TERM_REACHED} AND NOT {declines}"
+        )
+        params = [self.at, *declines_params]
+        done = self._bulk_charges(kind, column, f"{base} AND {chargeable}", params)
+        # The rest: declined cards, expiries, subscriptions that cannot be charged.
+        dues = [
+            Due(kind="expiry" if term else kind, at=_day(int(cycle)), subscription=sub)
+            for sub, cycle, term in self._subscriptions(
+                f"{base} AND NOT ({chargeable})", params, column, _TERM_REACHED
+            )
+        ]
+        return done + self._write(dues)
+
+    def _bulk_charges(self, kind: str, column: str, where: str, params: list[Any]) -> int:
+        cur, m = self.cursor, self.mark
+        # The next due date of each distinct (cycle day, frequency, start date, due date).
+        cur.execute(
+            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency,"
+            " s.hs_recurring_billing_start_date, s.hs_next_payment_due_date"
+            f" FROM subscriptions s WHERE {where}",
+            params,
+        )
+        combos = cur.fetchall()
+        if not combos:
+            return 0
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _billing_next (cycle BIGINT, frequency TEXT,"
+            " start_key BIGINT, due_key BIGINT, next_due BIGINT, old_text TEXT, new_text TEXT)"
+        )
+        cur.execute("DELETE FROM _billing_next")
+        rows = []
+        for cycle, frequency, start, old_due in combos:
+            start_day = None if start is None else _day(int(start)).day
+            try:
+                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), start_day)
+            except ValueError:
+                continue  # an unknown frequency: handed to ``decide`` (cannot be charged)
+            rows.append((int(cycle), frequency, -1 if start is None else int(start),
+                         -1 if old_due is None else int(old_due), _ms(nxt),
+                         None if old_due is None else _day(int(old_due)).isoformat(),
+                         nxt.isoformat()))  # fmt: skip
+        if not rows:
+            return 0
+        cur.executemany(f"INSERT INTO _billing_next VALUES ({', '.join([m] * 7)})", rows)
+        join = (
+            f"JOIN _billing_next n ON n.cycle = {column}"
+            " AND n.frequency = s.hs_recurring_billing_frequency"
+            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
+        )
+        cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
+        (before,) = cur.fetchone()
+        outcome = f"CASE WHEN {_BANK} THEN 'processing' ELSE 'succeeded' END"
+        cur.execute(
+            "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
+            " new_status, amount, currency, job_id)"
+            f" SELECT s.hs_object_id, CAST({m} AS TEXT), {column}, {outcome}, s.hs_status,"
+            f" 'active', s.hs_next_payment_amount, s.hs_currency_code, CAST({m} AS BIGINT)"
+            f" FROM subscriptions s {join} WHERE {where} ORDER BY s.hs_object_id",
+            [kind, self.job_id, *params],
+        )
+        new = f"e.id > {m}"
+        cur.execute(f"SELECT e.outcome, e.currency, count(*), sum(e.amount) FROM billing_events e"
+                    f" WHERE {new} GROUP BY e.outcome, e.currency", (before,))  # fmt: skip
+        done = 0
+        for outcome_, currency, n, total in cur.fetchall():
+            done += int(n)
+            self._count(kind, outcome_, int(n))
+            charged = self.result.charged
+            charged[currency] = charged.get(currency, Decimal(0)) + money_from_storage(total)
+        cur.execute(
+            "INSERT INTO payments (amount, currency, status, method, kind, created_at,"
+            " billing_event_id)"
+            " SELECT e.amount, e.currency, e.outcome,"
+            " CASE WHEN e.outcome = 'processing' THEN 'ach' ELSE 'card' END, 'payment', e.at, e.id"
+            f" FROM billing_events e WHERE {new} ORDER BY e.id",
+            (before,),
+        )
+        cur.execute(
+            "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+            f" SELECT e.subscription_id, 'payment', p.id, {PAYMENT_TYPE}"
+            f" FROM billing_events e JOIN payments p ON p.billing_event_id = e.id WHERE {new}",
+            (before,),
+        )
+        self._charge_history(kind, new, before)
+        status = "hs_status = 'active', " if kind == "start" else ""
+        done_payments = "CASE WHEN e.outcome = 'succeeded' THEN 1 ELSE 0 END"
+        collected = "CASE WHEN e.outcome = 'succeeded' THEN e.amount ELSE 0 END"
+        cur.execute(
+            f"UPDATE subscriptions SET {status}hs_next_payment_due_date = n.next_due,"
+            " hs_last_payment_amount = e.amount, hs_last_payment_status = e.outcome,"
+            " hs_last_payment_date = e.at,"
+            " hs_number_of_completed_payments ="
+            f" COALESCE(hs_number_of_completed_payments, 0) + {done_payments},"
+            f" hs_total_collected_amount = COALESCE(hs_total_collected_amount, 0) + {collected},"
+            " hs_lastmodifieddate = e.at"
+            " FROM billing_events e, _billing_next n"
+            f" WHERE {new} AND subscriptions.hs_object_id = e.subscription_id"
+            f" AND n.cycle = subscriptions.{column[2:]}"
+            " AND n.frequency = subscriptions.hs_recurring_billing_frequency"
+            " AND n.start_key = COALESCE(subscriptions.hs_recurring_billing_start_date, -1)"
+            " AND n.due_key = COALESCE(subscriptions.hs_next_payment_due_date, -1)",
+            (before,),
+        )
+        return done
+
+    def _charge_history(self, kind: str, new: str, before: int) -> None:
+        """History of a set-based charge, from the values it replaces (before the UPDATE)."""
+        cur, m = self.cursor, self.mark
+        column = _FOUND_BY[kind][0][2:]
+        history = (
+            "INSERT INTO property_history (subscription_id, property, old_value, new_value,"
+            " changed_at, source)"
+        )
+        src = "FROM billing_events e JOIN subscriptions s ON s.hs_object_id = e.subscription_id"
+        cur.execute(
+            f"{history} SELECT e.subscription_id, 'hs_next_payment_due_date', n.old_text,"
+            f" n.new_text, e.at, 'billing' {src} JOIN _billing_next n ON n.cycle = s.{column}"
+            " AND n.frequency = s.hs_recurring_billing_frequency"
+            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
+            f" WHERE {new} AND (n.old_text IS NULL OR n.old_text <> n.new_text) ORDER BY e.id",
+            (before,),
+        )
+        if kind == "start":
+            cur.execute(
+                f"{history} SELECT e.subscription_id, 'hs_status', e.old_status, 'active', e.at,"
+                f" 'billing' {src} WHERE {new} ORDER BY e.id",
+                (before,),
+            )
+        cur.execute(
+            f"{history} SELECT e.subscription_id, 'hs_last_payment_status',"
+            f" s.hs_last_payment_status, e.outcome, e.at, 'billing' {src} WHERE {new}"
+            " AND (s.hs_last_payment_status IS NULL OR s.hs_last_payment_status <> e.outcome)"
+            " ORDER BY e.id",
+            (before,),
+        )
+        # Amounts change rarely (a new price, the first payment): their text is the codec's.
+        cur.execute(
+            f"SELECT e.subscription_id, s.hs_last_payment_amount, e.amount, e.at {src}"
+            f" WHERE {new} AND (s.hs_last_payment_amount IS NULL"
+            " OR s.hs_last_payment_amount <> e.amount) ORDER BY e.id",
+            (before,),
+        )
+        changed = cur.fetchall()
+        if changed:
+            read = _reader(_property("hs_last_payment_amount", self.records))
+            cur.executemany(
+                f"{history} VALUES ({', '.join([m] * 6)})",
+                [(sid, "hs_last_payment_amount", _text(read(old)), _text(read(amount)), at,
+                  "billing")
+                 for sid, old, amount, at in changed],
+            )  # fmt: skip
+
+    # -- settlements of bank payments ---------------------------------------------------------
+
+    def settlements(self) -> int:
+        cur, m = self.cursor, self.mark
+        cut = _ms(self.day) + DAY_MS - self.rules.settlement_days * DAY_MS
+        fails, fail_params = self._bank_fails()
+        settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
+        found = (
+            "FROM payments p JOIN associations a ON a.object_type = 'payment'"
+            " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
+            f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
+        )
+        cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
+        (before,) = cur.fetchone()
+        cur.execute(
+            "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
+            " new_status, amount, currency, payment_id, job_id)"
+            f" SELECT s.hs_object_id, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
+            f" s.hs_status, p.amount, p.currency, p.id, CAST({m} AS BIGINT) {found}"
+            f" AND NOT {fails}"
+            " ORDER BY p.id",
+            [self.job_id, cut, *fail_params],
+        )
+        new = f"e.id > {m}"
+        cur.execute(f"SELECT count(*) FROM billing_events e WHERE {new}", (before,))
+        done = int(cur.fetchone()[0])
+        if done:
+            self._count("settlement", "succeeded", done)
+            events = f"SELECT e.payment_id FROM billing_events e WHERE {new}"
+            latest = (
+                "s.hs_last_payment_status = 'processing' AND s.hs_last_payment_date = p.created_at"
+            )
+            cur.execute(
+                "INSERT INTO property_history (subscription_id, property, old_value, new_value,"
+                " changed_at, source)"
+                " SELECT e.subscription_id, 'hs_last_payment_status', 'processing', 'succeeded',"
+                " e.at, 'billing' FROM billing_events e JOIN payments p ON p.id = e.payment_id"
+                " JOIN subscriptions s ON s.hs_object_id = e.subscription_id"
+                f" WHERE {new} AND {latest} ORDER BY e.id",
+                (before,),
+            )
+            cur.execute(
+                "UPDATE subscriptions SET hs_last_payment_status = CASE WHEN"
+                " hs_last_payment_status = 'processing' AND hs_last_payment_date = p.created_at"
+                " THEN 'succeeded' ELSE hs_last_payment_status END,"
+                " hs_number_of_completed_payments = COALESCE(hs_number_of_completed_payments, 0)"
+                " + 1, hs_total_collected_amount = COALESCE(hs_total_collected_amount, 0)"
+                " + p.amount, hs_lastmodifieddate = e.at"
+                " FROM billing_events e, payments p"
+                f" WHERE {new} AND p.id = e.payment_id"
+                " AND subscriptions.hs_object_id = e.subscription_id",
+                (before,),
+            )
+            cur.execute(
+                f"UPDATE payments SET status = 'succeeded' WHERE id IN ({events})", (before,)
+            )
+        # The bank payments that fail: decided one by one.
+        cur.execute(
+            f"SELECT s.hs_object_id, p.id, p.amount, p.currency, p.method, p.created_at {found}"
+            f" AND {fails} ORDER BY p.id",
+            [cut, *fail_params],
+        )
+        failing = cur.fetchall()
+        if not failing:
+            return done
+        subs = self._load([int(r[0]) for r in failing])
+        dues = []
+        for sid, pid, amount, currency, method, created in failing:
+            payment = Payment(
+                id=int(pid), amount=money_from_storage(amount), currency=currency,
+                status="processing", method=method, kind="payment",
+                created_at=from_storage(PropType.DATETIME, created),
+            )  # fmt: skip
+            settles = _day(int(created)) + dt.timedelta(days=self.rules.settlement_days)
+            dues.append(Due(kind="settlement", at=settles, subscription=subs[int(sid)],
+                            payment=payment))  # fmt: skip
+        return done + self._write(dues)
+
+    # -- events decided one by one ------------------------------------------------------------
+
+    def per_row(self, kind: str) -> int:
+        column, condition = _FOUND_BY[kind]
+        dues = [
+            Due(kind=kind, at=_day(int(day)), subscription=sub)
+            for sub, day, _term in self._subscriptions(
+                f"{condition} AND {column} <= {self.mark}", [self.at], column, "1 = 0"
+            )
+        ]
+        return self._write(dues)
+
+    def _subscriptions(
+        self, where: str, params: list[Any], column: str, flag: str
+    ) -> Iterator[tuple[Any, Any, bool]]:
+        """Subscriptions matching ``where`` (typed), with their ``column`` and ``flag``."""
+        cur = self.cursor
+        cur.execute(
+            f"SELECT s.hs_object_id, {column}, {flag} FROM subscriptions s WHERE {where}"
+            " ORDER BY s.hs_object_id",
+            params,
+        )
+        found = cur.fetchall()
+        subs = self._load([int(r[0]) for r in found])
+        for sid, day, flagged in found:
+            yield subs[int(sid)], day, bool(flagged)
+
+    def _load(self, ids: list[int]) -> dict[int, Any]:
+        """The subscriptions (every property, typed) with their buyers' e-mails, read in this
+        transaction."""
+        from subctl.store.base import Subscription
+
+        if not ids:
+            return {}
+        cur, m = self.cursor, self.mark
+        props = list(self.records.properties())
+        readers = [(p.name, _reader(p)) for p in props]
+        columns = ", ".join(f'"{p.column}"' for p in props)
+        out: dict[int, Subscription] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            cur.execute(
+                f"SELECT {columns} FROM subscriptions WHERE hs_object_id IN"
+                f" ({', '.join([m] * len(part))})",
+                part,
+            )
+            for row in cur.fetchall():
+                values = {name: read(raw) for (name, read), raw in zip(readers, row, strict=True)}
+                out[int(values["hs_object_id"])] = Subscription(int(values["hs_object_id"]), values)
+        self._emails = self._buyer_emails(ids)
+        return out
+
+    def _buyer_emails(self, ids: list[int]) -> dict[int, str]:
+        cur, m = self.cursor, self.mark
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            cur.execute(
+                "SELECT a.subscription_id, e.email FROM associations a"
+                " JOIN contact_emails e ON e.contact_id = a.object_id"
+                f" WHERE a.object_type = 'contact' AND a.subscription_id IN"
+                f" ({', '.join([m] * len(part))})"
+                " ORDER BY a.subscription_id, a.object_id, e.position",
+                part,
+            )
+            for sid, email in cur.fetchall():
+                out.setdefault(int(sid), email)
+        return out
+
+    def _write(self, dues: list[Due]) -> int:
+        if not dues:
+            return 0
+        emails = self._emails
+        dues = [
+            Due(kind=d.kind, at=d.at, subscription=d.subscription, payment=d.payment,
+                email=emails.get(d.subscription.id))
+            for d in dues
+        ]  # fmt: skip
+        ops = [op for op in self.decide(dues) if isinstance(op, Bill)]
+        cur, m = self.cursor, self.mark
+        event_ids: list[int] = []
+        for op in ops:
+            amount = op.charge.amount if op.charge else op.amount
+            currency = op.charge.currency if op.charge else op.currency
+            cur.execute(
+                "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
+                " new_status, amount, currency, payment_id, job_id, note)"
+                f" VALUES ({', '.join([m] * 11)}) RETURNING id",
+                (op.subscription_id, op.kind, _ms(op.day), op.outcome, op.old_status,
+                 op.new_status, None if amount is None else float(amount), currency,
+                 None if op.settles is None else op.settles[0], self.job_id, op.note),
+            )  # fmt: skip
+            event_ids.append(int(cur.fetchone()[0]))
+            self._count(op.kind, op.outcome, 1)
+            if op.charge is not None and op.charge.status != "failed":
+                charged = self.result.charged
+                charged[op.charge.currency] = charged.get(op.charge.currency, Decimal(0)) + (
+                    op.charge.amount
+                )
+            self.result.emails += len(op.messages)
+        write_ops(cur, m, self.sqlite, self.records.properties(), ops)
+        with_charges = [(op, eid) for op, eid in zip(ops, event_ids, strict=True) if op.charge]
+        _charges(cur, m, self.sqlite, [(op.subscription_id, op.charge) for op, _ in with_charges
+                                       if op.charge is not None],
+                 [eid for _, eid in with_charges])  # fmt: skip
+        settled = [op.settles for op in ops if op.settles is not None]
+        if settled:
+            cur.executemany(
+                f"UPDATE payments SET status = {m} WHERE id = {m}",
+                [(status, pid) for pid, status in settled],
+            )
+        return len(ops)
+
+
+def _property(name: str, records: SqlRecordStore) -> Any:
+    prop = records.properties().get(name)
+    assert prop is not None
+    return prop
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
