@@ -61,7 +61,9 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   becomes active again once its payment succeeds): a succeeded payment of the next payment
   amount settles the billing cycle that was due on the next payment due date, so that date
   moves one billing period on (one payment settles one cycle), ``hs_last_payment_status``
-  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount. The payment's method is the
+  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount; the last payment date, the
+  completed payments (by the periods settled) and the total collected follow, and a retry the
+  billing run had scheduled is dropped. The payment's method is the
   subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``). While a bank
   (ACH) payment of the subscription is still processing, ``pay`` fails: that payment settles
   the debt when it succeeds, and recording another would charge the buyer twice.
@@ -1071,7 +1073,7 @@ def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Dec
     next_due = due if isinstance(due, dt.date) else None
     if next_due is not None:
         note += f"; next payment due {next_due}"
-    d.op = _op(ops.Pay, ctx, sub, charge=charge, next_payment_due_date=next_due)
+    d.op = _op(ops.Pay, ctx, sub, charge=charge, next_payment_due_date=next_due, periods=periods)
     d.new_status = "active"
     d.note = note
     return d
