@@ -43,18 +43,44 @@ PAYMENT_TYPE = 393  # association type of payments (subctl.schema.ASSOCIATION_OB
 MAX_PASSES = 50  # passes over one day (each pass may make another event due the same day)
 STREAM_CHUNK = 2000
 
-# Where each kind of event is found: (the day column, the condition) on ``subscriptions s``;
-# the status is a literal so that the partial indexes serve (store/sql/schema.py).
-_FOUND_BY: dict[str, tuple[str, str]] = {
-    "resume": ("s.hs_resume_date", "s.hs_status = 'paused'"),
+# Where each kind of event is found: (the day column, the condition on ``subscriptions s``, the
+# index that finds it). The status is a literal so that the partial indexes qualify
+# (store/sql/schema.py); SQLite is told the index (``INDEXED BY``): without statistics it
+# prefers the status's equality on ix_subscriptions_status_due, which scans every subscription
+# of the status.
+_FOUND_BY: dict[str, tuple[str, str, str]] = {
+    "resume": ("s.hs_resume_date", "s.hs_status = 'paused'", "ix_subscriptions_paused_resume"),
     "cancellation": (
         "s.hs_scheduled_cancellation_date",
         "s.hs_status = 'active' AND s.hs_scheduled_cancellation_date IS NOT NULL",
+        "ix_subscriptions_scheduled_cancellation",
     ),
-    "retry": ("s.hs_next_payment_retry_date", "s.hs_status = 'unpaid'"),
-    "start": ("s.hs_recurring_billing_start_date", "s.hs_status = 'scheduled'"),
-    "renewal": ("s.hs_next_payment_due_date", "s.hs_status = 'active'"),
+    "retry": (
+        "s.hs_next_payment_retry_date",
+        "s.hs_status = 'unpaid'",
+        "ix_subscriptions_unpaid_retry",
+    ),
+    "start": (
+        "s.hs_recurring_billing_start_date",
+        "s.hs_status = 'scheduled'",
+        "ix_subscriptions_scheduled_start",
+    ),
+    "renewal": (
+        "s.hs_next_payment_due_date",
+        "s.hs_status = 'active'",
+        "ix_subscriptions_status_due",
+    ),
 }
+
+
+def _subscriptions(kind: str, sqlite: bool) -> str:
+    """``subscriptions s``, through the index that finds events of ``kind`` (SQLite)."""
+    return f"subscriptions s INDEXED BY {_FOUND_BY[kind][2]}" if sqlite else "subscriptions s"
+
+
+_PROCESSING = "payments p INDEXED BY ix_payments_processing"
+
+
 _PER_ROW_KINDS = ("resume", "cancellation", "retry")
 _TERM_REACHED = (
     "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
@@ -120,17 +146,19 @@ class SqlBilling:
     def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
         mark = self.db.mark
         today = now.astimezone(dt.UTC).date()
+        sqlite = self.db.is_sqlite
         out: dict[str, int] = {}
         with self.db.reading() as cursor:
-            for kind, (column, condition) in _FOUND_BY.items():
+            for kind, (column, condition, _index) in _FOUND_BY.items():
                 cursor.execute(
-                    f"SELECT count(*) FROM subscriptions s WHERE {condition}"
+                    f"SELECT count(*) FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
                     f" AND {column} <= {mark}",
                     (_ms(today),),
                 )
                 out[kind] = int(cursor.fetchone()[0])
             cursor.execute(
-                "SELECT count(*) FROM payments WHERE status = 'processing' AND kind = 'payment'"
+                f"SELECT count(*) FROM {_PROCESSING if sqlite else 'payments p'}"
+                " WHERE p.status = 'processing' AND p.kind = 'payment'"
                 f" AND created_at < {mark}",
                 (self._settle_cut(today, rules),),
             )
@@ -138,16 +166,19 @@ class SqlBilling:
         return {kind: n for kind, n in out.items() if n}
 
     def next_day(self, until: dt.date, rules: PaymentRules) -> dt.date | None:
+        sqlite = self.db.is_sqlite
         with self._reader() as cursor:
             firsts: list[int] = []
-            for column, condition in _FOUND_BY.values():
-                cursor.execute(f"SELECT min({column}) FROM subscriptions s WHERE {condition}")
+            for kind, (column, condition, _index) in _FOUND_BY.items():
+                cursor.execute(
+                    f"SELECT min({column}) FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
+                )
                 found = cursor.fetchone()[0]
                 if found is not None:
                     firsts.append(int(found))
             cursor.execute(
-                "SELECT min(created_at) FROM payments"
-                " WHERE status = 'processing' AND kind = 'payment'"
+                f"SELECT min(p.created_at) FROM {_PROCESSING if sqlite else 'payments p'}"
+                " WHERE p.status = 'processing' AND p.kind = 'payment'"
             )
             made = cursor.fetchone()[0]
             if made is not None:
@@ -296,7 +327,7 @@ class _Day:
     # -- charges: start, renewal --------------------------------------------------------------
 
     def charges(self, kind: str) -> int:
-        column, condition = _FOUND_BY[kind]
+        column, condition, _index = _FOUND_BY[kind]
         base = f"{condition} AND {column} <= {self.mark}"
         declines, declines_params = self._declines_first_attempt()
         chargeable = (
@@ -310,7 +341,7 @@ class _Day:
         dues = [
             Due(kind="expiry" if term else kind, at=_day(int(cycle)), subscription=sub)
             for sub, cycle, term in self._subscriptions(
-                f"{base} AND NOT ({chargeable})", params, column, _TERM_REACHED
+                kind, f"{base} AND NOT ({chargeable})", params, _TERM_REACHED
             )
         ]
         return done + self._write(dues)
@@ -322,7 +353,7 @@ class _Day:
         cur.execute(
             f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency, {self._billing_day('s')},"
             " s.hs_next_payment_due_date"
-            f" FROM subscriptions s WHERE {where}",
+            f" FROM {_subscriptions(kind, self.sqlite)} WHERE {where}",
             params,
         )
         combos = cur.fetchall()
@@ -365,7 +396,8 @@ class _Day:
             " new_status, amount, currency, job_id)"
             f" SELECT s.hs_object_id, CAST({m} AS TEXT), {column}, {outcome}, s.hs_status,"
             f" 'active', s.hs_next_payment_amount, s.hs_currency_code, CAST({m} AS BIGINT)"
-            f" FROM subscriptions s {join} WHERE {where} ORDER BY s.hs_object_id",
+            f" FROM {_subscriptions(kind, self.sqlite)} {join} WHERE {where}"
+            " ORDER BY s.hs_object_id",
             [kind, self.job_id, *params],
         )
         new = f"e.id > {m}"
@@ -469,7 +501,8 @@ class _Day:
         fails, fail_params = self._bank_fails()
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
         found = (
-            "FROM payments p JOIN associations a ON a.object_type = 'payment'"
+            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            " JOIN associations a ON a.object_type = 'payment'"
             " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
             f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
         )
@@ -542,22 +575,25 @@ class _Day:
     # -- events decided one by one ------------------------------------------------------------
 
     def per_row(self, kind: str) -> int:
-        column, condition = _FOUND_BY[kind]
+        column, condition, _index = _FOUND_BY[kind]
         dues = [
             Due(kind=kind, at=_day(int(day)), subscription=sub)
             for sub, day, _term in self._subscriptions(
-                f"{condition} AND {column} <= {self.mark}", [self.at], column, "1 = 0"
+                kind, f"{condition} AND {column} <= {self.mark}", [self.at], "1 = 0"
             )
         ]
         return self._write(dues)
 
     def _subscriptions(
-        self, where: str, params: list[Any], column: str, flag: str
+        self, kind: str, where: str, params: list[Any], flag: str
     ) -> Iterator[tuple[Any, Any, bool]]:
-        """Subscriptions matching ``where`` (typed), with their ``column`` and ``flag``."""
+        """Subscriptions matching ``where`` (typed), with the day of their ``kind`` of event
+        and ``flag``."""
         cur = self.cursor
+        column = _FOUND_BY[kind][0]
         cur.execute(
-            f"SELECT s.hs_object_id, {column}, {flag} FROM subscriptions s WHERE {where}"
+            f"SELECT s.hs_object_id, {column}, {flag} FROM {_subscriptions(kind, self.sqlite)}"
+            f" WHERE {where}"
             " ORDER BY s.hs_object_id",
             params,
         )
