@@ -107,6 +107,11 @@ def test_subctl_now_takes_precedence_over_the_set_clock(
         "SUBCTL_NOW",
         "2026-12-26T12:00:00.000Z",
     )
+    back = clocked("clock advance 1d")  # from SUBCTL_NOW: the set clock never moves back
+    assert (back.exit_code, back.stdout) == (2, "")
+    assert back.stderr.startswith(
+        "Error: 2026-11-28T00:00:00.000Z is before the workspace's time (2026-12-26T12:00:00.000Z)"
+    )
     monkeypatch.delenv("SUBCTL_NOW")
     assert shown(doc(clocked, "clock --format json"))["time"] == "2026-12-26T12:00:00.000Z"
 

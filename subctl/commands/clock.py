@@ -117,9 +117,11 @@ def _move(app: AppContext, to: dt.datetime, *, dry_run: bool, fmt: Format) -> No
     from subctl.services import billing as svc
 
     current = app.clock()
+    # SUBCTL_NOW may be behind the set clock: that one never moves back either
+    floor = max(current, app.clock_setting() or current)
     try:
-        if to < current or not dry_run:  # back in time: refused before anything is set
-            svc.set_clock(app.workspace(), to, current)
+        if to < floor or not dry_run:  # back in time: refused before anything is set
+            svc.set_clock(app.workspace(), to, floor)
     except InputError as exc:
         raise UsageError(exc.problem, hint=_FORWARD) from None
     if not dry_run:
@@ -187,7 +189,7 @@ def clock_set(
 ) -> None:
     """Set the workspace's clock to a later time and run billing up to it.
 
-    Example: subctl clock set 2027-03-01
+    Example: subctl clock set +1m
     """
     from subctl.commands.billing import parse_when
 
