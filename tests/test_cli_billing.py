@@ -15,10 +15,10 @@ from tests.conftest import Invoke, WorkspaceCase, checksum
 ACTIVE, UNPAID, SCHEDULED = 1, 2, 5
 DUE = "1 billing event due; run subctl billing run\n"
 LOG_HEADER = (
-    "id,day,subscription_id,kind,outcome,old_status,new_status,amount,currency,payment_id,"
+    "id,day,subscription_id,kind,outcome,amount,currency,old_status,new_status,payment_id,"
     "job_id,note\n"
 )
-SETTLED = "1,2025-01-07,2,settlement,succeeded,unpaid,unpaid,1200.00,EUR,900,1,\n"
+SETTLED = "1,2025-01-07,2,settlement,succeeded,1200.00,EUR,unpaid,unpaid,900,1,\n"
 
 
 def ok(invoke: Invoke, args: str) -> Any:
@@ -69,7 +69,7 @@ def test_a_run_is_a_journaled_job_and_runs_once(seeded: Invoke, ws: WorkspaceCas
     )
     assert ok(seeded, "jobs --format csv").stdout == (
         "id,command,selection,status,total,ok,skipped,failed,attention,unprocessed,created_at\n"
-        "1,subctl billing run --until 2026-11-26T12:00:00Z,every subscription with an event due,"
+        "1,billing run --until 2026-11-26T12:00:00Z,every subscription with an event due,"
         "done,,,,,,,2026-11-26T12:00:00.000Z\n"
     )
     assert ok(seeded, "jobs results 1 --format csv").stdout == LOG_HEADER + SETTLED
@@ -134,15 +134,15 @@ def test_the_summary_as_a_table(seeded: Invoke) -> None:
 def test_log_filters_and_formats(billed: Invoke) -> None:
     log = ok(billed, "billing log --format csv").stdout
     assert log == LOG_HEADER + SETTLED + (
-        "2,2026-12-01,1,renewal,succeeded,active,active,99.00,USD,901,2,\n"
-        "3,2027-01-01,5,start,succeeded,scheduled,active,49.50,GBP,902,2,\n"
-        "4,2027-01-01,1,renewal,succeeded,active,active,99.00,USD,903,2,\n"
+        "2,2026-12-01,1,renewal,succeeded,99.00,USD,active,active,901,2,\n"
+        "3,2027-01-01,5,start,succeeded,49.50,GBP,scheduled,active,902,2,\n"
+        "4,2027-01-01,1,renewal,succeeded,99.00,USD,active,active,903,2,\n"
     )
     rows = json.loads(ok(billed, "billing log --kind start --format json").stdout)
     assert rows == [
         {"id": 3, "day": "2027-01-01", "subscription_id": 5, "kind": "start",
-         "outcome": "succeeded", "old_status": "scheduled", "new_status": "active",
-         "amount": 49.5, "currency": "GBP", "payment_id": 902, "job_id": 2, "note": None}
+         "outcome": "succeeded", "amount": 49.5, "currency": "GBP", "old_status": "scheduled",
+         "new_status": "active", "payment_id": 902, "job_id": 2, "note": None}
     ]  # fmt: skip
 
     def ids(args: str) -> list[int]:

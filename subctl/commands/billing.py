@@ -37,10 +37,10 @@ LOG_COLUMNS = [
     Column("subscription_id", "Subscription"),
     Column("kind", "Event"),
     Column("outcome", "Outcome"),
-    Column("old_status", "Old status"),
-    Column("new_status", "New status"),
     Column("amount", "Amount"),
     Column("currency", "Currency"),
+    Column("old_status", "Old status"),
+    Column("new_status", "New status"),
     Column("payment_id", "Payment"),
     Column("job_id", "Job"),
     Column("note", "Note"),
@@ -149,7 +149,8 @@ def run_billing(
 
     out = app.out
     first = start.date()
-    total = max((until.date() - first).days, 1)
+    # From where the clock was, a bar of days; without one (billing run), a pulse.
+    total = (until.date() - first).days if until.date() > first else None
     with out.progress(f"Billing up to {until.date()}", total) as advance:
         last = first
 
@@ -163,9 +164,14 @@ def run_billing(
             summary = svc.run(app.billing(), app.workspace(), until, now=app.clock(),
                               dry_run=dry_run, progress=progress, job_id=job_id)  # fmt: skip
         except KeyboardInterrupt:
-            what = "nothing was changed" if dry_run else "the days billed so far are kept"
-            hint = None if dry_run else "`subctl billing run` finishes it (nothing is done twice)"
-            raise Aborted(f"interrupted: {what}", hint=hint) from None
+            if dry_run:
+                raise Aborted("interrupted: nothing was changed") from None
+            job = app.workspace().unfinished_job(svc.JOB_FINGERPRINT)
+            resume = f" (or `subctl jobs resume {job.id}`)" if job is not None else ""
+            raise Aborted(
+                "interrupted: the days billed so far are kept",
+                hint=f"`subctl billing run`{resume} finishes it; nothing is done twice",
+            ) from None
     out.detail(summary_document(summary, **extra), fmt)
     out.success(summary_message(summary))
 
@@ -223,10 +229,10 @@ def event_row(event: BillingEvent) -> dict[str, Any]:
         "subscription_id": event.subscription_id,
         "kind": event.kind,
         "outcome": event.outcome,
-        "old_status": event.old_status,
-        "new_status": event.new_status,
         "amount": event.amount,
         "currency": event.currency,
+        "old_status": event.old_status,
+        "new_status": event.new_status,
         "payment_id": event.payment_id,
         "job_id": event.job_id,
         "note": event.note,

@@ -96,7 +96,7 @@ def _billing_command(job: Job) -> str:
     from subctl import codec
     from subctl.services.billing import run_until
 
-    return f"subctl billing run --until {codec.short_datetime(run_until(job.action))}"
+    return f"billing run --until {codec.short_datetime(run_until(job.action))}"
 
 
 def _list(ctx: typer.Context, fmt: Format) -> None:
