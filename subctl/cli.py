@@ -10,7 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from subctl import __version__
-from subctl.commands import associate, jobs, lifecycle, properties, subscriptions, workspace
+from subctl.commands import (
+    associate,
+    billing,
+    clock,
+    jobs,
+    lifecycle,
+    properties,
+    subscriptions,
+    workspace,
+)
 from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
 from subctl.commands._command import SubctlGroup, use_subctl_classes
@@ -101,6 +110,8 @@ lifecycle.register(app)
 associate.register(app)
 properties.register(app)
 jobs.register(app)
+clock.register(app)
+billing.register(app)
 workspace.register(app)
 config_cmd.register(app)
 use_subctl_classes(app)

@@ -53,13 +53,43 @@ class AppContext:
     out: Output = field(default_factory=Output)
     workspace_target: str | None = None  # --workspace PATH|URL
     profile: str | None = None  # --profile NAME
-    clock: Callable[[], dt.datetime] = system_clock
+    clock: Callable[[], dt.datetime] = None  # type: ignore[assignment]  # see __post_init__
     prompter: Prompter = None  # type: ignore[assignment]  # set in __post_init__
     _local: LocalBackend | None = None
+    _set_clock: dt.datetime | None = None
+    _set_clock_read: bool = False
 
     def __post_init__(self) -> None:
         if self.prompter is None:
             self.prompter = QuestionaryPrompter(self.out)
+        if self.clock is None:
+            self.clock = self.workspace_clock
+
+    def workspace_clock(self) -> dt.datetime:
+        """Now, for every verb: ``SUBCTL_NOW`` when set (one command), else the workspace's
+        clock when it has been set (``subctl clock``), else the system clock."""
+        if os.environ.get("SUBCTL_NOW"):
+            return system_clock()
+        set_clock = self.clock_setting()
+        return set_clock if set_clock is not None else system_clock()
+
+    def clock_setting(self) -> dt.datetime | None:
+        """The workspace's set clock (None: the system clock), read once per process and only
+        from a workspace that exists: asking the time never creates one."""
+        if not self._set_clock_read:
+            self._set_clock_read = True
+            try:
+                backend = self._backend()
+            except SubctlError:  # no workspace, or one that cannot be opened: say so later
+                return None
+            from subctl.services.billing import workspace_clock
+
+            self._set_clock = workspace_clock(backend.workspace)
+        return self._set_clock
+
+    def clock_moved(self, to: dt.datetime | None) -> None:
+        """The workspace's clock was set (``to``) or reset (None) by this command."""
+        self._set_clock, self._set_clock_read = to, True
 
     @classmethod
     def from_typer(cls, ctx: typer.Context) -> AppContext:

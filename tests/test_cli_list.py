@@ -19,6 +19,21 @@ from tests.conftest import Invoke, WorkspaceCase
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
+@pytest.fixture
+def seeded(seeded: Invoke) -> Invoke:
+    """The seeded workspace, billed up to the clock: no billing events due, so that ``list``
+    says on stderr only what these tests look at (tests/test_cli_billing.py: the warning)."""
+    assert seeded("billing run").exit_code == 0
+    return seeded
+
+
+@pytest.fixture
+def demo(demo: Invoke) -> Invoke:
+    """The demo workspace, billed up to the clock (as ``seeded``)."""
+    assert demo("billing run").exit_code == 0
+    return demo
+
+
 def ids(result_stdout: str) -> list[int]:
     return [row["hs_object_id"] for row in json.loads(result_stdout)]
 
@@ -307,6 +322,7 @@ def test_quitting_the_pager_early_says_nothing_more(invoke: Invoke) -> None:
     """``q`` after the first screen: the command ends quietly, with 0 and no false note (the
     table is larger than a pipe's buffer, so the pager leaves while subctl still writes)."""
     assert invoke("demo --count 3000").exit_code == 0
+    assert invoke("billing run").exit_code == 0
     quits = f"{sys.executable} -c 'import sys; sys.stdin.readline()'"
     shown = run_on_terminal(["list", "--all", "--fields", "id,name"], {"SUBCTL_PAGER": quits})
     assert shown == ""

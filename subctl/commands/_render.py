@@ -15,6 +15,13 @@ PAYMENT_COLUMNS = [
     Column("method", "Method"),
     Column("kind", "Kind"),
 ]
+TIMELINE_COLUMNS = [
+    Column("day", "Day"),
+    Column("kind", "Event"),
+    Column("outcome", "Outcome"),
+    Column("amount", "Amount"),
+    Column("status", "Status"),
+]
 
 
 def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[Block]:
@@ -65,6 +72,15 @@ def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[
                  for c in document["history"]],
             )
         )  # fmt: skip
+    if document.get("events"):  # the billing timeline (local workspace)
+        rows = [
+            {"day": text_value(e["day"]), "kind": e["kind"], "outcome": e["outcome"],
+             "amount": f"{e['amount']} {e['currency']}" if e["amount"] is not None else "",
+             "status": f"{e['old_status']} → {e['new_status']}"
+             if e["new_status"] and e["new_status"] != e["old_status"] else ""}
+            for e in document["events"]
+        ]  # fmt: skip
+        blocks.append(Records("Billing timeline", rows, TIMELINE_COLUMNS))
     if document.get("outbox"):  # e-mails recorded by lifecycle verbs
         blocks.append(
             Pairs(

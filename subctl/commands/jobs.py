@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from subctl.schema import PropertyRegistry
+    from subctl.store.base import Job
 
 JobArg = Annotated[
     int, typer.Argument(metavar="JOB", min=1, max=MAX_ID, help="Job ID (see `subctl jobs`).")
@@ -91,13 +92,26 @@ def _selection_text(selection: dict[str, Any], registry: PropertyRegistry, today
     return " ".join(parts)
 
 
+def _billing_command(job: Job) -> str:
+    from subctl import codec
+    from subctl.services.billing import run_until
+
+    return f"billing run --until {codec.short_datetime(run_until(job.action))}"
+
+
 def _list(ctx: typer.Context, fmt: Format) -> None:
+    from subctl.services.billing import JOB_VERB
     from subctl.services.lifecycle import Action
 
     app = AppContext.from_typer(ctx)
     registry = app.records().properties()
-    rows = [
-        {
+
+    def row(job: Job) -> dict[str, Any]:
+        if job.verb == JOB_VERB:  # a billing run: its events are in `subctl billing log --job`
+            return {"id": job.id, "command": _billing_command(job),
+                    "selection": "every subscription with an event due", "status": job.status,
+                    "created_at": job.created_at}  # fmt: skip
+        return {
             "id": job.id,
             "command": line(Action.from_json(job.action).command(registry)),
             "selection": _selection_text(job.selection, registry, app.today()),
@@ -106,8 +120,8 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
             **{k: job.counts.get(k, 0) for k in OUTCOMES},
             "created_at": job.created_at,
         }
-        for job in app.workspace().jobs()
-    ]
+
+    rows = [row(job) for job in app.workspace().jobs()]
     app.out.rows(rows, LIST_COLUMNS, fmt, empty="No jobs yet.")
 
 
@@ -146,11 +160,12 @@ def jobs_results(
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Each item of a batch: succeeded (ok), skipped, failed (with the reason), done but in need
-    of attention (with the reason) or unprocessed.
+    of attention (with the reason) or unprocessed. Of a billing run: its billing events.
 
     Example: subctl jobs results 1 --format csv > results.csv
     """
     from subctl.errors import UsageError
+    from subctl.services.billing import JOB_VERB
 
     wanted = {o.strip().lower() for part in outcome or () for o in part.split(",")}
     unknown = wanted - set(OUTCOMES)
@@ -158,7 +173,18 @@ def jobs_results(
         raise UsageError(f'--outcome: "{sorted(unknown)[0]}" is not one of {", ".join(OUTCOMES)}')
     app = AppContext.from_typer(ctx)
     workspace = app.workspace()
-    workspace.job(job_id)  # NotFound
+    if workspace.job(job_id).verb == JOB_VERB:  # NotFound
+        from subctl.commands.billing import LOG_COLUMNS, event_row
+        from subctl.services import billing as svc
+
+        if wanted:
+            raise UsageError(
+                "--outcome applies to lifecycle batches, not to a billing run",
+                hint=f"`subctl billing log --job {job_id}` filters by --kind",
+            )
+        events = map(event_row, svc.log(app.billing(), job_id=job_id))
+        app.out.rows(events, LOG_COLUMNS, fmt, empty="No billing events.", page=True)
+        return
     rows = (
         {
             "id": item.subscription_id,
@@ -178,13 +204,26 @@ def jobs_results(
 def jobs_resume(
     ctx: typer.Context, job_id: JobArg, yes: YesOpt = False, fmt: FormatOpt = Format.AUTO
 ) -> None:
-    """Finish an interrupted batch: only its unprocessed items, with its original options.
+    """Finish an interrupted batch: only its unprocessed items, with its original options. An
+    interrupted billing run runs again up to its time (nothing is done twice).
 
     Example: subctl jobs resume 1 --yes
     """
     from subctl.commands._batch import resume
+    from subctl.services import billing as svc
 
-    resume(AppContext.from_typer(ctx), job_id, yes=yes, fmt=fmt)
+    app = AppContext.from_typer(ctx)
+    job = app.workspace().job(job_id)  # NotFound
+    if job.verb != svc.JOB_VERB:
+        resume(app, job_id, yes=yes, fmt=fmt)
+        return
+    from subctl.commands.billing import run_billing
+    from subctl.errors import InvalidState
+
+    if job.status != "unfinished":
+        raise InvalidState(f"job {job.id} is {job.status}; nothing left to resume")
+    until = svc.run_until(job.action)
+    run_billing(app, until, dry_run=False, fmt=fmt, start=min(app.clock(), until), job_id=job.id)
 
 
 def register(app: typer.Typer) -> None:

@@ -103,13 +103,22 @@ def subscription_pause(
     reason: Annotated[
         str | None, typer.Option("--reason", metavar="TEXT", help="Why billing is paused.")
     ] = None,
+    resume_on: Annotated[
+        str | None,
+        typer.Option(
+            "--resume-on",
+            metavar="DATE",
+            help="Resume by itself that day, after today (billing: `subctl clock`): "
+            "2027-03-01, +30d.",
+        ),
+    ] = None,
 ) -> None:
     """Pause billing of active subscriptions (an unpaid or past-due one is paid first, with
-    `subctl pay`).
+    `subctl pay`), until `subctl resume`, or until a resume date.
 
-    Example: subctl pause 12 --reason "customer on leave until March"
+    Example: subctl pause 12 --reason "customer on leave until March" --resume-on +90d
     """
-    _run(ctx, "pause", batch, reason=reason)
+    _run(ctx, "pause", batch, reason=reason, resume_on=resume_on)
 
 
 @lifecycle_command

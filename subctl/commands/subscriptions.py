@@ -19,6 +19,7 @@ from subctl.commands._options import (
     WhereOpt,
     effective_limit,
 )
+from subctl.commands.billing import warn_due
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
@@ -118,6 +119,7 @@ def show_listing(app: AppContext, records: RecordStore, listing: Listing, fmt: F
         page=listing.query.limit is None,
         footer=cut,
     )
+    warn_due(app)
 
 
 def subscription_view(
@@ -147,6 +149,7 @@ def subscription_view(
     columns = [Column("property", "Property"), Column("value", "Value")]
     blocks = detail_blocks(document, records.properties())
     app.out.detail(Document(document, pairs, columns, blocks), fmt)
+    warn_due(app)
 
 
 def register(app: typer.Typer) -> None:

@@ -197,13 +197,13 @@ DESTRUCTIVE: frozenset[str] = frozenset({"cancel", "delete"})
 _BASE_FIELDS = ("hs_name", "hs_status")
 SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "cancel": ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_mrr",
-               "hs_canceled_at", "hs_scheduled_cancellation_date"),
+               "hs_canceled_at", "hs_scheduled_cancellation_date", "hs_resume_date"),
     "cancel_at_period_end": ("hs_next_payment_due_date", "hs_next_payment_amount",
                              "hs_scheduled_cancellation_date"),
-    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date", "hs_mrr"),
+    "pause": ("hs_pause_reason", "hs_scheduled_cancellation_date", "hs_mrr", "hs_resume_date"),
     "resume": ("hs_next_payment_due_date", "hs_pause_reason", "hs_scheduled_cancellation_date",
                "hs_mrr", "hs_next_payment_amount", "hs_currency_code",
-               "hs_recurring_billing_frequency"),
+               "hs_recurring_billing_frequency", "hs_resume_date"),
     "delete": (),
     "update": ("hs_next_payment_due_date", "hs_scheduled_cancellation_date",
                "hs_invoice_creation", "hs_currency_code"),
@@ -274,6 +274,7 @@ class Action:
     reason: str | None = None
     next_billing_date: dt.date | None = None
     values: tuple[tuple[str, str], ...] = ()
+    resume_on: dt.date | None = None  # pause: resumes by itself that day (billing)
 
     @property
     def transition(self) -> Transition:
@@ -325,11 +326,13 @@ class Action:
             if self.next_billing_date
             else None,
             "values": [list(pair) for pair in self.values],
+            **({"resume_on": self.resume_on.isoformat()} if self.resume_on else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Action:
         nbd = data.get("next_billing_date")
+        resume_on = data.get("resume_on")
         return cls(
             verb=str(data["verb"]),
             at_period_end=bool(data.get("at_period_end")),
@@ -338,6 +341,7 @@ class Action:
             reason=data.get("reason"),
             next_billing_date=dt.date.fromisoformat(nbd) if nbd else None,
             values=tuple((str(k), str(v)) for k, v in data.get("values", ())),
+            resume_on=dt.date.fromisoformat(resume_on) if resume_on else None,
         )
 
     def command(self, registry: PropertyRegistry | None = None) -> Call:
@@ -353,6 +357,8 @@ class Action:
             parts.append(Opt("refund_pending"))
         if self.reason:
             parts.append(Opt("reason", _quoted(self.reason)))
+        if self.resume_on:
+            parts.append(Opt("resume_on", str(self.resume_on)))
         if self.next_billing_date:
             parts.append(Opt("next_billing_date", str(self.next_billing_date)))
         hidden = masked_names(registry) if registry is not None else frozenset()
@@ -385,6 +391,7 @@ def build_action(
     refund_pending: bool = False,
     reason: str | None = None,
     next_billing_date: str | None = None,
+    resume_on: str | None = None,
     assignments: Sequence[str] = (),
 ) -> Action:
     """Validate a verb's options (usage errors, exit 2) and return the action."""
@@ -404,18 +411,28 @@ def build_action(
                 ": a subscription canceled at the end of its period has no unused days",
             )
         refund_unused = True
-    resume_on: dt.date | None = None
+    next_billing: dt.date | None = None
     if verb == "resume":
         if not next_billing_date:
             raise UsageError.naming("resume needs ", Opt("next_billing_date", "DATE"))
         from subctl.query.values import ValueParseError, parse_date
 
         try:
-            resume_on = parse_date(next_billing_date, today)
+            next_billing = parse_date(next_billing_date, today)
         except ValueParseError as exc:
             raise InputError("next_billing_date", str(exc)) from exc
-        if resume_on < today:
-            raise InputError("next_billing_date", f"{resume_on} is in the past")
+        if next_billing < today:
+            raise InputError("next_billing_date", f"{next_billing} is in the past")
+    resumes: dt.date | None = None
+    if resume_on is not None:  # pause --resume-on: a day after today (checked per item)
+        from subctl.query.values import ValueParseError, parse_date
+
+        if verb != "pause":
+            raise UsageError.naming(Opt("resume_on"), " applies to pause")
+        try:
+            resumes = parse_date(resume_on, today)
+        except ValueParseError as exc:
+            raise InputError("resume_on", str(exc)) from exc
     if refund_pending and at_period_end:
         raise UsageError.naming(
             Opt("refund_pending"),
@@ -433,8 +450,9 @@ def build_action(
         refund_unused=refund_unused,
         refund_pending=refund_pending,
         reason=reason or None,
-        next_billing_date=resume_on,
+        next_billing_date=next_billing,
         values=values,
+        resume_on=resumes,
     )
 
 
@@ -914,9 +932,13 @@ def _cancel_at_period_end(
 def _pause(
     action: Action, target: Target, ctx: Context, sub: Subscription, d: Decision
 ) -> Decision:
-    d.op = _op(ops.Pause, ctx, sub, reason=action.reason)
+    if action.resume_on is not None and action.resume_on <= ctx.today:
+        return _fail(d, f"the resume date {action.resume_on} is not after today ({ctx.today})")
+    d.op = _op(ops.Pause, ctx, sub, reason=action.reason, resume_on=action.resume_on)
     d.new_status = "paused"
     d.note = ctx.says("paused", "would pause") + (f": {action.reason}" if action.reason else "")
+    if action.resume_on is not None:
+        d.note += f"; resumes on {action.resume_on}"
     return d
 
 

@@ -274,6 +274,13 @@ def detail_document(
              "body": m.body, "link": m.link, "created_at": m.created_at, "job": m.job_id}
             for m in detail.outbox
         ],
+        # the billing timeline, oldest first (local workspace: ``subctl billing``)
+        "events": [
+            {"id": e.id, "day": e.at.date(), "kind": e.kind, "outcome": e.outcome,
+             "old_status": e.old_status, "new_status": e.new_status, "amount": e.amount,
+             "currency": e.currency, "payment": e.payment_id, "job": e.job_id, "note": e.note}
+            for e in detail.events
+        ],
     }  # fmt: skip
     return mask_document(document, registry, show=show_sensitive)
 

@@ -71,7 +71,10 @@ class CancelAtPeriodEnd(Op):
 
 @dataclass(slots=True, kw_only=True)
 class Pause(Op):
+    """Pause (``/pause``); ``resume_on``: billing resumes it that day (``hs_resume_date``)."""
+
     reason: str | None = None
+    resume_on: dt.date | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -194,6 +197,7 @@ def changes(
             "hs_next_payment_amount": None,
             "hs_scheduled_cancellation_date": None,
             "hs_next_payment_retry_date": None,
+            "hs_resume_date": None,
             "hs_mrr": ZERO,
             LAST_MODIFIED: at,
         }
@@ -222,12 +226,13 @@ def changes(
         }
     if isinstance(op, Pause):
         return {"hs_status": "paused", "hs_pause_reason": op.reason, "hs_mrr": ZERO,
-                LAST_MODIFIED: at}  # fmt: skip
+                "hs_resume_date": op.resume_on, LAST_MODIFIED: at}  # fmt: skip
     if isinstance(op, Resume):
         return {
             "hs_status": "active",
             "hs_next_payment_due_date": op.next_billing_date,
             "hs_pause_reason": None,
+            "hs_resume_date": None,
             "hs_mrr": resumed_mrr(stored),
             LAST_MODIFIED: at,
         }

@@ -1,0 +1,362 @@
+"""``subctl billing``: the billing run of the local workspace (``run``), its log (``log``) and
+its settings (``settings``, ``set``); the run's report is shared with ``subctl clock``. The
+rules are in ``subctl.services.billing``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from subctl.commands._options import MAX_ID, AllOpt, FormatOpt
+from subctl.context import AppContext
+from subctl.errors import UsageError
+from subctl.export import Column
+from subctl.output import Format
+
+if TYPE_CHECKING:
+    from subctl.services.billing import RunSummary
+    from subctl.store.base import BillingEvent
+
+billing_app = typer.Typer(
+    name="billing",
+    help="The billing run of the local workspace: run it, its log, its settings.\n\n"
+    "Example: subctl billing log --since -7d",
+    no_args_is_help=True,
+)
+
+SUMMARY_COLUMNS = [
+    Column("kind", "Event"),
+    Column("outcome", "Outcome"),
+    Column("count", "Count"),
+]
+LOG_COLUMNS = [
+    Column("id", "ID"),
+    Column("day", "Day"),
+    Column("subscription_id", "Subscription"),
+    Column("kind", "Event"),
+    Column("outcome", "Outcome"),
+    Column("amount", "Amount"),
+    Column("currency", "Currency"),
+    Column("old_status", "Old status"),
+    Column("new_status", "New status"),
+    Column("payment_id", "Payment"),
+    Column("job_id", "Job"),
+    Column("note", "Note"),
+]
+SETTINGS_COLUMNS = [
+    Column("key", "Key"),
+    Column("value", "Value"),
+    Column("description", "Description"),
+]
+LOG_LIMIT = 50  # rows of the log on a terminal without --limit or --all
+
+
+def parse_when(text: str, app: AppContext, name: str) -> dt.datetime:
+    """A time given as ``WHEN``: an ISO date (00:00 UTC) or datetime, ``now`` or an offset from
+    the workspace's time (``-7d``, ``+1m``)."""
+    from subctl import codec
+
+    now = app.clock()
+    try:
+        return codec.parse_datetime(text, now.date(), now=now)
+    except ValueError as exc:
+        raise UsageError(
+            f'{name}: "{text}" is not a date or time ({exc})',
+            hint="e.g. 2027-03-01, 2027-03-01T12:00:00Z or +30d",
+        ) from None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _money(charged: dict[str, Any]) -> str:
+    return ", ".join(f"{amount:,} {currency}" for currency, amount in sorted(charged.items()))
+
+
+def summary_message(summary: RunSummary) -> str:
+    """One line: what the run did (or would do)."""
+    from subctl import codec
+
+    result = summary.result
+    until = codec.short_datetime(summary.until)
+    if not summary.events:
+        done = f"no billing events due up to {until}"
+        return ("Dry run, nothing changed: " if summary.dry_run else "Billed: ") + done
+    parts = [f"{_plural(summary.events, 'event')} over {_plural(summary.days, 'day')}"]
+    if result.charged:
+        parts.append(("would charge " if summary.dry_run else "charged ") + _money(result.charged))
+    parts.append(_plural(result.emails, "e-mail"))
+    text = "; ".join(parts)
+    if summary.dry_run:
+        return f"Dry run, nothing changed: up to {until}, {text}"
+    return f"Billed up to {until} (job {summary.job_id}): {text}"
+
+
+def summary_document(summary: RunSummary, **extra: Any) -> Any:
+    """The run's report in every format: JSON the whole summary, CSV and tables its events per
+    kind and outcome (the message on stderr says the amounts and e-mails)."""
+    from subctl.output import Document, Pairs, Paragraph, Records
+    from subctl.services.billing import KINDS
+
+    result = summary.result
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    rows = [
+        {"kind": kind, "outcome": outcome, "count": n}
+        for (kind, outcome), n in sorted(
+            result.events.items(), key=lambda item: (order.get(item[0][0], 99), item[0][1])
+        )
+    ]
+    data = {
+        **extra,
+        "until": summary.until,
+        "dry_run": summary.dry_run,
+        "job": summary.job_id,
+        "days": summary.days,
+        "events": rows,
+        "charged": dict(sorted(result.charged.items())),
+        "emails": result.emails,
+    }
+    blocks: list[Any] = []
+    if rows:
+        blocks.append(Records("Billing events", rows, SUMMARY_COLUMNS))
+        if result.charged:
+            charged = [(c, f"{a:,}") for c, a in sorted(result.charged.items())]
+            blocks.append(Pairs("Charged", charged))
+        blocks.append(Pairs("E-mails", [("to buyers (outbox)", f"{result.emails:,}")]))
+    else:
+        blocks.append(Paragraph("No billing events were due."))
+    return Document(data, rows, SUMMARY_COLUMNS, blocks)
+
+
+def run_billing(
+    app: AppContext,
+    until: dt.datetime,
+    *,
+    dry_run: bool,
+    fmt: Format,
+    start: dt.datetime,
+    job_id: int | None = None,
+    **extra: Any,
+) -> None:
+    """Run billing up to ``until`` (``services.billing.run``) with a progress bar on a terminal
+    (days from ``start``), then its report: data on stdout, the summary line on stderr."""
+    from subctl.errors import Aborted
+    from subctl.services import billing as svc
+    from subctl.store.base import DayResult
+
+    out = app.out
+    first = start.date()
+    # From where the clock was, a bar of days; without one (billing run), a pulse.
+    total = (until.date() - first).days if until.date() > first else None
+    with out.progress(f"Billing up to {until.date()}", total) as advance:
+        last = first
+
+        def progress(day: dt.date, _result: DayResult) -> None:
+            nonlocal last
+            if day > last:
+                advance((day - last).days)
+                last = day
+
+        try:
+            summary = svc.run(app.billing(), app.workspace(), until, now=app.clock(),
+                              dry_run=dry_run, progress=progress, job_id=job_id)  # fmt: skip
+        except KeyboardInterrupt:
+            if dry_run:
+                raise Aborted("interrupted: nothing was changed") from None
+            job = app.workspace().unfinished_job(svc.JOB_FINGERPRINT)
+            resume = f" (or `subctl jobs resume {job.id}`)" if job is not None else ""
+            raise Aborted(
+                "interrupted: the days billed so far are kept",
+                hint=f"`subctl billing run`{resume} finishes it; nothing is done twice",
+            ) from None
+    out.detail(summary_document(summary, **extra), fmt)
+    out.success(summary_message(summary))
+
+
+@billing_app.command("run")
+def billing_run(
+    ctx: typer.Context,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Bill events due up to WHEN (default: the workspace's time, `subctl clock`).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what billing would do; change nothing.")
+    ] = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Carry out every billing event due (renewals, retries, settlements, scheduled
+    cancellations, expiries, resumptions), day by day, as a journaled job (`subctl jobs`):
+    an interrupted run is finished by the next one, and nothing is done twice.
+
+    Example: subctl billing run --dry-run
+    """
+    from subctl import codec
+
+    app = AppContext.from_typer(ctx)
+    now = app.clock()
+    to = now if until is None else parse_when(until, app, "--until")
+    if to > now:
+        raise UsageError(
+            f"--until: {codec.short_datetime(to)} is after the workspace's time "
+            f"({codec.short_datetime(now)})",
+            hint=f"move the clock instead: `subctl clock set {until}`",
+        )
+    run_billing(app, to, dry_run=dry_run, fmt=fmt, start=to)
+
+
+def warn_due(app: AppContext) -> None:
+    """On stderr, when billing events are due and not carried out (``list``, ``view``): how
+    many, and the command that carries them out. A handful of counts on partial indexes."""
+    from subctl.services import billing as svc
+
+    count = sum(svc.due(app.billing(), app.workspace(), app.clock()).values())
+    if count:
+        app.out.message(f"{_plural(count, 'billing event')} due; run subctl billing run")
+
+
+def event_row(event: BillingEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "day": event.at.date(),
+        "subscription_id": event.subscription_id,
+        "kind": event.kind,
+        "outcome": event.outcome,
+        "amount": event.amount,
+        "currency": event.currency,
+        "old_status": event.old_status,
+        "new_status": event.new_status,
+        "payment_id": event.payment_id,
+        "job_id": event.job_id,
+        "note": event.note,
+    }
+
+
+@billing_app.command("log")
+def billing_log(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="WHEN", help="Events due on or after WHEN (2027-01-01, -7d)."
+        ),
+    ] = None,
+    sub_id: Annotated[
+        int | None,
+        typer.Option("--id", metavar="ID", min=1, max=MAX_ID, help="Of one subscription."),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            metavar="KIND",
+            help="Only start, renewal, retry, settlement, cancellation, expiry or resume "
+            "events; repeatable.",
+        ),
+    ] = None,
+    job: Annotated[
+        int | None,
+        typer.Option("--job", metavar="N", min=1, max=MAX_ID, help="Of one billing run (job)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            metavar="N",
+            min=1,
+            help=f"Show at most N events (default: {LOG_LIMIT} on a terminal, all otherwise).",
+            show_default=False,
+        ),
+    ] = None,
+    all_: AllOpt = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """The billing events carried out, oldest first (streamed).
+
+    Example: subctl billing log --since -30d --kind renewal --kind retry --format csv
+    """
+    import itertools
+
+    from subctl.services import billing as svc
+
+    if limit is not None and all_:
+        raise UsageError(
+            "--all and --limit cannot be combined",
+            hint="--all lists every event, --limit N the first N",
+        )
+    app = AppContext.from_typer(ctx)
+    when = None if since is None else parse_when(since, app, "--since")
+    kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
+    events = svc.log(app.billing(), since=when, sub_id=sub_id, kinds=kinds, job_id=job)
+    shown = limit if limit is not None else None if all_ or not app.out.is_tty else LOG_LIMIT
+    rows: Any = map(event_row, events)
+    footer = None
+    if shown is not None:
+        rows = itertools.islice(rows, shown)
+
+        def footer(count: int) -> str | None:
+            if count < shown:
+                return None
+            more = sum(1 for _ in events)
+            if not more:
+                return None
+            return f"Showing {count:,} of {count + more:,} billing events; use --all or --limit"
+
+    app.out.rows(rows, LOG_COLUMNS, fmt, empty="No billing events.", page=shown is None,
+                 footer=footer)  # fmt: skip
+
+
+@billing_app.command("settings")
+def billing_settings(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
+    """The billing settings of the workspace (retries, bank settlement, after the last retry).
+
+    Example: subctl billing settings
+    """
+    from subctl.services import billing as svc
+
+    app = AppContext.from_typer(ctx)
+    rows = [
+        {"key": key, "value": value, "description": text}
+        for key, value, text in svc.settings(app.workspace())
+    ]
+    app.out.rows(rows, SETTINGS_COLUMNS, fmt, empty="")
+
+
+@billing_app.command("set")
+def billing_set(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="A setting (`subctl billing settings`).")
+    ],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="Its new value.")],
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
+    """Change a billing setting.
+
+    Example: subctl billing set billing.retry_days 3,5,7
+    """
+    from subctl.errors import InputError
+    from subctl.output import Document
+    from subctl.services import billing as svc
+
+    app = AppContext.from_typer(ctx)
+    try:
+        stored = svc.set_setting(app.workspace(), key, value)
+    except InputError as exc:
+        message = exc.problem if exc.input == "key" else f"{exc.input}: {exc.problem}"
+        raise UsageError(message, hint="`subctl billing settings` lists them") from None
+    row = {"key": key, "value": stored}
+    doc = Document(row, [row], SETTINGS_COLUMNS[:2])
+    app.out.result(doc, fmt, f"{key} = {stored}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(billing_app, name="billing")

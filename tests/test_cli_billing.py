@@ -1,0 +1,279 @@
+"""``subctl billing`` end to end: run (dry run, journaled job, resume), log (filters, formats),
+settings; the due warning of ``list``/``filter``/``view``; ``view``'s timeline (seeded: 1 active
+due 2026-12-01, 2 unpaid with a pending ACH payment 900 made 2025-01-01, which settles
+2025-01-07; 5 scheduled to start 2027-01-01; SUBCTL_NOW 2026-11-26T12:00:00Z)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Invoke, WorkspaceCase, checksum
+
+ACTIVE, UNPAID, SCHEDULED = 1, 2, 5
+DUE = "1 billing event due; run subctl billing run\n"
+LOG_HEADER = (
+    "id,day,subscription_id,kind,outcome,amount,currency,old_status,new_status,payment_id,"
+    "job_id,note\n"
+)
+SETTLED = "1,2025-01-07,2,settlement,succeeded,1200.00,EUR,unpaid,unpaid,900,1,\n"
+
+
+def ok(invoke: Invoke, args: str) -> Any:
+    result = invoke(args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def billed(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Billed up to NOW (job 1: payment 900 settled), then the clock moved to 2027-01-02 (job 2:
+    1's renewal on 2026-12-01 and 2027-01-01, 5's start on 2027-01-01)."""
+    ok(seeded, "billing run --format csv")
+    ok(seeded, "clock set 2027-01-02 --format csv")
+    monkeypatch.delenv("SUBCTL_NOW")
+    return seeded
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_dry_run_changes_nothing(seeded: Invoke, ws: WorkspaceCase) -> None:
+    before = checksum(ws)
+    result = ok(seeded, "billing run --dry-run --format json")
+    assert json.loads(result.stdout) == {
+        "until": "2026-11-26T12:00:00.000Z",
+        "dry_run": True,
+        "job": None,
+        "days": 1,
+        "events": [{"kind": "settlement", "outcome": "succeeded", "count": 1}],
+        "charged": {},
+        "emails": 0,
+    }
+    assert result.stderr == (
+        "✔ Dry run, nothing changed: up to 2026-11-26T12:00:00Z, 1 event over 1 day; 0 e-mails\n"
+    )
+    assert checksum(ws) == before
+    assert seeded("jobs --format csv").stderr == "No jobs yet.\n"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_run_is_a_journaled_job_and_runs_once(seeded: Invoke, ws: WorkspaceCase) -> None:
+    result = ok(seeded, "billing run --format csv")
+    assert result.stdout == "kind,outcome,count\nsettlement,succeeded,1\n"
+    assert result.stderr == (
+        "✔ Billed up to 2026-11-26T12:00:00Z (job 1): 1 event over 1 day; 0 e-mails\n"
+    )
+    assert ok(seeded, "jobs --format csv").stdout == (
+        "id,command,selection,status,total,ok,skipped,failed,attention,unprocessed,created_at\n"
+        "1,billing run --until 2026-11-26T12:00:00Z,every subscription with an event due,"
+        "done,,,,,,,2026-11-26T12:00:00.000Z\n"
+    )
+    assert ok(seeded, "jobs results 1 --format csv").stdout == LOG_HEADER + SETTLED
+    before = checksum(ws)
+    again = ok(seeded, "billing run --format csv")
+    assert again.stdout == "kind,outcome,count\n"
+    assert "no billing events due up to 2026-11-26T12:00:00Z" in again.stderr
+    assert ok(seeded, "billing log --format csv").stdout == LOG_HEADER + SETTLED
+    assert checksum(ws) != before  # only the second job's journal entry
+    resumed = seeded("jobs resume 1")
+    assert (resumed.exit_code, resumed.stderr) == (
+        5,
+        "Error: job 1 is done; nothing left to resume\n",
+    )
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_jobs_resume_finishes_an_interrupted_run(seeded: Invoke, ws: WorkspaceCase) -> None:
+    import datetime as dt
+
+    from subctl.store.sql import open_local
+
+    backend = open_local(ws.url)
+    job = backend.workspace.create_job(
+        verb="billing", action={"until": "2026-11-26T12:00:00.000Z"}, selection={},
+        fingerprint="billing", frozen=False, items=(),
+        at=dt.datetime(2026, 11, 26, tzinfo=dt.UTC),
+    )  # fmt: skip
+    backend.close()
+    assert "unfinished" in ok(seeded, "jobs --format csv").stdout
+    result = ok(seeded, f"jobs resume {job.id} --format csv")
+    assert result.stdout == "kind,outcome,count\nsettlement,succeeded,1\n"
+    assert f"(job {job.id})" in result.stderr
+    assert ok(seeded, f"billing log --job {job.id} --format csv").stdout == LOG_HEADER + SETTLED
+    listed = json.loads(ok(seeded, "jobs --format json").stdout)
+    assert [(j["id"], j["status"]) for j in listed] == [(job.id, "done")]
+
+
+def test_until_after_the_clock_is_refused(seeded: Invoke) -> None:
+    result = seeded("billing run --until 2027-01-01")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Error: --until: 2027-01-01T00:00:00Z is after the workspace's time "
+        "(2026-11-26T12:00:00Z)\n"
+        "Hint: move the clock instead: `subctl clock set 2027-01-01`\n"
+    )
+    early = ok(seeded, "billing run --until 2025-01-06 --format csv")  # before it settles
+    assert early.stdout == "kind,outcome,count\n"
+
+
+def test_the_summary_as_a_table(seeded: Invoke) -> None:
+    result = ok(seeded, "billing run --format table")
+    assert "Billing events" in result.stdout
+    assert "settlement" in result.stdout and "succeeded" in result.stdout
+    assert "E-mails" in result.stdout
+
+
+# -- log ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_log_filters_and_formats(billed: Invoke) -> None:
+    log = ok(billed, "billing log --format csv").stdout
+    assert log == LOG_HEADER + SETTLED + (
+        "2,2026-12-01,1,renewal,succeeded,99.00,USD,active,active,901,2,\n"
+        "3,2027-01-01,5,start,succeeded,49.50,GBP,scheduled,active,902,2,\n"
+        "4,2027-01-01,1,renewal,succeeded,99.00,USD,active,active,903,2,\n"
+    )
+    rows = json.loads(ok(billed, "billing log --kind start --format json").stdout)
+    assert rows == [
+        {"id": 3, "day": "2027-01-01", "subscription_id": 5, "kind": "start",
+         "outcome": "succeeded", "amount": 49.5, "currency": "GBP", "old_status": "scheduled",
+         "new_status": "active", "payment_id": 902, "job_id": 2, "note": None}
+    ]  # fmt: skip
+
+    def ids(args: str) -> list[int]:
+        return [r["id"] for r in json.loads(ok(billed, f"billing log {args}").stdout)]
+
+    assert ids("--id 1") == [2, 4]
+    assert ids("--kind renewal --kind settlement") == [1, 2, 4]
+    assert ids("--kind renewal,start") == [2, 3, 4]
+    assert ids("--since 2026-12-15") == [3, 4]
+    assert ids("--since -7d") == [3, 4]  # from the workspace's time, 2027-01-02
+    assert ids("--job 1") == [1]
+    assert ids("--job 2 --id 5") == [3]
+    ndjson = ok(billed, "billing log --format ndjson --limit 2").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in ndjson] == [1, 2]
+    none = ok(billed, "billing log --id 3 --format csv")
+    assert (none.stdout, none.stderr) == (LOG_HEADER, "No billing events.\n")
+
+
+def test_log_limits_say_what_was_cut(billed: Invoke) -> None:
+    result = ok(billed, "billing log --limit 3 --format csv")
+    assert result.stdout.count("\n") == 1 + 3
+    assert result.stderr == "Showing 3 of 4 billing events; use --all or --limit\n"
+    assert ok(billed, "billing log --limit 4 --format csv").stderr == ""
+    assert ok(billed, "billing log --all --format csv").stdout.count("\n") == 1 + 4
+    both = billed("billing log --all --limit 3")
+    assert both.exit_code == 2 and both.stderr.startswith("Error: --all and --limit cannot")
+
+
+def test_log_refuses_an_unknown_kind(billed: Invoke) -> None:
+    result = billed("billing log --kind refund")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        'Error: --kind: "refund" is not a billing event (start, renewal, retry, settlement, '
+        "cancellation, expiry, resume)\n"
+    )
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_settings_and_set(seeded: Invoke) -> None:
+    assert ok(seeded, "billing settings --format csv").stdout == (
+        "key,value,description\n"
+        'billing.retry_days,"3,5,7",days after a failed card payment\'s due date when it is '
+        "retried\n"
+        "billing.settlement_days,6,days until a bank (ACH) payment settles\n"
+        'billing.after_last_retry,past_due,"status after the last failed retry: past_due, unpaid '
+        'or canceled"\n'
+    )
+    result = ok(seeded, "billing set billing.retry_days 2,4 --format json")
+    assert json.loads(result.stdout) == {"key": "billing.retry_days", "value": "2,4"}
+    assert result.stderr == "✔ billing.retry_days = 2,4\n"
+    settings = json.loads(ok(seeded, "billing settings --format json").stdout)
+    assert settings[0] == {
+        "key": "billing.retry_days",
+        "value": "2,4",
+        "description": "days after a failed card payment's due date when it is retried",
+    }
+    bad = seeded("billing set billing.retry_days 4,2")
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        'Error: billing.retry_days: "4,2" is not a list of increasing days from 1 to 60 '
+        "(e.g. 3,5,7; none: no retries)\n"
+        "Hint: `subctl billing settings` lists them\n"
+    )
+    unknown = seeded("billing set retries 3")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith('Error: "retries" is not a billing setting (billing.retry_')
+
+
+def test_the_retry_setting_is_followed(seeded: Invoke) -> None:
+    ok(seeded, "billing set billing.retry_days 2")
+    ok(seeded, "billing set billing.after_last_retry canceled")
+    ok(seeded, f"update {ACTIVE} --set 'payment_method=Visa - 0341' --yes --format csv")
+    ok(seeded, "clock set 2026-12-04 --format csv")
+    doc = json.loads(ok(seeded, f"view {ACTIVE} --format json").stdout)
+    assert doc["properties"]["hs_status"] == "canceled"
+    assert [(e["day"], e["kind"], e["outcome"], e["new_status"]) for e in doc["events"]] == [
+        ("2026-12-01", "renewal", "failed", "unpaid"),
+        ("2026-12-03", "retry", "failed", "canceled"),
+    ]
+    kinds = [m["kind"] for m in doc["outbox"]]
+    assert kinds.count("payment_method_update") == 1 and kinds.count("cancellation") == 1
+
+
+# -- the due warning, the timeline --------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_list_filter_and_view_warn_on_stderr_when_events_are_due(seeded: Invoke) -> None:
+    for args in (
+        "list --fields id --format csv",
+        "list --fields id --format json",
+        "filter --where 'mrr >= 0' --fields id --format csv",
+        f"view {ACTIVE} --format json",
+        f"view {ACTIVE} --format table",
+    ):
+        result = ok(seeded, args)
+        assert result.stderr == DUE, args
+        assert "billing event" not in result.stdout, args
+    ok(seeded, "billing run --format csv")
+    for args in ("list --fields id --format csv", f"view {ACTIVE} --format json"):
+        assert ok(seeded, args).stderr == "", args
+
+
+def test_the_warning_counts_every_kind_due(billed: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUBCTL_NOW", "2027-03-02T00:00:00Z")  # two renewals of 1, one of 5
+    assert ok(billed, "list --format csv --fields id").stderr == (
+        "2 billing events due; run subctl billing run\n"  # the first of each subscription
+    )
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_view_shows_the_timeline(billed: Invoke) -> None:
+    doc = json.loads(ok(billed, f"view {ACTIVE} --format json").stdout)
+    assert doc["events"] == [
+        {"id": 2, "day": "2026-12-01", "kind": "renewal", "outcome": "succeeded",
+         "old_status": "active", "new_status": "active", "amount": 99.0, "currency": "USD",
+         "payment": 901, "job": 2, "note": None},
+        {"id": 4, "day": "2027-01-01", "kind": "renewal", "outcome": "succeeded",
+         "old_status": "active", "new_status": "active", "amount": 99.0, "currency": "USD",
+         "payment": 903, "job": 2, "note": None},
+    ]  # fmt: skip
+    assert list(doc) == [
+        "id", "properties", "status", "associations", "payments", "history", "outbox", "events"
+    ]  # fmt: skip
+    table = ok(billed, f"view {SCHEDULED} --format table").stdout
+    timeline = table[table.index("Billing timeline") :].splitlines()
+    assert timeline[1].split() == ["Day", "Event", "Outcome", "Amount", "Status"]
+    assert timeline[3].split() == [
+        "2027-01-01", "start", "succeeded", "49.50", "GBP", "scheduled", "→", "active"
+    ]  # fmt: skip
+    assert ok(billed, f"view {UNPAID} --format json").stderr == ""
