@@ -224,15 +224,20 @@ class SqlRecordStore:
         if len(known) != len(set(props)):
             missing = [n for n, p in zip(("hs_object_id", *fields), props, strict=True) if not p]
             raise UsageError(f'unknown property "{missing[0]}"')
-        pairs = [(p.name, _reader(p)) for p in known]
+        names = [p.name for p in known]
+        # Text columns come back as they are stored: only the others are converted.
+        converted = [(p.name, _reader(p)) for p in known
+                     if p.type not in (PropType.STRING, PropType.ENUMERATION)]  # fmt: skip
         columns = ", ".join(f'"{p.column}"' for p in known)
         sql = f"SELECT {columns} FROM subscriptions WHERE hs_object_id IN ({{ids}})"
-        return {
-            row[0]: Subscription(
-                row[0], {name: read(raw) for (name, read), raw in zip(pairs, row, strict=True)}
-            )
-            for row in self._by_subscription(sub_ids, sql)
-        }
+        out: dict[int, Subscription] = {}
+        for row in self._by_subscription(sub_ids, sql):
+            values = dict(zip(names, row, strict=True))
+            for name, read in converted:
+                values[name] = read(values[name])
+            sub_id = values["hs_object_id"]
+            out[sub_id] = Subscription(sub_id, values)
+        return out
 
     def payments_of(
         self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
