@@ -101,7 +101,7 @@ from subctl.store.base import (
 )
 from subctl.store.ops import Delete
 
-CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
+CHUNK = 10_000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
 PLAN_FORMAT = 1
 ID_COLUMNS = ("id", "hs_object_id", "record id", "subscription id", "subscription_id")
 RETRIES = 3
@@ -606,6 +606,7 @@ def iter_job(
                             backup)  # fmt: skip
         refunding.clear()  # committed: a later chunk reads these payments as refunded
         yield done
+        del done  # not held while the next chunk is decided: one chunk in memory at a time
         part, last = next_part(last)
     workspace.set_job_status(job.id, "done", clock())
 
