@@ -254,23 +254,19 @@ class SqlRecordStore:
         )  # fmt: skip
         out: dict[int, list[Payment]] = {}
         amounts: dict[float, Decimal] = {}  # prices repeat: convert each once
+        created_at = codec.ms_to_datetime  # from_storage(DATETIME) of a value never NULL
         for row in self._by_subscription(sub_ids, sql, statuses or ()):
             sid, pid, amount, currency, status, method, kind, created, refunds = row
             money = amounts.get(amount)
             if money is None:
                 money = amounts[amount] = money_from_storage(amount)
-            out.setdefault(int(sid), []).append(
-                Payment(
-                    id=int(pid),
-                    amount=money,
-                    currency=currency,
-                    status=status,
-                    method=method,
-                    kind=kind,
-                    created_at=from_storage(PropType.DATETIME, created),
-                    refunds_payment_id=None if refunds is None else int(refunds),
-                )
-            )
+            refunded = None if refunds is None else int(refunds)
+            payment = Payment(int(pid), money, currency, status, method, kind,
+                              created_at(created), refunded)  # fmt: skip
+            try:
+                out[sid].append(payment)
+            except KeyError:
+                out[int(sid)] = [payment]
         return out
 
     def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
