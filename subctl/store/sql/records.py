@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 BATCH_CACHE_KIB = 8_192
 BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
 UNTRACKED = frozenset({"hs_lastmodifieddate"})  # the change stamp itself has no history
+_ABSENT = object()  # a property not read: distinct from a stored NULL
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
 
 
@@ -852,9 +853,8 @@ def _history(
             last_at, at = m.at, ms(m.at)
         sid, source = m.subscription_id, m.source
         for name, new in m.values.items():
-            try:
-                old_raw = before[name]
-            except KeyError:  # untracked, or not read
+            old_raw = before.get(name, _ABSENT)
+            if old_raw is _ABSENT:  # untracked (every write's change stamp), or not read
                 continue
             try:
                 new_raw, new_text, olds = new_forms[name, new]
