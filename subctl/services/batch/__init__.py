@@ -176,12 +176,14 @@ class Prepared:
 
 def parse_id_file(text: str, source: str) -> list[int]:
     """Ids from a file: one per line, or CSV with an id column (see the module docstring)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    lines = text.splitlines()  # split once: a large file's lines are not held twice
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
         return []
-    first = lines[0].strip().lstrip("\ufeff")
+    first = first.strip().lstrip("\ufeff")
     if "," in first or first.lower() in ID_COLUMNS:
         # newline=None: CR-only (classic Mac) and CRLF files read like LF ones
+        del lines
         reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
         header = [h.strip().lower() for h in next(reader)]
         column = next((header.index(c) for c in ID_COLUMNS if c in header), None)
@@ -197,7 +199,7 @@ def parse_id_file(text: str, source: str) -> list[int]:
             ids.append(_id(cell, source, number))
         return ids
     ids = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         cell = line.split("#", 1)[0].strip()
         if cell:
             ids.append(_id(cell, source, number))
@@ -332,8 +334,11 @@ def prepare(
         sel_json["ids"] = sorted(selection.ids)
         # Statuses only (no snapshots held): a large selection costs an id and a status each.
         found: dict[int, str | None] = {}
+        statuses: dict[str | None, str | None] = {}  # one object per distinct status
         for sub in _snapshots(records, explicit, fields):
-            found[sub.id] = sub.status
+            status = sub.status
+            found[sub.id] = statuses.setdefault(status, status)
+        del statuses
         missing = [i for i in explicit if i not in found]
         if missing and workspace.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
             raise not_found(missing)
@@ -344,8 +349,10 @@ def prepare(
         del found, explicit
     else:
         assert query is not None
+        seen: dict[str | None, str | None] = {}  # one object per distinct status
         for sub in records.search(Query(where=query.where), fields):  # id order
-            items.append((sub.id, sub.status))
+            status = sub.status
+            items.append((sub.id, seen.setdefault(status, status)))
     return Prepared(
         action,
         items,
