@@ -147,7 +147,7 @@ def _refunds(db: sa.Connection) -> list[tuple[int, float]]:
     return [(pid, amount) for pid, amount in found]
 
 
-@pytest.mark.parametrize("chunk", ["5000", "1"], ids=["one-chunk", "read-ahead"])
+@pytest.mark.parametrize("chunk", ["5000", "1"], ids=["one-chunk", "chunk-by-chunk"])
 def test_a_payment_of_two_subscriptions_is_refunded_once(
     seeded: Invoke, db: sa.Connection, monkeypatch: pytest.MonkeyPatch, chunk: str
 ) -> None:
@@ -161,8 +161,8 @@ def test_a_payment_of_two_subscriptions_is_refunded_once(
     first, second = rows(result.stdout)
     assert (first["id"], first["refund"]) == (ACTIVE, 16.5)
     assert second.get("refund") is None and second["new_status"] == "canceled"
-    # Decided before or after the first item's refund was written (reading ahead): either way
-    # the second item says why it gets none.
+    # Decided with the first item (one chunk) or after its refund was written (a chunk each):
+    # either way the second item says why it gets none.
     assert f"no refund: payment {SHARED_PAYMENT} " in second["note"]
     if chunk == "5000":  # one snapshot for both
         assert f"payment {SHARED_PAYMENT} is refunded with subscription 1" in second["note"]

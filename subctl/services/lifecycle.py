@@ -555,7 +555,7 @@ class Caution:
     next: Next | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # a batch holds a chunk of them: no per-instance __dict__
 class Decision:
     subscription_id: int
     name: str | None
