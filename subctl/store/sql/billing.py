@@ -266,6 +266,17 @@ class _Day:
             key = (kind, outcome)
             self.result.events[key] = self.result.events.get(key, 0) + n
 
+    def _billing_day(self, alias: str) -> str:
+        """SQL: the day of month of the start date (the billing day, ``billing.next_period_end``),
+        0 without one."""
+        start = f"{alias}.hs_recurring_billing_start_date"
+        if self.sqlite:
+            day = f"CAST(strftime('%d', {start} / 1000, 'unixepoch') AS INTEGER)"
+        else:
+            utc = f"to_timestamp({start} / 1000) AT TIME ZONE 'UTC'"
+            day = f"CAST(EXTRACT(DAY FROM {utc}) AS INTEGER)"
+        return f"COALESCE({day}, 0)"
+
     def _declines_first_attempt(self) -> tuple[str, list[Any]]:
         """SQL: the subscription's card declines the charge on its due date."""
         suffixes = [*self.rules.declines, *self.rules.declines_first]
@@ -306,10 +317,11 @@ class _Day:
 
     def _bulk_charges(self, kind: str, column: str, where: str, params: list[Any]) -> int:
         cur, m = self.cursor, self.mark
-        # The next due date of each distinct (cycle day, frequency, start date, due date).
+        # The next due date of each distinct (cycle day, frequency, billing day, due date):
+        # a few hundred at most, whatever the number of subscriptions.
         cur.execute(
-            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency,"
-            " s.hs_recurring_billing_start_date, s.hs_next_payment_due_date"
+            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency, {self._billing_day('s')},"
+            " s.hs_next_payment_due_date"
             f" FROM subscriptions s WHERE {where}",
             params,
         )
@@ -318,17 +330,21 @@ class _Day:
             return 0
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _billing_next (cycle BIGINT, frequency TEXT,"
-            " start_key BIGINT, due_key BIGINT, next_due BIGINT, old_text TEXT, new_text TEXT)"
+            " billing_day INTEGER, due_key BIGINT, next_due BIGINT, old_text TEXT,"
+            " new_text TEXT)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS _billing_next_key"
+            " ON _billing_next (cycle, frequency, billing_day, due_key)"
         )
         cur.execute("DELETE FROM _billing_next")
         rows = []
-        for cycle, frequency, start, old_due in combos:
-            start_day = None if start is None else _day(int(start)).day
+        for cycle, frequency, billing_day, old_due in combos:
             try:
-                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), start_day)
+                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), billing_day or None)
             except ValueError:
                 continue  # an unknown frequency: handed to ``decide`` (cannot be charged)
-            rows.append((int(cycle), frequency, -1 if start is None else int(start),
+            rows.append((int(cycle), frequency, int(billing_day),
                          -1 if old_due is None else int(old_due), _ms(nxt),
                          None if old_due is None else _day(int(old_due)).isoformat(),
                          nxt.isoformat()))  # fmt: skip
@@ -338,7 +354,7 @@ class _Day:
         join = (
             f"JOIN _billing_next n ON n.cycle = {column}"
             " AND n.frequency = s.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('s')}"
             " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
         )
         cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
@@ -391,7 +407,7 @@ class _Day:
             f" WHERE {new} AND subscriptions.hs_object_id = e.subscription_id"
             f" AND n.cycle = subscriptions.{column[2:]}"
             " AND n.frequency = subscriptions.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(subscriptions.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('subscriptions')}"
             " AND n.due_key = COALESCE(subscriptions.hs_next_payment_due_date, -1)",
             (before,),
         )
@@ -410,7 +426,7 @@ class _Day:
             f"{history} SELECT e.subscription_id, 'hs_next_payment_due_date', n.old_text,"
             f" n.new_text, e.at, 'billing' {src} JOIN _billing_next n ON n.cycle = s.{column}"
             " AND n.frequency = s.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('s')}"
             " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
             f" WHERE {new} AND (n.old_text IS NULL OR n.old_text <> n.new_text) ORDER BY e.id",
             (before,),
