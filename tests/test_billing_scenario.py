@@ -5,9 +5,9 @@ SQLite and PostgreSQL; and the run's guarantees: a second run to the same time d
 dry run writes nothing, two runs to T1 then T2 leave what one run to T2 leaves.
 
 Every expectation below is written from the rules (services/billing.py's docstring), not
-from the engine's output: retries 3, 5 and 7 days after the failed
-due date, bank payments settling 6 days after their day, month-based periods on the start
-date's day of month clamped to short months."""
+from the engine's output: retries 3, 5 and 7 days after the failed due date, bank payments
+settling 6 days after their day, month-based periods on the start date's day of month clamped
+to short months."""
 
 from __future__ import annotations
 
@@ -490,3 +490,64 @@ def test_the_settings_change_retries_and_what_follows_the_last(world: str) -> No
         "2028-01-12 renewal processing active->active 12.00",
         "2028-01-15 settlement succeeded active->active 12.00",
     ]
+
+
+# The statements that find the events of one kind must reach their rows through the partial
+# index of that kind (store/sql/schema.py) or the processing payments' index: on 1M
+# subscriptions a status scan costs seconds per day (benchmarks/README.md, advance-30d).
+_NARROW = ("'paused'", "'unpaid'", "'scheduled'", "hs_scheduled_cancellation_date IS NOT NULL")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: SQLite picks ix_subscriptions_status_due (hs_status=?) over the partial "
+    "indexes, and scans every payment association for settlements",
+)
+def test_billing_finds_events_through_their_indexes(
+    world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    from contextlib import contextmanager
+
+    from subctl.store.sql import database, records
+
+    seen: dict[str, Any] = {}
+
+    class Recording:
+        def __init__(self, cursor: Any) -> None:
+            self._cursor = cursor
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._cursor, name)
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            seen.setdefault(" ".join(sql.split()), params)
+            return self._cursor.execute(sql, params)
+
+    real_cursor, real_reading = records.SqlRecordStore._cursor, database.Database.reading
+
+    def _cursor(self: Any, conn: Any) -> tuple[Any, str]:
+        cursor, mark = real_cursor(self, conn)
+        return Recording(cursor), mark
+
+    @contextmanager
+    def reading(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real_reading(self, *args, **kwargs) as cursor:
+            yield Recording(cursor)
+
+    monkeypatch.setattr(records.SqlRecordStore, "_cursor", _cursor)
+    monkeypatch.setattr(database.Database, "reading", reading)
+    w.advance(world, MONTHS[0])
+    slow = []
+    conn = sqlite3.connect(world.removeprefix("sqlite:///"))
+    for sql, params in seen.items():
+        if "_billing_next" in sql or not sql.startswith(("SELECT", "INSERT")):
+            continue
+        plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        if any(n in sql for n in _NARROW) and "(hs_status=?)" in plan:
+            slow.append((sql[:90], plan))
+        if "FROM payments p JOIN associations a" in sql and "ix_payments_processing" not in plan:
+            slow.append((sql[:90], plan))
+    conn.close()
+    assert slow == []
