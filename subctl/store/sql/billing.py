@@ -425,15 +425,21 @@ class _Day:
         )
         self._charge_history(kind, new, before)
         status = "hs_status = 'active', " if kind == "start" else ""
-        done_payments = "CASE WHEN e.outcome = 'succeeded' THEN 1 ELSE 0 END"
-        collected = "CASE WHEN e.outcome = 'succeeded' THEN e.amount ELSE 0 END"
+        # Counted once succeeded: a bank payment's counters wait for its settlement.
+        done_payments = (
+            "CASE WHEN e.outcome = 'succeeded' THEN COALESCE(hs_number_of_completed_payments, 0)"
+            " + 1 ELSE hs_number_of_completed_payments END"
+        )
+        collected = (
+            "CASE WHEN e.outcome = 'succeeded' THEN COALESCE(hs_total_collected_amount, 0)"
+            " + e.amount ELSE hs_total_collected_amount END"
+        )
         cur.execute(
             f"UPDATE subscriptions SET {status}hs_next_payment_due_date = n.next_due,"
             " hs_last_payment_amount = e.amount, hs_last_payment_status = e.outcome,"
             " hs_last_payment_date = e.at,"
-            " hs_number_of_completed_payments ="
-            f" COALESCE(hs_number_of_completed_payments, 0) + {done_payments},"
-            f" hs_total_collected_amount = COALESCE(hs_total_collected_amount, 0) + {collected},"
+            f" hs_number_of_completed_payments = {done_payments},"
+            f" hs_total_collected_amount = {collected},"
             " hs_lastmodifieddate = e.at"
             " FROM billing_events e, _billing_next n"
             f" WHERE {new} AND subscriptions.hs_object_id = e.subscription_id"
