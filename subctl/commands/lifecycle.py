@@ -107,7 +107,7 @@ def subscription_pause(
     """Pause billing of active subscriptions (an unpaid or past-due one is paid first, with
     `subctl pay`).
 
-    Example: subctl pause 12 --reason "customer on leave until March"
+    Example: subctl pause 13 --reason "customer on leave until March"
     """
     _run(ctx, "pause", batch, reason=reason)
 
@@ -127,7 +127,7 @@ def subscription_resume(
 ) -> None:
     """Resume paused subscriptions, billing again from the next billing date.
 
-    Example: subctl resume 61 --next-billing-date +30d
+    Example: subctl resume 17 --next-billing-date +30d
     """
     _run(ctx, "resume", batch, next_billing_date=next_billing_date)
 
@@ -138,7 +138,7 @@ def subscription_pay(ctx: typer.Context, batch: BatchArgs) -> None:
     payment amount; the subscription is active again and its next payment due date moves one
     billing period on.
 
-    Example: subctl pay 2
+    Example: subctl pay 26
     """
     _run(ctx, "pay", batch)
 
