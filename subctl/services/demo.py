@@ -134,8 +134,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "payments": (
         "id", "amount", "currency", "status", "method", "kind", "refunds_payment_id", "created_at",
     ),
-    "outbox": ("id", "subscription_id", "kind", "recipient", "subject", "body", "link",
-               "created_at"),
+    # ids by insertion order (SQLite's rowid, PostgreSQL's identity): later mail continues them
+    "outbox": ("subscription_id", "kind", "recipient", "subject", "body", "link", "created_at"),
     "associations": ("subscription_id", "object_type", "object_id", "type_id"),
 }  # fmt: skip
 TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
@@ -423,7 +423,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
     t_payment = ASSOCIATION_BY_NAME["payment"].type_id
 
     n_companies = n_contacts = 0
-    line_id = quote_id = invoice_id = payment_id = mail_id = 0
+    line_id = quote_id = invoice_id = payment_id = 0
 
     # The current customer: a contact (usually at a company) with 1 or, for some, 2-4
     # subscriptions in a row, all in the company's currency, paid with the same method.
@@ -698,8 +698,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     sub_name, _fromordinal(_EPOCH_ORDINAL + told_ms // DAY_MS),
                     _fromordinal(scheduled_end), None, None,
                 )  # fmt: skip
-                mail_id += 1
-                outbox.append((mail_id, sid, CANCELLATION_MAIL, recipient, subject, body, None,
+                outbox.append((sid, CANCELLATION_MAIL, recipient, subject, body, None,
                                told_ms))  # fmt: skip
                 last_event_ms = told_ms
             elif canceled_ms is not None:
@@ -725,15 +724,13 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     sub_name, _fromordinal(_EPOCH_ORDINAL + canceled_ms // DAY_MS), None,
                     refund, currency,
                 )  # fmt: skip
-                mail_id += 1
-                outbox.append((mail_id, sid, CANCELLATION_MAIL, recipient, subject, body, None,
+                outbox.append((sid, CANCELLATION_MAIL, recipient, subject, body, None,
                                canceled_ms))  # fmt: skip
                 last_event_ms = max(last_event_ms, canceled_ms)
             elif failed_mail_ms:  # unpaid, and past due after a failed payment
                 link = update_link_of(sid, ms_to_datetime(created_ms))
                 subject, body = update_link_text(sub_name, link)
-                mail_id += 1
-                outbox.append((mail_id, sid, UPDATE_LINK_MAIL, recipient, subject, body, link,
+                outbox.append((sid, UPDATE_LINK_MAIL, recipient, subject, body, link,
                                failed_mail_ms))  # fmt: skip
                 last_event_ms = max(last_event_ms, failed_mail_ms)
             if rand() < 0.25:  # edited since
