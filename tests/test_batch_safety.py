@@ -480,7 +480,7 @@ def test_a_full_disk_mid_batch_stops_it_resumably(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SqlRecordStore, "execute", execute)
-        result = demo("pause --where 'status = active' --yes --format json")
+        result = demo("pause --where 'status = active and cancel_at is empty' --yes --format json")
     assert result.exit_code == 6, result.stderr
     assert len(json.loads(result.stdout)) == 20  # what was done is reported
     assert "Error: disk full: job 1 stopped after 20 of " in result.stderr
@@ -583,7 +583,9 @@ def test_a_full_disk_under_stdout_stops_the_batch_resumably(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(jsonfmt, "_encoder", encoder)
-        result = demo("pause --where 'status = active' --yes --format ndjson")
+        result = demo(
+            "pause --where 'status = active and cancel_at is empty' --yes --format ndjson"
+        )
     assert result.exit_code == 6, result.stderr
     assert len(result.stdout.splitlines()) == 14
     job = _job(demo, 1)
