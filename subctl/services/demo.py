@@ -91,6 +91,7 @@ from typing import TYPE_CHECKING, Any
 from subctl.billing import paid_period_end, prorate
 from subctl.codec import ms_to_datetime
 from subctl.schema import ASSOCIATION_BY_NAME
+from subctl.services.billing import ACH_FAILS, CARD_DECLINED, CARD_DECLINED_ONCE, BillingSettings
 from subctl.services.lifecycle import (
     CANCELLATION_MAIL,
     UPDATE_LINK_MAIL,
@@ -335,18 +336,14 @@ class _Cycles:
 # -- generation ------------------------------------------------------------------------------
 
 # The billing model's defaults (workspace settings ``billing.retry_days`` and
-# ``billing.settlement_days``) and its documented test payment methods (DESIGN: Stripe's test
-# card 4000 0000 0000 0341 declines every attempt, a card ending 0002 declines the first attempt
-# of a cycle, the ACH account 000111111116 fails when it settles).
-RETRY_DAYS = (3, 5, 7)
+# ``billing.settlement_days``) and its documented test payment methods
+# (``services.billing.PAYMENT_TEST_VALUES``).
+RETRY_DAYS = BillingSettings().retry_days
+SETTLEMENT_DAYS = BillingSettings().settlement_days
 # Draws never depend on ``today`` (the same seed gives every subscription the same status,
 # plan, payment method and offsets on any day): a day that does not fit (a month end clamped
 # to a shorter month) is replaced by another one derived from the same draw, u + _GOLDEN.
 _GOLDEN = 0.6180339887498949
-SETTLEMENT_DAYS = 6
-CARD_DECLINED = "0341"
-CARD_DECLINED_ONCE = "0002"
-ACH_FAILS = "1116"
 
 
 class _Block:
