@@ -9,6 +9,7 @@ again to the same time, as ``jobs resume`` does (the journaled run, continued)."
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,28 +24,17 @@ from tests.conftest import NOW
 
 COUNT = 100_000
 DAYS = 30
-# The billing run, as a process: the services with the CLI's context (its clock: SUBCTL_NOW),
-# up to DAYS after it; with an argument, the unfinished journaled run is continued (resume).
-DRIVER = f"""
-import datetime as dt, sys
-from subctl.context import AppContext
-from subctl.services import billing
-app = AppContext()
-now = app.clock()
-job = app.workspace().unfinished_job(billing.JOB_FINGERPRINT) if sys.argv[1:] else None
-until = now + dt.timedelta(days={DAYS}) if job is None else billing.run_until(job.action)
-summary = billing.run(app.billing(), app.workspace(), until, now=now,
-                      job_id=None if job is None else job.id)
-print(summary.job_id, summary.days, summary.events)
-app.close()
-"""
+# The billing run, as a user starts it (``clock advance``: the clock moves, then billing runs up
+# to it, journaled) and continues it after a crash (``jobs resume``).
+ADVANCE = ("clock", "advance", f"{DAYS}d", "--format", "json")
+RESUME = ("jobs", "resume", "1", "--yes", "--format", "json")
 COMPARED = ("subscriptions", "payments", "billing_events", "outbox", "property_history",
             "associations", "jobs")  # fmt: skip
 
 
-def _run(home: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def _run(home: Path, env: dict[str, str], args: tuple[str, ...]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", DRIVER, *args],
+        [sys.executable, "-m", "subctl", *args],
         env={**env, "SUBCTL_HOME": str(home)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -80,8 +70,8 @@ def test_sigkill_during_a_billing_run_then_a_rerun_leaves_the_uninterrupted_resu
     assert made.returncode == 0, made.stderr
     shutil.copytree(whole, killed)
 
-    uninterrupted = _run(whole, env)
-    victim = _run(killed, env)
+    uninterrupted = _run(whole, env, ADVANCE)
+    victim = _run(killed, env, ADVANCE)
     db = killed / "workspace.db"
     deadline = time.monotonic() + 120
     # Killed once a few days are committed (a day is one transaction: its events appear at once).
@@ -95,14 +85,15 @@ def test_sigkill_during_a_billing_run_then_a_rerun_leaves_the_uninterrupted_resu
     assert committed > 0
     assert _count(db, "SELECT count(*) FROM jobs WHERE status = 'unfinished'") == 1
 
-    rerun = _run(killed, env, "resume")
+    rerun = _run(killed, env, RESUME)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     whole_out, whole_err = uninterrupted.communicate(timeout=600)
     assert uninterrupted.returncode == 0, whole_err
-    job, _days, events = (int(x) for x in whole_out.split())
-    assert out.split()[0] == str(job) == "1"  # the rerun continued the killed run's job
-    assert int(out.split()[2]) == events - committed > 0
+    whole_run, resumed = json.loads(whole_out), json.loads(out)
+    events = sum(e["count"] for e in whole_run["events"])
+    assert resumed["job"] == whole_run["job"] == 1  # the rerun continued the killed run's job
+    assert sum(e["count"] for e in resumed["events"]) == events - committed > 0
 
     for table in COMPARED:
         expected, got = _rows(whole / "workspace.db", table), _rows(db, table)
