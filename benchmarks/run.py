@@ -430,18 +430,6 @@ class Cancel:
 # -- advancing the clock ------------------------------------------------------------------------
 
 ADVANCE_DAYS = 30
-# Until ``subctl clock advance`` exists: the same engine and job, through the services.
-ADVANCE_DRIVER = f"""
-import datetime as dt, json, sys
-from subctl.context import AppContext
-from subctl.services import billing
-app = AppContext(workspace_target=sys.argv[1])
-now = app.clock()
-summary = billing.run(app.billing(), app.workspace(), now + dt.timedelta(days={ADVANCE_DAYS}),
-                      now=now)
-print(json.dumps({{"job": summary.job_id, "days": summary.days, "events": summary.events}}))
-app.close()
-"""
 
 
 class Advance:
@@ -449,16 +437,12 @@ class Advance:
     day) against benchmarks/advance_baseline.py renewing the same due rows through sqlite3 (one
     UPDATE, one INSERT). Each side runs on its own fresh copy of the cached workspace."""
 
-    def __init__(self, source: Path, work: Path, env: dict[str, str]) -> None:
+    def __init__(self, source: Path, work: Path) -> None:
         self.source = source
         self.dir = work / f"advance-{ADVANCE_DAYS}d"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = {side: self.dir / side / "workspace.db" for side in ("command", "baseline")}
         self.note: str | None = None
-        has_clock = subprocess.run(
-            [*subctl_argv(), "clock", "--help"], env=env, capture_output=True, check=False
-        )
-        self.cli = has_clock.returncode == 0
 
     def setup(self, side: str) -> None:
         db = self.db[side]
@@ -484,18 +468,14 @@ class Advance:
         self.note = (
             f"renewed: subctl {first:,} subscriptions (first charges; {events:,} billing events "
             f"on {subs:,} subscriptions in all), baseline {theirs:,} rows"
-            + ("" if self.cli else "; subctl side: services driver (no `clock advance` yet)")
         )
         if first != theirs:
             return f"subctl renewed {first:,} subscriptions, the baseline {theirs:,}"
         return None
 
     def figure(self) -> Figure:
-        if self.cli:
-            command = [*subctl_argv(), "--workspace", str(self.db["command"]), "clock",
-                       "advance", f"{ADVANCE_DAYS}d", "--format", "json"]  # fmt: skip
-        else:
-            command = [sys.executable, "-c", ADVANCE_DRIVER, str(self.db["command"])]
+        command = [*subctl_argv(), "--workspace", str(self.db["command"]), "clock",
+                   "advance", f"{ADVANCE_DAYS}d", "--format", "json"]  # fmt: skip
         baseline = [sys.executable, str(HERE / "advance_baseline.py"), str(self.db["baseline"]),
                     NOW, str(ADVANCE_DAYS)]  # fmt: skip
         return Figure(
@@ -650,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures.append(cancels[name].figure(size))
     advance = None
     if not args.only or f"advance-{ADVANCE_DAYS}d" in args.only:
-        advance = Advance(db, work, env)
+        advance = Advance(db, work)
         figures.append(advance.figure())
     figures = [f for f in figures if not args.only or f.name in args.only]
 
