@@ -506,8 +506,10 @@ class _Day:
         cut = _ms(self.day) + DAY_MS - self.rules.settlement_days * DAY_MS
         fails, fail_params = self._bank_fails()
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
+        # SQLite: from the processing payments' index outwards (CROSS JOIN keeps that order;
+        # left to itself it starts from every payment association).
         found = (
-            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            f"FROM {_PROCESSING + ' CROSS' if self.sqlite else 'payments p'}"
             " JOIN associations a ON a.object_type = 'payment'"
             " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
             f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
