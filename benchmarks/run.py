@@ -427,6 +427,88 @@ class Cancel:
         )
 
 
+# -- advancing the clock ------------------------------------------------------------------------
+
+ADVANCE_DAYS = 30
+# Until ``subctl clock advance`` exists: the same engine and job, through the services.
+ADVANCE_DRIVER = f"""
+import datetime as dt, json, sys
+from subctl.context import AppContext
+from subctl.services import billing
+app = AppContext(workspace_target=sys.argv[1])
+now = app.clock()
+summary = billing.run(app.billing(), app.workspace(), now + dt.timedelta(days={ADVANCE_DAYS}),
+                      now=now)
+print(json.dumps({{"job": summary.job_id, "days": summary.days, "events": summary.events}}))
+app.close()
+"""
+
+
+class Advance:
+    """``subctl clock advance 30d --format json`` (the billing run up to 30 days after the demo's
+    day) against benchmarks/advance_baseline.py renewing the same due rows through sqlite3 (one
+    UPDATE, one INSERT). Each side runs on its own fresh copy of the cached workspace."""
+
+    def __init__(self, source: Path, work: Path, env: dict[str, str]) -> None:
+        self.source = source
+        self.dir = work / f"advance-{ADVANCE_DAYS}d"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = {side: self.dir / side / "workspace.db" for side in ("command", "baseline")}
+        self.note: str | None = None
+        has_clock = subprocess.run(
+            [*subctl_argv(), "clock", "--help"], env=env, capture_output=True, check=False
+        )
+        self.cli = has_clock.returncode == 0
+
+    def setup(self, side: str) -> None:
+        db = self.db[side]
+        db.parent.mkdir(exist_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.source, db)
+
+    def verify(self, command: Run, baseline: Run) -> str | None:
+        """subctl's first charge of each due row (its renewals and starts of the subscriptions
+        the baseline renews) against the baseline's renewed rows; both counts printed."""
+        try:
+            theirs = json.loads(baseline.stdout)["renewed"]
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"cannot read the baseline's counts: {exc!r}"
+        with sqlite3.connect(self.db["command"]) as conn:
+            first, events, subs = conn.execute(
+                "SELECT count(DISTINCT CASE WHEN kind IN ('start', 'renewal')"
+                " THEN subscription_id END), count(*), count(DISTINCT subscription_id)"
+                " FROM billing_events"
+            ).fetchone()
+        conn.close()
+        self.note = (
+            f"renewed: subctl {first:,} subscriptions (first charges; {events:,} billing events "
+            f"on {subs:,} subscriptions in all), baseline {theirs:,} rows"
+            + ("" if self.cli else "; subctl side: services driver (no `clock advance` yet)")
+        )
+        if first != theirs:
+            return f"subctl renewed {first:,} subscriptions, the baseline {theirs:,}"
+        return None
+
+    def figure(self) -> Figure:
+        if self.cli:
+            command = [*subctl_argv(), "--workspace", str(self.db["command"]), "clock",
+                       "advance", f"{ADVANCE_DAYS}d", "--format", "json"]  # fmt: skip
+        else:
+            command = [sys.executable, "-c", ADVANCE_DRIVER, str(self.db["command"])]
+        baseline = [sys.executable, str(HERE / "advance_baseline.py"), str(self.db["baseline"]),
+                    NOW, str(ADVANCE_DAYS)]  # fmt: skip
+        return Figure(
+            f"advance-{ADVANCE_DAYS}d",
+            command,
+            baseline,
+            "same renewals via sqlite3",
+            setup=self.setup,
+            verify=self.verify,
+            repeat=3,
+        )
+
+
 # -- PostgreSQL (optional) -----------------------------------------------------------------------
 
 
@@ -566,11 +648,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.only or name in args.only:
             cancels[name] = Cancel(db, work, size)
             figures.append(cancels[name].figure(size))
+    advance = None
+    if not args.only or f"advance-{ADVANCE_DAYS}d" in args.only:
+        advance = Advance(db, work, env)
+        figures.append(advance.figure())
     figures = [f for f in figures if not args.only or f.name in args.only]
 
     print(
         f"{args.rows:,} subscriptions (schema {home.name.split('-schema-')[1]}); median of "
-        f"{args.repeat} runs (cancel: 3) after {args.warmup} warm-up; {sys.executable}"
+        f"{args.repeat} runs (cancel, advance: 3) after {args.warmup} warm-up; {sys.executable}"
     )
     width = max([len(f.name) for f in figures] + [12])
     print(
@@ -581,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for figure in figures:
         result = measure(figure, env, args.repeat, args.warmup)
         result.note = getattr(cancels.get(figure.name), "note", None)
+        if advance is not None and figure.name == f"advance-{ADVANCE_DAYS}d":
+            result.note = advance.note
         print(report(result, width), flush=True)
         failed |= result.problem is not None
     if not args.no_postgres:

@@ -35,6 +35,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from subctl.query.values import add_months
 from subctl.schema import FREQUENCIES
@@ -54,6 +55,7 @@ _DAYS: dict[str, int] = {"weekly": 7, "biweekly": 14}
 _MONTHS: dict[str, int] = {value: months for value, _label, months in FREQUENCIES if months}
 
 
+@lru_cache(maxsize=256)
 def quantum(currency: str) -> Decimal:
     """The currency's smallest unit: ``Decimal("0.01")`` for USD, ``Decimal("1")`` for JPY."""
     return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
@@ -63,6 +65,7 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUNDING)
 
 
+@lru_cache(maxsize=8192)  # batches compute the same few thousand periods again and again
 def _add_period(day: dt.date, frequency: str, periods: int) -> dt.date:
     if frequency in _DAYS:
         return day + dt.timedelta(days=_DAYS[frequency] * periods)

@@ -204,10 +204,10 @@ def test_usage_errors(seeded: Invoke, args: str) -> None:
 
 def test_dry_run_changes_nothing(demo: Invoke, ws: WorkspaceCase) -> None:
     before = checksum(ws)
-    result = demo("cancel --where 'status = unpaid' --dry-run --refund unused --format json")
+    result = demo("cancel --where 'status = active' --dry-run --refund unused --format json")
     items = rows(result.stdout)
-    assert items and {r["status"] for r in items} == {"unpaid"}
-    # those with a pending ACH retry, which --refund unused cannot refund, need attention
+    assert items and {r["status"] for r in items} == {"active"}
+    # those with a pending ACH payment, which --refund unused cannot refund, need attention
     attention = [r for r in items if r["outcome"] == "attention"]
     assert attention and {r["outcome"] for r in items} == {"ok", "attention"}
     assert result.exit_code == 5
@@ -265,24 +265,24 @@ def test_plan_checks(seeded: Invoke, tmp_path: Path) -> None:
 
 
 def test_from_file_lines_stdin_and_csv(demo: Invoke, tmp_path: Path) -> None:
-    # demo subscriptions 3 and 5 are active, 8 is scheduled
+    # demo subscriptions 2 and 5 are active, 19 is scheduled
     listed = tmp_path / "ids.txt"
-    listed.write_text("# to pause\n3\n\n5\n")
+    listed.write_text("# to pause\n2\n\n5\n")
     result = demo(f"pause --from-file {listed} --yes --format json")
     assert result.exit_code == 0, result.stderr
-    assert [r["id"] for r in rows(result.stdout)] == [3, 5]
+    assert [r["id"] for r in rows(result.stdout)] == [2, 5]
     result = demo("resume --from-file - --next-billing-date 2027-01-01 --yes --format json",
-                  input="5\n3\n")  # fmt: skip
+                  input="5\n2\n")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert [(r["id"], r["new_status"]) for r in rows(result.stdout)] == [
         (5, "active"),
-        (3, "active"),
+        (2, "active"),
     ]
     table = tmp_path / "export.csv"
-    table.write_text("Record ID,Name\n8,Metro Meadow\n3,Silver Vertex\n")
+    table.write_text("Record ID,Name\n19,Metro Meadow\n2,Silver Vertex\n")
     result = demo(f"pause --from-file {table} --where 'status = active' --yes --format json")
     assert result.exit_code == 0, result.stderr
-    assert [r["id"] for r in rows(result.stdout)] == [3]  # 8 is scheduled
+    assert [r["id"] for r in rows(result.stdout)] == [2]  # 19 is scheduled
 
 
 def test_from_file_errors(seeded: Invoke, tmp_path: Path) -> None:
@@ -322,7 +322,7 @@ def test_batch_with_failures_exits_5(seeded: Invoke) -> None:
 def test_large_batch_on_a_tty_shows_count_and_first_rows(
     demo: Invoke, tty: ScriptedPrompter
 ) -> None:
-    result = demo("pause --where 'status = active' --reason x --format json")
+    result = demo("pause --where 'status = active and cancel_at is empty' --reason x --format json")
     assert result.exit_code == 0, result.stderr
     count = len(rows(result.stdout))
     assert count > 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import os
@@ -12,14 +13,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from subctl.billing import next_period_end, paid_period_end, prorate
+from subctl.codec import ms_to_datetime
 from subctl.schema import ASSOCIATION_BY_NAME, FREQUENCIES, STATUSES
 from subctl.services import demo
 from subctl.services.demo import TABLE_COLUMNS, TABLES, DemoSummary, populate
+from subctl.services.lifecycle import cancellation_text, update_link_of, update_link_text
 from subctl.store.sql import open_local, sqlite_url
 from tests.conftest import NOW, Invoke
 
@@ -27,6 +32,7 @@ TODAY = dt.date(2026, 11, 26)
 DAY_MS = 86_400_000
 TODAY_MS = (TODAY - dt.date(1970, 1, 1)).days * DAY_MS
 COUNT = 500
+BIG = 20_000
 
 
 def _build(path: Path, *, count: int = COUNT, seed: int = 7, today: dt.date = TODAY) -> DemoSummary:
@@ -58,6 +64,17 @@ def subs(workspace: tuple[Path, DemoSummary]) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The subscriptions of a larger workspace, for shares and spreads."""
+    path = tmp_path_factory.mktemp("demo") / "big.db"
+    _build(path, count=BIG)
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM subscriptions ORDER BY hs_object_id").fetchall()
+    return [dict(r) for r in rows]
+
+
 def _query(workspace: tuple[Path, DemoSummary], sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(workspace[0]) as conn:
         return conn.execute(sql).fetchall()
@@ -71,6 +88,16 @@ def test_same_seed_and_day_give_identical_workspaces(tmp_path: Path) -> None:
     assert _build(a, seed=3) == _build(b, seed=3)
     for table in TABLES:
         assert _dump(a, table) == _dump(b, table), table
+
+
+def test_another_day_gives_the_same_subscriptions_moved_in_time(tmp_path: Path) -> None:
+    """Statuses, names and payment methods do not depend on the day (examples name ids)."""
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    _build(a, count=2000, seed=3, today=dt.date(2027, 2, 28))
+    _build(b, count=2000, seed=3, today=dt.date(2028, 7, 31))
+    sql = "SELECT hs_object_id, hs_status, hs_name, hs_payment_method FROM subscriptions"
+    with sqlite3.connect(a) as first, sqlite3.connect(b) as second:
+        assert first.execute(sql).fetchall() == second.execute(sql).fetchall()
 
 
 def test_a_different_seed_gives_different_data(tmp_path: Path) -> None:
@@ -157,42 +184,101 @@ def test_dates_are_midnight_utc_and_datetimes_in_the_past(subs: list[dict[str, A
         assert s["hs_createdate"] <= s["hs_lastmodifieddate"]
 
 
+# the longest period of each frequency, in days
+PERIOD_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 31, "quarterly": 92, "per_six_months": 184,
+               "annually": 366, "per_two_years": 731}  # fmt: skip
+
+
+def _days(ms: int) -> int:
+    """Days from TODAY to a stored date."""
+    return (ms - TODAY_MS) // DAY_MS
+
+
 def test_next_due_dates_follow_the_status(subs: list[dict[str, Any]]) -> None:
     for s in subs:
         status, due = s["hs_status"], s["hs_next_payment_due_date"]
         start = s["hs_recurring_billing_start_date"]
-        if status in ("canceled", "expired"):
+        scheduled_end = s["hs_scheduled_cancellation_date"]
+        if status in ("canceled", "expired") or scheduled_end is not None:
             assert due is None, s
             continue
-        offset = (due - TODAY_MS) // DAY_MS
-        assert -30 <= offset <= 60, s
+        offset = _days(due)
         if status == "active":
-            assert offset >= 0
-        elif status in ("unpaid", "past_due"):
-            assert offset < 0
+            assert 1 <= offset < PERIOD_DAYS[s["hs_recurring_billing_frequency"]], s
+        elif status == "unpaid":
+            card = not s["hs_payment_method"].startswith("ACH")
+            assert (-6 if card else -36) <= offset <= (-1 if card else -7), s
+        elif status == "past_due":
+            assert -60 <= offset < 0, s
         elif status == "scheduled":
-            assert due == start and start > TODAY_MS
+            assert due == start and 1 <= offset <= 60, s
         if status != "scheduled":
             assert start < TODAY_MS
 
 
-def test_due_dates_fall_on_billing_cycles(subs: list[dict[str, Any]]) -> None:
+def test_active_due_dates_spread_over_a_whole_period(big: list[dict[str, Any]]) -> None:
+    offsets: dict[str, list[int]] = {}
+    for s in big:
+        if s["hs_status"] == "active" and s["hs_next_payment_due_date"] is not None:
+            frequency = s["hs_recurring_billing_frequency"]
+            offsets.setdefault(frequency, []).append(_days(s["hs_next_payment_due_date"]))
+    assert set(offsets) == set(PERIOD_DAYS)
+    for frequency, days in offsets.items():
+        period = PERIOD_DAYS[frequency]
+        assert min(days) <= max(1, period // 100) and max(days) >= period * 0.9 - 1, frequency
+        # uniform: each half of the period holds about half of them
+        early = sum(1 for d in days if d <= period // 2) / len(days)
+        assert 0.4 < early < 0.6, (frequency, early)
+
+
+def test_nothing_is_due_now(workspace: tuple[Path, DemoSummary]) -> None:
+    """Every billing event lies tomorrow or later: a fresh demo has none due until time moves."""
+    due = {
+        "renewal": "SELECT count(*) FROM subscriptions WHERE hs_status = 'active'"
+        " AND hs_next_payment_due_date <= {t}",
+        "start": "SELECT count(*) FROM subscriptions WHERE hs_status = 'scheduled'"
+        " AND hs_recurring_billing_start_date <= {t}",
+        "retry": "SELECT count(*) FROM subscriptions WHERE hs_status = 'unpaid'"
+        " AND hs_next_payment_retry_date <= {t}",
+        "settlement": "SELECT count(*) FROM payments WHERE status = 'processing'"
+        " AND created_at - created_at % {d} + 6 * {d} <= {t}",
+        "cancellation": "SELECT count(*) FROM subscriptions WHERE hs_status = 'active'"
+        " AND hs_scheduled_cancellation_date <= {t}",
+        "resume": "SELECT count(*) FROM subscriptions WHERE hs_status = 'paused'"
+        " AND hs_resume_date <= {t}",
+    }
+    for kind, sql in due.items():
+        assert _query(workspace, sql.format(t=TODAY_MS, d=DAY_MS)) == [(0,)], kind
+
+
+def _date(ms: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=ms // DAY_MS)
+
+
+def test_due_dates_fall_on_billing_cycles(big: list[dict[str, Any]]) -> None:
+    """On the start date's day of month, clamped to shorter months (billing.next_period_end)."""
     months = {value: n for value, _, n in FREQUENCIES}
-    for s in subs:
-        if s["hs_status"] not in ("active", "unpaid", "past_due", "scheduled"):
+    clamped = 0
+    for s in big:
+        day = s["hs_next_payment_due_date"] or s["hs_scheduled_cancellation_date"]
+        if day is None:
             continue
-        start = dt.date(1970, 1, 1) + dt.timedelta(
-            days=s["hs_recurring_billing_start_date"] // DAY_MS
-        )
-        due = dt.date(1970, 1, 1) + dt.timedelta(days=s["hs_next_payment_due_date"] // DAY_MS)
+        start, due = _date(s["hs_recurring_billing_start_date"]), _date(day)
         frequency = s["hs_recurring_billing_frequency"]
         if months[frequency]:
-            assert due.day == start.day
+            month_days = calendar.monthrange(due.year, due.month)[1]
+            assert due.day == min(start.day, month_days), s
+            clamped += due.day < start.day
             assert (due.year * 12 + due.month - start.year * 12 - start.month) % months[
                 frequency
             ] == 0
+            following = next_period_end(due, frequency, start.day)
+            assert following.day == min(
+                start.day, calendar.monthrange(following.year, following.month)[1]
+            )
         else:
             assert (due - start).days % (7 if frequency == "weekly" else 14) == 0
+    assert clamped > 0  # month ends: starts on the 29th-31st due in shorter months
 
 
 def test_canceled_have_a_recent_cancellation_date(subs: list[dict[str, Any]]) -> None:
@@ -210,7 +296,6 @@ def test_only_paused_have_a_pause_reason(subs: list[dict[str, Any]]) -> None:
     reasons = Counter((s["hs_status"], s["hs_pause_reason"] is not None) for s in subs)
     assert reasons[("paused", True)] > 0
     assert {status for status, has in reasons if has} == {"paused"}
-    assert all(s["hs_scheduled_cancellation_date"] is None for s in subs)
 
 
 # -- money -----------------------------------------------------------------------------------
@@ -250,11 +335,9 @@ def test_last_payment_status_follows_status_and_payments(
             workspace,
             "SELECT a.subscription_id, p.status FROM associations a JOIN payments p "
             "ON a.object_type = 'payment' AND p.id = a.object_id "
-            "WHERE p.id = (SELECT MAX(a2.object_id) FROM associations a2 "
-            "  WHERE a2.subscription_id = a.subscription_id AND a2.object_type = 'payment') "
-            "AND NOT (p.method = 'ach' AND p.status = 'processing' AND EXISTS ("
-            "  SELECT 1 FROM subscriptions s WHERE s.hs_object_id = a.subscription_id "
-            "  AND s.hs_status = 'unpaid'))",
+            "WHERE p.id = (SELECT MAX(a2.object_id) FROM associations a2 JOIN payments p2 "
+            "  ON p2.id = a2.object_id AND p2.kind = 'payment' "
+            "  WHERE a2.subscription_id = a.subscription_id AND a2.object_type = 'payment')",
         )
     )
     for s in subs:
@@ -264,8 +347,7 @@ def test_last_payment_status_follows_status_and_payments(
         elif status == "scheduled":
             assert last is None and sid not in last_payment
             continue
-        if sid in last_payment:  # unpaid ones with an ACH retry processing are left out
-            assert last_payment[sid] == last, s
+        assert last_payment[sid] == last, s
 
 
 # -- associations ----------------------------------------------------------------------------
@@ -293,7 +375,7 @@ def test_association_counts_and_type_ids(workspace: tuple[Path, DemoSummary]) ->
     assert set(per_sub) == set(ASSOCIATION_BY_NAME)
     assert sum(per_sub["deal"].values()) == COUNT
     assert set(per_sub["line_item"]) <= {1, 2}
-    assert set(per_sub["payment"]) <= {1, 2, 3, 4}  # 1-3, plus an ACH retry on unpaid ones
+    assert set(per_sub["payment"]) <= {1, 2, 3, 4}  # 1-3, plus a refund on canceled ones
     assert 0.7 * COUNT < sum(per_sub["company"].values()) < COUNT
     assert 0.1 * COUNT < sum(per_sub["quote"].values()) < 0.5 * COUNT
     type_ids = dict(_query(workspace, "SELECT DISTINCT object_type, type_id FROM associations"))
@@ -328,7 +410,8 @@ def test_contacts_have_1_to_3_emails_and_companies_1_to_2_domains(
     domains = Counter(
         n for (n,) in _query(workspace, "SELECT COUNT(*) FROM company_domains GROUP BY company_id")
     )
-    assert set(emails) == {1, 2, 3} and sum(emails.values()) == COUNT
+    contacts = _query(workspace, "SELECT count(*) FROM contacts")[0][0]
+    assert set(emails) == {1, 2, 3} and sum(emails.values()) == contacts
     assert set(domains) == {1, 2}
     shared = _query(
         workspace,
@@ -338,23 +421,250 @@ def test_contacts_have_1_to_3_emails_and_companies_1_to_2_domains(
     assert shared[0][0] > 1
 
 
-def test_pending_ach_payments_exist_mostly_on_active_and_unpaid(
+def test_pending_ach_payments_are_younger_than_the_settlement_delay(
     workspace: tuple[Path, DemoSummary],
 ) -> None:
     rows = _query(
         workspace,
-        "SELECT s.hs_status, COUNT(*) FROM payments p "
-        "JOIN associations a ON a.object_type = 'payment' AND a.object_id = p.id "
-        "JOIN subscriptions s ON s.hs_object_id = a.subscription_id "
-        "WHERE p.method = 'ach' AND p.status = 'processing' GROUP BY s.hs_status",
+        "SELECT s.hs_status, s.hs_payment_method, s.hs_last_payment_status, p.created_at,"
+        " p.id = (SELECT max(a2.object_id) FROM associations a2 JOIN payments p2"
+        "  ON p2.id = a2.object_id AND p2.kind = 'payment'"
+        "  WHERE a2.object_type = 'payment' AND a2.subscription_id = s.hs_object_id)"
+        " FROM payments p JOIN associations a ON a.object_type = 'payment' AND a.object_id = p.id"
+        " JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
+        " WHERE p.status = 'processing'",
     )
-    by_status = dict(rows)
-    assert by_status.get("active", 0) > 0
-    assert by_status.get("active", 0) + by_status.get("unpaid", 0) > 0.75 * sum(by_status.values())
+    assert Counter(r[0] for r in rows)["active"] > 0
+    assert len(rows) == workspace[1].pending_ach_payments
+    for status, method, last_status, created_at, latest in rows:
+        assert method.startswith("ACH - ") and last_status == "processing" and latest, status
+        assert TODAY_MS - 5 * DAY_MS <= created_at < TODAY_MS  # made 1-5 days before today
     methods = _query(workspace, "SELECT DISTINCT method, status, kind FROM payments")
     assert {m for m, _, _ in methods} == {"card", "ach"}
-    assert {s for _, s, _ in methods} == {"succeeded", "failed", "processing"}
-    assert {k for _, _, k in methods} == {"payment"}
+    assert {s for _, s, _ in methods} >= {"succeeded", "failed", "processing", "partially_refunded"}
+    assert {k for _, _, k in methods} == {"payment", "refund"}
+
+
+def test_some_contacts_have_several_subscriptions_of_one_company_and_currency(
+    workspace: tuple[Path, DemoSummary],
+) -> None:
+    rows = _query(
+        workspace,
+        "SELECT a.object_id, count(*), count(DISTINCT s.hs_currency_code),"
+        " count(DISTINCT s.hs_payment_method), count(DISTINCT c.object_id), count(c.object_id)"
+        " FROM associations a JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
+        " LEFT JOIN associations c ON c.subscription_id = s.hs_object_id"
+        "  AND c.object_type = 'company'"
+        " WHERE a.object_type = 'contact' GROUP BY a.object_id",
+    )
+    sizes = Counter(n for _, n, *_ in rows)
+    assert set(sizes) == {1, 2, 3, 4}
+    assert 0.1 < (len(rows) - sizes[1]) / len(rows) < 0.2  # ~15 % of contacts
+    for contact, n, currencies, methods, companies, with_company in rows:
+        assert currencies == methods == 1, contact
+        assert (companies, with_company) in ((0, 0), (1, n)), contact
+
+
+def _subscription_payments(
+    workspace: tuple[Path, DemoSummary],
+) -> dict[int, list[tuple[Any, ...]]]:
+    """Per subscription: its payments (id, amount, status, kind, refunds_payment_id,
+    created_at), oldest first."""
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for sid, *payment in _query(
+        workspace,
+        "SELECT a.subscription_id, p.id, p.amount, p.status, p.kind, p.refunds_payment_id,"
+        " p.created_at FROM associations a JOIN payments p ON p.id = a.object_id"
+        " WHERE a.object_type = 'payment' ORDER BY p.id",
+    ):
+        out.setdefault(sid, []).append(tuple(payment))
+    return out
+
+
+def test_refunds_of_canceled_subscriptions(
+    workspace: tuple[Path, DemoSummary], subs: list[dict[str, Any]]
+) -> None:
+    payments = _subscription_payments(workspace)
+    refunded = 0
+    for s in subs:
+        sid = int(s["hs_object_id"])
+        refunds = [p for p in payments.get(sid, []) if p[3] == "refund"]
+        if not refunds:
+            assert s["hs_last_payment_status"] not in ("refunded", "partially_refunded")
+            continue
+        refunded += 1
+        assert s["hs_status"] == "canceled" and len(refunds) == 1
+        (rid, amount, status, _kind, of, created_at) = refunds[0]
+        paid = next(p for p in payments[sid] if p[0] == of)
+        assert paid == max((p for p in payments[sid] if p[3] == "payment"), key=lambda p: p[0])
+        assert status == "succeeded" and created_at == s["hs_canceled_at"] and rid > of
+        assert paid[2] == s["hs_last_payment_status"]
+        if paid[2] == "refunded":
+            assert amount == paid[1]
+        else:  # the unused days of the paid period, as `cancel --refund unused` computes them
+            assert paid[2] == "partially_refunded"
+            frequency = s["hs_recurring_billing_frequency"]
+            end = paid_period_end(_date(paid[5]), frequency, None)
+            pro = prorate(Decimal(str(paid[1])), s["hs_currency_code"], frequency, end,
+                          ms_to_datetime(created_at))  # fmt: skip
+            assert Decimal(str(amount)) == pro.refund and 0 < amount < paid[1]
+    assert refunded > 0
+
+
+def test_scheduled_cancellations_as_cancel_at_period_end_leaves_them(
+    big: list[dict[str, Any]],
+) -> None:
+    scheduled = [s for s in big if s["hs_scheduled_cancellation_date"] is not None]
+    active = sum(1 for s in big if s["hs_status"] == "active")
+    assert 0.02 < len(scheduled) / active < 0.04
+    for s in scheduled:
+        assert s["hs_status"] == "active" and s["hs_scheduled_cancellation_date"] > TODAY_MS
+        assert s["hs_next_payment_due_date"] is None and s["hs_next_payment_amount"] is None
+        assert s["hs_mrr"] > 0
+
+
+def test_outbox_holds_the_emails_the_verbs_write(
+    workspace: tuple[Path, DemoSummary], subs: list[dict[str, Any]]
+) -> None:
+    mails: dict[int, list[tuple[Any, ...]]] = {}
+    for sid, *mail in _query(
+        workspace,
+        "SELECT subscription_id, kind, recipient, subject, body, link, job_id, created_at"
+        " FROM outbox ORDER BY id",
+    ):
+        mails.setdefault(sid, []).append(tuple(mail))
+    primary = dict(
+        _query(
+            workspace,
+            "SELECT a.subscription_id, e.email FROM associations a JOIN contact_emails e"
+            " ON e.contact_id = a.object_id AND e.position = 0 WHERE a.object_type = 'contact'",
+        )
+    )
+    refunds = dict(_query(workspace, "SELECT refunds_payment_id, amount FROM payments"
+                                     " WHERE kind = 'refund'"))  # fmt: skip
+    payments = _subscription_payments(workspace)
+    for s in subs:
+        sid, status, name = int(s["hs_object_id"]), s["hs_status"], s["hs_name"]
+        ending = s["hs_scheduled_cancellation_date"]
+        failed = s["hs_last_payment_status"] == "failed"
+        expected = status == "canceled" or ending is not None or failed
+        assert (sid in mails) == expected, s
+        if not expected:
+            continue
+        ((kind, recipient, subject, body, link, job_id, created_at),) = mails[sid]
+        assert recipient == primary[sid] and job_id is None
+        assert s["hs_createdate"] < created_at <= s["hs_lastmodifieddate"] < TODAY_MS
+        if status == "canceled" or ending is not None:
+            refund = next((refunds[p[0]] for p in payments[sid] if p[0] in refunds), None)
+            day = _date(s["hs_canceled_at"] or created_at)
+            text = cancellation_text(
+                name, day, None if ending is None else _date(ending),
+                None if refund is None else Decimal(f"{refund:.2f}"), s["hs_currency_code"],
+            )  # fmt: skip
+            assert (kind, subject, body, link) == ("cancellation", *text, None)
+            if status == "canceled":
+                assert created_at == s["hs_canceled_at"]
+        else:
+            assert status in ("unpaid", "past_due")
+            url = update_link_of(sid, ms_to_datetime(s["hs_createdate"]))
+            assert (kind, subject, body, link) == (
+                "payment_method_update", *update_link_text(name, url), url,
+            )  # fmt: skip
+
+
+def test_the_update_link_is_the_one_the_verbs_send(demo: Invoke, subctl_home: Path) -> None:
+    ((sid, link),) = _rows(
+        subctl_home / "workspace.db",
+        "SELECT subscription_id, link FROM outbox WHERE kind = 'payment_method_update'"
+        " ORDER BY id LIMIT 1",
+    )
+    assert demo(f"send-update-link {sid} --yes").exit_code == 0
+    links = _rows(subctl_home / "workspace.db",
+                  f"SELECT link FROM outbox WHERE subscription_id = {sid}")  # fmt: skip
+    assert links == [(link,), (link,)]
+
+
+def test_payment_counters_and_last_payment_date(
+    workspace: tuple[Path, DemoSummary], subs: list[dict[str, Any]]
+) -> None:
+    payments = _subscription_payments(workspace)
+    for s in subs:
+        sid = int(s["hs_object_id"])
+        charges = [p for p in payments.get(sid, []) if p[3] == "payment"]
+        completed = s["hs_number_of_completed_payments"]
+        last_amount = s["hs_last_payment_amount"]
+        if not charges:
+            assert s["hs_status"] == "scheduled" and completed == 0
+            assert s["hs_last_payment_date"] is None and s["hs_total_collected_amount"] == 0
+            continue
+        assert s["hs_last_payment_date"] == charges[-1][5]
+        paid = sum(1 for p in charges if p[2] != "failed" and p[2] != "processing")
+        assert completed >= paid and completed == int(completed)
+        if s["hs_last_payment_status"] in ("failed", "processing"):
+            assert paid == len(charges) - 1
+        assert s["hs_total_collected_amount"] == pytest.approx(completed * last_amount, abs=0.01)
+
+
+def test_fixed_terms(big: list[dict[str, Any]]) -> None:
+    terms = Counter()
+    for s in big:
+        term, completed = (
+            s["hs_recurring_billing_number_of_payments"],
+            s["hs_number_of_completed_payments"],
+        )
+        if s["hs_status"] == "expired":
+            assert term is not None and completed == term, s
+        elif term is not None:
+            assert completed < term, s
+            terms[s["hs_recurring_billing_frequency"], int(term)] += 1
+    assert terms["monthly", 12] > 0 and terms["quarterly", 4] > 0
+    share = sum(terms.values()) / sum(1 for s in big if s["hs_status"] != "expired")
+    assert 0.15 < share < 0.25
+
+
+def test_resume_dates_and_retry_state(big: list[dict[str, Any]]) -> None:
+    resuming = [s for s in big if s["hs_resume_date"] is not None]
+    assert {s["hs_status"] for s in resuming} == {"paused"}
+    assert {_days(s["hs_resume_date"]) for s in resuming} == set(range(1, 91))
+    counts: Counter[int] = Counter()
+    for s in big:
+        retry, count = s["hs_next_payment_retry_date"], s["hs_payment_retry_count"]
+        card = not s["hs_payment_method"].startswith("ACH")
+        if s["hs_status"] != "unpaid" or not card:
+            assert retry is None and count is None, s
+            continue
+        failed = _days(s["hs_next_payment_due_date"])  # the failure day, 1-6 days ago
+        assert -6 <= failed <= -1 and retry > TODAY_MS
+        assert count == sum(1 for days in demo.RETRY_DAYS if failed + days <= 0)
+        assert _days(retry) == failed + demo.RETRY_DAYS[int(count)]
+        if s["hs_payment_method"].endswith(demo.CARD_DECLINED_ONCE):
+            assert count == 0  # its first retry succeeds
+        counts[int(count)] += 1
+    assert set(counts) == {0, 1, 2}
+
+
+def test_plans_are_priced_in_order(big: list[dict[str, Any]]) -> None:
+    ranges: dict[tuple[str, str], dict[int, list[float]]] = {}
+    order = ("Starter", "Pro", "Business", "Enterprise")
+    for s in big:
+        plan = s["hs_name"].split(" – ")[1].split(" plan ")[0]
+        amount = s["hs_next_payment_amount"] or s["hs_last_payment_amount"]
+        key = (s["hs_currency_code"], s["hs_recurring_billing_frequency"])
+        ranges.setdefault(key, {}).setdefault(order.index(plan), []).append(amount)
+    for key, plans in ranges.items():
+        bounds = [(min(plans[k]), max(plans[k])) for k in sorted(plans)]
+        for (_, most), (least, _) in zip(bounds, bounds[1:], strict=False):
+            assert most < least, key
+    assert len(ranges[("USD", "monthly")]) == 4
+
+
+def test_payment_methods_include_the_failing_test_values(big: list[dict[str, Any]]) -> None:
+    methods = Counter(s["hs_payment_method"][-4:] for s in big)
+    ach = sum(1 for s in big if s["hs_payment_method"].startswith("ACH"))
+    cards = len(big) - ach
+    assert 0.01 < methods[demo.CARD_DECLINED] / cards < 0.02
+    assert 0.01 < methods[demo.CARD_DECLINED_ONCE] / cards < 0.02
+    assert 0.01 < methods[demo.ACH_FAILS] / ach < 0.03
 
 
 def test_the_store_reads_demo_data(workspace: tuple[Path, DemoSummary]) -> None:
@@ -403,7 +713,7 @@ def test_demo_replaces_unchanged_demo_data_without_asking(demo: Invoke) -> None:
         "cancel {id} --yes",
         "associate {id} --contact new --create 'name=Grace Hopper,email=g@navy.mil'"
         " --replace --yes",
-        "associate {id} --contact 299 --replace --yes",  # same counts: the checksum tells
+        "associate {id} --contact 199 --replace --yes",  # same counts: the checksum tells
         "send-update-link {id} --yes",
         # Changes that add no row: the stamp covers them too.
         "associate {id} --line-item {line_item} --quantity 2 --price {half} --yes",
@@ -416,13 +726,13 @@ def test_demo_replaces_unchanged_demo_data_without_asking(demo: Invoke) -> None:
 def test_demo_asks_before_replacing_anything_it_did_not_write(
     demo: Invoke, subctl_home: Path, change: str
 ) -> None:
-    (sid,) = _editable(demo, 1)
+    editable = ", ".join(str(sid) for sid in _editable(demo, 20))
     path = subctl_home / "workspace.db"
-    ((line_item, price),) = _rows(
+    ((sid, line_item, price),) = _rows(  # one with a line item of quantity 1
         path,
-        "SELECT l.id, l.price FROM line_items l JOIN associations a ON a.object_id = l.id"
-        f" AND a.object_type = 'line_item' WHERE a.subscription_id = {sid} AND l.quantity = 1"
-        " ORDER BY l.id LIMIT 1",
+        "SELECT a.subscription_id, l.id, l.price FROM line_items l JOIN associations a"
+        " ON a.object_id = l.id AND a.object_type = 'line_item'"
+        f" WHERE a.subscription_id IN ({editable}) AND l.quantity = 1 ORDER BY l.id LIMIT 1",
     )
     ((unpaid,),) = _rows(
         path, "SELECT min(hs_object_id) FROM subscriptions WHERE hs_status = 'unpaid'"

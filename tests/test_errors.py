@@ -104,8 +104,8 @@ def test_a_batch_into_a_closed_pipe_still_finishes_its_job(big_home: Path, tmp_p
     home = tmp_path / "home"
     shutil.copytree(big_home, home)
     env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_BATCH_CHUNK": "50"}
-    script = (f"{sys.executable} -m subctl pause --where 'status = active' --yes --format ndjson"
-              " | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}")  # fmt: skip
+    script = (f"{sys.executable} -m subctl pause --where 'status = active and cancel_at is empty'"
+              " --yes --format ndjson | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}")  # fmt: skip
     proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
     assert proc.stdout == "0\n", proc.stderr
     jobs = subprocess.run(

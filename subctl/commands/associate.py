@@ -149,7 +149,7 @@ def subscription_associate(
     CSV of (subscription id, object type, object id). --line-item ID --quantity N --price
     AMOUNT edits a line item; the next payment amount and MRR follow.
 
-    Example: subctl associate 6 --contact 17 --replace
+    Example: subctl associate 7 --contact 17 --replace
     """
     from subctl.services import associations as svc
 

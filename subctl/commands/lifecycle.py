@@ -116,7 +116,7 @@ def subscription_pause(
     """Pause billing of active subscriptions (an unpaid or past-due one is paid first, with
     `subctl pay`), until `subctl resume`, or until a resume date.
 
-    Example: subctl pause 12 --reason "customer on leave until March" --resume-on +90d
+    Example: subctl pause 13 --reason "customer on leave until March" --resume-on +90d
     """
     _run(ctx, "pause", batch, reason=reason, resume_on=resume_on)
 
@@ -136,7 +136,7 @@ def subscription_resume(
 ) -> None:
     """Resume paused subscriptions, billing again from the next billing date.
 
-    Example: subctl resume 61 --next-billing-date +30d
+    Example: subctl resume 17 --next-billing-date +30d
     """
     _run(ctx, "resume", batch, next_billing_date=next_billing_date)
 
@@ -147,7 +147,7 @@ def subscription_pay(ctx: typer.Context, batch: BatchArgs) -> None:
     payment amount; the subscription is active again and its next payment due date moves one
     billing period on.
 
-    Example: subctl pay 2
+    Example: subctl pay 26
     """
     _run(ctx, "pay", batch)
 

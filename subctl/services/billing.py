@@ -92,9 +92,12 @@ PAYMENT_TEST_VALUES: Mapping[str, str] = {
     "0002": "card: declines the first attempt of a cycle; the first retry succeeds",
     "1116": "bank account (ACH): fails when it settles (Stripe's test account 000111111116)",
 }
-_DECLINES = ("0341",)
-_DECLINES_FIRST = ("0002",)
-_BANK_FAILS = ("1116",)
+CARD_DECLINED = "0341"
+CARD_DECLINED_ONCE = "0002"
+ACH_FAILS = "1116"
+_DECLINES = (CARD_DECLINED,)
+_DECLINES_FIRST = (CARD_DECLINED_ONCE,)
+_BANK_FAILS = (ACH_FAILS,)
 
 # -- settings ---------------------------------------------------------------------------------
 

@@ -13,25 +13,69 @@ stays flat; the whole replacement is one transaction (see there for the indexes)
 thread does not help: GIL hand-offs around every ``sqlite3_step`` made the overlapped load
 slower.)
 
-What the data looks like (shares are approximate):
+What the data looks like (shares are approximate). Every subscription is consistent with the
+billing model (``subctl billing run``; the retry schedule and settlement delay are its defaults,
+``RETRY_DAYS`` and ``SETTLEMENT_DAYS``), and **nothing is due at "now"**: every day a billing event
+falls on (an active subscription's next payment due date, a scheduled one's start date, an unpaid
+card payment's retry date, a pending ACH payment's settlement day, a scheduled cancellation, a
+resume date) is tomorrow or later, so a fresh workspace has no billing events due until time moves.
 
 - status: active 55 %, canceled 12 %, unpaid 8 %, expired 8 %, scheduled 7 %, past_due 5 %,
   paused 5 %; currency: USD 70 %, EUR 15 %, GBP 10 %, DKK 5 % (a company's currency follows its
   country); frequencies from ``schema.FREQUENCIES``, mostly monthly and annually.
 - amounts: the sum of the subscription's 1-2 line items (a plan with seats, sometimes an add-on),
   priced per billing period; ``hs_mrr`` is that amount per month (0 once canceled or expired,
-  and while paused).
-- dates: the next payment due date lies within -30..+60 days of ``today`` (active: today or
-  later, within one period; unpaid and past_due: in the past; canceled and expired: none;
-  scheduled: the start date, 1-60 days ahead); month-based schedules keep their day of month.
-  ``hs_canceled_at`` lies within the last 120 days. Most paused subscriptions have a
-  ``hs_pause_reason``; ``hs_scheduled_cancellation_date`` stays empty (lifecycle verbs set it).
-- every subscription has exactly one contact (1-3 emails) and one deal; 85 % have a company
-  (1-2 domains, shared by ~3 subscriptions on average); 30 % have a quote. Every subscription
-  that has been billed (all but scheduled ones) has 1-3 payments (card or ach), each with an
-  invoice when invoicing is on. The last payment matches ``hs_last_payment_status``; unpaid
-  subscriptions' last payment failed (some of them have an ACH retry still processing), and a
-  third of active ACH subscriptions have their latest payment pending (ach, processing).
+  and while paused). Plans are priced in order in every currency: Starter (1 seat), Pro (1-5
+  seats), Business (3-10), Enterprise (5-40); at one billing frequency the dearest subscription
+  of a plan costs less than the cheapest of the next.
+- billing days: each subscription's payments fall on its start date moved by whole billing
+  periods, month-based ones on the start date's day of month clamped to shorter months (a start
+  on the 31st is due on 30 April, 28 or 29 February; ``billing.next_period_end``).
+- active: next payment due uniformly within one period ahead, tomorrow or later (a weekly one
+  within 6 days, a two-year one within 24 months); the latest payment one period earlier.
+  3 % of them cancel at the period end (``cancel --at-period-end``):
+  ``hs_scheduled_cancellation_date`` is that day, due date and next payment amount are empty.
+- unpaid: a card payment failed 1-6 days ago (the due date): ``hs_payment_retry_count`` 0-2
+  failed retries so far and ``hs_next_payment_retry_date`` the next one of the schedule (3, 5, 7
+  days after the failure), tomorrow or later; a card ending 0002 failed 1-2 days ago (its first
+  retry succeeds). An unpaid ACH subscription's payment failed when it settled (its due date is
+  the payment's day, 7-36 days ago): no retry state. past_due: due 1-60 days ago, no retry
+  state; automatically collected ones' last payment failed (8-60 days ago, after the last
+  retry), manually collected ones paid the previous period and have this period's invoice open.
+- canceled: ``hs_canceled_at`` within the last 120 days, the last payment shortly before; 30 %
+  of those whose last payment succeeded were refunded the unused days (``cancel --refund
+  unused``: a ``refund`` payment of ``billing.prorate``'s amount, ``refunds_payment_id`` its
+  payment, which becomes ``partially_refunded`` (or ``refunded``), as does
+  ``hs_last_payment_status``); half of those whose last payment was still pending were refunded
+  it in full (``--refund-pending``). expired: ended within the last year after one or two terms.
+- paused: 60 % resume by themselves (``hs_resume_date`` 1-90 days ahead); their next payment
+  due date is the one they had when paused. Most have a ``hs_pause_reason``. scheduled: the
+  start date (= next payment due date) 1-60 days ahead.
+- fixed terms: every expired subscription and 20 % of the others have
+  ``hs_recurring_billing_number_of_payments``, a multiple of the frequency's term (12 monthly
+  payments, 4 quarterly, 52 weekly, 1 annual, ...): expired ones completed exactly that many
+  payments, the others fewer.
+- payment counters: ``hs_number_of_completed_payments`` counts the periods paid since the start
+  date (a failed or still pending last payment not yet), ``hs_total_collected_amount`` their
+  amount (refunds do not reduce it), ``hs_last_payment_date`` the time of the latest payment.
+  Only the latest 1-3 periods' payments are kept as payment rows (with an invoice each when
+  invoicing is on), so the counters cover more payments than the workspace holds.
+- payment methods: card or ACH (30 % of USD payers). ACH payments made within the settlement
+  delay (the last 1-5 days) are ``processing``, as is ``hs_last_payment_status``: they settle
+  tomorrow or later. Deterministic failures (the billing model's test values): 1.5 % of cards
+  end in 0341 (declines every attempt), 1.5 % in 0002 (declines a cycle's first attempt), 2 %
+  of ACH accounts in 1116 (fails when it settles), so moving the clock produces failures,
+  retries and past-due subscriptions.
+- customers: every subscription has exactly one contact (1-3 e-mails) and one deal; 15 % of
+  contacts have 2-4 subscriptions (the same contact and company, currency and payment method);
+  85 % of contacts are at a company (1-2 domains, shared by several contacts); 30 % of
+  subscriptions have a quote.
+- outbox: the e-mails the lifecycle verbs and billing write (``services.lifecycle``: same kinds,
+  subjects, bodies and links), to the contact's primary e-mail: the cancellation e-mail of every
+  canceled subscription (with the refund when there was one) and of every scheduled
+  cancellation, and the payment-method e-mail (with its update link) of every unpaid
+  subscription and of past-due ones whose payment failed, sent when the payment failed (an ACH
+  payment: when it settled).
 """
 
 from __future__ import annotations
@@ -40,10 +84,21 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from subctl.billing import paid_period_end, prorate
+from subctl.codec import ms_to_datetime
 from subctl.schema import ASSOCIATION_BY_NAME
+from subctl.services.billing import ACH_FAILS, CARD_DECLINED, CARD_DECLINED_ONCE, BillingSettings
+from subctl.services.lifecycle import (
+    CANCELLATION_MAIL,
+    UPDATE_LINK_MAIL,
+    cancellation_text,
+    update_link_of,
+    update_link_text,
+)
 
 if TYPE_CHECKING:
     from subctl.store.base import Seedable
@@ -64,6 +119,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "hs_collection_process", "hs_net_payment_terms", "hs_invoice_creation",
         "hs_payment_method", "hs_mrr", "hs_createdate", "hs_lastmodifieddate", "hs_canceled_at",
         "hs_pause_reason",  # m002
+        "hs_scheduled_cancellation_date",  # m002
+        "hs_last_payment_date", "hs_number_of_completed_payments", "hs_total_collected_amount",
+        "hs_recurring_billing_number_of_payments", "hs_resume_date",
+        "hs_next_payment_retry_date", "hs_payment_retry_count",  # m006
     ),
     "contacts": ("id", "firstname", "lastname", "created_at"),
     "contact_emails": ("contact_id", "position", "email"),
@@ -73,7 +132,11 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "line_items": ("id", "name", "quantity", "price", "created_at"),
     "quotes": ("id", "title", "status", "created_at"),
     "invoices": ("id", "number", "amount", "status", "created_at"),
-    "payments": ("id", "amount", "currency", "status", "method", "kind", "created_at"),
+    "payments": (
+        "id", "amount", "currency", "status", "method", "kind", "refunds_payment_id", "created_at",
+    ),
+    # ids by insertion order (SQLite's rowid, PostgreSQL's identity): later mail continues them
+    "outbox": ("subscription_id", "kind", "recipient", "subject", "body", "link", "created_at"),
     "associations": ("subscription_id", "object_type", "object_id", "type_id"),
 }  # fmt: skip
 TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
@@ -167,12 +230,14 @@ _QUALIFIERS = (
 _COUNTRY_CUTS = _cuts([c[0] for c in _COUNTRIES])
 _FREEMAIL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "hotmail.com")
 
-# plan, monthly list price per currency, max seats
-_PLANS: tuple[tuple[str, dict[str, int], int], ...] = (
-    ("Starter", {"USD": 29, "EUR": 27, "GBP": 24, "DKK": 199}, 1),
-    ("Pro", {"USD": 99, "EUR": 89, "GBP": 79, "DKK": 699}, 10),
-    ("Business", {"USD": 249, "EUR": 229, "GBP": 199, "DKK": 1749}, 50),
-    ("Enterprise", {"USD": 799, "EUR": 749, "GBP": 649, "DKK": 5499}, 1),
+# plan, monthly list price per seat and currency, seats (fewest, most). Every currency keeps
+# the plans in order: the most a subscription of one plan costs (its most seats and the dearest
+# add-on) is less than the least of the next plan, per billing frequency.
+_PLANS: tuple[tuple[str, dict[str, int], tuple[int, int]], ...] = (
+    ("Starter", {"USD": 29, "EUR": 27, "GBP": 24, "DKK": 199}, (1, 1)),
+    ("Pro", {"USD": 99, "EUR": 89, "GBP": 79, "DKK": 699}, (1, 5)),
+    ("Business", {"USD": 249, "EUR": 229, "GBP": 199, "DKK": 1749}, (3, 10)),
+    ("Enterprise", {"USD": 799, "EUR": 749, "GBP": 649, "DKK": 5499}, (5, 40)),
 )
 _PLAN_CUTS = (0.30, 0.70, 0.93, 1.0)
 _ADDONS: tuple[tuple[str, dict[str, int]], ...] = (
@@ -208,6 +273,7 @@ _FREQUENCIES: tuple[tuple[_Frequency, float], ...] = (
 # -- dates -----------------------------------------------------------------------------------
 
 _fromordinal = dt.date.fromordinal
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _ms(ordinal: int) -> int:
@@ -215,39 +281,69 @@ def _ms(ordinal: int) -> int:
     return (ordinal - _EPOCH_ORDINAL) * DAY_MS
 
 
-def _day_down(ordinal: int, freq: _Frequency) -> int:
-    """For month-based schedules, the 28th instead of a later day (so months shift safely)."""
-    if not freq.months:
-        return ordinal
-    day = _fromordinal(ordinal).day
-    return ordinal - (day - 28) if day > 28 else ordinal
+_ON_DAY: dict[int, int] = {}  # _on_day's results, by ym * 32 + day (a few thousand)
 
 
-def _day_up(ordinal: int, freq: _Frequency) -> int:
-    """For month-based schedules, the 1st of the next month instead of a day after the 28th."""
-    if not freq.months or _fromordinal(ordinal).day <= 28:
-        return ordinal
-    ahead = ordinal + 4
-    return ahead - _fromordinal(ahead).day + 1
+def _on_day(ym: int, day: int) -> int:
+    """The ordinal of ``day`` in month ``ym`` (``year * 12 + month - 1``), clamped to the
+    month's length (31 -> 30 April, 28 or 29 February)."""
+    key = ym * 32 + day
+    found = _ON_DAY.get(key)
+    if found is None:
+        year, month0 = divmod(ym, 12)
+        last = _MONTH_DAYS[month0]
+        if month0 == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+            last = 29
+        found = _ON_DAY[key] = dt.date(year, month0 + 1, min(day, last)).toordinal()
+    return found
 
 
-def _day_past(ordinal: int, earliest: int, freq: _Frequency) -> int:
-    """``_day_down``, or ``_day_up`` when that would fall before ``earliest`` (a date well in the
-    past, so the result stays in the past)."""
-    down = _day_down(ordinal, freq)
-    return down if down >= earliest else _day_up(ordinal, freq)
+class _Cycles:
+    """The billing days of one subscription: cycle ``k`` is its start date moved ``k`` billing
+    periods on, month-based ones on the start date's day of month clamped to the month's length
+    (``billing.next_period_end`` with the start date's day as the billing day)."""
 
+    __slots__ = ("start", "ym", "day", "months", "days")
 
-def _shift(ordinal: int, periods: int, freq: _Frequency) -> int:
-    """Move a date by whole billing periods (calendar months for month-based frequencies)."""
-    if not freq.months:
-        return ordinal + periods * freq.days
-    date = _fromordinal(ordinal)
-    year, month0 = divmod(date.year * 12 + date.month - 1 + periods * freq.months, 12)
-    return dt.date(year, month0 + 1, date.day).toordinal()
+    def __init__(self, start: int, freq: _Frequency, ym: int = 0, day: int = 0) -> None:
+        self.start = start
+        self.months = freq.months
+        self.days = freq.days
+        if freq.months and not day:
+            date = _fromordinal(start)
+            ym, day = date.year * 12 + date.month - 1, date.day
+        self.ym, self.day = ym, day
+
+    @classmethod
+    def back(cls, ordinal: int, periods: int, freq: _Frequency) -> _Cycles:
+        """The cycles of a subscription that started ``periods`` billing periods before
+        ``ordinal`` (that day of month, clamped: cycle ``periods`` may fall a few days earlier
+        than ``ordinal`` when the start month is shorter)."""
+        if not freq.months:
+            return cls(ordinal - periods * freq.days, freq)
+        date = _fromordinal(ordinal)
+        ym = date.year * 12 + date.month - 1 - periods * freq.months
+        start = _on_day(ym, date.day)
+        day = date.day if date.day <= 28 else _fromordinal(start).day
+        return cls(start, freq, ym, day)
+
+    def __call__(self, k: int) -> int:
+        if not self.months:
+            return self.start + k * self.days
+        return _on_day(self.ym + k * self.months, self.day)
 
 
 # -- generation ------------------------------------------------------------------------------
+
+# The billing model's defaults (workspace settings ``billing.retry_days`` and
+# ``billing.settlement_days``) and its documented test payment methods
+# (``services.billing.PAYMENT_TEST_VALUES``).
+RETRY_DAYS = BillingSettings().retry_days
+SETTLEMENT_DAYS = BillingSettings().settlement_days
+# Draws never depend on ``today`` (the same seed gives every subscription the same status,
+# plan, payment method and offsets on any day): a day that does not fit (a month end clamped
+# to a shorter month) is replaced by another one derived from the same draw, u + _GOLDEN.
+_GOLDEN = 0.6180339887498949
 
 
 class _Block:
@@ -291,6 +387,8 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
 
     today_ord = today.toordinal()
     now_ms = _ms(today_ord)  # the reference instant: today, 00:00 UTC
+    # ACH payments of this day or later are pending: they settle tomorrow or later
+    pending_since = today_ord - SETTLEMENT_DAYS + 1
 
     statuses = [s for s, _ in STATUS_SHARES]
     status_cuts = _cuts([share for _, share in STATUS_SHARES])
@@ -321,8 +419,18 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
     t_invoice = ASSOCIATION_BY_NAME["invoice"].type_id
     t_payment = ASSOCIATION_BY_NAME["payment"].type_id
 
-    n_companies = 0
+    n_companies = n_contacts = 0
     line_id = quote_id = invoice_id = payment_id = 0
+
+    # The current customer: a contact (usually at a company) with 1 or, for some, 2-4
+    # subscriptions in a row, all in the company's currency, paid with the same method.
+    group_left = 0
+    first = surname = cname = domain = account = currency = recipient = ""
+    method = method_label = last4 = ""
+    cid = 0
+    ach = False
+    contact_emails: list[Row] = []
+    contact_created = 0
 
     for start in range(0, count, block):
         out = _Block(min(count, start + block))
@@ -336,6 +444,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
         quotes = out.rows["quotes"]
         invoices = out.rows["invoices"]
         payments = out.rows["payments"]
+        outbox = out.rows["outbox"]
         assoc = out.rows["associations"]
 
         for sid in range(start + 1, out.done + 1):
@@ -343,28 +452,71 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             freq = freqs[bisect_right(freq_cuts, rand())]
 
             # -- who pays: a contact, usually at a company (new, or one already billed)
-            first = first_names[int(rand() * n_first)]
-            surname = last_names[int(rand() * n_last)]
-            cid = 0
-            new_company = False
-            if rand() < 0.85:
-                if n_companies == 0 or rand() < 0.35:
-                    n_companies += 1
-                    cid = n_companies
-                    new_company = True
-                else:  # a recent company: sharing stays even across the id range
-                    cid = n_companies - int(rand() * min(n_companies, 2000))
-                cname, domain, alt_domain, currency = _company(cid, salt)
-                account = cname
-            else:
-                cname = domain = alt_domain = ""
+            if not group_left:
+                group_left = 1 if rand() < 0.85 else 2 + int(rand() * 3)
+                n_contacts += 1
+                first = first_names[int(rand() * n_first)]
+                surname = last_names[int(rand() * n_last)]
+                cid = 0
+                if rand() < 0.85:
+                    if n_companies == 0 or rand() < 0.35:
+                        n_companies += 1
+                        cid = n_companies
+                        cname, domain, alt_domain, currency = _company(cid, salt)
+                        # long before any subscription (histories reach back at most ~5 years)
+                        company_ms = now_ms - 2190 * DAY_MS - int(rand() * 365 * DAY_MS)
+                        companies.append((cid, cname, company_ms))
+                        domains.append((cid, 0, domain))
+                        if rand() < 0.3:
+                            domains.append((cid, 1, alt_domain))
+                    else:  # a recent company: sharing stays even across the id range
+                        cid = n_companies - int(rand() * min(n_companies, 2000))
+                        cname, domain, _alt, currency = _company(cid, salt)
+                    account = cname
+                else:
+                    cname = domain = ""
+                    r = rand()
+                    currency = (
+                        "USD" if r < 0.7 else "EUR" if r < 0.85 else "GBP" if r < 0.95 else "DKK"
+                    )
+                    account = f"{first} {surname}"
+                local = f"{first}.{surname}".lower()
+                recipient = f"{local}@{domain or _FREEMAIL[n_contacts % 6]}"
+                contact_emails = [(n_contacts, 0, recipient)]
                 r = rand()
-                currency = "USD" if r < 0.7 else "EUR" if r < 0.85 else "GBP" if r < 0.95 else "DKK"
-                account = f"{first} {surname}"
+                if r < 0.45:
+                    extra = f"{first.lower()}{n_contacts % 97}@{_FREEMAIL[int(r * 13) % 6]}"
+                    contact_emails.append((n_contacts, 1, extra))
+                    if r < 0.12:
+                        work = f"{first[0]}{surname}@{domain or 'mail.com'}".lower()
+                        contact_emails.append((n_contacts, 2, work))
+                contact_created = now_ms
+                # the payment method: a few are the documented test values that fail
+                ach = currency == "USD" and rand() < 0.3
+                r = rand()
+                if ach:
+                    last4 = ACH_FAILS if r < 0.02 else f"{int(rand() * 10000):04d}"
+                    if r >= 0.02 and last4 == ACH_FAILS:
+                        last4 = "1117"
+                    method, method_label = "ach", f"ACH - {last4}"
+                else:
+                    if r < 0.015:
+                        last4 = CARD_DECLINED
+                    elif r < 0.03:
+                        last4 = CARD_DECLINED_ONCE
+                    else:
+                        last4 = f"{int(rand() * 10000):04d}"
+                        if last4 in (CARD_DECLINED, CARD_DECLINED_ONCE):
+                            last4 = "4242"
+                    method = "card"
+                    method_label = f"{card_brands[int(rand() * 6)]} - {last4}"
+            group_left -= 1
+            if sid == count:
+                group_left = 0  # the last customer ends with the last subscription
 
             # -- what: a plan with seats, sometimes an add-on; priced per billing period
-            plan, prices, max_seats = _PLANS[bisect_right(_PLAN_CUTS, rand())]
-            seats = 1 + int(rand() ** 2 * max_seats) if max_seats > 1 else 1  # mostly few
+            plan, prices, (min_seats, max_seats) = _PLANS[bisect_right(_PLAN_CUTS, rand())]
+            seats = min_seats + int(rand() ** 2 * (max_seats - min_seats + 1))  # mostly few
             factor = freq.price_factor
             unit = round(prices[currency] * factor, 2)
             amount = unit * seats
@@ -376,7 +528,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             amount = round(amount, 2)
             mrr = round(amount * freq.per_month, 2)
 
-            # -- how: collection, payment method
+            # -- how: collection
             automatic = rand() < (0.45 if status == "past_due" else 0.82)
             collection = "automatic_payments" if automatic else "manual_payments"
             if automatic:
@@ -384,99 +536,100 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
             else:
                 terms = manual_terms[int(rand() * len(manual_terms))]
             invoicing = "on" if rand() < 0.93 else "off"
-            last4 = f"{int(rand() * 10000):04d}"
-            ach = currency == "USD" and rand() < 0.3
-            if ach:
-                method, method_label = "ach", f"ACH - {last4}"
-            else:
-                method = "card"
-                method_label = f"{card_brands[int(rand() * 6)]} - {last4}"
 
-            # -- when: anchor dates per status. last_day: day of the last payment attempt;
-            # cycles: billing periods begun so far (including last_day's; 0: not started).
+            # -- when, per status: cyc(k) is the k-th billing day after the start date; the
+            # latest payment attempt was on cyc(last), cycles 0..last were charged.
             period = freq.days
+            cycles = 1 + int(rand() * max_cycles[freq.value])
+            last = cycles - 1
             next_due: int | None = None
             canceled_ms: int | None = None
             last_status: str | None = "succeeded"
-            extra_open_invoice = 0  # ordinal of an overdue invoice without a payment
-            pending_retry = False
+            open_invoice = 0  # ordinal of an overdue invoice without a payment
+            failed_mail_ms = 0  # the payment-method e-mail of a failed payment
             pause_reason: str | None = None
+            resume: int | None = None
+            retry_day: int | None = None
+            retry_count: int | None = None
             if status == "active":
-                # one period back must lie before today: months are at least 28 days
-                hi = min(57, period - 3) if freq.months else period - 1
-                next_due = _day_up(today_ord + int(rand() * (hi + 1)), freq)
-                last_day = _shift(next_due, -1, freq)
-                cycles = 1 + int(rand() * max_cycles[freq.value])
-                if ach and rand() < 0.35:
-                    last_status = "processing"
-            elif status == "unpaid":
-                next_due = _day_past(today_ord - 1 - int(rand() * 30), today_ord - 30, freq)
-                last_day = next_due
-                cycles = 1 + int(rand() * max_cycles[freq.value])
+                # due uniformly within one period ahead (tomorrow or later); the last payment
+                # (one period earlier) before today
+                u = rand()
+                while True:
+                    cyc = _Cycles.back(today_ord + 1 + int(u * period), cycles, freq)
+                    next_due = cyc(cycles)
+                    if next_due > today_ord and cyc(last) < today_ord:
+                        break
+                    u = (u + _GOLDEN) % 1.0  # another day, without another draw (see _GOLDEN)
+            elif status == "unpaid" and ach:
+                # the bank payment failed when it settled, SETTLEMENT_DAYS after its day; the
+                # due date went back to that day; no automatic retry for bank payments
+                ago = SETTLEMENT_DAYS + 1 + int(rand() * 30)
+                cyc = _Cycles.back(today_ord - ago, last, freq)
+                next_due = cyc(last)
                 last_status = "failed"
-                pending_retry = ach and rand() < 0.4
-            elif status == "past_due":
-                next_due = _day_past(today_ord - 1 - int(rand() * 30), today_ord - 30, freq)
-                if automatic:
-                    last_day = next_due
-                    last_status = "failed"
-                    cycles = 1 + int(rand() * max_cycles[freq.value])
-                else:  # the previous period was paid; this period's invoice is overdue
-                    last_day = _shift(next_due, -1, freq)
-                    extra_open_invoice = next_due
-                    cycles = 1 + int(rand() * max_cycles[freq.value])
+            elif status == "unpaid":
+                # a card payment failed 1-6 days ago (retries 3, 5 and 7 days after it; a card
+                # that declines only once would have been paid by its first retry)
+                oldest = 2 if last4 == CARD_DECLINED_ONCE else RETRY_DAYS[-1] - 1
+                u = rand()
+                while True:
+                    cyc = _Cycles.back(today_ord - 1 - int(u * oldest), last, freq)
+                    next_due = cyc(last)
+                    if next_due >= today_ord - oldest:
+                        break
+                    u = (u + _GOLDEN) % 1.0
+                age = today_ord - next_due
+                retry_count = sum(1 for days in RETRY_DAYS if days <= age)
+                retry_day = next_due + RETRY_DAYS[retry_count]
+                last_status = "failed"
+            elif status == "past_due" and automatic:
+                # the payment failed, and so did its last retry (7 days later), before today
+                cyc = _Cycles.back(today_ord - RETRY_DAYS[-1] - 1 - int(rand() * 53), last, freq)
+                next_due = cyc(last)
+                last_status = "failed"
+            elif status == "past_due":  # the previous period was paid; this one's is overdue
+                cyc = _Cycles.back(today_ord - 1 - int(rand() * 30), cycles, freq)
+                next_due = open_invoice = cyc(cycles)
             elif status == "canceled":
                 canceled_ms = now_ms - 3_600_000 - int(rand() * 120 * DAY_MS)
                 cancel_day = _EPOCH_ORDINAL + canceled_ms // DAY_MS
-                last_day = _day_down(cancel_day - 1 - int(rand() * min(period, 60)), freq)
-                cycles = 1 + int(rand() * max_cycles[freq.value])
-                if ach and rand() < 0.1:
-                    last_status = "processing"
+                cyc = _Cycles.back(cancel_day - 1 - int(rand() * min(period, 60)), last, freq)
             elif status == "expired":
-                end = _day_down(today_ord - 1 - int(rand() * 365), freq)
-                term = freq.term * (1 + bisect_right(term_cuts, rand()))
-                last_day = _shift(end, -1, freq)
-                cycles = term
+                cycles = freq.term * (1 + bisect_right(term_cuts, rand()))
+                last = cycles - 1
+                cyc = _Cycles.back(today_ord - 1 - int(rand() * 365), cycles, freq)
             elif status == "paused":
-                last_day = _day_down(today_ord - 1 - int(rand() * min(period, 60)), freq)
-                next_due = today_ord + 1 + int(rand() * 60)
-                cycles = 1 + int(rand() * max_cycles[freq.value])
+                cyc = _Cycles.back(today_ord - 1 - int(rand() * min(period, 60)), last, freq)
+                next_due = cyc(cycles)  # as it was when paused (pausing keeps it)
                 pause_reason = pause_reasons[int(rand() * len(pause_reasons))]
+                if rand() < 0.6:
+                    resume = today_ord + 1 + int(rand() * 90)
             else:  # scheduled: billing starts on the start date
-                start_day = today_ord + 1 + int(rand() * 60)
-                next_due = start_day
-                last_day = 0
-                cycles = 0
-                last_status = None
+                cyc = _Cycles(today_ord + 1 + int(rand() * 60), freq)
+                next_due = cyc.start
+                cycles, last, last_status = 0, -1, None
+            last_day = cyc(last) if cycles else 0
+            if ach and last_status == "succeeded" and last_day >= pending_since:
+                last_status = "processing"  # settles SETTLEMENT_DAYS after its day
+            term: int | None = None
+            if status == "expired":
+                term = cycles
+            elif rand() < 0.2:  # a fixed term, not reached yet
+                term = freq.term * (cycles // freq.term + 1)
 
+            start_day = cyc.start
             if cycles:
-                start_day = _shift(last_day, 1 - cycles, freq)
                 created_ms = _ms(start_day - 1 - int(rand() * 21)) + int(rand() * DAY_MS)
             else:
                 created_ms = _ms(today_ord - 1 - int(rand() * 45)) + int(rand() * DAY_MS)
+            contact_created = min(contact_created, created_ms)
 
             # -- the subscription's own records
             sub_name = f"{account} – {plan} plan {freq.word}"
-            contact_ms = created_ms - int(rand() * 60 * DAY_MS)
-            contacts.append((sid, first, surname, contact_ms))
-            local = f"{first}.{surname}".lower()
-            emails.append((sid, 0, f"{local}@{domain or _FREEMAIL[sid % 6]}"))
-            r = rand()
-            if r < 0.45:
-                emails.append((sid, 1, f"{first.lower()}{sid % 97}@{_FREEMAIL[int(r * 13) % 6]}"))
-                if r < 0.12:
-                    emails.append((sid, 2, f"{first[0]}{surname}@{domain or 'mail.com'}".lower()))
-            assoc.append((sid, "contact", sid, t_contact))
+            assoc.append((sid, "contact", n_contacts, t_contact))
             if cid:
-                if new_company:
-                    # long before any subscription (histories reach back at most ~5 years)
-                    company_ms = now_ms - 2190 * DAY_MS - int(rand() * 365 * DAY_MS)
-                    companies.append((cid, cname, company_ms))
-                    domains.append((cid, 0, domain))
-                    if rand() < 0.3:
-                        domains.append((cid, 1, alt_domain))
                 assoc.append((sid, "company", cid, t_company))
-
             deal_ms = created_ms - int(rand() * 30 * DAY_MS)
             deals.append(
                 (sid, f"{account} – {plan} plan", round(mrr * 12, 2), "closedwon", deal_ms)
@@ -496,18 +649,17 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 quotes.append((quote_id, f"{account} – {plan} plan quote", quote_status, quote_ms))
                 assoc.append((sid, "quote", quote_id, t_quote))
 
-            # -- payments (oldest first) and their invoices
+            # -- payments (oldest first: the latest 1-3 cycles) and their invoices
             last_event_ms = created_ms
+            last_pay_ms: int | None = None
             if cycles:
-                n_pay = min(1 + int(rand() * 3), cycles)
-                for back in range(n_pay - 1, -1, -1):
-                    day = _shift(last_day, -back, freq) if back else last_day
+                for back in range(min(1 + int(rand() * 3), cycles) - 1, -1, -1):
+                    day = cyc(last - back) if back else last_day
                     pay_ms = _ms(day) + 21_600_000 + int(rand() * 50_000_000)
                     pay_status = last_status if back == 0 else "succeeded"
                     payment_id += 1
-                    payments.append(
-                        (payment_id, amount, currency, pay_status, method, "payment", pay_ms)
-                    )
+                    payments.append((payment_id, amount, currency, pay_status, method,
+                                     "payment", None, pay_ms))  # fmt: skip
                     assoc.append((sid, "payment", payment_id, t_payment))
                     if invoicing == "on":
                         invoice_id += 1
@@ -516,23 +668,68 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                              "paid" if pay_status == "succeeded" else "open", _ms(day))
                         )  # fmt: skip
                         assoc.append((sid, "invoice", invoice_id, t_invoice))
-                    last_event_ms = pay_ms
-                if pending_retry:  # the buyer updated the method; an ACH retry is processing
-                    payment_id += 1
-                    retry_ms = min(last_event_ms + DAY_MS + int(rand() * DAY_MS), now_ms - 60_000)
-                    payments.append(
-                        (payment_id, amount, currency, "processing", "ach", "payment", retry_ms)
-                    )
-                    assoc.append((sid, "payment", payment_id, t_payment))
-                    last_event_ms = retry_ms
-            if extra_open_invoice and invoicing == "on":
+                    last_pay_ms = pay_ms
+                assert last_pay_ms is not None
+                last_event_ms = last_pay_ms
+                if last_status == "failed" and not failed_mail_ms:
+                    # a card payment fails when charged, a bank payment when it settles
+                    failed_mail_ms = (
+                        _ms(last_day + SETTLEMENT_DAYS) + int(rand() * DAY_MS) if ach
+                        else last_pay_ms
+                    )  # fmt: skip
+            if open_invoice and invoicing == "on":
                 invoice_id += 1
                 invoices.append(
-                    (invoice_id, f"INV-{invoice_id:07d}", amount, "open", _ms(extra_open_invoice))
+                    (invoice_id, f"INV-{invoice_id:07d}", amount, "open", _ms(open_invoice))
                 )
                 assoc.append((sid, "invoice", invoice_id, t_invoice))
-            if canceled_ms is not None:
+            completed = cycles if last_status == "succeeded" else max(cycles - 1, 0)
+
+            # -- what the buyer was told (the texts the lifecycle verbs write), and refunds
+            scheduled_end: int | None = None
+            if status == "active" and rand() < 0.03:  # cancel --at-period-end
+                assert next_due is not None and last_pay_ms is not None
+                scheduled_end, next_due = next_due, None
+                told_ms = last_pay_ms + int(rand() * (now_ms - last_pay_ms))
+                subject, body = cancellation_text(
+                    sub_name, _fromordinal(_EPOCH_ORDINAL + told_ms // DAY_MS),
+                    _fromordinal(scheduled_end), None, None,
+                )  # fmt: skip
+                outbox.append((sid, CANCELLATION_MAIL, recipient, subject, body, None,
+                               told_ms))  # fmt: skip
+                last_event_ms = told_ms
+            elif canceled_ms is not None:
+                refund: Decimal | None = None
+                r = rand()
+                if last_status == "processing" and r < 0.5:  # cancel --refund-pending
+                    refund, last_status = Decimal(f"{amount:.2f}"), "refunded"
+                elif last_status == "succeeded" and r < 0.3:  # cancel --refund unused
+                    end = paid_period_end(_fromordinal(last_day), freq.value, None)
+                    paid = Decimal(f"{amount:.2f}")
+                    pro = prorate(paid, currency, freq.value, end, ms_to_datetime(canceled_ms))
+                    if pro.refund > 0:
+                        refund = pro.refund
+                        last_status = "refunded" if pro.full else "partially_refunded"
+                if refund is not None:  # the latest payment, refunded when it was canceled
+                    refunded = payments[-1]
+                    payments[-1] = (*refunded[:3], last_status, *refunded[4:])
+                    payment_id += 1
+                    payments.append((payment_id, float(refund), currency, "succeeded",
+                                     method, "refund", refunded[0], canceled_ms))  # fmt: skip
+                    assoc.append((sid, "payment", payment_id, t_payment))
+                subject, body = cancellation_text(
+                    sub_name, _fromordinal(_EPOCH_ORDINAL + canceled_ms // DAY_MS), None,
+                    refund, currency,
+                )  # fmt: skip
+                outbox.append((sid, CANCELLATION_MAIL, recipient, subject, body, None,
+                               canceled_ms))  # fmt: skip
                 last_event_ms = max(last_event_ms, canceled_ms)
+            elif failed_mail_ms:  # unpaid, and past due after a failed payment
+                link = update_link_of(sid, ms_to_datetime(created_ms))
+                subject, body = update_link_text(sub_name, link)
+                outbox.append((sid, UPDATE_LINK_MAIL, recipient, subject, body, link,
+                               failed_mail_ms))  # fmt: skip
+                last_event_ms = max(last_event_ms, failed_mail_ms)
             if rand() < 0.25:  # edited since
                 last_event_ms += int(rand() * (now_ms - last_event_ms))
             modified_ms = min(max(last_event_ms, created_ms), now_ms - 1)
@@ -545,7 +742,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     status,
                     _ms(start_day),
                     None if next_due is None else _ms(next_due),
-                    None if ended else amount,
+                    None if ended or scheduled_end is not None else amount,
                     amount if cycles else None,
                     last_status,
                     currency,
@@ -559,8 +756,21 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     modified_ms,
                     canceled_ms,
                     pause_reason,
+                    None if scheduled_end is None else _ms(scheduled_end),
+                    last_pay_ms,
+                    float(completed),
+                    round(completed * amount, 2),
+                    None if term is None else float(term),
+                    None if resume is None else _ms(resume),
+                    None if retry_day is None else _ms(retry_day),
+                    None if retry_count is None else float(retry_count),
                 )
             )
+
+            if not group_left:  # the customer's contact, created before its first subscription
+                contacts.append((n_contacts, first, surname,
+                                 contact_created - int(rand() * 60 * DAY_MS)))  # fmt: skip
+                emails.extend(contact_emails)
         yield out
 
 

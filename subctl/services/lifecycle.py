@@ -61,7 +61,9 @@ Every other status fails. Choices where HubSpot's sources are silent (each docum
   becomes active again once its payment succeeds): a succeeded payment of the next payment
   amount settles the billing cycle that was due on the next payment due date, so that date
   moves one billing period on (one payment settles one cycle), ``hs_last_payment_status``
-  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount. The payment's method is the
+  becomes ``succeeded`` and ``hs_last_payment_amount`` the amount; the last payment date, the
+  completed payments (by the periods settled) and the total collected follow, and a retry the
+  billing run had scheduled is dropped. The payment's method is the
   subscription's (``hs_payment_method``: ``ach`` for "ACH - …", else ``card``). While a bank
   (ACH) payment of the subscription is still processing, ``pay`` fails: that payment settles
   the debt when it succeeds, and recording another would charge the buyer twice.
@@ -115,6 +117,9 @@ from subctl.store.base import Charge, OutboxMessage, Payment, Refund, Subscripti
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
+# Outbox kinds of the e-mails the verbs (and billing) record.
+CANCELLATION_MAIL = "cancellation"
+UPDATE_LINK_MAIL = "payment_method_update"
 ZERO = Decimal("0.00")
 
 
@@ -553,7 +558,7 @@ class Caution:
     next: Next | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # a batch holds a chunk of them: no per-instance __dict__
 class Decision:
     subscription_id: int
     name: str | None
@@ -636,9 +641,13 @@ def edit_freeze(due: dt.date | None, today: dt.date) -> str | None:
 
 def update_link(sub: Subscription) -> str:
     """A stable placeholder link per subscription (HubSpot creates the real one)."""
-    created = sub.properties.get("hs_createdate")
-    digest = hashlib.sha256(f"{sub.id}:{created}".encode()).hexdigest()[:20]
-    return f"{UPDATE_LINK_BASE}/{sub.id}?token={digest}"
+    return update_link_of(sub.id, sub.properties.get("hs_createdate"))
+
+
+def update_link_of(sub_id: int, created: dt.datetime | None) -> str:
+    """``update_link`` from the subscription's id and ``hs_createdate`` (as the store reads it)."""
+    digest = hashlib.sha256(f"{sub_id}:{created}".encode()).hexdigest()[:20]
+    return f"{UPDATE_LINK_BASE}/{sub_id}?token={digest}"
 
 
 def decide(action: Action, target: Target, ctx: Context) -> Decision:
@@ -838,6 +847,40 @@ def _refund(payment: Payment, amount: Decimal, full: bool, now: dt.datetime) -> 
     )
 
 
+def cancellation_text(
+    name: str,
+    canceled_on: dt.date,
+    ends_on: dt.date | None,
+    refund: Decimal | None,
+    currency: str | None,
+) -> tuple[str, str]:
+    """Subject and body of the cancellation e-mail (``CANCELLATION_MAIL``): canceled on
+    ``canceled_on``, or, with ``ends_on``, at the end of the period."""
+    if ends_on is None:
+        subject = f"Your subscription {name} has been canceled"
+        body = (
+            f'Hello,\n\nyour subscription "{name}" was canceled on {canceled_on}. '
+            "You will not be charged again.\n"
+        )
+    else:
+        subject = f"Your subscription {name} will end on {ends_on}"
+        body = (
+            f'Hello,\n\nyour subscription "{name}" was canceled and ends on {ends_on}, at the '
+            "end of the current billing period. You will not be charged again.\n"
+        )
+    if refund:
+        body += f"\nA refund of {refund} {currency} is on its way to you.\n"
+    return subject, body
+
+
+def update_link_text(name: str, link: str) -> tuple[str, str]:
+    """Subject and body of the payment-method e-mail (``UPDATE_LINK_MAIL``) with its link."""
+    return (
+        f"Update the payment method for {name}",
+        f'Hello,\n\nplease update the payment method of your subscription "{name}":\n{link}\n',
+    )
+
+
 def _cancellation_mail(
     sub: Subscription,
     email: str | None,
@@ -849,23 +892,10 @@ def _cancellation_mail(
     if not email:
         return None
     name = sub.properties.get("hs_name") or f"subscription {sub.id}"
-    if ends_on is None:
-        subject = f"Your subscription {name} has been canceled"
-        body = (
-            f'Hello,\n\nyour subscription "{name}" was canceled on {ctx.today}. '
-            "You will not be charged again.\n"
-        )
-    else:
-        subject = f"Your subscription {name} will end on {ends_on}"
-        body = (
-            f'Hello,\n\nyour subscription "{name}" was canceled and ends on {ends_on}, at the '
-            "end of the current billing period. You will not be charged again.\n"
-        )
-    if refund:
-        body += f"\nA refund of {refund} {currency} is on its way to you.\n"
+    subject, body = cancellation_text(name, ctx.today, ends_on, refund, currency)
     return OutboxMessage(
         subscription_id=sub.id,
-        kind="cancellation",
+        kind=CANCELLATION_MAIL,
         recipient=email,
         subject=subject,
         body=body,
@@ -879,14 +909,13 @@ def _update_link_mail(sub: Subscription, email: str | None, ctx: Context) -> Out
         return None
     name = sub.properties.get("hs_name") or f"subscription {sub.id}"
     link = update_link(sub)
+    subject, body = update_link_text(name, link)
     return OutboxMessage(
         subscription_id=sub.id,
-        kind="payment_method_update",
+        kind=UPDATE_LINK_MAIL,
         recipient=email,
-        subject=f"Update the payment method for {name}",
-        body=(
-            f'Hello,\n\nplease update the payment method of your subscription "{name}":\n{link}\n'
-        ),
+        subject=subject,
+        body=body,
         created_at=ctx.now,
         link=link,
         job_id=ctx.job_id,
@@ -1093,7 +1122,7 @@ def _pay(action: Action, target: Target, ctx: Context, sub: Subscription, d: Dec
     next_due = due if isinstance(due, dt.date) else None
     if next_due is not None:
         note += f"; next payment due {next_due}"
-    d.op = _op(ops.Pay, ctx, sub, charge=charge, next_payment_due_date=next_due)
+    d.op = _op(ops.Pay, ctx, sub, charge=charge, next_payment_due_date=next_due, periods=periods)
     d.new_status = "active"
     d.note = note
     return d

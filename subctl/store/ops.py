@@ -124,6 +124,8 @@ class Pay(Op):
 
     charge: Charge
     next_payment_due_date: dt.date | None = None
+    periods: int = 1  # the billing periods the charge pays
+    reads: tuple[str, ...] = ("hs_number_of_completed_payments", "hs_total_collected_amount")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -194,6 +196,7 @@ def changes(
             "hs_next_payment_due_date": None,
             "hs_next_payment_amount": None,
             "hs_scheduled_cancellation_date": None,
+            "hs_next_payment_retry_date": None,
             "hs_resume_date": None,
             "hs_mrr": ZERO,
             LAST_MODIFIED: at,
@@ -243,10 +246,20 @@ def changes(
             values["hs_last_payment_status"] = op.charge.status
         return values
     if isinstance(op, Pay):
+        done, total = (
+            stored.get("hs_number_of_completed_payments"),
+            stored.get("hs_total_collected_amount"),
+        )
         values = {
             "hs_status": "active",
             "hs_last_payment_status": op.charge.status,
             "hs_last_payment_amount": op.charge.amount,
+            "hs_last_payment_date": op.charge.created_at,
+            "hs_number_of_completed_payments": int(done or 0) + op.periods,
+            "hs_total_collected_amount": (total or ZERO) + op.charge.amount,
+            # paid by hand: no retry of the failed payment is pending any more
+            "hs_next_payment_retry_date": None,
+            "hs_payment_retry_count": None,
             LAST_MODIFIED: at,
         }
         if op.next_payment_due_date is not None:

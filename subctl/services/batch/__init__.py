@@ -37,8 +37,7 @@ sibling (``FILE-2.csv``) and says so.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
-paused, and the next chunk read and decided in a helper thread while one is written
-(``benchmarks/run.py``, ``cancel-100k``).
+paused; each chunk read, decided and written in turn (``benchmarks/run.py``, ``cancel-100k``).
 
 **Workflow** (``workflow``): prepare, preview, confirm, resume offer, run and report, behind a
 port the CLI implements.
@@ -102,7 +101,7 @@ from subctl.store.base import (
 )
 from subctl.store.ops import Delete
 
-CHUNK = 5000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
+CHUNK = 10_000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
 PLAN_FORMAT = 1
 ID_COLUMNS = ("id", "hs_object_id", "record id", "subscription id", "subscription_id")
 RETRIES = 3
@@ -177,12 +176,14 @@ class Prepared:
 
 def parse_id_file(text: str, source: str) -> list[int]:
     """Ids from a file: one per line, or CSV with an id column (see the module docstring)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    lines = text.splitlines()  # split once: a large file's lines are not held twice
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
         return []
-    first = lines[0].strip().lstrip("\ufeff")
+    first = first.strip().lstrip("\ufeff")
     if "," in first or first.lower() in ID_COLUMNS:
         # newline=None: CR-only (classic Mac) and CRLF files read like LF ones
+        del lines
         reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
         header = [h.strip().lower() for h in next(reader)]
         column = next((header.index(c) for c in ID_COLUMNS if c in header), None)
@@ -198,7 +199,7 @@ def parse_id_file(text: str, source: str) -> list[int]:
             ids.append(_id(cell, source, number))
         return ids
     ids = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         cell = line.split("#", 1)[0].strip()
         if cell:
             ids.append(_id(cell, source, number))
@@ -333,8 +334,11 @@ def prepare(
         sel_json["ids"] = sorted(selection.ids)
         # Statuses only (no snapshots held): a large selection costs an id and a status each.
         found: dict[int, str | None] = {}
+        statuses: dict[str | None, str | None] = {}  # one object per distinct status
         for sub in _snapshots(records, explicit, fields):
-            found[sub.id] = sub.status
+            status = sub.status
+            found[sub.id] = statuses.setdefault(status, status)
+        del statuses
         missing = [i for i in explicit if i not in found]
         if missing and workspace.unfinished_job(fingerprint(verb, action_json, sel_json)) is None:
             raise not_found(missing)
@@ -345,8 +349,10 @@ def prepare(
         del found, explicit
     else:
         assert query is not None
+        seen: dict[str | None, str | None] = {}  # one object per distinct status
         for sub in records.search(Query(where=query.where), fields):  # id order
-            items.append((sub.id, sub.status))
+            status = sub.status
+            items.append((sub.id, seen.setdefault(status, status)))
     return Prepared(
         action,
         items,
@@ -472,7 +478,7 @@ def decide_chunk(
     if refunding is None:
         refunding = {}
     own = set(ids)
-    for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
+    for pid, sid in list(refunding.items()):
         if sid in own:
             refunding.pop(pid, None)
     subs = {s.id: s for s in _snapshots(records, ids, action.fields())}
@@ -560,10 +566,9 @@ def iter_job(
     """Process a job's unprocessed items, read from the journal chunk by chunk, yielding each
     chunk's decisions once written; mark the job done at the end.
 
-    While one chunk is written, a helper thread already reads and decides the next one (chunks
-    are disjoint, every write re-checks the statuses, and the payments refunded are tracked
-    across chunks and re-checked by the write, so reading ahead changes no outcome):
-    SQLite writes without holding the GIL, so the two overlap.
+    Chunks are read, decided and written one after the other, in one thread: a helper thread
+    reading ahead while a chunk is written gained nothing on two cores (its Python competes
+    with the writes for the GIL and the CPU) and held a second chunk in memory.
 
     ``stop`` is asked before each chunk: the caller's way to end a run between chunks (Ctrl-C),
     so every chunk written is also yielded; it ends with a KeyboardInterrupt, as one raised
@@ -577,13 +582,11 @@ def iter_job(
     again like the others; one found in the action's target state already is journaled as
     done (its operation is not carried out again).
     """
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     action = Action.from_json(job.action)
     if backup is None and job_backup(workspace, job) is not None:
         raise InvalidState(f"job {job.id} deletes with a backup, and none is open; nothing done")
     size = chunk_size()
-    refunding: dict[int, int] = {}  # payments refunded by chunks not yet written, across chunks
+    refunding: dict[int, int] = {}  # payments refunded by the chunk being decided and written
     in_doubt = unit.in_doubt(job.id)
 
     def next_part(after: int | None) -> tuple[list[tuple[int, str | None]], int | None]:
@@ -592,7 +595,7 @@ def iter_job(
         part = [(i.subscription_id, i.planned_status) for i in found]
         return part, (found[-1].position if found else after)
 
-    def read_ahead(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
+    def decide_part(part: list[tuple[int, str | None]]) -> tuple[dt.datetime, list[Decision]]:
         now = clock()
         decisions = decide_chunk(records, action, part, frozen=job.frozen, now=now,
                                  job_id=job.id, refunding=refunding)  # fmt: skip
@@ -600,38 +603,19 @@ def iter_job(
             _settle_in_doubt(decisions, in_doubt, action)
         return now, decisions
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subctl-read-ahead")
-    try:
-        part, last = next_part(None)
-        ahead: Future[tuple[dt.datetime, list[Decision]]] | None = (
-            pool.submit(read_ahead, part) if part else None
-        )
-        written: set[int] = set()  # the ids of the chunk written last
-        while part:
-            if stop():
-                raise KeyboardInterrupt  # between chunks: the caller reports what was done
-            assert ahead is not None
-            decided = ahead.result()
-            if written:  # committed before the next read-ahead starts: their payments read
-                _forget(refunding, written)  # as refunded from now on
-            following, last = next_part(last)
-            ahead = pool.submit(read_ahead, following) if following else None
-            if backup is not None:
-                backup.next_chunk()
-            yield _apply_chunk(records, workspace, unit, job, part, decided, read_ahead, backup)
-            written = {sid for sid, _status in part}
-            part = following
-    finally:  # an interruption (KeyboardInterrupt) goes to the caller, which reports it
-        pool.shutdown(wait=True, cancel_futures=True)
+    part, last = next_part(None)
+    while part:
+        if stop():
+            raise KeyboardInterrupt  # between chunks: the caller reports what was done
+        if backup is not None:
+            backup.next_chunk()
+        done = _apply_chunk(records, workspace, unit, job, part, decide_part(part), decide_part,
+                            backup)  # fmt: skip
+        refunding.clear()  # committed: a later chunk reads these payments as refunded
+        yield done
+        del done  # not held while the next chunk is decided: one chunk in memory at a time
+        part, last = next_part(last)
     workspace.set_job_status(job.id, "done", clock())
-
-
-def _forget(refunding: dict[int, int], written: set[int]) -> None:
-    """Drop the payments refunded by a chunk written already: a later chunk reads them as
-    refunded (and the write re-checks), so a batch's memory does not grow with its size."""
-    for pid, sid in refunding.copy().items():  # copy: the read-ahead thread may add some
-        if sid in written:
-            refunding.pop(pid, None)
 
 
 def _settle_in_doubt(decisions: Sequence[Decision], in_doubt: set[int], action: Action) -> None:

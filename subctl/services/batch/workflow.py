@@ -352,6 +352,7 @@ def _run(
                     report.tally.add(chunk)
                     advance(len(chunk))
                     yield from (d.row() for d in chunk)
+                    del chunk  # freed before the next chunk is decided
             except KeyboardInterrupt as exc:  # the journal holds every finished chunk
                 report.stopped = exc
             except Exception as exc:

@@ -43,18 +43,44 @@ PAYMENT_TYPE = 393  # association type of payments (subctl.schema.ASSOCIATION_OB
 MAX_PASSES = 50  # passes over one day (each pass may make another event due the same day)
 STREAM_CHUNK = 2000
 
-# Where each kind of event is found: (the day column, the condition) on ``subscriptions s``;
-# the status is a literal so that the partial indexes serve (store/sql/schema.py).
-_FOUND_BY: dict[str, tuple[str, str]] = {
-    "resume": ("s.hs_resume_date", "s.hs_status = 'paused'"),
+# Where each kind of event is found: (the day column, the condition on ``subscriptions s``, the
+# index that finds it). The status is a literal so that the partial indexes qualify
+# (store/sql/schema.py); SQLite is told the index (``INDEXED BY``): without statistics it
+# prefers the status's equality on ix_subscriptions_status_due, which scans every subscription
+# of the status.
+_FOUND_BY: dict[str, tuple[str, str, str]] = {
+    "resume": ("s.hs_resume_date", "s.hs_status = 'paused'", "ix_subscriptions_paused_resume"),
     "cancellation": (
         "s.hs_scheduled_cancellation_date",
         "s.hs_status = 'active' AND s.hs_scheduled_cancellation_date IS NOT NULL",
+        "ix_subscriptions_scheduled_cancellation",
     ),
-    "retry": ("s.hs_next_payment_retry_date", "s.hs_status = 'unpaid'"),
-    "start": ("s.hs_recurring_billing_start_date", "s.hs_status = 'scheduled'"),
-    "renewal": ("s.hs_next_payment_due_date", "s.hs_status = 'active'"),
+    "retry": (
+        "s.hs_next_payment_retry_date",
+        "s.hs_status = 'unpaid'",
+        "ix_subscriptions_unpaid_retry",
+    ),
+    "start": (
+        "s.hs_recurring_billing_start_date",
+        "s.hs_status = 'scheduled'",
+        "ix_subscriptions_scheduled_start",
+    ),
+    "renewal": (
+        "s.hs_next_payment_due_date",
+        "s.hs_status = 'active'",
+        "ix_subscriptions_status_due",
+    ),
 }
+
+
+def _subscriptions(kind: str, sqlite: bool) -> str:
+    """``subscriptions s``, through the index that finds events of ``kind`` (SQLite)."""
+    return f"subscriptions s INDEXED BY {_FOUND_BY[kind][2]}" if sqlite else "subscriptions s"
+
+
+_PROCESSING = "payments p INDEXED BY ix_payments_processing"
+
+
 _PER_ROW_KINDS = ("resume", "cancellation", "retry")
 _TERM_REACHED = (
     "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
@@ -120,17 +146,19 @@ class SqlBilling:
     def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
         mark = self.db.mark
         today = now.astimezone(dt.UTC).date()
+        sqlite = self.db.is_sqlite
         out: dict[str, int] = {}
         with self.db.reading() as cursor:
-            for kind, (column, condition) in _FOUND_BY.items():
+            for kind, (column, condition, _index) in _FOUND_BY.items():
                 cursor.execute(
-                    f"SELECT count(*) FROM subscriptions s WHERE {condition}"
+                    f"SELECT count(*) FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
                     f" AND {column} <= {mark}",
                     (_ms(today),),
                 )
                 out[kind] = int(cursor.fetchone()[0])
             cursor.execute(
-                "SELECT count(*) FROM payments WHERE status = 'processing' AND kind = 'payment'"
+                f"SELECT count(*) FROM {_PROCESSING if sqlite else 'payments p'}"
+                " WHERE p.status = 'processing' AND p.kind = 'payment'"
                 f" AND created_at < {mark}",
                 (self._settle_cut(today, rules),),
             )
@@ -138,16 +166,19 @@ class SqlBilling:
         return {kind: n for kind, n in out.items() if n}
 
     def next_day(self, until: dt.date, rules: PaymentRules) -> dt.date | None:
+        sqlite = self.db.is_sqlite
         with self._reader() as cursor:
             firsts: list[int] = []
-            for column, condition in _FOUND_BY.values():
-                cursor.execute(f"SELECT min({column}) FROM subscriptions s WHERE {condition}")
+            for kind, (column, condition, _index) in _FOUND_BY.items():
+                cursor.execute(
+                    f"SELECT min({column}) FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
+                )
                 found = cursor.fetchone()[0]
                 if found is not None:
                     firsts.append(int(found))
             cursor.execute(
-                "SELECT min(created_at) FROM payments"
-                " WHERE status = 'processing' AND kind = 'payment'"
+                f"SELECT min(p.created_at) FROM {_PROCESSING if sqlite else 'payments p'}"
+                " WHERE p.status = 'processing' AND p.kind = 'payment'"
             )
             made = cursor.fetchone()[0]
             if made is not None:
@@ -266,6 +297,17 @@ class _Day:
             key = (kind, outcome)
             self.result.events[key] = self.result.events.get(key, 0) + n
 
+    def _billing_day(self, alias: str) -> str:
+        """SQL: the day of month of the start date (the billing day, ``billing.next_period_end``),
+        0 without one."""
+        start = f"{alias}.hs_recurring_billing_start_date"
+        if self.sqlite:
+            day = f"CAST(strftime('%d', {start} / 1000, 'unixepoch') AS INTEGER)"
+        else:
+            utc = f"to_timestamp({start} / 1000) AT TIME ZONE 'UTC'"
+            day = f"CAST(EXTRACT(DAY FROM {utc}) AS INTEGER)"
+        return f"COALESCE({day}, 0)"
+
     def _declines_first_attempt(self) -> tuple[str, list[Any]]:
         """SQL: the subscription's card declines the charge on its due date."""
         suffixes = [*self.rules.declines, *self.rules.declines_first]
@@ -285,7 +327,7 @@ class _Day:
     # -- charges: start, renewal --------------------------------------------------------------
 
     def charges(self, kind: str) -> int:
-        column, condition = _FOUND_BY[kind]
+        column, condition, _index = _FOUND_BY[kind]
         base = f"{condition} AND {column} <= {self.mark}"
         declines, declines_params = self._declines_first_attempt()
         chargeable = (
@@ -299,18 +341,19 @@ class _Day:
         dues = [
             Due(kind="expiry" if term else kind, at=_day(int(cycle)), subscription=sub)
             for sub, cycle, term in self._subscriptions(
-                f"{base} AND NOT ({chargeable})", params, column, _TERM_REACHED
+                kind, f"{base} AND NOT ({chargeable})", params, _TERM_REACHED
             )
         ]
         return done + self._write(dues)
 
     def _bulk_charges(self, kind: str, column: str, where: str, params: list[Any]) -> int:
         cur, m = self.cursor, self.mark
-        # The next due date of each distinct (cycle day, frequency, start date, due date).
+        # The next due date of each distinct (cycle day, frequency, billing day, due date):
+        # a few hundred at most, whatever the number of subscriptions.
         cur.execute(
-            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency,"
-            " s.hs_recurring_billing_start_date, s.hs_next_payment_due_date"
-            f" FROM subscriptions s WHERE {where}",
+            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency, {self._billing_day('s')},"
+            " s.hs_next_payment_due_date"
+            f" FROM {_subscriptions(kind, self.sqlite)} WHERE {where}",
             params,
         )
         combos = cur.fetchall()
@@ -318,17 +361,21 @@ class _Day:
             return 0
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _billing_next (cycle BIGINT, frequency TEXT,"
-            " start_key BIGINT, due_key BIGINT, next_due BIGINT, old_text TEXT, new_text TEXT)"
+            " billing_day INTEGER, due_key BIGINT, next_due BIGINT, old_text TEXT,"
+            " new_text TEXT)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS _billing_next_key"
+            " ON _billing_next (cycle, frequency, billing_day, due_key)"
         )
         cur.execute("DELETE FROM _billing_next")
         rows = []
-        for cycle, frequency, start, old_due in combos:
-            start_day = None if start is None else _day(int(start)).day
+        for cycle, frequency, billing_day, old_due in combos:
             try:
-                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), start_day)
+                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), billing_day or None)
             except ValueError:
                 continue  # an unknown frequency: handed to ``decide`` (cannot be charged)
-            rows.append((int(cycle), frequency, -1 if start is None else int(start),
+            rows.append((int(cycle), frequency, int(billing_day),
                          -1 if old_due is None else int(old_due), _ms(nxt),
                          None if old_due is None else _day(int(old_due)).isoformat(),
                          nxt.isoformat()))  # fmt: skip
@@ -338,7 +385,7 @@ class _Day:
         join = (
             f"JOIN _billing_next n ON n.cycle = {column}"
             " AND n.frequency = s.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('s')}"
             " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
         )
         cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
@@ -349,7 +396,8 @@ class _Day:
             " new_status, amount, currency, job_id)"
             f" SELECT s.hs_object_id, CAST({m} AS TEXT), {column}, {outcome}, s.hs_status,"
             f" 'active', s.hs_next_payment_amount, s.hs_currency_code, CAST({m} AS BIGINT)"
-            f" FROM subscriptions s {join} WHERE {where} ORDER BY s.hs_object_id",
+            f" FROM {_subscriptions(kind, self.sqlite)} {join} WHERE {where}"
+            " ORDER BY s.hs_object_id",
             [kind, self.job_id, *params],
         )
         new = f"e.id > {m}"
@@ -377,21 +425,27 @@ class _Day:
         )
         self._charge_history(kind, new, before)
         status = "hs_status = 'active', " if kind == "start" else ""
-        done_payments = "CASE WHEN e.outcome = 'succeeded' THEN 1 ELSE 0 END"
-        collected = "CASE WHEN e.outcome = 'succeeded' THEN e.amount ELSE 0 END"
+        # Counted once succeeded: a bank payment's counters wait for its settlement.
+        done_payments = (
+            "CASE WHEN e.outcome = 'succeeded' THEN COALESCE(hs_number_of_completed_payments, 0)"
+            " + 1 ELSE hs_number_of_completed_payments END"
+        )
+        collected = (
+            "CASE WHEN e.outcome = 'succeeded' THEN COALESCE(hs_total_collected_amount, 0)"
+            " + e.amount ELSE hs_total_collected_amount END"
+        )
         cur.execute(
             f"UPDATE subscriptions SET {status}hs_next_payment_due_date = n.next_due,"
             " hs_last_payment_amount = e.amount, hs_last_payment_status = e.outcome,"
             " hs_last_payment_date = e.at,"
-            " hs_number_of_completed_payments ="
-            f" COALESCE(hs_number_of_completed_payments, 0) + {done_payments},"
-            f" hs_total_collected_amount = COALESCE(hs_total_collected_amount, 0) + {collected},"
+            f" hs_number_of_completed_payments = {done_payments},"
+            f" hs_total_collected_amount = {collected},"
             " hs_lastmodifieddate = e.at"
             " FROM billing_events e, _billing_next n"
             f" WHERE {new} AND subscriptions.hs_object_id = e.subscription_id"
             f" AND n.cycle = subscriptions.{column[2:]}"
             " AND n.frequency = subscriptions.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(subscriptions.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('subscriptions')}"
             " AND n.due_key = COALESCE(subscriptions.hs_next_payment_due_date, -1)",
             (before,),
         )
@@ -410,7 +464,7 @@ class _Day:
             f"{history} SELECT e.subscription_id, 'hs_next_payment_due_date', n.old_text,"
             f" n.new_text, e.at, 'billing' {src} JOIN _billing_next n ON n.cycle = s.{column}"
             " AND n.frequency = s.hs_recurring_billing_frequency"
-            " AND n.start_key = COALESCE(s.hs_recurring_billing_start_date, -1)"
+            f" AND n.billing_day = {self._billing_day('s')}"
             " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
             f" WHERE {new} AND (n.old_text IS NULL OR n.old_text <> n.new_text) ORDER BY e.id",
             (before,),
@@ -453,7 +507,8 @@ class _Day:
         fails, fail_params = self._bank_fails()
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
         found = (
-            "FROM payments p JOIN associations a ON a.object_type = 'payment'"
+            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            " JOIN associations a ON a.object_type = 'payment'"
             " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
             f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
         )
@@ -526,22 +581,25 @@ class _Day:
     # -- events decided one by one ------------------------------------------------------------
 
     def per_row(self, kind: str) -> int:
-        column, condition = _FOUND_BY[kind]
+        column, condition, _index = _FOUND_BY[kind]
         dues = [
             Due(kind=kind, at=_day(int(day)), subscription=sub)
             for sub, day, _term in self._subscriptions(
-                f"{condition} AND {column} <= {self.mark}", [self.at], column, "1 = 0"
+                kind, f"{condition} AND {column} <= {self.mark}", [self.at], "1 = 0"
             )
         ]
         return self._write(dues)
 
     def _subscriptions(
-        self, where: str, params: list[Any], column: str, flag: str
+        self, kind: str, where: str, params: list[Any], flag: str
     ) -> Iterator[tuple[Any, Any, bool]]:
-        """Subscriptions matching ``where`` (typed), with their ``column`` and ``flag``."""
+        """Subscriptions matching ``where`` (typed), with the day of their ``kind`` of event
+        and ``flag``."""
         cur = self.cursor
+        column = _FOUND_BY[kind][0]
         cur.execute(
-            f"SELECT s.hs_object_id, {column}, {flag} FROM subscriptions s WHERE {where}"
+            f"SELECT s.hs_object_id, {column}, {flag} FROM {_subscriptions(kind, self.sqlite)}"
+            f" WHERE {where}"
             " ORDER BY s.hs_object_id",
             params,
         )

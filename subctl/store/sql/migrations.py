@@ -200,6 +200,13 @@ _M001_SUBSCRIPTION_COLUMNS = frozenset(
 # -- lifecycle verbs and batch journal ------------------------------------------------
 
 
+def _add_columns(conn: sa.Connection, columns: tuple[tuple[str, PropType], ...]) -> None:
+    """Add property columns to ``subscriptions``."""
+    for name, ptype in columns:
+        ddl = column_type(ptype).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+
+
 def m002_lifecycle(conn: sa.Connection) -> None:
     """Batch journal (``jobs``, ``job_items``), the e-mail ``outbox``, and the subscription
     columns ``hs_pause_reason`` and ``hs_scheduled_cancellation_date``."""
@@ -251,12 +258,10 @@ def m002_lifecycle(conn: sa.Connection) -> None:
     )  # fmt: skip
     sa.Index("ix_outbox_subscription", outbox.c.subscription_id)
     meta.create_all(conn)
-    for name, ptype in (
+    _add_columns(conn, (
         ("hs_pause_reason", PropType.STRING),
         ("hs_scheduled_cancellation_date", PropType.DATE),
-    ):
-        ddl = column_type(ptype).compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+    ))  # fmt: skip
 
 
 def m003_refund_index(conn: sa.Connection) -> None:
@@ -267,7 +272,7 @@ def m003_refund_index(conn: sa.Connection) -> None:
 def m004_billing_details(conn: sa.Connection) -> None:
     """The subscription columns HubSpot keeps editable once a subscription is billable: owner,
     invoice and payment settings, language and locale, tax ids and the billing address."""
-    for name, ptype in (
+    _add_columns(conn, (
         ("hubspot_owner_id", PropType.NUMBER),
         ("hs_automatically_email_invoices", PropType.BOOL),
         ("hs_allowed_payment_methods", PropType.ENUMERATION),
@@ -283,9 +288,7 @@ def m004_billing_details(conn: sa.Connection) -> None:
         ("hs_recipient_billing_state", PropType.STRING),
         ("hs_recipient_billing_zip", PropType.STRING),
         ("hs_recipient_billing_country", PropType.STRING),
-    ):
-        ddl = column_type(ptype).compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+    ))  # fmt: skip
 
 
 # The tables of associated records whose ids m005 turns into generated ones.
@@ -334,7 +337,7 @@ def m006_billing_clock(conn: sa.Connection) -> None:
     records (last payment date, payment counters, term, resume date, retry state), the log of
     billing events with the constraint that makes it exactly once, the payment's event, and
     the indexes each kind of event is found by."""
-    for name, ptype in (
+    _add_columns(conn, (
         ("hs_last_payment_date", PropType.DATETIME),
         ("hs_number_of_completed_payments", PropType.NUMBER),
         ("hs_total_collected_amount", PropType.NUMBER),
@@ -342,9 +345,7 @@ def m006_billing_clock(conn: sa.Connection) -> None:
         ("hs_resume_date", PropType.DATE),
         ("hs_next_payment_retry_date", PropType.DATE),
         ("hs_payment_retry_count", PropType.NUMBER),
-    ):
-        ddl = column_type(ptype).compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {name} {ddl}")
+    ))  # fmt: skip
     conn.exec_driver_sql("ALTER TABLE payments ADD COLUMN billing_event_id BIGINT")
     bigint, text = sa.BigInteger, sa.Text
     sa.Table(

@@ -73,6 +73,7 @@ BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (defa
 # subscription's payments): the last payment's date and the payment counters.
 UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_last_payment_date",
                        "hs_number_of_completed_payments", "hs_total_collected_amount"})  # fmt: skip
+_ABSENT = object()  # a property not read: distinct from a stored NULL
 _PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
 
 
@@ -230,15 +231,20 @@ class SqlRecordStore:
         if len(known) != len(set(props)):
             missing = [n for n, p in zip(("hs_object_id", *fields), props, strict=True) if not p]
             raise UsageError(f'unknown property "{missing[0]}"')
-        pairs = [(p.name, _reader(p)) for p in known]
+        names = [p.name for p in known]
+        # Text columns come back as they are stored: only the others are converted.
+        converted = [(p.name, _reader(p)) for p in known
+                     if p.type not in (PropType.STRING, PropType.ENUMERATION)]  # fmt: skip
         columns = ", ".join(f'"{p.column}"' for p in known)
         sql = f"SELECT {columns} FROM subscriptions WHERE hs_object_id IN ({{ids}})"
-        return {
-            row[0]: Subscription(
-                row[0], {name: read(raw) for (name, read), raw in zip(pairs, row, strict=True)}
-            )
-            for row in self._by_subscription(sub_ids, sql)
-        }
+        out: dict[int, Subscription] = {}
+        for row in self._by_subscription(sub_ids, sql):
+            values = dict(zip(names, row, strict=True))
+            for name, read in converted:
+                values[name] = read(values[name])
+            sub_id = values["hs_object_id"]
+            out[sub_id] = Subscription(sub_id, values)
+        return out
 
     def payments_of(
         self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
@@ -255,23 +261,19 @@ class SqlRecordStore:
         )  # fmt: skip
         out: dict[int, list[Payment]] = {}
         amounts: dict[float, Decimal] = {}  # prices repeat: convert each once
+        created_at = codec.ms_to_datetime  # from_storage(DATETIME) of a value never NULL
         for row in self._by_subscription(sub_ids, sql, statuses or ()):
             sid, pid, amount, currency, status, method, kind, created, refunds = row
             money = amounts.get(amount)
             if money is None:
                 money = amounts[amount] = money_from_storage(amount)
-            out.setdefault(int(sid), []).append(
-                Payment(
-                    id=int(pid),
-                    amount=money,
-                    currency=currency,
-                    status=status,
-                    method=method,
-                    kind=kind,
-                    created_at=from_storage(PropType.DATETIME, created),
-                    refunds_payment_id=None if refunds is None else int(refunds),
-                )
-            )
+            refunded = None if refunds is None else int(refunds)
+            payment = Payment(int(pid), money, currency, status, method, kind,
+                              created_at(created), refunded)  # fmt: skip
+            try:
+                out[sid].append(payment)
+            except KeyError:
+                out[int(sid)] = [payment]
         return out
 
     def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
@@ -866,9 +868,8 @@ def _history(
             last_at, at = m.at, ms(m.at)
         sid, source = m.subscription_id, m.source
         for name, new in m.values.items():
-            try:
-                old_raw = before[name]
-            except KeyError:  # untracked, or not read
+            old_raw = before.get(name, _ABSENT)
+            if old_raw is _ABSENT:  # untracked (every write's change stamp), or not read
                 continue
             try:
                 new_raw, new_text, olds = new_forms[name, new]

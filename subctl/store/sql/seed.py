@@ -127,7 +127,8 @@ class SqlSeeder:
 # Every table of records, children before parents (the order of deletion).
 RECORD_TABLES = ("associations", "property_history", "subscriptions", "payments", "invoices",
                  "quotes", "line_items", "deals", "company_domains", "companies",
-                 "contact_emails", "contacts", "outbox", "job_items", "jobs")  # fmt: skip
+                 "contact_emails", "contacts", "outbox", "billing_events", "job_items",
+                 "jobs")  # fmt: skip
 BULK_INDEXED_TABLES = ("subscriptions", "associations")
 
 

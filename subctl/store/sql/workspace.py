@@ -198,7 +198,22 @@ class SqlWorkspace:
             conn.execute(
                 sa.update(schema.jobs).where(schema.jobs.c.id == job_id).values(total=total)
             )
-        return self.job(job_id)
+        # As ``job(job_id)`` reads it back, without counting its items (all unprocessed).
+        stamp = from_storage(PropType.DATETIME, now)
+        return Job(
+            id=job_id,
+            verb=verb,
+            action=json.loads(values["action"]),
+            selection=json.loads(values["selection"]),
+            fingerprint=fingerprint,
+            frozen=bool(frozen),
+            status="unfinished",
+            total=total,
+            created_at=stamp,
+            updated_at=stamp,
+            counts={**dict.fromkeys(("ok", "skipped", "failed", "attention"), 0),
+                    "unprocessed": total},
+        )  # fmt: skip
 
     def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
         import sqlalchemy as sa
