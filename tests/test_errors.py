@@ -65,12 +65,14 @@ def test_corrupt_workspace_is_unavailable(invoke: Invoke, subctl_home: Path) -> 
 
 @pytest.fixture(scope="module")
 def big_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace large enough that a writer is still writing when ``head`` exits."""
+    """A workspace large enough that a writer is still writing when ``head`` exits, billed up
+    to the clock (no "billing events due" on stderr)."""
     home = tmp_path_factory.mktemp("big") / "home"
-    subprocess.run(
-        [sys.executable, "-m", "subctl", "demo", "--count", "3000", "--yes"],
-        env={**os.environ, "SUBCTL_HOME": str(home)}, capture_output=True, check=True,
-    )  # fmt: skip
+    for args in (["demo", "--count", "3000", "--yes"], ["billing", "run", "--format", "csv"]):
+        subprocess.run(
+            [sys.executable, "-m", "subctl", *args],
+            env={**os.environ, "SUBCTL_HOME": str(home)}, capture_output=True, check=True,
+        )  # fmt: skip
     return home
 
 
@@ -207,6 +209,7 @@ def test_config_that_is_not_toml_is_a_usage_error(invoke: Invoke, subctl_home: P
 def test_output_a_terminal_cannot_encode_is_degraded(
     seeded: Invoke, subctl_home: Path, encoding: str, fmt: str, expected: str
 ) -> None:
+    assert seeded("billing run --format csv").exit_code == 0  # nothing due: stderr stays empty
     env = {**os.environ, "SUBCTL_HOME": str(subctl_home), "PYTHONIOENCODING": encoding}
     proc = subprocess.run(
         [sys.executable, "-m", "subctl", "list", "--format", fmt, "--fields", "name"],
