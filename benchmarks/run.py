@@ -335,6 +335,14 @@ def cached_workspace(work: Path, rows: int, env: dict[str, str], rebuild: bool) 
 # -- bulk cancellation ---------------------------------------------------------------------------
 
 
+def fresh_copy(source: Path, db: Path) -> None:
+    """A fresh copy of the cached workspace for one timed run (untimed)."""
+    db.parent.mkdir(exist_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, db)
+
+
 class Cancel:
     """``subctl cancel --from-file IDS --refund unused --yes --format json`` of ``size``
     cancelable subscriptions, against benchmarks/cancel_baseline.py writing the same rows through
@@ -362,11 +370,7 @@ class Cancel:
         self.db = {side: self.dir / side / "workspace.db" for side in ("command", "baseline")}
 
     def setup(self, side: str) -> None:
-        db = self.db[side]
-        db.parent.mkdir(exist_ok=True)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        shutil.copyfile(self.source, db)
+        fresh_copy(self.source, self.db[side])
 
     def written(self, side: str) -> dict[str, int]:
         with sqlite3.connect(self.db[side]) as conn:
@@ -445,11 +449,7 @@ class Advance:
         self.note: str | None = None
 
     def setup(self, side: str) -> None:
-        db = self.db[side]
-        db.parent.mkdir(exist_ok=True)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        shutil.copyfile(self.source, db)
+        fresh_copy(self.source, self.db[side])
 
     def verify(self, command: Run, baseline: Run) -> str | None:
         """subctl's first charge of each due row (its renewals and starts of the subscriptions
