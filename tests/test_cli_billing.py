@@ -209,6 +209,9 @@ def test_settings_and_set(seeded: Invoke) -> None:
         "(e.g. 3,5,7; none: no retries)\n"
         "Hint: `subctl billing settings` lists them\n"
     )
+    empty = seeded(["billing", "set", "billing.retry_days", ""])
+    assert empty.exit_code == 2, "an empty list is refused (none turns retries off)"
+    assert empty.stderr.startswith('Error: billing.retry_days: "" is not a list of increasing')
     unknown = seeded("billing set retries 3")
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith('Error: "retries" is not a billing setting (billing.retry_')

@@ -135,10 +135,11 @@ def _retry_days(text: str) -> tuple[int, ...]:
         days = tuple(int(p) for p in parts)
     except ValueError:
         days = ()
-    if text.strip().lower() in ("", "none"):
+    if text.strip().lower() == "none":
         return ()
     if (
-        len(days) != len(parts)
+        not parts  # an empty list is refused: ``none`` turns retries off
+        or len(days) != len(parts)
         or any(not 1 <= d <= 60 for d in days)
         or list(days) != sorted(set(days))
     ):
@@ -392,11 +393,18 @@ def decide(settings: BillingSettings, due: Due, job_id: int | None) -> Bill:
             new_status=new_status, **extra,
         )  # fmt: skip
 
-    def mail(kind: str) -> tuple[OutboxMessage, ...]:
+    def mail(kind: str, *, unpaid: bool = False) -> tuple[OutboxMessage, ...]:
         if not due.email:
             return ()
         name = props.get("hs_name") or f"subscription {due.subscription.id}"
-        if kind == "cancellation":
+        if kind == "cancellation" and unpaid:
+            subject = f"Your subscription {name} has been canceled"
+            body = (
+                f'Hello,\n\nyour subscription "{name}" was canceled on {due.at} because its '
+                "payment failed. You will not be charged again.\n"
+            )
+            link = None
+        elif kind == "cancellation":
             subject = f"Your subscription {name} has ended"
             body = (
                 f'Hello,\n\nyour subscription "{name}" ended on {due.at}, at the end of its '
@@ -444,7 +452,7 @@ def _mrr(props: Mapping[str, Any]) -> Decimal:
 
 
 _Bill = Callable[..., Bill]
-_Mail = Callable[[str], tuple[OutboxMessage, ...]]
+_Mail = Callable[..., tuple[OutboxMessage, ...]]
 
 
 def _charge(settings: BillingSettings, due: Due, bill: _Bill, mail: _Mail) -> Bill:
@@ -497,10 +505,10 @@ def _charge(settings: BillingSettings, due: Due, bill: _Bill, mail: _Mail) -> Bi
             values["hs_status"] = new_status
             note = "no retries left" if settings.retry_days else "no retries"
             messages = mail("payment_method_update") if due.kind != "retry" else ()
-            if new_status == "canceled":
+            if new_status == "canceled":  # no payment link for a subscription that has ended
                 values.update({"hs_canceled_at": at, "hs_next_payment_due_date": None,
                                "hs_next_payment_amount": None, "hs_mrr": ZERO})  # fmt: skip
-                messages += mail("cancellation")
+                messages = mail("cancellation", unpaid=True)
         return bill("failed", new_status, values, charge=charge, messages=messages, note=note)
     # Only a retry of a failed card payment reaches here with success (the store carries out
     # every other successful charge set-based).
