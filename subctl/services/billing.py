@@ -293,6 +293,9 @@ def run(
         with billing.rolled_back():
             _days(billing, settings, rules, summary, None, progress)
         return summary
+    if job_id is None and billing.next_day(until.date(), rules) is None:
+        _finish_older(workspace, until, now)  # nothing due: no job to journal
+        return summary
     if job_id is None:
         job_id = workspace.create_job(
             verb=JOB_VERB,
@@ -306,13 +309,17 @@ def run(
     summary.job_id = job_id
     _days(billing, settings, rules, summary, job_id, progress)
     workspace.set_job_status(job_id, "done", now)
-    # Earlier runs that stopped (Ctrl-C, kill -9) are finished by this one when it reached
-    # their time: their events were due by then and are done now.
+    _finish_older(workspace, until, now)
+    return summary
+
+
+def _finish_older(workspace: Workspace, until: dt.datetime, now: dt.datetime) -> None:
+    """Earlier runs that stopped (Ctrl-C, kill -9) are finished by a run that reached their
+    time: their events were due by then and are done now."""
     while (older := workspace.unfinished_job(JOB_FINGERPRINT)) is not None:
         if run_until(older.action) > until:
             break
         workspace.set_job_status(older.id, "done", now)
-    return summary
 
 
 def run_until(action: Mapping[str, Any]) -> dt.datetime:
