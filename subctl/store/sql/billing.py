@@ -33,7 +33,7 @@ from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storag
 from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
-from subctl.store.sql.records import _charges, _reader, write_ops
+from subctl.store.sql.records import BUYER_EMAILS, _charges, _reader, write_ops
 
 if TYPE_CHECKING:
     from subctl.store.sql.records import SqlRecordStore
@@ -100,6 +100,11 @@ def _day(ms: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=ms // DAY_MS)
 
 
+def _settle_cut(day: dt.date, rules: PaymentRules) -> int:
+    """Bank payments made before this time settle on ``day`` or earlier."""
+    return _ms(day) + DAY_MS - rules.settlement_days * DAY_MS
+
+
 class SqlBilling:
     def __init__(self, records: SqlRecordStore) -> None:
         self.records = records
@@ -139,10 +144,6 @@ class SqlBilling:
 
     # -- finding events -----------------------------------------------------------------------
 
-    def _settle_cut(self, day: dt.date, rules: PaymentRules) -> int:
-        """Bank payments made before this time settle on ``day`` or earlier."""
-        return _ms(day) + DAY_MS - rules.settlement_days * DAY_MS
-
     def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
         mark = self.db.mark
         today = now.astimezone(dt.UTC).date()
@@ -160,7 +161,7 @@ class SqlBilling:
                 f"SELECT count(*) FROM {_PROCESSING if sqlite else 'payments p'}"
                 " WHERE p.status = 'processing' AND p.kind = 'payment'"
                 f" AND created_at < {mark}",
-                (self._settle_cut(today, rules),),
+                (_settle_cut(today, rules),),
             )
             out["settlement"] = int(cursor.fetchone()[0])
         return {kind: n for kind, n in out.items() if n}
@@ -308,21 +309,17 @@ class _Day:
             day = f"CAST(EXTRACT(DAY FROM {utc}) AS INTEGER)"
         return f"COALESCE({day}, 0)"
 
-    def _declines_first_attempt(self) -> tuple[str, list[Any]]:
-        """SQL: the subscription's card declines the charge on its due date."""
-        suffixes = [*self.rules.declines, *self.rules.declines_first]
+    def _ends_with(self, suffixes: Sequence[str]) -> tuple[str, list[Any]]:
+        """SQL: the subscription's payment method ends with one of ``suffixes``."""
         if not suffixes:
             return "1 = 0", []
         likes = " OR ".join(["COALESCE(s.hs_payment_method, '') LIKE " + self.mark] * len(suffixes))
-        return f"(NOT {_BANK} AND ({likes}))", [f"%{s}" for s in suffixes]
+        return f"({likes})", [f"%{s}" for s in suffixes]
 
-    def _bank_fails(self) -> tuple[str, list[Any]]:
-        if not self.rules.bank_fails:
-            return "1 = 0", []
-        likes = " OR ".join(
-            ["COALESCE(s.hs_payment_method, '') LIKE " + self.mark] * len(self.rules.bank_fails)
-        )
-        return f"({likes})", [f"%{s}" for s in self.rules.bank_fails]
+    def _declines_first_attempt(self) -> tuple[str, list[Any]]:
+        """SQL: the subscription's card declines the charge on its due date."""
+        ends, params = self._ends_with([*self.rules.declines, *self.rules.declines_first])
+        return f"(NOT {_BANK} AND {ends})", params
 
     # -- charges: start, renewal --------------------------------------------------------------
 
@@ -503,8 +500,8 @@ class _Day:
 
     def settlements(self) -> int:
         cur, m = self.cursor, self.mark
-        cut = _ms(self.day) + DAY_MS - self.rules.settlement_days * DAY_MS
-        fails, fail_params = self._bank_fails()
+        cut = _settle_cut(self.day, self.rules)
+        fails, fail_params = self._ends_with(self.rules.bank_fails)
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
         # SQLite: from the processing payments' index outwards (CROSS JOIN keeps that order;
         # left to itself it starts from every payment association).
@@ -640,14 +637,7 @@ class _Day:
         out: dict[int, str] = {}
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            cur.execute(
-                "SELECT a.subscription_id, e.email FROM associations a"
-                " JOIN contact_emails e ON e.contact_id = a.object_id"
-                f" WHERE a.object_type = 'contact' AND a.subscription_id IN"
-                f" ({', '.join([m] * len(part))})"
-                " ORDER BY a.subscription_id, a.object_id, e.position",
-                part,
-            )
+            cur.execute(BUYER_EMAILS.format(ids=", ".join([m] * len(part))), part)
             for sid, email in cur.fetchall():
                 out.setdefault(int(sid), email)
         return out

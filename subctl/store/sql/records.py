@@ -69,6 +69,13 @@ if TYPE_CHECKING:
 # the same time with 2, 8, 32 or 128 MiB (benchmarks/run.py); 128 MiB was most of its RSS.
 BATCH_CACHE_KIB = 8_192
 BATCH_CHECKPOINT_PAGES = 25_000  # WAL pages between automatic checkpoints (default 1,000)
+# The e-mails of the subscriptions' contacts (``{ids}``: the id list), the buyer's first.
+BUYER_EMAILS = (
+    "SELECT a.subscription_id, e.email FROM associations a"
+    " JOIN contact_emails e ON e.contact_id = a.object_id"
+    " WHERE a.object_type = 'contact' AND a.subscription_id IN ({ids})"
+    " ORDER BY a.subscription_id, a.object_id, e.position"
+)
 # No history of the change stamp itself, nor of what the payments record (their history is the
 # subscription's payments): the last payment's date and the payment counters.
 UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_last_payment_date",
@@ -277,14 +284,8 @@ class SqlRecordStore:
         return out
 
     def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
-        sql = (
-            "SELECT a.subscription_id, e.email FROM associations a"
-            " JOIN contact_emails e ON e.contact_id = a.object_id"
-            " WHERE a.object_type = 'contact' AND a.subscription_id IN ({ids})"
-            " ORDER BY a.subscription_id, a.object_id, e.position"
-        )
         out: dict[int, str] = {}
-        for sid, email in self._by_subscription(sub_ids, sql):
+        for sid, email in self._by_subscription(sub_ids, BUYER_EMAILS):
             out.setdefault(int(sid), email)
         return out
 
