@@ -14,6 +14,7 @@ from subctl.commands import (
     associate,
     billing,
     clock,
+    imports,
     jobs,
     lifecycle,
     properties,
@@ -108,6 +109,7 @@ subscriptions.register(app)
 filter_cmd.register(app)
 lifecycle.register(app)
 associate.register(app)
+imports.register(app)
 properties.register(app)
 jobs.register(app)
 clock.register(app)

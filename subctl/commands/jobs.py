@@ -101,6 +101,7 @@ def _billing_command(job: Job) -> str:
 
 def _list(ctx: typer.Context, fmt: Format) -> None:
     from subctl.services.billing import JOB_VERB
+    from subctl.services.imports import VERB as IMPORT_VERB
     from subctl.services.lifecycle import Action
 
     app = AppContext.from_typer(ctx)
@@ -110,6 +111,11 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
         if job.verb == JOB_VERB:  # a billing run: its events are in `subctl billing log --job`
             return {"id": job.id, "command": _billing_command(job),
                     "selection": "every subscription with an event due", "status": job.status,
+                    "created_at": job.created_at}  # fmt: skip
+        if job.verb == IMPORT_VERB:  # items: the file's data rows
+            return {"id": job.id, "command": f"import {job.action.get('file')}",
+                    "selection": f"{job.total} rows of the file", "status": job.status,
+                    "total": job.total, **{k: job.counts.get(k, 0) for k in OUTCOMES},
                     "created_at": job.created_at}  # fmt: skip
         return {
             "id": job.id,
@@ -214,6 +220,11 @@ def jobs_resume(
 
     app = AppContext.from_typer(ctx)
     job = app.workspace().job(job_id)  # NotFound
+    if job.verb == "import":
+        from subctl.commands.imports import resume_import
+
+        resume_import(app, job, fmt)
+        return
     if job.verb != svc.JOB_VERB:
         resume(app, job_id, yes=yes, fmt=fmt)
         return
