@@ -361,10 +361,13 @@ def decide(
     results: list[RowResult] = []
     parsed: list[_Parsed | RowResult] = []
     for line, cells in rows:
+        rid = None
         try:
+            if lay.record_id is not None:
+                rid = _record_id(_cell(cells, lay.record_id))
             parsed.append(_parse(line, cells, lay, parse))
         except UsageError as exc:
-            parsed.append(RowResult(line, None, "error", exc.message))
+            parsed.append(RowResult(line, rid, "error", exc.message))
     ids = [p.record_id for p in parsed if isinstance(p, _Parsed) and p.record_id]
     stored = records.get_many(list(dict.fromkeys(ids)), lay.fields) if ids else {}
     seen: dict[int, int] = {}
