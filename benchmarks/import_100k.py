@@ -1,0 +1,162 @@
+"""``subctl import`` of a 100,000-row CSV export, against Python's csv reader + one
+``executemany`` of the same rows into a fresh SQLite table, in the same run.
+
+    python benchmarks/import_100k.py [--rows 100000] [--repeat 1] [--work DIR]
+
+The export: a demo workspace's subscriptions, every standard property (internal names as
+headers, as ``export --internal-names`` writes them, Record ID first) and the association ID
+columns of contacts and companies. subctl imports it into a fresh workspace (``init``, untimed):
+every row creates a subscription with its id, its history and its associations, journaled
+per chunk. The baseline reads the same file with ``csv.reader`` and inserts every row, as text,
+into a fresh table with one ``executemany``, one transaction. Both run as whole processes, with
+``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` unset; the figures printed are wall time,
+rows/s, the ratio and each process's peak RSS (``/usr/bin/time``'s %M, else getrusage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NOW = "2026-11-26T12:00:00+00:00"
+BASELINE = """
+import csv, sqlite3, sys
+path, db = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8-sig", newline="") as handle:
+    reader = csv.reader(handle)
+    header = next(reader)
+    conn = sqlite3.connect(db)
+    columns = ", ".join(f'"{h}" TEXT' for h in header)
+    conn.execute(f"CREATE TABLE imported ({columns})")
+    marks = ", ".join("?" * len(header))
+    with conn:
+        conn.executemany(f"INSERT INTO imported VALUES ({marks})", reader)
+    print(conn.execute("SELECT count(*) FROM imported").fetchone()[0])
+"""
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("SUBCTL_")}
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"):
+        out.pop(name, None)
+    out.update(SUBCTL_NOW=NOW, NO_COLOR="1")
+    return out
+
+
+def subctl(*args: str) -> list[str]:
+    return [sys.executable, "-m", "subctl", *args]
+
+
+def timed(argv: list[str], environ: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one process."""
+    gnu = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        command = [gnu, "-f", "%M", "-o", rss.name, *argv] if gnu else argv
+        start = time.perf_counter()
+        done = subprocess.run(command, env=environ, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+        peak = int(rss.read().strip().splitlines()[-1]) if gnu else 0
+    return wall, peak, done.stdout
+
+
+def make_export(work: Path, rows: int, environ: dict[str, str]) -> Path:
+    """A demo workspace's export: every standard property, then association ID columns."""
+    source = work / "source"
+    path = work / f"export-{rows}.csv"
+    if path.exists():
+        return path
+    home = {**environ, "SUBCTL_HOME": str(source)}
+    subprocess.run(subctl("demo", "--count", str(rows), "--seed", "5"), env=home, check=True,
+                   capture_output=True)  # fmt: skip
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from subctl.schema import STANDARD_PROPERTIES
+
+    names = ["hs_object_id", *sorted(p.name for p in STANDARD_PROPERTIES
+                                     if p.name != "hs_object_id")]  # fmt: skip
+    listing = subprocess.run(
+        subctl("list", "--all", "--format", "csv", "--fields", ",".join(names)),
+        env=home, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    db = sqlite3.connect(source / "workspace.db")
+    # Per subscription and object: ids joined with ";", labels with "; " (the export's cells).
+    queries = {
+        "contact": "SELECT a.subscription_id, c.id, trim(coalesce(c.firstname, '') || ' ' ||"
+        " coalesce(c.lastname, '')) || coalesce(' (' || (SELECT email FROM contact_emails e"
+        " WHERE e.contact_id = c.id ORDER BY position LIMIT 1) || ')', '') FROM associations a"
+        " JOIN contacts c ON c.id = a.object_id AND a.object_type = 'contact'"
+        " ORDER BY a.subscription_id, c.id",
+        "company": "SELECT a.subscription_id, c.id, c.name FROM associations a JOIN companies c"
+        " ON c.id = a.object_id AND a.object_type = 'company' ORDER BY a.subscription_id, c.id",
+    }
+    links: dict[str, dict[int, list[tuple[int, str]]]] = {}
+    for obj, sql in queries.items():
+        found = links[obj] = {}
+        for sid, oid, label in db.execute(sql):
+            found.setdefault(int(sid), []).append((int(oid), label))
+    db.close()
+
+    def pair(obj: str, sid: int) -> list[str]:
+        linked = links[obj].get(sid, [])
+        return [";".join(str(i) for i, _ in linked), "; ".join(label for _, label in linked)]
+
+    reader = csv.reader(listing.stdout.splitlines())
+    header = next(reader)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*header, "Associated Contact IDs", "Associated Contact",
+                         "Associated Company IDs", "Associated Company"])  # fmt: skip
+        for row in reader:
+            sid = int(row[0])
+            writer.writerow([*row, *pair("contact", sid), *pair("company", sid)])
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    environ = env()
+    work = args.work or Path(tempfile.mkdtemp(prefix="subctl-import-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    path = make_export(work, args.rows, environ)
+    size = path.stat().st_size
+    print(f"export: {path} ({args.rows:,} rows, {size / 1e6:.1f} MB)")
+    print(f"{'run':>4}  {'subctl s':>9}  {'rows/s':>9}  {'RSS MiB':>8}  "
+          f"{'baseline s':>10}  {'rows/s':>9}  {'RSS MiB':>8}  {'ratio':>6}")  # fmt: skip
+    for n in range(1, args.repeat + 1):
+        target = work / f"target-{n}"
+        shutil.rmtree(target, ignore_errors=True)
+        home = {**environ, "SUBCTL_HOME": str(target)}
+        subprocess.run(subctl("init"), env=home, check=True, capture_output=True)
+        wall, peak, _out = timed(subctl("import", str(path), "--format", "csv"), home)
+        with sqlite3.connect(target / "workspace.db") as db:
+            (count,) = db.execute("SELECT count(*) FROM subscriptions").fetchone()
+        if count != args.rows:
+            raise SystemExit(f"subctl imported {count} rows, not {args.rows}")
+        base_db = work / f"baseline-{n}.db"
+        base_db.unlink(missing_ok=True)
+        base_wall, base_peak, base_out = timed(
+            [sys.executable, "-c", BASELINE, str(path), str(base_db)], environ
+        )
+        if int(base_out) != args.rows:
+            raise SystemExit(f"the baseline inserted {base_out.strip()} rows")
+        print(f"{n:>4}  {wall:>9.2f}  {args.rows / wall:>9,.0f}  {peak / 1024:>8.0f}  "
+              f"{base_wall:>10.2f}  {args.rows / base_wall:>9,.0f}  {base_peak / 1024:>8.0f}  "
+              f"{wall / base_wall:>6.1f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
