@@ -52,6 +52,7 @@ import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,10 @@ class Layout:
     labels: dict[str, int] = field(default_factory=dict)  # object name -> column of labels
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (headers, why)
 
+    @cached_property
+    def columns(self) -> list[tuple[int, Property, bool]]:
+        return [(c.index, c.prop, c.computed) for c in self.properties]
+
     @property
     def fields(self) -> list[str]:
         return ["hs_status", *(c.prop.name for c in self.properties)]
@@ -201,25 +206,32 @@ def unneutralise(text: str) -> str:
 
 
 class _Cells:
-    """Cell text -> checked typed value of a property, memoised (exports repeat values)."""
+    """Cell text -> checked typed value of a property, memoised per property (exports repeat
+    values)."""
 
     def __init__(self, today: dt.date, now: dt.datetime) -> None:
         self.today, self.now = today, now
-        self.memo: dict[tuple[str, str], tuple[bool, Any]] = {}
+        self.memo: dict[str, dict[str, tuple[bool, Any]]] = {}
+        self.size = 0
 
     def value(self, prop: Property, text: str) -> Any:
-        from subctl.services.values import coerce_value
-
-        key = (prop.name, text)
-        hit = self.memo.get(key)
+        memo = self.memo.get(prop.name)
+        if memo is None:
+            memo = self.memo[prop.name] = {}
+        hit = memo.get(text)
         if hit is None:
-            if len(self.memo) > MEMO_LIMIT:
+            from subctl.services.values import coerce_value
+
+            if self.size > MEMO_LIMIT:
                 self.memo.clear()
+                self.size = 0
+                memo = self.memo[prop.name] = {}
             try:
                 hit = (True, coerce_value(prop, text, today=self.today, now=self.now))
             except SubctlError as exc:
                 hit = (False, exc.message)
-            self.memo[key] = hit
+            memo[text] = hit
+            self.size += 1
         if not hit[0]:
             raise UsageError(hit[1])
         return hit[1]
@@ -301,7 +313,8 @@ JOURNAL = {"created": "ok", "updated": "ok", "unchanged": "skipped", "failed": "
 
 
 def _cell(cells: Sequence[str], index: int) -> str:
-    return unneutralise(cells[index].strip()) if index < len(cells) else ""
+    text = cells[index].strip() if index < len(cells) else ""
+    return unneutralise(text) if text[:1] == "'" else text
 
 
 def _record_id(text: str) -> int | None:
@@ -326,10 +339,13 @@ def _parse(line: int, cells: Sequence[str], lay: Layout, parse: _Cells) -> _Pars
     rid = _record_id(_cell(cells, lay.record_id)) if lay.record_id is not None else None
     values: dict[str, Any] = {}
     made: dict[str, Any] = {}
-    for column in lay.properties:
-        text = _cell(cells, column.index)
-        value = parse.value(column.prop, text) if text else None
-        (made if column.computed else values)[column.prop.name] = value
+    width = len(cells)
+    value = parse.value
+    for index, prop, is_computed in lay.columns:
+        text = cells[index].strip() if index < width else ""
+        if text[:1] == "'":
+            text = unneutralise(text)
+        (made if is_computed else values)[prop.name] = value(prop, text) if text else None
     links: dict[str, list[tuple[int, str | None]]] = {}
     for obj, index in lay.ids.items():
         raw = [p.strip() for p in _cell(cells, index).split(";") if p.strip()]

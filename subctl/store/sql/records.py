@@ -761,18 +761,21 @@ def _create(cursor: Any, mark: str, registry: PropertyRegistry, creates: Sequenc
         raise Conflict(f"subscription {min(taken)} exists already; nothing was written")
     groups: dict[tuple[str, ...], list[Upsert]] = {}
     rows: dict[int, tuple[Any, ...]] = {}  # id(op) -> stored values, in its group's order
+    known: dict[tuple[str, ...], list[Property]] = {}  # an import's rows share a few layouts
     for op in creates:
         values = dict(op.values)
         for name in _CREATE_STAMPS:
             if values.get(name) is None:
                 values[name] = op.at
         names = tuple(values)
-        props = []
-        for name in names:
-            prop = registry.get(name)
-            if prop is None:
-                raise UsageError(f'unknown property "{name}"')
-            props.append(prop)
+        props = known.get(names)
+        if props is None:
+            props = known[names] = []
+            for name in names:
+                prop = registry.get(name)
+                if prop is None:
+                    raise UsageError(f'unknown property "{name}"')
+                props.append(prop)
         rows[id(op)] = tuple(p.to_storage(v) for p, v in zip(props, values.values(), strict=True))
         op.values = values
         groups.setdefault(names, []).append(op)
@@ -830,22 +833,24 @@ def _new_records(cursor: Any, mark: str, records: Sequence[NewRecord]) -> None:
         if unknown:
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise Conflict(f"{label} {min(unknown)} not found; nothing was written")
+        made: dict[tuple[str, ...], list[list[Any]]] = {}
+        children: dict[str, list[tuple[int, int, str]]] = {"emails": [], "domains": []}
         for r in missing:
             assert r.values is not None
             fields = {k: codec.storage_of(v) for k, v in r.values.items()
                       if k not in ("emails", "domains")}  # fmt: skip
-            names = ["id", *fields]
-            marks = ", ".join([mark] * len(names))
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
-                [r.id, *fields.values()],
+            made.setdefault(tuple(fields), []).append([r.id, *fields.values()])
+            for key, listed in children.items():
+                listed.extend((r.id, n, v) for n, v in enumerate(r.values.get(key, ())))
+        for names, rows in made.items():
+            marks = ", ".join([mark] * (len(names) + 1))
+            cursor.executemany(
+                f"INSERT INTO {table} (id, {', '.join(names)}) VALUES ({marks})", rows
             )
-            for key, child, column in (("emails", "contact_emails", "email"),
-                                       ("domains", "company_domains", "domain")):  # fmt: skip
-                owner = "contact_id" if key == "emails" else "company_id"
-                listed = enumerate(r.values.get(key, ()))
-                insert_many(cursor, mark, child, (owner, "position", column),
-                            [(r.id, n, v) for n, v in listed])  # fmt: skip
+        insert_many(cursor, mark, "contact_emails", ("contact_id", "position", "email"),
+                    children["emails"])  # fmt: skip
+        insert_many(cursor, mark, "company_domains", ("company_id", "position", "domain"),
+                    children["domains"])  # fmt: skip
 
 
 def _associate(cursor: Any, mark: str, links: Sequence[tuple[int, str, int, int]]) -> None:
