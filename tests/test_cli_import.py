@@ -160,14 +160,33 @@ def test_a_row_without_record_id_creates_a_subscription_with_a_new_id(
     invoke: Invoke, tmp_path: Path
 ) -> None:
     assert invoke("init").exit_code == 0
-    rows = [["", *ROWS[0][1:12], "", "", "", "", "", ""]]
-    result = invoke(["import", str(_write(tmp_path, _csv(rows))), "-f", "json"])
+    assert invoke(["import", str(_write(tmp_path, _csv(ROWS)))]).exit_code == 0
+    rows = [["", *ROWS[0][1:12], "", "", "7003", "Initech", "", ""]]
+    rows[0][1] = "Without an id"
+    result = invoke(["import", str(_write(tmp_path, _csv(rows), "new.csv")), "-f", "json"])
     assert result.exit_code == 0, result.stderr
-    (made,) = json.loads(result.stdout)
-    assert made["outcome"] == "created" and made["id"] >= 1
-    assert json.loads(invoke(f"view {made['id']} -f json").stdout)["properties"]["hs_name"] == (
-        "Acme – Pro monthly"
-    )
+    # ids continue after the imported ones (PostgreSQL: the identities too)
+    assert json.loads(result.stdout) == [
+        {"line": 2, "id": 503, "outcome": "created", "status": "active",
+         "note": "11 values, 1 associations"},
+    ]  # fmt: skip
+    doc = json.loads(invoke("view 503 -f json").stdout)
+    assert doc["properties"]["hs_name"] == "Without an id"
+    assert [(c["id"], c["label"]) for c in doc["associations"]["company"]] == [(7003, "Initech")]
+    made = invoke("associate 503 --contact new --create name=Grace -f json")
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["object_id"] == 9003
+
+
+def test_an_associated_record_without_a_usable_label_must_exist(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    assert invoke("init").exit_code == 0
+    rows = [ROWS[0][:12] + ["", "", "", "", "8009", "a refund, somewhere"]]
+    result = invoke(["import", str(_write(tmp_path, _csv(rows))), "-f", "csv"])
+    assert result.exit_code == 5
+    assert result.stdout == "line,id,outcome,status,note\n2,501,failed,,payment 8009 not found\n"
+    assert invoke("view 501").exit_code == 3
 
 
 def test_an_unknown_header_is_a_usage_error_naming_the_column(

@@ -71,7 +71,7 @@ from subctl.store.ops import NewRecord, Upsert
 
 VERB = "import"
 SOURCE = "import"
-MEMO_LIMIT = 200_000  # parsed cells remembered per run (exports repeat most values)
+MEMO_LIMIT = 50_000  # parsed cells remembered per run (exports repeat most values)
 
 
 # -- columns ---------------------------------------------------------------------------------
@@ -632,6 +632,8 @@ def _write(
             unit.write(job.id, [r.op] if r.op is not None else [], [outcome(r)])
         except Conflict as exc:
             r.note = exc.message.removesuffix("; nothing was written")
+            if r.op is not None and r.op.create:
+                r.status = None  # not created: it has no status
             r.outcome, r.op = "failed", None
             try:
                 unit.write(job.id, [], [outcome(r)])

@@ -716,8 +716,8 @@ def write_ops(
     charges."""
     upserts = [op for op in ops if isinstance(op, Upsert)]
     if upserts:
-        _new_records(cursor, mark, [r for op in upserts for r in op.records])
-        _create(cursor, mark, registry, [op for op in upserts if op.create])
+        _new_records(cursor, mark, sqlite, [r for op in upserts for r in op.records])
+        _create(cursor, mark, sqlite, registry, [op for op in upserts if op.create])
         ops = [op for op in ops if not (isinstance(op, Upsert) and op.create)]
     writes = _writes(cursor, mark, registry, ops)
     updates = [w for w in writes if w.values]
@@ -743,7 +743,22 @@ def write_ops(
 _CREATE_STAMPS = ("hs_createdate", LAST_MODIFIED)
 
 
-def _create(cursor: Any, mark: str, registry: PropertyRegistry, creates: Sequence[Upsert]) -> None:
+def _continue_ids(cursor: Any, mark: str, table: str, column: str) -> None:
+    """PostgreSQL: after rows were inserted with their ids, the identity continues after the
+    highest id (SQLite's rowid needs nothing)."""
+    cursor.execute(f"SELECT pg_get_serial_sequence({mark}, {mark})", (table, column))
+    (sequence,) = cursor.fetchone()
+    if sequence is not None:
+        cursor.execute(
+            f"SELECT setval({mark}, GREATEST((SELECT COALESCE(MAX({column}), 0) FROM {table}) + 1,"
+            f" nextval({mark})), false)",
+            (sequence, sequence),
+        )
+
+
+def _create(
+    cursor: Any, mark: str, sqlite: bool, registry: PropertyRegistry, creates: Sequence[Upsert]
+) -> None:
     """New subscriptions of an import, with history (one entry per value set, from empty).
     Given ids: one ``executemany`` per set of columns, an id that exists a ``Conflict``; no id:
     one INSERT each, the id the database assigns written back into the operation."""
@@ -788,6 +803,8 @@ def _create(cursor: Any, mark: str, registry: PropertyRegistry, creates: Sequenc
                 f"INSERT INTO subscriptions (hs_object_id, {columns}) VALUES ({marks})",
                 [(op.subscription_id, *rows[id(op)]) for op in with_id],
             )
+            if not sqlite:
+                _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
         sql = (
             f"INSERT INTO subscriptions ({columns}) VALUES ({marks[len(mark) + 2 :]})"
             " RETURNING hs_object_id"
@@ -813,7 +830,7 @@ def _created_history(cursor: Any, mark: str, creates: Sequence[Upsert]) -> None:
                 values)  # fmt: skip
 
 
-def _new_records(cursor: Any, mark: str, records: Sequence[NewRecord]) -> None:
+def _new_records(cursor: Any, mark: str, sqlite: bool, records: Sequence[NewRecord]) -> None:
     """Create the associated records an import names unless they exist (with the given ids);
     one that must exist and does not is a ``Conflict`` (nothing written)."""
     wanted: dict[str, dict[int, NewRecord]] = {}
@@ -847,6 +864,8 @@ def _new_records(cursor: Any, mark: str, records: Sequence[NewRecord]) -> None:
             cursor.executemany(
                 f"INSERT INTO {table} (id, {', '.join(names)}) VALUES ({marks})", rows
             )
+        if made and not sqlite:
+            _continue_ids(cursor, mark, table, "id")
         insert_many(cursor, mark, "contact_emails", ("contact_id", "position", "email"),
                     children["emails"])  # fmt: skip
         insert_many(cursor, mark, "company_domains", ("company_id", "position", "domain"),
