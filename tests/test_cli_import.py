@@ -224,6 +224,11 @@ def test_a_bad_row_fails_with_its_line_and_the_others_are_applied(
         "see `subctl jobs results 1 --outcome failed`"
     )
     assert invoke("view 501").exit_code == 3
+    failed = invoke("jobs results 1 --outcome failed -f json")
+    assert [(i["id"], i["outcome"], i["note"][:35]) for i in json.loads(failed.stdout)] == [
+        (3, "failed", 'failed: frequency: "Fortnightly" is')
+    ]
+    assert "Line" in invoke("jobs results 1 -f table").stdout.splitlines()[0]
 
 
 def test_strict_writes_nothing_when_a_row_is_bad(invoke: Invoke, tmp_path: Path) -> None:

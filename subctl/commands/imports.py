@@ -122,11 +122,15 @@ def _run(app: AppContext, job: Job, fmt: Format) -> None:
     def applied(pressed: Any) -> Iterator[dict[str, Any]]:
         for chunk in svc.run(records, workspace, app.unit_of_work(), job, app.clock,
                              stop=pressed):  # fmt: skip
+            advance(len(chunk))
             for r in chunk:
                 tally[r.outcome] = tally.get(r.outcome, 0) + 1
                 yield r.row()
 
-    with interrupt_between_chunks() as pressed:
+    with (
+        app.out.progress(f"Importing {job.action.get('file')}", job.unprocessed) as advance,
+        interrupt_between_chunks() as pressed,
+    ):
         try:
             app.out.rows(applied(pressed), _columns(), fmt, empty="No rows left to import.")
         except KeyboardInterrupt:

@@ -203,7 +203,10 @@ def jobs_results(
         for item in workspace.job_items(job_id)
         if not wanted or (item.outcome or "unprocessed") in wanted
     )
-    app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.", page=True)
+    columns = RESULT_COLUMNS
+    if workspace.job(job_id).verb == "import":  # its items are the file's rows, by line
+        columns = [Column("id", "Line"), *RESULT_COLUMNS[2:]]
+    app.out.rows(rows, columns, fmt, empty="No items.", page=True)
 
 
 @jobs_app.command("resume")

@@ -68,6 +68,7 @@ from subctl.schema import (
 from subctl.services.batch import chunk_size, gc_paused
 from subctl.store.base import ItemOutcome, Job, RecordStore, UnitOfWork, Workspace
 from subctl.store.ops import NewRecord, Upsert
+from subctl.store.unit import ItemByItem
 
 VERB = "import"
 SOURCE = "import"
@@ -574,6 +575,9 @@ def run(
     resumable)."""
     if job.status != "unfinished":
         raise InvalidState(f"job {job.id} is {job.status}; nothing left to resume")
+    if isinstance(unit, ItemByItem):
+        # Its journal claims are per subscription; an import's items are the file's rows.
+        raise InvalidState("imports need a record store that shares the workspace's transactions")
     source = job_source(job)
     registry = records.properties()
     size = chunk_size()
