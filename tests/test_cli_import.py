@@ -396,3 +396,23 @@ def test_sigkill_mid_import_then_jobs_resume_applies_each_row_once(tmp_path: Pat
         ("SELECT count(*) FROM payments", 1),
     ):
         assert _count(db, sql) == expected, sql
+
+
+def test_a_masked_highly_sensitive_cell_leaves_the_stored_value(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    assert invoke("init").exit_code == 0
+    for command in ("property settings --tier enterprise",
+                    "property create --name tax_id --label 'Tax ID' --type string"
+                    " --sensitivity highly_sensitive"):  # fmt: skip
+        assert invoke(command).exit_code == 0
+    header = [*HEADER[:12], "Tax ID"]
+    first = invoke(["import", str(_write(tmp_path, _csv([[*ROWS[0][:12], "DK1"]], header)))])
+    assert first.exit_code == 0, first.stderr
+    masked = _write(tmp_path, _csv([[*ROWS[0][:12], "******"]], header), "masked.csv")
+    again = invoke(["import", str(masked), "-f", "csv"])
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines()[1] == "2,501,unchanged,active,no change"
+    assert invoke("property settings --grant sensitive_data.view").exit_code == 0
+    shown = json.loads(invoke("view 501 --show-sensitive -f json").stdout)
+    assert shown["properties"]["tax_id"] == "DK1"

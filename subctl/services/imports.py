@@ -14,9 +14,10 @@ columns are ignored, and why, is said once (``Layout.ignored``).
 (``services.values.coerce_value``: type, options or their labels, limits, validation rules;
 a next payment amount within its currency's precision). An empty cell is no value: it clears
 the property of an existing subscription. A cell an export neutralised for spreadsheets
-(``'=...``) is read without the leading quote. The state rules of ``update`` (editable statuses,
-the edit freeze, billable) do not apply: an import restores records as they were exported,
-status included.
+(``'=...``) is read without the leading quote; a highly sensitive value an export masked
+(``******``) is not in the file: the stored value stays. The state rules of ``update``
+(editable statuses, the edit freeze, billable) do not apply: an import restores records as
+they were exported, status included.
 
 **Rows.** Upsert by Record ID: a subscription that exists gets the values that differ
 ("unchanged" when none does and it has every association the row names); an unknown Record ID
@@ -62,6 +63,7 @@ from subctl.export.values import FORMULA_PREFIXES
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     ASSOCIATION_OBJECTS,
+    MASK,
     Property,
     PropertyRegistry,
 )
@@ -346,6 +348,8 @@ def _parse(line: int, cells: Sequence[str], lay: Layout, parse: _Cells) -> _Pars
         text = cells[index].strip() if index < width else ""
         if text[:1] == "'":
             text = unneutralise(text)
+        elif text == MASK and prop.highly_sensitive:
+            continue  # masked by the export: the value is not in the file, the stored one stays
         (made if is_computed else values)[prop.name] = value(prop, text) if text else None
     links: dict[str, list[tuple[int, str | None]]] = {}
     for obj, index in lay.ids.items():
