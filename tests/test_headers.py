@@ -68,6 +68,8 @@ def test_headers_are_clean_text(code: str) -> None:
         assert text and text == text.strip() and text.isprintable(), (code, text)
         assert "  " not in text and ";" not in text, (code, text)
     assert h.property("hs_object_id", "?") == h.record_id  # one column
+    with pytest.raises(TypeError):  # shared by every caller in the process: read-only
+        h.properties["hs_name"] = "x"  # type: ignore[index]
     for which in ("association", "association_ids"):
         assert h.templates[which].count("{object}") == 1, (code, which)
 

@@ -24,6 +24,12 @@ adjectives agree with the object's gender); the templates name an association ob
 does not list (its name is used as given). A file is read only when its language is asked
 for, once per process; :func:`resolve` reads them all, once.
 
+Sources: the Danish article (``../shared/seed``) for da (``Record ID``, ``Startdato``,
+``Afmeldingsdato``, ``Faktureringsadresse``, ``Betalingsmetode``, ``Tilknyttet [objekt]``,
+``Tilknyttede [objekt]-id'er``, the objects' names); HubSpot's own names of its objects and of
+Record ID where known (``ID de fiche d'informations``, ``Datensatz-ID``, ``レコードID``); the
+other headers are subctl's translations of its English labels.
+
 Within a language no two columns share a header (compared case-insensitively), and across
 languages a header means one column only: an import finds the column of any language's header
 with :func:`resolve` (``tests/test_headers.py`` checks both over every file). Internal names
@@ -33,13 +39,17 @@ with :func:`resolve` (``tests/test_headers.py`` checks both over every file). In
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from subctl.errors import UsageError
 
-# HubSpot's export languages (DOMAIN.md §5), English first, then in alphabetical order.
+# HubSpot's export languages (DOMAIN.md §5: the guide's list and Danish), English first, then in
+# alphabetical order; with Norwegian (``no``), which the export API's language enum has and the
+# invoice language (hs_language) offers.
 LANGUAGES: tuple[str, ...] = (
     "en", "da", "de", "es", "fi", "fr", "it", "ja", "nl", "no", "pl", "pt", "sv",
 )  # fmt: skip
@@ -65,14 +75,14 @@ def unknown_language(language: str) -> UsageError:
 
 @dataclass(frozen=True)
 class Headers:
-    """The headers of one language."""
+    """The headers of one language (read-only: one instance per language and process)."""
 
     language: str
     name: str  # the language's own name: "Dansk"
     record_id: str
-    properties: dict[str, str]
-    associations: dict[str, dict[str, str]]
-    templates: dict[str, str]
+    properties: Mapping[str, str]  # standard property -> header
+    associations: Mapping[str, Mapping[str, str]]  # object -> object, association, association_ids
+    templates: Mapping[str, str]  # association, association_ids: with {object}
 
     def property(self, name: str, default: str) -> str:
         """A standard property's header; any other property (a custom one) keeps ``default``,
@@ -177,7 +187,9 @@ def _load(code: str) -> Headers:
         language=code,
         name=data["name"],
         record_id=data["record_id"],
-        properties=dict(data["properties"]),
-        associations={obj: dict(entry) for obj, entry in data["associations"].items()},
-        templates=dict(data["templates"]),
+        properties=MappingProxyType(dict(data["properties"])),
+        associations=MappingProxyType(
+            {obj: MappingProxyType(dict(entry)) for obj, entry in data["associations"].items()}
+        ),
+        templates=MappingProxyType(dict(data["templates"])),
     )
