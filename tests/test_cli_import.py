@@ -416,3 +416,42 @@ def test_a_masked_highly_sensitive_cell_leaves_the_stored_value(
     assert invoke("property settings --grant sensitive_data.view").exit_code == 0
     shown = json.loads(invoke("view 501 --show-sensitive -f json").stdout)
     assert shown["properties"]["tax_id"] == "DK1"
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize(
+    ("obj", "label", "expected"),
+    [
+        ("contact", "Ada Lovelace (ada@example.com)",
+         {"firstname": "Ada", "lastname": "Lovelace", "emails": ["ada@example.com"]}),
+        ("contact", "Ada Byron King (ada@x.io, ada@y.org)",
+         {"firstname": "Ada", "lastname": "Byron King", "emails": ["ada@x.io", "ada@y.org"]}),
+        ("contact", "77 (x@y.z)", {"firstname": None, "lastname": None, "emails": ["x@y.z"]}),
+        ("company", "Acme (acme.com, acme-app.io)",
+         {"name": "Acme", "domains": ["acme.com", "acme-app.io"]}),
+        ("company", "Acme (Europe)", {"name": "Acme (Europe)", "domains": []}),
+        ("line_item", "Pro plan × 3", {"name": "Pro plan", "quantity": 3}),
+        ("payment", "99.00 USD refunded (card)",
+         {"amount": 99, "currency": "USD", "status": "refunded", "method": "card"}),
+        ("feedback_submission", "NPS (positive)", {"survey": "NPS", "sentiment": "positive"}),
+        ("custom_record", "Seat 7 (License)", {"name": "Seat 7", "object_name": "License"}),
+        ("order", "Order 12", {"name": "Order 12"}),
+        ("payment", "a refund", None),
+        ("custom_record", "no object", None),
+    ],
+)  # fmt: skip
+def test_associated_records_are_made_from_their_labels(
+    obj: str, label: str, expected: dict[str, Any] | None
+) -> None:
+    import datetime as dt
+
+    from subctl.services.imports import record_from_label
+
+    now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    made = record_from_label(obj, 77, label, now)
+    if expected is None:
+        assert made.values is None
+        return
+    assert made.values is not None
+    assert {k: made.values[k] for k in expected} == expected
+    assert record_from_label(obj, 77, None, now).values is None

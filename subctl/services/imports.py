@@ -1,8 +1,9 @@
 """``subctl import FILE``: subscriptions from a CSV or XLSX export back into the workspace.
 
-**Columns.** The header row names each column: ``Record ID``, a property (its label, internal
-name or alias: label and ``--internal-names`` exports alike), or an association pair
-(``Associated Contact IDs`` / ``Associated Contact``). A header that is none of these is a
+**Columns.** The header row names each column: ``Record ID``, a property (its header in any
+export language, ``export.headers``; its internal name, alias or label: label and
+``--internal-names`` exports alike), or an association pair (``Associated Contact IDs`` /
+``Associated Contact``, in any export language). A header that is none of these is a
 usage error naming the column, with the closest known header as a hint. Columns subctl computes
 (``COMPUTED``: MRR, the create and modified dates, the payment counters, the cancellation and
 pause data the verbs set, ...) are never written over an existing subscription; a row that
@@ -28,12 +29,14 @@ from the database. A bad row is reported with its line and reason and the others
 **Associations** are added from the ``Associated X IDs`` columns (ids separated by ``;``); the
 associations a subscription has are kept. An associated record missing from the workspace is
 created with its id from its label in the ``Associated X`` column (labels separated by ``; ``,
-paired with the ids by position): a contact from ``First Last (email)`` (the first word is the
-first name, the rest the last name; a label that is the id alone: no name), a company from its
-name, a deal from its name, a quote from its title, an invoice from its number, a line item
-from ``Name × quantity`` (price 0: the label holds none), a payment from ``99.00 USD succeeded
-(card)``. Without a label (or when the counts of ids and labels differ) the record must exist,
-else the row fails. Object types subctl cannot create from a label likewise must exist.
+paired with the ids by position), as ``subctl.labels`` writes them: a contact from ``First
+Last (email)`` (the first word is the first name, the rest the last name; a label that is the
+id alone: no name; ``(a@x, b@y)``: every e-mail), a company from its name (``Name (domain,
+domain)``: with every domain), a deal, order or payment link from its name, a quote from its
+title, an invoice from its number, a line item from ``Name × quantity`` (price 0: the label
+holds none), a payment from ``99.00 USD succeeded (card)``, a feedback submission from
+``Survey (sentiment)``, a custom object record from ``Name (object)``. Without a label (or
+when the counts of ids and labels differ) the record must exist, else the row fails.
 
 **Journal.** A run is a job (``jobs list``; ``jobs resume N``) whose items are the file's data
 rows, keyed by line number (the row's first line; XLSX: its row number), with the file's path
@@ -59,7 +62,9 @@ from typing import Any
 
 from subctl.errors import Conflict, InvalidState, SubctlError, UsageError
 from subctl.export import readers
+from subctl.export.headers import HeaderRef
 from subctl.export.values import FORMULA_PREFIXES
+from subctl.labels import DETAIL_SEPARATOR
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     ASSOCIATION_OBJECTS,
@@ -68,6 +73,7 @@ from subctl.schema import (
     PropertyRegistry,
 )
 from subctl.services.batch import chunk_size, gc_paused
+from subctl.services.validation import is_domain
 from subctl.store.base import ItemOutcome, Job, RecordStore, UnitOfWork, Workspace
 from subctl.store.ops import NewRecord, Upsert
 from subctl.store.unit import ItemByItem
@@ -80,44 +86,37 @@ MEMO_LIMIT = 50_000  # parsed cells remembered per run (exports repeat most valu
 # -- columns ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HeaderRef:
-    kind: str  # record_id, property, association, association_ids
-    name: str  # the property's internal name, the object's name ("" for record_id)
+def resolve_header(header: str, registry: PropertyRegistry) -> HeaderRef | None:
+    """What a column is: a header of any export language (``export.headers.resolve``), else a
+    property's internal name, alias or label (custom properties keep their label), else an
+    association column by internal name (``associated_contact_ids``, ``associated_contact``)."""
+    from subctl.export.headers import resolve
 
-
-def _english(header: str, registry: PropertyRegistry) -> HeaderRef | None:
-    """English headers and internal names (until ``export.headers.resolve`` reads every
-    language)."""
-    text = " ".join(header.split()).casefold()
-    if text in ("record id", "hs_object_id"):
-        return HeaderRef("record_id", "")
+    found = resolve(header)
+    if found is not None:
+        return found
+    prop = registry.get(header)
+    if prop is not None:
+        if prop.name == "hs_object_id":
+            return HeaderRef("record_id", prop.name)
+        return HeaderRef("property", prop.name)
+    text = "_".join(header.split()).casefold()
     for obj in ASSOCIATION_OBJECTS:
-        for word in (obj.label.casefold(), obj.name.replace("_", " ")):
-            if text == f"associated {word} ids":
-                return HeaderRef("association_ids", obj.name)
-            if text == f"associated {word}":
-                return HeaderRef("association", obj.name)
         if text in (f"associated_{obj.name}_ids", f"associations.{obj.name}"):
             return HeaderRef("association_ids", obj.name)
         if text == f"associated_{obj.name}":
             return HeaderRef("association", obj.name)
-    prop = registry.get(header)
-    if prop is not None:
-        return HeaderRef("record_id", "") if prop.name == "hs_object_id" else HeaderRef(
-            "property", prop.name
-        )  # fmt: skip
     return None
 
 
-def resolve_header(header: str, registry: PropertyRegistry) -> HeaderRef | None:
-    return _english(header, registry)
-
-
 def _known_headers(registry: PropertyRegistry) -> list[str]:
-    known = ["Record ID", *(p.label for p in registry), *registry.names()]
+    from subctl.export.headers import headers
+
+    english = headers("en")
+    known = [english.record_id, *(english.property(p.name, p.label) for p in registry)]
+    known += registry.names()
     for obj in ASSOCIATION_OBJECTS:
-        known += [f"Associated {obj.label}", f"Associated {obj.label} IDs"]
+        known += [english.association(obj.name), english.association_ids(obj.name)]
     return known
 
 
@@ -240,7 +239,7 @@ class _Cells:
         return hit[1]
 
 
-_CONTACT = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
+_DETAIL = re.compile(r"^(.*?)\s*\(([^()]*)\)$")  # "Name (detail)"
 _PAYMENT = re.compile(r"^(\S+) ([A-Za-z]{3}) (\S+) \((\S+)\)$")
 
 
@@ -252,40 +251,52 @@ def record_from_label(obj: str, record_id: int, label: str | None, now: dt.datet
     if text:
         values = {"created_at": now}
         if obj == "contact":
-            name, email = text, ""
-            match = _CONTACT.match(text)
-            if match:
-                name, email = match.group(1).strip(), match.group(2).strip()
+            name, emails = text, []
+            match = _DETAIL.match(text)
+            if match:  # the first e-mail, or every one (--all-emails)
+                name = match.group(1).strip()
+                emails = [e.strip() for e in match.group(2).split(DETAIL_SEPARATOR) if e.strip()]
             if name == str(record_id):
                 name = ""
             first, _, last = name.partition(" ")
-            values.update(firstname=first or None, lastname=last.strip() or None,
-                          emails=[email] if email else [])  # fmt: skip
+            values.update(firstname=first or None, lastname=last.strip() or None, emails=emails)
         elif obj == "company":
-            values.update(name=text, domains=[])
-        elif obj == "deal":
-            values.update(name=text, amount=None, stage=None)
+            name, domains = text, []
+            match = _DETAIL.match(text)
+            if match:  # with every domain (--all-domains), when each is a domain name
+                found = [d.strip() for d in match.group(2).split(DETAIL_SEPARATOR)]
+                if all(is_domain(d) for d in found):
+                    name, domains = match.group(1).strip(), found
+            values.update(name=name, domains=domains)
+        elif obj in ("deal", "order", "payment_link"):
+            values.update(name=text)
         elif obj == "quote":
             values.update(title=text, status=None)
         elif obj == "invoice":
             values.update(number=text, amount=None, status=None)
+        elif obj == "feedback_submission":
+            match = _DETAIL.match(text)
+            survey, sentiment = (match.group(1), match.group(2)) if match else (text, None)
+            values.update(survey=survey.strip(), sentiment=sentiment)
+        elif obj == "custom_record" and _DETAIL.match(text):
+            match = _DETAIL.match(text)
+            assert match is not None
+            values.update(name=match.group(1).strip(), object_name=match.group(2).strip())
         elif obj == "line_item":
             name, sep, quantity = text.rpartition(" × ")
             values.update(name=name if sep else text, price=Decimal(0),
                           quantity=int(quantity) if sep and quantity.isdigit() else 1)  # fmt: skip
-        elif obj == "payment":
+        elif obj == "payment" and _PAYMENT.match(text):
             match = _PAYMENT.match(text)
+            assert match is not None
             try:
-                amount = Decimal(match.group(1)) if match else None
+                amount = Decimal(match.group(1))
             except InvalidOperation:
-                amount = None
-            if match is None or amount is None:
-                values = None
-            else:
-                currency, status, method = match.group(2).upper(), match.group(3), match.group(4)
-                values.update(
-                    amount=amount, currency=currency, status=status, method=method, kind="payment"
-                )
+                return NewRecord(object_type=obj, id=record_id, values=None)
+            currency, status, method = match.group(2).upper(), match.group(3), match.group(4)
+            values.update(
+                amount=amount, currency=currency, status=status, method=method, kind="payment"
+            )
         else:
             values = None
     return NewRecord(object_type=obj, id=record_id, values=values)
