@@ -455,3 +455,24 @@ def test_associated_records_are_made_from_their_labels(
     assert made.values is not None
     assert {k: made.values[k] for k in expected} == expected
     assert record_from_label(obj, 77, None, now).values is None
+
+
+def test_headers_of_another_export_language_and_internal_names(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    from subctl.export.headers import headers
+
+    assert invoke("init").exit_code == 0
+    danish = headers("da")
+    header = [danish.record_id, *(danish.property(n, n) for n in NAMES[1:]),
+              danish.association_ids("contact"), danish.association("contact")]  # fmt: skip
+    assert header[1] != "Name" and header[-1] != "Associated Contact"
+    row = [*ROWS[0][:12], "9001", "Ada Lovelace (ada@example.com)"]
+    result = invoke(["import", str(_write(tmp_path, _csv([row], header))), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1] == '2,501,created,active,"11 values, 1 associations"'
+    internal = [*NAMES, "associated_contact_ids"]
+    again = _write(tmp_path, _csv([[*ROWS[0][:12], "9001"]], internal), "internal.csv")
+    same = invoke(["import", str(again), "-f", "csv"])
+    assert same.exit_code == 0, same.stderr
+    assert same.stdout.splitlines()[1] == "2,501,unchanged,active,no change"

@@ -402,6 +402,9 @@ def decide(
             parsed.append(RowResult(line, rid, "error", exc.message))
     ids = [p.record_id for p in parsed if isinstance(p, _Parsed) and p.record_id]
     stored = records.get_many(list(dict.fromkeys(ids)), lay.fields) if ids else {}
+    # The associations of the existing subscriptions the rows link: one read per chunk.
+    linking = list(stored) if lay.ids else []
+    linked = records.association_cells(linking, list(lay.ids), cap=None) if linking else {}
     seen: dict[int, int] = {}
     for p in parsed:
         if isinstance(p, RowResult):
@@ -445,9 +448,10 @@ def decide(
         changes = {k: v for k, v in wanted.items() if props.get(k) != v}
         new_links: list[tuple[str, int, str | None]] = []
         if any(p.links.values()):
-            have = {(a.object_type, a.id) for a in records.associations(rid)}
+            have = linked.get(rid, {})
             new_links = [(obj, oid, label) for obj, pairs in p.links.items()
-                         for oid, label in pairs if (obj, oid) not in have]  # fmt: skip
+                         for oid, label in pairs
+                         if obj not in have or oid not in have[obj].ids]  # fmt: skip
         status = sub.status
         if not changes and not new_links:
             results.append(RowResult(p.line, rid, "unchanged", "no change", status))
