@@ -209,31 +209,33 @@ def unneutralise(text: str) -> str:
 
 class _Cells:
     """Cell text -> checked typed value of a property, memoised per property (exports repeat
-    values)."""
+    values): ``memo(name)`` is the property's table of text -> (ok, value or error message)."""
 
     def __init__(self, today: dt.date, now: dt.datetime) -> None:
         self.today, self.now = today, now
-        self.memo: dict[str, dict[str, tuple[bool, Any]]] = {}
+        self.memos: dict[str, dict[str, tuple[bool, Any]]] = {}
         self.size = 0
 
-    def value(self, prop: Property, text: str) -> Any:
-        memo = self.memo.get(prop.name)
-        if memo is None:
-            memo = self.memo[prop.name] = {}
-        hit = memo.get(text)
-        if hit is None:
-            from subctl.services.values import coerce_value
+    def memo(self, name: str) -> dict[str, tuple[bool, Any]]:
+        return self.memos.setdefault(name, {})
 
-            if self.size > MEMO_LIMIT:
-                self.memo.clear()
-                self.size = 0
-                memo = self.memo[prop.name] = {}
-            try:
-                hit = (True, coerce_value(prop, text, today=self.today, now=self.now))
-            except SubctlError as exc:
-                hit = (False, exc.message)
-            memo[text] = hit
-            self.size += 1
+    def miss(self, prop: Property, text: str) -> tuple[bool, Any]:
+        from subctl.services.values import coerce_value
+
+        if self.size > MEMO_LIMIT:
+            for table in self.memos.values():  # emptied in place: callers hold them
+                table.clear()
+            self.size = 0
+        try:
+            hit = (True, coerce_value(prop, text, today=self.today, now=self.now))
+        except SubctlError as exc:
+            hit = (False, exc.message)
+        self.memos[prop.name][text] = hit
+        self.size += 1
+        return hit
+
+    def value(self, prop: Property, text: str) -> Any:
+        hit = self.memo(prop.name).get(text) or self.miss(prop, text)
         if not hit[0]:
             raise UsageError(hit[1])
         return hit[1]
@@ -354,14 +356,21 @@ def _parse(line: int, cells: Sequence[str], lay: Layout, parse: _Cells) -> _Pars
     values: dict[str, Any] = {}
     made: dict[str, Any] = {}
     width = len(cells)
-    value = parse.value
+    miss = parse.miss
     for index, prop, is_computed in lay.columns:
+        target = made if is_computed else values
         text = cells[index].strip() if index < width else ""
+        if not text:
+            target[prop.name] = None
+            continue
         if text[:1] == "'":
             text = unneutralise(text)
         elif text == MASK and prop.highly_sensitive:
             continue  # masked by the export: the value is not in the file, the stored one stays
-        (made if is_computed else values)[prop.name] = value(prop, text) if text else None
+        hit = parse.memo(prop.name).get(text) or miss(prop, text)
+        if not hit[0]:
+            raise UsageError(hit[1])
+        target[prop.name] = hit[1]
     links: dict[str, list[tuple[int, str | None]]] = {}
     for obj, index in lay.ids.items():
         raw = [p.strip() for p in _cell(cells, index).split(";") if p.strip()]

@@ -764,6 +764,16 @@ def _cells_sql(object_type: str, mark: str, ids: str, *, capped: bool, details: 
     )
 
 
+def _storer(prop: Property) -> Callable[[Any], Any]:
+    """``prop.to_storage``, with fast paths for the types whose typed value is stored as is
+    (text) or by one conversion (numbers, booleans). Same results."""
+    if prop.type in (PropType.STRING, PropType.ENUMERATION):
+        return lambda v: v if v is None or type(v) is str else str(v)
+    if prop.type is PropType.NUMBER:
+        return lambda v: None if v is None else float(v)
+    return prop.to_storage
+
+
 def _reader(prop: Property) -> Callable[[Any], Any]:
     """``prop.from_storage``, faster: text passes through, and conversions of values that
     repeat (dates, amounts, other numbers) are memoised. Same results."""
@@ -916,22 +926,23 @@ def _create(
         raise Conflict(f"subscription {min(taken)} exists already; nothing was written")
     groups: dict[tuple[str, ...], list[Upsert]] = {}
     rows: dict[int, tuple[Any, ...]] = {}  # id(op) -> stored values, in its group's order
-    known: dict[tuple[str, ...], list[Property]] = {}  # an import's rows share a few layouts
+    # an import's rows share a few layouts: their properties' storage conversions, once each
+    known: dict[tuple[str, ...], list[Callable[[Any], Any]]] = {}
     for op in creates:
         values = dict(op.values)
         for name in _CREATE_STAMPS:
             if values.get(name) is None:
                 values[name] = op.at
         names = tuple(values)
-        props = known.get(names)
-        if props is None:
-            props = known[names] = []
+        storers = known.get(names)
+        if storers is None:
+            storers = known[names] = []
             for name in names:
                 prop = registry.get(name)
                 if prop is None:
                     raise UsageError(f'unknown property "{name}"')
-                props.append(prop)
-        rows[id(op)] = tuple(p.to_storage(v) for p, v in zip(props, values.values(), strict=True))
+                storers.append(_storer(prop))
+        rows[id(op)] = tuple([f(v) for f, v in zip(storers, values.values(), strict=True)])
         op.values = values
         groups.setdefault(names, []).append(op)
     for names, members in groups.items():
