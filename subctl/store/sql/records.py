@@ -960,6 +960,8 @@ def _create(
             f"INSERT INTO subscriptions ({columns}) VALUES ({marks[len(mark) + 2 :]})"
             " RETURNING hs_object_id"
         )
+        if not sqlite and len(with_id) < len(members):  # rows loaded with ids: continue after
+            _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
         for op in members:
             if not op.subscription_id:
                 cursor.execute(sql, rows[id(op)])
