@@ -65,9 +65,8 @@ def test_an_update_sets_values_and_adds_associations(records: RecordStore) -> No
     acme = {"name": "Acme", "domains": ["acme.com"], "created_at": AT}
     company = ops.NewRecord(object_type="company", id=7001, values=acme)
     link = (("company", 7001, 297),)
-    records.execute(
-        [_upsert(101, {"hs_name": "Renamed"}, expect="active", associations=link, records=(company,))]
-    )
+    renamed = {"hs_name": "Renamed"}
+    records.execute([_upsert(101, renamed, expect="active", associations=link, records=(company,))])
     assert records.get(101).properties["hs_name"] == "Renamed"
     assert [a.id for a in records.associations(101, "company")] == [7001]
     # again: the record exists, the association too; nothing is duplicated
