@@ -1,7 +1,7 @@
 """``subctl import`` of a 100,000-row CSV export, against Python's csv reader + one
 ``executemany`` of the same rows into a fresh SQLite table, in the same run.
 
-    python benchmarks/import_100k.py [--rows 100000] [--repeat 1] [--work DIR]
+    python benchmarks/import_100k.py [--rows 100000] [--repeat 1] [--work DIR] [--xlsx]
 
 The export: a demo workspace's subscriptions, every standard property (internal names as
 headers, as ``export --internal-names`` writes them, Record ID first) and the association ID
@@ -11,6 +11,8 @@ per chunk. The baseline reads the same file with ``csv.reader`` and inserts ever
 into a fresh table with one ``executemany``, one transaction. Both run as whole processes, with
 ``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` unset; the figures printed are wall time,
 rows/s, the ratio and each process's peak RSS (``/usr/bin/time``'s %M, else getrusage).
+``--xlsx`` also imports the same rows from an XLSX copy of the export (numbers as numeric
+cells; written once with openpyxl, untimed): python-calamine's reading, timed the same way.
 """
 
 from __future__ import annotations
@@ -121,11 +123,39 @@ def make_export(work: Path, rows: int, environ: dict[str, str]) -> Path:
     return path
 
 
+def make_xlsx(path: Path) -> Path:
+    """The export as an XLSX workbook (numbers typed), written once."""
+    target = path.with_suffix(".xlsx")
+    if target.exists():
+        return target
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Subscriptions")
+
+    def typed(cell: str) -> object:
+        if not cell or cell[0] not in "-0123456789" or "-" in cell[1:]:
+            return cell
+        try:
+            return float(cell)
+        except ValueError:
+            return cell
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        sheet.append(next(reader))
+        for row in reader:
+            sheet.append([typed(c) for c in row])
+    book.save(target)
+    return target
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--xlsx", action="store_true", help="also import an XLSX copy")
     args = parser.parse_args()
     environ = env()
     work = args.work or Path(tempfile.mkdtemp(prefix="subctl-import-bench-"))
@@ -155,6 +185,15 @@ def main() -> int:
         print(f"{n:>4}  {wall:>9.2f}  {args.rows / wall:>9,.0f}  {peak / 1024:>8.0f}  "
               f"{base_wall:>10.2f}  {args.rows / base_wall:>9,.0f}  {base_peak / 1024:>8.0f}  "
               f"{wall / base_wall:>6.1f}")  # fmt: skip
+        if args.xlsx:
+            book = make_xlsx(path)
+            target = work / f"target-xlsx-{n}"
+            shutil.rmtree(target, ignore_errors=True)
+            home = {**environ, "SUBCTL_HOME": str(target)}
+            subprocess.run(subctl("init"), env=home, check=True, capture_output=True)
+            wall, peak, _out = timed(subctl("import", str(book), "--format", "csv"), home)
+            print(f"xlsx  {wall:>9.2f}  {args.rows / wall:>9,.0f}  {peak / 1024:>8.0f}  "
+                  f"({book.stat().st_size / 1e6:.1f} MB workbook)")  # fmt: skip
     return 0
 
 
