@@ -310,9 +310,15 @@ def test_a_resume_with_a_changed_file_is_refused(invoke: Invoke, tmp_path: Path)
         f"Error: {path.resolve()} changed since job {job.id} started; nothing done"
     )
     path.write_text(_csv(ROWS), encoding="utf-8")
-    done = invoke(f"jobs resume {job.id} --yes -f csv")
+    # the same import again, while its job is unfinished: that job is resumed
+    done = invoke(["import", str(path), "-f", "csv"])
     assert done.exit_code == 0, done.stderr
+    assert f"Resuming job {job.id}: the same file is being imported" in done.stderr
     assert done.stdout.count("created") == 2
+    assert [j["id"] for j in json.loads(invoke("jobs list -f json").stdout)] == [job.id]
+    finished = invoke(f"jobs resume {job.id} --yes")
+    assert finished.exit_code == 5
+    assert finished.stderr.startswith(f"Error: job {job.id} is done; nothing left to resume")
 
 
 def svc_now() -> Any:
