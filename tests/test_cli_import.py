@@ -300,7 +300,9 @@ def test_a_resume_with_a_changed_file_is_refused(invoke: Invoke, tmp_path: Path)
     path = _write(tmp_path, _csv(ROWS))
     source = svc.Source.of(path)
     backend = open_local(_url(invoke))
-    job, resumed = svc.start(backend.workspace, source, svc_now())
+    job, resumed, _layout = svc.start(
+        backend.workspace, backend.records.properties(), source, svc_now()
+    )
     backend.close()
     assert not resumed and job.total == 2
     path.write_text(_csv(ROWS[:1]), encoding="utf-8")

@@ -70,14 +70,13 @@ def import_file(
     app = AppContext.from_typer(ctx)
     records = app.records()
     source = svc.Source.of(file, file_format)
-    _say_ignored(app, svc.read_layout(source, records.properties()))
     if dry_run or strict:
         now = app.clock()
         if dry_run:
             tally: dict[str, int] = {}
 
             def previewed() -> Iterator[dict[str, Any]]:
-                for chunk in svc.preview(records, source, now):
+                for chunk in svc.preview(records, source, now, lambda lay: _say_ignored(app, lay)):
                     for r in chunk:
                         tally[r.outcome] = tally.get(r.outcome, 0) + 1
                         yield r.row()
@@ -87,7 +86,7 @@ def import_file(
             return
         bad: list[RowResult] = []
         total = 0
-        for chunk in svc.preview(records, source, now):
+        for chunk in svc.preview(records, source, now, lambda lay: _say_ignored(app, lay)):
             total += len(chunk)
             bad.extend(r for r in chunk if r.outcome == "error")
         if bad:
@@ -100,7 +99,9 @@ def import_file(
                 f"(first, line {first.line}: {first.note})"
             )
     workspace = app.workspace()
-    job, resumed = svc.start(workspace, source, app.clock())
+    job, resumed, lay = svc.start(workspace, records.properties(), source, app.clock())
+    if not strict:  # --strict said it while checking
+        _say_ignored(app, lay)
     if resumed:
         app.out.message(f"Resuming job {job.id}: the same file is being imported")
     _run(app, job, fmt)

@@ -541,13 +541,18 @@ def read_layout(source: Source, registry: PropertyRegistry) -> Layout:
 
 
 def preview(
-    records: RecordStore, source: Source, now: dt.datetime
+    records: RecordStore,
+    source: Source,
+    now: dt.datetime,
+    on_layout: Callable[[Layout], None] = lambda _layout: None,
 ) -> Generator[list[RowResult], None, None]:
-    """What the import would do, chunk by chunk (``--dry-run``, ``--strict``'s check)."""
+    """What the import would do, chunk by chunk (``--dry-run``, ``--strict``'s check);
+    ``on_layout`` is told the columns first."""
     registry = records.properties()
     parse = _Cells(now.date(), now)
     with readers.open_rows(source.path, source.fmt) as (header, rows):
         lay = layout(header, registry)
+        on_layout(lay)
         for part in _chunks(rows, chunk_size()):
             yield decide(records, lay, part, parse, now=now)
 
@@ -555,13 +560,17 @@ def preview(
 # -- the journaled run -------------------------------------------------------------------------
 
 
-def start(workspace: Workspace, source: Source, now: dt.datetime) -> tuple[Job, bool]:
+def start(
+    workspace: Workspace, registry: PropertyRegistry, source: Source, now: dt.datetime
+) -> tuple[Job, bool, Layout]:
     """The job of this import: the unfinished one of the same file and content (True), else a
-    new one journaling every data row (False)."""
+    new one journaling every data row (False); and the file's columns (read in the same pass:
+    an XLSX sheet is loaded whole, once per pass)."""
     found = workspace.unfinished_job(source.fingerprint)
     if found is not None:
-        return found, True
-    with readers.open_rows(source.path, source.fmt) as (_header, rows):
+        return found, True, read_layout(source, registry)
+    with readers.open_rows(source.path, source.fmt) as (header, rows):
+        lay = layout(header, registry)  # a bad header: no job
         job = workspace.create_job(
             verb=VERB,
             action={"file": str(source.path), "format": source.fmt, "digest": source.digest},
@@ -571,7 +580,7 @@ def start(workspace: Workspace, source: Source, now: dt.datetime) -> tuple[Job, 
             items=((line, None) for line, _cells in rows),
             at=now,
         )
-    return job, False
+    return job, False, lay
 
 
 def job_source(job: Job) -> Source:
