@@ -109,6 +109,8 @@ def test_an_export_imported_into_a_new_workspace_exports_again_identically(
     assert result.stderr.splitlines() == [
         "Note: MRR, Create date, Last modified date: computed by subctl: kept when a row creates"
         " a subscription (restored as exported), never written over an existing one",
+        "Note: Status: changed by the lifecycle verbs and billing: kept when a row creates a"
+        " subscription, never written over an existing one",
         "✔ 2 rows: 2 created",
     ]
     assert _export(invoke, [501, 502]) == text
@@ -138,6 +140,7 @@ def test_an_existing_subscription_gets_the_changed_values_and_keeps_its_computed
     changed = [row[:] for row in ROWS[:1]]
     changed[0][1] = "Acme – Pro monthly (renamed)"
     changed[0][9] = "5.00"  # MRR: computed, never written over a stored value
+    changed[0][2] = "Canceled"  # the status: the verbs' (and billing's) to change
     changed[0][14], changed[0][15] = "7001;7002", "Acme Corp; Acme Holdings"
     result = invoke(["import", str(_write(tmp_path, _csv(changed), "two.csv")), "-f", "json"])
     assert result.exit_code == 0, result.stderr
@@ -148,6 +151,7 @@ def test_an_existing_subscription_gets_the_changed_values_and_keeps_its_computed
     doc = json.loads(invoke("view 501 -f json").stdout)
     assert doc["properties"]["hs_name"] == "Acme – Pro monthly (renamed)"
     assert doc["properties"]["hs_mrr"] == 99.0
+    assert doc["properties"]["hs_status"] == "active"
     assert [(c["id"], c["label"]) for c in doc["associations"]["company"]] == [
         (7001, "Acme Corp"),
         (7002, "Acme Holdings"),

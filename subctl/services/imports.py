@@ -4,12 +4,13 @@
 export language, ``export.headers``; its internal name, alias or label: label and
 ``--internal-names`` exports alike), or an association pair (``Associated Contact IDs`` /
 ``Associated Contact``, in any export language). A header that is none of these is a
-usage error naming the column, with the closest known header as a hint. Columns subctl computes
-(``COMPUTED``: MRR, the create and modified dates, the payment counters, the cancellation and
-pause data the verbs set, ...) are never written over an existing subscription; a row that
-*creates* a subscription keeps them as exported (a restore: an export imported into a new
-workspace exports again identically). Calculated custom properties are never written. Which
-columns are ignored, and why, is said once (``Layout.ignored``).
+usage error naming the column, with the closest known header as a hint. Columns subctl
+computes (``computed``: MRR, the create and modified dates, the payment counters, the
+cancellation and pause data the verbs set, ...) and the status (which the lifecycle verbs and
+billing change) are never written over an existing subscription; a row that *creates* a
+subscription keeps them as exported (a restore: an export imported into a new workspace
+exports again identically). Calculated custom properties are never written. Which columns are
+ignored, and why, is said once (``Layout.ignored``).
 
 **Values** go through the one value codec and the rules ``update --set`` checks
 (``services.values.coerce_value``: type, options or their labels, limits, validation rules;
@@ -18,7 +19,7 @@ the property of an existing subscription. A cell an export neutralised for sprea
 (``'=...``) is read without the leading quote; a highly sensitive value an export masked
 (``******``) is not in the file: the stored value stays. The state rules of ``update``
 (editable statuses, the edit freeze, billable) do not apply: an import restores records as
-they were exported, status included.
+they were exported, and never changes a status.
 
 **Rows.** Upsert by Record ID: a subscription that exists gets the values that differ
 ("unchanged" when none does and it has every association the row names); an unknown Record ID
@@ -147,8 +148,9 @@ class Layout:
 
 
 def computed(prop: Property) -> bool:
-    """A column subctl computes (or the verbs set): never written over a stored value."""
-    return prop.name != "hs_object_id" and prop.read_only_value
+    """A column subctl computes (or the verbs set, the status included: it changes through the
+    lifecycle verbs and billing): never written over a stored value."""
+    return prop.name == "hs_status" or (prop.name != "hs_object_id" and prop.read_only_value)
 
 
 def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
@@ -157,6 +159,7 @@ def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
     seen: dict[tuple[str, str], str] = {}
     calculated: list[str] = []
     kept: list[str] = []
+    status = ""
     for index, raw in enumerate(header):
         text = raw.strip()
         ref = resolve_header(text, registry)
@@ -183,7 +186,9 @@ def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
             if prop.is_calculated:
                 calculated.append(text)
                 continue
-            if computed(prop):
+            if prop.name == "hs_status":
+                status = text
+            elif computed(prop):
                 kept.append(text)
             out.properties.append(PropertyColumn(index, prop, computed(prop)))
     lone = [header[i].strip() for name, i in out.labels.items() if name not in out.ids]
@@ -192,6 +197,9 @@ def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
     if kept:
         why = "computed by subctl: kept when a row creates a subscription (restored as exported)"
         out.ignored.append((", ".join(kept), why + ", never written over an existing one"))
+    if status:
+        why = "changed by the lifecycle verbs and billing: kept when a row creates a subscription"
+        out.ignored.append((status, why + ", never written over an existing one"))
     if lone:
         out.ignored.append((", ".join(lone), "labels without their IDs column: not read"))
     return out
