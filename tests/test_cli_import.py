@@ -488,3 +488,16 @@ def test_headers_of_another_export_language_and_internal_names(
     same = invoke(["import", str(again), "-f", "csv"])
     assert same.exit_code == 0, same.stderr
     assert same.stdout.splitlines()[1] == "2,501,unchanged,active,no change"
+
+
+def test_a_labels_column_without_its_ids_is_said_once_and_not_read(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    assert invoke("init").exit_code == 0
+    header = [*HEADER[:3], "Associated Company"]
+    rows = [[*ROWS[0][:3], "Acme Corp"], [*ROWS[1][:3], "Globex"]]
+    result = invoke(["import", str(_write(tmp_path, _csv(rows, header))), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("Note:")]
+    assert notes[-1] == "Note: Associated Company: labels without their IDs column: not read"
+    assert json.loads(invoke("view 501 -f json").stdout)["associations"] == {}
