@@ -80,22 +80,28 @@ def _typed(prop: Property, labels: bool) -> Convert:
 
 
 _DAYS = _Memo(lambda days: (EPOCH.date() + dt.timedelta(days=days)).isoformat())
+_CLOCK = _Memo(lambda seconds: f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
 
 
 def datetime_text(raw: Any) -> str:
     """Epoch milliseconds -> ``iso_datetime`` of the instant (``2026-04-16T06:09:05.266Z``),
-    without building a datetime: the day's text is remembered, the time of day computed."""
+    without building a datetime: the texts of days and of seconds of the day are remembered."""
     if raw is None:
         return ""
     days, rest = divmod(int(raw), DAY_MS)
     seconds, milli = divmod(rest, 1000)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    return f"{_DAYS[days]}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+    return f"{_DAYS[days]}T{_CLOCK[seconds]}.{milli:03d}Z"
 
 
-def _datetime_json(raw: Any) -> Any:
-    return None if raw is None else datetime_text(raw)
+def _datetime_expr(at: str, env: dict[str, Any], name: str, none: str) -> str:
+    """``datetime_text`` inlined (a stored datetime is an integer): no call per cell."""
+    env["_DAYS"], env["_CLOCK"], env["_text"] = _DAYS, _CLOCK, datetime_text
+    v = f"{name}v"
+    return (
+        f"({none} if ({v} := {at}) is None else "
+        f'(f"{{_DAYS[{v} // {DAY_MS}]}}T{{_CLOCK[{v} // 1000 % 86400]}}.{{{v} % 1000:03d}}Z"'
+        f" if type({v}) is int else _text({v})))"
+    )
 
 
 def _mask_text(raw: Any) -> str:
@@ -116,10 +122,11 @@ def _text_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
     elif prop.name == "hs_object_id":
         env[name] = lambda raw: "" if raw is None else str(int(raw))
     elif prop.type is PropType.DATETIME:
-        env[name] = datetime_text
+        return _datetime_expr(at, env, name, '""')
     else:
         typed = _typed(prop, source.labels)
-        env[name] = _Memo(lambda raw: to_text(typed(raw))).__getitem__
+        env[name] = _Memo(lambda raw: to_text(typed(raw)))
+        return f"{name}[{at}]"
     return f"{name}({at})"
 
 
@@ -134,7 +141,7 @@ def _json_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
     elif prop.name == "hs_object_id":
         return at
     elif prop.type is PropType.DATETIME:
-        env[name] = _datetime_json
+        return _datetime_expr(at, env, name, "None")
     else:
         typed = _typed(prop, source.labels)
 
@@ -142,7 +149,8 @@ def _json_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
             value = typed(raw)
             return value if value is None or isinstance(value, str | int) else to_json(value)
 
-        env[name] = _Memo(json_value).__getitem__
+        env[name] = _Memo(json_value)
+        return f"{name}[{at}]"
     return f"{name}({at})"
 
 
@@ -157,7 +165,8 @@ def _typed_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
     elif prop.name == "hs_object_id":
         return at
     else:
-        env[name] = _Memo(_typed(prop, source.labels)).__getitem__
+        env[name] = _Memo(_typed(prop, source.labels))
+        return f"{name}[{at}]"
     return f"{name}({at})"
 
 

@@ -21,8 +21,8 @@ _NEEDS_QUOTES = re.compile('[,"\r\n]')
 # A line that may need more than joining its cells with commas: a quote, CR or LF anywhere, or
 # a cell starting like a formula. (A comma inside a cell shows in the count of commas.)
 _PREFIX_CLASS = "".join(re.escape(p) for p in FORMULA_PREFIXES)
-_SLOW = re.compile(f'["\r\n]|(?:^|,)[{_PREFIX_CLASS}]')
-_SLOW_RAW = re.compile('["\r\n]')
+_PREFIXES = frozenset(FORMULA_PREFIXES)
+_FORMULA_AFTER = re.compile(f"[,\n][{_PREFIX_CLASS}]").search  # a cell starting like a formula
 
 
 def _field(text: str) -> str:
@@ -85,7 +85,6 @@ def write_stored_csv(
     convert = rows.text_rows()
     neutral = rows.neutral
     commas = len(columns) - 1
-    search = (_SLOW_RAW if raw else _SLOW).search
     join = ",".join
 
     def slow(cells: Sequence[Any]) -> str:
@@ -98,20 +97,36 @@ def write_stored_csv(
             texts.append(visible(text) if terminal else text)
         return _line(texts)[:-1]
 
+    def plain(text: str, lines: int) -> bool:
+        """Whether joining the cells was all it took, for ``lines`` lines joined with LF."""
+        return (
+            text.count(",") == commas * lines
+            and text.count("\n") == lines - 1
+            and '"' not in text
+            and "\r" not in text
+            and (raw or (_FORMULA_AFTER(text) is None and text[:1] not in _PREFIXES))
+        )
+
+    def line(cells: Sequence[Any]) -> str:
+        try:
+            text = join(cells)
+        except TypeError:
+            return slow(cells)
+        return text if text and plain(text, 1) else slow(cells)
+
     count = 0
     for chunk in rows.chunks():
-        lines = []
-        for row in chunk:
-            cells = convert(row)
+        if not chunk:
+            continue
+        converted = list(map(convert, chunk))
+        text = ""
+        if commas and not terminal:
             try:
-                line = join(cells)
+                text = "\n".join(map(join, converted))
             except TypeError:
-                line = slow(cells)
-            else:
-                if terminal or not line or line.count(",") != commas or search(line):
-                    line = slow(cells)
-            lines.append(line)
-        if lines:
-            out.write("\n".join(lines) + "\n")
-        count += len(lines)
+                text = ""
+        if not text or not plain(text, len(converted)):  # some line needs more: line by line
+            text = "\n".join(map(slow if terminal else line, converted))
+        out.write(text + "\n")
+        count += len(converted)
     return count

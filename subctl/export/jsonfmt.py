@@ -35,8 +35,9 @@ def _values_encoder(keys: Sequence[str]) -> Any:
     if make is None:  # no C accelerator: the encoder's own (slower) path
         encode = _ENCODER.encode
         return lambda values: _escaped(encode(dict(zip(keys, values, strict=True))))
+    # No circular-reference markers: a record is one flat object of plain values.
     chunks = make(
-        {}, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+        None, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
     )
     join = "".join
     search = _C1.search
