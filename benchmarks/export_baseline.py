@@ -99,11 +99,11 @@ def main() -> None:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow([p.label for p in PROPS])
             for row in cursor:
-                writer.writerow([f(v) for f, v in zip(convert, row)])
+                writer.writerow([f(v) for f, v in zip(convert, row, strict=True)])
         else:
             keys = [p.name for p in PROPS]
             for row in cursor:
-                record = {k: f(v) for k, f, v in zip(keys, convert, row)}
+                record = {k: f(v) for k, f, v in zip(keys, convert, row, strict=True)}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     conn.close()
 
