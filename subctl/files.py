@@ -51,27 +51,35 @@ def file_error(path: Path, exc: OSError) -> UsageError | DiskFull:
 
 
 # Temporary files of ``atomic_output``: hidden, next to the final name (a rename never crosses a
-# file system), named after it, so that a later export to that name can remove what a killed
-# one left (``STALE_AFTER``: older than that, no live export is still writing it).
+# file system), named after it and after the writing process (``.NAME.PID.XXXX.subctl-tmp``), so
+# that a later export to that name removes what a killed one left: a SIGKILL runs no cleanup.
 _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".subctl-tmp"
-STALE_AFTER = dt.timedelta(hours=1)
+STALE_AFTER = dt.timedelta(hours=1)  # a temporary file of a live process (another host) kept
 
 
-def _temp_pattern(path: Path) -> str:
-    return f"{_TEMP_PREFIX}{path.name}.*{_TEMP_SUFFIX}"
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def remove_stale_temporaries(path: Path, *, now: float | None = None) -> list[Path]:
-    """Remove the temporary files that an interrupted ``atomic_output`` to ``path`` left (a
-    SIGKILL runs no cleanup) once they are older than ``STALE_AFTER``; returns them."""
+    """Remove the temporary files an interrupted ``atomic_output`` to ``path`` left: those of a
+    process that no longer runs, and any older than ``STALE_AFTER``; returns them."""
     import time
 
     limit = (time.time() if now is None else now) - STALE_AFTER.total_seconds()
     removed = []
-    for old in path.parent.glob(_temp_pattern(path)):
+    for old in path.parent.glob(f"{_TEMP_PREFIX}{path.name}.*{_TEMP_SUFFIX}"):
+        pid_text = old.name[len(_TEMP_PREFIX) + len(path.name) + 1 :].partition(".")[0]
         try:
-            if old.stat().st_mtime < limit:
+            dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text))
+            if dead or old.stat().st_mtime < limit:
                 old.unlink()
                 removed.append(old)
         except OSError:
@@ -82,11 +90,11 @@ def remove_stale_temporaries(path: Path, *, now: float | None = None) -> list[Pa
 @contextmanager
 def atomic_output(path: Path, *, binary: bool, force: bool) -> Iterator[IO[Any]]:
     """A file that appears under ``path`` only whole: written to a temporary file in the same
-    directory (created 0600 by ``mkstemp``, hidden: ``.NAME.XXXX.subctl-tmp``), flushed and
+    directory (created 0600 by ``mkstemp``, hidden: ``.NAME.PID.XXXX.subctl-tmp``), flushed and
     fsynced, then renamed onto ``path`` when the block ends without an exception. On an
     exception the temporary file is removed and ``path`` is untouched; after a SIGKILL it stays
-    behind under its hidden name (never the final one) and a later export to ``path`` removes
-    it once stale (``remove_stale_temporaries``). An existing ``path`` without ``force`` is a
+    behind under its hidden name (never the final one) and the next write to ``path`` removes
+    it (``remove_stale_temporaries``). An existing ``path`` without ``force`` is a
     usage error (exit 2), checked before anything is written and again before the rename."""
     from subctl.errors import UsageError
 
@@ -100,7 +108,7 @@ def atomic_output(path: Path, *, binary: bool, force: bool) -> Iterator[IO[Any]]
     remove_stale_temporaries(path)
     try:
         fd, tmp = tempfile.mkstemp(
-            dir=path.parent or Path("."), prefix=f"{_TEMP_PREFIX}{path.name}.", suffix=_TEMP_SUFFIX
+            dir=path.parent, prefix=f"{_TEMP_PREFIX}{path.name}.{os.getpid()}.", suffix=_TEMP_SUFFIX
         )
     except OSError as exc:
         raise file_error(path, exc) from exc
