@@ -86,7 +86,8 @@ def test_internal_names_write_names_and_option_values(seeded: Invoke) -> None:
 
 
 def test_view_columns_keep_the_views_order(seeded: Invoke) -> None:
-    assert seeded("filter --where 'status = unpaid' --save-view due --columns mrr,name,id").exit_code == 0
+    saved = seeded("filter --where 'status = unpaid' --save-view due --columns mrr,name,id")
+    assert saved.exit_code == 0, saved.stderr
     result = seeded("export --view due -o -")
     assert result.stdout == (
         "MRR,Name,Record ID\n100.00,Globex – Basic annual,2\n100.00,Initech – Team quarterly,3\n"
@@ -150,7 +151,7 @@ def test_the_stored_path_writes_what_list_writes(demo: Invoke, fmt: str) -> None
     """Cells converted straight from storage (export) are the typed values' text (list)."""
     from subctl.schema import STANDARD_PROPERTIES
 
-    names = sorted((p.name for p in STANDARD_PROPERTIES[1:]))
+    names = sorted(p.name for p in STANDARD_PROPERTIES[1:])
     fields = ",".join(["hs_object_id", *names])
     listed = demo(f"list --all --fields {fields} --sort id --format {fmt}")
     exported = demo(f"export --all --properties all --internal-names --format {fmt} -o -")
@@ -178,9 +179,9 @@ FORMULAS = {
 
 
 def test_formulas_are_neutralised_unless_raw(seeded: Invoke) -> None:
+    from subctl.config import sqlite_url
     from subctl.schema import standard_registry
     from subctl.store.sql import open_local
-    from subctl.config import sqlite_url
 
     home = Path(os.environ["SUBCTL_HOME"])
     store = open_local(sqlite_url(home / "workspace.db")).records
