@@ -147,17 +147,30 @@ def test_the_cap_is_1000_unless_all_associations(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_the_stored_path_writes_what_list_writes(demo: Invoke, fmt: str) -> None:
-    """Cells converted straight from storage (export) are the typed values' text (list)."""
-    from subctl.schema import STANDARD_PROPERTIES
+def test_stored_cells_are_the_typed_values_text(demo: Invoke, fmt: str) -> None:
+    """Cells converted straight from storage (export, list) are exactly what the writers make
+    of the typed values ``RecordStore.search`` reads, for every standard property."""
+    import datetime as dt
+    import io
 
-    names = sorted(p.name for p in STANDARD_PROPERTIES[1:])
-    fields = ",".join(["hs_object_id", *names])
-    listed = demo(f"list --all --fields {fields} --sort id --format {fmt}")
-    exported = demo(f"export --all --properties all --internal-names --format {fmt} -o -")
-    assert exported.exit_code == 0, exported.stderr
-    assert exported.stdout == listed.stdout
-    assert len(exported.stdout) > 50_000
+    from subctl.context import AppContext
+    from subctl.export import writers
+    from subctl.schema import STANDARD_PROPERTIES
+    from subctl.services import subscriptions as svc
+
+    app = AppContext()
+    records = app.records()
+    fields = ",".join(p.name for p in STANDARD_PROPERTIES)
+    request = svc.ListRequest(fields=fields, sort="id:desc")
+    listing = svc.build_listing(records, app.workspace(), request, dt.date(2026, 11, 26))
+    spec = writers.for_format(fmt)
+    typed, stored = io.StringIO(), io.StringIO()
+    options = writers.WriteOptions()
+    assert spec.write(svc.list_rows(records, listing), listing.columns, typed, options) == 300
+    assert spec.write(svc.stored_rows(records, listing), listing.columns, stored, options) == 300
+    app.close()
+    assert stored.getvalue() == typed.getvalue()
+    assert len(typed.getvalue()) > 50_000
 
 
 def test_labels_replace_option_values(seeded: Invoke) -> None:
