@@ -93,7 +93,7 @@ def _export(invoke: Invoke, ids: list[int]) -> str:
     return _csv(rows)
 
 
-def test_an_export_imported_into_a_new_workspace_exports_again_identically(
+def test_a_file_in_the_export_layout_imported_into_a_new_workspace_reads_back_the_same(
     invoke: Invoke, tmp_path: Path
 ) -> None:
     assert invoke("init").exit_code == 0

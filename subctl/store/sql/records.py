@@ -160,6 +160,22 @@ class SqlRecordStore:
         sql = select_sql(query, props, self.properties(), dialect=self.db.dialect)
         return self._stream(sql.text, sql.params, props)
 
+    def search_stored(
+        self, query: Query, fields: Sequence[str]
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        registry = self.properties()
+        props = []
+        for name in fields:
+            prop = registry.get(name)
+            if prop is None or prop.name != name:
+                raise UsageError(f'unknown property "{name}"')
+            props.append(prop)
+        sql = select_sql(query, props, registry, dialect=self.db.dialect)
+        with self.db.reading() as cursor:
+            cursor.execute(sql.text, sql.params)
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                yield rows
+
     def _stream(
         self, text: str, params: Sequence[Any], props: list[Property]
     ) -> Iterator[Subscription]:
