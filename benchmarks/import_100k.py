@@ -3,12 +3,12 @@
 
     python benchmarks/import_100k.py [--rows 100000] [--repeat 1] [--work DIR] [--xlsx]
 
-The export: a demo workspace's subscriptions, every standard property (internal names as
-headers, as ``export --internal-names`` writes them, Record ID first) and the association ID
-columns of contacts and companies. subctl imports it into a fresh workspace (``init``, untimed):
-every row creates a subscription with its id, its history and its associations, journaled
-per chunk. The baseline reads the same file with ``csv.reader`` and inserts every row, as text,
-into a fresh table with one ``executemany``, one transaction. Both run as whole processes, with
+The export: ``subctl export --all --properties all+associations`` of a demo workspace (every
+property, label headers, Record ID first, a pair of association columns per associated object).
+subctl imports it into a fresh workspace (``init``, untimed): every row creates a subscription
+with its id, its history and its associations (and the associated records, from their labels),
+journaled per chunk. The baseline reads the same file with ``csv.reader`` and inserts every
+row, as text, into a fresh table with one ``executemany``, one transaction. Both run as whole processes, with
 ``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` unset; the figures printed are wall time,
 rows/s, the ratio and each process's peak RSS (``/usr/bin/time``'s %M, else getrusage).
 ``--xlsx`` also imports the same rows from an XLSX copy of the export (numbers as numeric
@@ -72,7 +72,8 @@ def timed(argv: list[str], environ: dict[str, str]) -> tuple[float, int, str]:
 
 
 def make_export(work: Path, rows: int, environ: dict[str, str]) -> Path:
-    """A demo workspace's export: every standard property, then association ID columns."""
+    """A demo workspace's export: ``subctl export --all --properties all+associations``
+    (labels as headers and option cells, Record ID first, the association pairs at the end)."""
     source = work / "source"
     path = work / f"export-{rows}.csv"
     if path.exists():
@@ -80,46 +81,10 @@ def make_export(work: Path, rows: int, environ: dict[str, str]) -> Path:
     home = {**environ, "SUBCTL_HOME": str(source)}
     subprocess.run(subctl("demo", "--count", str(rows), "--seed", "5"), env=home, check=True,
                    capture_output=True)  # fmt: skip
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from subctl.schema import STANDARD_PROPERTIES
-
-    names = ["hs_object_id", *sorted(p.name for p in STANDARD_PROPERTIES
-                                     if p.name != "hs_object_id")]  # fmt: skip
-    listing = subprocess.run(
-        subctl("list", "--all", "--format", "csv", "--fields", ",".join(names)),
-        env=home, check=True, capture_output=True, text=True,
+    subprocess.run(
+        subctl("export", "--all", "--properties", "all+associations", "-o", str(path)),
+        env=home, check=True, capture_output=True,
     )  # fmt: skip
-    db = sqlite3.connect(source / "workspace.db")
-    # Per subscription and object: ids joined with ";", labels with "; " (the export's cells).
-    queries = {
-        "contact": "SELECT a.subscription_id, c.id, trim(coalesce(c.firstname, '') || ' ' ||"
-        " coalesce(c.lastname, '')) || coalesce(' (' || (SELECT email FROM contact_emails e"
-        " WHERE e.contact_id = c.id ORDER BY position LIMIT 1) || ')', '') FROM associations a"
-        " JOIN contacts c ON c.id = a.object_id AND a.object_type = 'contact'"
-        " ORDER BY a.subscription_id, c.id",
-        "company": "SELECT a.subscription_id, c.id, c.name FROM associations a JOIN companies c"
-        " ON c.id = a.object_id AND a.object_type = 'company' ORDER BY a.subscription_id, c.id",
-    }
-    links: dict[str, dict[int, list[tuple[int, str]]]] = {}
-    for obj, sql in queries.items():
-        found = links[obj] = {}
-        for sid, oid, label in db.execute(sql):
-            found.setdefault(int(sid), []).append((int(oid), label))
-    db.close()
-
-    def pair(obj: str, sid: int) -> list[str]:
-        linked = links[obj].get(sid, [])
-        return [";".join(str(i) for i, _ in linked), "; ".join(label for _, label in linked)]
-
-    reader = csv.reader(listing.stdout.splitlines())
-    header = next(reader)
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*header, "Associated Contact IDs", "Associated Contact",
-                         "Associated Company IDs", "Associated Company"])  # fmt: skip
-        for row in reader:
-            sid = int(row[0])
-            writer.writerow([*row, *pair("contact", sid), *pair("company", sid)])
     return path
 
 
