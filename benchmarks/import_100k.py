@@ -8,9 +8,10 @@ property, label headers, Record ID first, a pair of association columns per asso
 subctl imports it into a fresh workspace (``init``, untimed): every row creates a subscription
 with its id, its history and its associations (and the associated records, from their labels),
 journaled per chunk. The baseline reads the same file with ``csv.reader`` and inserts every
-row, as text, into a fresh table with one ``executemany``, one transaction. Both run as whole processes, with
-``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` unset; the figures printed are wall time,
-rows/s, the ratio and each process's peak RSS (``/usr/bin/time``'s %M, else getrusage).
+row, as text, into a fresh table with one ``executemany``, one transaction. Both run as whole
+processes, with ``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` unset; the figures printed
+are wall time, rows/s, the ratio and each process's peak RSS (``/usr/bin/time``'s %M, else
+getrusage).
 ``--xlsx`` also imports the same rows from an XLSX copy of the export (numbers as numeric
 cells; written once with openpyxl, untimed): python-calamine's reading, timed the same way.
 """
