@@ -15,3 +15,5 @@ class Column:
     header: str
     whole: bool = False  # a terminal table never truncates it (property internal names)
     required: bool = False  # a terminal table never leaves it out (named in --fields)
+    kind: str = "text"  # text | number | money | date | datetime | bool | enum
+    currency_key: str | None = None  # money: the row key holding the currency code
