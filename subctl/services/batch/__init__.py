@@ -934,7 +934,11 @@ class Backup:
         return {
             "id": record.id,
             "properties": properties,
-            "associations": {name: list(ids) for name, (ids, _) in cells.items() if ids},
+            "associations": {
+                obj.name: list(cells[obj.name][0])
+                for obj in ASSOCIATION_OBJECTS
+                if obj.name in cells and cells[obj.name][0]
+            },
             "payments": [
                 {"id": p.id, "amount": p.amount, "currency": p.currency, "status": p.status,
                  "method": p.method, "kind": p.kind, "created_at": p.created_at,
