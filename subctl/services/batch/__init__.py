@@ -29,11 +29,15 @@ ids that the job deleted meanwhile are no error then); cancel and delete still a
 confirmation. Declining, then confirming a new batch, marks the job abandoned: it is never
 resumed. Declining both changes nothing: the job stays resumable.
 
-**Backups.** ``delete --backup FILE`` (CSV) is recorded with the job. Each chunk appends the full
-records of exactly the subscriptions it deletes to the file and syncs it before the chunk is
-written, so nothing is deleted that is not already in a backup: on a first run, a resume (``jobs
-resume``, a re-run) and under concurrent changes alike. A later run of the job writes a numbered
-sibling (``FILE-2.csv``) and says so.
+**Backups.** ``delete --backup FILE`` (.csv, .ndjson, .json, .xlsx; ``Backup``) is recorded
+with the job and holds everything delete destroys: the properties, the associations and the
+payments. Nothing is deleted that is not already in a backup, synced to disk, on a first run,
+a resume (``jobs resume``, a re-run) and under concurrent changes alike: csv and ndjson get the
+records of exactly the subscriptions a chunk deletes appended and synced before the chunk is
+written; json and xlsx, which cannot be appended, get the run's whole selection (a resume: the
+items left) written to a temporary file, synced and linked under the final name before the
+job's first chunk, and a chunk deletes only subscriptions that file holds. A later run of the
+job writes a numbered sibling (``FILE-2.csv``) and says so.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
@@ -954,10 +958,11 @@ class Backup:
         a new name (a numbered sibling for a later run), before anything is deleted."""
         wanted = list(dict.fromkeys(ids))
         saved: set[int] = set()
+        flat = self.format == "xlsx"
 
         def rows() -> Iterator[dict[str, Any]]:
             for row in self._rows(records, wanted):
-                saved.add(int(row["id"] if "id" in row else row["hs_object_id"]))
+                saved.add(int(row["hs_object_id"] if flat else row["id"]))
                 yield row
 
         try:
