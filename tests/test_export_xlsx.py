@@ -254,3 +254,15 @@ def test_writers_load_no_spreadsheet_library_until_they_write(tmp_path: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+def test_lists_and_text_subclasses_are_text_cells(engine: str) -> None:
+    from enum import StrEnum
+
+    class Label(StrEnum):
+        BAD = "=1+1"
+
+    columns = [Column("a", "A"), Column("b", "B")]
+    data, _ = _xlsx([{"a": ["Basic", "Pro"], "b": Label.BAD}], columns)
+    sheet = _open(data).active
+    assert (sheet["A2"].value, sheet["B2"].value) == ("Basic; Pro", "'=1+1")

@@ -121,7 +121,8 @@ def cell_converter(raw: bool) -> Callable[[Any], Any]:
             return value
         if isinstance(value, bool | int | float):  # subclasses (IntEnum, ...)
             return value
-        return _text(text_value(value), raw or not isinstance(value, list | tuple))
+        # values.neutralise's rule: text (a str subclass too) and lists, never numbers
+        return _text(text_value(value), raw or not isinstance(value, str | list | tuple))
 
     return cell
 
