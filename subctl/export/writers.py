@@ -4,8 +4,9 @@ Each writer takes typed rows (mappings of column key -> value), the columns, an 
 ``WriteOptions``, and returns the number of data rows written. Writers import their library
 lazily (never on ``--help``'s path).
 
-This module holds the spreadsheet entries (xlsx, xls); the text formats (csv, json, ndjson)
-join them in the export pipeline.
+This branch holds only the spreadsheet entries (xlsx, xls: ``write_xlsx``, ``write_xls`` and
+their ``REGISTRY`` lines, plus ``WriteOptions.total``); the text formats (csv, json, ndjson)
+join them in the export pipeline's registry.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class WriterSpec:
     write: Write
 
 
-def _write_xlsx(
+def write_xlsx(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: IO[Any], opts: WriteOptions
 ) -> int:
     from subctl.export import xlsx
@@ -50,7 +51,7 @@ def _write_xlsx(
     return xlsx.write_xlsx(rows, columns, out, opts)
 
 
-def _write_xls(
+def write_xls(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: IO[Any], opts: WriteOptions
 ) -> int:
     from subctl.export import xls
@@ -60,30 +61,27 @@ def _write_xls(
 
 XLS_MAX_ROWS = 65_535  # a sheet of 65,536 rows, less the header
 
-WRITERS: dict[str, WriterSpec] = {
-    spec.name: spec
-    for spec in (
-        WriterSpec("xlsx", (".xlsx",), True, False, None, _write_xlsx),
-        WriterSpec("xls", (".xls",), True, False, XLS_MAX_ROWS, _write_xls),
-    )
+REGISTRY: dict[str, WriterSpec] = {
+    "xlsx": WriterSpec("xlsx", (".xlsx",), True, False, None, write_xlsx),
+    "xls": WriterSpec("xls", (".xls",), True, False, XLS_MAX_ROWS, write_xls),
 }
 
 
 def _supported() -> str:
-    return ", ".join(s for spec in WRITERS.values() for s in spec.suffixes)
+    return ", ".join(s for spec in REGISTRY.values() for s in spec.suffixes)
 
 
 def for_format(name: str) -> WriterSpec:
-    spec = WRITERS.get(name.lower())
+    spec = REGISTRY.get(name.lower())
     if spec is None:
-        raise UsageError(f'unknown format "{name}"', hint=f"supported: {', '.join(WRITERS)}")
+        raise UsageError(f'unknown format "{name}"', hint=f"supported: {', '.join(REGISTRY)}")
     return spec
 
 
 def for_path(path: str | PurePath) -> WriterSpec:
     """The writer of a file name's suffix (case-insensitive)."""
     suffix = PurePath(path).suffix.lower()
-    for spec in WRITERS.values():
+    for spec in REGISTRY.values():
         if suffix in spec.suffixes:
             return spec
     raise UsageError(
