@@ -272,3 +272,27 @@ def test_no_subscription_is_deleted_outside_a_whole_backup(
         backed_up([sibling])
     )
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("fmt", ["json", "xlsx"])
+def test_a_full_disk_under_a_whole_backup_deletes_and_journals_nothing(
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    import errno
+
+    from subctl.services import batch
+
+    def fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    backup = out / f"gone.{fmt}"
+    before = checksum(ws)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch.os, "fsync", fsync)
+        result = seeded(f"delete {CANCELED} --backup {backup} --yes")
+    assert result.exit_code == 6, result.stderr
+    assert result.stderr.startswith(f"Error: disk full: cannot write {backup}\n")
+    assert checksum(ws) == before and seeded("jobs --format json").stdout == "[]\n"
+    assert list(out.iterdir()) == []
