@@ -74,13 +74,15 @@ def _chosen() -> str:
     return RUST if find_spec(RUST) is not None else PURE
 
 
-def engine() -> str:
-    """The xlsx back end that runs, with its version (``rustpy-xlsxwriter 0.8.0``), found
-    without importing it (``--help`` stays light)."""
+def engine(*, with_version: bool = True) -> str:
+    """The xlsx back end that runs (``rustpy-xlsxwriter 0.8.0``), found without importing it;
+    ``with_version=False``: the name alone, without reading package metadata (cheap enough
+    for a help text built at start-up)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    module = _chosen()
-    name = _DISTRIBUTIONS[module]
+    name = _DISTRIBUTIONS[_chosen()]
+    if not with_version:
+        return name
     try:
         return f"{name} {version(name)}"
     except PackageNotFoundError:
