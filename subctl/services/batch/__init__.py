@@ -1091,9 +1091,12 @@ def _backup_columns(
         money = prop is not None and prop.money
         columns.append(Column(name, name, kind="money" if money else kind,
                               currency_key="hs_currency_code" if money else None))  # fmt: skip
+    from subctl.export.headers import headers
+
+    english = headers("en")  # as the property headers, not translated: a backup is data
     for obj in ASSOCIATION_OBJECTS:
-        columns.append(Column(f"{_ASSOC}{obj.name}.ids", f"Associated {obj.label} IDs"))
-        columns.append(Column(f"{_ASSOC}{obj.name}", f"Associated {obj.label}"))
+        columns.append(Column(f"{_ASSOC}{obj.name}.ids", english.association_ids(obj.name)))
+        columns.append(Column(f"{_ASSOC}{obj.name}", english.association(obj.name)))
     return columns
 
 
@@ -1101,25 +1104,12 @@ def _association_cells(
     records: RecordStore, ids: Sequence[int]
 ) -> dict[int, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]]:
     """Per subscription, per associated object: every associated record's id and label, by
-    id (no cap: a backup holds them all). ``RecordStore.association_cells`` (one query per
-    object type) when the store has it, else one read per subscription."""
+    id (no cap: a backup holds them all; one query per object type)."""
     if not ids:
         return {}
     names = [obj.name for obj in ASSOCIATION_OBJECTS]
-    batch_read = getattr(records, "association_cells", None)
-    if batch_read is not None:
-        found = batch_read(ids, names, cap=None)
-        return {
-            sid: {obj: (tuple(cell.ids), tuple(cell.labels)) for obj, cell in cells.items()}
-            for sid, cells in found.items()
-        }
-    out: dict[int, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]] = {}
-    for sid in ids:
-        by: dict[str, list[tuple[int, str]]] = {}
-        for assoc in records.associations(sid):
-            by.setdefault(assoc.object_type, []).append((assoc.id, assoc.label))
-        out[sid] = {
-            obj: (tuple(i for i, _ in sorted(pairs)), tuple(label for _, label in sorted(pairs)))
-            for obj, pairs in by.items()
-        }
-    return out
+    found = records.association_cells(ids, names, cap=None)
+    return {
+        sid: {obj: (cell.ids, cell.labels) for obj, cell in cells.items()}
+        for sid, cells in found.items()
+    }
