@@ -267,3 +267,14 @@ def test_lists_and_text_subclasses_are_text_cells(engine: str) -> None:
     data, _ = _xlsx([{"a": ["Basic", "Pro"], "b": Label.BAD}], columns)
     sheet = _open(data).active
     assert (sheet["A2"].value, sheet["B2"].value) == ("Basic; Pro", "'=1+1")
+
+
+def test_a_named_file_is_written_through_its_path(engine: str, tmp_path: Path) -> None:
+    """The Rust writer streams to a path (a file object would hold the workbook in memory):
+    the same file the caller holds open, which then sees the whole workbook."""
+    path = tmp_path / "subs.xlsx"
+    with path.open("wb") as out:
+        count = for_format("xlsx").write(ROWS[:2], COLUMNS, out, WriteOptions())
+        assert out.tell() == path.stat().st_size > 0
+    assert count == 2
+    assert _cells(_open(path.read_bytes()).active)[2][0] == (2, "n", "General")

@@ -971,7 +971,8 @@ class Backup:
         except OSError as exc:
             raise file_error(self.path, exc) from exc
         try:
-            with os.fdopen(fd, "wb") as raw:
+            os.close(fd)  # reopened by name: the xlsx writer streams to a named file
+            with open(tmp, "r+b") as raw:
                 if self.format == "xlsx":
                     from subctl.export.writers import WriteOptions, for_format
 
