@@ -14,6 +14,7 @@ from subctl.commands import (
     associate,
     billing,
     clock,
+    exports,
     jobs,
     lifecycle,
     properties,
@@ -106,6 +107,7 @@ def root(
 # The order of --help: reading, then changing, then the workspace.
 subscriptions.register(app)
 filter_cmd.register(app)
+exports.register(app)
 lifecycle.register(app)
 associate.register(app)
 properties.register(app)
