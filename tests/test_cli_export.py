@@ -278,6 +278,7 @@ def test_usage_errors(seeded: Invoke, args: str, error: str) -> None:
         args = "--all --format xlsx -o -"
         from subctl.export import writers
 
+        error = "xlsx " + error
         if "xlsx" not in writers.REGISTRY:
             error = 'unknown format "xlsx"'
     result = seeded(f"export {args}")

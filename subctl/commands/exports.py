@@ -148,8 +148,12 @@ def _write(
         )
     cut = svc.Cut()
     rows = svc.rows(records, plan, cut)
+    if spec.name == "xls":  # no xlwt, too many columns: refused before a file is made
+        from subctl.export import xls
+
+        xls.check(plan.columns, total)
     options = writers.WriteOptions(raw=raw, terminal=to_stdout and spec.name == "csv"
-                                   and app.out.is_tty)  # fmt: skip
+                                   and app.out.is_tty, total=total)  # fmt: skip
     if target is None:
         count = spec.write(rows, plan.columns, app.out.stdout, options)
         where = "stdout"
