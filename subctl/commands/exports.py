@@ -37,7 +37,9 @@ def subscription_export(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="csv, json, ndjson, xlsx or xls (default: from the file's suffix).",
+            help="csv, json, ndjson, xlsx or xls (default: from the file's suffix). XLSX is "
+            "written by rustpy-xlsxwriter with the fast-xlsx extra, else by XlsxWriter; the "
+            "message at the end names the one that ran.",
         ),
     ] = None,
     properties: Annotated[
@@ -174,7 +176,12 @@ def _write(
             "and were cut; --all-associations writes them all (csv, json, ndjson)"
         )
     noun = "subscription" if count == 1 else "subscriptions"
-    app.out.success(f"Exported {count:,} {noun} to {where}")
+    by = ""
+    if spec.name == "xlsx":
+        from subctl.export.xlsx import engine
+
+        by = f" (written by {engine()})"
+    app.out.success(f"Exported {count:,} {noun} to {where}{by}")
 
 
 def register(app: typer.Typer) -> None:

@@ -80,11 +80,11 @@ def engine(*, with_version: bool = True) -> str:
     """The xlsx back end that runs (``rustpy-xlsxwriter 0.8.0``), found without importing it;
     ``with_version=False``: the name alone, without reading package metadata (cheap enough
     for a help text built at start-up)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     name = _DISTRIBUTIONS[_chosen()]
     if not with_version:
         return name
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return f"{name} {version(name)}"
     except PackageNotFoundError:
