@@ -318,3 +318,58 @@ def test_help_example_runs_on_the_demo_workspace(demo: Invoke, tmp_path: Path) -
     (written,) = (tmp_path / "exports").iterdir()
     assert written.name == "unpaid-2026-11-26.csv"
     assert written.read_text().count("\n") > 1
+
+
+def test_progress_counts_rows_against_the_total(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from subctl.output import Output
+
+    seen: list[Any] = []
+
+    @contextmanager
+    def progress(self: Output, description: str, total: int | None, **kw: Any) -> Iterator[Any]:
+        seen.append((description, total, kw))
+        yield seen.append
+
+    monkeypatch.setattr(Output, "progress", progress)
+    import subctl.store.sql.records as records
+
+    monkeypatch.setattr(records, "STREAM_CHUNK", 64)
+    result = demo(["export", "--where", "id <= 200", "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.stderr
+    assert seen == [("Exporting", 200, {"unit": "subscriptions"}), 64, 64, 64, 8]
+
+
+def test_email_and_domain_options_reach_the_store(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.sql.records import SqlRecordStore
+
+    asked: list[dict[str, Any]] = []
+
+    def cells(self: Any, sub_ids: Sequence[int], objects: Sequence[str], **kw: Any) -> Any:
+        asked.append(kw)
+        return {}
+
+    monkeypatch.setattr(SqlRecordStore, "association_cells", cells, raising=False)
+    args = "export --all --properties all+associations -o -"
+    assert seeded(f"{args} --all-emails --all-domains").exit_code == 0
+    assert seeded(args).exit_code == 0
+    assert asked == [
+        {"cap": 1000, "all_emails": True, "all_domains": True},
+        {"cap": 1000, "all_emails": False, "all_domains": False},
+    ]
+
+
+def test_language_falls_back_to_english_until_header_languages_exist(seeded: Invoke) -> None:
+    from importlib.util import find_spec
+
+    if find_spec("subctl.export.headers") is not None:
+        pytest.skip("header languages are installed")
+    assert seeded("export --all --language en -o -").stdout.startswith("Record ID,Name,")
+    refused = seeded("export --all --language da -o -")
+    assert refused.exit_code == 2 and 'unknown language "da"' in refused.stderr
