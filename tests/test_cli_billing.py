@@ -171,6 +171,27 @@ def test_log_limits_say_what_was_cut(billed: Invoke) -> None:
     assert both.exit_code == 2 and both.stderr.startswith("Error: --all and --limit cannot")
 
 
+def test_log_of_something_that_does_not_exist_is_not_found(billed: Invoke) -> None:
+    for args, error in (
+        ("billing log --job 99", "Error: job 99 not found\n"),
+        ("billing log --id 99", "Error: subscription 99 not found\n"),
+    ):
+        result = billed(args)
+        assert (result.exit_code, result.stdout) == (3, ""), args
+        assert result.stderr.startswith(error), result.stderr
+    ok(billed, f"cancel {SCHEDULED} --yes --format csv")  # a job that is not a billing run
+    jobs = json.loads(ok(billed, "jobs --format json").stdout)
+    other = next(j["id"] for j in jobs if not j["command"].startswith(("billing", "clock")))
+    result = billed(f"billing log --job {other}")
+    assert (result.exit_code, result.stderr) == (
+        3,
+        f"Error: job {other} is not a billing run\nHint: list batches with `subctl jobs`\n",
+    )
+    # an existing subscription without events: an empty log, not an error
+    empty = ok(billed, f"billing log --id {UNPAID} --kind renewal --format csv").stdout
+    assert empty == LOG_HEADER
+
+
 def test_log_refuses_an_unknown_kind(billed: Invoke) -> None:
     result = billed("billing log --kind refund")
     assert (result.exit_code, result.stdout) == (2, "")

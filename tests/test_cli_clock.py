@@ -179,6 +179,11 @@ def test_a_bad_duration_is_a_usage_error(clocked: Invoke) -> None:
     assert result.stderr == (
         'Error: DURATION: "soon" is not a duration like 30d, 2w, 12h or 3m (months)\n'
     )
+    result = clocked("clock advance 0d")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        'Error: DURATION: "0d" does not move the clock\nHint: give a duration like 30d or 12h\n'
+    )
 
 
 @pytest.mark.backends("sqlite", "postgresql")
@@ -317,10 +322,10 @@ def test_pause_with_a_resume_date_resumes_as_the_clock_passes_it(clocked: Invoke
 @pytest.mark.backends("sqlite", "postgresql")
 def test_resume_on_must_be_after_today_and_resume_or_cancel_clear_it(clocked: Invoke) -> None:
     result = clocked(f"pause {ACTIVE} --resume-on today --yes --format csv")
-    assert result.exit_code == 5
-    assert result.stderr.startswith(
-        "Error: the resume date 2026-11-26 is not after today (2026-11-26)\n"
-    )
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: --resume-on: 2026-11-26 is not after today (2026-11-26)\n"
+    refused = [j["command"] for j in doc(clocked, "jobs --format json")]
+    assert not [c for c in refused if c.startswith("pause")]  # refused before any job
     bad = clocked(f"pause {ACTIVE} --resume-on never --yes")
     assert bad.exit_code == 2 and bad.stderr.startswith('Error: --resume-on: "never" is not a date')
     assert clocked(f"pause {ACTIVE} --resume-on +30d --yes --format csv").exit_code == 0

@@ -82,7 +82,7 @@ def test_internal_names_write_names_and_option_values(seeded: Invoke) -> None:
     header = result.stdout.splitlines()[0].split(",")
     assert header[:3] == ["hs_object_id", "hs_allowed_payment_methods",
                           "hs_automatically_email_invoices"]  # fmt: skip
-    assert header[-2:] == ["associated_payment_ids", "associated_payment"]
+    assert header[-2:] == ["associated_custom_record_ids", "associated_custom_record"]
 
 
 def test_view_columns_keep_the_views_order(seeded: Invoke) -> None:

@@ -295,7 +295,15 @@ def billing_log(
     app = AppContext.from_typer(ctx)
     when = None if since is None else parse_when(since, app, "--since")
     kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
-    events = svc.log(app.billing(), since=when, sub_id=sub_id, kinds=kinds, job_id=job)
+    events = svc.log(
+        app.billing(),
+        since=when,
+        sub_id=sub_id,
+        kinds=kinds,
+        job_id=job,
+        workspace=app.workspace(),
+        records=app.records(),
+    )
     shown = limit if limit is not None else None if all_ or not app.out.is_tty else LOG_LIMIT
     rows: Any = map(event_row, events)
     footer = None

@@ -47,6 +47,10 @@ def after(now: dt.datetime, text: str) -> dt.datetime:
             hint=_FORWARD if text.strip().startswith("-") else None,
         )
     n, unit = int(match.group(1)), match.group(2).lower()
+    if n == 0:
+        raise UsageError(
+            f'DURATION: "{text}" does not move the clock', hint="give a duration like 30d or 12h"
+        )
     try:
         if unit in "hdw":
             key = {"h": "hours", "d": "days", "w": "weeks"}[unit]

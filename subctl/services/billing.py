@@ -60,6 +60,7 @@ decided here (``decide``) and written as ``ops.Bill`` operations.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,7 +68,7 @@ from typing import Any
 
 from subctl import codec
 from subctl.billing import monthly_recurring, next_period_end
-from subctl.errors import InputError, InvalidState
+from subctl.errors import Action, InputError, InvalidState, Next, NotFound
 from subctl.services.lifecycle import update_link
 from subctl.store.base import (
     BillingEvent,
@@ -77,6 +78,7 @@ from subctl.store.base import (
     Due,
     OutboxMessage,
     PaymentRules,
+    RecordStore,
     Workspace,
 )
 from subctl.store.ops import Bill, Op
@@ -357,11 +359,25 @@ def log(
     sub_id: int | None = None,
     kinds: Sequence[str] = (),
     job_id: int | None = None,
+    workspace: Workspace | None = None,
+    records: RecordStore | None = None,
 ) -> Iterator[BillingEvent]:
+    """The billing log, streamed. A ``job_id`` that is not a billing run, and a ``sub_id``
+    with no events that names no subscription, are ``NotFound`` (checked when ``workspace``
+    and ``records`` are given): an empty log then means "nothing happened", never "no such
+    thing". The log outlives a deleted subscription, so its events are still shown."""
     for kind in kinds:
         if kind not in KINDS:
             raise InputError("kind", f'"{kind}" is not a billing event ({", ".join(KINDS)})')
-    return billing.events(since=since, sub_id=sub_id, kinds=kinds, job_id=job_id)
+    if job_id is not None and workspace is not None and workspace.job(job_id).verb != JOB_VERB:
+        raise NotFound(f"job {job_id} is not a billing run", next=Next(Action.LIST_JOBS))
+    events = billing.events(since=since, sub_id=sub_id, kinds=kinds, job_id=job_id)
+    first = next(events, None)
+    if first is None:
+        if sub_id is not None and records is not None:
+            records.get(sub_id)  # NotFound when there is no such subscription
+        return iter(())
+    return itertools.chain((first,), events)
 
 
 # -- the rules of the events the store hands over ---------------------------------------------

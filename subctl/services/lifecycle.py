@@ -427,7 +427,7 @@ def build_action(
         if next_billing < today:
             raise InputError("next_billing_date", f"{next_billing} is in the past")
     resumes: dt.date | None = None
-    if resume_on is not None:  # pause --resume-on: a day after today (checked per item)
+    if resume_on is not None:  # pause --resume-on: a day after today
         from subctl.query.values import ValueParseError, parse_date
 
         if verb != "pause":
@@ -436,6 +436,8 @@ def build_action(
             resumes = parse_date(resume_on, today)
         except ValueParseError as exc:
             raise InputError("resume_on", str(exc)) from exc
+        if resumes <= today:  # and again per item: a resumed job may run on a later day
+            raise InputError("resume_on", f"{resumes} is not after today ({today})")
     if refund_pending and at_period_end:
         raise UsageError.naming(
             Opt("refund_pending"),
