@@ -223,6 +223,7 @@ def test_a_failed_export_leaves_no_file(
         ("--all -o subs.xlsx -o -", "cannot be written to stdout"),
         ("--all -o subs.txt", 'cannot tell the format of "subs.txt" from its suffix'),
         ("-o subs.csv", "say which subscriptions to export"),
+        ("--all", "say where to write the export"),
         ("--all --view unpaid -o subs.csv", "--all cannot be combined with --view or --where"),
         ("--all --properties some -o subs.csv", 'unknown --properties "some"'),
         ("--all -o 'subs-{day}.csv'", "unknown placeholder {day}"),
