@@ -28,6 +28,7 @@ def golden(name: str, text: str) -> None:
     assert text.encode() == path.read_bytes(), name
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mode", PROPERTY_MODES)
 def test_every_format_and_properties_mode_is_exact(seeded: Invoke, fmt: str, mode: str) -> None:
@@ -102,6 +103,7 @@ def test_the_cap_is_1000_unless_all_associations(
     assert asked == [1000, None]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_stored_cells_are_the_typed_values_text(demo: Invoke, fmt: str) -> None:
     """Cells converted straight from storage (export, list) are exactly what the writers make
@@ -115,6 +117,7 @@ def test_stored_cells_are_the_typed_values_text(demo: Invoke, fmt: str) -> None:
     from subctl.services import subscriptions as svc
 
     app = AppContext()
+    app.workspace_target = os.environ.get("SUBCTL_WORKSPACE")  # PostgreSQL: its URL
     records = app.records()
     fields = ",".join(p.name for p in STANDARD_PROPERTIES)
     request = svc.ListRequest(fields=fields, sort="id:desc")
