@@ -20,44 +20,6 @@ PROPERTY_MODES = ("view", "all", "all+associations")
 FORMATS = ("csv", "json", "ndjson")
 
 
-@pytest.fixture(autouse=True)
-def association_cells(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Until ``RecordStore.association_cells`` is merged: a fake on the store's per-subscription
-    reads (same signature and results as specified), recording each call."""
-    from subctl.store.sql.records import SqlRecordStore
-
-    calls: list[dict[str, Any]] = []
-    if hasattr(SqlRecordStore, "association_cells"):
-        return calls
-
-    class Cell:
-        def __init__(self, ids: Sequence[int], labels: Sequence[str], count: int) -> None:
-            self.ids, self.labels, self.count = tuple(ids), tuple(labels), count
-
-    def fake(
-        self: SqlRecordStore,
-        sub_ids: Sequence[int],
-        objects: Sequence[str],
-        *,
-        cap: int | None = 1000,
-        all_emails: bool = False,
-        all_domains: bool = False,
-    ) -> dict[int, dict[str, Cell]]:
-        calls.append({"ids": list(sub_ids), "objects": list(objects), "cap": cap})
-        out: dict[int, dict[str, Cell]] = {}
-        for sub in sub_ids:
-            for obj in objects:
-                found = sorted(self.associations(sub, obj), key=lambda a: a.id)
-                kept = found if cap is None else found[:cap]
-                out.setdefault(sub, {})[obj] = Cell(
-                    [a.id for a in kept], [a.label for a in kept], len(found)
-                )
-        return out
-
-    monkeypatch.setattr(SqlRecordStore, "association_cells", fake, raising=False)
-    return calls
-
-
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if os.environ.get("SUBCTL_UPDATE_GOLDEN"):
@@ -66,6 +28,7 @@ def golden(name: str, text: str) -> None:
     assert text.encode() == path.read_bytes(), name
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mode", PROPERTY_MODES)
 def test_every_format_and_properties_mode_is_exact(seeded: Invoke, fmt: str, mode: str) -> None:
@@ -101,9 +64,7 @@ def test_all_is_record_id_first_then_alphabetical(seeded: Invoke) -> None:
     assert "Associated Contact IDs" not in header
 
 
-def test_association_columns_pair_ids_and_labels_at_the_end(
-    seeded: Invoke, association_cells: list[dict[str, Any]]
-) -> None:
+def test_association_columns_pair_ids_and_labels_at_the_end(seeded: Invoke) -> None:
     result = seeded("export --where 'id <= 2' --properties all+associations --format json -o -")
     rows = json.loads(result.stdout)
     assert rows[0]["associations.contact.ids"] == "17"
@@ -111,10 +72,6 @@ def test_association_columns_pair_ids_and_labels_at_the_end(
     assert rows[0]["associations.company"] == "Acme Corp"
     assert rows[1]["associations.payment.ids"] == "900"
     assert rows[1]["associations.deal.ids"] == ""
-    if association_cells:  # the fake: one call per chunk, every object at once, capped
-        assert association_cells == [{"ids": [1, 2], "objects": [
-            "contact", "company", "deal", "line_item", "quote", "invoice", "payment"],
-            "cap": 1000}]  # fmt: skip
 
 
 def test_the_cap_is_1000_unless_all_associations(
@@ -146,6 +103,7 @@ def test_the_cap_is_1000_unless_all_associations(
     assert asked == [1000, None]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_stored_cells_are_the_typed_values_text(demo: Invoke, fmt: str) -> None:
     """Cells converted straight from storage (export, list) are exactly what the writers make
@@ -159,6 +117,7 @@ def test_stored_cells_are_the_typed_values_text(demo: Invoke, fmt: str) -> None:
     from subctl.services import subscriptions as svc
 
     app = AppContext()
+    app.workspace_target = os.environ.get("SUBCTL_WORKSPACE")  # PostgreSQL: its URL
     records = app.records()
     fields = ",".join(p.name for p in STANDARD_PROPERTIES)
     request = svc.ListRequest(fields=fields, sort="id:desc")
@@ -267,6 +226,7 @@ def test_a_failed_export_leaves_no_file(
         ("--all -o subs.xlsx -o -", "cannot be written to stdout"),
         ("--all -o subs.txt", 'cannot tell the format of "subs.txt" from its suffix'),
         ("-o subs.csv", "say which subscriptions to export"),
+        ("--all", "say where to write the export"),
         ("--all --view unpaid -o subs.csv", "--all cannot be combined with --view or --where"),
         ("--all --properties some -o subs.csv", 'unknown --properties "some"'),
         ("--all -o 'subs-{day}.csv'", "unknown placeholder {day}"),
@@ -319,6 +279,93 @@ def test_help_example_runs_on_the_demo_workspace(demo: Invoke, tmp_path: Path) -
     (written,) = (tmp_path / "exports").iterdir()
     assert written.name == "unpaid-2026-11-26.csv"
     assert written.read_text().count("\n") > 1
+
+
+def test_progress_counts_rows_against_the_total(
+    demo: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from subctl.output import Output
+
+    seen: list[Any] = []
+
+    @contextmanager
+    def progress(self: Output, description: str, total: int | None, **kw: Any) -> Iterator[Any]:
+        seen.append((description, total, kw))
+        yield seen.append
+
+    monkeypatch.setattr(Output, "progress", progress)
+    import subctl.store.sql.records as records
+
+    monkeypatch.setattr(records, "STREAM_CHUNK", 64)
+    result = demo(["export", "--where", "id <= 200", "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.stderr
+    assert seen == [("Exporting", 200, {"unit": "subscriptions"}), 64, 64, 64, 8]
+
+
+def test_email_and_domain_options_reach_the_store(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.sql.records import SqlRecordStore
+
+    asked: list[dict[str, Any]] = []
+
+    def cells(self: Any, sub_ids: Sequence[int], objects: Sequence[str], **kw: Any) -> Any:
+        asked.append(kw)
+        return {}
+
+    monkeypatch.setattr(SqlRecordStore, "association_cells", cells, raising=False)
+    args = "export --all --properties all+associations -o -"
+    assert seeded(f"{args} --all-emails --all-domains").exit_code == 0
+    assert seeded(args).exit_code == 0
+    assert asked == [
+        {"cap": 1000, "all_emails": True, "all_domains": True},
+        {"cap": 1000, "all_emails": False, "all_domains": False},
+    ]
+
+
+@pytest.mark.parametrize("mode", PROPERTY_MODES)
+def test_headers_in_another_language(seeded: Invoke, mode: str) -> None:
+    """Headers are translated (and ``all`` sorts by them), values are not; JSON keys are
+    internal names in any language."""
+    result = seeded(f"export --all --properties {mode} --language da -o -")
+    assert result.exit_code == 0, result.stderr
+    golden(f"{mode.replace('+', '-')}.da.csv", result.stdout)
+    english = seeded(f"export --all --properties {mode} -o -").stdout
+    assert result.stdout.split("\n", 1)[1] != english.split("\n", 1)[1] or mode == "view"
+    assert result.stdout.splitlines()[0] != english.splitlines()[0]
+    args = f"export --all --properties {mode} --format json -o -"
+    assert json.loads(seeded(f"{args} --language da").stdout) == json.loads(seeded(args).stdout)
+
+
+def test_an_unknown_language_is_a_usage_error(seeded: Invoke) -> None:
+    refused = seeded("export --all --language xx -o -")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith('Error: unknown header language "xx"')
+
+
+def test_at_most_1000_associated_records_per_cell(seeded: Invoke, ws: Any) -> None:
+    """A subscription with 1,001 contacts: 1,000 in its cells (ids in order) and a warning;
+    all 1,001 with --all-associations."""
+    from subctl.store.sql import open_local
+
+    store = open_local(ws.url).records
+    ids = range(1000, 2001)
+    store.seed("contacts", ["id", "firstname", "lastname", "created_at"],
+               [(i, "C", str(i), 0) for i in ids])  # fmt: skip
+    store.seed("associations", ["subscription_id", "object_type", "object_id", "type_id"],
+               [(3, "contact", i, 295) for i in ids])  # fmt: skip
+    store.close()
+    args = "export --where 'id = 3' --properties all+associations --format ndjson -o -"
+    capped = seeded(args)
+    row = json.loads(capped.stdout)
+    assert row["associations.contact.ids"].split(";") == [str(i) for i in range(1000, 2000)]
+    assert row["associations.contact"].count("; ") == 999
+    assert "Warning: 1 association cells held more than 1,000 records" in capped.stderr
+    full = json.loads(seeded(f"{args} --all-associations").stdout)
+    assert len(full["associations.contact.ids"].split(";")) == 1001
 
 
 @pytest.mark.parametrize(

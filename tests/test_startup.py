@@ -20,7 +20,9 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["list", "--help"], ["export", "--help"]]
+)
 def test_no_heavy_imports(argv: list[str]) -> None:
     probe = PROBE.format(argv=argv, heavy=HEAVY)
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -77,6 +79,7 @@ READ_HEAVY = (*HEAVY, "pydantic")
         ["list", "--status", "unpaid", "--limit", "2", "--format", "json"],
         ["filter", "--where", "status = active and name ~ acme*", "--format", "json"],
         ["view", "1", "--format", "json"],
+        ["export", "--all", "--properties", "all", "-o", "-"],
     ],
 )
 def test_reading_verbs_import_no_database_toolkit(seeded, subctl_home, argv) -> None:  # type: ignore[no-untyped-def]

@@ -14,20 +14,20 @@ if TYPE_CHECKING:
     from subctl.services.exports import ExportRequest
 
 OutputOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--output",
         "-o",
         metavar="FILE",
-        help="File to write ({date}, {time} and {view} are expanded); - writes csv, json or "
-        "ndjson to stdout.",
+        help="File to write (required; {date}, {time} and {view} are expanded); - writes csv, "
+        "json or ndjson to stdout.",
     ),
 ]
 
 
 def subscription_export(
     ctx: typer.Context,
-    output: OutputOpt,
+    output: OutputOpt = None,
     view: ViewOpt = None,
     where: WhereOpt = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Every subscription.")] = False,
@@ -97,6 +97,10 @@ def subscription_export(
     """
     from subctl.services import exports as svc
 
+    if output is None:  # checked here, after the option values (an empty one is named first)
+        from subctl.errors import UsageError
+
+        raise UsageError("say where to write the export", hint="add -o FILE (-o - for stdout)")
     app = AppContext.from_typer(ctx)
     request = svc.ExportRequest(
         view=view,

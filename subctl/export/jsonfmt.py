@@ -56,21 +56,41 @@ def _encoder(columns: Sequence[Column]) -> Any:
     return lambda row: encode(map(row.get, keys))
 
 
-def _stored_lines(rows: StoredRows, columns: Sequence[Column]) -> Iterable[list[str]]:
-    """Per chunk of an export's stored rows, each record's JSON (cells converted once)."""
-    encode = _values_encoder([c.key for c in columns])
+def _stored_texts(rows: StoredRows, columns: Sequence[Column]) -> Iterable[tuple[int, str]]:
+    """Per chunk of an export's stored rows: its record count and its records' JSON, one per
+    line (cells converted once). C1 characters are escaped chunk by chunk: they only occur
+    inside strings, and their UTF-8 lead byte (0xC2) is found faster than the characters."""
+    keys = [c.key for c in columns]
+    make = getattr(json.encoder, "c_make_encoder", None)
     convert = rows.json_rows()
+    if make is None:  # no C accelerator
+        encode_values = _values_encoder(keys)
+        for chunk in rows.chunks():
+            yield len(chunk), "\n".join(encode_values(convert(row)) for row in chunk)
+        return
+    chunks = make(
+        None, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+    join = "".join
+
+    def encode(row: Sequence[Any]) -> str:
+        text: str = join(chunks(dict(zip(keys, convert(row), strict=False)), 0))
+        return text
+
     for chunk in rows.chunks():
-        yield [encode(convert(row)) for row in chunk]
+        text = "\n".join(map(encode, chunk))
+        if b"\xc2" in text.encode("utf-8", "surrogatepass") and _C1.search(text):
+            text = _escaped(text)
+        yield len(chunk), text
 
 
 def write_stored_json(rows: StoredRows, columns: Sequence[Column], out: TextIO) -> int:
     """``write_json`` of an export's stored rows, byte for byte."""
     count = 0
-    for lines in _stored_lines(rows, columns):
-        if lines:
-            out.write(("[\n" if count == 0 else ",\n") + ",\n".join(lines))
-            count += len(lines)
+    for n, text in _stored_texts(rows, columns):
+        if n:
+            out.write(("[\n" if count == 0 else ",\n") + text.replace("\n", ",\n"))
+            count += n
     out.write("[]\n" if count == 0 else "\n]\n")
     return count
 
@@ -78,10 +98,10 @@ def write_stored_json(rows: StoredRows, columns: Sequence[Column], out: TextIO) 
 def write_stored_ndjson(rows: StoredRows, columns: Sequence[Column], out: TextIO) -> int:
     """``write_ndjson`` of an export's stored rows, byte for byte."""
     count = 0
-    for lines in _stored_lines(rows, columns):
-        if lines:
-            out.write("\n".join(lines) + "\n")
-            count += len(lines)
+    for n, text in _stored_texts(rows, columns):
+        if n:
+            out.write(text + "\n")
+            count += n
     return count
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -43,6 +43,9 @@ from subctl.schema import (
 from subctl.services.masking import masked_names
 from subctl.services.subscriptions import ListRequest, build_listing, resolve_fields
 from subctl.store.base import RecordStore, Workspace
+
+if TYPE_CHECKING:
+    from subctl.export.headers import Headers
 
 PROPERTY_MODES = ("view", "all", "all+associations")
 ASSOCIATION_CAP = 1000  # associated records per cell unless --all-associations (HubSpot's)
@@ -79,46 +82,11 @@ class ExportPlan:
     extra: list[tuple[str, Source, int]] = field(default_factory=list)
 
 
-class Headers(Protocol):
-    language: str
-    record_id: str
-
-    def property(self, name: str, default: str) -> str: ...
-
-    def association(self, obj: str) -> str: ...
-
-    def association_ids(self, obj: str) -> str: ...
-
-
-class _English:
-    """Until ``subctl.export.headers`` (header languages) is merged: English only."""
-
-    language = "en"
-    record_id = "Record ID"
-
-    def property(self, name: str, default: str) -> str:
-        return default
-
-    def association(self, obj: str) -> str:
-        return f"Associated {_label(obj)}"
-
-    def association_ids(self, obj: str) -> str:
-        return f"Associated {_label(obj)} IDs"
-
-
-def _label(obj: str) -> str:
-    return next(a.label for a in ASSOCIATION_OBJECTS if a.name == obj)
-
-
 def header_language(language: str | None) -> Headers:
-    """The headers of ``--language`` (else the config's, else English)."""
-    try:
-        from subctl.export import headers  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        if language is not None and language.strip().lower() != "en":
-            raise UsageError(f'unknown language "{language}"; one of: en') from None
-        return _English()
-    return cast(Headers, headers.default(language))
+    """The headers of ``--language`` (else the config's ``language``, else English)."""
+    from subctl.export import headers
+
+    return headers.default(language)
 
 
 def kind_of(prop: Property) -> str:
@@ -247,18 +215,6 @@ def total(records: RecordStore, plan: ExportPlan) -> int:
     return records.count(plan.query.where)
 
 
-class _AssociationCells(Protocol):
-    def association_cells(
-        self,
-        sub_ids: Sequence[int],
-        objects: Sequence[str],
-        *,
-        cap: int | None = ASSOCIATION_CAP,
-        all_emails: bool = False,
-        all_domains: bool = False,
-    ) -> dict[int, dict[str, Any]]: ...
-
-
 @dataclass
 class Cut:
     """Association cells the cap cut (said once the export is written)."""
@@ -281,11 +237,10 @@ def _with_associations(
     chunks: Iterator[Sequence[Sequence[Any]]],
     cut: Cut,
 ) -> Iterator[Sequence[Sequence[Any]]]:
-    store = cast(_AssociationCells, records)
     empty = ("", "")
     for chunk in chunks:
         ids = [int(row[0]) for row in chunk]
-        found = store.association_cells(
+        found = records.association_cells(
             ids,
             plan.associations,
             cap=plan.cap,
