@@ -898,3 +898,15 @@ def test_init_reports_duplicates_that_block_a_unique_index(demo: Invoke, subctl_
     )
     assert "Workspace ready" not in result.stderr
     assert first != second
+
+
+def test_every_day_of_the_year_gives_a_workspace() -> None:
+    """On some days no day of a short window is a cycle day of a subscription whose start month
+    was shorter (the 29th-31st clamped): generation takes a nearby day instead of looping
+    forever (on 2026-12-01, seed 42 hung from its 28,000th subscription)."""
+    from subctl.services.demo import _generate
+
+    done = sum(
+        len(b.rows["subscriptions"]) for b in _generate(30_000, 42, dt.date(2026, 12, 1), 5000)
+    )
+    assert done == 30_000

@@ -353,6 +353,10 @@ SETTLEMENT_DAYS = BillingSettings().settlement_days
 # plan, payment method and offsets on any day): a day that does not fit (a month end clamped
 # to a shorter month) is replaced by another one derived from the same draw, u + _GOLDEN.
 _GOLDEN = 0.6180339887498949
+# Days tried before taking the last one: on some days of the year no day of a short window can
+# be a cycle day of a subscription whose start month was shorter (the 29th-31st clamped to the
+# 28th); its date then falls a day or two outside the window rather than never.
+_TRIES = 16
 
 
 class _Block:
@@ -578,7 +582,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 # due uniformly within one period ahead (tomorrow or later); the last payment
                 # (one period earlier) before today
                 u = rand()
-                while True:
+                for _ in range(_TRIES):
                     cyc = _Cycles.back(today_ord + 1 + int(u * period), cycles, freq)
                     next_due = cyc(cycles)
                     if next_due > today_ord and cyc(last) < today_ord:
@@ -596,14 +600,14 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 # that declines only once would have been paid by its first retry)
                 oldest = 2 if last4 == CARD_DECLINED_ONCE else RETRY_DAYS[-1] - 1
                 u = rand()
-                while True:
+                for _ in range(_TRIES):
                     cyc = _Cycles.back(today_ord - 1 - int(u * oldest), last, freq)
                     next_due = cyc(last)
                     if next_due >= today_ord - oldest:
                         break
                     u = (u + _GOLDEN) % 1.0
                 age = today_ord - next_due
-                retry_count = sum(1 for days in RETRY_DAYS if days <= age)
+                retry_count = min(sum(1 for days in RETRY_DAYS if days <= age), len(RETRY_DAYS) - 1)
                 retry_day = next_due + RETRY_DAYS[retry_count]
                 last_status = "failed"
             elif status == "past_due" and automatic:
