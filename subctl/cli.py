@@ -17,6 +17,7 @@ from subctl.commands import (
     jobs,
     lifecycle,
     properties,
+    segments,
     subscriptions,
     workspace,
 )
@@ -106,6 +107,7 @@ def root(
 # The order of --help: reading, then changing, then the workspace.
 subscriptions.register(app)
 filter_cmd.register(app)
+segments.register(app)
 lifecycle.register(app)
 associate.register(app)
 properties.register(app)
