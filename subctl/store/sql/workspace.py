@@ -244,7 +244,8 @@ class SqlWorkspace:
                 cursor.execute(
                     "SELECT c.subscription_id, c.entered FROM segment_changes AS c"
                     " JOIN segment_refreshes AS r ON r.id = c.refresh_id"
-                    f" WHERE r.segment = {mark} AND r.id > {mark}",
+                    f" WHERE r.segment = {mark} AND r.id > {mark}"
+                    " ORDER BY r.id DESC",  # undone newest first
                     (name, refresh_id),
                 )
                 for sid, entered in cursor.fetchall():
