@@ -64,7 +64,8 @@ def due_expected(invoke: Invoke, today: dt.date) -> list[int]:
         r["hs_object_id"]
         for r in every(invoke)
         if r["hs_next_payment_due_date"] is not None
-        and today <= dt.date.fromisoformat(r["hs_next_payment_due_date"])
+        and today
+        <= dt.date.fromisoformat(r["hs_next_payment_due_date"])
         <= today + dt.timedelta(days=7)
     )
 
@@ -98,11 +99,12 @@ def test_reengage_verbatim_rolls_with_the_clock(clocked: Invoke) -> None:
 
 
 def test_upsell_verbatim_with_a_custom_tier_property(clocked: Invoke) -> None:
-    ok(clocked, "property create --name subscription_tier --label 'Subscription tier' "
-                "--type enumeration --option Basic --option Professional --option Enterprise")  # fmt: skip
+    tier = "--option Basic --option Professional --option Enterprise"
+    ok(clocked, f"property create --name subscription_tier --label 'Subscription tier' "
+                f"--type enumeration {tier}")  # fmt: skip
     editable = "status = active and billable = on and next_payment_due_date > +3d"
-    picked = [r["hs_object_id"] for r in doc(clocked, f"list --all --where '{editable}' "
-                                                      "--fields id --format json")]  # fmt: skip
+    listed = doc(clocked, f"list --all --where '{editable}' --fields id --format json")
+    picked = [r["hs_object_id"] for r in listed]
     basic, pro = picked[:6], picked[6:9]
     ok(clocked, f"update {' '.join(map(str, basic))} --set subscription_tier=Basic --yes")
     ok(clocked, f"update {' '.join(map(str, pro))} --set subscription_tier=Professional --yes")
@@ -289,6 +291,18 @@ def test_show_names_what_the_lists_api_cannot_express(clocked: Invoke) -> None:
     assert shown["hubspot_list_error"].startswith(
         'the HubSpot Lists API cannot express "associations.contact = 1"'
     )
+    result = clocked("segment show c --as-list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        'Error: the HubSpot Lists API cannot express "associations.contact = 1"'
+    )
+    ok(clocked, "segment create due --where 'next_payment_due_date between today and +7d'")
+    request = doc(clocked, "segment show due --as-list")
+    assert (request["name"], request["objectTypeId"], request["processingType"]) == (
+        "due", "0-69", "DYNAMIC",
+    )  # fmt: skip
+    (conjunction,) = request["filterBranch"]["filterBranches"]
+    assert conjunction["filters"][0]["operation"]["upperBoundTimePoint"]["offset"] == {"days": 7}
 
 
 def test_format_ids_refuses_one_document(clocked: Invoke) -> None:

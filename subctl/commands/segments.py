@@ -159,16 +159,32 @@ def segment_list(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
 
 
 @segment_app.command("show")
-def segment_show(ctx: typer.Context, name: SegmentArg, fmt: FormatOpt = Format.AUTO) -> None:
+def segment_show(
+    ctx: typer.Context,
+    name: SegmentArg,
+    as_list: Annotated[
+        bool,
+        typer.Option(
+            "--as-list",
+            help="Print only the HubSpot Lists API request (POST /crm/v3/lists); a query it "
+            "cannot express is an error (exit 2).",
+        ),
+    ] = False,
+    fmt: FormatOpt = Format.AUTO,
+) -> None:
     """Show a segment: its query, size, refreshes, and its definition as a HubSpot Lists API
     request (filterBranch; with --format json).
 
-    Example: subctl segment show reengage --format json
+    Example: subctl segment show reengage --as-list
     """
     from subctl.services import segments as svc
 
     fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
+    if as_list:
+        request = svc.lists_request(app.records(), app.workspace(), name, app.today())
+        app.out.document(request)
+        return
     doc = svc.segment_document(app.records(), app.workspace(), name, app.today(), app.clock())
     row = {k: doc[k] for k in ("name", "kind", "size", "refreshed_at", "query", "description")}
     app.out.detail(Document(doc, [row], LIST_COLUMNS), fmt)

@@ -58,6 +58,10 @@ class ListsUnsupported(UsageError):
     """A query, or a part of it, the Lists API cannot express."""
 
 
+class _Refused(Exception):
+    """A condition an operation builder cannot express: why (``_filter`` names the part)."""
+
+
 def list_request(
     name: str, kind: str, where: str | None, registry: PropertyRegistry, *, today: dt.date
 ) -> dict[str, Any]:
@@ -110,29 +114,46 @@ def _dnf(expr: Expr) -> list[list[Condition]]:
     return [[expr]]
 
 
-def _part(cond: Condition) -> str:
+def _shown(value: Any) -> str:
+    if isinstance(value, RelativeDate):
+        return f"{value.offset:+d}{value.unit}"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _part(cond: Condition, registry: PropertyRegistry) -> str:
     """The condition as the query language writes it (for messages)."""
+    prop = registry.get(cond.field) if cond.association is None else None
+    field = registry.short_name(prop) if prop is not None else cond.field
     op = SYNTAX.get(cond.op, cond.op.value)
     if cond.op in (Op.HAS_PROPERTY, Op.NOT_HAS_PROPERTY):
-        return f"{op} {cond.field}"
-    shown = [str(v.offset) + v.unit if isinstance(v, RelativeDate) else str(v)
-             for v in cond.values]  # fmt: skip
+        return f"{op} {field}"
+    shown = [_shown(v) for v in cond.values]
     if cond.op is Op.BETWEEN:
-        return f"{cond.field} between {shown[0]} and {shown[1]}"
+        return f"{field} between {shown[0]} and {shown[1]}"
     if cond.op in (Op.IN, Op.NOT_IN):
-        return f"{cond.field} {op} ({', '.join(shown)})"
-    return f"{cond.field} {op} {shown[0]}"
+        return f"{field} {op} ({', '.join(shown)})"
+    return f"{field} {op} {shown[0]}"
 
 
-def _unsupported(cond: Condition, why: str) -> ListsUnsupported:
-    return ListsUnsupported(f'the HubSpot Lists API cannot express "{_part(cond)}": {why}')
+def _unsupported(cond: Condition, why: str, registry: PropertyRegistry) -> ListsUnsupported:
+    part = _part(cond, registry)
+    return ListsUnsupported(f'the HubSpot Lists API cannot express "{part}": {why}')
 
 
 def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
+    try:
+        return _property_filter(cond, registry)
+    except _Refused as exc:
+        raise _unsupported(cond, str(exc), registry) from None
+
+
+def _property_filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
     if cond.field == SEGMENT_FIELD:
         raise ListsUnsupported("a segment's stored members are not a filter")
     if cond.association is not None:
-        raise _unsupported(cond, "association filters are not compiled (property filters only)")
+        raise _Refused("association filters are not compiled (property filters only)")
     prop = registry.get(cond.field)
     if prop is None:
         raise UsageError(f'unknown field "{cond.field}"')
@@ -169,7 +190,7 @@ def _enumeration(cond: Condition, prop: Property) -> dict[str, Any]:
     operators = {Op.EQ: "IS_ANY_OF", Op.IN: "IS_ANY_OF", Op.NEQ: "IS_NONE_OF",
                  Op.NOT_IN: "IS_NONE_OF"}  # fmt: skip
     if cond.op not in operators:
-        raise _unsupported(cond, "an enumeration is matched with =, !=, in or not in")
+        raise _Refused("an enumeration is matched with =, !=, in or not in")
     return {
         "operationType": "ENUMERATION",
         "operator": operators[cond.op],
@@ -179,7 +200,7 @@ def _enumeration(cond: Condition, prop: Property) -> dict[str, Any]:
 
 def _bool(cond: Condition) -> dict[str, Any]:
     if cond.op not in (Op.EQ, Op.NEQ):
-        raise _unsupported(cond, "a checkbox is matched with = or !=")
+        raise _Refused("a checkbox is matched with = or !=")
     return {
         "operationType": "BOOL",
         "operator": "IS_EQUAL_TO" if cond.op is Op.EQ else "IS_NOT_EQUAL_TO",
@@ -208,7 +229,7 @@ def _number(cond: Condition) -> dict[str, Any]:
         return {"operationType": "RANGED_NUMBER", "operator": "IS_BETWEEN",
                 "lowerBound": low, "upperBound": high}  # fmt: skip
     if cond.op not in _NUMBER_OPERATORS:
-        raise _unsupported(cond, "a number is compared with = != < <= > >= or between")
+        raise _Refused("a number is compared with = != < <= > >= or between")
     return {
         "operationType": "NUMBER",
         "operator": _NUMBER_OPERATORS[cond.op],
@@ -228,10 +249,10 @@ def _string(cond: Condition) -> dict[str, Any]:
         token = values[0]
         inner = token.strip("*")
         if "*" in inner or not inner:
-            raise _unsupported(cond, "a wildcard is only allowed at the start or the end")
+            raise _Refused("a wildcard is only allowed at the start or the end")
         if cond.op is Op.NOT_CONTAINS_TOKEN:
             if token != inner:
-                raise _unsupported(cond, "!~ takes a word without wildcards")
+                raise _Refused("!~ takes a word without wildcards")
             return {"operationType": "STRING", "operator": "DOES_NOT_CONTAIN", "value": inner}
         if token.startswith("*") and not token.endswith("*"):
             operator = "ENDS_WITH"
@@ -240,7 +261,7 @@ def _string(cond: Condition) -> dict[str, Any]:
         else:
             operator = "CONTAINS"
         return {"operationType": "STRING", "operator": operator, "value": inner}
-    raise _unsupported(cond, "a text is matched with = != in not in ~ or !~")
+    raise _Refused("a text is matched with = != in not in ~ or !~")
 
 
 _UNITS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
@@ -281,9 +302,7 @@ def _time(cond: Condition, prop: Property) -> dict[str, Any]:
     if cond.op in (Op.EQ, Op.NEQ) and prop.type is PropType.DATE:
         day = cond.values[0]
         return _ranged("IS_BETWEEN" if cond.op is Op.EQ else "IS_NOT_BETWEEN", day, day, prop)
-    raise _unsupported(
-        cond, "a date is compared with < <= > >= or between (= only on a date property)"
-    )
+    raise _Refused("a date is compared with < <= > >= or between (= only on a date property)")
 
 
 def _ranged(operator: str, low: Any, high: Any, prop: Property) -> dict[str, Any]:

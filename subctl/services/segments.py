@@ -288,6 +288,16 @@ def segment_rows(
     return rows
 
 
+def lists_request(
+    records: RecordStore, workspace: Workspace, name: str, today: dt.date
+) -> dict[str, Any]:
+    """The segment as a HubSpot Lists API request; raises ListsUnsupported (exit 2)."""
+    from subctl.query.lists import list_request
+
+    s = workspace.get_segment(name)
+    return list_request(s.name, s.kind, s.where, records.properties(), today=today)
+
+
 def segment_document(
     records: RecordStore,
     workspace: Workspace,
