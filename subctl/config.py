@@ -4,15 +4,18 @@
   ``$SUBCTL_HOME/config.toml``.
 - otherwise: platformdirs' user data dir (workspace) and user config dir (config file).
 
-The config file holds profiles; a profile names a store::
+The config file holds profiles (a profile names a store) and settings::
 
     active = "default"
+    language = "da"                          # the header language of exports
     [profiles.default]
     workspace = "/path/to/workspace.db"      # or a postgresql:// URL
 
 Its keys, as ``subctl config get|set`` name them: ``active`` (the profile used without
-``--profile``) and ``profiles.NAME.workspace`` (NAME: letters, digits, ``-`` and ``_``). Any
-other key, or a value of the wrong type, is an error naming the file and the key. A profile
+``--profile``), ``language`` (the language of export headers when ``--language`` is not given;
+one of ``subctl.export.headers.LANGUAGES``, else English) and ``profiles.NAME.workspace`` (NAME:
+letters, digits, ``-`` and ``_``). Any other key, or a value of the wrong type, is an error
+naming the file and the key. A profile
 without ``workspace`` uses the default workspace path. subctl writes the file atomically (a
 temporary file renamed over it), mode 0600, in a 0700 directory; comments are not kept.
 
@@ -35,6 +38,7 @@ WORKSPACE_FILE = "workspace.db"
 DEFAULT_PROFILE = "default"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 PROFILE_KEYS = ("workspace",)
+KEYS = "active, language, profiles.NAME.workspace"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -77,11 +81,14 @@ class Config:
     """The config file's content, validated."""
 
     active: str | None = None
+    language: str | None = None  # export headers; None: English
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def items(self) -> list[tuple[str, str]]:
         """Every set key and its value, in file order."""
         pairs = [("active", self.active)] if self.active is not None else []
+        if self.language is not None:
+            pairs.append(("language", self.language))
         for name, entry in self.profiles.items():
             pairs.extend((f"profiles.{name}.{key}", value) for key, value in entry.items())
         return pairs
@@ -90,8 +97,22 @@ class Config:
 def _malformed(path: Path, key: str, problem: str) -> UsageError:
     return UsageError(
         f"{path}: {key} {problem}",
-        hint="edit or remove the file; its keys: active, profiles.NAME.workspace",
+        hint=f"edit or remove the file; its keys: {KEYS}",
     )
+
+
+def _header_language(value: str) -> str | None:
+    """The header language a value names (a code, case-insensitive), None when none does."""
+    from subctl.export.headers import LANGUAGES
+
+    code = value.strip().lower()
+    return code if code in LANGUAGES else None
+
+
+def _languages() -> str:
+    from subctl.export.headers import LANGUAGES
+
+    return ", ".join(LANGUAGES)
 
 
 def read_config() -> Config:
@@ -117,6 +138,11 @@ def read_config() -> Config:
             if not isinstance(value, str) or not PROFILE_NAME.fullmatch(value):
                 raise _malformed(path, key, "must be a profile name (a string)")
             config.active = value
+        elif key == "language":
+            code = _header_language(value) if isinstance(value, str) else None
+            if code is None:
+                raise _malformed(path, key, f"must be a header language: {_languages()}")
+            config.language = code
         elif key == "profiles":
             if not isinstance(value, dict):
                 raise _malformed(path, key, "must be a table of profiles, e.g. [profiles.default]")
@@ -135,7 +161,7 @@ def read_config() -> Config:
                         raise _malformed(path, f"{where}.{setting}", "is empty")
                 config.profiles[name] = dict(entry)
         else:
-            raise _malformed(path, key, "is not a setting (known: active, profiles)")
+            raise _malformed(path, key, "is not a setting (known: active, language, profiles)")
     return config
 
 
@@ -156,10 +182,11 @@ def load_profile(name: str | None) -> Profile:
 # -- subctl config ---------------------------------------------------------------------------
 
 
-def _split_key(key: str) -> tuple[str, str] | None:
-    """``active`` -> None; ``profiles.NAME.SETTING`` -> (NAME, SETTING); else a usage error."""
-    if key == "active":
-        return None
+def _split_key(key: str) -> tuple[str, str] | str:
+    """``active``, ``language`` -> the key; ``profiles.NAME.SETTING`` -> (NAME, SETTING); else a
+    usage error."""
+    if key in ("active", "language"):
+        return key
     parts = key.split(".")
     if (
         len(parts) == 3
@@ -170,7 +197,7 @@ def _split_key(key: str) -> tuple[str, str] | None:
         return parts[1], parts[2]
     raise UsageError(
         f'unknown config key "{key}"',
-        hint="keys: active, profiles.NAME.workspace",
+        hint=f"keys: {KEYS}",
     )
 
 
@@ -210,7 +237,10 @@ def secrets_of(url: str) -> list[str]:
 def get_value(key: str) -> str:
     split = _split_key(key)
     config = read_config()
-    value = config.active if split is None else config.profiles.get(split[0], {}).get(split[1])
+    if isinstance(split, tuple):
+        value = config.profiles.get(split[0], {}).get(split[1])
+    else:
+        value = config.active if split == "active" else config.language
     if value is None:
         raise NotFound(f"{key} is not set in {config_path()}")
     return value
@@ -220,13 +250,20 @@ def set_value(key: str, value: str) -> Path:
     """Set one key and write the file; returns its path."""
     split = _split_key(key)
     config = read_config()
-    if split is None:
+    if isinstance(split, tuple):
+        workspace_url(value)  # a bad URL scheme is refused now, not at the next run
+        config.profiles.setdefault(split[0], {})[split[1]] = value
+    elif split == "active":
         if not PROFILE_NAME.fullmatch(value):
             raise UsageError(f'"{value}" is not a profile name (letters, digits, - and _)')
         config.active = value
     else:
-        workspace_url(value)  # a bad URL scheme is refused now, not at the next run
-        config.profiles.setdefault(split[0], {})[split[1]] = value
+        code = _header_language(value)
+        if code is None:
+            raise UsageError(
+                f'language: "{value}" is not a header language; supported: {_languages()}'
+            )
+        config.language = code
     path = config_path()
     from subctl.files import PRIVATE_DIR, write_atomically
 
@@ -253,6 +290,8 @@ def _toml_string(text: str) -> str:
 
 def _dump(config: Config) -> str:
     lines = [] if config.active is None else [f"active = {_toml_string(config.active)}"]
+    if config.language is not None:
+        lines.append(f"language = {_toml_string(config.language)}")
     for name, entry in config.profiles.items():
         lines.extend(["", f"[profiles.{name}]"])
         lines.extend(f"{key} = {_toml_string(value)}" for key, value in entry.items())

@@ -311,7 +311,12 @@ class AssociationObject:
 
 
 # DOMAIN.md §6. HubSpot lists only Payment -> Subscription (393) for payments; subctl uses 393
-# for both directions.
+# for both directions. Orders (515/516) and payment links (478/477) are HubSpot's ids too.
+# HubSpot defines no subscription association with feedback submissions nor with the records of
+# custom objects (a portal creates USER_DEFINED types for those): subctl's own ids are 9001/9002
+# (feedback submission) and 9003/9004 (custom object record), far from HubSpot's defined range.
+# Custom object records of every custom object share one object name, ``custom_record``
+# (one export column pair), each record naming its custom object.
 ASSOCIATION_OBJECTS: tuple[AssociationObject, ...] = (
     AssociationObject("contact", "Contact", 295, 296, "Contacts"),
     AssociationObject("company", "Company", 297, 298, "Companies"),
@@ -320,7 +325,13 @@ ASSOCIATION_OBJECTS: tuple[AssociationObject, ...] = (
     AssociationObject("quote", "Quote", 303, 304, "Quotes"),
     AssociationObject("invoice", "Invoice", 623, 622, "Invoices"),
     AssociationObject("payment", "Payment", 393, 393, "Payments"),
-)
+    AssociationObject("order", "Order", 515, 516, "Orders"),  # m007
+    AssociationObject("payment_link", "Payment link", 478, 477, "Payment links"),  # m007
+    AssociationObject("feedback_submission", "Feedback submission", 9001, 9002,
+                      "Feedback submissions"),  # m007
+    AssociationObject("custom_record", "Custom object record", 9003, 9004,
+                      "Custom object records"),  # m007
+)  # fmt: skip
 ASSOCIATION_BY_NAME = {a.name: a for a in ASSOCIATION_OBJECTS}
 
 

@@ -157,6 +157,19 @@ EXPECTED: dict[str, dict[str, Any]] = {
             f"2028-{m}-15 15.00 failed card", f"2028-{m}-18 15.00 succeeded card")],
         "emails": ["2028-01-15 payment_method_update", "2028-02-15 payment_method_update",
                    "2028-03-15 payment_method_update"],
+        # a retry that succeeds is written set-based: the same changes as any charge's
+        "history": [h for m, prev in (("01", "None"), ("02", "succeeded"), ("03", "succeeded"))
+                    for h in (
+            f"2028-{m}-15 hs_last_payment_status {prev} -> failed",
+            *(["2028-01-15 hs_last_payment_amount None -> 15.00"] if m == "01" else []),
+            f"2028-{m}-15 hs_status active -> unpaid",
+            f"2028-{m}-15 hs_payment_retry_count None -> 0",
+            f"2028-{m}-15 hs_next_payment_retry_date None -> 2028-{m}-18",
+            f"2028-{m}-18 hs_next_payment_due_date 2028-{m}-15 -> 2028-{int(m) + 1:02}-15",
+            f"2028-{m}-18 hs_status unpaid -> active",
+            f"2028-{m}-18 hs_last_payment_status failed -> succeeded",
+            f"2028-{m}-18 hs_next_payment_retry_date 2028-{m}-18 -> None",
+            f"2028-{m}-18 hs_payment_retry_count 0 -> None")],
         "final": {"hs_status": "active", "hs_next_payment_due_date": "2028-04-15",
                   "hs_next_payment_retry_date": None, "hs_payment_retry_count": None,
                   "hs_number_of_completed_payments": 3, "hs_total_collected_amount": "45.00",

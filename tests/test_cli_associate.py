@@ -141,6 +141,37 @@ def test_refusals(seeded: Invoke, args: str, code: int, message: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_objects_an_export_lists(seeded: Invoke, tmp_path: Path) -> None:
+    """Orders and payment links with HubSpot's type ids; feedback submissions and custom object
+    records with subctl's own (``schema.ASSOCIATION_OBJECTS``)."""
+    creates = {
+        "order": ("name=ORD-1,amount=99,currency=usd,status=paid", "ORD-1"),
+        "payment-link": ("name=Pro checkout,url=https://pay.example.com/pro", "Pro checkout"),
+        "feedback-submission": ("survey=NPS survey,sentiment=Positive", "NPS survey (positive)"),
+        "custom-record": ("object=License,name=LIC-7", "LIC-7 (License)"),
+    }
+    for flag, (fields, label) in creates.items():
+        result = seeded(f"associate 3 --{flag} new --create '{fields}' -f json")
+        assert result.exit_code == 0, (flag, result.stderr)
+        assert json.loads(result.stdout)["label"] == label
+    assert associations(seeded, 3) == {
+        "order": [(1, 515)], "payment_link": [(1, 478)], "feedback_submission": [(1, 9001)],
+        "custom_record": [(1, 9003)],
+    }  # fmt: skip
+    refused = seeded("associate 3 --feedback-submission new --create 'survey=X,sentiment=meh'")
+    assert refused.exit_code == 2
+    assert 'sentiment "meh" is not one of positive, neutral, negative' in refused.stderr
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("4,orders,1\n4,0-123,1\n4,payment link,1\n4,feedback,1\n"
+                     "4,custom object record,1\n")  # fmt: skip
+    result = seeded(f"associate --from-file {pairs} -f json")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["object_type"], r["outcome"]) for r in json.loads(result.stdout)] == [
+        ("order", "added"), ("order", "unchanged"), ("payment_link", "added"),
+        ("feedback_submission", "added"), ("custom_record", "added"),
+    ]  # fmt: skip
+
+
 def test_batch_from_file(seeded: Invoke, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_text("subscription_id,object_type,object_id\n3,companies,77\n3,0-1,17\n"

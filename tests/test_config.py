@@ -55,7 +55,8 @@ def test_config_keys_and_values_are_checked(invoke: Invoke, subctl_home: Path) -
     unknown = invoke("config set colour blue")
     assert unknown.exit_code == 2
     assert unknown.stderr == (
-        'Error: unknown config key "colour"\nHint: keys: active, profiles.NAME.workspace\n'
+        'Error: unknown config key "colour"\n'
+        "Hint: keys: active, language, profiles.NAME.workspace\n"
     )
     assert invoke("config get profiles.a/b.workspace").exit_code == 2
     assert invoke(["config", "set", "active", "two words"]).exit_code == 2
@@ -155,6 +156,53 @@ def test_passwords_in_workspace_urls_are_never_printed(invoke: Invoke) -> None:
     assert got.stdout == "postgresql://admin:***@db.example:5432/billing\n"
     assert "s3cretpw" not in got.stdout + got.stderr + listed.stdout + listed.stderr
     assert "profiles.team.workspace,postgresql://admin:***@db.example:5432/billing" in listed.stdout
+
+
+# -- the header language of exports ---------------------------------------------------------
+
+
+def test_language_is_set_checked_and_read(invoke: Invoke, subctl_home: Path) -> None:
+    from subctl.export import headers
+
+    assert invoke("config set active team").exit_code == 0
+    done = invoke("config set language DA")  # codes are case-insensitive, written lower-case
+    assert done.exit_code == 0
+    assert done.stderr == f"✔ Set language in {subctl_home / 'config.toml'}\n"
+    assert invoke("config get language").stdout == "da\n"
+    assert invoke("config list --format csv").stdout == "key,value\nactive,team\nlanguage,da\n"
+    assert (subctl_home / "config.toml").read_text() == 'active = "team"\nlanguage = "da"\n'
+    assert headers.default().language == "da"
+    bad = invoke("config set language klingon")
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        'Error: language: "klingon" is not a header language; supported: en, da, de, es, fi, fr, '
+        "it, ja, nl, no, pl, pt, sv\n"
+    )
+    assert invoke("config get language").stdout == "da\n"  # unchanged
+
+
+def test_language_unset_is_not_found(invoke: Invoke, subctl_home: Path) -> None:
+    unset = invoke("config get language")
+    assert unset.exit_code == 3
+    assert unset.stderr == f"Error: language is not set in {subctl_home / 'config.toml'}\n"
+    subctl_home.mkdir(parents=True, exist_ok=True)
+    (subctl_home / "config.toml").write_text('language = " SV "\n')  # written by hand
+    assert invoke("config get language").stdout == "sv\n"
+
+
+@pytest.mark.parametrize("text", ['language = "xx"\n', "language = 1\n", 'language = ""\n'])
+def test_a_bad_language_in_the_file_names_the_key_and_the_languages(
+    invoke: Invoke, subctl_home: Path, text: str
+) -> None:
+    subctl_home.mkdir(parents=True, exist_ok=True)
+    (subctl_home / "config.toml").write_text(text)
+    result = invoke("config get language")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {subctl_home / 'config.toml'}: language must be a header language: en, da, de, "
+        "es, fi, fr, it, ja, nl, no, pl, pt, sv\n"
+        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from subctl.services import demo
 from subctl.services.demo import TABLE_COLUMNS, TABLES, DemoSummary, populate
 from subctl.services.lifecycle import cancellation_text, update_link_of, update_link_text
 from subctl.store.sql import open_local, sqlite_url
+from subctl.store.sql.schema import OBJECT_TABLE_NAMES
 from tests.conftest import NOW, Invoke
 
 TODAY = dt.date(2026, 11, 26)
@@ -383,10 +384,8 @@ def test_association_counts_and_type_ids(workspace: tuple[Path, DemoSummary]) ->
 
 
 def test_associated_records_exist(workspace: tuple[Path, DemoSummary]) -> None:
-    tables = {"contact": "contacts", "company": "companies", "deal": "deals",
-              "line_item": "line_items", "quote": "quotes", "invoice": "invoices",
-              "payment": "payments"}  # fmt: skip
-    for object_type, table in tables.items():
+    assert set(OBJECT_TABLE_NAMES) == set(ASSOCIATION_BY_NAME)
+    for object_type, table in OBJECT_TABLE_NAMES.items():
         missing = _query(
             workspace,
             f"SELECT COUNT(*) FROM associations a LEFT JOIN {table} t ON t.id = a.object_id "
@@ -399,6 +398,51 @@ def test_associated_records_exist(workspace: tuple[Path, DemoSummary]) -> None:
             f"WHERE a.object_type = '{object_type}' AND a.object_id = t.id)",
         )
         assert orphans == [(0,)], object_type
+
+
+def test_orders_payment_links_feedback_and_custom_records(
+    workspace: tuple[Path, DemoSummary],
+) -> None:
+    per_object = dict(
+        _query(
+            workspace,
+            "SELECT object_type, COUNT(DISTINCT subscription_id) FROM associations"
+            " WHERE object_type IN ('order', 'payment_link', 'feedback_submission',"
+            " 'custom_record') GROUP BY object_type",
+        )
+    )
+    assert 0.08 * COUNT < per_object["order"] < 0.16 * COUNT
+    assert 0.06 * COUNT < per_object["payment_link"] < 0.14 * COUNT
+    assert 0.03 * COUNT < per_object["feedback_submission"] < 0.09 * COUNT
+    assert 0.02 * COUNT < per_object["custom_record"] < 0.08 * COUNT
+    # an order per checkout, paid unless never charged (scheduled); links are shared
+    orders = _query(
+        workspace,
+        "SELECT o.status, s.hs_status, o.amount, o.currency, s.hs_currency_code FROM orders o"
+        " JOIN associations a ON a.object_type = 'order' AND a.object_id = o.id"
+        " JOIN subscriptions s ON s.hs_object_id = a.subscription_id",
+    )
+    for status, sub_status, amount, currency, sub_currency in orders:
+        assert status == ("open" if sub_status == "scheduled" else "paid")
+        assert currency == sub_currency and amount > 0
+    shared = _query(
+        workspace,
+        "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM associations"
+        " WHERE object_type = 'payment_link' GROUP BY object_id)",
+    )
+    assert shared[0][0] > 1
+    surveys = _query(
+        workspace,
+        "SELECT f.survey, s.hs_status FROM feedback_submissions f JOIN associations a"
+        " ON a.object_type = 'feedback_submission' AND a.object_id = f.id"
+        " JOIN subscriptions s ON s.hs_object_id = a.subscription_id",
+    )
+    for survey, status in surveys:
+        assert (survey == "Cancellation survey") == (status in ("canceled", "expired"))
+    assert _query(workspace, "SELECT DISTINCT object_name FROM custom_records") == [("License",)]
+    assert _query(
+        workspace, f"SELECT COUNT(*) FROM feedback_submissions WHERE created_at >= {TODAY_MS}"
+    ) == [(0,)]
 
 
 def test_contacts_have_1_to_3_emails_and_companies_1_to_2_domains(

@@ -170,7 +170,7 @@ def test_unparseable_pinned_clock_is_a_usage_error(
             '[profiles.default]\nwrkspace = "x.db"\n',
             "profiles.default.wrkspace is not a profile setting",
         ),
-        ('profile = "x"\n', "profile is not a setting (known: active, profiles)"),
+        ('profile = "x"\n', "profile is not a setting (known: active, language, profiles)"),
     ],
 )
 def test_malformed_config_names_the_file_and_the_key(
@@ -183,7 +183,7 @@ def test_malformed_config_names_the_file_and_the_key(
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {path}: {message}\n"
-        "Hint: edit or remove the file; its keys: active, profiles.NAME.workspace\n"
+        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace\n"
     )
     monkeypatch.setenv("SUBCTL_DEBUG", "1")
     debug = invoke("list")

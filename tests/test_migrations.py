@@ -23,11 +23,14 @@ def test_migrate_records_and_is_idempotent(tmp_path: Path) -> None:
         assert migrations.applied(conn) == {m.__name__ for m in migrations.MIGRATIONS}
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database per dialect (more dialects join as fixtures provide their servers)."""
-    assert request.param == "sqlite"
-    return sqlite_url(tmp_path / "w.db")
+    """An empty database per dialect (PostgreSQL: a fresh database on the test server)."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "w.db")
+    from subctl.config import workspace_url
+
+    return workspace_url(request.getfixturevalue("pg_url"))
 
 
 # Type names a dialect reports differently from how it compiles them.
@@ -58,6 +61,50 @@ def test_migrated_schema_matches_the_metadata(database_url: str) -> None:
             assert indexes == {i.name for i in table.indexes}, table.name
         subscriptions = {c["name"] for c in inspector.get_columns("subscriptions")}
         assert subscriptions == {p.column for p in store.properties()}
+    finally:
+        store.close()
+
+
+def test_m007_keeps_the_data_of_an_m006_workspace(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An m006 workspace with records upgrades to m007: every row stays, the new object tables
+    are empty, and their records get ids from the database and associate like the others."""
+    import datetime as dt
+
+    engine = sa.create_engine(database_url)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+        assert migrations.migrate(engine)[-1] == "m006_billing_clock"
+    rows = {
+        "subscriptions": "INSERT INTO subscriptions (hs_object_id, hs_name, hs_status)"
+        " VALUES (7, 'Old', 'active')",
+        "contacts": "INSERT INTO contacts (id, firstname, lastname, created_at)"
+        " VALUES (3, 'Ada', 'Lovelace', 0)",
+        "contact_emails": "INSERT INTO contact_emails VALUES (3, 0, 'ada@example.com')",
+        "associations": "INSERT INTO associations VALUES (7, 'contact', 3, 295)",
+    }
+    with engine.begin() as conn:
+        for sql in rows.values():
+            conn.exec_driver_sql(sql)
+    assert migrations.migrate(engine) == ["m007_export_objects", "m008_segments"]
+    with engine.connect() as conn:
+        for table in rows:
+            assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one() == 1
+        for table in ("orders", "payment_links", "feedback_submissions", "custom_records"):
+            assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one() == 0
+    engine.dispose()
+    store = open_local(database_url).records
+    try:
+        at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        order = store.create_record("order", {"name": "ORD-1", "amount": None,
+                                              "currency": "USD", "status": "paid",
+                                              "created_at": at})  # fmt: skip
+        assert order == 1
+        store.associate(7, "order", order, 515)
+        cells = store.association_cells([7], ["contact", "order"])[7]
+        assert cells["contact"].labels == ("Ada Lovelace (ada@example.com)",)
+        assert (cells["order"].ids, cells["order"].labels) == ((1,), ("ORD-1",))
     finally:
         store.close()
 

@@ -361,7 +361,8 @@ NOT_A_DATE = "is not a date (YYYY-MM-DD, today, or an offset like -60d, +7d, -3m
         ("associations.contact = bob", '"bob" is not a record id at column 24', 3),
         ("associations.contact = -1", '"-1" is not a record id at column 24', 2),
         ("associations.person = 1", 'unknown association "person" at column 1; one of: '
-         "contact, company, deal, line_item, quote, invoice, payment", 19),
+         "contact, company, deal, line_item, quote, invoice, payment, order, payment_link, "
+         "feedback_submission, custom_record", 19),
         ("mrr = abc", '"abc" is not a number at column 7', 3),
         ("mrr = nan", '"nan" is not a number at column 7', 3),
         ("mrr = Infinity", '"Infinity" is not a number at column 7', 8),

@@ -1,6 +1,7 @@
 """The ``associate`` verb: add, replace or remove a subscription's association with a contact,
-company, deal, line item, quote, invoice or payment; create the record on the way; or apply a
-CSV of pairs. Rules live in ``subctl.services.associations``."""
+company, deal, line item, quote, invoice, payment, order, payment link, feedback submission or
+custom object record; create the record on the way; or apply a CSV of pairs. Rules live in
+``subctl.services.associations``."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -105,6 +106,14 @@ def subscription_associate(
     quote: Annotated[str | None, _object_opt("--quote", "quote")] = None,
     invoice: Annotated[str | None, _object_opt("--invoice", "invoice")] = None,
     payment: Annotated[str | None, _object_opt("--payment", "payment")] = None,
+    order: Annotated[str | None, _object_opt("--order", "order")] = None,
+    payment_link: Annotated[str | None, _object_opt("--payment-link", "payment link")] = None,
+    feedback: Annotated[
+        str | None, _object_opt("--feedback-submission", "feedback submission")
+    ] = None,
+    custom_record: Annotated[
+        str | None, _object_opt("--custom-record", "custom object record")
+    ] = None,
     replace: Annotated[
         bool,
         typer.Option("--replace", help="Replace the existing association(s) of that object type."),
@@ -141,13 +150,14 @@ def subscription_associate(
     """Associate a subscription with a contact, company, deal, line item, quote, invoice, …
 
     Association type ids as HubSpot's: contact 295, company 297, deal 299, line item 301,
-    quote 303, invoice 623, payment 393. Adds by default; --replace replaces the existing
-    association of that object type (asking first), --remove removes it: both only on a
-    subscription that can be edited (not canceled or expired, not within 2 days of its next
-    payment). A subscription has at most one contact: adding a second needs --replace.
-    --contact new --create 'name=…,email=…' creates the record first; --from-file applies a
-    CSV of (subscription id, object type, object id). --line-item ID --quantity N --price
-    AMOUNT edits a line item; the next payment amount and MRR follow.
+    quote 303, invoice 623, payment 393, order 515, payment link 478 (feedback submission
+    9001, custom object record 9003: subctl's own, HubSpot defines none). Adds by default;
+    --replace replaces the existing association of that object type (asking first), --remove
+    removes it: both only on a subscription that can be edited (not canceled or expired, not
+    within 2 days of its next payment). A subscription has at most one contact: adding a
+    second needs --replace. --contact new --create 'name=…,email=…' creates the record first;
+    --from-file applies a CSV of (subscription id, object type, object id). --line-item ID
+    --quantity N --price AMOUNT edits a line item; the next payment amount and MRR follow.
 
     Example: subctl associate 7 --contact 17 --replace
     """
@@ -161,7 +171,9 @@ def subscription_associate(
         name: value
         for name, value in (("contact", contact), ("company", company), ("deal", deal),
                             ("line_item", line_item), ("quote", quote), ("invoice", invoice),
-                            ("payment", payment))
+                            ("payment", payment), ("order", order),
+                            ("payment_link", payment_link), ("feedback_submission", feedback),
+                            ("custom_record", custom_record))
         if value is not None
     }  # fmt: skip
     if from_file is not None:
@@ -174,7 +186,7 @@ def subscription_associate(
     if len(given) != 1:
         raise UsageError(
             "give exactly one of --contact, --company, --deal, --line-item, --quote, --invoice, "
-            "--payment"
+            "--payment, --order, --payment-link, --feedback-submission, --custom-record"
         )
     ((name, value),) = given.items()
     obj = svc.object_type(name)

@@ -1,4 +1,5 @@
-"""``config``: read and write the config file (profiles and the active one)."""
+"""``config``: read and write the config file (profiles, the active one, the header
+language)."""
 
 from typing import Annotated
 
@@ -11,7 +12,8 @@ from subctl.export import Column
 from subctl.output import Format
 
 config_app = typer.Typer(
-    help="The config file: which profile is active, and each profile's workspace.\n\n"
+    help="The config file: which profile is active, each profile's workspace, and the\n"
+    "language of export headers.\n\n"
     "Example: subctl config set profiles.team.workspace ~/team.db",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -19,7 +21,11 @@ config_app = typer.Typer(
 
 KeyArg = Annotated[
     str,
-    typer.Argument(metavar="KEY", help="active, or profiles.NAME.workspace.", show_default=False),
+    typer.Argument(
+        metavar="KEY",
+        help="active, language, or profiles.NAME.workspace.",
+        show_default=False,
+    ),
 ]
 COLUMNS = [Column("key", "Key"), Column("value", "Value")]
 
@@ -68,6 +74,8 @@ def config_set(
     """Set one key, writing the config file (atomically, mode 0600).
 
     Example: subctl config set active team
+
+    Example: subctl config set language da
     """
     path = config.set_value(key, value)
     AppContext.from_typer(ctx).out.success(f"Set {key} in {path}")

@@ -1,11 +1,14 @@
-"""Associating subscriptions with contacts, companies, deals, line items, quotes, invoices and
-payments (the article's *Add* / *Replace* / create-new, DOMAIN.md §0 and §6). Pure functions over
-a ``RecordStore``; no typer, no rich.
+"""Associating subscriptions with contacts, companies, deals, line items, quotes, invoices,
+payments, orders, payment links, feedback submissions and custom object records (the article's
+*Add* / *Replace* / create-new, DOMAIN.md §0 and §6). Pure functions over a ``RecordStore``; no
+typer, no rich.
 
 Rules:
 
 - Associations carry HubSpot's type ids (``schema.ASSOCIATION_OBJECTS``: contact 295, company
-  297, deal 299, line item 301, quote 303, invoice 623, payment 393).
+  297, deal 299, line item 301, quote 303, invoice 623, payment 393, order 515, payment link
+  478), and subctl's own for the objects HubSpot defines none for (feedback submission 9001,
+  custom object record 9003).
 - **Add** (the default) keeps existing associations of the object type; adding one that exists
   changes nothing (outcome ``unchanged``). **Replace** removes every other association of that
   object type after adding the new one, so a failure never leaves the subscription with none.
@@ -80,6 +83,15 @@ _ALIASES: dict[str, str] = {
     "quotes": "quote", "0-14": "quote",
     "invoices": "invoice", "0-53": "invoice",
     "payments": "payment", "commerce_payments": "payment", "0-101": "payment",
+    "orders": "order", "0-123": "order",
+    "payment_links": "payment_link", "payment link": "payment_link",
+    "payment links": "payment_link", "payment-link": "payment_link",
+    "feedback_submissions": "feedback_submission", "feedback submission": "feedback_submission",
+    "feedback submissions": "feedback_submission", "feedback-submission": "feedback_submission",
+    "feedback": "feedback_submission", "0-19": "feedback_submission",
+    "custom_records": "custom_record", "custom record": "custom_record",
+    "custom-record": "custom_record", "custom object record": "custom_record",
+    "custom object records": "custom_record",
 }  # fmt: skip
 
 
@@ -286,8 +298,13 @@ RECORD_FIELDS: dict[str, tuple[RecordField, ...]] = {
                    choices=("succeeded", "failed", "processing", "refunded",
                             "partially_refunded")),
                 _f("method", default="card", choices=("card", "ach"))),
+    "order": (_f("name", required=True), _f("amount", "number"), _f("currency"), _f("status")),
+    "payment_link": (_f("name", required=True), _f("url")),
+    "feedback_submission": (_f("survey", required=True),
+                            _f("sentiment", choices=("positive", "neutral", "negative"))),
+    "custom_record": (_f("object", required=True), _f("name", required=True)),
 }  # fmt: skip
-_STORED_NAMES = {"email": "emails", "domain": "domains"}
+_STORED_NAMES = {"email": "emails", "domain": "domains", "object": "object_name"}
 
 
 def record_values(

@@ -70,6 +70,11 @@ resume date) is tomorrow or later, so a fresh workspace has no billing events du
   contacts have 2-4 subscriptions (the same contact and company, currency and payment method);
   85 % of contacts are at a company (1-2 domains, shared by several contacts); 30 % of
   subscriptions have a quote.
+- other records (their own random stream: the rows above do not depend on them): 12 % of
+  subscriptions have the order of their checkout, 10 % were bought through a payment link
+  (one per plan, frequency and currency, shared), 6 % have a feedback submission (a
+  cancellation survey once ended), 5 % have 1-3 licenses (records of the custom object
+  ``License``).
 - outbox: the e-mails the lifecycle verbs and billing write (``services.lifecycle``: same kinds,
   subjects, bodies and links), to the contact's primary e-mail: the cancellation e-mail of every
   canceled subscription (with the refund when there was one) and of every scheduled
@@ -135,6 +140,11 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "payments": (
         "id", "amount", "currency", "status", "method", "kind", "refunds_payment_id", "created_at",
     ),
+    # m007
+    "orders": ("id", "name", "amount", "currency", "status", "created_at"),
+    "payment_links": ("id", "name", "url", "created_at"),
+    "feedback_submissions": ("id", "survey", "sentiment", "created_at"),
+    "custom_records": ("id", "object_name", "name", "created_at"),
     # ids by insertion order (SQLite's rowid, PostgreSQL's identity): later mail continues them
     "outbox": ("subscription_id", "kind", "recipient", "subject", "body", "link", "created_at"),
     "associations": ("subscription_id", "object_type", "object_id", "type_id"),
@@ -418,6 +428,16 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
     t_quote = ASSOCIATION_BY_NAME["quote"].type_id
     t_invoice = ASSOCIATION_BY_NAME["invoice"].type_id
     t_payment = ASSOCIATION_BY_NAME["payment"].type_id
+    t_order = ASSOCIATION_BY_NAME["order"].type_id
+    t_link = ASSOCIATION_BY_NAME["payment_link"].type_id
+    t_feedback = ASSOCIATION_BY_NAME["feedback_submission"].type_id
+    t_custom = ASSOCIATION_BY_NAME["custom_record"].type_id
+    # The objects m007 added draw from a stream of their own: the rows of the other tables
+    # stay those the seed gave before.
+    more = Random(f"{seed}:m007").random
+    link_ids: dict[tuple[str, str, str], int] = {}  # (plan, frequency, currency) -> its link
+    links_ms = now_ms - 2190 * DAY_MS  # before every subscription
+    order_id = feedback_id = custom_id = 0
 
     n_companies = n_contacts = 0
     line_id = quote_id = invoice_id = payment_id = 0
@@ -446,6 +466,10 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
         payments = out.rows["payments"]
         outbox = out.rows["outbox"]
         assoc = out.rows["associations"]
+        orders = out.rows["orders"]
+        payment_links = out.rows["payment_links"]
+        feedback = out.rows["feedback_submissions"]
+        customs = out.rows["custom_records"]
 
         for sid in range(start + 1, out.done + 1):
             status = statuses[bisect_right(status_cuts, rand())]
@@ -648,6 +672,38 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                 quote_status = quote_statuses[int(rand() * 3)]
                 quotes.append((quote_id, f"{account} – {plan} plan quote", quote_status, quote_ms))
                 assoc.append((sid, "quote", quote_id, t_quote))
+
+            # -- bought at checkout (an order), through a payment link, feedback, licenses
+            r = more()
+            if r < 0.12:  # a checkout's order (paid, or open while never charged)
+                order_id += 1
+                orders.append((order_id, f"ORD-{order_id:07d}", amount, currency,
+                               "paid" if cycles else "open", created_ms))  # fmt: skip
+                assoc.append((sid, "order", order_id, t_order))
+            if r >= 0.9:  # one link per plan, frequency and currency, shared
+                key = (plan, freq.value, currency)
+                link_id = link_ids.get(key)
+                if link_id is None:
+                    link_id = link_ids[key] = len(link_ids) + 1
+                    slug = f"{plan}-{freq.value}-{currency}".lower()
+                    payment_links.append((link_id, f"{plan} plan {freq.word} ({currency})",
+                                          f"https://pay.example.com/{slug}", links_ms))  # fmt: skip
+                assoc.append((sid, "payment_link", link_id, t_link))
+            r = more()
+            if r < 0.06:  # an answered survey: cancellation survey once ended
+                feedback_id += 1
+                survey = "Cancellation survey" if status in ("canceled", "expired") else (
+                    "NPS survey" if r < 0.04 else "Customer satisfaction survey"
+                )  # fmt: skip
+                sentiment = ("positive", "neutral", "negative")[int(more() * 3)]
+                answered = created_ms + int(more() * (now_ms - created_ms))
+                feedback.append((feedback_id, survey, sentiment, answered))
+                assoc.append((sid, "feedback_submission", feedback_id, t_feedback))
+            elif r > 0.95:  # licenses (a custom object) of a plan with seats, 1-3 of them
+                for _ in range(1 + int(more() * min(seats, 3))):
+                    custom_id += 1
+                    customs.append((custom_id, "License", f"LIC-{custom_id:06d}", created_ms))
+                    assoc.append((sid, "custom_record", custom_id, t_custom))
 
             # -- payments (oldest first: the latest 1-3 cycles) and their invoices
             last_event_ms = created_ms

@@ -36,11 +36,23 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class AssociatedRecord:
-    object_type: str  # contact, company, deal, line_item, quote, invoice, payment
+    object_type: str  # schema.ASSOCIATION_OBJECTS: contact, company, deal, line_item, ...
     id: int
     type_id: int
     label: str  # the record's display name: "Name (email)", company name, deal name, ...
     details: tuple[str, ...] = ()  # every email of a contact, every domain of a company
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationCell:
+    """A subscription's associated records of one object type, as an export's association
+    columns show them (``RecordStore.association_cells``): their ids and display labels
+    (``subctl.labels``), ordered by id, at most the cap of them; ``count``: how many there are
+    in all (more than ``len(ids)`` when the cap cut them)."""
+
+    ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +353,24 @@ class RecordStore(Protocol):
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
         """The subscription's associated records (of one object type), with type ids and labels;
         ``NotFound`` for an unknown subscription."""
+        ...
+
+    def association_cells(
+        self,
+        sub_ids: Sequence[int],
+        objects: Sequence[str],
+        *,
+        cap: int | None = 1000,
+        all_emails: bool = False,
+        all_domains: bool = False,
+    ) -> dict[int, dict[str, AssociationCell]]:
+        """Per subscription, per object name (``schema.ASSOCIATION_BY_NAME``): its associated
+        records, ordered by id, at most ``cap`` of them (None: all), with ``count`` the number
+        before the cap; an empty cell where there are none (and for ids of no subscription).
+        Labels: ``subctl.labels`` (``all_emails``: a contact's every e-mail, ``all_domains``: a
+        company's every domain). A store reads each object type for a chunk of subscriptions
+        at once (never one request per subscription). An unknown object name or a ``cap``
+        below 1: ``InputError`` (input ``associations``, ``cap``)."""
         ...
 
     def line_items(self, sub_id: int) -> list[LineItem]:

@@ -10,9 +10,10 @@ workspace by a month is a few statements per day, not a Python loop per renewal:
   subscriptions. The next due date of each distinct (cycle day, frequency, start date) is
   computed in Python (``billing.next_period_end``, calendar-correct) into a temporary table
   the statements join.
+- **retries** of failed card payments that succeed: the same, paying the cycle that failed.
 - **settlements** of bank payments that succeed: the same, without a new payment.
 
-Every other event (a declined card, a retry, a failed settlement, a cancellation at the period's
+Every other event (a declined card or retry, a failed settlement, a cancellation at the period's
 end, an expiry, a resume, a subscription that cannot be charged) is read with its stored values
 and handed to ``decide``, whose ``ops.Bill`` operations are written like any operation
 (``records.write_ops``) with their billing events. A day is one transaction that holds the write
@@ -33,7 +34,7 @@ from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storag
 from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
-from subctl.store.sql.records import BUYER_EMAILS, _charges, _reader, write_ops
+from subctl.store.sql.records import BUYER_EMAILS, _charges, _history_text, _reader, write_ops
 
 if TYPE_CHECKING:
     from subctl.store.sql.records import SqlRecordStore
@@ -81,7 +82,6 @@ def _subscriptions(kind: str, sqlite: bool) -> str:
 _PROCESSING = "payments p INDEXED BY ix_payments_processing"
 
 
-_PER_ROW_KINDS = ("resume", "cancellation", "retry")
 _TERM_REACHED = (
     "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
     " COALESCE(s.hs_number_of_completed_payments, 0) >= s.hs_recurring_billing_number_of_payments)"
@@ -211,7 +211,7 @@ class SqlBilling:
                 done += run.per_row("resume")
                 done += run.settlements()
                 done += run.per_row("cancellation")
-                done += run.per_row("retry")
+                done += run.retries()
                 done += run.charges("start")
                 done += run.charges("renewal")
                 if not done:
@@ -329,11 +329,11 @@ class _Day:
         declines, declines_params = self._declines_first_attempt()
         chargeable = (
             "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
-            f" AND s.hs_recurring_billing_frequency IN ({_FREQUENCIES})"
+            f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
             f" AND NOT {_TERM_REACHED} AND NOT {declines}"
         )
         params = [self.at, *declines_params]
-        done = self._bulk_charges(kind, column, f"{base} AND {chargeable}", params)
+        done = self._bulk_charges(kind, column, column, f"{base} AND {chargeable}", params)
         # The rest: declined cards, expiries, subscriptions that cannot be charged.
         dues = [
             Due(kind="expiry" if term else kind, at=_day(int(cycle)), subscription=sub)
@@ -343,12 +343,41 @@ class _Day:
         ]
         return done + self._write(dues)
 
-    def _bulk_charges(self, kind: str, column: str, where: str, params: list[Any]) -> int:
+    def retries(self) -> int:
+        """Retries of failed card payments: those that succeed (or start processing) set-based
+        like charges (the cycle paid is the one that failed, ``hs_next_payment_due_date``); the
+        declined ones, and any that cannot be charged, through ``decide``."""
+        column, condition, _index = _FOUND_BY["retry"]
+        base = f"{condition} AND {column} <= {self.mark}"
+        # A retry is a later attempt: only the cards that always decline decline it.
+        declines, declines_params = self._ends_with(self.rules.declines)
+        chargeable = (
+            "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
+            " AND s.hs_next_payment_due_date IS NOT NULL"
+            f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
+            f" AND NOT (NOT {_BANK} AND {declines})"
+        )
+        params = [self.at, *declines_params]
+        cycle = "s.hs_next_payment_due_date"
+        done = self._bulk_charges("retry", column, cycle, f"{base} AND {chargeable}", params)
+        dues = [
+            Due(kind="retry", at=_day(int(day)), subscription=sub)
+            for sub, day, _flag in self._subscriptions(
+                "retry", f"{base} AND NOT ({chargeable})", params, "1 = 0"
+            )
+        ]
+        return done + self._write(dues)
+
+    def _bulk_charges(
+        self, kind: str, column: str, cycle: str, where: str, params: list[Any]
+    ) -> int:
+        """Successful charges of the subscriptions ``where`` finds: ``column``, the day of the
+        event; ``cycle``, the due date of the cycle paid (the event's day, except for retries)."""
         cur, m = self.cursor, self.mark
         # The next due date of each distinct (cycle day, frequency, billing day, due date):
         # a few hundred at most, whatever the number of subscriptions.
         cur.execute(
-            f"SELECT DISTINCT {column}, s.hs_recurring_billing_frequency, {self._billing_day('s')},"
+            f"SELECT DISTINCT {cycle}, s.hs_recurring_billing_frequency, {self._billing_day('s')},"
             " s.hs_next_payment_due_date"
             f" FROM {_subscriptions(kind, self.sqlite)} WHERE {where}",
             params,
@@ -367,12 +396,12 @@ class _Day:
         )
         cur.execute("DELETE FROM _billing_next")
         rows = []
-        for cycle, frequency, billing_day, old_due in combos:
+        for day, frequency, billing_day, old_due in combos:
             try:
-                nxt = next_period_end(_day(int(cycle)), str(frequency or ""), billing_day or None)
+                nxt = next_period_end(_day(int(day)), str(frequency or ""), billing_day or None)
             except ValueError:
                 continue  # an unknown frequency: handed to ``decide`` (cannot be charged)
-            rows.append((int(cycle), frequency, int(billing_day),
+            rows.append((int(day), frequency, int(billing_day),
                          -1 if old_due is None else int(old_due), _ms(nxt),
                          None if old_due is None else _day(int(old_due)).isoformat(),
                          nxt.isoformat()))  # fmt: skip
@@ -380,7 +409,7 @@ class _Day:
             return 0
         cur.executemany(f"INSERT INTO _billing_next VALUES ({', '.join([m] * 7)})", rows)
         join = (
-            f"JOIN _billing_next n ON n.cycle = {column}"
+            f"JOIN _billing_next n ON n.cycle = {cycle}"
             " AND n.frequency = s.hs_recurring_billing_frequency"
             f" AND n.billing_day = {self._billing_day('s')}"
             " AND n.due_key = COALESCE(s.hs_next_payment_due_date, -1)"
@@ -420,8 +449,12 @@ class _Day:
             f" FROM billing_events e JOIN payments p ON p.billing_event_id = e.id WHERE {new}",
             (before,),
         )
-        self._charge_history(kind, new, before)
-        status = "hs_status = 'active', " if kind == "start" else ""
+        self._charge_history(kind, cycle, new, before)
+        status = {
+            "start": "hs_status = 'active', ",
+            "retry": "hs_status = 'active', hs_next_payment_retry_date = NULL,"
+            " hs_payment_retry_count = NULL, ",
+        }.get(kind, "")
         # Counted once succeeded: a bank payment's counters wait for its settlement.
         done_payments = (
             "CASE WHEN e.outcome = 'succeeded' THEN COALESCE(hs_number_of_completed_payments, 0)"
@@ -440,7 +473,7 @@ class _Day:
             " hs_lastmodifieddate = e.at"
             " FROM billing_events e, _billing_next n"
             f" WHERE {new} AND subscriptions.hs_object_id = e.subscription_id"
-            f" AND n.cycle = subscriptions.{column[2:]}"
+            f" AND n.cycle = subscriptions.{cycle[2:]}"
             " AND n.frequency = subscriptions.hs_recurring_billing_frequency"
             f" AND n.billing_day = {self._billing_day('subscriptions')}"
             " AND n.due_key = COALESCE(subscriptions.hs_next_payment_due_date, -1)",
@@ -448,10 +481,10 @@ class _Day:
         )
         return done
 
-    def _charge_history(self, kind: str, new: str, before: int) -> None:
+    def _charge_history(self, kind: str, cycle: str, new: str, before: int) -> None:
         """History of a set-based charge, from the values it replaces (before the UPDATE)."""
         cur, m = self.cursor, self.mark
-        column = _FOUND_BY[kind][0][2:]
+        column = cycle[2:]
         history = (
             "INSERT INTO property_history (subscription_id, property, old_value, new_value,"
             " changed_at, source)"
@@ -466,7 +499,7 @@ class _Day:
             f" WHERE {new} AND (n.old_text IS NULL OR n.old_text <> n.new_text) ORDER BY e.id",
             (before,),
         )
-        if kind == "start":
+        if kind in ("start", "retry"):
             cur.execute(
                 f"{history} SELECT e.subscription_id, 'hs_status', e.old_status, 'active', e.at,"
                 f" 'billing' {src} WHERE {new} ORDER BY e.id",
@@ -495,6 +528,19 @@ class _Day:
                   "billing")
                  for sid, old, amount, at in changed],
             )  # fmt: skip
+        if kind == "retry":  # the retry that was pending is no more
+            for name in ("hs_next_payment_retry_date", "hs_payment_retry_count"):
+                read, text = _reader(_property(name, self.records)), _history_text()
+                cur.execute(
+                    f"SELECT e.subscription_id, s.{name}, e.at {src} WHERE {new}"
+                    f" AND s.{name} IS NOT NULL ORDER BY e.id",
+                    (before,),
+                )
+                cur.executemany(
+                    f"{history} VALUES ({', '.join([m] * 6)})",
+                    [(sid, name, text(read(old)), None, at, "billing")
+                     for sid, old, at in cur.fetchall()],
+                )  # fmt: skip
 
     # -- settlements of bank payments ---------------------------------------------------------
 

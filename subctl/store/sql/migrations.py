@@ -383,10 +383,55 @@ def m006_billing_clock(conn: sa.Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def m007_export_objects(conn: sa.Connection) -> None:
+    """The associated objects an export lists that the workspace lacked (DOMAIN.md §0
+    Export): orders, payment links, feedback submissions and the records of custom objects
+    (one table, each record naming its custom object). Ids come from the database, as m005
+    made them for the other record tables (SQLite: ``INTEGER PRIMARY KEY``, the rowid;
+    PostgreSQL: BIGSERIAL)."""
+    meta = sa.MetaData()
+    text, ms = sa.Text, sa.BigInteger  # ms: epoch milliseconds
+    sa.Table(
+        "orders",
+        meta,
+        sa.Column("id", ID_TYPE, primary_key=True),
+        sa.Column("name", text, nullable=False),
+        sa.Column("amount", sa.Float(precision=53)),
+        sa.Column("currency", text),
+        sa.Column("status", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "payment_links",
+        meta,
+        sa.Column("id", ID_TYPE, primary_key=True),
+        sa.Column("name", text, nullable=False),
+        sa.Column("url", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "feedback_submissions",
+        meta,
+        sa.Column("id", ID_TYPE, primary_key=True),
+        sa.Column("survey", text, nullable=False),
+        sa.Column("sentiment", text),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    sa.Table(
+        "custom_records",
+        meta,
+        sa.Column("id", ID_TYPE, primary_key=True),
+        sa.Column("object_name", text, nullable=False),
+        sa.Column("name", text, nullable=False),
+        sa.Column("created_at", ms, nullable=False),
+    )
+    meta.create_all(conn)
+
+
 def m008_segments(conn: sa.Connection) -> None:
     """Segments (``subctl segment``): their definitions, the stored membership of snapshot and
     manual segments, the membership at the last refresh, and every refresh with who entered
-    and left at it. (m007 is written in parallel; it comes before this one in ``MIGRATIONS``.)"""
+    and left at it."""
     meta = sa.MetaData()
     bigint, text = sa.BigInteger, sa.Text
     sa.Table(
@@ -449,6 +494,7 @@ MIGRATIONS: list[Migration] = [
     m004_billing_details,
     m005_constraints,
     m006_billing_clock,
+    m007_export_objects,
     m008_segments,
 ]
 

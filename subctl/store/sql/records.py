@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from subctl import codec, labels
-from subctl.errors import Conflict, NotFound, UsageError
+from subctl.errors import Conflict, InputError, NotFound, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -33,6 +33,7 @@ from subctl.schema import (
 from subctl.store.base import (
     LOCAL,
     AssociatedRecord,
+    AssociationCell,
     Capabilities,
     Change,
     Charge,
@@ -404,6 +405,49 @@ class SqlRecordStore:
                 )
         return found
 
+    def association_cells(
+        self,
+        sub_ids: Sequence[int],
+        objects: Sequence[str],
+        *,
+        cap: int | None = 1000,
+        all_emails: bool = False,
+        all_domains: bool = False,
+    ) -> dict[int, dict[str, AssociationCell]]:
+        """See ``RecordStore.association_cells``: one query per object type and chunk of
+        ``ID_CHUNK`` subscriptions (``_cells_sql``), bound parameters only; the primary key of
+        ``associations`` (subscription, object type, object id) finds and orders the rows."""
+        names = list(dict.fromkeys(objects))
+        unknown = [n for n in names if n not in ASSOCIATION_BY_NAME]
+        if unknown:
+            raise InputError(
+                "associations",
+                f'unknown object "{unknown[0]}"; one of: {", ".join(ASSOCIATION_BY_NAME)}',
+            )
+        if cap is not None and cap < 1:
+            raise InputError("cap", f"{cap} is not a positive whole number")
+        ids = list(dict.fromkeys(int(i) for i in sub_ids))
+        found: dict[int, dict[str, tuple[list[int], list[str], int]]] = {i: {} for i in ids}
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            for name in names:
+                details = (name == "contact" and all_emails) or (name == "company" and all_domains)
+                for part in chunks(ids):
+                    sql = _cells_sql(name, mark, ", ".join([mark] * len(part)),
+                                     capped=cap is not None, details=details)  # fmt: skip
+                    cursor.execute(sql, [name, *part, *(() if cap is None else (cap,))])
+                    _fill_cells(found, name, cursor.fetchall(), details)
+        empty = AssociationCell((), (), 0)
+        out: dict[int, dict[str, AssociationCell]] = {}
+        for sid, by_name in found.items():
+            cells = out[sid] = {}
+            for name in names:
+                got = by_name.get(name)
+                cells[name] = empty if got is None else AssociationCell(
+                    tuple(got[0]), tuple(got[1]), got[2]
+                )  # fmt: skip
+        return out
+
     def line_items(self, sub_id: int) -> list[LineItem]:
         mark = self.db.mark
         with self.db.reading() as cursor:
@@ -511,6 +555,57 @@ class SqlRecordStore:
         return new_id
 
 
+def _fill_cells(
+    found: dict[int, dict[str, tuple[list[int], list[str], int]]],
+    name: str,
+    rows: Sequence[Sequence[Any]],
+    details: bool,
+) -> None:
+    """Add the rows of ``_cells_sql`` to ``found`` (subscription -> object name -> ids,
+    labels, count). With ``details``, a contact's (company's) rows follow one another, one per
+    e-mail (domain)."""
+    if name in _DETAILED:
+        contact = name == "contact"
+        # (subscription, object) -> record id (None: dangling), names, details, count
+        records: dict[tuple[int, int], tuple[Any, tuple[Any, ...], list[str], int]] = {}
+        for row in rows:
+            sid, oid, count, rid = int(row[0]), int(row[1]), int(row[2]), row[3]
+            *shown, detail = row[4:]
+            got = records.get((sid, oid))
+            if got is None:
+                got = records[(sid, oid)] = (rid, tuple(shown), [], count)
+            if detail is not None:
+                got[2].append(detail)
+        for (sid, oid), (rid, names, extra, count) in records.items():
+            if rid is None:
+                label = str(oid)
+            elif contact:
+                label = labels.contact_label(oid, names[0], names[1], extra, all_emails=details)
+            else:
+                label = labels.company_label(names[0], extra, all_domains=details)
+            _add_cell(found, sid, name, oid, label, count)
+        return
+    label_of = _LABELS[name][2]
+    for row in rows:
+        sid, oid, count, rid = int(row[0]), int(row[1]), int(row[2]), row[3]
+        _add_cell(found, sid, name, oid, str(oid) if rid is None else label_of(*row[4:]), count)
+
+
+def _add_cell(
+    found: dict[int, dict[str, tuple[list[int], list[str], int]]],
+    sid: int,
+    name: str,
+    oid: int,
+    label: str,
+    count: int,
+) -> None:
+    cell = found[sid].get(name)
+    if cell is None:
+        cell = found[sid][name] = ([], [], count)
+    cell[0].append(oid)
+    cell[1].append(label)
+
+
 def _links(
     cursor: Any, mark: str, sub_id: int, object_type: str | None = None
 ) -> dict[str, dict[int, int]]:
@@ -553,10 +648,29 @@ def _payments(cursor: Any, mark: str, ids: Sequence[int]) -> list[Payment]:
     ]
 
 
-_NAMED = {
-    "deal": ("deals", "name"),
-    "quote": ("quotes", "title"),
-    "invoice": ("invoices", "number"),
+def _text(value: str) -> str:
+    return value
+
+
+# The label of a record of each object type but contacts and companies (whose labels need their
+# e-mails and domains): its table, the columns the label is made of, and ``subctl.labels``'
+# function of them, in that order.
+_LABELS: dict[str, tuple[str, tuple[str, ...], Callable[..., str]]] = {
+    "deal": ("deals", ("name",), _text),
+    "line_item": ("line_items", ("name", "quantity"), labels.line_item_label),
+    "quote": ("quotes", ("title",), _text),
+    "invoice": ("invoices", ("number",), _text),
+    "payment": ("payments", ("amount", "currency", "status", "method"), labels.payment_label),
+    "order": ("orders", ("name",), _text),
+    "payment_link": ("payment_links", ("name",), _text),
+    "feedback_submission": ("feedback_submissions", ("survey", "sentiment"),
+                            labels.feedback_label),
+    "custom_record": ("custom_records", ("name", "object_name"), labels.custom_record_label),
+}  # fmt: skip
+# Contacts and companies: the table, the table of e-mails / domains and its columns.
+_DETAILED = {
+    "contact": ("contacts", "contact_emails", "contact_id", "email"),
+    "company": ("companies", "company_domains", "company_id", "domain"),
 }
 
 
@@ -565,53 +679,79 @@ def _labels(
 ) -> dict[int, tuple[str, tuple[str, ...]]]:
     """Display labels (``subctl.labels``) and every email / domain of associated records."""
     marks = _in(mark, ids)
-    if object_type == "contact":
-        emails: dict[int, list[str]] = {}
+    if object_type in _DETAILED:
+        table, detail_table, key, column = _DETAILED[object_type]
+        details: dict[int, list[str]] = {}
         cursor.execute(
-            f"SELECT contact_id, email FROM contact_emails WHERE contact_id IN {marks}"
-            " ORDER BY contact_id, position",
+            f"SELECT {key}, {column} FROM {detail_table} WHERE {key} IN {marks}"
+            f" ORDER BY {key}, position",
             ids,
         )
-        for contact_id, email in cursor.fetchall():
-            emails.setdefault(int(contact_id), []).append(email)
-        cursor.execute(f"SELECT id, firstname, lastname FROM contacts WHERE id IN {marks}", ids)
-        out = {}
-        for cid, first, last in cursor.fetchall():
-            mails = tuple(emails.get(int(cid), ()))
-            out[int(cid)] = (labels.contact_label(int(cid), first, last, mails), mails)
-        return out
-    if object_type == "company":
-        domains: dict[int, list[str]] = {}
-        cursor.execute(
-            f"SELECT company_id, domain FROM company_domains WHERE company_id IN {marks}"
-            " ORDER BY company_id, position",
-            ids,
+        for record_id, value in cursor.fetchall():
+            details.setdefault(int(record_id), []).append(value)
+        if object_type == "contact":
+            cursor.execute(f"SELECT id, firstname, lastname FROM {table} WHERE id IN {marks}", ids)
+            out = {}
+            for cid, first, last in cursor.fetchall():
+                mails = tuple(details.get(int(cid), ()))
+                out[int(cid)] = (labels.contact_label(int(cid), first, last, mails), mails)
+            return out
+        cursor.execute(f"SELECT id, name FROM {table} WHERE id IN {marks}", ids)
+        return {
+            int(cid): (labels.company_label(name), tuple(details.get(int(cid), ())))
+            for cid, name in cursor.fetchall()
+        }
+    spec = _LABELS.get(object_type)
+    if spec is None:
+        return {}  # an object type only a damaged file holds: shown by id
+    table, columns, label = spec
+    cursor.execute(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN {marks}", ids)
+    return {int(row[0]): (label(*row[1:]), ()) for row in cursor.fetchall()}
+
+
+# The associations of one object type of a chunk of subscriptions, each numbered within its
+# subscription by object id (``rn``) and counted (``n``): the window functions give the cap and
+# the count in the one query (SQLite >= 3.25, PostgreSQL). ``{ids}``: the id list.
+_NUMBERED_LINKS = (
+    "SELECT subscription_id, object_id,"
+    " ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY object_id) AS rn,"
+    " COUNT(*) OVER (PARTITION BY subscription_id) AS n"
+    " FROM associations WHERE object_type = {mark} AND subscription_id IN ({ids})"
+)
+
+
+def _cells_sql(object_type: str, mark: str, ids: str, *, capped: bool, details: bool) -> str:
+    """The query of ``association_cells`` for one object type: rows of subscription id, object
+    id, count, the record's id (NULL: a dangling association) and its label's columns;
+    ``details``: a contact's (company's) every e-mail (domain), one row each, else the first
+    as one column."""
+    links = _NUMBERED_LINKS.format(mark=mark, ids=ids)
+    where = f" WHERE x.rn <= {mark}" if capped else ""
+    order = " ORDER BY x.subscription_id, x.object_id"
+    if object_type in _DETAILED:
+        table, detail_table, key, column = _DETAILED[object_type]
+        names = "r.firstname, r.lastname" if object_type == "contact" else "r.name"
+        head = f"SELECT x.subscription_id, x.object_id, x.n, r.id, {names}"
+        if details:
+            return (
+                f"{head}, d.{column} FROM ({links}) x"
+                f" LEFT JOIN {table} r ON r.id = x.object_id"
+                f" LEFT JOIN {detail_table} d ON d.{key} = x.object_id"
+                f"{where}{order}, d.position"
+            )
+        first = (
+            f"(SELECT d.{column} FROM {detail_table} d WHERE d.{key} = x.object_id"
+            " ORDER BY d.position LIMIT 1)"
         )
-        for company_id, domain in cursor.fetchall():
-            domains.setdefault(int(company_id), []).append(domain)
-        cursor.execute(f"SELECT id, name FROM companies WHERE id IN {marks}", ids)
-        return {
-            int(cid): (name, tuple(domains.get(int(cid), ()))) for cid, name in cursor.fetchall()
-        }
-    if object_type == "line_item":
-        cursor.execute(f"SELECT id, name, quantity FROM line_items WHERE id IN {marks}", ids)
-        return {
-            int(i): (labels.line_item_label(name, qty), ()) for i, name, qty in cursor.fetchall()
-        }
-    if object_type == "payment":
-        cursor.execute(
-            f"SELECT id, amount, currency, status, method FROM payments WHERE id IN {marks}", ids
+        return f"{head}, {first} FROM ({links}) x LEFT JOIN {table} r ON r.id = x.object_id" + (
+            where + order
         )
-        return {
-            int(pid): (labels.payment_label(amount, currency, status, method), ())
-            for pid, amount, currency, status, method in cursor.fetchall()
-        }
-    named = _NAMED.get(object_type)
-    if named is not None:
-        table, column = named
-        cursor.execute(f"SELECT id, {column} FROM {table} WHERE id IN {marks}", ids)
-        return {int(i): (text, ()) for i, text in cursor.fetchall()}
-    return {}  # an object type only a damaged file holds: shown by id
+    table, columns, _label = _LABELS[object_type]
+    shown = ", ".join(f"r.{c}" for c in columns)
+    return (
+        f"SELECT x.subscription_id, x.object_id, x.n, r.id, {shown} FROM ({links}) x"
+        f" LEFT JOIN {table} r ON r.id = x.object_id{where}{order}"
+    )
 
 
 def _reader(prop: Property) -> Callable[[Any], Any]:

@@ -35,6 +35,7 @@ MIGRATIONS = (
     "m004_billing_details",
     "m005_constraints",
     "m006_billing_clock",
+    "m007_export_objects",
     "m008_segments",
 )
 
@@ -203,6 +204,27 @@ TABLES: tuple[Table, ...] = (
          Index("ux_payments_billing_event", ("billing_event_id",), unique=True),
          Index("ix_payments_processing", ("created_at",), where="status = 'processing'")),
     ),
+    # m007: the other objects an export's association columns list (DOMAIN.md §0 Export).
+    Table(
+        "orders",
+        (C("id", "id", primary_key=True), _required("name", "text"), C("amount", "float"),
+         C("currency", "text"), C("status", "text"), _required("created_at", "ms")),
+    ),
+    Table(
+        "payment_links",
+        (C("id", "id", primary_key=True), _required("name", "text"), C("url", "text"),
+         _required("created_at", "ms")),
+    ),
+    Table(
+        "feedback_submissions",
+        (C("id", "id", primary_key=True), _required("survey", "text"), C("sentiment", "text"),
+         _required("created_at", "ms")),
+    ),
+    Table(  # the records of every custom object; ``object_name``: the custom object's
+        "custom_records",
+        (C("id", "id", primary_key=True), _required("object_name", "text"),
+         _required("name", "text"), _required("created_at", "ms")),
+    ),
     Table(
         "associations",
         (C("subscription_id", "bigint", primary_key=True,
@@ -329,6 +351,10 @@ OBJECT_TABLE_NAMES = {
     "quote": "quotes",
     "invoice": "invoices",
     "payment": "payments",
+    "order": "orders",
+    "payment_link": "payment_links",
+    "feedback_submission": "feedback_submissions",
+    "custom_record": "custom_records",
 }
 
 # -- the SQLAlchemy Core metadata, built from the description on first use ------------------
@@ -411,6 +437,10 @@ if TYPE_CHECKING:
     quotes: sa.Table
     invoices: sa.Table
     payments: sa.Table
+    orders: sa.Table
+    payment_links: sa.Table
+    feedback_submissions: sa.Table
+    custom_records: sa.Table
     associations: sa.Table
     property_history: sa.Table
     billing_events: sa.Table
