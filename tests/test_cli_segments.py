@@ -309,3 +309,28 @@ def test_format_ids_refuses_one_document(clocked: Invoke) -> None:
     result = clocked("view 1 --format ids")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --format ids lists the ids of rows")
+
+
+@pytest.mark.parametrize(
+    "verb",
+    ["list", "cancel", "pause", "resume", "delete", "update", "associate", "send-update-link"],
+)
+def test_every_selecting_verb_takes_segment(invoke: Invoke, verb: str) -> None:
+    result = invoke(f"{verb} --help")
+    assert result.exit_code == 0
+    assert "--segment NAME" in result.stdout
+
+
+def test_associate_every_member_of_a_segment(clocked: Invoke) -> None:
+    ok(clocked, "segment create few --manual 1 2")
+    out = ok(clocked, "associate --segment few --company 5 --format csv")
+    assert [line.split(",")[:6] for line in out.splitlines()] == [
+        ["line", "subscription_id", "object_type", "object_id", "associationTypeId", "outcome"],
+        ["1", "1", "company", "5", "297", "added"],
+        ["2", "2", "company", "5", "297", "added"],
+    ]
+    for sid in (1, 2):
+        companies = doc(clocked, f"view {sid} --format json")["associations"]["company"]
+        assert 5 in [c["id"] for c in companies]
+    result = clocked("associate --segment few")
+    assert result.exit_code == 2
