@@ -98,7 +98,7 @@ def subscription_list(
         segment=segment,
         sort=sort,
         limit=effective_limit(limit, all_, terminal=app.out.is_tty),
-        fields=fields,
+        fields=fields or ("id" if fmt is Format.IDS else None),  # ids only: fetch only ids
         show_sensitive=show_sensitive,
     )
     listing = svc.build_listing(records, app.workspace(), request, app.today(), app.clock())
