@@ -155,6 +155,7 @@ def test_segment_combines_with_where_and_unknown_is_not_found(clocked: Invoke) -
 # -- snapshot vs dynamic, and diff across the clock ------------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_snapshot_freezes_dynamic_rolls_and_diff_tells_who_moved(clocked: Invoke) -> None:
     ok(clocked, f"segment create due --where '{DUE}'")
     ok(clocked, f"segment create due-frozen --snapshot --where '{DUE}'")
@@ -225,6 +226,7 @@ def test_diff_table_and_csv(clocked: Invoke) -> None:
 # -- manual segments, ids through pipes --------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_manual_segment_from_ids_on_stdin(clocked: Invoke) -> None:
     ok(clocked, f"segment create reengage --where '{REENGAGE}'")
     ids = ok(clocked, "segment members reengage --sort id --format ids")
