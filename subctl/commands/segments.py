@@ -122,7 +122,8 @@ def segment_create(
     dates against the workspace clock), --snapshot (the members matched now, frozen) or
     --manual (the IDs given).
 
-    Example: subctl segment create upsell --where 'subscription_tier = basic and status = active'
+    Example: subctl segment create reengage
+        --where 'status in (canceled, expired) and canceled_at > -60d'
     """
     from subctl.services import segments as svc
 
@@ -359,7 +360,7 @@ def segment_diff(
     """Who entered and who left the segment since its last refresh (or --since DATE): what a
     workflow triggers on. Refresh afterwards to start the next period.
 
-    Example: subctl segment diff payment-due --format json && subctl segment refresh payment-due
+    Example: subctl segment diff payment-due --format json
     """
     from subctl.services import segments as svc
 
