@@ -50,10 +50,14 @@ NEXT_DUE = (
 )
 
 
+def until_ms(now_iso: str, days: int) -> int:
+    """The day ``days`` after ``now_iso``, 00:00 UTC, in epoch ms (``:until`` of ``DUE``)."""
+    until = (dt.datetime.fromisoformat(now_iso) + dt.timedelta(days=days)).date()
+    return (until - dt.date(1970, 1, 1)).days * DAY_MS
+
+
 def main(db: str, now_iso: str, days: str) -> None:
-    now = dt.datetime.fromisoformat(now_iso)
-    until = (now + dt.timedelta(days=int(days))).date()
-    until_ms = (until - dt.date(1970, 1, 1)).days * DAY_MS
+    until = until_ms(now_iso, int(days))
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -62,12 +66,12 @@ def main(db: str, now_iso: str, days: str) -> None:
         "INSERT INTO payments (amount, currency, status, method, kind, created_at)"
         f" SELECT hs_next_payment_amount, hs_currency_code, 'succeeded', 'card', 'payment',"
         f" {CYCLE} FROM subscriptions WHERE {DUE}",
-        {"until": until_ms},
+        {"until": until},
     ).rowcount
     renewed = conn.execute(
         f"UPDATE subscriptions SET hs_next_payment_due_date = {NEXT_DUE},"
         " hs_status = 'active' WHERE " + DUE,
-        {"until": until_ms},
+        {"until": until},
     ).rowcount
     conn.execute("COMMIT")
     conn.close()

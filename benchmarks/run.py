@@ -452,25 +452,48 @@ class Advance:
         fresh_copy(self.source, self.db[side])
 
     def verify(self, command: Run, baseline: Run) -> str | None:
-        """subctl's first charge of each due row (its renewals and starts of the subscriptions
-        the baseline renews) against the baseline's renewed rows; both counts printed."""
+        """subctl's first charge of each row the baseline renews (its renewals and starts)
+        against the baseline's renewed rows; both counts printed."""
         try:
             theirs = json.loads(baseline.stdout)["renewed"]
         except (ValueError, KeyError, TypeError) as exc:
             return f"cannot read the baseline's counts: {exc!r}"
+        from advance_baseline import DUE, until_ms  # beside this script
+
         with sqlite3.connect(self.db["command"]) as conn:
-            first, events, subs = conn.execute(
-                "SELECT count(DISTINCT CASE WHEN kind IN ('start', 'renewal')"
-                " THEN subscription_id END), count(*), count(DISTINCT subscription_id)"
-                " FROM billing_events"
+            # The rows due at the start (the baseline's DUE, on the untouched workspace) and
+            # the first charge subctl made of each. A due row whose pending bank payment failed
+            # to settle before its due date is not charged (it is unpaid by then); subctl also
+            # charges subscriptions that become due as it runs (resumed, paid at a retry, weekly
+            # ones again): both counted apart.
+            conn.execute("ATTACH DATABASE ? AS source", (str(self.source),))  # read only
+            conn.execute(
+                "CREATE TEMP TABLE due AS SELECT hs_object_id AS id FROM source.subscriptions"
+                f" WHERE {DUE}",
+                {"until": until_ms(NOW, ADVANCE_DAYS)},
+            )
+            charges = (
+                "SELECT subscription_id FROM billing_events WHERE kind IN ('start', 'renewal')"
+            )
+            first, unsettled, charged, events, subs = conn.execute(
+                f"SELECT (SELECT count(*) FROM due WHERE id IN ({charges})),"
+                f" (SELECT count(*) FROM due WHERE id NOT IN ({charges}) AND id IN"
+                "  (SELECT subscription_id FROM billing_events"
+                "   WHERE kind = 'settlement' AND outcome = 'failed')),"
+                f" (SELECT count(DISTINCT subscription_id) FROM ({charges})),"
+                " (SELECT count(*) FROM billing_events),"
+                " (SELECT count(DISTINCT subscription_id) FROM billing_events)"
             ).fetchone()
         conn.close()
         self.note = (
-            f"renewed: subctl {first:,} subscriptions (first charges; {events:,} billing events "
-            f"on {subs:,} subscriptions in all), baseline {theirs:,} rows"
+            f"renewed: subctl {first:,} of the due subscriptions, {unsettled:,} not (a bank"
+            f" payment failed to settle first); {charged:,} charged in all, {events:,} billing"
+            f" events on {subs:,} subscriptions; baseline {theirs:,} rows"
         )
-        if first != theirs:
-            return f"subctl renewed {first:,} subscriptions, the baseline {theirs:,}"
+        if first + unsettled != theirs:
+            return (
+                f"subctl renewed {first:,} subscriptions (+{unsettled:,}), the baseline {theirs:,}"
+            )
         return None
 
     def figure(self) -> Figure:

@@ -70,11 +70,10 @@ resume date) is tomorrow or later, so a fresh workspace has no billing events du
   contacts have 2-4 subscriptions (the same contact and company, currency and payment method);
   85 % of contacts are at a company (1-2 domains, shared by several contacts); 30 % of
   subscriptions have a quote.
-- other records (their own random stream: the rows above do not depend on them): 12 % of
-  subscriptions have the order of their checkout, 10 % were bought through a payment link
-  (one per plan, frequency and currency, shared), 6 % have a feedback submission (a
-  cancellation survey once ended), 5 % have 1-3 licenses (records of the custom object
-  ``License``).
+- other records (their own random stream: the rows above do not depend on them): 6 % of
+  subscriptions have the order of their checkout, 5 % were bought through a payment link (one
+  per plan, frequency and currency, shared), 3 % have a feedback submission (a cancellation
+  survey once ended), 3 % have 1-3 licenses (records of the custom object ``License``).
 - outbox: the e-mails the lifecycle verbs and billing write (``services.lifecycle``: same kinds,
   subjects, bodies and links), to the contact's primary e-mail: the cancellation e-mail of every
   canceled subscription (with the refund when there was one) and of every scheduled
@@ -675,12 +674,12 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
 
             # -- bought at checkout (an order), through a payment link, feedback, licenses
             r = more()
-            if r < 0.12:  # a checkout's order (paid, or open while never charged)
+            if r < 0.06:  # a checkout's order (paid, or open while never charged)
                 order_id += 1
                 orders.append((order_id, f"ORD-{order_id:07d}", amount, currency,
                                "paid" if cycles else "open", created_ms))  # fmt: skip
                 assoc.append((sid, "order", order_id, t_order))
-            if r >= 0.9:  # one link per plan, frequency and currency, shared
+            if r >= 0.95:  # one link per plan, frequency and currency, shared
                 key = (plan, freq.value, currency)
                 link_id = link_ids.get(key)
                 if link_id is None:
@@ -690,16 +689,16 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                                           f"https://pay.example.com/{slug}", links_ms))  # fmt: skip
                 assoc.append((sid, "payment_link", link_id, t_link))
             r = more()
-            if r < 0.06:  # an answered survey: cancellation survey once ended
+            if r < 0.03:  # an answered survey: cancellation survey once ended
                 feedback_id += 1
                 survey = "Cancellation survey" if status in ("canceled", "expired") else (
-                    "NPS survey" if r < 0.04 else "Customer satisfaction survey"
+                    "NPS survey" if r < 0.02 else "Customer satisfaction survey"
                 )  # fmt: skip
                 sentiment = ("positive", "neutral", "negative")[int(more() * 3)]
                 answered = created_ms + int(more() * (now_ms - created_ms))
                 feedback.append((feedback_id, survey, sentiment, answered))
                 assoc.append((sid, "feedback_submission", feedback_id, t_feedback))
-            elif r > 0.95:  # licenses (a custom object) of a plan with seats, 1-3 of them
+            elif r >= 0.97:  # licenses (a custom object) of a plan with seats, 1-3 of them
                 for _ in range(1 + int(more() * min(seats, 3))):
                     custom_id += 1
                     customs.append((custom_id, "License", f"LIC-{custom_id:06d}", created_ms))
