@@ -264,3 +264,16 @@ def test_unsupported_parts_are_named(text: str, message: str) -> None:
         branch(text)
     assert str(raised.value).startswith(f"the HubSpot Lists API cannot express {message}")
     assert raised.value.exit_code == 2
+
+
+def test_stored_members_are_no_filter_for_lists_or_search() -> None:
+    """A snapshot or manual segment's members (``--segment``) are ids in the workspace: neither
+    HubSpot API can filter by them."""
+    from subctl.query.ast import SEGMENT_FIELD, Condition, Op
+    from subctl.query.hubspot import QueryTooComplex, to_filter_groups
+
+    members = Condition(SEGMENT_FIELD, Op.EQ, ("vip",))
+    with pytest.raises(ListsUnsupported, match="stored members are not a filter"):
+        to_filter_branch(members, REGISTRY)
+    with pytest.raises(QueryTooComplex, match="cannot select a segment's stored members"):
+        to_filter_groups(members, REGISTRY)
