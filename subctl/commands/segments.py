@@ -130,6 +130,7 @@ def segment_create(
     if snapshot and manual:
         raise UsageError("--snapshot and --manual cannot be combined")
     kind = "snapshot" if snapshot else "manual" if manual else "dynamic"
+    fmt = effective_format(ctx, fmt)
     if (ids or from_file is not None) and kind != "manual":
         raise UsageError("IDs and --from-file make a --manual segment", hint="add --manual")
     app = AppContext.from_typer(ctx)
@@ -232,6 +233,7 @@ def segment_refresh(ctx: typer.Context, name: SegmentArg, fmt: FormatOpt = Forma
     """
     from subctl.services import segments as svc
 
+    fmt = effective_format(ctx, fmt)
     app = AppContext.from_typer(ctx)
     refresh = svc.refresh(app.records(), app.workspace(), name, now=app.clock())
     app.out.result(
