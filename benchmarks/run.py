@@ -568,6 +568,61 @@ def segment_figures(sub: list[str]) -> list[Figure]:
     ]  # fmt: skip
 
 
+# -- export --------------------------------------------------------------------------------------
+
+
+class Export:
+    """``subctl export --all --properties all -o FILE`` (every standard property, English
+    headers, option labels) against benchmarks/export_baseline.py: sqlite3 rows straight into
+    Python's csv module (or json.dumps per line), the same bytes (compared after the warm-up).
+    ``limit``: only the subscriptions with ids up to it (the 100k figure: memory against N)."""
+
+    def __init__(self, db: Path, work: Path, fmt: str, rows: int, limit: int | None) -> None:
+        self.db, self.fmt, self.limit = db, fmt, limit
+        self.count = min(rows, limit) if limit else rows
+        self.dir = work / "export"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tag = f"{fmt}-{limit or rows}"
+        self.out = {side: self.dir / f"{side}-{tag}.{fmt}" for side in ("command", "baseline")}
+        self.name = f"export-{fmt}" + (f"-{limit // 1000}k" if limit else "")
+        self.note: str | None = None
+
+    def setup(self, side: str) -> None:
+        self.out[side].unlink(missing_ok=True)
+
+    def verify(self, command: Run, baseline: Run) -> str | None:
+        mine, theirs = self.out["command"].read_bytes(), self.out["baseline"].read_bytes()
+        if mine != theirs:
+            pairs = enumerate(zip(mine, theirs, strict=False))
+            at = next((i for i, (a, b) in pairs if a != b), None)
+            return f"the files differ (sizes {len(mine):,} and {len(theirs):,}; first at {at})"
+        return None
+
+    def figure(self) -> Figure:
+        select = ["--where", f"id <= {self.limit}"] if self.limit else ["--all"]
+        command = [*subctl_argv(), "export", *select, "--properties", "all",
+                   "-o", str(self.out["command"]), "--force"]  # fmt: skip
+        baseline = [sys.executable, str(HERE / "export_baseline.py"), str(self.db),
+                    str(self.out["baseline"]), self.fmt,
+                    *([str(self.limit)] if self.limit else [])]  # fmt: skip
+        return Figure(
+            self.name,
+            command,
+            baseline,
+            f"sqlite3 -> {'csv module' if self.fmt == 'csv' else 'json.dumps'}, same bytes",
+            setup=self.setup,
+            verify=self.verify,
+        )
+
+    def rate(self, result: Result) -> str:
+        mine = statistics.median(r.seconds for r in result.command)
+        theirs = statistics.median(r.seconds for r in result.baseline)
+        return (
+            f"{self.count:,} rows: subctl {self.count / mine:,.0f} rows/s, "
+            f"baseline {self.count / theirs:,.0f} rows/s"
+        )
+
+
 # -- PostgreSQL (optional) -----------------------------------------------------------------------
 
 
@@ -711,6 +766,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.only or name in args.only:
             cancels[name] = Cancel(db, work, size)
             figures.append(cancels[name].figure(size))
+    exports = {}
+    for fmt, limit in (("csv", None), ("ndjson", None), ("csv", 100_000)):
+        export = Export(db, work, fmt, args.rows, limit)
+        if not args.only or export.name in args.only:
+            exports[export.name] = export
+            figures.append(export.figure())
     advance = None
     if not args.only or f"advance-{ADVANCE_DAYS}d" in args.only:
         advance = Advance(db, work)
@@ -732,6 +793,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result.note = getattr(cancels.get(figure.name), "note", None)
         if advance is not None and figure.name == f"advance-{ADVANCE_DAYS}d":
             result.note = advance.note
+        if figure.name in exports and result.command:
+            result.note = exports[figure.name].rate(result)
         print(report(result, width), flush=True)
         failed |= result.problem is not None
     if not args.no_postgres:

@@ -14,6 +14,7 @@ from subctl.commands import (
     associate,
     billing,
     clock,
+    exports,
     jobs,
     lifecycle,
     properties,
@@ -108,6 +109,7 @@ def root(
 subscriptions.register(app)
 filter_cmd.register(app)
 segments.register(app)
+exports.register(app)
 lifecycle.register(app)
 associate.register(app)
 properties.register(app)

@@ -313,18 +313,12 @@ class Output:
             else:
                 if fmt is Format.IDS:
                     count = write_ids(rows, self.stdout)
-                elif fmt is Format.CSV:
-                    from subctl.export.csvfmt import write_csv
-
-                    count = write_csv(rows, keyed, self.stdout, terminal=self.is_tty)
-                elif fmt is Format.NDJSON:
-                    from subctl.export.jsonfmt import write_ndjson
-
-                    count = write_ndjson(rows, keyed, self.stdout)
                 else:
-                    from subctl.export.jsonfmt import write_json
+                    from subctl.export import writers
 
-                    count = write_json(rows, keyed, self.stdout)
+                    spec = writers.for_format(fmt.value)
+                    options = writers.WriteOptions(terminal=fmt is Format.CSV and self.is_tty)
+                    count = spec.write(rows, keyed, self.stdout, options)
                 below = footer(count) if footer is not None and count else None
             # Inside: when stdout's reader has gone, there is nothing to say about the rows.
             if below:
@@ -417,14 +411,35 @@ class Output:
         return create_output(stdout=self.stderr)
 
     @contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Any]:
-        """A Rich progress bar on stderr when it is a TTY; yields ``advance(n)``."""
+    def progress(
+        self, description: str, total: int | None, *, unit: str | None = None
+    ) -> Iterator[Any]:
+        """A Rich progress bar on stderr when it is a TTY; yields ``advance(n)``. With ``unit``
+        (``subscriptions``): done / total, the rate per second and the time left."""
         if not self._isatty(self.stderr):
             yield lambda n=1: None
             return
-        from rich.progress import Progress
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
 
-        with Progress(console=self.console(self.stderr), transient=True) as bar:
+        columns: list[Any] = []
+        if unit is not None:
+
+            class Rate(ProgressColumn):
+                def render(self, task: Any) -> Text:
+                    speed = task.finished_speed or task.speed
+                    return Text("" if speed is None else f"{speed:,.0f} {unit}/s")
+
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       Rate(), TimeRemainingColumn()]  # fmt: skip
+        with Progress(*columns, console=self.console(self.stderr), transient=True) as bar:
             task = bar.add_task(visible(description), total=total)
             yield lambda n=1: bar.advance(task, n)
 

@@ -6,8 +6,10 @@ and the clock, independently of the segment code."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -315,7 +317,17 @@ def test_format_ids_refuses_one_document(clocked: Invoke) -> None:
 
 @pytest.mark.parametrize(
     "verb",
-    ["list", "cancel", "pause", "resume", "delete", "update", "associate", "send-update-link"],
+    [
+        "list",
+        "export",
+        "cancel",
+        "pause",
+        "resume",
+        "delete",
+        "update",
+        "associate",
+        "send-update-link",
+    ],  # fmt: skip
 )
 def test_every_selecting_verb_takes_segment(invoke: Invoke, verb: str) -> None:
     result = invoke(f"{verb} --help")
@@ -335,4 +347,16 @@ def test_associate_every_member_of_a_segment(clocked: Invoke) -> None:
         companies = doc(clocked, f"view {sid} --format json")["associations"]["company"]
         assert 5 in [c["id"] for c in companies]
     result = clocked("associate --segment few")
+    assert result.exit_code == 2
+
+
+def test_export_a_segment(clocked: Invoke, tmp_path: Path) -> None:
+    ok(clocked, f"segment create reengage --where '{REENGAGE}'")
+    target = tmp_path / "reengage.csv"
+    result = clocked(f"export --segment reengage --properties all -o {target}")
+    assert result.exit_code == 0, result.stderr
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        exported = sorted(int(row["Record ID"]) for row in csv.DictReader(handle))
+    assert exported == members(clocked, "reengage") == reengage_expected(clocked, START)
+    result = clocked(f"export --all --segment reengage -o {tmp_path / 'x.csv'}")
     assert result.exit_code == 2

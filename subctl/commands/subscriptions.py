@@ -115,8 +115,10 @@ def show_listing(app: AppContext, records: RecordStore, listing: Listing, fmt: F
             return None
         return f"Showing {shown:,} of {total:,} subscriptions; use --all or --limit"
 
+    # Data formats read stored values and convert each cell once (as exports do).
+    data = app.out.resolve(fmt) in (Format.CSV, Format.JSON, Format.NDJSON)
     app.out.rows(
-        svc.list_rows(records, listing),
+        svc.stored_rows(records, listing) if data else svc.list_rows(records, listing),
         listing.columns,
         fmt,
         page=listing.query.limit is None,

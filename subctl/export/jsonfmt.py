@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from subctl.export import Column
 from subctl.export.values import json_default
+
+if TYPE_CHECKING:
+    from subctl.export.cells import StoredRows
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=json_default)
 _C1 = re.compile("[\x80-\x9f]")  # only ever inside strings: the encoder escapes C0 itself
@@ -24,25 +27,62 @@ def _escaped(text: str) -> str:
     return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _encoder(columns: Sequence[Column]) -> Any:
-    """``row -> text``: one record's JSON, as ``_ENCODER.encode`` writes it. The C encoder is
-    made once here rather than once per row (``JSONEncoder.encode`` makes one per call)."""
-    keys = [c.key for c in columns]
+def _values_encoder(keys: Sequence[str]) -> Any:
+    """``values -> text``: one record's JSON (``keys`` with ``values`` in order), as
+    ``_ENCODER.encode`` writes it. The C encoder is made once here rather than once per row
+    (``JSONEncoder.encode`` makes one per call)."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # no C accelerator: the encoder's own (slower) path
         encode = _ENCODER.encode
-        return lambda row: _escaped(encode(dict(zip(keys, map(row.get, keys), strict=True))))
+        return lambda values: _escaped(encode(dict(zip(keys, values, strict=True))))
+    # No circular-reference markers: a record is one flat object of plain values.
     chunks = make(
-        {}, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+        None, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
     )
     join = "".join
     search = _C1.search
 
-    def encode_row(row: Mapping[str, Any]) -> str:
-        text: str = join(chunks(dict(zip(keys, map(row.get, keys), strict=True)), 0))
+    def encode_values(values: Sequence[Any]) -> str:
+        text: str = join(chunks(dict(zip(keys, values, strict=True)), 0))
         return _escaped(text) if search(text) else text
 
-    return encode_row
+    return encode_values
+
+
+def _encoder(columns: Sequence[Column]) -> Any:
+    """``row -> text``: one record's JSON, as ``_ENCODER.encode`` writes it."""
+    keys = [c.key for c in columns]
+    encode = _values_encoder(keys)
+    return lambda row: encode(map(row.get, keys))
+
+
+def _stored_lines(rows: StoredRows, columns: Sequence[Column]) -> Iterable[list[str]]:
+    """Per chunk of an export's stored rows, each record's JSON (cells converted once)."""
+    encode = _values_encoder([c.key for c in columns])
+    convert = rows.json_rows()
+    for chunk in rows.chunks():
+        yield [encode(convert(row)) for row in chunk]
+
+
+def write_stored_json(rows: StoredRows, columns: Sequence[Column], out: TextIO) -> int:
+    """``write_json`` of an export's stored rows, byte for byte."""
+    count = 0
+    for lines in _stored_lines(rows, columns):
+        if lines:
+            out.write(("[\n" if count == 0 else ",\n") + ",\n".join(lines))
+            count += len(lines)
+    out.write("[]\n" if count == 0 else "\n]\n")
+    return count
+
+
+def write_stored_ndjson(rows: StoredRows, columns: Sequence[Column], out: TextIO) -> int:
+    """``write_ndjson`` of an export's stored rows, byte for byte."""
+    count = 0
+    for lines in _stored_lines(rows, columns):
+        if lines:
+            out.write("\n".join(lines) + "\n")
+            count += len(lines)
+    return count
 
 
 def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from subctl.errors import InputError, UsageError
 from subctl.export import Column
@@ -29,6 +29,9 @@ from subctl.store.base import (
     SubscriptionDetail,
     Workspace,
 )
+
+if TYPE_CHECKING:
+    from subctl.export.cells import StoredRows
 
 # A terminal shows the first DEFAULT_LIMIT rows unless told otherwise; a pipe or a file gets
 # every row (a cut export would lose data without a word). MAX_LIMIT: a LIMIT the databases take.
@@ -218,6 +221,19 @@ def list_rows(records: RecordStore, listing: Listing) -> Iterator[dict[str, Any]
     found = rows(records.search(listing.query, [p.name for p in listing.properties]))
     mask = masker(listing.properties, show=listing.show_sensitive)
     return map(mask.row, found) if mask.names else found
+
+
+def stored_rows(records: RecordStore, listing: Listing) -> StoredRows:
+    """The rows of a listing as an export streams them (``export.cells``): stored values,
+    converted once per cell by the csv/json/ndjson writers, which write the same bytes as from
+    ``list_rows`` (option values, highly sensitive values masked unless shown)."""
+    from subctl.export.cells import Source, StoredRows
+
+    names = [p.name for p in listing.properties]
+    mask = masker(listing.properties, show=listing.show_sensitive)
+    sources = [Source(p, masked=p.name in mask.names) for p in listing.properties]
+    chunks = records.search_stored(listing.query, names)
+    return StoredRows(listing.columns, sources, range(len(names)), chunks)
 
 
 def total_if_cut(records: RecordStore, listing: Listing, shown: int) -> int | None:

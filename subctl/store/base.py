@@ -293,6 +293,14 @@ class RecordStore(Protocol):
         """Stream matching subscriptions (all properties when ``fields`` is None)."""
         ...
 
+    def search_stored(
+        self, query: Query, fields: Sequence[str]
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        """Stream matching subscriptions in chunks of rows of their stored values (``codec``'s
+        storage form), ``fields`` (internal names) in order: what an export converts once per
+        cell, straight to text (``export/cells.py``), instead of reading typed values first."""
+        ...
+
     def count(self, where: Expr | None = None) -> int: ...
 
     def get(self, sub_id: int) -> Subscription:

@@ -150,6 +150,22 @@ class SqlRecordStore:
         sql = select_sql(query, props, self.properties(), dialect=self.db.dialect)
         return self._stream(sql.text, sql.params, props)
 
+    def search_stored(
+        self, query: Query, fields: Sequence[str]
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        registry = self.properties()
+        props = []
+        for name in fields:
+            prop = registry.get(name)
+            if prop is None or prop.name != name:
+                raise UsageError(f'unknown property "{name}"')
+            props.append(prop)
+        sql = select_sql(query, props, registry, dialect=self.db.dialect)
+        with self.db.reading() as cursor:
+            cursor.execute(sql.text, sql.params)
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                yield rows
+
     def _stream(
         self, text: str, params: Sequence[Any], props: list[Property]
     ) -> Iterator[Subscription]:
@@ -427,26 +443,19 @@ class SqlRecordStore:
         if cap is not None and cap < 1:
             raise InputError("cap", f"{cap} is not a positive whole number")
         ids = list(dict.fromkeys(int(i) for i in sub_ids))
-        found: dict[int, dict[str, tuple[list[int], list[str], int]]] = {i: {} for i in ids}
+        by_name: dict[str, dict[int, AssociationCell]] = {}
         mark = self.db.mark
         with self.db.reading() as cursor:
             for name in names:
                 details = (name == "contact" and all_emails) or (name == "company" and all_domains)
+                cells = by_name[name] = {}
                 for part in chunks(ids):
                     sql = _cells_sql(name, mark, ", ".join([mark] * len(part)),
                                      capped=cap is not None, details=details)  # fmt: skip
                     cursor.execute(sql, [name, *part, *(() if cap is None else (cap,))])
-                    _fill_cells(found, name, cursor.fetchall(), details)
+                    cells.update(_cells(name, cursor.fetchall(), details))
         empty = AssociationCell((), (), 0)
-        out: dict[int, dict[str, AssociationCell]] = {}
-        for sid, by_name in found.items():
-            cells = out[sid] = {}
-            for name in names:
-                got = by_name.get(name)
-                cells[name] = empty if got is None else AssociationCell(
-                    tuple(got[0]), tuple(got[1]), got[2]
-                )  # fmt: skip
-        return out
+        return {sid: {name: by_name[name].get(sid, empty) for name in names} for sid in ids}
 
     def line_items(self, sub_id: int) -> list[LineItem]:
         mark = self.db.mark
@@ -555,22 +564,16 @@ class SqlRecordStore:
         return new_id
 
 
-def _fill_cells(
-    found: dict[int, dict[str, tuple[list[int], list[str], int]]],
-    name: str,
-    rows: Sequence[Sequence[Any]],
-    details: bool,
-) -> None:
-    """Add the rows of ``_cells_sql`` to ``found`` (subscription -> object name -> ids,
-    labels, count). With ``details``, a contact's (company's) rows follow one another, one per
-    e-mail (domain)."""
+def _cells(name: str, rows: Sequence[Sequence[Any]], details: bool) -> dict[int, AssociationCell]:
+    """The cells of the rows of ``_cells_sql`` (rows of one object type, by subscription and
+    object id), by subscription. With ``details``, a contact's (company's) rows follow one
+    another, one per e-mail (domain)."""
+    found: dict[int, tuple[list[int], list[str], int]] = {}
     if name in _DETAILED:
         contact = name == "contact"
         # (subscription, object) -> record id (None: dangling), names, details, count
         records: dict[tuple[int, int], tuple[Any, tuple[Any, ...], list[str], int]] = {}
-        for row in rows:
-            sid, oid, count, rid = int(row[0]), int(row[1]), int(row[2]), row[3]
-            *shown, detail = row[4:]
+        for sid, oid, count, rid, *shown, detail in rows:
             got = records.get((sid, oid))
             if got is None:
                 got = records[(sid, oid)] = (rid, tuple(shown), [], count)
@@ -583,27 +586,23 @@ def _fill_cells(
                 label = labels.contact_label(oid, names[0], names[1], extra, all_emails=details)
             else:
                 label = labels.company_label(names[0], extra, all_domains=details)
-            _add_cell(found, sid, name, oid, label, count)
-        return
-    label_of = _LABELS[name][2]
-    for row in rows:
-        sid, oid, count, rid = int(row[0]), int(row[1]), int(row[2]), row[3]
-        _add_cell(found, sid, name, oid, str(oid) if rid is None else label_of(*row[4:]), count)
-
-
-def _add_cell(
-    found: dict[int, dict[str, tuple[list[int], list[str], int]]],
-    sid: int,
-    name: str,
-    oid: int,
-    label: str,
-    count: int,
-) -> None:
-    cell = found[sid].get(name)
-    if cell is None:
-        cell = found[sid][name] = ([], [], count)
-    cell[0].append(oid)
-    cell[1].append(label)
+            cell = found.get(sid)
+            if cell is None:
+                cell = found[sid] = ([], [], count)
+            cell[0].append(oid)
+            cell[1].append(label)
+    else:
+        label_of = _LABELS[name][2]
+        for sid, oid, count, rid, *shown in rows:
+            cell = found.get(sid)
+            if cell is None:
+                cell = found[sid] = ([], [], count)
+            cell[0].append(oid)
+            cell[1].append(str(oid) if rid is None else label_of(*shown))
+    return {
+        int(sid): AssociationCell(tuple(ids), tuple(shown_labels), int(count))
+        for sid, (ids, shown_labels, count) in found.items()
+    }
 
 
 def _links(
