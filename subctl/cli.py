@@ -15,6 +15,7 @@ from subctl.commands import (
     billing,
     clock,
     exports,
+    imports,
     jobs,
     lifecycle,
     properties,
@@ -112,6 +113,7 @@ segments.register(app)
 exports.register(app)
 lifecycle.register(app)
 associate.register(app)
+imports.register(app)
 properties.register(app)
 jobs.register(app)
 clock.register(app)

@@ -358,7 +358,7 @@ def test_declining_a_batch_says_nothing_was_changed(
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [(".", "is a directory"), ("gone.json", 'unsupported file type ".json"'),
+    [(".", "is a directory"), ("gone.xls", 'unsupported file type ".xls"'),
      ("gone", 'unsupported file type "gone"'), ("nowhere/gone.csv", "does not exist")],
 )  # fmt: skip
 def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
@@ -369,7 +369,7 @@ def test_backup_to_a_directory_or_an_unsupported_file_is_a_usage_error(
     assert result.exit_code == 2
     assert message in result.stderr.splitlines()[0]
     if "unsupported" in message:
-        assert "Hint: supported: .csv" in result.stderr
+        assert "Hint: supported: .csv, .ndjson, .json, .xlsx" in result.stderr
     assert checksum(ws) == before
 
 

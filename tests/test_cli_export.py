@@ -278,6 +278,7 @@ def test_usage_errors(seeded: Invoke, args: str, error: str) -> None:
         args = "--all --format xlsx -o -"
         from subctl.export import writers
 
+        error = "xlsx " + error
         if "xlsx" not in writers.REGISTRY:
             error = 'unknown format "xlsx"'
     result = seeded(f"export {args}")
@@ -318,3 +319,20 @@ def test_help_example_runs_on_the_demo_workspace(demo: Invoke, tmp_path: Path) -
     (written,) = (tmp_path / "exports").iterdir()
     assert written.name == "unpaid-2026-11-26.csv"
     assert written.read_text().count("\n") > 1
+
+
+@pytest.mark.parametrize(
+    ("engine", "name"), [("xlsxwriter", "XlsxWriter"), ("rustpy_xlsxwriter", "rustpy-xlsxwriter")]
+)
+def test_an_xlsx_export_names_the_writer_that_ran(
+    seeded: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, name: str
+) -> None:
+    from importlib.metadata import version
+
+    monkeypatch.setenv("SUBCTL_XLSX_ENGINE", engine)
+    path = tmp_path / "subs.xlsx"
+    result = seeded(["export", "--view", "unpaid", "-o", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"✔ Exported 2 subscriptions to {path} (written by {name} {version(name)})\n"
+    )

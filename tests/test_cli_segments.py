@@ -360,3 +360,16 @@ def test_export_a_segment(clocked: Invoke, tmp_path: Path) -> None:
     assert exported == members(clocked, "reengage") == reengage_expected(clocked, START)
     result = clocked(f"export --all --segment reengage -o {tmp_path / 'x.csv'}")
     assert result.exit_code == 2
+
+
+def test_export_a_segment_to_xlsx(clocked: Invoke, tmp_path: Path) -> None:
+    """The issue's `export --segment upsell -o x.xlsx`, on the re-engage segment."""
+    from python_calamine import CalamineWorkbook
+
+    ok(clocked, f"segment create reengage --where '{REENGAGE}'")
+    target = tmp_path / "x.xlsx"
+    result = clocked(f"export --segment reengage --properties all -o {target}")
+    assert result.exit_code == 0, result.stderr
+    sheet = CalamineWorkbook.from_path(str(target)).get_sheet_by_index(0).to_python()
+    column = sheet[0].index("Record ID")
+    assert sorted(int(row[column]) for row in sheet[1:]) == members(clocked, "reengage")

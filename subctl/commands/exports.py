@@ -38,7 +38,9 @@ def subscription_export(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="csv, json, ndjson, xlsx or xls (default: from the file's suffix).",
+            help="csv, json, ndjson, xlsx or xls (default: from the file's suffix). XLSX is "
+            "written by rustpy-xlsxwriter with the fast-xlsx extra, else by XlsxWriter; the "
+            "message at the end names the one that ran.",
         ),
     ] = None,
     properties: Annotated[
@@ -150,8 +152,12 @@ def _write(
         )
     cut = svc.Cut()
     rows = svc.rows(records, plan, cut)
+    if spec.name == "xls":  # no xlwt, too many columns: refused before a file is made
+        from subctl.export import xls
+
+        xls.check(plan.columns, total)
     options = writers.WriteOptions(raw=raw, terminal=to_stdout and spec.name == "csv"
-                                   and app.out.is_tty)  # fmt: skip
+                                   and app.out.is_tty, total=total)  # fmt: skip
     if target is None:
         count = spec.write(rows, plan.columns, app.out.stdout, options)
         where = "stdout"
@@ -172,7 +178,12 @@ def _write(
             "and were cut; --all-associations writes them all (csv, json, ndjson)"
         )
     noun = "subscription" if count == 1 else "subscriptions"
-    app.out.success(f"Exported {count:,} {noun} to {where}")
+    by = ""
+    if spec.name == "xlsx":
+        from subctl.export.xlsx import engine
+
+        by = f" (written by {engine()})"
+    app.out.success(f"Exported {count:,} {noun} to {where}{by}")
 
 
 def register(app: typer.Typer) -> None:

@@ -103,6 +103,7 @@ def _billing_command(job: Job) -> str:
 
 def _list(ctx: typer.Context, fmt: Format) -> None:
     from subctl.services.billing import JOB_VERB
+    from subctl.services.imports import VERB as IMPORT_VERB
     from subctl.services.lifecycle import Action
 
     app = AppContext.from_typer(ctx)
@@ -112,6 +113,11 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
         if job.verb == JOB_VERB:  # a billing run: its events are in `subctl billing log --job`
             return {"id": job.id, "command": _billing_command(job),
                     "selection": "every subscription with an event due", "status": job.status,
+                    "created_at": job.created_at}  # fmt: skip
+        if job.verb == IMPORT_VERB:  # items: the file's data rows
+            return {"id": job.id, "command": f"import {job.action.get('file')}",
+                    "selection": f"{job.total} rows of the file", "status": job.status,
+                    "total": job.total, **{k: job.counts.get(k, 0) for k in OUTCOMES},
                     "created_at": job.created_at}  # fmt: skip
         return {
             "id": job.id,
@@ -199,7 +205,10 @@ def jobs_results(
         for item in workspace.job_items(job_id)
         if not wanted or (item.outcome or "unprocessed") in wanted
     )
-    app.out.rows(rows, RESULT_COLUMNS, fmt, empty="No items.", page=True)
+    columns = RESULT_COLUMNS
+    if workspace.job(job_id).verb == "import":  # its items are the file's rows, by line
+        columns = [Column("id", "Line"), *RESULT_COLUMNS[2:]]
+    app.out.rows(rows, columns, fmt, empty="No items.", page=True)
 
 
 @jobs_app.command("resume")
@@ -216,6 +225,11 @@ def jobs_resume(
 
     app = AppContext.from_typer(ctx)
     job = app.workspace().job(job_id)  # NotFound
+    if job.verb == "import":
+        from subctl.commands.imports import resume_import
+
+        resume_import(app, job, fmt)
+        return
     if job.verb != svc.JOB_VERB:
         resume(app, job_id, yes=yes, fmt=fmt)
         return

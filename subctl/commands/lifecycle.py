@@ -163,11 +163,17 @@ def subscription_delete(
         typer.Option(
             "--backup",
             metavar="FILE",
-            help="First save every property of the subscriptions deleted to a new .csv file.",
+            help="First save what is deleted (every property, the associations, the payments) "
+            "to a new .csv, .ndjson, .json or .xlsx file.",
         ),
     ] = None,
 ) -> None:
     """Delete canceled or expired subscriptions, permanently.
+
+    --backup FILE keeps everything delete destroys: .csv and .ndjson get each chunk's records
+    appended and synced before the chunk is deleted; .json and .xlsx, which cannot be
+    appended, hold the whole selection, written and synced before the first deletion. A
+    resumed job writes a numbered sibling (expired-2.csv) with what it deletes.
 
     Example: subctl delete --where 'status = expired' --backup expired.csv
     """

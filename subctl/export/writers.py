@@ -20,6 +20,9 @@ class WriteOptions:
     raw: bool = False  # --raw: no formula neutralisation
     sheet: str = "Subscriptions"  # spreadsheets: the worksheet's name
     terminal: bool = False  # csv to a terminal: control characters shown as escapes
+    # The number of rows to come, when the caller knows it: an xls export over the cap is
+    # refused before anything is written, and the Rust xlsx writer lays out its sheets.
+    total: int | None = None
 
 
 Write = Callable[[Iterable[Mapping[str, Any]], Sequence[Column], IO[Any], WriteOptions], int]
@@ -86,10 +89,30 @@ def write_ndjson(
     return jsonfmt.write_ndjson(rows, columns, cast(TextIO, out))
 
 
+def write_xlsx(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: IO[Any], opts: WriteOptions
+) -> int:
+    from subctl.export import xlsx
+
+    return xlsx.write_xlsx(rows, columns, out, opts)
+
+
+def write_xls(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: IO[Any], opts: WriteOptions
+) -> int:
+    from subctl.export import xls
+
+    return xls.write_xls(rows, columns, out, opts)
+
+
+XLS_MAX_ROWS = 65_535  # a sheet of 65,536 rows, less the header
+
 REGISTRY: dict[str, WriterSpec] = {
     "csv": WriterSpec("csv", (".csv",), False, True, None, write_csv),
     "json": WriterSpec("json", (".json",), False, True, None, write_json),
     "ndjson": WriterSpec("ndjson", (".ndjson", ".jsonl"), False, True, None, write_ndjson),
+    "xlsx": WriterSpec("xlsx", (".xlsx",), True, False, None, write_xlsx),
+    "xls": WriterSpec("xls", (".xls",), True, False, XLS_MAX_ROWS, write_xls),
 }
 
 

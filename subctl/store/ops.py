@@ -148,6 +148,34 @@ class Bill(Op):
     note: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class NewRecord:
+    """An associated record an import needs (``Upsert.records``): created with ``id`` from
+    ``values`` (the keys ``RecordStore.create_record`` takes) unless a record with that id
+    exists; ``values`` None: it must exist already (its label said too little to create it)."""
+
+    object_type: str
+    id: int
+    values: dict[str, Any] | None
+
+
+@dataclass(slots=True, kw_only=True)
+class Upsert(Op):
+    """One row of an import (``subctl import``). ``create``: a new subscription with
+    ``values`` as given (computed columns included: a restored record keeps the values it was
+    exported with), its id ``subscription_id``, or a new id from the database when that is 0
+    (the store writes the id it assigns back into ``subscription_id``); otherwise set
+    ``values`` on the existing subscription, whose status must still be ``expect_status``.
+    ``associations``: (object type, record id, association type id) added to the subscription
+    (those it has are kept); ``records``: the associated records to create first unless they
+    exist. History records every value set (a create: each non-empty value)."""
+
+    values: dict[str, Any]
+    create: bool = False
+    associations: tuple[tuple[str, int, int], ...] = ()
+    records: tuple[NewRecord, ...] = ()
+
+
 Operation = (
     Update
     | Cancel
@@ -160,6 +188,7 @@ Operation = (
     | MarkUnpaid
     | Pay
     | Bill
+    | Upsert
 )
 
 
@@ -266,6 +295,8 @@ def changes(
             values["hs_next_payment_due_date"] = op.next_payment_due_date
         return values
     if isinstance(op, Bill):
+        return {**op.values, LAST_MODIFIED: at}
+    if isinstance(op, Upsert):  # an update (a create is written whole, see Upsert)
         return {**op.values, LAST_MODIFIED: at}
     return {}  # Delete, Notify
 

@@ -29,11 +29,15 @@ ids that the job deleted meanwhile are no error then); cancel and delete still a
 confirmation. Declining, then confirming a new batch, marks the job abandoned: it is never
 resumed. Declining both changes nothing: the job stays resumable.
 
-**Backups.** ``delete --backup FILE`` (CSV) is recorded with the job. Each chunk appends the full
-records of exactly the subscriptions it deletes to the file and syncs it before the chunk is
-written, so nothing is deleted that is not already in a backup: on a first run, a resume (``jobs
-resume``, a re-run) and under concurrent changes alike. A later run of the job writes a numbered
-sibling (``FILE-2.csv``) and says so.
+**Backups.** ``delete --backup FILE`` (.csv, .ndjson, .json, .xlsx; ``Backup``) is recorded
+with the job and holds everything delete destroys: the properties, the associations and the
+payments. Nothing is deleted that is not already in a backup, synced to disk, on a first run,
+a resume (``jobs resume``, a re-run) and under concurrent changes alike: csv and ndjson get the
+records of exactly the subscriptions a chunk deletes appended and synced before the chunk is
+written; json and xlsx, which cannot be appended, get the run's whole selection (a resume: the
+items left) written to a temporary file, synced and linked under the final name before the
+job's first chunk, and a chunk deletes only subscriptions that file holds. A later run of the
+job writes a numbered sibling (``FILE-2.csv``) and says so.
 
 **Speed.** A 100,000-item cancel: set-based UPDATEs per chunk (one per distinct change),
 multi-row INSERTs for history, outbox and journal, memoised value conversions, the cyclic GC
@@ -60,11 +64,12 @@ import io
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from subctl.errors import Action as Step
 from subctl.errors import (
@@ -80,6 +85,7 @@ from subctl.errors import (
 )
 from subctl.files import file_error, write_atomically
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
+from subctl.schema import ASSOCIATION_OBJECTS, PropertyRegistry
 from subctl.services.lifecycle import (
     Action,
     Context,
@@ -100,6 +106,9 @@ from subctl.store.base import (
     Workspace,
 )
 from subctl.store.ops import Delete
+
+if TYPE_CHECKING:
+    from subctl.export import Column
 
 CHUNK = 10_000  # items per transaction (SUBCTL_BATCH_CHUNK overrides it: tests, tuning)
 PLAN_FORMAT = 1
@@ -748,7 +757,8 @@ def _sync_directory(path: Path) -> None:
         os.close(fd)
 
 
-BACKUP_SUFFIXES = (".csv",)  # one writer that can append chunk by chunk; xlsx will follow
+BACKUP_SUFFIXES = (".csv", ".ndjson", ".json", ".xlsx")
+WHOLE_BACKUPS = (".json", ".xlsx")  # cannot be appended: written whole before the first chunk
 _BACKUP_KEY = "jobs.{}.backup"  # a workspace setting: the job's backup file
 
 
@@ -806,33 +816,55 @@ def record_backup(workspace: Workspace, job: Job, path: Path) -> None:
 
 
 class Backup:
-    """The backup of one run of a ``delete --backup`` job: a new CSV file (0600) of every
-    property of exactly the subscriptions deleted, internal names as headers, record ID first,
-    then alphabetical (DOMAIN.md §0 Export, "all properties").
+    """The backup of one run of a ``delete --backup`` job: a new file (0600) of everything
+    ``delete`` destroys for exactly the subscriptions deleted: every property (internal names
+    as headers, record ID first, then alphabetical; DOMAIN.md §0 Export, "all properties"),
+    their associations and their payments.
+
+    - csv and xlsx: the properties' columns, then a pair of columns per associated object
+      (``Associated Contact IDs``: ids joined with ``;``; ``Associated Contact``: labels joined
+      with ``; ``), payments as the ``Associated Payment IDs`` pair like any other association;
+    - json and ndjson: one object per subscription, ``{"id", "properties", "associations":
+      {object: [ids]}, "payments": [{id, amount, currency, status, method, kind, created_at,
+      refunds_payment_id}]}``.
+
+    **When it is written** (no subscription is deleted unless its record is already on disk,
+    synced): csv and ndjson are appended chunk by chunk, each chunk's records synced before the
+    chunk is written. json and xlsx cannot be appended: the run's whole selection (a first run:
+    every item of the job; a resume: its unprocessed items) is written first, to a temporary
+    file that is synced and then linked under the final name, before the job's first chunk;
+    it holds the records as they were then, including those the run then declines to delete.
 
     A backup is whole or it is no backup: highly sensitive values are written in clear when the
-    workspace grants ``sensitive_data.view``; without it, a chunk holding such a value stops
-    the job (``AuthError``, nothing of that chunk deleted; resumable once granted), since a
-    masked copy would lose the value for good.
+    workspace grants ``sensitive_data.view``; without it, a record holding such a value stops
+    the job (``AuthError``: nothing of that chunk deleted, or for json and xlsx nothing at all;
+    resumable once granted), since a masked copy would lose the value for good.
 
-    Rows are appended per chunk and synced before the chunk is written, so no subscription is
-    deleted unless its record is already on disk. A later run of the same job (a resume, a
-    re-run) writes a numbered sibling (``expired-2.csv``) rather than touching this file.
+    A later run of the same job (a resume, a re-run) writes a numbered sibling
+    (``expired-2.csv``) rather than touching this file.
     """
 
     def __init__(
         self, records: RecordStore, workspace: Workspace, path: Path, *, sibling: bool
     ) -> None:
-        from subctl.export import Column
-        from subctl.export.csvfmt import write_csv
         from subctl.services.properties import SENSITIVE_VIEW, permissions
 
         registry = records.properties()
         self.names = ["hs_object_id", *sorted(p.name for p in registry if p.name != "hs_object_id")]
-        self.columns = [Column(n, n) for n in self.names]
+        self.format = path.suffix.lower().lstrip(".")
+        self.whole = path.suffix.lower() in WHOLE_BACKUPS
+        self.columns = _backup_columns(registry, self.names, flat=self.format in ("csv", "xlsx"))
         self.secret = masker(registry, show=SENSITIVE_VIEW in permissions(workspace)).names
-        self.count = 0
-        self._write_csv = write_csv
+        self.count = 0  # records in the file
+        self.deleted = 0  # of them, deleted by this run
+        self._requested, self._sibling = path, sibling
+        self._saved: set[int] = set()  # whole backups: the subscriptions in the file
+        self._chunk: set[int] = set()  # backed up for the chunk in flight (retries: once)
+        self._fd: int | None = None
+        self.written = not self.whole  # a file under ``path`` (json, xlsx: once written)
+        if self.whole:  # named once written (``write_all``)
+            self.path = self._free_name()
+            return
         number = 1
         while True:
             self.path = path if number == 1 else path.with_stem(f"{path.stem}-{number}")
@@ -841,48 +873,192 @@ class Backup:
                 break
             except FileExistsError:
                 if not sibling:
-                    raise UsageError(
-                        f"backup file {path} already exists",
-                        hint="choose a new name or remove the old file",
-                    ) from None
+                    raise _backup_exists(path) from None
                 number += 1
             except OSError as exc:
                 raise file_error(self.path, exc) from exc
         self._fd = fd  # written unbuffered: a failed write leaves nothing pending
         self._size = 0  # what is on disk, synced: whole records only
         _sync_directory(self.path.parent)  # the new file's name is durable too
-        self._chunk: set[int] = set()  # backed up for the chunk in flight (retries: once)
-        self._write([], header=True)
+        if self.format == "csv":
+            self._append(self._encode([], header=True), 0)
+
+    @property
+    def used(self) -> bool:
+        """Whether the file holds anything deleted (else it is removed at the end)."""
+        return self.deleted > 0 if self.whole else self.count > 0
+
+    def _free_name(self, start: int = 1) -> Path:
+        number = start
+        while True:
+            path = self._requested
+            path = path if number == 1 else path.with_stem(f"{path.stem}-{number}")
+            if not os.path.lexists(path):
+                return path
+            if not self._sibling:
+                raise _backup_exists(self._requested)
+            number += 1
 
     def next_chunk(self) -> None:
         self._chunk.clear()
 
-    def add(self, records: RecordStore, ids: Sequence[int]) -> None:
-        """Append these subscriptions' full records and sync them to disk."""
-        new = [i for i in ids if i not in self._chunk]
-        if new:
-            found = list(_snapshots(records, new, self.names))  # one chunk at most
-            for record in found:
-                held = sorted(n for n in self.secret if record.properties.get(n) is not None)
-                if held:
-                    raise AuthError(
-                        f"subscription {record.id} holds highly sensitive values ({held[0]}); "
-                        "its backup needs them in clear, which requires the "
-                        "sensitive_data.view permission; nothing of this chunk was deleted",
-                        next=Next(
-                            Step.GRANT,
-                            {"permission": "sensitive_data.view", "then": "resume the job"},
-                        ),
-                    )
-            self._write(r.properties for r in found)
-            self._chunk.update(new)
+    # -- reading what is backed up --------------------------------------------------------
 
-    def _write(self, rows: Iterable[dict[str, Any]], header: bool = False) -> None:
+    def _rows(self, records: RecordStore, ids: Sequence[int]) -> Iterator[dict[str, Any]]:
+        """The backup rows of these subscriptions (those that exist), read a store batch at a
+        time: properties, association cells and payments."""
+        size = records.capabilities.batch_size or CHUNK
+        for start in range(0, len(ids), size):
+            found = list(_snapshots(records, ids[start : start + size], self.names))
+            self._check_secrets(found)
+            part = [r.id for r in found]
+            cells = _association_cells(records, part)
+            payments = records.payments_of(part) if part else {}
+            for record in found:
+                yield self._row(record, cells.get(record.id, {}), payments.get(record.id, []))
+
+    def _check_secrets(self, found: Sequence[Subscription]) -> None:
+        for record in found:
+            held = sorted(n for n in self.secret if record.properties.get(n) is not None)
+            if held:
+                done = "nothing was deleted" if self.whole else "nothing of this chunk was deleted"
+                raise AuthError(
+                    f"subscription {record.id} holds highly sensitive values ({held[0]}); "
+                    "its backup needs them in clear, which requires the "
+                    f"sensitive_data.view permission; {done}",
+                    next=Next(
+                        Step.GRANT,
+                        {"permission": "sensitive_data.view", "then": "resume the job"},
+                    ),
+                )
+
+    def _row(
+        self,
+        record: Subscription,
+        cells: dict[str, tuple[tuple[int, ...], tuple[str, ...]]],
+        payments: Sequence[Payment],
+    ) -> dict[str, Any]:
+        if self.format in ("csv", "xlsx"):
+            row = dict(record.properties)
+            row["hs_object_id"] = record.id
+            for obj in ASSOCIATION_OBJECTS:
+                ids, labels = cells.get(obj.name, ((), ()))
+                row[f"{_ASSOC}{obj.name}.ids"] = ";".join(map(str, ids)) or None
+                row[f"{_ASSOC}{obj.name}"] = "; ".join(labels) or None
+            return row
+        properties = {n: record.properties.get(n) for n in self.names}
+        properties["hs_object_id"] = record.id
+        return {
+            "id": record.id,
+            "properties": properties,
+            "associations": {
+                obj.name: list(cells[obj.name][0])
+                for obj in ASSOCIATION_OBJECTS
+                if obj.name in cells and cells[obj.name][0]
+            },
+            "payments": [
+                {"id": p.id, "amount": p.amount, "currency": p.currency, "status": p.status,
+                 "method": p.method, "kind": p.kind, "created_at": p.created_at,
+                 "refunds_payment_id": p.refunds_payment_id}
+                for p in payments
+            ],
+        }  # fmt: skip
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write_all(self, records: RecordStore, ids: Iterable[int]) -> None:
+        """json and xlsx: write the records of all these subscriptions at once, synced, under
+        a new name (a numbered sibling for a later run), before anything is deleted."""
+        wanted = list(dict.fromkeys(ids))
+        saved: set[int] = set()
+        flat = self.format == "xlsx"
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for row in self._rows(records, wanted):
+                saved.add(int(row["hs_object_id"] if flat else row["id"]))
+                yield row
+
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                       suffix=".tmp")  # fmt: skip
+        except OSError as exc:
+            raise file_error(self.path, exc) from exc
+        try:
+            os.close(fd)  # reopened by name: the xlsx writer streams to a named file
+            with open(tmp, "r+b") as raw:
+                if self.format == "xlsx":
+                    from subctl.export.writers import WriteOptions, for_format
+
+                    count = for_format("xlsx").write(
+                        rows(), self.columns, raw, WriteOptions(total=len(wanted))
+                    )
+                else:
+                    from subctl.export.jsonfmt import write_json
+
+                    text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                    count = write_json(rows(), self.columns, text)
+                    text.flush()
+                    text.detach()
+                raw.flush()
+                os.fsync(raw.fileno())
+            self.path = self._link(Path(tmp))
+        except OSError as exc:
+            raise file_error(self.path, exc) from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        _sync_directory(self.path.parent)
+        self.count, self._saved, self.written = count, saved, True
+
+    def _link(self, tmp: Path) -> Path:
+        """Give the written file its name, never replacing a file that appeared meanwhile."""
+        path = self.path
+        while True:
+            try:
+                os.link(tmp, path)
+                return path
+            except FileExistsError:
+                if not self._sibling:
+                    raise _backup_exists(self._requested) from None
+                path = self._free_name(int(path.stem.rsplit("-", 1)[-1]) + 1
+                                       if path != self._requested else 2)  # fmt: skip
+
+    def add(self, records: RecordStore, ids: Sequence[int]) -> None:
+        """Make sure these subscriptions' records are on disk before they are deleted: csv
+        and ndjson append and sync them; json and xlsx hold them already (``write_all``)."""
+        new = [i for i in ids if i not in self._chunk]
+        if not new:
+            return
+        if self.whole:
+            outside = [i for i in new if i not in self._saved]
+            if outside:
+                raise InvalidState(
+                    f"subscription {outside[0]} is not in the backup {self.path}; "
+                    "nothing of this chunk was deleted"
+                )
+            self.deleted += len(new)
+        else:
+            rows = list(self._rows(records, new))  # one chunk at most
+            self._append(self._encode(rows), len(rows))
+            self.deleted += len(new)
+        self._chunk.update(new)
+
+    def _encode(self, rows: list[dict[str, Any]], header: bool = False) -> bytes:
+        text = io.StringIO()
+        if self.format == "csv":
+            from subctl.export.csvfmt import write_csv
+
+            write_csv(rows, self.columns, text, header=header)
+        else:
+            from subctl.export.jsonfmt import write_ndjson
+
+            write_ndjson(rows, self.columns, text)
+        return text.getvalue().encode("utf-8")
+
+    def _append(self, encoded: bytes, written: int) -> None:
         """Append and sync; a failed write (a full disk) is cut off again, so the file holds
         exactly the records counted, each whole."""
-        text = io.StringIO()
-        written = self._write_csv(rows, self.columns, text, header=header)
-        data = memoryview(text.getvalue().encode("utf-8"))
+        assert self._fd is not None
+        data = memoryview(encoded)
         try:
             while data:
                 data = data[os.write(self._fd, data) :]
@@ -897,4 +1073,57 @@ class Backup:
         self.count += written
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_ASSOC = "associations."
+
+
+def _backup_exists(path: Path) -> UsageError:
+    return UsageError(
+        f"backup file {path} already exists", hint="choose a new name or remove the old file"
+    )
+
+
+def _backup_columns(
+    registry: PropertyRegistry, names: Sequence[str], *, flat: bool
+) -> list[Column]:
+    """csv/xlsx: a typed column per property, then the association pairs; json/ndjson: the
+    four members of a record."""
+    from subctl.export import Column
+
+    if not flat:
+        return [Column(k, k) for k in ("id", "properties", "associations", "payments")]
+    kinds = {"number": "number", "date": "date", "datetime": "datetime", "bool": "bool",
+             "enumeration": "enum"}  # fmt: skip
+    columns = []
+    for name in names:
+        prop = registry.get(name)
+        kind = "text" if prop is None else kinds.get(str(prop.type), "text")
+        money = prop is not None and prop.money
+        columns.append(Column(name, name, kind="money" if money else kind,
+                              currency_key="hs_currency_code" if money else None))  # fmt: skip
+    from subctl.export.headers import headers
+
+    english = headers("en")  # as the property headers, not translated: a backup is data
+    for obj in ASSOCIATION_OBJECTS:
+        columns.append(Column(f"{_ASSOC}{obj.name}.ids", english.association_ids(obj.name)))
+        columns.append(Column(f"{_ASSOC}{obj.name}", english.association(obj.name)))
+    return columns
+
+
+def _association_cells(
+    records: RecordStore, ids: Sequence[int]
+) -> dict[int, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]]:
+    """Per subscription, per associated object: every associated record's id and label, by
+    id (no cap: a backup holds them all; one query per object type)."""
+    if not ids:
+        return {}
+    names = [obj.name for obj in ASSOCIATION_OBJECTS]
+    found = records.association_cells(ids, names, cap=None)
+    return {
+        sid: {obj: (cell.ids, cell.labels) for obj, cell in cells.items()}
+        for sid, cells in found.items()
+    }

@@ -272,6 +272,8 @@ def execute(
     writer = (
         None if backup is None else batch.Backup(records, workspace, backup[0], sibling=backup[1])
     )
+    if writer is not None and writer.whole:  # json, xlsx: the whole selection, before the job
+        writer.write_all(records, (sid for sid, _ in prepared.items))
     job = batch.start_job(
         workspace, prepared, clock(), backup=None if backup is None else backup[0]
     )
@@ -341,6 +343,9 @@ def _run(
     described = action.command(records.properties())
     if backup is not None:
         writer = batch.Backup(records, workspace, backup[0], sibling=backup[1])
+        if writer.whole:  # json, xlsx: every item left, before the first chunk is deleted
+            items = workspace.job_items(job.id, unprocessed_only=True)
+            writer.write_all(records, (item.subscription_id for item in items))
         if batch.job_backup(workspace, job) != backup[0]:  # newly asked for by this run
             batch.record_backup(workspace, job, backup[0])
     with ui.progress(described, total) as advance:
@@ -378,9 +383,9 @@ def _run(
             pass
     if writer is not None:
         writer.close()
-        if writer.count or report.stopped is not None:
+        if writer.used or report.stopped is not None:
             report.backup = (writer.path, writer.count)
-        else:  # nothing was deleted: an empty file would only block the name
+        elif writer.written:  # nothing was deleted: the file would only block the name
             writer.path.unlink(missing_ok=True)
     return report
 

@@ -45,7 +45,17 @@ from subctl.store.base import (
     SubscriptionDetail,
 )
 from subctl.store.base import Refund as RefundRecord
-from subctl.store.ops import Delete, Op, Update, changes, charges_of, refunds_of
+from subctl.store.ops import (
+    LAST_MODIFIED,
+    Delete,
+    NewRecord,
+    Op,
+    Update,
+    Upsert,
+    changes,
+    charges_of,
+    refunds_of,
+)
 from subctl.store.sql import schema
 from subctl.store.sql.compiler import count_sql, quote, select_sql
 from subctl.store.sql.database import (
@@ -753,6 +763,16 @@ def _cells_sql(object_type: str, mark: str, ids: str, *, capped: bool, details: 
     )
 
 
+def _storer(prop: Property) -> Callable[[Any], Any]:
+    """``prop.to_storage``, with fast paths for the types whose typed value is stored as is
+    (text) or by one conversion (numbers, booleans). Same results."""
+    if prop.type in (PropType.STRING, PropType.ENUMERATION):
+        return lambda v: v if v is None or type(v) is str else str(v)
+    if prop.type is PropType.NUMBER:
+        return lambda v: None if v is None else float(v)
+    return prop.to_storage
+
+
 def _reader(prop: Property) -> Callable[[Any], Any]:
     """``prop.from_storage``, faster: text passes through, and conversions of values that
     repeat (dates, amounts, other numbers) are memoised. Same results."""
@@ -843,6 +863,11 @@ def write_ops(
     """Carry out the operations in the transaction ``cursor`` is in (which holds the write
     lock on SQLite): column changes, deletions, history, outbox, refunds, line items and
     charges."""
+    upserts = [op for op in ops if isinstance(op, Upsert)]
+    if upserts:
+        _new_records(cursor, mark, sqlite, [r for op in upserts for r in op.records])
+        _create(cursor, mark, sqlite, registry, [op for op in upserts if op.create])
+        ops = [op for op in ops if not (isinstance(op, Upsert) and op.create)]
     writes = _writes(cursor, mark, registry, ops)
     updates = [w for w in writes if w.values]
     replaced = _current(cursor, mark, registry, updates, lock=not sqlite)
@@ -856,6 +881,158 @@ def write_ops(
                                for item in op.line_items])  # fmt: skip
     _charges(cursor, mark, sqlite,
              [(op.subscription_id, c) for op in ops for c in charges_of(op)])  # fmt: skip
+    if upserts:
+        _associate(cursor, mark, [(op.subscription_id, *link) for op in upserts
+                                  for link in op.associations])  # fmt: skip
+
+
+# -- imports (``ops.Upsert``) ----------------------------------------------------------------
+
+# What a created subscription gets when the row does not give it: created and modified now.
+_CREATE_STAMPS = ("hs_createdate", LAST_MODIFIED)
+
+
+def _continue_ids(cursor: Any, mark: str, table: str, column: str) -> None:
+    """PostgreSQL: after rows were inserted with their ids, the identity continues after the
+    highest id (SQLite's rowid needs nothing)."""
+    cursor.execute(f"SELECT pg_get_serial_sequence({mark}, {mark})", (table, column))
+    (sequence,) = cursor.fetchone()
+    if sequence is not None:
+        cursor.execute(
+            f"SELECT setval({mark}, GREATEST((SELECT COALESCE(MAX({column}), 0) FROM {table}) + 1,"
+            f" nextval({mark})), false)",
+            (sequence, sequence),
+        )
+
+
+def _create(
+    cursor: Any, mark: str, sqlite: bool, registry: PropertyRegistry, creates: Sequence[Upsert]
+) -> None:
+    """New subscriptions of an import, with history (one entry per value set, from empty).
+    Given ids: one ``executemany`` per set of columns, an id that exists a ``Conflict``; no id:
+    one INSERT each, the id the database assigns written back into the operation."""
+    if not creates:
+        return
+    given = [op.subscription_id for op in creates if op.subscription_id]
+    taken: list[int] = []
+    for part in chunks(given):
+        cursor.execute(
+            f"SELECT hs_object_id FROM subscriptions WHERE hs_object_id IN {_in(mark, part)}",
+            list(part),
+        )
+        taken.extend(int(r[0]) for r in cursor.fetchall())
+    if taken:
+        raise Conflict(f"subscription {min(taken)} exists already; nothing was written")
+    groups: dict[tuple[str, ...], list[Upsert]] = {}
+    rows: dict[int, tuple[Any, ...]] = {}  # id(op) -> stored values, in its group's order
+    # an import's rows share a few layouts: their properties' storage conversions, once each
+    known: dict[tuple[str, ...], list[Callable[[Any], Any]]] = {}
+    for op in creates:
+        values = dict(op.values)
+        for name in _CREATE_STAMPS:
+            if values.get(name) is None:
+                values[name] = op.at
+        names = tuple(values)
+        storers = known.get(names)
+        if storers is None:
+            storers = known[names] = []
+            for name in names:
+                prop = registry.get(name)
+                if prop is None:
+                    raise UsageError(f'unknown property "{name}"')
+                storers.append(_storer(prop))
+        rows[id(op)] = tuple([f(v) for f, v in zip(storers, values.values(), strict=True)])
+        op.values = values
+        groups.setdefault(names, []).append(op)
+    for names, members in groups.items():
+        columns = ", ".join(f'"{registry.get(n).column}"' for n in names)  # type: ignore[union-attr]
+        marks = ", ".join([mark] * (len(names) + 1))
+        with_id = [op for op in members if op.subscription_id]
+        if with_id:
+            cursor.executemany(
+                f"INSERT INTO subscriptions (hs_object_id, {columns}) VALUES ({marks})",
+                [(op.subscription_id, *rows[id(op)]) for op in with_id],
+            )
+            if not sqlite:
+                _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
+        sql = (
+            f"INSERT INTO subscriptions ({columns}) VALUES ({marks[len(mark) + 2 :]})"
+            " RETURNING hs_object_id"
+        )
+        if not sqlite and len(with_id) < len(members):  # rows loaded with ids: continue after
+            _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
+        for op in members:
+            if not op.subscription_id:
+                cursor.execute(sql, rows[id(op)])
+                op.subscription_id = int(cursor.fetchone()[0])
+    _created_history(cursor, mark, creates)
+
+
+def _created_history(cursor: Any, mark: str, creates: Sequence[Upsert]) -> None:
+    text = _history_text()
+    values: list[Any] = []
+    add = values.extend
+    for op in creates:
+        at = ms(op.at)
+        for name, value in op.values.items():
+            if value is not None and name not in UNTRACKED and name != "hs_createdate":
+                add((op.subscription_id, name, None, text(value), at, op.source))
+    insert_flat(cursor, mark, "property_history",
+                ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
+                values)  # fmt: skip
+
+
+def _new_records(cursor: Any, mark: str, sqlite: bool, records: Sequence[NewRecord]) -> None:
+    """Create the associated records an import names unless they exist (with the given ids);
+    one that must exist and does not is a ``Conflict`` (nothing written)."""
+    wanted: dict[str, dict[int, NewRecord]] = {}
+    for r in records:
+        wanted.setdefault(r.object_type, {}).setdefault(r.id, r)
+    for object_type, by_id in wanted.items():
+        table = schema.OBJECT_TABLE_NAMES.get(object_type)
+        if table is None:
+            raise UsageError(f'unknown object type "{object_type}"')
+        ids = list(by_id)
+        found: set[int] = set()
+        for part in chunks(ids):
+            cursor.execute(f"SELECT id FROM {table} WHERE id IN {_in(mark, part)}", list(part))
+            found.update(int(r[0]) for r in cursor.fetchall())
+        missing = [by_id[i] for i in ids if i not in found]
+        unknown = [r.id for r in missing if r.values is None]
+        if unknown:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise Conflict(f"{label} {min(unknown)} not found; nothing was written")
+        made: dict[tuple[str, ...], list[list[Any]]] = {}
+        children: dict[str, list[tuple[int, int, str]]] = {"emails": [], "domains": []}
+        for r in missing:
+            assert r.values is not None
+            fields = {k: codec.storage_of(v) for k, v in r.values.items()
+                      if k not in ("emails", "domains")}  # fmt: skip
+            made.setdefault(tuple(fields), []).append([r.id, *fields.values()])
+            for key, listed in children.items():
+                listed.extend((r.id, n, v) for n, v in enumerate(r.values.get(key, ())))
+        for names, rows in made.items():
+            marks = ", ".join([mark] * (len(names) + 1))
+            cursor.executemany(
+                f"INSERT INTO {table} (id, {', '.join(names)}) VALUES ({marks})", rows
+            )
+        if made and not sqlite:
+            _continue_ids(cursor, mark, table, "id")
+        insert_many(cursor, mark, "contact_emails", ("contact_id", "position", "email"),
+                    children["emails"])  # fmt: skip
+        insert_many(cursor, mark, "company_domains", ("company_id", "position", "domain"),
+                    children["domains"])  # fmt: skip
+
+
+def _associate(cursor: Any, mark: str, links: Sequence[tuple[int, str, int, int]]) -> None:
+    """Add associations (subscription, object type, record, type id); existing ones stay."""
+    if links:
+        cursor.executemany(
+            "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+            f" VALUES ({mark}, {mark}, {mark}, {mark})"
+            " ON CONFLICT (subscription_id, object_type, object_id) DO NOTHING",
+            links,
+        )
 
 
 def _line_items_of(cursor: Any, mark: str, sub_id: int) -> list[LineItem]:
