@@ -512,6 +512,62 @@ class Advance:
         )
 
 
+# -- segments ---------------------------------------------------------------------------------
+
+SEGMENT = "bench-due"  # a dynamic segment whose query is FILTER_WHERE
+SEGMENT_CREATED = "2026-06-12T12:00:00+00:00"  # 3 days before NOW: its diff has movers
+
+
+def ensure_segment(env: dict[str, str]) -> None:
+    """The dynamic segment of the segment figures, made once in the cached workspace (its
+    first refresh 3 days before NOW, so that ``segment diff`` at NOW finds who entered and
+    left)."""
+    shown = subprocess.run(
+        [*subctl_argv(), "segment", "show", SEGMENT, "--format", "json"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if shown.returncode == 0:
+        return
+    subprocess.run(
+        [*subctl_argv(), "segment", "create", SEGMENT, "--where", FILTER_WHERE],
+        env={**env, "SUBCTL_NOW": SEGMENT_CREATED}, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def same_ids(command: Run, baseline: Run) -> str | None:
+    """``--format ids`` of the segment and of the filter: the same ids, in the same order."""
+    if command.stdout.split() != baseline.stdout.split():
+        return "the segment and the filter listed different ids"
+    return None
+
+
+def diff_counts(command: Run, baseline: Run) -> str | None:
+    """The diff's members now are the filter's matches."""
+    try:
+        size = int(json.loads(command.stdout)["size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"cannot read the diff: {exc!r}"
+    listed = len(baseline.stdout.split())
+    return None if size == listed else f"diff says {size} members, the filter lists {listed}"
+
+
+def segment_figures(sub: list[str]) -> list[Figure]:
+    """``segment members`` of a dynamic segment against the equivalent ``filter`` (limit 50,
+    and every match as ids), and ``segment diff`` against the filter listing every match."""
+    filter_ = [*sub, "filter", "--where", FILTER_WHERE]
+    members = [*sub, "segment", "members", SEGMENT]
+    every = [*filter_, "--all", "--format", "ids"]
+    return [
+        Figure("segment-members", [*members, "--limit", "50", "--format", "json"],
+               [*filter_, "--limit", "50", "--format", "json"], "same filter",
+               verify=same_rows),
+        Figure("segment-members-all", [*members, "--all", "--format", "ids"], every,
+               "same filter, every match", verify=same_ids),
+        Figure("segment-diff", [*sub, "segment", "diff", SEGMENT, "--format", "json"], every,
+               "filter, every match (ids)", verify=diff_counts),
+    ]  # fmt: skip
+
+
 # -- export --------------------------------------------------------------------------------------
 
 
@@ -700,6 +756,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             verify=same_record,
         ),
     ]
+    segments = segment_figures(sub)
+    if not args.only or any(f.name in args.only for f in segments):
+        ensure_segment(env)
+        figures += segments
     cancels = {}
     for size in args.cancel_sizes:
         name = f"cancel-{size // 1000}k"

@@ -19,6 +19,7 @@ from subctl.commands import (
     jobs,
     lifecycle,
     properties,
+    segments,
     subscriptions,
     workspace,
 )
@@ -108,6 +109,7 @@ def root(
 # The order of --help: reading, then changing, then the workspace.
 subscriptions.register(app)
 filter_cmd.register(app)
+segments.register(app)
 exports.register(app)
 lifecycle.register(app)
 associate.register(app)

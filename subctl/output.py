@@ -135,6 +135,21 @@ class Format(StrEnum):
     JSON = "json"
     NDJSON = "ndjson"
     CSV = "csv"
+    IDS = "ids"  # one record id a line, for pipes (``--from-file -`` reads it back)
+
+
+def write_ids(rows: Iterable[Mapping[str, Any]], stream: TextIO) -> int:
+    """``--format ids``: each row's record id (``hs_object_id``, else ``id``), one a line."""
+    count = 0
+    for row in rows:
+        value = row.get("hs_object_id", row.get("id"))
+        if value is None:
+            from subctl.errors import UsageError
+
+            raise UsageError("--format ids needs rows with an id; use json or csv here")
+        stream.write(f"{value}\n")
+        count += 1
+    return count
 
 
 def silence(stream: TextIO) -> None:
@@ -296,11 +311,14 @@ class Output:
                 if self.is_tty:
                     below = None
             else:
-                from subctl.export import writers
+                if fmt is Format.IDS:
+                    count = write_ids(rows, self.stdout)
+                else:
+                    from subctl.export import writers
 
-                spec = writers.for_format(fmt.value)
-                options = writers.WriteOptions(terminal=fmt is Format.CSV and self.is_tty)
-                count = spec.write(rows, keyed, self.stdout, options)
+                    spec = writers.for_format(fmt.value)
+                    options = writers.WriteOptions(terminal=fmt is Format.CSV and self.is_tty)
+                    count = spec.write(rows, keyed, self.stdout, options)
                 below = footer(count) if footer is not None and count else None
             # Inside: when stdout's reader has gone, there is nothing to say about the rows.
             if below:
@@ -320,6 +338,10 @@ class Output:
         """One thing (``view``, ``property view``, ``views show``) in the format: a table shows
         its blocks (or its rows as a table), CSV its rows, JSON and NDJSON its data."""
         fmt = self.resolve(fmt)
+        if fmt is Format.IDS:
+            from subctl.errors import UsageError
+
+            raise UsageError("--format ids lists the ids of rows; this shows one document")
         if fmt is Format.TABLE and doc.blocks:
             with self._data():
                 console = self.console()

@@ -227,7 +227,7 @@ def test_a_failed_export_leaves_no_file(
         ("--all -o subs.txt", 'cannot tell the format of "subs.txt" from its suffix'),
         ("-o subs.csv", "say which subscriptions to export"),
         ("--all", "say where to write the export"),
-        ("--all --view unpaid -o subs.csv", "--all cannot be combined with --view or --where"),
+        ("--all --view unpaid -o subs.csv", "--all cannot be combined with --view, --where or"),
         ("--all --properties some -o subs.csv", 'unknown --properties "some"'),
         ("--all -o 'subs-{day}.csv'", "unknown placeholder {day}"),
         ("--all --format pdf -o subs.pdf", 'unknown format "pdf"'),

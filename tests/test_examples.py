@@ -42,6 +42,23 @@ SETUP: dict[str, list[str]] = {
         "--save-view reengage"
     ],
     "config get active": ["subctl config set active default"],
+    **{
+        key: [
+            "subctl segment create reengage --where 'status in (canceled, expired) and "
+            "canceled_at > -60d'"
+        ]
+        for key in (
+            "segment show reengage --as-list",
+            "segment members reengage --format ids",
+            "segment refresh reengage",
+            "segment delete reengage --yes",
+            "segment edit reengage --where status = canceled and canceled_at > -90d",
+        )
+    },
+    "segment remove vip 42": ["subctl segment create vip --manual 42"],
+    "segment diff payment-due --format json": [
+        "subctl segment create payment-due --where 'next_payment_due_date between today and +7d'"
+    ],
     "jobs results 1": ["subctl cancel --where 'status = unpaid' --yes"],
     "jobs resume 1": ["subctl cancel --where 'status = unpaid' --yes"],
     **{

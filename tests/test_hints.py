@@ -122,10 +122,11 @@ def test_lifecycle_and_batch_errors_read_as_before(seeded: Invoke, tmp_path: Pat
     )
     assert error("cancel --yes") == (
         "Error: no subscriptions selected\n"
-        "Hint: give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE\n"
+        "Hint: give IDs, --from-file FILE, --where EXPR, --view NAME, --segment NAME or "
+        "--plan FILE\n"
     )
     assert error(f"cancel 1 --plan {tmp_path / 'plan.json'} --yes") == (
-        "Error: --plan cannot be combined with IDs, --from-file, --where or --view\n"
+        "Error: --plan cannot be combined with IDs, --from-file, --where, --view or --segment\n"
     )
     assert error("cancel 1 --dry-run --plan-out -") == (
         "Error: --plan-out needs a file: stdout carries the per-item results\n"

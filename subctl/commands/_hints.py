@@ -97,7 +97,10 @@ def hint(step: Next) -> str:
             option = flag(args["input"])
             return "e.g. " + " ".join(f"{option} {value}" for value in args["values"])
         case Action.SELECT:
-            return "give IDs, --from-file FILE, --where EXPR, --view NAME or --plan FILE"
+            return (
+                "give IDs, --from-file FILE, --where EXPR, --view NAME, --segment NAME or "
+                "--plan FILE"
+            )
         case Action.NEW_PLAN:
             return "write a new plan with --dry-run --plan-out"
         case Action.USE_VERB:

@@ -77,6 +77,14 @@ ViewOpt = Annotated[
     str | None,
     typer.Option("--view", metavar="NAME", help="Use a saved view (built in: unpaid, scheduled)."),
 ]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        metavar="NAME",
+        help="Only the members of a segment (subctl segment list).",
+    ),
+]
 SortOpt = Annotated[
     str | None,
     typer.Option("--sort", metavar="FIELD[:desc]", help="Sort by a property."),
@@ -157,12 +165,13 @@ def effective_format(ctx: typer.Context, fmt: Format) -> Format:
 @dataclass(frozen=True)
 class BatchArgs:
     """What every lifecycle verb takes besides its own options: the selection (IDS,
-    ``--from-file``, ``--where``, ``--view``, ``--plan``) and how the batch runs."""
+    ``--from-file``, ``--where``, ``--view``, ``--segment``, ``--plan``) and how the batch runs."""
 
     ids: tuple[int, ...] = ()
     from_file: str | None = None
     where: str | None = None
     view: str | None = None
+    segment: str | None = None
     plan: str | None = None
     plan_out: str | None = None
     dry_run: bool = False
@@ -181,6 +190,7 @@ _BATCH_PARAMS = (
     _param("from_file", FromFileOpt, None),
     _param("where", WhereOpt, None),
     _param("view", ViewOpt, None),
+    _param("segment", SegmentOpt, None),
     _param("plan", PlanOpt, None),
     _param("plan_out", PlanOutOpt, None),
     _param("dry_run", DryRunOpt, False),

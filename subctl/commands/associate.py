@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subctl.commands._options import FormatOpt, YesOpt
+from subctl.commands._options import FormatOpt, SegmentOpt, YesOpt
 from subctl.context import AppContext
 from subctl.errors import InvalidState, UsageError
 from subctl.export import Column
@@ -144,6 +144,7 @@ def subscription_associate(
         str | None,
         typer.Option("--price", metavar="AMOUNT", help="Edit the --line-item: its unit price."),
     ] = None,
+    segment: SegmentOpt = None,
     yes: YesOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
@@ -177,9 +178,17 @@ def subscription_associate(
         if value is not None
     }  # fmt: skip
     if from_file is not None:
-        if sub_id is not None or given or create is not None:
-            raise UsageError("--from-file takes no ID, object option or --create")
+        if sub_id is not None or given or create is not None or segment is not None:
+            raise UsageError("--from-file takes no ID, object option, --create or --segment")
         _batch(app, from_file, mode, fmt, yes)
+        return
+    if segment is not None:
+        if sub_id is not None or create is not None or len(given) != 1:
+            raise UsageError(
+                "--segment takes one object option (e.g. --contact 17), no ID or --create",
+                hint=f"e.g. subctl associate --segment {segment} --company 12",
+            )
+        _segment_batch(app, segment, given, mode, fmt, yes)
         return
     if sub_id is None:
         raise UsageError("missing subscription ID", hint="e.g. subctl associate 6 --contact 17")
@@ -226,7 +235,35 @@ def subscription_associate(
     app.out.result(Document(row, [row], OUTCOME_COLUMNS), fmt, outcome.message())
 
 
-def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> None:
+def _segment_batch(
+    app: AppContext, segment: str, given: dict[str, str], mode: str, fmt: Format, yes: bool
+) -> None:
+    """Every member of a segment (now) with one record: the pairs a file would list."""
+    from subctl.services import associations as svc
+    from subctl.services.segments import member_ids
+
+    ((name, value),) = given.items()
+    obj = svc.object_type(name)
+    object_id = svc.record_id(value, "--" + name.replace("_", "-"))
+    records = app.records()
+    chosen = app.workspace().get_segment(segment)
+    ids = member_ids(records, chosen, app.today(), app.clock())
+    text = "".join(f"{sid},{obj.name},{object_id}\n" for sid in ids)
+    flag = "--" + name.replace("_", "-")
+    again = f"subctl associate --segment {segment} {flag} {value}"
+    _batch(app, Path(f"--segment {segment}"), mode, fmt, yes, text=text, again=again)
+
+
+def _batch(
+    app: AppContext,
+    path: Path,
+    mode: str,
+    fmt: Format,
+    yes: bool,
+    *,
+    text: str | None = None,
+    again: str | None = None,
+) -> None:
     from subctl.services import associations as svc
 
     if mode == svc.REPLACE:
@@ -238,7 +275,8 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
 
     from subctl.services.batch import read_source
 
-    text, _ = read_source(str(path), app.out.stdin)
+    if text is None:
+        text, _ = read_source(str(path), app.out.stdin)
     from subctl.commands._batch import interrupt_between_chunks
     from subctl.errors import Aborted
 
@@ -263,7 +301,9 @@ def _batch(app: AppContext, path: Path, mode: str, fmt: Format, yes: bool) -> No
     if interrupted:
         last = outcomes[-1].line if outcomes else 0
         rest = (
-            f"tail -n +{last + 1} {path} | subctl associate --from-file -"
+            again
+            if again is not None
+            else f"tail -n +{last + 1} {path} | subctl associate --from-file -"
             if str(path) != "-" and last
             else f"subctl associate --from-file {path}"
         )

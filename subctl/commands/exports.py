@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from subctl.commands._options import ShowSensitiveOpt, ViewOpt, WhereOpt
+from subctl.commands._options import SegmentOpt, ShowSensitiveOpt, ViewOpt, WhereOpt
 from subctl.context import AppContext
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ def subscription_export(
     output: OutputOpt = None,
     view: ViewOpt = None,
     where: WhereOpt = None,
+    segment: SegmentOpt = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Every subscription.")] = False,
     fmt: Annotated[
         str | None,
@@ -105,6 +106,7 @@ def subscription_export(
     request = svc.ExportRequest(
         view=view,
         where=where,
+        segment=segment,
         all=all_,
         properties=properties,
         internal_names=internal_names,

@@ -98,7 +98,7 @@ def subscription_filter(
         where=where,
         sort=sort,
         limit=effective_limit(limit, all_, terminal=app.out.is_tty),
-        fields=fields or columns,
+        fields=fields or columns or ("id" if fmt is Format.IDS else None),
         show_sensitive=show_sensitive,
     )
     listing = svc.build_listing(records, workspace, request, app.today(), app.clock())

@@ -89,6 +89,8 @@ def _selection_text(selection: dict[str, Any], registry: PropertyRegistry, today
         parts.append(_where_text(str(selection["where"]), registry, today))
     if selection.get("view"):
         parts.append(f"--view {selection['view']}")
+    if selection.get("segment"):
+        parts.append(f"--segment {selection['segment']}")
     return " ".join(parts)
 
 

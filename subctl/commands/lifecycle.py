@@ -21,7 +21,9 @@ def _run(
     from subctl.commands._batch import BatchOptions, execute
     from subctl.services.batch import Selection
 
-    selection = Selection(batch.ids, batch.from_file, batch.where, batch.view, batch.plan)
+    selection = Selection(
+        batch.ids, batch.from_file, batch.where, batch.view, batch.plan, batch.segment
+    )
     options = BatchOptions(
         selection=selection,
         dry_run=batch.dry_run,

@@ -12,6 +12,7 @@ from subctl.commands._options import (
     FieldsOpt,
     FormatOpt,
     LimitOpt,
+    SegmentOpt,
     ShowSensitiveOpt,
     SortOpt,
     SubIdArg,
@@ -64,6 +65,7 @@ def subscription_list(
     ] = None,
     where: WhereOpt = None,
     view: ViewOpt = None,
+    segment: SegmentOpt = None,
     sort: SortOpt = None,
     limit: LimitOpt = None,
     all_: AllOpt = False,
@@ -93,9 +95,10 @@ def subscription_list(
         associated=associated,
         where=where,
         view=view,
+        segment=segment,
         sort=sort,
         limit=effective_limit(limit, all_, terminal=app.out.is_tty),
-        fields=fields,
+        fields=fields or ("id" if fmt is Format.IDS else None),  # ids only: fetch only ids
         show_sensitive=show_sensitive,
     )
     listing = svc.build_listing(records, app.workspace(), request, app.today(), app.clock())

@@ -75,6 +75,9 @@ NEGATION: dict[Op, Op] = {
 }
 
 ASSOCIATION_PREFIX = "associations."
+# A pseudo-field: ``Condition(SEGMENT_FIELD, EQ, (name,))`` holds the members stored for a
+# snapshot or manual segment (``--segment``); no property can be named so. ``NEQ``: not one.
+SEGMENT_FIELD = "@segment"
 
 
 @dataclass(frozen=True)

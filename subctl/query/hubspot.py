@@ -22,6 +22,7 @@ from typing import Any
 from subctl.codec import to_wire
 from subctl.errors import UsageError
 from subctl.query.ast import (
+    SEGMENT_FIELD,
     And,
     Condition,
     Expr,
@@ -120,6 +121,11 @@ def _dnf(expr: Expr) -> list[list[Condition]]:
 
 
 def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
+    if cond.field == SEGMENT_FIELD:
+        raise QueryTooComplex(
+            "HubSpot search cannot select a segment's stored members",
+            hint="use a dynamic segment (its query is sent), or its ids with --from-file",
+        )
     if cond.association is not None:
         if cond.association not in ASSOCIATION_BY_NAME:
             known = ", ".join(ASSOCIATION_BY_NAME)

@@ -606,6 +606,7 @@ def _generate(count: int, seed: int, today: dt.date, block: int) -> Iterator[_Bl
                     if next_due >= today_ord - oldest:
                         break
                     u = (u + _GOLDEN) % 1.0
+                assert next_due is not None  # _TRIES > 0
                 age = today_ord - next_due
                 retry_count = min(sum(1 for days in RETRY_DAYS if days <= age), len(RETRY_DAYS) - 1)
                 retry_day = next_due + RETRY_DAYS[retry_count]

@@ -57,6 +57,7 @@ CURRENCY = "hs_currency_code"
 class ExportRequest:
     view: str | None = None
     where: str | None = None
+    segment: str | None = None  # a segment's members (``--segment``)
     all: bool = False
     properties: str = "view"
     internal_names: bool = False
@@ -111,20 +112,25 @@ def plan_export(
         raise UsageError(
             f'unknown --properties "{request.properties}"; one of: {", ".join(PROPERTY_MODES)}'
         )
-    if request.all and (request.view or request.where):
+    if request.all and (request.view or request.where or request.segment):
         raise UsageError(
-            "--all cannot be combined with --view or --where",
-            hint="--all exports every subscription; --view or --where selects some",
+            "--all cannot be combined with --view, --where or --segment",
+            hint="--all exports every subscription; --view, --where or --segment selects some",
         )
-    if not (request.all or request.view or request.where is not None):
+    if not (request.all or request.view or request.segment or request.where is not None):
         raise UsageError(
             "say which subscriptions to export",
-            hint="add --all, --view NAME or --where EXPR",
+            hint="add --all, --view NAME, --segment NAME or --where EXPR",
         )
     listing = build_listing(
         records,
         workspace,
-        ListRequest(where=request.where, view=request.view, show_sensitive=request.show_sensitive),
+        ListRequest(
+            where=request.where,
+            view=request.view,
+            segment=request.segment,
+            show_sensitive=request.show_sensitive,
+        ),  # fmt: skip
         today,
         now,
     )

@@ -54,6 +54,7 @@ class ListRequest:
     associated: dict[str, int] = field(default_factory=dict)  # object name -> record id
     where: str | None = None
     view: str | None = None
+    segment: str | None = None  # a segment's members (``--segment``)
     sort: str | None = None
     limit: int | None = None  # None: every match (see ``effective_limit``)
     fields: str | None = None
@@ -146,6 +147,11 @@ def build_listing(
     filters: list[Expr | None] = []
     if view is not None:
         filters.append(parse_where(view.where, registry, today, now))
+    if request.segment:
+        from subctl.services.segments import segment_expr
+
+        segment = workspace.get_segment(request.segment)
+        filters.append(segment_expr(records, segment, today, now))
     if request.statuses:
         filters.append(Condition("hs_status", Op.IN, tuple(resolve_statuses(request.statuses))))
     due = "hs_next_payment_due_date"

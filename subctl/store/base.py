@@ -99,6 +99,34 @@ class SavedView:
     builtin: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A named set of subscriptions (HubSpot's lists): ``dynamic`` re-evaluates its query on
+    every read, ``snapshot`` froze the query's matches when it was made (or last refreshed),
+    ``manual`` holds the ids it was given."""
+
+    name: str
+    kind: str  # dynamic, snapshot, manual
+    where: str | None  # the query text as written (None: manual)
+    description: str = ""
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    refreshed_at: dt.datetime | None = None  # the last refresh (``segment diff`` baseline)
+    stored: int | None = None  # snapshot, manual: how many ids are stored
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRefresh:
+    """One ``segment refresh`` (creation counts as the first): its time, the membership's size
+    then, and how many entered and left since the previous one."""
+
+    id: int
+    at: dt.datetime
+    size: int
+    entered: int
+    left: int
+
+
 # -- lifecycle verbs and the batch journal ---------------------------------------
 
 
@@ -399,6 +427,47 @@ class Workspace(Protocol):
     def save_view(self, view: SavedView) -> None: ...
 
     def delete_view(self, name: str) -> None: ...
+
+    # -- segments (``subctl segment``) --
+
+    def segments(self) -> list[Segment]:
+        """Every segment, by name."""
+        ...
+
+    def get_segment(self, name: str) -> Segment:
+        """Raises NotFound."""
+        ...
+
+    def save_segment(
+        self, segment: Segment, members: Iterable[int] | None = None, *, at: dt.datetime
+    ) -> None:
+        """Create or update a segment's definition (name, kind, query, description) at ``at``
+        (the workspace clock); ``members``: replace its stored membership with these ids."""
+        ...
+
+    def change_segment_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
+        """Add and remove stored member ids (manual segments); returns how many changed."""
+        ...
+
+    def delete_segment(self, name: str) -> None:
+        """The segment, its members and its refreshes; raises NotFound."""
+        ...
+
+    def record_segment_refresh(
+        self, name: str, members: Iterable[int], at: dt.datetime
+    ) -> SegmentRefresh:
+        """Store ``members`` as the segment's membership at its last refresh (``at``), with
+        who entered and left since the previous refresh, in one transaction."""
+        ...
+
+    def segment_refreshes(self, name: str) -> list[SegmentRefresh]:
+        """The segment's refreshes, oldest first."""
+        ...
+
+    def segment_baseline(self, name: str, refresh_id: int | None = None) -> set[int]:
+        """The membership at the last refresh, or at the refresh ``refresh_id`` (the last
+        one's membership with the changes of the later refreshes undone)."""
+        ...
 
     def get_setting(self, key: str) -> str | None:
         """A workspace setting (account tier, caps, permissions), or None."""

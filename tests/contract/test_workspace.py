@@ -70,3 +70,51 @@ def test_claims_and_outcomes(workspace: Workspace) -> None:
     with pytest.raises(Conflict):  # journaled once
         workspace.record_outcomes(job, [ItemOutcome(101, "ok", "canceled", "canceled", AT)])
     assert workspace.job(job).counts["ok"] == 1
+
+
+# -- segments ---------------------------------------------------------------------------------
+
+
+def test_segments_definition_members_and_delete(workspace: Workspace) -> None:
+    from subctl.store.base import Segment
+
+    assert workspace.segments() == []
+    workspace.save_segment(Segment("vip", "manual", None, "big ones"), [3, 1, 2], at=AT)
+    workspace.save_segment(Segment("churn", "dynamic", "status = canceled"), at=AT)
+    got = workspace.get_segment("vip")
+    assert (got.name, got.kind, got.where, got.description, got.stored) == (
+        "vip", "manual", None, "big ones", 3,
+    )  # fmt: skip
+    assert got.created_at == AT and got.refreshed_at is None
+    assert [s.name for s in workspace.segments()] == ["churn", "vip"]
+    assert workspace.get_segment("churn").stored is None  # dynamic: nothing stored
+    assert workspace.change_segment_members("vip", [4, 1, 4], [2, 9]) == 2  # +4, -2
+    assert workspace.get_segment("vip").stored == 3
+    workspace.save_segment(Segment("vip", "manual", None, "changed"), at=AT)  # members kept
+    assert workspace.get_segment("vip").stored == 3
+    workspace.record_segment_refresh("vip", [1, 3, 4], AT)
+    workspace.delete_segment("vip")
+    with pytest.raises(NotFound):
+        workspace.get_segment("vip")
+    with pytest.raises(NotFound):
+        workspace.delete_segment("vip")
+    assert workspace.segment_refreshes("vip") == []
+
+
+def test_segment_refreshes_and_the_membership_at_each(workspace: Workspace) -> None:
+    from subctl.store.base import Segment
+
+    workspace.save_segment(Segment("due", "dynamic", "mrr > 1"), at=AT)
+    day = dt.timedelta(days=1)
+    first = workspace.record_segment_refresh("due", [1, 2, 3], AT)
+    assert (first.size, first.entered, first.left) == (3, 3, 0)
+    second = workspace.record_segment_refresh("due", [2, 3, 4, 5], AT + day)
+    assert (second.size, second.entered, second.left) == (4, 2, 1)
+    third = workspace.record_segment_refresh("due", [5, 6], AT + 2 * day)
+    assert (third.size, third.entered, third.left) == (2, 1, 3)
+    assert [r.at for r in workspace.segment_refreshes("due")] == [AT, AT + day, AT + 2 * day]
+    assert workspace.get_segment("due").refreshed_at == AT + 2 * day
+    assert workspace.segment_baseline("due") == {5, 6}
+    assert workspace.segment_baseline("due", third.id) == {5, 6}
+    assert workspace.segment_baseline("due", second.id) == {2, 3, 4, 5}
+    assert workspace.segment_baseline("due", first.id) == {1, 2, 3}

@@ -154,10 +154,12 @@ class Selection:
     where: str | None = None
     view: str | None = None
     plan: str | None = None
+    segment: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.ids or self.from_file or self.view or self.plan) and self.where is None
+        chosen = self.ids or self.from_file or self.view or self.plan or self.segment
+        return not chosen and self.where is None
 
 
 @dataclass
@@ -290,7 +292,13 @@ def prepare(
     fields = ["hs_status"]
     sel_json: dict[str, Any] = {}
     if selection.plan is not None:
-        if selection.ids or selection.from_file or selection.where is not None or selection.view:
+        if (
+            selection.ids
+            or selection.from_file
+            or selection.where is not None
+            or selection.view
+            or selection.segment
+        ):
             raise UsageError.naming(
                 Opt("plan"),
                 " cannot be combined with ",
@@ -299,8 +307,10 @@ def prepare(
                 Opt("from_file"),
                 ", ",
                 Opt("where"),
-                " or ",
+                ", ",
                 Opt("view"),
+                " or ",
+                Opt("segment"),
             )
         plan = read_plan(selection.plan, stdin)
         if plan.verb != action.verb:
@@ -327,16 +337,19 @@ def prepare(
         sel_json["from_file"] = "sha256:" + _sha256(text)
     explicit = list(dict.fromkeys(explicit))
     query = None
-    if selection.where is not None or selection.view:
-        listing = build_listing(
-            records,
-            workspace,
-            ListRequest(where=selection.where, view=selection.view, limit=None, fields="id"),
-            today,
-            now,
+    if selection.where is not None or selection.view or selection.segment:
+        request = ListRequest(
+            where=selection.where,
+            view=selection.view,
+            segment=selection.segment,
+            limit=None,
+            fields="id",
         )
+        listing = build_listing(records, workspace, request, today, now)
         query = listing.query
         sel_json.update(where=selection.where, view=selection.view)
+        if selection.segment:  # only when given: older jobs' fingerprints stay the same
+            sel_json["segment"] = selection.segment
     items: list[tuple[int, str | None]] = []
     missing: list[int] = []
     if selection.ids or selection.from_file is not None:

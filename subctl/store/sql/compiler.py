@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from subctl.errors import UsageError
-from subctl.query.ast import And, Condition, Expr, Op, Or, Query, is_rolling, push_not, resolve
+from subctl.query.ast import (
+    SEGMENT_FIELD,
+    And,
+    Condition,
+    Expr,
+    Op,
+    Or,
+    Query,
+    is_rolling,
+    push_not,
+    resolve,
+)
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
 
 SQLITE = "sqlite"
@@ -133,6 +144,8 @@ def _compile(expr: Expr, registry: PropertyRegistry, sql: Sql) -> str:
     assert isinstance(expr, Condition)  # push_not removed every Not
     if expr.association is not None:
         return _association(expr, sql)
+    if expr.field == SEGMENT_FIELD:
+        return _segment(expr, sql)
     prop = registry.get(expr.field)
     if prop is None:
         raise UsageError(f'unknown field "{expr.field}"')
@@ -249,6 +262,15 @@ def _token_match(column: str, token: str, sql: Sql) -> str:
     like = f"{lower}({column}) LIKE {sql.bind(pattern)} ESCAPE '\\'"
     regexp_op = "REGEXP" if sql.dialect == SQLITE else "~"
     return f"({like} AND {lower}({column}) {regexp_op} {sql.bind(token_regex(token))})"
+
+
+def _segment(cond: Condition, sql: Sql) -> str:
+    """The stored members of a snapshot or manual segment (the workspace's
+    ``segment_members``, in the same database)."""
+    if cond.op not in (Op.EQ, Op.NEQ):
+        raise UsageError(f"a segment's membership is tested with = or !=; not {cond.op.value}")
+    ids = f"SELECT subscription_id FROM segment_members WHERE segment = {sql.bind(cond.values[0])}"
+    return f"hs_object_id {'NOT IN' if cond.op is Op.NEQ else 'IN'} ({ids})"
 
 
 def _association(cond: Condition, sql: Sql) -> str:

@@ -428,6 +428,65 @@ def m007_export_objects(conn: sa.Connection) -> None:
     meta.create_all(conn)
 
 
+def m008_segments(conn: sa.Connection) -> None:
+    """Segments (``subctl segment``): their definitions, the stored membership of snapshot and
+    manual segments, the membership at the last refresh, and every refresh with who entered
+    and left at it."""
+    meta = sa.MetaData()
+    bigint, text = sa.BigInteger, sa.Text
+    sa.Table(
+        "segments",
+        meta,
+        sa.Column("name", text, primary_key=True),
+        sa.Column("kind", text, nullable=False),
+        sa.Column("query", text),
+        sa.Column("description", text, nullable=False, server_default=""),
+        sa.Column("created_at", bigint, nullable=False),
+        sa.Column("updated_at", bigint, nullable=False),
+        sa.Column("refreshed_at", bigint),
+    )
+    for name in ("segment_members", "segment_baseline"):
+        sa.Table(
+            name,
+            meta,
+            sa.Column(
+                "segment",
+                text,
+                sa.ForeignKey("segments.name", ondelete="CASCADE"),
+                primary_key=True,
+            ),
+            sa.Column("subscription_id", bigint, primary_key=True),
+        )
+    refreshes = sa.Table(
+        "segment_refreshes",
+        meta,
+        sa.Column(
+            "id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        sa.Column(
+            "segment", text, sa.ForeignKey("segments.name", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("at", bigint, nullable=False),
+        sa.Column("size", bigint, nullable=False),
+        sa.Column("entered", bigint, nullable=False),
+        sa.Column("left_count", bigint, nullable=False),
+    )
+    sa.Index("ix_segment_refreshes_segment", refreshes.c.segment, refreshes.c.at)
+    sa.Table(
+        "segment_changes",
+        meta,
+        sa.Column(
+            "refresh_id",
+            bigint,
+            sa.ForeignKey("segment_refreshes.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("subscription_id", bigint, primary_key=True),
+        sa.Column("entered", sa.Boolean, nullable=False),
+    )
+    meta.create_all(conn)  # fmt: skip
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
@@ -436,6 +495,7 @@ MIGRATIONS: list[Migration] = [
     m005_constraints,
     m006_billing_clock,
     m007_export_objects,
+    m008_segments,
 ]
 
 _LEDGER = sa.Table(

@@ -36,6 +36,7 @@ MIGRATIONS = (
     "m005_constraints",
     "m006_billing_clock",
     "m007_export_objects",
+    "m008_segments",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -299,6 +300,45 @@ TABLES: tuple[Table, ...] = (
          _required("created_at", "ms")),
         (Index("ix_outbox_subscription", ("subscription_id",)),),
     ),
+    # -- segments (m008): a query (dynamic, snapshot) or a hand-kept list (manual) --
+    Table(
+        "segments",
+        (C("name", "text", primary_key=True),
+         _required("kind", "text"),  # dynamic, snapshot, manual
+         C("query", "text"),  # the query text as written (NULL: manual)
+         _required("description", "text", default=""),
+         _required("created_at", "ms"), _required("updated_at", "ms"),
+         C("refreshed_at", "ms")),  # the last refresh (what `segment diff` compares with)
+    ),
+    # The stored membership of snapshot and manual segments (no FK to subscriptions: a
+    # deleted subscription simply matches nothing).
+    Table(
+        "segment_members",
+        (C("segment", "text", primary_key=True, references="segments.name"),
+         C("subscription_id", "bigint", primary_key=True)),
+    ),
+    # The membership at the last refresh, every kind.
+    Table(
+        "segment_baseline",
+        (C("segment", "text", primary_key=True, references="segments.name"),
+         C("subscription_id", "bigint", primary_key=True)),
+    ),
+    # Every refresh, and who entered or left at it: the membership as of an earlier refresh
+    # is the baseline with the later changes undone (`segment diff --since DATE`).
+    Table(
+        "segment_refreshes",
+        (C("id", "id", primary_key=True, autoincrement=True),
+         _required("segment", "text", references="segments.name"),
+         _required("at", "ms"), _required("size", "bigint"),
+         _required("entered", "bigint"), _required("left_count", "bigint")),
+        (Index("ix_segment_refreshes_segment", ("segment", "at")),),
+    ),
+    Table(
+        "segment_changes",
+        (C("refresh_id", "bigint", primary_key=True, references="segment_refreshes.id"),
+         C("subscription_id", "bigint", primary_key=True),
+         _required("entered", "bool")),
+    ),
 )  # fmt: skip
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
@@ -409,6 +449,11 @@ if TYPE_CHECKING:
     jobs: sa.Table
     job_items: sa.Table
     outbox: sa.Table
+    segments: sa.Table
+    segment_members: sa.Table
+    segment_baseline: sa.Table
+    segment_refreshes: sa.Table
+    segment_changes: sa.Table
     OBJECT_TABLES: dict[str, sa.Table]
 else:
 

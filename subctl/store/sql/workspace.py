@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from subctl.errors import Action, Next, NotFound
 from subctl.schema import PropType, from_storage, to_storage
-from subctl.store.base import ItemOutcome, Job, JobItem, OutboxMessage, SavedView
+from subctl.store.base import (
+    ItemOutcome,
+    Job,
+    JobItem,
+    OutboxMessage,
+    SavedView,
+    Segment,
+    SegmentRefresh,
+)
 from subctl.store.sql import schema
 from subctl.store.sql.database import (
     STREAM_CHUNK,
@@ -96,6 +104,156 @@ class SqlWorkspace:
             )
         if not done.rowcount:
             raise NotFound(f'view "{name}" not found')
+
+    # -- segments ----------------------------------------------------------------------------
+
+    def segments(self) -> list[Segment]:
+        return self._segments(None)
+
+    def get_segment(self, name: str) -> Segment:
+        found = self._segments(name)
+        if not found:
+            raise NotFound(
+                f'segment "{name}" not found', hint="list them with `subctl segment list`"
+            )
+        return found[0]
+
+    def _segments(self, name: str | None) -> list[Segment]:
+        where = "" if name is None else f" WHERE s.name = {self.db.mark}"
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join('s.' + c for c in _SEGMENT_COLUMNS)},"
+                " (SELECT count(*) FROM segment_members AS m WHERE m.segment = s.name)"
+                f" FROM segments AS s{where} ORDER BY s.name",
+                () if name is None else (name,),
+            )
+            rows = cursor.fetchall()
+        return [_segment(r) for r in rows]
+
+    def save_segment(
+        self, segment: Segment, members: Iterable[int] | None = None, *, at: dt.datetime
+    ) -> None:
+        import sqlalchemy as sa
+
+        table = schema.segments
+        now = to_storage(PropType.DATETIME, at)
+        values = {
+            "kind": segment.kind,
+            "query": segment.where,
+            "description": segment.description,
+            "updated_at": now,
+        }
+        with self.db.errors(), self.db.engine.begin() as conn:
+            done = conn.execute(sa.update(table).where(table.c.name == segment.name).values(values))
+            if not done.rowcount:
+                conn.execute(sa.insert(table).values(name=segment.name, created_at=now, **values))
+            if members is not None:
+                cursor, mark = self.db.cursor(conn)
+                cursor.execute(
+                    f"DELETE FROM segment_members WHERE segment = {mark}", (segment.name,)
+                )
+                _insert_ids(cursor, mark, "segment_members", segment.name, members)
+
+    def change_segment_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
+        self.get_segment(name)  # NotFound
+        changed = 0
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = self.db.cursor(conn)
+            stored = _ids(cursor, mark, "segment_members", name)
+            fresh = [i for i in dict.fromkeys(add) if i not in stored]
+            _insert_ids(cursor, mark, "segment_members", name, fresh)
+            gone = [i for i in dict.fromkeys(remove) if i in stored]
+            _delete_ids(cursor, mark, "segment_members", name, gone)
+            changed = len(fresh) + len(gone)
+        return changed
+
+    def delete_segment(self, name: str) -> None:
+        self.get_segment(name)  # NotFound
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = self.db.cursor(conn)
+            cursor.execute(
+                "DELETE FROM segment_changes WHERE refresh_id IN"
+                f" (SELECT id FROM segment_refreshes WHERE segment = {mark})",
+                (name,),
+            )
+            for table in ("segment_refreshes", "segment_baseline", "segment_members"):
+                cursor.execute(f"DELETE FROM {table} WHERE segment = {mark}", (name,))
+            cursor.execute(f"DELETE FROM segments WHERE name = {mark}", (name,))
+
+    def record_segment_refresh(
+        self, name: str, members: Iterable[int], at: dt.datetime
+    ) -> SegmentRefresh:
+        """The baseline is updated by difference (only who entered or left is written); the
+        changes of a segment's first refresh are not kept (nothing is ever undone past it)."""
+        self.get_segment(name)  # NotFound
+        stamp = to_storage(PropType.DATETIME, at)
+        current = set(members)
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor, mark = self.db.cursor(conn)
+            cursor.execute(
+                f"SELECT count(*) FROM segment_refreshes WHERE segment = {mark}", (name,)
+            )
+            first = not cursor.fetchone()[0]
+            baseline = _ids(cursor, mark, "segment_baseline", name)
+            entered = sorted(current - baseline)
+            left = sorted(baseline - current)
+            del baseline
+            cursor.execute(
+                "INSERT INTO segment_refreshes (segment, at, size, entered, left_count)"
+                f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+                (name, stamp, len(current), len(entered), len(left)),
+            )
+            cursor.execute(f"SELECT max(id) FROM segment_refreshes WHERE segment = {mark}", (name,))
+            refresh_id = int(cursor.fetchone()[0])
+            if not first:
+                for ids, flag in ((entered, True), (left, False)):
+                    flat: list[Any] = []
+                    for sid in ids:
+                        flat.extend((refresh_id, sid, flag))
+                    insert_flat(cursor, mark, "segment_changes",
+                                ("refresh_id", "subscription_id", "entered"), flat)  # fmt: skip
+            _delete_ids(cursor, mark, "segment_baseline", name, left)
+            _insert_ids(cursor, mark, "segment_baseline", name, entered)
+            cursor.execute(
+                f"UPDATE segments SET refreshed_at = {mark} WHERE name = {mark}", (stamp, name)
+            )
+        return SegmentRefresh(
+            refresh_id, from_storage(PropType.DATETIME, stamp), len(current), len(entered),
+            len(left),
+        )  # fmt: skip
+
+    def segment_refreshes(self, name: str) -> list[SegmentRefresh]:
+        with self.db.reading() as cursor:
+            cursor.execute(
+                "SELECT id, at, size, entered, left_count FROM segment_refreshes"
+                f" WHERE segment = {self.db.mark} ORDER BY at, id",
+                (name,),
+            )
+            rows = cursor.fetchall()
+        return [
+            SegmentRefresh(int(r[0]), from_storage(PropType.DATETIME, r[1]), int(r[2]),
+                           int(r[3]), int(r[4]))
+            for r in rows
+        ]  # fmt: skip
+
+    def segment_baseline(self, name: str, refresh_id: int | None = None) -> set[int]:
+        mark = self.db.mark
+        with self.db.reading() as cursor:
+            members = _ids(cursor, mark, "segment_baseline", name)
+            if refresh_id is not None:
+                cursor.execute(
+                    "SELECT c.subscription_id, c.entered FROM segment_changes AS c"
+                    " JOIN segment_refreshes AS r ON r.id = c.refresh_id"
+                    f" WHERE r.segment = {mark} AND r.id > {mark}"
+                    " ORDER BY r.id DESC",  # undone newest first
+                    (name, refresh_id),
+                )
+                for sid, entered in cursor.fetchall():
+                    if entered:
+                        members.discard(int(sid))
+                    else:
+                        members.add(int(sid))
+        return members
 
     # -- workspace settings ------------------------------------------------------------------
 
@@ -384,6 +542,44 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
             )
             if cursor.rowcount != len(part):
                 raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
+
+
+_SEGMENT_COLUMNS = ("name", "kind", "query", "description", "created_at", "updated_at",
+                    "refreshed_at")  # fmt: skip
+
+
+def _segment(row: Sequence[Any]) -> Segment:
+    def stamp(value: Any) -> dt.datetime | None:
+        return None if value is None else from_storage(PropType.DATETIME, value)
+
+    name, kind, query, description, created, updated, refreshed, stored = row
+    return Segment(
+        str(name), str(kind), None if query is None else str(query), str(description or ""),
+        stamp(created), stamp(updated), stamp(refreshed),
+        None if kind == "dynamic" else int(stored),
+    )  # fmt: skip
+
+
+def _ids(cursor: Any, mark: str, table: str, segment: str) -> set[int]:
+    cursor.execute(f"SELECT subscription_id FROM {table} WHERE segment = {mark}", (segment,))
+    return {int(r[0]) for r in cursor.fetchall()}
+
+
+def _insert_ids(cursor: Any, mark: str, table: str, segment: str, ids: Iterable[int]) -> None:
+    for part in batched(ids, JOURNAL_CHUNK):
+        flat: list[Any] = []
+        for sid in part:
+            flat.extend((segment, sid))
+        insert_flat(cursor, mark, table, ("segment", "subscription_id"), flat)
+
+
+def _delete_ids(cursor: Any, mark: str, table: str, segment: str, ids: Sequence[int]) -> None:
+    for part in chunks(ids):
+        cursor.execute(
+            f"DELETE FROM {table} WHERE segment = {mark}"
+            f" AND subscription_id IN ({', '.join([mark] * len(part))})",
+            (segment, *part),
+        )
 
 
 def _view(row: Any) -> SavedView:
