@@ -383,3 +383,10 @@ def test_an_xlsx_export_names_the_writer_that_ran(
     assert result.stderr == (
         f"✔ Exported 2 subscriptions to {path} (written by {name} {version(name)})\n"
     )
+
+
+def test_a_file_where_a_directory_should_be_is_named(seeded: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("")
+    result = seeded(["export", "--all", "-o", str(tmp_path / "a.csv" / "subs.csv")])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"Error: cannot create directory {tmp_path / 'a.csv'}: File exists\n"

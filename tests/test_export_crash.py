@@ -77,3 +77,17 @@ def test_a_live_exports_temporary_file_is_kept(demo: Invoke, tmp_path: Path) -> 
     result = demo(["export", "--all", "-o", str(tmp_path / "subs.csv")])
     assert result.exit_code == 0, result.stderr
     assert live.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_a_reader_that_stops_early_gets_no_traceback(demo: Invoke, fmt: str) -> None:
+    """``subctl export -o - | head``: the pipe closes under the stream (more than the pipe's
+    buffer is written); nothing is said about the stream's cleanup."""
+    command = (
+        f"{sys.executable} -m subctl export --all --properties all+associations --format {fmt}"
+        " -o - | head -c 100 > /dev/null"
+    )
+    done = subprocess.run(
+        command, shell=True, capture_output=True, text=True, env=os.environ.copy(), check=False
+    )
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr

@@ -168,7 +168,17 @@ def _write(
     else:
         path = Path(target)
         if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from subctl.files import file_error
+
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file where a directory should be, no permission
+                error = file_error(path.parent, exc)
+                if isinstance(error, UsageError):
+                    error = UsageError(
+                        f"cannot create directory {path.parent}: {exc.strerror or exc}"
+                    )
+                raise error from exc
         with (
             atomic_output(path, binary=spec.binary, force=force) as handle,
             app.out.progress("Exporting", total, unit="subscriptions") as advance,

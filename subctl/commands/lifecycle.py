@@ -173,7 +173,9 @@ def subscription_delete(
     --backup FILE keeps everything delete destroys: .csv and .ndjson get each chunk's records
     appended and synced before the chunk is deleted; .json and .xlsx, which cannot be
     appended, hold the whole selection, written and synced before the first deletion. A
-    resumed job writes a numbered sibling (expired-2.csv) with what it deletes.
+    resumed job writes a numbered sibling (expired-2.csv) with what it deletes. Text a
+    spreadsheet would read as a formula gets a ' in .csv and .xlsx, which subctl import
+    removes: subctl import expired.csv restores the subscriptions.
 
     Example: subctl delete --where 'status = expired' --backup expired.csv
     """

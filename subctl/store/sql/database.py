@@ -16,8 +16,9 @@ import datetime as dt
 import functools
 import json
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -345,7 +346,10 @@ class Database:
             try:
                 yield cursor
             finally:
-                cursor.close()
+                # A stream left unfinished (a reader of stdout that stopped early) is closed
+                # when it is collected, after the store: its cursor went with the connection.
+                with suppress(sqlite3.ProgrammingError):
+                    cursor.close()
 
     def _where_hint(self) -> str:
         return describe_url(self.url) if self.path is None else str(self.path)
