@@ -95,7 +95,8 @@ def atomic_output(path: Path, *, binary: bool, force: bool) -> Iterator[IO[Any]]
     exception the temporary file is removed and ``path`` is untouched; after a SIGKILL it stays
     behind under its hidden name (never the final one) and the next write to ``path`` removes
     it (``remove_stale_temporaries``). An existing ``path`` without ``force`` is a
-    usage error (exit 2), checked before anything is written and again before the rename."""
+    usage error (exit 2), checked before anything is written and again before the rename; a
+    link, a device or a pipe under ``path`` is never replaced, even with ``force``."""
     from subctl.errors import UsageError
 
     def refuse() -> UsageError:
@@ -103,6 +104,10 @@ def atomic_output(path: Path, *, binary: bool, force: bool) -> Iterator[IO[Any]]
 
     if path.is_dir():
         raise UsageError(f"{path} is a directory", hint="give a file name")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # --force replaces a file; never a link (the rename would replace the link, not its
+        # target) nor a device or a pipe
+        raise UsageError(f"{path} is not a regular file", hint="give the name of a file to write")
     if not force and path.exists():
         raise refuse()
     remove_stale_temporaries(path)

@@ -421,3 +421,19 @@ def test_a_file_where_a_directory_should_be_is_named(seeded: Invoke, tmp_path: P
     result = seeded(["export", "--all", "-o", str(tmp_path / "a.csv" / "subs.csv")])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == f"Error: cannot create directory {tmp_path / 'a.csv'}: File exists\n"
+
+
+def test_force_replaces_files_only(seeded: Invoke, tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("kept\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    for target in (link, pipe):
+        result = seeded(["export", "--all", "--force", "-o", str(target)])
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"Error: {target} is not a regular file\nHint: give the name of a file to write\n"
+        )
+    assert link.is_symlink() and real.read_text() == "kept\n" and pipe.is_fifo()
