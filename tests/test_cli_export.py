@@ -437,3 +437,16 @@ def test_force_replaces_files_only(seeded: Invoke, tmp_path: Path) -> None:
             f"Error: {target} is not a regular file\nHint: give the name of a file to write\n"
         )
     assert link.is_symlink() and real.read_text() == "kept\n" and pipe.is_fifo()
+
+
+def test_association_options_without_association_columns_are_said_to_do_nothing(
+    seeded: Invoke,
+) -> None:
+    result = seeded("export --all --all-associations --all-emails -o -")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(
+        "Warning: --all-associations, --all-emails applies to association columns, and this "
+        "export has none (--properties all+associations adds them)\n"
+    )
+    quiet = seeded("export --all --properties all+associations --all-associations -o -")
+    assert "Warning" not in quiet.stderr

@@ -149,6 +149,14 @@ def _write(
     records = app.records()
     plan = svc.plan_export(records, app.workspace(), request, app.today(), app.clock())
     total = svc.total(records, plan)
+    ignored = [flag for flag, given in (("--all-associations", request.all_associations),
+               ("--all-emails", request.all_emails), ("--all-domains", request.all_domains))
+               if given]  # fmt: skip
+    if ignored and not plan.associations:
+        app.out.warn(
+            f"{', '.join(ignored)} applies to association columns, and this export has none "
+            "(--properties all+associations adds them)"
+        )
     if spec.max_rows is not None and total > spec.max_rows:
         raise UsageError(
             f"{spec.name} holds at most {spec.max_rows:,} rows; {total:,} subscriptions match",
