@@ -42,6 +42,9 @@ SETUP: dict[str, list[str]] = {
         "--save-view reengage"
     ],
     "config get active": ["subctl config set active default"],
+    "import exports/subs-2026-11-30.csv": [
+        "subctl export --all --properties all+associations -o exports/subs-2026-11-30.csv"
+    ],
     **{
         key: [
             "subctl segment create reengage --where 'status in (canceled, expired) and "
