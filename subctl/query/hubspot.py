@@ -65,7 +65,7 @@ def to_filter_groups(
             f"query needs {needed} filter groups; HubSpot search allows at most {MAX_GROUPS}",
             hint=_HINT,
         )
-    groups = [[_filter(c, registry) for c in conjunction] for conjunction in _dnf(normal)]
+    groups = [[_filter(c, registry) for c in conjunction] for conjunction in dnf(normal)]
     widest = max((len(g) for g in groups), default=0)
     if widest > MAX_FILTERS_PER_GROUP:
         raise QueryTooComplex(
@@ -107,13 +107,15 @@ def _count_groups(expr: Expr) -> int:
     return 1
 
 
-def _dnf(expr: Expr) -> list[list[Condition]]:
+def dnf(expr: Expr) -> list[list[Condition]]:
+    """The disjunctive normal form of a negation-free expression (``push_not``): an OR of
+    AND groups of conditions (HubSpot's filter groups; the Lists API's AND branches)."""
     if isinstance(expr, Or):
-        return [group for item in expr.items for group in _dnf(item)]
+        return [group for item in expr.items for group in dnf(item)]
     if isinstance(expr, And):
         groups: list[list[Condition]] = [[]]
         for item in expr.items:
-            choices = _dnf(item)
+            choices = dnf(item)
             groups = [group + choice for group in groups for choice in choices]
         return groups
     assert isinstance(expr, Condition)

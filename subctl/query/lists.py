@@ -38,15 +38,13 @@ from subctl.codec import to_wire
 from subctl.errors import UsageError
 from subctl.query.ast import (
     SEGMENT_FIELD,
-    And,
     Condition,
     Expr,
     Op,
-    Or,
     RelativeDate,
     push_not,
 )
-from subctl.query.hubspot import rolling_date_filter
+from subctl.query.hubspot import dnf, rolling_date_filter
 from subctl.query.parser import SYNTAX
 from subctl.schema import Property, PropertyRegistry, PropType
 
@@ -84,7 +82,7 @@ def to_filter_branch(expr: Expr, registry: PropertyRegistry) -> dict[str, Any]:
     """An ``OR`` root over one ``AND`` branch per conjunction of the query's disjunctive
     normal form; raises ListsUnsupported."""
     branches = []
-    for conjunction in _dnf(push_not(expr)):
+    for conjunction in dnf(push_not(expr)):
         branches.append(
             {
                 "filterBranchType": "AND",
@@ -99,19 +97,6 @@ def to_filter_branch(expr: Expr, registry: PropertyRegistry) -> dict[str, Any]:
         "filters": [],
         "filterBranches": branches,
     }
-
-
-def _dnf(expr: Expr) -> list[list[Condition]]:
-    if isinstance(expr, Or):
-        return [group for item in expr.items for group in _dnf(item)]
-    if isinstance(expr, And):
-        groups: list[list[Condition]] = [[]]
-        for item in expr.items:
-            choices = _dnf(item)
-            groups = [group + choice for group in groups for choice in choices]
-        return groups
-    assert isinstance(expr, Condition)  # push_not removed every Not
-    return [[expr]]
 
 
 def _shown(value: Any) -> str:
