@@ -95,7 +95,7 @@ def import_file(
             app.out.rows((r.row() for r in bad), _columns(), fmt, empty="")
             first = bad[0]
             raise InvalidState(
-                f"--strict: {len(bad)} of {total} rows are bad; nothing was written "
+                f"--strict: {len(bad):,} of {total:,} rows are bad; nothing was written "
                 f"(first, line {first.line}: {first.note})"
             )
     workspace = app.workspace()
@@ -143,7 +143,7 @@ def _run(app: AppContext, job: Job, fmt: Format) -> None:
 
 
 def _summary(tally: dict[str, int]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in tally.items())
+    return ", ".join(f"{n:,} {what}" for what, n in tally.items())
 
 
 def _finish(app: AppContext, tally: dict[str, int], *, dry: bool, job: Job | None = None) -> None:
@@ -154,10 +154,10 @@ def _finish(app: AppContext, tally: dict[str, int], *, dry: bool, job: Job | Non
     summary = _summary(tally)
     if failed:
         where = f"; see `subctl jobs results {job.id} --outcome failed`" if job else ""
-        raise InvalidState(f"{failed} of {total} rows {'would fail' if dry else 'failed'} "
+        raise InvalidState(f"{failed:,} of {total:,} rows {'would fail' if dry else 'failed'} "
                            f"({summary}){where}")  # fmt: skip
     if total:
-        app.out.success(f"{total} rows{' (dry run)' if dry else ''}: {summary}")
+        app.out.success(f"{total:,} rows{' (dry run)' if dry else ''}: {summary}")
 
 
 def register(app: typer.Typer) -> None:
