@@ -90,6 +90,11 @@ _TERM_REACHED = (
 # is the placeholder character of PostgreSQL's driver).
 _BANK = "SUBSTR(LOWER(TRIM(COALESCE(s.hs_payment_method, ''))), 1, 3) = 'ach'"
 _FREQUENCIES = ", ".join(f"'{value}'" for value, _label, _months in FREQUENCIES)
+# What a charge needs: an amount, a currency and a billing frequency subctl knows.
+_CHARGEABLE = (
+    "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
+    f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
+)
 
 
 def _ms(day: dt.date) -> int:
@@ -327,11 +332,7 @@ class _Day:
         column, condition, _index = _FOUND_BY[kind]
         base = f"{condition} AND {column} <= {self.mark}"
         declines, declines_params = self._declines_first_attempt()
-        chargeable = (
-            "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
-            f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
-            f" AND NOT {_TERM_REACHED} AND NOT {declines}"
-        )
+        chargeable = f"{_CHARGEABLE} AND NOT {_TERM_REACHED} AND NOT {declines}"
         params = [self.at, *declines_params]
         done = self._bulk_charges(kind, column, column, f"{base} AND {chargeable}", params)
         # The rest: declined cards, expiries, subscriptions that cannot be charged.
@@ -352,21 +353,13 @@ class _Day:
         # A retry is a later attempt: only the cards that always decline decline it.
         declines, declines_params = self._ends_with(self.rules.declines)
         chargeable = (
-            "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
-            " AND s.hs_next_payment_due_date IS NOT NULL"
-            f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
+            f"{_CHARGEABLE} AND s.hs_next_payment_due_date IS NOT NULL"
             f" AND NOT (NOT {_BANK} AND {declines})"
         )
         params = [self.at, *declines_params]
         cycle = "s.hs_next_payment_due_date"
         done = self._bulk_charges("retry", column, cycle, f"{base} AND {chargeable}", params)
-        dues = [
-            Due(kind="retry", at=_day(int(day)), subscription=sub)
-            for sub, day, _flag in self._subscriptions(
-                "retry", f"{base} AND NOT ({chargeable})", params, "1 = 0"
-            )
-        ]
-        return done + self._write(dues)
+        return done + self.per_row("retry", f"NOT ({chargeable})", declines_params)
 
     def _bulk_charges(
         self, kind: str, column: str, cycle: str, where: str, params: list[Any]
@@ -625,12 +618,16 @@ class _Day:
 
     # -- events decided one by one ------------------------------------------------------------
 
-    def per_row(self, kind: str) -> int:
+    def per_row(self, kind: str, also: str = "1 = 1", params: Sequence[Any] = ()) -> int:
+        """The events of ``kind`` due today (and matching ``also``), decided one by one."""
         column, condition, _index = _FOUND_BY[kind]
         dues = [
             Due(kind=kind, at=_day(int(day)), subscription=sub)
             for sub, day, _term in self._subscriptions(
-                kind, f"{condition} AND {column} <= {self.mark}", [self.at], "1 = 0"
+                kind,
+                f"{condition} AND {column} <= {self.mark} AND {also}",
+                [self.at, *params],
+                "1 = 0",
             )
         ]
         return self._write(dues)
