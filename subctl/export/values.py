@@ -9,7 +9,7 @@ from typing import Any
 from subctl.codec import iso_datetime, to_text
 from subctl.codec import to_json as json_default
 
-__all__ = ["iso_datetime", "json_default", "neutralise", "text_value", "visible"]
+__all__ = ["iso_datetime", "json_default", "neutralise", "text_value", "unneutralise", "visible"]
 
 # What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
 # (which some spreadsheets fold to ASCII), and a leading tab or CR.
@@ -53,4 +53,12 @@ def neutralise(value: Any) -> str:
     text = text_value(value)
     if isinstance(value, str | list | tuple) and text.startswith(FORMULA_PREFIXES):
         return "'" + text
+    return text
+
+
+def unneutralise(text: str) -> str:
+    """A cell as it was before ``neutralise`` made it spreadsheet-safe (``'=1+2``): what
+    ``subctl import`` reads."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
     return text

@@ -65,7 +65,7 @@ from typing import Any
 from subctl.errors import Conflict, InvalidState, SubctlError, UsageError
 from subctl.export import readers
 from subctl.export.headers import HeaderRef
-from subctl.export.values import FORMULA_PREFIXES
+from subctl.export.values import unneutralise
 from subctl.labels import DETAIL_SEPARATOR
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -211,13 +211,6 @@ def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
 
 
 # -- values ----------------------------------------------------------------------------------
-
-
-def unneutralise(text: str) -> str:
-    """A cell as it was before an export neutralised it for spreadsheets (``'=1+2``)."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
-        return text[1:]
-    return text
 
 
 class _Cells:
