@@ -42,6 +42,7 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
 
 from __future__ import annotations
 
+import bisect
 import collections
 import datetime as dt
 import json
@@ -198,6 +199,10 @@ class FakeHubSpot:
         self.records: dict[str, dict[int, Record]] = {o.name: {} for o in OBJECT_TYPES}
         # (subscription id, object type name, object id) -> type ids (from the subscription)
         self.links: dict[tuple[int, str, int], set[int]] = {}
+        self._of_sub: dict[int, set[tuple[str, int]]] = {}  # indexes of ``links``
+        self._of_other: dict[tuple[str, int], set[int]] = {}
+        self._version = 0  # bumped on every change (search results are cached per version)
+        self._cache: dict[str, tuple[int, list[Record]]] = {}
         self.rules: dict[str, dict[str, dict[str, Any]]] = {}  # property validations
         self._script: collections.deque[str] = collections.deque()
         self._window: collections.deque[float] = collections.deque()
@@ -207,6 +212,7 @@ class FakeHubSpot:
         self._last_ms = 0
         self._lock = threading.RLock()
         self._routes = self._build_routes()
+        self._reads = (self._search, self._batch_read, self._assoc_batch_read)
 
     # -- test-side set-up ------------------------------------------------------------------
 
@@ -243,7 +249,7 @@ class FakeHubSpot:
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
         with self._lock:
             o = self._object(object_type)
-            self.links.setdefault((sub_id, o.name, object_id), set()).add(type_id)
+            self._link(sub_id, o.name, object_id, {type_id})
 
     def modify(self, sub_id: int, **props: str) -> None:
         """A change made in HubSpot (not through the API under test): bumps the modified date."""
@@ -345,6 +351,8 @@ class FakeHubSpot:
                 return httpx.Response(504), True
             return self._headers(self._server_error(int(kind)), now), False
         response = self._dispatch(request, route, raw, body)
+        if request.method != "GET" and (route is None or route[0][2] not in self._reads):
+            self._version += 1
         if kind == "timeout":
             return response, True
         if kind is not None:
@@ -542,6 +550,7 @@ class FakeHubSpot:
         return o
 
     def _now_ms(self) -> int:
+        self._version += 1
         self._last_ms = max(self._last_ms + 1, int(self.wall() * 1000))
         return self._last_ms
 
@@ -675,11 +684,18 @@ class FakeHubSpot:
             after_id = _int(after, "after")
         archived = params.get("archived", "false").lower() == "true"
         wanted = self._wanted(o.name, ",".join(params.get_list("properties")) or None)
-        ids = sorted(
-            i
-            for i, r in self.records[o.name].items()
-            if r.archived == archived and (after is None or i > after_id)
-        )
+        key = f"list:{o.name}:{archived}"
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == self._version:
+            ordered = cached[1]
+        else:
+            ordered = sorted(
+                (r for r in self.records[o.name].values() if r.archived == archived),
+                key=lambda r: r.id,
+            )
+            self._cache[key] = (self._version, ordered)
+        start = 0 if after is None else bisect.bisect_right(ordered, after_id, key=lambda r: r.id)
+        ids = [r.id for r in ordered[start : start + limit + 1]]
         page = ids[:limit]
         body: dict[str, Any] = {
             "results": [self._shape(o.name, self.records[o.name][i], wanted) for i in page]
@@ -738,9 +754,9 @@ class FakeHubSpot:
             type_id = int(t.get("associationTypeId", 0))
             for other, (forward, reverse) in TYPE_IDS.items():
                 if o.name == "subscriptions" and type_id == forward:
-                    self.links.setdefault((ident, other, int(to)), set()).add(forward)
+                    self._link(ident, other, int(to), {forward})
                 elif o.name == other and type_id == reverse:
-                    self.links.setdefault((int(to), other, ident), set()).add(forward)
+                    self._link(int(to), other, ident, {forward})
 
     def _patch(self, *, type: str, id: str, body: Any, **_: Any) -> httpx.Response:
         o = self._type(type)
@@ -923,6 +939,32 @@ class FakeHubSpot:
         except BadFilter as exc:
             raise _bad(str(exc)) from None
         wanted = self._wanted(o.name, body.get("properties"))
+        key = o.name + json.dumps(
+            {k: v for k, v in body.items() if k not in ("after", "limit", "properties")},
+            sort_keys=True,
+        )
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == self._version:
+            hits = cached[1]
+        else:
+            hits = self._hits(o, body, matchers)
+            if len(self._cache) > 16:
+                self._cache.clear()
+            self._cache[key] = (self._version, hits)
+        page = hits[offset : offset + limit]
+        found: dict[str, Any] = {
+            "total": len(hits),
+            "results": [self._shape(o.name, r, wanted) for r in page],
+        }
+        if offset + limit < len(hits) and limit:
+            found["paging"] = {"next": {"after": str(offset + limit)}}
+        return _json(200, found)
+
+    def _hits(
+        self, o: ObjectType, body: Mapping[str, Any], matchers: list[list[Any]]
+    ) -> list[Record]:
+        """Every live record matching the search, in its order (creation, or the sort)."""
+        sorts = body.get("sorts") or []
         query = body.get("query")
         hits = []
         for rec in self.records[o.name].values():
@@ -934,15 +976,7 @@ class FakeHubSpot:
             if isinstance(query, str) and query and not self._query_hit(o, rec, query):
                 continue
             hits.append(rec)
-        hits = self._sorted(o, hits, sorts[0] if sorts else None)
-        page = hits[offset : offset + limit]
-        found: dict[str, Any] = {
-            "total": len(hits),
-            "results": [self._shape(o.name, r, wanted) for r in page],
-        }
-        if offset + limit < len(hits) and limit:
-            found["paging"] = {"next": {"after": str(offset + limit)}}
-        return _json(200, found)
+        return self._sorted(o, hits, sorts[0] if sorts else None)
 
     def _searchable(self, rec: Record) -> dict[str, str]:
         return {
@@ -996,14 +1030,20 @@ class FakeHubSpot:
         other = object_type(singular)
         if other is None or o.name != "subscriptions":
             raise BadFilter(f"unknown association {singular}")
-        return {s for (s, name, i) in self.links if name == other.name and i == other_id}
+        return set(self._of_other.get((other.name, other_id), ()))
+
+    def _link(self, sub: int, other: str, other_id: int, type_ids: set[int]) -> None:
+        self.links.setdefault((sub, other, other_id), set()).update(type_ids)
+        self._of_sub.setdefault(sub, set()).add((other, other_id))
+        self._of_other.setdefault((other, other_id), set()).add(sub)
+        self._version += 1
 
     def _linked(self, name: str, ident: int, other: str) -> set[int]:
         """Ids of ``other`` records associated with record ``ident`` of type ``name``."""
         if name == "subscriptions":
-            return {i for (s, n, i) in self.links if s == ident and n == other}
+            return {i for (n, i) in self._of_sub.get(ident, ()) if n == other}
         if other == "subscriptions":
-            return {s for (s, n, i) in self.links if n == name and i == ident}
+            return set(self._of_other.get((name, ident), ()))
         return set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -1263,14 +1303,16 @@ class FakeHubSpot:
     def _assoc_rows(self, a: ObjectType, ident: int, b: ObjectType) -> list[dict[str, Any]]:
         rows = []
         if a.name == "subscriptions":
-            for (s, n, i), types in sorted(self.links.items()):
-                if s == ident and n == b.name and self._live(n, i) is not None:
+            for n, i in self._of_sub.get(ident, ()):
+                types = self.links[(ident, n, i)]
+                if n == b.name and self._live(n, i) is not None:
                     rows.append(
                         {"toObjectId": str(i), "associationTypes": self._types_wire(types, True, n)}
                     )
         elif b.name == "subscriptions":
-            for (s, n, i), types in sorted(self.links.items()):
-                if n == a.name and i == ident and self._live("subscriptions", s) is not None:
+            for s in self._of_other.get((a.name, ident), ()):
+                n, types = a.name, self.links[(s, a.name, ident)]
+                if self._live("subscriptions", s) is not None:
                     rows.append(
                         {
                             "toObjectId": str(s),
@@ -1301,7 +1343,7 @@ class FakeHubSpot:
                     f"association type {type_id} is not defined between subscriptions and {other}"
                 )
             added.add(type_id)
-        self.links.setdefault((sub, other, other_id), set()).update(added)
+        self._link(sub, other, other_id, added)
         a, b = self._type(args["from"]), self._type(args["to"])
         return _json(
             201,
@@ -1319,7 +1361,7 @@ class FakeHubSpot:
         pair = TYPE_IDS.get(other)
         if pair is None:
             raise _bad(f"no default association between subscriptions and {other}")
-        self.links.setdefault((sub, other, other_id), set()).add(pair[0])
+        self._link(sub, other, other_id, {pair[0]})
         stamp = iso_datetime(dt.datetime.now(dt.UTC))
         a, b = self._type(args["from"]), self._type(args["to"])
         return _json(
@@ -1349,7 +1391,9 @@ class FakeHubSpot:
             key = (int(id), b.name, int(to_id))
         else:
             key = (int(to_id), a.name, int(id))
-        self.links.pop(key, None)  # HubSpot answers 204 whether or not it existed
+        if self.links.pop(key, None) is not None:  # HubSpot answers 204 either way
+            self._of_sub[key[0]].discard(key[1:])
+            self._of_other[key[1:]].discard(key[0])
         return httpx.Response(204)
 
     def _assoc_batch_read(self, *, body: Any, **args: Any) -> httpx.Response:
