@@ -240,11 +240,15 @@ class FakeHubSpot:
                 ids.append(rec.id)
         return ids
 
-    def add_record(self, object_type: str, values: Mapping[str, str]) -> int:
-        """A contact, company, deal, line item, payment, ... from wire values; its id."""
+    def add_record(
+        self, object_type: str, values: Mapping[str, str], *, record_id: int | None = None
+    ) -> int:
+        """A contact, company, deal, line item, payment, ... from wire values; its id (given,
+        or the next one)."""
         with self._lock:
             o = self._object(object_type)
-            return self._new(o.name, {k: str(v) for k, v in values.items() if v != ""}).id
+            props = {k: str(v) for k, v in values.items() if v != ""}
+            return self._new(o.name, props, record_id).id
 
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
         with self._lock:
@@ -558,7 +562,11 @@ class FakeHubSpot:
         if given is None:
             given = self._next_id
         self._next_id = max(self._next_id, given + 1)
-        ms = self._now_ms()
+        # created now (several records may share a millisecond, as in HubSpot); later changes
+        # are stamped strictly after it (``_now_ms``)
+        ms = int(self.wall() * 1000)
+        self._last_ms = max(self._last_ms, ms)
+        self._version += 1
         rec = Record(given, dict(props), ms, ms)
         self.records[name][given] = rec
         return rec
