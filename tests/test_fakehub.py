@@ -4,6 +4,7 @@ the virtual clock's rate-limit windows; and its search semantics against the SQL
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -605,3 +606,110 @@ def test_serve_answers_over_http_on_127_0_0_1(fake: FakeHubSpot) -> None:
             with pytest.raises(httpx.ReadTimeout):
                 client.get(f"{SUBS}/102")
     assert fake.subscription(102)["hs_status"] == "canceled"
+
+
+# -- CRM exports ----------------------------------------------------------------------------
+
+EXPORT = {
+    "exportType": "VIEW",
+    "exportName": "subs",
+    "format": "CSV",
+    "language": "EN",
+    "objectType": "0-69",
+    "objectProperties": ["hs_name", "hs_status", "hs_next_payment_due_date"],
+    "associatedObjectType": ["CONTACT"],
+    "publicCrmSearchRequest": {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "hs_status", "operator": "IN", "values": ["active", "paused"]}
+                ]
+            }
+        ],
+        "sorts": [],
+    },
+}
+
+
+def poll_until_complete(api: httpx.Client, task: str) -> dict[str, Any]:
+    states = []
+    for _ in range(10):
+        body = api.get(f"/crm/v3/exports/export/async/tasks/{task}/status").json()
+        states.append(body["status"])
+        if body["status"] == "COMPLETE":
+            assert states == ["PROCESSING", "COMPLETE"]
+            return dict(body)
+    raise AssertionError(states)
+
+
+def test_an_export_is_started_polled_and_downloaded_without_the_token(
+    fake: FakeHubSpot, api: httpx.Client, clock: Clock
+) -> None:
+    contact = fake.add_record("contacts", {"email": "ada@example.com"})
+    fake.associate(104, "contacts", contact, 295)
+    started = api.post("/crm/v3/exports/export/async", json=EXPORT)
+    assert started.status_code == 202
+    task = started.json()["id"]
+    done = poll_until_complete(api, task)
+    url = done["result"]
+    assert "X-Amz-Signature=" in url and url.split("?")[0].endswith("/subs.csv")
+    with_token = api.get(url)  # the client's Authorization header goes along: S3 refuses it
+    assert with_token.status_code == 400 and b"Only one auth mechanism" in with_token.content
+    plain = httpx.Client(transport=fake.transport)
+    file = plain.get(url)
+    assert file.status_code == 200
+    assert file.text == (
+        "Record ID,Name,Status,Next payment due date,Associated Contact IDs\n"
+        "101,Alpha monthly,Active,2026-12-01,\n"
+        f'104,"delta, acme-app.io",Paused,2027-01-15,{contact}\n'
+        "105,,Active,,\n"
+    )
+    details = api.get(f"/crm/v3/exports/export/{task}").json()
+    assert (details["exportState"], details["recordCount"]) == ("DONE", 3)
+    clock.t += 301  # the URL expires after five minutes; a new poll issues a new one
+    expired = plain.get(url)
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
+    again = api.get(f"/crm/v3/exports/export/async/tasks/{task}/status").json()["result"]
+    assert again != url and plain.get(again).status_code == 200
+
+
+def test_export_internal_names_and_values_and_a_big_csv_comes_zipped(
+    fake: FakeHubSpot, api: httpx.Client
+) -> None:
+    fake.exports.zip_bytes = 100
+    body = {
+        **EXPORT,
+        "exportInternalValuesOptions": ["NAMES", "VALUES"],
+        "associatedObjectType": [],
+    }
+    task = api.post("/crm/v3/exports/export/async", json=body).json()["id"]
+    url = poll_until_complete(api, task)["result"]
+    assert url.split("?")[0].endswith("/subs.zip")
+    import zipfile
+
+    packed = httpx.Client(transport=fake.transport).get(url).content
+    with zipfile.ZipFile(io.BytesIO(packed)) as archive:
+        text = archive.read("subs.csv").decode()
+    assert text.splitlines()[:2] == [
+        "hs_object_id,hs_name,hs_status,hs_next_payment_due_date",
+        "101,Alpha monthly,active,2026-12-01",
+    ]
+
+
+def test_exports_run_one_at_a_time_and_need_the_export_scope(
+    fake: FakeHubSpot, api: httpx.Client
+) -> None:
+    first = api.post("/crm/v3/exports/export/async", json=EXPORT).json()["id"]
+    second = api.post("/crm/v3/exports/export/async", json=EXPORT).json()["id"]
+    status = f"/crm/v3/exports/export/async/tasks/{second}/status"
+    assert api.get(status).json()["status"] == "PENDING"  # waits for the first
+    poll_until_complete(api, first)
+    assert api.get(status).json()["status"] == "PROCESSING"
+    assert (
+        api.post("/crm/v3/exports/export/async", json={**EXPORT, "format": "PDF"}).status_code
+        == 400
+    )
+    fake.scopes = fake.scopes - {"crm.export"}
+    refused = api.post("/crm/v3/exports/export/async", json=EXPORT)
+    assert refused.status_code == 403
+    assert refused.json()["context"]["missingScopes"] == ["crm.export"]

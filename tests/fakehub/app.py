@@ -61,6 +61,7 @@ from typing import Any
 import httpx
 
 from subctl.codec import EPOCH, iso_datetime
+from tests.fakehub.exports import FILE_PREFIX, Exports
 from tests.fakehub.objects import (
     COMPUTED,
     OBJECT_TYPES,
@@ -180,6 +181,7 @@ class FakeHubSpot:
         scopes: Iterable[str] | None = None,
         wall: Callable[[], float] | None = None,
         timeout_delay: float = 2.0,
+        export_polls: int = 1,
     ) -> None:
         if tier not in TIER_LIMITS:
             raise ValueError(f"tier: one of {', '.join(TIER_LIMITS)}")
@@ -204,6 +206,7 @@ class FakeHubSpot:
         self._version = 0  # bumped on every change (search results are cached per version)
         self._cache: dict[str, tuple[int, list[Record]]] = {}
         self.rules: dict[str, dict[str, dict[str, Any]]] = {}  # property validations
+        self.exports = Exports(self, polls=export_polls)
         self._script: collections.deque[str] = collections.deque()
         self._window: collections.deque[float] = collections.deque()
         self._search_window: collections.deque[float] = collections.deque()
@@ -316,6 +319,11 @@ class FakeHubSpot:
         self, request: httpx.Request, entry: Logged, raw: bytes, body: Any
     ) -> tuple[httpx.Response, bool]:
         auth = request.headers.get("authorization", "")
+        if request.url.path.startswith(FILE_PREFIX):  # an export file: S3, in HubSpot
+            status, content, kind = self.exports.download(
+                request.url.path, dict(request.url.params), bool(auth)
+            )
+            return httpx.Response(status, content=content, headers={"Content-Type": kind}), False
         if auth != f"Bearer {self.token}":
             return error(
                 401,
@@ -454,7 +462,8 @@ class FakeHubSpot:
                         }
                     ],
                 )
-            return handler(params=request.url.params, body=body, raw=raw, **args)
+            base = f"{request.url.scheme}://{request.url.netloc.decode()}"
+            return handler(params=request.url.params, body=body, raw=raw, base=base, **args)
         except _Answer as answer:
             return answer.response
 
@@ -536,6 +545,14 @@ class FakeHubSpot:
                 self._assoc_batch_read,
                 "objects.read",
             ),
+            ("POST", r"/crm/v3/exports/export/async", self._export_start, "crm.export"),
+            (
+                "GET",
+                r"/crm/v3/exports/export/async/tasks/(?P<task>\d+)/status",
+                self._export_status,
+                "crm.export",
+            ),
+            ("GET", r"/crm/v3/exports/export/(?P<task>\d+)", self._export_get, "crm.export"),
         ]
         return [(m, re.compile(p), h, s) for m, p, h, s in table]
 
@@ -935,17 +952,7 @@ class FakeHubSpot:
         sorts = body.get("sorts") or []
         if not isinstance(sorts, list) or len(sorts) > 1:
             raise _bad("Only one sort is allowed")
-        defs = self.props[o.name]
-        try:
-            matchers = [
-                [
-                    compile_filter(f, defs, lambda s, i: self._associated(o, s, i))
-                    for f in g.get("filters") or []
-                ]
-                for g in groups
-            ]
-        except BadFilter as exc:
-            raise _bad(str(exc)) from None
+        matchers = self._matchers(o, groups)
         wanted = self._wanted(o.name, body.get("properties"))
         key = o.name + json.dumps(
             {k: v for k, v in body.items() if k not in ("after", "limit", "properties")},
@@ -967,6 +974,19 @@ class FakeHubSpot:
         if offset + limit < len(hits) and limit:
             found["paging"] = {"next": {"after": str(offset + limit)}}
         return _json(200, found)
+
+    def _matchers(self, o: ObjectType, groups: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        defs = self.props[o.name]
+        try:
+            return [
+                [
+                    compile_filter(f, defs, lambda s, i: self._associated(o, s, i))
+                    for f in g.get("filters") or []
+                ]
+                for g in groups
+            ]
+        except BadFilter as exc:
+            raise _bad(str(exc)) from None
 
     def _hits(
         self, o: ObjectType, body: Mapping[str, Any], matchers: list[list[Any]]
@@ -1439,6 +1459,38 @@ class FakeHubSpot:
             for i in missing
         ]
         return _json(207, found)
+
+    # -- CRM exports (DOMAIN.md §5; tests.fakehub.exports) ----------------------------------
+
+    def _export_start(self, *, body: Any, **_: Any) -> httpx.Response:
+        problem = self.exports.validate(body)
+        if problem is not None:
+            raise _bad(problem)
+        self._type(str(body["objectType"]))
+        task = self.exports.start(body, self._now_ms())
+        return _json(202, {"id": str(task.id), "links": {}})
+
+    def _task(self, task: str) -> Any:
+        found = self.exports.tasks.get(int(task))
+        if found is None:
+            raise _fail(404, "OBJECT_NOT_FOUND", f"no export task {task}")
+        return found
+
+    def _export_status(self, *, task: str, base: str, **_: Any) -> httpx.Response:
+        return _json(200, self.exports.poll(self._task(task), self._now_ms(), base))
+
+    def _export_get(self, *, task: str, **_: Any) -> httpx.Response:
+        found = self._task(task)
+        state = {"PENDING": "ENQUEUED", "PROCESSING": "PROCESSING", "COMPLETE": "DONE"}
+        body: dict[str, Any] = {
+            "id": str(found.id),
+            "exportState": state[found.state],
+            "exportName": found.request.get("exportName"),
+            "objectType": found.request.get("objectType"),
+        }
+        if found.state == "COMPLETE":
+            body["recordCount"] = found.record_count
+        return _json(200, body)
 
     # -- serving --------------------------------------------------------------------------
 
