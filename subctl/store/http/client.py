@@ -29,10 +29,10 @@ header is ever logged.
 
 **Libraries.** tenacity for the retries: injectable ``sleep``, custom ``wait``
 (``wait_exponential`` with equal jitter) and ``retry`` predicates; actively maintained; the
-library stamina wraps (stamina's own API hides the sleep behind a global testing switch). The pacer is
-written here: pyrate-limiter 4 was read and fits badly (``time.sleep`` imported at module
-level, so no virtual clock for blocking waits; a background leak thread; no way to feed
-HubSpot's headers back), and the sliding log it would give us is thirty lines.
+library stamina wraps (stamina's own API hides the sleep behind a global testing switch).
+The pacer is written here: pyrate-limiter 4 was read and fits badly (``time.sleep`` imported
+at module level, so no virtual clock for blocking waits; a background leak thread; no way to
+feed HubSpot's headers back), and the sliding log it would give us is thirty lines.
 """
 
 from __future__ import annotations
