@@ -127,11 +127,19 @@ def test_429_waits_for_retry_after_then_succeeds_for_any_request() -> None:
     assert [t for t, _, _ in recorder.log] == [0.0, 3.0, 6.0]
 
 
-def test_429_pauses_every_request_not_just_the_one_retried() -> None:
-    client, recorder = make(sequence(lambda r: httpx.Response(429, headers={"Retry-After": "2"})))
+def test_a_429_with_no_budget_left_slows_every_request_down() -> None:
+    """HubSpot's own 429 (the account's budget spent elsewhere) says 0 left: the pacer waits
+    for the window, for every request, not just the one retried."""
+
+    def spent(request: httpx.Request) -> httpx.Response:
+        headers = {"Retry-After": "1", "X-HubSpot-RateLimit-Remaining": "0"}
+        return httpx.Response(429, headers=headers, json={"category": "RATE_LIMITS"})
+
+    client, recorder = make(sequence(ok, spent))
     client.get("/a")
     client.get("/b")
-    assert [t for t, _, _ in recorder.log] == [0.0, 2.0, 2.0]
+    client.get("/c")
+    assert [t for t, _, _ in recorder.log] == [0.0, 0.0, 10.0, 10.0]
 
 
 def test_5xx_of_an_idempotent_call_is_retried_with_growing_backoff() -> None:

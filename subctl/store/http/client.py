@@ -9,7 +9,8 @@ request is sent only when fewer than the budget were sent in the last window, so
 the request log ever holds more than the budget (a token bucket refilling continuously would
 allow up to twice its size in one window). HubSpot's ``X-HubSpot-RateLimit-Remaining``
 corrects the log when another client spends the same budget: below a reserve, the pacer
-counts the requests it did not see. A 429 pauses every thread for ``Retry-After``.
+counts the requests it did not see (a 429 for the account's budget says 0 left, and every
+thread slows down); the request answered 429 is sent again after its ``Retry-After``.
 The clock and the sleep are injected, so the tests and the benchmark run on a virtual clock;
 the pacer never sleeps holding its lock.
 
@@ -82,15 +83,12 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self._sent: deque[float] = deque()
-        self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def _wait(self, now: float) -> float:
         sent = self._sent
         while sent and sent[0] <= now - self.window:
             sent.popleft()
-        if now < self._paused_until:
-            return self._paused_until - now
         if len(sent) < self.limit:
             sent.append(now)
             return 0.0
@@ -103,11 +101,6 @@ class Pacer:
             if wait <= 0:
                 return
             self.sleep(wait)
-
-    def pause(self, seconds: float) -> None:
-        """Nothing is sent for ``seconds`` (a 429's ``Retry-After``)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, self.clock() + seconds)
 
     def observe(self, remaining: int, reserve: int) -> None:
         """HubSpot says ``remaining`` requests are left in its window. Below ``reserve``, and
@@ -303,7 +296,7 @@ class HubSpotClient:
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, _Retry) and exc.retry_after is not None:
-                return 0.0  # the pacer holds every thread back for Retry-After
+                return exc.retry_after
             base = backoff(state)
             return base / 2 + self._random.uniform(0, base / 2)  # "equal jitter"
 
@@ -374,7 +367,6 @@ class HubSpotClient:
         message = str(data.get("message") or "") if isinstance(data, dict) else ""
         if status == 429:
             wait = _retry_after(response.headers.get("Retry-After"))
-            self.pacer.pause(wait)
             return _Retry(
                 StoreUnavailable("HubSpot's rate limit was hit too often; try again later"),
                 sent=False, retry_after=wait,
