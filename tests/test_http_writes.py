@@ -14,7 +14,7 @@ from subctl.schema import standard_registry
 from subctl.store.base import Charge, LineItem
 from subctl.store.base import Refund as RefundRecord
 from subctl.store.http.client import HubSpotClient
-from subctl.store.http.writes import execute
+from subctl.store.http.writes import IN_DOUBT_ATTEMPTS, execute
 from subctl.store.ops import (
     Bill,
     Cancel,
@@ -258,7 +258,7 @@ def test_a_cancel_not_applied_is_sent_again_after_the_read(hub: MiniHub, fault: 
 
 def test_a_cancel_that_keeps_failing_stays_in_doubt(hub: MiniHub) -> None:
     sid = hub.add(hs_status="active")
-    hub.script.extend(["", "5xx", "", "5xx", "", "5xx"])
+    hub.script.extend(["", "5xx"] * IN_DOUBT_ATTEMPTS)
     with pytest.raises(InDoubt):
         run(hub, [op(Cancel, sid)])
     assert hub.applied[sid, "cancel"] == 0

@@ -7,7 +7,8 @@ budget (190 requests per 10 s on Professional and Enterprise, 100 on Free and St
 search's own (5 per second; a search takes from both). A pacer is a sliding-window log: a
 request is sent only when fewer than the budget were sent in the last window, so no window of
 the request log ever holds more than the budget (a token bucket refilling continuously would
-allow up to twice its size in one window). HubSpot's ``X-HubSpot-RateLimit-Remaining``
+allow up to twice its size in one window), over a window a little longer than HubSpot's
+(``SAFETY``) for latency jitter. HubSpot's ``X-HubSpot-RateLimit-Remaining``
 corrects the log when another client spends the same budget: below a reserve, the pacer
 counts the requests it did not see (a 429 for the account's budget says 0 left, and every
 thread slows down); the request answered 429 is sent again after its ``Retry-After``.
@@ -28,8 +29,8 @@ by an ``httpx.Auth`` whose repr hides it, httpx masks ``Authorization`` in its o
 httpx exception is replaced (``from None``: no request object in a traceback's chain) and no
 header is ever logged.
 
-**Libraries.** tenacity for the retries: injectable ``sleep``, custom ``wait``
-(``wait_exponential`` with equal jitter) and ``retry`` predicates; actively maintained; the
+**Libraries.** tenacity for the retries: injectable ``sleep``, custom ``wait`` (exponential
+backoff with equal jitter, or Retry-After) and ``retry`` predicates; actively maintained; the
 library stamina wraps (stamina's own API hides the sleep behind a global testing switch).
 The pacer is written here: pyrate-limiter 4 was read and fits badly (``time.sleep`` imported
 at module level, so no virtual clock for blocking waits; a background leak thread; no way to
@@ -63,6 +64,9 @@ from subctl.errors import (
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 WINDOW = 10.0  # seconds of HubSpot's per-account budget
+# Paced over a slightly longer window: two requests sent 10 s apart may reach HubSpot less
+# than 10 s apart (their latencies differ), and its window's edge is not documented.
+SAFETY = 0.2
 TIER_BUDGETS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 SEARCH_BUDGET = 5  # searches per second per account
 BATCH_SIZE = 100
@@ -85,20 +89,22 @@ class Pacer:
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def _wait(self, now: float) -> float:
+    def _take(self, now: float) -> float | None:
+        """Log a request sent at ``now`` (None), or how long to wait before trying again."""
         sent = self._sent
         while sent and sent[0] <= now - self.window:
             sent.popleft()
         if len(sent) < self.limit:
             sent.append(now)
-            return 0.0
-        return sent[len(sent) - self.limit] + self.window - now
+            return None
+        # never 0: float rounding must not let a request out unlogged
+        return max(sent[len(sent) - self.limit] + self.window - now, 1e-6)
 
     def acquire(self) -> None:
         while True:
             with self._lock:
-                wait = self._wait(self.clock())
-            if wait <= 0:
+                wait = self._take(self.clock())
+            if wait is None:
                 return
             self.sleep(wait)
 
@@ -184,8 +190,8 @@ class HubSpotClient:
         self.clock = clock
         self.sleep = sleep
         self._random = jitter or random.Random()
-        self.pacer = Pacer(self.budget, WINDOW, clock, sleep)
-        self.search_pacer = Pacer(SEARCH_BUDGET, 1.0, clock, sleep)
+        self.pacer = Pacer(self.budget, WINDOW + SAFETY, clock, sleep)
+        self.search_pacer = Pacer(SEARCH_BUDGET, 1.0 + SAFETY / 10, clock, sleep)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=_Bearer(token),
@@ -199,6 +205,11 @@ class HubSpotClient:
     def workers(self) -> int:
         """Threads that keep the budget busy when a request takes ``LATENCY`` seconds."""
         return max(2, math.ceil(self.budget / WINDOW * LATENCY))
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: exponential, with equal jitter."""
+        base = min(self.BACKOFF_MAX, self.BACKOFF_INITIAL * 2.0 ** (attempt - 1))
+        return base / 2 + self._random.uniform(0, base / 2)
 
     # -- the calls -------------------------------------------------------------------------
 
@@ -291,14 +302,11 @@ class HubSpotClient:
             faults += 1
             return idempotent and faults < self.FAULT_ATTEMPTS
 
-        backoff = tenacity.wait_exponential(multiplier=self.BACKOFF_INITIAL, max=self.BACKOFF_MAX)
-
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, _Retry) and exc.retry_after is not None:
                 return exc.retry_after
-            base = backoff(state)
-            return base / 2 + self._random.uniform(0, base / 2)  # "equal jitter"
+            return self.backoff(state.attempt_number)
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(retriable),

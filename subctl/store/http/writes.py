@@ -19,7 +19,9 @@ moved, or a record that is gone, is a ``Conflict`` with nothing written, as the 
 **Lifecycle calls are not idempotent** and never retried blindly: when the client raises
 ``InDoubt`` (the answer was lost after the request went out), the record is read again; in
 the operation's target status it was applied and is done; still in ``expect_status`` it was
-not, and is sent again (at most ``IN_DOUBT_ATTEMPTS`` times); anything else is a ``Conflict``.
+not, and is sent again after the client's backoff (at most ``IN_DOUBT_ATTEMPTS`` times; then
+the ``InDoubt`` stands and the batch journal keeps the item in doubt); anything else is a
+``Conflict``.
 
 **``CancelAtPeriodEnd``**: HubSpot documents no property or endpoint for it (DOMAIN.md §1:
 no internal name for a cancellation date is established). subctl PATCHes the property its
@@ -62,7 +64,7 @@ LIFECYCLE = "/payments-subscriptions/v1/subscriptions/crm"
 LINE_ITEMS = "/crm/v3/objects/line_items"
 ASSOCIATIONS = "/crm/v4/objects/subscriptions"
 SCHEDULED_CANCELLATION = "hs_scheduled_cancellation_date"
-IN_DOUBT_ATTEMPTS = 3
+IN_DOUBT_ATTEMPTS = 5
 
 # What each lifecycle operation calls, and the status it leaves.
 _LIFECYCLE: dict[type[Op], tuple[str, str]] = {
@@ -211,6 +213,7 @@ def _lifecycle(client: HubSpotClient, op: Op, body: dict[str, Any]) -> None:
                 ) from None
             if attempt == IN_DOUBT_ATTEMPTS:
                 raise  # still not applied: HubSpot keeps failing; the item stays in doubt
+            client.sleep(client.backoff(attempt))
 
 
 def _delete(client: HubSpotClient, op: Delete) -> None:
