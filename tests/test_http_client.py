@@ -357,3 +357,76 @@ def test_unknown_tier_is_a_usage_error() -> None:
     assert caught.value.message == (
         "unknown HubSpot tier 'gold': one of free, starter, professional, enterprise"
     )
+
+
+# -- over a real socket ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Any:
+    """A local HTTP server: ``/slow`` answers after 1 s, ``/down`` 503, others 200."""
+    import http.server
+    import threading
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            if self.path.startswith("/slow"):
+                time.sleep(1.0)
+            status = 503 if self.path.startswith("/down") else 200
+            body = b'{"id": "1"}'
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up waiting
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_over_a_socket_a_read_timeout_of_a_cancel_is_in_doubt_and_the_token_never_logged(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx's and httpcore's own debug logging included
+    client = HubSpotClient(server, TOKEN, timeout=0.2, sleep=lambda s: None)
+    try:
+        assert client.get("/ok") == {"id": "1"}
+        with pytest.raises(InDoubt) as doubt:
+            client.post("/slow/cancel", None, idempotent=False)
+        with pytest.raises(StoreUnavailable) as down:
+            client.get("/down")
+    finally:
+        client.close()
+    assert type(down.value) is StoreUnavailable
+    assert "httpcore" in caplog.text or "httpx" in caplog.text  # the logging did run
+    texts = [caplog.text, *("".join(traceback.format_exception(e.value)) for e in (doubt, down))]
+    assert not [t for t in texts if TOKEN in t]
+
+
+def test_a_refused_connection_is_store_unavailable() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = HubSpotClient(f"http://127.0.0.1:{port}", TOKEN, sleep=lambda s: None)
+    with pytest.raises(StoreUnavailable) as caught:
+        client.post("/payments-subscriptions/v1/subscriptions/crm/1/cancel", None,
+                    idempotent=False)  # fmt: skip
+    assert type(caught.value) is StoreUnavailable  # never sent: not in doubt
+    assert caught.value.message == "HubSpot is unreachable (ConnectError)"
