@@ -422,6 +422,7 @@ def test_lifecycle_changes_status_as_hubspot_and_refuses_a_wrong_status(
     assert "hs_next_payment_due_date" not in sub
     response = api.post(f"{LIFECYCLE}/101/cancel")
     assert response.status_code == 409 and response.json()["category"] == "CONFLICT"
+    assert dict(fake.applied) == {(101, "pause"): 1, (101, "unpause"): 1, (101, "cancel"): 1}
     assert api.post(f"{LIFECYCLE}/999/cancel").status_code == 404
 
 

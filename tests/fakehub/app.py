@@ -37,7 +37,8 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
   ``timeout_delay`` seconds, then a closed connection). Half of the 5xx and timeouts are *lost
   responses*: the change was applied. ``inject(...)`` scripts faults for the next requests.
 - ``requests``: every request (``Logged``): clock time, method, path, query, JSON body, status,
-  and the fault injected. The token is never logged.
+  and the fault injected. The token is never logged. ``applied``: lifecycle changes carried
+  out per (subscription id, action), lost answers included (exactly-once checks).
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ class FakeHubSpot:
         self._cache: dict[str, tuple[int, list[Record]]] = {}
         self.rules: dict[str, dict[str, dict[str, Any]]] = {}  # property validations
         self.exports = Exports(self, polls=export_polls)
+        # lifecycle changes carried out, per (subscription id, action): exactly-once checks
+        self.applied: collections.Counter[tuple[int, str]] = collections.Counter()
         self._script: collections.deque[str] = collections.deque()
         self._window: collections.deque[float] = collections.deque()
         self._search_window: collections.deque[float] = collections.deque()
@@ -1122,6 +1125,7 @@ class FakeHubSpot:
                 "hs_mrr": "0",
             }
         self._write(rec, "subscriptions", changes, strict=False)
+        self.applied[(rec.id, action)] += 1
         return httpx.Response(204)
 
     # -- properties ----------------------------------------------------------------------
