@@ -552,6 +552,15 @@ def test_injected_faults_and_lost_responses(fake: FakeHubSpot, api: httpx.Client
     ]
 
 
+def test_injected_faults_can_wait_for_a_path(fake: FakeHubSpot, api: httpx.Client) -> None:
+    fake.inject("lost-500", on="/cancel")
+    assert api.get(f"{SUBS}/101").status_code == 200
+    assert api.post(f"{LIFECYCLE}/101/cancel").status_code == 500
+    assert fake.subscription(101)["hs_status"] == "canceled"
+    assert api.post(f"{LIFECYCLE}/101/cancel").status_code == 409
+    assert fake.applied[(101, "cancel")] == 1
+
+
 def test_a_fault_rate_is_seeded_and_roughly_that_share(clock: Clock) -> None:
     def statuses(seed: int) -> list[int]:
         hub = FakeHubSpot(clock=clock, faults=0.2, seed=seed)

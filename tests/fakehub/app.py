@@ -210,7 +210,7 @@ class FakeHubSpot:
         self.exports = Exports(self, polls=export_polls)
         # lifecycle changes carried out, per (subscription id, action): exactly-once checks
         self.applied: collections.Counter[tuple[int, str]] = collections.Counter()
-        self._script: collections.deque[str] = collections.deque()
+        self._script: list[tuple[str, str]] = []  # (fault, path part it waits for)
         self._window: collections.deque[float] = collections.deque()
         self._search_window: collections.deque[float] = collections.deque()
         self._used_today = 0
@@ -273,12 +273,14 @@ class FakeHubSpot:
             rec.archived, rec.archived_ms = True, self._now_ms()
             rec.updated_ms = rec.archived_ms
 
-    def inject(self, *faults: str) -> None:
+    def inject(self, *faults: str, on: str = "") -> None:
         """Faults for the next requests, in order (after authentication): ``429``, ``500``,
         ``502``, ``503``, ``timeout``, or ``lost-500`` (``lost-502``, ``lost-503``,
-        ``lost-timeout``): the change is applied, the answer lost."""
+        ``lost-timeout``): the change is applied, the answer lost. ``on``: only for requests
+        whose path contains it (``on="/cancel"``); others pass. While scripted faults wait,
+        no random fault is drawn."""
         with self._lock:
-            self._script.extend(faults)
+            self._script.extend((f, on) for f in faults)
 
     def subscription(self, sub_id: int) -> dict[str, str | None]:
         """A subscription's properties as the API returns them (for assertions)."""
@@ -345,7 +347,7 @@ class FakeHubSpot:
         if searching:
             self._search_window.append(now)
         self._used_today += 1
-        fault = self._fault()
+        fault = self._fault(request.url.path)
         entry.fault = fault
         if fault == "429":
             self._window.pop()
@@ -382,9 +384,13 @@ class FakeHubSpot:
             messages.get(status, "error"),
         )
 
-    def _fault(self) -> str | None:
+    def _fault(self, path: str) -> str | None:
+        for i, (scripted, on) in enumerate(self._script):
+            if on in path:
+                del self._script[i]
+                return scripted
         if self._script:
-            return self._script.popleft()
+            return None
         if self.faults <= 0 or self.rng.random() >= self.faults:
             return None
         kind = self.rng.choice(FAULT_KINDS)
