@@ -29,7 +29,7 @@ class ObjectWire:
 
     @property
     def properties(self) -> list[str]:
-        names = list(self.fields.values())
+        names = [*self.fields.values(), "hs_createdate"]
         if self.path == "contacts":
             names.append("hs_additional_emails")
         if self.path == "companies":
@@ -114,7 +114,6 @@ OBJECTS: dict[str, ObjectWire] = {
             "method": "hs_payment_method_type",
             "kind": "hs_payment_type",
             "refunds_payment_id": "hs_refunded_payment_id",
-            "created_at": "hs_createdate",
         },
         _payment,
     ),
@@ -171,8 +170,8 @@ def record_properties(object_type: str, values: Mapping[str, Any]) -> dict[str, 
                 out[first] = items[0]
             if len(items) > 1:
                 out[more] = ";".join(items[1:])
-        elif key == "created_at" and object_type != "payment":
-            continue  # HubSpot stamps a record's creation itself
+        elif key == "created_at":
+            continue  # HubSpot stamps a record's creation itself (hs_createdate is read-only)
         elif key == "object":
             out[wire.fields["object_name"]] = wire_value(value)
         elif key in wire.fields:

@@ -146,7 +146,8 @@ class HttpStore:
         out: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for item in answer.get("results", []) if isinstance(answer, dict) else answer:
             name = item.get("propertyName")
-            for rule in item.get("rules", [item]):
+            rules = item.get("propertyValidationRules") or item.get("rules") or []
+            for rule in rules:
                 out.setdefault(name, []).append(
                     (rule["ruleType"], tuple(str(a) for a in rule.get("ruleArguments", ())))
                 )
