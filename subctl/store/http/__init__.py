@@ -1,6 +1,10 @@
-"""The remote record store: HubSpot's CRM API (``HttpStore``). Opening it imports httpx, so
-nothing here is imported on ``--help`` (``tests/test_startup.py``): ``open_remote`` imports the
-client when called."""
+"""The remote HubSpot profile's record store: ``client.py`` (HTTP, pacing, retries, errors),
+``writes.py`` (typed operations -> endpoints), ``search.py`` (the query AST -> CRM search
+filter groups, packed into searches), ``records.py`` (``HttpStore``: the reads, past search's
+limits) and ``objects.py`` (the other CRM objects' paths and properties).
+
+Opening it imports httpx, so nothing here is imported on ``--help`` (``tests/test_startup.py``):
+``open_remote`` imports the client when called."""
 
 from __future__ import annotations
 
@@ -16,10 +20,7 @@ def open_remote(
     base_url: str, token: str, tier: str, transport: httpx.BaseTransport | None = None
 ) -> HttpStore:
     """An ``HttpStore`` over a HubSpot account (``transport``: tests' fake server)."""
-    import importlib
-
+    from subctl.store.http.client import HubSpotClient
     from subctl.store.http.records import HttpStore
 
-    # ``client.py`` is H1's (session 22): imported by name until it is on main.
-    client = importlib.import_module("subctl.store.http.client")
-    return HttpStore(client.HubSpotClient(base_url, token, tier=tier, transport=transport))
+    return HttpStore(HubSpotClient(base_url, token, tier=tier, transport=transport))
