@@ -221,9 +221,12 @@ class HttpStore:
     ) -> Iterator[Sequence[Sequence[Any]]]:
         props = self._props(fields, exact=True)
         wanted = [p for p in props if p.name in fields]
+        # Stored values as a SQL store reads them: the id is an integer column, not a float.
+        store = [_id_storage if p.name == ID else p.to_storage for p in wanted]
         chunk: list[list[Any]] = []
         for _sub_id, values in self._rows(query, props):
-            chunk.append([p.to_storage(_typed_one(values.get(p.name), p)) for p in wanted])
+            chunk.append([to(_typed_one(values.get(p.name), p))
+                          for to, p in zip(store, wanted, strict=True)])  # fmt: skip
             if len(chunk) == 500:
                 yield chunk
                 chunk = []
@@ -684,6 +687,10 @@ def _typed_one(text: Any, prop: Property) -> Any:
     if prop.name == ID and text not in (None, ""):
         return int(text)
     return codec.from_wire(prop.type, None if text is None else str(text), money=prop.money)
+
+
+def _id_storage(value: Any) -> Any:
+    return value
 
 
 def _typed(values: Mapping[str, Any], props: Sequence[Property]) -> dict[str, Any]:
