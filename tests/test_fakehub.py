@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from subctl.query.parser import parse
+from subctl.store.http.search import to_filter_groups
 from subctl.store.sql import open_local, sqlite_url
 from tests.fakehub import FakeHubSpot
 
