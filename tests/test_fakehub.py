@@ -18,11 +18,6 @@ from subctl.store.http.search import to_filter_groups
 from subctl.store.sql import open_local, sqlite_url
 from tests.fakehub import FakeHubSpot
 
-try:  # the CRM search compiler moves next to the HTTP store (issue #14)
-    from subctl.store.http.search import to_filter_groups
-except ImportError:
-    from subctl.query.hubspot import to_filter_groups  # type: ignore[no-redef]
-
 TOKEN = "pat-test-token"
 SUBS = "/crm/v3/objects/subscriptions"
 LIFECYCLE = "/payments-subscriptions/v1/subscriptions/crm"
