@@ -4,15 +4,19 @@ send the token to the file's host."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from subctl.errors import InDoubt, StoreUnavailable
 from subctl.store.http.client import HubSpotClient
 from subctl.store.http.exports import ExportRequest, Fetch, plain_fetch, run
+from tests.conftest import Invoke
 from tests.fakehub import FakeHubSpot
 
 TOKEN = "pat-test-token"
@@ -189,3 +193,87 @@ def test_the_start_is_not_retried_after_a_lost_answer(
 def test_fetch_is_the_type_run_takes() -> None:
     fetch: Fetch = plain_fetch()
     assert callable(fetch)
+
+
+# -- export --server-side: the service over HttpStore, and the CLI's refusals ----------------
+
+
+@pytest.fixture
+def store_and_workspace(tmp_path: Path) -> Iterator[tuple[FakeHubSpot, Any, Any]]:
+    from subctl.store.http import open_remote
+    from subctl.store.sql import open_local, sqlite_url
+
+    fake = FakeHubSpot(token=TOKEN)  # real clock: one poll, one second's wait
+    fake.add_record("subscriptions", {"hs_name": "Alpha", "hs_status": "active"}, record_id=1)
+    fake.add_record("subscriptions", {"hs_name": "Beta", "hs_status": "unpaid"}, record_id=2)
+    store = open_remote("https://api.hubapi.com", TOKEN, "professional", transport=fake.transport)
+    local = open_local(sqlite_url(tmp_path / "ws.db"), create=True)
+    yield fake, store, local.workspace
+    store.close()
+    local.close()
+
+
+def test_export_by_store_writes_hubspots_file(
+    store_and_workspace: tuple[FakeHubSpot, Any, Any],
+) -> None:
+    from subctl.services.exports import ExportRequest as Request
+    from subctl.services.exports import export_by_store
+
+    fake, store, workspace = store_and_workspace
+    out = io.BytesIO()
+    states: list[str] = []
+    count = export_by_store(
+        store,
+        workspace,
+        Request(where="status = unpaid"),
+        "csv",
+        out,
+        dt.date(2026, 11, 26),
+        progress=states.append,
+    )
+    assert count == 1 and states == ["PROCESSING", "COMPLETE"]
+    header, row = out.getvalue().decode().splitlines()
+    assert header.startswith("Record ID,Name,Status,") and row.startswith("2,Beta,Unpaid,")
+    start = next(r for r in fake.requests if r.path == "/crm/v3/exports/export/async")
+    assert start.json["publicCrmSearchRequest"]["filterGroups"] == [
+        {"filters": [{"propertyName": "hs_status", "operator": "EQ", "value": "unpaid"}]}
+    ]
+    assert start.json["language"] == "EN" and "hs_object_id" not in start.json["objectProperties"]
+
+
+@pytest.mark.parametrize(
+    ("request_args", "fmt", "message"),
+    [
+        ({"all": True}, "json", "csv, xlsx or xls, not json"),
+        ({"segment": "vip"}, "csv", "cannot export a segment"),
+        ({"all": True, "properties": "all+associations"}, "csv", "at most 4 associated"),
+        ({"all": True, "all_emails": True}, "csv", "association columns"),
+    ],
+)
+def test_export_by_store_refuses_what_hubspot_cannot_before_a_request(
+    store_and_workspace: tuple[FakeHubSpot, Any, Any],
+    request_args: dict[str, Any],
+    fmt: str,
+    message: str,
+) -> None:
+    from subctl.errors import UsageError
+    from subctl.services.exports import ExportRequest as Request
+    from subctl.services.exports import export_by_store
+
+    fake, store, workspace = store_and_workspace
+    with pytest.raises(UsageError, match=message):
+        export_by_store(
+            store, workspace, Request(**request_args), fmt, io.BytesIO(), dt.date(2026, 11, 26)
+        )
+    assert not any(r.path.startswith("/crm/v3/exports") for r in fake.requests)
+
+
+def test_server_side_on_a_local_profile_is_refused(seeded: Invoke, tmp_path: Path) -> None:
+    target = tmp_path / "subs.csv"
+    found = seeded(f"export -a -o {target} --server-side")
+    assert found.exit_code == 2
+    assert found.stderr.splitlines()[0] == (
+        "Error: --server-side asks HubSpot's CRM exports to build the file; this profile's "
+        "records are in a local workspace"
+    )
+    assert not target.exists()

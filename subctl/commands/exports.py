@@ -88,6 +88,14 @@ def subscription_export(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     show_sensitive: ShowSensitiveOpt = False,
+    server_side: Annotated[
+        bool,
+        typer.Option(
+            "--server-side",
+            help="HubSpot profiles: HubSpot's CRM exports build the file (csv, xlsx, xls; "
+            "HubSpot's headers and order), subctl downloads it.",
+        ),
+    ] = False,
 ) -> None:
     """Export subscriptions to a file.
 
@@ -116,7 +124,44 @@ def subscription_export(
         all_domains=all_domains,
         show_sensitive=show_sensitive,
     )
+    if server_side:
+        _server_side(app, request, output, fmt=fmt, force=force)
+        return
     _write(app, request, output, fmt=fmt, raw=raw, force=force)
+
+
+def _server_side(
+    app: AppContext, request: ExportRequest, output: str, *, fmt: str | None, force: bool
+) -> None:
+    from pathlib import Path
+
+    from subctl.errors import UsageError
+    from subctl.export import writers
+    from subctl.files import atomic_output, expand_template
+    from subctl.services import exports as svc
+
+    if output == "-":
+        raise UsageError(
+            "--server-side writes HubSpot's file to a file, not stdout",
+            hint="give a file name with -o FILE",
+        )
+    path = Path(expand_template(output, view=request.view, now=app.clock()))
+    spec = writers.for_format(fmt) if fmt is not None else writers.for_path(str(path))
+    seen: list[str] = []
+
+    def progress(state: str) -> None:
+        if app.out.is_tty and state not in seen:
+            seen.append(state)
+            app.out.message(f"HubSpot's export: {state.lower()}")
+
+    records = app.records()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, binary=True, force=force) as handle:
+        count = svc.export_by_store(
+            records, app.workspace(), request, spec.name, handle, app.today(), app.clock(), progress
+        )
+    what = "" if count is None else f"{count:,} subscription{'' if count == 1 else 's'} "
+    app.out.success(f"Exported {what}to {path} (built by HubSpot's CRM exports)")
 
 
 def _write(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from subctl.errors import Conflict
 from subctl.query.ast import Expr, Query
@@ -304,6 +304,34 @@ HUBSPOT = Capabilities(
     payments=False,
     given_ids=False,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FileExport:
+    """An export file the record store's own service builds (HubSpot's CRM exports, DOMAIN.md
+    §5: ``subctl export --server-side``): the subscriptions matching ``where``, Record ID then
+    ``properties`` (internal names), as ``format`` (csv, xlsx, xls) with headers in
+    ``language`` (a code of ``export.headers.LANGUAGES``); ``internal_names``: internal names
+    in the header and option values in cells."""
+
+    where: Expr | None
+    properties: tuple[str, ...]
+    format: str
+    language: str
+    internal_names: bool = False
+    name: str = "subscriptions"
+
+
+@runtime_checkable
+class FileExporter(Protocol):
+    """A record store whose service builds export files itself (``HttpStore``)."""
+
+    def export_file(
+        self, spec: FileExport, out: IO[bytes], progress: Callable[[str], None] | None = None
+    ) -> int | None:
+        """Write the file to ``out``; the number of subscriptions in it when the service says
+        (``progress``: the service's state as it changes, e.g. ``PROCESSING``)."""
+        ...
 
 
 class RecordStore(Protocol):

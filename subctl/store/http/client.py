@@ -192,6 +192,7 @@ class HubSpotClient:
         self._random = jitter or random.Random()
         self.pacer = Pacer(self.budget, WINDOW + SAFETY, clock, sleep)
         self.search_pacer = Pacer(SEARCH_BUDGET, 1.0 + SAFETY / 10, clock, sleep)
+        self.transport = transport  # also for downloads that take no token (exports)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=_Bearer(token),

@@ -25,13 +25,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from subctl.errors import StoreUnavailable
+from subctl.errors import StoreUnavailable, SubctlError
 
 if TYPE_CHECKING:
     import httpx
 
 START = "/crm/v3/exports/export/async"
 STATUS = "/crm/v3/exports/export/async/tasks/{id}/status"
+DETAILS = "/crm/v3/exports/export/{id}"
 POLL_FIRST = 1.0
 POLL_MAX = 10.0
 RENEWALS = 3
@@ -97,6 +98,16 @@ class ExportOutcome:
     bytes: int = 0  # written to the target
     zipped: bool = False  # HubSpot delivered a zip archive (unpacked for a CSV target)
     states: list[str] = field(default_factory=list)
+    records: int | None = None  # HubSpot's recordCount, when it gives one
+
+
+# The export API's language codes (DOMAIN.md §5: the guide's codes; Danish only in the spec's
+# wider enum, as DA_DK) by subctl's header language codes (``export.headers.LANGUAGES``).
+LANGUAGES = {"da": "DA_DK"}
+
+
+def language(code: str) -> str:
+    return LANGUAGES.get(code.lower(), code.upper())
 
 
 def plain_fetch(transport: httpx.BaseTransport | None = None, timeout: float = 60.0) -> Fetch:
@@ -149,6 +160,7 @@ def run(
             progress(state)
         if state == "COMPLETE" and status.get("result"):
             if _download(str(status["result"]), request, out, fetch, outcome):
+                outcome.records = _record_count(api, task)
                 return outcome
             outcome.renewals += 1
             if outcome.renewals > RENEWALS:
@@ -166,6 +178,16 @@ def run(
             )
         sleep(interval)
         interval = min(POLL_MAX, interval * 2)
+
+
+def _record_count(api: Api, task: str) -> int | None:
+    """``recordCount`` of the finished export (None when HubSpot does not say)."""
+    try:
+        details = api.get(DETAILS.format(id=task)) or {}
+    except SubctlError:
+        return None
+    count = details.get("recordCount")
+    return count if isinstance(count, int) else None
 
 
 def _download(

@@ -33,8 +33,8 @@ import heapq
 import importlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from subctl import codec
 from subctl.errors import Conflict, InputError, NotFound, UsageError
@@ -53,6 +53,7 @@ from subctl.store.base import (
     AssociationCell,
     Capabilities,
     Change,
+    FileExport,
     LineItem,
     Payment,
     Subscription,
@@ -647,6 +648,29 @@ class HttpStore:
             f"/crm/v3/objects/{OBJECTS[object_type].path}", body, idempotent=False
         )
         return int(answer["id"])
+
+    # -- server-side exports ---------------------------------------------------------------
+
+    def export_file(
+        self, spec: FileExport, out: IO[bytes], progress: Callable[[str], None] | None = None
+    ) -> int | None:
+        """HubSpot's CRM export of ``spec`` written to ``out`` (``store.http.exports``): one
+        export request, so its filter must fit one search (``QueryTooComplex`` otherwise)."""
+        exports = importlib.import_module("subctl.store.http.exports")
+        groups = [] if spec.where is None else crm.to_filter_groups(spec.where, self.properties())
+        request = exports.ExportRequest(
+            name=spec.name,
+            format=spec.format.upper(),
+            properties=[p for p in spec.properties if p != ID],
+            filter_groups=groups,
+            language=exports.language(spec.language),
+            internal_names=spec.internal_names,
+            internal_values=spec.internal_names,
+        )
+        fetch = exports.plain_fetch(getattr(self.client, "transport", None))
+        outcome = exports.run(self.client, request, out, fetch=fetch, progress=progress)
+        records: int | None = outcome.records
+        return records
 
     # -- writes ------------------------------------------------------------------------------
 
