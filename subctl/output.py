@@ -486,6 +486,10 @@ class Prompter(Protocol):
 
     def autocomplete(self, question: str, choices: Sequence[str], *, check: Check) -> str: ...
 
+    def secret(self, question: str) -> str:
+        """A hidden answer (a token): never echoed."""
+        ...
+
 
 class QuestionaryPrompter:
     """Questions drawn on stderr by questionary (imported on the first question)."""
@@ -535,6 +539,11 @@ class QuestionaryPrompter:
             question, choices=list(choices), validate=validator(check), output=self._output()
         )
         return str(answer(prompt))
+
+    def secret(self, question: str) -> str:
+        import questionary
+
+        return str(answer(questionary.password(question, output=self._output())))
 
     def _output(self) -> Any:
         return self.out.prompt_output()
