@@ -142,6 +142,11 @@ class AppContext:
                 self._profile = config.load_profile(self.profile)
         return self._profile
 
+    def use_profile(self, name: str) -> None:
+        """Use another profile than the global one (before anything is opened)."""
+        assert self._local is None and self._remote is None, "a store is open already"
+        self.profile, self.workspace_target, self._profile = name, None, None
+
     @property
     def remote(self) -> bool:
         """Whether the records live in HubSpot (a ``hubspot`` profile)."""
