@@ -86,7 +86,8 @@ def sync_command(
     data["into"] = describe_url(config.workspace_url(target))
     mode = "full" if report.full else "incremental"
     message = (
-        f"Synced {report.read:,} subscription{'' if report.read == 1 else 's'} ({mode}) into {data['into']}: "
+        f"Synced {report.read:,} subscription{'' if report.read == 1 else 's'} ({mode})"
+        f" into {data['into']}: "
         f"{report.created:,} created, {report.updated:,} updated, {report.unchanged:,} "
         f"unchanged, {report.archived:,} archived"
     )
