@@ -44,7 +44,7 @@ def sync_command(
     incrementally (what changed since the last sync, by last modified date); archived records
     are removed locally. Interrupted, the next sync continues where it stopped.
 
-    Example: subctl profile add mirror --local mirror.db && subctl sync --into mirror --full
+    Example: subctl sync --into mirror.db
     """
     from subctl.services import sync as svc
     from subctl.store.sql import describe_url, open_local

@@ -28,8 +28,18 @@ How (all through the ``RecordStore`` protocol, so local -> local works as HubSpo
   which makes it that source's mirror (a workspace with records that never was a mirror
   needs ``--full`` too: its records not in the source are removed).
 
-Choice where the issue is silent: mirrored values are written with history (source ``sync``),
-like an import, so ``view`` shows when a mirrored value changed.
+Choices where the issue is silent: mirrored values are written with history (source
+``sync``), like an import, so ``view`` shows when a mirrored value changed. An associated
+record (contact, company, ...) is copied once, by id, when a mirrored subscription first
+names it; later edits of that record are not mirrored (reading every associated record again
+would cost a batch read per 100 of them on every sync). An association added or removed alone
+does not change ``hs_lastmodifieddate`` (in HubSpot neither), so an incremental sync sees it
+with the subscription's next change; ``--full`` mirrors every association now.
+
+Requests a source store gets (HubSpot, through ``HttpStore``): a full sync, ``properties``
+(1), ``count`` (2), ``changed_since`` pages (N / 100) and ``record_values`` for associated
+records the target lacks; a sync with nothing changed: ``properties``, one ``changed_since``
+search, ``archived_since`` and ``count``.
 """
 
 from __future__ import annotations
