@@ -200,8 +200,10 @@ class AppContext:
         ``SUBCTL_UNIT_OF_WORK=item-by-item`` selects that unit locally too, to exercise it."""
         from subctl.store.unit import ItemByItem
 
-        if self.remote:
-            return ItemByItem(self._remote_records(), self._backend().workspace)
+        if self.remote:  # HubSpot's lifecycle calls have no batch form: several at once
+            records = self._remote_records()
+            workers = getattr(getattr(records, "client", None), "workers", 1)
+            return ItemByItem(records, self._backend().workspace, workers=int(workers))
         backend = self._backend()
         if os.environ.get("SUBCTL_UNIT_OF_WORK") == "item-by-item":
             return ItemByItem(backend.records, backend.workspace)
