@@ -284,11 +284,8 @@ def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
     """HubSpot's record store (``subctl.store.http.open_remote``, imported only here)."""
     import importlib
 
-    try:
-        module = importlib.import_module("subctl.store.http")
-    except ImportError as exc:
-        raise StoreUnavailable(
-            "this subctl was built without the HubSpot store (subctl.store.http)"
-        ) from exc
-    store: RecordStore = module.open_remote(base_url, token, tier)
+    opener = getattr(importlib.import_module("subctl.store.http"), "open_remote", None)
+    if opener is None:
+        raise StoreUnavailable("this subctl was built without the HubSpot record store")
+    store: RecordStore = opener(base_url, token, tier)
     return store
