@@ -97,13 +97,13 @@ def test_an_interrupted_full_sync_continues_where_it_stopped(
     try:
         with pytest.raises(KeyboardInterrupt):
             svc.sync(source.records, target.records, target.workspace, source_key="s",
-                     now=now, progress=stop)  # fmt: skip
+                     now=now, progress=stop, chunk=100)  # fmt: skip
         assert target.records.count() == 200  # two chunks, each whole
         assert target.workspace.get_setting(svc.CURSOR) == str(
             sorted(s.id for s in source.records.search(_all()))[199]
         )
         report = svc.sync(source.records, target.records, target.workspace, source_key="s",
-                          now=now)  # fmt: skip
+                          now=now, chunk=100)  # fmt: skip
         assert (report.full, report.read, report.created) == (True, 100, 100)
         assert report.resumed_after is not None
         assert target.workspace.get_setting(svc.CURSOR) is None

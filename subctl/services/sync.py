@@ -61,7 +61,8 @@ CURSOR = "sync.cursor"  # a full sync under way: the last id written
 FULL_MAX = "sync.cursor_modified"  # ... and the latest modified date it has seen
 SOURCE = "sync.source"  # what the target mirrors
 OVERLAP = dt.timedelta(seconds=1)
-CHUNK = 100  # HubSpot's page and batch size
+CHUNK = 100  # HubSpot's page and batch size: removals, and the chunks of a remote source
+LOCAL_CHUNK = 1000  # the chunks of a source without HubSpot's batch limit
 SOURCE_NAME = "sync"  # history entries' source
 
 Progress = Callable[[int, int | None], None]  # (records read, total when known)
@@ -112,8 +113,10 @@ def sync(
     full: bool = False,
     now: dt.datetime,
     progress: Progress | None = None,
+    chunk: int | None = None,
 ) -> SyncReport:
-    """Mirror ``source`` into ``target`` (whose workspace is ``workspace``)."""
+    """Mirror ``source`` into ``target`` (whose workspace is ``workspace``), ``chunk``
+    records per transaction (default: the source's batch size, at most ``LOCAL_CHUNK``)."""
     mirrored = workspace.get_setting(SOURCE)
     if mirrored is not None and mirrored != source_key and not full:
         raise UsageError(
@@ -140,10 +143,11 @@ def sync(
         workspace.set_setting(CURSOR, "0")
     _properties(source, target, report)
     notify = progress or (lambda done, total: None)
+    size = chunk or min(source.capabilities.batch_size, LOCAL_CHUNK)
     if full:
-        _full(source, target, workspace, report, int(cursor or 0), notify, now)
+        _full(source, target, workspace, report, int(cursor or 0), notify, now, size)
     else:
-        _incremental(source, target, workspace, report, notify, now)
+        _incremental(source, target, workspace, report, notify, now, size)
     _archived(source, target, report, now)
     report.watermark = _when(workspace.get_setting(WATERMARK))
     return report
@@ -180,13 +184,14 @@ def _full(
     after: int,
     progress: Progress,
     now: dt.datetime,
+    size: int,
 ) -> None:
     if after:
         report.resumed_after = after
     total = source.count()
     newest = _when(workspace.get_setting(FULL_MAX))
     previous = after
-    for chunk in source.changed_since(None, after_id=after, chunk=CHUNK):
+    for chunk in source.changed_since(None, after_id=after, chunk=size):
         last = chunk[-1].subscription.id
         _remove(target, _target_ids(target, previous, last) - {s.subscription.id for s in chunk},
                 report, now)  # fmt: skip
@@ -213,10 +218,11 @@ def _incremental(
     report: SyncReport,
     progress: Progress,
     now: dt.datetime,
+    size: int,
 ) -> None:
     assert report.since is not None
     newest = _when(workspace.get_setting(WATERMARK))
-    for chunk in source.changed_since(report.since, chunk=CHUNK):
+    for chunk in source.changed_since(report.since, chunk=size):
         _apply(source, target, chunk, report, now)
         newest = _newest(chunk, newest)
         if newest is not None:
