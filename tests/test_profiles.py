@@ -325,3 +325,15 @@ def test_a_remote_profile_without_a_token_says_where_to_put_one(
 def test_local_profiles_refuse_nothing(invoke: Invoke) -> None:
     assert invoke("demo --count 5 --seed 1").exit_code == 0
     assert invoke("clock advance 1d").exit_code == 0
+
+
+def test_the_token_prompt_on_a_real_terminal_echoes_nothing(subctl_home: Path) -> None:
+    from tests.test_tty import converse
+
+    code, stdout, screen = converse(
+        ["profile", "add", "prod", "--hubspot", "--store-token-in-config"],
+        [(b"HubSpot access token", TOKEN.encode() + b"\r")],
+    )
+    assert code == 0, screen.decode(errors="replace")
+    assert TOKEN.encode() not in screen  # hidden while typed, and never said
+    assert _config(subctl_home)["profiles"]["prod"]["token"] == TOKEN

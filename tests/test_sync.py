@@ -209,3 +209,13 @@ def test_sync_into_a_profile_and_never_into_a_hubspot_one(
     no_token = demo("sync --profile prod")
     assert no_token.exit_code == 4
     assert no_token.stderr.splitlines()[0] == 'Error: profile "prod" has no HubSpot token'
+
+
+def test_a_progress_bar_on_a_terminal(demo: Invoke, tmp_path: Path) -> None:
+    from tests.test_tty import converse
+
+    code, stdout, screen = converse(
+        ["sync", "--into", str(tmp_path / "m.db"), "--format", "json"], [(b"Synced 300", b"")]
+    )
+    assert code == 0, screen.decode(errors="replace")
+    assert json.loads(stdout)["created"] == 300
