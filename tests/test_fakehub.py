@@ -449,6 +449,37 @@ def test_properties_api(api: httpx.Client, fake: FakeHubSpot) -> None:
     assert api.delete("/crm/v3/properties/subscriptions/hs_name").status_code == 400
 
 
+def test_a_unique_property_refuses_a_value_another_record_holds(api: httpx.Client) -> None:
+    body = {
+        "name": "order_code",
+        "label": "Order code",
+        "type": "string",
+        "fieldType": "text",
+        "groupName": "subscriptioninformation",
+        "hasUniqueValue": True,
+    }
+    assert api.post("/crm/v3/properties/subscriptions", json=body).status_code == 201
+
+    def patch(ident: int, value: str) -> int:
+        found = api.patch(f"{SUBS}/{ident}", json={"properties": {"order_code": value}})
+        return found.status_code
+
+    assert (patch(101, "AB"), patch(101, "AB"), patch(102, "AB"), patch(102, "ab")) == (
+        200,
+        200,
+        409,
+        200,
+    )
+    twins = {
+        "inputs": [
+            {"id": "103", "properties": {"order_code": "X"}},
+            {"id": "104", "properties": {"order_code": "X"}},
+        ]
+    }
+    response = api.post(f"{SUBS}/batch/update", json=twins)
+    assert response.status_code == 409 and response.json()["category"] == "CONFLICT"
+
+
 def test_associations_v4(fake: FakeHubSpot, api: httpx.Client) -> None:
     contact = fake.add_record("contacts", {"firstname": "Ada", "email": "ada@example.com"})
     path = f"/crm/v4/objects/subscriptions/101/associations/contacts/{contact}"
