@@ -196,6 +196,17 @@ def test_update_patches_the_record(remote: Invoke, hub: FakeHubSpot) -> None:
     assert done.exit_code == 0, done.stderr
     sub = hub.subscription(1)
     assert (sub["hs_name"], sub["hs_next_payment_amount"]) == ("Renamed", "120")
+    assert remote("update 1 --set name=Renamed --set next_payment_amount=120 --yes").exit_code == 0
+
+    def changes(result: Result) -> list[tuple[str, str, str]]:
+        found = json.loads(result.stdout)["history"]
+        return sorted((c["property"], c["old"], c["new"]) for c in found)
+
+    # (HttpStore shows a history value as HubSpot sends it: the amount is "120" remotely and
+    # "120.00" locally; F-notes.md tells H2)
+    local = changes(remote("view 1 --format json"))
+    assert local[0] == ("hs_name", "Acme Corp – Pro monthly", "Renamed")
+    assert changes(on_hub(remote, "view 1 --format json"))[0] == local[0]
     assert ("PATCH", "/crm/v3/objects/subscriptions/1") in writes(hub) or any(
         p.endswith("/batch/update") for _m, p in writes(hub)
     )

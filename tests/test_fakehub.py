@@ -358,6 +358,23 @@ def test_updates_validate_values_and_bump_the_modified_date(
     assert fake.subscription(101)["hs_name"] == "Renamed"
 
 
+def test_properties_with_history_newest_first(fake: FakeHubSpot, api: httpx.Client) -> None:
+    api.patch(f"{SUBS}/102", json={"properties": {"hs_name": "Beta renamed"}})
+    fake.modify(102, hs_name="Beta in the UI", hs_mrr="")
+    body = api.get(
+        f"{SUBS}/102", params={"properties": "hs_name", "propertiesWithHistory": "hs_name,hs_mrr"}
+    ).json()
+    history = body["propertiesWithHistory"]
+    assert [(e["value"], e["sourceType"]) for e in history["hs_name"]] == [
+        ("Beta in the UI", "CRM_UI"),
+        ("Beta renamed", "API"),
+        ("Beta annual", "API"),
+    ]
+    assert [e["value"] for e in history["hs_mrr"]] == ["", "25.00"]
+    stamps = [e["timestamp"] for e in history["hs_name"]]
+    assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == 3
+
+
 def test_batches_cap_at_100_and_answer_207_with_the_missing_ids(api: httpx.Client) -> None:
     too_many = {"inputs": [{"id": str(i)} for i in range(101)]}
     assert api.post(f"{SUBS}/batch/read", json=too_many).status_code == 400

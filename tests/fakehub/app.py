@@ -55,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -124,6 +124,15 @@ class Record:
     updated_ms: int
     archived: bool = False
     archived_ms: int | None = None
+    # property -> its values, oldest first: (stored value or None, epoch ms, sourceType)
+    history: dict[str, list[tuple[str | None, int, str]]] = field(default_factory=dict)
+
+    def change(self, values: Mapping[str, str], at: int, source: str) -> None:
+        """Take ``values`` as the record's properties, keeping each change's history."""
+        for key in set(self.props) | set(values):
+            if self.props.get(key) != values.get(key):
+                self.history.setdefault(key, []).append((values.get(key), at, source))
+        self.props = dict(values)
 
 
 class _Timeout(Exception):
@@ -217,6 +226,7 @@ class FakeHubSpot:
         self._next_id = 1_000_001
         self._last_ms = 0
         self._lock = threading.RLock()
+        self._source = "API"  # sourceType of changes (modify(): CRM_UI)
         self._routes = self._build_routes()
         self._reads = (self._search, self._batch_read, self._assoc_batch_read)
 
@@ -265,7 +275,11 @@ class FakeHubSpot:
         """A change made in HubSpot (not through the API under test): bumps the modified date."""
         with self._lock:
             rec = self.records["subscriptions"][sub_id]
-            self._write(rec, "subscriptions", props, strict=False)
+            self._source = "CRM_UI"
+            try:
+                self._write(rec, "subscriptions", props, strict=False)
+            finally:
+                self._source = "API"
 
     def archive(self, sub_id: int) -> None:
         with self._lock:
@@ -594,6 +608,7 @@ class FakeHubSpot:
         self._last_ms = max(self._last_ms, ms)
         self._version += 1
         rec = Record(given, dict(props), ms, ms)
+        rec.history = {k: [(v, ms, self._source)] for k, v in props.items()}
         self.records[name][given] = rec
         return rec
 
@@ -615,9 +630,9 @@ class FakeHubSpot:
         changed = self._validate(name, values, rec.props, strict=strict)
         self._unique(name, rec.id, changed, rec.props)
         if changed != rec.props:
-            rec.props = changed
             if not creating:
                 rec.updated_ms = self._now_ms()
+            rec.change(changed, rec.updated_ms, self._source)
 
     def _validate(
         self, name: str, values: Mapping[str, Any], held: Mapping[str, str], *, strict: bool
@@ -795,7 +810,29 @@ class FakeHubSpot:
         associations = ",".join(params.get_list("associations"))
         if associations:
             shaped["associations"] = self._v3_associations(o, rec.id, associations)
+        history = [n for n in ",".join(params.get_list("propertiesWithHistory")).split(",") if n]
+        if history:
+            shaped["propertiesWithHistory"] = self._history(o, rec, history)
         return _json(200, shaped)
+
+    def _history(self, o: ObjectType, rec: Record, names: Sequence[str]) -> dict[str, Any]:
+        """``propertiesWithHistory``: each property's values, newest first (a cleared value is
+        ``""``), with ``timestamp`` and ``sourceType``."""
+        defs = self.props[o.name]
+        found: dict[str, Any] = {}
+        for name in names:
+            if name not in defs:
+                continue
+            found[name] = [
+                {
+                    "value": render(defs[name], value) or "",
+                    "timestamp": iso_datetime(_moment(at)),
+                    "sourceType": source,
+                    "sourceId": "fakehub",
+                }
+                for value, at, source in reversed(rec.history.get(name, []))
+            ]
+        return found
 
     def _create(self, *, type: str, body: Any, **_: Any) -> httpx.Response:
         o = self._type(type)
@@ -935,8 +972,8 @@ class FakeHubSpot:
         results = []
         for rec, values in staged:
             if values != rec.props:
-                rec.props = values
                 rec.updated_ms = self._now_ms()
+                rec.change(values, rec.updated_ms, self._source)
             results.append(self._shape(o.name, rec, list(rec.props) + ["hs_object_id"]))
         return self._batch(200, results, missing, o, "update")
 
@@ -1281,6 +1318,7 @@ class FakeHubSpot:
         self.rules.get(o.name, {}).pop(name, None)
         for rec in self.records[o.name].values():
             rec.props.pop(name, None)
+            rec.history.pop(name, None)
         return httpx.Response(204)
 
     # -- property validations (DOMAIN.md §4) ---------------------------------------------
