@@ -351,6 +351,8 @@ def test_updates_validate_values_and_bump_the_modified_date(
         {"hs_nope": "1"},
         {"hs_lastmodifieddate": "1"},
         {"hs_next_payment_due_date": "1700000000001"},
+        {"hs_mrr": 10},  # values are strings
+        {"hs_name": None},  # "" clears, not null
     ):
         response = api.patch(f"{SUBS}/101", json={"properties": bad})
         assert response.status_code == 400, bad
