@@ -11,6 +11,8 @@ from subctl.commands._options import SegmentOpt, ShowSensitiveOpt, ViewOpt, Wher
 from subctl.context import AppContext
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from subctl.services.exports import ExportRequest
 
 OutputOpt = Annotated[
@@ -155,7 +157,7 @@ def _server_side(
             app.out.message(f"HubSpot's export: {state.lower()}")
 
     records = app.records()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     with atomic_output(path, binary=True, force=force) as handle:
         count = svc.export_by_store(
             records, app.workspace(), request, spec.name, handle, app.today(), app.clock(), progress
@@ -220,18 +222,7 @@ def _write(
         where = "stdout"
     else:
         path = Path(target)
-        if not path.parent.is_dir():
-            from subctl.files import file_error
-
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file where a directory should be, no permission
-                error = file_error(path.parent, exc)
-                if isinstance(error, UsageError):
-                    error = UsageError(
-                        f"cannot create directory {path.parent}: {exc.strerror or exc}"
-                    )
-                raise error from exc
+        _make_parent(path)
         with (
             atomic_output(path, binary=spec.binary, force=force) as handle,
             app.out.progress("Exporting", total, unit="subscriptions") as advance,
@@ -251,6 +242,22 @@ def _write(
 
         by = f" (written by {engine()})"
     app.out.success(f"Exported {count:,} {noun} to {where}{by}")
+
+
+def _make_parent(path: Path) -> None:
+    """The target's directory, made when missing; a typed error when it cannot be."""
+    if path.parent.is_dir():
+        return
+    from subctl.errors import UsageError
+    from subctl.files import file_error
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a directory should be, no permission
+        error = file_error(path.parent, exc)
+        if isinstance(error, UsageError):
+            error = UsageError(f"cannot create directory {path.parent}: {exc.strerror or exc}")
+        raise error from exc
 
 
 def register(app: typer.Typer) -> None:
