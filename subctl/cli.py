@@ -95,6 +95,15 @@ def root(
             "--profile", "-p", envvar="SUBCTL_PROFILE", metavar="NAME", help="Profile to use."
         ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            envvar="SUBCTL_ACTOR",
+            metavar="NAME",
+            help="Who the audit log names for this command's changes (default: the OS user).",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -102,6 +111,7 @@ def root(
 ) -> None:
     app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()  # run(context=...)
     app_ctx.workspace_target, app_ctx.profile = workspace_, profile
+    app_ctx.actor = actor
     ctx.obj = app_ctx
     ctx.call_on_close(app_ctx.close)
 

@@ -37,8 +37,8 @@ APP_NAME = "subctl"
 WORKSPACE_FILE = "workspace.db"
 DEFAULT_PROFILE = "default"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-PROFILE_KEYS = ("workspace",)
-KEYS = "active, language, profiles.NAME.workspace"
+PROFILE_KEYS = ("workspace", "permissions")
+KEYS = "active, language, profiles.NAME.workspace, profiles.NAME.permissions"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -74,6 +74,9 @@ class Profile:
     name: str
     workspace: str | None = None  # path or SQLAlchemy URL; None: the default workspace
     kind: str = "local"  # which stores the profile pairs: "local" (SQL records and workspace)
+    # On a personal workspace: what the profile may do (services/access.py), comma-separated;
+    # None: everything.
+    permissions: str | None = None
 
 
 @dataclass
@@ -176,7 +179,8 @@ def load_profile(name: str | None) -> Profile:
         if config.active is not None:  # the file names a profile it does not define
             raise _malformed(config_path(), "active", f'names no profile ("{wanted}"; {known})')
         return Profile(wanted)
-    return Profile(wanted, config.profiles[wanted].get("workspace") or None)
+    entry = config.profiles[wanted]
+    return Profile(wanted, entry.get("workspace") or None, permissions=entry.get("permissions"))
 
 
 # -- subctl config ---------------------------------------------------------------------------
@@ -250,7 +254,15 @@ def set_value(key: str, value: str) -> Path:
     """Set one key and write the file; returns its path."""
     split = _split_key(key)
     config = read_config()
-    if isinstance(split, tuple):
+    if isinstance(split, tuple) and split[1] == "permissions":
+        from subctl.services.access import PERMISSIONS, parse_permissions
+
+        granted = parse_permissions(value)  # an unknown name is refused now
+        value = ",".join(p for p in PERMISSIONS if p in granted)
+        if not value:
+            raise UsageError("permissions: give at least one, e.g. view,export")
+        config.profiles.setdefault(split[0], {})[split[1]] = value
+    elif isinstance(split, tuple):
         workspace_url(value)  # a bad URL scheme is refused now, not at the next run
         config.profiles.setdefault(split[0], {})[split[1]] = value
     elif split == "active":

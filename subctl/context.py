@@ -8,7 +8,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from subctl import config
 from subctl.errors import Aborted, ConfirmationRequired, SubctlError, UsageError
@@ -18,7 +18,8 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import BillingStore, RecordStore, UnitOfWork, Workspace
+    from subctl.services.access import Identity
+    from subctl.store.base import AuditContext, BillingStore, RecordStore, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -55,6 +56,9 @@ class AppContext:
     profile: str | None = None  # --profile NAME
     clock: Callable[[], dt.datetime] = None  # type: ignore[assignment]  # see __post_init__
     prompter: Prompter = None  # type: ignore[assignment]  # set in __post_init__
+    actor: str | None = None  # --actor NAME: who the audit log names (default: the OS user)
+    verb: str | None = None  # the running command's path ("cancel", "property create")
+    params: dict[str, Any] = field(default_factory=dict)  # its options, for the audit log
     _local: LocalBackend | None = None
     _set_clock: dt.datetime | None = None
     _set_clock_read: bool = False
@@ -131,7 +135,67 @@ class AppContext:
             from subctl.store.sql import open_local
 
             self._local = open_local(self.workspace_url(), create=create)
+            if self.verb is not None:
+                from subctl.services.access import audited
+
+                if audited(self.verb):
+                    self._local.records.audit = self.audit_context()
         return self._local
+
+    # -- permissions and the audit log (services/access.py) ----------------------------------
+
+    def begin(self, verb: str, params: dict[str, Any]) -> None:
+        """A command starts: check what it needs (exit 4 before it does anything) and keep
+        its name and options for the audit log."""
+        from subctl.services import access
+
+        self.verb, self.params = verb, dict(params)
+        if not access.needs(verb, params, team=True):
+            return  # init, config: no workspace to ask
+        identity = self.identity()
+        access.require(identity, verb, access.needs(verb, params, team=identity.team))
+
+    def is_team(self) -> bool:
+        """A team workspace: PostgreSQL (its users are database roles)."""
+        return self.workspace_url().startswith("postgresql")
+
+    def identity(self) -> Identity:
+        """Who runs this command: on a team workspace the database role and its grants; on a
+        personal one the profile and its configured permissions (default: all)."""
+        from subctl.services import access
+
+        if self.is_team():
+            workspace = self.workspace()
+            user = workspace.database_user()
+            if user is not None:
+                return access.Identity(user, workspace.permissions_of(user), team=True)
+        profile = config.load_profile(self.profile)
+        granted = (
+            access.parse_permissions(profile.permissions)
+            if profile.permissions is not None
+            else frozenset(access.PERMISSIONS)
+        )
+        return access.Identity(profile.name, granted, team=False)
+
+    def actor_name(self) -> str:
+        if self.actor:
+            return self.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):  # no user name for this uid (a container)
+            return str(os.getuid())
+
+    def audit_context(self) -> AuditContext:
+        """What the audit rows of this command say about it (arguments redacted)."""
+        from subctl.services.access import redacted_arguments
+        from subctl.store.base import AuditContext
+
+        masked = self.records().properties() if self.params else None
+        arguments = redacted_arguments(self.params, masked)
+        profile = config.load_profile(self.profile).name
+        return AuditContext(self.actor_name(), profile, self.verb or "", arguments)
 
     def records(self, *, create: bool = False) -> RecordStore:
         """The record store (opened on first use; ``create``: init/demo may create it)."""

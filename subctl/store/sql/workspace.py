@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any
 from subctl.errors import Action, Next, NotFound
 from subctl.schema import PropType, from_storage, to_storage
 from subctl.store.base import (
+    AuditChange,
+    AuditContext,
+    AuditEntry,
+    AuditFilter,
+    Grant,
     ItemOutcome,
     Job,
     JobItem,
@@ -24,7 +29,7 @@ from subctl.store.base import (
     Segment,
     SegmentRefresh,
 )
-from subctl.store.sql import schema
+from subctl.store.sql import audit, schema
 from subctl.store.sql.database import (
     STREAM_CHUNK,
     Database,
@@ -254,6 +259,99 @@ class SqlWorkspace:
                     else:
                         members.add(int(sid))
         return members
+
+    # -- access (team workspaces) and the audit log (m009; rules: services/access.py) --------
+
+    def database_user(self) -> str | None:
+        if self.db.is_sqlite:
+            return None
+        with self.db.reading() as cursor:
+            return audit.current_user(cursor, sqlite=False)
+
+    def permissions_of(self, username: str) -> frozenset[str]:
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT permission FROM access WHERE username = {self.db.mark}", (username,)
+            )
+            return frozenset(str(row[0]) for row in cursor.fetchall())
+
+    def grants(self) -> list[Grant]:
+        with self.db.reading() as cursor:
+            cursor.execute(
+                "SELECT username, permission, granted_by, granted_at FROM access"
+                " ORDER BY username, permission"
+            )
+            return [
+                Grant(user, perm, by, dt.datetime.fromtimestamp(at / 1000, dt.UTC))
+                for user, perm, by, at in cursor.fetchall()
+            ]
+
+    def grant(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        by: str,
+        at: dt.datetime,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        m = self.db.mark
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            cursor.execute(f"SELECT permission FROM access WHERE username = {m}", (username,))
+            held = {str(row[0]) for row in cursor.fetchall()}
+            new = [p for p in permissions if p not in held]
+            insert_flat(cursor, m, "access", ("username", "permission", "granted_by", "granted_at"),
+                        [v for p in new for v in (username, p, by, ms(at))])  # fmt: skip
+            if context is not None and new:
+                change = AuditChange(f"access:{username}", sorted(held), sorted(held | set(new)))
+                audit.insert(cursor, m, self.db.is_sqlite, context, at, [change])
+        return new
+
+    def revoke(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        at: dt.datetime | None = None,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        m = self.db.mark
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            cursor.execute(f"SELECT permission FROM access WHERE username = {m}", (username,))
+            held = {str(row[0]) for row in cursor.fetchall()}
+            gone = [p for p in permissions if p in held]
+            for permission in gone:
+                cursor.execute(
+                    f"DELETE FROM access WHERE username = {m} AND permission = {m}",
+                    (username, permission),
+                )
+            if context is not None and gone and at is not None:
+                change = AuditChange(f"access:{username}", sorted(held), sorted(held - set(gone)))
+                audit.insert(cursor, m, self.db.is_sqlite, context, at, [change])
+        return gone
+
+    def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
+        """Streamed by keyset pages of ``STREAM_CHUNK`` rows: flat memory on both backends."""
+        sql, params = audit.select(where, self.db.mark)
+        head, _, order = sql.rpartition(" ORDER BY ")
+        joiner = " AND " if " WHERE " in head else " WHERE "
+        page = f"{head}{joiner}id > {self.db.mark} ORDER BY {order} LIMIT {STREAM_CHUNK}"
+        last = 0
+        while True:
+            with self.db.reading() as cursor:
+                cursor.execute(page, [*params, last])
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            yield from audit.entries(iter(rows))
+            last = int(rows[-1][0])
+
+    def append_audit(
+        self, context: AuditContext, changes: Sequence[AuditChange], at: dt.datetime
+    ) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            audit.insert(cursor, self.db.mark, self.db.is_sqlite, context, at, changes)
 
     # -- workspace settings ------------------------------------------------------------------
 

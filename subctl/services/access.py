@@ -1,0 +1,202 @@
+"""Who may do what: the permission rule, and what each verb needs, declared once (``NEEDS``).
+
+Permissions: ``view, edit, delete, export, properties, sensitive_data`` (the source article's
+model). Where a set comes from:
+
+- a personal (SQLite) workspace: the profile's, from the config file
+  (``subctl config set profiles.NAME.permissions view,export``); a profile without the key has
+  every permission. Whoever can edit the config file can change it: the point is a CI or
+  nightly profile that cannot do more than it should by mistake, not a security boundary.
+- a team workspace (PostgreSQL): the workspace's ``access`` table, per *database role*
+  (``current_user``): the server authenticated it, so a client cannot claim another user's
+  grants (``--actor`` names who is behind a change in the audit log, it grants nothing). The role
+  that created the workspace is its first admin (m009); only an admin grants and revokes
+  (``subctl access``), and only what they hold themselves.
+
+Every command path is a key of ``NEEDS`` (a test walks the command tree): ``always`` is checked
+before the command does anything; ``when`` adds a permission when an option is given
+(``delete --backup`` exports, ``--show-sensitive`` unmasks). ``team_when``: on a team workspace
+only (``property settings --grant`` is an admin's act there, no longer self-service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from subctl.errors import AuthError, UsageError
+from subctl.schema import MASK, Property, masked_names
+
+VIEW, EDIT, DELETE, EXPORT, PROPERTIES, SENSITIVE = (
+    "view", "edit", "delete", "export", "properties", "sensitive_data"
+)  # fmt: skip
+PERMISSIONS = (VIEW, EDIT, DELETE, EXPORT, PROPERTIES, SENSITIVE)
+ADMIN = "admin"  # a team workspace's: grant and revoke (held in the access table only)
+GRANTABLE = (*PERMISSIONS, ADMIN)
+
+
+@dataclass(frozen=True)
+class Need:
+    always: tuple[str, ...] = ()
+    when: Mapping[str, str] = field(default_factory=dict)  # option (parameter name) -> permission
+    team_when: Mapping[str, str] = field(default_factory=dict)  # likewise, team workspaces only
+
+    def permissions(self, params: Mapping[str, Any], *, team: bool) -> list[str]:
+        needed = list(self.always)
+        extra = [*self.when.items(), *(self.team_when.items() if team else ())]
+        for option, permission in extra:
+            if _given(params.get(option)) and permission not in needed:
+                needed.append(permission)
+        return needed
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, False, (), [], "")
+
+
+_SHOW = {"show_sensitive": SENSITIVE}
+_READ = Need((VIEW,), _SHOW)
+_EDIT = Need((EDIT,))
+_NOTHING = Need()
+
+# What each command needs. Reading is "view"; every change of subscriptions, their
+# associations, segments, saved views, jobs, the billing clock and billing settings is "edit";
+# deleting subscriptions "delete"; writing data out "export"; property definitions and the
+# account's property settings "properties"; unmasking highly sensitive values "sensitive_data".
+NEEDS: dict[str, Need] = {
+    "list": _READ,
+    "view": _READ,
+    "filter": _READ,
+    "views list": Need((VIEW,)),
+    "views show": _READ,
+    "views delete": _EDIT,
+    "segment create": _EDIT,
+    "segment list": Need((VIEW,)),
+    "segment show": _READ,
+    "segment members": _READ,
+    "segment refresh": _EDIT,
+    "segment edit": _EDIT,
+    "segment delete": _EDIT,
+    "segment add": _EDIT,
+    "segment remove": _EDIT,
+    "segment diff": _READ,
+    "export": Need((VIEW, EXPORT), _SHOW),
+    "update": _EDIT,
+    "cancel": _EDIT,
+    "pause": _EDIT,
+    "resume": _EDIT,
+    "pay": _EDIT,
+    "send-update-link": _EDIT,
+    "delete": Need((DELETE,), {"backup": EXPORT, **_SHOW}),
+    "associate": _EDIT,
+    "import": _EDIT,
+    "property create": Need((PROPERTIES,)),
+    "property list": Need((VIEW,)),
+    "property view": Need((VIEW,)),
+    "property edit": Need((PROPERTIES,)),
+    "property delete": Need((PROPERTIES,)),
+    "property settings": Need((PROPERTIES,), team_when={"grant": ADMIN, "revoke": ADMIN}),
+    "jobs list": Need((VIEW,)),
+    "jobs results": _READ,
+    "jobs resume": _EDIT,  # and the job's own verb's permission: services.batch checks it
+    "clock show": Need((VIEW,)),
+    "clock advance": _EDIT,
+    "clock set": _EDIT,
+    "clock reset": _EDIT,
+    "billing run": _EDIT,
+    "billing log": Need((VIEW,)),
+    "billing settings": Need((VIEW,)),
+    "billing set": _EDIT,
+    "init": _NOTHING,  # creates a workspace (or finds one): nothing to protect yet
+    "demo": Need((EDIT, DELETE)),  # replaces the workspace's records
+    "config list": _NOTHING,  # the config file: the user's own
+    "config get": _NOTHING,
+    "config set": _NOTHING,
+    "access list": Need((VIEW,)),
+    "access grant": Need((ADMIN,)),
+    "access revoke": Need((ADMIN,)),
+    "audit": Need((VIEW,)),
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who runs the command and what they hold: a profile (personal workspace) or a database
+    role (team workspace)."""
+
+    name: str
+    granted: frozenset[str]
+    team: bool  # True: a database role on a team workspace
+
+    def describe(self) -> str:
+        return f'user "{self.name}"' if self.team else f'profile "{self.name}"'
+
+
+def parse_permissions(text: str) -> frozenset[str]:
+    """``view,export`` (commas or spaces) -> the set; an unknown name is a usage error."""
+    names = [p.strip().lower() for p in text.replace(",", " ").split()]
+    return frozenset(check_permissions(names, allowed=PERMISSIONS))
+
+
+def check_permissions(names: Iterable[str], *, allowed: tuple[str, ...] = GRANTABLE) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name not in allowed:
+            raise UsageError(f'unknown permission "{name}"; one of: {", ".join(allowed)}')
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def needs(verb: str, params: Mapping[str, Any], *, team: bool) -> list[str]:
+    """The permissions ``verb`` needs with these options (an undeclared verb: a defect)."""
+    return NEEDS[verb].permissions(params, team=team)
+
+
+def require(identity: Identity, verb: str, needed: Iterable[str]) -> None:
+    """Refuse, exit 4, before anything is done, naming the first permission missing."""
+    for permission in needed:
+        if permission not in identity.granted:
+            raise AuthError(
+                f'{identity.describe()} lacks the "{permission}" permission needed by {verb}'
+            )
+
+
+_CHANGING = frozenset({EDIT, DELETE, PROPERTIES, ADMIN})
+
+
+def audited(verb: str) -> bool:
+    """Whether a command changes anything (its writes append audit rows): it needs more than
+    viewing and exporting."""
+    need = NEEDS.get(verb)
+    return need is not None and bool(_CHANGING & {*need.always, *need.team_when.values()})
+
+
+# Option names whose values never reach the audit log (a token, a password).
+_SECRET_WORDS = ("token", "password", "secret")
+
+
+def redacted_arguments(params: Mapping[str, Any], props: Iterable[Property] | None) -> str:
+    """A command's options as JSON text for the audit log: tokens and passwords redacted, and
+    the value of a highly sensitive property in ``NAME=VALUE`` (``--set``) masked."""
+    import json
+
+    masked = masked_names(props) if props is not None else frozenset()
+
+    def clean(name: str, value: Any) -> Any:
+        if any(word in name.lower() for word in _SECRET_WORDS) and _given(value):
+            return MASK
+        if isinstance(value, list | tuple):
+            return [clean(name, v) for v in value]
+        if isinstance(value, str):
+            prop, eq, _rest = value.partition("=")
+            if eq and prop.strip() in masked:
+                return f"{prop}={MASK}"
+            return value
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return str(getattr(value, "value", value))  # enums, paths, dates
+
+    shown = {name: clean(name, value) for name, value in params.items() if _given(value)}
+    return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
