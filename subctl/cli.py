@@ -11,7 +11,9 @@ import typer
 
 from subctl import __version__
 from subctl.commands import (
+    access,
     associate,
+    audit,
     billing,
     clock,
     exports,
@@ -129,6 +131,8 @@ jobs.register(app)
 clock.register(app)
 billing.register(app)
 workspace.register(app)
+access.register(app)
+audit.register(app)
 config_cmd.register(app)
 use_subctl_classes(app)
 

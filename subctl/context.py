@@ -139,7 +139,8 @@ class AppContext:
                 from subctl.services.access import audited
 
                 if audited(self.verb):
-                    self._local.records.audit = self.audit_context()
+                    context = self.audit_context()
+                    self._local.records.audit = self._local.workspace.audit = context
         return self._local
 
     # -- permissions and the audit log (services/access.py) ----------------------------------
@@ -195,7 +196,7 @@ class AppContext:
         masked = self.records().properties() if self.params else None
         arguments = redacted_arguments(self.params, masked)
         profile = config.load_profile(self.profile).name
-        return AuditContext(self.actor_name(), profile, self.verb or "", arguments)
+        return AuditContext(self.actor_name(), profile, self.verb or "", arguments, self.clock)
 
     def records(self, *, create: bool = False) -> RecordStore:
         """The record store (opened on first use; ``create``: init/demo may create it)."""

@@ -21,12 +21,14 @@ only (``property settings --grant`` is an admin's act there, no longer self-serv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from subctl.errors import AuthError, UsageError
 from subctl.schema import MASK, Property, masked_names
+from subctl.store.base import AuditContext, AuditFilter, Workspace
 
 VIEW, EDIT, DELETE, EXPORT, PROPERTIES, SENSITIVE = (
     "view", "edit", "delete", "export", "properties", "sensitive_data"
@@ -200,3 +202,85 @@ def redacted_arguments(params: Mapping[str, Any], props: Iterable[Property] | No
 
     shown = {name: clean(name, value) for name, value in params.items() if _given(value)}
     return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# -- team workspaces: grants (subctl access) ---------------------------------------------------
+
+
+def _admin(workspace: Workspace) -> tuple[str, frozenset[str]]:
+    me = workspace.database_user()
+    if me is None:
+        raise UsageError(
+            "access grants are for a team workspace (PostgreSQL); a personal profile's"
+            " permissions are set in the config",
+            hint="e.g. subctl config set profiles.nightly.permissions view,export",
+        )
+    return me, workspace.permissions_of(me)
+
+
+def grant(
+    workspace: Workspace,
+    username: str,
+    names: Sequence[str],
+    at: dt.datetime,
+    context: AuditContext | None = None,
+) -> list[str]:
+    """An admin grants ``names`` to a database role; never what the admin lacks (an admin
+    cannot widen their own set either: they hold what they may grant). Returns those new."""
+    me, held = _admin(workspace)
+    wanted = check_permissions(names)
+    if not wanted:
+        raise UsageError("give the permissions to grant, e.g. view export")
+    if ADMIN not in held:
+        raise AuthError(f'user "{me}" lacks the "{ADMIN}" permission needed by access grant')
+    lacking = [p for p in wanted if p not in held]
+    if lacking:
+        raise AuthError(f'user "{me}" cannot grant "{lacking[0]}": they lack it themselves')
+    return workspace.grant(username, wanted, me, at, context)
+
+
+def revoke(
+    workspace: Workspace,
+    username: str,
+    names: Sequence[str],
+    at: dt.datetime,
+    context: AuditContext | None = None,
+) -> list[str]:
+    """An admin revokes; the last admin keeps ``admin`` (someone must be able to grant)."""
+    me, held = _admin(workspace)
+    wanted = check_permissions(names) or list(GRANTABLE)  # none named: everything
+    if ADMIN not in held:
+        raise AuthError(f'user "{me}" lacks the "{ADMIN}" permission needed by access revoke')
+    if ADMIN in wanted:
+        admins = {g.username for g in workspace.grants() if g.permission == ADMIN}
+        if admins == {username}:
+            raise UsageError(
+                f'"{username}" is the last admin of this workspace: grant admin to another'
+                " user first"
+            )
+    return workspace.revoke(username, wanted, at, context)
+
+
+def grants_by_user(workspace: Workspace) -> list[tuple[str, list[str], str]]:
+    """(user, permissions in the canonical order, granted by) for ``access list``."""
+    _admin(workspace)  # a personal workspace has no grants to list: say where its are
+    users: dict[str, tuple[set[str], set[str]]] = {}
+    for g in workspace.grants():
+        perms, by = users.setdefault(g.username, (set(), set()))
+        perms.add(g.permission)
+        by.add(g.granted_by)
+    return [(user, [p for p in GRANTABLE if p in perms], ", ".join(sorted(by)))
+            for user, (perms, by) in sorted(users.items())]  # fmt: skip
+
+
+# -- the audit log (subctl audit) --------------------------------------------------------------
+
+
+def audit_rows(workspace: Workspace, where: AuditFilter) -> Iterator[dict[str, Any]]:
+    """The audit log as rows, oldest first, streamed."""
+    for e in workspace.audit_entries(where):
+        yield {
+            "id": e.id, "at": e.at, "actor": e.actor, "db_user": e.db_user, "profile": e.profile,
+            "verb": e.verb, "subscription_id": e.subscription_id, "target": e.target,
+            "job_id": e.job_id, "arguments": e.arguments, "before": e.before, "after": e.after,
+        }  # fmt: skip

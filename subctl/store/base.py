@@ -764,6 +764,7 @@ class AuditContext:
     profile: str | None
     verb: str  # the command path: "cancel", "property create", "clock advance"
     arguments: str
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
 
 @dataclass(frozen=True, slots=True)

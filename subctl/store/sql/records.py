@@ -36,6 +36,7 @@ from subctl.store.base import (
     LOCAL,
     AssociatedRecord,
     AssociationCell,
+    AuditChange,
     AuditContext,
     Capabilities,
     Change,
@@ -59,6 +60,7 @@ from subctl.store.ops import (
     charges_of,
     refunds_of,
 )
+from subctl.store.sql import audit as audit_log
 from subctl.store.sql import schema
 from subctl.store.sql.audit import dumps, insert_rows
 from subctl.store.sql.compiler import count_sql, quote, select_sql
@@ -364,6 +366,13 @@ class SqlRecordStore:
         self._registry = None
         self._table = None
 
+    def _audited(self, conn: sa.Connection, *changes: AuditChange) -> None:
+        """Audit rows for changes made in ``conn``'s transaction (the command's context)."""
+        if self.audit is not None:
+            cursor = conn.connection.cursor()
+            mark, sqlite = self.db.mark, self.db.is_sqlite
+            audit_log.insert(cursor, mark, sqlite, self.audit, self.audit.clock(), changes)
+
     def create_property(self, prop: Property) -> None:
         if prop.hubspot_defined or not prop.name.isidentifier():
             raise UsageError(f"cannot create {prop.name}: not a custom property name")
@@ -381,6 +390,8 @@ class SqlRecordStore:
             spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
             conn.execute(sa.schema.CreateIndex(property_index(prop)))
+            created = _audited_definition(prop)
+            self._audited(conn, AuditChange(f"property:{prop.name}", None, created))
         self.db.invalidate()
 
     def _definition(self, name: str) -> Property:
@@ -401,6 +412,11 @@ class SqlRecordStore:
             conn.execute(
                 sa.update(definitions).where(definitions.c.name == prop.name).values(**values)
             )
+            before, after = _audited_definition(old), _audited_definition(prop)
+            changed = [k for k in after if before.get(k) != after[k]]
+            self._audited(conn, AuditChange(f"property:{prop.name}",
+                                            {k: before.get(k) for k in changed},
+                                            {k: after[k] for k in changed}))  # fmt: skip
         self.db.invalidate()
 
     def delete_property(self, name: str) -> None:
@@ -414,6 +430,7 @@ class SqlRecordStore:
             conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
             conn.execute(sa.delete(definitions).where(definitions.c.name == name))
             conn.execute(sa.delete(history).where(history.c.property == name))
+            self._audited(conn, AuditChange(f"property:{name}", _audited_definition(prop), None))
         self.db.invalidate()
 
     def _require_subscription(self, cursor: Any, sub_id: int) -> None:
@@ -520,13 +537,19 @@ class SqlRecordStore:
             ids = schema.subscriptions.c.hs_object_id
             if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
                 raise NotFound(f"subscription {sub_id} not found")
-            if conn.execute(sa.select(_LINKS.c.type_id).where(key)).first() is not None:
+            target = f"association:{object_type}:{object_id}"
+            found = conn.execute(sa.select(_LINKS.c.type_id).where(key)).first()
+            if found is not None:
                 conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
+                if found[0] != type_id:
+                    self._audited(conn, AuditChange(target, {"type_id": found[0]},
+                                                    {"type_id": type_id}, sub_id))  # fmt: skip
                 return
             conn.execute(
                 sa.insert(_LINKS).values(subscription_id=sub_id, object_type=object_type,
                                          object_id=object_id, type_id=type_id)
             )  # fmt: skip
+            self._audited(conn, AuditChange(target, None, {"type_id": type_id}, sub_id))
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
         import sqlalchemy as sa
@@ -540,6 +563,9 @@ class SqlRecordStore:
                     _LINKS.c.object_id == object_id,
                 )
             )
+            if result.rowcount:
+                target = f"association:{object_type}:{object_id}"
+                self._audited(conn, AuditChange(target, {"associated": True}, None, sub_id))
         if not result.rowcount:
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
@@ -1477,6 +1503,17 @@ def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None
             f"payment {min(refunded)} was already refunded; nothing was written",
             hint="run the command again: payments are re-read first",
         )
+
+
+def _audited_definition(prop: Property) -> dict[str, Any]:
+    """A property definition as the audit log shows it before/after a change."""
+    return {
+        "label": prop.label, "type": prop.type.value, "field_type": prop.field_type,
+        "group": prop.group, "description": prop.description,
+        "options": [o.value for o in prop.options],
+        "rules": [[t, *map(str, args)] for t, args in prop.rules],
+        "sensitivity": prop.sensitivity, "unique": prop.unique,
+    }  # fmt: skip
 
 
 def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:

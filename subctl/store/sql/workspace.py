@@ -57,6 +57,7 @@ class SqlWorkspace:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.audit: AuditContext | None = None  # set: changes append audit rows (records.py)
 
     def close(self) -> None:
         self.db.close()
@@ -135,6 +136,10 @@ class SqlWorkspace:
             rows = cursor.fetchall()
         return [_segment(r) for r in rows]
 
+    def _audited(self, cursor: Any, at: dt.datetime, *changes: AuditChange) -> None:
+        if self.audit is not None:
+            audit.insert(cursor, self.db.mark, self.db.is_sqlite, self.audit, at, changes)
+
     def save_segment(
         self, segment: Segment, members: Iterable[int] | None = None, *, at: dt.datetime
     ) -> None:
@@ -152,12 +157,19 @@ class SqlWorkspace:
             done = conn.execute(sa.update(table).where(table.c.name == segment.name).values(values))
             if not done.rowcount:
                 conn.execute(sa.insert(table).values(name=segment.name, created_at=now, **values))
+            cursor, mark = self.db.cursor(conn)
+            count = None
             if members is not None:
-                cursor, mark = self.db.cursor(conn)
                 cursor.execute(
                     f"DELETE FROM segment_members WHERE segment = {mark}", (segment.name,)
                 )
-                _insert_ids(cursor, mark, "segment_members", segment.name, members)
+                kept = list(members)
+                count = len(kept)
+                _insert_ids(cursor, mark, "segment_members", segment.name, kept)
+            after = {k: v for k, v in values.items() if k != "updated_at"}
+            if count is not None:
+                after["members"] = count
+            self._audited(cursor, at, AuditChange(f"segment:{segment.name}", None, after))
 
     def change_segment_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
         self.get_segment(name)  # NotFound
@@ -170,6 +182,10 @@ class SqlWorkspace:
             gone = [i for i in dict.fromkeys(remove) if i in stored]
             _delete_ids(cursor, mark, "segment_members", name, gone)
             changed = len(fresh) + len(gone)
+            if changed and self.audit is not None:
+                change = AuditChange(f"segment:{name}", {"removed": gone} if gone else None,
+                                     {"added": fresh} if fresh else None)  # fmt: skip
+                self._audited(cursor, self.audit.clock(), change)
         return changed
 
     def delete_segment(self, name: str) -> None:
@@ -184,6 +200,9 @@ class SqlWorkspace:
             for table in ("segment_refreshes", "segment_baseline", "segment_members"):
                 cursor.execute(f"DELETE FROM {table} WHERE segment = {mark}", (name,))
             cursor.execute(f"DELETE FROM segments WHERE name = {mark}", (name,))
+            if self.audit is not None:
+                change = AuditChange(f"segment:{name}", {"segment": name}, None)
+                self._audited(cursor, self.audit.clock(), change)
 
     def record_segment_refresh(
         self, name: str, members: Iterable[int], at: dt.datetime
@@ -365,13 +384,21 @@ class SqlWorkspace:
         return None if value is None else str(value)
 
     def set_setting(self, key: str, value: str) -> None:
+        before = self.get_setting(key) if self.audit is not None else None
         with self.db.errors(), self.db.engine.begin() as conn:
             put_setting(conn, key, value)
+            if self.audit is not None and before != value and key != PLAN_KEY:  # a secret
+                change = AuditChange(f"setting:{key}", before, value)
+                self._audited(conn.connection.cursor(), self.audit.clock(), change)
 
     def delete_setting(self, key: str) -> None:
+        before = self.get_setting(key) if self.audit is not None else None
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = conn.connection.cursor(), self.db.mark
             cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", (key,))
+            if self.audit is not None and before is not None and key != PLAN_KEY:
+                change = AuditChange(f"setting:{key}", before, None)
+                self._audited(cursor, self.audit.clock(), change)
 
     def plan_key(self) -> bytes:
         """The workspace's own secret for hashing highly sensitive values in plan files, made
