@@ -154,7 +154,10 @@ class AppContext:
         if not access.needs(verb, params, team=True):
             return  # init, config: no workspace to ask
         identity = self.identity()
-        access.require(identity, verb, access.needs(verb, params, team=identity.team))
+        needed = access.needs(verb, params, team=identity.team)
+        if not identity.team:  # no admins on a personal workspace: `access` says why itself
+            needed = [p for p in needed if p != access.ADMIN]
+        access.require(identity, verb, needed)
 
     def is_team(self) -> bool:
         """A team workspace: PostgreSQL (its users are database roles)."""

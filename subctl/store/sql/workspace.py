@@ -319,6 +319,8 @@ class SqlWorkspace:
             cursor.execute(f"SELECT permission FROM access WHERE username = {m}", (username,))
             held = {str(row[0]) for row in cursor.fetchall()}
             new = [p for p in permissions if p not in held]
+            if not self.db.is_sqlite:
+                _table_privileges(cursor, username, admin="admin" in held | set(new))
             insert_flat(cursor, m, "access", ("username", "permission", "granted_by", "granted_at"),
                         [v for p in new for v in (username, p, by, ms(at))])  # fmt: skip
             if context is not None and new:
@@ -620,6 +622,41 @@ class SqlWorkspace:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = self.db.cursor(conn)
             journal(cursor, mark, job_id, outcomes)
+
+
+def _table_privileges(cursor: Any, role: str, *, admin: bool) -> None:
+    """PostgreSQL: what a granted role may do to the tables, so that a team member connects as
+    themselves: read and write the workspace, append to ``audit`` but never change or delete
+    its rows, and (unless an admin) only read ``access``. Only the tables' owner (the role that
+    created the workspace) can give these; another admin's grant records the permissions and
+    the owner gives the privileges (ARCHITECTURE.md). DDL (``property create``) stays the
+    owner's: PostgreSQL lets only a table's owner alter it."""
+    cursor.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
+    if cursor.fetchone() is None:
+        raise NotFound(
+            f'no database role "{role}"',
+            hint=f"create it first, e.g. CREATE ROLE {role} LOGIN PASSWORD '...'",
+        )
+    cursor.execute("SELECT tableowner = current_user FROM pg_catalog.pg_tables"
+                   " WHERE schemaname = current_schema() AND tablename = 'audit'")  # fmt: skip
+    owner = cursor.fetchone()
+    if not owner or not owner[0]:
+        return
+    quoted, schema_name = '"' + role.replace('"', '""') + '"', _schema(cursor)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {{schema}} TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM {quoted}",
+        *([] if admin else [f"REVOKE INSERT, UPDATE, DELETE ON access FROM {quoted}"]),
+    ):
+        cursor.execute(statement.format(schema=schema_name))
+
+
+def _schema(cursor: Any) -> str:
+    cursor.execute("SELECT current_schema()")
+    name = str(cursor.fetchone()[0])
+    return '"' + name.replace('"', '""') + '"'
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
