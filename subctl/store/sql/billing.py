@@ -238,10 +238,10 @@ class SqlBilling:
             f" payment_id FROM billing_events WHERE id > {m} ORDER BY id",
             (after_id,),
         )
-        at = dt.datetime.combine(day, dt.time(), dt.UTC)
+        at = self.records.audit.clock()  # when it was carried out; the event's day in "after"
         rows: list[tuple[dt.datetime, int | None, str | None, str | None, str | None]] = []
         for sid, kind, outcome, old, new, amount, currency, payment in cursor.fetchall():
-            event: dict[str, Any] = {"event": kind, "outcome": outcome}
+            event: dict[str, Any] = {"event": kind, "day": day.isoformat(), "outcome": outcome}
             if amount is not None:
                 event["amount"] = str(money_from_storage(amount))
                 event["currency"] = currency
