@@ -30,6 +30,7 @@ SCENARIO = [
     "clock advance 5d",
 ]
 
+# The documents of arguments, before and after parsed (each is JSON text in the row).
 EXPECTED = [
     {
         "id": 1,
@@ -40,9 +41,9 @@ EXPECTED = [
         "subscription_id": 1,
         "target": "update",
         "job_id": 1,
-        "arguments": '{"assignments":["hs_name=Renamed"],"fmt":"auto","ids":[1],"yes":true}',
-        "before": '{"hs_name":"Acme Corp – Pro monthly"}',
-        "after": '{"hs_name":"Renamed"}',
+        "arguments": {"assignments": ["hs_name=Renamed"], "fmt": "auto", "ids": [1], "yes": True},
+        "before": {"hs_name": "Acme Corp – Pro monthly"},
+        "after": {"hs_name": "Renamed"},
     },
     {
         "id": 2,
@@ -53,9 +54,9 @@ EXPECTED = [
         "subscription_id": 1,
         "target": "pause",
         "job_id": 2,
-        "arguments": '{"fmt":"auto","ids":[1],"yes":true}',
-        "before": '{"hs_status":"active","hs_mrr":"99.00"}',
-        "after": '{"hs_status":"paused","hs_mrr":"0.00"}',
+        "arguments": {"fmt": "auto", "ids": [1], "yes": True},
+        "before": {"hs_status": "active", "hs_mrr": "99.00"},
+        "after": {"hs_status": "paused", "hs_mrr": "0.00"},
     },
     {
         "id": 3,
@@ -66,9 +67,17 @@ EXPECTED = [
         "subscription_id": 1,
         "target": "resume",
         "job_id": 3,
-        "arguments": '{"fmt":"auto","ids":[1],"next_billing_date":"2026-12-15","yes":true}',
-        "before": '{"hs_status":"paused","hs_next_payment_due_date":"2026-12-01","hs_mrr":"0.00"}',
-        "after": '{"hs_status":"active","hs_next_payment_due_date":"2026-12-15","hs_mrr":"99.00"}',
+        "arguments": {"fmt": "auto", "ids": [1], "next_billing_date": "2026-12-15", "yes": True},
+        "before": {
+            "hs_status": "paused",
+            "hs_next_payment_due_date": "2026-12-01",
+            "hs_mrr": "0.00",
+        },
+        "after": {
+            "hs_status": "active",
+            "hs_next_payment_due_date": "2026-12-15",
+            "hs_mrr": "99.00",
+        },
     },
     {
         "id": 4,
@@ -79,9 +88,20 @@ EXPECTED = [
         "subscription_id": 3,
         "target": "pay",
         "job_id": 4,
-        "arguments": '{"fmt":"auto","ids":[3],"yes":true}',
-        "before": '{"hs_status":"unpaid","hs_last_payment_status":null,"hs_last_payment_amount":null,"hs_next_payment_due_date":"2026-11-30"}',
-        "after": '{"hs_status":"active","hs_last_payment_status":"succeeded","hs_last_payment_amount":"300.00","hs_next_payment_due_date":"2027-02-28","charges":[{"amount":"300.00","currency":"USD","status":"succeeded"}]}',
+        "arguments": {"fmt": "auto", "ids": [3], "yes": True},
+        "before": {
+            "hs_status": "unpaid",
+            "hs_last_payment_status": None,
+            "hs_last_payment_amount": None,
+            "hs_next_payment_due_date": "2026-11-30",
+        },
+        "after": {
+            "hs_status": "active",
+            "hs_last_payment_status": "succeeded",
+            "hs_last_payment_amount": "300.00",
+            "hs_next_payment_due_date": "2027-02-28",
+            "charges": [{"amount": "300.00", "currency": "USD", "status": "succeeded"}],
+        },
     },
     {
         "id": 5,
@@ -92,9 +112,24 @@ EXPECTED = [
         "subscription_id": 3,
         "target": "cancel",
         "job_id": 5,
-        "arguments": '{"fmt":"auto","ids":[3],"refund":"unused","yes":true}',
-        "before": '{"hs_status":"active","hs_canceled_at":null,"hs_next_payment_due_date":"2027-02-28","hs_next_payment_amount":"300.00","hs_mrr":"100.00","hs_last_payment_status":"succeeded"}',
-        "after": '{"hs_status":"canceled","hs_canceled_at":"2026-11-26T12:00:00.000Z","hs_next_payment_due_date":null,"hs_next_payment_amount":null,"hs_mrr":"0.00","hs_last_payment_status":"refunded","refunds":[{"payment":901,"amount":"300.00","currency":"USD"}]}',
+        "arguments": {"fmt": "auto", "ids": [3], "refund": "unused", "yes": True},
+        "before": {
+            "hs_status": "active",
+            "hs_canceled_at": None,
+            "hs_next_payment_due_date": "2027-02-28",
+            "hs_next_payment_amount": "300.00",
+            "hs_mrr": "100.00",
+            "hs_last_payment_status": "succeeded",
+        },
+        "after": {
+            "hs_status": "canceled",
+            "hs_canceled_at": "2026-11-26T12:00:00.000Z",
+            "hs_next_payment_due_date": None,
+            "hs_next_payment_amount": None,
+            "hs_mrr": "0.00",
+            "hs_last_payment_status": "refunded",
+            "refunds": [{"payment": 901, "amount": "300.00", "currency": "USD"}],
+        },
     },
     {
         "id": 6,
@@ -105,9 +140,9 @@ EXPECTED = [
         "subscription_id": 3,
         "target": "association:contact:17",
         "job_id": None,
-        "arguments": '{"contact":"17","fmt":"auto","sub_id":3}',
+        "arguments": {"contact": "17", "fmt": "auto", "sub_id": 3},
         "before": None,
-        "after": '{"type_id":295}',
+        "after": {"type_id": 295},
     },
     {
         "id": 7,
@@ -118,9 +153,19 @@ EXPECTED = [
         "subscription_id": None,
         "target": "property:tier",
         "job_id": None,
-        "arguments": '{"fmt":"auto","label":"Tier","name":"tier","type_":"string"}',
+        "arguments": {"fmt": "auto", "label": "Tier", "name": "tier", "type_": "string"},
         "before": None,
-        "after": '{"label":"Tier","type":"string","field_type":"text","group":"subscriptioninformation","description":"","options":[],"rules":[],"sensitivity":"non_sensitive","unique":false}',
+        "after": {
+            "label": "Tier",
+            "type": "string",
+            "field_type": "text",
+            "group": "subscriptioninformation",
+            "description": "",
+            "options": [],
+            "rules": [],
+            "sensitivity": "non_sensitive",
+            "unique": False,
+        },
     },
     {
         "id": 8,
@@ -131,9 +176,9 @@ EXPECTED = [
         "subscription_id": None,
         "target": "property:tier",
         "job_id": None,
-        "arguments": '{"fmt":"auto","label":"Plan tier","name":"tier"}',
-        "before": '{"label":"Tier"}',
-        "after": '{"label":"Plan tier"}',
+        "arguments": {"fmt": "auto", "label": "Plan tier", "name": "tier"},
+        "before": {"label": "Tier"},
+        "after": {"label": "Plan tier"},
     },
     {
         "id": 9,
@@ -144,8 +189,18 @@ EXPECTED = [
         "subscription_id": None,
         "target": "property:tier",
         "job_id": None,
-        "arguments": '{"name":"tier","yes":true}',
-        "before": '{"label":"Plan tier","type":"string","field_type":"text","group":"subscriptioninformation","description":"","options":[],"rules":[],"sensitivity":"non_sensitive","unique":false}',
+        "arguments": {"name": "tier", "yes": True},
+        "before": {
+            "label": "Plan tier",
+            "type": "string",
+            "field_type": "text",
+            "group": "subscriptioninformation",
+            "description": "",
+            "options": [],
+            "rules": [],
+            "sensitivity": "non_sensitive",
+            "unique": False,
+        },
         "after": None,
     },
     {
@@ -157,9 +212,9 @@ EXPECTED = [
         "subscription_id": None,
         "target": "segment:vip",
         "job_id": None,
-        "arguments": '{"fmt":"auto","manual":true,"name":"vip"}',
+        "arguments": {"fmt": "auto", "manual": True, "name": "vip"},
         "before": None,
-        "after": '{"kind":"manual","query":null,"description":"","members":0}',
+        "after": {"kind": "manual", "query": None, "description": "", "members": 0},
     },
     {
         "id": 11,
@@ -170,9 +225,9 @@ EXPECTED = [
         "subscription_id": None,
         "target": "segment:vip",
         "job_id": None,
-        "arguments": '{"ids":[1],"name":"vip"}',
+        "arguments": {"ids": [1], "name": "vip"},
         "before": None,
-        "after": '{"added":[1]}',
+        "after": {"added": [1]},
     },
     {
         "id": 12,
@@ -183,8 +238,8 @@ EXPECTED = [
         "subscription_id": 4,
         "target": "delete",
         "job_id": 6,
-        "arguments": '{"fmt":"auto","ids":[4],"yes":true}',
-        "before": '{"hs_name":"=HYPERLINK(\\"x\\") Hooli","hs_status":"canceled"}',
+        "arguments": {"fmt": "auto", "ids": [4], "yes": True},
+        "before": {"hs_name": '=HYPERLINK("x") Hooli', "hs_status": "canceled"},
         "after": None,
     },
     {
@@ -196,9 +251,9 @@ EXPECTED = [
         "subscription_id": 5,
         "target": "upsert",
         "job_id": 7,
-        "arguments": '{"file":"IN.csv","fmt":"auto"}',
-        "before": '{"hs_name":"Umbrella – Scheduled"}',
-        "after": '{"hs_name":"Umbrella renamed"}',
+        "arguments": {"file": "IN.csv", "fmt": "auto"},
+        "before": {"hs_name": "Umbrella – Scheduled"},
+        "after": {"hs_name": "Umbrella renamed"},
     },
     {
         "id": 14,
@@ -209,9 +264,9 @@ EXPECTED = [
         "subscription_id": None,
         "target": "setting:clock",
         "job_id": None,
-        "arguments": '{"duration":"5d","fmt":"auto"}',
+        "arguments": {"duration": "5d", "fmt": "auto"},
         "before": None,
-        "after": '"2026-12-01T12:00:00.000Z"',
+        "after": "2026-12-01T12:00:00.000Z",
     },
     {
         "id": 15,
@@ -222,9 +277,17 @@ EXPECTED = [
         "subscription_id": 2,
         "target": "billing",
         "job_id": 8,
-        "arguments": '{"duration":"5d","fmt":"auto"}',
-        "before": '{"hs_status":"unpaid"}',
-        "after": '{"hs_status":"unpaid","event":"settlement","day":"2025-01-07","outcome":"succeeded","amount":"1200.00","currency":"EUR","payment":900}',
+        "arguments": {"duration": "5d", "fmt": "auto"},
+        "before": {"hs_status": "unpaid"},
+        "after": {
+            "hs_status": "unpaid",
+            "event": "settlement",
+            "day": "2025-01-07",
+            "outcome": "succeeded",
+            "amount": "1200.00",
+            "currency": "EUR",
+            "payment": 900,
+        },
     },
 ]
 
@@ -249,6 +312,8 @@ def test_every_verb_shows_before_and_after(
     assert users == ({None} if ws.is_sqlite else {"subctl_test"})  # the database role
     for row in rows:
         row["arguments"] = row["arguments"].replace(str(csv), "IN.csv")
+        for key in ("arguments", "before", "after"):
+            row[key] = None if row[key] is None else json.loads(row[key])
     assert rows == EXPECTED
 
 
@@ -282,7 +347,8 @@ def test_a_refused_or_reading_command_writes_no_audit_row(seeded: Invoke) -> Non
 def test_highly_sensitive_values_and_tokens_are_redacted(seeded: Invoke) -> None:
     assert seeded("property settings --tier enterprise").exit_code == 0
     created = seeded(
-        "property create --name tax_id --type string --label 'Tax ID' --sensitivity highly_sensitive"
+        "property create --name tax_id --type string --label 'Tax ID'"
+        " --sensitivity highly_sensitive"
     )
     assert created.exit_code == 0, created.stderr
     done = seeded("update 1 --set tax_id=DK-12345678 --yes")

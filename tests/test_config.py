@@ -201,7 +201,8 @@ def test_a_bad_language_in_the_file_names_the_key_and_the_languages(
     assert result.stderr == (
         f"Error: {subctl_home / 'config.toml'}: language must be a header language: en, da, de, "
         "es, fi, fr, it, ja, nl, no, pl, pt, sv\n"
-        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace, profiles.NAME.permissions\n"
+        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace,"
+        " profiles.NAME.permissions\n"
     )
 
 
