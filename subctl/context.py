@@ -151,10 +151,16 @@ class AppContext:
         from subctl.services import access
 
         self.verb, self.params = verb, dict(params)
-        if not access.needs(verb, params, team=True):
-            return  # init, config: no workspace to ask
+        if access.needs(verb, params, team=True):  # init, config: no workspace to ask
+            self.require(verb, params)
+
+    def require(self, verb: str, params: dict[str, Any] | None = None) -> None:
+        """Refuse (exit 4) unless the identity holds what ``verb`` needs: the command's own,
+        or a resumed job's (``jobs resume`` of a delete job needs delete)."""
+        from subctl.services import access
+
         identity = self.identity()
-        needed = access.needs(verb, params, team=identity.team)
+        needed = access.needs(verb, params or {}, team=identity.team)
         if not identity.team:  # no admins on a personal workspace: `access` says why itself
             needed = [p for p in needed if p != access.ADMIN]
         access.require(identity, verb, needed)

@@ -134,6 +134,11 @@ def test_profile_permissions_are_checked_when_set(seeded: Invoke) -> None:
     assert seeded("-p editor pause 1 --yes").exit_code == 0
     # a profile without the key has every permission
     assert seeded("delete 4 --yes").exit_code == 0
+    # resuming a job needs what the job's verb needs (job 2: that delete)
+    resumed = seeded("-p editor jobs resume 2 --yes")
+    assert (resumed.exit_code, resumed.stderr) == (
+        4, 'Error: profile "editor" lacks the "delete" permission needed by delete\n'
+    )  # fmt: skip
 
 
 @pytest.mark.backends("sqlite")

@@ -101,7 +101,7 @@ NEEDS: dict[str, Need] = {
     "property settings": Need((PROPERTIES,), team_when={"grant": ADMIN, "revoke": ADMIN}),
     "jobs list": Need((VIEW,)),
     "jobs results": _READ,
-    "jobs resume": _EDIT,  # and the job's own verb's permission: services.batch checks it
+    "jobs resume": _EDIT,  # and what the job's own verb needs (commands/jobs.py asks)
     "clock show": Need((VIEW,)),
     "clock advance": _EDIT,
     "clock set": _EDIT,
