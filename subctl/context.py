@@ -18,7 +18,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.services.access import Identity
+    from subctl.services.access import Identity, Need
     from subctl.store.base import AuditContext, BillingStore, RecordStore, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
@@ -154,13 +154,15 @@ class AppContext:
         if access.needs(verb, params, team=True):  # init, config: no workspace to ask
             self.require(verb, params)
 
-    def require(self, verb: str, params: dict[str, Any] | None = None) -> None:
-        """Refuse (exit 4) unless the identity holds what ``verb`` needs: the command's own,
-        or a resumed job's (``jobs resume`` of a delete job needs delete)."""
+    def require(
+        self, verb: str, params: dict[str, Any] | None = None, need: Need | None = None
+    ) -> None:
+        """Refuse (exit 4) unless the identity holds what ``verb`` needs (or ``need``): the
+        command's own, or a resumed job's (``jobs resume`` of a delete job needs delete)."""
         from subctl.services import access
 
         identity = self.identity()
-        needed = access.needs(verb, params or {}, team=identity.team)
+        needed = access.needs(verb, params or {}, team=identity.team, need=need)
         if not identity.team:  # no admins on a personal workspace: `access` says why itself
             needed = [p for p in needed if p != access.ADMIN]
         access.require(identity, verb, needed)

@@ -59,6 +59,7 @@ def _given(value: Any) -> bool:
 
 _SHOW = {"show_sensitive": SENSITIVE}
 _READ = Need((VIEW,), _SHOW)
+REPLACING = Need((EDIT, DELETE))  # demo over a workspace's records
 _EDIT = Need((EDIT,))
 _NOTHING = Need()
 
@@ -111,7 +112,9 @@ NEEDS: dict[str, Need] = {
     "billing settings": Need((VIEW,)),
     "billing set": _EDIT,
     "init": _NOTHING,  # creates a workspace (or finds one): nothing to protect yet
-    "demo": Need((EDIT, DELETE)),  # replaces the workspace's records
+    # Creates a workspace, or replaces its records: that needs REPLACING, asked by the command
+    # once it knows there are records (a new team workspace has no grants to ask yet).
+    "demo": _NOTHING,
     "config list": _NOTHING,  # the config file: the user's own
     "config get": _NOTHING,
     "config set": _NOTHING,
@@ -151,9 +154,11 @@ def check_permissions(names: Iterable[str], *, allowed: tuple[str, ...] = GRANTA
     return out
 
 
-def needs(verb: str, params: Mapping[str, Any], *, team: bool) -> list[str]:
+def needs(
+    verb: str, params: Mapping[str, Any], *, team: bool, need: Need | None = None
+) -> list[str]:
     """The permissions ``verb`` needs with these options (an undeclared verb: a defect)."""
-    return NEEDS[verb].permissions(params, team=team)
+    return (need or NEEDS[verb]).permissions(params, team=team)
 
 
 def require(identity: Identity, verb: str, needed: Iterable[str]) -> None:
