@@ -126,9 +126,10 @@ def test_a_view_export_identity_lists_and_exports(
 @pytest.mark.backends("sqlite")
 def test_profile_permissions_are_checked_when_set(seeded: Invoke) -> None:
     bad = seeded("config set profiles.nightly.permissions view,cancel")
-    assert (bad.exit_code, bad.stderr) == (2, 'Error: unknown permission "cancel"; one of: '
-                                              "view, edit, delete, export, properties, "
-                                              "sensitive_data\n")  # fmt: skip
+    assert (bad.exit_code, bad.stderr) == (
+        2, 'Error: profiles.nightly.permissions: unknown permission "cancel"; one of: view, edit,'
+        " delete, export, properties, sensitive_data\n"
+    )  # fmt: skip
     ok = seeded("config set profiles.editor.permissions view,edit")
     assert ok.exit_code == 0
     assert seeded("-p editor delete 4 --yes").exit_code == 4

@@ -115,7 +115,13 @@ NEEDS: dict[str, Need] = {
     # Creates a workspace, or replaces its records: that needs REPLACING, asked by the command
     # once it knows there are records (a new team workspace has no grants to ask yet).
     "demo": _NOTHING,
-    "config list": _NOTHING,  # the config file: the user's own
+    "profile add": _NOTHING,  # the config file: the user's own
+    "profile list": _NOTHING,
+    "profile show": _NOTHING,
+    "profile use": _NOTHING,
+    "profile remove": _NOTHING,
+    "sync": Need((VIEW, EDIT)),  # reads the source, writes the mirror's records
+    "config list": _NOTHING,
     "config get": _NOTHING,
     "config set": _NOTHING,
     "access list": Need((VIEW,)),
