@@ -4,6 +4,7 @@ PostgreSQL a database role granted by the workspace's admin (``subctl access``).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,6 +142,21 @@ def test_profile_permissions_are_checked_when_set(seeded: Invoke) -> None:
     assert (resumed.exit_code, resumed.stderr) == (
         4, 'Error: profile "editor" lacks the "delete" permission needed by delete\n'
     )  # fmt: skip
+
+
+@pytest.mark.backends("sqlite")
+def test_profile_add_takes_permissions(seeded: Invoke, subctl_home: Path) -> None:
+    ws = subctl_home / "workspace.db"
+    added = seeded(f"profile add ci --local {ws} --permissions export,view")
+    assert added.exit_code == 0, added.stderr
+    assert seeded("config get profiles.ci.permissions").stdout == "view,export\n"
+    assert json.loads(seeded("profile show ci -f json").stdout)["permissions"] == "view,export"
+    refused = seeded("-p ci cancel 1 --yes")
+    assert (refused.exit_code, refused.stderr) == (
+        4, 'Error: profile "ci" lacks the "edit" permission needed by cancel\n'
+    )  # fmt: skip
+    bad = seeded(f"profile add ci2 --local {ws} --permissions view,bogus")
+    assert bad.exit_code == 2
 
 
 @pytest.mark.backends("sqlite")
