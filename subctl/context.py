@@ -286,7 +286,9 @@ class AppContext:
         if self.remote:  # HubSpot's lifecycle calls have no batch form: several at once
             records = self._remote_records()
             workers = getattr(getattr(records, "client", None), "workers", 1)
-            return ItemByItem(records, self._backend().workspace, workers=int(workers))
+            workspace = self._backend().workspace
+            audit = getattr(workspace, "audit", None)  # the remote changes' audit rows
+            return ItemByItem(records, workspace, workers=int(workers), audit=audit)
         backend = self._backend()
         if os.environ.get("SUBCTL_UNIT_OF_WORK") == "item-by-item":
             return ItemByItem(backend.records, backend.workspace)

@@ -517,7 +517,11 @@ class Workspace(Protocol):
         ...
 
     def append_audit(
-        self, context: AuditContext, changes: Sequence[AuditChange], at: dt.datetime
+        self,
+        context: AuditContext,
+        changes: Sequence[AuditChange],
+        at: dt.datetime,
+        job_id: int | None = None,
     ) -> None:
         """Append rows for changes made outside ``RecordStore.execute`` (own transaction)."""
         ...

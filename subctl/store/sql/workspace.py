@@ -368,11 +368,15 @@ class SqlWorkspace:
             last = int(rows[-1][0])
 
     def append_audit(
-        self, context: AuditContext, changes: Sequence[AuditChange], at: dt.datetime
+        self,
+        context: AuditContext,
+        changes: Sequence[AuditChange],
+        at: dt.datetime,
+        job_id: int | None = None,
     ) -> None:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor = conn.connection.cursor()
-            audit.insert(cursor, self.db.mark, self.db.is_sqlite, context, at, changes)
+            audit.insert(cursor, self.db.mark, self.db.is_sqlite, context, at, changes, job_id)
 
     # -- workspace settings ------------------------------------------------------------------
 
