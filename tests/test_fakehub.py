@@ -769,3 +769,158 @@ def test_exports_run_one_at_a_time_and_need_the_export_scope(
     refused = api.post("/crm/v3/exports/export/async", json=EXPORT)
     assert refused.status_code == 403
     assert refused.json()["context"]["missingScopes"] == ["crm.export"]
+
+
+# -- Lists API ------------------------------------------------------------------------------
+
+LIST_QUERIES = [
+    "status = active",
+    "status != active",
+    "status in (active, paused)",
+    "mrr > 10",
+    "mrr between 10 and 21",
+    "due < 2026-12-01",
+    "due <= 2026-12-01",
+    "due = 2026-12-01",
+    "due != 2026-12-01",
+    "due between 2026-11-01 and 2026-12-31",
+    "has due",
+    "not has due",
+    "name = 'alpha MONTHLY'",
+    "name in ('alpha monthly', 'BETA ANNUAL')",
+    "name not in ('alpha monthly')",
+    "name ~ 'gamma*'",
+    "allowed_payment_methods = ach",
+    "automatically_email_invoices = true",
+    "(status = active and mrr < 50) or name ~ 'beta*'",
+]
+
+
+def list_members(api: httpx.Client, list_id: str) -> list[int]:
+    found, params = [], {"limit": "2"}
+    while True:
+        body = api.get(f"/crm/v3/lists/{list_id}/memberships", params=params).json()
+        found += [int(r["recordId"]) for r in body["results"]]
+        if "paging" not in body:
+            return found
+        params["after"] = body["paging"]["next"]["after"]
+
+
+@pytest.mark.parametrize("text", LIST_QUERIES)
+def test_a_dynamic_list_holds_what_the_sql_store_matches(
+    text: str, sql_records: Any, api: httpx.Client
+) -> None:
+    from subctl.query.ast import Query
+    from subctl.query.lists import to_filter_branch
+
+    registry = sql_records.properties()
+    expr = parse(text, registry, today=dt.date(2026, 11, 26))
+    local = sorted(s.id for s in sql_records.search(Query(where=expr), ["hs_object_id"]))
+    body = {
+        "name": "l",
+        "objectTypeId": "0-69",
+        "processingType": "DYNAMIC",
+        "filterBranch": to_filter_branch(expr, registry),
+    }
+    made = api.post("/crm/v3/lists", json=body)
+    assert made.status_code == 200, made.text
+    assert list_members(api, made.json()["list"]["listId"]) == local
+
+
+def test_starts_with_is_the_whole_values_start_not_a_words(api: httpx.Client) -> None:
+    """HubSpot's STARTS_WITH (what ``name ~ acme*`` compiles to for a list) tests the value's
+    start: "delta, acme-app.io" has a word starting with acme (CRM search and the SQL store
+    match it), but does not start with it."""
+    branch = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "hs_name",
+                        "operation": {
+                            "operationType": "STRING",
+                            "operator": "STARTS_WITH",
+                            "value": "acme",
+                            "includeObjectsWithNoValueSet": False,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    made = api.post(
+        "/crm/v3/lists",
+        json={
+            "name": "acme",
+            "objectTypeId": "0-69",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        },
+    )
+    assert list_members(api, made.json()["list"]["listId"]) == []
+
+
+def test_snapshot_and_manual_lists_and_their_limits(fake: FakeHubSpot, api: httpx.Client) -> None:
+    from subctl.query.lists import to_filter_branch
+
+    registry = fake_registry()
+    branch = to_filter_branch(
+        parse("status = active", registry, today=dt.date(2026, 11, 26)), registry
+    )
+    snap = api.post(
+        "/crm/v3/lists",
+        json={
+            "name": "snap",
+            "objectTypeId": "0-69",
+            "processingType": "SNAPSHOT",
+            "filterBranch": branch,
+        },
+    )
+    snap_id = snap.json()["list"]["listId"]
+    fake.modify(102, hs_status="active")  # a snapshot keeps what matched when it was made
+    assert list_members(api, snap_id) == [101, 105]
+    again = api.post(
+        "/crm/v3/lists", json={"name": "snap", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    )
+    assert again.status_code == 409
+    manual = api.post(
+        "/crm/v3/lists", json={"name": "vip", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    ).json()["list"]
+    path = f"/crm/v3/lists/{manual['listId']}"
+    added = api.put(f"{path}/memberships/add", json=["103", "104", "999"]).json()
+    assert added == {"recordIdsAdded": ["103", "104"], "recordsIdsMissing": ["999"]}
+    assert api.put(f"{path}/memberships/remove", json=["103"]).json()["recordIdsRemoved"] == ["103"]
+    assert list_members(api, manual["listId"]) == [104]
+    by_name = api.get("/crm/v3/lists/object-type-id/0-69/name/vip").json()["list"]
+    assert (by_name["listId"], by_name["size"]) == (manual["listId"], 1)
+    assert api.delete(path).status_code == 204
+    assert api.get(path).status_code == 404
+    bad = {**branch, "filterBranchType": "XOR"}
+    assert (
+        api.post(
+            "/crm/v3/lists",
+            json={
+                "name": "x",
+                "objectTypeId": "0-69",
+                "processingType": "DYNAMIC",
+                "filterBranch": bad,
+            },
+        ).status_code
+        == 400
+    )
+    fake.scopes = fake.scopes - {"crm.lists.write"}
+    refused = api.post(
+        "/crm/v3/lists", json={"name": "y", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    )
+    assert refused.json()["context"]["missingScopes"] == ["crm.lists.write"]
+
+
+def fake_registry() -> Any:
+    from subctl.schema import standard_registry
+
+    return standard_registry()

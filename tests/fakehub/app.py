@@ -36,6 +36,8 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
   timeout (``httpx.ReadTimeout`` in process; in ``serve()`` mode no answer for
   ``timeout_delay`` seconds, then a closed connection). Half of the 5xx and timeouts are *lost
   responses*: the change was applied. ``inject(...)`` scripts faults for the next requests.
+- Lists API (``/crm/v3/lists``: create, get, by name, delete, filters, memberships, add and
+  remove): ``tests.fakehub.lists`` (a ``filterBranch`` evaluated with HubSpot's list semantics).
 - ``requests``: every request (``Logged``): clock time, method, path, query, JSON body, status,
   and the fault injected. The token is never logged. ``applied``: lifecycle changes carried
   out per (subscription id, action), lost answers included (exactly-once checks).
@@ -63,6 +65,7 @@ import httpx
 
 from subctl.codec import EPOCH, iso_datetime
 from tests.fakehub.exports import FILE_PREFIX, Exports
+from tests.fakehub.lists import PROCESSING, BadBranch, FakeList, compile_branch
 from tests.fakehub.objects import (
     COMPUTED,
     OBJECT_TYPES,
@@ -217,6 +220,7 @@ class FakeHubSpot:
         self._cache: dict[str, tuple[int, list[Record]]] = {}
         self.rules: dict[str, dict[str, dict[str, Any]]] = {}  # property validations
         self.exports = Exports(self, polls=export_polls)
+        self.lists: dict[int, FakeList] = {}
         # lifecycle changes carried out, per (subscription id, action): exactly-once checks
         self.applied: collections.Counter[tuple[int, str]] = collections.Counter()
         self._script: list[tuple[str, str]] = []  # (fault, path part it waits for)
@@ -567,6 +571,33 @@ class FakeHubSpot:
                 r"/crm/v4/associations/(?P<from>[\w-]+)/(?P<to>[\w-]+)/batch/read",
                 self._assoc_batch_read,
                 "objects.read",
+            ),
+            ("POST", r"/crm/v3/lists", self._list_create, "crm.lists.write"),
+            ("GET", r"/crm/v3/lists/(?P<list_id>\d+)", self._list_get, "crm.lists.read"),
+            (
+                "GET",
+                r"/crm/v3/lists/object-type-id/(?P<ot>[\w-]+)/name/(?P<name>[^/]+)",
+                self._list_by_name,
+                "crm.lists.read",
+            ),
+            ("DELETE", r"/crm/v3/lists/(?P<list_id>\d+)", self._list_delete, "crm.lists.write"),
+            (
+                "PUT",
+                r"/crm/v3/lists/(?P<list_id>\d+)/update-list-filters",
+                self._list_filters,
+                "crm.lists.write",
+            ),
+            (
+                "GET",
+                r"/crm/v3/lists/(?P<list_id>\d+)/memberships",
+                self._list_members,
+                "crm.lists.read",
+            ),
+            (
+                "PUT",
+                r"/crm/v3/lists/(?P<list_id>\d+)/memberships/(?P<change>add|remove)",
+                self._list_change,
+                "crm.lists.write",
             ),
             ("POST", r"/crm/v3/exports/export/async", self._export_start, "crm.export"),
             (
@@ -1541,6 +1572,160 @@ class FakeHubSpot:
             for i in missing
         ]
         return _json(207, found)
+
+    # -- Lists API (DOMAIN.md §7; tests.fakehub.lists) --------------------------------------
+
+    def _list_test(self, o: ObjectType, branch: Any) -> Callable[[Mapping[str, str]], bool]:
+        try:
+            return compile_branch(branch, self.props[o.name], int(self.wall() * 1000))
+        except BadBranch as exc:
+            raise _bad(str(exc)) from None
+
+    def _list_matches(self, o: ObjectType, branch: Any) -> list[int]:
+        test = self._list_test(o, branch)
+        return sorted(
+            r.id
+            for r in self.records[o.name].values()
+            if not r.archived and test(self._searchable(r))
+        )
+
+    def _list_wire(self, found: FakeList) -> dict[str, Any]:
+        o = self._type(found.object_type_id)
+        size = len(self._list_ids(found, o))
+        body: dict[str, Any] = {
+            "listId": str(found.id),
+            "name": found.name,
+            "objectTypeId": found.object_type_id,
+            "processingType": found.processing,
+            "processingStatus": "COMPLETE",
+            "createdAt": iso_datetime(_moment(found.created_ms)),
+            "updatedAt": iso_datetime(_moment(found.updated_ms)),
+            "additionalProperties": {"hs_list_size": str(size)},
+            "size": size,
+        }
+        if found.branch is not None:
+            body["filterBranch"] = found.branch
+        return body
+
+    def _list_ids(self, found: FakeList, o: ObjectType) -> list[int]:
+        if found.processing == "DYNAMIC":
+            return self._list_matches(o, found.branch)
+        live = self.records[o.name]
+        return sorted(i for i in found.members if i in live and not live[i].archived)
+
+    def _list_create(self, *, body: Any, **_: Any) -> httpx.Response:
+        if not isinstance(body, Mapping):
+            raise _bad("the body is a list definition")
+        missing = [k for k in ("name", "objectTypeId", "processingType") if not body.get(k)]
+        if missing:
+            raise _bad(f"missing required fields: {', '.join(missing)}")
+        if body["processingType"] not in PROCESSING:
+            raise _bad(f"processingType: one of {', '.join(PROCESSING)}")
+        o = self._type(str(body["objectTypeId"]))
+        if any(
+            x.name == body["name"] and x.object_type_id == o.type_id for x in self.lists.values()
+        ):
+            raise _fail(
+                409, "OBJECT_ALREADY_EXISTS", f"A list named '{body['name']}' already exists."
+            )
+        branch = body.get("filterBranch")
+        if body["processingType"] == "MANUAL":
+            if branch is not None:
+                raise _bad("a MANUAL list has no filterBranch")
+        elif branch is None:
+            raise _bad(f"a {body['processingType']} list needs a filterBranch")
+        ms = self._now_ms()
+        made = FakeList(
+            self.exports._next,
+            str(body["name"]),
+            o.type_id,
+            str(body["processingType"]),
+            branch,
+            ms,
+            ms,
+        )
+        self.exports._next += 1  # one id sequence for tasks and lists: never confused
+        if made.processing == "SNAPSHOT":
+            made.members = dict.fromkeys(self._list_matches(o, branch), ms)
+        elif branch is not None:
+            self._list_test(o, branch)  # a DYNAMIC list's filters are checked now
+        self.lists[made.id] = made
+        return _json(200, {"list": self._list_wire(made)})
+
+    def _the_list(self, list_id: str) -> FakeList:
+        found = self.lists.get(int(list_id))
+        if found is None:
+            raise _fail(404, "OBJECT_NOT_FOUND", f"List {list_id} does not exist.")
+        return found
+
+    def _list_get(self, *, list_id: str, **_: Any) -> httpx.Response:
+        return _json(200, {"list": self._list_wire(self._the_list(list_id))})
+
+    def _list_by_name(self, *, ot: str, name: str, **_: Any) -> httpx.Response:
+        o = self._type(ot)
+        for found in self.lists.values():
+            if found.name == name and found.object_type_id == o.type_id:
+                return _json(200, {"list": self._list_wire(found)})
+        raise _fail(404, "OBJECT_NOT_FOUND", f"List {name} does not exist.")
+
+    def _list_delete(self, *, list_id: str, **_: Any) -> httpx.Response:
+        self._the_list(list_id)
+        del self.lists[int(list_id)]
+        return httpx.Response(204)
+
+    def _list_filters(self, *, list_id: str, body: Any, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        if found.processing != "DYNAMIC":
+            raise _bad(f"the filters of a {found.processing} list cannot change")
+        branch = body.get("filterBranch") if isinstance(body, Mapping) else None
+        self._list_test(self._type(found.object_type_id), branch)
+        found.branch, found.updated_ms = branch, self._now_ms()
+        return _json(200, {"updatedList": self._list_wire(found)})
+
+    def _list_members(self, *, list_id: str, params: httpx.QueryParams, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        limit = _int(params.get("limit", "100"), "limit")
+        if not 1 <= limit <= 250:
+            raise _bad("limit must be between 1 and 250")
+        after = params.get("after")
+        ids = self._list_ids(found, self._type(found.object_type_id))
+        if after is not None:
+            start = _int(after, "after")
+            ids = [i for i in ids if i > start]
+        page = ids[:limit]
+        stamp = iso_datetime(_moment(found.updated_ms))
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "recordId": str(i),
+                    "membershipTimestamp": iso_datetime(_moment(found.members[i]))
+                    if i in found.members
+                    else stamp,
+                }
+                for i in page
+            ]
+        }
+        if len(ids) > limit:
+            body["paging"] = {"next": {"after": str(page[-1])}}
+        return _json(200, body)
+
+    def _list_change(self, *, list_id: str, change: str, body: Any, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        if found.processing == "DYNAMIC":
+            raise _bad("a DYNAMIC list's members come from its filters")
+        if not isinstance(body, list):
+            raise _bad("the body is an array of record ids")
+        o = self._type(found.object_type_id)
+        ids = [str(i) for i in body]
+        known = [i for i in ids if self._live(o.name, i) is not None]
+        missing = [i for i in ids if i not in known]
+        ms = self._now_ms()
+        if change == "add":
+            added = [i for i in known if int(i) not in found.members]
+            found.members.update(dict.fromkeys((int(i) for i in added), ms))
+            return _json(200, {"recordIdsAdded": added, "recordsIdsMissing": missing})
+        removed = [i for i in known if found.members.pop(int(i), None) is not None]
+        return _json(200, {"recordIdsRemoved": removed, "recordIdsMissing": missing})
 
     # -- CRM exports (DOMAIN.md §5; tests.fakehub.exports) ----------------------------------
 
