@@ -36,6 +36,8 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
   timeout (``httpx.ReadTimeout`` in process; in ``serve()`` mode no answer for
   ``timeout_delay`` seconds, then a closed connection). Half of the 5xx and timeouts are *lost
   responses*: the change was applied. ``inject(...)`` scripts faults for the next requests.
+- CRM exports (start, poll, a pre-signed download link that expires after five minutes):
+  ``tests.fakehub.exports``.
 - Lists API (``/crm/v3/lists``: create, get, by name, delete, filters, memberships, add and
   remove): ``tests.fakehub.lists`` (a ``filterBranch`` evaluated with HubSpot's list semantics).
 - ``requests``: every request (``Logged``): clock time, method, path, query, JSON body, status,
