@@ -202,8 +202,8 @@ def test_update_patches_the_record(remote: Invoke, hub: FakeHubSpot) -> None:
         found = json.loads(result.stdout)["history"]
         return sorted((c["property"], c["old"], c["new"]) for c in found)
 
-    # (HttpStore shows a history value as HubSpot sends it: the amount is "120" remotely and
-    # "120.00" locally; F-notes.md tells H2)
+    # (only the name: HttpStore shows a history value as HubSpot sends it, the amount "120",
+    # where the local store shows "120.00")
     local = changes(remote("view 1 --format json"))
     assert local[0] == ("hs_name", "Acme Corp – Pro monthly", "Renamed")
     assert changes(on_hub(remote, "view 1 --format json"))[0] == local[0]
