@@ -117,6 +117,18 @@ def test_a_conflict_stops_new_items_journals_those_running_and_names_them(
     assert item.processed_at is None  # released: nothing was written
 
 
+def test_an_item_another_run_claimed_stops_the_write(workspace: Any) -> None:
+    ids = list(range(1, 11))
+    job_id = job(workspace, ids)
+    workspace.claim_item(job_id, 3, AT)  # another run is carrying it out
+    records = Records()
+    ops, results = cancel(ids)
+    with pytest.raises(PartlyWritten) as caught:
+        ItemByItem(records, workspace, workers=4).write(job_id, ops, results)  # type: ignore[arg-type]
+    assert set(caught.value.done) == set(records.done) == {1, 2}
+    assert {i for i, o in outcomes(workspace, job_id).items() if o == "ok"} == {1, 2}
+
+
 def test_an_item_in_doubt_keeps_its_claim_to_be_read_again_on_resume(workspace: Any) -> None:
     ids = list(range(1, 11))
     job_id = job(workspace, ids)

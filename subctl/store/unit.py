@@ -56,9 +56,7 @@ class ItemByItem:
             op = by_item.get(sid)
             try:
                 if op is not None:
-                    previous = self._claims.get((job_id, sid))
-                    self.workspace.claim_item(job_id, sid, outcome.at, previous)
-                    self._claims[job_id, sid] = outcome.at
+                    self._claim(job_id, sid, outcome.at)
                     try:
                         self.records.execute([op])
                     except Conflict:
@@ -85,23 +83,33 @@ class ItemByItem:
         running: dict[Future[None], ItemOutcome] = {}
         failure: BaseException | None = None
 
-        def settle(finished: set[Future[None]]) -> None:
+        def fail(exc: BaseException) -> None:
             nonlocal failure
+            # the first failure is raised; one that is not a Conflict wins over a Conflict
+            if failure is None or (isinstance(failure, Conflict)
+                                   and not isinstance(exc, Conflict)):  # fmt: skip
+                failure = exc
+
+        def journal(outcome: ItemOutcome) -> None:
+            try:
+                self.workspace.record_outcomes(job_id, [outcome])
+            except Conflict as exc:  # journaled by another run meanwhile
+                fail(exc)
+                return
+            self._claims.pop((job_id, outcome.subscription_id), None)
+            done.append(outcome.subscription_id)
+
+        def settle(finished: set[Future[None]]) -> None:
             for future in finished:
                 outcome = running.pop(future)
-                sid = outcome.subscription_id
                 exc = future.exception()
                 if exc is None:
-                    self.workspace.record_outcomes(job_id, [outcome])
-                    self._claims.pop((job_id, sid), None)
-                    done.append(sid)
+                    journal(outcome)
                     continue
                 if isinstance(exc, Conflict):  # refused: nothing written
-                    self.workspace.release_item(job_id, sid)
-                    self._claims.pop((job_id, sid), None)
-                if failure is None or (isinstance(failure, Conflict)
-                                       and not isinstance(exc, Conflict)):  # fmt: skip
-                    failure = exc
+                    self.workspace.release_item(job_id, outcome.subscription_id)
+                    self._claims.pop((job_id, outcome.subscription_id), None)
+                fail(exc)
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="subctl-item") as pool:
             try:
@@ -111,10 +119,13 @@ class ItemByItem:
                     sid = outcome.subscription_id
                     op = by_item.get(sid)
                     if op is None:  # nothing to carry out: journal its outcome
-                        self.workspace.record_outcomes(job_id, [outcome])
-                        done.append(sid)
+                        journal(outcome)
                         continue
-                    self._claim(job_id, sid, outcome.at)
+                    try:
+                        self._claim(job_id, sid, outcome.at)
+                    except Conflict as exc:  # another run has it
+                        fail(exc)
+                        break
                     running[pool.submit(self.records.execute, [op])] = outcome
                     if len(running) >= self.workers:
                         settle(wait(running, return_when=FIRST_COMPLETED).done)
