@@ -5,7 +5,7 @@
 The run is the one a remote profile makes (``tests/remote_cancel.py``): a job journaled in a
 SQLite workspace, ``ItemByItem`` with the client's worker threads, each item a status read
 and a lifecycle ``cancel`` through ``HubSpotClient`` (pacing, retries, in-doubt re-reads),
-against the in-process fake HubSpot (``tests/minihub.py``) answering ``--faults`` of the
+against the in-process fake HubSpot (``tests/fakehub``) answering ``--faults`` of the
 requests with a 429, a 5xx or a timeout (half of the 5xx and timeouts after the cancel was
 applied: lost answers), on a virtual clock (the simulation's time, not the wall clock).
 

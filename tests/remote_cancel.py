@@ -1,11 +1,12 @@
 """A batch cancel on HubSpot, the way a remote profile runs one: a journaled job in a SQLite
 workspace, ``ItemByItem`` with the client's worker threads, ``writes.execute`` per item,
-against ``MiniHub`` with injected faults, on a virtual clock. Shared by
+against the fake HubSpot (``tests/fakehub``) with injected faults, on a virtual clock. Shared by
 ``tests/test_http_unit.py`` (a small count) and ``benchmarks/remote_cancel.py`` (2,000)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,35 @@ from subctl.store.http.writes import execute
 from subctl.store.ops import Cancel, Op
 from subctl.store.sql import open_local, sqlite_url
 from subctl.store.unit import ItemByItem
-from tests.minihub import MiniHub, max_in_window
+from tests.fakehub import FakeHubSpot
 from tests.vclock import VirtualClock
 
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 CHUNK = 500  # items per UnitOfWork.write, as services.batch hands them over
+
+
+class CountingHub(FakeHubSpot):
+    """The fake HubSpot, counting the lifecycle changes it carries out per subscription."""
+
+    def __init__(self, **options: Any) -> None:
+        self.applied: Counter[tuple[int, str]] = Counter()
+        super().__init__(**options)
+
+    def _lifecycle(self, *, id: str, action: str, body: Any, **rest: Any) -> Any:
+        response = super()._lifecycle(id=id, action=action, body=body, **rest)
+        if response.status_code < 300:
+            self.applied[int(id), action] += 1
+        return response
+
+
+def max_in_window(times: list[float], window: float = WINDOW) -> int:
+    """The most requests of ``times`` (sorted) within any half-open window of that length."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 class RemoteRecords:
@@ -45,6 +70,7 @@ class Figures:
     cancelled_once: int
     requests: int
     faults: int  # requests answered 429 or 5xx, or timed out
+    repeated: int  # cancels sent to a subscription already canceled (answered 409)
     max_window: int
     budget: int
     seconds: float  # virtual, first request to last
@@ -54,7 +80,8 @@ class Figures:
 
     def lines(self) -> list[str]:
         return [
-            f"items: {self.items:,}; cancelled exactly once: {self.cancelled_once:,}",
+            f"items: {self.items:,}; cancelled exactly once: {self.cancelled_once:,}; "
+            f"cancels sent again to a canceled one: {self.repeated}",
             f"requests: {self.requests:,} ({self.faults:,} answered 429/5xx or timed out)",
             f"most requests in any 10-second window: {self.max_window} (budget {self.budget})",
             f"virtual time: {self.seconds:,.1f} s; sustained {self.rate:.2f} requests/s "
@@ -64,12 +91,12 @@ class Figures:
 
 
 def run(tmp: Path, count: int, *, faults: float = 0.2, seed: int = 7,
-        tier: str = "professional") -> tuple[Figures, MiniHub]:  # fmt: skip
+        tier: str = "professional") -> tuple[Figures, CountingHub]:  # fmt: skip
     clock = VirtualClock()
-    hub = MiniHub(clock=clock, tier=tier, faults=faults, seed=seed)
-    ids = [hub.add(hs_status="active", hs_name=f"Sub {i}") for i in range(count)]
+    hub = CountingHub(clock=clock, tier=tier, faults=faults, seed=seed)
+    ids = hub.seed([{"hs_status": "active", "hs_name": f"Sub {i}"} for i in range(count)])
     local = open_local(sqlite_url(tmp / "remote-cancel.db"), create=True)
-    client = HubSpotClient("https://api.example.test", hub.token, tier=tier,
+    client = HubSpotClient("https://api.hubapi.com", hub.token, tier=tier,
                            transport=hub.transport, clock=clock, sleep=clock.sleep)  # fmt: skip
     try:
         workspace = local.workspace
@@ -92,7 +119,7 @@ def run(tmp: Path, count: int, *, faults: float = 0.2, seed: int = 7,
     # Sustained rate: the requests sent before the last instant over the time they took (the
     # last instant's requests open a window of their own; counting them would credit a run
     # with a rate it did not keep up).
-    times = [e.t for e in hub.log]
+    times = [e.t for e in hub.requests]
     seconds = times[-1] - times[0]
     rate = sum(1 for t in times if t < times[-1]) / seconds
     figures = Figures(
@@ -100,15 +127,16 @@ def run(tmp: Path, count: int, *, faults: float = 0.2, seed: int = 7,
         cancelled_once=sum(
             1
             for i in ids
-            if hub.applied[i, "cancel"] == 1 and hub.records[i]["hs_status"] == "canceled"
+            if hub.applied[i, "cancel"] == 1 and hub.subscription(i)["hs_status"] == "canceled"
         ),  # fmt: skip
-        requests=len(hub.log),
-        faults=sum(1 for e in hub.log if e.status in (0, 429) or e.status >= 500),
+        requests=len(hub.requests),
+        faults=sum(1 for e in hub.requests if e.fault or e.status == 429 or e.status >= 500),
+        repeated=sum(1 for e in hub.requests if e.path.endswith("/cancel") and e.status == 409),
         max_window=max_in_window(times),
-        budget=hub.budget,
+        budget=hub.limit,
         seconds=seconds,
         rate=rate,
-        utilisation=rate / (hub.budget / WINDOW),
+        utilisation=rate / (hub.limit / WINDOW),
         workers=client.workers,
     )
     return figures, hub

@@ -148,6 +148,7 @@ def test_a_batch_cancel_with_20_percent_faults(tmp_path: Path, tier: str, count:
     figures, hub = remote_cancel.run(tmp_path, count, tier=tier, faults=0.2, seed=3)
     assert figures.cancelled_once == count
     assert sum(hub.applied.values()) == count  # no cancel applied twice, nothing else applied
+    assert figures.repeated == 0  # a lost answer was resolved by reading, never by resending
     assert figures.faults >= 0.15 * figures.requests
     assert figures.max_window <= figures.budget
     assert figures.utilisation >= 0.9, figures.lines()

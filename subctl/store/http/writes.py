@@ -228,7 +228,7 @@ def _batch_update(client: HubSpotClient, updates: Sequence[tuple[Op, dict[str, A
     result = client.batch(f"{OBJECTS}/batch/update", inputs, idempotent=True)
     if result.errors:
         failed = sorted(result.failed_ids(), key=int)
-        message = str(result.errors[0].get("message") or "refused")
+        message = str(result.errors[0].get("message") or "refused").rstrip(".")
         raise Conflict(
             f"HubSpot refused {len(failed) or len(result.errors)} of {len(inputs)} updates"
             f"{' (' + ', '.join(failed[:10]) + ')' if failed else ''}: {message}; "
