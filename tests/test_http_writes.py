@@ -236,6 +236,7 @@ REFUND = RefundRecord(
                     old_status="active", new_status="active"), "billing simulation"),
         (lambda: op(Pause, 1, resume_on=dt.date(2027, 1, 1)), "resume date"),
         (lambda: op(Cancel, 1, refunds=(REFUND,)), "refund"),
+        (lambda: op(Upsert, 77, None, values={}, create=True), "own id"),
     ],
 )  # fmt: skip
 def test_what_hubspot_cannot_do_is_refused_before_anything_is_sent(

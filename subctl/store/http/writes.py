@@ -137,6 +137,11 @@ def _checked(op: Op, registry: PropertyRegistry) -> dict[str, Any]:
     if isinstance(op, CancelAtPeriodEnd):
         return {SCHEDULED_CANCELLATION: to_wire(PropType.DATE, op.end)}
     if isinstance(op, Update | Upsert):
+        if isinstance(op, Upsert) and op.create and op.subscription_id:
+            raise InvalidState(
+                f"HubSpot assigns record ids: subscription {op.subscription_id} cannot be "
+                "created with its own id on a remote profile; nothing was sent"
+            )
         if isinstance(op, Upsert) and any(r.values is not None for r in op.records):
             raise InvalidState(
                 "creating associated records during an import is not supported on a remote "
@@ -242,12 +247,7 @@ def _batch_archive(client: HubSpotClient, deletes: Sequence[Delete]) -> None:
 
 
 def _upsert(client: HubSpotClient, op: Upsert, body: dict[str, Any]) -> None:
-    if op.create:
-        if op.subscription_id:
-            raise InvalidState(
-                f"HubSpot assigns record ids: subscription {op.subscription_id} cannot be "
-                "created with its own id on a remote profile; nothing was sent"
-            )
+    if op.create:  # without an id (``_checked``)
         created = client.post(OBJECTS, {"properties": body}, idempotent=False)
         op.subscription_id = int(created["id"])
     elif body:
