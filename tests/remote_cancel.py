@@ -6,11 +6,14 @@ against the fake HubSpot (``tests/fakehub``) with injected faults, on a virtual 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from subctl.schema import standard_registry
 from subctl.store.base import ItemOutcome
@@ -90,14 +93,32 @@ class Figures:
         ]
 
 
-def run(tmp: Path, count: int, *, faults: float = 0.2, seed: int = 7,
-        tier: str = "professional") -> tuple[Figures, CountingHub]:  # fmt: skip
+def run(
+    tmp: Path,
+    count: int,
+    *,
+    faults: float = 0.2,
+    seed: int = 7,
+    tier: str = "professional",
+    latency: float = 0.0,
+) -> tuple[Figures, CountingHub]:
+    """``latency``: seconds each request takes to reach HubSpot (virtual; each one drawn
+    between half and one and a half times it), 0: none."""
     clock = VirtualClock()
     hub = CountingHub(clock=clock, tier=tier, faults=faults, seed=seed)
+    transport = hub.transport
+    if latency:
+        spread = random.Random(seed)
+
+        def slow(request: httpx.Request) -> httpx.Response:
+            clock.sleep(latency * spread.uniform(0.5, 1.5))
+            return hub.handle(request)
+
+        transport = httpx.MockTransport(slow)
     ids = hub.seed([{"hs_status": "active", "hs_name": f"Sub {i}"} for i in range(count)])
     local = open_local(sqlite_url(tmp / "remote-cancel.db"), create=True)
     client = HubSpotClient("https://api.hubapi.com", hub.token, tier=tier,
-                           transport=hub.transport, clock=clock, sleep=clock.sleep)  # fmt: skip
+                           transport=transport, clock=clock, sleep=clock.sleep)  # fmt: skip
     try:
         workspace = local.workspace
         job = workspace.create_job(
