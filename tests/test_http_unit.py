@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from subctl.errors import Conflict, InDoubt
+from subctl.errors import AuthError, Conflict, InDoubt, StoreUnavailable
 from subctl.store.base import ItemOutcome, PartlyWritten
 from subctl.store.ops import Cancel, Op
 from subctl.store.sql import open_local, sqlite_url
@@ -142,9 +142,26 @@ def test_an_item_in_doubt_keeps_its_claim_to_be_read_again_on_resume(workspace: 
     assert {i for i, o in outcomes(workspace, job_id).items() if o == "ok"} == set(records.done)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_an_operation_refused_releases_its_claim_one_failing_otherwise_keeps_it(
+    workspace: Any, workers: int
+) -> None:
+    """403 (nothing sent) is not in doubt; the store unavailable after retries may be."""
+    ids = [1, 2]
+    job_id = job(workspace, ids)
+    records = Records({1: AuthError("the HubSpot token lacks the scope x"),
+                       2: StoreUnavailable("HubSpot answered 503")})  # fmt: skip
+    unit = ItemByItem(records, workspace, workers=workers)  # type: ignore[arg-type]
+    for sid in ids:
+        ops, results = cancel([sid])
+        with pytest.raises((AuthError, StoreUnavailable)):
+            unit.write(job_id, ops, results)
+    assert ItemByItem(records, workspace).in_doubt(job_id) == {2}  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("tier", "count", "latency"),
-    [("professional", 300, 0.0), ("starter", 150, 0.0), ("professional", 200, 0.3)],
+    [("professional", 500, 0.0), ("starter", 300, 0.0), ("professional", 200, 0.3)],
 )
 def test_a_batch_cancel_with_20_percent_faults(
     tmp_path: Path, tier: str, count: int, latency: float

@@ -13,8 +13,12 @@ Only the operations run in the pool; every claim and outcome is written by the c
 thread, so the workspace is used from one thread. When an operation fails, no further item
 is started, those running finish and are journaled, then the failure is raised as it would
 be one item at a time (``PartlyWritten`` naming the items written before a ``Conflict``). An
-interruption (Ctrl-C) also waits for the running operations and journals them; an item whose
-operation raised anything but a ``Conflict`` keeps its claim: in doubt, re-read on resume.
+interruption (Ctrl-C) also waits for the running operations and journals them.
+
+An operation the store refused (``refused``: a ``Conflict``, bad input, a missing record or
+permission, what the store cannot do: nothing was written) releases its claim; one that
+failed otherwise (the store unavailable, an answer lost: ``InDoubt``, an interruption)
+keeps it: in doubt, re-read on resume.
 """
 
 from __future__ import annotations
@@ -23,9 +27,14 @@ import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from subctl.errors import Conflict
+from subctl.errors import Aborted, Conflict, StoreUnavailable, SubctlError
 from subctl.store.base import ItemOutcome, PartlyWritten, RecordStore, Workspace
 from subctl.store.ops import Op
+
+
+def refused(exc: BaseException) -> bool:
+    """The store refused the operation: nothing was written (see the module's docstring)."""
+    return isinstance(exc, SubctlError) and not isinstance(exc, StoreUnavailable | Aborted)
 
 
 class ItemByItem:
@@ -59,9 +68,10 @@ class ItemByItem:
                     self._claim(job_id, sid, outcome.at)
                     try:
                         self.records.execute([op])
-                    except Conflict:
-                        self.workspace.release_item(job_id, sid)
-                        self._claims.pop((job_id, sid), None)
+                    except Exception as exc:
+                        if refused(exc):
+                            self.workspace.release_item(job_id, sid)
+                            self._claims.pop((job_id, sid), None)
                         raise
                 self.workspace.record_outcomes(job_id, [outcome])
             except Conflict as exc:
@@ -106,7 +116,7 @@ class ItemByItem:
                 if exc is None:
                     journal(outcome)
                     continue
-                if isinstance(exc, Conflict):  # refused: nothing written
+                if refused(exc):  # nothing written
                     self.workspace.release_item(job_id, outcome.subscription_id)
                     self._claims.pop((job_id, outcome.subscription_id), None)
                 fail(exc)
