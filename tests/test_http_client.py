@@ -421,3 +421,10 @@ def test_a_refused_connection_is_store_unavailable() -> None:
                     idempotent=False)  # fmt: skip
     assert type(caught.value) is StoreUnavailable  # never sent: not in doubt
     assert caught.value.message == "HubSpot is unreachable (ConnectError)"
+
+
+@pytest.mark.parametrize("token", ["", "pat na1 secret", "pat-na1-sécret"])
+def test_a_malformed_token_is_refused_without_being_shown(token: str) -> None:
+    with pytest.raises(AuthError) as caught:
+        HubSpotClient("https://api.example.test", token)
+    assert caught.value.message == "the HubSpot token is malformed (empty, spaces or non-ASCII)"

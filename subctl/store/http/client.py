@@ -185,6 +185,9 @@ class HubSpotClient:
         sleep: Sleep = time.sleep,
         jitter: random.Random | None = None,
     ) -> None:
+        if not token or not token.isascii() or any(c.isspace() for c in token):
+            # never echoed: a malformed token is still a secret
+            raise AuthError("the HubSpot token is malformed (empty, spaces or non-ASCII)")
         if tier not in TIER_BUDGETS:
             raise UsageError(f"unknown HubSpot tier {tier!r}: one of {', '.join(TIER_BUDGETS)}")
         self.tier = tier
