@@ -250,6 +250,16 @@ class SubscriptionDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncedSubscription:
+    """A subscription as ``subctl sync`` mirrors it (``RecordStore.changed_since``): every
+    property, typed, and its associations as (object type, record id, association type id),
+    object types as ``schema.ASSOCIATION_OBJECTS`` names them."""
+
+    subscription: Subscription
+    associations: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """The limits and semantics of a record store that services must respect.
 

@@ -29,6 +29,7 @@ number of distinct ids of the merged searches.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import importlib
 import json
@@ -57,15 +58,18 @@ from subctl.store.base import (
     Payment,
     Subscription,
     SubscriptionDetail,
+    SyncedSubscription,
 )
 from subctl.store.http import search as crm
 from subctl.store.http.objects import (
+    BY_PATH,
     OBJECT_TYPE_ID,
     OBJECTS,
     SUBSCRIPTIONS,
     line_item_of,
     payment_of,
     record_properties,
+    record_values,
 )
 
 if TYPE_CHECKING:
@@ -78,6 +82,7 @@ RULES_PATH = "/crm/v3/property-validations/" + OBJECT_TYPE_ID
 BATCH = 100  # ids per batch read (DOMAIN.md §2)
 ASSOCIATION_BATCH = 1000  # inputs per v4 association batch read (DOMAIN.md §6)
 ID = "hs_object_id"
+LINKS = "@associations"  # a row's associations while it is sorted (no property is named so)
 # No history of the change stamp itself (as the SQL store).
 UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_createdate", ID})
 
@@ -647,6 +652,142 @@ class HttpStore:
             f"/crm/v3/objects/{OBJECTS[object_type].path}", body, idempotent=False
         )
         return int(answer["id"])
+
+    # -- what ``subctl sync`` reads (SYNC-API) ------------------------------------------------
+
+    def changed_since(
+        self, since: dt.datetime | None, *, after_id: int = 0, chunk: int = 100
+    ) -> Iterator[Sequence[SyncedSubscription]]:
+        """A full sync (``since`` None): the objects list, 100 a page, every property and the
+        associations of every object type inline: 50,000 subscriptions in 500 requests. Its
+        ``after`` cursor is the last id of the previous page (HubSpot's list pages by id, as
+        the fake does), so ``after_id`` resumes a stopped sync.
+
+        Incremental: one search on ``hs_lastmodifieddate`` (inclusive) counts the changes (the
+        only request when nothing changed). Up to 10,000: searched sorted by it on HubSpot, the
+        associations by v4 batch reads of 1,000 subscriptions per object type. More: the
+        objects list as for a full sync (cheaper than searches plus association reads), the
+        changed records kept and sorted here by (``hs_lastmodifieddate``, id) in a temporary
+        SQLite file (bounded memory)."""
+        props = self._props(None)
+        if since is None:
+            for page in self._listed(props, after_id, min(chunk, BATCH)):
+                yield [SyncedSubscription(Subscription(sid, _typed(values, props)), links)
+                       for sid, values, links in page]  # fmt: skip
+            return
+        where = Condition("hs_lastmodifieddate", Op.GTE, (since,))
+        groups = crm.compile_groups(where, self.properties())
+        first = self._search({"filterGroups": _groups(groups), "properties": [ID], "limit": 1})
+        total = int(first.get("total", 0))
+        if total == 0:
+            return
+        if total <= crm.RESULT_CAP:
+            rows = self._rows(Query(where=where, sort=Sort("hs_lastmodifieddate")), props)
+            yield from self._synced(rows, props, chunk)
+            return
+        changed = self._listed_since(props, since)
+        stamp = self.properties().get("hs_lastmodifieddate")
+        assert stamp is not None
+        part: list[SyncedSubscription] = []
+        for sid, values in _sorted(changed, stamp, False):
+            links = tuple(tuple(link) for link in values.pop(LINKS))
+            part.append(SyncedSubscription(Subscription(sid, _typed(values, props)), links))
+            if len(part) >= chunk:
+                yield part
+                part = []
+        if part:
+            yield part
+
+    def _listed_since(self, props: Sequence[Property], since: dt.datetime) -> Iterator[Row]:
+        """The objects list's records changed at ``since`` or later, their associations under
+        ``LINKS`` (for ``_sorted``)."""
+        for page in self._listed(props, 0, BATCH):
+            for sid, values, links in page:
+                changed = codec.from_wire(PropType.DATETIME, values.get("hs_lastmodifieddate"))
+                if changed is not None and changed >= since:
+                    yield sid, {**values, LINKS: [list(link) for link in links]}
+
+    def _listed(
+        self, props: Sequence[Property], after_id: int, page: int
+    ) -> Iterator[list[tuple[int, dict[str, Any], tuple[tuple[str, int, int], ...]]]]:
+        """The objects list, page by page: (id, wire properties, associations)."""
+        params: dict[str, Any] = {
+            "limit": page,
+            "properties": ",".join(p.name for p in props),
+            "associations": ",".join(BY_PATH),
+        }
+        after: str | None = str(after_id) if after_id else None
+        while True:
+            answer = self.client.get(OBJECTS_PATH, params | ({"after": after} if after else {}))
+            self.requests += 1
+            found = []
+            for item in answer.get("results", []):
+                links: list[tuple[str, int, int]] = []
+                for path, held in (item.get("associations") or {}).items():
+                    name = BY_PATH.get(path)
+                    if name is None:
+                        continue
+                    for to in held.get("results", []):
+                        links.append((name, int(to["id"]), ASSOCIATION_BY_NAME[name].type_id))
+                found.append((int(item["id"]), item.get("properties", {}), tuple(sorted(links))))
+            if found:
+                yield found
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return
+
+    def _synced(
+        self, rows: Iterable[Row], props: Sequence[Property], chunk: int
+    ) -> Iterator[list[SyncedSubscription]]:
+        """Rows with their associations (v4 batch reads of up to 1,000 subscriptions per
+        object type), in chunks of ``chunk``."""
+        buffered: list[Row] = []
+
+        def flush() -> Iterator[list[SyncedSubscription]]:
+            ids = [sid for sid, _ in buffered]
+            links: dict[int, list[tuple[str, int, int]]] = {}
+            for name in OBJECTS:
+                for sid, found in self._links(ids, name).items():
+                    links.setdefault(sid, []).extend((name, oid, t) for oid, t in found.items())
+            synced = [SyncedSubscription(Subscription(sid, _typed(values, props)),
+                                         tuple(sorted(links.get(sid, ()))))
+                      for sid, values in buffered]  # fmt: skip
+            for start in range(0, len(synced), chunk):
+                yield synced[start : start + chunk]
+
+        for row in rows:
+            buffered.append(row)
+            if len(buffered) == ASSOCIATION_BATCH:
+                yield from flush()
+                buffered = []
+        if buffered:
+            yield from flush()
+
+    def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
+        """The archived subscriptions (``?archived=true``, 100 a page), those archived at
+        ``since`` or later."""
+        params: dict[str, Any] = {"limit": BATCH, "archived": "true", "properties": ID}
+        after: str | None = None
+        while True:
+            answer = self.client.get(OBJECTS_PATH, params | ({"after": after} if after else {}))
+            self.requests += 1
+            ids = []
+            for item in answer.get("results", []):
+                at = codec.from_wire(PropType.DATETIME, item.get("archivedAt"))
+                if since is None or at is None or at >= since:
+                    ids.append(int(item["id"]))
+            if ids:
+                yield ids
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return
+
+    def record_values(self, object_type: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Batch reads (100 per request) of the records, as ``create_record`` takes them."""
+        return {
+            oid: record_values(object_type, values)
+            for oid, values in self._records(object_type, ids).items()
+        }
 
     # -- writes ------------------------------------------------------------------------------
 
