@@ -73,6 +73,7 @@ from subctl.store.http.objects import (
 )
 
 if TYPE_CHECKING:
+    from subctl.store.base import RecordStore
     from subctl.store.ops import Op as Operation
 
 OBJECTS_PATH = "/crm/v3/objects/subscriptions"
@@ -217,6 +218,9 @@ class HttpStore:
         return list(dict.fromkeys(props))
 
     def search(self, query: Query, fields: Sequence[str] | None = None) -> Iterator[Subscription]:
+        if fields is not None:  # as the SQL store: names of no property are left out
+            registry = self.properties()
+            fields = [f for f in fields if registry.get(f) is not None]
         props = self._props(fields)
         for sub_id, values in self._rows(query, props):
             yield Subscription(sub_id, _typed(values, props))
@@ -937,3 +941,9 @@ def _history(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Change]:
             previous = new
     changes.sort(key=lambda c: c.changed_at, reverse=True)
     return changes
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: HttpStore) -> RecordStore:  # mypy checks HttpStore against the protocol
+        return store
