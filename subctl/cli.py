@@ -26,6 +26,8 @@ from subctl.commands import (
 )
 from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
+from subctl.commands import profile as profile_cmd
+from subctl.commands import sync as sync_cmd
 from subctl.commands._command import SubctlGroup, use_subctl_classes
 from subctl.context import AppContext
 from subctl.errors import Aborted, DiskFull, StoreUnavailable, SubctlError
@@ -142,6 +144,8 @@ jobs.register(app)
 clock.register(app)
 billing.register(app)
 workspace.register(app)
+sync_cmd.register(app)
+profile_cmd.register(app)
 config_cmd.register(app)
 use_subctl_classes(app)
 

@@ -183,7 +183,8 @@ def test_malformed_config_names_the_file_and_the_key(
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {path}: {message}\n"
-        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace\n"
+        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.KEY (KEY:"
+        " workspace, kind, base_url, tier, token_env)\n"
     )
     monkeypatch.setenv("SUBCTL_DEBUG", "1")
     debug = invoke("list")

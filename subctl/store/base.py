@@ -445,6 +445,32 @@ class RecordStore(Protocol):
         ``subctl.services.associations.RECORD_FIELDS``); returns its id."""
         ...
 
+    # -- what ``subctl sync`` reads from a source store (/work SYNC-API) --
+
+    def changed_since(
+        self, since: dt.datetime | None, *, after_id: int = 0, chunk: int = 100
+    ) -> Iterator[Sequence[SyncedSubscription]]:
+        """Live subscriptions with every property and their associations, in chunks of at
+        most ``chunk``. ``since`` None (a full sync): every one with an id above ``after_id``,
+        by ascending id (a killed full sync resumes after the last id it wrote; HubSpot: the
+        objects list with ``associations=``, 100 a page). ``since`` given: those whose
+        ``hs_lastmodifieddate`` is ``since`` or later (inclusive), by ascending
+        (``hs_lastmodifieddate``, id), so that the caller can move a watermark chunk by chunk
+        (HubSpot: a search on it, one request when nothing changed)."""
+        ...
+
+    def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
+        """Ids of subscriptions archived (deleted) at ``since`` or later (None: every one the
+        store knows of). A store that keeps no trace of deletions (SQL: a delete is final)
+        yields nothing; ``subctl sync`` then finds them by comparing counts and ids."""
+        ...
+
+    def record_values(self, object_type: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The associated records among ``ids`` that exist, as the values ``create_record``
+        takes (``services.associations.record_values``: ``created_at`` and the fields of
+        ``RECORD_FIELDS`` under their stored names, ``emails``/``domains`` as lists)."""
+        ...
+
     def close(self) -> None: ...
 
 
