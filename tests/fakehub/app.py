@@ -60,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from subctl.codec import EPOCH, iso_datetime
+from subctl.codec import EPOCH, datetime_to_ms, iso_datetime
 from tests.fakehub.objects import (
     COMPUTED,
     OBJECT_TYPES,
@@ -218,7 +218,8 @@ class FakeHubSpot:
 
     def seed(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Subscriptions from rows of typed property values (the contract suite's seed form),
-        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id."""
+        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id,
+        ``hs_createdate``/``hs_lastmodifieddate`` (datetimes) the stamps."""
         ids = []
         with self._lock:
             defs = self.props["subscriptions"]
@@ -237,7 +238,16 @@ class FakeHubSpot:
                     {k: v for k, v in values.items() if v},
                     None if given is None else int(given),
                 )
+                # A seed may set the stamps HubSpot computes (the contract suite's sync tests)
+                for key in ("hs_createdate", "hs_lastmodifieddate"):
+                    if row.get(key) is not None:
+                        ms = datetime_to_ms(row[key])
+                        if key == "hs_createdate":
+                            rec.created_ms = ms
+                        else:
+                            rec.updated_ms = ms
                 ids.append(rec.id)
+            self._version += 1
         return ids
 
     def add_record(self, object_type: str, values: Mapping[str, str]) -> int:
@@ -579,10 +589,29 @@ class FakeHubSpot:
         if not isinstance(values, Mapping):
             raise _bad("properties must be an object")
         changed = self._validate(name, values, rec.props, strict=strict)
+        self._unique(rec, name, changed)
         if changed != rec.props:
             rec.props = changed
             if not creating:
                 rec.updated_ms = self._now_ms()
+
+    def _unique(self, rec: Record, name: str, changed: Mapping[str, str]) -> None:
+        """A property with ``hasUniqueValue`` refuses a value another live record holds
+        (compared case-insensitively, as search compares text): 409 CONFLICT."""
+        for key, prop in self.props[name].items():
+            value = changed.get(key)
+            if not prop.unique or value is None or value == rec.props.get(key):
+                continue
+            folded = value.casefold()
+            for other in self.records[name].values():
+                held = other.props.get(key)
+                if other.id != rec.id and not other.archived and held is not None:
+                    if held.casefold() == folded:
+                        raise _fail(
+                            409,
+                            "CONFLICT",
+                            f"{key} must be unique: record {other.id} already has {value!r}",
+                        )
 
     def _validate(
         self, name: str, values: Mapping[str, Any], held: Mapping[str, str], *, strict: bool

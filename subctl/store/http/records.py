@@ -743,29 +743,39 @@ class HttpStore:
     def _synced(
         self, rows: Iterable[Row], props: Sequence[Property], chunk: int
     ) -> Iterator[list[SyncedSubscription]]:
-        """Rows with their associations (v4 batch reads of up to 1,000 subscriptions per
-        object type), in chunks of ``chunk``."""
+        """Rows (sorted by ``hs_lastmodifieddate``) with their associations (v4 batch reads
+        of up to 1,000 subscriptions per object type), in chunks of ``chunk``, ordered by
+        (``hs_lastmodifieddate``, id): HubSpot sorts by one property only, so the rows of the
+        latest date in hand wait for the next date (or the end) and each group is put in id
+        order before it goes."""
         buffered: list[Row] = []
 
-        def flush() -> Iterator[list[SyncedSubscription]]:
-            ids = [sid for sid, _ in buffered]
+        def stamp(row: Row) -> str:
+            return str(codec.from_wire(PropType.DATETIME, row[1].get("hs_lastmodifieddate")))
+
+        def flush(ready: list[Row]) -> Iterator[list[SyncedSubscription]]:
+            ready.sort(key=lambda row: (stamp(row), row[0]))
+            ids = [sid for sid, _ in ready]
             links: dict[int, list[tuple[str, int, int]]] = {}
             for name in OBJECTS:
                 for sid, found in self._links(ids, name).items():
                     links.setdefault(sid, []).extend((name, oid, t) for oid, t in found.items())
             synced = [SyncedSubscription(Subscription(sid, _typed(values, props)),
                                          tuple(sorted(links.get(sid, ()))))
-                      for sid, values in buffered]  # fmt: skip
+                      for sid, values in ready]  # fmt: skip
             for start in range(0, len(synced), chunk):
                 yield synced[start : start + chunk]
 
         for row in rows:
             buffered.append(row)
-            if len(buffered) == ASSOCIATION_BATCH:
-                yield from flush()
-                buffered = []
+            if len(buffered) >= ASSOCIATION_BATCH:
+                last = stamp(buffered[-1])
+                ready = [r for r in buffered if stamp(r) != last]
+                if ready:
+                    buffered = [r for r in buffered if stamp(r) == last]
+                    yield from flush(ready)
         if buffered:
-            yield from flush()
+            yield from flush(buffered)
 
     def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
         """The archived subscriptions (``?archived=true``, 100 a page), those archived at
