@@ -757,9 +757,13 @@ class HttpStore:
             ready.sort(key=lambda row: (stamp(row), row[0]))
             ids = [sid for sid, _ in ready]
             links: dict[int, list[tuple[str, int, int]]] = {}
-            for name in OBJECTS:
-                for sid, found in self._links(ids, name).items():
-                    links.setdefault(sid, []).extend((name, oid, t) for oid, t in found.items())
+            if len(ids) < len(OBJECTS):  # fewer records than object types: one GET each
+                for sid in ids:
+                    links[sid] = self._inline_links(sid)
+            else:
+                for name in OBJECTS:
+                    for sid, found in self._links(ids, name).items():
+                        links.setdefault(sid, []).extend((name, oid, t) for oid, t in found.items())
             synced = [SyncedSubscription(Subscription(sid, _typed(values, props)),
                                          tuple(sorted(links.get(sid, ()))))
                       for sid, values in ready]  # fmt: skip
@@ -776,6 +780,23 @@ class HttpStore:
                     yield from flush(ready)
         if buffered:
             yield from flush(buffered)
+
+    def _inline_links(self, sub_id: int) -> list[tuple[str, int, int]]:
+        """One subscription's associations of every object type, inline in one ``GET``."""
+        try:
+            answer = self.client.get(
+                f"{OBJECTS_PATH}/{sub_id}", {"properties": ID, "associations": ",".join(BY_PATH)}
+            )
+        except NotFound:  # archived since the search
+            return []
+        self.requests += 1
+        links: list[tuple[str, int, int]] = []
+        for path, held in (answer.get("associations") or {}).items():
+            name = BY_PATH.get(path)
+            if name is not None:
+                links += [(name, int(to["id"]), ASSOCIATION_BY_NAME[name].type_id)
+                          for to in held.get("results", [])]  # fmt: skip
+        return links
 
     def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
         """The archived subscriptions (``?archived=true``, 100 a page), those archived at
