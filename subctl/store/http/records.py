@@ -667,9 +667,10 @@ class HttpStore:
         ``after`` cursor is the last id of the previous page (HubSpot's list pages by id, as
         the fake does), so ``after_id`` resumes a stopped sync.
 
-        Incremental: one search on ``hs_lastmodifieddate`` (inclusive) counts the changes (the
-        only request when nothing changed). Up to 10,000: searched sorted by it on HubSpot, the
-        associations by v4 batch reads of 1,000 subscriptions per object type. More: the
+        Incremental: a search on ``hs_lastmodifieddate`` (inclusive), sorted by it (the only
+        request when nothing changed). Up to 10,000 matches: its pages, the associations by v4
+        batch reads of 1,000 subscriptions per object type (or, for fewer records than object
+        types, one ``GET`` each with the associations inline). More: the
         objects list as for a full sync (cheaper than searches plus association reads), the
         changed records kept and sorted here by (``hs_lastmodifieddate``, id) in a temporary
         SQLite file (bounded memory)."""
@@ -680,13 +681,20 @@ class HttpStore:
                        for sid, values, links in page]  # fmt: skip
             return
         where = Condition("hs_lastmodifieddate", Op.GTE, (since,))
-        groups = crm.compile_groups(where, self.properties())
-        first = self._search({"filterGroups": _groups(groups), "properties": [ID], "limit": 1})
+        names = [p.name for p in props]
+        complete = _size(names) + 400 < crm.MAX_BODY  # else: ids, then batch reads
+        body: dict[str, Any] = {
+            "filterGroups": _groups(crm.compile_groups(where, self.properties())),
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": names if complete else [ID, "hs_lastmodifieddate"],
+            "limit": crm.PAGE,
+        }
+        first = self._search(body)
         total = int(first.get("total", 0))
         if total == 0:
             return
         if total <= crm.RESULT_CAP:
-            rows = self._rows(Query(where=where, sort=Sort("hs_lastmodifieddate")), props)
+            rows = self._complete(self._pages(body, first), names, complete)
             yield from self._synced(rows, props, chunk)
             return
         changed = self._listed_since(props, since)
