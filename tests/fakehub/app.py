@@ -589,29 +589,10 @@ class FakeHubSpot:
         if not isinstance(values, Mapping):
             raise _bad("properties must be an object")
         changed = self._validate(name, values, rec.props, strict=strict)
-        self._unique(rec, name, changed)
         if changed != rec.props:
             rec.props = changed
             if not creating:
                 rec.updated_ms = self._now_ms()
-
-    def _unique(self, rec: Record, name: str, changed: Mapping[str, str]) -> None:
-        """A property with ``hasUniqueValue`` refuses a value another live record holds
-        (compared case-insensitively, as search compares text): 409 CONFLICT."""
-        for key, prop in self.props[name].items():
-            value = changed.get(key)
-            if not prop.unique or value is None or value == rec.props.get(key):
-                continue
-            folded = value.casefold()
-            for other in self.records[name].values():
-                held = other.props.get(key)
-                if other.id != rec.id and not other.archived and held is not None:
-                    if held.casefold() == folded:
-                        raise _fail(
-                            409,
-                            "CONFLICT",
-                            f"{key} must be unique: record {other.id} already has {value!r}",
-                        )
 
     def _validate(
         self, name: str, values: Mapping[str, Any], held: Mapping[str, str], *, strict: bool
