@@ -203,8 +203,8 @@ def test_get_detail_and_not_found(hub: Hub) -> None:
         list(hub.store.search_stored(Query(), ["nope"]))
     # stored values as a SQL store reads them: the id an integer, amounts floats
     query = Query(sort=Sort("hs_name", descending=True))
-    assert list(hub.store.search_stored(query, ["hs_object_id", "hs_mrr", "hs_status"])) == [
-        [[1002, 2.0, "canceled"], [1001, 1.0, "unpaid"], [1000, 0.0, "active"]]
+    assert list(hub.store.search_stored(query, ["hs_status", "hs_object_id", "hs_mrr"])) == [
+        [["canceled", 1002, 2.0], ["unpaid", 1001, 1.0], ["active", 1000, 0.0]]
     ]
 
 

@@ -229,7 +229,8 @@ class HttpStore:
         self, query: Query, fields: Sequence[str]
     ) -> Iterator[Sequence[Sequence[Any]]]:
         props = self._props(fields, exact=True)
-        wanted = [p for p in props if p.name in fields]
+        by_name = {p.name: p for p in props}
+        wanted = [by_name[name] for name in fields]  # in the order asked
         # Stored values as a SQL store reads them: the id is an integer column, not a float.
         store = [_id_storage if p.name == ID else p.to_storage for p in wanted]
         chunk: list[list[Any]] = []
@@ -514,6 +515,8 @@ class HttpStore:
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
         self._require(sub_id)
         found: list[AssociatedRecord] = []
+        if object_type is not None and object_type not in OBJECTS:
+            return found  # an object type nothing is associated with (as the SQL store)
         for name in sorted(OBJECTS) if object_type is None else [object_type]:
             links = self._links([sub_id], name).get(sub_id, {})
             if not links:
@@ -615,6 +618,8 @@ class HttpStore:
         return OBJECTS[object_type].label(object_id, found[object_id], False)[0]
 
     def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        if object_type not in OBJECTS:
+            return []
         path = OBJECTS[object_type].path
         answer = self.client.get(
             f"/crm/v4/objects/{path}/{object_id}/associations/{SUBSCRIPTIONS}", {"limit": 500}
@@ -642,6 +647,8 @@ class HttpStore:
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
         """HubSpot answers 204 whether or not there was an association: read it first."""
+        if object_type not in OBJECTS:
+            raise UsageError(f'unknown object type "{object_type}"')
         if object_id not in self._links([sub_id], object_type).get(sub_id, {}):
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
