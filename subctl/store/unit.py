@@ -22,20 +22,48 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from subctl.errors import Conflict
-from subctl.store.base import ItemOutcome, PartlyWritten, RecordStore, Workspace
-from subctl.store.ops import Op
+from subctl.schema import MASK, masked_names
+from subctl.store.base import (
+    AuditChange,
+    AuditContext,
+    ItemOutcome,
+    PartlyWritten,
+    RecordStore,
+    Workspace,
+)
+from subctl.store.ops import Cancel, CancelAtPeriodEnd, Delete, Op, Pause, Resume
 
 
 class ItemByItem:
     """``UnitOfWork`` over any record store and workspace."""
 
-    def __init__(self, records: RecordStore, workspace: Workspace, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        records: RecordStore,
+        workspace: Workspace,
+        *,
+        workers: int = 1,
+        audit: AuditContext | None = None,
+    ) -> None:
         self.records = records
         self.workspace = workspace
         self.workers = max(1, workers)
         self._claims: dict[tuple[int, int], dt.datetime] = {}  # in-doubt claims to take over
+        # A record store that cannot write the workspace's audit log in its own transaction
+        # (HubSpot): each item's row is appended after its operation, before its outcome.
+        self.audit = audit
+        self._masked: frozenset[str] | None = None
+
+    def _audited(self, op: Op, job_id: int) -> None:
+        if self.audit is None:
+            return
+        if self._masked is None:
+            self._masked = masked_names(self.records.properties())
+        change = requested_change(op, self._masked)
+        self.workspace.append_audit(self.audit, [change], self.audit.clock(), job_id)
 
     def in_doubt(self, job_id: int) -> set[int]:
         found = set()
@@ -65,6 +93,7 @@ class ItemByItem:
                         self.workspace.release_item(job_id, sid)
                         self._claims.pop((job_id, sid), None)
                         raise
+                    self._audited(op, job_id)
                 self.workspace.record_outcomes(job_id, [outcome])
             except Conflict as exc:
                 if not done:
@@ -92,6 +121,7 @@ class ItemByItem:
                 sid = outcome.subscription_id
                 exc = future.exception()
                 if exc is None:
+                    self._audited(by_item[sid], job_id)
                     self.workspace.record_outcomes(job_id, [outcome])
                     self._claims.pop((job_id, sid), None)
                     done.append(sid)
@@ -131,3 +161,24 @@ class ItemByItem:
         if isinstance(failure, Conflict) and done:
             raise PartlyWritten(failure, done) from failure
         raise failure
+
+
+def requested_change(op: Op, masked: frozenset[str]) -> AuditChange:
+    """What an operation asked of a store whose stored values subctl does not read back (the
+    audit row of a remote change): the status it was decided on, and what it set."""
+    after: dict[str, Any] | None
+    if isinstance(op, Delete):
+        after = None
+    elif isinstance(op, Cancel):
+        after = {"hs_status": "canceled"}
+    elif isinstance(op, CancelAtPeriodEnd):
+        after = {"hs_scheduled_cancellation_date": op.end.isoformat()}
+    elif isinstance(op, Pause):
+        after = {"hs_status": "paused", "hs_resume_date": op.resume_on}
+    elif isinstance(op, Resume):
+        after = {"hs_status": "active", "hs_next_payment_due_date": op.next_billing_date}
+    else:
+        values = getattr(op, "values", {})
+        after = {k: (MASK if k in masked and v is not None else v) for k, v in values.items()}
+    before = None if op.expect_status is None else {"hs_status": op.expect_status}
+    return AuditChange(type(op).__name__.lower(), before, after, op.subscription_id)
