@@ -1,7 +1,8 @@
 """The other CRM objects as HubSpot serves them: each associable object's API path (also its
 v4 association type name) and the properties ``HttpStore`` reads for labels, payments and line
-items or writes in ``create_record`` (DOMAIN.md §2, §6; HubSpot's own names where public
-sources give them, /work/prompts/s22/H2-notes.md for the rest). Values travel as strings.
+items or writes in ``create_record`` (DOMAIN.md §2, §6: HubSpot's own names where public
+sources give them; for the rest, the names HubSpot's UI shows, lower-cased as its internal names
+are). Values travel as strings.
 """
 
 from __future__ import annotations
