@@ -1,8 +1,8 @@
 """The other CRM objects as HubSpot serves them: each associable object's API path (also its
 v4 association type name) and the properties ``HttpStore`` reads for labels, payments and line
 items or writes in ``create_record`` (DOMAIN.md §2, §6: HubSpot's own names where public
-sources give them; for the rest, the names HubSpot's UI shows, lower-cased as its internal names
-are). Values travel as strings.
+sources give them; where they give none, an ``hs_`` name chosen here and used by the test
+server alike: ``hs_order_name``, ``hs_survey_name``, ...). Values travel as strings.
 """
 
 from __future__ import annotations
