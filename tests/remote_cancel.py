@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import statistics
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,20 +27,6 @@ from tests.vclock import VirtualClock
 
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 CHUNK = 500  # items per UnitOfWork.write, as services.batch hands them over
-
-
-class CountingHub(FakeHubSpot):
-    """The fake HubSpot, counting the lifecycle changes it carries out per subscription."""
-
-    def __init__(self, **options: Any) -> None:
-        self.applied: Counter[tuple[int, str]] = Counter()
-        super().__init__(**options)
-
-    def _lifecycle(self, *, id: str, action: str, body: Any, **rest: Any) -> Any:
-        response = super()._lifecycle(id=id, action=action, body=body, **rest)
-        if response.status_code < 300:
-            self.applied[int(id), action] += 1
-        return response
 
 
 def max_in_window(times: list[float], window: float = WINDOW) -> int:
@@ -121,11 +106,11 @@ def run(
     seed: int = 7,
     tier: str = "professional",
     latency: float = 0.0,
-) -> tuple[Figures, CountingHub]:
+) -> tuple[Figures, FakeHubSpot]:
     """``latency``: seconds each request takes to reach HubSpot (virtual; each one drawn
     between half and one and a half times it), 0: none."""
     clock = VirtualClock()
-    hub = CountingHub(clock=clock, tier=tier, faults=faults, seed=seed)
+    hub = FakeHubSpot(clock=clock, tier=tier, faults=faults, seed=seed)
     transport = hub.transport
     if latency:
         spread = random.Random(seed)
