@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from subctl.query.hubspot import to_filter_groups
 from subctl.query.parser import parse
+from subctl.store.http.search import to_filter_groups
 from subctl.store.sql import open_local, sqlite_url
 from tests.fakehub import FakeHubSpot
 

@@ -269,7 +269,20 @@ class Capabilities:
     limit; HubSpot: 5, 6 and 18 in all); ``sort_survives_partitioning``: a sorted search split
     into several (by id ranges, to pass the result cap) still comes back in one order;
     ``neq_matches_empty``: ``field != value`` also matches records without a value (SQL with
-    the compiler's semantics and HubSpot: yes)."""
+    the compiler's semantics and HubSpot: yes).
+
+    What only a local store does (the contract suite reads these; a remote store refuses the
+    operation or leaves it to HubSpot, never pretends): ``own_clock``: changes are stamped
+    with the operation's ``at`` (the workspace clock), not the store's own clock;
+    ``derived_columns``: an operation also writes the columns subctl derives (``ops.changes``:
+    the MRR after a pause or resume, the next payment amount from line items, the next due
+    date a scheduled cancellation clears), where HubSpot derives its own by rules it does not
+    publish; ``history``: every change is recorded with the operation's source;
+    ``outbox``: an operation's e-mails are recorded in the workspace's outbox (HubSpot sends
+    its own; ``Notify`` is refused); ``payments``: operations record payments and refunds
+    (``MarkUnpaid``, ``Pay``, ``Refund``, a refund with a cancel: HubSpot has no endpoint for
+    them); ``given_ids``: a created record keeps the id it is given, and an import may create
+    its associated records (HubSpot assigns ids)."""
 
     result_cap: int | None = None
     batch_size: int = 5000
@@ -278,6 +291,12 @@ class Capabilities:
     max_filters: int | None = None
     sort_survives_partitioning: bool = True
     neq_matches_empty: bool = True
+    own_clock: bool = True
+    derived_columns: bool = True
+    history: bool = True
+    outbox: bool = True
+    payments: bool = True
+    given_ids: bool = True
 
 
 LOCAL = Capabilities()
@@ -288,6 +307,12 @@ HUBSPOT = Capabilities(
     max_filters_per_group=6,
     max_filters=18,
     sort_survives_partitioning=False,
+    own_clock=False,
+    derived_columns=False,
+    history=False,
+    outbox=False,
+    payments=False,
+    given_ids=False,
 )
 
 
