@@ -21,7 +21,6 @@ from subctl.errors import (
     Aborted,
     ConfirmationRequired,
     InvalidState,
-    StoreUnavailable,
     SubctlError,
     UsageError,
 )
@@ -281,11 +280,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 
 
 def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
-    """HubSpot's record store (``subctl.store.http.open_remote``, imported only here)."""
-    import importlib
+    """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
+    remote profile opens its store, never on ``--help``)."""
+    from typing import cast
 
-    opener = getattr(importlib.import_module("subctl.store.http"), "open_remote", None)
-    if opener is None:
-        raise StoreUnavailable("this subctl was built without the HubSpot record store")
-    store: RecordStore = opener(base_url, token, tier)
-    return store
+    from subctl.store.http import open_remote as open_http
+
+    # cast: until HttpStore has the sync reads (SYNC-API), mypy does not see it as one
+    return cast("RecordStore", open_http(base_url, token, tier))
