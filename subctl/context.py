@@ -261,6 +261,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
         "cancel without them, and refund in HubSpot's payments tool",
         True,
     ),
+    "pay": (
+        "HubSpot has no endpoint to record a payment: it collects payments by itself",
+        "record it in HubSpot's payments tool; pay works on local profiles",
+        False,
+    ),
     "send-update-link": (
         "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)",
         "send it from HubSpot's subscription page; the local outbox exists on local profiles",

@@ -288,6 +288,8 @@ def remote(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> Invoke:
          "HubSpot has no endpoint for refunds: --refund and --refund-pending work locally only"),
         ("cancel 1 --refund-pending --yes", 2,
          "HubSpot has no endpoint for refunds: --refund and --refund-pending work locally only"),
+        ("pay 1 --yes", 5,
+         "HubSpot has no endpoint to record a payment: it collects payments by itself"),
         ("send-update-link 1 --yes", 5,
          "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)"),
         ("demo --count 10", 5,
