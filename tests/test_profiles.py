@@ -122,6 +122,8 @@ def test_local_profiles_add_list_use_show_remove(
          "token_env: must be an environment variable name (letters, digits, _)"),
         ("profile add a/b --local a.db", 2,
          '"a/b" is not a profile name (letters, digits, - and _)'),
+        ("profile add x --hubspot --store-token-in-config", 2,
+         "--store-token-in-config needs a token: give it with --token-stdin"),
         ("profile use nosuch", 3, 'no profile "nosuch"; profiles: none configured'),
         ("profile show nosuch", 2, 'unknown profile "nosuch"; profiles: none configured'),
     ],

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from subctl.errors import UsageError
+from subctl.errors import Opt, UsageError
 from subctl.query.ast import And, Condition, Expr, Query, Sort
 from subctl.query.ast import Op as QOp
 from subctl.schema import ASSOCIATION_BY_NAME
@@ -122,15 +122,17 @@ def sync(
     records per transaction (default: the source's batch size, at most ``LOCAL_CHUNK``)."""
     mirrored = workspace.get_setting(SOURCE)
     if mirrored is not None and mirrored != source_key and not full:
-        raise UsageError(
-            f"this workspace mirrors {mirrored}, not {source_key}",
-            hint="--full makes it a mirror of the new source (its other records are removed)",
+        raise UsageError.naming(
+            f"this workspace mirrors {mirrored}, not {source_key}: ",
+            Opt("full"),
+            " makes it a mirror of the new source (its other records are removed)",
         )
     if mirrored is None and not full and target.count() > 0:
-        raise UsageError(
-            "the target workspace holds records and is no mirror yet",
-            hint="--full makes it one (records not in the source are removed), or sync into"
-            " a new workspace with --into PATH",
+        raise UsageError.naming(
+            "the target workspace holds records and is no mirror yet: ",
+            Opt("full"),
+            " makes it one (records not in the source are removed), or give a new workspace to ",
+            Opt("into"),
         )
     watermark = _when(workspace.get_setting(WATERMARK))
     cursor = workspace.get_setting(CURSOR)
