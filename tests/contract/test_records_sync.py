@@ -81,12 +81,18 @@ def test_associations_come_with_each_subscription(records: RecordStore) -> None:
     )
     assert chunk[1].associations == ()
     values = records.record_values("contact", [contact, 999_999])
-    assert list(values) == [contact]  # a missing id is left out
-    assert isinstance(values[contact].pop("created_at"), dt.datetime)
-    assert values[contact] == {"firstname": "Ada", "lastname": "Lovelace",
-                               "emails": ["ada@example.com", "a@l.io"]}  # fmt: skip
-    found = records.record_values("company", [company])[company]
-    assert (found["name"], found["domains"]) == ("Acme", ["acme.com"])
+    company_values = records.record_values("company", [company])
+    if not records.capabilities.own_clock:  # HubSpot stamps a record's creation itself
+        for found in (values[contact], company_values[company]):
+            assert isinstance(found.pop("created_at"), dt.datetime)
+            found["created_at"] = CREATED
+    assert values == {
+        contact: {"firstname": "Ada", "lastname": "Lovelace", "created_at": CREATED,
+                  "emails": ["ada@example.com", "a@l.io"]},
+    }  # fmt: skip
+    assert company_values == {
+        company: {"name": "Acme", "created_at": CREATED, "domains": ["acme.com"]}
+    }
     assert records.record_values("deal", []) == {}
 
 
