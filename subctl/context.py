@@ -164,7 +164,7 @@ class AppContext:
             from subctl.store.sql import open_local
 
             url = self.workspace_url()
-            if profile.remote and url.startswith("sqlite:"):
+            if profile.remote and profile.workspace is None:  # its own file, by default
                 from subctl.files import PRIVATE_DIR
 
                 path = config.profile_workspace_path(profile.name).parent
