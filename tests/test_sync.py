@@ -226,3 +226,36 @@ def test_a_progress_bar_on_a_terminal(demo: Invoke, tmp_path: Path) -> None:
     )
     assert code == 0, screen.decode(errors="replace")
     assert json.loads(stdout)["created"] == 300
+
+
+def test_an_interrupted_incremental_sync_loses_nothing(
+    demo: Invoke, subctl_home: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror.db"
+    _sync(demo, "--into", str(mirror))
+    assert demo("cancel --where 'status in (active, unpaid)' --yes").exit_code == 0
+    source = open_local(sqlite_url(subctl_home / "workspace.db"))
+    target = open_local(sqlite_url(mirror))
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+
+    def stop(read: int, total: int | None) -> None:
+        raise KeyboardInterrupt  # after the first chunk is written
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            svc.sync(source.records, target.records, target.workspace, source_key=_key(target),
+                     now=now, progress=stop, chunk=20)  # fmt: skip
+        moved = target.workspace.get_setting(svc.WATERMARK)
+        assert moved is not None and dt.datetime.fromisoformat(moved) == now  # the cancels'
+    finally:
+        source.close()
+        target.close()
+    rest = _sync(demo, "--into", str(mirror))
+    assert rest["mode"] == "incremental" and rest["updated"] > 0
+    assert _export(demo, tmp_path / "a.csv") == _export(demo, tmp_path / "b.csv", mirror)
+
+
+def _key(target: Any) -> str:
+    key = target.workspace.get_setting(svc.SOURCE)
+    assert key is not None
+    return str(key)
