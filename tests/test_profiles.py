@@ -96,7 +96,8 @@ def test_local_profiles_add_list_use_show_remove(
         f'  "records": "{scratch}",\n'
         f'  "workspace": "{scratch}",\n'
         '  "tier": null,\n'
-        '  "configured": true\n'
+        '  "configured": true,\n'
+        '  "permissions": "all"\n'
         "}\n"
     )
     removed = invoke("profile remove scratch")  # off a terminal: --yes is required
@@ -168,6 +169,7 @@ def test_hubspot_token_goes_to_the_keyring_never_the_file(
         f"workspace,{workspace}\n"
         "tier,starter\n"
         "configured,true\n"
+        "permissions,all\n"
         "base_url,https://api.hubapi.com\n"
         "token_env,\n"
         "token,system keyring (service subctl)\n"

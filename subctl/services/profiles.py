@@ -113,6 +113,7 @@ def show(name: str | None) -> dict[str, Any]:
     profile = config.load_profile(name)
     row = _row(profile, active)
     row["configured"] = profile.configured
+    row["permissions"] = profile.permissions or "all"  # a personal workspace's (access.py)
     if profile.remote:
         row["base_url"] = profile.api_url
         row["token_env"] = profile.token_env
