@@ -372,9 +372,6 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
     """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
     remote profile opens its store, never on ``--help``)."""
-    from typing import cast
-
     from subctl.store.http import open_remote as open_http
 
-    # cast: until HttpStore has the sync reads (SYNC-API), mypy does not see it as one
-    return cast("RecordStore", open_http(base_url, token, tier))
+    return open_http(base_url, token, tier)
