@@ -21,7 +21,6 @@ from subctl.errors import (
     Aborted,
     ConfirmationRequired,
     InvalidState,
-    StoreUnavailable,
     SubctlError,
     UsageError,
 )
@@ -169,7 +168,7 @@ class AppContext:
             from subctl.store.sql import open_local
 
             url = self.workspace_url()
-            if profile.remote and url.startswith("sqlite:"):
+            if profile.remote and profile.workspace is None:  # its own file, by default
                 from subctl.files import PRIVATE_DIR
 
                 path = config.profile_workspace_path(profile.name).parent
@@ -347,6 +346,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
         "cancel without them, and refund in HubSpot's payments tool",
         True,
     ),
+    "pay": (
+        "HubSpot has no endpoint to record a payment: it collects payments by itself",
+        "record it in HubSpot's payments tool; pay works on local profiles",
+        False,
+    ),
     "send-update-link": (
         "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)",
         "send it from HubSpot's subscription page; the local outbox exists on local profiles",
@@ -366,11 +370,8 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 
 
 def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
-    """HubSpot's record store (``subctl.store.http.open_remote``, imported only here)."""
-    import importlib
+    """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
+    remote profile opens its store, never on ``--help``)."""
+    from subctl.store.http import open_remote as open_http
 
-    opener = getattr(importlib.import_module("subctl.store.http"), "open_remote", None)
-    if opener is None:
-        raise StoreUnavailable("this subctl was built without the HubSpot record store")
-    store: RecordStore = opener(base_url, token, tier)
-    return store
+    return open_http(base_url, token, tier)
