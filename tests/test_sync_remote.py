@@ -23,19 +23,6 @@ TOKEN = "pat-test-token"
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 
 
-def _http_store() -> Any:
-    """``HttpStore`` with the sync reads (SYNC-API), or a skip until H2's store is merged."""
-    try:
-        from subctl.store.http.records import HttpStore
-    except ImportError:
-        pytest.skip("HttpStore is not on this branch yet")
-    from subctl.store import http
-
-    if not hasattr(HttpStore, "changed_since") or not hasattr(http, "open_remote"):
-        pytest.skip("HttpStore has no changed_since yet (SYNC-API)")
-    return HttpStore
-
-
 class VirtualClock:
     """Time that passes only when someone sleeps: the pacing of 520 requests costs nothing."""
 
@@ -51,15 +38,15 @@ class VirtualClock:
 
 @pytest.fixture
 def hub() -> Iterator[tuple[FakeHubSpot, Any]]:
-    store_class = _http_store()
     from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
 
     clock = VirtualClock()
     fake = FakeHubSpot(clock=clock, token=TOKEN)
     client = HubSpotClient(
         "https://api.hubapi.com", TOKEN, transport=fake.transport, clock=clock, sleep=clock.sleep
     )
-    store = store_class(client)
+    store = HttpStore(client)
     yield fake, store
     store.close()
 
@@ -107,7 +94,6 @@ def test_sync_a_hubspot_profile_end_to_end(
 ) -> None:
     """The CLI over a real socket: profile, token from its variable, sync into a local
     profile, a remote change mirrored; no output carries the token."""
-    _http_store()
     fake = FakeHubSpot(token=TOKEN)
     fake.seed(_rows(250))
     contact = fake.add_record("contacts", {"firstname": "Ada", "email": "ada@example.com"})
