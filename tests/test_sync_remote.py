@@ -63,7 +63,8 @@ def _rows(n: int) -> list[dict[str, Any]]:
     statuses = ("active", "paused", "canceled", "unpaid")
     return [
         {"hs_object_id": i, "hs_name": f"Subscription {i}", "hs_status": statuses[i % 4],
-         "hs_mrr": Decimal(i % 500), "hs_recurring_billing_frequency": "monthly"}
+         "hs_mrr": Decimal(i % 500), "hs_recurring_billing_frequency": "monthly",
+         "hs_lastmodifieddate": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i)}
         for i in range(1, n + 1)
     ]  # fmt: skip
 

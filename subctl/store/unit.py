@@ -13,8 +13,12 @@ Only the operations run in the pool; every claim and outcome is written by the c
 thread, so the workspace is used from one thread. When an operation fails, no further item
 is started, those running finish and are journaled, then the failure is raised as it would
 be one item at a time (``PartlyWritten`` naming the items written before a ``Conflict``). An
-interruption (Ctrl-C) also waits for the running operations and journals them; an item whose
-operation raised anything but a ``Conflict`` keeps its claim: in doubt, re-read on resume.
+interruption (Ctrl-C) also waits for the running operations and journals them.
+
+An operation the store refused (``refused``: a ``Conflict``, bad input, a missing record or
+permission, what the store cannot do: nothing was written) releases its claim; one that
+failed otherwise (the store unavailable, an answer lost: ``InDoubt``, an interruption)
+keeps it: in doubt, re-read on resume.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from subctl.errors import Conflict
+from subctl.errors import Aborted, Conflict, StoreUnavailable, SubctlError
 from subctl.schema import MASK, masked_names
 from subctl.store.base import (
     AuditChange,
@@ -35,6 +39,11 @@ from subctl.store.base import (
     Workspace,
 )
 from subctl.store.ops import Cancel, CancelAtPeriodEnd, Delete, Op, Pause, Resume
+
+
+def refused(exc: BaseException) -> bool:
+    """The store refused the operation: nothing was written (see the module's docstring)."""
+    return isinstance(exc, SubctlError) and not isinstance(exc, StoreUnavailable | Aborted)
 
 
 class ItemByItem:
@@ -84,14 +93,13 @@ class ItemByItem:
             op = by_item.get(sid)
             try:
                 if op is not None:
-                    previous = self._claims.get((job_id, sid))
-                    self.workspace.claim_item(job_id, sid, outcome.at, previous)
-                    self._claims[job_id, sid] = outcome.at
+                    self._claim(job_id, sid, outcome.at)
                     try:
                         self.records.execute([op])
-                    except Conflict:
-                        self.workspace.release_item(job_id, sid)
-                        self._claims.pop((job_id, sid), None)
+                    except Exception as exc:
+                        if refused(exc):
+                            self.workspace.release_item(job_id, sid)
+                            self._claims.pop((job_id, sid), None)
                         raise
                     self._audited(op, job_id)
                 self.workspace.record_outcomes(job_id, [outcome])
@@ -114,24 +122,34 @@ class ItemByItem:
         running: dict[Future[None], ItemOutcome] = {}
         failure: BaseException | None = None
 
-        def settle(finished: set[Future[None]]) -> None:
+        def fail(exc: BaseException) -> None:
             nonlocal failure
+            # the first failure is raised; one that is not a Conflict wins over a Conflict
+            if failure is None or (isinstance(failure, Conflict)
+                                   and not isinstance(exc, Conflict)):  # fmt: skip
+                failure = exc
+
+        def journal(outcome: ItemOutcome) -> None:
+            try:
+                self.workspace.record_outcomes(job_id, [outcome])
+            except Conflict as exc:  # journaled by another run meanwhile
+                fail(exc)
+                return
+            self._claims.pop((job_id, outcome.subscription_id), None)
+            done.append(outcome.subscription_id)
+
+        def settle(finished: set[Future[None]]) -> None:
             for future in finished:
                 outcome = running.pop(future)
-                sid = outcome.subscription_id
                 exc = future.exception()
                 if exc is None:
-                    self._audited(by_item[sid], job_id)
-                    self.workspace.record_outcomes(job_id, [outcome])
-                    self._claims.pop((job_id, sid), None)
-                    done.append(sid)
+                    self._audited(by_item[outcome.subscription_id], job_id)
+                    journal(outcome)
                     continue
-                if isinstance(exc, Conflict):  # refused: nothing written
-                    self.workspace.release_item(job_id, sid)
-                    self._claims.pop((job_id, sid), None)
-                if failure is None or (isinstance(failure, Conflict)
-                                       and not isinstance(exc, Conflict)):  # fmt: skip
-                    failure = exc
+                if refused(exc):  # nothing written
+                    self.workspace.release_item(job_id, outcome.subscription_id)
+                    self._claims.pop((job_id, outcome.subscription_id), None)
+                fail(exc)
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="subctl-item") as pool:
             try:
@@ -141,10 +159,13 @@ class ItemByItem:
                     sid = outcome.subscription_id
                     op = by_item.get(sid)
                     if op is None:  # nothing to carry out: journal its outcome
-                        self.workspace.record_outcomes(job_id, [outcome])
-                        done.append(sid)
+                        journal(outcome)
                         continue
-                    self._claim(job_id, sid, outcome.at)
+                    try:
+                        self._claim(job_id, sid, outcome.at)
+                    except Conflict as exc:  # another run has it
+                        fail(exc)
+                        break
                     running[pool.submit(self.records.execute, [op])] = outcome
                     if len(running) >= self.workers:
                         settle(wait(running, return_when=FIRST_COMPLETED).done)

@@ -72,11 +72,16 @@ def test_associations_come_with_each_subscription(records: RecordStore) -> None:
     )
     assert chunk[1].associations == ()
     values = records.record_values("contact", [contact, 999_999])
+    company_values = records.record_values("company", [company])
+    if not records.capabilities.own_clock:  # HubSpot stamps a record's creation itself
+        for found in (values[contact], company_values[company]):
+            assert isinstance(found.pop("created_at"), dt.datetime)
+            found["created_at"] = CREATED
     assert values == {
         contact: {"firstname": "Ada", "lastname": "Lovelace", "created_at": CREATED,
                   "emails": ["ada@example.com", "a@l.io"]},
     }  # fmt: skip
-    assert records.record_values("company", [company]) == {
+    assert company_values == {
         company: {"name": "Acme", "created_at": CREATED, "domains": ["acme.com"]}
     }
     assert records.record_values("deal", []) == {}
