@@ -225,18 +225,16 @@ class AppContext:
         personal one the profile and its configured permissions (default: all)."""
         from subctl.services import access
 
+        profile = self._permissions_profile()
+        own = None if profile.permissions is None else access.parse_permissions(profile.permissions)
         if self.is_team():
             workspace = self.workspace()
             user = workspace.database_user()
             if user is not None:
-                return access.Identity(user, workspace.permissions_of(user), team=True)
-        profile = self._permissions_profile()
-        granted = (
-            access.parse_permissions(profile.permissions)
-            if profile.permissions is not None
-            else frozenset(access.PERMISSIONS)
-        )
-        return access.Identity(profile.name, granted, team=False)
+                grants = workspace.permissions_of(user)
+                return access.Identity(user, grants, team=True, profile=profile.name,
+                                       profile_granted=own)  # fmt: skip
+        return access.Identity(profile.name, own or frozenset(access.PERMISSIONS), team=False)
 
     def _permissions_profile(self) -> config.Profile:
         """Whose permissions apply: the profile in use, and with ``--workspace`` the named or
