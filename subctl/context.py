@@ -21,7 +21,6 @@ from subctl.errors import (
     Aborted,
     ConfirmationRequired,
     InvalidState,
-    StoreUnavailable,
     SubctlError,
     UsageError,
 )
@@ -169,7 +168,7 @@ class AppContext:
             from subctl.store.sql import open_local
 
             url = self.workspace_url()
-            if profile.remote and url.startswith("sqlite:"):
+            if profile.remote and profile.workspace is None:  # its own file, by default
                 from subctl.files import PRIVATE_DIR
 
                 path = config.profile_workspace_path(profile.name).parent
@@ -226,18 +225,16 @@ class AppContext:
         personal one the profile and its configured permissions (default: all)."""
         from subctl.services import access
 
+        profile = self._permissions_profile()
+        own = None if profile.permissions is None else access.parse_permissions(profile.permissions)
         if self.is_team():
             workspace = self.workspace()
             user = workspace.database_user()
             if user is not None:
-                return access.Identity(user, workspace.permissions_of(user), team=True)
-        profile = self._permissions_profile()
-        granted = (
-            access.parse_permissions(profile.permissions)
-            if profile.permissions is not None
-            else frozenset(access.PERMISSIONS)
-        )
-        return access.Identity(profile.name, granted, team=False)
+                grants = workspace.permissions_of(user)
+                return access.Identity(user, grants, team=True, profile=profile.name,
+                                       profile_granted=own)  # fmt: skip
+        return access.Identity(profile.name, own or frozenset(access.PERMISSIONS), team=False)
 
     def _permissions_profile(self) -> config.Profile:
         """Whose permissions apply: the profile in use, and with ``--workspace`` the named or
@@ -347,6 +344,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
         "cancel without them, and refund in HubSpot's payments tool",
         True,
     ),
+    "pay": (
+        "HubSpot has no endpoint to record a payment: it collects payments by itself",
+        "record it in HubSpot's payments tool; pay works on local profiles",
+        False,
+    ),
     "send-update-link": (
         "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)",
         "send it from HubSpot's subscription page; the local outbox exists on local profiles",
@@ -366,11 +368,8 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 
 
 def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
-    """HubSpot's record store (``subctl.store.http.open_remote``, imported only here)."""
-    import importlib
+    """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
+    remote profile opens its store, never on ``--help``)."""
+    from subctl.store.http import open_remote as open_http
 
-    opener = getattr(importlib.import_module("subctl.store.http"), "open_remote", None)
-    if opener is None:
-        raise StoreUnavailable("this subctl was built without the HubSpot record store")
-    store: RecordStore = opener(base_url, token, tier)
-    return store
+    return open_http(base_url, token, tier)

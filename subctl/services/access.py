@@ -8,6 +8,7 @@ model). Where a set comes from:
   every permission. Whoever can edit the config file can change it: the point is a CI or
   nightly profile that cannot do more than it should by mistake, not a security boundary.
 - a team workspace (PostgreSQL): the workspace's ``access`` table, per *database role*
+  (and, when the profile's config restricts it, only what both allow)
   (``current_user``): the server authenticated it, so a client cannot claim another user's
   grants (``--actor`` names who is behind a change in the audit log, it grants nothing). The role
   that created the workspace is its first admin (m009); only an admin grants and revokes
@@ -139,9 +140,23 @@ class Identity:
     name: str
     granted: frozenset[str]
     team: bool  # True: a database role on a team workspace
+    # On a team workspace, the profile's own set when its config restricts it: the effective
+    # set is the intersection (a view,export CI profile never cancels, whatever its role may).
+    profile: str | None = None
+    profile_granted: frozenset[str] | None = None
 
     def describe(self) -> str:
         return f'user "{self.name}"' if self.team else f'profile "{self.name}"'
+
+    def lacking(self, permission: str) -> str | None:
+        """Who lacks ``permission`` (the profile first), None when it is held."""
+        if (
+            self.profile_granted is not None
+            and permission != ADMIN  # a profile's set names the six; admin is a grant
+            and permission not in self.profile_granted
+        ):
+            return f'profile "{self.profile}"'
+        return None if permission in self.granted else self.describe()
 
 
 def parse_permissions(text: str) -> frozenset[str]:
@@ -170,10 +185,9 @@ def needs(
 def require(identity: Identity, verb: str, needed: Iterable[str]) -> None:
     """Refuse, exit 4, before anything is done, naming the first permission missing."""
     for permission in needed:
-        if permission not in identity.granted:
-            raise AuthError(
-                f'{identity.describe()} lacks the "{permission}" permission needed by {verb}'
-            )
+        who = identity.lacking(permission)
+        if who is not None:
+            raise AuthError(f'{who} lacks the "{permission}" permission needed by {verb}')
 
 
 _CHANGING = frozenset({EDIT, DELETE, PROPERTIES, ADMIN})
