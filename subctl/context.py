@@ -18,7 +18,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import BillingStore, RecordStore, UnitOfWork, Workspace
+    from subctl.store.base import BillingStore, RecordStore, ReportStore, UnitOfWork, Workspace
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -159,6 +159,11 @@ class AppContext:
     def billing(self) -> BillingStore:
         """The billing run of the local workspace (a remote profile has none: HubSpot bills)."""
         return self._backend().billing
+
+    def reports(self) -> ReportStore:
+        """The set-based reads of ``subctl report``: a local workspace's (where the property
+        history is); a remote profile reports on its local copy after ``subctl sync``."""
+        return self._backend().reports
 
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """A database failure that escaped the store's own mapping (code that runs statements

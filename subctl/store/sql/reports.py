@@ -1,0 +1,212 @@
+"""The SQL side of ``subctl report``: MRR at each period end rebuilt from the property history,
+its movements, and renewals, each in one set-based statement (window functions, no loop over
+subscriptions). The rules come from ``subctl.services.reports`` as arguments.
+
+How ``mrr_points`` works (``ReportStore.mrr_points`` states the definition):
+
+- ``sel``: the selected subscriptions (``--where``/``--view``/``--segment`` on stored values).
+- ``touched``: those whose MRR or status may differ between the bounds: a change of ``hs_mrr``
+  or ``hs_status`` at or after the first bound, or created after it. Every other subscription
+  has had its stored state since before the first bound: it adds its stored MRR to every bound
+  (``fixed``), with no movement, and costs one scan.
+- ``iv``: each change as the interval in which it is the state, ``(changed_at, next change]``
+  (``LEAD``), and before a property's first change the value it replaced: a bound ``t`` takes
+  the interval with ``lo < t <= hi``, i.e. the last change strictly before ``t``.
+- ``grid``: the touched subscriptions x the bounds, their MRR and status at each bound, then
+  ``LAG`` over the bounds: the movement of each subscription between consecutive bounds,
+  summed per currency and bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from subctl.query.ast import Expr
+from subctl.store.base import MrrPoint, RenewalDay
+from subctl.store.sql.compiler import Sql, compile_where
+from subctl.store.sql.database import Database, ms
+
+DAY_MS = 86_400_000
+_REAL = "DOUBLE PRECISION"  # SQLite: REAL affinity ("DOUB")
+
+_MRR_SQL = """
+WITH bounds (k, t) AS (VALUES {bounds}),
+sel AS (
+  SELECT hs_object_id AS id, hs_currency_code AS cur, hs_createdate AS created,
+         hs_mrr AS mrr, hs_status AS status
+  FROM subscriptions{where}
+),
+ch AS (
+  SELECT h.id AS hid, h.subscription_id AS sid, h.property AS p, h.old_value AS ov,
+         h.new_value AS nv, h.changed_at AS at
+  FROM property_history h{join}
+  WHERE h.property IN ('hs_mrr', 'hs_status')
+),
+touched AS (
+  SELECT sid AS id FROM ch WHERE at >= {first}
+  UNION
+  SELECT id FROM sel WHERE created >= {first}
+),
+iv AS (
+  SELECT ch.sid, ch.p, ch.nv AS v, ch.at AS lo, ch.ov,
+         LEAD(ch.at) OVER (PARTITION BY ch.sid, ch.p ORDER BY ch.at, ch.hid) AS hi,
+         ROW_NUMBER() OVER (PARTITION BY ch.sid, ch.p ORDER BY ch.at, ch.hid) AS rn
+  FROM ch JOIN touched ON touched.id = ch.sid
+),
+ivs AS (
+  SELECT sid, p, v, lo, hi FROM iv
+  UNION ALL
+  SELECT sid, p, ov, NULL, lo FROM iv WHERE rn = 1
+),
+at_bound AS (
+  SELECT s.id, s.cur, b.k,
+         CASE WHEN s.created < b.t THEN 1 ELSE 0 END AS present,
+         CASE WHEN hs.sid IS NULL THEN s.status ELSE hs.v END AS status,
+         CASE WHEN hm.sid IS NULL THEN s.mrr ELSE CAST(hm.v AS {real}) END AS mrr
+  FROM sel s
+  JOIN touched ON touched.id = s.id
+  CROSS JOIN bounds b
+  LEFT JOIN ivs hs ON hs.sid = s.id AND hs.p = 'hs_status'
+       AND (hs.lo IS NULL OR hs.lo < b.t) AND (hs.hi IS NULL OR b.t <= hs.hi)
+  LEFT JOIN ivs hm ON hm.sid = s.id AND hm.p = 'hs_mrr'
+       AND (hm.lo IS NULL OR hm.lo < b.t) AND (hm.hi IS NULL OR b.t <= hm.hi)
+),
+eff AS (
+  SELECT id, cur, k,
+         CASE WHEN present = 1 AND status IN ({earning}) THEN COALESCE(mrr, 0) ELSE 0 END AS m,
+         CASE WHEN present = 1 AND status NOT IN ({not_started}) THEN 1 ELSE 0 END AS started
+  FROM at_bound
+),
+moves AS (
+  SELECT cur, k, m,
+         LAG(m) OVER (PARTITION BY id ORDER BY k) AS m0,
+         LAG(started) OVER (PARTITION BY id ORDER BY k) AS s0
+  FROM eff
+),
+fixed AS (
+  SELECT cur, SUM(COALESCE(mrr, 0)) AS m, COUNT(*) AS n
+  FROM sel
+  WHERE created < {first} AND status IN ({earning}) AND mrr > 0
+    AND NOT EXISTS (SELECT 1 FROM touched WHERE touched.id = sel.id)
+  GROUP BY cur
+)
+SELECT cur, k, SUM(m), SUM(n),
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 0 THEN m ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > m0 THEN m - m0 ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > 0 AND m < m0 THEN m0 - m ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m = 0 THEN m0 ELSE 0 END),
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 1 THEN m ELSE 0 END),
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 0 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > m0 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > 0 AND m < m0 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m = 0 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 1 THEN 1 ELSE 0 END)
+FROM (
+  SELECT cur, k, m, CASE WHEN m > 0 THEN 1 ELSE 0 END AS n, m0, s0 FROM moves
+  UNION ALL
+  SELECT fixed.cur, bounds.k, fixed.m, fixed.n, fixed.m, 1 FROM fixed CROSS JOIN bounds
+) AS x
+GROUP BY cur, k
+ORDER BY cur, k
+"""
+
+_RENEWALS_SQL = """
+SELECT due / {day} AS day, cur, COUNT(*), SUM(amount)
+FROM (
+  SELECT CASE WHEN hs_status = 'scheduled' THEN hs_recurring_billing_start_date
+              ELSE hs_next_payment_due_date END AS due,
+         hs_currency_code AS cur, COALESCE(hs_next_payment_amount, 0) AS amount
+  FROM subscriptions
+  WHERE ((hs_status = 'active'
+          AND hs_next_payment_due_date >= {start} AND hs_next_payment_due_date < {end}
+          AND NOT (hs_scheduled_cancellation_date IS NOT NULL
+                   AND hs_scheduled_cancellation_date <= hs_next_payment_due_date)
+          AND NOT (hs_recurring_billing_number_of_payments IS NOT NULL
+                   AND COALESCE(hs_number_of_completed_payments, 0)
+                       >= hs_recurring_billing_number_of_payments))
+      OR (hs_status = 'scheduled'
+          AND hs_recurring_billing_start_date >= {start}
+          AND hs_recurring_billing_start_date < {end})){where}
+) AS r
+GROUP BY due / {day}, cur
+ORDER BY 1, 2
+"""
+
+
+class SqlReports:
+    """``ReportStore`` over the SQL workspace (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _where(self, where: Expr | None, sql: Sql, now: dt.datetime) -> str:
+        if where is None:
+            return ""
+        return compile_where(where, self.db.properties(), sql, now=now).text
+
+    def mrr_points(
+        self,
+        bounds: Sequence[dt.datetime],
+        where: Expr | None,
+        *,
+        earning: Sequence[str],
+        not_started: Sequence[str],
+        now: dt.datetime,
+    ) -> list[MrrPoint]:
+        if not bounds:
+            return []
+        sql = Sql(self.db.dialect)
+        # Parameters bind in the order of the text: the bounds, the filter, then the statuses
+        # wherever they appear (each use binds its own copy).
+        values = ", ".join(
+            f"({k}, CAST({sql.bind(ms(t))} AS BIGINT))" for k, t in enumerate(bounds)
+        )
+        cond = self._where(where, sql, now)
+        text = _MRR_SQL
+        first = ms(bounds[0])
+        filtered = bool(cond)
+        # The statuses are names the services define (no quotes in them): literals, so that the
+        # text binds only the bounds and the filter, in order.
+        for status in (*earning, *not_started):
+            if not status.replace("_", "").isalnum():
+                raise ValueError(f"not a status name: {status!r}")
+        text = text.format(
+            bounds=values,
+            where=f" WHERE {cond}" if filtered else "",
+            join=" JOIN sel ON sel.id = h.subscription_id" if filtered else "",
+            first=int(first),
+            real=_REAL,
+            earning=", ".join(f"'{s}'" for s in earning),
+            not_started=", ".join(f"'{s}'" for s in not_started),
+        )
+        with self.db.reading() as cursor:
+            cursor.execute(text, sql.params)
+            rows = cursor.fetchall()
+        return [_point(row) for row in rows]
+
+    def renewals(
+        self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
+    ) -> list[RenewalDay]:
+        sql = Sql(self.db.dialect)
+        start_mark, end_mark = sql.bind(ms(start)), sql.bind(ms(end))
+        cond = self._where(where, sql, now)
+        text = _RENEWALS_SQL.replace("{start}", start_mark).replace("{end}", end_mark)
+        text = text.format(day=DAY_MS, where=f" AND ({cond})" if cond else "")
+        # Both marks appear twice: bind each use, in the order of the text.
+        params = [ms(start), ms(end), ms(start), ms(end), *sql.params[2:]]
+        with self.db.reading() as cursor:
+            cursor.execute(text, params)
+            rows = cursor.fetchall()
+        return [RenewalDay(int(d), c, int(n), float(a or 0)) for d, c, n, a in rows]
+
+
+def _point(row: Sequence[Any]) -> MrrPoint:
+    cur, k, m, n, *rest = row
+    a = [float(v or 0) for v in rest[:5]]
+    c = [int(v or 0) for v in rest[5:]]
+    return MrrPoint(
+        cur, int(k), float(m or 0), int(n or 0), a[0], a[1], a[2], a[3], a[4],
+        c[0], c[1], c[2], c[3], c[4],
+    )  # fmt: skip
