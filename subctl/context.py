@@ -163,6 +163,14 @@ class AppContext:
     def reports(self) -> ReportStore:
         """The set-based reads of ``subctl report``: a local workspace's (where the property
         history is); a remote profile reports on its local copy after ``subctl sync``."""
+        if not self.workspace_target:
+            profile = config.load_profile(self.profile)
+            if profile.kind != "local":
+                raise UsageError(
+                    f'reports read a local workspace; profile "{profile.name}" is {profile.kind}',
+                    hint="copy it into a local workspace with subctl sync, then report on that "
+                    "one (--workspace PATH)",
+                )
         return self._backend().reports
 
     def database_error(self, exc: BaseException) -> SubctlError | None:

@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 
 report_app = typer.Typer(
     name="report",
-    help="Reports: MRR and its movements, churn, revenue at risk, renewals.\n\n"
+    help="Reports: MRR and its movements, churn, revenue at risk, renewals (local workspaces; "
+    "a HubSpot profile reports after `subctl sync`).\n\n"
+    "MRR at a time: hs_mrr of the subscriptions active, unpaid or past due then (an unpaid or "
+    "past-due one is at risk, not churned), rebuilt from the property history. Per "
+    "subscription and period: 0 to more is new (it did not exist or was scheduled) or "
+    "reactivation (a resume); up is expansion, down contraction, down to 0 churn (a "
+    "cancellation, an expiry, a pause; a cancellation at period end when it takes effect). "
+    "Start + movements = end. Currencies are never added: per currency, or converted with "
+    "--currency C --rates FILE. --where, --view and --segment select on current values.\n\n"
+    "On a terminal: a table and a chart (NO_COLOR respected; narrow terminals leave columns "
+    "out, json and csv have them all); -o FILE.xlsx adds a native chart.\n\n"
     "Example: subctl report mrr --by month",
     no_args_is_help=True,
 )
@@ -131,7 +141,7 @@ def columns(keys: tuple[str, ...], essential: frozenset[str] = frozenset()) -> l
     return [
         Column(k, HEADERS[k], kind=_kind(k),
                currency_key="currency" if k in MONEY_KEYS else None, required=k in essential,
-               whole=True)
+               whole=_kind(k) != "text" or k in ("period", "currency", "status"))
         for k in keys
     ]  # fmt: skip
 

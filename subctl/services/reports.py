@@ -400,6 +400,11 @@ AT_RISK_FIELDS = (
 )  # fmt: skip
 
 
+# Ages of what is overdue (the at-risk chart): label, most days.
+AGES = (("0-7 days", 7), ("8-30 days", 30), ("31-60 days", 60), ("61-90 days", 90),
+        ("over 90 days", 10**9))  # fmt: skip
+
+
 def _retry_state(props: Mapping[str, Any]) -> str:
     if props.get("hs_status") == "past_due":
         return "no retries (past due)"
@@ -464,9 +469,20 @@ def at_risk_report(
         {"currency": cur, "subscriptions": n, "amount_due": amount, "mrr": mrr}
         for cur, (n, amount, mrr) in sorted(totals.items())
     ]
-    chart = {"Amount due": [float(t["amount_due"]) for t in total_rows]}
+    # The chart: the amounts due by age (days overdue), a series per currency.
+    chart: dict[str, list[float]] = {}
+    for row in rows:
+        cur = row["currency"]
+        amount = row["amount_due"]
+        if rates is not None:
+            cur, amount = str(request.currency).upper(), money(amount * rates[cur])
+        series = chart.setdefault(f"Amount due {cur}", [0.0] * len(AGES))
+        series[next(i for i, (_, top) in enumerate(AGES) if row["days_overdue"] <= top)] += float(
+            amount
+        )
+    chart = dict(sorted(chart.items()))
     meta = {"report": "at-risk", "as_of": now.isoformat().replace("+00:00", "Z")}
-    return Report("at-risk", rows, chart, [t["currency"] for t in total_rows], meta, total_rows)
+    return Report("at-risk", rows, chart, [name for name, _ in AGES], meta, total_rows)
 
 
 def renewals_report(
