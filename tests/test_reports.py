@@ -5,7 +5,8 @@ cancellation at period end and an immediate one, a start, a new subscription), a
 of ``report mrr``, ``churn``, ``at-risk`` and ``renewals`` checked against values worked out
 by hand from the definitions (services/reports.py), on SQLite and PostgreSQL.
 
-The hand computation (USD; EUR holds one subscription of 70 that only renews):
+The hand computation (USD; EUR holds one monthly subscription of 70 and GBP one weekly of 12.00,
+MRR 52.00, that only renew):
 
     2028-01-01  S1 100 + S2 50 + S3 80 + S4 40 + S5 30 + S6 20 = 320 (S7 scheduled, S8 later)
     January     S4 upgraded 40 -> 60 on the 10th: expansion 20                      -> 340
@@ -47,7 +48,9 @@ SUBS = [
     (7, "USD", "scheduled", "60.00", "2028-02-20", "2028-02-20", "Visa ending 4242", None),
     (8, "USD", "active", "25.00", "2028-03-10", "2028-04-10", "Visa ending 4242", "2028-03-10"),
     (9, "EUR", "active", "70.00", "2027-12-18", "2028-01-18", "Visa ending 4242", None),
+    (10, "GBP", "active", "12.00", "2027-12-27", "2028-01-03", "Visa ending 4242", None),
 ]
+WEEKLY = {10: "52.00"}  # weekly: 12.00 x 52 / 12 = 52.00 MRR
 
 
 def seed(url: str) -> None:
@@ -69,8 +72,9 @@ def seed(url: str) -> None:
         rows = []
         for sid, cur, status, price, start, due, method, created in SUBS:
             made = CREATED if created is None else dt.datetime.fromisoformat(created + "T00:00Z")
-            values = (sid, f"Sub {sid}", status, "monthly", D(start), D(due), Decimal(price),
-                      cur, method, Decimal(price), made, made)  # fmt: skip
+            frequency, mrr = ("weekly", WEEKLY[sid]) if sid in WEEKLY else ("monthly", price)
+            values = (sid, f"Sub {sid}", status, frequency, D(start), D(due), Decimal(price),
+                      cur, method, Decimal(mrr), made, made)  # fmt: skip
             rows.append([p.to_storage(v) for p, v in zip(props, values, strict=True) if p])
         local.records.seed("subscriptions", [p.column for p in props if p], rows)
         ms = 1_800_000_000_000
@@ -139,6 +143,9 @@ EXPECTED_MRR = [
     ("2028-01", "EUR", 70, 0, 0, 0, 0, 0, 0, 70, 1),
     ("2028-02", "EUR", 70, 0, 0, 0, 0, 0, 0, 70, 1),
     ("2028-03", "EUR", 70, 0, 0, 0, 0, 0, 0, 70, 1),
+    ("2028-01", "GBP", 52, 0, 0, 0, 0, 0, 0, 52, 1),
+    ("2028-02", "GBP", 52, 0, 0, 0, 0, 0, 0, 52, 1),
+    ("2028-03", "GBP", 52, 0, 0, 0, 0, 0, 0, 52, 1),
     ("2028-01", "USD", 320, 0, 20, 0, 0, 0, 20, 340, 6),
     ("2028-02", "USD", 340, 60, 0, 0, 110, 0, -50, 290, 5),
     ("2028-03", "USD", 290, 25, 0, 15, 20, 80, 70, 360, 6),
@@ -164,16 +171,17 @@ def test_mrr_movements_reconcile_with_the_hand_computation(world: Invoke) -> Non
         ("2028-03", 5, 1, 20.0, 290, 20, 15, 12.07, -15.52),  # 1/5; 35/290; (35 - 80)/290
     ]  # fmt: skip
 
-    # Converted: EUR at 1.10 USD, added to USD; never without a rate for every currency.
+    # Converted: EUR at 1.10 USD, GBP at 1.25, added to USD; never without a rate for every
+    # currency.
     rates = Path("rates.csv")
-    rates.write_text("currency,rate\nEUR,1.10\n")
+    rates.write_text("currency,rate\nEUR,1.10\nGBP,1.25\n")
     converted = mrr_rows(world, "--currency USD --rates rates.csv")
     assert [(r["period"], r["currency"], r["start_mrr"], r["mrr"]) for r in converted] == [
-        ("2028-01", "USD", 397.0, 417.0),
-        ("2028-02", "USD", 417.0, 367.0),
-        ("2028-03", "USD", 367.0, 437.0),
+        ("2028-01", "USD", 462.0, 482.0),  # 320 + 77 + 65 -> 340 + 77 + 65
+        ("2028-02", "USD", 482.0, 432.0),
+        ("2028-03", "USD", 432.0, 502.0),
     ]
-    rates.write_text("currency,rate\nGBP,1.25\n")
+    rates.write_text("currency,rate\nGBP,1.25\n")  # no EUR
     result = world("report mrr --currency USD --rates rates.csv -f json")
     assert result.exit_code == 2
     assert "no rate for EUR" in result.stderr and "Traceback" not in result.stderr
@@ -204,11 +212,15 @@ def test_at_risk_and_renewals_on_the_hand_built_workspace(world: Invoke) -> None
     out = ok(world, "report renewals --within 30d -f csv")
     assert out.splitlines() == [
         "date,currency,subscriptions,amount",
+        "2028-04-03,GBP,1,12.00",  # S10 weekly: every week
         "2028-04-05,USD,1,80.00",  # S3: resumed 5 March, billed then
+        "2028-04-10,GBP,1,12.00",
         "2028-04-10,USD,1,25.00",  # S8
         "2028-04-15,USD,1,100.00",  # S1
+        "2028-04-17,GBP,1,12.00",
         "2028-04-18,EUR,1,70.00",  # S9
         "2028-04-20,USD,1,60.00",  # S7: started 20 February
+        "2028-04-24,GBP,1,12.00",
         "2028-04-25,USD,1,45.00",  # S4 at its downgraded price
     ]
 
@@ -231,8 +243,8 @@ def test_report_mrr_to_xlsx_has_the_rows_and_a_native_chart(world: Invoke) -> No
     assert sheet is not None
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0][:3] == ["Period", "Currency", "Start MRR"]
-    assert values[4][:3] == ["2028-01", "USD", 320]
-    assert len(values) == 7
+    assert values[7][:3] == ["2028-01", "USD", 320]
+    assert len(values) == 10
     assert "xl/charts/chart1.xml" in zipfile.ZipFile("mrr.xlsx").namelist()
     assert oct(Path("mrr.xlsx").stat().st_mode & 0o777) == "0o600"
 

@@ -151,7 +151,7 @@ def _show(app: AppContext, report: Report, fmt: Format, output: str | None, forc
 
     cols = columns(KEYS[report.name], ESSENTIAL[report.name])
     if output is not None:
-        _write(app, report, cols, output, force)
+        _write(app, report, cols, output, fmt, force)
         return
     total_cols = (
         columns(TOTAL_KEYS[report.name], frozenset(TOTAL_KEYS[report.name]))
@@ -174,13 +174,21 @@ def _show(app: AppContext, report: Report, fmt: Format, output: str | None, forc
     app.out.detail(Document(data, report.rows, cols, blocks), fmt)
 
 
-def _write(app: AppContext, report: Report, cols: list[Column], output: str, force: bool) -> None:
+def _write(
+    app: AppContext, report: Report, cols: list[Column], output: str, fmt: Format, force: bool
+) -> None:
     from pathlib import Path
 
     from subctl.export import writers
     from subctl.files import atomic_output
 
-    spec = writers.for_path(output)
+    if output == "-":
+        from subctl.errors import UsageError
+
+        raise UsageError("-o writes a file", hint="--format json or --format csv writes to stdout")
+    # -o FILE: the format its suffix names, or --format's (not table: that is the terminal's).
+    auto = fmt in (Format.AUTO, Format.TABLE)
+    spec = writers.for_path(output) if auto else writers.for_format(fmt.value)
     value, kind, category = CHARTS[report.name]
     group = "currency" if report.name != "at-risk" else None
     chart = writers.SheetChart(TITLES[report.name], category, value, group, kind)

@@ -42,8 +42,11 @@ The definitions (every choice where HubSpot and the issue are silent is written 
   hand with ``subctl pay``). Totals per currency.
 - **Renewals** (``report renewals --within 30d``): per day from today, the ``active``
   subscriptions whose next payment is due that day and will be charged (no cancellation
-  scheduled by then, fixed term not reached), and the ``scheduled`` ones starting that day,
-  with their next payment amounts.
+  scheduled by then, fixed term not reached), the ``scheduled`` ones starting that day and the
+  ``paused`` ones resuming that day (billed at once), with their next payment amounts. Weekly
+  and biweekly ones are listed at every renewal in the window; month-based ones at their next
+  due date only (a window longer than their period shows one renewal of each). Outcomes are not
+  predicted: a card that will decline is listed like any other.
 """
 
 from __future__ import annotations

@@ -736,8 +736,9 @@ class ReportStore(Protocol):
         self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
     ) -> list[RenewalDay]:
         """Active subscriptions whose next payment is due in [start, end) and that will be
-        charged then (no cancellation scheduled by then, term not reached), and scheduled ones
-        starting then, per day and currency, with their next payment amounts."""
+        charged then (no cancellation scheduled by then, term not reached), scheduled ones
+        starting and paused ones resuming then, per day and currency, with their next payment
+        amounts; weekly and biweekly ones at each renewal in the window."""
         ...
 
 

@@ -113,24 +113,31 @@ ORDER BY cur, k
 """
 
 _RENEWALS_SQL = """
-SELECT due / {day} AS day, cur, COUNT(*), SUM(amount)
-FROM (
-  SELECT CASE WHEN hs_status = 'scheduled' THEN hs_recurring_billing_start_date
-              ELSE hs_next_payment_due_date END AS due,
-         hs_currency_code AS cur, COALESCE(hs_next_payment_amount, 0) AS amount
+WITH RECURSIVE first_due (id, at, step, cur, amount, stop, left_) AS (
+  SELECT hs_object_id,
+         CASE hs_status WHEN 'scheduled' THEN hs_recurring_billing_start_date
+                        WHEN 'paused' THEN hs_resume_date
+                        ELSE hs_next_payment_due_date END,
+         CASE hs_recurring_billing_frequency WHEN 'weekly' THEN {week}
+                                             WHEN 'biweekly' THEN {week} * 2 END,
+         hs_currency_code, COALESCE(hs_next_payment_amount, 0),
+         hs_scheduled_cancellation_date,
+         hs_recurring_billing_number_of_payments - COALESCE(hs_number_of_completed_payments, 0)
   FROM subscriptions
-  WHERE ((hs_status = 'active'
-          AND hs_next_payment_due_date >= {start} AND hs_next_payment_due_date < {end}
-          AND NOT (hs_scheduled_cancellation_date IS NOT NULL
-                   AND hs_scheduled_cancellation_date <= hs_next_payment_due_date)
-          AND NOT (hs_recurring_billing_number_of_payments IS NOT NULL
-                   AND COALESCE(hs_number_of_completed_payments, 0)
-                       >= hs_recurring_billing_number_of_payments))
-      OR (hs_status = 'scheduled'
-          AND hs_recurring_billing_start_date >= {start}
-          AND hs_recurring_billing_start_date < {end})){where}
-) AS r
-GROUP BY due / {day}, cur
+  WHERE hs_status IN ('active', 'scheduled', 'paused'){where}
+),
+due (id, at, step, cur, amount, stop, left_) AS (
+  SELECT id, at, step, cur, amount, stop, left_ FROM first_due
+  WHERE at >= {start} AND at < {end}
+    AND (stop IS NULL OR stop > at) AND (left_ IS NULL OR left_ > 0)
+  UNION ALL
+  SELECT id, at + step, step, cur, amount, stop, left_ - 1 FROM due
+  WHERE step IS NOT NULL AND at + step < {end}
+    AND (stop IS NULL OR stop > at + step) AND (left_ IS NULL OR left_ > 1)
+)
+SELECT at / {day} AS day, cur, COUNT(*), SUM(amount)
+FROM due
+GROUP BY at / {day}, cur
 ORDER BY 1, 2
 """
 
@@ -190,12 +197,16 @@ class SqlReports:
         self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
     ) -> list[RenewalDay]:
         sql = Sql(self.db.dialect)
-        start_mark, end_mark = sql.bind(ms(start)), sql.bind(ms(end))
         cond = self._where(where, sql, now)
-        text = _RENEWALS_SQL.replace("{start}", start_mark).replace("{end}", end_mark)
-        text = text.format(day=DAY_MS, where=f" AND ({cond})" if cond else "")
-        # Both marks appear twice: bind each use, in the order of the text.
-        params = [ms(start), ms(end), ms(start), ms(end), *sql.params[2:]]
+        # The bounds are integers this code computes: literals (the text binds the filter only).
+        text = _RENEWALS_SQL.format(
+            week=7 * DAY_MS,
+            day=DAY_MS,
+            start=int(ms(start)),
+            end=int(ms(end)),
+            where=f" AND ({cond})" if cond else "",
+        )
+        params = sql.params
         with self.db.reading() as cursor:
             cursor.execute(text, params)
             rows = cursor.fetchall()
