@@ -4,7 +4,8 @@ subscriptions). The rules come from ``subctl.services.reports`` as arguments.
 
 How ``mrr_points`` works (``ReportStore.mrr_points`` states the definition):
 
-- ``sel``: the selected subscriptions (``--where``/``--view``/``--segment`` on stored values).
+- ``sel``: the selected subscriptions (``--where``/``--view``/``--segment`` on stored values),
+  a subquery at each use.
 - ``touched``: those whose MRR or status may differ between the bounds: a change of ``hs_mrr``
   or ``hs_status`` at or after the first bound, or created after it. Every other subscription
   has had its stored state since before the first bound: it adds its stored MRR to every bound
@@ -33,21 +34,16 @@ _REAL = "DOUBLE PRECISION"  # SQLite: REAL affinity ("DOUB")
 
 _MRR_SQL = """
 WITH bounds (k, t) AS (VALUES {bounds}),
-sel AS (
-  SELECT hs_object_id AS id, hs_currency_code AS cur, hs_createdate AS created,
-         hs_mrr AS mrr, hs_status AS status
-  FROM subscriptions{where}
-),
 ch AS (
   SELECT h.id AS hid, h.subscription_id AS sid, h.property AS p, h.old_value AS ov,
          h.new_value AS nv, h.changed_at AS at
-  FROM property_history h{join}
+  FROM property_history h{join_sel}
   WHERE h.property IN ('hs_mrr', 'hs_status')
 ),
 touched AS (
   SELECT sid AS id FROM ch WHERE at >= {first}
   UNION
-  SELECT id FROM sel WHERE created >= {first}
+  SELECT id FROM {sel} AS sel WHERE created >= {first}
 ),
 iv AS (
   SELECT ch.sid, ch.p, ch.nv AS v, ch.at AS lo, ch.ov,
@@ -65,7 +61,7 @@ at_bound AS (
          CASE WHEN s.created < b.t THEN 1 ELSE 0 END AS present,
          CASE WHEN hs.sid IS NULL THEN s.status ELSE hs.v END AS status,
          CASE WHEN hm.sid IS NULL THEN s.mrr ELSE CAST(hm.v AS {real}) END AS mrr
-  FROM sel s
+  FROM {sel} AS s
   JOIN touched ON touched.id = s.id
   CROSS JOIN bounds b
   LEFT JOIN ivs hs ON hs.sid = s.id AND hs.p = 'hs_status'
@@ -87,7 +83,7 @@ moves AS (
 ),
 fixed AS (
   SELECT cur, SUM(COALESCE(mrr, 0)) AS m, COUNT(*) AS n
-  FROM sel
+  FROM {sel} AS sel
   WHERE created < {first} AND status IN ({earning}) AND mrr > 0
     AND NOT EXISTS (SELECT 1 FROM touched WHERE touched.id = sel.id)
   GROUP BY cur
@@ -165,31 +161,32 @@ class SqlReports:
         if not bounds:
             return []
         sql = Sql(self.db.dialect)
-        # Parameters bind in the order of the text: the bounds, the filter, then the statuses
-        # wherever they appear (each use binds its own copy).
-        values = ", ".join(
-            f"({k}, CAST({sql.bind(ms(t))} AS BIGINT))" for k, t in enumerate(bounds)
-        )
         cond = self._where(where, sql, now)
-        text = _MRR_SQL
-        first = ms(bounds[0])
-        filtered = bool(cond)
-        # The statuses are names the services define (no quotes in them): literals, so that the
-        # text binds only the bounds and the filter, in order.
+        # The selection is a subquery written where it is used (not a CTE: SQLite would
+        # materialise it, a copy of every subscription, and index the copy to join it), so its
+        # parameters bind once per use; the bounds and the statuses are literals (integers this
+        # code computes, status names the services define).
+        sel = (
+            "(SELECT hs_object_id AS id, hs_currency_code AS cur, hs_createdate AS created,"
+            " hs_mrr AS mrr, hs_status AS status FROM subscriptions"
+            + (f" WHERE {cond})" if cond else ")")
+        )
         for status in (*earning, *not_started):
             if not status.replace("_", "").isalnum():
                 raise ValueError(f"not a status name: {status!r}")
-        text = text.format(
-            bounds=values,
-            where=f" WHERE {cond}" if filtered else "",
-            join=" JOIN sel ON sel.id = h.subscription_id" if filtered else "",
-            first=int(first),
+        text = _MRR_SQL.format(
+            bounds=", ".join(f"({k}, CAST({ms(t)} AS BIGINT))" for k, t in enumerate(bounds)),
+            join_sel=f" JOIN {sel} AS sel ON sel.id = h.subscription_id" if cond else "",
+            sel=sel,
+            first=int(ms(bounds[0])),
             real=_REAL,
             earning=", ".join(f"'{s}'" for s in earning),
             not_started=", ".join(f"'{s}'" for s in not_started),
         )
+        uses = text.count(sel)
+        params = list(sql.params) * uses
         with self.db.reading() as cursor:
-            cursor.execute(text, sql.params)
+            cursor.execute(text, params)
             rows = cursor.fetchall()
         return [_point(row) for row in rows]
 
