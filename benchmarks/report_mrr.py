@@ -119,6 +119,28 @@ def baseline(db: str, first: str, now_iso: str) -> None:
     json.dump(out, sys.stdout)
 
 
+def statement(db: str, path: str) -> None:
+    """subctl's own statement (written by the parent to ``path``) through sqlite3: what subctl
+    adds around it (start-up, services, formatting) is the difference."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = conn.execute(Path(path).read_text()).fetchall()
+    json.dump([list(r) for r in rows], sys.stdout)
+
+
+def write_statement(now: str, first: dt.date, path: Path) -> None:
+    from subctl.services import reports
+    from subctl.store.sql.reports import mrr_statement
+
+    moment = dt.datetime.fromisoformat(now.replace("Z", "+00:00"))
+    spans = reports.periods(reports.ReportRequest(by="month", start=first.isoformat()), moment)
+    bounds = [spans[0].start, *(p.end for p in spans)]
+    text, params = mrr_statement(
+        bounds, "", [], earning=reports.EARNING, not_started=reports.NOT_STARTED
+    )
+    assert not params
+    path.write_text(text)
+
+
 def workspace_clock(db: str) -> str:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -174,9 +196,13 @@ def main() -> int:
     parser.add_argument(
         "--baseline", nargs=3, metavar=("DB", "FROM", "NOW"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--statement", nargs=2, metavar=("DB", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
         baseline(*args.baseline)
+        return 0
+    if args.statement:
+        statement(*args.statement)
         return 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBCTL_")}
     env["SUBCTL_HOME"] = str(Path(args.work_dir) / "home")
@@ -190,15 +216,20 @@ def main() -> int:
                "--from", first.isoformat(), "--format", "json"]  # fmt: skip
     base = [sys.executable, str(Path(__file__).resolve()), "--baseline", str(db),
             first.isoformat(), now]  # fmt: skip
-    runs: dict[str, list[Run]] = {"subctl": [], "baseline": []}
-    warm = {side: run(argv, env) for side, argv in (("subctl", command), ("baseline", base))}
+    sql_file = Path(args.work_dir) / "report_mrr.sql"
+    sql_file.parent.mkdir(parents=True, exist_ok=True)
+    write_statement(now, first, sql_file)
+    own = [sys.executable, str(Path(__file__).resolve()), "--statement", str(db), str(sql_file)]
+    sides = (("subctl", command), ("baseline", base), ("statement", own))
+    runs: dict[str, list[Run]] = {side: [] for side, _ in sides}
+    warm = {side: run(argv, env) for side, argv in sides}
     for side, done in warm.items():
         if done.status != 0:
             print(f"report-mrr  FAILED  {side} exited {done.status}: {done.stderr[-400:]}")
             return 1
     problem = compare(warm["subctl"], warm["baseline"])
     for _ in range(args.repeat):
-        for side, argv in (("subctl", command), ("baseline", base)):
+        for side, argv in sides:
             runs[side].append(run(argv, env))
     ratios = [a.seconds / b.seconds for a, b in zip(runs["subctl"], runs["baseline"], strict=True)]
     mib = 1024.0
@@ -210,6 +241,15 @@ def main() -> int:
         f"<= 1.5x)  peak {max(r.peak_kb for r in runs['subctl']) / mib:.1f} MiB "
         f"(baseline {max(r.peak_kb for r in runs['baseline']) / mib:.1f} MiB)  "
         f"{rows} rows, 12 months to {now}, {db}"
+    )
+    own_ratios = [
+        a.seconds / b.seconds for a, b in zip(runs["subctl"], runs["statement"], strict=True)
+    ]
+    print(
+        f"  subctl's own statement through sqlite3: "
+        f"{statistics.median(r.seconds for r in runs['statement']):.2f} s, "
+        f"peak {max(r.peak_kb for r in runs['statement']) / mib:.1f} MiB: subctl adds "
+        f"{statistics.median(own_ratios):.2f}x ({min(own_ratios):.2f}-{max(own_ratios):.2f})"
     )
     if problem:
         print(f"  ! {problem}")

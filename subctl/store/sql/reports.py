@@ -138,6 +138,40 @@ ORDER BY 1, 2
 """
 
 
+def mrr_statement(
+    bounds: Sequence[dt.datetime],
+    cond: str,
+    cond_params: Sequence[Any],
+    *,
+    earning: Sequence[str],
+    not_started: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """The text and parameters of ``mrr_points``'s statement (``cond``: the compiled selection,
+    empty for every subscription). benchmarks/report_mrr.py runs it through sqlite3 too."""
+    # The selection is a subquery written where it is used (not a CTE: SQLite would
+    # materialise it, a copy of every subscription, and index the copy to join it), so its
+    # parameters bind once per use; the bounds and the statuses are literals (integers this
+    # code computes, status names the services define).
+    sel = (
+        "(SELECT hs_object_id AS id, hs_currency_code AS cur, hs_createdate AS created,"
+        " hs_mrr AS mrr, hs_status AS status FROM subscriptions"
+        + (f" WHERE {cond})" if cond else ")")
+    )
+    for status in (*earning, *not_started):
+        if not status.replace("_", "").isalnum():
+            raise ValueError(f"not a status name: {status!r}")
+    text = _MRR_SQL.format(
+        bounds=", ".join(f"({k}, CAST({ms(t)} AS BIGINT))" for k, t in enumerate(bounds)),
+        join_sel=f" JOIN {sel} AS sel ON sel.id = h.subscription_id" if cond else "",
+        sel=sel,
+        first=int(ms(bounds[0])),
+        real=_REAL,
+        earning=", ".join(f"'{s}'" for s in earning),
+        not_started=", ".join(f"'{s}'" for s in not_started),
+    )
+    return text, list(cond_params) * text.count(sel)
+
+
 class SqlReports:
     """``ReportStore`` over the SQL workspace (SQLite or PostgreSQL)."""
 
@@ -162,29 +196,9 @@ class SqlReports:
             return []
         sql = Sql(self.db.dialect)
         cond = self._where(where, sql, now)
-        # The selection is a subquery written where it is used (not a CTE: SQLite would
-        # materialise it, a copy of every subscription, and index the copy to join it), so its
-        # parameters bind once per use; the bounds and the statuses are literals (integers this
-        # code computes, status names the services define).
-        sel = (
-            "(SELECT hs_object_id AS id, hs_currency_code AS cur, hs_createdate AS created,"
-            " hs_mrr AS mrr, hs_status AS status FROM subscriptions"
-            + (f" WHERE {cond})" if cond else ")")
+        text, params = mrr_statement(
+            bounds, cond, sql.params, earning=earning, not_started=not_started
         )
-        for status in (*earning, *not_started):
-            if not status.replace("_", "").isalnum():
-                raise ValueError(f"not a status name: {status!r}")
-        text = _MRR_SQL.format(
-            bounds=", ".join(f"({k}, CAST({ms(t)} AS BIGINT))" for k, t in enumerate(bounds)),
-            join_sel=f" JOIN {sel} AS sel ON sel.id = h.subscription_id" if cond else "",
-            sel=sel,
-            first=int(ms(bounds[0])),
-            real=_REAL,
-            earning=", ".join(f"'{s}'" for s in earning),
-            not_started=", ".join(f"'{s}'" for s in not_started),
-        )
-        uses = text.count(sel)
-        params = list(sql.params) * uses
         with self.db.reading() as cursor:
             cursor.execute(text, params)
             rows = cursor.fetchall()
