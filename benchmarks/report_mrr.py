@@ -170,20 +170,26 @@ def build(work: Path, rows: int, env: dict[str, str]) -> Path:
     return db
 
 
+FIELDS = ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "subscriptions")
+
+
 def compare(command: Run, base: Run) -> str | None:
-    """MRR per currency and month, to the cent: subctl's rows against the baseline's bounds."""
+    """MRR, its movements and the subscriptions per currency and month, to the cent: subctl's
+    rows against the baseline's bounds."""
     doc = json.loads(command.stdout)
-    ours = {(r["currency"], r["period"]): round(r["mrr"], 2) for r in doc["rows"]}
+    ours = {(r["currency"], r["period"]): [round(r[f], 2) for f in FIELDS] for r in doc["rows"]}
     theirs = json.loads(base.stdout)
     months = sorted({p for _, p in ours})
     expected = {
-        (r["currency"], months[r["bound"] - 1]): round(r["mrr"], 2)
+        (r["currency"], months[r["bound"] - 1]): [round(r[f], 2) for f in FIELDS]
         for r in theirs
         if r["bound"] >= 1
     }
     if ours != expected:
         wrong = sorted(k for k in set(ours) | set(expected) if ours.get(k) != expected.get(k))
-        return f"MRR differs at {wrong[:5]}"
+        return (
+            f"figures differ at {wrong[:3]}: {[(ours.get(k), expected.get(k)) for k in wrong[:2]]}"
+        )
     return None
 
 

@@ -6,16 +6,18 @@ How ``mrr_points`` works (``ReportStore.mrr_points`` states the definition):
 
 - ``sel``: the selected subscriptions (``--where``/``--view``/``--segment`` on stored values),
   a subquery at each use.
-- ``touched``: those whose MRR or status may differ between the bounds: a change of ``hs_mrr``
-  or ``hs_status`` at or after the first bound, or created after it. Every other subscription
-  has had its stored state since before the first bound: it adds its stored MRR to every bound
-  (``fixed``), with no movement, and costs one scan.
+- ``touched``: those with a change of ``hs_mrr`` or ``hs_status`` at or after the first bound:
+  the only ones whose MRR may move other than by being created. Every other subscription has
+  had its stored state since before the first bound or since its creation: created before the
+  first bound, it adds its stored MRR to every bound (``fixed``); created after it, from the
+  first bound after its create date on, where it is new (``fresh``, per currency and bound).
+  Neither costs more than one scan, and neither goes through the grid below.
 - ``iv``: each change as the interval in which it is the state, ``(changed_at, next change]``
   (``LEAD``), and before a property's first change the value it replaced: a bound ``t`` takes
   the interval with ``lo < t <= hi``, i.e. the last change strictly before ``t``.
-- ``grid``: the touched subscriptions x the bounds, their MRR and status at each bound, then
-  ``LAG`` over the bounds: the movement of each subscription between consecutive bounds,
-  summed per currency and bound.
+- ``at_bound``: the touched subscriptions x the bounds, their MRR and status at each bound,
+  then ``LAG`` over the bounds: the movement of each subscription between consecutive bounds,
+  summed per currency and bound (``w``: how many subscriptions a row stands for).
 """
 
 from __future__ import annotations
@@ -40,11 +42,7 @@ ch AS (
   FROM property_history h{join_sel}
   WHERE h.property IN ('hs_mrr', 'hs_status')
 ),
-touched AS (
-  SELECT sid AS id FROM ch WHERE at >= {first}
-  UNION
-  SELECT id FROM {sel} AS sel WHERE created >= {first}
-),
+touched AS (SELECT DISTINCT sid AS id FROM ch WHERE at >= {first}),
 iv AS (
   SELECT ch.sid, ch.p, ch.nv AS v, ch.at AS lo, ch.ov,
          LEAD(ch.at) OVER (PARTITION BY ch.sid, ch.p ORDER BY ch.at, ch.hid) AS hi,
@@ -81,12 +79,22 @@ moves AS (
          LAG(started) OVER (PARTITION BY id ORDER BY k) AS s0
   FROM eff
 ),
-fixed AS (
-  SELECT cur, SUM(COALESCE(mrr, 0)) AS m, COUNT(*) AS n
+untouched AS (
+  SELECT cur, created, CASE WHEN status IN ({earning}) THEN COALESCE(mrr, 0) ELSE 0 END AS m
   FROM {sel} AS sel
-  WHERE created < {first} AND status IN ({earning}) AND mrr > 0
-    AND NOT EXISTS (SELECT 1 FROM touched WHERE touched.id = sel.id)
+  WHERE NOT EXISTS (SELECT 1 FROM touched WHERE touched.id = sel.id)
+),
+fixed AS (
+  SELECT cur, SUM(m) AS m, COUNT(*) AS n FROM untouched
+  WHERE created < {first} AND m > 0
   GROUP BY cur
+),
+fresh AS (
+  SELECT cur, kc, SUM(m) AS m, COUNT(*) AS n
+  FROM (SELECT cur, m, (SELECT MIN(b.k) FROM bounds b WHERE b.t > created) AS kc
+        FROM untouched WHERE created >= {first} AND m > 0) AS u
+  WHERE kc IS NOT NULL
+  GROUP BY cur, kc
 )
 SELECT cur, k, SUM(m), SUM(n),
        SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 0 THEN m ELSE 0 END),
@@ -94,15 +102,19 @@ SELECT cur, k, SUM(m), SUM(n),
        SUM(CASE WHEN m0 > 0 AND m > 0 AND m < m0 THEN m0 - m ELSE 0 END),
        SUM(CASE WHEN m0 > 0 AND m = 0 THEN m0 ELSE 0 END),
        SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 1 THEN m ELSE 0 END),
-       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN m0 > 0 AND m > m0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN m0 > 0 AND m > 0 AND m < m0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN m0 > 0 AND m = 0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 1 THEN 1 ELSE 0 END)
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 0 THEN w ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > m0 THEN w ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m > 0 AND m < m0 THEN w ELSE 0 END),
+       SUM(CASE WHEN m0 > 0 AND m = 0 THEN w ELSE 0 END),
+       SUM(CASE WHEN m0 = 0 AND m > 0 AND s0 = 1 THEN w ELSE 0 END)
 FROM (
-  SELECT cur, k, m, CASE WHEN m > 0 THEN 1 ELSE 0 END AS n, m0, s0 FROM moves
+  SELECT cur, k, m, CASE WHEN m > 0 THEN 1 ELSE 0 END AS n, m0, s0, 1 AS w FROM moves
   UNION ALL
-  SELECT fixed.cur, bounds.k, fixed.m, fixed.n, fixed.m, 1 FROM fixed CROSS JOIN bounds
+  SELECT fixed.cur, bounds.k, fixed.m, fixed.n, fixed.m, 1, fixed.n FROM fixed CROSS JOIN bounds
+  UNION ALL
+  SELECT fresh.cur, bounds.k, fresh.m, fresh.n,
+         CASE WHEN bounds.k = fresh.kc THEN 0 ELSE fresh.m END, 0, fresh.n
+  FROM fresh JOIN bounds ON bounds.k >= fresh.kc
 ) AS x
 GROUP BY cur, k
 ORDER BY cur, k
