@@ -281,3 +281,17 @@ def test_the_four_reports_on_demo_data_after_90_days(
     for r in json.loads(ok(invoke, "report mrr --by week -f json"))["rows"]:
         moved = r["new"] + r["expansion"] - r["contraction"] - r["churn"] + r["reactivation"]
         assert round(r["start_mrr"] + moved, 2) == round(r["mrr"], 2), r
+
+
+def test_a_remote_profile_is_told_to_sync_first(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl import config
+
+    monkeypatch.delenv("SUBCTL_WORKSPACE", raising=False)
+    monkeypatch.setattr(config, "load_profile", lambda name: config.Profile("hub", None, "hubspot"))
+    for args in ("report mrr -f json", "report churn -f json", "report renewals -f json"):
+        result = invoke(args)
+        assert result.exit_code == 2, result.stderr
+        assert 'profile "hub" is hubspot' in result.stderr and "subctl sync" in result.stderr
+        assert result.stdout == ""
