@@ -289,9 +289,11 @@ def test_a_remote_profile_is_told_to_sync_first(
     from subctl import config
 
     monkeypatch.delenv("SUBCTL_WORKSPACE", raising=False)
-    monkeypatch.setattr(config, "load_profile", lambda name: config.Profile("hub", None, "hubspot"))
+    remote = config.Profile("hub", None, "hubspot")
+    monkeypatch.setattr(config, "load_profile", lambda name: remote)
     for args in ("report mrr -f json", "report churn -f json", "report renewals -f json"):
         result = invoke(args)
-        assert result.exit_code == 2, result.stderr
-        assert 'profile "hub" is hubspot' in result.stderr and "subctl sync" in result.stderr
+        assert result.exit_code == 5, result.stderr
+        assert "profile hub is a HubSpot profile" in result.stderr
+        assert "subctl sync --into NAME" in result.stderr
         assert result.stdout == ""
