@@ -130,8 +130,10 @@ def render_blocks(blocks: Sequence[Block], width: int) -> Group:
         elif isinstance(block, Pairs):
             parts.append(pairs_table(block.title, block.rows))
         elif isinstance(block, Records):
-            table = fitted_table(block.rows, block.columns, width)
+            notes: list[str] = []
+            table = fitted_table(block.rows, block.columns, width, note=notes.append)
             parts.append(Group(Text(visible(block.title), style="bold"), table))
+            parts.extend(Text(visible(n), style="dim") for n in notes)
         elif isinstance(block, Chart):
             from subctl.export import chart
 
