@@ -168,6 +168,15 @@ def read_rates(path: str, target: str) -> dict[str, Decimal]:
     return rates
 
 
+def conversion(request: ReportRequest) -> dict[str, Decimal] | None:
+    """``--rates`` (read before any query: a bad file fails fast), or None: per currency."""
+    if not request.rates:
+        return None
+    if not request.currency:
+        raise InputError("rates", "--rates needs --currency: the currency to convert to")
+    return read_rates(request.rates, request.currency.upper())
+
+
 # -- periods -----------------------------------------------------------------------------------
 
 
@@ -284,16 +293,14 @@ def _series(
     """Per currency (or the one target currency, converted): the figures at each bound (the
     first period's start, then each period's end)."""
     spans = periods(request, now)
+    rates = conversion(request)
     where = selection(records, workspace, request, now.date(), now)
     bounds = [spans[0].start, *(p.end for p in spans)]
     points = reports.mrr_points(bounds, where, earning=EARNING, not_started=NOT_STARTED, now=now)
     zero = _Figures(Decimal(0), 0, (Decimal(0),) * 5, (0,) * 5)
     per: dict[str, list[_Figures]] = {}
-    if request.rates:
-        if not request.currency:
-            raise InputError("rates", "--rates needs --currency: the currency to convert to")
+    if rates is not None and request.rates and request.currency:
         target = request.currency.upper()
-        rates = read_rates(request.rates, target)
         missing = sorted({p.currency or "(none)" for p in points} - set(rates))
         if missing:
             raise InputError("rates", f"no rate for {', '.join(missing)} in {request.rates}")
@@ -426,15 +433,12 @@ def at_risk_report(
     from subctl.query.ast import Sort
 
     today = now.date()
+    rates = conversion(request)
     status = Condition("hs_status", Op.IN, AT_RISK)
     where = selection(records, workspace, request, today, now, status)
     query = Query(where=where, sort=Sort("hs_next_payment_due_date", False))
     registry = records.properties()
     fields = [f for f in AT_RISK_FIELDS if f in registry]
-    rates = read_rates(request.rates, request.currency.upper()) if (
-        request.rates and request.currency) else None  # fmt: skip
-    if request.rates and not request.currency:
-        raise InputError("rates", "--rates needs --currency: the currency to convert to")
     rows: list[dict[str, Any]] = []
     totals: dict[str, list[Any]] = {}
     for sub in records.search(query, fields):
@@ -502,14 +506,11 @@ def renewals_report(
     if days < 1:
         raise InputError("within", "--within must be at least 1d")
     today = now.date()
+    rates = conversion(request)
     start = _day(today)
     end = _day(today + dt.timedelta(days=days))
     where = selection(records, workspace, request, today, now)
     found = reports.renewals(start, end, where, now=now)
-    rates = read_rates(request.rates, request.currency.upper()) if (
-        request.rates and request.currency) else None  # fmt: skip
-    if request.rates and not request.currency:
-        raise InputError("rates", "--rates needs --currency: the currency to convert to")
     per: dict[tuple[dt.date, str], list[Any]] = {}
     for r in found:
         cur = r.currency or ""
