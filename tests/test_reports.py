@@ -223,6 +223,21 @@ def test_at_risk_and_renewals_on_the_hand_built_workspace(world: Invoke) -> None
         "2028-04-24,GBP,1,12.00",
         "2028-04-25,USD,1,45.00",  # S4 at its downgraded price
     ]
+    # Converted to USD (EUR 1.10, GBP 1.25): one row a day, the currencies added.
+    Path("rates.csv").write_text("EUR,1.10\nGBP,1.25\n")
+    out = ok(world, "report renewals --within 30d --currency usd --rates rates.csv -f csv")
+    assert out.splitlines() == [
+        "date,currency,subscriptions,amount",
+        "2028-04-03,USD,1,15.00",
+        "2028-04-05,USD,1,80.00",
+        "2028-04-10,USD,2,40.00",  # 12.00 GBP + 25.00 USD
+        "2028-04-15,USD,1,100.00",
+        "2028-04-17,USD,1,15.00",
+        "2028-04-18,USD,1,77.00",
+        "2028-04-20,USD,1,60.00",
+        "2028-04-24,USD,1,15.00",
+        "2028-04-25,USD,1,45.00",
+    ]
 
 
 def test_report_mrr_csv_is_exact(world: Invoke) -> None:
