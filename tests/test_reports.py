@@ -312,3 +312,14 @@ def test_a_remote_profile_is_told_to_sync_first(
         assert "profile hub is a HubSpot profile" in result.stderr
         assert "subctl sync --into NAME" in result.stderr
         assert result.stdout == ""
+
+
+def test_reports_need_view_and_a_file_needs_export(world: Invoke) -> None:
+    assert world("config set profiles.reader.permissions view").exit_code == 0
+    assert world("-p reader report mrr -f json").exit_code == 0
+    result = world("-p reader report renewals -o renewals.csv")
+    assert result.exit_code == 4, result.stderr
+    assert 'lacks the "export" permission' in result.stderr
+    assert not Path("renewals.csv").exists()
+    assert world("config set profiles.blind.permissions export").exit_code == 0
+    assert world("-p blind report at-risk -f json").exit_code == 4

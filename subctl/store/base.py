@@ -479,6 +479,53 @@ class Workspace(Protocol):
     journal, saved views, settings, the e-mail outbox and the plan key. Implementation:
     ``sql.workspace.SqlWorkspace``."""
 
+    # -- access (team workspaces) and the audit log --------------------------------------------
+
+    def database_user(self) -> str | None:
+        """The database role the server authenticated (PostgreSQL ``current_user``); None for a
+        personal workspace (SQLite), which has no users."""
+        ...
+
+    def permissions_of(self, username: str) -> frozenset[str]: ...
+
+    def grants(self) -> list[Grant]: ...
+
+    def grant(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        by: str,
+        at: dt.datetime,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        """Grant (audited with ``context``, same transaction); returns the permissions that
+        were not held before."""
+        ...
+
+    def revoke(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        at: dt.datetime | None = None,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        """Revoke; returns the permissions that were held."""
+        ...
+
+    def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
+        """The audit log, oldest first, streamed."""
+        ...
+
+    def append_audit(
+        self,
+        context: AuditContext,
+        changes: Sequence[AuditChange],
+        at: dt.datetime,
+        job_id: int | None = None,
+    ) -> None:
+        """Append rows for changes made outside ``RecordStore.execute`` (own transaction)."""
+        ...
+
     def views(self) -> list[SavedView]: ...
 
     def get_view(self, name: str) -> SavedView:
@@ -835,3 +882,64 @@ class Seedable(Protocol):
         ...
 
     def count(self, where: Expr | None = None) -> int: ...
+
+
+# -- team workspaces: access and the audit log (m009) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who is changing what, attached to the stores for the command's duration: every change
+    they write appends audit rows in the same transaction. ``arguments``: the command's options
+    as JSON text, tokens and highly sensitive values already redacted."""
+
+    actor: str  # the OS user, or --actor
+    profile: str | None
+    verb: str  # the command path: "cancel", "property create", "clock advance"
+    arguments: str
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row: JSON text for ``arguments``, ``before`` and ``after``."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    db_user: str | None
+    profile: str | None
+    verb: str
+    subscription_id: int | None
+    target: str | None
+    job_id: int | None
+    arguments: str | None
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditChange:
+    """A change outside ``execute`` (a property definition, an association, a segment, a
+    grant) to append to the audit log; ``before``/``after``: JSON-ready values."""
+
+    target: str
+    before: Any = None
+    after: Any = None
+    subscription_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    since: dt.datetime | None = None
+    subscription_id: int | None = None
+    actor: str | None = None
+    verb: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    username: str
+    permission: str
+    granted_by: str
+    granted_at: dt.datetime

@@ -60,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from subctl.codec import EPOCH, iso_datetime
+from subctl.codec import EPOCH, datetime_to_ms, iso_datetime
 from tests.fakehub.objects import (
     COMPUTED,
     OBJECT_TYPES,
@@ -218,7 +218,8 @@ class FakeHubSpot:
 
     def seed(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Subscriptions from rows of typed property values (the contract suite's seed form),
-        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id."""
+        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id,
+        ``hs_createdate``/``hs_lastmodifieddate`` (datetimes) the stamps."""
         ids = []
         with self._lock:
             defs = self.props["subscriptions"]
@@ -237,7 +238,16 @@ class FakeHubSpot:
                     {k: v for k, v in values.items() if v},
                     None if given is None else int(given),
                 )
+                # A seed may set the stamps HubSpot computes (the contract suite's sync tests)
+                for key in ("hs_createdate", "hs_lastmodifieddate"):
+                    if row.get(key) is not None:
+                        ms = datetime_to_ms(row[key])
+                        if key == "hs_createdate":
+                            rec.created_ms = ms
+                        else:
+                            rec.updated_ms = ms
                 ids.append(rec.id)
+            self._version += 1
         return ids
 
     def add_record(self, object_type: str, values: Mapping[str, str]) -> int:
