@@ -246,6 +246,17 @@ def test_report_mrr_csv_is_exact(world: Invoke) -> None:
         ",".join(MRR_FIELDS),
         "2028-02,USD,340.00,60.00,0.00,0.00,110.00,0.00,-50.00,290.00,5",
     ]
+    out = ok(world, "report mrr --from 2028-02-01 --to 2028-02-29 --currency USD -f json")
+    assert json.loads(out) == {
+        "report": "mrr", "by": "month", "from": "2028-02-01", "to": "2028-03-01T00:00:00.000Z",
+        "converted_to": None,
+        "rows": [{
+            "period": "2028-02", "currency": "USD", "start_mrr": 340.0, "new": 60.0,
+            "expansion": 0.0, "contraction": 0.0, "churn": 110.0, "reactivation": 0.0,
+            "net_change": -50.0, "mrr": 290.0, "subscriptions": 5,
+        }],
+    }  # fmt: skip
+    assert out.startswith('{\n  "report": "mrr",\n') and out.endswith("}\n")
 
 
 def test_report_mrr_to_xlsx_has_the_rows_and_a_native_chart(world: Invoke) -> None:

@@ -59,7 +59,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from subctl.codec import ValueParseError, parse_date, parse_days
+from subctl.codec import ValueParseError, iso_datetime, parse_date, parse_days
 from subctl.errors import InputError
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.store.base import MrrPoint, RecordStore, ReportStore, Workspace
@@ -320,7 +320,7 @@ def _meta(name: str, request: ReportRequest, spans: Sequence[Period]) -> dict[st
         "report": name,
         "by": request.by,
         "from": spans[0].start.date().isoformat(),
-        "to": spans[-1].end.isoformat().replace("+00:00", "Z"),
+        "to": iso_datetime(spans[-1].end),
         "converted_to": request.currency.upper() if request.rates and request.currency else None,
     }
 
@@ -488,7 +488,7 @@ def at_risk_report(
             amount
         )
     chart = dict(sorted(chart.items()))
-    meta = {"report": "at-risk", "as_of": now.isoformat().replace("+00:00", "Z")}
+    meta = {"report": "at-risk", "as_of": iso_datetime(now)}
     return Report("at-risk", rows, chart, [name for name, _ in AGES], meta, total_rows)
 
 
