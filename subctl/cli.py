@@ -22,6 +22,7 @@ from subctl.commands import (
     jobs,
     lifecycle,
     properties,
+    report,
     segments,
     subscriptions,
     workspace,
@@ -148,6 +149,7 @@ subscriptions.register(app)
 filter_cmd.register(app)
 segments.register(app)
 exports.register(app)
+report.register(app)
 lifecycle.register(app)
 associate.register(app)
 imports.register(app)

@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     import typer
 
     from subctl.services.access import Identity, Need
-    from subctl.store.base import AuditContext, BillingStore, RecordStore, UnitOfWork, Workspace
+    from subctl.store.base import (
+        AuditContext,
+        BillingStore,
+        RecordStore,
+        ReportStore,
+        UnitOfWork,
+        Workspace,
+    )
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -300,6 +307,12 @@ class AppContext:
         self.refuse_remote("billing")
         return self._backend().billing
 
+    def reports(self) -> ReportStore:
+        """The set-based reads of ``subctl report``: a local workspace's (where the property
+        history is); a remote profile reports on a local mirror after ``subctl sync``."""
+        self.refuse_remote("report")
+        return self._backend().reports
+
     def refuse_remote(self, what: str) -> None:
         """Stop, before anything happens, what a remote profile cannot do (``REMOTE_REFUSALS``:
         HubSpot has no endpoint for it, or does it by itself): ``InvalidState`` (exit 5), or
@@ -357,6 +370,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
     "demo": (
         "demo data is generated into a local workspace, never into a HubSpot account",
         "subctl --profile default demo (or any local profile)",
+        False,
+    ),
+    "report": (
+        "reports read the property history of a local workspace; HubSpot's API has none",
+        f"{_WORK_LOCALLY}, then subctl --profile NAME report ...",
         False,
     ),
     "init": (

@@ -86,6 +86,10 @@ NEEDS: dict[str, Need] = {
     "segment remove": _EDIT,
     "segment diff": _READ,
     "export": Need((VIEW, EXPORT), _SHOW),
+    "report mrr": Need((VIEW,), {"output": EXPORT}),  # -o FILE writes the report out
+    "report churn": Need((VIEW,), {"output": EXPORT}),
+    "report at-risk": Need((VIEW,), {"output": EXPORT}),
+    "report renewals": Need((VIEW,), {"output": EXPORT}),
     "update": _EDIT,
     "cancel": _EDIT,
     "pause": _EDIT,

@@ -810,6 +810,74 @@ class BillingStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class MrrPoint:
+    """MRR at one instant of a report (``bound``: its index among the instants asked for) for
+    one currency, and the movements since the previous instant (zero at the first): amounts
+    (positive, in the currency) and how many subscriptions made each. ``subscriptions``: how
+    many contribute MRR at the instant."""
+
+    currency: str | None
+    bound: int
+    mrr: float
+    subscriptions: int
+    new: float = 0.0
+    expansion: float = 0.0
+    contraction: float = 0.0
+    churn: float = 0.0
+    reactivation: float = 0.0
+    new_count: int = 0
+    expansion_count: int = 0
+    contraction_count: int = 0
+    churn_count: int = 0
+    reactivation_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalDay:
+    """What renews on one day (epoch day number: days since 1970-01-01) in one currency."""
+
+    day: int
+    currency: str | None
+    subscriptions: int
+    amount: float
+
+
+class ReportStore(Protocol):
+    """Set-based reads for ``subctl report`` (local profiles: the SQL workspace, where the
+    property history is). The rules (which statuses earn MRR, which have not started, what
+    renews) are the services' (``subctl.services.reports``) and come in as arguments.
+    Implementation: ``sql.reports.SqlReports``."""
+
+    def mrr_points(
+        self,
+        bounds: Sequence[dt.datetime],
+        where: Expr | None,
+        *,
+        earning: Sequence[str],
+        not_started: Sequence[str],
+        now: dt.datetime,
+    ) -> list[MrrPoint]:
+        """MRR at each of ``bounds`` (ascending) per currency, from the property history: the
+        state of a subscription at a time is its last change before it (``hs_mrr``,
+        ``hs_status``); before its first change, the value that change replaced; without
+        changes, its stored value. A subscription counts from its create date, its MRR while
+        its status is one of ``earning``. Movements between consecutive bounds, per
+        subscription: from 0 to more is new when its status was one of ``not_started`` (or it
+        did not exist yet), else reactivation; up is expansion, down (not to 0) contraction, to
+        0 churn. ``where``: the subscriptions (their stored values), resolved at ``now``."""
+        ...
+
+    def renewals(
+        self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
+    ) -> list[RenewalDay]:
+        """Active subscriptions whose next payment is due in [start, end) and that will be
+        charged then (no cancellation scheduled by then, term not reached), scheduled ones
+        starting and paused ones resuming then, per day and currency, with their next payment
+        amounts; weekly and biweekly ones at each renewal in the window."""
+        ...
+
+
 # ``insert(table, columns, rows) -> count`` of a bulk load.
 Insert = Callable[[str, Sequence[str], Sequence[Any]], int]
 
