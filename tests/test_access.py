@@ -91,6 +91,7 @@ DENIED = [
     ("export --all --show-sensitive -f csv -o out.csv", "sensitive_data", "export"),
     ("clock advance 1d", "edit", "clock advance"),
     ("segment create s --where 'status = active'", "edit", "segment create"),
+    ("filter --where 'status = active' --save-view mine --yes", "edit", "filter"),
     ("demo --count 10 --seed 1 --yes", "edit", "demo"),  # would replace the records
 ]
 

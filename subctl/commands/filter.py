@@ -65,6 +65,7 @@ def subscription_filter(
     app = AppContext.from_typer(ctx)
     records, workspace = app.records(), app.workspace()
     if where is None:
+        asked = save_view is None
         if not app.can_prompt:
             raise UsageError(
                 "--where is required off a terminal",
@@ -80,6 +81,8 @@ def subscription_filter(
             today=app.today(),
             check_view_name=lambda name: views.check_name(workspace, name),
         )
+        if asked and save_view is not None:  # saving chosen in the builder: edit, as the option
+            app.require("filter", {"save_view": save_view})
     if save_view is not None:
         plan = views.plan_view(
             records,

@@ -71,7 +71,8 @@ _NOTHING = Need()
 NEEDS: dict[str, Need] = {
     "list": _READ,
     "view": _READ,
-    "filter": _READ,
+    # saving a view (create or replace) is a change, as `views delete` is
+    "filter": Need((VIEW,), {**_SHOW, "save_view": EDIT}),
     "views list": Need((VIEW,)),
     "views show": _READ,
     "views delete": _EDIT,
@@ -198,10 +199,12 @@ _CHANGING = frozenset({EDIT, DELETE, PROPERTIES, ADMIN})
 
 
 def audited(verb: str) -> bool:
-    """Whether a command changes anything (its writes append audit rows): it needs more than
-    viewing and exporting."""
+    """Whether a command can change anything (its writes append audit rows): it needs more than
+    viewing and exporting, always or with an option (``filter --save-view``)."""
     need = NEEDS.get(verb)
-    return need is not None and bool(_CHANGING & {*need.always, *need.team_when.values()})
+    if need is None:
+        return False
+    return bool(_CHANGING & {*need.always, *need.when.values(), *need.team_when.values()})
 
 
 # Option names whose values never reach the audit log (a token, a password).
