@@ -42,7 +42,7 @@ def test_remote_changes_are_audited_item_by_item(hub: FakeHubSpot, invoke: Invok
     ] == [
         ("ops", "prod", "cancel", 1, 1, '{"hs_status":"active"}', '{"hs_status":"canceled"}'),
         ("ops", "prod", "cancel", 2, 1, '{"hs_status":"active"}', '{"hs_status":"canceled"}'),
-        (rows[2]["actor"], "prod", "pause", 3, 2, '{"hs_status":"active"}',
+        (rows[2]["actor"], "prod", "pause", 3, 2, '{"hs_status":"active","hs_resume_date":null}',
          '{"hs_status":"paused","hs_resume_date":null}'),
     ]  # fmt: skip
 
@@ -56,3 +56,39 @@ def test_a_view_export_remote_profile_sends_nothing(hub: FakeHubSpot, invoke: In
     )  # fmt: skip
     assert len(hub.requests) == before  # not one request
     assert json.loads(invoke("-p prod audit -f json").stdout) == []
+
+
+def test_remote_audit_rows_keep_the_values_before(hub: FakeHubSpot, invoke: Invoke) -> None:
+    """The before of every property a remote change sets, read with the chunk's batch read;
+    a deleted record keeps its name and status, as a local store's row does."""
+    hub.seed(
+        [
+            {
+                "hs_object_id": 1,
+                "hs_name": "S1",
+                "hs_status": "active",
+                "hs_invoice_creation": "on",
+                "hs_recurring_billing_frequency": "monthly",
+            }
+        ]
+    )
+    updated = invoke(
+        "-p prod update 1 --set name='Renamed one' --set next_payment_due_date=2027-01-15 --yes"
+    )
+    assert updated.exit_code == 0, updated.stderr
+    assert invoke("-p prod cancel 2 --yes").exit_code == 0
+    assert invoke("-p prod delete 2 --yes").exit_code == 0
+    rows = json.loads(invoke("-p prod audit -f json").stdout)
+    assert [(r["verb"], r["subscription_id"], r["target"], r["before"], r["after"])
+            for r in rows] == [
+        ("update", 1, "update", '{"hs_name":"S1","hs_next_payment_due_date":null}',
+         '{"hs_name":"Renamed one","hs_next_payment_due_date":"2027-01-15"}'),
+        ("cancel", 2, "cancel", '{"hs_status":"active"}', '{"hs_status":"canceled"}'),
+        ("delete", 2, "delete", '{"hs_name":"S2","hs_status":"canceled"}', None),
+    ]  # fmt: skip
+    # the before values come from a batch read per chunk: the only requests per item are the
+    # store's own (its status check before each change, and the change)
+    path = "/crm/v3/objects/subscriptions/"
+    one = [r.path for r in hub.requests if r.method == "GET" and r.path.startswith(path)
+           and r.path.rsplit("/", 1)[-1].isdigit()]  # fmt: skip
+    assert one == [f"{path}1", f"{path}2", f"{path}2"]

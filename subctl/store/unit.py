@@ -24,10 +24,11 @@ keeps it: in doubt, re-read on resume.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from subctl.codec import to_text
 from subctl.errors import Aborted, Conflict, StoreUnavailable, SubctlError
 from subctl.schema import MASK, masked_names
 from subctl.store.base import (
@@ -65,14 +66,35 @@ class ItemByItem:
         # (HubSpot): each item's row is appended after its operation, before its outcome.
         self.audit = audit
         self._masked: frozenset[str] | None = None
+        self._before: dict[int, dict[str, Any]] = {}  # the chunk's stored values (_read_before)
 
     def _audited(self, op: Op, job_id: int) -> None:
         if self.audit is None:
             return
+        change = requested_change(op, self._masked_names(), self._before.get(op.subscription_id))
+        self.workspace.append_audit(self.audit, [change], self.audit.clock(), job_id)
+
+    def _masked_names(self) -> frozenset[str]:
         if self._masked is None:
             self._masked = masked_names(self.records.properties())
-        change = requested_change(op, self._masked)
-        self.workspace.append_audit(self.audit, [change], self.audit.clock(), job_id)
+        return self._masked
+
+    def _read_before(self, ops: Sequence[Op]) -> None:
+        """The stored values the chunk's operations change (a delete: what its audit row
+        keeps), read with one batch read per store batch before any is carried out: the audit
+        "before" of a remote change, the same keys as its "after" (as a local store's row)."""
+        self._before = {}
+        if self.audit is None or not ops:
+            return
+        names: dict[str, None] = {}
+        for op in ops:
+            names.update(dict.fromkeys(changed_names(op)))
+        ids = [op.subscription_id for op in ops]
+        size = self.records.capabilities.batch_size or len(ids)
+        for start in range(0, len(ids), size):
+            found = self.records.get_many(ids[start : start + size], list(names))
+            for sid, sub in found.items():
+                self._before[sid] = dict(sub.properties)
 
     def in_doubt(self, job_id: int) -> set[int]:
         found = set()
@@ -83,6 +105,7 @@ class ItemByItem:
         return found
 
     def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
+        self._read_before(ops)
         if self.workers > 1 and len(ops) > 1:
             self._write_concurrently(job_id, ops, outcomes)
             return
@@ -184,9 +207,33 @@ class ItemByItem:
         raise failure
 
 
-def requested_change(op: Op, masked: frozenset[str]) -> AuditChange:
+# What the audit row of a deleted subscription keeps of it, as a local store's row does
+# (``store.sql.records._DELETED_KEPT``).
+DELETED_KEPT = ("hs_name", "hs_status")
+
+
+def changed_names(op: Op) -> tuple[str, ...]:
+    """The properties an operation sets (a delete: those its audit row keeps)."""
+    if isinstance(op, Delete):
+        return DELETED_KEPT
+    after = requested_change(op, frozenset()).after
+    return tuple(after) if isinstance(after, dict) else ()
+
+
+def requested_change(
+    op: Op, masked: frozenset[str], stored: Mapping[str, Any] | None = None
+) -> AuditChange:
     """What an operation asked of a store whose stored values subctl does not read back (the
-    audit row of a remote change): the status it was decided on, and what it set."""
+    audit row of a remote change): what it set, and before it the stored values of those
+    properties (``stored``: read by the unit before the operation; without it, the status the
+    operation was decided on). Values as the history's text (``codec.to_text``; None stays
+    null), highly sensitive ones masked."""
+
+    def text(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        return MASK if name in masked else to_text(value)
+
     after: dict[str, Any] | None
     if isinstance(op, Delete):
         after = None
@@ -199,7 +246,13 @@ def requested_change(op: Op, masked: frozenset[str]) -> AuditChange:
     elif isinstance(op, Resume):
         after = {"hs_status": "active", "hs_next_payment_due_date": op.next_billing_date}
     else:
-        values = getattr(op, "values", {})
-        after = {k: (MASK if k in masked and v is not None else v) for k, v in values.items()}
-    before = None if op.expect_status is None else {"hs_status": op.expect_status}
+        after = dict(getattr(op, "values", {}))
+    before: dict[str, Any] | None
+    if stored is not None:
+        kept = DELETED_KEPT if after is None else tuple(after)
+        before = {k: text(k, stored.get(k)) for k in kept}
+    else:
+        before = None if op.expect_status is None else {"hs_status": op.expect_status}
+    if after is not None:
+        after = {k: text(k, v) for k, v in after.items()}
     return AuditChange(type(op).__name__.lower(), before, after, op.subscription_id)
