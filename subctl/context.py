@@ -14,7 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from subctl import config
 from subctl.errors import (
@@ -80,6 +80,7 @@ class AppContext:
     params: dict[str, Any] = field(default_factory=dict)  # its options, for the audit log
     _local: LocalBackend | None = None
     _remote: RecordStore | None = None
+    _audited: RecordStore | None = None  # the remote store, audited (_audited_remote)
     _profile: config.Profile | None = None
     _set_clock: dt.datetime | None = None
     _set_clock_read: bool = False
@@ -273,8 +274,25 @@ class AppContext:
     def records(self, *, create: bool = False) -> RecordStore:
         """The record store (opened on first use; ``create``: init/demo may create it)."""
         if self.remote:
-            return self._remote_records()
+            return self._audited_remote() or self._remote_records()
         return self._backend(create=create).records
+
+    def _audited_remote(self) -> RecordStore | None:
+        """A remote profile's record store for a changing command: its definition and
+        association changes append audit rows to the workspace after each call succeeds
+        (``store.audited``; a local store appends them in the change's transaction)."""
+        if self._audited is None and self.verb is not None:
+            from subctl.services.access import audited
+
+            if audited(self.verb):
+                workspace = self._backend().workspace
+                audit = getattr(workspace, "audit", None)
+                if audit is not None:
+                    from subctl.store.audited import AuditedRecords
+
+                    wrapped = AuditedRecords(self._remote_records(), workspace, audit)
+                    self._audited = cast("RecordStore", wrapped)
+        return self._audited
 
     def local_records(self, *, create: bool = False) -> SqlRecordStore:
         """The record store of a local profile, with bulk loading (``init``, ``demo``)."""

@@ -377,3 +377,17 @@ def test_postgresql_revokes_rewriting_from_public(seeded: Invoke, ws: WorkspaceC
             " WHERE table_name = 'audit' AND grantee = 'PUBLIC'"
         ).all()
     assert granted == []
+
+
+def test_saving_and_deleting_a_view_is_audited(seeded: Invoke) -> None:
+    assert (
+        seeded("filter --where 'status = active' --save-view mine --columns id,name").exit_code == 0
+    )
+    assert seeded("views delete mine --yes").exit_code == 0
+    rows = json.loads(seeded("audit --verb filter -f json").stdout)
+    rows += json.loads(seeded("audit --verb 'views delete' -f json").stdout)
+    assert [(r["verb"], r["target"], r["before"], r["after"]) for r in rows] == [
+        ("filter", "view:mine", None,
+         '{"query":"status = active","columns":["hs_object_id","hs_name"],"sort":null}'),
+        ("views delete", "view:mine", '{"view":"mine"}', None),
+    ]  # fmt: skip

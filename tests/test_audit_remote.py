@@ -92,3 +92,50 @@ def test_remote_audit_rows_keep_the_values_before(hub: FakeHubSpot, invoke: Invo
     one = [r.path for r in hub.requests if r.method == "GET" and r.path.startswith(path)
            and r.path.rsplit("/", 1)[-1].isdigit()]  # fmt: skip
     assert one == [f"{path}1", f"{path}2", f"{path}2"]
+
+
+REMOTE_SCENARIO = [
+    "associate 1 --contact 17",
+    "associate 1 --contact 18 --replace --yes",
+    "associate 2 --company new --create 'name=Initech' --yes",
+    "property create --name tier --type string --label Tier",
+    "property edit tier --label 'Plan tier'",
+    "property delete tier --yes",
+    "filter --where 'status = active' --save-view mine --yes",
+    "views delete mine --yes",
+    "segment create vip --manual",
+    "segment add vip 1",
+]
+
+
+def test_remote_changes_outside_batches_are_audited(hub: FakeHubSpot, invoke: Invoke) -> None:
+    """Associations, property definitions, saved views and segments: the rows a local
+    profile writes in the change's transaction, appended after HubSpot's call succeeded."""
+    for first, last in ((17, "Lovelace"), (18, "Hopper")):
+        hub.add_record("contacts", {"firstname": "A", "lastname": last}, record_id=first)
+    for args in REMOTE_SCENARIO:
+        done = invoke(f"-p prod {args}")
+        assert done.exit_code == 0, (args, done.stderr)
+    company = max(hub.records["companies"])
+    rows = json.loads(invoke("-p prod audit -f json").stdout)
+    definition = {
+        "label": "Tier", "type": "string", "field_type": "text",
+        "group": "subscriptioninformation", "description": "", "options": [], "rules": [],
+        "sensitivity": "non_sensitive", "unique": False,
+    }  # fmt: skip
+    view = {"query": "status = active", "columns": [], "sort": None}
+    assert [(r["verb"], r["subscription_id"], r["target"], r["before"] and json.loads(r["before"]),
+             r["after"] and json.loads(r["after"])) for r in rows] == [
+        ("associate", 1, "association:contact:17", None, {"type_id": 295}),
+        ("associate", 1, "association:contact:18", None, {"type_id": 295}),  # --replace: add,
+        ("associate", 1, "association:contact:17", {"associated": True}, None),  # then remove
+        ("associate", 2, f"association:company:{company}", None, {"type_id": 297}),
+        ("property create", None, "property:tier", None, definition),
+        ("property edit", None, "property:tier", {"label": "Tier"}, {"label": "Plan tier"}),
+        ("property delete", None, "property:tier", {**definition, "label": "Plan tier"}, None),
+        ("filter", None, "view:mine", None, view),
+        ("views delete", None, "view:mine", {"view": "mine"}, None),
+        ("segment create", None, "segment:vip", None,
+         {"kind": "manual", "query": None, "description": "", "members": 0}),
+        ("segment add", None, "segment:vip", None, {"added": [1]}),
+    ]  # fmt: skip

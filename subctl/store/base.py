@@ -972,6 +972,18 @@ class AuditChange:
     subscription_id: int | None = None
 
 
+def audited_definition(prop: Property) -> dict[str, Any]:
+    """A property definition as the audit log shows it before/after a change (every store's
+    rows: a SQL store's in its transaction, a remote one's through ``store.audited``)."""
+    return {
+        "label": prop.label, "type": prop.type.value, "field_type": prop.field_type,
+        "group": prop.group, "description": prop.description,
+        "options": [o.value for o in prop.options],
+        "rules": [[t, *map(str, args)] for t, args in prop.rules],
+        "sensitivity": prop.sensitivity, "unique": prop.unique,
+    }  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
     since: dt.datetime | None = None

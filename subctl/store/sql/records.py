@@ -48,6 +48,7 @@ from subctl.store.base import (
     Subscription,
     SubscriptionDetail,
     SyncedSubscription,
+    audited_definition,
     cell_objects,
 )
 from subctl.store.base import Refund as RefundRecord
@@ -392,7 +393,7 @@ class SqlRecordStore:
             spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
             conn.execute(sa.schema.CreateIndex(property_index(prop)))
-            created = _audited_definition(prop)
+            created = audited_definition(prop)
             self._audited(conn, AuditChange(f"property:{prop.name}", None, created))
         self.db.invalidate()
 
@@ -414,7 +415,7 @@ class SqlRecordStore:
             conn.execute(
                 sa.update(definitions).where(definitions.c.name == prop.name).values(**values)
             )
-            before, after = _audited_definition(old), _audited_definition(prop)
+            before, after = audited_definition(old), audited_definition(prop)
             changed = [k for k in after if before.get(k) != after[k]]
             self._audited(conn, AuditChange(f"property:{prop.name}",
                                             {k: before.get(k) for k in changed},
@@ -432,7 +433,7 @@ class SqlRecordStore:
             conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
             conn.execute(sa.delete(definitions).where(definitions.c.name == name))
             conn.execute(sa.delete(history).where(history.c.property == name))
-            self._audited(conn, AuditChange(f"property:{name}", _audited_definition(prop), None))
+            self._audited(conn, AuditChange(f"property:{name}", audited_definition(prop), None))
         self.db.invalidate()
 
     def _require_subscription(self, cursor: Any, sub_id: int) -> None:
@@ -1571,17 +1572,6 @@ def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None
             f"payment {min(refunded)} was already refunded; nothing was written",
             hint="run the command again: payments are re-read first",
         )
-
-
-def _audited_definition(prop: Property) -> dict[str, Any]:
-    """A property definition as the audit log shows it before/after a change."""
-    return {
-        "label": prop.label, "type": prop.type.value, "field_type": prop.field_type,
-        "group": prop.group, "description": prop.description,
-        "options": [o.value for o in prop.options],
-        "rules": [[t, *map(str, args)] for t, args in prop.rules],
-        "sensitivity": prop.sensitivity, "unique": prop.unique,
-    }  # fmt: skip
 
 
 def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:

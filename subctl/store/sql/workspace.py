@@ -100,6 +100,10 @@ class SqlWorkspace:
             )
             if not done.rowcount:
                 conn.execute(sa.insert(schema.saved_views).values(name=view.name, **values))
+            if self.audit is not None:  # saving replaces: the before is not kept (as segments)
+                after = {"query": view.where, "columns": list(view.columns), "sort": view.sort}
+                change = AuditChange(f"view:{view.name}", None, after)
+                self._audited(conn.connection.cursor(), self.audit.clock(), change)
 
     def delete_view(self, name: str) -> None:
         import sqlalchemy as sa
@@ -108,6 +112,9 @@ class SqlWorkspace:
             done = conn.execute(
                 sa.delete(schema.saved_views).where(schema.saved_views.c.name == name)
             )
+            if done.rowcount and self.audit is not None:
+                change = AuditChange(f"view:{name}", {"view": name}, None)
+                self._audited(conn.connection.cursor(), self.audit.clock(), change)
         if not done.rowcount:
             raise NotFound(f'view "{name}" not found')
 
