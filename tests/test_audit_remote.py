@@ -59,8 +59,8 @@ def test_a_view_export_remote_profile_sends_nothing(hub: FakeHubSpot, invoke: In
 
 
 def test_remote_audit_rows_keep_the_values_before(hub: FakeHubSpot, invoke: Invoke) -> None:
-    """The before of every property a remote change sets, read with the chunk's batch read;
-    a deleted record keeps its name and status, as a local store's row does."""
+    """The before of every property a remote change sets, from the snapshots the batch
+    decided on; a deleted record keeps its name and status, as a local store's row does."""
     hub.seed(
         [
             {
@@ -86,9 +86,12 @@ def test_remote_audit_rows_keep_the_values_before(hub: FakeHubSpot, invoke: Invo
         ("cancel", 2, "cancel", '{"hs_status":"active"}', '{"hs_status":"canceled"}'),
         ("delete", 2, "delete", '{"hs_name":"S2","hs_status":"canceled"}', None),
     ]  # fmt: skip
-    # the before values come from a batch read per chunk: the only requests per item are the
-    # store's own (its status check before each change, and the change)
+    # the before values are the snapshots the batch decided on: no read of its own (2 batch
+    # reads per command, the plan's and the decision's; with a read per chunk for the audit
+    # it was 3); the only requests per item are the store's own (its status check, the change)
     path = "/crm/v3/objects/subscriptions/"
+    reads = [r for r in hub.requests if r.path == f"{path}batch/read"]
+    assert len(reads) == 6
     one = [r.path for r in hub.requests if r.method == "GET" and r.path.startswith(path)
            and r.path.rsplit("/", 1)[-1].isdigit()]  # fmt: skip
     assert one == [f"{path}1", f"{path}2", f"{path}2"]

@@ -573,6 +573,9 @@ class Decision:
     currency: str | None = None
     message: OutboxMessage | None = None
     warnings: list[Caution] = field(default_factory=list)
+    # The snapshot it was decided on (None: none read): a remote unit of work's audit "before"
+    # values, so that they cost no second read (``UnitOfWork.write``'s ``seen``).
+    seen: Mapping[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
         """The result row (absent keys: no value): id, name, status, outcome, new_status,

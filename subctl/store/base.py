@@ -712,8 +712,16 @@ class UnitOfWork(Protocol):
     an item claimed without an outcome is *in doubt* and is re-read before it is done again).
     """
 
-    def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
+    def write(
+        self,
+        job_id: int,
+        ops: Sequence[Op],
+        outcomes: Sequence[ItemOutcome],
+        seen: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> None:
         """Carry out ``ops`` (of some of the items) and journal every item's outcome.
+        ``seen``: the snapshots the items were decided on, by id (a unit that audits each
+        operation itself takes its "before" values from them rather than reading again).
         ``Conflict`` when an item was journaled by another run meanwhile or an operation is
         refused; ``PartlyWritten`` (a ``Conflict``) names the items written before it."""
         ...

@@ -79,17 +79,26 @@ class ItemByItem:
             self._masked = masked_names(self.records.properties())
         return self._masked
 
-    def _read_before(self, ops: Sequence[Op]) -> None:
+    def _read_before(self, ops: Sequence[Op], seen: Mapping[int, Mapping[str, Any]]) -> None:
         """The stored values the chunk's operations change (a delete: what its audit row
-        keeps), read with one batch read per store batch before any is carried out: the audit
-        "before" of a remote change, the same keys as its "after" (as a local store's row)."""
+        keeps): the audit "before" of a remote change, the same keys as its "after" (as a
+        local store's row). Taken from the snapshots the batch decided on (``seen``); what
+        they lack is read with one batch read per store batch, before any is carried out."""
         self._before = {}
         if self.audit is None or not ops:
             return
         names: dict[str, None] = {}
+        ids: list[int] = []
         for op in ops:
-            names.update(dict.fromkeys(changed_names(op)))
-        ids = [op.subscription_id for op in ops]
+            wanted = changed_names(op)
+            snapshot = seen.get(op.subscription_id)
+            if snapshot is not None and all(n in snapshot for n in wanted):
+                self._before[op.subscription_id] = dict(snapshot)
+                continue
+            names.update(dict.fromkeys(wanted))
+            ids.append(op.subscription_id)
+        if not ids:
+            return
         size = self.records.capabilities.batch_size or len(ids)
         for start in range(0, len(ids), size):
             found = self.records.get_many(ids[start : start + size], list(names))
@@ -104,8 +113,14 @@ class ItemByItem:
                 found.add(item.subscription_id)
         return found
 
-    def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
-        self._read_before(ops)
+    def write(
+        self,
+        job_id: int,
+        ops: Sequence[Op],
+        outcomes: Sequence[ItemOutcome],
+        seen: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._read_before(ops, seen or {})
         if self.workers > 1 and len(ops) > 1:
             self._write_concurrently(job_id, ops, outcomes)
             return

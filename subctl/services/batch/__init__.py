@@ -516,7 +516,7 @@ def decide_chunk(
     values = typed_values(action, registry, now.date(), now)
     ctx = Context(now=now, verb=action.verb, values=values, job_id=job_id,
                   masked=masked_names(registry), refunding=refunding, preview=preview)  # fmt: skip
-    return [
+    decisions = [
         decide(
             action,
             Target(sid, subs.get(sid), payments.get(sid, ()), emails.get(sid), planned, frozen),
@@ -524,6 +524,11 @@ def decide_chunk(
         )
         for sid, planned in items
     ]
+    for d in decisions:
+        found = subs.get(d.subscription_id)
+        if found is not None and d.op is not None:
+            d.seen = found.properties
+    return decisions
 
 
 def preview_chunks(
@@ -678,7 +683,8 @@ def _apply(
     ops = [d.op for d in decisions if d.op is not None]
     if backup is not None:
         backup.add(records, [op.subscription_id for op in ops if isinstance(op, Delete)])
-    unit.write(job.id, ops, [_outcome(d, now) for d in decisions])
+    seen = {d.subscription_id: d.seen for d in decisions if d.seen is not None}
+    unit.write(job.id, ops, [_outcome(d, now) for d in decisions], seen=seen)
 
 
 def _apply_chunk(

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from subctl.config import sqlite_url as sqlite_url  # one path-to-URL conversion
 from subctl.store.base import ItemOutcome
@@ -51,7 +52,13 @@ class SqlUnitOfWork:
     def __init__(self, records: SqlRecordStore) -> None:
         self.records = records
 
-    def write(self, job_id: int, ops: Sequence[Op], outcomes: Sequence[ItemOutcome]) -> None:
+    def write(
+        self,
+        job_id: int,
+        ops: Sequence[Op],
+        outcomes: Sequence[ItemOutcome],
+        seen: Mapping[int, Mapping[str, Any]] | None = None,  # the audit reads in its transaction
+    ) -> None:
         self.records.execute(ops, job_id=job_id, outcomes=outcomes)
 
     def in_doubt(self, job_id: int) -> set[int]:
