@@ -380,14 +380,19 @@ def test_postgresql_revokes_rewriting_from_public(seeded: Invoke, ws: WorkspaceC
 
 
 def test_saving_and_deleting_a_view_is_audited(seeded: Invoke) -> None:
-    assert (
-        seeded("filter --where 'status = active' --save-view mine --columns id,name").exit_code == 0
-    )
-    assert seeded("views delete mine --yes").exit_code == 0
+    """Saving a view (a replaced one is the before) and deleting it append rows."""
+    for args in (
+        "filter --where 'status = active' --save-view mine --columns id,name",
+        "filter --where 'status = paused' --save-view mine --yes",
+        "views delete mine --yes",
+    ):
+        done = seeded(args)
+        assert done.exit_code == 0, (args, done.stderr)
     rows = json.loads(seeded("audit --verb filter -f json").stdout)
     rows += json.loads(seeded("audit --verb 'views delete' -f json").stdout)
+    first = '{"query":"status = active","columns":["hs_object_id","hs_name"],"sort":null}'
     assert [(r["verb"], r["target"], r["before"], r["after"]) for r in rows] == [
-        ("filter", "view:mine", None,
-         '{"query":"status = active","columns":["hs_object_id","hs_name"],"sort":null}'),
-        ("views delete", "view:mine", '{"view":"mine"}', None),
-    ]  # fmt: skip
+        ("filter", "view:mine", None, first),
+        ("filter", "view:mine", first, '{"query":"status = paused","columns":[],"sort":null}'),
+        ("views delete", "view:mine", '{"query":"status = paused","columns":[],"sort":null}', None),
+    ]

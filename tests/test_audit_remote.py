@@ -137,7 +137,7 @@ def test_remote_changes_outside_batches_are_audited(hub: FakeHubSpot, invoke: In
         ("property edit", None, "property:tier", {"label": "Tier"}, {"label": "Plan tier"}),
         ("property delete", None, "property:tier", {**definition, "label": "Plan tier"}, None),
         ("filter", None, "view:mine", None, view),
-        ("views delete", None, "view:mine", {"view": "mine"}, None),
+        ("views delete", None, "view:mine", view, None),
         ("segment create", None, "segment:vip", None,
          {"kind": "manual", "query": None, "description": "", "members": 0}),
         ("segment add", None, "segment:vip", None, {"added": [1]}),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from subctl.schema import Property
 from subctl.store.base import (
     AuditChange,
     AuditContext,
@@ -39,11 +40,11 @@ class AuditedRecords:
     def _append(self, change: AuditChange) -> None:
         self.workspace.append_audit(self.audit, [change], self.audit.clock())
 
-    def create_property(self, prop: Any) -> None:
+    def create_property(self, prop: Property) -> None:
         self.records.create_property(prop)
         self._append(AuditChange(f"property:{prop.name}", None, audited_definition(prop)))
 
-    def update_property(self, prop: Any) -> None:
+    def update_property(self, prop: Property) -> None:
         old = self.records.properties().get(prop.name)
         self.records.update_property(prop)
         if old is None:  # the store found it (it raised NotFound otherwise): defensive

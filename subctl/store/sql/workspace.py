@@ -85,6 +85,13 @@ class SqlWorkspace:
     def save_view(self, view: SavedView) -> None:
         import sqlalchemy as sa
 
+        old: SavedView | None = None
+        if self.audit is not None:  # the audit row's before: the view it replaces
+            try:
+                old = self.get_view(view.name)
+            except NotFound:
+                old = None
+
         values = {
             "query": view.where,
             "columns": json.dumps(list(view.columns)),
@@ -100,20 +107,26 @@ class SqlWorkspace:
             )
             if not done.rowcount:
                 conn.execute(sa.insert(schema.saved_views).values(name=view.name, **values))
-            if self.audit is not None:  # saving replaces: the before is not kept (as segments)
-                after = {"query": view.where, "columns": list(view.columns), "sort": view.sort}
-                change = AuditChange(f"view:{view.name}", None, after)
+            if self.audit is not None:
+                change = AuditChange(f"view:{view.name}", _audited_view(old), _audited_view(view))
                 self._audited(conn.connection.cursor(), self.audit.clock(), change)
 
     def delete_view(self, name: str) -> None:
         import sqlalchemy as sa
+
+        old: SavedView | None = None  # the audit row keeps the deleted view's definition
+        if self.audit is not None:
+            try:
+                old = self.get_view(name)
+            except NotFound:  # refused below, as without an audit context
+                old = None
 
         with self.db.errors(), self.db.engine.begin() as conn:
             done = conn.execute(
                 sa.delete(schema.saved_views).where(schema.saved_views.c.name == name)
             )
             if done.rowcount and self.audit is not None:
-                change = AuditChange(f"view:{name}", {"view": name}, None)
+                change = AuditChange(f"view:{name}", _audited_view(old), None)
                 self._audited(conn.connection.cursor(), self.audit.clock(), change)
         if not done.rowcount:
             raise NotFound(f'view "{name}" not found')
@@ -775,3 +788,10 @@ def _job(row: Any, counts: dict[str, int]) -> Job:
         updated_at=from_storage(PropType.DATETIME, row.updated_at),
         counts=tally,
     )
+
+
+def _audited_view(view: SavedView | None) -> dict[str, Any] | None:
+    """A saved view as the audit log shows it before/after a change."""
+    if view is None:
+        return None
+    return {"query": view.where, "columns": list(view.columns), "sort": view.sort}
