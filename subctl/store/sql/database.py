@@ -509,6 +509,8 @@ class Database:
     def database_error(self, exc: BaseException) -> SubctlError | None:
         """The typed error for a database failure, wrapped by SQLAlchemy or raised by a raw
         DB-API cursor (reads, bulk paths); None for anything else."""
+        if _lost_race(exc):
+            return changed_elsewhere_race()
         if self._engine is not None:
             import sqlalchemy as sa
 
@@ -612,6 +614,31 @@ def ms(value: dt.datetime) -> int:
 def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), ID_CHUNK):
         yield ids[start : start + ID_CHUNK]
+
+
+# PostgreSQL's answers when two transactions wanted the same rows: a deadlock (each waits for
+# the other; one is rolled back) or a serialization failure. Nothing of that transaction was
+# written, so it is a ``Conflict``: the batch engine reads the chunk again and decides anew,
+# rather than stopping with "workspace unavailable".
+_RACE_STATES = ("40P01", "40001")
+
+
+def _lost_race(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(3):  # the driver's error, possibly wrapped by SQLAlchemy
+        if cause is None:
+            return False
+        if getattr(cause, "sqlstate", None) in _RACE_STATES:
+            return True
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
+
+
+def changed_elsewhere_race() -> Conflict:
+    return Conflict(
+        "another process wrote the same rows at the same time; nothing was written",
+        next=Next(Action.RETRY_BATCH),
+    )
 
 
 def changed_elsewhere(expected: int, done: int, what: str) -> Conflict:

@@ -1,0 +1,214 @@
+"""Concurrent operators on one PostgreSQL workspace (issue #15): every change exactly once.
+
+Real processes (``python -m subctl``) on a real server (tests/pg.py), started together:
+
+- two operators cancel overlapping 5,000-item selections (with refunds, so refunds and
+  cancellation e-mails are written), one of them walking its ids backwards so that both write
+  the overlap at the same time;
+- a job interrupted by kill -9 is resumed by two processes at once.
+
+The oracle is the same work done by one process on an identical workspace (the demo data is
+deterministic): the same subscriptions canceled, the same payments refunded, the same e-mails
+and history entries, each once. Small chunks (``SUBCTL_BATCH_CHUNK``) make the runs interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import pg
+from tests.conftest import NOW, WorkspaceCase, wait_until_journaled
+
+SEED = ("demo", "--count", "12000", "--seed", "3", "--yes")
+CANCEL = ("cancel", "--refund", "unused", "--refund-pending", "--yes", "--format", "json")
+BUSY = "Error: job 1 is being run by another process right now; nothing was done\n"
+
+
+def _env(home: Path, url: str) -> dict[str, str]:
+    env = {**os.environ, "SUBCTL_HOME": str(home), "SUBCTL_WORKSPACE": url, "SUBCTL_NOW": NOW,
+           "NO_COLOR": "1", "SUBCTL_BATCH_CHUNK": "250"}  # fmt: skip
+    env.pop("SUBCTL_PROFILE", None)
+    return env
+
+
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "subctl", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
+@contextmanager
+def _db(url: str) -> Iterator[Any]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield conn
+
+
+def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with _db(url) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def _workspace(server: pg.Server, home: Path) -> tuple[str, dict[str, str]]:
+    url = server.create_database()
+    env = _env(home, url)
+    made = subprocess.run([sys.executable, "-m", "subctl", *SEED], env=env,
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    return url, env
+
+
+def _effects(url: str) -> dict[str, Counter[tuple[Any, ...]]]:
+    """What the batches wrote, as multisets (a duplicate shows as a count of 2)."""
+    return {
+        "canceled": Counter(_rows(url, "SELECT hs_object_id FROM subscriptions"
+                                       " WHERE hs_status = 'canceled'")),  # fmt: skip
+        "refunds": Counter(_rows(url, "SELECT refunds_payment_id, amount FROM payments"
+                                      " WHERE kind = 'refund' AND refunds_payment_id IS NOT NULL")),
+        "mail": Counter(_rows(url, "SELECT subscription_id, kind, recipient FROM outbox"
+                                   " WHERE job_id IS NOT NULL")),  # fmt: skip
+        "history": Counter(_rows(url, "SELECT subscription_id, property, old_value, new_value"
+                                      " FROM property_history")),  # fmt: skip
+    }  # fmt: skip
+
+
+def _assert_once(effects: dict[str, Counter[tuple[Any, ...]]]) -> None:
+    for name, counted in effects.items():
+        twice = [row for row, n in counted.items() if n > 1]
+        assert not twice, f"{name} written more than once: {twice[:3]}"
+
+
+@pytest.fixture
+def server(pg_server: pg.Server) -> pg.Server:
+    return pg_server
+
+
+def _selection(url: str, tmp_path: Path) -> tuple[list[int], Path, Path]:
+    """7,500 cancellable subscriptions; A: the first 5,000 ascending, B: the last 5,000
+    descending (the 2,500 in the middle are in both and both reach them at once)."""
+    ids = [sid for (sid,) in _rows(url, "SELECT hs_object_id FROM subscriptions WHERE hs_status"
+                                        " IN ('active', 'past_due', 'unpaid')"
+                                        " ORDER BY hs_object_id LIMIT 7500")]  # fmt: skip
+    assert len(ids) == 7500
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("".join(f"{i}\n" for i in ids[:5000]))
+    second.write_text("".join(f"{i}\n" for i in reversed(ids[2500:])))
+    return ids, first, second
+
+
+def test_two_operators_cancel_overlapping_batches_exactly_once(
+    server: pg.Server, tmp_path: Path
+) -> None:
+    url, env = _workspace(server, tmp_path / "home-a")
+    oracle, oracle_env = _workspace(server, tmp_path / "home-b")
+    try:
+        ids, first, second = _selection(url, tmp_path)
+        every = tmp_path / "all.txt"
+        every.write_text("".join(f"{i}\n" for i in ids))
+        done = subprocess.run([sys.executable, "-m", "subctl", *CANCEL, "--from-file",
+                               str(every)], env=oracle_env, capture_output=True, text=True,
+                              check=False, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        before = _effects(url)
+
+        procs = [_start(env, *CANCEL, "--from-file", str(f)) for f in (first, second)]
+        results = [_finish(p) for p in procs]
+        for code, _out, err in results:
+            assert code == 0, err
+        effects, expected = _effects(url), _effects(oracle)
+        _assert_once(effects)
+        assert effects == expected
+        assert len(effects["canceled"] - before["canceled"]) == 7500
+        assert len(effects["refunds"] - before["refunds"]) > 3000  # refunds were in play
+        outcomes = Counter(_rows(url, "SELECT outcome FROM job_items"))
+        # each subscription canceled by exactly one of the jobs; the other skipped it
+        assert outcomes == Counter({("ok",): 7500, ("skipped",): 2500})
+        # what each operator was told: every subscription canceled by one of them only
+        canceled = [
+            [row["id"] for row in json.loads(out) if row["outcome"] == "ok"]
+            for _code, out, _err in results
+        ]
+        assert sorted(canceled[0] + canceled[1]) == sorted(ids)
+    finally:
+        server.drop_database(url)
+        server.drop_database(oracle)
+
+
+def _interrupted_job(env: dict[str, str], url: str, ids: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "subctl", *CANCEL, "--from-file", str(ids)],
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        from subctl.config import workspace_url
+
+        wait_until_journaled(WorkspaceCase("postgresql", workspace_url(url), url), proc, 500)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+
+
+def test_a_job_resumed_by_two_processes_at_once_runs_each_item_once(
+    server: pg.Server, tmp_path: Path
+) -> None:
+    from subctl.store.sql.workspace import LEASE_CLASS
+
+    url, env = _workspace(server, tmp_path / "home-a")
+    oracle, oracle_env = _workspace(server, tmp_path / "home-b")
+    try:
+        _ids, first, _second = _selection(url, tmp_path)
+        done = subprocess.run([sys.executable, "-m", "subctl", *CANCEL, "--from-file",
+                               str(first)], env=oracle_env, capture_output=True, text=True,
+                              check=False, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        _interrupted_job(env, url, first)
+        (left,) = _rows(url, "SELECT count(*) FROM job_items WHERE outcome IS NULL")[0]
+        assert 0 < left < 5000
+
+        # A run holding the job (the lease): another is refused, having changed nothing.
+        with _db(url) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s, 1)", (LEASE_CLASS,))
+            before = _effects(url)
+            code, out, err = _finish(_start(env, "jobs", "resume", "1", "--yes", "-f", "json"))
+            assert (code, out) == (5, "")
+            assert err.startswith(BUSY), err
+            assert _effects(url) == before
+
+        procs = [_start(env, "jobs", "resume", "1", "--yes", "-f", "json") for _ in range(2)]
+        results = [_finish(p) for p in procs]
+        # One runs the job; the other is refused at once (exit 5, nothing done) or, had the
+        # first finished before it looked, finds nothing left to resume (exit 5).
+        codes = sorted(code for code, _o, _e in results)
+        assert codes == [0, 5], results
+        refused = next(err for code, _o, err in results if code == 5)
+        assert refused.startswith(BUSY) or refused.startswith(
+            "Error: job 1 is done; nothing left to resume"
+        ), refused
+        effects = _effects(url)
+        _assert_once(effects)
+        assert effects == _effects(oracle)
+        assert _rows(url, "SELECT outcome, count(*) FROM job_items GROUP BY outcome") == [
+            ("ok", 5000)
+        ]
+        assert _rows(url, "SELECT status FROM jobs") == [("done",)]
+    finally:
+        server.drop_database(url)
+        server.drop_database(oracle)
