@@ -212,3 +212,85 @@ def test_a_job_resumed_by_two_processes_at_once_runs_each_item_once(
     finally:
         server.drop_database(url)
         server.drop_database(oracle)
+
+
+@pytest.mark.parametrize("state", ["DeadlockDetected", "SerializationFailure"])
+def test_a_lost_race_is_a_conflict_the_batch_decides_again(state: str, tmp_path: Path) -> None:
+    """PostgreSQL rolls one transaction back when two wait for each other (or cannot be
+    serialised): nothing of it was written, so the chunk is re-read and decided again
+    (``Conflict``), not reported as an unavailable workspace (exit 6)."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from subctl.config import sqlite_url
+    from subctl.errors import Conflict
+    from subctl.store.sql.database import Database
+
+    db = Database(sqlite_url(tmp_path / "w.db"), create=True)
+    try:
+        raw = getattr(psycopg.errors, state)("deadlock detected")
+        wrapped = sa.exc.OperationalError("UPDATE …", {}, raw)
+        for exc in (raw, wrapped):
+            mapped = db.database_error(exc)
+            assert isinstance(mapped, Conflict)
+            assert mapped.message == (
+                "another process wrote the same rows at the same time; nothing was written"
+            )
+            assert mapped.exit_code == 5
+    finally:
+        db.close()
+
+
+def test_a_chunk_journaled_meanwhile_is_refused_before_anything_is_written(
+    server: pg.Server, tmp_path: Path
+) -> None:
+    """Two runs of one job past the lease (a second machine whose lease check raced, or a
+    workspace shared through a pooler that drops session locks): the later chunk waits for the
+    journal rows the earlier one holds, then finds them done and writes nothing (``Conflict``:
+    the batch re-reads the chunk)."""
+    import datetime as dt
+    import threading
+    import time
+
+    from subctl.config import workspace_url
+    from subctl.errors import Conflict
+    from subctl.store.base import ItemOutcome
+    from subctl.store.sql import open_local
+
+    url = server.create_database()
+    backend = None
+    try:
+        made = subprocess.run([sys.executable, "-m", "subctl", "init"], env=_env(tmp_path, url),
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        backend = open_local(workspace_url(url))
+        at = dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
+        job = backend.workspace.create_job(verb="cancel", action={}, selection={},
+                                           fingerprint="f", frozen=False,
+                                           items=[(1, "active"), (2, "active")], at=at)  # fmt: skip
+        holding, released = threading.Event(), threading.Event()
+
+        def other_run() -> None:
+            with _db(url) as conn, conn.transaction():
+                conn.execute("UPDATE job_items SET outcome = 'ok' WHERE job_id = %s", (job.id,))
+                holding.set()
+                time.sleep(0.5)
+            released.set()
+
+        thread = threading.Thread(target=other_run)
+        thread.start()
+        assert holding.wait(10)
+        started = time.monotonic()
+        outcomes = [ItemOutcome(i, "ok", "canceled", "canceled", at) for i in (1, 2)]
+        with pytest.raises(Conflict) as raised:
+            backend.records.execute([], job_id=job.id, outcomes=outcomes)
+        thread.join()
+        assert released.is_set() and time.monotonic() - started > 0.3  # it waited
+        assert raised.value.message == (
+            "2 of 2 journal items changed while the batch ran; nothing was written"
+        )
+        assert _rows(url, "SELECT note FROM job_items ORDER BY position") == [(None,), (None,)]
+    finally:
+        if backend is not None:
+            backend.close()
+        server.drop_database(url)
