@@ -34,7 +34,7 @@ from subctl.schema import (
     PropType,
 )
 from subctl.store.sql import schema
-from subctl.store.sql.compiler import POSTGRESQL, SQLITE, regexp
+from subctl.store.sql.compiler import POSTGRESQL, SQLITE, fold, regexp
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -89,11 +89,13 @@ def _is_read_only(exc: BaseException | None) -> bool:
 
 def unicode_lower(value: Any) -> Any:
     """``ulower()`` on SQLite: lower case over all of Unicode (``"Éclair"`` -> ``"éclair"``), as
-    PostgreSQL's ``lower()`` and Python's ``str.lower``; SQLite's own ``lower()`` folds ASCII
-    letters only. NULL stays NULL."""
-    if isinstance(value, str | bytes):
+    PostgreSQL's ``lower()`` (``compiler.fold``); SQLite's own ``lower()`` folds ASCII letters
+    only. NULL stays NULL."""
+    if isinstance(value, str):
+        return fold(value)
+    if isinstance(value, bytes):
         return value.lower()
-    return None if value is None else str(value).lower()
+    return None if value is None else fold(str(value))
 
 
 def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
