@@ -1,6 +1,7 @@
 """The root ``subctl`` app: global options, command registration, and ``main()``, the one place
 where errors become messages and exit codes."""
 
+import errno
 import io
 import os
 import sys
@@ -25,9 +26,11 @@ from subctl.commands import (
 )
 from subctl.commands import config as config_cmd
 from subctl.commands import filter as filter_cmd
+from subctl.commands import profile as profile_cmd
+from subctl.commands import sync as sync_cmd
 from subctl.commands._command import SubctlGroup, use_subctl_classes
 from subctl.context import AppContext
-from subctl.errors import Aborted, SubctlError
+from subctl.errors import Aborted, DiskFull, StoreUnavailable, SubctlError
 from subctl.export.values import visible
 from subctl.files import PRIVATE_UMASK
 from subctl.output import Output, silence
@@ -39,12 +42,34 @@ class _StdoutClosed(Exception):
     lets it through to ``run``."""
 
 
+def _stdout_failed(exc: OSError) -> SubctlError | None:
+    """A write to stdout that failed other than by a closed pipe (``> /dev/full``, a full
+    disk or quota, an I/O error), as the user can act on it; None for any other OSError (a
+    file's own errors are mapped where the file is written, with its name)."""
+    if exc.filename is not None or isinstance(exc, BrokenPipeError):
+        return None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(
+            "disk full: cannot write the output",
+            hint="free some space, or send the output to another disk",
+        )
+    if exc.errno in (errno.EIO, errno.EFBIG):
+        return StoreUnavailable(f"cannot write the output: {exc.strerror or exc}")
+    return None
+
+
 class _RootGroup(SubctlGroup):
     def invoke(self, ctx: Any) -> Any:  # the framework's own Context class, not typer.Context
         try:
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise _StdoutClosed from exc
+        except OSError as exc:
+            failed = _stdout_failed(exc)
+            if failed is None:
+                raise
+            silence(sys.stdout)  # what is still buffered must not fail again at exit
+            raise failed from exc
         except Exception as exc:  # while the workspace is still open: a database error is exit 6
             mapped = ctx.obj.database_error(exc) if isinstance(ctx.obj, AppContext) else None
             if mapped is None:
@@ -119,6 +144,8 @@ jobs.register(app)
 clock.register(app)
 billing.register(app)
 workspace.register(app)
+sync_cmd.register(app)
+profile_cmd.register(app)
 config_cmd.register(app)
 use_subctl_classes(app)
 
@@ -199,6 +226,11 @@ def _run(argv: list[str] | None, context: AppContext | None) -> int:
         out.error(exc.message, exc.hint, exc.detail)
         return exc.exit_code
     except Exception as exc:  # anything unmapped is a bug: say so in one line
+        failed = _stdout_failed(exc) if isinstance(exc, OSError) else None
+        if failed is not None:  # the last flush of stdout, after the command
+            silence(sys.stdout)
+            out.error(failed.message, failed.hint)
+            return failed.exit_code
         usage = _framework_usage_error(exc, out)
         if usage is not None:
             return usage

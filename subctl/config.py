@@ -10,13 +10,22 @@ The config file holds profiles (a profile names a store) and settings::
     language = "da"                          # the header language of exports
     [profiles.default]
     workspace = "/path/to/workspace.db"      # or a postgresql:// URL
+    [profiles.prod]
+    kind = "hubspot"                         # the records live in HubSpot (``subctl profile``)
+    base_url = "https://api.hubapi.com"      # the EU data centre or a proxy: another URL
+    tier = "professional"                    # free, starter, professional, enterprise
+    token_env = "HUBSPOT_TOKEN"              # optional: the variable that holds the token
+    workspace = "/path/to/prod.db"           # the local side: journal, views, settings
 
 Its keys, as ``subctl config get|set`` name them: ``active`` (the profile used without
 ``--profile``), ``language`` (the language of export headers when ``--language`` is not given;
-one of ``subctl.export.headers.LANGUAGES``, else English) and ``profiles.NAME.workspace`` (NAME:
-letters, digits, ``-`` and ``_``). Any other key, or a value of the wrong type, is an error
-naming the file and the key. A profile
-without ``workspace`` uses the default workspace path. subctl writes the file atomically (a
+one of ``subctl.export.headers.LANGUAGES``, else English) and ``profiles.NAME.KEY`` (NAME:
+letters, digits, ``-`` and ``_``; KEY: ``workspace``, ``kind``, ``base_url``, ``tier``,
+``token_env``, and ``token``, which only ``profile add --store-token-in-config`` writes and
+nothing prints). Any other key, or a value of the wrong type, is an error naming the file and
+the key. A local profile without ``workspace`` uses the default workspace path; a HubSpot
+profile without it, ``profiles/NAME.db`` in the data directory (one per profile: its journal
+and views belong to that HubSpot account). subctl writes the file atomically (a
 temporary file renamed over it), mode 0600, in a 0700 directory; comments are not kept.
 
 A workspace given as a path is a path: characters such as ``?``, ``#`` and ``%`` are part of the
@@ -31,14 +40,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from subctl.errors import NotFound, UsageError
+from subctl.errors import Conflict, NotFound, UsageError
 
 APP_NAME = "subctl"
 WORKSPACE_FILE = "workspace.db"
 DEFAULT_PROFILE = "default"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-PROFILE_KEYS = ("workspace",)
-KEYS = "active, language, profiles.NAME.workspace"
+PROFILE_KEYS = ("workspace", "kind", "base_url", "tier", "token_env", "token")
+KEYS = "active, language, profiles.NAME.KEY (KEY: workspace, kind, base_url, tier, token_env)"
+KINDS = ("local", "hubspot")
+TIERS = ("free", "starter", "professional", "enterprise")
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_TIER = "professional"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+HIDDEN = "***"  # what every listing shows for a stored token
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -69,11 +84,52 @@ def default_workspace_path() -> Path:
     return data_dir() / WORKSPACE_FILE
 
 
+def profile_workspace_path(name: str) -> Path:
+    """The workspace of a HubSpot profile that names none: one file per profile."""
+    return data_dir() / "profiles" / f"{name}.db"
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
     workspace: str | None = None  # path or SQLAlchemy URL; None: the default workspace
-    kind: str = "local"  # which stores the profile pairs: "local" (SQL records and workspace)
+    kind: str = "local"  # "local" (SQL records and workspace) or "hubspot" (HubSpot's API
+    # for records, a local SQL workspace for the journal, views and settings)
+    base_url: str | None = None  # hubspot: None is DEFAULT_BASE_URL
+    tier: str | None = None  # hubspot: None is DEFAULT_TIER
+    token_env: str | None = None  # hubspot: the environment variable holding the token
+    token: str | None = field(default=None, repr=False)  # only with --store-token-in-config
+    configured: bool = True  # False: the built-in default (no entry in the config file)
+
+    @property
+    def remote(self) -> bool:
+        return self.kind == "hubspot"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url or DEFAULT_BASE_URL
+
+    @property
+    def rate_tier(self) -> str:
+        return self.tier or DEFAULT_TIER
+
+    def workspace_target(self) -> str | None:
+        """The workspace as a path or URL (None: the default local workspace)."""
+        if self.workspace:
+            return self.workspace
+        return str(profile_workspace_path(self.name)) if self.remote else None
+
+    def entry(self) -> dict[str, str]:
+        """The config file's table of the profile (only what is set)."""
+        pairs = {
+            "kind": self.kind if self.remote else None,
+            "base_url": self.base_url,
+            "tier": self.tier,
+            "token_env": self.token_env,
+            "workspace": self.workspace,
+            "token": self.token,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
 
 
 @dataclass
@@ -90,7 +146,10 @@ class Config:
         if self.language is not None:
             pairs.append(("language", self.language))
         for name, entry in self.profiles.items():
-            pairs.extend((f"profiles.{name}.{key}", value) for key, value in entry.items())
+            pairs.extend(
+                (f"profiles.{name}.{key}", HIDDEN if key == "token" else value)
+                for key, value in entry.items()
+            )
         return pairs
 
 
@@ -159,10 +218,38 @@ def read_config() -> Config:
                         raise _malformed(path, f"{where}.{setting}", "must be a string")
                     if not setting_value:  # empty: it would silently mean the default one
                         raise _malformed(path, f"{where}.{setting}", "is empty")
+                    problem = _setting_problem(setting, setting_value)
+                    if problem is not None:
+                        raise _malformed(path, f"{where}.{setting}", problem)
                 config.profiles[name] = dict(entry)
         else:
             raise _malformed(path, key, "is not a setting (known: active, language, profiles)")
     return config
+
+
+def _setting_problem(setting: str, value: str) -> str | None:
+    """What is wrong with a profile setting's value (None: nothing)."""
+    if setting == "kind" and value not in KINDS:
+        return f"must be one of {', '.join(KINDS)}"
+    if setting == "tier" and value not in TIERS:
+        return f"must be one of {', '.join(TIERS)}"
+    if setting == "token_env" and not ENV_NAME.fullmatch(value):
+        return "must be an environment variable name (letters, digits, _)"
+    if setting == "base_url" and not re.fullmatch(r"(?i)https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        return "must be an http(s) URL, e.g. https://api.hubapi.com"
+    return None
+
+
+def _profile(name: str, entry: dict[str, str]) -> Profile:
+    return Profile(
+        name,
+        workspace=entry.get("workspace") or None,
+        kind=entry.get("kind", "local"),
+        base_url=entry.get("base_url"),
+        tier=entry.get("tier"),
+        token_env=entry.get("token_env"),
+        token=entry.get("token"),
+    )
 
 
 def load_profile(name: str | None) -> Profile:
@@ -171,12 +258,76 @@ def load_profile(name: str | None) -> Profile:
     wanted = name or config.active or DEFAULT_PROFILE
     if wanted not in config.profiles:
         known = ", ".join(sorted(config.profiles)) or "none configured"
-        if name is not None:
-            raise UsageError(f'unknown profile "{name}"; profiles: {known}')
-        if config.active is not None:  # the file names a profile it does not define
+        if name is not None and name != DEFAULT_PROFILE:
+            raise UsageError(
+                f'unknown profile "{name}"; profiles: {known}',
+                hint="subctl profile list; subctl profile add NAME --local PATH | --hubspot",
+            )
+        if name is None and wanted != DEFAULT_PROFILE:  # the file names an undefined profile
             raise _malformed(config_path(), "active", f'names no profile ("{wanted}"; {known})')
-        return Profile(wanted)
-    return Profile(wanted, config.profiles[wanted].get("workspace") or None)
+        return Profile(wanted, configured=False)
+    return _profile(wanted, config.profiles[wanted])
+
+
+def profiles() -> tuple[list[Profile], str]:
+    """Every configured profile (with the built-in default when it is not configured: it is
+    what runs without a profile), and the name of the active one."""
+    config = read_config()
+    found = [_profile(name, entry) for name, entry in config.profiles.items()]
+    if DEFAULT_PROFILE not in config.profiles:
+        found.insert(0, Profile(DEFAULT_PROFILE, configured=False))
+    return found, config.active or DEFAULT_PROFILE
+
+
+def add_profile(profile: Profile) -> Path:
+    """Write a new profile into the config file; ``Conflict`` when the name is taken."""
+    if not PROFILE_NAME.fullmatch(profile.name):
+        raise UsageError(f'"{profile.name}" is not a profile name (letters, digits, - and _)')
+    config = read_config()
+    if profile.name in config.profiles:
+        raise Conflict(
+            f'profile "{profile.name}" exists already',
+            hint=f"subctl profile show {profile.name}; subctl profile remove {profile.name}",
+        )
+    for key, value in profile.entry().items():
+        problem = _setting_problem(key, value)
+        if problem is not None:
+            raise UsageError(f"{key}: {problem}")
+    if profile.workspace:
+        workspace_url(profile.workspace)  # a bad URL scheme is refused now
+    config.profiles[profile.name] = profile.entry()
+    return _write(config)
+
+
+def use_profile(name: str) -> Path:
+    """Make a profile the active one (the built-in default included)."""
+    config = read_config()
+    if name not in config.profiles and name != DEFAULT_PROFILE:
+        known = ", ".join(sorted(config.profiles)) or "none configured"
+        raise NotFound(f'no profile "{name}"; profiles: {known}')
+    config.active = name
+    return _write(config)
+
+
+def configured(name: str) -> Profile:
+    """A profile of the config file; ``NotFound`` (the built-in default is not one)."""
+    config = read_config()
+    if name not in config.profiles:
+        known = ", ".join(sorted(config.profiles)) or "none configured"
+        raise NotFound(f'no profile "{name}" in {config_path()}; profiles: {known}')
+    return _profile(name, config.profiles[name])
+
+
+def remove_profile(name: str) -> Profile:
+    """Remove a profile from the config file (the active one too: then the built-in default
+    is active); returns what it was."""
+    configured(name)
+    config = read_config()
+    removed = _profile(name, config.profiles.pop(name))
+    if config.active == name:
+        config.active = None
+    _write(config)
+    return removed
 
 
 # -- subctl config ---------------------------------------------------------------------------
@@ -239,6 +390,8 @@ def get_value(key: str) -> str:
     config = read_config()
     if isinstance(split, tuple):
         value = config.profiles.get(split[0], {}).get(split[1])
+        if split[1] == "token" and value is not None:
+            return HIDDEN  # never printed
     else:
         value = config.active if split == "active" else config.language
     if value is None:
@@ -251,7 +404,17 @@ def set_value(key: str, value: str) -> Path:
     split = _split_key(key)
     config = read_config()
     if isinstance(split, tuple):
-        workspace_url(value)  # a bad URL scheme is refused now, not at the next run
+        if split[1] == "token":  # a command line ends up in the shell's history
+            raise UsageError(
+                "a token is not set with config set (it would stay in your shell history)",
+                hint=f'printf %s "$TOKEN" | subctl profile add {split[0]} --hubspot'
+                " --token-stdin [--store-token-in-config]",
+            )
+        problem = _setting_problem(split[1], value)
+        if problem is not None:
+            raise UsageError(f"{key}: {problem}")
+        if split[1] == "workspace":
+            workspace_url(value)  # a bad URL scheme is refused now, not at the next run
         config.profiles.setdefault(split[0], {})[split[1]] = value
     elif split == "active":
         if not PROFILE_NAME.fullmatch(value):
@@ -264,6 +427,10 @@ def set_value(key: str, value: str) -> Path:
                 f'language: "{value}" is not a header language; supported: {_languages()}'
             )
         config.language = code
+    return _write(config)
+
+
+def _write(config: Config) -> Path:
     path = config_path()
     from subctl.files import PRIVATE_DIR, write_atomically
 

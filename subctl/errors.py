@@ -182,6 +182,12 @@ class StoreUnavailable(SubctlError):
     exit_code = 6
 
 
+class InDoubt(StoreUnavailable):
+    """A change sent to a remote store whose answer was lost (a timeout or a 5xx after the
+    request went out): it may or may not have been applied. Never retried blindly: the
+    caller re-reads the record to find out (``store/http/writes.py``)."""
+
+
 class DiskFull(StoreUnavailable):
     """No space left for the workspace or a file subctl writes (ENOSPC, SQLite's "database or
     disk is full")."""

@@ -414,10 +414,11 @@ class Output:
     def progress(
         self, description: str, total: int | None, *, unit: str | None = None
     ) -> Iterator[Any]:
-        """A Rich progress bar on stderr when it is a TTY; yields ``advance(n)``. With ``unit``
-        (``subscriptions``): done / total, the rate per second and the time left."""
+        """A Rich progress bar on stderr when it is a TTY; yields ``advance(n, total=None)``
+        (``total``: the total became known, ``sync``). With ``unit`` (``subscriptions``):
+        done / total, the rate per second and the time left."""
         if not self._isatty(self.stderr):
-            yield lambda n=1: None
+            yield lambda n=1, total=None: None
             return
         from rich.progress import (
             BarColumn,
@@ -441,7 +442,13 @@ class Output:
                        Rate(), TimeRemainingColumn()]  # fmt: skip
         with Progress(*columns, console=self.console(self.stderr), transient=True) as bar:
             task = bar.add_task(visible(description), total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance(n: int = 1, total: int | None = None) -> None:
+                if total is not None:
+                    bar.update(task, total=total)
+                bar.advance(task, n)
+
+            yield advance
 
 
 # -- prompts ---------------------------------------------------------------------------------
@@ -485,6 +492,10 @@ class Prompter(Protocol):
         ...
 
     def autocomplete(self, question: str, choices: Sequence[str], *, check: Check) -> str: ...
+
+    def secret(self, question: str) -> str:
+        """A hidden answer (a token): never echoed."""
+        ...
 
 
 class QuestionaryPrompter:
@@ -535,6 +546,11 @@ class QuestionaryPrompter:
             question, choices=list(choices), validate=validator(check), output=self._output()
         )
         return str(answer(prompt))
+
+    def secret(self, question: str) -> str:
+        import questionary
+
+        return str(answer(questionary.password(question, output=self._output())))
 
     def _output(self) -> Any:
         return self.out.prompt_output()

@@ -40,8 +40,8 @@ TIER = Property("tier", "Tier", PropType.ENUMERATION, MULTI_VALUE,
 NOTE = Property("note", "Note", PropType.STRING, "text", hubspot_defined=False)
 
 WORDS = ["Acme", "acme", "ACMES", "Pacme", "éclair", "Éclair", "straße", "STRASSE", "K", KELVIN,
-         "İstanbul", "istanbul", "50%", "a_b", "a%b", "x.y@hubspot.com", "Ünïcödé",
-         "", " ", "(pro)", "semi;colon", "tab\there", "new\nline", "ΣΊΣΥΦΟΣ", "σίσυφος"]  # fmt: skip
+         "İstanbul", "istanbul", "50%", "a_b", "a%b", "x.y@hubspot.com", "Ünïcödé", "", " ",
+         "(pro)", "semi;colon", "tab\there", "new\nline", "ΣΊΣΥΦΟΣ", "σίσυφος"]  # fmt: skip
 STATUSES = ["active", "unpaid", "past_due", "canceled", "paused", "scheduled", "expired"]
 TIERS = ["basic", "pro", "team", "max"]
 

@@ -183,7 +183,8 @@ def test_malformed_config_names_the_file_and_the_key(
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {path}: {message}\n"
-        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.workspace\n"
+        "Hint: edit or remove the file; its keys: active, language, profiles.NAME.KEY (KEY:"
+        " workspace, kind, base_url, tier, token_env)\n"
     )
     monkeypatch.setenv("SUBCTL_DEBUG", "1")
     debug = invoke("list")
@@ -506,3 +507,22 @@ def test_a_driver_message_never_shows_the_password(invoke: Invoke) -> None:
     result = invoke(["--workspace", "postgresql://alice:wr@ngPW1@127.0.0.1:1/db", "list"])
     assert result.exit_code == 6
     assert "ngPW1" not in result.stderr and "wr@" not in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is Linux's")
+@pytest.mark.parametrize(
+    "args", ["list --all --format csv", "list --all", "export --all -o -", "view 1", "--help"]
+)
+def test_a_full_stdout_is_a_disk_full_error(big_home: Path, args: str) -> None:
+    """``> /dev/full``: one line and exit 6 (a full disk), like a full disk under a file."""
+    env = {**os.environ, "SUBCTL_HOME": str(big_home)}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "subctl", *args.split()],
+            env=env, stdout=full, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (
+        6,
+        "Error: disk full: cannot write the output\n"
+        "Hint: free some space, or send the output to another disk\n",
+    )

@@ -42,6 +42,7 @@ SETUP: dict[str, list[str]] = {
         "--save-view reengage"
     ],
     "config get active": ["subctl config set active default"],
+    "profile remove scratch --yes": ["subctl profile add scratch --local scratch.db"],
     "import exports/subs-2026-11-30.csv": [
         "subctl export --all --properties all+associations -o exports/subs-2026-11-30.csv"
     ],

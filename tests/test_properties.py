@@ -333,7 +333,7 @@ def test_the_query_package_imports_no_service() -> None:
     import sys
 
     code = (
-        "import sys, subctl.query.parser, subctl.query.hubspot, subctl.codec; "
+        "import sys, subctl.query.parser, subctl.query.lists, subctl.codec; "
         "print(sorted(m for m in sys.modules if m.startswith('subctl.services')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

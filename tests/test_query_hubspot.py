@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from subctl.errors import UsageError
 from subctl.query.ast import And, Condition, Expr, Not, Op, Or
-from subctl.query.hubspot import (
+from subctl.query.parser import parse
+from subctl.schema import STANDARD_PROPERTIES, Option, Property, PropertyRegistry, PropType
+from subctl.store.http.search import (
     MAX_FILTERS,
     MAX_FILTERS_PER_GROUP,
     MAX_GROUPS,
     QueryTooComplex,
     to_filter_groups,
 )
-from subctl.query.parser import parse
-from subctl.schema import STANDARD_PROPERTIES, Option, Property, PropertyRegistry, PropType
 
 AUTO_RENEW = Property(
     "auto_renew", "Auto renew", PropType.BOOL, "booleancheckbox", hubspot_defined=False

@@ -270,7 +270,7 @@ def test_stored_members_are_no_filter_for_lists_or_search() -> None:
     """A snapshot or manual segment's members (``--segment``) are ids in the workspace: neither
     HubSpot API can filter by them."""
     from subctl.query.ast import SEGMENT_FIELD, Condition, Op
-    from subctl.query.hubspot import QueryTooComplex, to_filter_groups
+    from subctl.store.http.search import QueryTooComplex, to_filter_groups
 
     members = Condition(SEGMENT_FIELD, Op.EQ, ("vip",))
     with pytest.raises(ListsUnsupported, match="stored members are not a filter"):

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from subctl.query.ast import Condition, Op, RelativeDate, is_rolling, resolve
-from subctl.query.hubspot import rolling_date_filter, to_filter_groups
+from subctl.query.lists import rolling_date_filter
 from subctl.query.parser import QuerySyntaxError, parse
 from subctl.schema import standard_registry
+from subctl.store.http.search import to_filter_groups
 from subctl.store.sql.compiler import compile_where
 
 REGISTRY = standard_registry()

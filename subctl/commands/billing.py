@@ -201,6 +201,7 @@ def billing_run(
     from subctl import codec
 
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("billing")
     now = app.clock()
     to = now if until is None else parse_when(until, app, "--until")
     if to > now:
@@ -217,6 +218,8 @@ def warn_due(app: AppContext) -> None:
     many, and the command that carries them out. A handful of counts on partial indexes."""
     from subctl.services import billing as svc
 
+    if app.remote:  # HubSpot bills by itself
+        return
     count = sum(svc.due(app.billing(), app.workspace(), app.clock()).values())
     if count:
         app.out.message(f"{_plural(count, 'billing event')} due; run subctl billing run")
@@ -293,6 +296,7 @@ def billing_log(
             hint="--all lists every event, --limit N the first N",
         )
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("billing")
     when = None if since is None else parse_when(since, app, "--since")
     kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
     events = svc.log(
@@ -331,6 +335,7 @@ def billing_settings(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
     from subctl.services import billing as svc
 
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("billing")
     rows = [
         {"key": key, "value": value, "description": text}
         for key, value, text in svc.settings(app.workspace())
@@ -356,6 +361,7 @@ def billing_set(
     from subctl.services import billing as svc
 
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("billing")
     try:
         stored = svc.set_setting(app.workspace(), key, value)
     except InputError as exc:

@@ -79,7 +79,7 @@ def _show(app: AppContext, fmt: Format) -> None:
     app.workspace()  # a workspace must exist (its clock, its events)
     now = app.clock()
     source = _source(app)
-    counts = svc.due(app.billing(), app.workspace(), now)
+    counts = {} if app.remote else svc.due(app.billing(), app.workspace(), now)
     due = {kind: counts[kind] for kind in svc.KINDS if counts.get(kind)}
     data: dict[str, Any] = {
         "time": now,
@@ -120,6 +120,7 @@ def _move(app: AppContext, to: dt.datetime, *, dry_run: bool, fmt: Format) -> No
     from subctl.errors import InputError
     from subctl.services import billing as svc
 
+    app.refuse_remote("clock")
     current = app.clock()
     # SUBCTL_NOW may be behind the set clock: that one never moves back either
     floor = max(current, app.clock_setting() or current)
@@ -216,6 +217,7 @@ def clock_reset(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
     from subctl.services import billing as svc
 
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("clock")
     workspace = app.workspace()
     current = app.clock()
     was_set = app.clock_setting() is not None

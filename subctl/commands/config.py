@@ -23,7 +23,7 @@ KeyArg = Annotated[
     str,
     typer.Argument(
         metavar="KEY",
-        help="active, language, or profiles.NAME.workspace.",
+        help="active, language, or profiles.NAME.KEY (workspace, kind, base_url, tier, token_env).",
         show_default=False,
     ),
 ]

@@ -94,6 +94,8 @@ def subscription_cancel(
 
     Example: subctl cancel --where 'status = unpaid' --refund unused --refund-pending --dry-run
     """
+    if refund is not None or refund_pending:
+        AppContext.from_typer(ctx).refuse_remote("refund")
     _run(ctx, "cancel", batch,
          at_period_end=at_period_end, refund=refund, refund_pending=refund_pending)  # fmt: skip
 
@@ -188,6 +190,7 @@ def subscription_send_update_link(ctx: typer.Context, batch: BatchArgs) -> None:
 
     Example: subctl send-update-link --view unpaid --dry-run
     """
+    AppContext.from_typer(ctx).refuse_remote("send-update-link")
     _run(ctx, "send-update-link", batch)
 
 

@@ -29,6 +29,7 @@ def workspace_init(
     from subctl.store.sql import describe_url, open_local
 
     app = AppContext.from_typer(ctx)
+    app.refuse_remote("init")
     url = app.workspace_url()
     backend = open_local(url, create=True, adopt=force)
     try:

@@ -16,6 +16,7 @@ Fields are internal property names (``hs_status``) or association pseudo-fields
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
@@ -252,3 +253,27 @@ def resolve(expr: Expr, today: dt.date, now: dt.datetime | None = None) -> Expr:
         return Not(resolve(expr.item, today, now))
     items = tuple(resolve(i, today, now) for i in expr.items)
     return And(items) if isinstance(expr, And) else Or(items)
+
+
+def count_groups(expr: Expr) -> int:
+    """How many groups the disjunctive normal form has, without building it."""
+    if isinstance(expr, Or):
+        return sum(count_groups(i) for i in expr.items)
+    if isinstance(expr, And):
+        return math.prod(count_groups(i) for i in expr.items)
+    return 1
+
+
+def dnf(expr: Expr) -> list[list[Condition]]:
+    """The disjunctive normal form of a negation-free expression (``push_not``): an OR of
+    AND groups of conditions (HubSpot's filter groups; the Lists API's AND branches)."""
+    if isinstance(expr, Or):
+        return [group for item in expr.items for group in dnf(item)]
+    if isinstance(expr, And):
+        groups: list[list[Condition]] = [[]]
+        for item in expr.items:
+            choices = dnf(item)
+            groups = [group + choice for group in groups for choice in choices]
+        return groups
+    assert isinstance(expr, Condition)
+    return [[expr]]

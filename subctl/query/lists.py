@@ -2,9 +2,9 @@
 of a segment as HubSpot would hold it (``POST /crm/v3/lists``).
 
 The shape is the spec's own example: an ``OR`` root over ``AND`` branches (the query in
-negation then disjunctive normal form, as for CRM search: ``hubspot.py``), each holding
-``PROPERTY`` filters. Relative dates stay relative (``parse(..., rolling=True)``): a comparison
-with a day offset is a ``ROLLING_DATE_RANGE`` (``hubspot.rolling_date_filter``), other relative
+negation then disjunctive normal form, as for CRM search: ``subctl.store.http.search``), each
+holding ``PROPERTY`` filters. Relative dates stay relative (``parse(..., rolling=True)``): a
+comparison with a day offset is a ``ROLLING_DATE_RANGE`` (``rolling_date_filter``), other relative
 dates are ``INDEXED`` time points counted from today (or now, for ``now``-based datetimes).
 
 Per property type (``operationType``: operators):
@@ -42,9 +42,9 @@ from subctl.query.ast import (
     Expr,
     Op,
     RelativeDate,
+    dnf,
     push_not,
 )
-from subctl.query.hubspot import dnf, rolling_date_filter
 from subctl.query.parser import SYNTAX
 from subctl.schema import Property, PropertyRegistry, PropType
 
@@ -299,4 +299,45 @@ def _ranged(operator: str, low: Any, high: Any, prop: Property) -> dict[str, Any
         "lowerBoundEndpointBehavior": "INCLUSIVE",
         "upperBoundEndpointBehavior": "INCLUSIVE",
         "propertyParser": "VALUE",
+    }
+
+
+# The Lists API's rolling operators (DOMAIN.md §7), by the query's operator and the offset's
+# direction: "changed < 30 days ago" is ``changed > -30d``.
+_ROLLING: dict[tuple[Op, bool], str] = {
+    (Op.GT, True): "IS_LESS_THAN_X_DAYS_AGO",
+    (Op.GTE, True): "IS_LESS_THAN_X_DAYS_AGO",
+    (Op.LT, True): "IS_MORE_THAN_X_DAYS_AGO",
+    (Op.LTE, True): "IS_MORE_THAN_X_DAYS_AGO",
+    (Op.LT, False): "IS_LESS_THAN_X_DAYS_FROM_NOW",
+    (Op.LTE, False): "IS_LESS_THAN_X_DAYS_FROM_NOW",
+    (Op.GT, False): "IS_MORE_THAN_X_DAYS_FROM_NOW",
+    (Op.GTE, False): "IS_MORE_THAN_X_DAYS_FROM_NOW",
+}
+
+
+def rolling_date_filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any] | None:
+    """A Lists API ``ROLLING_DATE_RANGE`` filter (DOMAIN.md §7) for a comparison of a date or
+    datetime property with a relative date in days or weeks (``changed > -30d``), so that a
+    dynamic list keeps rolling; None when HubSpot has no rolling form for the condition (months
+    and years, equality, ranges): compile it with ``to_filter_groups``, which resolves it."""
+    prop = registry.get(cond.field) if cond.association is None else None
+    if prop is None or prop.type not in (PropType.DATE, PropType.DATETIME):
+        return None
+    if len(cond.values) != 1 or not isinstance(cond.values[0], RelativeDate):
+        return None
+    days = cond.values[0].days
+    operator = _ROLLING.get((cond.op, (days or 0) < 0))
+    if days is None or days == 0 or operator is None:
+        return None
+    return {
+        "filterType": "PROPERTY",
+        "property": prop.name,
+        "operation": {
+            "operationType": "ROLLING_DATE_RANGE",
+            "operator": operator,
+            "numberOfDays": abs(days),
+            "requiresTimeZoneConversion": False,
+            "includeObjectsWithNoValueSet": False,
+        },
     }

@@ -250,6 +250,16 @@ class SubscriptionDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncedSubscription:
+    """A subscription as ``subctl sync`` mirrors it (``RecordStore.changed_since``): every
+    property, typed, and its associations as (object type, record id, association type id),
+    object types as ``schema.ASSOCIATION_OBJECTS`` names them."""
+
+    subscription: Subscription
+    associations: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """The limits and semantics of a record store that services must respect.
 
@@ -259,7 +269,20 @@ class Capabilities:
     limit; HubSpot: 5, 6 and 18 in all); ``sort_survives_partitioning``: a sorted search split
     into several (by id ranges, to pass the result cap) still comes back in one order;
     ``neq_matches_empty``: ``field != value`` also matches records without a value (SQL with
-    the compiler's semantics and HubSpot: yes)."""
+    the compiler's semantics and HubSpot: yes).
+
+    What only a local store does (the contract suite reads these; a remote store refuses the
+    operation or leaves it to HubSpot, never pretends): ``own_clock``: changes are stamped
+    with the operation's ``at`` (the workspace clock), not the store's own clock;
+    ``derived_columns``: an operation also writes the columns subctl derives (``ops.changes``:
+    the MRR after a pause or resume, the next payment amount from line items, the next due
+    date a scheduled cancellation clears), where HubSpot derives its own by rules it does not
+    publish; ``history``: every change is recorded with the operation's source;
+    ``outbox``: an operation's e-mails are recorded in the workspace's outbox (HubSpot sends
+    its own; ``Notify`` is refused); ``payments``: operations record payments and refunds
+    (``MarkUnpaid``, ``Pay``, ``Refund``, a refund with a cancel: HubSpot has no endpoint for
+    them); ``given_ids``: a created record keeps the id it is given, and an import may create
+    its associated records (HubSpot assigns ids)."""
 
     result_cap: int | None = None
     batch_size: int = 5000
@@ -268,6 +291,12 @@ class Capabilities:
     max_filters: int | None = None
     sort_survives_partitioning: bool = True
     neq_matches_empty: bool = True
+    own_clock: bool = True
+    derived_columns: bool = True
+    history: bool = True
+    outbox: bool = True
+    payments: bool = True
+    given_ids: bool = True
 
 
 LOCAL = Capabilities()
@@ -278,6 +307,12 @@ HUBSPOT = Capabilities(
     max_filters_per_group=6,
     max_filters=18,
     sort_survives_partitioning=False,
+    own_clock=False,
+    derived_columns=False,
+    history=False,
+    outbox=False,
+    payments=False,
+    given_ids=False,
 )
 
 
@@ -408,6 +443,32 @@ class RecordStore(Protocol):
     def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
         """Create a record of an associable object type from checked, typed values (see
         ``subctl.services.associations.RECORD_FIELDS``); returns its id."""
+        ...
+
+    # -- what ``subctl sync`` reads from a source store (/work SYNC-API) --
+
+    def changed_since(
+        self, since: dt.datetime | None, *, after_id: int = 0, chunk: int = 100
+    ) -> Iterator[Sequence[SyncedSubscription]]:
+        """Live subscriptions with every property and their associations, in chunks of at
+        most ``chunk``. ``since`` None (a full sync): every one with an id above ``after_id``,
+        by ascending id (a killed full sync resumes after the last id it wrote; HubSpot: the
+        objects list with ``associations=``, 100 a page). ``since`` given: those whose
+        ``hs_lastmodifieddate`` is ``since`` or later (inclusive), by ascending
+        (``hs_lastmodifieddate``, id), so that the caller can move a watermark chunk by chunk
+        (HubSpot: a search on it, one request when nothing changed)."""
+        ...
+
+    def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
+        """Ids of subscriptions archived (deleted) at ``since`` or later (None: every one the
+        store knows of). A store that keeps no trace of deletions (SQL: a delete is final)
+        yields nothing; ``subctl sync`` then finds them by comparing counts and ids."""
+        ...
+
+    def record_values(self, object_type: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The associated records among ``ids`` that exist, as the values ``create_record``
+        takes (``services.associations.record_values``: ``created_at`` and the fields of
+        ``RECORD_FIELDS`` under their stored names, ``emails``/``domains`` as lists)."""
         ...
 
     def close(self) -> None: ...

@@ -4,7 +4,10 @@ satisfy: it joins with a fake HubSpot server), ``test_workspace*.py`` for every 
 A backend is a factory of (record store, workspace, local unit of work); record stores are
 filled through the backend-neutral ``seed(rows)`` hook (rows of typed property values), never
 through SQL. Add a backend by adding it to ``BACKENDS``; today: the SQL stores on SQLite
-and on PostgreSQL (a fresh database per test on the test server, tests/pg.py).
+and on PostgreSQL (a fresh database per test on the test server, tests/pg.py), and
+``HttpStore`` over the fake HubSpot server (``tests/fakehub``, in process through
+``httpx.MockTransport``, on a virtual clock) with a local SQLite workspace and ``ItemByItem``.
+What a remote store cannot do is a capability (``store.base.Capabilities``) the tests read.
 """
 
 from __future__ import annotations
@@ -79,9 +82,47 @@ def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return _local(workspace_url(url))
 
 
+class VirtualClock:
+    """Seconds that pass only when someone sleeps: the client's pacing and the fake's rate
+    windows agree, and a test never waits."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+def _http(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
+    from subctl.store.unit import ItemByItem
+    from tests.fakehub import FakeHubSpot
+
+    clock = VirtualClock()
+    fake = FakeHubSpot(clock=clock)
+    client = HubSpotClient("https://api.hubapi.com", "pat-test-token", tier="professional",
+                           transport=fake.transport, clock=clock, sleep=clock.sleep)  # fmt: skip
+    records = HttpStore(client)
+    local = open_local(sqlite_url(tmp_path / "workspace.db"), create=True)
+
+    def seed(rows: Sequence[Mapping[str, Any]]) -> None:
+        fake.seed(rows)
+
+    def close() -> None:
+        records.close()
+        local.close()
+
+    return Backend(records, local.workspace, ItemByItem(records, local.workspace), seed, close)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "sqlite": _sqlite,
     "postgresql": _postgresql,
+    "http": _http,
 }
 
 

@@ -43,6 +43,7 @@ from subctl.store.base import (
     Payment,
     Subscription,
     SubscriptionDetail,
+    SyncedSubscription,
 )
 from subctl.store.base import Refund as RefundRecord
 from subctl.store.ops import (
@@ -574,6 +575,80 @@ class SqlRecordStore:
             if domains:
                 conn.execute(sa.insert(schema.company_domains), domains)
         return new_id
+
+    # -- sync (``subctl sync`` reading this store as its source) ---------------------------
+
+    def changed_since(
+        self, since: dt.datetime | None, *, after_id: int = 0, chunk: int = 100
+    ) -> Iterator[Sequence[SyncedSubscription]]:
+        """Keyset pages (id, or modified date and id): each chunk is one short query, so a
+        long sync holds no read transaction open. A subscription without a modified date is
+        read by a full sync only."""
+        props = self._props(None)
+        registry = self.properties()
+        modified = registry.get(LAST_MODIFIED)
+        assert modified is not None
+        columns = ", ".join(quote(p.column) for p in props)
+        mod, mark = quote(modified.column), self.db.mark
+        last_id, last_ms = after_id, 0 if since is None else ms(since)
+        first = True
+        while True:
+            params: list[int]
+            if since is None:
+                where, params = f"hs_object_id > {mark}", [last_id]
+                order = "hs_object_id"
+            elif first:
+                where, params = f"{mod} >= {mark}", [last_ms]
+                order = f"{mod}, hs_object_id"
+            else:
+                where = f"({mod} > {mark} OR ({mod} = {mark} AND hs_object_id > {mark}))"
+                params, order = [last_ms, last_ms, last_id], f"{mod}, hs_object_id"
+            text = f"SELECT {columns} FROM subscriptions WHERE {where} ORDER BY {order}"
+            subs = list(self._stream(f"{text} LIMIT {int(chunk)}", params, props))
+            if not subs:
+                return
+            links: dict[int, list[tuple[str, int, int]]] = {}
+            sql = (
+                "SELECT subscription_id, object_type, object_id, type_id FROM associations"
+                " WHERE subscription_id IN ({ids}) ORDER BY subscription_id, object_type,"
+                " object_id"
+            )
+            for sid, otype, oid, type_id in self._by_subscription([s.id for s in subs], sql):
+                links.setdefault(int(sid), []).append((otype, int(oid), int(type_id)))
+            yield [SyncedSubscription(s, tuple(links.get(s.id, ()))) for s in subs]
+            first, last_id = False, subs[-1].id
+            stamp = subs[-1].properties.get(LAST_MODIFIED)
+            if since is not None:
+                assert isinstance(stamp, dt.datetime)  # the WHERE excluded NULL
+                last_ms = ms(stamp)
+
+    def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
+        return iter(())  # a local delete leaves no tombstone
+
+    def record_values(self, object_type: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        table_name = schema.OBJECT_TABLE_NAMES.get(object_type)
+        if table_name is None:
+            raise UsageError(f'unknown object type "{object_type}"')
+        table = schema.TABLE_BY_NAME[table_name]
+        names = [c.name for c in table.columns if c.name not in ("id", "billing_event_id")]
+        sql = f"SELECT id, {', '.join(names)} FROM {table_name} WHERE id IN ({{ids}})"
+        out: dict[int, dict[str, Any]] = {}
+        for row in self._by_subscription(ids, sql):
+            values = dict(zip(names, row[1:], strict=True))
+            values["created_at"] = codec.ms_to_datetime(values["created_at"])
+            out[int(row[0])] = values
+        if object_type in _DETAILED and out:
+            _, detail_table, key, column = _DETAILED[object_type]
+            listed = "emails" if object_type == "contact" else "domains"
+            for values in out.values():
+                values[listed] = []
+            sql = (
+                f"SELECT {key}, {column} FROM {detail_table} WHERE {key} IN ({{ids}})"
+                f" ORDER BY {key}, position"
+            )
+            for record_id, value in self._by_subscription(list(out), sql):
+                out[int(record_id)][listed].append(value)
+        return out
 
 
 def _cells(name: str, rows: Sequence[Sequence[Any]], details: bool) -> dict[int, AssociationCell]:

@@ -1,0 +1,26 @@
+"""The remote HubSpot profile's record store: ``client.py`` (HTTP, pacing, retries, errors),
+``writes.py`` (typed operations -> endpoints), ``search.py`` (the query AST -> CRM search
+filter groups, packed into searches), ``records.py`` (``HttpStore``: the reads, past search's
+limits) and ``objects.py`` (the other CRM objects' paths and properties).
+
+Opening it imports httpx, so nothing here is imported on ``--help`` (``tests/test_startup.py``):
+``open_remote`` imports the client when called."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from subctl.store.http.records import HttpStore
+
+
+def open_remote(
+    base_url: str, token: str, tier: str, transport: httpx.BaseTransport | None = None
+) -> HttpStore:
+    """An ``HttpStore`` over a HubSpot account (``transport``: tests' fake server)."""
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
+
+    return HttpStore(HubSpotClient(base_url, token, tier=tier, transport=transport))

@@ -1,0 +1,798 @@
+"""``HttpStore``: the ``RecordStore`` of a remote profile, over HubSpot's CRM API (DOMAIN.md
+§2-§6) through ``client.HubSpotClient`` (pacing, retries, error mapping live there).
+
+Reading past CRM search's limits (DOMAIN.md §3), decided here once for every verb:
+
+- **More than 10,000 matches**: a search pages with ``after`` until HubSpot's 10,000th result,
+  then starts again with ``hs_object_id > <the last id seen>`` added to each filter group, in
+  ascending id order (the default order of every unsorted read): every match comes back once,
+  however many there are. A group already holding 6 filters has no room for that filter: such a
+  query is refused (``QueryTooComplex``) before anything is printed, when its first page says it
+  has more than 10,000 matches.
+- **More filter groups or filters than one search allows** (5 groups, 6 per group, 18 in all,
+  3,000 characters): the groups are packed into several searches (``crm.plan``), each read in
+  ascending id order, and merged by id (``heapq.merge``) without duplicates: a record matching
+  two searches comes back once. An ``IN`` list too long for the body is split across groups.
+- **A sort**: sent to HubSpot when one search can return the whole answer in that order (one
+  search, and at most 10,000 matches or a ``limit`` of at most 10,000). Otherwise (several
+  searches, or a partitioned one) the rows are sorted here, with bounded memory: they go through
+  a temporary SQLite database on disk (nulls last, then by id, as the SQL store sorts) and come
+  back in order. Choice: sort client-side rather than refuse, because ``export`` and
+  ``list --all`` of a large account sorted by a date is the common case; the cost is a
+  temporary file the size of the selection (deleted when the read ends).
+- **Ids**: a query that is only ``hs_object_id = / in (...)`` reads the records with batch reads
+  (100 per request), never a search body with thousands of ids.
+
+``count`` is the ``total`` of one search (``limit`` 1) when the query fits one search, else the
+number of distinct ids of the merged searches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from subctl import codec
+from subctl.errors import Conflict, InputError, NotFound, UsageError
+from subctl.query.ast import Condition, Expr, Op, Query, Sort
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    STANDARD_PROPERTIES,
+    Option,
+    Property,
+    PropertyRegistry,
+    PropType,
+)
+from subctl.store.base import (
+    HUBSPOT,
+    AssociatedRecord,
+    AssociationCell,
+    Capabilities,
+    Change,
+    LineItem,
+    Payment,
+    Subscription,
+    SubscriptionDetail,
+)
+from subctl.store.http import search as crm
+from subctl.store.http.objects import (
+    OBJECT_TYPE_ID,
+    OBJECTS,
+    SUBSCRIPTIONS,
+    line_item_of,
+    payment_of,
+    record_properties,
+)
+
+if TYPE_CHECKING:
+    from subctl.store.ops import Op as Operation
+
+OBJECTS_PATH = "/crm/v3/objects/subscriptions"
+SEARCH_PATH = OBJECTS_PATH + "/search"
+PROPERTIES_PATH = "/crm/v3/properties/subscriptions"
+RULES_PATH = "/crm/v3/property-validations/" + OBJECT_TYPE_ID
+BATCH = 100  # ids per batch read (DOMAIN.md §2)
+ASSOCIATION_BATCH = 1000  # inputs per v4 association batch read (DOMAIN.md §6)
+ID = "hs_object_id"
+# No history of the change stamp itself (as the SQL store).
+UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_createdate", ID})
+
+
+class Client(Protocol):
+    """What ``HttpStore`` uses of ``client.HubSpotClient``."""
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    def post(self, path: str, body: Any, *, idempotent: bool, search: bool = False) -> Any: ...
+
+    def patch(self, path: str, body: Any, *, idempotent: bool = True) -> Any: ...
+
+    def put(self, path: str, body: Any = None) -> Any: ...
+
+    def delete(self, path: str) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+Row = tuple[int, dict[str, Any]]  # an id and a record's wire properties
+
+
+class HttpStore:
+    """The ``RecordStore`` of a HubSpot account."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._registry: PropertyRegistry | None = None
+        self.requests = 0  # searches and batch reads made by reads (tests, benchmarks)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return HUBSPOT
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- properties -----------------------------------------------------------------------
+
+    def properties(self) -> PropertyRegistry:
+        """The account's definitions, read once per process (``GET`` with every data
+        sensitivity: HubSpot lists only non-sensitive properties by default) with their
+        validation rules. A property subctl knows (``schema.STANDARD_PROPERTIES``) keeps its
+        definition there (aliases, money); the rest come from HubSpot."""
+        if self._registry is None:
+            found: dict[str, dict[str, Any]] = {}
+            for sensitivity in ("non_sensitive", "sensitive", "highly_sensitive"):
+                answer = self.client.get(PROPERTIES_PATH, {"dataSensitivity": sensitivity})
+                for item in answer.get("results", []):
+                    found.setdefault(item["name"], item)
+            rules = self._rules()
+            known = {p.name: p for p in STANDARD_PROPERTIES}
+            props = [known[name] if name in known and item.get("hubspotDefined", True)
+                     else _property(item, rules.get(name, ()))
+                     for name, item in found.items()]  # fmt: skip
+            props += [p for name, p in known.items() if name not in found]
+            self._registry = PropertyRegistry(props)
+        return self._registry
+
+    def _rules(self) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+        try:
+            answer = self.client.get(RULES_PATH)
+        except NotFound:
+            return {}
+        out: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for item in answer.get("results", []) if isinstance(answer, dict) else answer:
+            name = item.get("propertyName")
+            rules = item.get("propertyValidationRules") or item.get("rules") or []
+            for rule in rules:
+                out.setdefault(name, []).append(
+                    (rule["ruleType"], tuple(str(a) for a in rule.get("ruleArguments", ())))
+                )
+        return {k: tuple(v) for k, v in out.items()}
+
+    def _custom(self, name: str) -> Property:
+        prop = self.properties().get(name)
+        if prop is None or prop.name != name or prop.hubspot_defined:
+            raise NotFound(f"custom property {name} not found")
+        return prop
+
+    def create_property(self, prop: Property) -> None:
+        if prop.hubspot_defined or not prop.name.isidentifier():
+            raise UsageError(f"cannot create {prop.name}: not a custom property name")
+        if self.properties().get(prop.name) is not None:
+            raise Conflict(f"property {prop.name} already exists")
+        body = _definition(prop) | {
+            "name": prop.name,
+            "type": prop.type.value,
+            "hasUniqueValue": prop.unique,
+        }
+        self.client.post(PROPERTIES_PATH, body, idempotent=False)
+        self._set_rules(prop, ())
+        self._registry = None
+
+    def update_property(self, prop: Property) -> None:
+        old = self._custom(prop.name)
+        if (old.type, old.unique) != (prop.type, prop.unique):
+            raise UsageError(f"the type and uniqueness of {prop.name} cannot change")
+        self.client.patch(f"{PROPERTIES_PATH}/{prop.name}", _definition(prop))
+        self._set_rules(prop, old.rules)
+        self._registry = None
+
+    def _set_rules(self, prop: Property, old: Sequence[tuple[str, tuple[str, ...]]]) -> None:
+        new = dict(prop.rules)
+        for rule_type, _args in old:
+            if rule_type not in new:
+                self.client.delete(f"{RULES_PATH}/{prop.name}/rule-type/{rule_type}")
+        for rule_type, args in prop.rules:
+            self.client.put(
+                f"{RULES_PATH}/{prop.name}/rule-type/{rule_type}",
+                {"ruleArguments": list(args), "shouldApplyNormalization": False},
+            )
+
+    def delete_property(self, name: str) -> None:
+        self._custom(name)
+        self.client.delete(f"{PROPERTIES_PATH}/{name}")
+        self._registry = None
+
+    # -- reading subscriptions ------------------------------------------------------------
+
+    def _props(self, fields: Sequence[str] | None, *, exact: bool = False) -> list[Property]:
+        registry = self.properties()
+        if fields is None:
+            return [registry.get(ID), *(p for p in registry if p.name != ID)]  # type: ignore[list-item]
+        props: list[Property] = []
+        for name in dict.fromkeys((ID, *fields)):
+            prop = registry.get(name)
+            if prop is None or (exact and prop.name != name):
+                raise UsageError(f'unknown property "{name}"')
+            props.append(prop)
+        return list(dict.fromkeys(props))
+
+    def search(self, query: Query, fields: Sequence[str] | None = None) -> Iterator[Subscription]:
+        props = self._props(fields)
+        for sub_id, values in self._rows(query, props):
+            yield Subscription(sub_id, _typed(values, props))
+
+    def search_stored(
+        self, query: Query, fields: Sequence[str]
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        props = self._props(fields, exact=True)
+        wanted = [p for p in props if p.name in fields]
+        # Stored values as a SQL store reads them: the id is an integer column, not a float.
+        store = [_id_storage if p.name == ID else p.to_storage for p in wanted]
+        chunk: list[list[Any]] = []
+        for _sub_id, values in self._rows(query, props):
+            chunk.append([to(_typed_one(values.get(p.name), p))
+                          for to, p in zip(store, wanted, strict=True)])  # fmt: skip
+            if len(chunk) == 500:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def count(self, where: Expr | None = None) -> int:
+        ids = _only_ids(where)
+        if ids is not None:
+            return len(self._read(ids, [ID]))
+        groups = crm.compile_groups(where, self.properties())
+        searches = crm.plan(groups, crm.MAX_BODY - 150)
+        if len(searches) == 1:
+            body = {"filterGroups": _groups(searches[0]), "properties": [ID], "limit": 1}
+            return int(self._search(body).get("total", 0))
+        return sum(1 for _ in self._merged(searches, [ID], None))
+
+    def _rows(self, query: Query, props: Sequence[Property]) -> Iterator[Row]:
+        """The matches of ``query`` as (id, wire properties), in the query's order."""
+        names = [p.name for p in props]
+        limit = query.limit
+        if limit is not None and limit <= 0:
+            return
+        ids = _only_ids(query.where)
+        if ids is not None:
+            found = self._read(ids, names)
+            rows: Iterable[Row] = sorted(found.items())
+            if query.sort is not None and query.sort.field != ID:
+                rows = _sorted(rows, self._sort_prop(query.sort), query.sort.descending)
+            elif query.sort is not None and query.sort.descending:
+                rows = reversed(list(rows))
+            yield from _limited(rows, limit)
+            return
+        groups = crm.compile_groups(query.where, self.properties())
+        base = _size({"properties": names, "sorts": [{"propertyName": ID}], "limit": 200})
+        with_props = base + 400 < crm.MAX_BODY  # else: ids from search, then batch reads
+        budget = crm.MAX_BODY - (base if with_props else 150) - 100
+        searches = crm.plan(groups, budget)
+        read = names if with_props else [ID]
+        sort = query.sort
+        if sort is not None and sort.field == ID:
+            sort_prop = None
+            descending = sort.descending
+        else:
+            sort_prop = None if sort is None else self._sort_prop(sort)
+            descending = False
+        if sort_prop is not None and sort is not None:
+            served = self._server_sorted(searches, read, sort_prop, sort.descending, limit)
+            if served is None:  # the sort cannot survive partitioning or merging: sort here
+                merged = self._complete(self._merged(searches, read, None), names, with_props)
+                yield from _limited(_sorted(merged, sort_prop, sort.descending), limit)
+                return
+            yield from _limited(self._complete(served, names, with_props), limit)
+            return
+        merged = self._merged(searches, read, limit, descending=descending)
+        yield from _limited(self._complete(merged, names, with_props), limit)
+
+    def _sort_prop(self, sort: Sort) -> Property:
+        prop = self.properties().get(sort.field)
+        if prop is None:
+            raise UsageError(f'cannot sort by unknown field "{sort.field}"')
+        return prop
+
+    def _complete(self, rows: Iterable[Row], names: list[str], complete: bool) -> Iterator[Row]:
+        """Rows with every property asked: as they are when the search returned them, else
+        read by batch reads of 100."""
+        if complete:
+            yield from rows
+            return
+        chunk: list[Row] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == BATCH:
+                yield from self._fill(chunk, names)
+                chunk = []
+        yield from self._fill(chunk, names)
+
+    def _fill(self, chunk: list[Row], names: list[str]) -> Iterator[Row]:
+        if not chunk:
+            return
+        found = self._read([sid for sid, _ in chunk], names)
+        for sid, _ in chunk:
+            if sid in found:  # archived since the search: gone
+                yield sid, found[sid]
+
+    def _search(self, body: dict[str, Any]) -> Any:
+        self.requests += 1
+        return self.client.post(SEARCH_PATH, body, idempotent=True, search=True)
+
+    def _server_sorted(
+        self,
+        searches: list[list[crm.Group]],
+        names: list[str],
+        prop: Property,
+        descending: bool,
+        limit: int | None,
+    ) -> Iterator[Row] | None:
+        """The rows sorted by HubSpot, when one search holds the whole answer in order; else
+        None (having read one page)."""
+        if len(searches) != 1:
+            return None
+        direction = "DESCENDING" if descending else "ASCENDING"
+        body: dict[str, Any] = {
+            "filterGroups": _groups(searches[0]),
+            "sorts": [{"propertyName": prop.name, "direction": direction}],
+            "properties": names,
+            "limit": min(crm.PAGE, limit or crm.PAGE),
+        }
+        first = self._search(body)
+        total = int(first.get("total", 0))
+        if total > crm.RESULT_CAP and (limit is None or limit > crm.RESULT_CAP):
+            return None
+        return self._pages(body, first)
+
+    def _pages(self, body: dict[str, Any], answer: Any) -> Iterator[Row]:
+        """A search's rows page by page (``after``), up to HubSpot's 10,000 results."""
+        while True:
+            for item in answer.get("results", []):
+                yield int(item["id"]), item.get("properties", {})
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+            if not after or int(after) >= crm.RESULT_CAP:
+                return
+            answer = self._search({**body, "after": str(after)})
+
+    def _merged(
+        self,
+        searches: list[list[crm.Group]],
+        names: list[str],
+        limit: int | None,
+        *,
+        descending: bool = False,
+    ) -> Iterator[Row]:
+        """The union of the searches in id order, each id once."""
+        streams = [self._by_id(groups, names, limit, descending) for groups in searches]
+        if len(streams) == 1:
+            yield from streams[0]
+            return
+        key = (lambda row: -row[0]) if descending else (lambda row: row[0])
+        last = None
+        for row in heapq.merge(*streams, key=key):
+            if row[0] != last:
+                last = row[0]
+                yield row
+
+    def _by_id(
+        self, groups: list[crm.Group], names: list[str], limit: int | None, descending: bool
+    ) -> Iterator[Row]:
+        """One search's every match in id order, partitioned by id ranges past the 10,000
+        results one search pages through."""
+        direction = "DESCENDING" if descending else "ASCENDING"
+        page = min(crm.PAGE, limit or crm.PAGE)
+        body: dict[str, Any] = {
+            "filterGroups": _groups(groups),
+            "sorts": [{"propertyName": ID, "direction": direction}],
+            "properties": names,
+            "limit": page,
+        }
+        answer = self._search(body)
+        if int(answer.get("total", 0)) > crm.RESULT_CAP and not crm.partitionable(groups):
+            raise crm.QueryTooComplex(
+                f"query matches more than {crm.RESULT_CAP:,} subscriptions and a filter "
+                f"group has {crm.MAX_FILTERS_PER_GROUP} filters: no room for the id ranges "
+                "that read past HubSpot's limit",
+                hint="narrow it, or split it into several queries",
+            )
+        seen = 0
+        last: int | None = None
+        while True:
+            for row in self._pages(body, answer):
+                last = row[0]
+                seen += 1
+                yield row
+            if last is None or int(answer.get("total", 0)) <= crm.RESULT_CAP:
+                return
+            if limit is not None and seen >= limit:
+                return
+            # The next partition: ids past the last one seen (before it, descending).
+            bound = {"propertyName": ID, "operator": "LT" if descending else "GT",
+                     "value": str(last)}  # fmt: skip
+            body = {**body, "filterGroups": _groups([[*g, bound] for g in groups])}
+            answer = self._search(body)
+            if not answer.get("results"):
+                return
+            last = None
+
+    def _read(self, sub_ids: Iterable[int], names: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """Batch reads (100 ids per request) of the subscriptions that exist."""
+        ids = list(dict.fromkeys(int(i) for i in sub_ids))
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            part = ids[start : start + BATCH]
+            body = {"inputs": [{"id": str(i)} for i in part], "properties": list(names)}
+            self.requests += 1
+            answer = self.client.post(OBJECTS_PATH + "/batch/read", body, idempotent=True)
+            for item in answer.get("results", []):
+                found[int(item["id"])] = item.get("properties", {})
+        return found
+
+    def get(self, sub_id: int) -> Subscription:
+        props = self._props(None)
+        found = self._read([sub_id], [p.name for p in props])
+        if sub_id not in found:
+            raise NotFound(f"subscription {sub_id} not found")
+        return Subscription(sub_id, _typed(found[sub_id], props))
+
+    def get_many(self, sub_ids: Sequence[int], fields: Sequence[str]) -> dict[int, Subscription]:
+        props = self._props(fields)
+        found = self._read(sub_ids, [p.name for p in props])
+        return {sid: Subscription(sid, _typed(values, props)) for sid, values in found.items()}
+
+    def detail(self, sub_id: int) -> SubscriptionDetail:
+        """The subscription, its associations (v4), payments and property history (HubSpot's
+        ``propertiesWithHistory``: each change from the previous value, newest first)."""
+        props = self._props(None)
+        names = [p.name for p in props]
+        try:
+            answer = self.client.get(
+                f"{OBJECTS_PATH}/{sub_id}",
+                {"properties": ",".join(names), "propertiesWithHistory": ",".join(
+                    n for n in names if n not in UNTRACKED)},
+            )  # fmt: skip
+        except NotFound:
+            raise NotFound(f"subscription {sub_id} not found") from None
+        detail = SubscriptionDetail(Subscription(sub_id, _typed(answer.get("properties", {}),
+                                                                props)))  # fmt: skip
+        detail.associations = self.associations(sub_id)
+        paid = [a.id for a in detail.associations if a.object_type == "payment"]
+        detail.payments = sorted(self._payments(paid).values(), key=lambda p: (p.created_at, p.id))
+        detail.history = _history(answer.get("propertiesWithHistory") or {})
+        return detail
+
+    # -- associations and the other objects ------------------------------------------------
+
+    def _records(
+        self, object_type: str, ids: Sequence[int], extra: Sequence[str] = ()
+    ) -> dict[int, dict[str, Any]]:
+        wire = OBJECTS[object_type]
+        names = [*wire.properties, *extra]
+        found: dict[int, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), BATCH):
+            part = unique[start : start + BATCH]
+            body = {"inputs": [{"id": str(i)} for i in part], "properties": names}
+            self.requests += 1
+            answer = self.client.post(
+                f"/crm/v3/objects/{wire.path}/batch/read", body, idempotent=True
+            )
+            for item in answer.get("results", []):
+                found[int(item["id"])] = item.get("properties", {})
+        return found
+
+    def _links(self, sub_ids: Sequence[int], object_type: str) -> dict[int, dict[int, int]]:
+        """v4 batch read (1,000 subscriptions per request): subscription -> {object id: type
+        id}, object ids ascending."""
+        path = OBJECTS[object_type].path
+        out: dict[int, dict[int, int]] = {}
+        ids = list(dict.fromkeys(int(i) for i in sub_ids))
+        for start in range(0, len(ids), ASSOCIATION_BATCH):
+            part = ids[start : start + ASSOCIATION_BATCH]
+            body = {"inputs": [{"id": str(i)} for i in part]}
+            self.requests += 1
+            answer = self.client.post(
+                f"/crm/v4/associations/{SUBSCRIPTIONS}/{path}/batch/read", body, idempotent=True
+            )
+            for item in answer.get("results", []):
+                sid = int(item["from"]["id"])
+                links = out.setdefault(sid, {})
+                for to in item.get("to", []):
+                    links[int(to["toObjectId"])] = _type_id(to, object_type)
+        return {sid: dict(sorted(links.items())) for sid, links in out.items()}
+
+    def _require(self, sub_id: int) -> None:
+        if sub_id not in self._read([sub_id], [ID]):
+            raise NotFound(f"subscription {sub_id} not found")
+
+    def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
+        self._require(sub_id)
+        found: list[AssociatedRecord] = []
+        for name in sorted(OBJECTS) if object_type is None else [object_type]:
+            links = self._links([sub_id], name).get(sub_id, {})
+            if not links:
+                continue
+            records = self._records(name, list(links))
+            for oid, type_id in links.items():
+                label, details = OBJECTS[name].label(oid, records.get(oid, {}), False)
+                found.append(AssociatedRecord(name, oid, type_id, label, details))
+        return found
+
+    def association_cells(
+        self,
+        sub_ids: Sequence[int],
+        objects: Sequence[str],
+        *,
+        cap: int | None = 1000,
+        all_emails: bool = False,
+        all_domains: bool = False,
+    ) -> dict[int, dict[str, AssociationCell]]:
+        """One v4 batch read per object type and 1,000 subscriptions, then batch reads of the
+        records shown (100 per request): never one request per subscription."""
+        names = list(dict.fromkeys(objects))
+        unknown = [n for n in names if n not in ASSOCIATION_BY_NAME]
+        if unknown:
+            raise InputError(
+                "associations",
+                f'unknown object "{unknown[0]}"; one of: {", ".join(ASSOCIATION_BY_NAME)}',
+            )
+        if cap is not None and cap < 1:
+            raise InputError("cap", f"{cap} is not a positive whole number")
+        ids = list(dict.fromkeys(int(i) for i in sub_ids))
+        empty = AssociationCell((), (), 0)
+        out: dict[int, dict[str, AssociationCell]] = {sid: {} for sid in ids}
+        for name in names:
+            wide = (name == "contact" and all_emails) or (name == "company" and all_domains)
+            links = self._links(ids, name) if ids else {}
+            shown = {sid: list(found)[:cap] for sid, found in links.items()}
+            records = self._records(name, [oid for part in shown.values() for oid in part])
+            for sid in ids:
+                if sid not in shown or not shown[sid]:
+                    out[sid][name] = empty
+                    continue
+                label = OBJECTS[name].label
+                cell_labels = tuple(
+                    label(oid, records[oid], wide)[0] if oid in records else str(oid)
+                    for oid in shown[sid]
+                )
+                out[sid][name] = AssociationCell(tuple(shown[sid]), cell_labels, len(links[sid]))
+        return out
+
+    def line_items(self, sub_id: int) -> list[LineItem]:
+        self._require(sub_id)
+        links = self._links([sub_id], "line_item").get(sub_id, {})
+        records = self._records("line_item", list(links))
+        return [line_item_of(oid, records[oid]) for oid in sorted(records)]
+
+    def _payments(self, ids: Sequence[int]) -> dict[int, Payment]:
+        records = self._records("payment", ids)
+        return {oid: payment_of(oid, values) for oid, values in records.items()}
+
+    def payment(self, payment_id: int) -> Payment:
+        found = self._payments([payment_id])
+        if payment_id not in found:
+            raise NotFound(f"payment {payment_id} not found")
+        return found[payment_id]
+
+    def payments_of(
+        self, sub_ids: Sequence[int], statuses: Sequence[str] | None = None
+    ) -> dict[int, list[Payment]]:
+        links = self._links(sub_ids, "payment")
+        payments = self._payments([oid for found in links.values() for oid in found])
+        out: dict[int, list[Payment]] = {}
+        for sid in dict.fromkeys(int(i) for i in sub_ids):
+            mine = [payments[oid] for oid in links.get(sid, {}) if oid in payments]
+            mine = [p for p in mine if statuses is None or p.status in statuses]
+            if mine:
+                out[sid] = sorted(mine, key=lambda p: (p.created_at, p.id))
+        return out
+
+    def buyer_emails(self, sub_ids: Sequence[int]) -> dict[int, str]:
+        links = self._links(sub_ids, "contact")
+        contacts = self._records("contact", [oid for found in links.values() for oid in found])
+        out: dict[int, str] = {}
+        for sid, found in links.items():
+            for oid in found:
+                email = (contacts.get(oid) or {}).get("email")
+                if email:
+                    out[sid] = email
+                    break
+        return out
+
+    def record_label(self, object_type: str, object_id: int) -> str:
+        if object_type not in OBJECTS:
+            raise UsageError(f'unknown object type "{object_type}"')
+        found = self._records(object_type, [object_id])
+        if object_id not in found:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"{label} {object_id} not found")
+        return OBJECTS[object_type].label(object_id, found[object_id], False)[0]
+
+    def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        path = OBJECTS[object_type].path
+        answer = self.client.get(
+            f"/crm/v4/objects/{path}/{object_id}/associations/{SUBSCRIPTIONS}", {"limit": 500}
+        )
+        ids = {int(item["toObjectId"]) for item in answer.get("results", [])}
+        after = (answer.get("paging") or {}).get("next", {}).get("after")
+        while after:
+            answer = self.client.get(
+                f"/crm/v4/objects/{path}/{object_id}/associations/{SUBSCRIPTIONS}",
+                {"limit": 500, "after": after},
+            )
+            ids |= {int(item["toObjectId"]) for item in answer.get("results", [])}
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+        return sorted(ids)
+
+    def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
+        self.record_label(object_type, object_id)  # NotFound
+        self._require(sub_id)
+        path = OBJECTS[object_type].path
+        category = "HUBSPOT_DEFINED" if type_id < 9000 else "USER_DEFINED"
+        self.client.put(
+            f"/crm/v4/objects/{SUBSCRIPTIONS}/{sub_id}/associations/{path}/{object_id}",
+            [{"associationCategory": category, "associationTypeId": type_id}],
+        )
+
+    def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        """HubSpot answers 204 whether or not there was an association: read it first."""
+        if object_id not in self._links([sub_id], object_type).get(sub_id, {}):
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
+        path = OBJECTS[object_type].path
+        self.client.delete(
+            f"/crm/v4/objects/{SUBSCRIPTIONS}/{sub_id}/associations/{path}/{object_id}"
+        )
+
+    def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
+        body = {"properties": record_properties(object_type, values)}
+        answer = self.client.post(
+            f"/crm/v3/objects/{OBJECTS[object_type].path}", body, idempotent=False
+        )
+        return int(answer["id"])
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def execute(self, ops: Sequence[Operation]) -> None:
+        """HubSpot's calls for typed operations: ``writes.execute`` (one operation per call,
+        in order; ``Conflict`` when a subscription's status moved)."""
+        writes = importlib.import_module("subctl.store.http.writes")
+        writes.execute(self.client, ops, self.properties())
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _groups(groups: list[crm.Group]) -> list[dict[str, Any]]:
+    return [{"filters": g} for g in groups if g] if any(groups) else []
+
+
+def _only_ids(where: Expr | None) -> list[int] | None:
+    """The ids of a query that is only ``hs_object_id = n`` or ``in (...)``, else None."""
+    if isinstance(where, Condition) and where.field == ID and where.op in (Op.EQ, Op.IN):
+        return [int(v) for v in where.values]
+    return None
+
+
+def _limited(rows: Iterable[Row], limit: int | None) -> Iterator[Row]:
+    """The first ``limit`` rows, stopping as the last is given (no page read past it)."""
+    if limit is None:
+        yield from rows
+        return
+    for n, row in enumerate(rows, 1):
+        yield row
+        if n >= limit:
+            return
+
+
+def _typed_one(text: Any, prop: Property) -> Any:
+    if prop.name == ID and text not in (None, ""):
+        return int(text)
+    return codec.from_wire(prop.type, None if text is None else str(text), money=prop.money)
+
+
+def _id_storage(value: Any) -> Any:
+    return value
+
+
+def _typed(values: Mapping[str, Any], props: Sequence[Property]) -> dict[str, Any]:
+    return {p.name: _typed_one(values.get(p.name), p) for p in props}
+
+
+def _sorted(rows: Iterable[Row], prop: Property, descending: bool) -> Iterator[Row]:
+    """Rows sorted by one property, nulls last, then by id, in a temporary SQLite database
+    (on disk past SQLite's page cache: bounded memory however many rows there are)."""
+    db = sqlite3.connect("")  # a temporary database, deleted when closed
+    try:
+        db.execute("PRAGMA cache_size = -8192")  # KiB
+        db.execute("CREATE TABLE r (k, id INTEGER, props TEXT)")
+        batch: list[tuple[Any, int, str]] = []
+        for sid, values in rows:
+            key = prop.to_storage(_typed_one(values.get(prop.name), prop))
+            batch.append((key, sid, json.dumps(values)))
+            if len(batch) == 1000:
+                db.executemany("INSERT INTO r VALUES (?, ?, ?)", batch)
+                batch = []
+        db.executemany("INSERT INTO r VALUES (?, ?, ?)", batch)
+        order = "DESC" if descending else "ASC"
+        cursor = db.execute(f"SELECT id, props FROM r ORDER BY k IS NULL, k {order}, id")
+        while found := cursor.fetchmany(500):
+            for sid, text in found:
+                yield int(sid), json.loads(text)
+    finally:
+        db.close()
+
+
+def _type_id(to: Mapping[str, Any], object_type: str) -> int:
+    types = [t for t in to.get("associationTypes", []) if t.get("typeId") is not None]
+    default = ASSOCIATION_BY_NAME[object_type].type_id
+    ids = [int(t["typeId"]) for t in types]
+    return default if default in ids or not ids else ids[0]
+
+
+def _property(item: Mapping[str, Any], rules: tuple[tuple[str, tuple[str, ...]], ...]) -> Property:
+    options = sorted(item.get("options") or [], key=lambda o: o.get("displayOrder", 0))
+    metadata = item.get("modificationMetadata") or {}
+    try:
+        ptype = PropType(item.get("type", "string"))
+    except ValueError:
+        ptype = PropType.STRING
+    return Property(
+        name=item["name"],
+        label=item.get("label") or item["name"],
+        type=ptype,
+        field_type=item.get("fieldType", "text"),
+        options=tuple(
+            Option(o.get("label", o["value"]), o["value"], o.get("description") or "")
+            for o in options
+        ),
+        description=item.get("description") or "",
+        group=item.get("groupName") or "subscriptioninformation",
+        hubspot_defined=bool(item.get("hubspotDefined", False)),
+        read_only_value=bool(metadata.get("readOnlyValue", False)),
+        sensitivity=item.get("dataSensitivity") or "non_sensitive",
+        unique=bool(item.get("hasUniqueValue", False)),
+        rules=rules,
+    )
+
+
+def _definition(prop: Property) -> dict[str, Any]:
+    """The fields of a property definition ``POST``/``PATCH`` sends (DOMAIN.md §4)."""
+    return {
+        "label": prop.label,
+        "fieldType": prop.field_type,
+        "groupName": prop.group,
+        "description": prop.description,
+        "options": [
+            {
+                "label": o.label,
+                "value": o.value,
+                "description": o.description,
+                "displayOrder": n,
+                "hidden": False,
+            }
+            for n, o in enumerate(prop.options)
+        ],  # fmt: skip
+        "dataSensitivity": prop.sensitivity,
+    }
+
+
+def _history(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Change]:
+    """``propertiesWithHistory`` (each property's values, newest first) as changes, newest
+    first: each value from the one before it. The value a record was created with is no change
+    (as on the SQL store, whose seeded records have no history)."""
+    changes: list[Change] = []
+    for name, entries in found.items():
+        if name in UNTRACKED:
+            continue
+        ordered = sorted(entries, key=lambda e: codec.from_wire(
+            PropType.DATETIME, str(e.get("timestamp") or "0")))  # fmt: skip
+        previous: str | None = None
+        for n, entry in enumerate(ordered):
+            value = entry.get("value")
+            new = value if value not in (None, "") else None
+            if n and new != previous:
+                stamp = codec.from_wire(PropType.DATETIME, str(entry.get("timestamp") or "0"))
+                source = str(entry.get("sourceType") or entry.get("sourceId") or "API")
+                changes.append(Change(name, previous, new, stamp, source))
+            previous = new
+    changes.sort(key=lambda c: c.changed_at, reverse=True)
+    return changes
