@@ -651,6 +651,9 @@ def changed_elsewhere(expected: int, done: int, what: str) -> Conflict:
 
 
 ROWS_PER_INSERT = 100  # multi-row INSERT ... VALUES: a third faster than one row per step
+# PostgreSQL: from this many rows on, COPY (its start and end are round trips of their own: a
+# few rows, an item-by-item unit's, go faster as one INSERT)
+COPY_MIN = 200
 
 
 def insert_many(
@@ -668,7 +671,7 @@ def insert_flat(
     count = len(values) // width
     if not count:
         return
-    if mark != "?" and hasattr(cursor, "copy"):
+    if count >= COPY_MIN and mark != "?" and hasattr(cursor, "copy"):
         copy_flat(cursor, table, columns, values)
         return
     one = "(" + ", ".join([mark] * width) + ")"

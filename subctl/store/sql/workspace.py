@@ -578,7 +578,7 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
     singles = [
         (*key, job_id, sid) for key, ids in groups.items() if len(ids) < GROUP_MIN for sid in ids
     ]
-    if singles and mark != "?":
+    if len(singles) >= GROUP_MIN and mark != "?":  # many: a statement per thousand
         _journal_arrays(cursor, mark, job_id, singles)
     elif singles:
         cursor.executemany(
