@@ -6,7 +6,9 @@ For every subscription in IDS.txt (one id a line): set it canceled (the same col
 sets), record one ``property_history`` row per changed property, queue one cancellation
 e-mail in ``outbox`` (to the first e-mail of its first contact), and refund the unused days of
 its latest successful payment (a refund payment, its association, the refunded payment's new
-status and the subscription's ``hs_last_payment_status``). One transaction, statements batched
+status and the subscription's ``hs_last_payment_status``), and append one ``audit`` row per
+subscription (who, the verb and its arguments, the changed values before and after as JSON, the
+refund and the e-mail; m009). One transaction, statements batched
 with ``executemany`` and ``IN`` lists of 500 ids. No job journal, no per-item results, no
 validation beyond what the SQL needs: the least work that leaves the same rows behind.
 Prints the counts of rows written as JSON.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import getpass
 import json
 import sqlite3
 import sys
@@ -62,7 +65,15 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("BEGIN IMMEDIATE")
     (next_payment,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM payments").fetchone()
-    counts = {"canceled": 0, "history": 0, "outbox": 0, "refunds": 0}
+    counts = {"canceled": 0, "history": 0, "outbox": 0, "refunds": 0, "audit": 0}
+    audited = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
+    ).fetchone()
+    actor = getpass.getuser()
+    arguments = json.dumps(
+        {"fmt": "json", "from_file": ids_file, "refund": "unused", "yes": True},
+        separators=(",", ":"),
+    )
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -97,6 +108,7 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
         links: list[tuple[object, ...]] = []
         refunded: list[tuple[object, ...]] = []
         last_status: list[tuple[object, ...]] = []
+        audit: list[tuple[object, ...]] = []
         for sub_id, name, status, canceled_at, due, amount, scheduled, mrr, last, freq in subs:
             old = {
                 "hs_status": status,
@@ -114,6 +126,7 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
             }
             body = f'Hello,\n\nyour subscription "{name}" was canceled on {today}.'
             payment = latest.get(sub_id)
+            refund_row: tuple[object, ...] | None = None
             if payment is not None:
                 pid, paid, currency, created = payment
                 end = period_end(to_date(created), freq or "")
@@ -122,6 +135,7 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
                     unused = min(max((end - today).days, 0), days)
                     refund = round(paid * unused / days, 2) if days else 0.0
                     if refund > 0:
+                        refund_row = (pid, f"{refund:.2f}", currency)
                         refunds.append(
                             (
                                 next_payment,
@@ -143,9 +157,21 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
                         new["hs_last_payment_status"] = state
                         body += f"\n\nA refund of {refund:.2f} {currency} is on its way to you."
                         next_payment += 1
+            before: dict[str, object] = {}
+            after: dict[str, object] = {}
             for prop, value in new.items():
                 if old[prop] != value:
                     history.append((sub_id, prop, text(old[prop]), text(value), now_ms, SOURCE))
+                    before[prop], after[prop] = text(old[prop]), text(value)
+            if refund_row is not None:
+                refunded_id, refund_text, refund_currency = refund_row
+                after["refunds"] = [{"payment": refunded_id, "amount": refund_text,
+                                     "currency": refund_currency}]  # fmt: skip
+            if sub_id in recipients:
+                after["emails"] = ["cancellation"]
+            audit.append((now_ms, actor, None, "default", "cancel", sub_id, "cancel", None,
+                          arguments, json.dumps(before, separators=(",", ":")),
+                          json.dumps(after, separators=(",", ":"))))  # fmt: skip
             if sub_id in recipients:
                 outbox.append(
                     (
@@ -191,6 +217,13 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
             links,
         )
         conn.executemany("UPDATE payments SET status = ? WHERE id = ?", refunded)
+        if audited:
+            conn.executemany(
+                "INSERT INTO audit (at, actor, db_user, profile, verb, subscription_id, target,"
+                " job_id, arguments, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                audit,
+            )
+            counts["audit"] += len(audit)
         counts["history"] += len(history)
         counts["outbox"] += len(outbox)
         counts["refunds"] += len(refunds)

@@ -1,11 +1,12 @@
 """A remote batch cancel under faults: 2,000 subscriptions cancelled on HubSpot's API.
 
     python benchmarks/remote_cancel.py [--count N] [--faults F] [--seed S] [--tier T]
+                                       [--latency SECONDS]
 
 The run is the one a remote profile makes (``tests/remote_cancel.py``): a job journaled in a
 SQLite workspace, ``ItemByItem`` with the client's worker threads, each item a status read
 and a lifecycle ``cancel`` through ``HubSpotClient`` (pacing, retries, in-doubt re-reads),
-against the in-process fake HubSpot (``tests/minihub.py``) answering ``--faults`` of the
+against the in-process fake HubSpot (``tests/fakehub``) answering ``--faults`` of the
 requests with a 429, a 5xx or a timeout (half of the 5xx and timeouts after the cancel was
 applied: lost answers), on a virtual clock (the simulation's time, not the wall clock).
 
@@ -33,12 +34,21 @@ def main() -> int:
     parser.add_argument("--faults", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tier", default="professional")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds a request takes (virtual; 0.5x-1.5x drawn per request)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         figures, _ = run(Path(tmp), args.count, faults=args.faults, seed=args.seed,
-                         tier=args.tier)  # fmt: skip
-    print(f"remote batch cancel: {args.tier}, faults {args.faults:.0%}, seed {args.seed}")
+                         tier=args.tier, latency=args.latency)  # fmt: skip
+    print(
+        f"remote batch cancel: {args.tier}, faults {args.faults:.0%}, seed {args.seed}, "
+        f"latency {args.latency:g} s"
+    )
     for line in figures.lines():
         print(f"  {line}")
     print(f"  wall time: {time.perf_counter() - started:.1f} s")

@@ -384,6 +384,8 @@ class Cancel:
                 "outbox": one("SELECT count(*) FROM outbox"),
                 "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
             }
+            if one("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"):  # m009
+                counts["audit"] = one("SELECT count(*) FROM audit")
         conn.close()
         return counts
 

@@ -12,7 +12,9 @@ import typer
 
 from subctl import __version__
 from subctl.commands import (
+    access,
     associate,
+    audit,
     billing,
     clock,
     exports,
@@ -20,6 +22,7 @@ from subctl.commands import (
     jobs,
     lifecycle,
     properties,
+    report,
     segments,
     subscriptions,
     workspace,
@@ -120,6 +123,15 @@ def root(
             "--profile", "-p", envvar="SUBCTL_PROFILE", metavar="NAME", help="Profile to use."
         ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            envvar="SUBCTL_ACTOR",
+            metavar="NAME",
+            help="Who the audit log names for this command's changes (default: the OS user).",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -127,6 +139,7 @@ def root(
 ) -> None:
     app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()  # run(context=...)
     app_ctx.workspace_target, app_ctx.profile = workspace_, profile
+    app_ctx.actor = actor
     ctx.obj = app_ctx
     ctx.call_on_close(app_ctx.close)
 
@@ -136,6 +149,7 @@ subscriptions.register(app)
 filter_cmd.register(app)
 segments.register(app)
 exports.register(app)
+report.register(app)
 lifecycle.register(app)
 associate.register(app)
 imports.register(app)
@@ -144,6 +158,8 @@ jobs.register(app)
 clock.register(app)
 billing.register(app)
 workspace.register(app)
+access.register(app)
+audit.register(app)
 sync_cmd.register(app)
 profile_cmd.register(app)
 config_cmd.register(app)

@@ -46,8 +46,11 @@ APP_NAME = "subctl"
 WORKSPACE_FILE = "workspace.db"
 DEFAULT_PROFILE = "default"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-PROFILE_KEYS = ("workspace", "kind", "base_url", "tier", "token_env", "token")
-KEYS = "active, language, profiles.NAME.KEY (KEY: workspace, kind, base_url, tier, token_env)"
+PROFILE_KEYS = ("workspace", "kind", "base_url", "tier", "token_env", "token", "permissions")
+KEYS = (
+    "active, language, profiles.NAME.KEY (KEY: workspace, kind, base_url, tier, token_env,"
+    " permissions)"
+)
 KINDS = ("local", "hubspot")
 TIERS = ("free", "starter", "professional", "enterprise")
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -100,6 +103,9 @@ class Profile:
     token_env: str | None = None  # hubspot: the environment variable holding the token
     token: str | None = field(default=None, repr=False)  # only with --store-token-in-config
     configured: bool = True  # False: the built-in default (no entry in the config file)
+    # What the profile may do on a personal workspace (services/access.py), comma-separated;
+    # None: everything.
+    permissions: str | None = None
 
     @property
     def remote(self) -> bool:
@@ -128,6 +134,7 @@ class Profile:
             "token_env": self.token_env,
             "workspace": self.workspace,
             "token": self.token,
+            "permissions": self.permissions,
         }
         return {k: v for k, v in pairs.items() if v is not None}
 
@@ -235,6 +242,14 @@ def _setting_problem(setting: str, value: str) -> str | None:
         return f"must be one of {', '.join(TIERS)}"
     if setting == "token_env" and not ENV_NAME.fullmatch(value):
         return "must be an environment variable name (letters, digits, _)"
+    if setting == "permissions":
+        from subctl.services.access import parse_permissions
+
+        try:
+            if not parse_permissions(value):
+                return "give at least one, e.g. view,export"
+        except UsageError as exc:
+            return str(exc)
     if setting == "base_url" and not re.fullmatch(r"(?i)https?://[^\s/?#]+(/[^\s?#]*)?", value):
         return "must be an http(s) URL, e.g. https://api.hubapi.com"
     return None
@@ -249,6 +264,7 @@ def _profile(name: str, entry: dict[str, str]) -> Profile:
         tier=entry.get("tier"),
         token_env=entry.get("token_env"),
         token=entry.get("token"),
+        permissions=entry.get("permissions"),
     )
 
 
@@ -415,6 +431,11 @@ def set_value(key: str, value: str) -> Path:
             raise UsageError(f"{key}: {problem}")
         if split[1] == "workspace":
             workspace_url(value)  # a bad URL scheme is refused now, not at the next run
+        if split[1] == "permissions":  # stored in the canonical order
+            from subctl.services.access import PERMISSIONS, parse_permissions
+
+            granted = parse_permissions(value)
+            value = ",".join(p for p in PERMISSIONS if p in granted)
         config.profiles.setdefault(split[0], {})[split[1]] = value
     elif split == "active":
         if not PROFILE_NAME.fullmatch(value):

@@ -14,14 +14,13 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from subctl import config
 from subctl.errors import (
     Aborted,
     ConfirmationRequired,
     InvalidState,
-    StoreUnavailable,
     SubctlError,
     UsageError,
 )
@@ -31,7 +30,15 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.store.base import BillingStore, RecordStore, UnitOfWork, Workspace
+    from subctl.services.access import Identity, Need
+    from subctl.store.base import (
+        AuditContext,
+        BillingStore,
+        RecordStore,
+        ReportStore,
+        UnitOfWork,
+        Workspace,
+    )
     from subctl.store.sql import LocalBackend
     from subctl.store.sql.records import SqlRecordStore
 
@@ -68,6 +75,9 @@ class AppContext:
     profile: str | None = None  # --profile NAME
     clock: Callable[[], dt.datetime] = None  # type: ignore[assignment]  # see __post_init__
     prompter: Prompter = None  # type: ignore[assignment]  # set in __post_init__
+    actor: str | None = None  # --actor NAME: who the audit log names (default: the OS user)
+    verb: str | None = None  # the running command's path ("cancel", "property create")
+    params: dict[str, Any] = field(default_factory=dict)  # its options, for the audit log
     _local: LocalBackend | None = None
     _remote: RecordStore | None = None
     _profile: config.Profile | None = None
@@ -165,12 +175,18 @@ class AppContext:
             from subctl.store.sql import open_local
 
             url = self.workspace_url()
-            if profile.remote and url.startswith("sqlite:"):
+            if profile.remote and profile.workspace is None:  # its own file, by default
                 from subctl.files import PRIVATE_DIR
 
                 path = config.profile_workspace_path(profile.name).parent
                 path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
             self._local = open_local(url, create=create or profile.remote)
+            if self.verb is not None:
+                from subctl.services.access import audited
+
+                if audited(self.verb):
+                    context = self.audit_context()
+                    self._local.records.audit = self._local.workspace.audit = context
         return self._local
 
     def _remote_records(self) -> RecordStore:
@@ -182,6 +198,77 @@ class AppContext:
             token = tokens.require(profile)
             self._remote = open_remote(profile.api_url, token, profile.rate_tier)
         return self._remote
+
+    # -- permissions and the audit log (services/access.py) ----------------------------------
+
+    def begin(self, verb: str, params: dict[str, Any]) -> None:
+        """A command starts: check what it needs (exit 4 before it does anything) and keep
+        its name and options for the audit log."""
+        from subctl.services import access
+
+        self.verb, self.params = verb, dict(params)
+        if access.needs(verb, params, team=True):  # init, config: no workspace to ask
+            self.require(verb, params)
+
+    def require(
+        self, verb: str, params: dict[str, Any] | None = None, need: Need | None = None
+    ) -> None:
+        """Refuse (exit 4) unless the identity holds what ``verb`` needs (or ``need``): the
+        command's own, or a resumed job's (``jobs resume`` of a delete job needs delete)."""
+        from subctl.services import access
+
+        identity = self.identity()
+        needed = access.needs(verb, params or {}, team=identity.team, need=need)
+        if not identity.team:  # no admins on a personal workspace: `access` says why itself
+            needed = [p for p in needed if p != access.ADMIN]
+        access.require(identity, verb, needed)
+
+    def is_team(self) -> bool:
+        """A team workspace: PostgreSQL (its users are database roles)."""
+        return self.workspace_url().startswith("postgresql")
+
+    def identity(self) -> Identity:
+        """Who runs this command: on a team workspace the database role and its grants; on a
+        personal one the profile and its configured permissions (default: all)."""
+        from subctl.services import access
+
+        profile = self._permissions_profile()
+        own = None if profile.permissions is None else access.parse_permissions(profile.permissions)
+        if self.is_team():
+            workspace = self.workspace()
+            user = workspace.database_user()
+            if user is not None:
+                grants = workspace.permissions_of(user)
+                return access.Identity(user, grants, team=True, profile=profile.name,
+                                       profile_granted=own)  # fmt: skip
+        return access.Identity(profile.name, own or frozenset(access.PERMISSIONS), team=False)
+
+    def _permissions_profile(self) -> config.Profile:
+        """Whose permissions apply: the profile in use, and with ``--workspace`` the named or
+        active profile still (a workspace path does not lift a profile's restrictions)."""
+        if self.workspace_target:
+            return config.load_profile(self.profile)
+        return self.active_profile()
+
+    def actor_name(self) -> str:
+        if self.actor:
+            return self.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):  # no user name for this uid (a container)
+            return str(os.getuid())
+
+    def audit_context(self) -> AuditContext:
+        """What the audit rows of this command say about it (arguments redacted)."""
+        from subctl.services.access import redacted_arguments
+        from subctl.store.base import AuditContext
+
+        masked = self.records().properties() if self.params else None
+        arguments = redacted_arguments(self.params, masked)
+        profile = self._permissions_profile().name
+        return AuditContext(self.actor_name(), profile, self.verb or "", arguments, self.clock)
 
     def records(self, *, create: bool = False) -> RecordStore:
         """The record store (opened on first use; ``create``: init/demo may create it)."""
@@ -203,7 +290,9 @@ class AppContext:
         if self.remote:  # HubSpot's lifecycle calls have no batch form: several at once
             records = self._remote_records()
             workers = getattr(getattr(records, "client", None), "workers", 1)
-            return ItemByItem(records, self._backend().workspace, workers=int(workers))
+            workspace = self._backend().workspace
+            audit = getattr(workspace, "audit", None)  # the remote changes' audit rows
+            return ItemByItem(records, workspace, workers=int(workers), audit=audit)
         backend = self._backend()
         if os.environ.get("SUBCTL_UNIT_OF_WORK") == "item-by-item":
             return ItemByItem(backend.records, backend.workspace)
@@ -217,6 +306,12 @@ class AppContext:
         """The billing run of the local workspace (a remote profile has none: HubSpot bills)."""
         self.refuse_remote("billing")
         return self._backend().billing
+
+    def reports(self) -> ReportStore:
+        """The set-based reads of ``subctl report``: a local workspace's (where the property
+        history is); a remote profile reports on a local mirror after ``subctl sync``."""
+        self.refuse_remote("report")
+        return self._backend().reports
 
     def refuse_remote(self, what: str) -> None:
         """Stop, before anything happens, what a remote profile cannot do (``REMOTE_REFUSALS``:
@@ -262,6 +357,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
         "cancel without them, and refund in HubSpot's payments tool",
         True,
     ),
+    "pay": (
+        "HubSpot has no endpoint to record a payment: it collects payments by itself",
+        "record it in HubSpot's payments tool; pay works on local profiles",
+        False,
+    ),
     "send-update-link": (
         "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)",
         "send it from HubSpot's subscription page; the local outbox exists on local profiles",
@@ -270,6 +370,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
     "demo": (
         "demo data is generated into a local workspace, never into a HubSpot account",
         "subctl --profile default demo (or any local profile)",
+        False,
+    ),
+    "report": (
+        "reports read the property history of a local workspace; HubSpot's API has none",
+        f"{_WORK_LOCALLY}, then subctl --profile NAME report ...",
         False,
     ),
     "init": (
@@ -281,11 +386,8 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 
 
 def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
-    """HubSpot's record store (``subctl.store.http.open_remote``, imported only here)."""
-    import importlib
+    """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
+    remote profile opens its store, never on ``--help``)."""
+    from subctl.store.http import open_remote as open_http
 
-    opener = getattr(importlib.import_module("subctl.store.http"), "open_remote", None)
-    if opener is None:
-        raise StoreUnavailable("this subctl was built without the HubSpot record store")
-    store: RecordStore = opener(base_url, token, tier)
-    return store
+    return open_http(base_url, token, tier)

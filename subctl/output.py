@@ -64,7 +64,15 @@ class Paragraph:
     text: str
 
 
-Block = Heading | Pairs | Records | Paragraph
+@dataclass(frozen=True)
+class Chart:
+    """A terminal chart: per series (name -> values) bars or a sparkline (``export/chart.py``)."""
+
+    labels: Sequence[str]
+    series: Mapping[str, Sequence[float]]
+
+
+Block = Heading | Pairs | Records | Paragraph | Chart
 
 
 @dataclass(frozen=True)
@@ -122,8 +130,14 @@ def render_blocks(blocks: Sequence[Block], width: int) -> Group:
         elif isinstance(block, Pairs):
             parts.append(pairs_table(block.title, block.rows))
         elif isinstance(block, Records):
-            table = fitted_table(block.rows, block.columns, width)
+            notes: list[str] = []
+            table = fitted_table(block.rows, block.columns, width, note=notes.append)
             parts.append(Group(Text(visible(block.title), style="bold"), table))
+            parts.extend(Text(visible(n), style="dim") for n in notes)
+        elif isinstance(block, Chart):
+            from subctl.export import chart
+
+            parts.append(chart.render(block.labels, block.series, width))
         else:
             parts.append(Text(visible(block.text, newlines=True)))
     return Group(*parts)

@@ -178,7 +178,7 @@ def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 # Tables a billing run does not write whose rows carry the time they were made.
-IGNORED = ("jobs", "job_items", "_subctl_migrations", "saved_views")
+IGNORED = ("jobs", "job_items", "_subctl_migrations", "saved_views", "access")
 
 
 def dump(url: str, *, ignore_jobs: bool = False) -> dict[str, list[tuple[Any, ...]]]:

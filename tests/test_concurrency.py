@@ -7,6 +7,9 @@ Real processes (``python -m subctl``) on a real server (tests/pg.py), started to
   the overlap at the same time;
 - a job interrupted by kill -9 is resumed by two processes at once.
 
+What each must show exactly once: the cancellation (status history), the refund of each
+payment, the cancellation e-mail and the audit row of each change.
+
 The oracle is the same work done by one process on an identical workspace (the demo data is
 deterministic): the same subscriptions canceled, the same payments refunded, the same e-mails
 and history entries, each once. Small chunks (``SUBCTL_BATCH_CHUNK``) make the runs interleave.
@@ -87,6 +90,10 @@ def _effects(url: str) -> dict[str, Counter[tuple[Any, ...]]]:
                                    " WHERE job_id IS NOT NULL")),  # fmt: skip
         "history": Counter(_rows(url, "SELECT subscription_id, property, old_value, new_value"
                                       " FROM property_history")),  # fmt: skip
+        # one audit row per change (its verb aside: a resumed item's is "jobs resume"; and the
+        # job id: the oracle's job is its own)
+        "audit": Counter(_rows(url, "SELECT subscription_id, target, before, after"
+                                    " FROM audit")),  # fmt: skip
     }  # fmt: skip
 
 

@@ -57,7 +57,7 @@ def test_config_keys_and_values_are_checked(invoke: Invoke, subctl_home: Path) -
     assert unknown.stderr == (
         'Error: unknown config key "colour"\n'
         "Hint: keys: active, language, profiles.NAME.KEY (KEY: workspace, kind, base_url, tier,"
-        " token_env)\n"
+        " token_env, permissions)\n"
     )
     assert invoke("config get profiles.a/b.workspace").exit_code == 2
     assert invoke(["config", "set", "active", "two words"]).exit_code == 2
@@ -203,7 +203,7 @@ def test_a_bad_language_in_the_file_names_the_key_and_the_languages(
         f"Error: {subctl_home / 'config.toml'}: language must be a header language: en, da, de, "
         "es, fi, fr, it, ja, nl, no, pl, pt, sv\n"
         "Hint: edit or remove the file; its keys: active, language, profiles.NAME.KEY (KEY:"
-        " workspace, kind, base_url, tier, token_env)\n"
+        " workspace, kind, base_url, tier, token_env, permissions)\n"
     )
 
 

@@ -184,7 +184,7 @@ def test_malformed_config_names_the_file_and_the_key(
     assert result.stderr == (
         f"Error: {path}: {message}\n"
         "Hint: edit or remove the file; its keys: active, language, profiles.NAME.KEY (KEY:"
-        " workspace, kind, base_url, tier, token_env)\n"
+        " workspace, kind, base_url, tier, token_env, permissions)\n"
     )
     monkeypatch.setenv("SUBCTL_DEBUG", "1")
     debug = invoke("list")

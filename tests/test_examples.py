@@ -78,6 +78,10 @@ EXPECTED: dict[str, tuple[int, str]] = {
     # A finished job has nothing to resume: the example shows the command, the outcome is a
     # one-line refusal (an interrupted job cannot be made through the CLI in a test).
     "jobs resume 1": (5, "nothing left to resume"),
+    # Grants are a team workspace's (PostgreSQL); the demo is a personal one, which says so.
+    "access grant ci_bot view export": (2, "for a team workspace"),
+    "access revoke ci_bot export": (2, "for a team workspace"),
+    "access list --format csv": (2, "for a team workspace"),
 }
 # README lines that need a terminal (the interactive builder): off one they must say so, exit 2.
 NEEDS_TERMINAL = "# on a terminal:"

@@ -4,6 +4,7 @@ the virtual clock's rate-limit windows; and its search semantics against the SQL
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -350,11 +351,30 @@ def test_updates_validate_values_and_bump_the_modified_date(
         {"hs_nope": "1"},
         {"hs_lastmodifieddate": "1"},
         {"hs_next_payment_due_date": "1700000000001"},
+        {"hs_mrr": 10},  # values are strings
+        {"hs_name": None},  # "" clears, not null
     ):
         response = api.patch(f"{SUBS}/101", json={"properties": bad})
         assert response.status_code == 400, bad
         assert response.json()["category"] == "VALIDATION_ERROR"
     assert fake.subscription(101)["hs_name"] == "Renamed"
+
+
+def test_properties_with_history_newest_first(fake: FakeHubSpot, api: httpx.Client) -> None:
+    api.patch(f"{SUBS}/102", json={"properties": {"hs_name": "Beta renamed"}})
+    fake.modify(102, hs_name="Beta in the UI", hs_mrr="")
+    body = api.get(
+        f"{SUBS}/102", params={"properties": "hs_name", "propertiesWithHistory": "hs_name,hs_mrr"}
+    ).json()
+    history = body["propertiesWithHistory"]
+    assert [(e["value"], e["sourceType"]) for e in history["hs_name"]] == [
+        ("Beta in the UI", "CRM_UI"),
+        ("Beta renamed", "API"),
+        ("Beta annual", "API"),
+    ]
+    assert [e["value"] for e in history["hs_mrr"]] == ["", "25.00"]
+    stamps = [e["timestamp"] for e in history["hs_name"]]
+    assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == 3
 
 
 def test_batches_cap_at_100_and_answer_207_with_the_missing_ids(api: httpx.Client) -> None:
@@ -417,6 +437,7 @@ def test_lifecycle_changes_status_as_hubspot_and_refuses_a_wrong_status(
     assert "hs_next_payment_due_date" not in sub
     response = api.post(f"{LIFECYCLE}/101/cancel")
     assert response.status_code == 409 and response.json()["category"] == "CONFLICT"
+    assert dict(fake.applied) == {(101, "pause"): 1, (101, "unpause"): 1, (101, "cancel"): 1}
     assert api.post(f"{LIFECYCLE}/999/cancel").status_code == 404
 
 
@@ -445,6 +466,37 @@ def test_properties_api(api: httpx.Client, fake: FakeHubSpot) -> None:
     assert api.delete("/crm/v3/properties/subscriptions/tier").status_code == 204
     assert "tier" not in fake.subscription(101)
     assert api.delete("/crm/v3/properties/subscriptions/hs_name").status_code == 400
+
+
+def test_a_unique_property_refuses_a_value_another_record_holds(api: httpx.Client) -> None:
+    body = {
+        "name": "order_code",
+        "label": "Order code",
+        "type": "string",
+        "fieldType": "text",
+        "groupName": "subscriptioninformation",
+        "hasUniqueValue": True,
+    }
+    assert api.post("/crm/v3/properties/subscriptions", json=body).status_code == 201
+
+    def patch(ident: int, value: str) -> int:
+        found = api.patch(f"{SUBS}/{ident}", json={"properties": {"order_code": value}})
+        return found.status_code
+
+    assert (patch(101, "AB"), patch(101, "AB"), patch(102, "AB"), patch(102, "ab")) == (
+        200,
+        200,
+        409,
+        200,
+    )
+    twins = {
+        "inputs": [
+            {"id": "103", "properties": {"order_code": "X"}},
+            {"id": "104", "properties": {"order_code": "X"}},
+        ]
+    }
+    response = api.post(f"{SUBS}/batch/update", json=twins)
+    assert response.status_code == 409 and response.json()["category"] == "CONFLICT"
 
 
 def test_associations_v4(fake: FakeHubSpot, api: httpx.Client) -> None:
@@ -546,6 +598,15 @@ def test_injected_faults_and_lost_responses(fake: FakeHubSpot, api: httpx.Client
     ]
 
 
+def test_injected_faults_can_wait_for_a_path(fake: FakeHubSpot, api: httpx.Client) -> None:
+    fake.inject("lost-500", on="/cancel")
+    assert api.get(f"{SUBS}/101").status_code == 200
+    assert api.post(f"{LIFECYCLE}/101/cancel").status_code == 500
+    assert fake.subscription(101)["hs_status"] == "canceled"
+    assert api.post(f"{LIFECYCLE}/101/cancel").status_code == 409
+    assert fake.applied[(101, "cancel")] == 1
+
+
 def test_a_fault_rate_is_seeded_and_roughly_that_share(clock: Clock) -> None:
     def statuses(seed: int) -> list[int]:
         hub = FakeHubSpot(clock=clock, faults=0.2, seed=seed)
@@ -601,3 +662,265 @@ def test_serve_answers_over_http_on_127_0_0_1(fake: FakeHubSpot) -> None:
             with pytest.raises(httpx.ReadTimeout):
                 client.get(f"{SUBS}/102")
     assert fake.subscription(102)["hs_status"] == "canceled"
+
+
+# -- CRM exports ----------------------------------------------------------------------------
+
+EXPORT = {
+    "exportType": "VIEW",
+    "exportName": "subs",
+    "format": "CSV",
+    "language": "EN",
+    "objectType": "0-69",
+    "objectProperties": ["hs_name", "hs_status", "hs_next_payment_due_date"],
+    "associatedObjectType": ["CONTACT"],
+    "publicCrmSearchRequest": {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "hs_status", "operator": "IN", "values": ["active", "paused"]}
+                ]
+            }
+        ],
+        "sorts": [],
+    },
+}
+
+
+def poll_until_complete(api: httpx.Client, task: str) -> dict[str, Any]:
+    states = []
+    for _ in range(10):
+        body = api.get(f"/crm/v3/exports/export/async/tasks/{task}/status").json()
+        states.append(body["status"])
+        if body["status"] == "COMPLETE":
+            assert states == ["PROCESSING", "COMPLETE"]
+            return dict(body)
+    raise AssertionError(states)
+
+
+def test_an_export_is_started_polled_and_downloaded_without_the_token(
+    fake: FakeHubSpot, api: httpx.Client, clock: Clock
+) -> None:
+    contact = fake.add_record("contacts", {"email": "ada@example.com"})
+    fake.associate(104, "contacts", contact, 295)
+    started = api.post("/crm/v3/exports/export/async", json=EXPORT)
+    assert started.status_code == 202
+    task = started.json()["id"]
+    done = poll_until_complete(api, task)
+    url = done["result"]
+    assert "X-Amz-Signature=" in url and url.split("?")[0].endswith("/subs.csv")
+    with_token = api.get(url)  # the client's Authorization header goes along: S3 refuses it
+    assert with_token.status_code == 400 and b"Only one auth mechanism" in with_token.content
+    plain = httpx.Client(transport=fake.transport)
+    file = plain.get(url)
+    assert file.status_code == 200
+    assert file.text == (
+        "Record ID,Name,Status,Next payment due date,Associated Contact IDs\n"
+        "101,Alpha monthly,Active,2026-12-01,\n"
+        f'104,"delta, acme-app.io",Paused,2027-01-15,{contact}\n'
+        "105,,Active,,\n"
+    )
+    details = api.get(f"/crm/v3/exports/export/{task}").json()
+    assert (details["exportState"], details["recordCount"]) == ("DONE", 3)
+    clock.t += 301  # the URL expires after five minutes; a new poll issues a new one
+    expired = plain.get(url)
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
+    again = api.get(f"/crm/v3/exports/export/async/tasks/{task}/status").json()["result"]
+    assert again != url and plain.get(again).status_code == 200
+
+
+def test_export_internal_names_and_values_and_a_big_csv_comes_zipped(
+    fake: FakeHubSpot, api: httpx.Client
+) -> None:
+    fake.exports.zip_bytes = 100
+    body = {
+        **EXPORT,
+        "exportInternalValuesOptions": ["NAMES", "VALUES"],
+        "associatedObjectType": [],
+    }
+    task = api.post("/crm/v3/exports/export/async", json=body).json()["id"]
+    url = poll_until_complete(api, task)["result"]
+    assert url.split("?")[0].endswith("/subs.zip")
+    import zipfile
+
+    packed = httpx.Client(transport=fake.transport).get(url).content
+    with zipfile.ZipFile(io.BytesIO(packed)) as archive:
+        text = archive.read("subs.csv").decode()
+    assert text.splitlines()[:2] == [
+        "hs_object_id,hs_name,hs_status,hs_next_payment_due_date",
+        "101,Alpha monthly,active,2026-12-01",
+    ]
+
+
+def test_exports_run_one_at_a_time_and_need_the_export_scope(
+    fake: FakeHubSpot, api: httpx.Client
+) -> None:
+    first = api.post("/crm/v3/exports/export/async", json=EXPORT).json()["id"]
+    second = api.post("/crm/v3/exports/export/async", json=EXPORT).json()["id"]
+    status = f"/crm/v3/exports/export/async/tasks/{second}/status"
+    assert api.get(status).json()["status"] == "PENDING"  # waits for the first
+    poll_until_complete(api, first)
+    assert api.get(status).json()["status"] == "PROCESSING"
+    assert (
+        api.post("/crm/v3/exports/export/async", json={**EXPORT, "format": "PDF"}).status_code
+        == 400
+    )
+    fake.scopes = fake.scopes - {"crm.export"}
+    refused = api.post("/crm/v3/exports/export/async", json=EXPORT)
+    assert refused.status_code == 403
+    assert refused.json()["context"]["missingScopes"] == ["crm.export"]
+
+
+# -- Lists API ------------------------------------------------------------------------------
+
+LIST_QUERIES = [
+    "status = active",
+    "status != active",
+    "status in (active, paused)",
+    "mrr > 10",
+    "mrr between 10 and 21",
+    "due < 2026-12-01",
+    "due <= 2026-12-01",
+    "due = 2026-12-01",
+    "due != 2026-12-01",
+    "due between 2026-11-01 and 2026-12-31",
+    "has due",
+    "not has due",
+    "name = 'alpha MONTHLY'",
+    "name in ('alpha monthly', 'BETA ANNUAL')",
+    "name not in ('alpha monthly')",
+    "name ~ 'gamma*'",
+    "allowed_payment_methods = ach",
+    "automatically_email_invoices = true",
+    "(status = active and mrr < 50) or name ~ 'beta*'",
+]
+
+
+def list_members(api: httpx.Client, list_id: str) -> list[int]:
+    found, params = [], {"limit": "2"}
+    while True:
+        body = api.get(f"/crm/v3/lists/{list_id}/memberships", params=params).json()
+        found += [int(r["recordId"]) for r in body["results"]]
+        if "paging" not in body:
+            return found
+        params["after"] = body["paging"]["next"]["after"]
+
+
+@pytest.mark.parametrize("text", LIST_QUERIES)
+def test_a_dynamic_list_holds_what_the_sql_store_matches(
+    text: str, sql_records: Any, api: httpx.Client
+) -> None:
+    from subctl.query.ast import Query
+    from subctl.query.lists import to_filter_branch
+
+    registry = sql_records.properties()
+    expr = parse(text, registry, today=dt.date(2026, 11, 26))
+    local = sorted(s.id for s in sql_records.search(Query(where=expr), ["hs_object_id"]))
+    body = {
+        "name": "l",
+        "objectTypeId": "0-69",
+        "processingType": "DYNAMIC",
+        "filterBranch": to_filter_branch(expr, registry),
+    }
+    made = api.post("/crm/v3/lists", json=body)
+    assert made.status_code == 200, made.text
+    assert list_members(api, made.json()["list"]["listId"]) == local
+
+
+def test_starts_with_is_the_whole_values_start_not_a_words(api: httpx.Client) -> None:
+    """HubSpot's STARTS_WITH (what ``name ~ acme*`` compiles to for a list) tests the value's
+    start: "delta, acme-app.io" has a word starting with acme (CRM search and the SQL store
+    match it), but does not start with it."""
+    branch = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "hs_name",
+                        "operation": {
+                            "operationType": "STRING",
+                            "operator": "STARTS_WITH",
+                            "value": "acme",
+                            "includeObjectsWithNoValueSet": False,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    made = api.post(
+        "/crm/v3/lists",
+        json={
+            "name": "acme",
+            "objectTypeId": "0-69",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        },
+    )
+    assert list_members(api, made.json()["list"]["listId"]) == []
+
+
+def test_snapshot_and_manual_lists_and_their_limits(fake: FakeHubSpot, api: httpx.Client) -> None:
+    from subctl.query.lists import to_filter_branch
+
+    registry = fake_registry()
+    branch = to_filter_branch(
+        parse("status = active", registry, today=dt.date(2026, 11, 26)), registry
+    )
+    snap = api.post(
+        "/crm/v3/lists",
+        json={
+            "name": "snap",
+            "objectTypeId": "0-69",
+            "processingType": "SNAPSHOT",
+            "filterBranch": branch,
+        },
+    )
+    snap_id = snap.json()["list"]["listId"]
+    fake.modify(102, hs_status="active")  # a snapshot keeps what matched when it was made
+    assert list_members(api, snap_id) == [101, 105]
+    again = api.post(
+        "/crm/v3/lists", json={"name": "snap", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    )
+    assert again.status_code == 409
+    manual = api.post(
+        "/crm/v3/lists", json={"name": "vip", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    ).json()["list"]
+    path = f"/crm/v3/lists/{manual['listId']}"
+    added = api.put(f"{path}/memberships/add", json=["103", "104", "999"]).json()
+    assert added == {"recordIdsAdded": ["103", "104"], "recordsIdsMissing": ["999"]}
+    assert api.put(f"{path}/memberships/remove", json=["103"]).json()["recordIdsRemoved"] == ["103"]
+    assert list_members(api, manual["listId"]) == [104]
+    by_name = api.get("/crm/v3/lists/object-type-id/0-69/name/vip").json()["list"]
+    assert (by_name["listId"], by_name["size"]) == (manual["listId"], 1)
+    assert api.delete(path).status_code == 204
+    assert api.get(path).status_code == 404
+    bad = {**branch, "filterBranchType": "XOR"}
+    assert (
+        api.post(
+            "/crm/v3/lists",
+            json={
+                "name": "x",
+                "objectTypeId": "0-69",
+                "processingType": "DYNAMIC",
+                "filterBranch": bad,
+            },
+        ).status_code
+        == 400
+    )
+    fake.scopes = fake.scopes - {"crm.lists.write"}
+    refused = api.post(
+        "/crm/v3/lists", json={"name": "y", "objectTypeId": "0-69", "processingType": "MANUAL"}
+    )
+    assert refused.json()["context"]["missingScopes"] == ["crm.lists.write"]
+
+
+def fake_registry() -> Any:
+    from subctl.schema import standard_registry
+
+    return standard_registry()

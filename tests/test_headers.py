@@ -20,10 +20,7 @@ from subctl.export.headers import HeaderRef
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE_DIR = ROOT / "subctl" / "export" / "languages"
 STANDARD = [p.name for p in schema.STANDARD_PROPERTIES]
-# The associated objects helper A adds in parallel (issue #17); once schema.ASSOCIATION_OBJECTS
-# lists them, they are covered by it and this tuple is redundant (not wrong).
-ADDED_OBJECTS = ("order", "payment_link", "feedback_submission", "custom_record")
-OBJECTS = list(dict.fromkeys([a.name for a in schema.ASSOCIATION_OBJECTS] + list(ADDED_OBJECTS)))
+OBJECTS = [a.name for a in schema.ASSOCIATION_OBJECTS]
 ALL = headers.LANGUAGES
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from subctl.errors import AuthError, Conflict, InDoubt, NotFound, StoreUnavailable, UsageError
 from subctl.store.http.client import SAFETY, HubSpotClient
+from tests.remote_cancel import max_in_window
 from tests.vclock import VirtualClock
 
 TOKEN = "pat-na1-secret-0123456789"
@@ -46,16 +47,6 @@ def make(handler: Handler, tier: str = "professional") -> tuple[HubSpotClient, R
 
 def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"id": "1"})
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    """The most requests of ``times`` (sorted) within any half-open window of that length."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def error(status: int, **body: Any) -> Handler:
@@ -430,3 +421,10 @@ def test_a_refused_connection_is_store_unavailable() -> None:
                     idempotent=False)  # fmt: skip
     assert type(caught.value) is StoreUnavailable  # never sent: not in doubt
     assert caught.value.message == "HubSpot is unreachable (ConnectError)"
+
+
+@pytest.mark.parametrize("token", ["", "pat na1 secret", "pat-na1-sécret"])
+def test_a_malformed_token_is_refused_without_being_shown(token: str) -> None:
+    with pytest.raises(AuthError) as caught:
+        HubSpotClient("https://api.example.test", token)
+    assert caught.value.message == "the HubSpot token is malformed (empty, spaces or non-ASCII)"

@@ -203,8 +203,8 @@ def test_get_detail_and_not_found(hub: Hub) -> None:
         list(hub.store.search_stored(Query(), ["nope"]))
     # stored values as a SQL store reads them: the id an integer, amounts floats
     query = Query(sort=Sort("hs_name", descending=True))
-    assert list(hub.store.search_stored(query, ["hs_object_id", "hs_mrr", "hs_status"])) == [
-        [[1002, 2.0, "canceled"], [1001, 1.0, "unpaid"], [1000, 0.0, "active"]]
+    assert list(hub.store.search_stored(query, ["hs_status", "hs_object_id", "hs_mrr"])) == [
+        [["canceled", 1002, 2.0], ["unpaid", 1001, 1.0], ["active", 1000, 0.0]]
     ]
 
 
@@ -218,3 +218,68 @@ def test_association_cells_are_batched(hub: Hub) -> None:
     assert cells[1499]["deal"].labels == ("Shared",) and cells[1000]["deal"].count == 1
     # one v4 batch read per object type (500 ids), one batch read of the deal shown
     assert sum(hub.calls().values()) == 3
+
+
+# -- what ``subctl sync`` reads (SYNC-API) ------------------------------------------------------
+
+
+def _synced(chunks: Iterator[Any]) -> list[Any]:
+    return [s for chunk in chunks for s in chunk]
+
+
+def test_a_full_sync_reads_100_per_list_page_with_associations_inline(hub: Hub) -> None:
+    hub.seed(1_050)
+    contact = hub.fake.add_record("contacts", {"firstname": "Ada", "email": "ada@x.io"})
+    hub.fake.associate(1003, "contacts", contact, 295)
+    hub.fake.requests.clear()
+    synced = _synced(hub.store.changed_since(None))
+    assert [s.subscription.id for s in synced] == list(range(1000, 2050))
+    assert synced[3].associations == (("contact", contact, 295),)
+    assert synced[3].subscription.properties["hs_status"] == "paused"
+    assert hub.calls() == {("/crm/v3/objects/subscriptions", 200): 11}  # 1,050 / 100
+    resumed = _synced(hub.store.changed_since(None, after_id=2000))  # a stopped sync resumes
+    assert [s.subscription.id for s in resumed] == list(range(2001, 2050))
+    assert hub.store.record_values("contact", [contact, 5])[contact]["emails"] == ["ada@x.io"]
+
+
+def test_an_incremental_sync_is_one_search_when_nothing_changed(hub: Hub) -> None:
+    hub.seed(300)
+    newest = max(s.properties["hs_lastmodifieddate"]
+                 for s in hub.store.search(Query(), ["hs_lastmodifieddate"]))  # fmt: skip
+    hub.fake.requests.clear()
+    later = newest + dt.timedelta(milliseconds=1)
+    assert _synced(hub.store.changed_since(later)) == []
+    assert hub.calls() == {(SEARCH, 200): 1}
+    hub.fake.modify(1007, hs_name="Renamed")
+    hub.fake.modify(1002, hs_name="Renamed too")
+    hub.fake.requests.clear()
+    changed = _synced(hub.store.changed_since(later))
+    assert [s.subscription.id for s in changed] == [1007, 1002]  # by modification, then id
+    # the sorted search, each record's associations inline (fewer records than object types:
+    # cheaper than one v4 batch read per type)
+    assert sum(hub.calls().values()) == 1 + 2
+    many = hub.store.changed_since(newest - dt.timedelta(days=365), chunk=100)
+    hub.fake.requests.clear()
+    assert len(_synced(many)) == 300
+    assert sum(hub.calls().values()) == 2 + 11  # 2 pages, a v4 batch read per object type
+
+
+def test_an_incremental_sync_past_10000_changes_reads_the_list(capped: Hub) -> None:
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # everything changed since
+    capped.fake.modify(1001, hs_name="Last")
+    capped.fake.requests.clear()
+    changed = _synced(capped.store.changed_since(since, chunk=100))
+    assert len(changed) == 2_500 and changed[-1].subscription.id == 1001
+    stamps = [(s.subscription.properties["hs_lastmodifieddate"], s.subscription.id)
+              for s in changed]  # fmt: skip
+    assert stamps == sorted(stamps)
+    assert capped.calls() == {(SEARCH, 200): 1, ("/crm/v3/objects/subscriptions", 200): 25}
+
+
+def test_archived_since(hub: Hub) -> None:
+    hub.seed(5)
+    hub.fake.archive(1001)
+    hub.fake.archive(1003)
+    assert _synced(hub.store.archived_since(None)) == [1001, 1003]
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert _synced(hub.store.archived_since(future)) == []

@@ -87,7 +87,7 @@ def test_m007_keeps_the_data_of_an_m006_workspace(
     with engine.begin() as conn:
         for sql in rows.values():
             conn.exec_driver_sql(sql)
-    assert migrations.migrate(engine) == ["m007_export_objects", "m008_segments"]
+    assert migrations.migrate(engine)[:2] == ["m007_export_objects", "m008_segments"]
     with engine.connect() as conn:
         for table in rows:
             assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one() == 1

@@ -96,7 +96,8 @@ def test_local_profiles_add_list_use_show_remove(
         f'  "records": "{scratch}",\n'
         f'  "workspace": "{scratch}",\n'
         '  "tier": null,\n'
-        '  "configured": true\n'
+        '  "configured": true,\n'
+        '  "permissions": "all"\n'
         "}\n"
     )
     removed = invoke("profile remove scratch")  # off a terminal: --yes is required
@@ -122,6 +123,8 @@ def test_local_profiles_add_list_use_show_remove(
          "token_env: must be an environment variable name (letters, digits, _)"),
         ("profile add a/b --local a.db", 2,
          '"a/b" is not a profile name (letters, digits, - and _)'),
+        ("profile add x --hubspot --store-token-in-config", 2,
+         "--store-token-in-config needs a token: give it with --token-stdin"),
         ("profile use nosuch", 3, 'no profile "nosuch"; profiles: none configured'),
         ("profile show nosuch", 2, 'unknown profile "nosuch"; profiles: none configured'),
     ],
@@ -166,6 +169,7 @@ def test_hubspot_token_goes_to_the_keyring_never_the_file(
         f"workspace,{workspace}\n"
         "tier,starter\n"
         "configured,true\n"
+        "permissions,all\n"
         "base_url,https://api.hubapi.com\n"
         "token_env,\n"
         "token,system keyring (service subctl)\n"
@@ -288,6 +292,8 @@ def remote(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> Invoke:
          "HubSpot has no endpoint for refunds: --refund and --refund-pending work locally only"),
         ("cancel 1 --refund-pending --yes", 2,
          "HubSpot has no endpoint for refunds: --refund and --refund-pending work locally only"),
+        ("pay 1 --yes", 5,
+         "HubSpot has no endpoint to record a payment: it collects payments by itself"),
         ("send-update-link 1 --yes", 5,
          "HubSpot has no endpoint to send a payment-method update link (no outbox remotely)"),
         ("demo --count 10", 5,

@@ -175,9 +175,10 @@ def test_sync_refuses_its_own_workspace_and_a_workspace_that_is_no_mirror(
     other = tmp_path / "other.db"
     assert demo(["--workspace", str(other), "demo", "--count", "5"]).exit_code == 0
     taken = demo(["sync", "--into", str(other)])
-    assert (taken.exit_code, taken.stderr.splitlines()[0]) == (
+    assert (taken.exit_code, taken.stderr) == (
         2,
-        "Error: the target workspace holds records and is no mirror yet",
+        "Error: the target workspace holds records and is no mirror yet: --full makes it one"
+        " (records not in the source are removed), or give a new workspace to --into\n",
     )
     made = _sync(demo, "--into", str(other), "--full")  # the demo's 5 replaced by the mirror
     assert made["created"] + made["updated"] + made["unchanged"] == 300
@@ -198,7 +199,13 @@ def test_sync_into_a_profile_and_never_into_a_hubspot_one(
 ) -> None:
     mirror = tmp_path / "m.db"
     assert demo(["profile", "add", "mirror", "--local", str(mirror)]).exit_code == 0
-    assert _counts(_sync(demo, "--into", "mirror")) == ("full", 300, 300, 0, 0, 0)
+    synced = demo("sync --into mirror")
+    assert synced.stderr.splitlines() == [
+        f"✔ Synced 300 subscriptions (full) into sqlite:/{mirror}: 300 created, 0 updated,"
+        " 0 unchanged, 0 archived",
+        "Query the mirror: subctl --profile mirror list",
+    ]
+    assert json.loads(synced.stdout)["created"] == 300
     assert mirror.exists()
     monkeypatch.delenv("SUBCTL_TOKEN", raising=False)
     assert demo("profile add prod --hubspot --token-env NO_SUCH_VAR").exit_code == 0
@@ -219,3 +226,36 @@ def test_a_progress_bar_on_a_terminal(demo: Invoke, tmp_path: Path) -> None:
     )
     assert code == 0, screen.decode(errors="replace")
     assert json.loads(stdout)["created"] == 300
+
+
+def test_an_interrupted_incremental_sync_loses_nothing(
+    demo: Invoke, subctl_home: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror.db"
+    _sync(demo, "--into", str(mirror))
+    assert demo("cancel --where 'status in (active, unpaid)' --yes").exit_code == 0
+    source = open_local(sqlite_url(subctl_home / "workspace.db"))
+    target = open_local(sqlite_url(mirror))
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+
+    def stop(read: int, total: int | None) -> None:
+        raise KeyboardInterrupt  # after the first chunk is written
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            svc.sync(source.records, target.records, target.workspace, source_key=_key(target),
+                     now=now, progress=stop, chunk=20)  # fmt: skip
+        moved = target.workspace.get_setting(svc.WATERMARK)
+        assert moved is not None and dt.datetime.fromisoformat(moved) == now  # the cancels'
+    finally:
+        source.close()
+        target.close()
+    rest = _sync(demo, "--into", str(mirror))
+    assert rest["mode"] == "incremental" and rest["updated"] > 0
+    assert _export(demo, tmp_path / "a.csv") == _export(demo, tmp_path / "b.csv", mirror)
+
+
+def _key(target: Any) -> str:
+    key = target.workspace.get_setting(svc.SOURCE)
+    assert key is not None
+    return str(key)

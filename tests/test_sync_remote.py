@@ -5,6 +5,7 @@ nothing changed, a handful) and remote changes and archives mirrored."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -12,23 +13,14 @@ from typing import Any
 
 import pytest
 
+from subctl.schema import ASSOCIATION_BY_NAME
 from subctl.services import sync as svc
 from subctl.store.sql import open_local, sqlite_url
+from tests.conftest import Invoke
 from tests.fakehub import FakeHubSpot
 
 TOKEN = "pat-test-token"
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
-
-
-def _http_store() -> Any:
-    """``HttpStore`` with the sync reads (SYNC-API), or a skip until H2's store is merged."""
-    try:
-        from subctl.store.http.records import HttpStore
-    except ImportError:
-        pytest.skip("HttpStore is not on this branch yet")
-    if not hasattr(HttpStore, "changed_since"):
-        pytest.skip("HttpStore has no changed_since yet (SYNC-API)")
-    return HttpStore
 
 
 class VirtualClock:
@@ -46,15 +38,15 @@ class VirtualClock:
 
 @pytest.fixture
 def hub() -> Iterator[tuple[FakeHubSpot, Any]]:
-    store_class = _http_store()
     from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
 
     clock = VirtualClock()
     fake = FakeHubSpot(clock=clock, token=TOKEN)
     client = HubSpotClient(
         "https://api.hubapi.com", TOKEN, transport=fake.transport, clock=clock, sleep=clock.sleep
     )
-    store = store_class(client)
+    store = HttpStore(client)
     yield fake, store
     store.close()
 
@@ -63,7 +55,8 @@ def _rows(n: int) -> list[dict[str, Any]]:
     statuses = ("active", "paused", "canceled", "unpaid")
     return [
         {"hs_object_id": i, "hs_name": f"Subscription {i}", "hs_status": statuses[i % 4],
-         "hs_mrr": Decimal(i % 500), "hs_recurring_billing_frequency": "monthly"}
+         "hs_mrr": Decimal(i % 500), "hs_recurring_billing_frequency": "monthly",
+         "hs_lastmodifieddate": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i)}
         for i in range(1, n + 1)
     ]  # fmt: skip
 
@@ -94,3 +87,38 @@ def test_fifty_thousand_subscriptions_in_the_request_budget(
         assert target.records.get_many([78], ["hs_name"]) == {}
     finally:
         target.close()
+
+
+def test_sync_a_hubspot_profile_end_to_end(
+    invoke: Invoke, subctl_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI over a real socket: profile, token from its variable, sync into a local
+    profile, a remote change mirrored; no output carries the token."""
+    fake = FakeHubSpot(token=TOKEN)
+    fake.seed(_rows(250))
+    contact = fake.add_record("contacts", {"firstname": "Ada", "email": "ada@example.com"})
+    fake.associate(7, "contacts", contact, ASSOCIATION_BY_NAME["contact"].type_id)
+    monkeypatch.setenv("HUB_TOKEN", TOKEN)
+    outputs = []
+    with fake.serve() as url:
+        for args in (
+            ["profile", "add", "prod", "--hubspot", "--base-url", url, "--token-env", "HUB_TOKEN"],
+            ["profile", "add", "mirror", "--local", str(tmp_path / "mirror.db")],
+            ["sync", "--profile", "prod", "--into", "mirror", "--format", "json"],
+        ):
+            result = invoke(args)
+            assert result.exit_code == 0, result.stderr
+            outputs.append(result)
+        first = json.loads(outputs[-1].stdout)
+        assert (first["mode"], first["created"], first["records_copied"]) == ("full", 250, 1)
+        fake.modify(9, hs_name="Renamed")
+        again = invoke("sync --profile prod --into mirror --format json")
+        assert again.exit_code == 0, again.stderr
+        outputs.append(again)
+        assert (json.loads(again.stdout)["updated"], json.loads(again.stdout)["created"]) == (1, 0)
+    view = invoke("--profile mirror view 7 --format json")
+    assert [c["id"] for c in json.loads(view.stdout)["associations"]["contact"]] == [contact]
+    named = invoke("--profile mirror view 9 --format json")
+    assert json.loads(named.stdout)["properties"]["hs_name"] == "Renamed"
+    for result in outputs:
+        assert TOKEN not in result.stdout + result.stderr

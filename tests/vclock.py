@@ -10,6 +10,10 @@ of them still has work to do. "Every worker sleeps" must hold for ``GRACE`` of r
 the thread that hands out the work (outside the simulation: it journals each item and starts
 the next) gets to start the next item before the clock moves, as it would in the milliseconds
 a journal write takes.
+
+Outside ``running()`` it is the contract suite's ``VirtualClock`` (tests/contract/conftest.py);
+the worker threads of a concurrent remote batch need the simulation (there, every sleeping
+thread would add its wait to one shared time, and the run would look several times slower).
 """
 
 from __future__ import annotations

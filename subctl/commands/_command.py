@@ -115,6 +115,16 @@ def _format_parameters(ctx: Context, params: list[Parameter], formatter: HelpFor
 
 
 class SubctlCommand(TyperCommand):
+    def invoke(self, ctx: Context) -> Any:
+        """Before the command's function runs: the permissions its verb declares
+        (``services/access.NEEDS``, exit 4) and its name and options for the audit log."""
+        from subctl.context import AppContext
+
+        app = ctx.find_root().obj
+        if isinstance(app, AppContext):
+            app.begin(" ".join(ctx.command_path.split()[1:]), dict(ctx.params))
+        return super().invoke(ctx)
+
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         given = list(args)
         rest = super().parse_args(ctx, args)

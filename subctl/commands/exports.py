@@ -11,6 +11,8 @@ from subctl.commands._options import SegmentOpt, ShowSensitiveOpt, ViewOpt, Wher
 from subctl.context import AppContext
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from subctl.services.exports import ExportRequest
 
 OutputOpt = Annotated[
@@ -88,6 +90,14 @@ def subscription_export(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     show_sensitive: ShowSensitiveOpt = False,
+    server_side: Annotated[
+        bool,
+        typer.Option(
+            "--server-side",
+            help="HubSpot profiles: HubSpot's CRM exports build the file (csv, xlsx, xls; "
+            "HubSpot's headers and order), subctl downloads it.",
+        ),
+    ] = False,
 ) -> None:
     """Export subscriptions to a file.
 
@@ -116,7 +126,44 @@ def subscription_export(
         all_domains=all_domains,
         show_sensitive=show_sensitive,
     )
+    if server_side:
+        _server_side(app, request, output, fmt=fmt, force=force)
+        return
     _write(app, request, output, fmt=fmt, raw=raw, force=force)
+
+
+def _server_side(
+    app: AppContext, request: ExportRequest, output: str, *, fmt: str | None, force: bool
+) -> None:
+    from pathlib import Path
+
+    from subctl.errors import UsageError
+    from subctl.export import writers
+    from subctl.files import atomic_output, expand_template
+    from subctl.services import exports as svc
+
+    if output == "-":
+        raise UsageError(
+            "--server-side writes HubSpot's file to a file, not stdout",
+            hint="give a file name with -o FILE",
+        )
+    path = Path(expand_template(output, view=request.view, now=app.clock()))
+    spec = writers.for_format(fmt) if fmt is not None else writers.for_path(str(path))
+    seen: list[str] = []
+
+    def progress(state: str) -> None:
+        if app.out.is_tty and state not in seen:
+            seen.append(state)
+            app.out.message(f"HubSpot's export: {state.lower()}")
+
+    records = app.records()
+    _make_parent(path)
+    with atomic_output(path, binary=True, force=force) as handle:
+        count = svc.export_by_store(
+            records, app.workspace(), request, spec.name, handle, app.today(), app.clock(), progress
+        )
+    what = "" if count is None else f"{count:,} subscription{'' if count == 1 else 's'} "
+    app.out.success(f"Exported {what}to {path} (built by HubSpot's CRM exports)")
 
 
 def _write(
@@ -175,18 +222,7 @@ def _write(
         where = "stdout"
     else:
         path = Path(target)
-        if not path.parent.is_dir():
-            from subctl.files import file_error
-
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file where a directory should be, no permission
-                error = file_error(path.parent, exc)
-                if isinstance(error, UsageError):
-                    error = UsageError(
-                        f"cannot create directory {path.parent}: {exc.strerror or exc}"
-                    )
-                raise error from exc
+        _make_parent(path)
         with (
             atomic_output(path, binary=spec.binary, force=force) as handle,
             app.out.progress("Exporting", total, unit="subscriptions") as advance,
@@ -206,6 +242,22 @@ def _write(
 
         by = f" (written by {engine()})"
     app.out.success(f"Exported {count:,} {noun} to {where}{by}")
+
+
+def _make_parent(path: Path) -> None:
+    """The target's directory, made when missing; a typed error when it cannot be."""
+    if path.parent.is_dir():
+        return
+    from subctl.errors import UsageError
+    from subctl.files import file_error
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a directory should be, no permission
+        error = file_error(path.parent, exc)
+        if isinstance(error, UsageError):
+            error = UsageError(f"cannot create directory {path.parent}: {exc.strerror or exc}")
+        raise error from exc
 
 
 def register(app: typer.Typer) -> None:

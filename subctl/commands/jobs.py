@@ -222,9 +222,11 @@ def jobs_resume(
     """
     from subctl.commands._batch import resume
     from subctl.services import billing as svc
+    from subctl.services.access import NEEDS
 
     app = AppContext.from_typer(ctx)
     job = app.workspace().job(job_id)  # NotFound
+    app.require(job.verb if job.verb in NEEDS else "jobs resume")  # what the job's verb needs
     if job.verb == "import":
         from subctl.commands.imports import resume_import
 

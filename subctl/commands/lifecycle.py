@@ -153,6 +153,7 @@ def subscription_pay(ctx: typer.Context, batch: BatchArgs) -> None:
 
     Example: subctl pay 26
     """
+    AppContext.from_typer(ctx).refuse_remote("pay")
     _run(ctx, "pay", batch)
 
 

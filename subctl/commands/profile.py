@@ -43,6 +43,7 @@ LABELS = {
     "tier": "Tier",
     "token_env": "Token variable",
     "token": "Token from",
+    "permissions": "Permissions",
 }
 
 
@@ -138,6 +139,15 @@ def profile_add(
             " keyring.",
         ),
     ] = False,
+    permissions: Annotated[
+        str | None,
+        typer.Option(
+            "--permissions",
+            metavar="LIST",
+            help="What the profile may do, e.g. view,export (default: everything; a team"
+            " workspace's grants come from subctl access).",
+        ),
+    ] = None,
 ) -> None:
     """Add a profile. A HubSpot token is stored in the system keyring (asked for, hidden, on a
     terminal; --token-stdin otherwise), or left to SUBCTL_TOKEN or --token-env's variable.
@@ -171,6 +181,15 @@ def profile_add(
         base = base_url.rstrip("/") if base_url else None
         profile = Profile(name, workspace, "hubspot", base, tier, token_env)
         token = _read_token(app, profile, token_stdin)
+    if permissions is not None:
+        from dataclasses import replace
+
+        from subctl.services.access import PERMISSIONS, parse_permissions
+
+        granted = parse_permissions(permissions)
+        if not granted:
+            raise UsageError("--permissions: give at least one, e.g. view,export")
+        profile = replace(profile, permissions=",".join(p for p in PERMISSIONS if p in granted))
     added = svc.add(profile, token=token, store_in_config=store_token_in_config)
     stored = {"keyring": "the system keyring", "config": "the config file"}
     where = f"; token stored in {stored[added.token_stored]}" if added.token_stored else ""

@@ -1,5 +1,6 @@
 """``sync``: mirror a HubSpot profile (or another workspace) into a local workspace."""
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -92,6 +93,9 @@ def sync_command(
         f"unchanged, {report.archived:,} archived"
     )
     app.out.result(Document(data, field_rows(data), FIELD_VALUE), fmt, message)
+    named = into if into is not None and target != into else None  # --into a profile's name
+    where = f"--profile {named}" if named else f"--workspace {shlex.quote(target)}"
+    app.out.message(f"Query the mirror: subctl {where} list")
 
 
 def _target(app: AppContext, into: str | None) -> str:

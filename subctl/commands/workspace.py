@@ -66,6 +66,9 @@ def workspace_demo(
     store = app.local_records(create=True)
     workspace = app.workspace()
     if svc.replacing_needs_confirmation(store, workspace):
+        from subctl.services.access import REPLACING
+
+        app.require("demo", need=REPLACING)
         app.confirm(
             f"Replace the {store.count():,} subscriptions in this workspace, with their records,"
             " history and batches, by demo data?",

@@ -139,12 +139,23 @@ def _layout(values: list[list[Any]], cells: list[list[str]], columns: Sequence[C
     return _Layout(columns, shown, widths, numeric, folded)
 
 
-def fitted_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int) -> Table:
+def fitted_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
+    width: int,
+    *,
+    note: Callable[[str], None] | None = None,
+) -> Table:
     """A table within ``width`` for a detail view (a few rows, e.g. payments): long text wraps
-    rather than being cut, so ids, dates and amounts stay whole and nothing is lost."""
+    rather than being cut, so ids, dates and amounts stay whole and nothing is lost. Columns
+    left out to fit (not ``required``) are named to ``note``, as ``render_table`` does."""
     values = [[row.get(c.key) for c in columns] for row in rows]
     cells = _cells(values)
-    return _layout(values, cells, columns, width, wrap=True).table(cells, header=True)
+    layout = _layout(values, cells, columns, width, wrap=True)
+    hidden = [c.header for c in columns if c.key in set(layout.hidden())]
+    if hidden and note is not None:
+        note(f"({len(hidden)} columns left out to fit: {', '.join(hidden)})")
+    return layout.table(cells, header=True)
 
 
 def render_table(

@@ -16,6 +16,19 @@ from subctl.export import Column
 
 
 @dataclass(frozen=True)
+class SheetChart:
+    """A native chart for a spreadsheet writer that has one (xlsx): ``value`` against
+    ``category`` (column keys), one series per run of rows sharing ``group`` (e.g. a
+    currency); ``kind``: column or line."""
+
+    title: str
+    category: str
+    value: str
+    group: str | None = None
+    kind: str = "column"
+
+
+@dataclass(frozen=True)
 class WriteOptions:
     raw: bool = False  # --raw: no formula neutralisation
     sheet: str = "Subscriptions"  # spreadsheets: the worksheet's name
@@ -23,6 +36,7 @@ class WriteOptions:
     # The number of rows to come, when the caller knows it: an xls export over the cap is
     # refused before anything is written, and the Rust xlsx writer lays out its sheets.
     total: int | None = None
+    chart: SheetChart | None = None  # xlsx: a native chart beside the rows (others ignore it)
 
 
 Write = Callable[[Iterable[Mapping[str, Any]], Sequence[Column], IO[Any], WriteOptions], int]

@@ -48,7 +48,7 @@ from subctl.export import Column
 from subctl.export.values import FORMULA_PREFIXES, text_value
 
 if TYPE_CHECKING:
-    from subctl.export.writers import WriteOptions
+    from subctl.export.writers import SheetChart, WriteOptions
 
 MAX_DATA_ROWS = 1_048_575
 CELL_LIMIT = 32_767  # characters in one cell
@@ -196,7 +196,12 @@ def write_xlsx(
     """Write the rows as an xlsx workbook to ``out`` (binary); returns the data rows written."""
     if not columns:
         raise UsageError("nothing to export: no columns")
-    if _chosen() == RUST and len({c.header for c in columns}) == len(columns):
+    # A chart (``subctl report``: a few hundred rows) is drawn by XlsxWriter's chart API.
+    if (
+        opts.chart is None
+        and _chosen() == RUST
+        and len({c.header for c in columns}) == len(columns)
+    ):
         return _write_rust(rows, columns, out, opts)
     return _write_pure(rows, columns, out, opts)  # the Rust writer keys cells by header
 
@@ -226,7 +231,17 @@ def _write_pure(
     def close_sheet() -> None:
         sheet.autofilter(0, 0, row_number, last_col)
 
+    chart = opts.chart
+    keys = [c.key for c in columns]
+    runs: list[tuple[Any, int, int]] = []  # (group value, first row, last row) of the chart
+
     for row in rows:
+        if chart is not None:
+            group = row.get(chart.group) if chart.group else None
+            if runs and runs[-1][0] == group and runs[-1][2] == row_number:
+                runs[-1] = (group, runs[-1][1], row_number + 1)
+            else:
+                runs.append((group, row_number + 1, row_number + 1))
         if sheet is None or row_number == MAX_DATA_ROWS:
             if sheet is not None:
                 close_sheet()
@@ -257,8 +272,30 @@ def _write_pure(
         sheet.freeze_panes(1, 0)
         sheet.write_row(0, 0, header)
     close_sheet()
+    if chart is not None and runs and count <= MAX_DATA_ROWS:
+        _add_chart(workbook, sheet, chart, keys, runs, last_col)
     workbook.close()
     return count
+
+
+def _add_chart(
+    workbook: Any, sheet: Any, spec: SheetChart, keys: list[str], runs: list[Any], last_col: int
+) -> None:
+    """A native chart of ``spec`` beside the rows: one series per run of rows of a group."""
+    if spec.category not in keys or spec.value not in keys:
+        return
+    chart = workbook.add_chart({"type": spec.kind})
+    name = sheet.get_name()
+    cat, val = keys.index(spec.category), keys.index(spec.value)
+    for group, first, last in runs:
+        chart.add_series({
+            "name": f"{spec.title} {group}" if group is not None else spec.title,
+            "categories": [name, first, cat, last, cat],
+            "values": [name, first, val, last, val],
+        })  # fmt: skip
+    chart.set_title({"name": spec.title})
+    chart.set_size({"width": 720, "height": 360})
+    sheet.insert_chart(1, last_col + 2, chart)
 
 
 def _write_rust(

@@ -25,9 +25,9 @@ read per chunk, one query per object type (``RecordStore.association_cells``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -42,7 +42,7 @@ from subctl.schema import (
 )
 from subctl.services.masking import masked_names
 from subctl.services.subscriptions import ListRequest, build_listing, resolve_fields
-from subctl.store.base import RecordStore, Workspace
+from subctl.store.base import FileExport, FileExporter, RecordStore, Workspace
 
 if TYPE_CHECKING:
     from subctl.export.headers import Headers
@@ -268,3 +268,71 @@ def _with_associations(
                 extra.append("; ".join(cell.labels))
             out.append((*row, *extra))
         yield out
+
+
+# -- server-side exports (``--server-side``: HubSpot's CRM exports build the file) ------------
+
+SERVER_FORMATS = ("csv", "xlsx", "xls")
+
+
+def export_by_store(
+    records: RecordStore,
+    workspace: Workspace,
+    request: ExportRequest,
+    fmt: str,
+    out: IO[bytes],
+    today: dt.date,
+    now: dt.datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> int | None:
+    """An export the record store's service builds (``store.base.FileExporter``: HubSpot's CRM
+    exports), written to ``out``; the number of subscriptions in it when the service says.
+
+    Refused before anything is sent, each with the reason: a store that cannot (a local
+    workspace), a format HubSpot does not write (json, ndjson), what only subctl's own export
+    does (segments, association columns, several e-mails or domains per cell), and highly
+    sensitive columns without ``--show-sensitive`` (HubSpot's file would hold them unmasked).
+    Rows come in HubSpot's order; headers are HubSpot's in the chosen language."""
+    if not isinstance(records, FileExporter):
+        raise UsageError(
+            "--server-side asks HubSpot's CRM exports to build the file; this profile's "
+            "records are in a local workspace",
+            hint="leave out --server-side: subctl writes the file itself",
+        )
+    if fmt not in SERVER_FORMATS:
+        raise UsageError(
+            f"HubSpot's CRM exports write csv, xlsx or xls, not {fmt}",
+            hint="leave out --server-side for json or ndjson",
+        )
+    client_side = "leave out --server-side: subctl's own export does"
+    if request.segment:
+        raise UsageError("--server-side cannot export a segment", hint=client_side)
+    if request.properties == "all+associations":
+        raise UsageError(
+            "--server-side: HubSpot's export takes at most 4 associated object types, not "
+            "every one",
+            hint=client_side,
+        )
+    if request.all_associations or request.all_emails or request.all_domains:
+        raise UsageError(
+            "--all-associations, --all-emails and --all-domains apply to association columns, "
+            "which --server-side does not write",
+            hint=client_side,
+        )
+    plan = plan_export(records, workspace, request, today, now)
+    secret = [s.prop.name for s in plan.sources if s.prop is not None and s.masked]
+    if secret:
+        raise UsageError(
+            f"HubSpot's file would hold highly sensitive values unmasked ({', '.join(secret)})",
+            hint="add --show-sensitive (needs the sensitive_data.view permission), or leave "
+            "out --server-side (subctl masks them)",
+        )
+    spec = FileExport(
+        where=plan.query.where,
+        properties=tuple(c.key for c in plan.columns if c.key != RECORD_ID),
+        format=fmt,
+        language=headers_for(request).language,
+        internal_names=request.internal_names,
+        name=request.view or "subscriptions",
+    )
+    return records.export_file(spec, out, progress)

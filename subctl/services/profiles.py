@@ -22,7 +22,7 @@ from typing import Any
 
 from subctl import config, tokens
 from subctl.config import Profile
-from subctl.errors import UsageError
+from subctl.errors import Opt, UsageError
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def add(profile: Profile, *, token: str | None, store_in_config: bool) -> Added:
     """Add a profile; with a HubSpot ``token``: store it (keyring, or the config file when
     ``store_in_config``). Nothing is written when the token cannot be stored."""
     if store_in_config and not profile.remote:
-        raise UsageError("--store-token-in-config is for a HubSpot profile (--hubspot)")
+        raise UsageError.naming(
+            Opt("store_token_in_config"), " is for a HubSpot profile (", Opt("hubspot"), ")"
+        )
     stored: str | None = None
     if token is not None:
         token = check_token(token)
@@ -59,7 +61,9 @@ def add(profile: Profile, *, token: str | None, store_in_config: bool) -> Added:
                 tokens.keyring_set(profile.name, token)  # raises: says what to do instead
             stored = "keyring"
     elif store_in_config:
-        raise UsageError("--store-token-in-config needs a token: give it with --token-stdin")
+        raise UsageError.naming(
+            Opt("store_token_in_config"), " needs a token: give it with ", Opt("token_stdin")
+        )
     path = config.add_profile(profile)  # refuses a taken name before the keyring is touched
     if stored == "keyring":
         assert token is not None
@@ -109,6 +113,7 @@ def show(name: str | None) -> dict[str, Any]:
     profile = config.load_profile(name)
     row = _row(profile, active)
     row["configured"] = profile.configured
+    row["permissions"] = profile.permissions or "all"  # a personal workspace's (access.py)
     if profile.remote:
         row["base_url"] = profile.api_url
         row["token_env"] = profile.token_env

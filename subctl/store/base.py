@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from subctl.errors import Conflict
 from subctl.query.ast import Expr, Query
@@ -316,6 +316,34 @@ HUBSPOT = Capabilities(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FileExport:
+    """An export file the record store's own service builds (HubSpot's CRM exports, DOMAIN.md
+    §5: ``subctl export --server-side``): the subscriptions matching ``where``, Record ID then
+    ``properties`` (internal names), as ``format`` (csv, xlsx, xls) with headers in
+    ``language`` (a code of ``export.headers.LANGUAGES``); ``internal_names``: internal names
+    in the header and option values in cells."""
+
+    where: Expr | None
+    properties: tuple[str, ...]
+    format: str
+    language: str
+    internal_names: bool = False
+    name: str = "subscriptions"
+
+
+@runtime_checkable
+class FileExporter(Protocol):
+    """A record store whose service builds export files itself (``HttpStore``)."""
+
+    def export_file(
+        self, spec: FileExport, out: IO[bytes], progress: Callable[[str], None] | None = None
+    ) -> int | None:
+        """Write the file to ``out``; the number of subscriptions in it when the service says
+        (``progress``: the service's state as it changes, e.g. ``PROCESSING``)."""
+        ...
+
+
 class RecordStore(Protocol):
     """Subscriptions and their associated records: what HubSpot (the remote store) can also
     serve. Implementations: ``sql.records.SqlRecordStore`` (SQLite, PostgreSQL)."""
@@ -478,6 +506,53 @@ class Workspace(Protocol):
     """Workspace-local state, always SQL (a SQLite file, or PostgreSQL for a team): the batch
     journal, saved views, settings, the e-mail outbox and the plan key. Implementation:
     ``sql.workspace.SqlWorkspace``."""
+
+    # -- access (team workspaces) and the audit log --------------------------------------------
+
+    def database_user(self) -> str | None:
+        """The database role the server authenticated (PostgreSQL ``current_user``); None for a
+        personal workspace (SQLite), which has no users."""
+        ...
+
+    def permissions_of(self, username: str) -> frozenset[str]: ...
+
+    def grants(self) -> list[Grant]: ...
+
+    def grant(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        by: str,
+        at: dt.datetime,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        """Grant (audited with ``context``, same transaction); returns the permissions that
+        were not held before."""
+        ...
+
+    def revoke(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        at: dt.datetime | None = None,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        """Revoke; returns the permissions that were held."""
+        ...
+
+    def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
+        """The audit log, oldest first, streamed."""
+        ...
+
+    def append_audit(
+        self,
+        context: AuditContext,
+        changes: Sequence[AuditChange],
+        at: dt.datetime,
+        job_id: int | None = None,
+    ) -> None:
+        """Append rows for changes made outside ``RecordStore.execute`` (own transaction)."""
+        ...
 
     def views(self) -> list[SavedView]: ...
 
@@ -740,6 +815,74 @@ class BillingStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class MrrPoint:
+    """MRR at one instant of a report (``bound``: its index among the instants asked for) for
+    one currency, and the movements since the previous instant (zero at the first): amounts
+    (positive, in the currency) and how many subscriptions made each. ``subscriptions``: how
+    many contribute MRR at the instant."""
+
+    currency: str | None
+    bound: int
+    mrr: float
+    subscriptions: int
+    new: float = 0.0
+    expansion: float = 0.0
+    contraction: float = 0.0
+    churn: float = 0.0
+    reactivation: float = 0.0
+    new_count: int = 0
+    expansion_count: int = 0
+    contraction_count: int = 0
+    churn_count: int = 0
+    reactivation_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalDay:
+    """What renews on one day (epoch day number: days since 1970-01-01) in one currency."""
+
+    day: int
+    currency: str | None
+    subscriptions: int
+    amount: float
+
+
+class ReportStore(Protocol):
+    """Set-based reads for ``subctl report`` (local profiles: the SQL workspace, where the
+    property history is). The rules (which statuses earn MRR, which have not started, what
+    renews) are the services' (``subctl.services.reports``) and come in as arguments.
+    Implementation: ``sql.reports.SqlReports``."""
+
+    def mrr_points(
+        self,
+        bounds: Sequence[dt.datetime],
+        where: Expr | None,
+        *,
+        earning: Sequence[str],
+        not_started: Sequence[str],
+        now: dt.datetime,
+    ) -> list[MrrPoint]:
+        """MRR at each of ``bounds`` (ascending) per currency, from the property history: the
+        state of a subscription at a time is its last change before it (``hs_mrr``,
+        ``hs_status``); before its first change, the value that change replaced; without
+        changes, its stored value. A subscription counts from its create date, its MRR while
+        its status is one of ``earning``. Movements between consecutive bounds, per
+        subscription: from 0 to more is new when its status was one of ``not_started`` (or it
+        did not exist yet), else reactivation; up is expansion, down (not to 0) contraction, to
+        0 churn. ``where``: the subscriptions (their stored values), resolved at ``now``."""
+        ...
+
+    def renewals(
+        self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
+    ) -> list[RenewalDay]:
+        """Active subscriptions whose next payment is due in [start, end) and that will be
+        charged then (no cancellation scheduled by then, term not reached), scheduled ones
+        starting and paused ones resuming then, per day and currency, with their next payment
+        amounts; weekly and biweekly ones at each renewal in the window."""
+        ...
+
+
 # ``insert(table, columns, rows) -> count`` of a bulk load.
 Insert = Callable[[str, Sequence[str], Sequence[Any]], int]
 
@@ -772,3 +915,64 @@ class Seedable(Protocol):
         ...
 
     def count(self, where: Expr | None = None) -> int: ...
+
+
+# -- team workspaces: access and the audit log (m009) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who is changing what, attached to the stores for the command's duration: every change
+    they write appends audit rows in the same transaction. ``arguments``: the command's options
+    as JSON text, tokens and highly sensitive values already redacted."""
+
+    actor: str  # the OS user, or --actor
+    profile: str | None
+    verb: str  # the command path: "cancel", "property create", "clock advance"
+    arguments: str
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row: JSON text for ``arguments``, ``before`` and ``after``."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    db_user: str | None
+    profile: str | None
+    verb: str
+    subscription_id: int | None
+    target: str | None
+    job_id: int | None
+    arguments: str | None
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditChange:
+    """A change outside ``execute`` (a property definition, an association, a segment, a
+    grant) to append to the audit log; ``before``/``after``: JSON-ready values."""
+
+    target: str
+    before: Any = None
+    after: Any = None
+    subscription_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    since: dt.datetime | None = None
+    subscription_id: int | None = None
+    actor: str | None = None
+    verb: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    username: str
+    permission: str
+    granted_by: str
+    granted_at: dt.datetime

@@ -44,6 +44,7 @@ CONTRACT_ROWS = [
      Decimal("60.00")),
 ]  # fmt: skip
 
+SEEDED_AT = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # the http backend's seeded records' stamp
 Seed = Callable[[Sequence[Mapping[str, Any]]], None]
 
 
@@ -110,7 +111,9 @@ def _http(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     local = open_local(sqlite_url(tmp_path / "workspace.db"), create=True)
 
     def seed(rows: Sequence[Mapping[str, Any]]) -> None:
-        fake.seed(rows)
+        # HubSpot stamps every record; a seeded one was last changed long ago (a SQL store's
+        # seeded rows have no stamp), unless the row says when
+        fake.seed([{"hs_lastmodifieddate": SEEDED_AT, **row} for row in rows])
 
     def close() -> None:
         records.close()

@@ -9,28 +9,15 @@ from decimal import Decimal
 
 from subctl.schema import ASSOCIATION_BY_NAME
 from subctl.store.base import RecordStore, SyncedSubscription
-from subctl.store.ops import Delete
+from subctl.store.ops import LAST_MODIFIED, Delete
 from tests.contract.conftest import Seed
 
 T1 = dt.datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
-T2 = T1 + dt.timedelta(milliseconds=1)
-T3 = T1 + dt.timedelta(days=1)
 CREATED = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
 def _ids(chunks: list[list[SyncedSubscription]]) -> list[list[int]]:
     return [[s.subscription.id for s in chunk] for chunk in chunks]
-
-
-def _seed_modified(seed: Seed) -> None:
-    # 202 and 201 changed in the same millisecond: the id breaks the tie
-    seed(
-        [
-            {"hs_object_id": oid, "hs_name": f"S{oid}", "hs_status": "active",
-             "hs_lastmodifieddate": at}
-            for oid, at in ((203, T2), (202, T1), (201, T1), (204, T3))
-        ]
-    )  # fmt: skip
 
 
 def test_a_full_read_is_every_subscription_by_id_in_chunks(records: RecordStore) -> None:
@@ -46,11 +33,33 @@ def test_a_full_read_is_every_subscription_by_id_in_chunks(records: RecordStore)
 def test_an_incremental_read_is_by_modified_date_then_id_inclusive(
     records: RecordStore, seed: Seed
 ) -> None:
-    _seed_modified(seed)
-    every = [list(c) for c in records.changed_since(T1, chunk=1)]
-    assert _ids(every) == [[201], [202], [203], [204]]  # one at a time: ties kept across pages
-    assert _ids([list(c) for c in records.changed_since(T2, chunk=10)]) == [[203, 204]]
-    assert list(records.changed_since(T3 + dt.timedelta(milliseconds=1))) == []
+    # A local store keeps the modified dates it is given (202 and 201 in one millisecond, the
+    # id breaks the tie); HubSpot stamps its own: the test reads them back.
+    ids = [201, 202, 203, 204]
+    given = {202: T1, 201: T1, 203: T1 + dt.timedelta(milliseconds=1), 204: T1 + dt.timedelta(1)}
+    seed([{"hs_object_id": i, "hs_name": f"S{i}", "hs_status": "active",
+           "hs_lastmodifieddate": at} for i, at in given.items()])  # fmt: skip
+    stamps = {
+        sid: sub.properties[LAST_MODIFIED]
+        for sid, sub in records.get_many(ids, [LAST_MODIFIED]).items()
+    }
+    assert all(isinstance(at, dt.datetime) for at in stamps.values()), stamps
+    expected = sorted(ids, key=lambda i: (stamps[i], i))
+
+    def read(since: dt.datetime, chunk: int) -> list[tuple[dt.datetime, int]]:
+        out = []
+        for part in records.changed_since(since, chunk=chunk):
+            assert 1 <= len(part) <= chunk
+            out.extend((s.subscription.properties[LAST_MODIFIED], s.subscription.id) for s in part)
+        return out
+
+    every = read(min(stamps.values()), 1)
+    assert every == sorted(every)  # by (modified date, id), ties kept across pages
+    assert [i for _, i in every if i in stamps] == expected
+    newest = stamps[expected[-1]]
+    last = read(newest, 10)  # inclusive: the newest itself (and its millisecond's others)
+    assert expected[-1] in {i for _, i in last} and all(at >= newest for at, _ in last)
+    assert read(newest + dt.timedelta(milliseconds=1), 10) == []
 
 
 def test_associations_come_with_each_subscription(records: RecordStore) -> None:
@@ -72,11 +81,16 @@ def test_associations_come_with_each_subscription(records: RecordStore) -> None:
     )
     assert chunk[1].associations == ()
     values = records.record_values("contact", [contact, 999_999])
+    company_values = records.record_values("company", [company])
+    if not records.capabilities.own_clock:  # HubSpot stamps a record's creation itself
+        for found in (values[contact], company_values[company]):
+            assert isinstance(found.pop("created_at"), dt.datetime)
+            found["created_at"] = CREATED
     assert values == {
         contact: {"firstname": "Ada", "lastname": "Lovelace", "created_at": CREATED,
                   "emails": ["ada@example.com", "a@l.io"]},
     }  # fmt: skip
-    assert records.record_values("company", [company]) == {
+    assert company_values == {
         company: {"name": "Acme", "created_at": CREATED, "domains": ["acme.com"]}
     }
     assert records.record_values("deal", []) == {}

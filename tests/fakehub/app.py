@@ -36,8 +36,13 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
   timeout (``httpx.ReadTimeout`` in process; in ``serve()`` mode no answer for
   ``timeout_delay`` seconds, then a closed connection). Half of the 5xx and timeouts are *lost
   responses*: the change was applied. ``inject(...)`` scripts faults for the next requests.
+- CRM exports (start, poll, a pre-signed download link that expires after five minutes):
+  ``tests.fakehub.exports``.
+- Lists API (``/crm/v3/lists``: create, get, by name, delete, filters, memberships, add and
+  remove): ``tests.fakehub.lists`` (a ``filterBranch`` evaluated with HubSpot's list semantics).
 - ``requests``: every request (``Logged``): clock time, method, path, query, JSON body, status,
-  and the fault injected. The token is never logged.
+  and the fault injected. The token is never logged. ``applied``: lifecycle changes carried
+  out per (subscription id, action), lost answers included (exactly-once checks).
 """
 
 from __future__ import annotations
@@ -54,13 +59,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
-from subctl.codec import EPOCH, iso_datetime
+from subctl.codec import EPOCH, datetime_to_ms, iso_datetime
+from tests.fakehub.exports import FILE_PREFIX, Exports
+from tests.fakehub.lists import PROCESSING, BadBranch, FakeList, compile_branch
 from tests.fakehub.objects import (
     COMPUTED,
     OBJECT_TYPES,
@@ -122,6 +129,15 @@ class Record:
     updated_ms: int
     archived: bool = False
     archived_ms: int | None = None
+    # property -> its values, oldest first: (stored value or None, epoch ms, sourceType)
+    history: dict[str, list[tuple[str | None, int, str]]] = field(default_factory=dict)
+
+    def change(self, values: Mapping[str, str], at: int, source: str) -> None:
+        """Take ``values`` as the record's properties, keeping each change's history."""
+        for key in set(self.props) | set(values):
+            if self.props.get(key) != values.get(key):
+                self.history.setdefault(key, []).append((values.get(key), at, source))
+        self.props = dict(values)
 
 
 class _Timeout(Exception):
@@ -180,6 +196,7 @@ class FakeHubSpot:
         scopes: Iterable[str] | None = None,
         wall: Callable[[], float] | None = None,
         timeout_delay: float = 2.0,
+        export_polls: int = 1,
     ) -> None:
         if tier not in TIER_LIMITS:
             raise ValueError(f"tier: one of {', '.join(TIER_LIMITS)}")
@@ -204,13 +221,18 @@ class FakeHubSpot:
         self._version = 0  # bumped on every change (search results are cached per version)
         self._cache: dict[str, tuple[int, list[Record]]] = {}
         self.rules: dict[str, dict[str, dict[str, Any]]] = {}  # property validations
-        self._script: collections.deque[str] = collections.deque()
+        self.exports = Exports(self, polls=export_polls)
+        self.lists: dict[int, FakeList] = {}
+        # lifecycle changes carried out, per (subscription id, action): exactly-once checks
+        self.applied: collections.Counter[tuple[int, str]] = collections.Counter()
+        self._script: list[tuple[str, str]] = []  # (fault, path part it waits for)
         self._window: collections.deque[float] = collections.deque()
         self._search_window: collections.deque[float] = collections.deque()
         self._used_today = 0
         self._next_id = 1_000_001
         self._last_ms = 0
         self._lock = threading.RLock()
+        self._source = "API"  # sourceType of changes (modify(): CRM_UI)
         self._routes = self._build_routes()
         self._reads = (self._search, self._batch_read, self._assoc_batch_read)
 
@@ -218,7 +240,8 @@ class FakeHubSpot:
 
     def seed(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Subscriptions from rows of typed property values (the contract suite's seed form),
-        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id."""
+        stored as HubSpot wire strings (``codec.to_wire``); ``hs_object_id`` gives the id,
+        ``hs_createdate``/``hs_lastmodifieddate`` (datetimes) the stamps."""
         ids = []
         with self._lock:
             defs = self.props["subscriptions"]
@@ -237,14 +260,27 @@ class FakeHubSpot:
                     {k: v for k, v in values.items() if v},
                     None if given is None else int(given),
                 )
+                # A seed may set the stamps HubSpot computes (the contract suite's sync tests)
+                for key in ("hs_createdate", "hs_lastmodifieddate"):
+                    if row.get(key) is not None:
+                        ms = datetime_to_ms(row[key])
+                        if key == "hs_createdate":
+                            rec.created_ms = ms
+                        else:
+                            rec.updated_ms = ms
                 ids.append(rec.id)
+            self._version += 1
         return ids
 
-    def add_record(self, object_type: str, values: Mapping[str, str]) -> int:
-        """A contact, company, deal, line item, payment, ... from wire values; its id."""
+    def add_record(
+        self, object_type: str, values: Mapping[str, str], *, record_id: int | None = None
+    ) -> int:
+        """A contact, company, deal, line item, payment, ... from wire values; its id (given,
+        or the next one)."""
         with self._lock:
             o = self._object(object_type)
-            return self._new(o.name, {k: str(v) for k, v in values.items() if v != ""}).id
+            props = {k: str(v) for k, v in values.items() if v != ""}
+            return self._new(o.name, props, record_id).id
 
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
         with self._lock:
@@ -255,7 +291,11 @@ class FakeHubSpot:
         """A change made in HubSpot (not through the API under test): bumps the modified date."""
         with self._lock:
             rec = self.records["subscriptions"][sub_id]
-            self._write(rec, "subscriptions", props, strict=False)
+            self._source = "CRM_UI"
+            try:
+                self._write(rec, "subscriptions", props, strict=False)
+            finally:
+                self._source = "API"
 
     def archive(self, sub_id: int) -> None:
         with self._lock:
@@ -263,12 +303,14 @@ class FakeHubSpot:
             rec.archived, rec.archived_ms = True, self._now_ms()
             rec.updated_ms = rec.archived_ms
 
-    def inject(self, *faults: str) -> None:
+    def inject(self, *faults: str, on: str = "") -> None:
         """Faults for the next requests, in order (after authentication): ``429``, ``500``,
         ``502``, ``503``, ``timeout``, or ``lost-500`` (``lost-502``, ``lost-503``,
-        ``lost-timeout``): the change is applied, the answer lost."""
+        ``lost-timeout``): the change is applied, the answer lost. ``on``: only for requests
+        whose path contains it (``on="/cancel"``); others pass. While scripted faults wait,
+        no random fault is drawn."""
         with self._lock:
-            self._script.extend(faults)
+            self._script.extend((f, on) for f in faults)
 
     def subscription(self, sub_id: int) -> dict[str, str | None]:
         """A subscription's properties as the API returns them (for assertions)."""
@@ -312,6 +354,11 @@ class FakeHubSpot:
         self, request: httpx.Request, entry: Logged, raw: bytes, body: Any
     ) -> tuple[httpx.Response, bool]:
         auth = request.headers.get("authorization", "")
+        if request.url.path.startswith(FILE_PREFIX):  # an export file: S3, in HubSpot
+            status, content, kind = self.exports.download(
+                request.url.path, dict(request.url.params), bool(auth)
+            )
+            return httpx.Response(status, content=content, headers={"Content-Type": kind}), False
         if auth != f"Bearer {self.token}":
             return error(
                 401,
@@ -330,7 +377,7 @@ class FakeHubSpot:
         if searching:
             self._search_window.append(now)
         self._used_today += 1
-        fault = self._fault()
+        fault = self._fault(request.url.path)
         entry.fault = fault
         if fault == "429":
             self._window.pop()
@@ -367,9 +414,13 @@ class FakeHubSpot:
             messages.get(status, "error"),
         )
 
-    def _fault(self) -> str | None:
+    def _fault(self, path: str) -> str | None:
+        for i, (scripted, on) in enumerate(self._script):
+            if on in path:
+                del self._script[i]
+                return scripted
         if self._script:
-            return self._script.popleft()
+            return None
         if self.faults <= 0 or self.rng.random() >= self.faults:
             return None
         kind = self.rng.choice(FAULT_KINDS)
@@ -450,7 +501,8 @@ class FakeHubSpot:
                         }
                     ],
                 )
-            return handler(params=request.url.params, body=body, raw=raw, **args)
+            base = f"{request.url.scheme}://{request.url.netloc.decode()}"
+            return handler(params=request.url.params, body=body, raw=raw, base=base, **args)
         except _Answer as answer:
             return answer.response
 
@@ -532,6 +584,41 @@ class FakeHubSpot:
                 self._assoc_batch_read,
                 "objects.read",
             ),
+            ("POST", r"/crm/v3/lists", self._list_create, "crm.lists.write"),
+            ("GET", r"/crm/v3/lists/(?P<list_id>\d+)", self._list_get, "crm.lists.read"),
+            (
+                "GET",
+                r"/crm/v3/lists/object-type-id/(?P<ot>[\w-]+)/name/(?P<name>[^/]+)",
+                self._list_by_name,
+                "crm.lists.read",
+            ),
+            ("DELETE", r"/crm/v3/lists/(?P<list_id>\d+)", self._list_delete, "crm.lists.write"),
+            (
+                "PUT",
+                r"/crm/v3/lists/(?P<list_id>\d+)/update-list-filters",
+                self._list_filters,
+                "crm.lists.write",
+            ),
+            (
+                "GET",
+                r"/crm/v3/lists/(?P<list_id>\d+)/memberships",
+                self._list_members,
+                "crm.lists.read",
+            ),
+            (
+                "PUT",
+                r"/crm/v3/lists/(?P<list_id>\d+)/memberships/(?P<change>add|remove)",
+                self._list_change,
+                "crm.lists.write",
+            ),
+            ("POST", r"/crm/v3/exports/export/async", self._export_start, "crm.export"),
+            (
+                "GET",
+                r"/crm/v3/exports/export/async/tasks/(?P<task>\d+)/status",
+                self._export_status,
+                "crm.export",
+            ),
+            ("GET", r"/crm/v3/exports/export/(?P<task>\d+)", self._export_get, "crm.export"),
         ]
         return [(m, re.compile(p), h, s) for m, p, h, s in table]
 
@@ -558,8 +645,13 @@ class FakeHubSpot:
         if given is None:
             given = self._next_id
         self._next_id = max(self._next_id, given + 1)
-        ms = self._now_ms()
+        # created now (several records may share a millisecond, as in HubSpot); later changes
+        # are stamped strictly after it (``_now_ms``)
+        ms = int(self.wall() * 1000)
+        self._last_ms = max(self._last_ms, ms)
+        self._version += 1
         rec = Record(given, dict(props), ms, ms)
+        rec.history = {k: [(v, ms, self._source)] for k, v in props.items()}
         self.records[name][given] = rec
         return rec
 
@@ -579,10 +671,11 @@ class FakeHubSpot:
         if not isinstance(values, Mapping):
             raise _bad("properties must be an object")
         changed = self._validate(name, values, rec.props, strict=strict)
+        self._unique(name, rec.id, changed, rec.props)
         if changed != rec.props:
-            rec.props = changed
             if not creating:
                 rec.updated_ms = self._now_ms()
+            rec.change(changed, rec.updated_ms, self._source)
 
     def _validate(
         self, name: str, values: Mapping[str, Any], held: Mapping[str, str], *, strict: bool
@@ -632,6 +725,36 @@ class FakeHubSpot:
                 ],
             )
         return result
+
+    def _unique(
+        self,
+        name: str,
+        ident: int | None,
+        values: Mapping[str, str],
+        held: Mapping[str, str],
+        staged: Sequence[Mapping[str, str]] = (),
+    ) -> None:
+        """409 CONFLICT when a new value of a ``hasUniqueValue`` property is another record's
+        (or another input's of the same batch). Choice: HubSpot documents no status for it;
+        values compare exactly."""
+        defs = self.props[name]
+        for key, value in values.items():
+            prop = defs.get(key)
+            if prop is None or not prop.unique or held.get(key) == value:
+                continue
+            taken = [
+                r.id
+                for r in self.records[name].values()
+                if r.id != ident and not r.archived and r.props.get(key) == value
+            ]
+            if taken or any(other.get(key) == value for other in staged):
+                where = f"record {taken[0]}" if taken else "another input of this batch"
+                raise _fail(
+                    409,
+                    "CONFLICT",
+                    f"{key} must be unique: {value!r} is already the value of {where}",
+                    context={"propertyName": [key]},
+                )
 
     def _properties(
         self, name: str, rec: Record, wanted: Sequence[str] | None
@@ -730,7 +853,29 @@ class FakeHubSpot:
         associations = ",".join(params.get_list("associations"))
         if associations:
             shaped["associations"] = self._v3_associations(o, rec.id, associations)
+        history = [n for n in ",".join(params.get_list("propertiesWithHistory")).split(",") if n]
+        if history:
+            shaped["propertiesWithHistory"] = self._history(o, rec, history)
         return _json(200, shaped)
+
+    def _history(self, o: ObjectType, rec: Record, names: Sequence[str]) -> dict[str, Any]:
+        """``propertiesWithHistory``: each property's values, newest first (a cleared value is
+        ``""``), with ``timestamp`` and ``sourceType``."""
+        defs = self.props[o.name]
+        found: dict[str, Any] = {}
+        for name in names:
+            if name not in defs:
+                continue
+            found[name] = [
+                {
+                    "value": render(defs[name], value) or "",
+                    "timestamp": iso_datetime(_moment(at)),
+                    "sourceType": source,
+                    "sourceId": "fakehub",
+                }
+                for value, at, source in reversed(rec.history.get(name, []))
+            ]
+        return found
 
     def _create(self, *, type: str, body: Any, **_: Any) -> httpx.Response:
         o = self._type(type)
@@ -740,6 +885,7 @@ class FakeHubSpot:
         if not isinstance(item, Mapping):
             raise _bad("the body must be an object with properties")
         values = self._validate(o.name, item.get("properties") or {}, {}, strict=True)
+        self._unique(o.name, None, values, {})
         rec = self._new(o.name, values)
         for link in item.get("associations") or []:
             to = link.get("to", {}).get("id")
@@ -863,12 +1009,14 @@ class FakeHubSpot:
             values = item.get("properties")
             if not isinstance(values, Mapping):
                 raise _bad("each input has properties")
-            staged.append((rec, self._validate(o.name, values, rec.props, strict=True)))
+            checked = self._validate(o.name, values, rec.props, strict=True)
+            self._unique(o.name, rec.id, checked, rec.props, [v for _r, v in staged])
+            staged.append((rec, checked))
         results = []
         for rec, values in staged:
             if values != rec.props:
-                rec.props = values
                 rec.updated_ms = self._now_ms()
+                rec.change(values, rec.updated_ms, self._source)
             results.append(self._shape(o.name, rec, list(rec.props) + ["hs_object_id"]))
         return self._batch(200, results, missing, o, "update")
 
@@ -927,17 +1075,7 @@ class FakeHubSpot:
         sorts = body.get("sorts") or []
         if not isinstance(sorts, list) or len(sorts) > 1:
             raise _bad("Only one sort is allowed")
-        defs = self.props[o.name]
-        try:
-            matchers = [
-                [
-                    compile_filter(f, defs, lambda s, i: self._associated(o, s, i))
-                    for f in g.get("filters") or []
-                ]
-                for g in groups
-            ]
-        except BadFilter as exc:
-            raise _bad(str(exc)) from None
+        matchers = self._matchers(o, groups)
         wanted = self._wanted(o.name, body.get("properties"))
         key = o.name + json.dumps(
             {k: v for k, v in body.items() if k not in ("after", "limit", "properties")},
@@ -959,6 +1097,19 @@ class FakeHubSpot:
         if offset + limit < len(hits) and limit:
             found["paging"] = {"next": {"after": str(offset + limit)}}
         return _json(200, found)
+
+    def _matchers(self, o: ObjectType, groups: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        defs = self.props[o.name]
+        try:
+            return [
+                [
+                    compile_filter(f, defs, lambda s, i: self._associated(o, s, i))
+                    for f in g.get("filters") or []
+                ]
+                for g in groups
+            ]
+        except BadFilter as exc:
+            raise _bad(str(exc)) from None
 
     def _hits(
         self, o: ObjectType, body: Mapping[str, Any], matchers: list[list[Any]]
@@ -1094,6 +1245,7 @@ class FakeHubSpot:
                 "hs_mrr": "0",
             }
         self._write(rec, "subscriptions", changes, strict=False)
+        self.applied[(rec.id, action)] += 1
         return httpx.Response(204)
 
     # -- properties ----------------------------------------------------------------------
@@ -1209,6 +1361,7 @@ class FakeHubSpot:
         self.rules.get(o.name, {}).pop(name, None)
         for rec in self.records[o.name].values():
             rec.props.pop(name, None)
+            rec.history.pop(name, None)
         return httpx.Response(204)
 
     # -- property validations (DOMAIN.md §4) ---------------------------------------------
@@ -1431,6 +1584,192 @@ class FakeHubSpot:
             for i in missing
         ]
         return _json(207, found)
+
+    # -- Lists API (DOMAIN.md §7; tests.fakehub.lists) --------------------------------------
+
+    def _list_test(self, o: ObjectType, branch: Any) -> Callable[[Mapping[str, str]], bool]:
+        try:
+            return compile_branch(branch, self.props[o.name], int(self.wall() * 1000))
+        except BadBranch as exc:
+            raise _bad(str(exc)) from None
+
+    def _list_matches(self, o: ObjectType, branch: Any) -> list[int]:
+        test = self._list_test(o, branch)
+        return sorted(
+            r.id
+            for r in self.records[o.name].values()
+            if not r.archived and test(self._searchable(r))
+        )
+
+    def _list_wire(self, found: FakeList) -> dict[str, Any]:
+        o = self._type(found.object_type_id)
+        size = len(self._list_ids(found, o))
+        body: dict[str, Any] = {
+            "listId": str(found.id),
+            "name": found.name,
+            "objectTypeId": found.object_type_id,
+            "processingType": found.processing,
+            "processingStatus": "COMPLETE",
+            "createdAt": iso_datetime(_moment(found.created_ms)),
+            "updatedAt": iso_datetime(_moment(found.updated_ms)),
+            "additionalProperties": {"hs_list_size": str(size)},
+            "size": size,
+        }
+        if found.branch is not None:
+            body["filterBranch"] = found.branch
+        return body
+
+    def _list_ids(self, found: FakeList, o: ObjectType) -> list[int]:
+        if found.processing == "DYNAMIC":
+            return self._list_matches(o, found.branch)
+        live = self.records[o.name]
+        return sorted(i for i in found.members if i in live and not live[i].archived)
+
+    def _list_create(self, *, body: Any, **_: Any) -> httpx.Response:
+        if not isinstance(body, Mapping):
+            raise _bad("the body is a list definition")
+        missing = [k for k in ("name", "objectTypeId", "processingType") if not body.get(k)]
+        if missing:
+            raise _bad(f"missing required fields: {', '.join(missing)}")
+        if body["processingType"] not in PROCESSING:
+            raise _bad(f"processingType: one of {', '.join(PROCESSING)}")
+        o = self._type(str(body["objectTypeId"]))
+        if any(
+            x.name == body["name"] and x.object_type_id == o.type_id for x in self.lists.values()
+        ):
+            raise _fail(
+                409, "OBJECT_ALREADY_EXISTS", f"A list named '{body['name']}' already exists."
+            )
+        branch = body.get("filterBranch")
+        if body["processingType"] == "MANUAL":
+            if branch is not None:
+                raise _bad("a MANUAL list has no filterBranch")
+        elif branch is None:
+            raise _bad(f"a {body['processingType']} list needs a filterBranch")
+        ms = self._now_ms()
+        made = FakeList(
+            self.exports._next,
+            str(body["name"]),
+            o.type_id,
+            str(body["processingType"]),
+            branch,
+            ms,
+            ms,
+        )
+        self.exports._next += 1  # one id sequence for tasks and lists: never confused
+        if made.processing == "SNAPSHOT":
+            made.members = dict.fromkeys(self._list_matches(o, branch), ms)
+        elif branch is not None:
+            self._list_test(o, branch)  # a DYNAMIC list's filters are checked now
+        self.lists[made.id] = made
+        return _json(200, {"list": self._list_wire(made)})
+
+    def _the_list(self, list_id: str) -> FakeList:
+        found = self.lists.get(int(list_id))
+        if found is None:
+            raise _fail(404, "OBJECT_NOT_FOUND", f"List {list_id} does not exist.")
+        return found
+
+    def _list_get(self, *, list_id: str, **_: Any) -> httpx.Response:
+        return _json(200, {"list": self._list_wire(self._the_list(list_id))})
+
+    def _list_by_name(self, *, ot: str, name: str, **_: Any) -> httpx.Response:
+        o = self._type(ot)
+        for found in self.lists.values():
+            if found.name == name and found.object_type_id == o.type_id:
+                return _json(200, {"list": self._list_wire(found)})
+        raise _fail(404, "OBJECT_NOT_FOUND", f"List {name} does not exist.")
+
+    def _list_delete(self, *, list_id: str, **_: Any) -> httpx.Response:
+        self._the_list(list_id)
+        del self.lists[int(list_id)]
+        return httpx.Response(204)
+
+    def _list_filters(self, *, list_id: str, body: Any, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        if found.processing != "DYNAMIC":
+            raise _bad(f"the filters of a {found.processing} list cannot change")
+        branch = body.get("filterBranch") if isinstance(body, Mapping) else None
+        self._list_test(self._type(found.object_type_id), branch)
+        found.branch, found.updated_ms = branch, self._now_ms()
+        return _json(200, {"updatedList": self._list_wire(found)})
+
+    def _list_members(self, *, list_id: str, params: httpx.QueryParams, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        limit = _int(params.get("limit", "100"), "limit")
+        if not 1 <= limit <= 250:
+            raise _bad("limit must be between 1 and 250")
+        after = params.get("after")
+        ids = self._list_ids(found, self._type(found.object_type_id))
+        if after is not None:
+            start = _int(after, "after")
+            ids = [i for i in ids if i > start]
+        page = ids[:limit]
+        stamp = iso_datetime(_moment(found.updated_ms))
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "recordId": str(i),
+                    "membershipTimestamp": iso_datetime(_moment(found.members[i]))
+                    if i in found.members
+                    else stamp,
+                }
+                for i in page
+            ]
+        }
+        if len(ids) > limit:
+            body["paging"] = {"next": {"after": str(page[-1])}}
+        return _json(200, body)
+
+    def _list_change(self, *, list_id: str, change: str, body: Any, **_: Any) -> httpx.Response:
+        found = self._the_list(list_id)
+        if found.processing == "DYNAMIC":
+            raise _bad("a DYNAMIC list's members come from its filters")
+        if not isinstance(body, list):
+            raise _bad("the body is an array of record ids")
+        o = self._type(found.object_type_id)
+        ids = [str(i) for i in body]
+        known = [i for i in ids if self._live(o.name, i) is not None]
+        missing = [i for i in ids if i not in known]
+        ms = self._now_ms()
+        if change == "add":
+            added = [i for i in known if int(i) not in found.members]
+            found.members.update(dict.fromkeys((int(i) for i in added), ms))
+            return _json(200, {"recordIdsAdded": added, "recordsIdsMissing": missing})
+        removed = [i for i in known if found.members.pop(int(i), None) is not None]
+        return _json(200, {"recordIdsRemoved": removed, "recordIdsMissing": missing})
+
+    # -- CRM exports (DOMAIN.md §5; tests.fakehub.exports) ----------------------------------
+
+    def _export_start(self, *, body: Any, **_: Any) -> httpx.Response:
+        problem = self.exports.validate(body)
+        if problem is not None:
+            raise _bad(problem)
+        self._type(str(body["objectType"]))
+        task = self.exports.start(body, self._now_ms())
+        return _json(202, {"id": str(task.id), "links": {}})
+
+    def _task(self, task: str) -> Any:
+        found = self.exports.tasks.get(int(task))
+        if found is None:
+            raise _fail(404, "OBJECT_NOT_FOUND", f"no export task {task}")
+        return found
+
+    def _export_status(self, *, task: str, base: str, **_: Any) -> httpx.Response:
+        return _json(200, self.exports.poll(self._task(task), self._now_ms(), base))
+
+    def _export_get(self, *, task: str, **_: Any) -> httpx.Response:
+        found = self._task(task)
+        state = {"PENDING": "ENQUEUED", "PROCESSING": "PROCESSING", "COMPLETE": "DONE"}
+        body: dict[str, Any] = {
+            "id": str(found.id),
+            "exportState": state[found.state],
+            "exportName": found.request.get("exportName"),
+            "objectType": found.request.get("objectType"),
+        }
+        if found.state == "COMPLETE":
+            body["recordCount"] = found.record_count
+        return _json(200, body)
 
     # -- serving --------------------------------------------------------------------------
 

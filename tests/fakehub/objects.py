@@ -257,8 +257,13 @@ def normalize(prop: PropDef, text: Any, old: str | None) -> str | None:
     if text is None:
         raise Invalid(prop.name, "INVALID_VALUE", f'{prop.name}: null is not a value; send ""')
     if not isinstance(text, str):
-        # HubSpot coerces JSON numbers and booleans; the wire rule is strings (DOMAIN.md §2).
-        text = str(text).lower() if isinstance(text, bool) else str(text)
+        # The wire rule HubSpot's spec enforces (DOMAIN.md §2): values are strings. (Its servers
+        # may coerce a number; the fake refuses, so a client that relies on it shows.)
+        raise Invalid(
+            prop.name,
+            "INVALID_VALUE",
+            f"{prop.name}: {text!r} is not a string; property values are strings",
+        )
     if text == "":
         return None
     if prop.type in ("date", "datetime"):

@@ -65,8 +65,10 @@ from subctl.errors import (
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 WINDOW = 10.0  # seconds of HubSpot's per-account budget
 # Paced over a slightly longer window: two requests sent 10 s apart may reach HubSpot less
-# than 10 s apart (their latencies differ), and its window's edge is not documented.
-SAFETY = 0.2
+# than 10 s apart when their latencies differ. HubSpot's log stays within the budget while
+# latencies differ by less than this (benchmarks/remote_cancel.py --latency: 0.4 s +-50%
+# keeps it, 0.6 s +-50% has 191 in one window); it costs 5% of the budget (10/10.5).
+SAFETY = 0.5
 TIER_BUDGETS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 SEARCH_BUDGET = 5  # searches per second per account
 BATCH_SIZE = 100
@@ -183,6 +185,9 @@ class HubSpotClient:
         sleep: Sleep = time.sleep,
         jitter: random.Random | None = None,
     ) -> None:
+        if not token or not token.isascii() or any(c.isspace() for c in token):
+            # never echoed: a malformed token is still a secret
+            raise AuthError("the HubSpot token is malformed (empty, spaces or non-ASCII)")
         if tier not in TIER_BUDGETS:
             raise UsageError(f"unknown HubSpot tier {tier!r}: one of {', '.join(TIER_BUDGETS)}")
         self.tier = tier
@@ -192,6 +197,7 @@ class HubSpotClient:
         self._random = jitter or random.Random()
         self.pacer = Pacer(self.budget, WINDOW + SAFETY, clock, sleep)
         self.search_pacer = Pacer(SEARCH_BUDGET, 1.0 + SAFETY / 10, clock, sleep)
+        self.transport = transport  # also for downloads that take no token (exports)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=_Bearer(token),
@@ -203,8 +209,10 @@ class HubSpotClient:
 
     @property
     def workers(self) -> int:
-        """Threads that keep the budget busy when a request takes ``LATENCY`` seconds."""
-        return max(2, math.ceil(self.budget / WINDOW * LATENCY))
+        """Threads of a remote batch (``store.unit.ItemByItem``): enough to keep the budget
+        busy when a request takes ``LATENCY`` seconds, twice over for the time items spend
+        in retries' backoff and in re-reads (``benchmarks/remote_cancel.py --latency``)."""
+        return max(2, math.ceil(self.budget / WINDOW * LATENCY * 2))
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``: exponential, with equal jitter."""

@@ -1,7 +1,8 @@
 """The other CRM objects as HubSpot serves them: each associable object's API path (also its
 v4 association type name) and the properties ``HttpStore`` reads for labels, payments and line
-items or writes in ``create_record`` (DOMAIN.md §2, §6; HubSpot's own names where public
-sources give them, /work/prompts/s22/H2-notes.md for the rest). Values travel as strings.
+items or writes in ``create_record`` (DOMAIN.md §2, §6: HubSpot's own names where public
+sources give them; where they give none, an ``hs_`` name chosen here and used by the test
+server alike: ``hs_order_name``, ``hs_survey_name``, ...). Values travel as strings.
 """
 
 from __future__ import annotations
@@ -199,3 +200,31 @@ def payment_of(oid: int, v: Mapping[str, str | None]) -> Payment:
 def line_item_of(oid: int, v: Mapping[str, str | None]) -> LineItem:
     price = codec.from_wire(codec.PropType.NUMBER, v.get("price"), money=True)
     return LineItem(oid, _text(v, "name"), int(Decimal(v.get("quantity") or "0")), price)
+
+
+_DECIMALS = frozenset({"amount", "price"})
+
+
+def record_values(object_type: str, values: Mapping[str, str | None]) -> dict[str, Any]:
+    """A record's HubSpot properties as the typed values ``create_record`` takes (the inverse
+    of ``record_properties``): ``emails``/``domains`` lists, the primary first; amounts and
+    prices ``Decimal``, quantities ``int``; ``created_at`` from ``hs_createdate``."""
+    wire = OBJECTS[object_type]
+    out: dict[str, Any] = {
+        "created_at": codec.from_wire(codec.PropType.DATETIME, values.get("hs_createdate"))
+    }
+    for key, name in wire.fields.items():
+        text = values.get(name)
+        if key == "email":
+            out["emails"] = list(_listed(text, values.get("hs_additional_emails")))
+        elif key == "domain":
+            out["domains"] = list(_listed(text, values.get("hs_additional_domains")))
+        elif key in _DECIMALS:
+            out[key] = codec.from_wire(codec.PropType.NUMBER, text, money=True)
+        elif key == "quantity":
+            out[key] = int(Decimal(text)) if text else None
+        elif key == "refunds_payment_id":
+            out[key] = int(text) if text else None
+        else:
+            out[key] = text or None
+    return out

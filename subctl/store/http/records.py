@@ -29,12 +29,13 @@ number of distinct ids of the merged searches.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import importlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from subctl import codec
 from subctl.errors import Conflict, InputError, NotFound, UsageError
@@ -53,22 +54,27 @@ from subctl.store.base import (
     AssociationCell,
     Capabilities,
     Change,
+    FileExport,
     LineItem,
     Payment,
     Subscription,
     SubscriptionDetail,
+    SyncedSubscription,
 )
 from subctl.store.http import search as crm
 from subctl.store.http.objects import (
+    BY_PATH,
     OBJECT_TYPE_ID,
     OBJECTS,
     SUBSCRIPTIONS,
     line_item_of,
     payment_of,
     record_properties,
+    record_values,
 )
 
 if TYPE_CHECKING:
+    from subctl.store.base import RecordStore
     from subctl.store.ops import Op as Operation
 
 OBJECTS_PATH = "/crm/v3/objects/subscriptions"
@@ -78,6 +84,7 @@ RULES_PATH = "/crm/v3/property-validations/" + OBJECT_TYPE_ID
 BATCH = 100  # ids per batch read (DOMAIN.md §2)
 ASSOCIATION_BATCH = 1000  # inputs per v4 association batch read (DOMAIN.md §6)
 ID = "hs_object_id"
+LINKS = "@associations"  # a row's associations while it is sorted (no property is named so)
 # No history of the change stamp itself (as the SQL store).
 UNTRACKED = frozenset({"hs_lastmodifieddate", "hs_createdate", ID})
 
@@ -212,6 +219,9 @@ class HttpStore:
         return list(dict.fromkeys(props))
 
     def search(self, query: Query, fields: Sequence[str] | None = None) -> Iterator[Subscription]:
+        if fields is not None:  # as the SQL store: names of no property are left out
+            registry = self.properties()
+            fields = [f for f in fields if registry.get(f) is not None]
         props = self._props(fields)
         for sub_id, values in self._rows(query, props):
             yield Subscription(sub_id, _typed(values, props))
@@ -220,7 +230,8 @@ class HttpStore:
         self, query: Query, fields: Sequence[str]
     ) -> Iterator[Sequence[Sequence[Any]]]:
         props = self._props(fields, exact=True)
-        wanted = [p for p in props if p.name in fields]
+        by_name = {p.name: p for p in props}
+        wanted = [by_name[name] for name in fields]  # in the order asked
         # Stored values as a SQL store reads them: the id is an integer column, not a float.
         store = [_id_storage if p.name == ID else p.to_storage for p in wanted]
         chunk: list[list[Any]] = []
@@ -505,6 +516,8 @@ class HttpStore:
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
         self._require(sub_id)
         found: list[AssociatedRecord] = []
+        if object_type is not None and object_type not in OBJECTS:
+            return found  # an object type nothing is associated with (as the SQL store)
         for name in sorted(OBJECTS) if object_type is None else [object_type]:
             links = self._links([sub_id], name).get(sub_id, {})
             if not links:
@@ -606,6 +619,8 @@ class HttpStore:
         return OBJECTS[object_type].label(object_id, found[object_id], False)[0]
 
     def associated_subscriptions(self, object_type: str, object_id: int) -> list[int]:
+        if object_type not in OBJECTS:
+            return []
         path = OBJECTS[object_type].path
         answer = self.client.get(
             f"/crm/v4/objects/{path}/{object_id}/associations/{SUBSCRIPTIONS}", {"limit": 500}
@@ -633,6 +648,8 @@ class HttpStore:
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
         """HubSpot answers 204 whether or not there was an association: read it first."""
+        if object_type not in OBJECTS:
+            raise UsageError(f'unknown object type "{object_type}"')
         if object_id not in self._links([sub_id], object_type).get(sub_id, {}):
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
@@ -647,6 +664,204 @@ class HttpStore:
             f"/crm/v3/objects/{OBJECTS[object_type].path}", body, idempotent=False
         )
         return int(answer["id"])
+
+    # -- server-side exports ---------------------------------------------------------------
+
+    def export_file(
+        self, spec: FileExport, out: IO[bytes], progress: Callable[[str], None] | None = None
+    ) -> int | None:
+        """HubSpot's CRM export of ``spec`` written to ``out`` (``store.http.exports``): one
+        export request, so its filter must fit one search (``QueryTooComplex`` otherwise)."""
+        exports = importlib.import_module("subctl.store.http.exports")
+        groups = [] if spec.where is None else crm.to_filter_groups(spec.where, self.properties())
+        request = exports.ExportRequest(
+            name=spec.name,
+            format=spec.format.upper(),
+            properties=[p for p in spec.properties if p != ID],
+            filter_groups=groups,
+            language=exports.language(spec.language),
+            internal_names=spec.internal_names,
+            internal_values=spec.internal_names,
+        )
+        fetch = exports.plain_fetch(getattr(self.client, "transport", None))
+        outcome = exports.run(self.client, request, out, fetch=fetch, progress=progress)
+        records: int | None = outcome.records
+        return records
+
+    # -- what ``subctl sync`` reads (SYNC-API) ------------------------------------------------
+
+    def changed_since(
+        self, since: dt.datetime | None, *, after_id: int = 0, chunk: int = 100
+    ) -> Iterator[Sequence[SyncedSubscription]]:
+        """A full sync (``since`` None): the objects list, 100 a page, every property and the
+        associations of every object type inline: 50,000 subscriptions in 500 requests. Its
+        ``after`` cursor is the last id of the previous page (HubSpot's list pages by id, as
+        the fake does), so ``after_id`` resumes a stopped sync.
+
+        Incremental: a search on ``hs_lastmodifieddate`` (inclusive), sorted by it (the only
+        request when nothing changed). Up to 10,000 matches: its pages, the associations by v4
+        batch reads of 1,000 subscriptions per object type (or, for fewer records than object
+        types, one ``GET`` each with the associations inline). More: the
+        objects list as for a full sync (cheaper than searches plus association reads), the
+        changed records kept and sorted here by (``hs_lastmodifieddate``, id) in a temporary
+        SQLite file (bounded memory)."""
+        props = self._props(None)
+        if since is None:
+            for page in self._listed(props, after_id, min(chunk, BATCH)):
+                yield [SyncedSubscription(Subscription(sid, _typed(values, props)), links)
+                       for sid, values, links in page]  # fmt: skip
+            return
+        where = Condition("hs_lastmodifieddate", Op.GTE, (since,))
+        names = [p.name for p in props]
+        complete = _size(names) + 400 < crm.MAX_BODY  # else: ids, then batch reads
+        body: dict[str, Any] = {
+            "filterGroups": _groups(crm.compile_groups(where, self.properties())),
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": names if complete else [ID, "hs_lastmodifieddate"],
+            "limit": crm.PAGE,
+        }
+        first = self._search(body)
+        total = int(first.get("total", 0))
+        if total == 0:
+            return
+        if total <= crm.RESULT_CAP:
+            rows = self._complete(self._pages(body, first), names, complete)
+            yield from self._synced(rows, props, chunk)
+            return
+        changed = self._listed_since(props, since)
+        stamp = self.properties().get("hs_lastmodifieddate")
+        assert stamp is not None
+        part: list[SyncedSubscription] = []
+        for sid, values in _sorted(changed, stamp, False):
+            links = tuple(tuple(link) for link in values.pop(LINKS))
+            part.append(SyncedSubscription(Subscription(sid, _typed(values, props)), links))
+            if len(part) >= chunk:
+                yield part
+                part = []
+        if part:
+            yield part
+
+    def _listed_since(self, props: Sequence[Property], since: dt.datetime) -> Iterator[Row]:
+        """The objects list's records changed at ``since`` or later, their associations under
+        ``LINKS`` (for ``_sorted``)."""
+        for page in self._listed(props, 0, BATCH):
+            for sid, values, links in page:
+                changed = codec.from_wire(PropType.DATETIME, values.get("hs_lastmodifieddate"))
+                if changed is not None and changed >= since:
+                    yield sid, {**values, LINKS: [list(link) for link in links]}
+
+    def _listed(
+        self, props: Sequence[Property], after_id: int, page: int
+    ) -> Iterator[list[tuple[int, dict[str, Any], tuple[tuple[str, int, int], ...]]]]:
+        """The objects list, page by page: (id, wire properties, associations)."""
+        params: dict[str, Any] = {
+            "limit": page,
+            "properties": ",".join(p.name for p in props),
+            "associations": ",".join(BY_PATH),
+        }
+        after: str | None = str(after_id) if after_id else None
+        while True:
+            answer = self.client.get(OBJECTS_PATH, params | ({"after": after} if after else {}))
+            self.requests += 1
+            found = []
+            for item in answer.get("results", []):
+                links: list[tuple[str, int, int]] = []
+                for path, held in (item.get("associations") or {}).items():
+                    name = BY_PATH.get(path)
+                    if name is None:
+                        continue
+                    for to in held.get("results", []):
+                        links.append((name, int(to["id"]), ASSOCIATION_BY_NAME[name].type_id))
+                found.append((int(item["id"]), item.get("properties", {}), tuple(sorted(links))))
+            if found:
+                yield found
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return
+
+    def _synced(
+        self, rows: Iterable[Row], props: Sequence[Property], chunk: int
+    ) -> Iterator[list[SyncedSubscription]]:
+        """Rows (sorted by ``hs_lastmodifieddate``) with their associations (v4 batch reads
+        of up to 1,000 subscriptions per object type), in chunks of ``chunk``, ordered by
+        (``hs_lastmodifieddate``, id): HubSpot sorts by one property only, so the rows of the
+        latest date in hand wait for the next date (or the end) and each group is put in id
+        order before it goes."""
+        buffered: list[Row] = []
+
+        def stamp(row: Row) -> str:
+            return str(codec.from_wire(PropType.DATETIME, row[1].get("hs_lastmodifieddate")))
+
+        def flush(ready: list[Row]) -> Iterator[list[SyncedSubscription]]:
+            ready.sort(key=lambda row: (stamp(row), row[0]))
+            ids = [sid for sid, _ in ready]
+            links: dict[int, list[tuple[str, int, int]]] = {}
+            if len(ids) < len(OBJECTS):  # fewer records than object types: one GET each
+                for sid in ids:
+                    links[sid] = self._inline_links(sid)
+            else:
+                for name in OBJECTS:
+                    for sid, found in self._links(ids, name).items():
+                        links.setdefault(sid, []).extend((name, oid, t) for oid, t in found.items())
+            synced = [SyncedSubscription(Subscription(sid, _typed(values, props)),
+                                         tuple(sorted(links.get(sid, ()))))
+                      for sid, values in ready]  # fmt: skip
+            for start in range(0, len(synced), chunk):
+                yield synced[start : start + chunk]
+
+        for row in rows:
+            buffered.append(row)
+            if len(buffered) >= ASSOCIATION_BATCH:
+                last = stamp(buffered[-1])
+                ready = [r for r in buffered if stamp(r) != last]
+                if ready:
+                    buffered = [r for r in buffered if stamp(r) == last]
+                    yield from flush(ready)
+        if buffered:
+            yield from flush(buffered)
+
+    def _inline_links(self, sub_id: int) -> list[tuple[str, int, int]]:
+        """One subscription's associations of every object type, inline in one ``GET``."""
+        try:
+            answer = self.client.get(
+                f"{OBJECTS_PATH}/{sub_id}", {"properties": ID, "associations": ",".join(BY_PATH)}
+            )
+        except NotFound:  # archived since the search
+            return []
+        self.requests += 1
+        links: list[tuple[str, int, int]] = []
+        for path, held in (answer.get("associations") or {}).items():
+            name = BY_PATH.get(path)
+            if name is not None:
+                links += [(name, int(to["id"]), ASSOCIATION_BY_NAME[name].type_id)
+                          for to in held.get("results", [])]  # fmt: skip
+        return links
+
+    def archived_since(self, since: dt.datetime | None) -> Iterator[Sequence[int]]:
+        """The archived subscriptions (``?archived=true``, 100 a page), those archived at
+        ``since`` or later."""
+        params: dict[str, Any] = {"limit": BATCH, "archived": "true", "properties": ID}
+        after: str | None = None
+        while True:
+            answer = self.client.get(OBJECTS_PATH, params | ({"after": after} if after else {}))
+            self.requests += 1
+            ids = []
+            for item in answer.get("results", []):
+                at = codec.from_wire(PropType.DATETIME, item.get("archivedAt"))
+                if since is None or at is None or at >= since:
+                    ids.append(int(item["id"]))
+            if ids:
+                yield ids
+            after = (answer.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return
+
+    def record_values(self, object_type: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Batch reads (100 per request) of the records, as ``create_record`` takes them."""
+        return {
+            oid: record_values(object_type, values)
+            for oid, values in self._records(object_type, ids).items()
+        }
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -796,3 +1011,9 @@ def _history(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Change]:
             previous = new
     changes.sort(key=lambda c: c.changed_at, reverse=True)
     return changes
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: HttpStore) -> RecordStore:  # mypy checks HttpStore against the protocol
+        return store

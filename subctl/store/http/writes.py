@@ -87,6 +87,7 @@ def execute(client: HubSpotClient, ops: Sequence[Op], registry: PropertyRegistry
     several records first, as batches, then the others one by one, in order."""
     bodies = [_checked(op, registry) for op in ops]
     _expect(client, ops)
+    _require_records(client, ops)
     updates = [(op, body) for op, body in zip(ops, bodies, strict=True)
                if isinstance(op, Update | CancelAtPeriodEnd) and not _line_items(op)]  # fmt: skip
     deletes = [op for op in ops if isinstance(op, Delete)]
@@ -137,6 +138,11 @@ def _checked(op: Op, registry: PropertyRegistry) -> dict[str, Any]:
     if isinstance(op, CancelAtPeriodEnd):
         return {SCHEDULED_CANCELLATION: to_wire(PropType.DATE, op.end)}
     if isinstance(op, Update | Upsert):
+        if isinstance(op, Upsert) and op.create and op.subscription_id:
+            raise InvalidState(
+                f"HubSpot assigns record ids: subscription {op.subscription_id} cannot be "
+                "created with its own id on a remote profile; nothing was sent"
+            )
         if isinstance(op, Upsert) and any(r.values is not None for r in op.records):
             raise InvalidState(
                 "creating associated records during an import is not supported on a remote "
@@ -175,6 +181,31 @@ def _expect(client: HubSpotClient, ops: Sequence[Op]) -> None:
                 f"subscription {sid} is {now or 'without a status'} now, not {status}; "
                 "nothing was written"
             )
+
+
+def _require_records(client: HubSpotClient, ops: Sequence[Op]) -> None:
+    """``Conflict`` (nothing sent) when a record an upsert associates does not exist (an
+    import's associated records must exist on a remote profile): one batch read per object
+    type, so that an upsert batch is all or nothing."""
+    from subctl.schema import ASSOCIATION_BY_NAME
+    from subctl.store.http.objects import OBJECTS as PATHS
+
+    wanted: dict[str, set[int]] = {}
+    for op in ops:
+        if isinstance(op, Upsert):
+            for object_type, record_id, _type_id in op.associations:
+                wanted.setdefault(object_type, set()).add(int(record_id))
+    for object_type, ids in wanted.items():
+        wire = PATHS.get(object_type)
+        if wire is None:
+            continue
+        result = client.batch(f"/crm/v3/objects/{wire.path}/batch/read",
+                              [{"id": str(i)} for i in sorted(ids)], idempotent=True,
+                              extra={"properties": ["hs_object_id"]})  # fmt: skip
+        missing = sorted(ids - {int(r["id"]) for r in result.results})
+        if missing:
+            label = ASSOCIATION_BY_NAME[object_type].label.lower()
+            raise Conflict(f"{label} {missing[0]} does not exist; nothing was written")
 
 
 def statuses(client: HubSpotClient, ids: Sequence[int]) -> dict[int, str | None]:
@@ -228,7 +259,7 @@ def _batch_update(client: HubSpotClient, updates: Sequence[tuple[Op, dict[str, A
     result = client.batch(f"{OBJECTS}/batch/update", inputs, idempotent=True)
     if result.errors:
         failed = sorted(result.failed_ids(), key=int)
-        message = str(result.errors[0].get("message") or "refused")
+        message = str(result.errors[0].get("message") or "refused").rstrip(".")
         raise Conflict(
             f"HubSpot refused {len(failed) or len(result.errors)} of {len(inputs)} updates"
             f"{' (' + ', '.join(failed[:10]) + ')' if failed else ''}: {message}; "
@@ -242,12 +273,7 @@ def _batch_archive(client: HubSpotClient, deletes: Sequence[Delete]) -> None:
 
 
 def _upsert(client: HubSpotClient, op: Upsert, body: dict[str, Any]) -> None:
-    if op.create:
-        if op.subscription_id:
-            raise InvalidState(
-                f"HubSpot assigns record ids: subscription {op.subscription_id} cannot be "
-                "created with its own id on a remote profile; nothing was sent"
-            )
+    if op.create:  # without an id (``_checked``)
         created = client.post(OBJECTS, {"properties": body}, idempotent=False)
         op.subscription_id = int(created["id"])
     elif body:

@@ -16,6 +16,7 @@ from subctl.store.sql.billing import SqlBilling
 from subctl.store.sql.database import Database
 from subctl.store.sql.database import describe_url as describe_url
 from subctl.store.sql.records import SqlRecordStore
+from subctl.store.sql.reports import SqlReports
 from subctl.store.sql.workspace import SqlWorkspace
 
 
@@ -28,6 +29,7 @@ class LocalBackend:
     workspace: SqlWorkspace
     unit: SqlUnitOfWork
     billing: SqlBilling
+    reports: SqlReports
 
     def close(self) -> None:
         self.db.close()
@@ -37,7 +39,9 @@ def open_local(url: str, *, create: bool = False, adopt: bool = False) -> LocalB
     """Open the workspace database at ``url`` (see ``Database`` for ``create`` and ``adopt``)."""
     db = Database(url, create=create, adopt=adopt)
     records = SqlRecordStore(db)
-    return LocalBackend(db, records, SqlWorkspace(db), SqlUnitOfWork(records), SqlBilling(records))
+    return LocalBackend(
+        db, records, SqlWorkspace(db), SqlUnitOfWork(records), SqlBilling(records), SqlReports(db)
+    )
 
 
 class SqlUnitOfWork:

@@ -34,6 +34,7 @@ from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storag
 from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
+from subctl.store.sql.audit import dumps, insert_rows
 from subctl.store.sql.records import BUYER_EMAILS, _charges, _history_text, _reader, write_ops
 
 if TYPE_CHECKING:
@@ -210,6 +211,8 @@ class SqlBilling:
     ) -> DayResult:
         result = DayResult()
         with self._transaction() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM billing_events")
+            first_event = int(cursor.fetchone()[0])
             run = _Day(self, cursor, day, rules, decide, job_id, result)
             for _ in range(MAX_PASSES):
                 done = 0
@@ -221,7 +224,33 @@ class SqlBilling:
                 done += run.charges("renewal")
                 if not done:
                     break
+            if self.records.audit is not None:
+                self._audit_day(cursor, day, first_event, job_id)
         return result
+
+    def _audit_day(self, cursor: Any, day: dt.date, after_id: int, job_id: int | None) -> None:
+        """One audit row per billing event of the day (set-based and per-row outcomes alike),
+        from the billing log this transaction wrote: status before/after, the event."""
+        assert self.records.audit is not None
+        m = self.db.mark
+        cursor.execute(
+            "SELECT subscription_id, kind, outcome, old_status, new_status, amount, currency,"
+            f" payment_id FROM billing_events WHERE id > {m} ORDER BY id",
+            (after_id,),
+        )
+        at = self.records.audit.clock()  # when it was carried out; the event's day in "after"
+        rows: list[tuple[dt.datetime, int | None, str | None, str | None, str | None]] = []
+        for sid, kind, outcome, old, new, amount, currency, payment in cursor.fetchall():
+            event: dict[str, Any] = {"event": kind, "day": day.isoformat(), "outcome": outcome}
+            if amount is not None:
+                event["amount"] = str(money_from_storage(amount))
+                event["currency"] = currency
+            if payment is not None:
+                event["payment"] = int(payment)
+            before = None if old is None else dumps({"hs_status": old})
+            after = dumps({**({} if new is None else {"hs_status": new}), **event})
+            rows.append((at, int(sid), "billing", before, after))
+        insert_rows(cursor, m, self.db.is_sqlite, self.records.audit, rows, job_id)
 
     # -- the log ------------------------------------------------------------------------------
 
@@ -716,7 +745,7 @@ class _Day:
                     op.charge.amount
                 )
             self.result.emails += len(op.messages)
-        write_ops(cur, m, self.sqlite, self.records.properties(), ops)
+        write_ops(cur, m, self.sqlite, self.records.properties(), ops)  # audited per day: run_day
         with_charges = [(op, eid) for op, eid in zip(ops, event_ids, strict=True) if op.charge]
         _charges(cur, m, self.sqlite, [(op.subscription_id, op.charge) for op, _ in with_charges
                                        if op.charge is not None],

@@ -487,6 +487,61 @@ def m008_segments(conn: sa.Connection) -> None:
     meta.create_all(conn)  # fmt: skip
 
 
+def m009_access_audit(conn: sa.Connection) -> None:
+    """Team workspaces: who may do what (``access``: one row per database role and permission,
+    granted by an admin) and the audit log (``audit``: every change, append-only, no foreign
+    key so that a deleted subscription keeps its rows). On PostgreSQL the role that creates the
+    workspace is its first admin with every permission, and PUBLIC may not change or delete
+    audit rows."""
+    meta = sa.MetaData()
+    bigint, text = sa.BigInteger, sa.Text
+    access = sa.Table(
+        "access",
+        meta,
+        sa.Column("username", text, primary_key=True),
+        sa.Column("permission", text, primary_key=True),
+        sa.Column("granted_by", text, nullable=False),
+        sa.Column("granted_at", bigint, nullable=False),
+    )
+    audit = sa.Table(
+        "audit",
+        meta,
+        sa.Column(
+            "id", bigint().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        sa.Column("at", bigint, nullable=False),
+        sa.Column("actor", text, nullable=False),
+        sa.Column("db_user", text),
+        sa.Column("profile", text),
+        sa.Column("verb", text, nullable=False),
+        sa.Column("subscription_id", bigint),
+        sa.Column("target", text),
+        sa.Column("job_id", bigint),
+        sa.Column("arguments", text),
+        sa.Column("before", text),
+        sa.Column("after", text),
+    )
+    sa.Index("ix_audit_at", audit.c.at)
+    sa.Index("ix_audit_subscription", audit.c.subscription_id)
+    meta.create_all(conn)
+    if conn.dialect.name == "postgresql":
+        now = int(time.time() * 1000)
+        for permission in (*_M009_PERMISSIONS, "admin"):
+            conn.execute(
+                access.insert().values(
+                    username=sa.func.current_user(),
+                    permission=permission,
+                    granted_by=sa.func.current_user(),
+                    granted_at=now,
+                )
+            )
+        conn.exec_driver_sql("REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM PUBLIC")
+        conn.exec_driver_sql("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON access FROM PUBLIC")
+
+
+_M009_PERMISSIONS = ("view", "edit", "delete", "export", "properties", "sensitive_data")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
@@ -496,6 +551,7 @@ MIGRATIONS: list[Migration] = [
     m006_billing_clock,
     m007_export_objects,
     m008_segments,
+    m009_access_audit,
 ]
 
 _LEDGER = sa.Table(

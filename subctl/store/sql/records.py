@@ -24,16 +24,20 @@ from subctl.errors import Conflict, InputError, NotFound, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
+    MASK,
     Property,
     PropertyRegistry,
     PropType,
     from_storage,
+    masked_names,
     money_from_storage,
 )
 from subctl.store.base import (
     LOCAL,
     AssociatedRecord,
     AssociationCell,
+    AuditChange,
+    AuditContext,
     Capabilities,
     Change,
     Charge,
@@ -57,7 +61,9 @@ from subctl.store.ops import (
     charges_of,
     refunds_of,
 )
+from subctl.store.sql import audit as audit_log
 from subctl.store.sql import schema
+from subctl.store.sql.audit import dumps, insert_rows
 from subctl.store.sql.compiler import count_sql, quote, select_sql
 from subctl.store.sql.database import (
     ID_CHUNK,
@@ -101,6 +107,9 @@ class SqlRecordStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Who is changing what (the command's): set, every write appends audit rows in its
+        # transaction (``store.sql.audit``); None (tests, internal loads): none.
+        self.audit: AuditContext | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -342,7 +351,7 @@ class SqlRecordStore:
                 if not self.db.is_sqlite:
                     lock_items(cursor, mark, job_id, (o.subscription_id for o in outcomes))
                 journal(cursor, mark, job_id, outcomes)
-            write_ops(cursor, mark, self.db.is_sqlite, registry, ops)
+            write_ops(cursor, mark, self.db.is_sqlite, registry, ops, self.audit, job_id)
 
     # -- properties & associations ------------------------------------------------
     #
@@ -359,6 +368,13 @@ class SqlRecordStore:
     def _invalidate(self) -> None:
         self._registry = None
         self._table = None
+
+    def _audited(self, conn: sa.Connection, *changes: AuditChange) -> None:
+        """Audit rows for changes made in ``conn``'s transaction (the command's context)."""
+        if self.audit is not None:
+            cursor = conn.connection.cursor()
+            mark, sqlite = self.db.mark, self.db.is_sqlite
+            audit_log.insert(cursor, mark, sqlite, self.audit, self.audit.clock(), changes)
 
     def create_property(self, prop: Property) -> None:
         if prop.hubspot_defined or not prop.name.isidentifier():
@@ -377,6 +393,8 @@ class SqlRecordStore:
             spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {spec}")
             conn.execute(sa.schema.CreateIndex(property_index(prop)))
+            created = _audited_definition(prop)
+            self._audited(conn, AuditChange(f"property:{prop.name}", None, created))
         self.db.invalidate()
 
     def _definition(self, name: str) -> Property:
@@ -397,6 +415,11 @@ class SqlRecordStore:
             conn.execute(
                 sa.update(definitions).where(definitions.c.name == prop.name).values(**values)
             )
+            before, after = _audited_definition(old), _audited_definition(prop)
+            changed = [k for k in after if before.get(k) != after[k]]
+            self._audited(conn, AuditChange(f"property:{prop.name}",
+                                            {k: before.get(k) for k in changed},
+                                            {k: after[k] for k in changed}))  # fmt: skip
         self.db.invalidate()
 
     def delete_property(self, name: str) -> None:
@@ -410,6 +433,7 @@ class SqlRecordStore:
             conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
             conn.execute(sa.delete(definitions).where(definitions.c.name == name))
             conn.execute(sa.delete(history).where(history.c.property == name))
+            self._audited(conn, AuditChange(f"property:{name}", _audited_definition(prop), None))
         self.db.invalidate()
 
     def _require_subscription(self, cursor: Any, sub_id: int) -> None:
@@ -516,13 +540,19 @@ class SqlRecordStore:
             ids = schema.subscriptions.c.hs_object_id
             if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
                 raise NotFound(f"subscription {sub_id} not found")
-            if conn.execute(sa.select(_LINKS.c.type_id).where(key)).first() is not None:
+            target = f"association:{object_type}:{object_id}"
+            found = conn.execute(sa.select(_LINKS.c.type_id).where(key)).first()
+            if found is not None:
                 conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
+                if found[0] != type_id:
+                    self._audited(conn, AuditChange(target, {"type_id": found[0]},
+                                                    {"type_id": type_id}, sub_id))  # fmt: skip
                 return
             conn.execute(
                 sa.insert(_LINKS).values(subscription_id=sub_id, object_type=object_type,
                                          object_id=object_id, type_id=type_id)
             )  # fmt: skip
+            self._audited(conn, AuditChange(target, None, {"type_id": type_id}, sub_id))
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
         import sqlalchemy as sa
@@ -536,6 +566,9 @@ class SqlRecordStore:
                     _LINKS.c.object_id == object_id,
                 )
             )
+            if result.rowcount:
+                target = f"association:{object_type}:{object_id}"
+                self._audited(conn, AuditChange(target, {"associated": True}, None, sub_id))
         if not result.rowcount:
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
@@ -935,11 +968,18 @@ def _writes(cursor: Any, mark: str, registry: PropertyRegistry, ops: Sequence[Op
 
 
 def write_ops(
-    cursor: Any, mark: str, sqlite: bool, registry: PropertyRegistry, ops: Sequence[Op]
+    cursor: Any,
+    mark: str,
+    sqlite: bool,
+    registry: PropertyRegistry,
+    ops: Sequence[Op],
+    audit: AuditContext | None = None,
+    job_id: int | None = None,
 ) -> None:
     """Carry out the operations in the transaction ``cursor`` is in (which holds the write
     lock on SQLite): column changes, deletions, history, outbox, refunds, line items and
-    charges."""
+    charges; with ``audit``, one audit row per operation (``_audit``)."""
+    every = ops
     upserts = [op for op in ops if isinstance(op, Upsert)]
     if upserts:
         _new_records(cursor, mark, sqlite, [r for op in upserts for r in op.records])
@@ -951,8 +991,12 @@ def write_ops(
     updates = [w for w in writes if w.values]
     replaced = _current(cursor, mark, registry, updates)
     _update(cursor, mark, registry, updates)
-    _delete(cursor, mark, [op for op in ops if isinstance(op, Delete)])
-    _history(cursor, mark, registry, updates, replaced)
+    deletes = [op for op in ops if isinstance(op, Delete)]
+    deleted = _deleted_before(cursor, mark, deletes) if audit is not None and deletes else {}
+    _delete(cursor, mark, deletes)
+    history = _history(cursor, mark, registry, updates, replaced)
+    if audit is not None:
+        _audit(cursor, mark, sqlite, registry, every, history, deleted, audit, job_id)
     _messages(cursor, mark, [msg for op in ops for msg in op.messages])
     _refunds(cursor, mark, sqlite,
              [(op.subscription_id, r) for op in ops for r in refunds_of(op)])  # fmt: skip
@@ -1262,7 +1306,7 @@ def _history(
     registry: PropertyRegistry,
     mutations: Sequence[_Write],
     replaced: Mapping[int, Mapping[str, Any]],
-) -> None:
+) -> list[Any]:
     """One history entry per property whose stored value changed, from the value replaced
     (``replaced``), not the one the decision saw.
 
@@ -1315,6 +1359,83 @@ def _history(
     insert_flat(cursor, mark, "property_history",
                  ("subscription_id", "property", "old_value", "new_value", "changed_at", "source"),
                  values)  # fmt: skip
+    return values
+
+
+# What the audit row of a deleted subscription keeps of it (its history goes with it).
+_DELETED_KEPT = ("hs_name", "hs_status")
+
+
+def _deleted_before(cursor: Any, mark: str, deletes: Sequence[Delete]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    ids = [op.subscription_id for op in deletes]
+    for part in chunks(ids):
+        cursor.execute(
+            f"SELECT hs_object_id, {', '.join(_DELETED_KEPT)} FROM subscriptions"
+            f" WHERE hs_object_id IN ({', '.join([mark] * len(part))})",
+            part,
+        )
+        for sid, *kept in cursor.fetchall():
+            out[int(sid)] = dict(zip(_DELETED_KEPT, kept, strict=True))
+    return out
+
+
+def _audit(
+    cursor: Any,
+    mark: str,
+    sqlite: bool,
+    registry: PropertyRegistry,
+    ops: Sequence[Op],
+    history: Sequence[Any],
+    deleted: Mapping[int, Mapping[str, Any]],
+    context: AuditContext,
+    job_id: int | None,
+) -> None:
+    """One audit row per operation, in its transaction: before/after are the history texts of
+    the values it changed (from ``_history``'s flat rows: id, property, old, new, at, source),
+    a created subscription's values, a deleted one's name and status, the refunds and the
+    charge it recorded; highly sensitive values masked (``schema.masked_names``)."""
+    masked = masked_names(registry)
+    before: dict[int, dict[str, Any]] = {}
+    after: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(history), 6):
+        sid, name, old, new = history[start : start + 4]
+        if name in masked:
+            old, new = (None if old is None else MASK), (None if new is None else MASK)
+        try:
+            before[sid][name] = old
+            after[sid][name] = new
+        except KeyError:
+            before[sid], after[sid] = {name: old}, {name: new}
+    text = _history_text()
+    rows: list[tuple[dt.datetime, int | None, str | None, str | None, str | None]] = []
+    for op in ops:
+        sid = op.subscription_id
+        old_values, new_values = before.pop(sid, None), after.pop(sid, None)
+        if isinstance(op, Upsert) and op.create:
+            new_values = {k: (MASK if k in masked else text(v)) for k, v in op.values.items()
+                          if v is not None}  # fmt: skip
+        elif isinstance(op, Delete):
+            old_values, new_values = dict(deleted.get(sid, {})), None
+        extra: dict[str, Any] = {}
+        refunds = refunds_of(op)
+        if refunds:
+            extra["refunds"] = [{"payment": r.payment_id, "amount": str(r.amount),
+                                 "currency": r.currency} for r in refunds]  # fmt: skip
+        for charge in charges_of(op):
+            extra.setdefault("charges", []).append(
+                {
+                    "amount": str(charge.amount),
+                    "currency": charge.currency,
+                    "status": charge.status,
+                }  # fmt: skip
+            )
+        if op.messages:
+            extra["emails"] = [msg.kind for msg in op.messages]
+        if extra:
+            new_values = {**(new_values or {}), **extra}
+        rows.append((op.at, sid, type(op).__name__.lower(), dumps(old_values), dumps(new_values)))
+    insert_rows(cursor, mark, sqlite, context, rows, job_id)
 
 
 def _new_form(
@@ -1500,6 +1621,17 @@ def _refuse_refunded(cursor: Any, mark: str, payment_ids: Sequence[int]) -> None
             f"payment {min(refunded)} was already refunded; nothing was written",
             hint="run the command again: payments are re-read first",
         )
+
+
+def _audited_definition(prop: Property) -> dict[str, Any]:
+    """A property definition as the audit log shows it before/after a change."""
+    return {
+        "label": prop.label, "type": prop.type.value, "field_type": prop.field_type,
+        "group": prop.group, "description": prop.description,
+        "options": [o.value for o in prop.options],
+        "rules": [[t, *map(str, args)] for t, args in prop.rules],
+        "sensitivity": prop.sensitivity, "unique": prop.unique,
+    }  # fmt: skip
 
 
 def _definition_values(prop: Property, *, created: bool) -> dict[str, Any]:

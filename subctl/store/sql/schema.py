@@ -37,6 +37,7 @@ MIGRATIONS = (
     "m006_billing_clock",
     "m007_export_objects",
     "m008_segments",
+    "m009_access_audit",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -339,6 +340,23 @@ TABLES: tuple[Table, ...] = (
          C("subscription_id", "bigint", primary_key=True),
          _required("entered", "bool")),
     ),
+    # -- team workspaces (m009): permissions per database role, and the audit log --
+    Table(
+        "access",
+        (C("username", "text", primary_key=True), C("permission", "text", primary_key=True),
+         _required("granted_by", "text"), _required("granted_at", "ms")),
+    ),
+    # Every change, append-only (no update or delete path; no foreign key: a deleted
+    # subscription keeps its rows). JSON text: arguments, before, after.
+    Table(
+        "audit",
+        (C("id", "id", primary_key=True, autoincrement=True),
+         _required("at", "ms"), _required("actor", "text"), C("db_user", "text"),
+         C("profile", "text"), _required("verb", "text"), C("subscription_id", "bigint"),
+         C("target", "text"), C("job_id", "bigint"), C("arguments", "text"),
+         C("before", "text"), C("after", "text")),
+        (Index("ix_audit_at", ("at",)), Index("ix_audit_subscription", ("subscription_id",))),
+    ),
 )  # fmt: skip
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
@@ -454,6 +472,8 @@ if TYPE_CHECKING:
     segment_baseline: sa.Table
     segment_refreshes: sa.Table
     segment_changes: sa.Table
+    access: sa.Table
+    audit: sa.Table
     OBJECT_TABLES: dict[str, sa.Table]
 else:
 

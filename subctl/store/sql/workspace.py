@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 from subctl.errors import Action, Conflict, Next, NotFound
 from subctl.schema import PropType, from_storage, to_storage
 from subctl.store.base import (
+    AuditChange,
+    AuditContext,
+    AuditEntry,
+    AuditFilter,
+    Grant,
     ItemOutcome,
     Job,
     JobItem,
@@ -25,7 +30,7 @@ from subctl.store.base import (
     Segment,
     SegmentRefresh,
 )
-from subctl.store.sql import schema
+from subctl.store.sql import audit, schema
 from subctl.store.sql.database import (
     STREAM_CHUNK,
     Database,
@@ -54,6 +59,7 @@ class SqlWorkspace:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.audit: AuditContext | None = None  # set: changes append audit rows (records.py)
 
     def close(self) -> None:
         self.db.close()
@@ -132,6 +138,10 @@ class SqlWorkspace:
             rows = cursor.fetchall()
         return [_segment(r) for r in rows]
 
+    def _audited(self, cursor: Any, at: dt.datetime, *changes: AuditChange) -> None:
+        if self.audit is not None:
+            audit.insert(cursor, self.db.mark, self.db.is_sqlite, self.audit, at, changes)
+
     def save_segment(
         self, segment: Segment, members: Iterable[int] | None = None, *, at: dt.datetime
     ) -> None:
@@ -149,12 +159,19 @@ class SqlWorkspace:
             done = conn.execute(sa.update(table).where(table.c.name == segment.name).values(values))
             if not done.rowcount:
                 conn.execute(sa.insert(table).values(name=segment.name, created_at=now, **values))
+            cursor, mark = self.db.cursor(conn)
+            count = None
             if members is not None:
-                cursor, mark = self.db.cursor(conn)
                 cursor.execute(
                     f"DELETE FROM segment_members WHERE segment = {mark}", (segment.name,)
                 )
-                _insert_ids(cursor, mark, "segment_members", segment.name, members)
+                kept = list(members)
+                count = len(kept)
+                _insert_ids(cursor, mark, "segment_members", segment.name, kept)
+            after = {k: v for k, v in values.items() if k != "updated_at"}
+            if count is not None:
+                after["members"] = count
+            self._audited(cursor, at, AuditChange(f"segment:{segment.name}", None, after))
 
     def change_segment_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
         self.get_segment(name)  # NotFound
@@ -167,6 +184,10 @@ class SqlWorkspace:
             gone = [i for i in dict.fromkeys(remove) if i in stored]
             _delete_ids(cursor, mark, "segment_members", name, gone)
             changed = len(fresh) + len(gone)
+            if changed and self.audit is not None:
+                change = AuditChange(f"segment:{name}", {"removed": gone} if gone else None,
+                                     {"added": fresh} if fresh else None)  # fmt: skip
+                self._audited(cursor, self.audit.clock(), change)
         return changed
 
     def delete_segment(self, name: str) -> None:
@@ -181,6 +202,9 @@ class SqlWorkspace:
             for table in ("segment_refreshes", "segment_baseline", "segment_members"):
                 cursor.execute(f"DELETE FROM {table} WHERE segment = {mark}", (name,))
             cursor.execute(f"DELETE FROM segments WHERE name = {mark}", (name,))
+            if self.audit is not None:
+                change = AuditChange(f"segment:{name}", {"segment": name}, None)
+                self._audited(cursor, self.audit.clock(), change)
 
     def record_segment_refresh(
         self, name: str, members: Iterable[int], at: dt.datetime
@@ -257,6 +281,105 @@ class SqlWorkspace:
                         members.add(int(sid))
         return members
 
+    # -- access (team workspaces) and the audit log (m009; rules: services/access.py) --------
+
+    def database_user(self) -> str | None:
+        if self.db.is_sqlite:
+            return None
+        with self.db.reading() as cursor:
+            return audit.current_user(cursor, sqlite=False)
+
+    def permissions_of(self, username: str) -> frozenset[str]:
+        with self.db.reading() as cursor:
+            cursor.execute(
+                f"SELECT permission FROM access WHERE username = {self.db.mark}", (username,)
+            )
+            return frozenset(str(row[0]) for row in cursor.fetchall())
+
+    def grants(self) -> list[Grant]:
+        with self.db.reading() as cursor:
+            cursor.execute(
+                "SELECT username, permission, granted_by, granted_at FROM access"
+                " ORDER BY username, permission"
+            )
+            return [
+                Grant(user, perm, by, dt.datetime.fromtimestamp(at / 1000, dt.UTC))
+                for user, perm, by, at in cursor.fetchall()
+            ]
+
+    def grant(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        by: str,
+        at: dt.datetime,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        m = self.db.mark
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            cursor.execute(f"SELECT permission FROM access WHERE username = {m}", (username,))
+            held = {str(row[0]) for row in cursor.fetchall()}
+            new = [p for p in permissions if p not in held]
+            if not self.db.is_sqlite:
+                _table_privileges(cursor, username, admin="admin" in held | set(new))
+            insert_flat(cursor, m, "access", ("username", "permission", "granted_by", "granted_at"),
+                        [v for p in new for v in (username, p, by, ms(at))])  # fmt: skip
+            if context is not None and new:
+                change = AuditChange(f"access:{username}", sorted(held), sorted(held | set(new)))
+                audit.insert(cursor, m, self.db.is_sqlite, context, at, [change])
+        return new
+
+    def revoke(
+        self,
+        username: str,
+        permissions: Sequence[str],
+        at: dt.datetime | None = None,
+        context: AuditContext | None = None,
+    ) -> list[str]:
+        m = self.db.mark
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            cursor.execute(f"SELECT permission FROM access WHERE username = {m}", (username,))
+            held = {str(row[0]) for row in cursor.fetchall()}
+            gone = [p for p in permissions if p in held]
+            for permission in gone:
+                cursor.execute(
+                    f"DELETE FROM access WHERE username = {m} AND permission = {m}",
+                    (username, permission),
+                )
+            if context is not None and gone and at is not None:
+                change = AuditChange(f"access:{username}", sorted(held), sorted(held - set(gone)))
+                audit.insert(cursor, m, self.db.is_sqlite, context, at, [change])
+        return gone
+
+    def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
+        """Streamed by keyset pages of ``STREAM_CHUNK`` rows: flat memory on both backends."""
+        sql, params = audit.select(where, self.db.mark)
+        head, _, order = sql.rpartition(" ORDER BY ")
+        joiner = " AND " if " WHERE " in head else " WHERE "
+        page = f"{head}{joiner}id > {self.db.mark} ORDER BY {order} LIMIT {STREAM_CHUNK}"
+        last = 0
+        while True:
+            with self.db.reading() as cursor:
+                cursor.execute(page, [*params, last])
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            yield from audit.entries(iter(rows))
+            last = int(rows[-1][0])
+
+    def append_audit(
+        self,
+        context: AuditContext,
+        changes: Sequence[AuditChange],
+        at: dt.datetime,
+        job_id: int | None = None,
+    ) -> None:
+        with self.db.errors(), self.db.engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            audit.insert(cursor, self.db.mark, self.db.is_sqlite, context, at, changes, job_id)
+
     # -- workspace settings ------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
@@ -269,13 +392,21 @@ class SqlWorkspace:
         return None if value is None else str(value)
 
     def set_setting(self, key: str, value: str) -> None:
+        before = self.get_setting(key) if self.audit is not None else None
         with self.db.errors(), self.db.engine.begin() as conn:
             put_setting(conn, key, value)
+            if self.audit is not None and before != value and key != PLAN_KEY:  # a secret
+                change = AuditChange(f"setting:{key}", before, value)
+                self._audited(conn.connection.cursor(), self.audit.clock(), change)
 
     def delete_setting(self, key: str) -> None:
+        before = self.get_setting(key) if self.audit is not None else None
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = conn.connection.cursor(), self.db.mark
             cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", (key,))
+            if self.audit is not None and before is not None and key != PLAN_KEY:
+                change = AuditChange(f"setting:{key}", before, None)
+                self._audited(cursor, self.audit.clock(), change)
 
     def plan_key(self) -> bytes:
         """The workspace's own secret for hashing highly sensitive values in plan files, made
@@ -530,6 +661,41 @@ class SqlWorkspace:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = self.db.cursor(conn)
             journal(cursor, mark, job_id, outcomes)
+
+
+def _table_privileges(cursor: Any, role: str, *, admin: bool) -> None:
+    """PostgreSQL: what a granted role may do to the tables, so that a team member connects as
+    themselves: read and write the workspace, append to ``audit`` but never change or delete
+    its rows, and (unless an admin) only read ``access``. Only the tables' owner (the role that
+    created the workspace) can give these; another admin's grant records the permissions and
+    the owner gives the privileges (ARCHITECTURE.md). DDL (``property create``) stays the
+    owner's: PostgreSQL lets only a table's owner alter it."""
+    cursor.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
+    if cursor.fetchone() is None:
+        raise NotFound(
+            f'no database role "{role}"',
+            hint=f"create it first, e.g. CREATE ROLE {role} LOGIN PASSWORD '...'",
+        )
+    cursor.execute("SELECT tableowner = current_user FROM pg_catalog.pg_tables"
+                   " WHERE schemaname = current_schema() AND tablename = 'audit'")  # fmt: skip
+    owner = cursor.fetchone()
+    if not owner or not owner[0]:
+        return
+    quoted, schema_name = '"' + role.replace('"', '""') + '"', _schema(cursor)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {{schema}} TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM {quoted}",
+        *([] if admin else [f"REVOKE INSERT, UPDATE, DELETE ON access FROM {quoted}"]),
+    ):
+        cursor.execute(statement.format(schema=schema_name))
+
+
+def _schema(cursor: Any) -> str:
+    cursor.execute("SELECT current_schema()")
+    name = str(cursor.fetchone()[0])
+    return '"' + name.replace('"', '""') + '"'
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -1,0 +1,315 @@
+"""Who may do what: the permission rule, and what each verb needs, declared once (``NEEDS``).
+
+Permissions: ``view, edit, delete, export, properties, sensitive_data`` (the source article's
+model). Where a set comes from:
+
+- a personal (SQLite) workspace: the profile's, from the config file
+  (``subctl config set profiles.NAME.permissions view,export``); a profile without the key has
+  every permission. Whoever can edit the config file can change it: the point is a CI or
+  nightly profile that cannot do more than it should by mistake, not a security boundary.
+- a team workspace (PostgreSQL): the workspace's ``access`` table, per *database role*
+  (and, when the profile's config restricts it, only what both allow)
+  (``current_user``): the server authenticated it, so a client cannot claim another user's
+  grants (``--actor`` names who is behind a change in the audit log, it grants nothing). The role
+  that created the workspace is its first admin (m009); only an admin grants and revokes
+  (``subctl access``), and only what they hold themselves.
+
+Every command path is a key of ``NEEDS`` (a test walks the command tree): ``always`` is checked
+before the command does anything; ``when`` adds a permission when an option is given
+(``delete --backup`` exports, ``--show-sensitive`` unmasks). ``team_when``: on a team workspace
+only (``property settings --grant`` is an admin's act there, no longer self-service).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from subctl.errors import AuthError, UsageError
+from subctl.schema import MASK, Property, masked_names
+from subctl.store.base import AuditContext, AuditFilter, Workspace
+
+VIEW, EDIT, DELETE, EXPORT, PROPERTIES, SENSITIVE = (
+    "view", "edit", "delete", "export", "properties", "sensitive_data"
+)  # fmt: skip
+PERMISSIONS = (VIEW, EDIT, DELETE, EXPORT, PROPERTIES, SENSITIVE)
+ADMIN = "admin"  # a team workspace's: grant and revoke (held in the access table only)
+GRANTABLE = (*PERMISSIONS, ADMIN)
+
+
+@dataclass(frozen=True)
+class Need:
+    always: tuple[str, ...] = ()
+    when: Mapping[str, str] = field(default_factory=dict)  # option (parameter name) -> permission
+    team_when: Mapping[str, str] = field(default_factory=dict)  # likewise, team workspaces only
+
+    def permissions(self, params: Mapping[str, Any], *, team: bool) -> list[str]:
+        needed = list(self.always)
+        extra = [*self.when.items(), *(self.team_when.items() if team else ())]
+        for option, permission in extra:
+            if _given(params.get(option)) and permission not in needed:
+                needed.append(permission)
+        return needed
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, False, (), [], "")
+
+
+_SHOW = {"show_sensitive": SENSITIVE}
+_READ = Need((VIEW,), _SHOW)
+REPLACING = Need((EDIT, DELETE))  # demo over a workspace's records
+_EDIT = Need((EDIT,))
+_NOTHING = Need()
+
+# What each command needs. Reading is "view"; every change of subscriptions, their
+# associations, segments, saved views, jobs, the billing clock and billing settings is "edit";
+# deleting subscriptions "delete"; writing data out "export"; property definitions and the
+# account's property settings "properties"; unmasking highly sensitive values "sensitive_data".
+NEEDS: dict[str, Need] = {
+    "list": _READ,
+    "view": _READ,
+    "filter": _READ,
+    "views list": Need((VIEW,)),
+    "views show": _READ,
+    "views delete": _EDIT,
+    "segment create": _EDIT,
+    "segment list": Need((VIEW,)),
+    "segment show": _READ,
+    "segment members": _READ,
+    "segment refresh": _EDIT,
+    "segment edit": _EDIT,
+    "segment delete": _EDIT,
+    "segment add": _EDIT,
+    "segment remove": _EDIT,
+    "segment diff": _READ,
+    "export": Need((VIEW, EXPORT), _SHOW),
+    "report mrr": Need((VIEW,), {"output": EXPORT}),  # -o FILE writes the report out
+    "report churn": Need((VIEW,), {"output": EXPORT}),
+    "report at-risk": Need((VIEW,), {"output": EXPORT}),
+    "report renewals": Need((VIEW,), {"output": EXPORT}),
+    "update": _EDIT,
+    "cancel": _EDIT,
+    "pause": _EDIT,
+    "resume": _EDIT,
+    "pay": _EDIT,
+    "send-update-link": _EDIT,
+    "delete": Need((DELETE,), {"backup": EXPORT, **_SHOW}),
+    "associate": _EDIT,
+    "import": _EDIT,
+    "property create": Need((PROPERTIES,)),
+    "property list": Need((VIEW,)),
+    "property view": Need((VIEW,)),
+    "property edit": Need((PROPERTIES,)),
+    "property delete": Need((PROPERTIES,)),
+    "property settings": Need((PROPERTIES,), team_when={"grant": ADMIN, "revoke": ADMIN}),
+    "jobs list": Need((VIEW,)),
+    "jobs results": _READ,
+    "jobs resume": _EDIT,  # and what the job's own verb needs (commands/jobs.py asks)
+    "clock show": Need((VIEW,)),
+    "clock advance": _EDIT,
+    "clock set": _EDIT,
+    "clock reset": _EDIT,
+    "billing run": _EDIT,
+    "billing log": Need((VIEW,)),
+    "billing settings": Need((VIEW,)),
+    "billing set": _EDIT,
+    "init": _NOTHING,  # creates a workspace (or finds one): nothing to protect yet
+    # Creates a workspace, or replaces its records: that needs REPLACING, asked by the command
+    # once it knows there are records (a new team workspace has no grants to ask yet).
+    "demo": _NOTHING,
+    "profile add": _NOTHING,  # the config file: the user's own
+    "profile list": _NOTHING,
+    "profile show": _NOTHING,
+    "profile use": _NOTHING,
+    "profile remove": _NOTHING,
+    "sync": Need((VIEW, EDIT)),  # reads the source, writes the mirror's records
+    "config list": _NOTHING,
+    "config get": _NOTHING,
+    "config set": _NOTHING,
+    "access list": Need((VIEW,)),
+    "access grant": Need((ADMIN,)),
+    "access revoke": Need((ADMIN,)),
+    "audit": Need((VIEW,)),
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who runs the command and what they hold: a profile (personal workspace) or a database
+    role (team workspace)."""
+
+    name: str
+    granted: frozenset[str]
+    team: bool  # True: a database role on a team workspace
+    # On a team workspace, the profile's own set when its config restricts it: the effective
+    # set is the intersection (a view,export CI profile never cancels, whatever its role may).
+    profile: str | None = None
+    profile_granted: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        return f'user "{self.name}"' if self.team else f'profile "{self.name}"'
+
+    def lacking(self, permission: str) -> str | None:
+        """Who lacks ``permission`` (the profile first), None when it is held."""
+        if (
+            self.profile_granted is not None
+            and permission != ADMIN  # a profile's set names the six; admin is a grant
+            and permission not in self.profile_granted
+        ):
+            return f'profile "{self.profile}"'
+        return None if permission in self.granted else self.describe()
+
+
+def parse_permissions(text: str) -> frozenset[str]:
+    """``view,export`` (commas or spaces) -> the set; an unknown name is a usage error."""
+    names = [p.strip().lower() for p in text.replace(",", " ").split()]
+    return frozenset(check_permissions(names, allowed=PERMISSIONS))
+
+
+def check_permissions(names: Iterable[str], *, allowed: tuple[str, ...] = GRANTABLE) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name not in allowed:
+            raise UsageError(f'unknown permission "{name}"; one of: {", ".join(allowed)}')
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def needs(
+    verb: str, params: Mapping[str, Any], *, team: bool, need: Need | None = None
+) -> list[str]:
+    """The permissions ``verb`` needs with these options (an undeclared verb: a defect)."""
+    return (need or NEEDS[verb]).permissions(params, team=team)
+
+
+def require(identity: Identity, verb: str, needed: Iterable[str]) -> None:
+    """Refuse, exit 4, before anything is done, naming the first permission missing."""
+    for permission in needed:
+        who = identity.lacking(permission)
+        if who is not None:
+            raise AuthError(f'{who} lacks the "{permission}" permission needed by {verb}')
+
+
+_CHANGING = frozenset({EDIT, DELETE, PROPERTIES, ADMIN})
+
+
+def audited(verb: str) -> bool:
+    """Whether a command changes anything (its writes append audit rows): it needs more than
+    viewing and exporting."""
+    need = NEEDS.get(verb)
+    return need is not None and bool(_CHANGING & {*need.always, *need.team_when.values()})
+
+
+# Option names whose values never reach the audit log (a token, a password).
+_SECRET_WORDS = ("token", "password", "secret")
+
+
+def redacted_arguments(params: Mapping[str, Any], props: Iterable[Property] | None) -> str:
+    """A command's options as JSON text for the audit log: tokens and passwords redacted, and
+    the value of a highly sensitive property in ``NAME=VALUE`` (``--set``) masked."""
+    import json
+
+    masked = masked_names(props) if props is not None else frozenset()
+
+    def clean(name: str, value: Any) -> Any:
+        if any(word in name.lower() for word in _SECRET_WORDS) and _given(value):
+            return MASK
+        if isinstance(value, list | tuple):
+            return [clean(name, v) for v in value]
+        if isinstance(value, str):
+            prop, eq, _rest = value.partition("=")
+            if eq and prop.strip() in masked:
+                return f"{prop}={MASK}"
+            return value
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return str(getattr(value, "value", value))  # enums, paths, dates
+
+    shown = {name: clean(name, value) for name, value in params.items() if _given(value)}
+    return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# -- team workspaces: grants (subctl access) ---------------------------------------------------
+
+
+def _admin(workspace: Workspace) -> tuple[str, frozenset[str]]:
+    me = workspace.database_user()
+    if me is None:
+        raise UsageError(
+            "access grants are for a team workspace (PostgreSQL); a personal profile's"
+            " permissions are set in the config",
+            hint="e.g. subctl config set profiles.nightly.permissions view,export",
+        )
+    return me, workspace.permissions_of(me)
+
+
+def grant(
+    workspace: Workspace,
+    username: str,
+    names: Sequence[str],
+    at: dt.datetime,
+    context: AuditContext | None = None,
+) -> list[str]:
+    """An admin grants ``names`` to a database role; never what the admin lacks (an admin
+    cannot widen their own set either: they hold what they may grant). Returns those new."""
+    me, held = _admin(workspace)
+    wanted = check_permissions(names)
+    if not wanted:
+        raise UsageError("give the permissions to grant, e.g. view export")
+    if ADMIN not in held:
+        raise AuthError(f'user "{me}" lacks the "{ADMIN}" permission needed by access grant')
+    lacking = [p for p in wanted if p not in held]
+    if lacking:
+        raise AuthError(f'user "{me}" cannot grant "{lacking[0]}": they lack it themselves')
+    return workspace.grant(username, wanted, me, at, context)
+
+
+def revoke(
+    workspace: Workspace,
+    username: str,
+    names: Sequence[str],
+    at: dt.datetime,
+    context: AuditContext | None = None,
+) -> list[str]:
+    """An admin revokes; the last admin keeps ``admin`` (someone must be able to grant)."""
+    me, held = _admin(workspace)
+    wanted = check_permissions(names) or list(GRANTABLE)  # none named: everything
+    if ADMIN not in held:
+        raise AuthError(f'user "{me}" lacks the "{ADMIN}" permission needed by access revoke')
+    if ADMIN in wanted:
+        admins = {g.username for g in workspace.grants() if g.permission == ADMIN}
+        if admins == {username}:
+            raise UsageError(
+                f'"{username}" is the last admin of this workspace: grant admin to another'
+                " user first"
+            )
+    return workspace.revoke(username, wanted, at, context)
+
+
+def grants_by_user(workspace: Workspace) -> list[tuple[str, list[str], str]]:
+    """(user, permissions in the canonical order, granted by) for ``access list``."""
+    _admin(workspace)  # a personal workspace has no grants to list: say where its are
+    users: dict[str, tuple[set[str], set[str]]] = {}
+    for g in workspace.grants():
+        perms, by = users.setdefault(g.username, (set(), set()))
+        perms.add(g.permission)
+        by.add(g.granted_by)
+    return [(user, [p for p in GRANTABLE if p in perms], ", ".join(sorted(by)))
+            for user, (perms, by) in sorted(users.items())]  # fmt: skip
+
+
+# -- the audit log (subctl audit) --------------------------------------------------------------
+
+
+def audit_rows(workspace: Workspace, where: AuditFilter) -> Iterator[dict[str, Any]]:
+    """The audit log as rows, oldest first, streamed."""
+    for e in workspace.audit_entries(where):
+        yield {
+            "id": e.id, "at": e.at, "actor": e.actor, "db_user": e.db_user, "profile": e.profile,
+            "verb": e.verb, "subscription_id": e.subscription_id, "target": e.target,
+            "job_id": e.job_id, "arguments": e.arguments, "before": e.before, "after": e.after,
+        }  # fmt: skip

@@ -1,0 +1,379 @@
+"""The audit log (m009, ``subctl audit``): every change with who, what and before/after, on
+SQLite and PostgreSQL; append-only; kept for deleted subscriptions; secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Invoke, WorkspaceCase, connect
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
+SCENARIO = [
+    "update 1 --set hs_name=Renamed --yes",
+    "pause 1 --yes",
+    "resume 1 --next-billing-date 2026-12-15 --yes",
+    "pay 3 --yes",
+    "cancel 3 --refund unused --yes",
+    "associate 3 --contact 17",
+    "property create --name tier --type string --label Tier",
+    "property edit tier --label 'Plan tier'",
+    "property delete tier --yes",
+    "segment create vip --manual",
+    "segment add vip 1",
+    "delete 4 --yes",
+    "import {csv}",
+    "clock advance 5d",
+]
+
+# The documents of arguments, before and after parsed (each is JSON text in the row).
+EXPECTED = [
+    {
+        "id": 1,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "update",
+        "subscription_id": 1,
+        "target": "update",
+        "job_id": 1,
+        "arguments": {"assignments": ["hs_name=Renamed"], "fmt": "auto", "ids": [1], "yes": True},
+        "before": {"hs_name": "Acme Corp – Pro monthly"},
+        "after": {"hs_name": "Renamed"},
+    },
+    {
+        "id": 2,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "pause",
+        "subscription_id": 1,
+        "target": "pause",
+        "job_id": 2,
+        "arguments": {"fmt": "auto", "ids": [1], "yes": True},
+        "before": {"hs_status": "active", "hs_mrr": "99.00"},
+        "after": {"hs_status": "paused", "hs_mrr": "0.00"},
+    },
+    {
+        "id": 3,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "resume",
+        "subscription_id": 1,
+        "target": "resume",
+        "job_id": 3,
+        "arguments": {"fmt": "auto", "ids": [1], "next_billing_date": "2026-12-15", "yes": True},
+        "before": {
+            "hs_status": "paused",
+            "hs_next_payment_due_date": "2026-12-01",
+            "hs_mrr": "0.00",
+        },
+        "after": {
+            "hs_status": "active",
+            "hs_next_payment_due_date": "2026-12-15",
+            "hs_mrr": "99.00",
+        },
+    },
+    {
+        "id": 4,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "pay",
+        "subscription_id": 3,
+        "target": "pay",
+        "job_id": 4,
+        "arguments": {"fmt": "auto", "ids": [3], "yes": True},
+        "before": {
+            "hs_status": "unpaid",
+            "hs_last_payment_status": None,
+            "hs_last_payment_amount": None,
+            "hs_next_payment_due_date": "2026-11-30",
+        },
+        "after": {
+            "hs_status": "active",
+            "hs_last_payment_status": "succeeded",
+            "hs_last_payment_amount": "300.00",
+            "hs_next_payment_due_date": "2027-02-28",
+            "charges": [{"amount": "300.00", "currency": "USD", "status": "succeeded"}],
+        },
+    },
+    {
+        "id": 5,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "cancel",
+        "subscription_id": 3,
+        "target": "cancel",
+        "job_id": 5,
+        "arguments": {"fmt": "auto", "ids": [3], "refund": "unused", "yes": True},
+        "before": {
+            "hs_status": "active",
+            "hs_canceled_at": None,
+            "hs_next_payment_due_date": "2027-02-28",
+            "hs_next_payment_amount": "300.00",
+            "hs_mrr": "100.00",
+            "hs_last_payment_status": "succeeded",
+        },
+        "after": {
+            "hs_status": "canceled",
+            "hs_canceled_at": "2026-11-26T12:00:00.000Z",
+            "hs_next_payment_due_date": None,
+            "hs_next_payment_amount": None,
+            "hs_mrr": "0.00",
+            "hs_last_payment_status": "refunded",
+            "refunds": [{"payment": 901, "amount": "300.00", "currency": "USD"}],
+        },
+    },
+    {
+        "id": 6,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "associate",
+        "subscription_id": 3,
+        "target": "association:contact:17",
+        "job_id": None,
+        "arguments": {"contact": "17", "fmt": "auto", "sub_id": 3},
+        "before": None,
+        "after": {"type_id": 295},
+    },
+    {
+        "id": 7,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "property create",
+        "subscription_id": None,
+        "target": "property:tier",
+        "job_id": None,
+        "arguments": {"fmt": "auto", "label": "Tier", "name": "tier", "type_": "string"},
+        "before": None,
+        "after": {
+            "label": "Tier",
+            "type": "string",
+            "field_type": "text",
+            "group": "subscriptioninformation",
+            "description": "",
+            "options": [],
+            "rules": [],
+            "sensitivity": "non_sensitive",
+            "unique": False,
+        },
+    },
+    {
+        "id": 8,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "property edit",
+        "subscription_id": None,
+        "target": "property:tier",
+        "job_id": None,
+        "arguments": {"fmt": "auto", "label": "Plan tier", "name": "tier"},
+        "before": {"label": "Tier"},
+        "after": {"label": "Plan tier"},
+    },
+    {
+        "id": 9,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "property delete",
+        "subscription_id": None,
+        "target": "property:tier",
+        "job_id": None,
+        "arguments": {"name": "tier", "yes": True},
+        "before": {
+            "label": "Plan tier",
+            "type": "string",
+            "field_type": "text",
+            "group": "subscriptioninformation",
+            "description": "",
+            "options": [],
+            "rules": [],
+            "sensitivity": "non_sensitive",
+            "unique": False,
+        },
+        "after": None,
+    },
+    {
+        "id": 10,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "segment create",
+        "subscription_id": None,
+        "target": "segment:vip",
+        "job_id": None,
+        "arguments": {"fmt": "auto", "manual": True, "name": "vip"},
+        "before": None,
+        "after": {"kind": "manual", "query": None, "description": "", "members": 0},
+    },
+    {
+        "id": 11,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "segment add",
+        "subscription_id": None,
+        "target": "segment:vip",
+        "job_id": None,
+        "arguments": {"ids": [1], "name": "vip"},
+        "before": None,
+        "after": {"added": [1]},
+    },
+    {
+        "id": 12,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "delete",
+        "subscription_id": 4,
+        "target": "delete",
+        "job_id": 6,
+        "arguments": {"fmt": "auto", "ids": [4], "yes": True},
+        "before": {"hs_name": '=HYPERLINK("x") Hooli', "hs_status": "canceled"},
+        "after": None,
+    },
+    {
+        "id": 13,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "import",
+        "subscription_id": 5,
+        "target": "upsert",
+        "job_id": 7,
+        "arguments": {"file": "IN.csv", "fmt": "auto"},
+        "before": {"hs_name": "Umbrella – Scheduled"},
+        "after": {"hs_name": "Umbrella renamed"},
+    },
+    {
+        "id": 14,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "clock advance",
+        "subscription_id": None,
+        "target": "setting:clock",
+        "job_id": None,
+        "arguments": {"duration": "5d", "fmt": "auto"},
+        "before": None,
+        "after": "2026-12-01T12:00:00.000Z",
+    },
+    {
+        "id": 15,
+        "at": "2026-11-26T12:00:00.000Z",
+        "actor": "ops",
+        "profile": "default",
+        "verb": "clock advance",
+        "subscription_id": 2,
+        "target": "billing",
+        "job_id": 8,
+        "arguments": {"duration": "5d", "fmt": "auto"},
+        "before": {"hs_status": "unpaid"},
+        "after": {
+            "hs_status": "unpaid",
+            "event": "settlement",
+            "day": "2025-01-07",
+            "outcome": "succeeded",
+            "amount": "1200.00",
+            "currency": "EUR",
+            "payment": 900,
+        },
+    },
+]
+
+
+def run_scenario(seeded: Invoke, tmp_path: Path) -> Path:
+    csv = tmp_path / "in.csv"
+    csv.write_text("Record ID,Name\n5,Umbrella renamed\n")
+    for args in SCENARIO:
+        result = seeded("--actor ops " + args.format(csv=csv))
+        assert result.exit_code == 0, (args, result.stderr)
+    return csv
+
+
+def test_every_verb_shows_before_and_after(
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path
+) -> None:
+    csv = run_scenario(seeded, tmp_path)
+    result = seeded("audit -f json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    users = {row.pop("db_user") for row in rows}
+    assert users == ({None} if ws.is_sqlite else {"subctl_test"})  # the database role
+    for row in rows:
+        row["arguments"] = row["arguments"].replace(str(csv), "IN.csv")
+        for key in ("arguments", "before", "after"):
+            row[key] = None if row[key] is None else json.loads(row[key])
+    assert rows == EXPECTED
+
+
+def test_filters_and_formats(seeded: Invoke, tmp_path: Path) -> None:
+    run_scenario(seeded, tmp_path)
+    # the deleted subscription keeps its rows (no foreign key)
+    deleted = seeded("audit --id 4 -f ndjson")
+    assert [json.loads(line)["verb"] for line in deleted.stdout.splitlines()] == ["delete"]
+    by_verb = seeded("audit --verb pause -f csv")
+    assert by_verb.stdout.splitlines()[1].startswith("2,2026-11-26T12:00:00.000Z,ops,")
+    assert seeded("audit --actor nobody -f json").stdout == "[]\n"
+    assert len(json.loads(seeded("audit --actor ops -f json").stdout)) == len(EXPECTED)
+    # --since 7d: seven days before the workspace clock (moved 5 days on: 2026-12-01)
+    recent = json.loads(seeded("audit --since 7d -f json").stdout)
+    assert len(recent) == len(EXPECTED)
+    assert seeded("audit --since 2026-11-27 -f json").stdout == "[]\n"
+    bad = seeded("audit --since yesterdayish")
+    assert bad.exit_code == 2
+
+
+def test_a_refused_or_reading_command_writes_no_audit_row(seeded: Invoke, tmp_path: Path) -> None:
+    assert seeded("config set profiles.ci.permissions view,export").exit_code == 0
+    # on PostgreSQL too: the profile's set limits what its role's grants allow
+    refused = seeded("-p ci cancel 1 --yes")
+    assert (refused.exit_code, refused.stderr) == (
+        4, 'Error: profile "ci" lacks the "edit" permission needed by cancel\n'
+    )  # fmt: skip
+    for args in ("list -f csv", "view 1 -f json", f"export --all -f csv -o {tmp_path / 'x.csv'}"):
+        assert seeded(f"-p ci {args}").exit_code == 0, args
+    assert seeded("audit -f json").stdout == "[]\n"
+
+
+def test_highly_sensitive_values_and_tokens_are_redacted(seeded: Invoke) -> None:
+    assert seeded("property settings --tier enterprise").exit_code == 0
+    created = seeded(
+        "property create --name tax_id --type string --label 'Tax ID'"
+        " --sensitivity highly_sensitive"
+    )
+    assert created.exit_code == 0, created.stderr
+    done = seeded("update 1 --set tax_id=DK-12345678 --yes")
+    assert done.exit_code == 0, done.stderr
+    (row,) = json.loads(seeded("audit --verb update -f json").stdout)
+    assert json.loads(row["arguments"])["assignments"] == ["tax_id=******"]
+    assert (row["before"], row["after"]) == ('{"tax_id":null}', '{"tax_id":"******"}')
+    assert "DK-12345678" not in seeded("audit -f csv").stdout
+
+
+@pytest.mark.backends("sqlite")
+def test_the_application_has_no_path_that_changes_audit_rows() -> None:
+    source = "\n".join(p.read_text() for p in Path("subctl").rglob("*.py"))
+    changing = re.compile(r"(UPDATE\s+audit\b|DELETE\s+FROM\s+audit\b|TRUNCATE\s+audit\b)", re.I)
+    assert changing.findall(source) == []
+
+
+def test_postgresql_revokes_rewriting_from_public(seeded: Invoke, ws: WorkspaceCase) -> None:
+    if ws.is_sqlite:
+        pytest.skip("PostgreSQL privileges")
+    with connect(ws) as conn:
+        granted = conn.exec_driver_sql(
+            "SELECT privilege_type FROM information_schema.role_table_grants"
+            " WHERE table_name = 'audit' AND grantee = 'PUBLIC'"
+        ).all()
+    assert granted == []
