@@ -930,7 +930,9 @@ def _postgres_figures(
     server: Postgres,
 ) -> bool:
     source = server.url(PG_SOURCE)
-    marker = work / f"pg-rows-{args.rows}"
+    # keyed like the SQLite workspace (rows, subctl's version, the schema): a database of an
+    # older schema is rebuilt, never timed
+    marker = work / f"pg-rows-{args.rows}-schema-{schema_key(env, work)}"
     if not marker.is_file() or not server.exists(PG_SOURCE):
         print(f"building a {args.rows:,}-subscription PostgreSQL workspace ...", file=sys.stderr,
               flush=True)  # fmt: skip
