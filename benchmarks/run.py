@@ -715,13 +715,15 @@ class Postgres:
         import psycopg
 
         url = self.admin if database is None else self.url(database)
+        assert url is not None
         with psycopg.connect(url, autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
     def exists(self, database: str) -> bool:
         import psycopg
 
+        assert self.admin is not None
         with psycopg.connect(self.admin, autocommit=True) as conn:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             return found.fetchone() is not None
@@ -751,10 +753,10 @@ class CancelPg:
         with psycopg.connect(self.server.url(PG_CANCEL), autocommit=True) as conn:
 
             def one(sql: str) -> int:
-                row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+                row = conn.execute(sql).fetchone()
                 return int(row[0]) if row else 0
 
-            return {
+            counts = {
                 "canceled": one(
                     "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
                     "(SELECT max(hs_canceled_at) FROM subscriptions)"
@@ -763,6 +765,9 @@ class CancelPg:
                 "outbox": one("SELECT count(*) FROM outbox"),
                 "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
             }
+            if one("SELECT count(*) FROM pg_tables WHERE tablename = 'audit'"):  # m009
+                counts["audit"] = one("SELECT count(*) FROM audit")
+            return counts
 
     def verify(self, command: Run, baseline: Run) -> str | None:
         lite, pg = self.cancel.written("command"), self.written()
