@@ -32,6 +32,24 @@ def test_filter_builder_asks_again_for_a_bad_field_and_value(seeded: Invoke) -> 
     assert view["query"] == "mrr = 100"
 
 
+def test_saving_from_the_builder_needs_edit(seeded: Invoke) -> None:
+    """Saving the built query as a view is an edit, as --save-view is (exit 4, nothing saved)."""
+    assert seeded("config set profiles.nightly.permissions view,export").exit_code == 0
+    code, _stdout, screen = converse(
+        ["-p", "nightly", "filter"],
+        [
+            (b"Field:", b"mrr\r"),
+            (b"Operator:", b"\r"),
+            (b"Value:", b"100\r"),
+            (b"Add another condition?", b"\r"),
+            (b"Save as a view?", b"y"),
+            (b"View name:", b"hundred\r"),
+        ],
+    )
+    assert code == 4, screen.decode(errors="replace")
+    assert seeded("views show hundred").exit_code == 3
+
+
 def test_property_create_asks_again_for_a_bad_name_and_options(seeded: Invoke) -> None:
     code, stdout, screen = converse(
         ["property", "create", "--type", "enumeration"],
