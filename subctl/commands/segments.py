@@ -281,7 +281,7 @@ def segment_delete(ctx: typer.Context, name: SegmentArg, yes: YesOpt = False) ->
         question = f'Delete segment "{name}"? Jobs run on it: {listed}'
         app.out.warn(f"jobs run with --segment {name}: {listed}; their items stay journaled")
     app.confirm(question, yes=yes)
-    svc.delete(workspace, name)
+    svc.delete(app.records(), workspace, name)
     app.out.success(f'Deleted segment "{name}"')
 
 

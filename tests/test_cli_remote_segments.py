@@ -1,0 +1,144 @@
+"""Segments on a remote profile are HubSpot lists (issue #14 item 2), end to end through the
+CLI against the fake HubSpot server's Lists API (tests/fakehub/lists.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Invoke
+from tests.fakehub import FakeHubSpot
+from tests.test_cli_remote import hub, on_hub, remote
+
+__all__ = ["hub", "remote"]  # the fixtures, shared with test_cli_remote
+
+
+def ok(invoke: Invoke, args: str) -> str:
+    done = on_hub(invoke, args)
+    assert done.exit_code == 0, done.stderr
+    return done.stdout
+
+
+def the_list(fake: FakeHubSpot, name: str) -> tuple[str, list[int]]:
+    [found] = [x for x in fake.lists.values() if x.name == name]
+    members = sorted(fake._list_ids(found, fake._type(found.object_type_id)))
+    return found.processing, members
+
+
+def unpaid(fake: FakeHubSpot, sub_id: int) -> None:
+    """Subscription ``sub_id`` becomes unpaid in HubSpot (its billing did it)."""
+    fake.records["subscriptions"][sub_id].props["hs_status"] = "unpaid"
+
+
+def paths(fake: FakeHubSpot) -> list[str]:
+    return [f"{r.method} {r.path}" for r in fake.requests]
+
+
+def test_a_dynamic_segment_is_a_dynamic_list(remote: Invoke, hub: FakeHubSpot) -> None:
+    created = ok(remote, "segment create owed --where 'status = unpaid' --format json")
+    assert json.loads(created)["size"] == 2
+    assert the_list(hub, "owed") == ("DYNAMIC", [2, 3])
+    [found] = hub.lists.values()
+    assert found.branch["filterBranches"][0]["filters"][0]["property"] == "hs_status"
+    # the list follows HubSpot: a record that becomes unpaid is a member at once
+    unpaid(hub, 1)
+    hub.requests.clear()
+    out = ok(remote, "list --segment owed --fields id,name --sort id --format csv")
+    assert out == (
+        "hs_object_id,hs_name\n1,Acme Corp – Pro monthly\n2,Globex – Basic annual\n"
+        "3,Initech – Team quarterly\n"
+    )
+    assert not any(p.endswith("/search") for p in paths(hub))  # memberships + batch read
+    assert any("/memberships" in p for p in paths(hub))
+
+
+def test_list_show_members_and_segment_list(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid' --description 'to chase'")
+    rows = json.loads(ok(remote, "segment list --format json"))
+    assert [(r["name"], r["kind"], r["size"], r["query"], r["description"]) for r in rows] == [
+        ("owed", "dynamic", 2, "status = unpaid", "to chase")
+    ]
+    shown = json.loads(ok(remote, "segment show owed --format json"))
+    [found] = hub.lists.values()
+    assert (shown["size"], shown["hubspot_list_id"]) == (2, str(found.id))
+    assert ok(remote, "segment members owed --format ids") == "2\n3\n"
+
+
+def test_a_snapshot_is_a_snapshot_list_and_refresh_takes_it_again(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    ok(remote, "segment create snap --snapshot --where 'status = unpaid'")
+    assert the_list(hub, "snap") == ("SNAPSHOT", [2, 3])
+    unpaid(hub, 1)
+    assert ok(remote, "segment members snap --format ids") == "2\n3\n"  # frozen
+    diff = json.loads(ok(remote, "segment diff snap --format json"))
+    assert (diff["entered"], diff["left"], diff["size"]) == ([], [], 2)
+    refreshed = json.loads(ok(remote, "segment refresh snap --format json"))
+    assert (refreshed["size"], refreshed["entered"], refreshed["left"]) == (3, 1, 0)
+    assert the_list(hub, "snap") == ("SNAPSHOT", [1, 2, 3])
+    assert ok(remote, "list --segment snap --fields id --format csv") == "hs_object_id\n1\n2\n3\n"
+
+
+def test_a_manual_segment_is_a_manual_list(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create hand --manual 1 4")
+    assert the_list(hub, "hand") == ("MANUAL", [1, 4])
+    ok(remote, "segment add hand 3 4")
+    ok(remote, "segment remove hand 1")
+    assert the_list(hub, "hand") == ("MANUAL", [3, 4])
+    changes = [p for p in paths(hub) if "/memberships/" in p]
+    assert len(changes) == 3 and all(p.startswith("PUT ") for p in changes)
+    missing = on_hub(remote, "segment add hand 999")
+    assert missing.exit_code == 3, missing.stderr
+    assert the_list(hub, "hand") == ("MANUAL", [3, 4])
+
+
+def test_segment_and_other_filters_search_by_chunks_of_members(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    ok(remote, "segment create hand --manual 1 2 3 4 5")
+    hub.requests.clear()
+    out = ok(remote, "list --segment hand --status unpaid --fields id --format csv")
+    assert out == "hs_object_id\n2\n3\n"
+    [search] = [r for r in hub.requests if r.path.endswith("/search")]
+    assert len(json.dumps(search.json)) < 3000
+
+
+def test_a_dynamic_edit_changes_the_lists_filters(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid'")
+    ok(remote, "segment edit owed --where 'status = canceled'")
+    assert the_list(hub, "owed") == ("DYNAMIC", [4])
+    assert any(p.endswith("/update-list-filters") for p in paths(hub))
+
+
+def test_delete_deletes_the_list(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid'")
+    ok(remote, "segment delete owed --yes")
+    assert hub.lists == {}
+    gone = on_hub(remote, "segment show owed")
+    assert gone.exit_code == 3
+
+
+def test_a_list_deleted_in_hubspot_is_not_found(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid'")
+    hub.lists.clear()
+    done = on_hub(remote, "list --segment owed --format csv")
+    assert (done.exit_code, done.stdout) == (3, "")
+    assert 'HubSpot has no list "owed"' in done.stderr
+
+
+@pytest.mark.parametrize("where", ["name ~ acme*", "associations.contact = 17"])
+def test_a_query_a_list_cannot_hold_is_refused_before_anything(
+    remote: Invoke, hub: FakeHubSpot, where: str
+) -> None:
+    done = on_hub(remote, f"segment create odd --where '{where}'")
+    assert done.exit_code == 2, done.stderr
+    assert done.stderr.startswith("Error: ")
+    assert hub.lists == {}
+    assert on_hub(remote, "segment list --format json").stdout.strip() == "[]"
+
+
+def test_local_segments_stay_in_the_workspace(remote: Invoke, hub: FakeHubSpot) -> None:
+    done = remote("segment create owed --where 'status = unpaid'")
+    assert done.exit_code == 0, done.stderr
+    assert hub.lists == {}
