@@ -4,6 +4,8 @@ CLI against the fake HubSpot server's Lists API (tests/fakehub/lists.py)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -77,7 +79,9 @@ def test_a_snapshot_is_a_snapshot_list_and_refresh_takes_it_again(
     refreshed = json.loads(ok(remote, "segment refresh snap --format json"))
     assert (refreshed["size"], refreshed["entered"], refreshed["left"]) == (3, 1, 0)
     assert the_list(hub, "snap") == ("SNAPSHOT", [1, 2, 3])
-    assert ok(remote, "list --segment snap --fields id --format csv") == "hs_object_id\n1\n2\n3\n"
+    assert (
+        ok(remote, "list --segment snap --fields id --format csv") == "hs_object_id\n2\n3\n1\n"
+    )  # by due
 
 
 def test_a_manual_segment_is_a_manual_list(remote: Invoke, hub: FakeHubSpot) -> None:
@@ -142,3 +146,65 @@ def test_local_segments_stay_in_the_workspace(remote: Invoke, hub: FakeHubSpot) 
     done = remote("segment create owed --where 'status = unpaid'")
     assert done.exit_code == 0, done.stderr
     assert hub.lists == {}
+
+
+# -- the same segments, locally and on HubSpot -------------------------------------------------
+
+KINDS = [
+    "owed --where 'status = unpaid'",
+    "snap --snapshot --where 'status in (unpaid, canceled)'",
+    "hand --manual 1 3 5",
+]
+
+
+@pytest.mark.parametrize("create", KINDS)
+def test_a_segment_selects_what_it_selects_locally(
+    remote: Invoke, hub: FakeHubSpot, create: str
+) -> None:
+    name = create.split()[0]
+    for run in (remote, lambda args: on_hub(remote, args)):
+        made = run(f"segment create {create}")
+        assert made.exit_code == 0, made.stderr
+    for args in (
+        f"segment members {name} --format ids",
+        f"list --segment {name} --fields id,name,status --sort name --format json",
+        f"list --segment {name} --due-before 2027-01-01 --fields id,due --format csv",
+        f"list --segment {name} --sort mrr:desc --fields id,mrr --format csv",
+        f"segment diff {name} --format json",
+    ):
+        local = remote(args)
+        far = on_hub(remote, args)
+        assert (far.exit_code, far.stdout) == (0, local.stdout), (args, far.stderr)
+        assert local.stdout.strip()
+
+
+def test_a_batch_verb_runs_on_a_lists_members(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid'")
+    done = on_hub(remote, "cancel --segment owed --yes --format json")
+    assert done.exit_code == 0, done.stderr
+    assert [hub.subscription(i)["hs_status"] for i in (1, 2, 3)] == [
+        "active",
+        "canceled",
+        "canceled",
+    ]
+
+
+def test_a_big_list_is_read_by_membership_pages_and_batch_reads(
+    remote: Invoke, hub: FakeHubSpot, tmp_path: Path
+) -> None:
+    hub.seed(
+        [
+            {"hs_object_id": 1000 + i, "hs_name": f"bulk {i}", "hs_status": "active"}
+            for i in range(600)
+        ]
+    )
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{1000 + i}\n" for i in range(600)))
+    ok(remote, f"segment create bulk --manual --from-file {ids}")
+    hub.requests.clear()
+    out = ok(remote, "list --segment bulk --all --fields id --format ids")
+    assert out == "".join(f"{1000 + i}\n" for i in range(600))
+    asked = Counter(r.path.rsplit("/", 1)[-1] for r in hub.requests)
+    # 3 membership pages of 250, 6 batch reads of 100, and the list found by name once
+    assert (asked["memberships"], asked["read"], asked["bulk"]) == (3, 6, 1), asked
+    assert not any(r.path.endswith("/search") for r in hub.requests)

@@ -273,10 +273,14 @@ class HttpStore:
             return
         segment = _segment_of(query.where)
         if segment is not None:
-            members: Iterable[Row] = self._segment_rows(segment[0], segment[1], names)
-            if query.sort is not None and (query.sort.field != ID or query.sort.descending):
-                members = _sorted(members, self._sort_prop(query.sort), query.sort.descending)
-            yield from _limited(members, limit)
+            sort = query.sort
+            if sort is None or (sort.field == ID and not sort.descending):
+                yield from _limited(self._segment_rows(segment[0], segment[1], names), limit)
+                return
+            by = self._sort_prop(sort)  # read with the rows: sorted here (members come by id)
+            read = names if by.name in names else [*names, by.name]
+            members = self._segment_rows(segment[0], segment[1], read)
+            yield from _limited(_sorted(members, by, sort.descending), limit)
             return
         ids = _only_ids(query.where)
         if ids is not None:
