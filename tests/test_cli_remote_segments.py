@@ -124,6 +124,7 @@ def test_delete_deletes_the_list(remote: Invoke, hub: FakeHubSpot) -> None:
 
 
 def test_a_list_deleted_in_hubspot_is_not_found(remote: Invoke, hub: FakeHubSpot) -> None:
+    """Exit 3 with nothing on stdout: the CSV header is not written before the error."""
     ok(remote, "segment create owed --where 'status = unpaid'")
     hub.lists.clear()
     done = on_hub(remote, "list --segment owed --format csv")
@@ -208,3 +209,4 @@ def test_a_big_list_is_read_by_membership_pages_and_batch_reads(
     # 3 membership pages of 250, 6 batch reads of 100, and the list found by name once
     assert (asked["memberships"], asked["read"], asked["bulk"]) == (3, 6, 1), asked
     assert not any(r.path.endswith("/search") for r in hub.requests)
+

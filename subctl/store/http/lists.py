@@ -47,6 +47,7 @@ def find(client: Client, name: str) -> HeldList:
     except NotFound:
         raise NotFound(
             f'HubSpot has no list "{name}" (deleted or renamed in HubSpot?)',
+            hint=f"subctl segment delete {name}, then create it again",
         ) from None
     return _held(body)
 
