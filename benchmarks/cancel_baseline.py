@@ -27,7 +27,8 @@ CHUNK = 500
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MONTHS = {"monthly": 1, "quarterly": 3, "per_six_months": 6, "annually": 12, "per_two_years": 24}
 DAYS = {"weekly": 7, "biweekly": 14}
-CLEARED = ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_scheduled_cancellation_date")
+CLEARED = ("hs_next_payment_due_date", "hs_next_payment_amount", "hs_scheduled_cancellation_date",
+           "hs_next_payment_retry_date", "hs_resume_date")  # fmt: skip
 SOURCE = "subctl cancel (baseline)"
 
 
@@ -79,8 +80,8 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
         marks = ",".join("?" * len(chunk))
         subs = conn.execute(
             "SELECT hs_object_id, hs_name, hs_status, hs_canceled_at, hs_next_payment_due_date, "
-            "hs_next_payment_amount, hs_scheduled_cancellation_date, hs_mrr, "
-            "hs_last_payment_status, hs_recurring_billing_frequency "
+            "hs_next_payment_amount, hs_scheduled_cancellation_date, hs_next_payment_retry_date, "
+            "hs_resume_date, hs_mrr, hs_last_payment_status, hs_recurring_billing_frequency "
             f"FROM subscriptions WHERE hs_object_id IN ({marks})",
             chunk,
         ).fetchall()
@@ -109,7 +110,8 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
         refunded: list[tuple[object, ...]] = []
         last_status: list[tuple[object, ...]] = []
         audit: list[tuple[object, ...]] = []
-        for sub_id, name, status, canceled_at, due, amount, scheduled, mrr, last, freq in subs:
+        for (sub_id, name, status, canceled_at, due, amount, scheduled, retry, resume, mrr, last,
+             freq) in subs:  # fmt: skip
             old = {
                 "hs_status": status,
                 "hs_canceled_at": canceled_at,
@@ -117,6 +119,8 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
                 "hs_next_payment_due_date": due,
                 "hs_next_payment_amount": amount,
                 "hs_scheduled_cancellation_date": scheduled,
+                "hs_next_payment_retry_date": retry,
+                "hs_resume_date": resume,
             }
             new = {
                 "hs_status": "canceled",
@@ -188,7 +192,8 @@ def main(db: str, ids_file: str, now_iso: str) -> None:
         counts["canceled"] += conn.execute(
             "UPDATE subscriptions SET hs_status = 'canceled', hs_canceled_at = ?, "
             "hs_next_payment_due_date = NULL, hs_next_payment_amount = NULL, "
-            "hs_scheduled_cancellation_date = NULL, hs_mrr = 0.0, hs_lastmodifieddate = ? "
+            "hs_scheduled_cancellation_date = NULL, hs_next_payment_retry_date = NULL, "
+            "hs_resume_date = NULL, hs_mrr = 0.0, hs_lastmodifieddate = ? "
             f"WHERE hs_object_id IN ({marks})",
             (now_ms, now_ms, *chunk),
         ).rowcount

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from subctl.errors import Conflict
+from subctl.errors import Conflict, InputError
 from subctl.query.ast import Expr, Query
-from subctl.schema import Property, PropertyRegistry
+from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry
 
 if TYPE_CHECKING:
     from subctl.store.ops import Op
@@ -53,6 +53,21 @@ class AssociationCell:
     ids: tuple[int, ...]
     labels: tuple[str, ...]
     count: int
+
+
+def cell_objects(objects: Sequence[str], cap: int | None) -> list[str]:
+    """The object names of an ``association_cells`` request, once each and in order, checked
+    the same way by every store: an unknown name or a ``cap`` below 1 is an ``InputError``."""
+    names = list(dict.fromkeys(objects))
+    unknown = [n for n in names if n not in ASSOCIATION_BY_NAME]
+    if unknown:
+        raise InputError(
+            "associations",
+            f'unknown object "{unknown[0]}"; one of: {", ".join(ASSOCIATION_BY_NAME)}',
+        )
+    if cap is not None and cap < 1:
+        raise InputError("cap", f"{cap} is not a positive whole number")
+    return names
 
 
 @dataclass(frozen=True, slots=True)

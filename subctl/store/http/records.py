@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from subctl import codec
-from subctl.errors import Conflict, InputError, NotFound, UsageError
+from subctl.errors import Conflict, NotFound, UsageError
 from subctl.query.ast import SEGMENT_FIELD, And, Condition, Expr, Op, Query, Sort
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -61,6 +61,7 @@ from subctl.store.base import (
     Subscription,
     SubscriptionDetail,
     SyncedSubscription,
+    cell_objects,
 )
 from subctl.store.http import lists
 from subctl.store.http import search as crm
@@ -605,15 +606,7 @@ class HttpStore:
     ) -> dict[int, dict[str, AssociationCell]]:
         """One v4 batch read per object type and 1,000 subscriptions, then batch reads of the
         records shown (100 per request): never one request per subscription."""
-        names = list(dict.fromkeys(objects))
-        unknown = [n for n in names if n not in ASSOCIATION_BY_NAME]
-        if unknown:
-            raise InputError(
-                "associations",
-                f'unknown object "{unknown[0]}"; one of: {", ".join(ASSOCIATION_BY_NAME)}',
-            )
-        if cap is not None and cap < 1:
-            raise InputError("cap", f"{cap} is not a positive whole number")
+        names = cell_objects(objects, cap)
         ids = list(dict.fromkeys(int(i) for i in sub_ids))
         empty = AssociationCell((), (), 0)
         out: dict[int, dict[str, AssociationCell]] = {sid: {} for sid in ids}

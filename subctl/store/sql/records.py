@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from subctl import codec, labels
-from subctl.errors import Conflict, InputError, NotFound, UsageError
+from subctl.errors import Conflict, NotFound, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -48,6 +48,7 @@ from subctl.store.base import (
     Subscription,
     SubscriptionDetail,
     SyncedSubscription,
+    cell_objects,
 )
 from subctl.store.base import Refund as RefundRecord
 from subctl.store.ops import (
@@ -468,15 +469,7 @@ class SqlRecordStore:
         """See ``RecordStore.association_cells``: one query per object type and chunk of
         ``ID_CHUNK`` subscriptions (``_cells_sql``), bound parameters only; the primary key of
         ``associations`` (subscription, object type, object id) finds and orders the rows."""
-        names = list(dict.fromkeys(objects))
-        unknown = [n for n in names if n not in ASSOCIATION_BY_NAME]
-        if unknown:
-            raise InputError(
-                "associations",
-                f'unknown object "{unknown[0]}"; one of: {", ".join(ASSOCIATION_BY_NAME)}',
-            )
-        if cap is not None and cap < 1:
-            raise InputError("cap", f"{cap} is not a positive whole number")
+        names = cell_objects(objects, cap)
         ids = list(dict.fromkeys(int(i) for i in sub_ids))
         by_name: dict[str, dict[int, AssociationCell]] = {}
         mark = self.db.mark
