@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Invoke
 from tests.fakehub import FakeHubSpot
-from tests.test_cli_remote import hub, on_hub, remote
+from tests.test_cli_remote import TOKEN, hub, on_hub, remote
 
 __all__ = ["hub", "remote"]  # the fixtures, shared with test_cli_remote
 
@@ -210,3 +210,70 @@ def test_a_big_list_is_read_by_membership_pages_and_batch_reads(
     assert (asked["memberships"], asked["read"], asked["bulk"]) == (3, 6, 1), asked
     assert not any(r.path.endswith("/search") for r in hub.requests)
 
+
+def test_show_and_list_print_exactly(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid' --description 'to chase'")
+    [held] = hub.lists.values()
+    at = "2026-11-26T12:00:00.000Z"
+    assert ok(remote, "segment list --format json") == (
+        '[\n{"name": "owed", "kind": "dynamic", "size": 2, "refreshed_at": "' + at + '", '
+        '"query": "status = unpaid", "description": "to chase"}\n]\n'
+    )
+    status = {
+        "filterType": "PROPERTY",
+        "property": "hs_status",
+        "operation": {
+            "operationType": "ENUMERATION",
+            "operator": "IS_ANY_OF",
+            "values": ["unpaid"],
+            "includeObjectsWithNoValueSet": False,
+        },
+    }
+    branch = {
+        "filterBranchType": "OR", "filterBranchOperator": "OR", "filters": [],
+        "filterBranches": [{"filterBranchType": "AND", "filterBranchOperator": "AND",
+                            "filterBranches": [], "filters": [status]}],
+    }  # fmt: skip
+    assert held.branch == branch
+    shown = ok(remote, "segment show owed --format json")
+    assert json.loads(shown) == {
+        "name": "owed",
+        "kind": "dynamic",
+        "query": "status = unpaid",
+        "description": "to chase",
+        "size": 2,
+        "created_at": at,
+        "refreshed_at": at,
+        "refreshes": [{"at": at, "size": 2, "entered": 2, "left": 0}],
+        "hubspot_list": {
+            "name": "owed",
+            "objectTypeId": "0-69",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        },
+        "hubspot_list_id": str(held.id),
+    }
+
+
+def test_a_snapshot_edit_creates_its_list_again(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create snap --snapshot --where 'status = unpaid'")
+    [first] = hub.lists
+    ok(remote, "segment edit snap --where 'status = canceled'")
+    assert the_list(hub, "snap") == ("SNAPSHOT", [4])
+    assert first not in hub.lists  # a new list: HubSpot cannot refilter a snapshot
+    diff = json.loads(ok(remote, "segment diff snap --format json"))
+    assert (diff["size"], diff["entered"], diff["left"]) == (1, [], [])
+
+
+def test_a_list_of_that_name_in_hubspot_is_refused(remote: Invoke, hub: FakeHubSpot) -> None:
+    made = hub.transport
+    import httpx
+
+    with httpx.Client(transport=made, base_url="https://api.hubapi.com") as api:
+        body = {"name": "owed", "objectTypeId": "0-69", "processingType": "MANUAL"}
+        answer = api.post("/crm/v3/lists", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200, answer.text
+    done = on_hub(remote, "segment create owed --where 'status = unpaid'")
+    assert (done.exit_code, done.stdout) == (5, "")
+    assert done.stderr.startswith('Error: HubSpot already has a list named "owed"')
+    assert on_hub(remote, "segment list --format json").stdout.strip() == "[]"
