@@ -78,3 +78,15 @@ def test_a_name_taken_in_hubspot_is_refused(hub: Hub) -> None:
     with pytest.raises(InvalidState) as taken:
         hub.store.create_list(MANUAL)
     assert 'HubSpot already has a list named "hand"' in str(taken.value)
+
+
+@pytest.mark.parametrize("fault", ["lost-500", "500"])
+def test_a_create_whose_answer_is_lost_is_found_by_name(hub: Hub, fault: str) -> None:
+    """A POST is not retried blindly: the list is looked up by name, then created if HubSpot
+    did not make it (one list either way)."""
+    hub.fake.inject(fault)
+    made = hub.store.create_list(MANUAL, [1000, 1001])
+    assert (made.name, made.size) == ("hand", 2)
+    assert [x.name for x in hub.fake.lists.values()] == ["hand"]
+    posts = [r for r in hub.fake.requests if r.method == "POST" and r.path == "/crm/v3/lists"]
+    assert [r.fault for r in posts][0] == fault

@@ -152,8 +152,13 @@ def create(
 
         request = list_request(name, kind, where, records.properties(), today=today)
         lists.create_list(request, members or ())
-        members = None  # HubSpot holds them
-    workspace.save_segment(segment, members, at=now)
+        try:
+            workspace.save_segment(segment, None, at=now)  # HubSpot holds the members
+        except BaseException:
+            lists.delete_list(name)  # no list left behind without its segment
+            raise
+    else:
+        workspace.save_segment(segment, members, at=now)
     segment = workspace.get_segment(name)
     refresh = workspace.record_segment_refresh(
         name, members if members is not None else member_ids(records, segment, today, now), now

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from subctl.errors import Conflict, InvalidState, NotFound
+from subctl.errors import Conflict, InDoubt, InvalidState, NotFound
 from subctl.store.base import HeldList
 
 if TYPE_CHECKING:
@@ -55,6 +55,11 @@ def find(client: Client, name: str) -> HeldList:
 def create(client: Client, request: Mapping[str, Any], members: Sequence[int]) -> HeldList:
     try:
         made = _held(client.post(LISTS, dict(request), idempotent=False))
+    except InDoubt:  # the answer was lost: the list exists if HubSpot made it
+        try:
+            made = find(client, str(request["name"]))
+        except NotFound:
+            made = _held(client.post(LISTS, dict(request), idempotent=False))
     except Conflict:
         raise InvalidState(
             f'HubSpot already has a list named "{request["name"]}"',
