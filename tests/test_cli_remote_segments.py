@@ -277,3 +277,16 @@ def test_a_list_of_that_name_in_hubspot_is_refused(remote: Invoke, hub: FakeHubS
     assert (done.exit_code, done.stdout) == (5, "")
     assert done.stderr.startswith('Error: HubSpot already has a list named "owed"')
     assert on_hub(remote, "segment list --format json").stdout.strip() == "[]"
+
+
+def test_a_lists_changes_are_audited(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "--actor ops segment create hand --manual 1")
+    ok(remote, "--actor ops segment add hand 1 3")
+    ok(remote, "--actor ops segment remove hand 1 5")
+    rows = json.loads(ok(remote, "audit -f json"))
+    assert [(r["actor"], r["verb"], r["target"], r["before"], r["after"]) for r in rows] == [
+        ("ops", "segment create", "segment:hand", None,
+         '{"kind":"manual","query":null,"description":""}'),
+        ("ops", "segment add", "segment:hand", None, '{"added":[3]}'),
+        ("ops", "segment remove", "segment:hand", '{"removed":[1]}', None),
+    ]  # fmt: skip

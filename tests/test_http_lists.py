@@ -41,7 +41,10 @@ def test_a_manual_list_create_change_read_delete(hub: Hub) -> None:
     store = hub.store
     made = store.create_list(MANUAL, list(range(1000, 1300)))
     assert (made.name, made.processing, made.size) == ("hand", "MANUAL", 300)
-    assert store.change_list_members("hand", [1300, 1000], [1001, 1002, 9999]) == 3
+    assert store.change_list_members("hand", [1300, 1000], [1001, 1002, 9999]) == (
+        [1300],
+        [1001, 1002],
+    )
     members = list(store.list_members("hand"))
     assert members == [1000, *range(1003, 1301)]
     asked = [r.path for r in hub.fake.requests if r.path.endswith("/memberships")]

@@ -294,11 +294,12 @@ def _change(ctx: typer.Context, name: str, ids: list[int] | None, from_file: str
     if not given:
         raise UsageError("no IDs given", hint=f"e.g. subctl segment add {name} 42 43")
     records, workspace = app.records(), app.workspace()
+    audit = app.remote_audit() if app.remote else None  # local: in the workspace's transaction
     if adding:
-        changed = svc.change_members(records, workspace, name, add=given)
+        changed = svc.change_members(records, workspace, name, add=given, audit=audit)
         app.out.success(f'Added {changed:,} of {len(given):,} to "{name}"')
     else:
-        changed = svc.change_members(records, workspace, name, remove=given)
+        changed = svc.change_members(records, workspace, name, remove=given, audit=audit)
         app.out.success(f'Removed {changed:,} of {len(given):,} from "{name}"')
 
 

@@ -36,7 +36,15 @@ from typing import Any
 
 from subctl.errors import InvalidState, NotFound, UsageError
 from subctl.query.ast import SEGMENT_FIELD, Condition, Expr, Op, Query
-from subctl.store.base import RecordStore, Segment, SegmentRefresh, SegmentStore, Workspace
+from subctl.store.base import (
+    AuditChange,
+    AuditContext,
+    RecordStore,
+    Segment,
+    SegmentRefresh,
+    SegmentStore,
+    Workspace,
+)
 
 KINDS = ("dynamic", "snapshot", "manual")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -185,8 +193,10 @@ def change_members(
     *,
     add: Sequence[int] = (),
     remove: Sequence[int] = (),
+    audit: AuditContext | None = None,
 ) -> int:
-    """Add or remove ids of a manual segment; returns how many changed."""
+    """Add or remove ids of a manual segment; returns how many changed. ``audit``: a remote
+    list's changes are appended to the workspace's audit log as the local ones are."""
     segment = workspace.get_segment(name)
     if segment.kind != "manual":
         raise InvalidState(
@@ -195,7 +205,12 @@ def change_members(
         )
     lists = held_lists(records)
     if lists is not None:
-        return lists.change_list_members(name, _existing(records, add), list(remove))
+        added, removed = lists.change_list_members(name, _existing(records, add), list(remove))
+        if audit is not None and (added or removed):
+            change = AuditChange(f"segment:{name}", {"removed": removed} if removed else None,
+                                 {"added": added} if added else None)  # fmt: skip
+            workspace.append_audit(audit, [change], audit.clock())
+        return len(added) + len(removed)
     return workspace.change_segment_members(name, _existing(records, add), list(remove))
 
 

@@ -396,8 +396,11 @@ class SegmentStore(Protocol):
         """The members' ids, in id order, page by page."""
         ...
 
-    def change_list_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
-        """Add and remove members of a manual list; how many changed."""
+    def change_list_members(
+        self, name: str, add: Sequence[int], remove: Sequence[int]
+    ) -> tuple[list[int], list[int]]:
+        """Add and remove members of a manual list; the ids added and removed (those that
+        were not, and were, members)."""
         ...
 
     def delete_list(self, name: str) -> None:

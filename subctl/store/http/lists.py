@@ -77,14 +77,21 @@ def members(client: Client, list_id: str) -> Iterator[int]:
             yield int(row["recordId"])
 
 
-def change(client: Client, list_id: str, add: Sequence[int], remove: Sequence[int]) -> int:
-    changed = 0
-    for verb, ids, key in (("add", add, "recordIdsAdded"), ("remove", remove, "recordIdsRemoved")):
+def change(
+    client: Client, list_id: str, add: Sequence[int], remove: Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """The ids HubSpot says it added and removed (PUT: idempotent, retried when lost)."""
+    done: tuple[list[int], list[int]] = ([], [])
+    steps = (
+        ("add", add, "recordIdsAdded", done[0]),
+        ("remove", remove, "recordIdsRemoved", done[1]),
+    )
+    for verb, ids, key, changed in steps:
         for start in range(0, len(ids), CHANGE_CHUNK):
             chunk = [str(i) for i in ids[start : start + CHANGE_CHUNK]]
             answer = client.put(f"{LISTS}/{list_id}/memberships/{verb}", chunk) or {}
-            changed += len(answer.get(key) or [])
-    return changed
+            changed.extend(int(i) for i in answer.get(key) or [])
+    return done
 
 
 def set_filters(client: Client, list_id: str, branch: Mapping[str, Any]) -> None:

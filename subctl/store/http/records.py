@@ -356,7 +356,9 @@ class HttpStore:
     def list_members(self, name: str) -> Iterator[int]:
         return lists.members(self.client, self.get_list(name).id)
 
-    def change_list_members(self, name: str, add: Sequence[int], remove: Sequence[int]) -> int:
+    def change_list_members(
+        self, name: str, add: Sequence[int], remove: Sequence[int]
+    ) -> tuple[list[int], list[int]]:
         return lists.change(self.client, self.get_list(name).id, add, remove)
 
     def delete_list(self, name: str) -> None:
