@@ -120,7 +120,8 @@ def segment_create(
 ) -> None:
     """Create a segment: dynamic (default: its query is evaluated on every read, relative
     dates against the workspace clock), --snapshot (the members matched now, frozen) or
-    --manual (the IDs given).
+    --manual (the IDs given). On a HubSpot profile the segment is a HubSpot list of that
+    kind (DYNAMIC, SNAPSHOT, MANUAL) named after it.
 
     Example: subctl segment create reengage
         --where 'status in (canceled, expired) and canceled_at > -60d'
