@@ -290,3 +290,18 @@ def test_a_lists_changes_are_audited(remote: Invoke, hub: FakeHubSpot) -> None:
         ("ops", "segment add", "segment:hand", None, '{"added":[3]}'),
         ("ops", "segment remove", "segment:hand", '{"removed":[1]}', None),
     ]  # fmt: skip
+
+
+def test_segment_list_still_lists_a_segment_whose_list_is_gone(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    ok(remote, "segment create owed --where 'status = unpaid'")
+    ok(remote, "segment create hand --manual 1")
+    hub.lists = {k: v for k, v in hub.lists.items() if v.name != "owed"}
+    rows = json.loads(ok(remote, "segment list --format json"))
+    assert [(r["name"], r["size"]) for r in rows] == [("hand", 1), ("owed", None)]
+    shown = on_hub(remote, "segment show owed")
+    assert (shown.exit_code, shown.stdout) == (3, "")
+    assert "segment delete owed" in shown.stderr
+    ok(remote, "segment delete owed --yes")  # the local definition goes too
+    assert [r["name"] for r in json.loads(ok(remote, "segment list --format json"))] == ["hand"]

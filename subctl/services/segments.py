@@ -353,7 +353,10 @@ def segment_rows(
     """``segment list``: name, kind, size now, last refresh and description."""
     rows = []
     for s in workspace.segments():
-        size = _size(records, s, today, now)
+        try:
+            size = _size(records, s, today, now)
+        except NotFound:  # its HubSpot list was deleted there: listed, size unknown
+            size = None
         rows.append(
             {"name": s.name, "kind": s.kind, "size": size, "refreshed_at": s.refreshed_at,
              "query": s.where, "description": s.description}
@@ -401,9 +404,14 @@ def segment_document(
         lists = list_request(s.name, s.kind, s.where, records.properties(), today=today)
     except UsageError as exc:
         unsupported = str(exc)
-    size = _size(records, s, today, now)
     lists_held = held_lists(records)
-    held = {"hubspot_list_id": lists_held.get_list(name).id} if lists_held is not None else {}
+    held: dict[str, Any] = {}
+    if lists_held is not None:
+        found = lists_held.get_list(name)  # NotFound: deleted in HubSpot (exit 3, a hint)
+        size: int | None = found.size
+        held = {"hubspot_list_id": found.id}
+    else:
+        size = _size(records, s, today, now)
     return {
         "name": s.name,
         "kind": s.kind,
