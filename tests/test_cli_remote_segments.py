@@ -305,3 +305,13 @@ def test_segment_list_still_lists_a_segment_whose_list_is_gone(
     assert "segment delete owed" in shown.stderr
     ok(remote, "segment delete owed --yes")  # the local definition goes too
     assert [r["name"] for r in json.loads(ok(remote, "segment list --format json"))] == ["hand"]
+
+
+def test_associate_runs_on_a_lists_members(remote: Invoke, hub: FakeHubSpot) -> None:
+    ok(remote, "segment create hand --manual 2 3")
+    hub.requests.clear()
+    done = on_hub(remote, "associate --segment hand --company 77 --yes")
+    assert done.exit_code == 0, done.stderr
+    puts = sorted(r.path for r in hub.requests if r.method == "PUT" and "associations" in r.path)
+    assert len(puts) == 2 and all("/77" in p for p in puts), puts
+    assert [p.split("/")[5] for p in puts] == ["2", "3"]
