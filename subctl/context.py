@@ -309,12 +309,17 @@ class AppContext:
             records = self._remote_records()
             workers = getattr(getattr(records, "client", None), "workers", 1)
             workspace = self._backend().workspace
-            audit = getattr(workspace, "audit", None)  # the remote changes' audit rows
-            return ItemByItem(records, workspace, workers=int(workers), audit=audit)
+            return ItemByItem(records, workspace, workers=int(workers), audit=self.remote_audit())
         backend = self._backend()
         if os.environ.get("SUBCTL_UNIT_OF_WORK") == "item-by-item":
             return ItemByItem(backend.records, backend.workspace)
         return backend.unit
+
+    def remote_audit(self) -> AuditContext | None:
+        """The audit context of this command when it is audited: a remote store's changes
+        (HubSpot's calls, a list's members) are appended to the workspace's log after each
+        change, not in its transaction."""
+        return getattr(self._backend().workspace, "audit", None)
 
     def workspace(self) -> Workspace:
         """The workspace: jobs journal, saved views, settings, outbox (opened on first use)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -301,6 +302,7 @@ class Output:
         """
         fmt = self.resolve(fmt)
         keyed = [Column(c.key, c.key) for c in columns]
+        rows = _started(rows)
         count = 0
         below: str | None = None
         with self._data():
@@ -568,3 +570,13 @@ class QuestionaryPrompter:
 
     def _output(self) -> Any:
         return self.out.prompt_output()
+
+
+def _started(rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """The rows with the first already read: an error at the start of a read (a query a store
+    refuses, a segment's list not found) is raised before a writer puts its header on stdout
+    (nothing on stdout before an error). One row held: memory stays flat."""
+    it = iter(rows)
+    for first in it:
+        return itertools.chain((first,), it)
+    return iter(())

@@ -139,6 +139,6 @@ def test_remote_changes_outside_batches_are_audited(hub: FakeHubSpot, invoke: In
         ("filter", None, "view:mine", None, view),
         ("views delete", None, "view:mine", view, None),
         ("segment create", None, "segment:vip", None,
-         {"kind": "manual", "query": None, "description": "", "members": 0}),
+         {"kind": "manual", "query": None, "description": ""}),
         ("segment add", None, "segment:vip", None, {"added": [1]}),
     ]  # fmt: skip

@@ -789,10 +789,9 @@ LIST_QUERIES = [
     "name = 'alpha MONTHLY'",
     "name in ('alpha monthly', 'BETA ANNUAL')",
     "name not in ('alpha monthly')",
-    "name ~ 'gamma*'",
     "allowed_payment_methods = ach",
     "automatically_email_invoices = true",
-    "(status = active and mrr < 50) or name ~ 'beta*'",
+    "(status = active and mrr < 50) or name = 'beta annual'",
 ]
 
 

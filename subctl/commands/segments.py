@@ -120,7 +120,8 @@ def segment_create(
 ) -> None:
     """Create a segment: dynamic (default: its query is evaluated on every read, relative
     dates against the workspace clock), --snapshot (the members matched now, frozen) or
-    --manual (the IDs given).
+    --manual (the IDs given). On a HubSpot profile the segment is a HubSpot list of that
+    kind (DYNAMIC, SNAPSHOT, MANUAL) named after it.
 
     Example: subctl segment create reengage
         --where 'status in (canceled, expired) and canceled_at > -60d'
@@ -281,7 +282,7 @@ def segment_delete(ctx: typer.Context, name: SegmentArg, yes: YesOpt = False) ->
         question = f'Delete segment "{name}"? Jobs run on it: {listed}'
         app.out.warn(f"jobs run with --segment {name}: {listed}; their items stay journaled")
     app.confirm(question, yes=yes)
-    svc.delete(workspace, name)
+    svc.delete(app.records(), workspace, name)
     app.out.success(f'Deleted segment "{name}"')
 
 
@@ -294,11 +295,12 @@ def _change(ctx: typer.Context, name: str, ids: list[int] | None, from_file: str
     if not given:
         raise UsageError("no IDs given", hint=f"e.g. subctl segment add {name} 42 43")
     records, workspace = app.records(), app.workspace()
+    audit = app.remote_audit() if app.remote else None  # local: in the workspace's transaction
     if adding:
-        changed = svc.change_members(records, workspace, name, add=given)
+        changed = svc.change_members(records, workspace, name, add=given, audit=audit)
         app.out.success(f'Added {changed:,} of {len(given):,} to "{name}"')
     else:
-        changed = svc.change_members(records, workspace, name, remove=given)
+        changed = svc.change_members(records, workspace, name, remove=given, audit=audit)
         app.out.success(f'Removed {changed:,} of {len(given):,} from "{name}"')
 
 

@@ -14,9 +14,10 @@ Per property type (``operationType``: operators):
 - number: ``NUMBER`` ``IS_EQUAL_TO``, ``IS_NOT_EQUAL_TO``, ``IS_GREATER_THAN``,
   ``IS_GREATER_THAN_OR_EQUAL_TO``, ``IS_LESS_THAN``, ``IS_LESS_THAN_OR_EQUAL_TO``;
   ``between``: ``RANGED_NUMBER`` ``IS_BETWEEN``
-- string: ``STRING`` ``IS_EQUAL_TO``, ``IS_NOT_EQUAL_TO``, ``CONTAINS``, ``DOES_NOT_CONTAIN``,
-  ``STARTS_WITH`` (``~ abc*``), ``ENDS_WITH`` (``~ *@x.io``); ``in``/``not in``:
-  ``MULTISTRING`` ``IS_EQUAL_TO`` / ``IS_NOT_EQUAL_TO`` with ``values``
+- string: ``STRING`` ``IS_EQUAL_TO``, ``IS_NOT_EQUAL_TO``; ``in``/``not in``:
+  ``MULTISTRING`` ``IS_EQUAL_TO`` / ``IS_NOT_EQUAL_TO`` with ``values``;
+  ``~``/``!~`` (a word of the value) are refused: the Lists API's ``CONTAINS``,
+  ``STARTS_WITH`` and ``ENDS_WITH`` test the whole value, so a list would hold other members
 - date, datetime: ``ROLLING_DATE_RANGE`` (``> -60d``), ``TIME_POINT`` ``IS_BEFORE`` /
   ``IS_AFTER`` (``<``, ``<=``, ``>``, ``>=``; the endpoint inclusive for ``<=``/``>=``),
   ``TIME_RANGED`` ``IS_BETWEEN`` (``between``; ``=`` on a date: that day) / ``IS_NOT_BETWEEN``
@@ -24,7 +25,7 @@ Per property type (``operationType``: operators):
 
 As in CRM search, the negative operators match records without a value
 (``includeObjectsWithNoValueSet``). Anything else (association pseudo-fields, ``<`` on a
-string, ``in`` on a number, a wildcard inside a word, ``=`` on a datetime) raises
+string, ``in`` on a number, ``~``, ``=`` on a datetime) raises
 ``ListsUnsupported`` naming the part of the query.
 """
 
@@ -124,7 +125,10 @@ def _part(cond: Condition, registry: PropertyRegistry) -> str:
 
 def _unsupported(cond: Condition, why: str, registry: PropertyRegistry) -> ListsUnsupported:
     part = _part(cond, registry)
-    return ListsUnsupported(f'the HubSpot Lists API cannot express "{part}": {why}')
+    hint = None
+    if cond.op in (Op.CONTAINS_TOKEN, Op.NOT_CONTAINS_TOKEN):
+        hint = "match whole values with = or in (...), or keep the segment on a local profile"
+    return ListsUnsupported(f'the HubSpot Lists API cannot express "{part}": {why}', hint=hint)
 
 
 def _filter(cond: Condition, registry: PropertyRegistry) -> dict[str, Any]:
@@ -231,21 +235,14 @@ def _string(cond: Condition) -> dict[str, Any]:
         operator = "IS_EQUAL_TO" if cond.op is Op.IN else "IS_NOT_EQUAL_TO"
         return {"operationType": "MULTISTRING", "operator": operator, "values": values}
     if cond.op in (Op.CONTAINS_TOKEN, Op.NOT_CONTAINS_TOKEN):
-        token = values[0]
-        inner = token.strip("*")
-        if "*" in inner or not inner:
-            raise _Refused("a wildcard is only allowed at the start or the end")
-        if cond.op is Op.NOT_CONTAINS_TOKEN:
-            if token != inner:
-                raise _Refused("!~ takes a word without wildcards")
-            return {"operationType": "STRING", "operator": "DOES_NOT_CONTAIN", "value": inner}
-        if token.startswith("*") and not token.endswith("*"):
-            operator = "ENDS_WITH"
-        elif token.endswith("*") and not token.startswith("*"):
-            operator = "STARTS_WITH"
-        else:
-            operator = "CONTAINS"
-        return {"operationType": "STRING", "operator": operator, "value": inner}
+        # Choice: refused. ``~`` matches a whole word of the value (``acme*``: a word starting
+        # with acme, in the SQL store and in CRM search); the Lists API's STRING operators test
+        # the whole value (STARTS_WITH "acme" misses "delta, acme-app.io", CONTAINS "acme"
+        # takes "Pacme"), so the list would hold other members than the same local segment.
+        raise _Refused(
+            "a HubSpot list matches the whole value (CONTAINS, STARTS_WITH, ENDS_WITH), not a "
+            "word as ~ and !~ do, so it would hold other members"
+        )
     raise _Refused("a text is matched with = != in not in ~ or !~")
 
 

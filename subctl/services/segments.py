@@ -13,6 +13,17 @@ with the refresh in force at ``--since DATE``): who entered and who left. The st
 membership of the last refresh and, per later refresh, only who entered and left, so an older
 refresh's membership is rebuilt by undoing the later changes. Membership as of an arbitrary
 date would need every property's history: ``--since`` takes dates from the first refresh on.
+
+**On a remote profile** (a record store that is a ``store.base.SegmentStore``: HubSpot) a
+segment is a HubSpot list named after it: dynamic -> a ``DYNAMIC`` list with the compiled
+``filterBranch`` (``query.lists``), snapshot -> ``SNAPSHOT``, manual -> ``MANUAL`` (``add``/
+``remove``: membership endpoints). Members, sizes and ``--segment`` read the list's
+memberships. Choice: the workspace still keeps the definition as written (the query text, which
+a ``filterBranch`` cannot give back, and the description) and each refresh's baseline (HubSpot
+keeps no refresh history), so ``segment diff`` works the same; the list is found by name on
+each use (its id is shown by ``segment show``), so a list deleted in HubSpot is an error (exit
+3), never a silent local membership. A snapshot is refreshed, or given a new query, by deleting
+and creating its list again (HubSpot cannot change a SNAPSHOT list's filters): its id changes.
 """
 
 from __future__ import annotations
@@ -23,9 +34,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from subctl.errors import InvalidState, UsageError
+from subctl.errors import InvalidState, NotFound, UsageError
 from subctl.query.ast import SEGMENT_FIELD, Condition, Expr, Op, Query
-from subctl.store.base import RecordStore, Segment, SegmentRefresh, Workspace
+from subctl.store.base import (
+    AuditChange,
+    AuditContext,
+    RecordStore,
+    Segment,
+    SegmentRefresh,
+    SegmentStore,
+    Workspace,
+)
 
 KINDS = ("dynamic", "snapshot", "manual")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -39,6 +58,12 @@ def check_name(name: str) -> None:
         )
 
 
+def held_lists(records: RecordStore) -> SegmentStore | None:
+    """The record store when it keeps segments itself (HubSpot lists), else None (the
+    workspace's tables hold them)."""
+    return records if isinstance(records, SegmentStore) else None
+
+
 def segment_expr(
     records: RecordStore,
     segment: Segment,
@@ -46,8 +71,9 @@ def segment_expr(
     now: dt.datetime | None = None,
 ) -> Expr:
     """The filter that selects a segment's members: a dynamic segment's query (its relative
-    dates resolved at ``today``/``now``), else its stored ids."""
-    if segment.kind == "dynamic":
+    dates resolved at ``today``/``now``), else its stored ids; on a remote profile the
+    list's memberships, whatever the kind."""
+    if segment.kind == "dynamic" and held_lists(records) is None:
         from subctl.services.subscriptions import parse_where
 
         assert segment.where is not None
@@ -76,6 +102,9 @@ def member_ids(
     now: dt.datetime | None = None,
 ) -> Iterator[int]:
     """The current members' ids, in id order (subscriptions that still exist)."""
+    lists = held_lists(records)
+    if lists is not None:
+        return lists.list_members(segment.name)
     return _query_ids(records, segment_expr(records, segment, today, now))
 
 
@@ -122,10 +151,22 @@ def create(
                 hint="e.g. subctl segment create reengage --where 'status = canceled'",
             )
         where = _check_query(records, workspace, where, today)
-        if kind == "snapshot":
+        if kind == "snapshot" and held_lists(records) is None:
             members = list(_matches(records, where, today, now))
     segment = Segment(name, kind, where, description)
-    workspace.save_segment(segment, members, at=now)
+    lists = held_lists(records)
+    if lists is not None:  # the list first: a refused query leaves nothing behind
+        from subctl.query.lists import list_request
+
+        request = list_request(name, kind, where, records.properties(), today=today)
+        lists.create_list(request, members or ())
+        try:
+            workspace.save_segment(segment, None, at=now)  # HubSpot holds the members
+        except BaseException:
+            lists.delete_list(name)  # no list left behind without its segment
+            raise
+    else:
+        workspace.save_segment(segment, members, at=now)
     segment = workspace.get_segment(name)
     refresh = workspace.record_segment_refresh(
         name, members if members is not None else member_ids(records, segment, today, now), now
@@ -152,14 +193,24 @@ def change_members(
     *,
     add: Sequence[int] = (),
     remove: Sequence[int] = (),
+    audit: AuditContext | None = None,
 ) -> int:
-    """Add or remove ids of a manual segment; returns how many changed."""
+    """Add or remove ids of a manual segment; returns how many changed. ``audit``: a remote
+    list's changes are appended to the workspace's audit log as the local ones are."""
     segment = workspace.get_segment(name)
     if segment.kind != "manual":
         raise InvalidState(
             f'segment "{name}" is {segment.kind}: its members come from its query',
             hint="add and remove work on segments created with --manual",
         )
+    lists = held_lists(records)
+    if lists is not None:
+        added, removed = lists.change_list_members(name, _existing(records, add), list(remove))
+        if audit is not None and (added or removed):
+            change = AuditChange(f"segment:{name}", {"removed": removed} if removed else None,
+                                 {"added": added} if added else None)  # fmt: skip
+            workspace.append_audit(audit, [change], audit.clock())
+        return len(added) + len(removed)
     return workspace.change_segment_members(name, _existing(records, add), list(remove))
 
 
@@ -180,9 +231,12 @@ def edit(
     if where is not None and segment.kind == "manual":
         raise InvalidState(f'segment "{name}" is manual: it has no query')
     members: list[int] | None = None
+    lists = held_lists(records)
     if where is not None:
         where = _check_query(records, workspace, where, now.date())
-        if segment.kind == "snapshot":
+        if lists is not None:
+            _replace_list(records, lists, segment.name, segment.kind, where, now.date())
+        elif segment.kind == "snapshot":
             members = list(_matches(records, where, now.date(), now))
     changed = Segment(
         name,
@@ -193,7 +247,24 @@ def edit(
     workspace.save_segment(changed, members, at=now)
     if members is not None:
         workspace.record_segment_refresh(name, members, now)
+    elif lists is not None and where is not None and segment.kind == "snapshot":
+        workspace.record_segment_refresh(name, lists.list_members(name), now)
     return workspace.get_segment(name)
+
+
+def _replace_list(
+    records: RecordStore, lists: SegmentStore, name: str, kind: str, where: str, today: dt.date
+) -> None:
+    """A list's new query: a dynamic list's filters change in place; a snapshot list is
+    deleted and created again (HubSpot takes a SNAPSHOT's members once, at creation)."""
+    from subctl.query.lists import list_request
+
+    request = list_request(name, kind, where, records.properties(), today=today)
+    if kind == "dynamic":
+        lists.set_list_filters(name, request["filterBranch"])
+        return
+    lists.delete_list(name)
+    lists.create_list(request)
 
 
 def refresh(
@@ -203,7 +274,11 @@ def refresh(
     matches again (HubSpot: re-create the snapshot); a manual segment keeps its ids."""
     segment = workspace.get_segment(name)
     today = now.date()
-    if segment.kind == "snapshot":
+    lists = held_lists(records)
+    if segment.kind == "snapshot" and lists is not None:
+        assert segment.where is not None
+        _replace_list(records, lists, name, segment.kind, segment.where, today)
+    elif segment.kind == "snapshot":
         assert segment.where is not None
         members = list(_matches(records, segment.where, today, now))
         workspace.save_segment(segment, members, at=now)
@@ -278,14 +353,26 @@ def segment_rows(
     """``segment list``: name, kind, size now, last refresh and description."""
     rows = []
     for s in workspace.segments():
-        size = s.stored
-        if s.kind == "dynamic":
-            size = records.count(segment_expr(records, s, today, now))
+        try:
+            size = _size(records, s, today, now)
+        except NotFound:  # its HubSpot list was deleted there: listed, size unknown
+            size = None
         rows.append(
             {"name": s.name, "kind": s.kind, "size": size, "refreshed_at": s.refreshed_at,
              "query": s.where, "description": s.description}
         )  # fmt: skip
     return rows
+
+
+def _size(records: RecordStore, s: Segment, today: dt.date, now: dt.datetime | None) -> int | None:
+    """How many members now: the list's size (remote), a dynamic query's count, or the ids
+    stored."""
+    lists = held_lists(records)
+    if lists is not None:
+        return lists.get_list(s.name).size
+    if s.kind == "dynamic":
+        return records.count(segment_expr(records, s, today, now))
+    return s.stored
 
 
 def lists_request(
@@ -317,7 +404,14 @@ def segment_document(
         lists = list_request(s.name, s.kind, s.where, records.properties(), today=today)
     except UsageError as exc:
         unsupported = str(exc)
-    size = s.stored if s.kind != "dynamic" else records.count(segment_expr(records, s, today, now))
+    lists_held = held_lists(records)
+    held: dict[str, Any] = {}
+    if lists_held is not None:
+        found = lists_held.get_list(name)  # NotFound: deleted in HubSpot (exit 3, a hint)
+        size: int | None = found.size
+        held = {"hubspot_list_id": found.id}
+    else:
+        size = _size(records, s, today, now)
     return {
         "name": s.name,
         "kind": s.kind,
@@ -332,6 +426,7 @@ def segment_document(
         ],
         "hubspot_list": lists,
         **({"hubspot_list_error": unsupported} if unsupported else {}),
+        **held,
     }
 
 
@@ -342,5 +437,14 @@ def references(workspace: Workspace, name: str) -> list[tuple[int, str]]:
     return [(j.id, j.status) for j in workspace.jobs() if j.selection.get("segment") == name]
 
 
-def delete(workspace: Workspace, name: str) -> None:
+def delete(records: RecordStore, workspace: Workspace, name: str) -> None:
+    """The segment; on a remote profile its HubSpot list first (a list already deleted in
+    HubSpot is not an error: the local definition goes too)."""
+    workspace.get_segment(name)  # NotFound before anything is deleted
+    lists = held_lists(records)
+    if lists is not None:
+        try:
+            lists.delete_list(name)
+        except NotFound:
+            pass
     workspace.delete_segment(name)

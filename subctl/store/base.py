@@ -359,6 +359,55 @@ class FileExporter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeldList:
+    """A segment as the record store's own service holds it (a HubSpot list): its id, kind
+    (``DYNAMIC``, ``SNAPSHOT``, ``MANUAL``) and size now."""
+
+    id: str
+    name: str
+    processing: str
+    size: int
+
+
+@runtime_checkable
+class SegmentStore(Protocol):
+    """A record store that keeps segments itself (``HttpStore``: HubSpot's Lists API, a list
+    named after the segment). ``services/segments.py`` then creates, changes, reads and
+    deletes the list; the workspace keeps the definition as written (query text, description)
+    and the refresh baselines of ``segment diff`` (HubSpot keeps no refresh history), and
+    ``Condition(SEGMENT_FIELD, EQ, (name,))`` in a query selects the list's members. A store
+    that is not one (the SQL stores) leaves segments to the workspace's tables."""
+
+    def create_list(self, request: Mapping[str, Any], members: Sequence[int] = ()) -> HeldList:
+        """Create the list (``request``: the Lists API body, ``query.lists.list_request``)
+        and add ``members`` (a manual list); raises InvalidState when the name is taken."""
+        ...
+
+    def get_list(self, name: str) -> HeldList:
+        """Raises NotFound."""
+        ...
+
+    def set_list_filters(self, name: str, filter_branch: Mapping[str, Any]) -> None:
+        """A dynamic list's new filters."""
+        ...
+
+    def list_members(self, name: str) -> Iterator[int]:
+        """The members' ids, in id order, page by page."""
+        ...
+
+    def change_list_members(
+        self, name: str, add: Sequence[int], remove: Sequence[int]
+    ) -> tuple[list[int], list[int]]:
+        """Add and remove members of a manual list; the ids added and removed (those that
+        were not, and were, members)."""
+        ...
+
+    def delete_list(self, name: str) -> None:
+        """Raises NotFound."""
+        ...
+
+
 class RecordStore(Protocol):
     """Subscriptions and their associated records: what HubSpot (the remote store) can also
     serve. Implementations: ``sql.records.SqlRecordStore`` (SQLite, PostgreSQL)."""

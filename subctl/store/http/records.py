@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from subctl import codec
 from subctl.errors import Conflict, NotFound, UsageError
-from subctl.query.ast import Condition, Expr, Op, Query, Sort
+from subctl.query.ast import SEGMENT_FIELD, And, Condition, Expr, Op, Query, Sort
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
     STANDARD_PROPERTIES,
@@ -55,6 +55,7 @@ from subctl.store.base import (
     Capabilities,
     Change,
     FileExport,
+    HeldList,
     LineItem,
     Payment,
     Subscription,
@@ -62,6 +63,7 @@ from subctl.store.base import (
     SyncedSubscription,
     cell_objects,
 )
+from subctl.store.http import lists
 from subctl.store.http import search as crm
 from subctl.store.http.objects import (
     BY_PATH,
@@ -102,6 +104,8 @@ class Client(Protocol):
     def put(self, path: str, body: Any = None) -> Any: ...
 
     def delete(self, path: str) -> Any: ...
+
+    def pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]: ...
 
     def close(self) -> None: ...
 
@@ -246,6 +250,12 @@ class HttpStore:
             yield chunk
 
     def count(self, where: Expr | None = None) -> int:
+        segment = _segment_of(where)
+        if segment is not None:
+            name, rest = segment
+            if rest is None:
+                return self.get_list(name).size
+            return sum(1 for _ in self._segment_rows(name, rest, [ID]))
         ids = _only_ids(where)
         if ids is not None:
             return len(self._read(ids, [ID]))
@@ -261,6 +271,17 @@ class HttpStore:
         names = [p.name for p in props]
         limit = query.limit
         if limit is not None and limit <= 0:
+            return
+        segment = _segment_of(query.where)
+        if segment is not None:
+            sort = query.sort
+            if sort is None or (sort.field == ID and not sort.descending):
+                yield from _limited(self._segment_rows(segment[0], segment[1], names), limit)
+                return
+            by = self._sort_prop(sort)  # read with the rows: sorted here (members come by id)
+            read = names if by.name in names else [*names, by.name]
+            members = self._segment_rows(segment[0], segment[1], read)
+            yield from _limited(_sorted(members, by, sort.descending), limit)
             return
         ids = _only_ids(query.where)
         if ids is not None:
@@ -295,6 +316,53 @@ class HttpStore:
             return
         merged = self._merged(searches, read, limit, descending=descending)
         yield from _limited(self._complete(merged, names, with_props), limit)
+
+    def _segment_rows(self, name: str, rest: Expr | None, names: list[str]) -> Iterator[Row]:
+        """The members of the list ``name`` (membership pages) matching ``rest``, in id order:
+        each 100 members are read by one batch read, or, with ``rest``, by a search for
+        ``hs_object_id in (those 100) and rest`` (about 1,000 characters of ids, never a body
+        of thousands). Memory: one chunk of ids."""
+        chunk: list[int] = []
+
+        def read(part: list[int]) -> Iterator[Row]:
+            if rest is None:
+                found = self._read(part, names)
+                for sid in part:
+                    if sid in found:  # archived since it joined: gone
+                        yield sid, found[sid]
+                return
+            where = And((Condition(ID, Op.IN, tuple(part)), rest))
+            yield from self._rows(Query(where=where), self._props(names, exact=True))
+
+        for sid in self.list_members(name):
+            chunk.append(sid)
+            if len(chunk) == BATCH:
+                yield from read(chunk)
+                chunk = []
+        if chunk:
+            yield from read(chunk)
+
+    # -- segments as HubSpot lists (store.base.SegmentStore; lists.py) ----------------------
+
+    def create_list(self, request: Mapping[str, Any], members: Sequence[int] = ()) -> HeldList:
+        return lists.create(self.client, request, members)
+
+    def get_list(self, name: str) -> HeldList:
+        return lists.find(self.client, name)
+
+    def set_list_filters(self, name: str, filter_branch: Mapping[str, Any]) -> None:
+        lists.set_filters(self.client, self.get_list(name).id, filter_branch)
+
+    def list_members(self, name: str) -> Iterator[int]:
+        return lists.members(self.client, self.get_list(name).id)
+
+    def change_list_members(
+        self, name: str, add: Sequence[int], remove: Sequence[int]
+    ) -> tuple[list[int], list[int]]:
+        return lists.change(self.client, self.get_list(name).id, add, remove)
+
+    def delete_list(self, name: str) -> None:
+        lists.delete(self.client, self.get_list(name).id)
 
     def _sort_prop(self, sort: Sort) -> Property:
         prop = self.properties().get(sort.field)
@@ -871,6 +939,21 @@ def _size(value: Any) -> int:
 
 def _groups(groups: list[crm.Group]) -> list[dict[str, Any]]:
     return [{"filters": g} for g in groups if g] if any(groups) else []
+
+
+def _segment_of(where: Expr | None) -> tuple[str, Expr | None] | None:
+    """``(name, the rest)`` of a query that selects a segment's members (``--segment``: the
+    condition alone, or ANDed with others), else None. Two segments ANDed: the first is read
+    by membership, the second stays in the rest (and is refused by search)."""
+    if isinstance(where, Condition) and where.field == SEGMENT_FIELD:
+        return str(where.values[0]), None
+    if isinstance(where, And):
+        for n, item in enumerate(where.items):
+            if isinstance(item, Condition) and item.field == SEGMENT_FIELD:
+                others = where.items[:n] + where.items[n + 1 :]
+                rest = others[0] if len(others) == 1 else And(others) if others else None
+                return str(item.values[0]), rest
+    return None
 
 
 def _only_ids(where: Expr | None) -> list[int] | None:
