@@ -377,3 +377,29 @@ def test_export_server_side_downloads_hubspots_file(
     assert [line.split(",")[0] for line in lines[1:]] == ["2", "3"]
     assert [s for _t, s in hub.exports.downloads] == [200]  # fetched without the token
     assert sum(1 for r in hub.requests if r.path == "/crm/v3/exports/export/async") == 1
+
+
+# -- an unreachable HubSpot -------------------------------------------------------------------
+
+
+def test_a_refused_connection_fails_fast_naming_the_base_url(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("SUBCTL_TOKEN", TOKEN)
+    assert seeded(f"profile add down --hubspot --base-url {url}").exit_code == 0
+    started = time.monotonic()
+    found = seeded("--profile down list")
+    took = time.monotonic() - started
+    assert found.exit_code == 6, found.stderr
+    assert found.stdout == ""
+    assert found.stderr.splitlines() == [
+        "Error: HubSpot is unreachable (ConnectError)",
+        f"Hint: check the network, or the profile's base URL {url} (subctl profile show)",
+    ]
+    assert took < 5, took
