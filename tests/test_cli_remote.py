@@ -403,3 +403,55 @@ def test_a_refused_connection_fails_fast_naming_the_base_url(
         f"Hint: check the network, or the profile's base URL {url} (subctl profile show)",
     ]
     assert took < 5, took
+
+
+# -- what HubSpot cannot do: refused before a job is journaled -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error", "hint"),
+    [
+        (
+            "pause 1 --resume-on +30d --yes",
+            2,
+            "Error: --resume-on: HubSpot's pause takes no resume date "
+            "(on a remote HubSpot profile)",
+            "Hint: pause without it and resume by hand (subctl resume); a local profile "
+            "(subctl sync --into NAME mirrors the account) can",
+        ),
+        (
+            "update 1 --set status=unpaid --yes",
+            2,
+            "Error: --set status=…: HubSpot sets a subscription's status by itself "
+            "(on a remote HubSpot profile)",
+            "Hint: it changes with HubSpot's own billing; a local profile "
+            "(subctl sync --into NAME mirrors the account) can",
+        ),
+        (
+            "pay 5 --yes",
+            5,
+            "Error: HubSpot has no endpoint to record a payment: it collects payments by "
+            "itself (profile hub is a HubSpot profile)",
+            "Hint: record it in HubSpot's payments tool; pay works on local profiles",
+        ),
+    ],
+)
+def test_what_hubspot_cannot_do_is_refused_before_any_job(
+    remote: Invoke, hub: FakeHubSpot, args: str, code: int, error: str, hint: str
+) -> None:
+    hub.requests.clear()
+    refused = on_hub(remote, args)
+    assert (refused.exit_code, refused.stdout) == (code, ""), refused.stderr
+    assert refused.stderr.splitlines() == [error, hint]
+    assert writes(hub) == []
+    jobs = on_hub(remote, "jobs list --format json")
+    assert (jobs.exit_code, jobs.stdout) == (0, "[]\n"), jobs.stderr
+
+
+def test_a_local_profile_still_takes_what_hubspot_refuses(remote: Invoke) -> None:
+    marked = remote("update 1 --set status=unpaid --yes")
+    assert marked.exit_code == 0, marked.stderr
+    marked = remote("pay 1 --yes")
+    assert marked.exit_code == 0, marked.stderr
+    marked = remote("pause 1 --resume-on +30d --yes")
+    assert marked.exit_code == 0, marked.stderr

@@ -108,12 +108,20 @@ from typing import Any
 
 from subctl.billing import next_period_end, paid_period_end, prorate
 from subctl.errors import Action as Step
-from subctl.errors import Call, InputError, Next, Opt, UsageError, Words
+from subctl.errors import Call, InputError, InvalidState, Next, Opt, UsageError, Words
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
 from subctl.services.values import Append
 from subctl.store import ops
-from subctl.store.base import Charge, OutboxMessage, Payment, Refund, Subscription
+from subctl.store.base import (
+    LOCAL,
+    Capabilities,
+    Charge,
+    OutboxMessage,
+    Payment,
+    Refund,
+    Subscription,
+)
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
@@ -396,10 +404,15 @@ def build_action(
     next_billing_date: str | None = None,
     resume_on: str | None = None,
     assignments: Sequence[str] = (),
+    capabilities: Capabilities = LOCAL,
 ) -> Action:
-    """Validate a verb's options (usage errors, exit 2) and return the action."""
+    """Validate a verb's options (usage errors, exit 2) and return the action; refuse what the
+    record store cannot do (``capabilities``) before any job is created: a flag, exit 2; a
+    verb, exit 5 (``InvalidState``)."""
     if verb not in VERBS:
         raise UsageError(f'unknown lifecycle verb "{verb}"')
+    _refuse_incapable(verb, capabilities, refund=refund, refund_pending=refund_pending,
+                      resume_on=resume_on)  # fmt: skip
     refund_unused = False
     if refund is not None:
         if refund.strip().lower() != "unused":
@@ -449,6 +462,12 @@ def build_action(
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
         values = parse_assignments(assignments, registry, today, now)
+        if dict(values).get("hs_status") and not capabilities.status_marks:
+            raise UsageError.naming(
+                Opt("set", "status=…"),
+                f": HubSpot sets a subscription's status by itself ({_REMOTE})",
+                hint=f"it changes with HubSpot's own billing; {_LOCALLY}",
+            )
     return Action(
         verb=verb,
         at_period_end=at_period_end,
@@ -459,6 +478,41 @@ def build_action(
         values=values,
         resume_on=resumes,
     )
+
+
+_REMOTE = "on a remote HubSpot profile"
+_LOCALLY = "a local profile (subctl sync --into NAME mirrors the account) can"
+
+
+def _refuse_incapable(
+    verb: str,
+    capabilities: Capabilities,
+    *,
+    refund: str | None,
+    refund_pending: bool,
+    resume_on: str | None,
+) -> None:
+    """What the record store cannot carry out, refused before anything is journaled (a job
+    that fails at execute time fails again at every ``jobs resume``). The only store lacking
+    these is HubSpot's, hence the wording."""
+    if not capabilities.payments:
+        if verb == "pay":
+            raise InvalidState(
+                f"pay records a payment, and HubSpot has no endpoint for that ({_REMOTE})",
+                hint="record it in HubSpot's payments tool; pay works on local profiles",
+            )
+        if refund is not None or refund_pending:
+            raise UsageError.naming(
+                Opt("refund") if refund is not None else Opt("refund_pending"),
+                f": HubSpot has no endpoint for refunds ({_REMOTE})",
+                hint="cancel without it, and refund in HubSpot's payments tool",
+            )
+    if resume_on is not None and not capabilities.resume_dates:
+        raise UsageError.naming(
+            Opt("resume_on"),
+            f": HubSpot's pause takes no resume date ({_REMOTE})",
+            hint=f"pause without it and resume by hand (subctl resume); {_LOCALLY}",
+        )
 
 
 def parse_assignments(

@@ -225,6 +225,7 @@ def execute(
     today, now = clock().date(), clock()
     verb = request.verb
     action = build_action(verb, registry=records.properties(), today=today, now=now,
+                          capabilities=records.capabilities,
                           **request.action_options)  # fmt: skip
     requested = batch.backup_path(request.backup) if request.backup else None
     prepared = batch.prepare(
