@@ -455,3 +455,21 @@ def test_a_local_profile_still_takes_what_hubspot_refuses(remote: Invoke) -> Non
     assert marked.exit_code == 0, marked.stderr
     marked = remote("pause 1 --resume-on +30d --yes")
     assert marked.exit_code == 0, marked.stderr
+
+
+# -- the property limit's tier: the profile's ------------------------------------------------
+
+
+def test_the_property_limit_follows_the_profiles_tier_unless_set(remote: Invoke) -> None:
+    shown = on_hub(remote, "property settings --format json")
+    assert shown.exit_code == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert (doc["tier"], doc["customProperties"]) == (
+        "professional",
+        {"usage": 0, "limit": 1000, "percentage": 0.0, "canCreate": True},
+    )
+    assert on_hub(remote, "property settings --tier starter").exit_code == 0
+    doc = json.loads(on_hub(remote, "property settings --format json").stdout)
+    assert (doc["tier"], doc["customProperties"]["limit"]) == ("starter", 100)  # set: it wins
+    local = json.loads(remote("property settings --format json").stdout)
+    assert (local["tier"], local["customProperties"]["limit"]) == ("free", 10)

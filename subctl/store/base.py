@@ -426,6 +426,12 @@ class RecordStore(Protocol):
         """What the store can do in one request (services ask, rather than assume)."""
         ...
 
+    @property
+    def account_tier(self) -> str | None:
+        """The account's tier when the store knows it (HubSpot's: the profile's ``--tier``);
+        None for a local workspace, whose tier is a setting (``property settings --tier``)."""
+        return None
+
     def execute(self, ops: Sequence[Op]) -> None:
         """Carry out typed operations (``subctl.store.ops``): all of them or, on ``Conflict``,
         none (a SQL store: one transaction; HubSpot: one operation per call)."""

@@ -29,4 +29,5 @@ def open_remote(
     from subctl.store.http.client import HubSpotClient
     from subctl.store.http.records import HttpStore
 
-    return HttpStore(HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice))
+    client = HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice)
+    return HttpStore(client, tier=tier)
