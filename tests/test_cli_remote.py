@@ -473,3 +473,32 @@ def test_the_property_limit_follows_the_profiles_tier_unless_set(remote: Invoke)
     assert (doc["tier"], doc["customProperties"]["limit"]) == ("starter", 100)  # set: it wins
     local = json.loads(remote("property settings --format json").stdout)
     assert (local["tier"], local["customProperties"]["limit"]) == ("free", 10)
+
+
+# -- cancel --at-period-end of a period already over: refused, locally and on HubSpot ---------
+
+
+@pytest.mark.parametrize("profile", ["default", "hub"])
+def test_cancel_at_period_end_never_schedules_a_date_in_the_past(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    monkeypatch.setenv("SUBCTL_NOW", "2026-12-05T12:00:00Z")  # 1's next payment (12-01) is due
+    hub.requests.clear()
+    refused = remote(f"--profile {profile} cancel 1 --at-period-end --yes --format csv")
+    note = (
+        "the period ended on 2026-12-01, before today (2026-12-05): its next payment is past "
+        "due, so there is no period end to cancel at"
+    )
+    assert (refused.exit_code, refused.stdout) == (
+        5,
+        "id,name,status,outcome,new_status,note\n"
+        f'1,Acme Corp – Pro monthly,active,failed,active,"{note}"\n',
+    ), refused.stderr
+    assert refused.stderr.splitlines() == [
+        "Warning: subscription 1: its period ended on 2026-12-01, so it was not scheduled to "
+        "cancel; cancel it now with `subctl cancel 1`",
+        f"Error: {note}",
+    ]
+    assert writes(hub) == []
+    shown = json.loads(remote(f"--profile {profile} view 1 --format json").stdout)
+    assert shown["properties"].get("hs_scheduled_cancellation_date") is None

@@ -994,6 +994,24 @@ def _cancel_at_period_end(
     end = props.get("hs_next_payment_due_date")
     if end is None:
         return _fail(d, "no next payment due date: the current period's end is unknown")
+    if end < ctx.today:
+        # The next payment is past due: "the end of the period" is already behind us, and a
+        # cancellation scheduled in the past is one no billing run ever carries out (or one
+        # HubSpot applies on a date already gone). Refused for this item; cancelling now is
+        # what the user means, and they say so themselves.
+        d = _fail(
+            d,
+            f"the period ended on {end}, before today ({ctx.today}): "
+            "its next payment is past due, so there is no period end to cancel at",
+        )
+        d.warnings.append(
+            Caution(
+                f"subscription {sub.id}: its period ended on {end}, so it was not scheduled "
+                "to cancel",
+                Next(Step.CANCEL_NOW, {"sub": sub.id}),
+            )
+        )
+        return d
     message = _cancellation_mail(sub, target.email, ctx, end, None, None)
     d.op = _op(ops.CancelAtPeriodEnd, ctx, sub, end=end, messages=(message,) if message else ())
     d.message = message
