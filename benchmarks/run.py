@@ -627,61 +627,162 @@ class Export:
 
 # -- PostgreSQL (optional) -----------------------------------------------------------------------
 
+PG_SOURCE = "bench_source"  # the demo data; every cancel run gets a copy of it
+PG_CANCEL = "bench_cancel"
 
-def postgres_url(work: Path) -> tuple[str | None, str]:
-    """A server to run on: SUBCTL_BENCH_PG_URL, or a throwaway cluster; (None, why) if neither."""
-    url = os.environ.get("SUBCTL_BENCH_PG_URL")
-    if url:
-        return url, "SUBCTL_BENCH_PG_URL"
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return None, "no psycopg in this venv (pip install 'subctl[postgres]')"
-    bindir = Path("/usr/local/bin")
-    if not (bindir / "initdb").is_file():
-        return None, "no SUBCTL_BENCH_PG_URL and no initdb"
-    data = work / "pg"
-    user = os.environ.get("SUBCTL_BENCH_PG_USER", "nobody")
-    as_user: list[str] = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
-    port = "55439"
-    if not (data / "PG_VERSION").is_file():
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir(parents=True)
-        if as_user:
-            shutil.chown(data, user)
-        done = subprocess.run(
-            [
-                *as_user,
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "bench",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ],
-            capture_output=True,
-            text=True,
+
+class Postgres:
+    """The server of SUBCTL_BENCH_PG_URL (a role that may create databases), else a cluster of
+    our own under the work directory, found and started as tests/pg.py does (the binaries on
+    PATH or under /usr/lib/postgresql/*/bin; as root, run by an unprivileged user), kept between
+    runs (the demo data is built once) and stopped when the benchmark ends.
+
+    Durability as the SQLite workspace's (WAL, ``synchronous=NORMAL``: a commit is not synced
+    at once, a crash loses no consistency): ``synchronous_commit=off``, ``fsync`` on."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.stop_argv: list[str] | None = None
+        self.admin: str | None = None
+        self.why = ""
+
+    def start(self) -> bool:
+        url = os.environ.get("SUBCTL_BENCH_PG_URL")
+        if url:
+            self.admin, self.why = url, "SUBCTL_BENCH_PG_URL"
+            return True
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            self.why = "no psycopg in this venv (pip install 'subctl[postgres]')"
+            return False
+        sys.path.insert(0, str(HERE.parent))
+        from tests import pg
+
+        bindir = pg.binaries()
+        if bindir is None:
+            self.why = "no SUBCTL_BENCH_PG_URL and no PostgreSQL server binaries"
+            return False
+        user = pg._unprivileged_user()
+        as_user = ["runuser", "-u", user, "--"] if user else []
+        root = self.work / "pg"
+        data = root / "data"
+        if not (data / "PG_VERSION").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            if user:
+                shutil.chown(root, user)
+            os.chmod(root, 0o700)
+            done = subprocess.run(
+                [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "bench", "-A", "trust",
+                 "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode:
+                self.why = f"initdb failed: {done.stderr.strip()[-200:]}"
+                return False
+        port = pg._free_port()
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{root}'"
+            " -c synchronous_commit=off -c shared_buffers=256MB -c max_wal_size=4GB"
         )
+        done = subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"),
+             "-o", options, "-w", "-t", "120", "start"],
+            capture_output=True, text=True,
+        )  # fmt: skip
         if done.returncode:
-            return None, f"initdb failed: {done.stderr.strip()[-200:]}"
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(data / "log"),
-            "-o",
-            f"-p {port} -k {data} -c listen_addresses=''",
-            "-w",
-            "start",
-        ],
-        capture_output=True,
-    )
-    return f"postgresql://bench@/postgres?host={data}&port={port}", f"a throwaway cluster in {data}"
+            self.why = f"pg_ctl start failed: {done.stderr.strip()[-200:]}"
+            return False
+        self.stop_argv = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                          "-w", "stop"]  # fmt: skip
+        self.admin = f"postgresql://bench@127.0.0.1:{port}/postgres"
+        self.why = f"a cluster in {data}, PostgreSQL {(data / 'PG_VERSION').read_text().strip()}"
+        return True
+
+    def stop(self) -> None:
+        if self.stop_argv is not None:
+            subprocess.run(self.stop_argv, capture_output=True)
+            self.stop_argv = None
+
+    def url(self, database: str) -> str:
+        assert self.admin is not None
+        base, _, _query = self.admin.partition("?")
+        head = base.rsplit("/", 1)[0]
+        return f"{head}/{database}" + (f"?{_query}" if _query else "")
+
+    def sql(self, *statements: str, database: str | None = None) -> None:
+        import psycopg
+
+        url = self.admin if database is None else self.url(database)
+        assert url is not None
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def exists(self, database: str) -> bool:
+        import psycopg
+
+        assert self.admin is not None
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            return found.fetchone() is not None
+
+
+class CancelPg:
+    """The cancel figure on both backends: subctl on a fresh copy of the SQLite workspace (A)
+    against subctl on a fresh copy of the PostgreSQL one (B, ``CREATE DATABASE … TEMPLATE``,
+    untimed), the same ids; the rows each wrote are counted after the warm-up and must agree."""
+
+    def __init__(self, cancel: Cancel, server: Postgres, size: int) -> None:
+        self.cancel, self.server, self.size = cancel, server, size
+        self.note: str | None = None
+
+    def setup(self, side: str) -> None:
+        if side == "command":
+            self.cancel.setup("command")
+            return
+        self.server.sql(
+            f'DROP DATABASE IF EXISTS "{PG_CANCEL}" WITH (FORCE)',
+            f'CREATE DATABASE "{PG_CANCEL}" TEMPLATE "{PG_SOURCE}"',
+        )
+
+    def written(self) -> dict[str, int]:
+        import psycopg
+
+        with psycopg.connect(self.server.url(PG_CANCEL), autocommit=True) as conn:
+
+            def one(sql: str) -> int:
+                row = conn.execute(sql).fetchone()
+                return int(row[0]) if row else 0
+
+            counts = {
+                "canceled": one(
+                    "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
+                    "(SELECT max(hs_canceled_at) FROM subscriptions)"
+                ),
+                "history": one("SELECT count(*) FROM property_history"),
+                "outbox": one("SELECT count(*) FROM outbox"),
+                "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
+            }
+            if one("SELECT count(*) FROM pg_tables WHERE tablename = 'audit'"):  # m009
+                counts["audit"] = one("SELECT count(*) FROM audit")
+            return counts
+
+    def verify(self, command: Run, baseline: Run) -> str | None:
+        lite, pg = self.cancel.written("command"), self.written()
+        self.note = f"rows written: SQLite {lite}, PostgreSQL {pg}"
+        if lite != pg:
+            return "SQLite and PostgreSQL wrote different rows"
+        return None
+
+    def figure(self, sqlite_command: Sequence[str]) -> Figure:
+        sub = list(sqlite_command)
+        at = sub.index("--workspace")
+        pg = [*sub[:at], "--workspace", self.server.url(PG_CANCEL), *sub[at + 2 :]]
+        return Figure(f"cancel-{self.size // 1000}k-pg", sub, pg, "subctl on PostgreSQL",
+                      setup=self.setup, verify=self.verify, repeat=3,
+                      statuses=(0, 5))  # fmt: skip
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -800,57 +901,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(result, width), flush=True)
         failed |= result.problem is not None
     if not args.no_postgres:
-        failed |= postgres_figures(args, env, work, figures, width)
+        failed |= postgres_figures(args, env, work, figures, width, cancels)
     return 1 if failed else 0
 
 
 def postgres_figures(
-    args: argparse.Namespace, env: dict[str, str], work: Path, figures: list[Figure], width: int
+    args: argparse.Namespace,
+    env: dict[str, str],
+    work: Path,
+    figures: list[Figure],
+    width: int,
+    cancels: dict[str, Cancel],
 ) -> bool:
-    """list and filter on PostgreSQL: subctl on SQLite (A) against subctl on PostgreSQL (B)."""
-    url, where = postgres_url(work)
-    if url is None:
-        print(f"PostgreSQL: skipped ({where})")
+    """list, filter and cancel on PostgreSQL: subctl on SQLite (A) against subctl on
+    PostgreSQL (B); the ratio is SQLite / PostgreSQL (below 1: PostgreSQL is slower)."""
+    server = Postgres(work)
+    if not server.start():
+        print(f"PostgreSQL: skipped ({server.why})")
         return False
-    marker = work / f"pg-rows-{args.rows}"
-    if not marker.is_file():
+    try:
+        return _postgres_figures(args, env, work, figures, width, cancels, server)
+    finally:
+        server.stop()
+
+
+def _postgres_figures(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    work: Path,
+    figures: list[Figure],
+    width: int,
+    cancels: dict[str, Cancel],
+    server: Postgres,
+) -> bool:
+    source = server.url(PG_SOURCE)
+    # keyed like the SQLite workspace (rows, subctl's version, the schema): a database of an
+    # older schema is rebuilt, never timed
+    marker = work / f"pg-rows-{args.rows}-schema-{schema_key(env, work)}"
+    if not marker.is_file() or not server.exists(PG_SOURCE):
+        print(f"building a {args.rows:,}-subscription PostgreSQL workspace ...", file=sys.stderr,
+              flush=True)  # fmt: skip
+        server.sql(f'DROP DATABASE IF EXISTS "{PG_SOURCE}" WITH (FORCE)',
+                   f'CREATE DATABASE "{PG_SOURCE}"')  # fmt: skip
         done = subprocess.run(
-            [
-                *subctl_argv(),
-                "--workspace",
-                url,
-                "demo",
-                "--count",
-                str(args.rows),
-                "--seed",
-                str(SEED),
-                "--yes",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+            [*subctl_argv(), "--workspace", source, "demo", "--count", str(args.rows),
+             "--seed", str(SEED), "--yes"],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
         if done.returncode:
             print(
-                f"PostgreSQL: skipped (subctl demo on {where} exited {done.returncode}: "
+                f"PostgreSQL: skipped (subctl demo on {server.why} exited {done.returncode}: "
                 f"{done.stderr.strip()[-300:]})"
             )
             return False
+        server.sql("VACUUM ANALYZE", database=PG_SOURCE)  # as a long-lived database would be
         marker.write_text("built\n")
-    print(f"PostgreSQL ({where}): the ratio is SQLite / PostgreSQL, subctl on both")
+    print(f"PostgreSQL ({server.why}): the ratio is SQLite / PostgreSQL, subctl on both")
     failed = False
     for figure in figures:
         if figure.name in ("list", "filter"):
             sub = list(figure.command)
-            pg = [sub[0], "--workspace", url, *sub[1:]]
-            result = measure(
-                Figure(f"{figure.name}-pg", sub, pg, "subctl on PostgreSQL", verify=same_listing),
-                env,
-                args.repeat,
-                args.warmup,
-            )
-            print(report(result, width), flush=True)
-            failed |= result.problem is not None
+            pg = [sub[0], "--workspace", source, *sub[1:]]
+            measured = Figure(f"{figure.name}-pg", sub, pg, "subctl on PostgreSQL",
+                              verify=same_listing)  # fmt: skip
+            result = measure(measured, env, args.repeat, args.warmup)
+        elif figure.name in cancels:
+            both = CancelPg(cancels[figure.name], server, int(figure.name[7:-1]) * 1000)
+            result = measure(both.figure(figure.command), env, args.repeat, args.warmup)
+            result.note = both.note
+        else:
+            continue
+        print(report(result, width), flush=True)
+        failed |= result.problem is not None
     return failed
 
 

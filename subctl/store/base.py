@@ -696,6 +696,11 @@ class Workspace(Protocol):
 
     def set_job_status(self, job_id: int, status: str, at: dt.datetime) -> None: ...
 
+    def job_lease(self, job_id: int) -> AbstractContextManager[None]:
+        """Hold the job for the run inside the ``with``: ``Conflict`` (nothing done) when
+        another process runs it right now; released when the run ends or its process dies."""
+        ...
+
     def claim_item(
         self, job_id: int, sub_id: int, at: dt.datetime, previous: dt.datetime | None = None
     ) -> None:

@@ -338,7 +338,29 @@ def _run(
     ``backup`` (``delete --backup`` of a job that exists already): the file, and whether a
     numbered sibling is written when it exists (a later run of the same job); ``writer``: the
     backup already opened for a job just created.
+
+    The run holds the job's lease (``Workspace.job_lease``) throughout: a second process
+    running the same job at the same time is refused before it does anything.
     """
+    with workspace.job_lease(job.id):
+        return _run_held(records, workspace, unit, ui, job, action, clock, resumed=resumed,
+                         warned=warned, backup=backup, writer=writer)  # fmt: skip
+
+
+def _run_held(
+    records: RecordStore,
+    workspace: Workspace,
+    unit: UnitOfWork,
+    ui: BatchUI,
+    job: Job,
+    action: Action,
+    clock: Callable[[], dt.datetime],
+    *,
+    resumed: bool,
+    warned: bool,
+    backup: tuple[Path, bool] | None,
+    writer: batch.Backup | None,
+) -> Report:
     total = job.unprocessed
     report = Report(action, job=job, resumed=resumed, total=total, warned=warned)
     described = action.command(records.properties())

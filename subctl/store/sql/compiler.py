@@ -111,7 +111,11 @@ def select_sql(
         if prop is None:
             raise UsageError(f'cannot sort by unknown field "{query.sort.field}"')
         direction = "DESC" if query.sort.descending else "ASC"
-        order.append(f"{quote(prop.column)} {direction} NULLS LAST")
+        # Text sorts by code point on both (SQLite's BINARY; PostgreSQL's "C" whatever the
+        # database's collation), so a listing is in the same order on either backend.
+        textual = prop.type in (PropType.STRING, PropType.ENUMERATION) and dialect != SQLITE
+        collate = ' COLLATE "C"' if textual else ""
+        order.append(f"{quote(prop.column)}{collate} {direction} NULLS LAST")
     order.append("hs_object_id")
     text += " ORDER BY " + ", ".join(order)
     if query.limit is not None:
@@ -165,9 +169,11 @@ def _condition(cond: Condition, prop: Property, column: str, sql: Sql) -> str:
         return _multi_value(column, op, cond.values, sql)
     raw = column
     folded = prop.type is PropType.STRING
-    if folded:
-        column = f"{_lower(sql, cond.values)}({column})"
     values = [_bind(prop, v, folded) for v in cond.values]
+    if folded and op not in (Op.CONTAINS_TOKEN, Op.NOT_CONTAINS_TOKEN):  # those fold their own
+        # an order (<, between) is about every character of the value: "İstanbul" < "j"
+        ordered = op in _ORDERS
+        column = _fold(sql, [v for v in values if isinstance(v, str)], column, ordered=ordered)
     if op in _COMPARISONS:
         return f"{column} {_COMPARISONS[op]} {sql.bind(values[0])}"
     if op is Op.NEQ:
@@ -181,22 +187,53 @@ def _condition(cond: Condition, prop: Property, column: str, sql: Sql) -> str:
         if not values:
             return "1 = 1"
         return f"({column} NOT IN ({sql.binds(values)}) OR {raw} IS NULL)"
-    token = _token_match(raw, str(cond.values[0]).lower(), sql)
+    token = _token_match(raw, fold(str(cond.values[0])), sql)
     if op is Op.CONTAINS_TOKEN:
         return token
     return f"(NOT {token} OR {raw} IS NULL)"
 
 
-def _lower(sql: Sql, literals: Sequence[Any]) -> str:
-    """The lower-case function to compare text with: PostgreSQL's ``lower()`` folds all of
-    Unicode; SQLite's folds ASCII only, which is all an ASCII literal needs (and its indexes on
-    ``lower(column)`` serve it), so only a literal beyond ASCII takes ``ulower()`` (Python's
-    ``str.lower``, registered on every connection: ``"éclair"`` finds ``"Éclair"`` on both).
-    Not established for ASCII literals: the few letters outside ASCII that lower-case into
-    ASCII (the Kelvin sign, dotted capital I) match them on PostgreSQL only."""
-    if sql.dialect != SQLITE or all(str(v).isascii() for v in literals):
-        return "lower"
-    return "ulower"
+# Case-insensitive matching folds text character by character with Unicode's simple lower-case
+# mapping, as PostgreSQL's ``lower()`` does (``towlower`` of a UTF-8 locale): Python's
+# ``str.lower`` differs in two places, the dotted capital I (U+0130 -> "i" and a combining dot)
+# and a word-final capital sigma ("ς" rather than "σ"); ``fold`` corrects both.
+DOTTED_I = "\u0130"
+SIGMA = "\u03a3"
+KELVIN = "\u212a"  # with U+0130, the characters beyond ASCII whose lower case is ASCII
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased as PostgreSQL's ``lower()`` does (see above); ``ulower()`` on
+    SQLite and the literals compared on both."""
+    lowered = text.lower()
+    if lowered.isascii() or (DOTTED_I not in text and SIGMA not in text):
+        return lowered
+    return "".join("i" if c == DOTTED_I else c.lower()[0] for c in text)
+
+
+_ORDERS = (Op.LT, Op.LTE, Op.GT, Op.GTE, Op.BETWEEN)
+
+
+def _fold(sql: Sql, literals: Sequence[Any], column: str, *, ordered: bool = False) -> str:
+    """``column`` lower-cased to compare with literals lower-cased by ``fold``, the same on
+    both dialects.
+
+    PostgreSQL: ``lower()``. SQLite's ``lower()`` folds ASCII only, which is all an ASCII
+    literal needs (and its indexes on ``lower(column)`` serve it), except for the Kelvin sign
+    and U+0130, the characters beyond ASCII that fold into ASCII ("k", "i"): an ASCII literal
+    holding one of those letters (an order: any literal) folds them first (no index then: a
+    scan, in C). A literal
+    beyond ASCII takes ``ulower()`` (``fold``, registered on every connection: ``"éclair"``
+    finds ``"Éclair"`` on both)."""
+    if sql.dialect != SQLITE:
+        return f"lower({column})"
+    if not all(str(v).isascii() for v in literals):
+        return f"ulower({column})"
+    if ordered or any("k" in str(v) for v in literals):
+        column = f"replace({column}, {sql.bind(KELVIN)}, 'k')"
+    if ordered or any("i" in str(v) for v in literals):
+        column = f"replace({column}, {sql.bind(DOTTED_I)}, 'i')"
+    return f"lower({column})"
 
 
 def _multi_value(column: str, op: Op, values: tuple[Any, ...], sql: Sql) -> str:
@@ -220,7 +257,7 @@ def _like_escape(text: str) -> str:
 
 def _bind(prop: Property, value: Any, folded: bool) -> Any:
     stored = prop.to_storage(value)
-    return stored.lower() if folded and isinstance(stored, str) else stored
+    return fold(stored) if folded and isinstance(stored, str) else stored
 
 
 # Characters that separate words for CONTAINS_TOKEN. "@", ".", "-" and "_" stay inside a word,
@@ -258,10 +295,10 @@ def _token_match(column: str, token: str, sql: Sql) -> str:
     # connection) and ~ on PostgreSQL (whose engine does not backtrack on patterns without
     # back-references).
     pattern = "%" + _like_escape(token).replace("*", "%") + "%"
-    lower = _lower(sql, (token,))
-    like = f"{lower}({column}) LIKE {sql.bind(pattern)} ESCAPE '\\'"
+    like = f"{_fold(sql, (token,), column)} LIKE {sql.bind(pattern)} ESCAPE '\\'"
     regexp_op = "REGEXP" if sql.dialect == SQLITE else "~"
-    return f"({like} AND {lower}({column}) {regexp_op} {sql.bind(token_regex(token))})"
+    folded = _fold(sql, (token,), column)
+    return f"({like} AND {folded} {regexp_op} {sql.bind(token_regex(token))})"
 
 
 def _segment(cond: Condition, sql: Sql) -> str:

@@ -77,7 +77,7 @@ from subctl.store.sql.database import (
     ms,
     property_index,
 )
-from subctl.store.sql.workspace import journal
+from subctl.store.sql.workspace import journal, lock_items
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -353,6 +353,8 @@ class SqlRecordStore:
                 # the ones this transaction replaces, not a concurrent writer's.
                 cursor.execute("BEGIN IMMEDIATE")
             if job_id is not None and outcomes:
+                if not self.db.is_sqlite:
+                    lock_items(cursor, mark, job_id, (o.subscription_id for o in outcomes))
                 journal(cursor, mark, job_id, outcomes)
             write_ops(cursor, mark, self.db.is_sqlite, registry, ops, self.audit, job_id)
 
@@ -980,9 +982,11 @@ def write_ops(
         _new_records(cursor, mark, sqlite, [r for op in upserts for r in op.records])
         _create(cursor, mark, sqlite, registry, [op for op in upserts if op.create])
         ops = [op for op in ops if not (isinstance(op, Upsert) and op.create)]
+    if not sqlite:
+        _lock(cursor, mark, ops)
     writes = _writes(cursor, mark, registry, ops)
     updates = [w for w in writes if w.values]
-    replaced = _current(cursor, mark, registry, updates, lock=not sqlite)
+    replaced = _current(cursor, mark, registry, updates)
     _update(cursor, mark, registry, updates)
     deletes = [op for op in ops if isinstance(op, Delete)]
     deleted = _deleted_before(cursor, mark, deletes) if audit is not None and deletes else {}
@@ -1239,12 +1243,34 @@ def _history_text() -> Callable[[Any], str | None]:
     return text
 
 
+def _lock(cursor: Any, mark: str, ops: Sequence[Op]) -> None:
+    """PostgreSQL: lock the subscriptions the operations change, in ascending id order, before
+    the first read of the transaction (SQLite's ``BEGIN IMMEDIATE`` holds the write lock
+    already).
+
+    Under READ COMMITTED each statement sees what was committed when it started: locked first,
+    the stored values ``_writes`` derives columns from (``ops.changes``) and ``_current``
+    records as history are those this transaction replaces, not ones a concurrent operator is
+    replacing at the same moment (a lost update). One global order (ids ascending, the same
+    in every chunk and every process) means two overlapping batches wait for each other
+    rather than deadlock; the conditional UPDATEs (``expect_status``) then refuse what the
+    other one changed meanwhile, and the chunk is decided again."""
+    ids = sorted({op.subscription_id for op in ops if op.subscription_id})
+    for part in chunks(ids):
+        cursor.execute(
+            f"SELECT hs_object_id FROM subscriptions WHERE hs_object_id IN {_in(mark, part)}"
+            " ORDER BY hs_object_id FOR UPDATE",
+            list(part),
+        )
+        cursor.fetchall()
+
+
 def _current(
-    cursor: Any, mark: str, registry: PropertyRegistry, writes: Sequence[_Write], *, lock: bool
+    cursor: Any, mark: str, registry: PropertyRegistry, writes: Sequence[_Write]
 ) -> dict[int, dict[str, Any]]:
     """The stored values the writes are about to replace (tracked properties only), read
-    inside the write transaction; ``lock``: ``FOR UPDATE`` (PostgreSQL; SQLite's transaction
-    already holds the write lock)."""
+    inside the write transaction after the rows were locked (``_lock``; SQLite: the write
+    lock of ``BEGIN IMMEDIATE``)."""
     groups: dict[tuple[str, ...], list[int]] = {}
     tracked: dict[tuple[str, ...], tuple[str, ...]] = {}  # a batch sets the same few names
     for m in writes:
@@ -1263,7 +1289,7 @@ def _current(
         for part in chunks(ids):
             cursor.execute(
                 f"SELECT hs_object_id, {columns} FROM subscriptions WHERE hs_object_id IN"
-                f" ({', '.join([mark] * len(part))})" + (" FOR UPDATE" if lock else ""),
+                f" ({', '.join([mark] * len(part))})",
                 part,
             )
             for sid, *values in cursor.fetchall():
@@ -1446,10 +1472,23 @@ def _refunds(
                None))
         for sid, r in refunds
     ])  # fmt: skip
-    cursor.executemany(
-        f"UPDATE payments SET status = {mark} WHERE id = {mark}",
-        [(r.refunded_status, r.payment_id) for _sid, r in refunds],
-    )
+    if sqlite:
+        cursor.executemany(
+            f"UPDATE payments SET status = {mark} WHERE id = {mark}",
+            [(r.refunded_status, r.payment_id) for _sid, r in refunds],
+        )
+        return
+    # PostgreSQL: one UPDATE per new status and thousand payments, not one per payment (each a
+    # statement the server executes on its own).
+    by_status: dict[str, list[int]] = {}
+    for _sid, r in refunds:
+        by_status.setdefault(r.refunded_status, []).append(r.payment_id)
+    for status, ids in by_status.items():
+        for part in chunks(ids):
+            cursor.execute(
+                f"UPDATE payments SET status = {mark} WHERE id IN {_in(mark, part)}",
+                [status, *part],
+            )
 
 
 def _line_items(cursor: Any, mark: str, items: Sequence[LineItem]) -> None:
@@ -1507,10 +1546,8 @@ def _new_payments(
                 (len(rows),),
             )
             ids = [int(r[0]) for r in cursor.fetchall()]
-            cursor.executemany(
-                f"INSERT INTO payments (id, {columns}) VALUES ({', '.join([mark] * 9)})",
-                [(pid, *row) for pid, row in zip(ids, rows, strict=True)],
-            )
+            flat = [v for pid, row in zip(ids, rows, strict=True) for v in (pid, *row)]
+            insert_flat(cursor, mark, "payments", ("id", *columns.split(", ")), flat)
     except Exception as exc:
         if "refunds_payment_id" in str(exc) or "ux_payments_refunds" in str(exc):
             done = rows[len(ids)][5] if sqlite else _duplicate_key(str(exc))
@@ -1519,11 +1556,17 @@ def _new_payments(
                 hint="run the command again: payments are re-read first",
             ) from exc
         raise
-    cursor.executemany(
-        "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
-        f" VALUES ({mark}, 'payment', {mark}, {mark})",
-        [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
-    )
+    if sqlite:
+        cursor.executemany(
+            "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
+            f" VALUES ({mark}, 'payment', {mark}, {mark})",
+            [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
+        )
+        return
+    insert_flat(cursor, mark, "associations",
+                ("subscription_id", "object_type", "object_id", "type_id"),
+                [v for (sid, _p), pid in zip(payments, ids, strict=True)
+                 for v in (sid, "payment", pid, _PAYMENT_TYPE)])  # fmt: skip
 
 
 def _sqlite_inserted(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], ids: list[int]) -> None:

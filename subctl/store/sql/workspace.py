@@ -10,10 +10,11 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from subctl.errors import Action, Next, NotFound
+from subctl.errors import Action, Conflict, Next, NotFound
 from subctl.schema import PropType, from_storage, to_storage
 from subctl.store.base import (
     AuditChange,
@@ -50,6 +51,7 @@ _OUTBOX_COLUMNS = (
 )  # fmt: skip
 JOURNAL_CHUNK = 5000  # job items inserted per step: a selection is never held whole
 PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
+LEASE_CLASS = 0x73756263  # "subc": the first key of subctl's advisory locks (job leases)
 
 
 class SqlWorkspace:
@@ -587,6 +589,39 @@ class SqlWorkspace:
         if not done.rowcount:
             raise NotFound(f"job {job_id} not found")
 
+    @contextmanager
+    def job_lease(self, job_id: int) -> Iterator[None]:
+        """Hold a job for this run: a second run of the same job at the same time (a resume
+        from another machine, the same command run twice) is refused before it reads or
+        writes anything, rather than racing the first chunk for chunk.
+
+        PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection held for
+        the run; a run that dies (kill -9, a lost machine) loses its connection and with it the
+        lease, so no stale lease ever needs clearing. Refused at once rather than waited for,
+        as ``terraform`` refuses a held state lock: the other run is doing the work, and
+        ``subctl jobs`` shows its progress. SQLite: nothing to hold; a SQLite workspace is one
+        machine's file and its write lock (``BEGIN IMMEDIATE``) already serialises the chunks.
+        Either way the journal's conditional writes keep each item once (``lock_items``,
+        ``journal``): the lease saves the second run's work, it is not what makes a run safe."""
+        if self.db.is_sqlite:
+            yield
+            return
+        key = (LEASE_CLASS, job_id % 2**31)
+        with self.db.errors(), self.db.engine.connect() as conn:
+            held = conn.exec_driver_sql("SELECT pg_try_advisory_lock(%s, %s)", key).scalar()
+            conn.commit()  # a session lock: it outlives the transaction
+            if not held:
+                raise Conflict(
+                    f"job {job_id} is being run by another process right now; nothing was done",
+                    next=Next(Action.LIST_JOBS),
+                )
+            try:
+                yield
+            finally:
+                with suppress(Exception):  # a lost connection has released it already
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", key)
+                    conn.commit()
+
     # -- item by item (``unit.ItemByItem``): claim, then outcome ---------------------------
 
     def claim_item(
@@ -672,6 +707,28 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 GROUP_MIN = 64  # items of one outcome journaled by one UPDATE ... IN (...); fewer: per item
 
 
+def lock_items(cursor: Any, mark: str, job_id: int, ids: Iterable[int]) -> None:
+    """PostgreSQL: lock the journal rows of these items, in ascending id order, before
+    anything of the chunk is written; ``Conflict`` when one has an outcome already.
+
+    Two runs of one job at once (see ``SqlWorkspace.job_lease``, which normally keeps the
+    second out) would otherwise journal a chunk's items in an order of their own (per-item
+    updates, then groups) and could deadlock; in one order the later run waits, then finds the
+    items done and re-reads its chunk before it has written anything. SQLite needs none of
+    this: its write transaction (``BEGIN IMMEDIATE``) already excludes every other writer."""
+    wanted = sorted(set(ids))
+    for part in chunks(wanted):
+        cursor.execute(
+            f"SELECT subscription_id FROM job_items WHERE job_id = {mark} AND subscription_id"
+            f" IN ({', '.join([mark] * len(part))}) AND outcome IS NULL"
+            " ORDER BY subscription_id FOR UPDATE",
+            [job_id, *part],
+        )
+        found = len(cursor.fetchall())
+        if found != len(part):
+            raise changed_elsewhere(len(part), found, "journal items")
+
+
 def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]) -> None:
     """Journal the outcomes; every item must still be unprocessed, else another run has it
     (``Conflict``). Large groups of the same outcome (same note) are one UPDATE per ``IN``
@@ -687,7 +744,9 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
     singles = [
         (*key, job_id, sid) for key, ids in groups.items() if len(ids) < GROUP_MIN for sid in ids
     ]
-    if singles:
+    if len(singles) >= GROUP_MIN and mark != "?":  # many: a statement per thousand
+        _journal_arrays(cursor, mark, job_id, singles)
+    elif singles:
         cursor.executemany(
             f"UPDATE job_items SET outcome = {mark}, new_status = {mark}, note = {mark},"
             f" processed_at = {mark} WHERE job_id = {mark} AND subscription_id = {mark}"
@@ -708,6 +767,26 @@ def journal(cursor: Any, mark: str, job_id: int, outcomes: Sequence[ItemOutcome]
             )
             if cursor.rowcount != len(part):
                 raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
+
+
+def _journal_arrays(
+    cursor: Any, mark: str, job_id: int, singles: Sequence[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL: items with outcomes of their own (refund amounts in their notes) journaled
+    by one UPDATE per ``JOURNAL_CHUNK`` from arrays (``unnest``), rather than one statement per
+    item; every item must still be unprocessed (``Conflict``)."""
+    for part in batched(singles, JOURNAL_CHUNK):
+        outcome, new_status, note, at, _job, sid = (list(c) for c in zip(*part, strict=True))
+        cursor.execute(
+            "UPDATE job_items AS j SET outcome = v.outcome, new_status = v.new_status,"
+            " note = v.note, processed_at = v.at"
+            f" FROM unnest({mark}::text[], {mark}::text[], {mark}::text[], {mark}::bigint[],"
+            f" {mark}::bigint[]) AS v(outcome, new_status, note, at, sid)"
+            f" WHERE j.job_id = {mark} AND j.subscription_id = v.sid AND j.outcome IS NULL",
+            [outcome, new_status, note, at, sid, job_id],
+        )
+        if cursor.rowcount != len(part):
+            raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "journal items")
 
 
 _SEGMENT_COLUMNS = ("name", "kind", "query", "description", "created_at", "updated_at",
