@@ -502,3 +502,17 @@ def test_cancel_at_period_end_never_schedules_a_date_in_the_past(
     assert writes(hub) == []
     shown = json.loads(remote(f"--profile {profile} view 1 --format json").stdout)
     assert shown["properties"].get("hs_scheduled_cancellation_date") is None
+
+
+def test_a_long_retry_wait_is_said_once_on_stderr(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.http.client import HubSpotClient
+
+    monkeypatch.setattr(HubSpotClient, "NOTICE_AFTER", 0.1)  # any wait is "long" here
+    hub.inject("503", "503")
+    found = on_hub(remote, "list --all --fields id --sort id --format csv")
+    assert (found.exit_code, found.stdout) == (0, "hs_object_id\n1\n2\n3\n4\n5\n"), found.stderr
+    said = [line for line in found.stderr.splitlines() if "retrying" in line]
+    # once (the second wait is not said again); the first backoff is 0.25-0.5 s: "1 s"
+    assert said == ["HubSpot answered 503; retrying in 1 s..."]
