@@ -516,3 +516,23 @@ def test_a_long_retry_wait_is_said_once_on_stderr(
     said = [line for line in found.stderr.splitlines() if "retrying" in line]
     # once (the second wait is not said again); the first backoff is 0.25-0.5 s: "1 s"
     assert said == ["HubSpot answered 503; retrying in 1 s..."]
+
+
+def test_a_job_journaled_before_the_refusal_is_refused_on_resume_not_run(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subctl.services.lifecycle as lifecycle
+
+    with monkeypatch.context() as patch:  # as older versions did: journaled, then refused
+        patch.setattr(lifecycle, "refuse_incapable", lambda action, capabilities: None)
+        failed = on_hub(remote, "pause 1 --resume-on +30d --yes")
+    assert failed.exit_code == 5, failed.stderr
+    hub.requests.clear()
+    resumed = on_hub(remote, "jobs resume 1 --yes")
+    assert (resumed.exit_code, resumed.stdout) == (5, ""), resumed.stderr
+    assert resumed.stderr.splitlines() == [
+        "Error: job 1 cannot be resumed here: --resume-on: HubSpot's pause takes no resume date "
+        "(on a remote HubSpot profile)",
+        "Hint: nothing was changed; run the command again without what is refused",
+    ]
+    assert writes(hub) == []

@@ -411,8 +411,6 @@ def build_action(
     verb, exit 5 (``InvalidState``)."""
     if verb not in VERBS:
         raise UsageError(f'unknown lifecycle verb "{verb}"')
-    _refuse_incapable(verb, capabilities, refund=refund, refund_pending=refund_pending,
-                      resume_on=resume_on)  # fmt: skip
     refund_unused = False
     if refund is not None:
         if refund.strip().lower() != "unused":
@@ -462,13 +460,7 @@ def build_action(
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
         values = parse_assignments(assignments, registry, today, now)
-        if dict(values).get("hs_status") and not capabilities.status_marks:
-            raise UsageError.naming(
-                Opt("set", "status=…"),
-                f": HubSpot sets a subscription's status by itself ({_REMOTE})",
-                hint=f"it changes with HubSpot's own billing; {_LOCALLY}",
-            )
-    return Action(
+    action = Action(
         verb=verb,
         at_period_end=at_period_end,
         refund_unused=refund_unused,
@@ -478,40 +470,43 @@ def build_action(
         values=values,
         resume_on=resumes,
     )
+    refuse_incapable(action, capabilities)
+    return action
 
 
 _REMOTE = "on a remote HubSpot profile"
 _LOCALLY = "a local profile (subctl sync --into NAME mirrors the account) can"
 
 
-def _refuse_incapable(
-    verb: str,
-    capabilities: Capabilities,
-    *,
-    refund: str | None,
-    refund_pending: bool,
-    resume_on: str | None,
-) -> None:
-    """What the record store cannot carry out, refused before anything is journaled (a job
-    that fails at execute time fails again at every ``jobs resume``). The only store lacking
-    these is HubSpot's, hence the wording."""
+def refuse_incapable(action: Action, capabilities: Capabilities) -> None:
+    """What the record store cannot carry out (``capabilities``), refused before anything is
+    journaled (``build_action``) and before a journaled job is resumed (a job that fails at
+    execute time would fail again at every ``jobs resume``): ``UsageError`` (exit 2) naming
+    the flag, ``InvalidState`` (exit 5) for a verb. The only store lacking these is HubSpot's,
+    hence the wording."""
     if not capabilities.payments:
-        if verb == "pay":
+        if action.verb == "pay":
             raise InvalidState(
                 f"pay records a payment, and HubSpot has no endpoint for that ({_REMOTE})",
                 hint="record it in HubSpot's payments tool; pay works on local profiles",
             )
-        if refund is not None or refund_pending:
+        if action.refund_unused or action.refund_pending:
             raise UsageError.naming(
-                Opt("refund") if refund is not None else Opt("refund_pending"),
+                Opt("refund") if action.refund_unused else Opt("refund_pending"),
                 f": HubSpot has no endpoint for refunds ({_REMOTE})",
                 hint="cancel without it, and refund in HubSpot's payments tool",
             )
-    if resume_on is not None and not capabilities.resume_dates:
+    if action.resume_on is not None and not capabilities.resume_dates:
         raise UsageError.naming(
             Opt("resume_on"),
             f": HubSpot's pause takes no resume date ({_REMOTE})",
             hint=f"pause without it and resume by hand (subctl resume); {_LOCALLY}",
+        )
+    if dict(action.values).get("hs_status") and not capabilities.status_marks:
+        raise UsageError.naming(
+            Opt("set", "status=…"),
+            f": HubSpot sets a subscription's status by itself ({_REMOTE})",
+            hint=f"it changes with HubSpot's own billing; {_LOCALLY}",
         )
 
 
