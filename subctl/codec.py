@@ -60,6 +60,7 @@ NUMBER_TINY = Decimal("1e-12")
 _MS = dt.timedelta(milliseconds=1)
 
 _RELATIVE = re.compile(r"^([+-]?)(\d{1,5})\s*([dwmy])$", re.IGNORECASE)
+_HOURS = re.compile(r"^([+-]?)(\d{1,6})\s*h$", re.IGNORECASE)  # a time's offset only
 _EPOCH_MS = re.compile(r"^-?\d{1,15}$")
 
 
@@ -176,6 +177,10 @@ def parse_datetime(text: str, today: dt.date, *, now: dt.datetime | None = None)
     instant = _instant(word)
     if instant is not None:
         return instant
+    hours = _HOURS.match(word)
+    if hours is not None:  # -12h: a time, not a day, so only here (never in parse_date)
+        sign, amount = hours.groups()
+        return now + dt.timedelta(hours=int(amount) * (-1 if sign == "-" else 1))
     offset = parse_offset(word, now.date())
     if offset is not None:
         return dt.datetime.combine(offset, now.timetz())

@@ -197,7 +197,9 @@ class AppContext:
 
             profile = self.active_profile()
             token = tokens.require(profile)
-            self._remote = open_remote(profile.api_url, token, profile.rate_tier)
+            self._remote = open_remote(
+                profile.api_url, token, profile.rate_tier, notice=self.out.message
+            )
         return self._remote
 
     # -- permissions and the audit log (services/access.py) ----------------------------------
@@ -408,9 +410,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
+def open_remote(
+    base_url: str, token: str, tier: str, notice: Callable[[str], None] | None = None
+) -> RecordStore:
     """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
-    remote profile opens its store, never on ``--help``)."""
+    remote profile opens its store, never on ``--help``); ``notice`` says a long retry wait."""
     from subctl.store.http import open_remote as open_http
 
-    return open_http(base_url, token, tier)
+    return open_http(base_url, token, tier, notice=notice)

@@ -38,6 +38,7 @@ class Action(StrEnum):
     NEW_PLAN = "new_plan"  # write a new plan (a dry run)
     USE_VERB = "use_verb"  # status: the verbs that set a status
     REFUND_PENDING = "refund_pending"  # sub: refund its pending bank payments
+    CANCEL_NOW = "cancel_now"  # sub: cancel it immediately (its period is over)
     RETRY_BATCH = "retry_batch"  # run a batch again, or resume its job
     RESUME_JOB = "resume_job"  # job: an unfinished job, stopped by an error between chunks
     LIST_VIEWS = "list_views"

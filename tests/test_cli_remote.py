@@ -377,3 +377,162 @@ def test_export_server_side_downloads_hubspots_file(
     assert [line.split(",")[0] for line in lines[1:]] == ["2", "3"]
     assert [s for _t, s in hub.exports.downloads] == [200]  # fetched without the token
     assert sum(1 for r in hub.requests if r.path == "/crm/v3/exports/export/async") == 1
+
+
+# -- an unreachable HubSpot -------------------------------------------------------------------
+
+
+def test_a_refused_connection_fails_fast_naming_the_base_url(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("SUBCTL_TOKEN", TOKEN)
+    assert seeded(f"profile add down --hubspot --base-url {url}").exit_code == 0
+    started = time.monotonic()
+    found = seeded("--profile down list")
+    took = time.monotonic() - started
+    assert found.exit_code == 6, found.stderr
+    assert found.stdout == ""
+    assert found.stderr.splitlines() == [
+        "Error: HubSpot is unreachable (ConnectError)",
+        f"Hint: check the network, or the profile's base URL {url} (subctl profile show)",
+    ]
+    assert took < 5, took
+
+
+# -- what HubSpot cannot do: refused before a job is journaled -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error", "hint"),
+    [
+        (
+            "pause 1 --resume-on +30d --yes",
+            2,
+            "Error: --resume-on: HubSpot's pause takes no resume date "
+            "(on a remote HubSpot profile)",
+            "Hint: pause without it and resume by hand (subctl resume); a local profile "
+            "(subctl sync --into NAME mirrors the account) can",
+        ),
+        (
+            "update 1 --set status=unpaid --yes",
+            2,
+            "Error: --set status=…: HubSpot sets a subscription's status by itself "
+            "(on a remote HubSpot profile)",
+            "Hint: it changes with HubSpot's own billing; a local profile "
+            "(subctl sync --into NAME mirrors the account) can",
+        ),
+        (
+            "pay 5 --yes",
+            5,
+            "Error: HubSpot has no endpoint to record a payment: it collects payments by "
+            "itself (profile hub is a HubSpot profile)",
+            "Hint: record it in HubSpot's payments tool; pay works on local profiles",
+        ),
+    ],
+)
+def test_what_hubspot_cannot_do_is_refused_before_any_job(
+    remote: Invoke, hub: FakeHubSpot, args: str, code: int, error: str, hint: str
+) -> None:
+    hub.requests.clear()
+    refused = on_hub(remote, args)
+    assert (refused.exit_code, refused.stdout) == (code, ""), refused.stderr
+    assert refused.stderr.splitlines() == [error, hint]
+    assert writes(hub) == []
+    jobs = on_hub(remote, "jobs list --format json")
+    assert (jobs.exit_code, jobs.stdout) == (0, "[]\n"), jobs.stderr
+
+
+def test_a_local_profile_still_takes_what_hubspot_refuses(remote: Invoke) -> None:
+    marked = remote("update 1 --set status=unpaid --yes")
+    assert marked.exit_code == 0, marked.stderr
+    marked = remote("pay 1 --yes")
+    assert marked.exit_code == 0, marked.stderr
+    marked = remote("pause 1 --resume-on +30d --yes")
+    assert marked.exit_code == 0, marked.stderr
+
+
+# -- the property limit's tier: the profile's ------------------------------------------------
+
+
+def test_the_property_limit_follows_the_profiles_tier_unless_set(remote: Invoke) -> None:
+    shown = on_hub(remote, "property settings --format json")
+    assert shown.exit_code == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert (doc["tier"], doc["customProperties"]) == (
+        "professional",
+        {"usage": 0, "limit": 1000, "percentage": 0.0, "canCreate": True},
+    )
+    assert on_hub(remote, "property settings --tier starter").exit_code == 0
+    doc = json.loads(on_hub(remote, "property settings --format json").stdout)
+    assert (doc["tier"], doc["customProperties"]["limit"]) == ("starter", 100)  # set: it wins
+    local = json.loads(remote("property settings --format json").stdout)
+    assert (local["tier"], local["customProperties"]["limit"]) == ("free", 10)
+
+
+# -- cancel --at-period-end of a period already over: refused, locally and on HubSpot ---------
+
+
+@pytest.mark.parametrize("profile", ["default", "hub"])
+def test_cancel_at_period_end_never_schedules_a_date_in_the_past(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    monkeypatch.setenv("SUBCTL_NOW", "2026-12-05T12:00:00Z")  # 1's next payment (12-01) is due
+    hub.requests.clear()
+    refused = remote(f"--profile {profile} cancel 1 --at-period-end --yes --format csv")
+    note = (
+        "the period ended on 2026-12-01, before today (2026-12-05): its next payment is past "
+        "due, so there is no period end to cancel at"
+    )
+    assert (refused.exit_code, refused.stdout) == (
+        5,
+        "id,name,status,outcome,new_status,note\n"
+        f'1,Acme Corp – Pro monthly,active,failed,active,"{note}"\n',
+    ), refused.stderr
+    assert refused.stderr.splitlines() == [
+        "Warning: subscription 1: its period ended on 2026-12-01, so it was not scheduled to "
+        "cancel; cancel it now with `subctl cancel 1`",
+        f"Error: {note}",
+    ]
+    assert writes(hub) == []
+    shown = json.loads(remote(f"--profile {profile} view 1 --format json").stdout)
+    assert shown["properties"].get("hs_scheduled_cancellation_date") is None
+
+
+def test_a_long_retry_wait_is_said_once_on_stderr(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subctl.store.http.client import HubSpotClient
+
+    monkeypatch.setattr(HubSpotClient, "NOTICE_AFTER", 0.1)  # any wait is "long" here
+    hub.inject("503", "503")
+    found = on_hub(remote, "list --all --fields id --sort id --format csv")
+    assert (found.exit_code, found.stdout) == (0, "hs_object_id\n1\n2\n3\n4\n5\n"), found.stderr
+    said = [line for line in found.stderr.splitlines() if "retrying" in line]
+    # once (the second wait is not said again); the first backoff is 0.25-0.5 s: "1 s"
+    assert said == ["HubSpot answered 503; retrying in 1 s..."]
+
+
+def test_a_job_journaled_before_the_refusal_is_refused_on_resume_not_run(
+    remote: Invoke, hub: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subctl.services.lifecycle as lifecycle
+
+    with monkeypatch.context() as patch:  # as older versions did: journaled, then refused
+        patch.setattr(lifecycle, "refuse_incapable", lambda action, capabilities: None)
+        failed = on_hub(remote, "pause 1 --resume-on +30d --yes")
+    assert failed.exit_code == 5, failed.stderr
+    hub.requests.clear()
+    resumed = on_hub(remote, "jobs resume 1 --yes")
+    assert (resumed.exit_code, resumed.stdout) == (5, ""), resumed.stderr
+    assert resumed.stderr.splitlines() == [
+        "Error: job 1 cannot be resumed here: --resume-on: HubSpot's pause takes no resume date "
+        "(on a remote HubSpot profile)",
+        "Hint: nothing was changed; run the command again without what is refused",
+    ]
+    assert writes(hub) == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import re
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -210,8 +212,63 @@ def test_unreachable_is_exit_6_with_a_hint() -> None:
     with pytest.raises(StoreUnavailable) as caught:
         client.get("/x")
     assert caught.value.message == "HubSpot is unreachable (ConnectError)"
-    assert caught.value.hint is not None and "base URL" in caught.value.hint
-    assert len(recorder.log) == HubSpotClient.RATE_ATTEMPTS
+    assert caught.value.hint == (
+        "check the network, or the profile's base URL https://api.example.test"
+        " (subctl profile show)"
+    )
+    # fails fast: two quick retries, under a second of waiting in all (not 12 over minutes)
+    times = [t for t, _, _ in recorder.log]
+    assert len(times) == HubSpotClient.CONNECT_ATTEMPTS == 3
+    assert times[-1] - times[0] == pytest.approx(0.75)
+
+
+def client_saying(handler: Handler) -> tuple[HubSpotClient, list[str]]:
+    clock = VirtualClock()
+    said: list[str] = []
+    client = HubSpotClient(
+        "https://api.example.test", TOKEN, transport=httpx.MockTransport(handler),
+        clock=clock, sleep=clock.sleep, jitter=random.Random(7), notice=said.append,
+    )  # fmt: skip
+    return client, said
+
+
+def test_a_long_retry_wait_is_said_once_a_short_one_never() -> None:
+    answers = iter([503, 503, 503, 503, 200, 503, 503, 503, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return ok(request) if status == 200 else httpx.Response(status)
+
+    client, said = client_saying(handler)
+    client.get("/x")  # backoffs: ~0.4, ~0.8, ~1.6 (silent), then >2 s: said
+    assert len(said) == 1
+    assert re.fullmatch(r"HubSpot answered 503; retrying in [34] s\.\.\.", said[0]), said
+    client.get("/x")  # the same waits again: said once per client, not per request
+    assert len(said) == 1
+
+
+def test_a_long_retry_after_is_said_and_a_short_one_is_not() -> None:
+    waits = iter(["1", "9"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        wait = next(waits, None)
+        if wait is None:
+            return ok(request)
+        return httpx.Response(429, headers={"Retry-After": wait})
+
+    client, said = client_saying(handler)
+    client.get("/x")
+    assert said == ["HubSpot answered 429 (rate limit); retrying in 9 s..."]
+
+
+def test_a_refused_connection_says_nothing_and_fails_fast() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client, said = client_saying(handler)
+    with pytest.raises(StoreUnavailable):
+        client.get("/x")
+    assert said == []
 
 
 # -- errors --------------------------------------------------------------------------------

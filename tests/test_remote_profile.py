@@ -32,7 +32,7 @@ def remote(
     calls: list[tuple[str, str, str]] = []
     opened: list[Any] = []
 
-    def open_remote(base_url: str, token: str, tier: str) -> Any:
+    def open_remote(base_url: str, token: str, tier: str, **_: Any) -> Any:
         calls.append((base_url, token, tier))
         backend = open_local(sqlite_url(subctl_home / "workspace.db"))
         opened.append(backend)

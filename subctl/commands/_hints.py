@@ -107,6 +107,8 @@ def hint(step: Next) -> str:
             return _USE_VERB.get(args["status"], "status follows the lifecycle verbs")
         case Action.REFUND_PENDING:
             return f"refund it with `subctl cancel {args['sub']} --refund-pending`"
+        case Action.CANCEL_NOW:
+            return f"cancel it now with `subctl cancel {args['sub']}`"
         case Action.RETRY_BATCH:
             return "run the command again (or `subctl jobs resume JOB`): items are re-read first"
         case Action.RESUME_JOB:

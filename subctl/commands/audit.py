@@ -9,6 +9,7 @@ import typer
 
 from subctl.commands._options import MAX_ID, FormatOpt
 from subctl.context import AppContext
+from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.output import Format
 
@@ -60,7 +61,14 @@ def audit(
     when = None
     if since is not None:
         text = since.strip()
-        when = parse_when("-" + text if _AGO.fullmatch(text) else text, app, "--since")
+        try:
+            when = parse_when("-" + text if _AGO.fullmatch(text) else text, app, "--since")
+        except UsageError:  # its message shows the "-" put before an age: say what was typed
+            raise UsageError(
+                f'--since: "{since}" is neither an age nor a date or time',
+                hint="an age (12h, 7d, 2w, 3m, 1y), a date (2027-01-01) or a time "
+                "(2027-01-01T12:00:00Z)",
+            ) from None
     where = AuditFilter(when, sub_id, actor, verb)
     rows = access.audit_rows(app.workspace(), where)
     app.out.rows(rows, COLUMNS, fmt, empty="No audit entries.", page=True)

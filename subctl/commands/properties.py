@@ -460,7 +460,7 @@ def property_settings(
         tier=tier.value if tier else None, caps=cap or [], grant=grant or [], revoke=revoke or []
     )
     if not change.empty():
-        svc.change_settings(workspace, change)
+        svc.change_settings(workspace, change, records)
     doc = svc.settings_document(records, workspace)
     usage = doc["customProperties"]
     blocks = [

@@ -479,7 +479,16 @@ class _Parser:
         if token.kind is _Kind.OPERATOR:
             op = _OPERATOR_TOKENS[token.text]
             self._check(field, op, token)
-            return self._condition(field, op, [self._value(field)])
+            value_token = self._peek()
+            value = self._value(field)
+            if op in (Op.CONTAINS_TOKEN, Op.NOT_CONTAINS_TOKEN) and not str(value).strip("* "):
+                # "name ~ ''" would quietly match nothing (or, negated, everything): there is
+                # no word to look for, so it is a mistake in the query, not an empty answer.
+                raise self._error(
+                    f'"{token.text}" needs a word to look for', value_token,
+                    f' (for no value, use "{field.label} is empty")',
+                )  # fmt: skip
+            return self._condition(field, op, [value])
         if token.keyword("between"):
             self._check(field, Op.BETWEEN, token)
             low = self._value(field)

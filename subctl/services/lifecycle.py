@@ -108,12 +108,20 @@ from typing import Any
 
 from subctl.billing import next_period_end, paid_period_end, prorate
 from subctl.errors import Action as Step
-from subctl.errors import Call, InputError, Next, Opt, UsageError, Words
+from subctl.errors import Call, InputError, InvalidState, Next, Opt, UsageError, Words
 from subctl.schema import STATUS_BY_VALUE, PropertyRegistry
 from subctl.services.masking import MASK, masked_names
 from subctl.services.values import Append
 from subctl.store import ops
-from subctl.store.base import Charge, OutboxMessage, Payment, Refund, Subscription
+from subctl.store.base import (
+    LOCAL,
+    Capabilities,
+    Charge,
+    OutboxMessage,
+    Payment,
+    Refund,
+    Subscription,
+)
 
 EDIT_FREEZE_DAYS = 2
 UPDATE_LINK_BASE = "https://payments.subctl.invalid/update-payment-method"
@@ -396,8 +404,11 @@ def build_action(
     next_billing_date: str | None = None,
     resume_on: str | None = None,
     assignments: Sequence[str] = (),
+    capabilities: Capabilities = LOCAL,
 ) -> Action:
-    """Validate a verb's options (usage errors, exit 2) and return the action."""
+    """Validate a verb's options (usage errors, exit 2) and return the action; refuse what the
+    record store cannot do (``capabilities``) before any job is created: a flag, exit 2; a
+    verb, exit 5 (``InvalidState``)."""
     if verb not in VERBS:
         raise UsageError(f'unknown lifecycle verb "{verb}"')
     refund_unused = False
@@ -449,7 +460,7 @@ def build_action(
     values: tuple[tuple[str, str], ...] = ()
     if verb == "update":
         values = parse_assignments(assignments, registry, today, now)
-    return Action(
+    action = Action(
         verb=verb,
         at_period_end=at_period_end,
         refund_unused=refund_unused,
@@ -459,6 +470,44 @@ def build_action(
         values=values,
         resume_on=resumes,
     )
+    refuse_incapable(action, capabilities)
+    return action
+
+
+_REMOTE = "on a remote HubSpot profile"
+_LOCALLY = "a local profile (subctl sync --into NAME mirrors the account) can"
+
+
+def refuse_incapable(action: Action, capabilities: Capabilities) -> None:
+    """What the record store cannot carry out (``capabilities``), refused before anything is
+    journaled (``build_action``) and before a journaled job is resumed (a job that fails at
+    execute time would fail again at every ``jobs resume``): ``UsageError`` (exit 2) naming
+    the flag, ``InvalidState`` (exit 5) for a verb. The only store lacking these is HubSpot's,
+    hence the wording."""
+    if not capabilities.payments:
+        if action.verb == "pay":
+            raise InvalidState(
+                f"pay records a payment, and HubSpot has no endpoint for that ({_REMOTE})",
+                hint="record it in HubSpot's payments tool; pay works on local profiles",
+            )
+        if action.refund_unused or action.refund_pending:
+            raise UsageError.naming(
+                Opt("refund") if action.refund_unused else Opt("refund_pending"),
+                f": HubSpot has no endpoint for refunds ({_REMOTE})",
+                hint="cancel without it, and refund in HubSpot's payments tool",
+            )
+    if action.resume_on is not None and not capabilities.resume_dates:
+        raise UsageError.naming(
+            Opt("resume_on"),
+            f": HubSpot's pause takes no resume date ({_REMOTE})",
+            hint=f"pause without it and resume by hand (subctl resume); {_LOCALLY}",
+        )
+    if dict(action.values).get("hs_status") and not capabilities.status_marks:
+        raise UsageError.naming(
+            Opt("set", "status=…"),
+            f": HubSpot sets a subscription's status by itself ({_REMOTE})",
+            hint=f"it changes with HubSpot's own billing; {_LOCALLY}",
+        )
 
 
 def parse_assignments(
@@ -943,6 +992,24 @@ def _cancel_at_period_end(
     end = props.get("hs_next_payment_due_date")
     if end is None:
         return _fail(d, "no next payment due date: the current period's end is unknown")
+    if end < ctx.today:
+        # The next payment is past due: "the end of the period" is already behind us, and a
+        # cancellation scheduled in the past is one no billing run ever carries out (or one
+        # HubSpot applies on a date already gone). Refused for this item; cancelling now is
+        # what the user means, and they say so themselves.
+        d = _fail(
+            d,
+            f"the period ended on {end}, before today ({ctx.today}): "
+            "its next payment is past due, so there is no period end to cancel at",
+        )
+        d.warnings.append(
+            Caution(
+                f"subscription {sub.id}: its period ended on {end}, so it was not scheduled "
+                "to cancel",
+                Next(Step.CANCEL_NOW, {"sub": sub.id}),
+            )
+        )
+        return d
     message = _cancellation_mail(sub, target.email, ctx, end, None, None)
     d.op = _op(ops.CancelAtPeriodEnd, ctx, sub, end=end, messages=(message,) if message else ())
     d.message = message

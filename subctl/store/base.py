@@ -297,7 +297,13 @@ class Capabilities:
     its own; ``Notify`` is refused); ``payments``: operations record payments and refunds
     (``MarkUnpaid``, ``Pay``, ``Refund``, a refund with a cancel: HubSpot has no endpoint for
     them); ``given_ids``: a created record keeps the id it is given, and an import may create
-    its associated records (HubSpot assigns ids)."""
+    its associated records (HubSpot assigns ids); ``resume_dates``: a pause may carry the day it
+    ends by itself (HubSpot's pause takes none); ``status_marks``: an update may set the status
+    unpaid or past due (``MarkUnpaid``: a billing event HubSpot records by itself).
+
+    The lifecycle services ask these **before a job is created** (``lifecycle.build_action``),
+    so what the store cannot do is refused up front (exit 2 for a flag, 5 for a verb), never
+    journaled as a job that fails at every ``jobs resume``."""
 
     result_cap: int | None = None
     batch_size: int = 5000
@@ -312,6 +318,8 @@ class Capabilities:
     outbox: bool = True
     payments: bool = True
     given_ids: bool = True
+    resume_dates: bool = True
+    status_marks: bool = True
 
 
 LOCAL = Capabilities()
@@ -328,6 +336,8 @@ HUBSPOT = Capabilities(
     outbox=False,
     payments=False,
     given_ids=False,
+    resume_dates=False,
+    status_marks=False,
 )
 
 
@@ -464,6 +474,12 @@ class RecordStore(Protocol):
     def capabilities(self) -> Capabilities:
         """What the store can do in one request (services ask, rather than assume)."""
         ...
+
+    @property
+    def account_tier(self) -> str | None:
+        """The account's tier when the store knows it (HubSpot's: the profile's ``--tier``);
+        None for a local workspace, whose tier is a setting (``property settings --tier``)."""
+        return None
 
     def execute(self, ops: Sequence[Op]) -> None:
         """Carry out typed operations (``subctl.store.ops``): all of them or, on ``Conflict``,

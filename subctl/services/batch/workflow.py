@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from subctl.errors import Action as Step
-from subctl.errors import Call, InvalidState, Next, StoreUnavailable
+from subctl.errors import Call, InvalidState, Next, StoreUnavailable, UsageError
 from subctl.services import batch
 from subctl.services.lifecycle import (
     DESTRUCTIVE,
@@ -26,6 +26,7 @@ from subctl.services.lifecycle import (
     Decision,
     Outcome,
     build_action,
+    refuse_incapable,
 )
 from subctl.services.masking import masked_names
 
@@ -225,6 +226,7 @@ def execute(
     today, now = clock().date(), clock()
     verb = request.verb
     action = build_action(verb, registry=records.properties(), today=today, now=now,
+                          capabilities=records.capabilities,
                           **request.action_options)  # fmt: skip
     requested = batch.backup_path(request.backup) if request.backup else None
     prepared = batch.prepare(
@@ -436,6 +438,14 @@ def resume(
     if not job.unprocessed:
         workspace.set_job_status(job.id, "done", clock())
         return Report(action, job=job, done=True)
+    try:  # a job journaled before the store's refusals were asked up front (or elsewhere)
+        refuse_incapable(action, records.capabilities)
+    except (UsageError, InvalidState) as exc:
+        raise InvalidState.naming(
+            f"job {job.id} cannot be resumed here: ",
+            *(exc.words or (exc.message,)),
+            hint="nothing was changed; run the command again without what is refused",
+        ) from None
     _require_consent(ui, action.verb, job.unprocessed, yes)
     asks = not yes and needs_confirmation(action.verb, job.unprocessed)
     return _resume(records, workspace, unit, ui, job, action, clock, asks=asks)

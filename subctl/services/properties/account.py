@@ -30,8 +30,11 @@ KNOWN_PERMISSIONS = (SENSITIVE_VIEW,)
 # -- tiers and limits ------------------------------------------------------------------------
 
 
-def account_tier(workspace: Workspace) -> str:
-    tier = workspace.get_setting(TIER_KEY) or DEFAULT_TIER
+def account_tier(workspace: Workspace, records: RecordStore | None = None) -> str:
+    """The tier set with ``property settings --tier``, else the one the record store knows
+    (a HubSpot profile's ``--tier``: a Professional account is not held to Free's 10 custom
+    properties), else ``free``."""
+    tier = workspace.get_setting(TIER_KEY) or (records and records.account_tier) or DEFAULT_TIER
     return tier if tier in TIERS else DEFAULT_TIER
 
 
@@ -58,13 +61,15 @@ class Limits:
 
 
 def limits(records: RecordStore, workspace: Workspace) -> Limits:
-    tier = account_tier(workspace)
+    tier = account_tier(workspace, records)
     custom = records.properties().custom
     return Limits(tier, tier_cap(workspace, tier), len(custom), sum(p.unique for p in custom))
 
 
-def require_sensitive_tier(workspace: Workspace, sensitivity: str) -> None:
-    tier = account_tier(workspace)
+def require_sensitive_tier(
+    workspace: Workspace, sensitivity: str, records: RecordStore | None = None
+) -> None:
+    tier = account_tier(workspace, records)
     if sensitivity != "non_sensitive" and tier != SENSITIVE_TIER:
         raise InvalidState(
             f"{sensitivity} properties require the {SENSITIVE_TIER} tier (this workspace: {tier})",
@@ -130,8 +135,10 @@ def _parse_cap(text: str, tier: str) -> tuple[str, str]:
     return name, str(int(value))
 
 
-def change_settings(workspace: Workspace, change: SettingsChange) -> None:
-    tier = account_tier(workspace)
+def change_settings(
+    workspace: Workspace, change: SettingsChange, records: RecordStore | None = None
+) -> None:
+    tier = account_tier(workspace, records)
     if change.tier is not None:
         tier = change.tier.strip().lower()
         if tier not in TIERS:

@@ -122,7 +122,7 @@ def _check_unique_type(prop_type: PropType, field_type: str) -> None:
 def plan_create(records: RecordStore, workspace: Workspace, spec: PropertySpec) -> Property:
     """Every check ``create`` makes (definition, tier cap, sensitivity), without creating."""
     prop = build(spec, records.properties())
-    require_sensitive_tier(workspace, prop.sensitivity)
+    require_sensitive_tier(workspace, prop.sensitivity, records)
     require_room(records, workspace, prop)
     return prop
 
@@ -265,7 +265,7 @@ def edit(records: RecordStore, workspace: Workspace, name: str, change: Property
     if change.sensitivity is not None:
         sensitivity = check_sensitivity(change.sensitivity)
         if SENSITIVITIES.index(sensitivity) > SENSITIVITIES.index(prop.sensitivity):
-            require_sensitive_tier(workspace, sensitivity)
+            require_sensitive_tier(workspace, sensitivity, records)
     if prop.unique:
         _check_unique_type(prop.type, field_type)
     if removed:

@@ -8,6 +8,7 @@ Opening it imports httpx, so nothing here is imported on ``--help`` (``tests/tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,10 +18,16 @@ if TYPE_CHECKING:
 
 
 def open_remote(
-    base_url: str, token: str, tier: str, transport: httpx.BaseTransport | None = None
+    base_url: str,
+    token: str,
+    tier: str,
+    transport: httpx.BaseTransport | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> HttpStore:
-    """An ``HttpStore`` over a HubSpot account (``transport``: tests' fake server)."""
+    """An ``HttpStore`` over a HubSpot account (``transport``: tests' fake server; ``notice``:
+    where a long retry wait is said, the CLI's stderr)."""
     from subctl.store.http.client import HubSpotClient
     from subctl.store.http.records import HttpStore
 
-    return HttpStore(HubSpotClient(base_url, token, tier=tier, transport=transport))
+    client = HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice)
+    return HttpStore(client, tier=tier)

@@ -15,8 +15,13 @@ thread slows down); the request answered 429 is sent again after its ``Retry-Aft
 The clock and the sleep are injected, so the tests and the benchmark run on a virtual clock;
 the pacer never sleeps holding its lock.
 
-**Retries** (tenacity): a 429, and a request that was never sent (connection refused, a
-connect timeout), are retried for every call: HubSpot did nothing. A 5xx, a read timeout or a
+**Retries** (tenacity): a 429, and a request that was never sent (a connect timeout), are
+retried for every call: HubSpot did nothing. A refused connection or a name that does not
+resolve fails fast (``CONNECT_ATTEMPTS``, a fraction of a second in all): waiting does not
+make a wrong base URL right, and a user staring at a blank screen for minutes is worse than
+exit 6 naming the URL. A wait longer than ``NOTICE_AFTER`` is said once (``notice``, stderr
+through ``output``: "HubSpot answered 503; retrying in 4 s..."), whether stderr is a TTY or
+not: a script's log shows why a run was slow. A 5xx, a read timeout or a
 broken connection *after* the request was sent are retried, with exponential backoff and
 jitter, only for idempotent calls (GET, batch read, search, PATCH of values, PUT, DELETE);
 for the others (create, lifecycle cancel/pause/unpause) the change may have been applied, so
@@ -157,11 +162,21 @@ class _Bearer(httpx.Auth):
 class _Retry(Exception):
     """An answer worth another attempt (raised inside the retry loop only)."""
 
-    def __init__(self, error: SubctlError, *, sent: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        error: SubctlError,
+        *,
+        sent: bool,
+        retry_after: float | None = None,
+        refused: bool = False,
+        reason: str = "",
+    ):
         super().__init__(error.message)
         self.error = error
         self.sent = sent  # HubSpot may have acted on it
         self.retry_after = retry_after
+        self.refused = refused  # nothing listens there (refused, unknown name): fail fast
+        self.reason = reason or error.message  # what the retry notice says happened
 
 
 class HubSpotClient:
@@ -172,6 +187,9 @@ class HubSpotClient:
     FAULT_ATTEMPTS = 8  # 5xx and timeouts of idempotent calls
     BACKOFF_INITIAL = 0.5
     BACKOFF_MAX = 20.0
+    CONNECT_ATTEMPTS = 3  # refused / unknown host: two quick retries (a restarting proxy)
+    CONNECT_BACKOFF = 0.25  # seconds before the first of them, doubled for the second
+    NOTICE_AFTER = 2.0  # a wait longer than this is said on stderr (once per client)
 
     def __init__(
         self,
@@ -184,6 +202,7 @@ class HubSpotClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         jitter: random.Random | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         if not token or not token.isascii() or any(c.isspace() for c in token):
             # never echoed: a malformed token is still a secret
@@ -195,6 +214,9 @@ class HubSpotClient:
         self.clock = clock
         self.sleep = sleep
         self._random = jitter or random.Random()
+        self.base_url = base_url.rstrip("/")
+        self.notice = notice
+        self._noticed = False  # said once per client: a batch's threads would repeat it
         self.pacer = Pacer(self.budget, WINDOW + SAFETY, clock, sleep)
         self.search_pacer = Pacer(SEARCH_BUDGET, 1.0 + SAFETY / 10, clock, sleep)
         self.transport = transport  # also for downloads that take no token (exports)
@@ -298,12 +320,15 @@ class HubSpotClient:
         search: bool = False,
     ) -> Any:
         """One call: its JSON answer (None for an empty one). Retried as the module says."""
-        limited = faults = 0
+        limited = faults = refused = 0
 
         def retriable(exc: BaseException) -> bool:
-            nonlocal limited, faults
+            nonlocal limited, faults, refused
             if not isinstance(exc, _Retry):
                 return False
+            if exc.refused:
+                refused += 1
+                return refused < self.CONNECT_ATTEMPTS
             if exc.retry_after is not None or not exc.sent:
                 limited += 1
                 return limited < self.RATE_ATTEMPTS
@@ -312,9 +337,15 @@ class HubSpotClient:
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retry) and exc.refused:
+                return self.CONNECT_BACKOFF * 2.0 ** (refused - 1)
             if isinstance(exc, _Retry) and exc.retry_after is not None:
-                return exc.retry_after
-            return self.backoff(state.attempt_number)
+                delay = exc.retry_after
+            else:
+                delay = self.backoff(state.attempt_number)
+            if isinstance(exc, _Retry):
+                self._say_retry(exc.reason, delay)
+            return delay
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(retriable),
@@ -336,6 +367,12 @@ class HubSpotClient:
             raise exc.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _say_retry(self, reason: str, delay: float) -> None:
+        if self.notice is None or delay <= self.NOTICE_AFTER or self._noticed:
+            return
+        self._noticed = True
+        self.notice(f"{reason}; retrying in {math.ceil(delay)} s...")
+
     def _once(
         self,
         method: str,
@@ -354,8 +391,13 @@ class HubSpotClient:
                 method, path, params=dict(params) if params else None,
                 content=content, headers=headers,
             )  # fmt: skip
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Retry(_unreachable(exc), sent=False) from None
+        except httpx.ConnectError as exc:  # refused, unknown host, TLS handshake: fail fast
+            raise _Retry(_unreachable(exc, self.base_url), sent=False, refused=True) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _Retry(
+                _unreachable(exc, self.base_url), sent=False,
+                reason=f"HubSpot did not accept the connection in time ({type(exc).__name__})",
+            ) from None  # fmt: skip
         except httpx.TimeoutException as exc:
             error = StoreUnavailable(f"HubSpot did not answer in time ({type(exc).__name__})")
             raise _Retry(error, sent=True) from None
@@ -385,11 +427,11 @@ class HubSpotClient:
             wait = _retry_after(response.headers.get("Retry-After"))
             return _Retry(
                 StoreUnavailable("HubSpot's rate limit was hit too often; try again later"),
-                sent=False, retry_after=wait,
+                sent=False, retry_after=wait, reason="HubSpot answered 429 (rate limit)",
             )  # fmt: skip
         if status >= 500:
             return _Retry(StoreUnavailable(f"HubSpot answered {status} to {method} {path}"),
-                          sent=True)  # fmt: skip
+                          sent=True, reason=f"HubSpot answered {status}")  # fmt: skip
         if status == 401:
             return AuthError(
                 "HubSpot rejected the token",
@@ -462,8 +504,8 @@ def _retry_after(value: str | None) -> float:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _unreachable(exc: httpx.HTTPError) -> StoreUnavailable:
+def _unreachable(exc: httpx.HTTPError, base_url: str) -> StoreUnavailable:
     return StoreUnavailable(
         f"HubSpot is unreachable ({type(exc).__name__})",
-        hint="check the network, or the profile's base URL (subctl profile show)",
+        hint=f"check the network, or the profile's base URL {base_url} (subctl profile show)",
     )

@@ -116,14 +116,19 @@ Row = tuple[int, dict[str, Any]]  # an id and a record's wire properties
 class HttpStore:
     """The ``RecordStore`` of a HubSpot account."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, tier: str | None = None) -> None:
         self.client = client
+        self.tier = tier  # the profile's --tier: the property limit's default tier
         self._registry: PropertyRegistry | None = None
         self.requests = 0  # searches and batch reads made by reads (tests, benchmarks)
 
     @property
     def capabilities(self) -> Capabilities:
         return HUBSPOT
+
+    @property
+    def account_tier(self) -> str | None:
+        return self.tier
 
     def close(self) -> None:
         self.client.close()

@@ -123,6 +123,10 @@ class SqlRecordStore:
     def capabilities(self) -> Capabilities:
         return LOCAL
 
+    @property
+    def account_tier(self) -> str | None:
+        return None  # a setting of the workspace (property settings --tier)
+
     # -- bulk loading (``seed.py``) -------------------------------------------------------
 
     def seed(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
