@@ -396,3 +396,17 @@ def test_saving_and_deleting_a_view_is_audited(seeded: Invoke) -> None:
         ("filter", "view:mine", first, '{"query":"status = paused","columns":[],"sort":null}'),
         ("views delete", "view:mine", '{"query":"status = paused","columns":[],"sort":null}', None),
     ]
+
+
+def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, one line per entry with its changes (``name: old → new``) instead of
+    three JSON columns; the data formats keep them whole."""
+    monkeypatch.setenv("COLUMNS", "160")
+    assert seeded("--actor ops update 1 --set hs_name=Renamed --yes").exit_code == 0
+    table = seeded("audit --format table")
+    assert table.exit_code == 0, table.stderr
+    (line,) = [row for row in table.stdout.splitlines() if row.lstrip().startswith("1 ")]
+    assert re.search(r"ops\s+update\s+1\s+hs_name: .+ → Renamed", line), line
+    assert "Before" not in table.stdout and "Arguments" not in table.stdout
+    (row,) = json.loads(seeded("audit -f json").stdout)
+    assert json.loads(row["after"]) == {"hs_name": "Renamed"}

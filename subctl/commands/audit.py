@@ -27,7 +27,38 @@ COLUMNS = [
     Column("before", "Before"),
     Column("after", "After"),
 ]
+# A terminal's table: what changed, one line per entry, instead of three JSON columns that
+# never fit (the data formats keep arguments, before and after whole).
+TABLE_COLUMNS = [
+    Column("id", "ID"),
+    Column("at", "At"),
+    Column("actor", "Actor"),
+    Column("verb", "Verb"),
+    Column("subscription_id", "Subscription"),
+    Column("changes", "Changes"),
+    Column("target", "Target"),
+]
 _AGO = re.compile(r"\d+[hdwmy]")  # "7d": seven days ago, as in `--since 7d`
+
+
+def _changes(before: str | None, after: str | None) -> str:
+    """``name: old → new`` for each value an entry's before/after (JSON objects) hold."""
+    import json
+
+    old = json.loads(before) if before else {}
+    new = json.loads(after) if after else {}
+    old, new = (v if isinstance(v, dict) else {} for v in (old, new))
+
+    def text(value: object) -> str:
+        if value is None:
+            return "∅"
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    return "; ".join(
+        f"{key}: {text(old.get(key))} → {text(new.get(key))}"
+        for key in dict.fromkeys([*old, *new])
+        if old.get(key) != new.get(key)
+    )
 
 
 def audit(
@@ -71,6 +102,10 @@ def audit(
             ) from None
     where = AuditFilter(when, sub_id, actor, verb)
     rows = access.audit_rows(app.workspace(), where)
+    if app.out.resolve(fmt) is Format.TABLE:
+        shown = ({**row, "changes": _changes(row["before"], row["after"])} for row in rows)
+        app.out.rows(shown, TABLE_COLUMNS, fmt, empty="No audit entries.", page=True)
+        return
     app.out.rows(rows, COLUMNS, fmt, empty="No audit entries.", page=True)
 
 
