@@ -65,6 +65,7 @@ SETUP: dict[str, list[str]] = {
     ],
     "jobs results 1": ["subctl cancel --where 'status = unpaid' --yes"],
     "jobs resume 1": ["subctl cancel --where 'status = unpaid' --yes"],
+    "jobs abandon 1": ["subctl cancel --where 'status = unpaid' --yes"],
     **{
         f"property {verb} subscription_tier": [
             "subctl property create --name subscription_tier --label 'Subscription tier' "
@@ -78,6 +79,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     # A finished job has nothing to resume: the example shows the command, the outcome is a
     # one-line refusal (an interrupted job cannot be made through the CLI in a test).
     "jobs resume 1": (5, "nothing left to resume"),
+    "jobs abandon 1": (5, "only an unfinished job is abandoned"),
     # Grants are a team workspace's (PostgreSQL); the demo is a personal one, which says so.
     "access grant ci_bot view export": (2, "for a team workspace"),
     "access revoke ci_bot export": (2, "for a team workspace"),

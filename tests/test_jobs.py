@@ -143,6 +143,36 @@ def test_declining_to_resume_starts_a_new_batch(
     assert [(j["id"], j["status"]) for j in jobs] == [(2, "done"), (1, "abandoned")]
 
 
+def test_an_abandoned_job_is_never_resumed_and_the_command_starts_anew(
+    demo: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUBCTL_BATCH_CHUNK", "10")
+    selection = "pause --where 'status = active and cancel_at is empty' --yes"
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert demo(selection).exit_code == 130
+    (job,) = json.loads(demo("jobs --format json").stdout)
+    assert job["status"] == "unfinished" and job["unprocessed"] > 0
+    off_tty = demo("jobs abandon 1")
+    assert (off_tty.exit_code, off_tty.stdout) == (2, "")  # no --yes off a terminal
+    done = demo("jobs abandon 1 --yes --format json")
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "id": 1, "status": "abandoned", "unprocessed": job["unprocessed"]
+    }  # fmt: skip
+    assert done.stderr == f"✔ Job 1 abandoned; {job['unprocessed']:,} items left unprocessed\n"
+    again = demo("jobs abandon 1 --yes")
+    assert (again.exit_code, again.stderr) == (
+        5, "Error: job 1 is abandoned; only an unfinished job is abandoned\n"
+    )  # fmt: skip
+    assert demo("jobs resume 1 --yes").exit_code == 5
+    assert demo("jobs abandon 99 --yes").exit_code == 3
+    rerun = demo(selection + " --format json")
+    assert rerun.exit_code == 0 and "Resuming" not in rerun.stderr
+    jobs = json.loads(demo("jobs --format json").stdout)
+    assert [(j["id"], j["status"]) for j in jobs] == [(2, "done"), (1, "abandoned")]
+
+
 # -- kill -9 in the middle of a 10,000-item cancellation, then resume ------------------------
 
 

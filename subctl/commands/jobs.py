@@ -31,7 +31,8 @@ JobArg = Annotated[
 
 jobs_app = typer.Typer(
     name="jobs",
-    help="Batches of lifecycle verbs, journaled: list, results, resume.\n\nExample: subctl jobs",
+    help="Batches of lifecycle verbs, journaled: list, results, resume, abandon.\n\n"
+    "Example: subctl jobs",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -242,6 +243,28 @@ def jobs_resume(
         raise InvalidState(f"job {job.id} is {job.status}; nothing left to resume")
     until = svc.run_until(job.action)
     run_billing(app, until, dry_run=False, fmt=fmt, start=min(app.clock(), until), job_id=job.id)
+
+
+@jobs_app.command("abandon")
+def jobs_abandon(
+    ctx: typer.Context, job_id: JobArg, yes: YesOpt = False, fmt: FormatOpt = Format.AUTO
+) -> None:
+    """Give up an unfinished batch: its unprocessed items stay as they are, it is never
+    resumed, and the same command starts a new batch. What it did stays done and journaled.
+
+    Example: subctl jobs abandon 1 --yes
+    """
+    from subctl.output import Document
+    from subctl.services.batch.workflow import abandon
+
+    app = AppContext.from_typer(ctx)
+    job = app.workspace().job(job_id)  # NotFound before asking
+    app.confirm(f"Abandon job {job.id} ({job.unprocessed:,} items left unprocessed)?", yes=yes)
+    done = abandon(app.workspace(), job_id, app.clock())
+    row = {"id": done.id, "status": done.status, "unprocessed": done.unprocessed}
+    doc = Document(row, [row], [Column(k, k.capitalize()) for k in row])
+    left = f"{done.unprocessed:,} items left unprocessed"
+    app.out.result(doc, fmt, f"Job {done.id} abandoned; {left}")
 
 
 def register(app: typer.Typer) -> None:

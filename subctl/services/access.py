@@ -108,6 +108,7 @@ NEEDS: dict[str, Need] = {
     "property settings": Need((PROPERTIES,), team_when={"grant": ADMIN, "revoke": ADMIN}),
     "jobs list": Need((VIEW,)),
     "jobs results": _READ,
+    "jobs abandon": _EDIT,
     "jobs resume": _EDIT,  # and what the job's own verb needs (commands/jobs.py asks)
     "clock show": Need((VIEW,)),
     "clock advance": _EDIT,

@@ -414,6 +414,17 @@ def _run_held(
     return report
 
 
+def abandon(workspace: Workspace, job_id: int, now: dt.datetime) -> Job:
+    """Give up an unfinished job: its unprocessed items stay unprocessed, it is never resumed,
+    and the same command starts a new job. What it did stays done and journaled. A finished or
+    already abandoned job is an ``InvalidState``; an unknown one ``NotFound``."""
+    job = workspace.job(job_id)
+    if job.status != "unfinished":
+        raise InvalidState(f"job {job.id} is {job.status}; only an unfinished job is abandoned")
+    workspace.set_job_status(job.id, "abandoned", now)
+    return workspace.job(job.id)
+
+
 def resume(
     records: RecordStore,
     workspace: Workspace,
