@@ -30,7 +30,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.services.access import Identity, Need
+    from subctl.services.access import Identity, Need, TokenPermissions
     from subctl.store.base import (
         AuditContext,
         BillingStore,
@@ -80,6 +80,8 @@ class AppContext:
     params: dict[str, Any] = field(default_factory=dict)  # its options, for the audit log
     _local: LocalBackend | None = None
     _remote: RecordStore | None = None
+    _token_permissions: TokenPermissions | None = None
+    _audit_set: bool = False
     _profile: config.Profile | None = None
     _set_clock: dt.datetime | None = None
     _set_clock_read: bool = False
@@ -165,9 +167,11 @@ class AppContext:
     def workspace_url(self) -> str:
         return config.workspace_url(self.active_profile().workspace_target())
 
-    def _backend(self, *, create: bool = False) -> LocalBackend:
+    def _backend(self, *, create: bool = False, audit: bool = True) -> LocalBackend:
         """The active profile's local SQL database: a local profile's records and workspace,
-        or a remote profile's workspace (created on first use)."""
+        or a remote profile's workspace (created on first use). ``audit``: its stores get the
+        command's audit context (``audit=False``: the token's scopes, read before the command
+        runs, without the HubSpot requests an audit context makes)."""
         if self._local is None:
             profile = self.active_profile()
             if profile.kind not in config.KINDS:
@@ -181,12 +185,13 @@ class AppContext:
                 path = config.profile_workspace_path(profile.name).parent
                 path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
             self._local = open_local(url, create=create or profile.remote)
-            if self.verb is not None:
-                from subctl.services.access import audited
+        if audit and not self._audit_set and self.verb is not None:
+            from subctl.services.access import audited
 
-                if audited(self.verb):
-                    context = self.audit_context()
-                    self._local.records.audit = self._local.workspace.audit = context
+            self._audit_set = True
+            if audited(self.verb):
+                context = self.audit_context()
+                self._local.records.audit = self._local.workspace.audit = context
         return self._local
 
     def _remote_records(self) -> RecordStore:
@@ -221,7 +226,31 @@ class AppContext:
         needed = access.needs(verb, params or {}, team=identity.team, need=need)
         if not identity.team:  # no admins on a personal workspace: `access` says why itself
             needed = [p for p in needed if p != access.ADMIN]
-        access.require(identity, verb, needed)
+        access.require(identity, verb, needed)  # the config's set first: no request to refuse
+        if needed and not identity.team and self.remote:
+            token = self.token_permissions()
+            if token is not None:
+                access.require_token(identity.name, token, verb, needed)
+
+    def token_permissions(self) -> TokenPermissions | None:
+        """What a HubSpot profile's token allows (``services/access.py``: its scopes, cached in
+        the profile's workspace for an hour; asked once per process), None for a local one."""
+        if not self.remote:
+            return None
+        if self._token_permissions is None:
+            import time
+
+            from subctl import tokens
+            from subctl.services import access
+
+            token = tokens.require(self.active_profile())
+            self._token_permissions = access.token_permissions(
+                self._backend(audit=False).workspace,
+                access.token_fingerprint(token),
+                time.time(),  # the system's: SUBCTL_NOW and the billing clock move no cache
+                lambda: token_scopes(self._remote_records(), token),
+            )
+        return self._token_permissions
 
     def is_team(self) -> bool:
         """A team workspace: PostgreSQL (its users are database roles)."""
@@ -391,3 +420,10 @@ def open_remote(base_url: str, token: str, tier: str) -> RecordStore:
     from subctl.store.http import open_remote as open_http
 
     return open_http(base_url, token, tier)
+
+
+def token_scopes(records: RecordStore, token: str) -> frozenset[str] | None:
+    """The scopes HubSpot says a token has (``subctl.store.http.token_scopes``)."""
+    from subctl.store.http import token_scopes as ask
+
+    return ask(records, token)

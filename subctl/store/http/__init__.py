@@ -24,3 +24,14 @@ def open_remote(
     from subctl.store.http.records import HttpStore
 
     return HttpStore(HubSpotClient(base_url, token, tier=tier, transport=transport))
+
+
+def token_scopes(store: object, token: str) -> frozenset[str] | None:
+    """The scopes HubSpot says ``token`` has (None: it does not say; ``tokeninfo.py``)."""
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.tokeninfo import token_scopes as ask
+
+    client = getattr(store, "client", None)
+    if not isinstance(client, HubSpotClient):  # a stand-in store (tests): nothing to ask
+        return None
+    return ask(client, token)
