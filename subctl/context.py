@@ -232,9 +232,11 @@ class AppContext:
             if token is not None:
                 access.require_token(identity.name, token, verb, needed)
 
-    def token_permissions(self) -> TokenPermissions | None:
+    def token_permissions(self, *, ask: bool = True) -> TokenPermissions | None:
         """What a HubSpot profile's token allows (``services/access.py``: its scopes, cached in
-        the profile's workspace for an hour; asked once per process), None for a local one."""
+        the profile's workspace for an hour; asked once per process), None for a local one.
+        ``ask=False``: the cached answer only, None when there is none (``profile show``
+        makes no request: it works offline, like the rest of ``profile``)."""
         if not self.remote:
             return None
         if self._token_permissions is None:
@@ -244,13 +246,19 @@ class AppContext:
             from subctl.services import access
 
             token = tokens.require(self.active_profile())
+            workspace = self._backend(audit=False).workspace
+            fingerprint = access.token_fingerprint(token)
+            now = time.time()  # the system's: SUBCTL_NOW and the billing clock move no cache
+            if not ask:
+                return access.cached_token_permissions(workspace, fingerprint, now)
             self._token_permissions = access.token_permissions(
-                self._backend(audit=False).workspace,
-                access.token_fingerprint(token),
-                time.time(),  # the system's: SUBCTL_NOW and the billing clock move no cache
-                lambda: token_scopes(self._remote_records(), token),
+                workspace, fingerprint, now, lambda: token_scopes(self._remote_records(), token)
             )
         return self._token_permissions
+
+    def cached_token_permissions(self) -> TokenPermissions | None:
+        """``token_permissions(ask=False)``."""
+        return self.token_permissions(ask=False)
 
     def is_team(self) -> bool:
         """A team workspace: PostgreSQL (its users are database roles)."""

@@ -100,6 +100,13 @@ def test_the_config_restricts_further_and_refuses_without_a_request(
     assert invoke("config set profiles.hub.permissions view,edit").exit_code == 0
     shown = json.loads(invoke("-p hub profile show hub --format json").stdout)
     assert (shown["permissions"], shown["permissions_from"]) == (
+        "view,edit", "the profile's config; the token's scopes not known yet (its next command"
+        " asks HubSpot)"
+    )  # fmt: skip
+    assert hub.requests == []  # profile show asks nothing: it works offline
+    assert invoke("-p hub list --all --format csv").exit_code == 0
+    shown = json.loads(invoke("-p hub profile show hub --format json").stdout)
+    assert (shown["permissions"], shown["permissions_from"]) == (
         "view", "the HubSpot token's scopes and the profile's config"
     )  # fmt: skip
     hub.requests.clear()
@@ -124,14 +131,14 @@ def test_a_token_hubspot_says_nothing_of_keeps_every_permission(
     served: tuple[Invoke, FakeHubSpot],
 ) -> None:
     invoke, hub = served
-    shown = json.loads(invoke("-p hub profile show --format json").stdout)
-    assert (shown["permissions"], shown["permissions_from"]) == (
-        "all", "all: HubSpot did not say the token's scopes (it enforces them itself)"
-    )  # fmt: skip
     # subctl lets it through; HubSpot refuses the change (403 naming the scope), exit 4
     refused = invoke("-p hub cancel 1 --yes")
     assert refused.exit_code == 4
     assert WRITE in refused.stderr
+    shown = json.loads(invoke("-p hub profile show --format json").stdout)
+    assert (shown["permissions"], shown["permissions_from"]) == (
+        "all", "all: HubSpot did not say the token's scopes (it enforces them itself)"
+    )  # fmt: skip
     assert any(r.status == 403 for r in hub.requests)
     assert info_requests(hub) == [OAUTH_INFO + "{token}"]  # asked once (cached)
 
@@ -145,7 +152,7 @@ def test_profile_show_without_a_token_says_why(
     assert shown.exit_code == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["permissions"] == "all"
-    assert data["permissions_from"].startswith("the profile's config; the token's scopes unknown")
+    assert data["permissions_from"].startswith("all; the token's scopes unknown (")
     assert hub.requests == []
 
 

@@ -234,7 +234,7 @@ def profile_show(
     name = name or app.profile  # `-p hub profile show`: hub's, as `--profile` says
     if name is not None:
         app.use_profile(name)  # its token's scopes: the named profile's
-    data = svc.show(name, app.token_permissions)
+    data = svc.show(name, app.cached_token_permissions)
     pairs = [(LABELS[k], _text(v)) for k, v in data.items() if v is not None]
     doc = Document(
         data,

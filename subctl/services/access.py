@@ -306,6 +306,26 @@ def token_fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
+def cached_token_permissions(
+    workspace: Workspace, fingerprint: str, now: float
+) -> TokenPermissions | None:
+    """The workspace's answer for this token when younger than ``SCOPES_TTL``, else None."""
+    import json
+
+    cached = workspace.get_setting(SCOPES_SETTING)
+    if cached is None:
+        return None
+    try:
+        data = json.loads(cached)
+        fresh = data["token"] == fingerprint and 0 <= now - float(data["at"]) < SCOPES_TTL
+        scopes = data["scopes"]
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable cache: asked again
+    if not fresh:
+        return None
+    return TokenPermissions(None if scopes is None else frozenset(map(str, scopes)))
+
+
 def token_permissions(
     workspace: Workspace,
     fingerprint: str,
@@ -317,16 +337,9 @@ def token_permissions(
     ``ask`` HubSpot (one request) and remember the answer."""
     import json
 
-    cached = workspace.get_setting(SCOPES_SETTING)
+    cached = cached_token_permissions(workspace, fingerprint, now)
     if cached is not None:
-        try:
-            data = json.loads(cached)
-            fresh = data["token"] == fingerprint and 0 <= now - float(data["at"]) < SCOPES_TTL
-            scopes = data["scopes"]
-        except (ValueError, KeyError, TypeError):
-            fresh = False  # an unreadable cache: asked again
-        if fresh:
-            return TokenPermissions(None if scopes is None else frozenset(map(str, scopes)))
+        return cached
     found = ask()
     value = {"token": fingerprint, "at": now, "scopes": None if found is None else sorted(found)}
     workspace.set_setting(SCOPES_SETTING, json.dumps(value, separators=(",", ":")))

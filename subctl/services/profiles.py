@@ -115,8 +115,9 @@ def show(
 ) -> dict[str, Any]:
     """One profile (the active one without a name), with where its token comes from (never
     the token). A HubSpot profile's permissions are its config's and its token's scopes'
-    (``token_permissions``: the profile's, from ``services/access.py``); when they cannot be
-    found (no token, HubSpot unreachable) the config's are shown and the reason said."""
+    (``token_permissions``: the profile's cached answer, ``services/access.py``; choice: no
+    request, so ``profile show`` works offline); when they are not known (not asked yet, no
+    token) the config's are shown and the reason said."""
     _, active = config.profiles()
     profile = config.load_profile(name)
     row = _row(profile, active)
@@ -140,16 +141,16 @@ def _remote_permissions(
 
     configured = None if profile.permissions is None else parse_permissions(profile.permissions)
     config_part = " and the profile's config" if configured is not None else ""
+    shown = profile.permissions or "all"
+    base = "the profile's config" if configured is not None else "all"
     try:
         token = token_permissions()
     except SubctlError as exc:
-        shown = profile.permissions or "all"
-        return shown, f"the profile's config; the token's scopes unknown ({exc.message})"
-    if token is None or token.scopes is None:
-        shown = profile.permissions or "all"
-        return shown, (
-            "the profile's config" if configured is not None else "all"
-        ) + ": HubSpot did not say the token's scopes (it enforces them itself)"
+        return shown, f"{base}; the token's scopes unknown ({exc.message})"
+    if token is None:  # not asked yet (or over an hour ago): show makes no request
+        return shown, f"{base}; the token's scopes not known yet (its next command asks HubSpot)"
+    if token.scopes is None:
+        return shown, f"{base}: HubSpot did not say the token's scopes (it enforces them itself)"
     held = token.granted() & (configured if configured is not None else frozenset(PERMISSIONS))
     shown = ",".join(p for p in PERMISSIONS if p in held) or "none"
     return shown, f"the HubSpot token's scopes{config_part}"
