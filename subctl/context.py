@@ -82,6 +82,7 @@ class AppContext:
     _remote: RecordStore | None = None
     _token_permissions: TokenPermissions | None = None
     _audit_set: bool = False
+    _token_checks: list[tuple[str, str, list[str]]] = field(default_factory=list)
     _profile: config.Profile | None = None
     _set_clock: dt.datetime | None = None
     _set_clock_read: bool = False
@@ -202,6 +203,7 @@ class AppContext:
             profile = self.active_profile()
             token = tokens.require(profile)
             self._remote = open_remote(profile.api_url, token, profile.rate_tier)
+            self._check_token()
         return self._remote
 
     # -- permissions and the audit log (services/access.py) ----------------------------------
@@ -228,9 +230,20 @@ class AppContext:
             needed = [p for p in needed if p != access.ADMIN]
         access.require(identity, verb, needed)  # the config's set first: no request to refuse
         if needed and not identity.team and self.remote:
+            # the token's scopes: checked when HubSpot is first used (before any request but
+            # the scopes' own), so what is refused before anything opens stays so
+            self._token_checks.append((identity.name, verb, needed))
+            if self._remote is not None:
+                self._check_token()
+
+    def _check_token(self) -> None:
+        from subctl.services import access
+
+        checks, self._token_checks = self._token_checks, []
+        for name, verb, needed in checks:
             token = self.token_permissions()
             if token is not None:
-                access.require_token(identity.name, token, verb, needed)
+                access.require_token(name, token, verb, needed)
 
     def token_permissions(self, *, ask: bool = True) -> TokenPermissions | None:
         """What a HubSpot profile's token allows (``services/access.py``: its scopes, cached in
