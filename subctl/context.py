@@ -30,7 +30,7 @@ from subctl.output import Output, Prompter, QuestionaryPrompter
 if TYPE_CHECKING:
     import typer
 
-    from subctl.services.access import Identity, Need
+    from subctl.services.access import Identity, Need, TokenPermissions
     from subctl.store.base import (
         AuditContext,
         BillingStore,
@@ -81,6 +81,9 @@ class AppContext:
     _local: LocalBackend | None = None
     _remote: RecordStore | None = None
     _audited: RecordStore | None = None  # the remote store, audited (_audited_remote)
+    _token_permissions: TokenPermissions | None = None
+    _audit_set: bool = False
+    _token_checks: list[tuple[str, str, list[str]]] = field(default_factory=list)
     _profile: config.Profile | None = None
     _set_clock: dt.datetime | None = None
     _set_clock_read: bool = False
@@ -166,9 +169,11 @@ class AppContext:
     def workspace_url(self) -> str:
         return config.workspace_url(self.active_profile().workspace_target())
 
-    def _backend(self, *, create: bool = False) -> LocalBackend:
+    def _backend(self, *, create: bool = False, audit: bool = True) -> LocalBackend:
         """The active profile's local SQL database: a local profile's records and workspace,
-        or a remote profile's workspace (created on first use)."""
+        or a remote profile's workspace (created on first use). ``audit``: its stores get the
+        command's audit context (``audit=False``: the token's scopes, read before the command
+        runs, without the HubSpot requests an audit context makes)."""
         if self._local is None:
             profile = self.active_profile()
             if profile.kind not in config.KINDS:
@@ -182,12 +187,13 @@ class AppContext:
                 path = config.profile_workspace_path(profile.name).parent
                 path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
             self._local = open_local(url, create=create or profile.remote)
-            if self.verb is not None:
-                from subctl.services.access import audited
+        if audit and not self._audit_set and self.verb is not None:
+            from subctl.services.access import audited
 
-                if audited(self.verb):
-                    context = self.audit_context()
-                    self._local.records.audit = self._local.workspace.audit = context
+            self._audit_set = True
+            if audited(self.verb):
+                context = self.audit_context()
+                self._local.records.audit = self._local.workspace.audit = context
         return self._local
 
     def _remote_records(self) -> RecordStore:
@@ -200,6 +206,7 @@ class AppContext:
             self._remote = open_remote(
                 profile.api_url, token, profile.rate_tier, notice=self.out.message
             )
+            self._check_token()
         return self._remote
 
     # -- permissions and the audit log (services/access.py) ----------------------------------
@@ -224,7 +231,50 @@ class AppContext:
         needed = access.needs(verb, params or {}, team=identity.team, need=need)
         if not identity.team:  # no admins on a personal workspace: `access` says why itself
             needed = [p for p in needed if p != access.ADMIN]
-        access.require(identity, verb, needed)
+        access.require(identity, verb, needed)  # the config's set first: no request to refuse
+        if needed and not identity.team and self.remote:
+            # the token's scopes: checked when HubSpot is first used (before any request but
+            # the scopes' own), so what is refused before anything opens stays so
+            self._token_checks.append((identity.name, verb, needed))
+            if self._remote is not None:
+                self._check_token()
+
+    def _check_token(self) -> None:
+        from subctl.services import access
+
+        checks, self._token_checks = self._token_checks, []
+        for name, verb, needed in checks:
+            token = self.token_permissions()
+            if token is not None:
+                access.require_token(name, token, verb, needed)
+
+    def token_permissions(self, *, ask: bool = True) -> TokenPermissions | None:
+        """What a HubSpot profile's token allows (``services/access.py``: its scopes, cached in
+        the profile's workspace for an hour; asked once per process), None for a local one.
+        ``ask=False``: the cached answer only, None when there is none (``profile show``
+        makes no request: it works offline, like the rest of ``profile``)."""
+        if not self.remote:
+            return None
+        if self._token_permissions is None:
+            import time
+
+            from subctl import tokens
+            from subctl.services import access
+
+            token = tokens.require(self.active_profile())
+            workspace = self._backend(audit=False).workspace
+            fingerprint = access.token_fingerprint(token)
+            now = time.time()  # the system's: SUBCTL_NOW and the billing clock move no cache
+            if not ask:
+                return access.cached_token_permissions(workspace, fingerprint, now)
+            self._token_permissions = access.token_permissions(
+                workspace, fingerprint, now, lambda: token_scopes(self._remote_records(), token)
+            )
+        return self._token_permissions
+
+    def cached_token_permissions(self) -> TokenPermissions | None:
+        """``token_permissions(ask=False)``."""
+        return self.token_permissions(ask=False)
 
     def is_team(self) -> bool:
         """A team workspace: PostgreSQL (its users are database roles)."""
@@ -418,3 +468,10 @@ def open_remote(
     from subctl.store.http import open_remote as open_http
 
     return open_http(base_url, token, tier, notice=notice)
+
+
+def token_scopes(records: RecordStore, token: str) -> frozenset[str] | None:
+    """The scopes HubSpot says a token has (``subctl.store.http.token_scopes``)."""
+    from subctl.store.http import token_scopes as ask
+
+    return ask(records, token)

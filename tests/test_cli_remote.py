@@ -119,7 +119,8 @@ def writes(hub: FakeHubSpot) -> list[tuple[str, str]]:
     return [
         (r.method, r.path)
         for r in hub.requests
-        if r.method != "GET" and not r.path.endswith(("/search", "/batch/read"))
+        if r.method != "GET"
+        and not r.path.endswith(("/search", "/batch/read", "/get/access-token-info"))
     ]
 
 

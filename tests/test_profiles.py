@@ -173,6 +173,8 @@ def test_hubspot_token_goes_to_the_keyring_never_the_file(
         "base_url,https://api.hubapi.com\n"
         "token_env,\n"
         "token,system keyring (service subctl)\n"
+        "permissions_from,all; the token's scopes not known yet (its next command asks"
+        " HubSpot)\n"
     )
     removed = invoke("profile remove prod --yes")
     assert removed.exit_code == 0

@@ -44,6 +44,7 @@ LABELS = {
     "token_env": "Token variable",
     "token": "Token from",
     "permissions": "Permissions",
+    "permissions_from": "Permissions from",
 }
 
 
@@ -222,15 +223,18 @@ def profile_show(
     ] = None,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """One profile: its kind, workspace, API URL and tier, and where its token comes from
-    (never the token).
+    """One profile: its kind, workspace, API URL and tier, where its token comes from (never
+    the token), and its permissions: a HubSpot profile's from its token's scopes and config.
 
     Example: subctl profile show default
     """
     from subctl.services import profiles as svc
 
     app = AppContext.from_typer(ctx)
-    data = svc.show(name)
+    name = name or app.profile  # `-p hub profile show`: hub's, as `--profile` says
+    if name is not None:
+        app.use_profile(name)  # its token's scopes: the named profile's
+    data = svc.show(name, app.cached_token_permissions)
     pairs = [(LABELS[k], _text(v)) for k, v in data.items() if v is not None]
     doc = Document(
         data,

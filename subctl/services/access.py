@@ -13,6 +13,8 @@ model). Where a set comes from:
   grants (``--actor`` names who is behind a change in the audit log, it grants nothing). The role
   that created the workspace is its first admin (m009); only an admin grants and revokes
   (``subctl access``), and only what they hold themselves.
+- a HubSpot profile: what its token's scopes allow (``TOKEN_SCOPES`` below), and of that only
+  what the profile's config allows.
 
 Every command path is a key of ``NEEDS`` (a test walks the command tree): ``always`` is checked
 before the command does anything; ``when`` adds a permission when an option is given
@@ -23,7 +25,7 @@ only (``property settings --grant`` is an admin's act there, no longer self-serv
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +237,117 @@ def redacted_arguments(params: Mapping[str, Any], props: Iterable[Property] | No
 
     shown = {name: clean(name, value) for name, value in params.items() if _given(value)}
     return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# -- a HubSpot profile: the token's scopes ----------------------------------------------------
+#
+# HubSpot says a token's scopes (store/http/tokeninfo.py); a permission is held when the token
+# has its scope. The mapping, written down:
+# - view: crm.objects.subscriptions.read;
+# - edit and delete: crm.objects.subscriptions.write (HubSpot archives with the write scope);
+# - properties: crm.schemas.subscriptions.write;
+# - export: held without crm.export. A client-side export is reads (the read scope, which
+#   ``export`` needs as ``view``); ``--server-side`` asks HubSpot to build the file, and HubSpot
+#   refuses it without crm.export itself (exit 4 naming the scope). Refusing every export for a
+#   token without crm.export would refuse what the token can do.
+# - sensitive_data: held. HubSpot's sensitive-data scopes (``crm.objects.contacts.sensitive.
+#   read`` ...) exist for contacts, companies, deals, tickets and custom objects, not for
+#   commerce subscriptions; unmasking is subctl's display rule over values the read scope
+#   returns, so only the profile's config restricts it.
+# A token whose scopes HubSpot does not say (its endpoint answers 404/400: a token of another
+# kind) keeps every permission: HubSpot enforces the scopes on each call (403, exit 4).
+# The answer is kept in the profile's workspace for SCOPES_TTL seconds (a read command does
+# not pay a request each time), for that token only (its fingerprint, never the token).
+
+TOKEN_SCOPES: dict[str, str] = {
+    VIEW: "crm.objects.subscriptions.read",
+    EDIT: "crm.objects.subscriptions.write",
+    DELETE: "crm.objects.subscriptions.write",
+    PROPERTIES: "crm.schemas.subscriptions.write",
+}
+SCOPES_SETTING = "cache.hubspot.token_scopes"
+SCOPES_TTL = 3600.0  # seconds: a scope added to the private app counts within the hour
+
+
+@dataclass(frozen=True)
+class TokenPermissions:
+    """What a HubSpot token allows: ``scopes`` as HubSpot says them, None when it does not."""
+
+    scopes: frozenset[str] | None
+
+    def granted(self) -> frozenset[str]:
+        return frozenset(p for p in PERMISSIONS if self.missing_scope(p) is None)
+
+    def missing_scope(self, permission: str) -> str | None:
+        """The scope ``permission`` needs that the token lacks, None when it is held."""
+        scope = TOKEN_SCOPES.get(permission)
+        if self.scopes is None or scope is None or scope in self.scopes:
+            return None
+        return scope
+
+    def source(self) -> str:
+        if self.scopes is None:
+            return "all: HubSpot did not say the token's scopes (it enforces them itself)"
+        return "the HubSpot token's scopes"
+
+
+def require_token(profile: str, token: TokenPermissions, verb: str, needed: Iterable[str]) -> None:
+    """Refuse, exit 4, before any request of ``verb``, what the token's scopes do not allow."""
+    for permission in needed:
+        scope = token.missing_scope(permission)
+        if scope is not None:
+            raise AuthError(
+                f'profile "{profile}" lacks the "{permission}" permission needed by {verb}:'
+                f" its HubSpot token lacks the scope {scope}",
+                hint="add the scope to the private app, then use its new token",
+            )
+
+
+def token_fingerprint(token: str) -> str:
+    """Which token a cached answer is about (a hash: the token itself is never written)."""
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def cached_token_permissions(
+    workspace: Workspace, fingerprint: str, now: float
+) -> TokenPermissions | None:
+    """The workspace's answer for this token when younger than ``SCOPES_TTL``, else None."""
+    import json
+
+    cached = workspace.get_setting(SCOPES_SETTING)
+    if cached is None:
+        return None
+    try:
+        data = json.loads(cached)
+        fresh = data["token"] == fingerprint and 0 <= now - float(data["at"]) < SCOPES_TTL
+        scopes = data["scopes"]
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable cache: asked again
+    if not fresh:
+        return None
+    return TokenPermissions(None if scopes is None else frozenset(map(str, scopes)))
+
+
+def token_permissions(
+    workspace: Workspace,
+    fingerprint: str,
+    now: float,
+    ask: Callable[[], frozenset[str] | None],
+) -> TokenPermissions:
+    """The token's permissions: the workspace's cached answer when it is this token's and
+    younger than ``SCOPES_TTL`` (``now``: seconds since the epoch, the system clock's), else
+    ``ask`` HubSpot (one request) and remember the answer."""
+    import json
+
+    cached = cached_token_permissions(workspace, fingerprint, now)
+    if cached is not None:
+        return cached
+    found = ask()
+    value = {"token": fingerprint, "at": now, "scopes": None if found is None else sorted(found)}
+    workspace.set_setting(SCOPES_SETTING, json.dumps(value, separators=(",", ":")))
+    return TokenPermissions(found)
 
 
 # -- team workspaces: grants (subctl access) ---------------------------------------------------

@@ -16,13 +16,17 @@ default, holds the job journal, saved views and settings). Choices where the iss
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from subctl import config, tokens
 from subctl.config import Profile
-from subctl.errors import Opt, UsageError
+from subctl.errors import Opt, SubctlError, UsageError
+
+if TYPE_CHECKING:
+    from subctl.services.access import TokenPermissions
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,14 @@ def _row(p: Profile, active: str) -> dict[str, Any]:
     }
 
 
-def show(name: str | None) -> dict[str, Any]:
+def show(
+    name: str | None, token_permissions: Callable[[], TokenPermissions | None] | None = None
+) -> dict[str, Any]:
     """One profile (the active one without a name), with where its token comes from (never
-    the token)."""
+    the token). A HubSpot profile's permissions are its config's and its token's scopes'
+    (``token_permissions``: the profile's cached answer, ``services/access.py``; choice: no
+    request, so ``profile show`` works offline); when they are not known (not asked yet, no
+    token) the config's are shown and the reason said."""
     _, active = config.profiles()
     profile = config.load_profile(name)
     row = _row(profile, active)
@@ -118,7 +127,33 @@ def show(name: str | None) -> dict[str, Any]:
         row["base_url"] = profile.api_url
         row["token_env"] = profile.token_env
         row["token"] = tokens.source(profile).where
+        if token_permissions is not None:
+            row["permissions"], row["permissions_from"] = _remote_permissions(
+                profile, token_permissions
+            )
     return row
+
+
+def _remote_permissions(
+    profile: Profile, token_permissions: Callable[[], TokenPermissions | None]
+) -> tuple[str, str]:
+    from subctl.services.access import PERMISSIONS, parse_permissions
+
+    configured = None if profile.permissions is None else parse_permissions(profile.permissions)
+    config_part = " and the profile's config" if configured is not None else ""
+    shown = profile.permissions or "all"
+    base = "the profile's config" if configured is not None else "all"
+    try:
+        token = token_permissions()
+    except SubctlError as exc:
+        return shown, f"{base}; the token's scopes unknown ({exc.message})"
+    if token is None:  # not asked yet (or over an hour ago): show makes no request
+        return shown, f"{base}; the token's scopes not known yet (its next command asks HubSpot)"
+    if token.scopes is None:
+        return shown, f"{base}: HubSpot did not say the token's scopes (it enforces them itself)"
+    held = token.granted() & (configured if configured is not None else frozenset(PERMISSIONS))
+    shown = ",".join(p for p in PERMISSIONS if p in held) or "none"
+    return shown, f"the HubSpot token's scopes{config_part}"
 
 
 def use(name: str) -> Path:

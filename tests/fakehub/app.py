@@ -100,6 +100,10 @@ LIFECYCLE_PREFIX = "/payments-subscriptions/v1/subscriptions/crm/"
 CANCELABLE = frozenset({"active", "unpaid", "past_due", "scheduled", "paused"})
 
 
+PRIVATE_APP_INFO = "/oauth/v2/private-apps/get/access-token-info"
+OAUTH_INFO = "/oauth/v1/access-tokens/"
+
+
 def all_scopes() -> frozenset[str]:
     found = {"crm.export", "crm.lists.read", "crm.lists.write"}
     for o in OBJECT_TYPES:
@@ -194,6 +198,7 @@ class FakeHubSpot:
         seed: int = 0,
         token: str = "pat-test-token",
         scopes: Iterable[str] | None = None,
+        token_kind: str = "private-app",
         wall: Callable[[], float] | None = None,
         timeout_delay: float = 2.0,
         export_polls: int = 1,
@@ -209,6 +214,7 @@ class FakeHubSpot:
         self.rng = random.Random(seed)
         self.token = token
         self.scopes = frozenset(all_scopes() if scopes is None else scopes)
+        self.token_kind = token_kind  # "private-app", "oauth", or "other" (neither endpoint)
         self.timeout_delay = timeout_delay
         self.requests: list[Logged] = []
         self.transport = httpx.MockTransport(self.handle)
@@ -234,7 +240,9 @@ class FakeHubSpot:
         self._lock = threading.RLock()
         self._source = "API"  # sourceType of changes (modify(): CRM_UI)
         self._routes = self._build_routes()
-        self._reads = (self._search, self._batch_read, self._assoc_batch_read)
+        self._reads = (
+            self._search, self._batch_read, self._assoc_batch_read, self._private_app_info
+        )  # fmt: skip
 
     # -- test-side set-up ------------------------------------------------------------------
 
@@ -336,13 +344,12 @@ class FakeHubSpot:
             query: dict[str, str] = {}
             for key, value in request.url.params.multi_items():
                 query[key] = f"{query[key]},{value}" if key in query else value
-            entry = Logged(
-                self.clock(),
-                request.method,
-                request.url.path,
-                query,
-                None if body is ValueError else body,
-            )
+            path, logged_body = request.url.path, None if body is ValueError else body
+            if path.startswith(OAUTH_INFO):  # the token is in the path: never in the log
+                path = OAUTH_INFO + "{token}"
+            if path == PRIVATE_APP_INFO and isinstance(logged_body, dict):
+                logged_body = {**logged_body, "tokenKey": "{token}"}
+            entry = Logged(self.clock(), request.method, path, query, logged_body)
             self.requests.append(entry)
             response, timeout = self._answer(request, entry, raw, body)
             entry.status = 0 if timeout else response.status_code
@@ -517,11 +524,35 @@ class FakeHubSpot:
             return None
         return f"crm.{kind}.{o.scope}.{access}"
 
+    # -- what a token may do (its scopes) ---------------------------------------------------
+
+    def _private_app_info(self, *, body: Any, **_: Any) -> httpx.Response:
+        """A private app's token: its scopes. Choice: any other token (or kind) is 400
+        ``BAD_REQUEST``, as HubSpot answers a token it cannot read."""
+        key = body.get("tokenKey") if isinstance(body, dict) else None
+        if self.token_kind != "private-app" or key != self.token:
+            raise _bad("the token is not a valid private app access token")
+        info = {"userId": 7, "hubId": 1234567, "appId": 4242, "scopes": sorted(self.scopes)}
+        return httpx.Response(200, json=info)
+
+    def _oauth_info(self, *, token: str, **_: Any) -> httpx.Response:
+        """An OAuth access token's metadata. Choice: any other token is 404."""
+        if self.token_kind != "oauth" or token != self.token:
+            raise _fail(404, "NOT_FOUND", "access token not found")
+        info = {
+            "token": token, "user": "ops@example.com", "hub_id": 1234567, "app_id": 4242,
+            "expires_in": 1800, "user_id": 7, "token_type": "access", "hub_domain": "x.example",
+            "scopes": sorted(self.scopes),
+        }  # fmt: skip
+        return httpx.Response(200, json=info)
+
     def _build_routes(self) -> list[Route]:
         obj = r"/crm/v3/objects/(?P<type>[\w-]+)"
         props = r"/crm/v3/properties/(?P<type>[\w-]+)"
         v4 = r"/crm/v4/objects/(?P<from>[\w-]+)/(?P<id>\d+)/associations"
         table: list[tuple[str, str, Callable[..., httpx.Response], str]] = [
+            ("POST", PRIVATE_APP_INFO, self._private_app_info, ""),
+            ("GET", OAUTH_INFO + r"(?P<token>[^/]+)", self._oauth_info, ""),
             ("GET", obj, self._list, "objects.read"),
             ("POST", obj, self._create, "objects.write"),
             ("POST", obj + "/search", self._search, "objects.read"),

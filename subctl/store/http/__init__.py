@@ -31,3 +31,14 @@ def open_remote(
 
     client = HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice)
     return HttpStore(client, tier=tier)
+
+
+def token_scopes(store: object, token: str) -> frozenset[str] | None:
+    """The scopes HubSpot says ``token`` has (None: it does not say; ``tokeninfo.py``)."""
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.tokeninfo import token_scopes as ask
+
+    client = getattr(store, "client", None)
+    if not isinstance(client, HubSpotClient):  # a stand-in store (tests): nothing to ask
+        return None
+    return ask(client, token)

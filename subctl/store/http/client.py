@@ -318,8 +318,11 @@ class HubSpotClient:
         body: Any = None,
         idempotent: bool,
         search: bool = False,
+        shown: str | None = None,
     ) -> Any:
-        """One call: its JSON answer (None for an empty one). Retried as the module says."""
+        """One call: its JSON answer (None for an empty one). Retried as the module says.
+        ``shown``: what errors name instead of ``path`` (a path holding a token)."""
+        label = shown or path
         limited = faults = refused = 0
 
         def retriable(exc: BaseException) -> bool:
@@ -356,11 +359,11 @@ class HubSpotClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, path, params, body, search)
+                    return self._once(method, path, params, body, search, label)
         except _Retry as exc:
             if exc.sent and not idempotent:
                 raise InDoubt(
-                    f"HubSpot did not confirm {method} {path} ({exc.error.message}); "
+                    f"HubSpot did not confirm {method} {label} ({exc.error.message}); "
                     "it may have been applied",
                     hint="the record is read again to find out",
                 ) from None
@@ -380,6 +383,7 @@ class HubSpotClient:
         params: Mapping[str, Any] | None,
         body: Any,
         search: bool,
+        label: str,
     ) -> Any:
         self.pacer.acquire()
         if search:
@@ -407,7 +411,7 @@ class HubSpotClient:
         self._observe(response, search)
         if response.status_code < 400:
             return _json(response)
-        raise self._failure(response, method, path)
+        raise self._failure(response, method, label)
 
     def _observe(self, response: httpx.Response, search: bool) -> None:
         remaining = response.headers.get("X-HubSpot-RateLimit-Remaining")

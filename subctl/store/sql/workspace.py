@@ -52,6 +52,12 @@ _OUTBOX_COLUMNS = (
 JOURNAL_CHUNK = 5000  # job items inserted per step: a selection is never held whole
 PLAN_KEY = "plans.key"  # a workspace setting: the secret of plan files' value hashes
 LEASE_CLASS = 0x73756263  # "subc": the first key of subctl's advisory locks (job leases)
+CACHE_PREFIX = "cache."  # settings that only remember an answer (no change: not audited)
+
+
+def _unaudited(key: str) -> bool:
+    """A setting whose writes append no audit row: the plan key (a secret), caches."""
+    return key == PLAN_KEY or key.startswith(CACHE_PREFIX)
 
 
 class SqlWorkspace:
@@ -415,7 +421,7 @@ class SqlWorkspace:
         before = self.get_setting(key) if self.audit is not None else None
         with self.db.errors(), self.db.engine.begin() as conn:
             put_setting(conn, key, value)
-            if self.audit is not None and before != value and key != PLAN_KEY:  # a secret
+            if self.audit is not None and before != value and not _unaudited(key):
                 change = AuditChange(f"setting:{key}", before, value)
                 self._audited(conn.connection.cursor(), self.audit.clock(), change)
 
@@ -424,7 +430,7 @@ class SqlWorkspace:
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, mark = conn.connection.cursor(), self.db.mark
             cursor.execute(f"DELETE FROM workspace_settings WHERE key = {mark}", (key,))
-            if self.audit is not None and before is not None and key != PLAN_KEY:
+            if self.audit is not None and before is not None and not _unaudited(key):
                 change = AuditChange(f"setting:{key}", before, None)
                 self._audited(cursor, self.audit.clock(), change)
 
