@@ -385,7 +385,7 @@ class Cancel:
                 "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
             }
             if one("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"):  # m009
-                counts["audit"] = one("SELECT count(*) FROM audit")
+                counts["audit"] = one("SELECT count(*) FROM audit WHERE verb = 'cancel'")
         conn.close()
         return counts
 
@@ -766,7 +766,7 @@ class CancelPg:
                 "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
             }
             if one("SELECT count(*) FROM pg_tables WHERE tablename = 'audit'"):  # m009
-                counts["audit"] = one("SELECT count(*) FROM audit")
+                counts["audit"] = one("SELECT count(*) FROM audit WHERE verb = 'cancel'")
             return counts
 
     def verify(self, command: Run, baseline: Run) -> str | None:
