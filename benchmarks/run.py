@@ -343,6 +343,24 @@ def fresh_copy(source: Path, db: Path) -> None:
     shutil.copyfile(source, db)
 
 
+def cancel_counts(one: Callable[[str], int], has_audit: str) -> dict[str, int]:
+    """The rows a cancel writes, counted the same way on either database (``one``: the value of
+    a count query; ``has_audit``: whether the audit table (m009) exists, in that database's
+    catalogue). Audit rows: the cancel's own (a cached workspace holds others, a segment's)."""
+    counts = {
+        "canceled": one(
+            "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
+            "(SELECT max(hs_canceled_at) FROM subscriptions)"
+        ),
+        "history": one("SELECT count(*) FROM property_history"),
+        "outbox": one("SELECT count(*) FROM outbox"),
+        "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
+    }
+    if one(has_audit):
+        counts["audit"] = one("SELECT count(*) FROM audit WHERE verb = 'cancel'")
+    return counts
+
+
 class Cancel:
     """``subctl cancel --from-file IDS --refund unused --yes --format json`` of ``size``
     cancelable subscriptions, against benchmarks/cancel_baseline.py writing the same rows through
@@ -375,17 +393,7 @@ class Cancel:
     def written(self, side: str) -> dict[str, int]:
         with sqlite3.connect(self.db[side]) as conn:
             one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-            counts = {
-                "canceled": one(
-                    "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
-                    "(SELECT max(hs_canceled_at) FROM subscriptions)"
-                ),
-                "history": one("SELECT count(*) FROM property_history"),
-                "outbox": one("SELECT count(*) FROM outbox"),
-                "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
-            }
-            if one("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"):  # m009
-                counts["audit"] = one("SELECT count(*) FROM audit WHERE verb = 'cancel'")
+            counts = cancel_counts(one, "SELECT count(*) FROM sqlite_master WHERE name = 'audit'")
         conn.close()
         return counts
 
@@ -756,18 +764,7 @@ class CancelPg:
                 row = conn.execute(sql).fetchone()
                 return int(row[0]) if row else 0
 
-            counts = {
-                "canceled": one(
-                    "SELECT count(*) FROM subscriptions WHERE hs_canceled_at = "
-                    "(SELECT max(hs_canceled_at) FROM subscriptions)"
-                ),
-                "history": one("SELECT count(*) FROM property_history"),
-                "outbox": one("SELECT count(*) FROM outbox"),
-                "refunds": one("SELECT count(*) FROM payments WHERE kind = 'refund'"),
-            }
-            if one("SELECT count(*) FROM pg_tables WHERE tablename = 'audit'"):  # m009
-                counts["audit"] = one("SELECT count(*) FROM audit WHERE verb = 'cancel'")
-            return counts
+            return cancel_counts(one, "SELECT count(*) FROM pg_tables WHERE tablename = 'audit'")
 
     def verify(self, command: Run, baseline: Run) -> str | None:
         lite, pg = self.cancel.written("command"), self.written()
