@@ -36,29 +36,33 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def tmux() -> Iterator[str]:
     name = f"subctl-{uuid.uuid4().hex[:8]}"
     yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
 
 
 def screen(session: str, width: int, command: str, *, color: bool) -> str:
     """Run ``command`` in a fresh tmux terminal ``width`` columns wide; the screen, with its
-    escape sequences (``capture-pane -e``)."""
-    env = "" if color else "NO_COLOR=1 "
+    escape sequences (``capture-pane -e``). The terminal runs on its own tmux server (``-L``),
+    which inherits this process's environment: ``NO_COLOR`` is set or unset explicitly."""
+    env = "unset NO_COLOR; " if color else "export NO_COLOR=1; "
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", "300",
+        ["tmux", "-L", session, "new-session", "-d", "-s", session, "-x", str(width), "-y", "300",
          "bash --norc --noprofile"],
         check=True,
     )  # fmt: skip
     done = f"{session}-done"
-    subprocess.run(["tmux", "set-option", "-t", session, "history-limit", "5000"], check=True)
     subprocess.run(
-        ["tmux", "send-keys", "-t", session,
-         f"clear; unset SUBCTL_NOW; {env}TERM=xterm-256color {command}; tmux wait-for -S {done}",
+        ["tmux", "-L", session, "set-option", "-t", session, "history-limit", "5000"], check=True
+    )
+    subprocess.run(
+        ["tmux", "-L", session, "send-keys", "-t", session,
+         f"clear; unset SUBCTL_NOW; {env}export TERM=xterm-256color; {command}; "
+         f"tmux -L {session} wait-for -S {done}",
          "Enter"],
         check=True,
     )  # fmt: skip
-    subprocess.run(["tmux", "wait-for", done], check=True, timeout=120)
+    subprocess.run(["tmux", "-L", session, "wait-for", done], check=True, timeout=120)
     out = subprocess.run(
-        ["tmux", "capture-pane", "-p", "-e", "-t", session, "-S", "-300"],
+        ["tmux", "-L", session, "capture-pane", "-p", "-e", "-t", session, "-S", "-300"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     return out
