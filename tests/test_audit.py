@@ -410,3 +410,42 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
     assert "Before" not in table.stdout and "Arguments" not in table.stdout
     (row,) = json.loads(seeded("audit -f json").stdout)
     assert json.loads(row["after"]) == {"hs_name": "Renamed"}
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [(99.0, "USD"), (0.5, "EUR"), (1234567.89, "USD"), (12.345, "BHD"), (0.125, "KWD"),
+     (99.999, "BHD"), (7.1, "JPY")],
+)  # fmt: skip
+def test_a_billing_row_is_the_text_the_other_rows_are(
+    seeded: Invoke, ws: WorkspaceCase, amount: float, currency: str
+) -> None:
+    """The billing run writes its audit rows in SQL (one INSERT … SELECT a day): their JSON
+    text is exactly what every other writer's ``dumps`` makes of the same values, amounts as
+    ``money_from_storage`` reads them (cents, or mills with a third decimal)."""
+    import sqlalchemy as sa
+
+    from subctl.codec import money_from_storage
+    from subctl.store.sql.audit import dumps
+
+    with connect(ws) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE subscriptions SET hs_next_payment_amount = :amount,"
+                " hs_currency_code = :currency WHERE hs_object_id = 1"
+            ),
+            {"amount": amount, "currency": currency},
+        )
+        conn.commit()
+    assert seeded("clock set 2026-12-01").exit_code == 0
+    with connect(ws) as conn:
+        before, after = conn.execute(
+            sa.text(
+                "SELECT before, after FROM audit WHERE target = 'billing' AND subscription_id = 1"
+            )
+        ).one()
+    assert before == dumps({"hs_status": "active"})
+    assert after == dumps(
+        {"hs_status": "active", "event": "renewal", "day": "2026-12-01", "outcome": "succeeded",
+         "amount": str(money_from_storage(amount)), "currency": currency}
+    )  # fmt: skip

@@ -1,7 +1,7 @@
 """Issue #12, "Done when" (third line): a SIGKILL in the middle of a billing run on 100,000
 subscriptions, then a rerun, leaves exactly what an uninterrupted run leaves: the same
-subscriptions, payments, billing events, e-mails and history, row for row (ids included: a day
-is one transaction, so a killed day leaves nothing behind, not even a used id).
+subscriptions, payments, billing events, e-mails and history, row for row (ids included: a
+transaction holds whole days, so a killed one leaves nothing behind, not even a used id).
 
 Two copies of one demo workspace run the same billing up to 30 days after the demo's day, side
 by side: one uninterrupted, one killed (SIGKILL) once its first days are committed and then run
@@ -68,13 +68,19 @@ def test_sigkill_during_a_billing_run_then_a_rerun_leaves_the_uninterrupted_resu
         env={**env, "SUBCTL_HOME": str(whole)}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
+    # A commit every half second (whole days each): the kill finds several days committed.
+    setting = subprocess.run(
+        [sys.executable, "-m", "subctl", "billing", "set", "billing.commit_seconds", "0.5"],
+        env={**env, "SUBCTL_HOME": str(whole)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert setting.returncode == 0, setting.stderr
     shutil.copytree(whole, killed)
 
     uninterrupted = _run(whole, env, ADVANCE)
     victim = _run(killed, env, ADVANCE)
     db = killed / "workspace.db"
     deadline = time.monotonic() + 120
-    # Killed once a few days are committed (a day is one transaction: its events appear at once).
+    # Killed once a few days are committed (whole days at a time: a day's events appear at once).
     days = "SELECT count(DISTINCT at) FROM billing_events"
     while victim.poll() is None and _count(db, days) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -213,6 +213,8 @@ def test_settings_and_set(seeded: Invoke) -> None:
         "billing.settlement_days,6,days until a bank (ACH) payment settles\n"
         'billing.after_last_retry,past_due,"status after the last failed retry: past_due, unpaid '
         'or canceled"\n'
+        "billing.commit_seconds,10,seconds of work a billing run commits at a time (whole days; "
+        "0: every day)\n"
     )
     result = ok(seeded, "billing set billing.retry_days 2,4 --format json")
     assert json.loads(result.stdout) == {"key": "billing.retry_days", "value": "2,4"}
@@ -233,6 +235,15 @@ def test_settings_and_set(seeded: Invoke) -> None:
     empty = seeded(["billing", "set", "billing.retry_days", ""])
     assert empty.exit_code == 2, "an empty list is refused (none turns retries off)"
     assert empty.stderr.startswith('Error: billing.retry_days: "" is not a list of increasing')
+    for text, shown in (("2.5", "2.5"), ("0", "0"), (" 600 ", "600")):
+        result = ok(seeded, ["billing", "set", "billing.commit_seconds", text, "--format", "json"])
+        assert json.loads(result.stdout) == {"key": "billing.commit_seconds", "value": shown}
+    for text in ("-1", "601", "nan", "soon"):
+        bad = seeded(["billing", "set", "billing.commit_seconds", "--", text])
+        assert bad.exit_code == 2, text
+        assert bad.stderr.startswith(
+            f'Error: billing.commit_seconds: "{text}" is not a number of seconds from 0 to 600\n'
+        )
     unknown = seeded("billing set retries 3")
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith('Error: "retries" is not a billing setting (billing.retry_')

@@ -3,10 +3,11 @@
 The local workspace simulates what HubSpot's billing does to subscriptions as time passes
 (DOMAIN.md §0 statuses, §8 retries and bank payments). HubSpot bills by itself, so a remote
 profile has no billing run; locally ``run`` carries out every event due up to a time, day by
-day in time order, each day one transaction (``BillingStore.run_day``), as a job in the
-journal (``jobs``): a crashed run is run again (``jobs resume``, or any later run) and does
-nothing twice, because an event is recorded at most once per subscription, kind and day (a
-unique constraint) in the same transaction as its effects.
+day in time order (``BillingStore.run_day``; days are committed together, ``commit_seconds``
+of work per transaction, never part of a day), as a job in the journal (``jobs``): a crashed
+run is run again (``jobs resume``, or any later run) and does nothing twice, because an event
+is recorded at most once per subscription, kind and day (a unique constraint) in the same
+transaction as its effects.
 
 The events, each due on a day at 00:00 UTC (every choice where HubSpot is silent is written
 here; the numbers are workspace settings, ``SETTINGS``):
@@ -112,6 +113,7 @@ class BillingSettings:
     retry_days: tuple[int, ...] = (3, 5, 7)
     settlement_days: int = 6
     after_last_retry: str = "past_due"
+    commit_seconds: float = 10.0
 
     @classmethod
     def load(cls, workspace: Workspace) -> BillingSettings:
@@ -174,6 +176,22 @@ def _after_last_retry(text: str) -> str:
     return value
 
 
+def _commit_seconds(text: str) -> float:
+    try:
+        seconds = float(text.strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 600:  # NaN too
+        raise InputError(
+            "billing.commit_seconds", f'"{text}" is not a number of seconds from 0 to 600'
+        )
+    return seconds
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Setting:
     field: str
@@ -197,6 +215,12 @@ SETTINGS: Mapping[str, Setting] = {
         _after_last_retry,
         str,
         "status after the last failed retry: past_due, unpaid or canceled",
+    ),
+    "billing.commit_seconds": Setting(
+        "commit_seconds",
+        _commit_seconds,
+        _seconds,
+        "seconds of work a billing run commits at a time (whole days; 0: every day)",
     ),
 }
 
@@ -292,7 +316,7 @@ def run(
     rules = settings.payment_rules()
     summary = RunSummary(until=until, dry_run=dry_run)
     if dry_run:
-        with billing.rolled_back():
+        with billing.session(dry_run=True, commit_seconds=0):
             _days(billing, settings, rules, summary, None, progress)
         return summary
     if job_id is None and billing.next_day(until.date(), rules) is None:
@@ -309,7 +333,8 @@ def run(
             at=now,
         ).id
     summary.job_id = job_id
-    _days(billing, settings, rules, summary, job_id, progress)
+    with billing.session(dry_run=False, commit_seconds=settings.commit_seconds):
+        _days(billing, settings, rules, summary, job_id, progress)
     workspace.set_job_status(job_id, "done", now)
     _finish_older(workspace, until, now)
     return summary

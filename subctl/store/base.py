@@ -866,8 +866,8 @@ class BillingStore(Protocol):
     none). Events are found per kind and day; the common case (a payment that succeeds or
     starts processing, a bank payment that settles) is carried out set-based, every other
     event is handed to ``decide`` (the rules in ``subctl.services.billing``) and written as
-    the operations it returns. One day is one transaction: the billing events' unique
-    (subscription, kind, day) makes a rerun skip what a crashed one committed.
+    the operations it returns. A day is never split across transactions: the billing events'
+    unique (subscription, kind, day) makes a rerun skip what a crashed run committed.
     Implementation: ``sql.billing.SqlBilling``."""
 
     def due(self, now: dt.datetime, rules: PaymentRules) -> dict[str, int]:
@@ -883,12 +883,16 @@ class BillingStore(Protocol):
     def run_day(
         self, day: dt.date, rules: PaymentRules, decide: Decide, job_id: int | None
     ) -> DayResult:
-        """Carry out every event due on ``day`` or before, in one transaction."""
+        """Carry out every event due on ``day`` or before: in a transaction of its own, or
+        in the one of ``session``."""
         ...
 
-    def rolled_back(self) -> AbstractContextManager[None]:
-        """Inside it, ``run_day`` writes into one transaction that is rolled back at the end
-        (``--dry-run``: what would happen, exactly)."""
+    def session(self, *, dry_run: bool, commit_seconds: float) -> AbstractContextManager[None]:
+        """Inside it, ``run_day`` writes into a transaction held across days, committed after
+        the first day that ends ``commit_seconds`` or more after it began, and at the end, so
+        that a long run writes each page of the workspace once per commit rather than once per
+        day; a crash loses the uncommitted days, never part of one. ``dry_run``: one
+        transaction, rolled back at the end (what would happen, exactly)."""
         ...
 
     def events(

@@ -84,6 +84,34 @@ def insert_rows(
     insert_flat(cursor, mark, "audit", COLUMNS, values)
 
 
+def insert_select(
+    cursor: Any,
+    mark: str,
+    sqlite: bool,
+    context: AuditContext,
+    at: dt.datetime,
+    rows: str,
+    params: Sequence[Any],
+    job_id: int | None = None,
+) -> None:
+    """Append the rows a query finds, set-based: ``rows`` selects (subscription id, target,
+    before, after), the last two already JSON text, and binds ``params`` after this
+    function's own."""
+    head = [ms(at), context.actor, current_user(cursor, sqlite), context.profile, context.verb]
+    marks = ", ".join([mark] * len(head))
+    cursor.execute(
+        f"INSERT INTO audit ({', '.join(COLUMNS)}) SELECT {marks}, r.*"
+        f" FROM (SELECT r.sid, r.target, CAST({mark} AS BIGINT), CAST({mark} AS TEXT),"
+        f" r.before, r.after FROM ({rows}) r) r",
+        [*head, job_id, context.arguments, *params],
+    )
+
+
+def json_string(sql: str, sqlite: bool) -> str:
+    """SQL: the JSON string of the text ``sql`` (NULL stays NULL), as ``dumps`` writes it."""
+    return f"json_quote({sql})" if sqlite else f"CAST(to_json(CAST({sql} AS TEXT)) AS TEXT)"
+
+
 def select(where: AuditFilter, mark: str) -> tuple[str, list[Any]]:
     """The query of ``audit_entries``: oldest first."""
     clauses: list[str] = []

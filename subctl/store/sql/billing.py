@@ -16,14 +16,19 @@ workspace by a month is a few statements per day, not a Python loop per renewal:
 Every other event (a declined card or retry, a failed settlement, a cancellation at the period's
 end, an expiry, a resume, a subscription that cannot be charged) is read with its stored values
 and handed to ``decide``, whose ``ops.Bill`` operations are written like any operation
-(``records.write_ops``) with their billing events. A day is one transaction that holds the write
-lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock), so two runs never interleave,
-and a crash loses the whole day or nothing.
+(``records.write_ops``) with their billing events. A transaction holds the write lock (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock), so two runs never interleave. Inside
+``session`` days share a transaction, committed once it has run ``commit_seconds`` (each day
+touches pages all over the subscriptions and their indexes: committing every day wrote most of
+them again every day), with a larger page cache (``GROUP_CACHE_KIB``, SQLite) so that the
+pages of a transaction stay in memory until its commit; a crash loses the uncommitted days,
+never part of one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -34,7 +39,7 @@ from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storag
 from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
-from subctl.store.sql.audit import dumps, insert_rows
+from subctl.store.sql.audit import insert_select, json_string
 from subctl.store.sql.records import BUYER_EMAILS, _charges, _history_text, _reader, write_ops
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ BILLING_LOCK = 0x5375_6262  # PostgreSQL advisory lock key of the billing run: "
 PAYMENT_TYPE = 393  # association type of payments (subctl.schema.ASSOCIATION_OBJECTS)
 MAX_PASSES = 50  # passes over one day (each pass may make another event due the same day)
 STREAM_CHUNK = 2000
+GROUP_CACHE_KIB = 131_072  # SQLite's page cache during a session (its default: 2,000 KiB)
 
 # Where each kind of event is found: (the day column, the condition on ``subscriptions s``, the
 # index that finds it). The status is a literal so that the partial indexes qualify
@@ -115,7 +121,9 @@ class SqlBilling:
     def __init__(self, records: SqlRecordStore) -> None:
         self.records = records
         self.db = records.db
-        self._held: Any = None  # the cursor of a rolled-back run (``rolled_back``)
+        self._held: Any = None  # the cursor of ``session``'s transaction
+        self._since = 0.0  # when that transaction began (``time.monotonic``)
+        self._commit_seconds: float | None = None  # ``session``'s (None: a dry run)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -123,6 +131,11 @@ class SqlBilling:
     def _transaction(self) -> Iterator[Any]:
         if self._held is not None:
             yield self._held
+            every = self._commit_seconds
+            if every is not None and time.monotonic() - self._since >= every:
+                self._held.connection.commit()  # the day is done: a new transaction
+                self._lock(self._held)
+                self._since = time.monotonic()
             return
         with self.db.errors(), self.db.engine.begin() as conn:
             cursor, _mark = self.records._cursor(conn)
@@ -136,17 +149,31 @@ class SqlBilling:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (BILLING_LOCK,))
 
     @contextmanager
-    def rolled_back(self) -> Iterator[None]:
+    def session(self, *, dry_run: bool, commit_seconds: float) -> Iterator[None]:
         with self.db.errors(), self.db.engine.connect() as conn:
+            cursor, _mark = self.records._cursor(conn)
+            if self.db.is_sqlite:
+                cursor.execute("PRAGMA cache_size")
+                (cache,) = cursor.fetchone()
+                cursor.execute(f"PRAGMA cache_size = -{GROUP_CACHE_KIB}")
             transaction = conn.begin()
             try:
-                cursor, _mark = self.records._cursor(conn)
                 self._lock(cursor)
-                self._held = cursor
+                self._held, self._since = cursor, time.monotonic()
+                self._commit_seconds = None if dry_run else commit_seconds
                 yield
+            except BaseException:
+                transaction.rollback()
+                raise
+            else:
+                if dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
             finally:
                 self._held = None
-                transaction.rollback()
+                if self.db.is_sqlite:  # the pooled connection goes back as it came
+                    cursor.execute(f"PRAGMA cache_size = {int(cache)}")
 
     # -- finding events -----------------------------------------------------------------------
 
@@ -230,27 +257,48 @@ class SqlBilling:
 
     def _audit_day(self, cursor: Any, day: dt.date, after_id: int, job_id: int | None) -> None:
         """One audit row per billing event of the day (set-based and per-row outcomes alike),
-        from the billing log this transaction wrote: status before/after, the event."""
+        from the billing log this transaction wrote, in one ``INSERT … SELECT``: status
+        before/after, the event (``dumps``' JSON text, built in SQL)."""
         assert self.records.audit is not None
+        sqlite = self.db.is_sqlite
+
+        def string(sql: str) -> str:
+            return json_string(sql, sqlite)
+
+        if sqlite:
+            amount = (
+                "CASE WHEN round(round(amount, 3), 2) = round(amount, 3)"
+                " THEN printf('%.2f', amount) ELSE printf('%.3f', amount) END"
+            )
+        else:  # numeric rounding is exact: as ``money_from_storage``
+            mills = "round(CAST(amount AS NUMERIC), 3)"
+            amount = (
+                f"CAST(CASE WHEN round({mills}, 2) = {mills} THEN round({mills}, 2)"
+                f" ELSE {mills} END AS TEXT)"
+            )
         m = self.db.mark
-        cursor.execute(
-            "SELECT subscription_id, kind, outcome, old_status, new_status, amount, currency,"
-            f" payment_id FROM billing_events WHERE id > {m} ORDER BY id",
-            (after_id,),
+        day_text = string(f"CAST({m} AS TEXT)")
+        after = (
+            "'{' || CASE WHEN new_status IS NULL THEN '' ELSE"
+            f" '\"hs_status\":' || {string('new_status')} || ',' END"
+            f" || '\"event\":' || {string('kind')} || ',\"day\":' || {day_text}"
+            f" || ',\"outcome\":' || {string('outcome')}"
+            " || CASE WHEN amount IS NULL THEN '' ELSE"
+            f" ',\"amount\":' || {string(amount)} || ',\"currency\":'"
+            f" || COALESCE({string('currency')}, 'null') END"
+            " || CASE WHEN payment_id IS NULL THEN '' ELSE"
+            " ',\"payment\":' || CAST(payment_id AS TEXT) END || '}'"
         )
-        at = self.records.audit.clock()  # when it was carried out; the event's day in "after"
-        rows: list[tuple[dt.datetime, int | None, str | None, str | None, str | None]] = []
-        for sid, kind, outcome, old, new, amount, currency, payment in cursor.fetchall():
-            event: dict[str, Any] = {"event": kind, "day": day.isoformat(), "outcome": outcome}
-            if amount is not None:
-                event["amount"] = str(money_from_storage(amount))
-                event["currency"] = currency
-            if payment is not None:
-                event["payment"] = int(payment)
-            before = None if old is None else dumps({"hs_status": old})
-            after = dumps({**({} if new is None else {"hs_status": new}), **event})
-            rows.append((at, int(sid), "billing", before, after))
-        insert_rows(cursor, m, self.db.is_sqlite, self.records.audit, rows, job_id)
+        before = (
+            "CASE WHEN old_status IS NULL THEN NULL ELSE"
+            f" '{{\"hs_status\":' || {string('old_status')} || '}}' END"
+        )
+        insert_select(
+            cursor, m, sqlite, self.records.audit, self.records.audit.clock(),
+            f"SELECT subscription_id AS sid, 'billing' AS target, {before} AS before,"
+            f" {after} AS after FROM billing_events WHERE id > {m} ORDER BY id",
+            [day.isoformat(), after_id], job_id,
+        )  # fmt: skip
 
     # -- the log ------------------------------------------------------------------------------
 
