@@ -30,6 +30,13 @@ How (all through the ``RecordStore`` protocol, so local -> local works as HubSpo
 - A target mirrors one source (``sync.source``): syncing another into it needs ``--full``,
   which makes it that source's mirror (a workspace with records that never was a mirror
   needs ``--full`` too: its records not in the source are removed).
+- **A first sync binds the target when it completes** (choice: not bound at the start and
+  unbound on failure, which a crash or a kill would skip). While it runs, the source is
+  kept as ``sync.pending_source`` (with ``sync.cursor``): the same source run again continues
+  where the failed sync stopped; another source starts over without ``--full`` (the
+  target's records are only the failed sync's, and a full sync removes those its source
+  lacks). A failed ``--full`` sync of a target that already mirrors a source moved the
+  binding at its start, as before: the user asked for the new source.
 
 Choices where the issue is silent: mirrored values are written with history (source
 ``sync``), like an import, so ``view`` shows when a mirrored value changed. An associated
@@ -63,6 +70,7 @@ WATERMARK = "sync.watermark"  # ISO datetime: the latest hs_lastmodifieddate mir
 CURSOR = "sync.cursor"  # a full sync under way: the last id written
 FULL_MAX = "sync.cursor_modified"  # ... and the latest modified date it has seen
 SOURCE = "sync.source"  # what the target mirrors
+PENDING = "sync.pending_source"  # a first sync under way (or failed): its source, not bound
 OVERLAP = dt.timedelta(0)  # the watermark's own millisecond is read again (inclusive)
 CHUNK = 100  # HubSpot's page and batch size: removals, and the chunks of a remote source
 LOCAL_CHUNK = 1000  # the chunks of a source without HubSpot's batch limit
@@ -121,13 +129,14 @@ def sync(
     """Mirror ``source`` into ``target`` (whose workspace is ``workspace``), ``chunk``
     records per transaction (default: the source's batch size, at most ``LOCAL_CHUNK``)."""
     mirrored = workspace.get_setting(SOURCE)
+    pending = workspace.get_setting(PENDING) if mirrored is None else None
     if mirrored is not None and mirrored != source_key and not full:
         raise UsageError.naming(
             f"this workspace mirrors {mirrored}, not {source_key}: ",
             Opt("full"),
             " makes it a mirror of the new source (its other records are removed)",
         )
-    if mirrored is None and not full and target.count() > 0:
+    if mirrored is None and pending is None and not full and target.count() > 0:
         raise UsageError.naming(
             "the target workspace holds records and is no mirror yet: ",
             Opt("full"),
@@ -136,7 +145,7 @@ def sync(
         )
     watermark = _when(workspace.get_setting(WATERMARK))
     cursor = workspace.get_setting(CURSOR)
-    if mirrored != source_key:  # a new source: start over
+    if (mirrored or pending) != source_key:  # a new source: start over
         cursor, watermark = None, None
     full = full or watermark is None or cursor is not None
     since = None if full or watermark is None else watermark - OVERLAP
@@ -144,7 +153,7 @@ def sync(
     if full and cursor is None:
         for key in (WATERMARK, FULL_MAX):
             workspace.delete_setting(key)
-        workspace.set_setting(SOURCE, source_key)
+        workspace.set_setting(PENDING if mirrored is None else SOURCE, source_key)
         workspace.set_setting(CURSOR, "0")
     _properties(source, target, report)
     notify = progress or (lambda done, total: None)
@@ -154,6 +163,9 @@ def sync(
     else:
         _incremental(source, target, workspace, report, notify, now, size)
     _archived(source, target, report, now)
+    if mirrored is None:  # a first sync, complete: the target mirrors the source from now on
+        workspace.set_setting(SOURCE, source_key)
+        workspace.delete_setting(PENDING)
     report.watermark = _when(workspace.get_setting(WATERMARK))
     return report
 
