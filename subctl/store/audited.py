@@ -14,16 +14,19 @@ Every other attribute is the wrapped store's (reads, ``execute``, server-side ex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from subctl.schema import Property
 from subctl.store.base import (
+    AssociatedRecord,
     AuditChange,
     AuditContext,
     RecordStore,
     Workspace,
     audited_definition,
 )
+from subctl.store.ops import Operation
 
 
 class AuditedRecords:
@@ -33,6 +36,9 @@ class AuditedRecords:
         self.records = records
         self.workspace = workspace
         self.audit = audit
+        # the last associations of one subscription and object type read through this wrapper
+        # (object id -> type id): the before of the next ``associate`` of that pair
+        self._seen: tuple[tuple[int, str], dict[int, int]] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.records, name)
@@ -60,12 +66,26 @@ class AuditedRecords:
         before = None if old is None else audited_definition(old)
         self._append(AuditChange(f"property:{name}", before, None))
 
+    def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
+        """The wrapped store's; those of one object type are kept for the next ``associate``
+        of that subscription and type (``associate``'s before)."""
+        found = self.records.associations(sub_id, object_type)
+        if object_type is not None:
+            self._seen = ((sub_id, object_type), {a.id: a.type_id for a in found})
+        return found
+
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
         """As a SQL store: a row for a new association, or a changed type; none when the
-        association was already there with that type (one read of the subscription's
-        associations of that object type, before the call)."""
-        found = [a.type_id for a in self.records.associations(sub_id, object_type)
-                 if a.id == object_id]  # fmt: skip
+        association was already there with that type. The before: the associations of that
+        subscription and object type the caller has just read through this wrapper (the
+        service reads them for its checks right before it associates: choice, a second read
+        here cost 2 requests per association on HubSpot), else one read before the call."""
+        seen, self._seen = self._seen, None
+        if seen is not None and seen[0] == (sub_id, object_type):
+            found = [seen[1][object_id]] if object_id in seen[1] else []
+        else:
+            found = [a.type_id for a in self.records.associations(sub_id, object_type)
+                     if a.id == object_id]  # fmt: skip
         self.records.associate(sub_id, object_type, object_id, type_id)
         target = f"association:{object_type}:{object_id}"
         if not found:
@@ -73,7 +93,12 @@ class AuditedRecords:
         elif found[0] != type_id:
             self._append(AuditChange(target, {"type_id": found[0]}, {"type_id": type_id}, sub_id))
 
+    def execute(self, ops: Sequence[Operation]) -> None:
+        self._seen = None  # a write in between: the associations read may be stale
+        self.records.execute(ops)
+
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
+        self._seen = None
         self.records.dissociate(sub_id, object_type, object_id)
         target = f"association:{object_type}:{object_id}"
         self._append(AuditChange(target, {"associated": True}, None, sub_id))

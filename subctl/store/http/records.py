@@ -703,14 +703,22 @@ class HttpStore:
         return sorted(ids)
 
     def associate(self, sub_id: int, object_type: str, object_id: int, type_id: int) -> None:
-        self.record_label(object_type, object_id)  # NotFound
-        self._require(sub_id)
+        """One v4 ``PUT`` (idempotent: an association already there is left as it is). HubSpot
+        answers 404 when either record does not exist: only then are they read, to say which
+        (choice: no reads before the call, which cost two requests per association)."""
+        if object_type not in OBJECTS:
+            raise UsageError(f'unknown object type "{object_type}"')
         path = OBJECTS[object_type].path
         category = "HUBSPOT_DEFINED" if type_id < 9000 else "USER_DEFINED"
-        self.client.put(
-            f"/crm/v4/objects/{SUBSCRIPTIONS}/{sub_id}/associations/{path}/{object_id}",
-            [{"associationCategory": category, "associationTypeId": type_id}],
-        )
+        try:
+            self.client.put(
+                f"/crm/v4/objects/{SUBSCRIPTIONS}/{sub_id}/associations/{path}/{object_id}",
+                [{"associationCategory": category, "associationTypeId": type_id}],
+            )
+        except NotFound:
+            self._require(sub_id)  # NotFound naming the subscription
+            self.record_label(object_type, object_id)  # ... or the record
+            raise
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
         """HubSpot answers 204 whether or not there was an association: read it first."""

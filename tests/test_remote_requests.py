@@ -1,0 +1,106 @@
+"""What the remote HubSpot profile asks HubSpot, counted on the fake server (tests/fakehub):
+``associate`` reads a subscription's associations once per item (the audit's before is the
+service's read, the v4 ``PUT`` is the only other call per item), and the checks stay."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from subctl.errors import NotFound
+from tests.conftest import Invoke
+from tests.fakehub import FakeHubSpot
+from tests.test_cli_remote import hub, on_hub, remote
+
+__all__ = ["hub", "remote"]  # the fixtures, shared with test_cli_remote
+
+SUBS = "/crm/v3/objects/subscriptions/batch/read"
+COMPANY_LINKS = "/crm/v4/associations/subscriptions/companies/batch/read"
+PAYMENT_LINKS = "/crm/v4/associations/subscriptions/commerce_payments/batch/read"
+COMPANIES = "/crm/v3/objects/companies/batch/read"
+
+
+def asked(fake: FakeHubSpot) -> Counter[str]:
+    return Counter(f"{r.method} {r.path}" for r in fake.requests)
+
+
+def test_a_batch_reads_each_items_associations_once(
+    remote: Invoke, hub: FakeHubSpot, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("subscription,object,id\n3,company,77\n4,company,77\n5,company,77\n")
+    hub.requests.clear()
+    done = on_hub(remote, f"associate --from-file {pairs} --format csv")
+    assert done.exit_code == 0, done.stderr
+    assert [line.split(",")[5] for line in done.stdout.splitlines()[1:]] == ["added"] * 3
+    counts = asked(hub)
+    # per item: the associations of that type once (v4, was twice: the audit read them again),
+    # the record's label once (was twice), the subscription twice (existence with the
+    # associations, its status and dates for the rules; was four times), one PUT
+    assert counts[f"POST {COMPANY_LINKS}"] == 3
+    assert counts[f"POST {COMPANIES}"] == 3
+    assert counts[f"POST {SUBS}"] == 6
+    assert sorted(k for k in counts if k.startswith("PUT")) == [
+        f"PUT /crm/v4/objects/subscriptions/{s}/associations/companies/77" for s in (3, 4, 5)
+    ]
+    assert sum(counts.values()) == 5 + 3 * 5  # profile start: properties (3), rules, token
+    # the audit still says what changed, from the one read
+    rows = json.loads(on_hub(remote, "audit -f json").stdout)
+    assert [(r["subscription_id"], r["target"], r["before"], r["after"]) for r in rows] == [
+        (s, "association:company:77", None, '{"type_id":297}') for s in (3, 4, 5)
+    ]
+
+
+def test_an_association_already_there_is_unchanged_and_not_audited(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    hub.requests.clear()
+    done = on_hub(remote, "associate 1 --company 77 --format csv")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.splitlines()[1].endswith(",unchanged")
+    counts = asked(hub)
+    assert counts[f"POST {COMPANY_LINKS}"] == 1
+    assert not [k for k in counts if k.startswith("PUT")]
+    assert json.loads(on_hub(remote, "audit -f json").stdout) == []
+
+
+def test_a_payment_of_another_subscription_is_still_refused(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    hub.requests.clear()
+    refused = on_hub(remote, "associate 3 --payment 900")
+    assert (refused.exit_code, refused.stdout) == (5, ""), refused.stderr
+    assert refused.stderr.splitlines()[0] == (
+        "Error: payment 900 already belongs to subscription 2; a payment belongs to one "
+        "subscription"
+    )
+    counts = asked(hub)
+    assert counts[f"POST {PAYMENT_LINKS}"] == 1
+    assert not [k for k in counts if k.startswith("PUT")]
+    assert (3, "commerce_payments", 900) not in hub.links
+
+
+def test_the_store_says_which_record_is_missing_after_the_put(hub: FakeHubSpot) -> None:
+    """``HttpStore.associate`` alone: no reads before the ``PUT``; HubSpot's 404 is explained
+    by reading the two records then."""
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
+    from tests.test_cli_remote import TOKEN
+
+    store = HttpStore(HubSpotClient("https://api.hubapi.com", TOKEN, transport=hub.transport))
+    try:
+        hub.requests.clear()
+        store.associate(3, "company", 77, 297)
+        assert [(r.method, r.path) for r in hub.requests] == [
+            ("PUT", "/crm/v4/objects/subscriptions/3/associations/companies/77")
+        ]
+        assert hub.links[(3, "companies", 77)] == {297}
+        with pytest.raises(NotFound, match="^subscription 999 not found$"):
+            store.associate(999, "company", 77, 297)
+        with pytest.raises(NotFound, match="^company 12345 not found$"):
+            store.associate(3, "company", 12345, 297)
+    finally:
+        store.close()
