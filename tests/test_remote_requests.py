@@ -46,7 +46,7 @@ def test_a_batch_reads_each_items_associations_once(
     assert sorted(k for k in counts if k.startswith("PUT")) == [
         f"PUT /crm/v4/objects/subscriptions/{s}/associations/companies/77" for s in (3, 4, 5)
     ]
-    assert sum(counts.values()) == 5 + 3 * 5  # profile start: properties (3), rules, token
+    assert sum(counts.values()) == 3 + 3 * 5  # the profile: its properties, rules and token
     # the audit still says what changed, from the one read
     rows = json.loads(on_hub(remote, "audit -f json").stdout)
     assert [(r["subscription_id"], r["target"], r["before"], r["after"]) for r in rows] == [
@@ -102,5 +102,83 @@ def test_the_store_says_which_record_is_missing_after_the_put(hub: FakeHubSpot) 
             store.associate(999, "company", 77, 297)
         with pytest.raises(NotFound, match="^company 12345 not found$"):
             store.associate(3, "company", 12345, 297)
+    finally:
+        store.close()
+
+
+# -- sync: the property definitions, once ------------------------------------------------------
+
+PROPERTIES = "GET /crm/v3/properties/subscriptions"
+RULES = "GET /crm/v3/property-validations/0-69"
+
+
+def _sync(invoke: Invoke, mirror: str = "mirror") -> dict[str, object]:
+    done = on_hub(invoke, f"sync --into {mirror} --format json")
+    assert done.exit_code == 0, done.stderr
+    found: dict[str, object] = json.loads(done.stdout)
+    return found
+
+
+def test_a_sync_reads_the_property_definitions_once(
+    remote: Invoke, hub: FakeHubSpot, tmp_path: Path
+) -> None:
+    assert remote(f"profile add mirror --local {tmp_path / 'mirror.db'}").exit_code == 0
+    for mode in ("full", "incremental"):
+        hub.requests.clear()
+        assert _sync(remote)["mode"] == mode
+        counts = asked(hub)
+        # a Professional account (the profile's tier) has no sensitive properties: one GET,
+        # not one per data sensitivity (3)
+        assert (counts[PROPERTIES], counts[RULES]) == (1, 1), counts
+        assert [r.query for r in hub.requests if f"{r.method} {r.path}" == PROPERTIES] == [
+            {"dataSensitivity": "non_sensitive"}
+        ]
+
+
+def test_an_enterprise_profile_reads_its_sensitive_properties(
+    remote: Invoke, hub: FakeHubSpot, tmp_path: Path
+) -> None:
+    assert remote("config set profiles.hub.tier enterprise").exit_code == 0
+    made = on_hub(
+        remote, "property create --name passport --label Passport --type string "
+        "--field-type text --sensitivity sensitive",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    assert remote(f"profile add mirror --local {tmp_path / 'mirror.db'}").exit_code == 0
+    hub.requests.clear()
+    assert _sync(remote)["properties_created"] == 1
+    assert asked(hub)[PROPERTIES] == 3  # one per data sensitivity
+    shown = remote("--profile mirror property view passport --format json")
+    assert json.loads(shown.stdout)["dataSensitivity"] == "sensitive", shown.stderr
+
+
+def test_a_sensitive_property_made_on_a_professional_profile_is_listed(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    """``property settings --tier enterprise`` on the profile's workspace lets one be made:
+    the store lists the sensitive definitions from then on."""
+    from subctl.schema import Property, PropType
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
+    from tests.test_cli_remote import TOKEN
+
+    store = HttpStore(
+        HubSpotClient("https://api.hubapi.com", TOKEN, transport=hub.transport),
+        tier="professional",
+    )
+    try:
+        assert store.properties().get("passport") is None
+        store.create_property(
+            Property(
+                "passport",
+                "Passport",
+                PropType.STRING,
+                "text",
+                hubspot_defined=False,
+                sensitivity="sensitive",
+            )  # fmt: skip
+        )
+        found = store.properties().get("passport")
+        assert found is not None and found.sensitivity == "sensitive"
     finally:
         store.close()

@@ -85,6 +85,7 @@ SEARCH_PATH = OBJECTS_PATH + "/search"
 PROPERTIES_PATH = "/crm/v3/properties/subscriptions"
 RULES_PATH = "/crm/v3/property-validations/" + OBJECT_TYPE_ID
 BATCH = 100  # ids per batch read (DOMAIN.md §2)
+SENSITIVITIES = ("non_sensitive", "sensitive", "highly_sensitive")  # one list per GET
 ASSOCIATION_BATCH = 1000  # inputs per v4 association batch read (DOMAIN.md §6)
 ID = "hs_object_id"
 LINKS = "@associations"  # a row's associations while it is sorted (no property is named so)
@@ -121,6 +122,9 @@ class HttpStore:
         self.tier = tier  # the profile's --tier: the property limit's default tier
         self._registry: PropertyRegistry | None = None
         self.requests = 0  # searches and batch reads made by reads (tests, benchmarks)
+        # whether the account may have sensitive properties (``properties``): Enterprise, an
+        # unknown tier, or one made here (``property settings --tier`` may say enterprise)
+        self.sensitive_data = tier in (None, "enterprise")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -136,13 +140,19 @@ class HttpStore:
     # -- properties -----------------------------------------------------------------------
 
     def properties(self) -> PropertyRegistry:
-        """The account's definitions, read once per process (``GET`` with every data
-        sensitivity: HubSpot lists only non-sensitive properties by default) with their
-        validation rules. A property subctl knows (``schema.STANDARD_PROPERTIES``) keeps its
-        definition there (aliases, money); the rest come from HubSpot."""
+        """The account's definitions, read once per process with their validation rules. A
+        property subctl knows (``schema.STANDARD_PROPERTIES``) keeps its definition there
+        (aliases, money); the rest come from HubSpot.
+
+        HubSpot lists one data sensitivity per ``GET`` (non-sensitive by default), and only
+        Enterprise accounts have sensitive properties (DOMAIN.md §1): choice, the sensitive
+        and highly sensitive lists are read on the enterprise tier, or when the tier is not
+        known (``tier`` None), or once one was made here; the profile's ``--tier`` (default
+        professional) says the tier. So a Professional account's definitions cost one ``GET``
+        (and the rules' one), not three."""
         if self._registry is None:
             found: dict[str, dict[str, Any]] = {}
-            for sensitivity in ("non_sensitive", "sensitive", "highly_sensitive"):
+            for sensitivity in SENSITIVITIES if self.sensitive_data else SENSITIVITIES[:1]:
                 answer = self.client.get(PROPERTIES_PATH, {"dataSensitivity": sensitivity})
                 for item in answer.get("results", []):
                     found.setdefault(item["name"], item)
@@ -189,6 +199,7 @@ class HttpStore:
         self.client.post(PROPERTIES_PATH, body, idempotent=False)
         self._set_rules(prop, ())
         self._registry = None
+        self.sensitive_data |= prop.sensitivity != "non_sensitive"
 
     def update_property(self, prop: Property) -> None:
         old = self._custom(prop.name)
@@ -197,6 +208,7 @@ class HttpStore:
         self.client.patch(f"{PROPERTIES_PATH}/{prop.name}", _definition(prop))
         self._set_rules(prop, old.rules)
         self._registry = None
+        self.sensitive_data |= prop.sensitivity != "non_sensitive"
 
     def _set_rules(self, prop: Property, old: Sequence[tuple[str, tuple[str, ...]]]) -> None:
         new = dict(prop.rules)
