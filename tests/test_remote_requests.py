@@ -182,3 +182,52 @@ def test_a_sensitive_property_made_on_a_professional_profile_is_listed(
         assert found is not None and found.sensitivity == "sensitive"
     finally:
         store.close()
+
+
+# -- v4 association pages ----------------------------------------------------------------------
+
+
+def test_every_page_of_a_subscriptions_associations_is_read(
+    remote: Invoke, hub: FakeHubSpot
+) -> None:
+    """Subscription 1 holds 1,201 companies: three pages of 500 on the v4 batch read, the
+    pages after the first asked for by ``{id, after}``."""
+    many = [77] + [hub.add_record("companies", {"name": f"C{i:04}"}) for i in range(1200)]
+    for company in many[1:]:
+        hub.associate(1, "companies", company, 297)
+    hub.associate(2, "companies", 77, 297)
+    hub.requests.clear()
+    found = on_hub(remote, "view 1 --format json")
+    assert found.exit_code == 0, found.stderr
+    assert [c["id"] for c in json.loads(found.stdout)["associations"]["company"]] == sorted(many)
+    reads = [r.json["inputs"] for r in hub.requests if r.path == COMPANY_LINKS]
+    assert reads == [
+        [{"id": "1"}],
+        [{"id": "1", "after": str(sorted(many)[499])}],
+        [{"id": "1", "after": str(sorted(many)[999])}],
+    ]
+
+
+def test_a_store_reads_every_page(hub: FakeHubSpot) -> None:
+    from subctl.store.http.client import HubSpotClient
+    from subctl.store.http.records import HttpStore
+    from tests.test_cli_remote import TOKEN
+
+    hub.association_page = 2
+    for company in [hub.add_record("companies", {"name": f"C{i}"}) for i in range(4)]:
+        hub.associate(1, "companies", company, 297)
+    store = HttpStore(HubSpotClient("https://api.hubapi.com", TOKEN, transport=hub.transport))
+    try:
+        companies = sorted(hub.records["companies"])  # 77 and the four
+        hub.requests.clear()
+        links = store.association_cells([1, 2, 3], ["company"], cap=None)
+        assert {sid: cell["company"].count for sid, cell in links.items()} == {1: 5, 2: 0, 3: 0}
+        # only subscription 1 has more pages: 2 and 3 are not asked again
+        assert [r.json["inputs"] for r in hub.requests if r.path == COMPANY_LINKS] == [
+            [{"id": "1"}, {"id": "2"}, {"id": "3"}],
+            [{"id": "1", "after": str(companies[1])}],  # the last id of the page before
+            [{"id": "1", "after": str(companies[3])}],
+        ]
+        assert len(store.associations(1, "company")) == 5
+    finally:
+        store.close()

@@ -18,7 +18,10 @@ What it enforces, and the choices where HubSpot's documentation is silent (each 
 - Lists (``GET /crm/v3/objects/...``): ``limit`` <= 100 (choice: 400 past it), ``after`` paging
   by id; ``archived=true`` lists the archived records only.
 - Batches: at most 100 inputs (v4 association reads: 1,000); records that do not exist come
-  back as a 207 with ``errors[]`` of ``{status, category, message, context: {ids}}``.
+  back as a 207 with ``errors[]`` of ``{status, category, message, context: {ids}}``. A v4
+  association batch read answers at most ``association_page`` (500, as the v4 ``GET``'s
+  largest ``limit``) associations per input, with ``paging.next.after`` on that result; the
+  next page is the input ``{id, after}``.
 - Writes: property values are strings (``""`` clears); unknown properties, invalid options,
   numbers, dates (a date is midnight UTC) and booleans: 400 ``VALIDATION_ERROR``; HubSpot's
   computed properties (``hs_object_id``, ``hs_createdate``, ``hs_lastmodifieddate``) cannot be
@@ -216,6 +219,7 @@ class FakeHubSpot:
         self.scopes = frozenset(all_scopes() if scopes is None else scopes)
         self.token_kind = token_kind  # "private-app", "oauth", or "other" (neither endpoint)
         self.timeout_delay = timeout_delay
+        self.association_page = 500  # associations per input of a v4 batch read
         self.requests: list[Logged] = []
         self.transport = httpx.MockTransport(self.handle)
         self.props = standard_properties()
@@ -1589,9 +1593,14 @@ class FakeHubSpot:
             if self._live(a.name, ident) is None:
                 missing.append(ident)
                 continue
-            rows = self._assoc_rows(a, int(ident), b)
+            after = _int(str(item.get("after") or "0"), "after")
+            rows = [r for r in self._assoc_rows(a, int(ident), b) if int(r["toObjectId"]) > after]
             if rows:
-                results.append({"from": {"id": ident}, "to": rows})
+                page = rows[: self.association_page]
+                result: dict[str, Any] = {"from": {"id": ident}, "to": page}
+                if len(rows) > len(page):
+                    result["paging"] = {"next": {"after": page[-1]["toObjectId"]}}
+                results.append(result)
             else:
                 missing.append(ident)  # HubSpot reports records without associations as errors
         stamp = iso_datetime(dt.datetime.now(dt.UTC))

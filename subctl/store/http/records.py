@@ -577,22 +577,32 @@ class HttpStore:
 
     def _links(self, sub_ids: Sequence[int], object_type: str) -> dict[int, dict[int, int]]:
         """v4 batch read (1,000 subscriptions per request): subscription -> {object id: type
-        id}, object ids ascending."""
+        id}, object ids ascending. HubSpot answers a page of each subscription's associations
+        (``paging.next.after`` on its result when there are more): the subscriptions with
+        more are read again, each input ``{id, after}``, 1,000 a request, until none has."""
         path = OBJECTS[object_type].path
         out: dict[int, dict[int, int]] = {}
-        ids = list(dict.fromkeys(int(i) for i in sub_ids))
-        for start in range(0, len(ids), ASSOCIATION_BATCH):
-            part = ids[start : start + ASSOCIATION_BATCH]
-            body = {"inputs": [{"id": str(i)} for i in part]}
-            self.requests += 1
-            answer = self.client.post(
-                f"/crm/v4/associations/{SUBSCRIPTIONS}/{path}/batch/read", body, idempotent=True
-            )
-            for item in answer.get("results", []):
-                sid = int(item["from"]["id"])
-                links = out.setdefault(sid, {})
-                for to in item.get("to", []):
-                    links[int(to["toObjectId"])] = _type_id(to, object_type)
+        inputs = [{"id": str(i)} for i in dict.fromkeys(int(i) for i in sub_ids)]
+        asked: set[tuple[int, str]] = set()  # a cursor answered twice is not followed again
+        while inputs:
+            more: list[dict[str, str]] = []
+            for start in range(0, len(inputs), ASSOCIATION_BATCH):
+                body = {"inputs": inputs[start : start + ASSOCIATION_BATCH]}
+                self.requests += 1
+                answer = self.client.post(
+                    f"/crm/v4/associations/{SUBSCRIPTIONS}/{path}/batch/read", body,
+                    idempotent=True,
+                )  # fmt: skip
+                for item in answer.get("results", []):
+                    sid = int(item["from"]["id"])
+                    links = out.setdefault(sid, {})
+                    for to in item.get("to", []):
+                        links[int(to["toObjectId"])] = _type_id(to, object_type)
+                    after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                    if after and (sid, str(after)) not in asked:
+                        asked.add((sid, str(after)))
+                        more.append({"id": str(sid), "after": str(after)})
+            inputs = more
         return {sid: dict(sorted(links.items())) for sid, links in out.items()}
 
     def _require(self, sub_id: int) -> None:
