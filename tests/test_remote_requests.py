@@ -83,6 +83,43 @@ def test_a_payment_of_another_subscription_is_still_refused(
     assert (3, "commerce_payments", 900) not in hub.links
 
 
+@pytest.mark.parametrize(
+    ("args", "links"),
+    [
+        ("associate 2 --contact 17 --remove --yes", "contacts"),
+        ("associate 1 --company new --create name=Initech --replace --yes", "companies"),
+    ],
+)
+def test_a_removal_reads_the_associations_once(
+    remote: Invoke, hub: FakeHubSpot, args: str, links: str
+) -> None:
+    """``--remove`` and ``--replace``: the service's read decides; the store's ``DELETE``
+    reads them no more (it did, HubSpot answering 204 either way)."""
+    hub.requests.clear()
+    done = on_hub(remote, args)
+    assert done.exit_code == 0, done.stderr
+    counts = asked(hub)
+    assert counts[f"POST /crm/v4/associations/subscriptions/{links}/batch/read"] == 1
+    assert [k for k in counts if k.startswith("DELETE")] == [
+        "DELETE /crm/v4/objects/subscriptions/2/associations/contacts/17"
+        if links == "contacts"
+        else "DELETE /crm/v4/objects/subscriptions/1/associations/companies/77"
+    ]
+    assert json.loads(on_hub(remote, "audit -f json").stdout)[-1]["before"] == (
+        '{"associated":true}'
+    )
+
+
+def test_removing_what_is_not_there_is_still_not_found(remote: Invoke, hub: FakeHubSpot) -> None:
+    hub.requests.clear()
+    refused = on_hub(remote, "associate 3 --contact 17 --remove --yes")
+    assert (refused.exit_code, refused.stdout) == (3, ""), refused.stderr
+    assert refused.stderr.splitlines()[0] == (
+        "Error: subscription 3 is not associated with contact 17"
+    )
+    assert not [r for r in hub.requests if r.method == "DELETE"]
+
+
 def test_the_store_says_which_record_is_missing_after_the_put(hub: FakeHubSpot) -> None:
     """``HttpStore.associate`` alone: no reads before the ``PUT``; HubSpot's 404 is explained
     by reading the two records then."""

@@ -125,6 +125,9 @@ class HttpStore:
         # whether the account may have sensitive properties (``properties``): Enterprise, an
         # unknown tier, or one made here (``property settings --tier`` may say enterprise)
         self.sensitive_data = tier in (None, "enterprise")
+        # the object ids of the last ``associations(sub, type)`` read: ``dissociate`` of one
+        # of them needs no read of its own (the caller has just read them to decide)
+        self._seen_links: tuple[tuple[int, str], set[int]] | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -616,6 +619,8 @@ class HttpStore:
             return found  # an object type nothing is associated with (as the SQL store)
         for name in sorted(OBJECTS) if object_type is None else [object_type]:
             links = self._links([sub_id], name).get(sub_id, {})
+            if object_type is not None:
+                self._seen_links = ((sub_id, name), set(links))
             if not links:
                 continue
             records = self._records(name, list(links))
@@ -743,16 +748,24 @@ class HttpStore:
             raise
 
     def dissociate(self, sub_id: int, object_type: str, object_id: int) -> None:
-        """HubSpot answers 204 whether or not there was an association: read it first."""
+        """HubSpot answers 204 whether or not there was an association: read it first,
+        unless the last ``associations`` read of this subscription and type (the caller's,
+        to decide) had it (choice: a read twice per removal otherwise; a removal by someone
+        else in between is reported removed, as HubSpot's 204 would)."""
         if object_type not in OBJECTS:
             raise UsageError(f'unknown object type "{object_type}"')
-        if object_id not in self._links([sub_id], object_type).get(sub_id, {}):
+        seen = self._seen_links
+        known = seen[1] if seen is not None and seen[0] == (sub_id, object_type) else set()
+        if object_id not in known and object_id not in self._links([sub_id], object_type).get(
+            sub_id, {}
+        ):
             label = ASSOCIATION_BY_NAME[object_type].label.lower()
             raise NotFound(f"subscription {sub_id} is not associated with {label} {object_id}")
         path = OBJECTS[object_type].path
         self.client.delete(
             f"/crm/v4/objects/{SUBSCRIPTIONS}/{sub_id}/associations/{path}/{object_id}"
         )
+        known.discard(object_id)
 
     def create_record(self, object_type: str, values: Mapping[str, Any]) -> int:
         body = {"properties": record_properties(object_type, values)}
@@ -964,6 +977,7 @@ class HttpStore:
     def execute(self, ops: Sequence[Operation]) -> None:
         """HubSpot's calls for typed operations: ``writes.execute`` (one operation per call,
         in order; ``Conflict`` when a subscription's status moved)."""
+        self._seen_links = None  # a write may change associations
         writes = importlib.import_module("subctl.store.http.writes")
         writes.execute(self.client, ops, self.properties())
 
