@@ -63,6 +63,8 @@ def test_an_association_already_there_is_unchanged_and_not_audited(
     assert done.stdout.splitlines()[1].endswith(",unchanged")
     counts = asked(hub)
     assert counts[f"POST {COMPANY_LINKS}"] == 1
+    # it has associations of that type, so it exists: one read of it (its status and dates)
+    assert counts[f"POST {SUBS}"] == 1
     assert not [k for k in counts if k.startswith("PUT")]
     assert json.loads(on_hub(remote, "audit -f json").stdout) == []
 
@@ -100,6 +102,7 @@ def test_a_removal_reads_the_associations_once(
     assert done.exit_code == 0, done.stderr
     counts = asked(hub)
     assert counts[f"POST /crm/v4/associations/subscriptions/{links}/batch/read"] == 1
+    assert counts[f"POST {SUBS}"] == 1
     assert [k for k in counts if k.startswith("DELETE")] == [
         "DELETE /crm/v4/objects/subscriptions/2/associations/contacts/17"
         if links == "contacts"
@@ -139,6 +142,9 @@ def test_the_store_says_which_record_is_missing_after_the_put(hub: FakeHubSpot) 
             store.associate(999, "company", 77, 297)
         with pytest.raises(NotFound, match="^company 12345 not found$"):
             store.associate(3, "company", 12345, 297)
+        for kind in ("company", None):  # no associations of it: its existence is read
+            with pytest.raises(NotFound, match="^subscription 999 not found$"):
+                store.associations(999, kind)
     finally:
         store.close()
 

@@ -613,14 +613,21 @@ class HttpStore:
             raise NotFound(f"subscription {sub_id} not found")
 
     def associations(self, sub_id: int, object_type: str | None = None) -> list[AssociatedRecord]:
-        self._require(sub_id)
+        """``NotFound`` for a subscription that does not exist. Of one object type: the v4
+        read first, and the subscription read only when it has none (HubSpot lists the
+        associations of a live record only): one request less when it has some."""
+        one = object_type is not None and object_type in OBJECTS
+        if not one:
+            self._require(sub_id)
         found: list[AssociatedRecord] = []
         if object_type is not None and object_type not in OBJECTS:
             return found  # an object type nothing is associated with (as the SQL store)
         for name in sorted(OBJECTS) if object_type is None else [object_type]:
             links = self._links([sub_id], name).get(sub_id, {})
-            if object_type is not None:
+            if one:
                 self._seen_links = ((sub_id, name), set(links))
+                if not links:
+                    self._require(sub_id)
             if not links:
                 continue
             records = self._records(name, list(links))
