@@ -147,6 +147,12 @@ def plan_export(
     columns: list[Column] = []
     sources: list[Source] = []
     positions: list[int] = []
+    # Money cells take their row's currency's decimals (codec.currency_decimals): where the
+    # currency sits in a stored row, read as an extra field when no column shows it.
+    if CURRENCY in fields:
+        currency_at: int | None = fields.index(CURRENCY)
+    else:
+        currency_at = len(fields) if CURRENCY in registry else None
     money = False
     for prop in props:
         kind = kind_of(prop)
@@ -156,7 +162,8 @@ def plan_export(
             header = names.record_id
         currency = CURRENCY if kind == "money" else None
         columns.append(Column(prop.name, header, kind=kind, currency_key=currency))
-        sources.append(Source(prop, labels=labels, masked=prop.name in masked))
+        sources.append(Source(prop, labels=labels, masked=prop.name in masked,
+                              currency_at=currency_at if kind == "money" else None))  # fmt: skip
         positions.append(fields.index(prop.name))
     extra: list[tuple[str, Source, int]] = []
     if money and CURRENCY not in fields and CURRENCY in registry:
