@@ -92,6 +92,60 @@ def test_ndjson_amounts_have_their_currencys_decimals(
                                   (15, 99.0, "USD")]  # fmt: skip
 
 
+@pytest.mark.parametrize("properties", ["view", "all+associations"])
+def test_an_ndjson_export_imports_unchanged(
+    invoke: Invoke, hubspot_file: Path, tmp_path: Path, properties: str
+) -> None:
+    path = tmp_path / "subs.ndjson"
+    result = invoke(["export", "--all", "--properties", properties, "-o", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert _import(invoke, path) == ["unchanged"] * len(ROWS)
+    # a changed amount is an update, read from the JSON number
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace(
+        '"hs_next_payment_amount": 1500,', '"hs_next_payment_amount": 1700,'
+    )
+    path.write_text("\n".join(lines) + "\n")
+    assert _import(invoke, path) == ["updated"] + ["unchanged"] * (len(ROWS) - 1)
+    shown = invoke(["view", "11", "-f", "json"])
+    assert json.loads(shown.stdout)["properties"]["hs_next_payment_amount"] == 1700
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "a.json",
+            "[]",
+            "Error: cannot import a.json: a JSON array is not read a row at a time\n"
+            "Hint: export with -f ndjson (one object a line) and import that\n",
+        ),
+        (
+            "a.ndjson",
+            '{"hs_object_id": 11}\n[1]\n',
+            "Error: {path}:2: not a JSON object, one record a line\n",
+        ),
+        (
+            "a.ndjson",
+            '{"hs_object_id": 11}\n{"hs_object_id": 12, "x": 1}\n',
+            'Error: {path}:2: key "x" is not in the first record\'s keys\n',
+        ),
+        (
+            "a.ndjson",
+            '{"hs_object_id": 11}\n{oops\n',
+            "Error: {path}:2: not JSON (Expecting property name enclosed in double quotes)\n",
+        ),
+    ],
+)
+def test_a_bad_ndjson_file_is_refused_with_its_line(
+    invoke: Invoke, hubspot_file: Path, tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    result = invoke(["import", str(path)])
+    assert (result.exit_code, result.stderr) == (2, message.format(path=path))
+
+
 @pytest.mark.parametrize("engine", ["xlsxwriter", "rustpy_xlsxwriter"])
 def test_xlsx_cells_have_their_currencys_decimals_and_import_unchanged(
     invoke: Invoke,
@@ -166,7 +220,7 @@ def test_export_then_import_is_the_identity_for_the_currencys_decimals(
     invoke: Invoke, tmp_path: Path, data: st.DataObject
 ) -> None:
     """export -> import changes nothing, and the exported text is the amount with exactly its
-    currency's decimals (what HubSpot writes), for csv and xlsx."""
+    currency's decimals (what HubSpot writes), for csv, ndjson and xlsx."""
     if not (tmp_path / "subctl-home" / "workspace.db").exists():
         assert invoke("init").exit_code == 0
     code = data.draw(CURRENCIES)
@@ -177,7 +231,7 @@ def test_export_then_import_is_the_identity_for_the_currencys_decimals(
     source.write_text(_csv([["21", "Any", "Active", "2026-12-01", text, code, "Monthly"]]))
     result = invoke(["import", str(source), "-f", "json"])
     assert result.exit_code == 0, result.stderr
-    for suffix in ("csv", "xlsx"):
+    for suffix in ("csv", "ndjson", "xlsx"):
         out = tmp_path / f"out.{suffix}"
         result = invoke(["export", "--where", "id = 21", "-o", str(out), "--force"])
         assert result.exit_code == 0, result.stderr
