@@ -238,3 +238,17 @@ def test_export_then_import_is_the_identity_for_the_currencys_decimals(
         if suffix == "csv":
             assert out.read_text().splitlines()[1].split(",")[4] == text
         assert _import(invoke, out) == ["unchanged"]
+
+
+def test_list_and_view_show_amounts_with_their_currencys_decimals(
+    invoke: Invoke, hubspot_file: Path
+) -> None:
+    listed = invoke(["list", "--where", "id in (11, 13, 15)", "-f", "csv"])
+    assert listed.exit_code == 0, listed.stderr
+    assert [line.split(",")[4:6] for line in listed.stdout.splitlines()[1:]] == [
+        ["1500", "JPY"], ["12.345", "BHD"], ["99.00", "USD"]
+    ]  # fmt: skip
+    table = invoke(["list", "--where", "id in (11, 14)", "-f", "table"])
+    assert [line.split()[-3] for line in table.stdout.splitlines()[-2:]] == ["1500", "7.250"]
+    shown = invoke(["view", "11", "-f", "json"])
+    assert json.loads(shown.stdout)["properties"]["hs_next_payment_amount"] == 1500
