@@ -255,3 +255,21 @@ def test_list_and_view_show_amounts_with_their_currencys_decimals(
     assert [line.split()[-3] for line in table.stdout.splitlines()[-2:]] == ["1500", "7.250"]
     shown = invoke(["view", "11", "-f", "json"])
     assert json.loads(shown.stdout)["properties"]["hs_next_payment_amount"] == 1500
+
+
+def test_a_payments_label_has_its_currencys_decimals() -> None:
+    """Association cells (``Associated Payment``) restore a payment from its label: a BHD
+    amount keeps its third decimal, a JPY amount has none."""
+    from subctl.labels import payment_label
+
+    assert [
+        payment_label(Decimal("1500.00"), "JPY", "succeeded", "card"),
+        payment_label(12.345, "BHD", "failed", "card"),
+        payment_label(99.0, "USD", "succeeded", "ach"),
+        payment_label(Decimal("12.345"), "USD", "succeeded", "card"),  # finer: never rounded
+    ] == [
+        "1500 JPY succeeded (card)",
+        "12.345 BHD failed (card)",
+        "99.00 USD succeeded (ach)",
+        "12.345 USD succeeded (card)",
+    ]
