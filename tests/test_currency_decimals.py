@@ -162,21 +162,49 @@ def test_xlsx_cells_have_their_currencys_decimals_and_import_unchanged(
     path = tmp_path / "subs.xlsx"
     result = invoke(["export", "--where", "id in (11, 12, 13, 14, 15)", "-o", str(path)])
     assert result.exit_code == 0, result.stderr
+    # cell formats are per cell; the Rust back end formats whole columns, so these rows (0, 3
+    # and 2 decimals) are written by XlsxWriter, and the message says so
+    assert "(written by XlsxWriter " in result.stderr
     sheet = openpyxl.load_workbook(path).active
     cells = [(row[4].value, row[4].number_format, row[5].value)
              for row in sheet.iter_rows(min_row=2)]  # fmt: skip
-    if engine == "xlsxwriter":  # cell formats are per cell: each its currency's decimals
-        formats = ["#,##0", "#,##0", "#,##0.000", "#,##0.000", "#,##0.00"]
-    else:  # the Rust back end formats by column (subctl.export.xlsx)
-        formats = ["#,##0.00#"] * 5
     assert cells == [
-        (1500, formats[0], "JPY"),
-        (99000, formats[1], "KRW"),
-        (12.345, formats[2], "BHD"),
-        (7.25, formats[3], "KWD"),
-        (99, formats[4], "USD"),
+        (1500, "#,##0", "JPY"),
+        (99000, "#,##0", "KRW"),
+        (12.345, "#,##0.000", "BHD"),
+        (7.25, "#,##0.000", "KWD"),
+        (99, "#,##0.00", "USD"),
     ]
     assert _import(invoke, path) == ["unchanged"] * len(ROWS)
+
+
+@pytest.mark.parametrize(
+    ("ids", "number_format"),
+    [("11, 12", "#,##0"), ("13, 14", "#,##0.000"), ("15", "#,##0.00")],
+    ids=["zero", "three", "two"],
+)
+def test_the_rust_back_end_formats_a_column_of_one_currencys_decimals(
+    invoke: Invoke,
+    hubspot_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ids: str,
+    number_format: str,
+) -> None:
+    import openpyxl
+
+    pytest.importorskip("rustpy_xlsxwriter")
+    monkeypatch.setenv("SUBCTL_XLSX_ENGINE", "rustpy_xlsxwriter")
+    path = tmp_path / "subs.xlsx"
+    result = invoke(["export", "--where", f"id in ({ids})", "--properties", "all", "-o",
+                     str(path)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "(written by rustpy-xlsxwriter " in result.stderr
+    sheet = openpyxl.load_workbook(path).active
+    header = [c.value for c in sheet[1]]
+    at = header.index("Next payment amount")
+    assert {row[at].number_format for row in sheet.iter_rows(min_row=2)} == {number_format}
+    assert _import(invoke, path) == ["unchanged"] * len(ids.split(","))
 
 
 def test_decimals_are_defined_once() -> None:

@@ -19,9 +19,11 @@ forces the pure-Python one (tests, benchmarks).
   (``currency_key``; ``codec.currency_decimals``: 2 decimals, 0 for JPY, 3 for BHD, 2 for an
   unknown or missing currency), and each money cell has the number format of its currency's
   decimals (``money_format``: ``#,##0`` for JPY, ``#,##0.00``, ``#,##0.000`` for BHD). The Rust
-  back end formats by column, not by cell, and a streamed export does not know up front which
-  currencies it holds: its money columns have ``#,##0.00#`` (two decimals at least, the third
-  shown when the amount has one); the value itself carries the currency's precision;
+  back end formats by column, not by cell: given the decimals of the money cells to come
+  (``WriteOptions.money_decimals``, which ``subctl export`` counts), one value formats its
+  money columns exactly and several (JPY and USD rows) send the file to XlsxWriter, which
+  formats each cell; unknown (backups, reports), its money columns have ``#,##0.00#`` (two
+  decimals at least, the third shown when the amount has one);
 - text is neutralised (``values.neutralise``: a leading ``=``, ``+``, ``-``, ``@``, tab or CR
   gets a ``'``) unless ``WriteOptions.raw``; a text longer than a cell holds (32,767
   characters) is cut there, ending with ``…``.
@@ -86,11 +88,19 @@ def _chosen() -> str:
     return RUST if find_spec(RUST) is not None else PURE
 
 
-def engine(*, with_version: bool = True) -> str:
+def engine(
+    *,
+    with_version: bool = True,
+    columns: Sequence[Column] = (),
+    opts: WriteOptions | None = None,
+) -> str:
     """The xlsx back end that runs (``rustpy-xlsxwriter 0.8.0``), found without importing it;
     ``with_version=False``: the name alone, without reading package metadata (cheap enough
-    for a help text built at start-up)."""
+    for a help text built at start-up). With the ``columns`` and ``opts`` of a write: the one
+    that wrote it (``_uses_rust``)."""
     name = _DISTRIBUTIONS[_chosen()]
+    if opts is not None and name == _DISTRIBUTIONS[RUST] and not _uses_rust(columns, opts):
+        name = _DISTRIBUTIONS[PURE]
     if not with_version:
         return name
     from importlib.metadata import PackageNotFoundError, version
@@ -206,14 +216,24 @@ def write_xlsx(
     """Write the rows as an xlsx workbook to ``out`` (binary); returns the data rows written."""
     if not columns:
         raise UsageError("nothing to export: no columns")
-    # A chart (``subctl report``: a few hundred rows) is drawn by XlsxWriter's chart API.
-    if (
+    if _uses_rust(columns, opts):
+        return _write_rust(rows, columns, out, opts)
+    return _write_pure(rows, columns, out, opts)
+
+
+def _uses_rust(columns: Sequence[Column], opts: WriteOptions) -> bool:
+    """Whether the Rust back end writes these columns: it is installed (or forced), there is
+    no chart (``subctl report``: a few hundred rows, drawn by XlsxWriter's chart API), headers
+    are unique (it keys cells by header), and money cells need no format per cell: it formats
+    whole columns, so an export whose money cells have different decimals (JPY and USD rows)
+    is written by XlsxWriter, which formats each cell."""
+    mixed = opts.money_decimals is not None and len(opts.money_decimals) > 1
+    return (
         opts.chart is None
         and _chosen() == RUST
         and len({c.header for c in columns}) == len(columns)
-    ):
-        return _write_rust(rows, columns, out, opts)
-    return _write_pure(rows, columns, out, opts)  # the Rust writer keys cells by header
+        and not (mixed and any(c.kind == "money" and c.currency_key for c in columns))
+    )
 
 
 def _write_pure(
@@ -335,7 +355,9 @@ def _write_rust(
         if column.kind == "date":
             formats[header] = Format().set_num_format(DATE_FORMAT)
         elif column.kind == "money":
-            formats[header] = Format().set_num_format(MONEY_FORMAT)
+            known = opts.money_decimals  # one value: every cell's decimals
+            fmt = money_format(next(iter(known))) if known and len(known) == 1 else MONEY_FORMAT
+            formats[header] = Format().set_num_format(fmt)
         elif column.kind == "datetime":
             formats[header] = Format().set_num_format(DATETIME_FORMAT)
     typed = _cells(columns, opts.raw)

@@ -228,6 +228,33 @@ def total(records: RecordStore, plan: ExportPlan) -> int:
     return records.count(plan.query.where)
 
 
+def money_decimals(records: RecordStore, plan: ExportPlan, total: int) -> frozenset[int] | None:
+    """The decimals the export's money cells have (``codec.currency_decimals`` of each row's
+    currency): a spreadsheet writer that formats whole columns formats them exactly when there
+    is one (``WriteOptions.money_decimals``). A COUNT per group of currencies that are not of 2
+    decimals (the export's ``total`` gives the rest); None without a money column."""
+    from subctl.codec import CURRENCY_DECIMALS, DEFAULT_DECIMALS
+    from subctl.query.ast import And, Condition, Op
+
+    if CURRENCY not in plan.fields or not any(c.kind == "money" for c in plan.columns):
+        return None
+    groups: dict[int, list[str]] = {}
+    for code, places in CURRENCY_DECIMALS.items():
+        groups.setdefault(places, []).append(code)
+    found: set[int] = set()
+    rest = total
+    for places, codes in sorted(groups.items()):
+        match = Condition(CURRENCY, Op.IN, tuple(codes))
+        where = match if plan.query.where is None else And((plan.query.where, match))
+        count = records.count(where)
+        if count:
+            found.add(places)
+            rest -= count
+    if rest > 0:
+        found.add(DEFAULT_DECIMALS)
+    return frozenset(found)
+
+
 @dataclass
 class Cut:
     """Association cells the cap cut (said once the export is written)."""
