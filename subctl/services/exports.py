@@ -231,27 +231,33 @@ def total(records: RecordStore, plan: ExportPlan) -> int:
 def money_decimals(records: RecordStore, plan: ExportPlan, total: int) -> frozenset[int] | None:
     """The decimals the export's money cells have (``codec.currency_decimals`` of each row's
     currency): a spreadsheet writer that formats whole columns formats them exactly when there
-    is one (``WriteOptions.money_decimals``). A COUNT per group of currencies that are not of 2
-    decimals (the export's ``total`` gives the rest); None without a money column."""
+    is one (``WriteOptions.money_decimals``). One COUNT of the rows in a currency of other than
+    2 decimals (the export's ``total`` gives the rest), and when there are some, one more for
+    those of 0; None without a money column."""
     from subctl.codec import CURRENCY_DECIMALS, DEFAULT_DECIMALS
     from subctl.query.ast import And, Condition, Op
 
     if CURRENCY not in plan.fields or not any(c.kind == "money" for c in plan.columns):
         return None
-    groups: dict[int, list[str]] = {}
-    for code, places in CURRENCY_DECIMALS.items():
-        groups.setdefault(places, []).append(code)
-    found: set[int] = set()
-    rest = total
-    for places, codes in sorted(groups.items()):
-        match = Condition(CURRENCY, Op.IN, tuple(codes))
-        where = match if plan.query.where is None else And((plan.query.where, match))
-        count = records.count(where)
-        if count:
+
+    def count(places: Sequence[int]) -> int:
+        codes = tuple(c for c, p in CURRENCY_DECIMALS.items() if p in places)
+        match = Condition(CURRENCY, Op.IN, codes)
+        where = plan.query.where
+        return records.count(match if where is None else And((where, match)))
+
+    other = sorted({p for p in CURRENCY_DECIMALS.values() if p != DEFAULT_DECIMALS})
+    odd = count(other) if total else 0
+    found: set[int] = {DEFAULT_DECIMALS} if total > odd else set()
+    for places in other[:-1]:  # the last group holds what remains
+        if not odd:
+            break
+        n = count([places])
+        if n:
             found.add(places)
-            rest -= count
-    if rest > 0:
-        found.add(DEFAULT_DECIMALS)
+        odd -= n
+    if odd:
+        found.add(other[-1])
     return frozenset(found)
 
 
