@@ -472,7 +472,12 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)  # JSON numbers; money has two decimals, which a double round-trips
+        # JSON numbers: an amount without decimals (JPY 1500) an integer, others a double,
+        # which round-trips the at most 3 decimals of money
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0 and abs(value) < 2**53:
+            return int(value)
+        return float(value)
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

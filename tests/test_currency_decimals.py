@@ -282,7 +282,10 @@ def test_list_and_view_show_amounts_with_their_currencys_decimals(
     table = invoke(["list", "--where", "id in (11, 14)", "-f", "table"])
     assert [line.split()[-3] for line in table.stdout.splitlines()[-2:]] == ["1500", "7.250"]
     shown = invoke(["view", "11", "-f", "json"])
-    assert json.loads(shown.stdout)["properties"]["hs_next_payment_amount"] == 1500
+    assert '"hs_next_payment_amount": 1500,' in shown.stdout  # a JSON integer, as exports
+    listed = invoke(["list", "--where", "id in (11, 13)", "-f", "json"])
+    assert [(r["hs_next_payment_amount"], r["hs_currency_code"])
+            for r in json.loads(listed.stdout)] == [(1500, "JPY"), (12.345, "BHD")]  # fmt: skip
 
 
 def test_a_payments_label_has_its_currencys_decimals() -> None:

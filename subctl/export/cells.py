@@ -102,10 +102,9 @@ def _money_expr(
 
 
 def _json_money(value: Decimal | None) -> Any:
-    """JSON numbers: a whole amount of a currency without decimals (JPY) as an integer."""
-    if value is None:
-        return None
-    return int(value) if value.as_tuple().exponent == 0 else to_json(value)
+    """JSON numbers (``codec.to_json``): an amount of a currency without decimals (JPY) an
+    integer."""
+    return None if value is None else to_json(value)
 
 
 _DAYS = _Memo(lambda days: (EPOCH.date() + dt.timedelta(days=days)).isoformat())
