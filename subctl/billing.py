@@ -37,28 +37,20 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from subctl.codec import money_quantum
 from subctl.query.values import add_months
 from subctl.schema import FREQUENCIES
 
 ROUNDING = ROUND_HALF_UP
 
-# ISO 4217 minor units that are not 2.
-_MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-         "VND", "VUV", "XAF", "XOF", "XPF"),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}  # fmt: skip
 _DAYS: dict[str, int] = {"weekly": 7, "biweekly": 14}
 _MONTHS: dict[str, int] = {value: months for value, _label, months in FREQUENCIES if months}
 
 
-@lru_cache(maxsize=256)
 def quantum(currency: str) -> Decimal:
-    """The currency's smallest unit: ``Decimal("0.01")`` for USD, ``Decimal("1")`` for JPY."""
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
+    """The currency's smallest unit (``codec.money_quantum``, where the decimals of every
+    currency are defined): ``Decimal("0.01")`` for USD, ``Decimal("1")`` for JPY."""
+    return money_quantum(currency)
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -52,6 +52,19 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DAY_MS = 86_400_000
 CENT = Decimal("0.01")
 MILL = Decimal("0.001")  # the finest minor unit of a billing currency (BHD, KWD, …)
+# The decimals of each currency, defined here once (ISO 4217 minor units; every currency not
+# named has 2, as has an unknown or missing one): validation refuses finer amounts, exports
+# write an amount with exactly its currency's decimals (JPY 1500, USD 99.00, BHD 12.345, as
+# HubSpot writes them), spreadsheets format the cell so, billing rounds to it.
+CURRENCY_DECIMALS: dict[str, int] = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+         "VND", "VUV", "XAF", "XOF", "XPF"),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}  # fmt: skip
+DEFAULT_DECIMALS = 2
 WIDE = Context(prec=400)  # quantizing any double to cents never runs out of digits
 # Numbers a property holds: finite, with magnitude below 1e18 and not below 1e-12 (besides 0),
 # which a double stores and every output renders exactly enough.
@@ -332,12 +345,34 @@ def from_storage(ptype: PropType, raw: Any, *, money: bool = False) -> Any:
     return str(raw)
 
 
-def money_from_storage(raw: Any) -> Decimal:
-    """A stored amount (money properties, payments) as Decimal cents, or mills when it has a
-    third decimal place (a BHD or KWD amount), so that an amount reads back as it was set."""
+def currency_decimals(currency: str | None) -> int:
+    """The decimals of ``currency`` (``CURRENCY_DECIMALS``): 0 for JPY, 3 for BHD, 2 for the
+    others, an unknown code and None."""
+    return _DECIMALS.get(currency.upper(), DEFAULT_DECIMALS) if currency else DEFAULT_DECIMALS
+
+
+_DECIMALS = CURRENCY_DECIMALS
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in (0, 1, 2, 3)}
+
+
+def money_quantum(currency: str | None) -> Decimal:
+    """The smallest unit of ``currency``: ``Decimal("0.01")`` for USD, ``Decimal("1")`` for
+    JPY, ``Decimal("0.001")`` for BHD."""
+    return _QUANTA[currency_decimals(currency)]
+
+
+def money_from_storage(raw: Any, currency: str | None = None) -> Decimal:
+    """A stored amount (money properties, payments) as a Decimal with its currency's decimals
+    (``currency_decimals``: ``1500`` JPY, ``99.00`` USD, ``12.345`` BHD) when it has no finer
+    digits; without a currency (or finer digits than it has: kept, never rounded) as cents, or
+    mills when it has a third decimal place, so that an amount reads back as it was set."""
     number = float(raw)
     exact = Decimal(int(number)) if number.is_integer() else Decimal(repr(number))
     mills = exact.quantize(MILL, context=WIDE)
+    if currency is not None:
+        own = mills.quantize(money_quantum(currency), context=WIDE)
+        if own == mills:
+            return own
     cents = mills.quantize(CENT, context=WIDE)
     return cents if cents == mills else mills
 
@@ -437,7 +472,12 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)  # JSON numbers; money has two decimals, which a double round-trips
+        # JSON numbers: an amount without decimals (JPY 1500) an integer, others a double,
+        # which round-trips the at most 3 decimals of money
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0 and abs(value) < 2**53:
+            return int(value)
+        return float(value)
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

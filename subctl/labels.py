@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from subctl.codec import money_from_storage
+
 # Within one label, several e-mails or domains.
 DETAIL_SEPARATOR = ", "
 
@@ -56,7 +58,9 @@ def line_item_label(name: str, quantity: int) -> str:
 
 
 def payment_label(amount: Decimal | float, currency: str, status: str, method: str) -> str:
-    return f"{amount:.2f} {currency} {status} ({method})"
+    """``1500 JPY succeeded (card)``: the amount with its currency's decimals (``12.345 BHD``,
+    ``99.00 USD``), never rounded."""
+    return f"{money_from_storage(amount, currency)} {currency} {status} ({method})"
 
 
 def feedback_label(survey: str, sentiment: str | None) -> str:

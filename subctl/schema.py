@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 # The types and conversions of property values, re-exported from the codec.
@@ -23,6 +24,7 @@ from subctl.codec import WIDE as WIDE
 from subctl.codec import PropType as PropType
 from subctl.codec import from_storage as from_storage
 from subctl.codec import money_from_storage as money_from_storage
+from subctl.codec import money_quantum
 from subctl.codec import to_storage as to_storage
 
 
@@ -286,6 +288,23 @@ STANDARD_PROPERTIES: tuple[Property, ...] = (
     Property("hs_recipient_billing_country", "Billing country", _P.STRING, "text",
              ("billing_country",), group="billinginformation"),
 )  # fmt: skip
+
+CURRENCY_PROPERTY = "hs_currency_code"
+MONEY_PROPERTIES: tuple[str, ...] = tuple(p.name for p in STANDARD_PROPERTIES if p.money)
+
+
+def in_currency(properties: dict[str, Any], currency: str) -> None:
+    """A subscription's amounts (``MONEY_PROPERTIES``) with exactly ``currency``'s decimals
+    (``codec.currency_decimals``) where they have no finer digits: ``1500.00`` -> ``1500`` for
+    JPY, ``12.30`` -> ``12.300`` for BHD; in place."""
+    quantum = money_quantum(currency)
+    for name in MONEY_PROPERTIES:
+        value = properties.get(name)
+        if type(value) is Decimal and value.is_finite():
+            own = value.quantize(quantum, context=WIDE)
+            if own == value:
+                properties[name] = own
+
 
 DEFAULT_LIST_FIELDS: tuple[str, ...] = (
     "hs_object_id",

@@ -215,8 +215,10 @@ def _write(
         from subctl.export import xls
 
         xls.check(plan.columns, total)
+    decimals = svc.money_decimals(records, plan, total) if spec.name == "xlsx" else None
     options = writers.WriteOptions(raw=raw, terminal=to_stdout and spec.name == "csv"
-                                   and app.out.is_tty, total=total)  # fmt: skip
+                                   and app.out.is_tty, total=total,
+                                   money_decimals=decimals)  # fmt: skip
     if target is None:
         count = spec.write(rows, plan.columns, app.out.stdout, options)
         where = "stdout"
@@ -240,7 +242,7 @@ def _write(
     if spec.name == "xlsx":
         from subctl.export.xlsx import engine
 
-        by = f" (written by {engine()})"
+        by = f" (written by {engine(columns=plan.columns, opts=options)})"
     app.out.success(f"Exported {count:,} {noun} to {where}{by}")
 
 

@@ -1,5 +1,6 @@
-"""``subctl import FILE``: subscriptions from a CSV or XLSX export (``subctl.services.imports``
-holds the rules); ``jobs resume`` continues an interrupted import through ``resume_import``."""
+"""``subctl import FILE``: subscriptions from a CSV, XLSX or NDJSON export
+(``subctl.services.imports`` holds the rules); ``jobs resume`` continues an interrupted import
+through ``resume_import``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ FileFormatOpt = Annotated[
     str | None,
     typer.Option(
         "--file-format",
-        metavar="csv|xlsx",
+        metavar="csv|xlsx|ndjson",
         help="The file's format (default: from its suffix).",
         show_default=False,
     ),
@@ -50,16 +51,18 @@ def import_file(
     ctx: typer.Context,
     file: Annotated[
         Path,
-        typer.Argument(metavar="FILE", help="A CSV or XLSX export (subctl's or HubSpot's)."),
+        typer.Argument(
+            metavar="FILE", help="A CSV, XLSX or NDJSON export (subctl's or HubSpot's)."
+        ),
     ],
     file_format: FileFormatOpt = None,
     dry_run: DryRunOpt = False,
     strict: StrictOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Import subscriptions from a CSV or XLSX export: update by Record ID, create the others
-    (with their Record ID when given), restore associations from the Associated … IDs columns.
-    Journaled: an interrupted import continues with `subctl jobs resume JOB`.
+    """Import subscriptions from a CSV, XLSX or NDJSON export: update by Record ID, create the
+    others (with their Record ID when given), restore associations from the Associated … IDs
+    columns. Journaled: an interrupted import continues with `subctl jobs resume JOB`.
 
     Exit codes: 0 every row applied or unchanged, 2 a bad file or header, 5 a row failed.
 

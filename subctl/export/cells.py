@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from subctl.codec import (
@@ -21,6 +22,7 @@ from subctl.codec import (
     EPOCH,
     PropType,
     from_storage,
+    money_from_storage,
     ms_to_datetime,
     to_json,
     to_text,
@@ -58,6 +60,7 @@ class Source:
     prop: Property | None
     labels: bool = False
     masked: bool = False
+    currency_at: int | None = None  # money: where the row's currency code is in a stored row
 
 
 def _typed(prop: Property, labels: bool) -> Convert:
@@ -77,6 +80,31 @@ def _typed(prop: Property, labels: bool) -> Convert:
 
         return label
     return lambda raw: from_storage(prop.type, raw, money=prop.money)
+
+
+def _money_expr(
+    source: Source, at: str, env: dict[str, Any], name: str, convert: Callable[[Any], Any]
+) -> str | None:
+    """A money cell with its row's currency's decimals (``codec.money_from_storage``), as
+    ``convert`` makes it of the Decimal; None when the column is not money with a currency."""
+    prop = source.prop
+    if prop is None or not prop.money or source.masked or source.currency_at is None:
+        return None
+
+    def cell(key: tuple[Any, Any]) -> Any:
+        raw, currency = key
+        if raw is None:
+            return convert(None)
+        return convert(money_from_storage(raw, currency if isinstance(currency, str) else None))
+
+    env[name] = _Memo(cell)
+    return f"{name}[({at}, row[{source.currency_at}])]"
+
+
+def _json_money(value: Decimal | None) -> Any:
+    """JSON numbers (``codec.to_json``): an amount of a currency without decimals (JPY) an
+    integer."""
+    return None if value is None else to_json(value)
 
 
 _DAYS = _Memo(lambda days: (EPOCH.date() + dt.timedelta(days=days)).isoformat())
@@ -117,6 +145,9 @@ def _text_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
     prop = source.prop
     if prop is None or (prop.type is PropType.STRING and not source.masked):
         return f'({at} or "")'
+    money = _money_expr(source, at, env, name, to_text)
+    if money is not None:
+        return money
     if source.masked:
         env[name] = _mask_text
     elif prop.name == "hs_object_id":
@@ -136,6 +167,9 @@ def _json_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
         return at
     if prop.type is PropType.ENUMERATION and not source.labels and not source.masked:
         return at
+    money = _money_expr(source, at, env, name, _json_money)
+    if money is not None:
+        return money
     if source.masked:
         env[name] = _mask_json
     elif prop.name == "hs_object_id":
@@ -158,6 +192,9 @@ def _typed_expr(source: Source, at: str, env: dict[str, Any], name: str) -> str:
     prop = source.prop
     if prop is None or (prop.type is PropType.STRING and not source.masked):
         return at
+    money = _money_expr(source, at, env, name, lambda value: value)
+    if money is not None:
+        return money
     if source.masked:
         env[name] = _mask_json
     elif prop.type is PropType.DATETIME:

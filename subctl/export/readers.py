@@ -1,11 +1,17 @@
-"""Readers of the files ``subctl import`` takes: CSV and XLSX, each a header row then one row
-per record, streamed (one row in Python memory at a time).
+"""Readers of the files ``subctl import`` takes: CSV, XLSX and NDJSON, each a header row then
+one row per record, streamed (one row in Python memory at a time).
 
 A reader yields ``(line, cells)``: the row's first line in the file (CSV: a quoted value may
 span lines; XLSX: the sheet's row number) and its cells as text. XLSX cells are typed; they
 become the text ``codec.to_text`` writes (numbers as Python writes them, dates ``YYYY-MM-DD``,
 datetimes ISO 8601 UTC with ``Z``: a spreadsheet's datetimes have no zone, they are read as
 UTC, as subctl writes them), so that every value then goes through the one value codec.
+NDJSON (``export -f ndjson``: one JSON object a line, internal names as keys): the first
+object's keys are the header (``associations.X.ids`` / ``associations.X`` read as the
+``associated_X_ids`` / ``associated_X`` columns), a later object's missing key an empty cell
+and a key the first object lacks an error naming the line; JSON numbers become the text
+Python writes (``1500``, ``12.345``), booleans ``true``/``false``, null an empty cell. A JSON
+array (``-f json``) is refused with a hint: it cannot be read a row at a time.
 Blank rows are skipped. XLSX is read with python-calamine (Rust), imported when a file is read:
 the sheet's cells are held by calamine in compact native memory, rows handed to Python one at
 a time.
@@ -16,6 +22,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import itertools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +42,11 @@ class ReaderSpec:
     suffixes: tuple[str, ...]
 
 
-READERS = (ReaderSpec("csv", (".csv",)), ReaderSpec("xlsx", (".xlsx",)))
+READERS = (
+    ReaderSpec("csv", (".csv",)),
+    ReaderSpec("xlsx", (".xlsx",)),
+    ReaderSpec("ndjson", (".ndjson", ".jsonl")),
+)
 FORMATS = tuple(r.name for r in READERS)
 
 
@@ -50,9 +62,14 @@ def for_path(path: Path, fmt: str | None = None) -> str:
     for spec in READERS:
         if suffix in spec.suffixes:
             return spec.name
+    if suffix == ".json":
+        raise UsageError(
+            f"cannot import {path.name}: a JSON array is not read a row at a time",
+            hint="export with -f ndjson (one object a line) and import that",
+        )
     raise UsageError(
         f'cannot tell the format of {path.name} from "{suffix or path.name}"',
-        hint=f"name a .csv or .xlsx file, or give --file-format ({', '.join(FORMATS)})",
+        hint=f"name a .csv, .xlsx or .ndjson file, or give --file-format ({', '.join(FORMATS)})",
     )
 
 
@@ -74,6 +91,9 @@ def open_rows(path: Path, fmt: str) -> Iterator[tuple[list[str], Iterator[Row]]]
     try:
         if fmt == "xlsx":
             with _xlsx(path) as found:
+                yield found
+        elif fmt == "ndjson":
+            with _ndjson(path) as found:
                 yield found
         else:
             with _csv(path) as found:
@@ -154,3 +174,65 @@ def _xlsx(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
         yield header, rows()
     finally:
         book.close()
+
+
+def _json_key(key: str) -> str:
+    """A JSON export's key as the import's column: ``associations.contact.ids`` ->
+    ``associated_contact_ids``, ``associations.contact`` -> ``associated_contact``."""
+    if key.startswith("associations."):
+        obj, _, ids = key.removeprefix("associations.").partition(".")
+        return f"associated_{obj}_ids" if ids == "ids" else f"associated_{obj}"
+    return key
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as the codec's text: numbers as Python writes them (a whole float without
+    its ``.0``), booleans ``true``/``false``, null "", nested values as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return cell_text(value)
+    if isinstance(value, int | str):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextmanager
+def _ndjson(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
+    with path.open(encoding="utf-8-sig") as handle:
+
+        def objects() -> Iterator[tuple[int, dict[str, Any]]]:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UsageError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+                if not isinstance(value, dict):
+                    raise UsageError(f"{path}:{number}: not a JSON object, one record a line")
+                yield number, value
+
+        found = objects()
+        first = next(found, None)
+        if first is None:
+            raise UsageError(f"{path} is empty: no record")
+        keys = list(first[1])
+        where = {key: i for i, key in enumerate(keys)}
+
+        def rows() -> Iterator[Row]:
+            for number, record in itertools.chain((first,), found):
+                cells = [""] * len(keys)
+                for key, value in record.items():
+                    at = where.get(key)
+                    if at is None:
+                        raise UsageError(
+                            f'{path}:{number}: key "{key}" is not in the first record\'s keys'
+                        )
+                    cells[at] = json_text(value)
+                if any(cells):
+                    yield number, cells
+
+        yield [_json_key(k) for k in keys], rows()

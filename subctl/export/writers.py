@@ -37,6 +37,10 @@ class WriteOptions:
     # refused before anything is written, and the Rust xlsx writer lays out its sheets.
     total: int | None = None
     chart: SheetChart | None = None  # xlsx: a native chart beside the rows (others ignore it)
+    # The decimals of the money cells to come (``services.exports.money_decimals``), when the
+    # caller knows them: the Rust xlsx writer formats whole columns, so one value formats its
+    # money columns exactly, several send the file to the writer that formats each cell.
+    money_decimals: frozenset[int] | None = None
 
 
 Write = Callable[[Iterable[Mapping[str, Any]], Sequence[Column], IO[Any], WriteOptions], int]

@@ -1,12 +1,12 @@
 """XLS (Excel 97-2003) writer through xlwt, the optional extra ``subctl[xls]``.
 
 The same cells as the xlsx writer (``subctl.export.xlsx``: numbers, dates, UTC datetimes,
-money rounded to its currency with ``#,##0.00#``, booleans, neutralised text unless ``--raw``),
-a frozen header row (xlwt writes no autofilter). The format holds at most 65,535 data rows
-(``writers.XLS_MAX_ROWS``) and 256 columns: more is an error (exit 2) before anything is
-written when the count is known, and otherwise when the stream passes the cap (the file is
-never left under its final name). xlwt builds the workbook in memory, which the row cap keeps
-small.
+money rounded to its currency and formatted with its decimals, booleans, neutralised text
+unless ``--raw``), a frozen header row (xlwt writes no autofilter). The format holds at most
+65,535 data rows (``writers.XLS_MAX_ROWS``) and 256 columns: more is an error (exit 2)
+before anything is written when the count is known, and otherwise when the stream passes the
+cap (the file is never left under its final name). xlwt builds the workbook in memory, which
+the row cap keeps small.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import IO, TYPE_CHECKING, Any
 
+from subctl.codec import CURRENCY_DECIMALS, DEFAULT_DECIMALS, currency_decimals
 from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.export.xlsx import (
     DATE_FORMAT,
     DATETIME_FORMAT,
-    MONEY_FORMAT,
     _cells,
     _text,
+    money_format,
     sheet_names,
     too_many_rows,
 )
@@ -69,9 +70,11 @@ def write_xls(
     sheet = book.add_sheet(next(sheet_names(opts.sheet)))
     date_style = xlwt.easyxf(num_format_str=DATE_FORMAT)
     datetime_style = xlwt.easyxf(num_format_str=DATETIME_FORMAT)
-    money_style = xlwt.easyxf(num_format_str=MONEY_FORMAT)
+    styles = {places: xlwt.easyxf(num_format_str=money_format(places))
+              for places in {DEFAULT_DECIMALS, *CURRENCY_DECIMALS.values()}}  # fmt: skip
     plain = xlwt.Style.default_style
-    money = frozenset(i for i, c in enumerate(columns) if c.kind == "money")
+    # money column -> the row key of its currency, whose decimals format the cell
+    money = {i: c.currency_key for i, c in enumerate(columns) if c.kind == "money"}
     cells = _cells(columns, opts.raw)
     for col, column in enumerate(columns):
         sheet.write(0, col, _text(column.header, opts.raw))
@@ -90,7 +93,10 @@ def write_xls(
             elif kind is dt.date:
                 write(col, value, date_style)
             elif col in money and kind is float:
-                write(col, value, money_style)
+                key = money[col]
+                currency = row.get(key) if key else None
+                places = currency_decimals(currency if isinstance(currency, str) else None)
+                write(col, value, styles[places])
             else:
                 write(col, value, plain)
         if count % 1000 == 0:

@@ -16,11 +16,14 @@ forces the pure-Python one (tests, benchmarks).
   wall time, milliseconds kept in the value);
 - booleans are boolean cells; None is an empty cell;
 - money (a column of ``kind == "money"``) is rounded to its row's currency minor unit
-  (``currency_key``: ISO 4217, 2 decimals, 0 for JPY, 3 for BHD, 2 for an unknown or missing
-  currency), and every money cell has the number format ``#,##0.00#``: two decimals at least,
-  the third shown when the currency has one. One format for all currencies, because the Rust
-  back end formats by column, not by cell, and a streamed export does not know up front which
-  currencies it holds; the value itself carries the currency's precision;
+  (``currency_key``; ``codec.currency_decimals``: 2 decimals, 0 for JPY, 3 for BHD, 2 for an
+  unknown or missing currency), and each money cell has the number format of its currency's
+  decimals (``money_format``: ``#,##0`` for JPY, ``#,##0.00``, ``#,##0.000`` for BHD). The Rust
+  back end formats by column, not by cell: given the decimals of the money cells to come
+  (``WriteOptions.money_decimals``, which ``subctl export`` counts), one value formats its
+  money columns exactly and several (JPY and USD rows) send the file to XlsxWriter, which
+  formats each cell; unknown (backups, reports), its money columns have ``#,##0.00#`` (two
+  decimals at least, the third shown when the amount has one);
 - text is neutralised (``values.neutralise``: a leading ``=``, ``+``, ``-``, ``@``, tab or CR
   gets a ``'``) unless ``WriteOptions.raw``; a text longer than a cell holds (32,767
   characters) is cut there, ending with ``…``.
@@ -43,6 +46,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
+from subctl.codec import currency_decimals
 from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.export.values import FORMULA_PREFIXES, text_value
@@ -54,7 +58,15 @@ MAX_DATA_ROWS = 1_048_575
 CELL_LIMIT = 32_767  # characters in one cell
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-MONEY_FORMAT = "#,##0.00#"
+MONEY_FORMAT = "#,##0.00#"  # a money column of the Rust back end, which formats by column
+
+
+def money_format(places: int) -> str:
+    """The number format of an amount with ``places`` decimals (``codec.currency_decimals``):
+    ``#,##0`` (JPY), ``#,##0.00`` (USD), ``#,##0.000`` (BHD)."""
+    return "#,##0" + ("." + "0" * places if places else "")
+
+
 MAX_EXACT_INT = 10**15 - 1  # a spreadsheet keeps 15 significant digits
 _SHEET_NAME_BAD = str.maketrans(dict.fromkeys("[]:*?/\\", "_"))
 _STARTERS = frozenset(FORMULA_PREFIXES)  # every prefix is one character
@@ -76,11 +88,19 @@ def _chosen() -> str:
     return RUST if find_spec(RUST) is not None else PURE
 
 
-def engine(*, with_version: bool = True) -> str:
+def engine(
+    *,
+    with_version: bool = True,
+    columns: Sequence[Column] = (),
+    opts: WriteOptions | None = None,
+) -> str:
     """The xlsx back end that runs (``rustpy-xlsxwriter 0.8.0``), found without importing it;
     ``with_version=False``: the name alone, without reading package metadata (cheap enough
-    for a help text built at start-up)."""
+    for a help text built at start-up). With the ``columns`` and ``opts`` of a write: the one
+    that wrote it (``_uses_rust``)."""
     name = _DISTRIBUTIONS[_chosen()]
+    if opts is not None and name == _DISTRIBUTIONS[RUST] and not _uses_rust(columns, opts):
+        name = _DISTRIBUTIONS[PURE]
     if not with_version:
         return name
     from importlib.metadata import PackageNotFoundError, version
@@ -196,14 +216,24 @@ def write_xlsx(
     """Write the rows as an xlsx workbook to ``out`` (binary); returns the data rows written."""
     if not columns:
         raise UsageError("nothing to export: no columns")
-    # A chart (``subctl report``: a few hundred rows) is drawn by XlsxWriter's chart API.
-    if (
+    if _uses_rust(columns, opts):
+        return _write_rust(rows, columns, out, opts)
+    return _write_pure(rows, columns, out, opts)
+
+
+def _uses_rust(columns: Sequence[Column], opts: WriteOptions) -> bool:
+    """Whether the Rust back end writes these columns: it is installed (or forced), there is
+    no chart (``subctl report``: a few hundred rows, drawn by XlsxWriter's chart API), headers
+    are unique (it keys cells by header), and money cells need no format per cell: it formats
+    whole columns, so an export whose money cells have different decimals (JPY and USD rows)
+    is written by XlsxWriter, which formats each cell."""
+    mixed = opts.money_decimals is not None and len(opts.money_decimals) > 1
+    return (
         opts.chart is None
         and _chosen() == RUST
         and len({c.header for c in columns}) == len(columns)
-    ):
-        return _write_rust(rows, columns, out, opts)
-    return _write_pure(rows, columns, out, opts)  # the Rust writer keys cells by header
+        and not (mixed and any(c.kind == "money" and c.currency_key for c in columns))
+    )
 
 
 def _write_pure(
@@ -218,8 +248,17 @@ def _write_pure(
     )  # fmt: skip
     date_format = workbook.add_format({"num_format": DATE_FORMAT})
     datetime_format = workbook.add_format({"num_format": DATETIME_FORMAT})
-    money_format = workbook.add_format({"num_format": MONEY_FORMAT})
-    money = frozenset(i for i, c in enumerate(columns) if c.kind == "money")
+    formats: dict[int, Any] = {}  # decimals -> the format of money cells with them
+
+    def money_cell_format(currency: Any) -> Any:
+        places = currency_decimals(currency if isinstance(currency, str) else None)
+        if places not in formats:
+            formats[places] = workbook.add_format({"num_format": money_format(places)})
+        return formats[places]
+
+    # money column -> the row key of its currency: each cell is formatted with its currency's
+    # decimals (cell formats are per cell; the Rust back end's are per column)
+    money = {i: c.currency_key for i, c in enumerate(columns) if c.kind == "money"}
     cells = _cells(columns, opts.raw)
     header = [_text(c.header, opts.raw) for c in columns]
     last_col = len(columns) - 1
@@ -257,7 +296,12 @@ def _write_pure(
             if kind is str:
                 write_string(row_number, col, value)
             elif kind is float or kind is int:
-                write_number(row_number, col, value, money_format if col in money else None)
+                if col in money:
+                    key = money[col]
+                    write_number(row_number, col, value,
+                                 money_cell_format(row.get(key) if key else None))  # fmt: skip
+                else:
+                    write_number(row_number, col, value)
             elif kind is bool:
                 write_boolean(row_number, col, value)
             elif kind is dt.datetime:
@@ -311,7 +355,9 @@ def _write_rust(
         if column.kind == "date":
             formats[header] = Format().set_num_format(DATE_FORMAT)
         elif column.kind == "money":
-            formats[header] = Format().set_num_format(MONEY_FORMAT)
+            known = opts.money_decimals  # one value: every cell's decimals
+            fmt = money_format(next(iter(known))) if known and len(known) == 1 else MONEY_FORMAT
+            formats[header] = Format().set_num_format(fmt)
         elif column.kind == "datetime":
             formats[header] = Format().set_num_format(DATETIME_FORMAT)
     typed = _cells(columns, opts.raw)

@@ -147,6 +147,12 @@ def plan_export(
     columns: list[Column] = []
     sources: list[Source] = []
     positions: list[int] = []
+    # Money cells take their row's currency's decimals (codec.currency_decimals): where the
+    # currency sits in a stored row, read as an extra field when no column shows it.
+    if CURRENCY in fields:
+        currency_at: int | None = fields.index(CURRENCY)
+    else:
+        currency_at = len(fields) if CURRENCY in registry else None
     money = False
     for prop in props:
         kind = kind_of(prop)
@@ -156,7 +162,8 @@ def plan_export(
             header = names.record_id
         currency = CURRENCY if kind == "money" else None
         columns.append(Column(prop.name, header, kind=kind, currency_key=currency))
-        sources.append(Source(prop, labels=labels, masked=prop.name in masked))
+        sources.append(Source(prop, labels=labels, masked=prop.name in masked,
+                              currency_at=currency_at if kind == "money" else None))  # fmt: skip
         positions.append(fields.index(prop.name))
     extra: list[tuple[str, Source, int]] = []
     if money and CURRENCY not in fields and CURRENCY in registry:
@@ -219,6 +226,39 @@ def _properties(
 def total(records: RecordStore, plan: ExportPlan) -> int:
     """How many subscriptions the export writes (the progress bar's total)."""
     return records.count(plan.query.where)
+
+
+def money_decimals(records: RecordStore, plan: ExportPlan, total: int) -> frozenset[int] | None:
+    """The decimals the export's money cells have (``codec.currency_decimals`` of each row's
+    currency): a spreadsheet writer that formats whole columns formats them exactly when there
+    is one (``WriteOptions.money_decimals``). One COUNT of the rows in a currency of other than
+    2 decimals (the export's ``total`` gives the rest), and when there are some, one more for
+    those of 0; None without a money column."""
+    from subctl.codec import CURRENCY_DECIMALS, DEFAULT_DECIMALS
+    from subctl.query.ast import And, Condition, Op
+
+    if CURRENCY not in plan.fields or not any(c.kind == "money" for c in plan.columns):
+        return None
+
+    def count(places: Sequence[int]) -> int:
+        codes = tuple(c for c, p in CURRENCY_DECIMALS.items() if p in places)
+        match = Condition(CURRENCY, Op.IN, codes)
+        where = plan.query.where
+        return records.count(match if where is None else And((where, match)))
+
+    other = sorted({p for p in CURRENCY_DECIMALS.values() if p != DEFAULT_DECIMALS})
+    odd = count(other) if total else 0
+    found: set[int] = {DEFAULT_DECIMALS} if total > odd else set()
+    for places in other[:-1]:  # the last group holds what remains
+        if not odd:
+            break
+        n = count([places])
+        if n:
+            found.add(places)
+        odd -= n
+    if odd:
+        found.add(other[-1])
+    return frozenset(found)
 
 
 @dataclass

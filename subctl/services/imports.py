@@ -1,4 +1,4 @@
-"""``subctl import FILE``: subscriptions from a CSV or XLSX export back into the workspace.
+"""``subctl import FILE``: subscriptions from a CSV, XLSX or NDJSON export back into the workspace.
 
 **Columns.** The header row names each column: ``Record ID``, a property (its header in any
 export language, ``export.headers``; its internal name, alias or label: label and

@@ -15,6 +15,7 @@ from subctl.query.ast import Condition, Expr, Not, Op, Query, Sort, all_of
 from subctl.query.values import ValueParseError, parse_date, parse_days
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
+    CURRENCY_PROPERTY,
     DEFAULT_LIST_FIELDS,
     STATUS_BY_VALUE,
     STATUSES,
@@ -231,7 +232,11 @@ def stored_rows(records: RecordStore, listing: Listing) -> StoredRows:
 
     names = [p.name for p in listing.properties]
     mask = masker(listing.properties, show=listing.show_sensitive)
-    sources = [Source(p, masked=p.name in mask.names) for p in listing.properties]
+    # amounts with their currency's decimals when the currency is listed, as ``list_rows``
+    # reads them (``Subscription``)
+    at = names.index(CURRENCY_PROPERTY) if CURRENCY_PROPERTY in names else None
+    sources = [Source(p, masked=p.name in mask.names, currency_at=at if p.money else None)
+               for p in listing.properties]  # fmt: skip
     chunks = records.search_stored(listing.query, names)
     return StoredRows(listing.columns, sources, range(len(names)), chunks)
 

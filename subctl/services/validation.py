@@ -75,7 +75,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from subctl.codec import ms_to_date, ms_to_datetime, short_datetime, to_text
+from subctl.codec import currency_decimals, ms_to_date, ms_to_datetime, short_datetime, to_text
 from subctl.errors import UsageError
 from subctl.query.values import add_months
 from subctl.schema import CURRENCY_CODES, MASK, Property, PropType
@@ -532,10 +532,8 @@ def money_problem(amount: Decimal, currency: str | None) -> str | None:
     """Why ``amount`` cannot be an amount in ``currency`` (more decimal places than the
     currency's minor unit: 2 for USD, 0 for JPY, 3 for BHD; 2 when the currency is unknown), or
     None. Amounts are refused, never rounded: what is stored is what was typed."""
-    from subctl.billing import quantum
-
     code = (currency or "").upper()
-    places = _decimal_places(quantum(code))
+    places = currency_decimals(code)
     if _decimal_places(amount) <= places:
         return None
     unit = f"{places} decimal place" + ("" if places == 1 else "s")

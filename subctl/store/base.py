@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from subctl.codec import DEFAULT_DECIMALS, currency_decimals
 from subctl.errors import Conflict, InputError
 from subctl.query.ast import Expr, Query
-from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry
+from subctl.schema import (
+    ASSOCIATION_BY_NAME,
+    CURRENCY_PROPERTY,
+    Property,
+    PropertyRegistry,
+    in_currency,
+)
 
 if TYPE_CHECKING:
     from subctl.store.ops import Op
@@ -27,6 +34,13 @@ class Subscription:
 
     id: int
     properties: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        # Amounts with their currency's decimals (JPY 1500, BHD 12.300), as exports write them,
+        # whichever store read them (stores read money as cents, or mills when finer).
+        currency = self.properties.get(CURRENCY_PROPERTY)
+        if type(currency) is str and currency_decimals(currency) != DEFAULT_DECIMALS:
+            in_currency(self.properties, currency)
 
     @property
     def status(self) -> str | None:
