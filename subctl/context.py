@@ -204,7 +204,7 @@ class AppContext:
             profile = self.active_profile()
             token = tokens.require(profile)
             self._remote = open_remote(
-                profile.api_url, token, profile.rate_tier, notice=self.out.message
+                profile.api_url, token, profile.tier, notice=self.out.message
             )
             self._check_token()
         return self._remote
@@ -461,10 +461,11 @@ REMOTE_REFUSALS: dict[str, tuple[str, str, bool]] = {
 
 
 def open_remote(
-    base_url: str, token: str, tier: str, notice: Callable[[str], None] | None = None
+    base_url: str, token: str, tier: str | None, notice: Callable[[str], None] | None = None
 ) -> RecordStore:
     """HubSpot's record store (``subctl.store.http.open_remote``: httpx is imported only when a
-    remote profile opens its store, never on ``--help``); ``notice`` says a long retry wait."""
+    remote profile opens its store, never on ``--help``); ``tier``: the profile's ``--tier``,
+    None when it says none; ``notice`` says a long retry wait."""
     from subctl.store.http import open_remote as open_http
 
     return open_http(base_url, token, tier, notice=notice)

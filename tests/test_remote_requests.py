@@ -227,6 +227,25 @@ def test_a_sensitive_property_made_on_a_professional_profile_is_listed(
         store.close()
 
 
+@pytest.mark.parametrize(("tier", "gets"), [(None, 3), ("enterprise", 3), ("starter", 1)])
+def test_a_profile_without_a_tier_asks_for_every_sensitivity(
+    hub: FakeHubSpot, tier: str | None, gets: int
+) -> None:
+    """The profile's ``--tier`` decides (``open_remote``): said non-Enterprise, one GET; not
+    said, every data sensitivity is asked for (an Enterprise account may hold sensitive
+    properties, and a profile without ``--tier`` does not say it is not one)."""
+    from subctl.store.http import open_remote
+    from tests.test_cli_remote import TOKEN
+
+    store = open_remote("https://api.hubapi.com", TOKEN, tier, transport=hub.transport)
+    try:
+        hub.requests.clear()
+        store.properties()
+        assert asked(hub)[PROPERTIES] == gets
+    finally:
+        store.close()
+
+
 # -- v4 association pages ----------------------------------------------------------------------
 
 

@@ -20,16 +20,21 @@ if TYPE_CHECKING:
 def open_remote(
     base_url: str,
     token: str,
-    tier: str,
+    tier: str | None,
     transport: httpx.BaseTransport | None = None,
     notice: Callable[[str], None] | None = None,
 ) -> HttpStore:
-    """An ``HttpStore`` over a HubSpot account (``transport``: tests' fake server; ``notice``:
-    where a long retry wait is said, the CLI's stderr)."""
+    """An ``HttpStore`` over a HubSpot account (``tier``: the account's, None when the profile
+    does not say: the client's default rate limit, and sensitive properties looked for;
+    ``transport``: tests' fake server; ``notice``: where a long retry wait is said, the CLI's
+    stderr)."""
     from subctl.store.http.client import HubSpotClient
     from subctl.store.http.records import HttpStore
 
-    client = HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice)
+    if tier is None:
+        client = HubSpotClient(base_url, token, transport=transport, notice=notice)
+    else:
+        client = HubSpotClient(base_url, token, tier=tier, transport=transport, notice=notice)
     return HttpStore(client, tier=tier)
 
 
