@@ -45,6 +45,27 @@ LOG_COLUMNS = [
     Column("job_id", "Job"),
     Column("note", "Note"),
 ]
+# A terminal's table, which fits 80 columns with what matters: the event and its outcome in one
+# cell ("renewal ✓"), the amount with its currency, the status as "old → new" (one word when it
+# did not change) and the note wrapping onto a second line. Payment, job and the event's id
+# follow when the terminal is wider; on a narrower one they are named as left out to fit.
+# json, ndjson and csv keep every field of LOG_COLUMNS apart.
+LOG_TABLE_COLUMNS = [
+    Column("day", "Day"),
+    Column("subscription_id", "Sub"),
+    Column("event", "Event"),
+    Column("money", "Amount", right=True),
+    Column("status", "Status"),
+    Column("note", "Note", wrap=True),
+    Column("payment_id", "Payment"),
+    Column("job_id", "Job"),
+    Column("id", "ID"),
+]
+# The outcome after the event's name, marked as gh marks runs: ✓ succeeded, ✗ failed, *
+# processing (a bank payment not settled yet); none when the event names it (cancellation:
+# canceled, expiry: expired, resume: resumed); any other outcome in words.
+OUTCOME_MARKS = {"succeeded": "✓", "failed": "✗", "processing": "*"}
+_OWN_OUTCOME = {"cancellation": "canceled", "expiry": "expired", "resume": "resumed"}
 SETTINGS_COLUMNS = [
     Column("key", "Key"),
     Column("value", "Value"),
@@ -242,6 +263,19 @@ def event_row(event: BillingEvent) -> dict[str, Any]:
     }
 
 
+def log_table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An ``event_row`` as ``LOG_TABLE_COLUMNS`` show it on a terminal."""
+    kind, outcome = row["kind"], row["outcome"]
+    if outcome is None or _OWN_OUTCOME.get(kind) == outcome:
+        event = kind
+    else:
+        event = f"{kind} {OUTCOME_MARKS.get(outcome, outcome)}"
+    old, new = row["old_status"], row["new_status"]
+    status = old if old == new or new is None else new if old is None else f"{old} → {new}"
+    money = None if row["amount"] is None else f"{row['amount']} {row['currency'] or ''}".strip()
+    return {**row, "event": event, "money": money, "status": status}
+
+
 @billing_app.command("log")
 def billing_log(
     ctx: typer.Context,
@@ -322,7 +356,10 @@ def billing_log(
                 return None
             return f"Showing {count:,} of {count + more:,} billing events; use --all or --limit"
 
-    app.out.rows(rows, LOG_COLUMNS, fmt, empty="No billing events.", page=shown is None,
+    columns = LOG_COLUMNS
+    if app.out.resolve(fmt) is Format.TABLE:
+        rows, columns = map(log_table_row, rows), LOG_TABLE_COLUMNS
+    app.out.rows(rows, columns, fmt, empty="No billing events.", page=shown is None,
                  footer=footer)  # fmt: skip
 
 
