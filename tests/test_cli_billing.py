@@ -70,8 +70,8 @@ def test_a_run_is_a_journaled_job_and_runs_once(seeded: Invoke, ws: WorkspaceCas
     assert ok(seeded, "jobs --format csv").stdout == (
         "id,command,selection,status,total,ok,skipped,failed,attention,unprocessed,created_at\n"
         "1,billing run --until 2026-11-26T12:00:00Z,every subscription with an event due,"
-        "done,,,,,,,2026-11-26T12:00:00.000Z\n"
-    )
+        "done,1,1,,0,,,2026-11-26T12:00:00.000Z\n"
+    )  # its totals: the events it carried out (its items are not journaled)
     assert ok(seeded, "jobs results 1 --format csv").stdout == LOG_HEADER + SETTLED
     before = checksum(ws)
     again = ok(seeded, "billing run --format csv")
@@ -386,3 +386,30 @@ def test_a_wide_terminal_shows_every_column_of_the_log(
     assert (row["kind"], row["outcome"], row["old_status"], row["new_status"], row["note"]) == (
         "renewal", "failed", "active", "unpaid", "retry on 2026-12-09"
     )  # fmt: skip
+
+
+def test_jobs_totals_a_billing_run_by_its_events(
+    overdue: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A billing run's totals in ``jobs``: the events it carried out (total), the failed
+    payments among them (failed) and the rest (ok), as its log has them; skipped, attention
+    and unprocessed do not apply (null). Other jobs keep their journal's counts."""
+    ok(overdue, "cancel 1 2 --yes --format csv")
+    log = json.loads(ok(overdue, "billing log --job 1 --all --format json").stdout)
+    failed = sum(1 for event in log if event["outcome"] == "failed")
+    assert (len(log), failed) == (269, 9)
+    listed = json.loads(ok(overdue, "jobs --format json").stdout)
+    keys = ("id", "status", "total", "ok", "skipped", "failed", "attention", "unprocessed")
+    assert [{k: j[k] for k in keys} for j in listed] == [
+        {"id": 2, "status": "done", "total": 2, "ok": 2, "skipped": 0, "failed": 0,
+         "attention": 0, "unprocessed": 0},
+        {"id": 1, "status": "done", "total": 269, "ok": 260, "skipped": None, "failed": 9,
+         "attention": None, "unprocessed": None},
+    ]  # fmt: skip
+    lines, _ = table(overdue, "jobs", 160, monkeypatch)
+    assert lines[2:] == [
+        "  2   cancel                                     2 id(s)            done         2"
+        "     2         0        0           0             0   2026-11-26T12:00:00.000Z",
+        "  1   billing run --until 2027-01-05T12:00:00Z   every subscript…   done       269"
+        "   260                  9                             2026-11-26T12:00:00.000Z",
+    ]

@@ -112,8 +112,16 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
 
     def row(job: Job) -> dict[str, Any]:
         if job.verb == JOB_VERB:  # a billing run: its events are in `subctl billing log --job`
+            # Its items are not journaled; its totals are the events it carried out (total),
+            # those whose payment failed (failed) and the others (ok: charged, processing,
+            # settled, canceled, resumed, expired). Skipped, attention and unprocessed do not
+            # apply (null): a run skips nothing, and an interrupted one knows what is still
+            # due only when it resumes.
+            done = sum(job.events.values())
+            failed = job.events.get("failed", 0)
             return {"id": job.id, "command": _billing_command(job),
                     "selection": "every subscription with an event due", "status": job.status,
+                    "total": done, "ok": done - failed, "failed": failed,
                     "created_at": job.created_at}  # fmt: skip
         if job.verb == IMPORT_VERB:  # items: the file's data rows
             return {"id": job.id, "command": f"import {job.action.get('file')}",
