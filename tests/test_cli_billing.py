@@ -357,6 +357,8 @@ def test_the_log_fits_80_columns_with_status_and_note(
     lines, note = table(overdue, "billing log --all", 80, monkeypatch)
     assert lines[0].split() == ["Day", "Sub", "Event", "Amount", "Status", "Note"]
     assert note == "(3 columns left out to fit: payment_id, job_id, id)\n"
+    # a billing run's results are its log, in the same table
+    assert table(overdue, "jobs results 1", 80, monkeypatch) == (lines, note)
     events = {line.split("   ")[2].strip() for line in lines[2:] if line[:1] == "2"}
     assert {"start ✓", "start *", "renewal ✓", "renewal *", "renewal ✗", "retry ✓", "retry ✗",
             "settlement ✓", "cancellation", "resume"} <= events  # fmt: skip

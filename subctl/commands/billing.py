@@ -5,6 +5,7 @@ rules are in ``subctl.services.billing``."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -276,6 +277,14 @@ def log_table_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "event": event, "money": money, "status": status}
 
 
+def log_shape(app: AppContext, rows: Iterable[dict[str, Any]], fmt: Format) -> tuple[Any, Any]:
+    """The log's rows and columns in ``fmt`` (``billing log``, ``jobs results`` of a run): a
+    terminal's table shaped to fit (``LOG_TABLE_COLUMNS``), every field apart otherwise."""
+    if app.out.resolve(fmt) is Format.TABLE:
+        return map(log_table_row, rows), LOG_TABLE_COLUMNS
+    return rows, LOG_COLUMNS
+
+
 @billing_app.command("log")
 def billing_log(
     ctx: typer.Context,
@@ -356,9 +365,7 @@ def billing_log(
                 return None
             return f"Showing {count:,} of {count + more:,} billing events; use --all or --limit"
 
-    columns = LOG_COLUMNS
-    if app.out.resolve(fmt) is Format.TABLE:
-        rows, columns = map(log_table_row, rows), LOG_TABLE_COLUMNS
+    rows, columns = log_shape(app, rows, fmt)
     app.out.rows(rows, columns, fmt, empty="No billing events.", page=shown is None,
                  footer=footer)  # fmt: skip
 

@@ -191,7 +191,7 @@ def jobs_results(
     app = AppContext.from_typer(ctx)
     workspace = app.workspace()
     if workspace.job(job_id).verb == JOB_VERB:  # NotFound
-        from subctl.commands.billing import LOG_COLUMNS, event_row
+        from subctl.commands.billing import event_row, log_shape
         from subctl.services import billing as svc
 
         if wanted:
@@ -199,8 +199,8 @@ def jobs_results(
                 "--outcome applies to lifecycle batches, not to a billing run",
                 hint=f"`subctl billing log --job {job_id}` filters by --kind",
             )
-        events = map(event_row, svc.log(app.billing(), job_id=job_id))
-        app.out.rows(events, LOG_COLUMNS, fmt, empty="No billing events.", page=True)
+        events, columns = log_shape(app, map(event_row, svc.log(app.billing(), job_id=job_id)), fmt)
+        app.out.rows(events, columns, fmt, empty="No billing events.", page=True)
         return
     rows = (
         {
