@@ -334,3 +334,31 @@ def test_reports_need_view_and_a_file_needs_export(world: Invoke) -> None:
     assert not Path("renewals.csv").exists()
     assert world("config set profiles.blind.permissions export").exit_code == 0
     assert world("-p blind report at-risk -f json").exit_code == 4
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_renewals_count_every_renewal_in_a_long_window(world: Invoke) -> None:
+    """Monthly subscriptions renew again within a window longer than a month, on the day the
+    billing run will charge them (a due date off the billing day keeps its own day)."""
+    out = ok(world, "report renewals --within 70d --where 'currency in (USD, EUR)' -f csv")
+    assert out.splitlines() == [
+        "date,currency,subscriptions,amount",
+        "2028-04-05,USD,1,80.00",  # S3, resumed on 5 March: the 5th, not its billing day 10
+        "2028-04-10,USD,1,25.00",  # S8
+        "2028-04-15,USD,1,100.00",  # S1
+        "2028-04-18,EUR,1,70.00",  # S9
+        "2028-04-20,USD,1,60.00",  # S7
+        "2028-04-25,USD,1,45.00",  # S4
+        "2028-05-05,USD,1,80.00",
+        "2028-05-10,USD,1,25.00",
+        "2028-05-15,USD,1,100.00",
+        "2028-05-18,EUR,1,70.00",
+        "2028-05-20,USD,1,60.00",
+        "2028-05-25,USD,1,45.00",
+        "2028-06-05,USD,1,80.00",  # S8's 10 June is the window's end: not in it
+    ]
+    weekly = ok(world, "report renewals --within 70d --where 'currency = GBP' -f csv")
+    assert [line.split(",")[0] for line in weekly.splitlines()[1:]] == [
+        "2028-04-03", "2028-04-10", "2028-04-17", "2028-04-24", "2028-05-01", "2028-05-08",
+        "2028-05-15", "2028-05-22", "2028-05-29", "2028-06-05",
+    ]  # fmt: skip

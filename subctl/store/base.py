@@ -976,7 +976,8 @@ class ReportStore(Protocol):
         """Active subscriptions whose next payment is due in [start, end) and that will be
         charged then (no cancellation scheduled by then, term not reached), scheduled ones
         starting and paused ones resuming then, per day and currency, with their next payment
-        amounts; weekly and biweekly ones at each renewal in the window."""
+        amounts; each subscription at every renewal in the window, whatever its frequency
+        (calendar months as the billing run counts them: ``billing.next_period_end``)."""
         ...
 
 

@@ -40,6 +40,7 @@ from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
 from subctl.store.sql.audit import insert_select, json_string
+from subctl.store.sql.compiler import day_of_month
 from subctl.store.sql.records import BUYER_EMAILS, _charges, _history_text, _reader, write_ops
 
 if TYPE_CHECKING:
@@ -383,13 +384,7 @@ class _Day:
     def _billing_day(self, alias: str) -> str:
         """SQL: the day of month of the start date (the billing day, ``billing.next_period_end``),
         0 without one."""
-        start = f"{alias}.hs_recurring_billing_start_date"
-        if self.sqlite:
-            day = f"CAST(strftime('%d', {start} / 1000, 'unixepoch') AS INTEGER)"
-        else:
-            utc = f"to_timestamp({start} / 1000) AT TIME ZONE 'UTC'"
-            day = f"CAST(EXTRACT(DAY FROM {utc}) AS INTEGER)"
-        return f"COALESCE({day}, 0)"
+        return day_of_month(f"{alias}.hs_recurring_billing_start_date", self.sqlite)
 
     def _ends_with(self, suffixes: Sequence[str]) -> tuple[str, list[Any]]:
         """SQL: the subscription's payment method ends with one of ``suffixes``."""

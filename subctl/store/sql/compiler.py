@@ -68,6 +68,16 @@ class Sql:
         return ", ".join([self.mark] * len(values))
 
 
+def day_of_month(column: str, sqlite: bool) -> str:
+    """SQL: the day of month (UTC) of an epoch-ms ``column``, 0 when it is NULL (a
+    subscription's billing day: ``billing.next_period_end``)."""
+    if sqlite:
+        day = f"CAST(strftime('%d', {column} / 1000, 'unixepoch') AS INTEGER)"
+    else:
+        day = f"CAST(EXTRACT(DAY FROM to_timestamp({column} / 1000) AT TIME ZONE 'UTC') AS INTEGER)"
+    return f"COALESCE({day}, 0)"
+
+
 def quote(name: str) -> str:
     """An identifier of the schema or the property registry, quoted for both dialects."""
     return '"' + name.replace('"', '""') + '"'

@@ -26,9 +26,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from subctl.billing import next_period_end
 from subctl.query.ast import Expr
 from subctl.store.base import MrrPoint, RenewalDay
-from subctl.store.sql.compiler import Sql, compile_where
+from subctl.store.sql.compiler import Sql, compile_where, day_of_month
 from subctl.store.sql.database import Database, ms
 
 DAY_MS = 86_400_000
@@ -120,28 +121,36 @@ GROUP BY cur, k
 ORDER BY cur, k
 """
 
-_RENEWALS_SQL = """
-WITH RECURSIVE first_due (id, at, step, cur, amount, stop, left_) AS (
-  SELECT hs_object_id,
+# Renewals in [start, end): each selected subscription's first due date (a scheduled one's start,
+# a paused one's resume date) when it falls in the window, then every later one in the window
+# from ``_renewal_steps`` (its rows: the k-th due date after a first one, per frequency and
+# billing day, computed by ``billing.next_period_end``: calendar months clamp to the billing
+# day), as long as no cancellation is scheduled by then and the term has payments left.
+_FIRST_DUE = """
+  SELECT hs_object_id AS id,
          CASE hs_status WHEN 'scheduled' THEN hs_recurring_billing_start_date
                         WHEN 'paused' THEN hs_resume_date
-                        ELSE hs_next_payment_due_date END,
-         CASE hs_recurring_billing_frequency WHEN 'weekly' THEN {week}
-                                             WHEN 'biweekly' THEN {week} * 2 END,
-         hs_currency_code, COALESCE(hs_next_payment_amount, 0),
-         hs_scheduled_cancellation_date,
+                        ELSE hs_next_payment_due_date END AS at,
+         hs_recurring_billing_frequency AS freq, {billing_day} AS bday,
+         hs_currency_code AS cur, COALESCE(hs_next_payment_amount, 0) AS amount,
+         hs_scheduled_cancellation_date AS stop,
          hs_recurring_billing_number_of_payments - COALESCE(hs_number_of_completed_payments, 0)
+           AS left_
   FROM subscriptions
   WHERE hs_status IN ('active', 'scheduled', 'paused'){where}
-),
-due (id, at, step, cur, amount, stop, left_) AS (
-  SELECT id, at, step, cur, amount, stop, left_ FROM first_due
+"""
+_RENEWALS_SQL = """
+WITH first_due AS ({first_due}),
+due (at, cur, amount) AS (
+  SELECT at, cur, amount FROM first_due
   WHERE at >= {start} AND at < {end}
     AND (stop IS NULL OR stop > at) AND (left_ IS NULL OR left_ > 0)
   UNION ALL
-  SELECT id, at + step, step, cur, amount, stop, left_ - 1 FROM due
-  WHERE step IS NOT NULL AND at + step < {end}
-    AND (stop IS NULL OR stop > at + step) AND (left_ IS NULL OR left_ > 1)
+  SELECT s.next_at, f.cur, f.amount
+  FROM first_due f JOIN _renewal_steps s
+    ON s.at = f.at AND s.freq = f.freq AND s.bday = f.bday
+  WHERE f.at >= {start} AND (f.stop IS NULL OR f.stop > s.next_at)
+    AND (f.left_ IS NULL OR f.left_ > s.k)
 )
 SELECT at / {day} AS day, cur, COUNT(*), SUM(amount)
 FROM due
@@ -219,21 +228,59 @@ class SqlReports:
     def renewals(
         self, start: dt.datetime, end: dt.datetime, where: Expr | None, *, now: dt.datetime
     ) -> list[RenewalDay]:
-        sql = Sql(self.db.dialect)
-        cond = self._where(where, sql, now)
-        # The bounds are integers this code computes: literals (the text binds the filter only).
-        text = _RENEWALS_SQL.format(
-            week=7 * DAY_MS,
-            day=DAY_MS,
-            start=int(ms(start)),
-            end=int(ms(end)),
-            where=f" AND ({cond})" if cond else "",
-        )
-        params = sql.params
+        sqlite = self.db.is_sqlite
+        lo, hi = int(ms(start)), int(ms(end))
+        # The bounds are integers this code computes: literals (the texts bind the filter only).
+        combos, main = Sql(self.db.dialect), Sql(self.db.dialect)
+        first = {"billing_day": day_of_month("hs_recurring_billing_start_date", sqlite)}
         with self.db.reading() as cursor:
-            cursor.execute(text, params)
+            cond = self._where(where, combos, now)
+            cursor.execute(
+                "SELECT DISTINCT f.at, f.freq, f.bday FROM ("
+                + _FIRST_DUE.format(**first, where=f" AND ({cond})" if cond else "")
+                + f") f WHERE f.at >= {lo} AND f.at < {hi}",
+                combos.params,
+            )
+            steps = _steps(cursor.fetchall(), end.date())
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS _renewal_steps"
+                " (at BIGINT, freq TEXT, bday INTEGER, k INTEGER, next_at BIGINT)"
+            )
+            cursor.execute(
+                "CREATE INDEX IF NOT EXISTS _renewal_steps_first ON _renewal_steps (at, freq, bday)"
+            )
+            cursor.execute("DELETE FROM _renewal_steps")
+            if steps:
+                m = self.db.mark
+                cursor.executemany(f"INSERT INTO _renewal_steps VALUES ({m}, {m}, {m}, {m}, {m})",
+                                   steps)  # fmt: skip
+            cond = self._where(where, main, now)
+            text = _RENEWALS_SQL.format(
+                first_due=_FIRST_DUE.format(**first, where=f" AND ({cond})" if cond else ""),
+                day=DAY_MS, start=lo, end=hi,
+            )  # fmt: skip
+            cursor.execute(text, main.params)
             rows = cursor.fetchall()
         return [RenewalDay(int(d), c, int(n), float(a or 0)) for d, c, n, a in rows]
+
+
+def _steps(combos: Sequence[Sequence[Any]], end: dt.date) -> list[tuple[int, str, int, int, int]]:
+    """Every due date after each first one (at, frequency, billing day) before ``end``: the
+    rows of ``_renewal_steps``. A frequency ``next_period_end`` does not know has none."""
+    rows: list[tuple[int, str, int, int, int]] = []
+    for at, freq, bday in combos:
+        first = dt.date(1970, 1, 1) + dt.timedelta(days=int(at) // DAY_MS)
+        day, k = first, 0
+        while True:
+            try:
+                day = next_period_end(day, str(freq or ""), int(bday) or None)
+            except ValueError:
+                break
+            if day >= end:
+                break
+            k += 1
+            rows.append((int(at), freq, int(bday), k, (day - dt.date(1970, 1, 1)).days * DAY_MS))
+    return rows
 
 
 def _point(row: Sequence[Any]) -> MrrPoint:
