@@ -31,6 +31,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,26 @@ WIDE = Context(prec=400)  # quantizing any double to cents never runs out of dig
 NUMBER_LIMIT = Decimal("1e18")
 NUMBER_TINY = Decimal("1e-12")
 _MS = dt.timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A JSON document kept as its compact text (the audit log's arguments, before and after).
+
+    JSON and NDJSON output nest the value it holds (``to_json``: an object, a list, a string,
+    …), so ``jq '.[].after.hs_status'`` needs no ``fromjson``; CSV and table cells keep the text
+    itself (``to_text``: a cell cannot nest). Not a ``str`` subclass: the JSON encoders write
+    any ``str`` as a string, and only an unknown type reaches ``to_json``.
+    """
+
+    text: str
+
+    def value(self) -> Any:
+        """The JSON value the text holds."""
+        import json
+
+        return json.loads(self.text)
+
 
 _RELATIVE = re.compile(r"^([+-]?)(\d{1,5})\s*([dwmy])$", re.IGNORECASE)
 _HOURS = re.compile(r"^([+-]?)(\d{1,6})\s*h$", re.IGNORECASE)  # a time's offset only
@@ -419,6 +440,8 @@ def to_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         return "; ".join(to_text(v) for v in value)
+    if isinstance(value, JsonText):
+        return value.text
     return str(value)
 
 
@@ -480,4 +503,6 @@ def to_json(value: Any) -> Any:
         return float(value)
     if isinstance(value, set | frozenset):
         return sorted(value)
+    if isinstance(value, JsonText):
+        return value.value()  # the encoder writes what this returns: nested, not a string
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

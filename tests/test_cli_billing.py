@@ -70,8 +70,8 @@ def test_a_run_is_a_journaled_job_and_runs_once(seeded: Invoke, ws: WorkspaceCas
     assert ok(seeded, "jobs --format csv").stdout == (
         "id,command,selection,status,total,ok,skipped,failed,attention,unprocessed,created_at\n"
         "1,billing run --until 2026-11-26T12:00:00Z,every subscription with an event due,"
-        "done,,,,,,,2026-11-26T12:00:00.000Z\n"
-    )
+        "done,1,1,,0,,,2026-11-26T12:00:00.000Z\n"
+    )  # its totals: the events it carried out (its items are not journaled)
     assert ok(seeded, "jobs results 1 --format csv").stdout == LOG_HEADER + SETTLED
     before = checksum(ws)
     again = ok(seeded, "billing run --format csv")
@@ -312,3 +312,106 @@ def test_view_shows_the_timeline(billed: Invoke) -> None:
         "2027-01-01", "start", "succeeded", "49.50", "GBP", "scheduled", "→", "active"
     ]  # fmt: skip
     assert ok(billed, f"view {UNPAID} --format json").stderr == ""
+
+
+# -- the log's table on a terminal -------------------------------------------------------------
+
+
+@pytest.fixture
+def overdue(demo: Invoke) -> Invoke:
+    """The demo workspace billed 40 days on: subscription 5's renewal fails, as do its retries,
+    until none is left (notes), with payments and a job."""
+    ok(demo, "clock advance 40d --format csv")
+    return demo
+
+
+def table(invoke: Invoke, args: str, width: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("COLUMNS", str(width))
+    result = ok(invoke, args + " --format table")
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= width, result.stdout
+    return [line.rstrip() for line in lines], result.stderr
+
+
+def test_the_log_fits_80_columns_with_status_and_note(
+    overdue: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """80 columns: the event with its outcome mark, the amount with its currency, old → new
+    status and the note (wrapped); payment, job and the event id are said to be left out."""
+    assert table(overdue, "billing log --id 5", 80, monkeypatch) == (
+        [
+            "Day          Sub   Event             Amount   Status              Note",
+            "────────────────────────────────────────────────────────────────────────────────",
+            "2026-12-06     5   renewal ✗   15980.00 USD   active → unpaid     retry on",
+            "                                                                  2026-12-09",
+            "2026-12-09     5   retry ✗     15980.00 USD   unpaid              retry on",
+            "                                                                  2026-12-11",
+            "2026-12-11     5   retry ✗     15980.00 USD   unpaid              retry on",
+            "                                                                  2026-12-13",
+            "2026-12-13     5   retry ✗     15980.00 USD   unpaid → past_due   no retries",
+            "                                                                  left",
+        ],
+        "(3 columns left out to fit: payment_id, job_id, id)\n",
+    )
+    # every event of the run, the start, settlement, cancellation and resume among them
+    lines, note = table(overdue, "billing log --all", 80, monkeypatch)
+    assert lines[0].split() == ["Day", "Sub", "Event", "Amount", "Status", "Note"]
+    assert note == "(3 columns left out to fit: payment_id, job_id, id)\n"
+    # a billing run's results are its log, in the same table
+    assert table(overdue, "jobs results 1", 80, monkeypatch) == (lines, note)
+    events = {line.split("   ")[2].strip() for line in lines[2:] if line[:1] == "2"}
+    assert {"start ✓", "start *", "renewal ✓", "renewal *", "renewal ✗", "retry ✓", "retry ✗",
+            "settlement ✓", "cancellation", "resume"} <= events  # fmt: skip
+
+
+def test_a_wide_terminal_shows_every_column_of_the_log(
+    overdue: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert table(overdue, "billing log --id 5", 200, monkeypatch) == (
+        [
+            "Day          Sub   Event             Amount   Status              Note"
+            "                  Payment   Job    ID",
+            "─" * 107,
+            "2026-12-06     5   renewal ✗   15980.00 USD   active → unpaid     retry on 2026-12-09"
+            "       603     1    79",
+            "2026-12-09     5   retry ✗     15980.00 USD   unpaid              retry on 2026-12-11"
+            "       614     1    91",
+            "2026-12-11     5   retry ✗     15980.00 USD   unpaid              retry on 2026-12-13"
+            "       623     1   103",
+            "2026-12-13     5   retry ✗     15980.00 USD   unpaid → past_due   no retries left"
+            "           632     1   118",
+        ],
+        "",
+    )
+    # the data formats keep every field apart
+    (row,) = json.loads(ok(overdue, "billing log --id 5 --kind renewal --format json").stdout)
+    assert (row["kind"], row["outcome"], row["old_status"], row["new_status"], row["note"]) == (
+        "renewal", "failed", "active", "unpaid", "retry on 2026-12-09"
+    )  # fmt: skip
+
+
+def test_jobs_totals_a_billing_run_by_its_events(
+    overdue: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A billing run's totals in ``jobs``: the events it carried out (total), the failed
+    payments among them (failed) and the rest (ok), as its log has them; skipped, attention
+    and unprocessed do not apply (null). Other jobs keep their journal's counts."""
+    ok(overdue, "cancel 1 2 --yes --format csv")
+    log = json.loads(ok(overdue, "billing log --job 1 --all --format json").stdout)
+    failed = sum(1 for event in log if event["outcome"] == "failed")
+    assert (len(log), failed) == (269, 9)
+    listed = json.loads(ok(overdue, "jobs --format json").stdout)
+    keys = ("id", "status", "total", "ok", "skipped", "failed", "attention", "unprocessed")
+    assert [{k: j[k] for k in keys} for j in listed] == [
+        {"id": 2, "status": "done", "total": 2, "ok": 2, "skipped": 0, "failed": 0,
+         "attention": 0, "unprocessed": 0},
+        {"id": 1, "status": "done", "total": 269, "ok": 260, "skipped": None, "failed": 9,
+         "attention": None, "unprocessed": None},
+    ]  # fmt: skip
+    lines, _ = table(overdue, "jobs", 160, monkeypatch)
+    assert lines[2:] == [
+        "  2   cancel                                     2 id(s)            done         2"
+        "     2         0        0           0             0   2026-11-26T12:00:00.000Z",
+        "  1   billing run --until 2027-01-05T12:00:00Z   every subscript…   done       269"
+        "   260                  9                             2026-11-26T12:00:00.000Z",
+    ]

@@ -286,9 +286,9 @@ def test_a_lists_changes_are_audited(remote: Invoke, hub: FakeHubSpot) -> None:
     rows = json.loads(ok(remote, "audit -f json"))
     assert [(r["actor"], r["verb"], r["target"], r["before"], r["after"]) for r in rows] == [
         ("ops", "segment create", "segment:hand", None,
-         '{"kind":"manual","query":null,"description":""}'),
-        ("ops", "segment add", "segment:hand", None, '{"added":[3]}'),
-        ("ops", "segment remove", "segment:hand", '{"removed":[1]}', None),
+         {"kind": "manual", "query": None, "description": ""}),
+        ("ops", "segment add", "segment:hand", None, {"added": [3]}),
+        ("ops", "segment remove", "segment:hand", {"removed": [1]}, None),
     ]  # fmt: skip
 
 

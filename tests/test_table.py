@@ -58,6 +58,17 @@ def test_required_columns_are_never_left_out() -> None:
     assert allocate([30, 30], [30, 30], 40, required=[1]) == [18, 19]
 
 
+def test_a_wrap_column_wraps_only_when_it_is_the_last_one_shown() -> None:
+    """A note (``wrap``, here 20 wide at most, its longest word 10) gets its whole width before
+    a column after it is shown; it wraps (down to its longest word) only as the last one."""
+    natural, minimum = [10, 20, 7], [10, 10, 7]
+    assert allocate(natural, minimum, 50, wrap=[1]) == [10, 20, 7]  # 43: everything fits
+    assert allocate(natural, minimum, 42, wrap=[1]) == [10, 20, 0]  # the note whole, not 7
+    assert allocate(natural, minimum, 30, wrap=[1]) == [10, 17, 0]  # the note wraps
+    assert allocate(natural, minimum, 42) == [10, 19, 7]  # without wrap: the note is cut
+    assert minimum_width(20, "Note", word=10) == 10
+
+
 def test_tables_stream_with_the_widths_of_the_first_rows() -> None:
     import io
     from collections.abc import Iterator

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from subctl.codec import JsonText
 from subctl.commands._options import MAX_ID, FormatOpt
 from subctl.context import AppContext
 from subctl.errors import UsageError
@@ -27,8 +28,9 @@ COLUMNS = [
     Column("before", "Before"),
     Column("after", "After"),
 ]
-# A terminal's table: what changed, one line per entry, instead of three JSON columns that
-# never fit (the data formats keep arguments, before and after whole).
+# arguments, before and after (``JsonText``): nested JSON values in json/ndjson, their compact
+# JSON text in a CSV cell. A terminal's table: what changed, one line per entry, instead of
+# three JSON columns that never fit.
 TABLE_COLUMNS = [
     Column("id", "ID"),
     Column("at", "At"),
@@ -41,12 +43,12 @@ TABLE_COLUMNS = [
 _AGO = re.compile(r"\d+[hdwmy]")  # "7d": seven days ago, as in `--since 7d`
 
 
-def _changes(before: str | None, after: str | None) -> str:
+def _changes(before: JsonText | None, after: JsonText | None) -> str:
     """``name: old → new`` for each value an entry's before/after (JSON objects) hold."""
     import json
 
-    old = json.loads(before) if before else {}
-    new = json.loads(after) if after else {}
+    old = before.value() if before is not None else {}
+    new = after.value() if after is not None else {}
     old, new = (v if isinstance(v, dict) else {} for v in (old, new))
 
     def text(value: object) -> str:

@@ -5,6 +5,7 @@ rules are in ``subctl.services.billing``."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,6 +46,27 @@ LOG_COLUMNS = [
     Column("job_id", "Job"),
     Column("note", "Note"),
 ]
+# A terminal's table, which fits 80 columns with what matters: the event and its outcome in one
+# cell ("renewal ✓"), the amount with its currency, the status as "old → new" (one word when it
+# did not change) and the note wrapping onto a second line. Payment, job and the event's id
+# follow when the terminal is wider; on a narrower one they are named as left out to fit.
+# json, ndjson and csv keep every field of LOG_COLUMNS apart.
+LOG_TABLE_COLUMNS = [
+    Column("day", "Day"),
+    Column("subscription_id", "Sub"),
+    Column("event", "Event"),
+    Column("money", "Amount", right=True),
+    Column("status", "Status"),
+    Column("note", "Note", wrap=True),
+    Column("payment_id", "Payment"),
+    Column("job_id", "Job"),
+    Column("id", "ID"),
+]
+# The outcome after the event's name, marked as gh marks runs: ✓ succeeded, ✗ failed, *
+# processing (a bank payment not settled yet); none when the event names it (cancellation:
+# canceled, expiry: expired, resume: resumed); any other outcome in words.
+OUTCOME_MARKS = {"succeeded": "✓", "failed": "✗", "processing": "*"}
+_OWN_OUTCOME = {"cancellation": "canceled", "expiry": "expired", "resume": "resumed"}
 SETTINGS_COLUMNS = [
     Column("key", "Key"),
     Column("value", "Value"),
@@ -242,6 +264,27 @@ def event_row(event: BillingEvent) -> dict[str, Any]:
     }
 
 
+def log_table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An ``event_row`` as ``LOG_TABLE_COLUMNS`` show it on a terminal."""
+    kind, outcome = row["kind"], row["outcome"]
+    if outcome is None or _OWN_OUTCOME.get(kind) == outcome:
+        event = kind
+    else:
+        event = f"{kind} {OUTCOME_MARKS.get(outcome, outcome)}"
+    old, new = row["old_status"], row["new_status"]
+    status = old if old == new or new is None else new if old is None else f"{old} → {new}"
+    money = None if row["amount"] is None else f"{row['amount']} {row['currency'] or ''}".strip()
+    return {**row, "event": event, "money": money, "status": status}
+
+
+def log_shape(app: AppContext, rows: Iterable[dict[str, Any]], fmt: Format) -> tuple[Any, Any]:
+    """The log's rows and columns in ``fmt`` (``billing log``, ``jobs results`` of a run): a
+    terminal's table shaped to fit (``LOG_TABLE_COLUMNS``), every field apart otherwise."""
+    if app.out.resolve(fmt) is Format.TABLE:
+        return map(log_table_row, rows), LOG_TABLE_COLUMNS
+    return rows, LOG_COLUMNS
+
+
 @billing_app.command("log")
 def billing_log(
     ctx: typer.Context,
@@ -322,7 +365,8 @@ def billing_log(
                 return None
             return f"Showing {count:,} of {count + more:,} billing events; use --all or --limit"
 
-    app.out.rows(rows, LOG_COLUMNS, fmt, empty="No billing events.", page=shown is None,
+    rows, columns = log_shape(app, rows, fmt)
+    app.out.rows(rows, columns, fmt, empty="No billing events.", page=shown is None,
                  footer=footer)  # fmt: skip
 
 

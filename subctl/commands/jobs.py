@@ -112,8 +112,16 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
 
     def row(job: Job) -> dict[str, Any]:
         if job.verb == JOB_VERB:  # a billing run: its events are in `subctl billing log --job`
+            # Its items are not journaled; its totals are the events it carried out (total),
+            # those whose payment failed (failed) and the others (ok: charged, processing,
+            # settled, canceled, resumed, expired). Skipped, attention and unprocessed do not
+            # apply (null): a run skips nothing, and an interrupted one knows what is still
+            # due only when it resumes.
+            done = sum(job.events.values())
+            failed = job.events.get("failed", 0)
             return {"id": job.id, "command": _billing_command(job),
                     "selection": "every subscription with an event due", "status": job.status,
+                    "total": done, "ok": done - failed, "failed": failed,
                     "created_at": job.created_at}  # fmt: skip
         if job.verb == IMPORT_VERB:  # items: the file's data rows
             return {"id": job.id, "command": f"import {job.action.get('file')}",
@@ -183,7 +191,7 @@ def jobs_results(
     app = AppContext.from_typer(ctx)
     workspace = app.workspace()
     if workspace.job(job_id).verb == JOB_VERB:  # NotFound
-        from subctl.commands.billing import LOG_COLUMNS, event_row
+        from subctl.commands.billing import event_row, log_shape
         from subctl.services import billing as svc
 
         if wanted:
@@ -191,8 +199,8 @@ def jobs_results(
                 "--outcome applies to lifecycle batches, not to a billing run",
                 hint=f"`subctl billing log --job {job_id}` filters by --kind",
             )
-        events = map(event_row, svc.log(app.billing(), job_id=job_id))
-        app.out.rows(events, LOG_COLUMNS, fmt, empty="No billing events.", page=True)
+        events, columns = log_shape(app, map(event_row, svc.log(app.billing(), job_id=job_id)), fmt)
+        app.out.rows(events, columns, fmt, empty="No billing events.", page=True)
         return
     rows = (
         {

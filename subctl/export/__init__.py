@@ -22,3 +22,7 @@ class Column:
     required: bool = False  # a terminal table never leaves it out (named in --fields)
     kind: str = "text"  # KINDS: what a typed cell holds (spreadsheets type their cells by it)
     currency_key: str | None = None  # money: the row key holding the currency code
+    # A terminal table: a text column (a note) that wraps between words onto more lines when
+    # the terminal is narrow, instead of being left out or cut; its minimum: its longest word.
+    wrap: bool = False
+    right: bool = False  # a terminal table aligns it right (an amount with its currency)

@@ -35,7 +35,8 @@ def _values_encoder(keys: Sequence[str]) -> Any:
     if make is None:  # no C accelerator: the encoder's own (slower) path
         encode = _ENCODER.encode
         return lambda values: _escaped(encode(dict(zip(keys, values, strict=True))))
-    # No circular-reference markers: a record is one flat object of plain values.
+    # No circular-reference markers: a record is one object of plain values (or, through
+    # ``json_default``, a ``JsonText``'s parsed document, which cannot be circular).
     chunks = make(
         None, json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
     )

@@ -36,25 +36,34 @@ CHUNK = 1000  # rows measured for the widths, and rows per printed chunk
 
 
 def allocate(
-    natural: Sequence[int], minimum: Sequence[int], total: int, required: Sequence[int] = ()
+    natural: Sequence[int],
+    minimum: Sequence[int],
+    total: int,
+    required: Sequence[int] = (),
+    wrap: Sequence[int] = (),
 ) -> list[int]:
     """Column widths within ``total``, each between its minimum and natural width; a 0 means
     the column is left out. The first column and ``required`` ones are never left out; when
-    they alone do not fit, the widest of them give way (their cells wrap)."""
+    they alone do not fit, the widest of them give way (their cells wrap). A ``wrap`` column
+    (a note) wraps only when it is the last one shown: columns after it are left out first."""
     if sum(natural) + GAP * (len(natural) - 1) <= total:
         return list(natural)
     kept = [True] * len(natural)
 
+    def least() -> list[int]:
+        last = max(i for i, k in enumerate(kept) if k)
+        return [(natural[i] if i in wrap and i < last else m) if k else 0
+                for i, (m, k) in enumerate(zip(minimum, kept, strict=True))]  # fmt: skip
+
     def used() -> int:
-        shown = [m for m, k in zip(minimum, kept, strict=True) if k]
-        return sum(shown) + GAP * (len(shown) - 1)
+        return sum(least()) + GAP * (sum(kept) - 1)
 
     for index in reversed(range(1, len(natural))):
         if used() <= total:
             break
         if index not in required:
             kept[index] = False
-    widths = [m if k else 0 for m, k in zip(minimum, kept, strict=True)]
+    widths = least()
     spare = total - used()
     while spare < 0 and max(widths) > 1:  # required columns alone are too wide: squeeze
         widths[widths.index(max(widths))] -= 1
@@ -67,10 +76,14 @@ def allocate(
     return widths
 
 
-def minimum_width(cells: int, header: str, *, whole: bool = False) -> int:
+def minimum_width(cells: int, header: str, *, whole: bool = False, word: int | None = None) -> int:
     """Short content (and ``whole`` columns) is kept whole, long text may shrink to MIN_TEXT;
-    headers may wrap but never split a word."""
-    content = cells if whole or cells <= KEEP_WHOLE else MIN_TEXT
+    a ``wrap`` column to its longest ``word`` (its cells wrap between words, never inside a
+    date); headers may wrap but never split a word."""
+    if word is not None:
+        content = min(word, max(cells, 1))
+    else:
+        content = cells if whole or cells <= KEEP_WHOLE else MIN_TEXT
     return max(content, max(len(word) for word in header.split() or [""]), 1)
 
 
@@ -119,23 +132,33 @@ def _cells(values: list[list[Any]]) -> list[list[str]]:
 def _layout(values: list[list[Any]], cells: list[list[str]], columns: Sequence[Column],
             total: int, *, wrap: bool = False) -> _Layout:  # fmt: skip
     numeric = [
-        all(v is None or (isinstance(v, int | float | Decimal) and not isinstance(v, bool))
-            for v in (line[i] for line in values))
-        for i in range(len(columns))
+        c.right or all(v is None or (isinstance(v, int | float | Decimal)
+                                     and not isinstance(v, bool))
+                       for v in (line[i] for line in values))
+        for i, c in enumerate(columns)
     ]  # fmt: skip
     content = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     headers = [visible(c.header) for c in columns]
     natural = [max(w, len(h), 1) for w, h in zip(content, headers, strict=True)]
+    words = [
+        max((len(word) for line in cells for word in line[i].split()), default=0)
+        if c.wrap else None
+        for i, c in enumerate(columns)
+    ]  # fmt: skip
     minimum = [
-        min(minimum_width(w, h, whole=c.whole), n)
-        for w, h, c, n in zip(content, headers, columns, natural, strict=True)
+        min(minimum_width(w, h, whole=c.whole, word=word), n)
+        for w, h, c, n, word in zip(content, headers, columns, natural, words, strict=True)
     ]
     required = [i for i, c in enumerate(columns) if c.required]
-    widths = allocate(natural, minimum, total, required)
+    wraps = [i for i, c in enumerate(columns) if c.wrap]
+    widths = allocate(natural, minimum, total, required, wraps)
     shown = [i for i, w in enumerate(widths) if w]
     # Cells wrap rather than being cut, except in long text truncated to fit (unless ``wrap``):
     # a later chunk's wider value in a column that was shown whole wraps too.
-    folded = [wrap or w < m or w >= n for w, m, n in zip(widths, minimum, natural, strict=True)]
+    folded = [
+        wrap or c.wrap or w < m or w >= n
+        for w, m, n, c in zip(widths, minimum, natural, columns, strict=True)
+    ]
     return _Layout(columns, shown, widths, numeric, folded)
 
 

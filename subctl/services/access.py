@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from subctl.codec import JsonText
 from subctl.errors import AuthError, UsageError
 from subctl.schema import MASK, Property, masked_names
 from subctl.store.base import AuditContext, AuditFilter, Workspace
@@ -423,10 +424,17 @@ def grants_by_user(workspace: Workspace) -> list[tuple[str, list[str], str]]:
 
 
 def audit_rows(workspace: Workspace, where: AuditFilter) -> Iterator[dict[str, Any]]:
-    """The audit log as rows, oldest first, streamed."""
+    """The audit log as rows, oldest first, streamed. ``arguments``, ``before`` and ``after``
+    are ``JsonText``: nested JSON values in json/ndjson, their compact text in a CSV cell; a
+    NULL stays None (``null``, an empty cell)."""
+
+    def doc(text: str | None) -> JsonText | None:
+        return None if text is None else JsonText(text)
+
     for e in workspace.audit_entries(where):
         yield {
             "id": e.id, "at": e.at, "actor": e.actor, "db_user": e.db_user, "profile": e.profile,
             "verb": e.verb, "subscription_id": e.subscription_id, "target": e.target,
-            "job_id": e.job_id, "arguments": e.arguments, "before": e.before, "after": e.after,
+            "job_id": e.job_id, "arguments": doc(e.arguments), "before": doc(e.before),
+            "after": doc(e.after),
         }  # fmt: skip

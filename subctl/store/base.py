@@ -231,6 +231,10 @@ class Job:
     created_at: dt.datetime
     updated_at: dt.datetime
     counts: dict[str, int] = field(default_factory=dict)
+    # A billing run's outcomes: its items are not journaled, its events are logged with its id
+    # (``billing_events.job_id``); per outcome (succeeded, failed, processing, canceled, …).
+    # Filled by ``Workspace.jobs`` only; empty for other jobs.
+    events: dict[str, int] = field(default_factory=dict)
 
     @property
     def unprocessed(self) -> int:
@@ -734,7 +738,8 @@ class Workspace(Protocol):
         ...
 
     def jobs(self) -> list[Job]:
-        """Every batch, newest first."""
+        """Every batch, newest first, with its item counts and (a billing run) its events'
+        counts per outcome (``Job.events``)."""
         ...
 
     def job(self, job_id: int) -> Job:

@@ -532,7 +532,11 @@ class SqlWorkspace:
                     "unprocessed": total},
         )  # fmt: skip
 
-    def _jobs(self, where: sa.ColumnElement[bool] | None = None) -> list[Job]:
+    def _jobs(
+        self, where: sa.ColumnElement[bool] | None = None, *, events: bool = False
+    ) -> list[Job]:
+        """The jobs; with ``events``, the counts of the billing events each one carried out
+        (only a billing run's id is ever on an event) per outcome."""
         import sqlalchemy as sa
 
         stmt = sa.select(schema.jobs).order_by(schema.jobs.c.id.desc())
@@ -551,10 +555,22 @@ class SqlWorkspace:
                 ).all()
                 for jid, outcome, n in tallies:
                     counts.setdefault(int(jid), {})[outcome or "unprocessed"] = int(n)
-        return [_job(r, counts.get(int(r.id), {})) for r in rows]
+            logged: dict[int, dict[str, int]] = {}
+            if rows and events:
+                # One pass over the log (billing_events has no index on job_id: one more
+                # index would slow every run's inserts for a listing).
+                log = schema.billing_events.c
+                tallies = conn.execute(
+                    sa.select(log.job_id, log.outcome, sa.func.count())
+                    .where(log.job_id.in_([r.id for r in rows]))
+                    .group_by(log.job_id, log.outcome)
+                ).all()
+                for jid, outcome, n in tallies:
+                    logged.setdefault(int(jid), {})[outcome] = int(n)
+        return [_job(r, counts.get(int(r.id), {}), logged.get(int(r.id), {})) for r in rows]
 
     def jobs(self) -> list[Job]:
-        return self._jobs()
+        return self._jobs(events=True)
 
     def job(self, job_id: int) -> Job:
         found = self._jobs(schema.jobs.c.id == job_id)
@@ -858,7 +874,7 @@ def _view(row: Any) -> SavedView:
                      bool(row.builtin))  # fmt: skip
 
 
-def _job(row: Any, counts: dict[str, int]) -> Job:
+def _job(row: Any, counts: dict[str, int], events: dict[str, int] | None = None) -> Job:
     tally = {k: counts.get(k, 0) for k in ("ok", "skipped", "failed", "attention", "unprocessed")}
     return Job(
         id=int(row.id),
@@ -872,6 +888,7 @@ def _job(row: Any, counts: dict[str, int]) -> Job:
         created_at=from_storage(PropType.DATETIME, row.created_at),
         updated_at=from_storage(PropType.DATETIME, row.updated_at),
         counts=tally,
+        events=events or {},
     )
 
 
