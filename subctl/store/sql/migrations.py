@@ -542,6 +542,13 @@ def m009_access_audit(conn: sa.Connection) -> None:
 _M009_PERMISSIONS = ("view", "edit", "delete", "export", "properties", "sensitive_data")
 
 
+def m010_billing_job_index(conn: sa.Connection) -> None:
+    """``subctl jobs`` counts each billing run's events per outcome (its totals): from this
+    index alone, not a pass over the whole billing log. A run's events share its job id, so
+    the run appends to the end of the index."""
+    conn.exec_driver_sql("CREATE INDEX ix_billing_events_job ON billing_events (job_id, outcome)")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
@@ -552,6 +559,7 @@ MIGRATIONS: list[Migration] = [
     m007_export_objects,
     m008_segments,
     m009_access_audit,
+    m010_billing_job_index,
 ]
 
 _LEDGER = sa.Table(

@@ -38,6 +38,7 @@ MIGRATIONS = (
     "m007_export_objects",
     "m008_segments",
     "m009_access_audit",
+    "m010_billing_job_index",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -258,7 +259,8 @@ TABLES: tuple[Table, ...] = (
          # names its event: payments.billing_event_id)
          C("job_id", "bigint"), C("note", "text")),
         (Index("ux_billing_events_once", ("subscription_id", "kind", "at"), unique=True),
-         Index("ix_billing_events_at", ("at",))),
+         Index("ix_billing_events_at", ("at",)),
+         Index("ix_billing_events_job", ("job_id", "outcome"))),
     ),
     # -- workspace state --
     Table(

@@ -557,8 +557,7 @@ class SqlWorkspace:
                     counts.setdefault(int(jid), {})[outcome or "unprocessed"] = int(n)
             logged: dict[int, dict[str, int]] = {}
             if rows and events:
-                # One pass over the log (billing_events has no index on job_id: one more
-                # index would slow every run's inserts for a listing).
+                # From ix_billing_events_job (job_id, outcome) alone (m010).
                 log = schema.billing_events.c
                 tallies = conn.execute(
                     sa.select(log.job_id, log.outcome, sa.func.count())
