@@ -200,6 +200,36 @@ def test_the_clock_never_moves_back(clocked: Invoke, ws: WorkspaceCase) -> None:
     assert checksum(ws) == before
 
 
+def test_the_clock_moves_at_most_ten_years_per_command(clocked: Invoke, ws: WorkspaceCase) -> None:
+    # 1000y billed ~365,000 days (minutes, gigabytes) and the clock cannot go back
+    before = checksum(ws)
+    hint = (
+        "Hint: move it in steps of at most 10 years "
+        "(`subctl clock advance 10y`, billing runs at each step)\n"
+    )
+    for args, to in (
+        ("clock advance 1000y", "3026-11-26T12:00:00.000Z"),
+        ("clock advance 10y --dry-run", None),
+        ("clock advance 121m --dry-run", "2036-12-26T12:00:00.000Z"),
+        ("clock advance 3654d", "2036-11-27T12:00:00.000Z"),
+        ("clock set 2036-11-26T12:00:01Z", "2036-11-26T12:00:01.000Z"),
+        ("clock set +11y --dry-run", "2037-11-26T12:00:00.000Z"),
+    ):
+        result = clocked(args)
+        if to is None:
+            assert result.exit_code == 0, result.stderr
+            continue
+        assert (result.exit_code, result.stdout) == (2, ""), args
+        assert result.stderr == (
+            f"Error: {to} is more than 10 years after the workspace's time "
+            "(2026-11-26T12:00:00.000Z): the clock moves at most 10 years at a time\n" + hint
+        ), args
+    assert checksum(ws) == before
+    assert clocked("clock set 2036-11-26T12:00:00Z --format csv").exit_code == 0
+    assert clocked("clock advance 10y --format csv").exit_code == 0  # in steps: fine
+    assert shown(doc(clocked, "clock --format json"))["time"] == "2046-11-26T12:00:00.000Z"
+
+
 def test_set_takes_dates_and_datetimes(clocked: Invoke) -> None:
     assert clocked("clock set 2026-11-27 --format csv").exit_code == 0
     assert shown(doc(clocked, "clock --format json"))["time"] == "2026-11-27T00:00:00.000Z"

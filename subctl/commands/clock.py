@@ -125,10 +125,11 @@ def _move(app: AppContext, to: dt.datetime, *, dry_run: bool, fmt: Format) -> No
     # SUBCTL_NOW may be behind the set clock: that one never moves back either
     floor = max(current, app.clock_setting() or current)
     try:
-        if to < floor or not dry_run:  # back in time: refused before anything is set
+        svc.check_clock_move(to, floor)  # refused before anything is set or billed
+        if not dry_run:
             svc.set_clock(app.workspace(), to, floor)
     except InputError as exc:
-        raise UsageError(exc.problem, hint=_FORWARD) from None
+        raise UsageError(exc.problem, hint=exc.hint or _FORWARD) from None
     if not dry_run:
         app.clock_moved(to)
         app.out.message(

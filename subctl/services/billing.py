@@ -253,14 +253,38 @@ def workspace_clock(workspace: Workspace) -> dt.datetime | None:
     return codec.parse_datetime(text, dt.date(1970, 1, 1))
 
 
-def set_clock(workspace: Workspace, to: dt.datetime, current: dt.datetime) -> None:
-    """Move the workspace's clock to ``to``: forward only (``current``: its time now)."""
+# One command moves the clock at most MAX_CLOCK_YEARS: billing runs every day up to the new
+# time (a 1000-year jump bills ~365,000 days, minutes of work and gigabytes of events, and the
+# clock cannot go back), so a longer move is refused before anything is done (a dry run too);
+# it can be made in steps, each one billed and committed.
+MAX_CLOCK_YEARS = 10
+
+
+def check_clock_move(to: dt.datetime, current: dt.datetime) -> None:
+    """Refuse moving the clock from ``current`` to ``to``: back in time, or more than
+    ``MAX_CLOCK_YEARS`` on."""
     if to < current:
         raise InputError(
             "to",
             f"{codec.iso_datetime(to)} is before the workspace's time "
             f"({codec.iso_datetime(current)}): the clock only moves forward",
         )
+    limit = codec.add_months(current.date(), 12 * MAX_CLOCK_YEARS)
+    if to > dt.datetime.combine(limit, current.timetz()):
+        raise InputError(
+            "to",
+            f"{codec.iso_datetime(to)} is more than {MAX_CLOCK_YEARS} years after the "
+            f"workspace's time ({codec.iso_datetime(current)}): the clock moves at most "
+            f"{MAX_CLOCK_YEARS} years at a time",
+            hint=f"move it in steps of at most {MAX_CLOCK_YEARS} years "
+            f"(`subctl clock advance {MAX_CLOCK_YEARS}y`, billing runs at each step)",
+        )
+
+
+def set_clock(workspace: Workspace, to: dt.datetime, current: dt.datetime) -> None:
+    """Move the workspace's clock to ``to``: forward only, at most ``MAX_CLOCK_YEARS``
+    (``current``: its time now)."""
+    check_clock_move(to, current)
     workspace.set_setting(CLOCK_KEY, codec.iso_datetime(to))
 
 
