@@ -235,10 +235,11 @@ def test_settings_and_set(seeded: Invoke) -> None:
     empty = seeded(["billing", "set", "billing.retry_days", ""])
     assert empty.exit_code == 2, "an empty list is refused (none turns retries off)"
     assert empty.stderr.startswith('Error: billing.retry_days: "" is not a list of increasing')
-    for text, shown in (("2.5", "2.5"), ("0", "0"), (" 600 ", "600")):
+    for text, shown in (("2.5", "2.5"), ("0", "0"), (" 600 ", "600"), (".5", "0.5")):
         result = ok(seeded, ["billing", "set", "billing.commit_seconds", text, "--format", "json"])
         assert json.loads(result.stdout) == {"key": "billing.commit_seconds", "value": shown}
-    for text in ("-1", "601", "nan", "soon"):
+    # plain ASCII decimals only: float() took "1_0", full-width digits, exponents, "inf"
+    for text in ("-1", "601", "nan", "soon", "1_0", "\uff11\uff10", "1e2", "inf", "+5", "5."):
         bad = seeded(["billing", "set", "billing.commit_seconds", "--", text])
         assert bad.exit_code == 2, text
         assert bad.stderr.startswith(

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -176,11 +177,12 @@ def _after_last_retry(text: str) -> str:
     return value
 
 
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+", re.ASCII)
+
+
 def _commit_seconds(text: str) -> float:
-    try:
-        seconds = float(text.strip())
-    except ValueError:
-        seconds = -1.0
+    # plain ASCII decimals only: float() takes "1_0", "1e2", full-width digits, "inf"
+    seconds = float(text.strip()) if _DECIMAL.fullmatch(text.strip()) else -1.0
     if not 0 <= seconds <= 600:  # NaN too
         raise InputError(
             "billing.commit_seconds", f'"{text}" is not a number of seconds from 0 to 600'
