@@ -111,6 +111,12 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless ``n`` is 1: ``1 row``, ``2 rows``, ``1,000 rows``; the
+    one helper for every count a message gives (the plural is ``word`` + s)."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 NAMED_DAYS: dict[str, int] = {"today": 0, "yesterday": -1, "tomorrow": 1}
 
 

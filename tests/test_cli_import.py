@@ -93,6 +93,14 @@ def _export(invoke: Invoke, ids: list[int]) -> str:
     return _csv(rows)
 
 
+def test_one_row_is_said_in_the_singular(invoke: Invoke, tmp_path: Path) -> None:
+    assert invoke("init").exit_code == 0
+    path = _write(tmp_path, _csv(ROWS[:1]))
+    result = invoke(["import", str(path), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "✔ 1 row: 1 created"
+
+
 def test_a_file_in_the_export_layout_imported_into_a_new_workspace_reads_back_the_same(
     invoke: Invoke, tmp_path: Path
 ) -> None:

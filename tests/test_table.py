@@ -103,3 +103,36 @@ def test_tables_stream_with_the_widths_of_the_first_rows() -> None:
     # later chunks keep the columns; a longer value wraps rather than being cut
     assert lines[2 + CHUNK : 2 + CHUNK + 2] == ["100   subscription    ", "  0   1000            "]
     assert lines[-2:] == ["300   subscription    ", "  4   3004            "]
+
+
+def test_counts_in_messages_are_singular_for_one() -> None:
+    from subctl.codec import plural
+
+    assert [plural(n, "row") for n in (0, 1, 2, 1000)] == [
+        "0 rows",
+        "1 row",
+        "2 rows",
+        "1,000 rows",
+    ]
+
+
+def test_one_column_left_out_is_said_in_the_singular() -> None:
+    import io
+
+    from rich.console import Console
+
+    from subctl.export import Column
+    from subctl.export.table import render_table
+
+    notes: list[str] = []
+    columns = [Column("a", "A"), Column("b", "B"), Column("c", "C")]
+    console = Console(file=io.StringIO(), width=23, no_color=True)
+    render_table(
+        [{"a": "x" * 10, "b": "y" * 10, "c": "z" * 10}], columns, console, note=notes.append
+    )
+    assert notes == ["(1 column left out to fit: c)"]
+    console = Console(file=io.StringIO(), width=12, no_color=True)
+    render_table(
+        [{"a": "x" * 10, "b": "y" * 10, "c": "z" * 10}], columns, console, note=notes.append
+    )
+    assert notes[1:] == ["(2 columns left out to fit: b, c)"]

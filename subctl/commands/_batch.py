@@ -12,6 +12,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from subctl.codec import plural
 from subctl.commands import _hints
 from subctl.commands._hints import line
 from subctl.context import AppContext
@@ -58,7 +59,7 @@ def columns(action: Action) -> list[Column]:
 
 
 def _plural(n: int, word: str = "subscription") -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+    return plural(n, word)
 
 
 def _summary(tally: Tally, action: Action, dry_run: bool) -> str:

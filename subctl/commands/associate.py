@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from subctl.codec import plural
 from subctl.commands._options import FormatOpt, SegmentOpt, YesOpt
 from subctl.context import AppContext
 from subctl.errors import InvalidState, UsageError
@@ -309,18 +310,18 @@ def _batch(
         )
         flags = {svc.REPLACE: " --replace", svc.REMOVE: " --remove"}.get(mode, "")
         raise Aborted(
-            f"interrupted after {len(outcomes)} rows ({summary or 'none applied'}); "
+            f"interrupted after {plural(len(outcomes), 'row')} ({summary or 'none applied'}); "
             + (f"the rows after line {last} were not applied" if last else "no row was applied"),
             hint=f"apply the rest: {rest}{flags}",
         )
     if failed:  # like every batch: exit 5 when any item failed, whatever the reason
         first = failed[0]
         raise InvalidState(
-            f"{len(failed)} of {len(outcomes)} rows failed ({summary}); "
+            f"{len(failed):,} of {plural(len(outcomes), 'row')} failed ({summary}); "
             f"first, line {first.line}: {first.error}"
         )
     if outcomes:
-        app.out.success(f"{len(outcomes)} rows: {summary}")
+        app.out.success(f"{plural(len(outcomes), 'row')}: {summary}")
 
 
 def register(app: typer.Typer) -> None:

@@ -91,7 +91,9 @@ def parse_when(text: str, app: AppContext, name: str) -> dt.datetime:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+    from subctl.codec import plural
+
+    return plural(n, word)
 
 
 def _money(charged: dict[str, Any]) -> str:

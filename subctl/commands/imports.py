@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from subctl.codec import plural
 from subctl.commands._options import DryRunOpt, FormatOpt
 from subctl.context import AppContext
 from subctl.export import Column
@@ -98,7 +99,7 @@ def import_file(
             app.out.rows((r.row() for r in bad), _columns(), fmt, empty="")
             first = bad[0]
             raise InvalidState(
-                f"--strict: {len(bad):,} of {total:,} rows are bad; nothing was written "
+                f"--strict: {len(bad):,} of {plural(total, 'row')} are bad; nothing was written "
                 f"(first, line {first.line}: {first.note})"
             )
     workspace = app.workspace()
@@ -157,10 +158,10 @@ def _finish(app: AppContext, tally: dict[str, int], *, dry: bool, job: Job | Non
     summary = _summary(tally)
     if failed:
         where = f"; see `subctl jobs results {job.id} --outcome failed`" if job else ""
-        raise InvalidState(f"{failed:,} of {total:,} rows {'would fail' if dry else 'failed'} "
-                           f"({summary}){where}")  # fmt: skip
+        verb = "would fail" if dry else "failed"
+        raise InvalidState(f"{failed:,} of {plural(total, 'row')} {verb} ({summary}){where}")
     if total:
-        app.out.success(f"{total:,} rows{' (dry run)' if dry else ''}: {summary}")
+        app.out.success(f"{plural(total, 'row')}{' (dry run)' if dry else ''}: {summary}")
 
 
 def register(app: typer.Typer) -> None:

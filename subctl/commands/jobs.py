@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from subctl.codec import plural
 from subctl.commands._hints import line
 from subctl.commands._options import (
     MAX_ID,
@@ -125,7 +126,7 @@ def _list(ctx: typer.Context, fmt: Format) -> None:
                     "created_at": job.created_at}  # fmt: skip
         if job.verb == IMPORT_VERB:  # items: the file's data rows
             return {"id": job.id, "command": f"import {job.action.get('file')}",
-                    "selection": f"{job.total} rows of the file", "status": job.status,
+                    "selection": f"{plural(job.total, 'row')} of the file", "status": job.status,
                     "total": job.total, **{k: job.counts.get(k, 0) for k in OUTCOMES},
                     "created_at": job.created_at}  # fmt: skip
         return {
@@ -267,11 +268,13 @@ def jobs_abandon(
 
     app = AppContext.from_typer(ctx)
     job = app.workspace().job(job_id)  # NotFound before asking
-    app.confirm(f"Abandon job {job.id} ({job.unprocessed:,} items left unprocessed)?", yes=yes)
+    app.confirm(
+        f"Abandon job {job.id} ({plural(job.unprocessed, 'item')} left unprocessed)?", yes=yes
+    )
     done = abandon(app.workspace(), job_id, app.clock())
     row = {"id": done.id, "status": done.status, "unprocessed": done.unprocessed}
     doc = Document(row, [row], [Column(k, k.capitalize()) for k in row])
-    left = f"{done.unprocessed:,} items left unprocessed"
+    left = f"{plural(done.unprocessed, 'item')} left unprocessed"
     app.out.result(doc, fmt, f"Job {done.id} abandoned; {left}")
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from subctl.codec import plural
 from subctl.commands._options import FormatOpt, SegmentOpt, ViewOpt, WhereOpt
 from subctl.context import AppContext
 from subctl.export import Column
@@ -195,7 +196,7 @@ def _write(
     options = writers.WriteOptions(sheet=report.name, chart=chart, total=len(report.rows))
     with atomic_output(Path(output), binary=spec.binary, force=force) as out:
         count = spec.write(report.rows, cols, out, options)
-    app.out.success(f"Wrote {count:,} rows to {output}")
+    app.out.success(f"Wrote {plural(count, 'row')} to {output}")
 
 
 def _request(**options: Any) -> ReportRequest:

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from subctl.codec import plural
 from subctl.export import Column
 from subctl.export.values import text_value, visible
 
@@ -177,7 +178,7 @@ def fitted_table(
     layout = _layout(values, cells, columns, width, wrap=True)
     hidden = [c.header for c in columns if c.key in set(layout.hidden())]
     if hidden and note is not None:
-        note(f"({len(hidden)} columns left out to fit: {', '.join(hidden)})")
+        note(f"({plural(len(hidden), 'column')} left out to fit: {', '.join(hidden)})")
     return layout.table(cells, header=True)
 
 
@@ -204,7 +205,7 @@ def render_table(
         count += len(values)
     hidden = layout.hidden()
     if hidden:
-        text = f"({len(hidden)} columns left out to fit: {', '.join(hidden)})"
+        text = f"({plural(len(hidden), 'column')} left out to fit: {', '.join(hidden)})"
         if note is not None:
             note(text)
         else:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from subctl.codec import plural
 from subctl.errors import Action as Step
 from subctl.errors import Call, InvalidState, Next, StoreUnavailable, UsageError
 from subctl.services import batch
@@ -195,7 +196,7 @@ def _require_consent(ui: BatchUI, verb: str, count: int, yes: bool) -> None:
 
 
 def _plural(n: int, word: str = "subscription") -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+    return plural(n, word)
 
 
 def confirm(ui: BatchUI, action: Action, count: int) -> None:
