@@ -215,6 +215,32 @@ def test_an_unknown_header_is_a_usage_error_naming_the_column(
     assert invoke("jobs list -f json").stdout.strip() == "[]"
 
 
+def test_an_unknown_header_without_a_close_match_points_at_subctl_property_list(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    assert invoke("init").exit_code == 0
+    path = _write(tmp_path, "Record ID,Name,zzqx_nothing\n1,a,b\n")
+    result = invoke(["import", str(path)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        'Error: column 3 "zzqx_nothing" is neither a property nor an association column\n'
+        "Hint: `subctl property list` lists the properties\n"
+    )
+    assert invoke("property list --help").exit_code == 0  # the command the hint names
+
+
+def test_an_unknown_ndjson_key_is_named_with_its_line(invoke: Invoke, tmp_path: Path) -> None:
+    assert invoke("init").exit_code == 0
+    path = tmp_path / "bad.ndjson"
+    path.write_text('\n{"hs_object_id": 1, "hs_name": "a", "hs_bogus_prop": "x"}\n')
+    result = invoke(["import", str(path)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        'Error: key "hs_bogus_prop" (line 2) is neither a property nor an association column\n'
+        "Hint: `subctl property list` lists the properties\n"
+    )
+
+
 def test_a_bad_row_fails_with_its_line_and_the_others_are_applied(
     invoke: Invoke, tmp_path: Path
 ) -> None:

@@ -85,8 +85,28 @@ def digest(path: Path) -> str:
     return "sha256:" + sha.hexdigest()
 
 
+class Header(list[str]):
+    """A file's header: the names of its columns, and how a message points at one (CSV, XLSX:
+    its column number)."""
+
+    def place(self, index: int) -> str:
+        return f'column {index + 1} "{self[index].strip()}"'
+
+
+class _Keys(Header):
+    """NDJSON's header: the first record's keys; a message names the key as written and the
+    line of that record (an NDJSON file has no column numbers)."""
+
+    def __init__(self, names: list[str], keys: list[str], line: int) -> None:
+        super().__init__(names)
+        self.keys, self.line = keys, line
+
+    def place(self, index: int) -> str:
+        return f'key "{self.keys[index]}" (line {self.line})'
+
+
 @contextmanager
-def open_rows(path: Path, fmt: str) -> Iterator[tuple[list[str], Iterator[Row]]]:
+def open_rows(path: Path, fmt: str) -> Iterator[tuple[Header, Iterator[Row]]]:
     """The header row and an iterator of the data rows of ``path``."""
     try:
         if fmt == "xlsx":
@@ -105,7 +125,7 @@ def open_rows(path: Path, fmt: str) -> Iterator[tuple[list[str], Iterator[Row]]]
 
 
 @contextmanager
-def _csv(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
+def _csv(path: Path) -> Iterator[tuple[Header, Iterator[Row]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
@@ -128,7 +148,7 @@ def _csv(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
                 if any(cells):
                     yield start, cells
 
-        yield header, rows()
+        yield Header(header), rows()
 
 
 def cell_text(value: Any) -> str:
@@ -145,7 +165,7 @@ def cell_text(value: Any) -> str:
 
 
 @contextmanager
-def _xlsx(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
+def _xlsx(path: Path) -> Iterator[tuple[Header, Iterator[Row]]]:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -171,7 +191,7 @@ def _xlsx(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
                 if any(texts):
                     yield number, texts
 
-        yield header, rows()
+        yield Header(header), rows()
     finally:
         book.close()
 
@@ -200,7 +220,7 @@ def json_text(value: Any) -> str:
 
 
 @contextmanager
-def _ndjson(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
+def _ndjson(path: Path) -> Iterator[tuple[Header, Iterator[Row]]]:
     with path.open(encoding="utf-8-sig") as handle:
 
         def objects() -> Iterator[tuple[int, dict[str, Any]]]:
@@ -235,4 +255,4 @@ def _ndjson(path: Path) -> Iterator[tuple[list[str], Iterator[Row]]]:
                 if any(cells):
                     yield number, cells
 
-        yield [_json_key(k) for k in keys], rows()
+        yield _Keys([_json_key(k) for k in keys], keys, first[0]), rows()

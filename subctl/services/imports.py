@@ -165,19 +165,20 @@ def layout(header: Sequence[str], registry: PropertyRegistry) -> Layout:
     calculated: list[str] = []
     kept: list[str] = []
     status = ""
+    names = header if isinstance(header, readers.Header) else readers.Header(header)
     for index, raw in enumerate(header):
         text = raw.strip()
         ref = resolve_header(text, registry)
         if ref is None:
             close = difflib.get_close_matches(text, _known_headers(registry), n=1, cutoff=0.6)
             raise UsageError(
-                f'column {index + 1} "{text}" is neither a property nor an association column',
-                hint=f'did you mean "{close[0]}"?' if close else "see `subctl properties`",
+                f"{names.place(index)} is neither a property nor an association column",
+                hint=f'did you mean "{close[0]}"?'
+                if close
+                else "`subctl property list` lists the properties",
             )
         if (ref.kind, ref.name) in seen:
-            raise UsageError(
-                f'column {index + 1} "{text}" repeats column "{seen[ref.kind, ref.name]}"'
-            )
+            raise UsageError(f'{names.place(index)} repeats column "{seen[ref.kind, ref.name]}"')
         seen[ref.kind, ref.name] = text
         if ref.kind == "record_id":
             out.record_id = index
