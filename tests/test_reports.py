@@ -287,6 +287,24 @@ def test_bad_report_options_are_one_line_usage_errors(world: Invoke) -> None:
         assert words in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+def test_an_unknown_currency_is_refused_by_every_report(world: Invoke) -> None:
+    # it gave exit 0 and empty rows; worded as `update --set currency=XYZ` is
+    for report in ("mrr", "churn", "at-risk", "renewals"):
+        for code in ("QQQ", "us"):
+            for rates in ("", " --rates x.csv"):
+                result = world(f"report {report} --currency {code}{rates}")
+                assert (result.exit_code, result.stdout) == (2, ""), (report, code)
+                assert result.stderr == (
+                    f'Error: --currency: "{code}" is not an ISO 4217 currency code '
+                    "(e.g. USD, EUR, JPY)\n"
+                ), (report, code)
+        # a code in any case selects: it is not stored
+        assert world(f"report {report} --currency usd -f json").exit_code == 0, report
+    assert world("update 1 --set currency=QQQ").stderr == (
+        'Error: currency: "QQQ" is not an ISO 4217 currency code (e.g. USD, EUR, JPY)\n'
+    )
+
+
 def test_the_four_reports_on_demo_data_after_90_days(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

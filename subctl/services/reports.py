@@ -169,7 +169,16 @@ def read_rates(path: str, target: str) -> dict[str, Decimal]:
 
 
 def conversion(request: ReportRequest) -> dict[str, Decimal] | None:
-    """``--rates`` (read before any query: a bad file fails fast), or None: per currency."""
+    """``--rates`` (read before any query: a bad file fails fast), or None: per currency.
+    Every report calls it first: ``--currency`` is checked here too, an ISO 4217 code as
+    ``update --set currency=`` takes (any case: it selects, it is not stored), so an unknown
+    code is refused rather than giving an empty report."""
+    if request.currency is not None:
+        from subctl.services.validation import currency_problem
+
+        problem = currency_problem(request.currency.upper(), f'"{request.currency}"')
+        if problem:
+            raise InputError("currency", problem)
     if not request.rates:
         return None
     if not request.currency:
