@@ -116,6 +116,15 @@ def test_until_after_the_clock_is_refused(seeded: Invoke) -> None:
         "(2026-11-26T12:00:00Z)\n"
         "Hint: move the clock instead: `subctl clock set 2027-01-01`\n"
     )
+    # past the clock's 10-year limit, the hint is steps, not a `clock set` that is refused
+    far = seeded("billing run --until 2037-01-01")
+    assert (far.exit_code, far.stdout) == (2, "")
+    assert far.stderr == (
+        "Error: --until: 2037-01-01T00:00:00.000Z is more than 10 years after the workspace's "
+        "time (2026-11-26T12:00:00.000Z): the clock moves at most 10 years at a time\n"
+        "Hint: move it in steps of at most 10 years "
+        "(`subctl clock advance 10y`, billing runs at each step)\n"
+    )
     early = ok(seeded, "billing run --until 2025-01-06 --format csv")  # before it settles
     assert early.stdout == "kind,outcome,count\n"
 

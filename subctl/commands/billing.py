@@ -228,7 +228,14 @@ def billing_run(
     app.refuse_remote("billing")
     now = app.clock()
     to = now if until is None else parse_when(until, app, "--until")
-    if to > now:
+    if to > now:  # the hint's `clock set` would be refused past the clock's limit: say so
+        from subctl.errors import InputError
+        from subctl.services import billing as svc
+
+        try:
+            svc.check_clock_move(to, now)
+        except InputError as exc:
+            raise UsageError(f"--until: {exc.problem}", hint=exc.hint) from None
         raise UsageError(
             f"--until: {codec.short_datetime(to)} is after the workspace's time "
             f"({codec.short_datetime(now)})",
