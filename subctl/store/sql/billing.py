@@ -533,7 +533,8 @@ class _Day:
             done += int(n)
             self._count(kind, outcome_, int(n))
             charged = self.result.charged
-            charged[currency] = charged.get(currency, Decimal(0)) + money_from_storage(total)
+            amount = money_from_storage(total, currency)
+            charged[currency] = charged.get(currency, Decimal(0)) + amount
         cur.execute(
             "INSERT INTO payments (amount, currency, status, method, kind, created_at,"
             " billing_event_id)"
