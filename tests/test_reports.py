@@ -380,3 +380,40 @@ def test_renewals_count_every_renewal_in_a_long_window(world: Invoke) -> None:
         "2028-04-03", "2028-04-10", "2028-04-17", "2028-04-24", "2028-05-01", "2028-05-08",
         "2028-05-15", "2028-05-22", "2028-05-29", "2028-06-05",
     ]  # fmt: skip
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_amounts_keep_their_currencys_decimals(world: Invoke, ws: WorkspaceCase) -> None:
+    """BHD has three decimals and JPY none: reports neither cut the one nor pad the other,
+    converted amounts take the target currency's."""
+    import sqlalchemy as sa
+
+    from tests.conftest import connect
+
+    with connect(ws) as conn:
+        for sid, cur, amount in ((9, "BHD", 70.125), (1, "JPY", 15000.0)):
+            conn.execute(
+                sa.text(
+                    "UPDATE subscriptions SET hs_currency_code = :cur,"
+                    " hs_next_payment_amount = :amount WHERE hs_object_id = :sid"
+                ),
+                {"cur": cur, "amount": amount, "sid": sid},
+            )
+        conn.commit()
+    out = ok(world, "report renewals --within 30d --where 'currency in (BHD, JPY)' -f csv")
+    assert out.splitlines() == [
+        "date,currency,subscriptions,amount",
+        "2028-04-15,JPY,1,15000",
+        "2028-04-18,BHD,1,70.125",
+    ]
+    Path("rates.csv").write_text("BHD,2.65\nJPY,0.0067\n")
+    out = ok(
+        world,
+        "report renewals --within 30d --where 'currency in (BHD, JPY)' --currency usd"
+        " --rates rates.csv -f csv",
+    )
+    assert out.splitlines() == [
+        "date,currency,subscriptions,amount",
+        "2028-04-15,USD,1,100.50",
+        "2028-04-18,USD,1,185.83",  # 70.125 x 2.65 = 185.83125
+    ]

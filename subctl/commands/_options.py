@@ -65,6 +65,20 @@ LimitOpt = Annotated[
 AllOpt = Annotated[
     bool, typer.Option("--all", "-a", help="Every matching subscription (streamed; no limit).")
 ]
+# The billing log's page (``billing log``, ``jobs results`` of a billing run), defined once.
+LOG_LIMIT = 50  # rows of the billing log on a terminal without --limit or --all
+LogLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        "-n",
+        metavar="N",
+        min=1,
+        help=f"Show at most N events (default: {LOG_LIMIT} on a terminal, all otherwise).",
+        show_default=False,
+    ),
+]
+LogAllOpt = Annotated[bool, typer.Option("--all", "-a", help="Every matching event (streamed).")]
 WhereOpt = Annotated[
     str | None,
     typer.Option(

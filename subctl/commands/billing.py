@@ -5,12 +5,12 @@ rules are in ``subctl.services.billing``."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subctl.commands._options import MAX_ID, AllOpt, FormatOpt
+from subctl.commands._options import LOG_LIMIT, MAX_ID, FormatOpt, LogAllOpt, LogLimitOpt
 from subctl.context import AppContext
 from subctl.errors import UsageError
 from subctl.export import Column
@@ -72,7 +72,6 @@ SETTINGS_COLUMNS = [
     Column("value", "Value"),
     Column("description", "Description"),
 ]
-LOG_LIMIT = 50  # rows of the log on a terminal without --limit or --all
 
 
 def parse_when(text: str, app: AppContext, name: str) -> dt.datetime:
@@ -320,59 +319,60 @@ def billing_log(
         int | None,
         typer.Option("--job", metavar="N", min=1, max=MAX_ID, help="Of one billing run (job)."),
     ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            "-n",
-            metavar="N",
-            min=1,
-            help=f"Show at most N events (default: {LOG_LIMIT} on a terminal, all otherwise).",
-            show_default=False,
-        ),
-    ] = None,
-    all_: AllOpt = False,
+    limit: LogLimitOpt = None,
+    all_: LogAllOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """The billing events carried out, oldest first (streamed).
 
     Example: subctl billing log --since -30d --kind renewal --kind retry --format csv
     """
-    import itertools
-
     from subctl.services import billing as svc
+    from subctl.services import billing_log
+
+    app = AppContext.from_typer(ctx)
+    app.refuse_remote("billing")
+    when = None if since is None else parse_when(since, app, "--since")
+    kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
+    filters: dict[str, Any] = {"since": when, "sub_id": sub_id, "kinds": kinds, "job_id": job}
+    events = svc.log(app.billing(), **filters, workspace=app.workspace(), records=app.records())
+    show_log(app, events, fmt, limit=limit, all_=all_,
+             count=lambda: billing_log.count(app.billing(), **filters))  # fmt: skip
+
+
+def show_log(
+    app: AppContext,
+    events: Iterator[BillingEvent],
+    fmt: Format,
+    *,
+    limit: int | None,
+    all_: bool,
+    count: Callable[[], int],
+) -> None:
+    """A page of the billing log (``billing log``, ``jobs results`` of a billing run): the
+    first ``limit`` events, or ``LOG_LIMIT`` on a terminal, or every event with ``--all`` or
+    into a pipe. When the page is full, a footer says how many events match in all: ``count``,
+    one COUNT(*) of the store with the same filters (the rest of the log is never read)."""
+    import itertools
 
     if limit is not None and all_:
         raise UsageError(
             "--all and --limit cannot be combined",
             hint="--all lists every event, --limit N the first N",
         )
-    app = AppContext.from_typer(ctx)
-    app.refuse_remote("billing")
-    when = None if since is None else parse_when(since, app, "--since")
-    kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
-    events = svc.log(
-        app.billing(),
-        since=when,
-        sub_id=sub_id,
-        kinds=kinds,
-        job_id=job,
-        workspace=app.workspace(),
-        records=app.records(),
-    )
     shown = limit if limit is not None else None if all_ or not app.out.is_tty else LOG_LIMIT
     rows: Any = map(event_row, events)
     footer = None
     if shown is not None:
         rows = itertools.islice(rows, shown)
 
-        def footer(count: int) -> str | None:
-            if count < shown:
+        def footer(n: int) -> str | None:
+            if n < shown:
                 return None
-            more = sum(1 for _ in events)
-            if not more:
+            total = count()
+            if total <= n:
                 return None
-            return f"Showing {count:,} of {count + more:,} billing events; use --all or --limit"
+            return f"Showing {n:,} of {total:,} billing events; use --all or --limit"
 
     rows, columns = log_shape(app, rows, fmt)
     app.out.rows(rows, columns, fmt, empty="No billing events.", page=shown is None,

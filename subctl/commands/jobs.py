@@ -3,6 +3,7 @@ an interrupted one."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,6 +13,8 @@ from subctl.commands._hints import line
 from subctl.commands._options import (
     MAX_ID,
     FormatOpt,
+    LogAllOpt,
+    LogLimitOpt,
     YesOpt,
     effective_format,
     remember_group_format,
@@ -172,37 +175,50 @@ def jobs_results(
         typer.Option(
             "--outcome",
             metavar="OUTCOME",
-            help="Only ok, skipped, failed, attention or unprocessed items; repeatable.",
+            help="Only ok, skipped, failed, attention or unprocessed items; repeatable. Of a "
+            "billing run: ok (all but failed), succeeded, processing, failed, canceled, expired "
+            "or resumed events.",
         ),
     ] = None,
+    limit: LogLimitOpt = None,
+    all_: LogAllOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
     """Each item of a batch: succeeded (ok), skipped, failed (with the reason), done but in need
-    of attention (with the reason) or unprocessed. Of a billing run: its billing events.
+    of attention (with the reason) or unprocessed. Of a billing run: its billing events, a
+    page at a time like `subctl billing log` (--limit, --all).
 
     Example: subctl jobs results 1 --format csv > results.csv
     """
     from subctl.errors import UsageError
     from subctl.services.billing import JOB_VERB
 
-    wanted = {o.strip().lower() for part in outcome or () for o in part.split(",")}
-    unknown = wanted - set(OUTCOMES)
-    if unknown:
-        raise UsageError(f'--outcome: "{sorted(unknown)[0]}" is not one of {", ".join(OUTCOMES)}')
+    wanted = {o.strip().lower() for part in outcome or () for o in part.split(",") if o.strip()}
     app = AppContext.from_typer(ctx)
     workspace = app.workspace()
     if workspace.job(job_id).verb == JOB_VERB:  # NotFound
-        from subctl.commands.billing import event_row, log_shape
+        from subctl.commands.billing import show_log
+        from subctl.errors import InputError
         from subctl.services import billing as svc
+        from subctl.services import billing_log
 
-        if wanted:
-            raise UsageError(
-                "--outcome applies to lifecycle batches, not to a billing run",
-                hint=f"`subctl billing log --job {job_id}` filters by --kind",
-            )
-        events, columns = log_shape(app, map(event_row, svc.log(app.billing(), job_id=job_id)), fmt)
-        app.out.rows(events, columns, fmt, empty="No billing events.", page=True)
+        try:
+            outcomes = billing_log.event_outcomes(sorted(wanted))
+        except InputError as exc:
+            raise UsageError(f"--outcome: {exc.problem}") from None
+        billing = app.billing()
+        events = billing_log.with_outcomes(svc.log(billing, job_id=job_id), outcomes)
+        total = functools.partial(billing_log.count, billing, job_id=job_id, outcomes=outcomes)
+        show_log(app, events, fmt, limit=limit, all_=all_, count=total)
         return
+    unknown = wanted - set(OUTCOMES)
+    if unknown:
+        raise UsageError(f'--outcome: "{sorted(unknown)[0]}" is not one of {", ".join(OUTCOMES)}')
+    if limit is not None or all_:
+        raise UsageError(
+            "--limit and --all apply to a billing run's events",
+            hint="a batch's items are listed whole; --outcome picks some",
+        )
     rows = (
         {
             "id": item.subscription_id,

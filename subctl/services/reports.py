@@ -59,7 +59,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from subctl.codec import ValueParseError, iso_datetime, parse_date, parse_days
+from subctl.codec import ValueParseError, iso_datetime, money_quantum, parse_date, parse_days
 from subctl.errors import InputError
 from subctl.query.ast import Condition, Expr, Op, Query, all_of
 from subctl.store.base import MrrPoint, RecordStore, ReportStore, Workspace
@@ -74,8 +74,10 @@ CENT = Decimal("0.01")
 MAX_PERIODS = 3660
 
 
-def money(value: float | Decimal) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+def money(value: float | Decimal, currency: str | None) -> Decimal:
+    """An amount of ``currency`` with that currency's decimals (JPY 0, BHD 3, most 2:
+    ``codec.money_quantum``), half to even."""
+    return Decimal(str(value)).quantize(money_quantum(currency), rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
@@ -271,14 +273,15 @@ class _Figures:
     counts: tuple[int, ...]
 
 
-def _figures(point: MrrPoint, rate: Decimal = Decimal(1)) -> _Figures:
+def _figures(point: MrrPoint, currency: str | None, rate: Decimal = Decimal(1)) -> _Figures:
+    """``point``'s figures in ``currency`` (its own, or the one ``rate`` converts to)."""
     moves = (point.new, point.expansion, point.contraction, point.churn, point.reactivation)
     counts = (point.new_count, point.expansion_count, point.contraction_count,
               point.churn_count, point.reactivation_count)  # fmt: skip
     return _Figures(
-        money(Decimal(str(point.mrr)) * rate),
+        money(Decimal(str(point.mrr)) * rate, currency),
         point.subscriptions,
-        tuple(money(Decimal(str(m)) * rate) for m in moves),
+        tuple(money(Decimal(str(m)) * rate, currency) for m in moves),
         counts,
     )
 
@@ -315,12 +318,12 @@ def _series(
             raise InputError("rates", f"no rate for {', '.join(missing)} in {request.rates}")
         series = [zero] * len(bounds)
         for p in points:
-            series[p.bound] = _add(series[p.bound], _figures(p, rates[p.currency or ""]))
+            series[p.bound] = _add(series[p.bound], _figures(p, target, rates[p.currency or ""]))
         per[target] = series
     else:
         for p in points:
             cur = p.currency or ""
-            per.setdefault(cur, [zero] * len(bounds))[p.bound] = _figures(p)
+            per.setdefault(cur, [zero] * len(bounds))[p.bound] = _figures(p, cur)
     return spans, dict(sorted(per.items()))
 
 
@@ -454,8 +457,8 @@ def at_risk_report(
         p = sub.properties
         due = p.get("hs_next_payment_due_date")
         cur = str(p.get("hs_currency_code") or "")
-        amount = money(p.get("hs_next_payment_amount") or 0)
-        mrr = money(p.get("hs_mrr") or 0)
+        amount = money(p.get("hs_next_payment_amount") or 0, cur)
+        mrr = money(p.get("hs_mrr") or 0, cur)
         rows.append({
             "id": sub.id,
             "name": p.get("hs_name"),
@@ -472,11 +475,8 @@ def at_risk_report(
         if rates is not None:
             if cur not in rates:
                 raise InputError("rates", f"no rate for {cur or '(none)'} in {request.rates}")
-            key, amount, mrr = (
-                request.currency.upper() if request.currency else cur,
-                money(amount * rates[cur]),
-                money(mrr * rates[cur]),
-            )
+            key = request.currency.upper() if request.currency else cur
+            amount, mrr = money(amount * rates[cur], key), money(mrr * rates[cur], key)
         total = totals.setdefault(key, [0, Decimal(0), Decimal(0)])
         total[0] += 1
         total[1] += amount
@@ -491,7 +491,8 @@ def at_risk_report(
         cur = row["currency"]
         amount = row["amount_due"]
         if rates is not None:
-            cur, amount = str(request.currency).upper(), money(amount * rates[cur])
+            target = str(request.currency).upper()
+            cur, amount = target, money(amount * rates[cur], target)
         series = chart.setdefault(f"Amount due {cur}", [0.0] * len(AGES))
         series[next(i for i, (_, top) in enumerate(AGES) if row["days_overdue"] <= top)] += float(
             amount
@@ -523,12 +524,12 @@ def renewals_report(
     per: dict[tuple[dt.date, str], list[Any]] = {}
     for r in found:
         cur = r.currency or ""
-        amount = money(r.amount)
+        amount = money(r.amount, cur)
         if rates is not None:
             if cur not in rates:
                 raise InputError("rates", f"no rate for {cur or '(none)'} in {request.rates}")
-            amount = money(amount * rates[cur])
-            cur = request.currency.upper() if request.currency else cur
+            target = request.currency.upper() if request.currency else cur
+            amount, cur = money(amount * rates[cur], target), target
         day = dt.date(1970, 1, 1) + dt.timedelta(days=r.day)
         entry = per.setdefault((day, cur), [0, Decimal(0)])
         entry[0] += r.subscriptions

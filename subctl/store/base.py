@@ -925,6 +925,19 @@ class BillingStore(Protocol):
         """The billing log, oldest first, streamed."""
         ...
 
+    def count_events(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        sub_id: int | None = None,
+        kinds: Sequence[str] = (),
+        job_id: int | None = None,
+        outcomes: Sequence[str] = (),
+    ) -> int:
+        """How many events ``events`` with the same filters yields (and only these
+        ``outcomes``), counted by the store."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class MrrPoint:

@@ -339,6 +339,40 @@ class SqlBilling:
                 for row in rows:
                     yield _event(row)
 
+    def count_events(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        sub_id: int | None = None,
+        kinds: Sequence[str] = (),
+        job_id: int | None = None,
+        outcomes: Sequence[str] = (),
+    ) -> int:
+        # The same filters as ``events`` (and ``outcomes``), one COUNT(*): the footer of a
+        # page of the log ("Showing 50 of 767,192"), never a pass over the rows in Python.
+        mark = self.db.mark
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append(f"at >= {mark}")
+            params.append(datetime_to_ms(since))
+        if sub_id is not None:
+            where.append(f"subscription_id = {mark}")
+            params.append(sub_id)
+        if job_id is not None:
+            where.append(f"job_id = {mark}")
+            params.append(job_id)
+        for column, values in (("kind", kinds), ("outcome", outcomes)):
+            if values:
+                where.append(f"{column} IN ({', '.join([mark] * len(values))})")
+                params.extend(values)
+        text = "SELECT COUNT(*) FROM billing_events" + (
+            " WHERE " + " AND ".join(where) if where else ""
+        )
+        with self.db.reading() as cursor:
+            cursor.execute(text, params)
+            return int(cursor.fetchone()[0])
+
 
 def _event(row: Sequence[Any]) -> BillingEvent:
     eid, sid, kind, at, outcome, old, new, amount, currency, payment, job, note = row
@@ -499,7 +533,8 @@ class _Day:
             done += int(n)
             self._count(kind, outcome_, int(n))
             charged = self.result.charged
-            charged[currency] = charged.get(currency, Decimal(0)) + money_from_storage(total)
+            amount = money_from_storage(total, currency)
+            charged[currency] = charged.get(currency, Decimal(0)) + amount
         cur.execute(
             "INSERT INTO payments (amount, currency, status, method, kind, created_at,"
             " billing_event_id)"
