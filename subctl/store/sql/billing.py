@@ -303,6 +303,34 @@ class SqlBilling:
 
     # -- the log ------------------------------------------------------------------------------
 
+    def _filter(
+        self,
+        since: dt.datetime | None,
+        sub_id: int | None,
+        kinds: Sequence[str],
+        job_id: int | None,
+        outcomes: Sequence[str] = (),
+    ) -> tuple[str, list[Any]]:
+        """`` WHERE …`` of the log's filters on ``billing_events e`` (empty without one), and
+        its parameters: ``events`` and ``count_events`` filter alike."""
+        mark = self.db.mark
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append(f"e.at >= {mark}")
+            params.append(datetime_to_ms(since))
+        if sub_id is not None:
+            where.append(f"e.subscription_id = {mark}")
+            params.append(sub_id)
+        if job_id is not None:
+            where.append(f"e.job_id = {mark}")
+            params.append(job_id)
+        for column, values in (("kind", kinds), ("outcome", outcomes)):
+            if values:
+                where.append(f"e.{column} IN ({', '.join([mark] * len(values))})")
+                params.extend(values)
+        return (" WHERE " + " AND ".join(where) if where else ""), params
+
     def events(
         self,
         *,
@@ -311,27 +339,12 @@ class SqlBilling:
         kinds: Sequence[str] = (),
         job_id: int | None = None,
     ) -> Iterator[BillingEvent]:
-        mark = self.db.mark
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append(f"at >= {mark}")
-            params.append(datetime_to_ms(since))
-        if sub_id is not None:
-            where.append(f"subscription_id = {mark}")
-            params.append(sub_id)
-        if kinds:
-            where.append(f"kind IN ({', '.join([mark] * len(kinds))})")
-            params.extend(kinds)
-        if job_id is not None:
-            where.append(f"job_id = {mark}")
-            params.append(job_id)
+        where, params = self._filter(since, sub_id, kinds, job_id)
         text = (
             "SELECT e.id, e.subscription_id, e.kind, e.at, e.outcome, e.old_status, e.new_status,"
             " e.amount, e.currency, COALESCE(e.payment_id, p.id), e.job_id, e.note"
-            " FROM billing_events e LEFT JOIN payments p ON p.billing_event_id = e.id"
-            + (" WHERE " + " AND ".join(f"e.{w}" for w in where) if where else "")
-            + " ORDER BY e.at, e.id"
+            f" FROM billing_events e LEFT JOIN payments p ON p.billing_event_id = e.id{where}"
+            " ORDER BY e.at, e.id"
         )
         with self.db.reading() as cursor:
             cursor.execute(text, params)
@@ -348,29 +361,11 @@ class SqlBilling:
         job_id: int | None = None,
         outcomes: Sequence[str] = (),
     ) -> int:
-        # The same filters as ``events`` (and ``outcomes``), one COUNT(*): the footer of a
-        # page of the log ("Showing 50 of 767,192"), never a pass over the rows in Python.
-        mark = self.db.mark
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append(f"at >= {mark}")
-            params.append(datetime_to_ms(since))
-        if sub_id is not None:
-            where.append(f"subscription_id = {mark}")
-            params.append(sub_id)
-        if job_id is not None:
-            where.append(f"job_id = {mark}")
-            params.append(job_id)
-        for column, values in (("kind", kinds), ("outcome", outcomes)):
-            if values:
-                where.append(f"{column} IN ({', '.join([mark] * len(values))})")
-                params.extend(values)
-        text = "SELECT COUNT(*) FROM billing_events" + (
-            " WHERE " + " AND ".join(where) if where else ""
-        )
+        # The filters of ``events`` (and ``outcomes``), one COUNT(*): the footer of a page of
+        # the log ("Showing 50 of 767,192"), never a pass over the rows in Python.
+        where, params = self._filter(since, sub_id, kinds, job_id, outcomes)
         with self.db.reading() as cursor:
-            cursor.execute(text, params)
+            cursor.execute(f"SELECT COUNT(*) FROM billing_events e{where}", params)
             return int(cursor.fetchone()[0])
 
 
