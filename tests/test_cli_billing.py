@@ -425,3 +425,42 @@ def test_jobs_totals_a_billing_run_by_its_events(
         "  1   billing run --until 2027-01-05T12:00:00Z   every subscript…   done       269"
         "   260                  9                             2026-11-26T12:00:00.000Z",
     ]
+
+
+# -- payments billing charged: associated through their billing event ---------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_billing_payments_are_associated_through_their_events(
+    billed: Invoke, ws: WorkspaceCase
+) -> None:
+    import sqlalchemy as sa
+
+    from tests.conftest import connect
+
+    with connect(ws) as conn:
+        charged = [int(r[0]) for r in conn.execute(sa.text(
+            "SELECT p.id FROM payments p JOIN billing_events e ON e.id = p.billing_event_id"
+            " WHERE e.subscription_id = 1 ORDER BY p.id"))]  # fmt: skip
+        rows = conn.execute(sa.text(
+            "SELECT count(*) FROM associations WHERE object_type = 'payment'"
+            " AND subscription_id = 1")).scalar_one()  # fmt: skip
+    assert len(charged) == 2 and rows == 0  # the renewals of 2026-12-01 and 2027-01-01
+    shown = json.loads(ok(billed, "view 1 -f json").stdout)
+    assert [p["id"] for p in shown["payments"]] == charged
+    assert [a["id"] for a in shown["associations"]["payment"]] == charged
+    found = ok(billed, f"list --where 'associations.payment = {charged[0]}' --fields id -f json")
+    assert json.loads(found.stdout) == [{"hs_object_id": 1}]
+    # Associating it again changes nothing; with another subscription, or removing it: refused.
+    assert ok(billed, f"associate 1 --payment {charged[0]}").exit_code == 0
+    again = json.loads(ok(billed, "view 1 -f json").stdout)["associations"]["payment"]
+    assert [a["id"] for a in again] == charged
+    other = billed(f"associate 3 --payment {charged[0]}")
+    assert other.exit_code == 5
+    assert other.stderr.startswith(f"Error: payment {charged[0]} already belongs to subscription 1")
+    removed = billed(f"associate 1 --payment {charged[0]} --remove")
+    assert removed.exit_code == 5
+    assert removed.stderr == (
+        f"Error: payment {charged[0]} was charged by billing for subscription 1:"
+        " it stays associated with it\n"
+    )

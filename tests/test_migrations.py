@@ -109,6 +109,44 @@ def test_m007_keeps_the_data_of_an_m006_workspace(
         store.close()
 
 
+def test_m011_links_billing_payments_through_their_events(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An m010 workspace whose billing wrote association rows for its payments upgrades to
+    m011: those rows go, the payments stay associated (through their billing event); a payment
+    billing did not charge keeps its row."""
+    engine = sa.create_engine(database_url)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+        assert migrations.migrate(engine)[-1] == "m010_billing_job_index"
+    with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO subscriptions (hs_object_id, hs_name, hs_status)"
+            " VALUES (7, 'Old', 'active')",
+            "INSERT INTO billing_events (id, subscription_id, kind, at, outcome)"
+            " VALUES (1, 7, 'renewal', 0, 'succeeded')",
+            "INSERT INTO payments (id, amount, currency, status, method, kind, created_at,"
+            " billing_event_id) VALUES (40, 10, 'USD', 'succeeded', 'card', 'payment', 0, 1)",
+            "INSERT INTO payments (id, amount, currency, status, method, kind, created_at)"
+            " VALUES (41, 10, 'USD', 'succeeded', 'card', 'payment', 0)",
+            "INSERT INTO associations VALUES (7, 'payment', 40, 393)",
+            "INSERT INTO associations VALUES (7, 'payment', 41, 393)",
+        ):
+            conn.exec_driver_sql(sql)
+    assert migrations.migrate(engine)[0] == "m011_billing_payment_links"
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT object_id FROM associations ORDER BY object_id")
+        assert [int(r[0]) for r in rows] == [41]
+    engine.dispose()
+    store = open_local(database_url).records
+    try:
+        assert [p.id for p in store.payments_of([7])[7]] == [40, 41]
+        assert store.associated_subscriptions("payment", 40) == [7]
+        assert store.association_cells([7], ["payment"])[7]["payment"].ids == (40, 41)
+    finally:
+        store.close()
+
+
 def test_status_and_due_date_are_indexed(tmp_path: Path) -> None:
     store = open_local(sqlite_url(tmp_path / "w.db"), create=True).records
     with store.db.engine.connect() as conn:

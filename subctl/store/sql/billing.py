@@ -5,11 +5,11 @@ and carries out the common outcomes set-based, so that advancing a million-subsc
 workspace by a month is a few statements per day, not a Python loop per renewal:
 
 - **charges** (``start``, ``renewal``) that succeed or start processing: one ``INSERT … SELECT``
-  of their billing events, one of their payments (``billing_event_id``: the event), one of the
-  payments' associations, the history of the values that change, one ``UPDATE … FROM`` of the
-  subscriptions. The next due date of each distinct (cycle day, frequency, start date) is
-  computed in Python (``billing.next_period_end``, calendar-correct) into a temporary table
-  the statements join.
+  of their billing events, one of their payments (``billing_event_id``: the event, which links
+  the payment to its subscription: ``schema.LINKS``), the history of the values that change,
+  one ``UPDATE … FROM`` of the subscriptions. The next due date of each distinct (cycle day,
+  frequency, start date) is computed in Python (``billing.next_period_end``, calendar-correct)
+  into a temporary table the statements join.
 - **retries** of failed card payments that succeed: the same, paying the cycle that failed.
 - **settlements** of bank payments that succeed: the same, without a new payment.
 
@@ -41,13 +41,19 @@ from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, Pay
 from subctl.store.ops import Bill
 from subctl.store.sql.audit import insert_select, json_string
 from subctl.store.sql.compiler import day_of_month
-from subctl.store.sql.records import BUYER_EMAILS, _charges, _history_text, _reader, write_ops
+from subctl.store.sql.records import (
+    BUYER_EMAILS,
+    _charges,
+    _history_text,
+    _reader,
+    write_ops,
+)
+from subctl.store.sql.schema import LINKS
 
 if TYPE_CHECKING:
     from subctl.store.sql.records import SqlRecordStore
 
 BILLING_LOCK = 0x5375_6262  # PostgreSQL advisory lock key of the billing run: "Subb"
-PAYMENT_TYPE = 393  # association type of payments (subctl.schema.ASSOCIATION_OBJECTS)
 MAX_PASSES = 50  # passes over one day (each pass may make another event due the same day)
 STREAM_CHUNK = 2000
 GROUP_CACHE_KIB = 131_072  # SQLite's page cache during a session (its default: 2,000 KiB)
@@ -538,12 +544,6 @@ class _Day:
             f" FROM billing_events e WHERE {new} ORDER BY e.id",
             (before,),
         )
-        cur.execute(
-            "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
-            f" SELECT e.subscription_id, 'payment', p.id, {PAYMENT_TYPE}"
-            f" FROM billing_events e JOIN payments p ON p.billing_event_id = e.id WHERE {new}",
-            (before,),
-        )
         self._charge_history(kind, cycle, new, before)
         status = {
             "start": "hs_status = 'active', ",
@@ -645,10 +645,11 @@ class _Day:
         fails, fail_params = self._ends_with(self.rules.bank_fails)
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
         # SQLite: from the processing payments' index outwards (CROSS JOIN keeps that order;
-        # left to itself it starts from every payment association).
+        # left to itself it starts from every payment association). The subscription of a
+        # payment: its billing event's, or its association's (``records.LINKS``).
         found = (
             f"FROM {_PROCESSING + ' CROSS' if self.sqlite else 'payments p'}"
-            " JOIN associations a ON a.object_type = 'payment'"
+            f" JOIN {LINKS} a ON a.object_type = 'payment'"
             " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
             f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
         )

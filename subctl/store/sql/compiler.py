@@ -42,6 +42,7 @@ from subctl.query.ast import (
     resolve,
 )
 from subctl.schema import ASSOCIATION_BY_NAME, Property, PropertyRegistry, PropType
+from subctl.store.sql.schema import LINKS
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -327,7 +328,7 @@ def _association(cond: Condition, sql: Sql) -> str:
     op = cond.op
     if op not in (Op.EQ, Op.IN, Op.NEQ, Op.NOT_IN, Op.HAS_PROPERTY, Op.NOT_HAS_PROPERTY):
         raise UsageError(f"associations.{name} supports =, !=, in, not in and has; not {op.value}")
-    ids = f"SELECT subscription_id FROM associations WHERE object_type = {sql.bind(name)}"
+    ids = f"SELECT subscription_id FROM {LINKS} a WHERE object_type = {sql.bind(name)}"
     values = [int(v) for v in cond.values]
     if op in (Op.EQ, Op.IN, Op.NEQ, Op.NOT_IN):
         ids += f" AND object_id IN ({sql.binds(values)})" if values else " AND 1 = 0"

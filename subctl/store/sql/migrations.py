@@ -549,6 +549,18 @@ def m010_billing_job_index(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_billing_events_job ON billing_events (job_id, outcome)")
 
 
+def m011_billing_payment_links(conn: sa.Connection) -> None:
+    """A payment billing charged is associated with its subscription through its billing event
+    (``schema.LINKS``), not an association row: the rows billing wrote before are removed
+    (the link they made stays, through the event)."""
+    conn.exec_driver_sql(
+        "DELETE FROM associations WHERE object_type = 'payment' AND EXISTS (SELECT 1"
+        " FROM payments p JOIN billing_events e ON e.id = p.billing_event_id"
+        " WHERE p.id = associations.object_id"
+        " AND e.subscription_id = associations.subscription_id)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
@@ -560,6 +572,7 @@ MIGRATIONS: list[Migration] = [
     m008_segments,
     m009_access_audit,
     m010_billing_job_index,
+    m011_billing_payment_links,
 ]
 
 _LEDGER = sa.Table(

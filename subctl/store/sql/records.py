@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from subctl import codec, labels
-from subctl.errors import Conflict, NotFound, UsageError
+from subctl.errors import Conflict, InvalidState, NotFound, UsageError
 from subctl.query.ast import Expr, Query
 from subctl.schema import (
     ASSOCIATION_BY_NAME,
@@ -78,6 +78,7 @@ from subctl.store.sql.database import (
     ms,
     property_index,
 )
+from subctl.store.sql.schema import LINKS
 from subctl.store.sql.workspace import journal, lock_items
 
 if TYPE_CHECKING:
@@ -304,7 +305,7 @@ class SqlRecordStore:
             only = " AND p.status IN (" + ", ".join(["{mark}"] * len(statuses)) + ")"
         sql = (
             "SELECT a.subscription_id, p.id, p.amount, p.currency, p.status, p.method, p.kind,"
-            " p.created_at, p.refunds_payment_id FROM associations a"
+            f" p.created_at, p.refunds_payment_id FROM {LINKS} a"
             " JOIN payments p ON p.id = a.object_id"
             " WHERE a.object_type = 'payment' AND a.subscription_id IN ({ids})" + only +
             " ORDER BY a.subscription_id, p.created_at, p.id"
@@ -518,7 +519,7 @@ class SqlRecordStore:
         mark = self.db.mark
         with self.db.reading() as cursor:
             cursor.execute(
-                "SELECT subscription_id FROM associations"
+                f"SELECT subscription_id FROM {LINKS} a"
                 f" WHERE object_type = {mark} AND object_id = {mark} ORDER BY subscription_id",
                 (object_type, object_id),
             )
@@ -539,6 +540,8 @@ class SqlRecordStore:
             if conn.execute(sa.select(ids).where(ids == sub_id)).first() is None:
                 raise NotFound(f"subscription {sub_id} not found")
             target = f"association:{object_type}:{object_id}"
+            if _charged_by_billing(conn, sub_id, object_type, object_id):
+                return  # linked through its billing event, with the one payment type
             found = conn.execute(sa.select(_LINKS.c.type_id).where(key)).first()
             if found is not None:
                 conn.execute(sa.update(_LINKS).where(key).values(type_id=type_id))
@@ -557,6 +560,11 @@ class SqlRecordStore:
 
         _LINKS = schema.associations  # noqa: N806
         with self.db.errors(), self.db.engine.begin() as conn:
+            if _charged_by_billing(conn, sub_id, object_type, object_id):
+                raise InvalidState(
+                    f"payment {object_id} was charged by billing for subscription {sub_id}:"
+                    " it stays associated with it"
+                )
             result = conn.execute(
                 sa.delete(_LINKS).where(
                     _LINKS.c.subscription_id == sub_id,
@@ -640,7 +648,7 @@ class SqlRecordStore:
                 return
             links: dict[int, list[tuple[str, int, int]]] = {}
             sql = (
-                "SELECT subscription_id, object_type, object_id, type_id FROM associations"
+                f"SELECT subscription_id, object_type, object_id, type_id FROM {LINKS} a"
                 " WHERE subscription_id IN ({ids}) ORDER BY subscription_id, object_type,"
                 " object_id"
             )
@@ -723,13 +731,28 @@ def _cells(name: str, rows: Sequence[Sequence[Any]], details: bool) -> dict[int,
     }
 
 
+def _charged_by_billing(conn: Any, sub_id: int, object_type: str, object_id: int) -> bool:
+    """Whether the association is a payment billing charged the subscription (``LINKS``)."""
+    if object_type != "payment":
+        return False
+    import sqlalchemy as sa
+
+    p, e = schema.payments, schema.billing_events
+    found = conn.execute(
+        sa.select(p.c.id)
+        .join(e, e.c.id == p.c.billing_event_id)
+        .where(p.c.id == object_id, e.c.subscription_id == sub_id)
+    ).first()
+    return found is not None
+
+
 def _links(
     cursor: Any, mark: str, sub_id: int, object_type: str | None = None
 ) -> dict[str, dict[int, int]]:
     """The associations of a subscription: object type -> {object id: association type}."""
     only = f" AND object_type = {mark}" if object_type is not None else ""
     cursor.execute(
-        f"SELECT object_type, object_id, type_id FROM associations WHERE subscription_id = {mark}"
+        f"SELECT object_type, object_id, type_id FROM {LINKS} a WHERE subscription_id = {mark}"
         + only
         + " ORDER BY object_type, object_id",
         (sub_id,) if object_type is None else (sub_id, object_type),
@@ -833,7 +856,8 @@ _NUMBERED_LINKS = (
     "SELECT subscription_id, object_id,"
     " ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY object_id) AS rn,"
     " COUNT(*) OVER (PARTITION BY subscription_id) AS n"
-    " FROM associations WHERE object_type = {mark} AND subscription_id IN ({ids})"
+    f" FROM {LINKS} a"
+    " WHERE object_type = {mark} AND subscription_id IN ({ids})"
 )
 
 
@@ -1524,7 +1548,8 @@ _NewPayment = tuple[Decimal, str, str, str | None, str, int | None, dt.datetime,
 def _new_payments(
     cursor: Any, mark: str, sqlite: bool, payments: Sequence[tuple[int, _NewPayment]]
 ) -> None:
-    """New payments (refunds, charges), each with its subscription's id, associated with it.
+    """New payments (refunds, charges), each with its subscription's id, associated with it
+    (a payment with a billing event: through the event).
     Ids come from the database: the rowid (SQLite), the identity's sequence (PostgreSQL)."""
     if not payments:
         return
@@ -1557,16 +1582,20 @@ def _new_payments(
                 hint="run the command again: payments are re-read first",
             ) from exc
         raise
+    # A payment billing charged is linked through its billing event (``LINKS``).
+    links = [(sid, pid) for (sid, new), pid in zip(payments, ids, strict=True) if new[7] is None]
+    if not links:
+        return
     if sqlite:
         cursor.executemany(
             "INSERT INTO associations (subscription_id, object_type, object_id, type_id)"
             f" VALUES ({mark}, 'payment', {mark}, {mark})",
-            [(sid, pid, _PAYMENT_TYPE) for (sid, _p), pid in zip(payments, ids, strict=True)],
+            [(sid, pid, _PAYMENT_TYPE) for sid, pid in links],
         )
         return
     insert_flat(cursor, mark, "associations",
                 ("subscription_id", "object_type", "object_id", "type_id"),
-                [v for (sid, _p), pid in zip(payments, ids, strict=True)
+                [v for sid, pid in links
                  for v in (sid, "payment", pid, _PAYMENT_TYPE)])  # fmt: skip
 
 

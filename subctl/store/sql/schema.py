@@ -20,7 +20,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from subctl.schema import STANDARD_PROPERTIES, PropertyRegistry, PropType
+from subctl.schema import ASSOCIATION_BY_NAME, STANDARD_PROPERTIES, PropertyRegistry, PropType
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -39,6 +39,7 @@ MIGRATIONS = (
     "m008_segments",
     "m009_access_audit",
     "m010_billing_job_index",
+    "m011_billing_payment_links",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -494,3 +495,19 @@ def subscriptions_table(registry: PropertyRegistry) -> sa.Table:
 
     light = Table("subscriptions", _subscription_columns(registry))
     return sa.Table("subscriptions", sa.MetaData(), *(_sa_column(c) for c in light.columns))
+
+
+# Every association of every subscription, as rows of (subscription_id, object_type, object_id,
+# type_id): the rows of ``associations`` and the payments billing charged, linked through their
+# billing event (``payments.billing_event_id`` -> ``billing_events.subscription_id``): billing
+# writes no association row for them (m011: a random insert into the associations' primary key
+# per payment was the largest cost of a billing run). Every read of associations goes through
+# this; ``associate``/``dissociate`` write ``associations`` (records.py). A deleted subscription's
+# payments stay, associated with nothing, as its association rows go (its billing events stay).
+_PAYMENT_TYPE = ASSOCIATION_BY_NAME["payment"].type_id
+LINKS = (
+    "(SELECT subscription_id, object_type, object_id, type_id FROM associations"
+    f" UNION ALL SELECT e.subscription_id, 'payment', p.id, {_PAYMENT_TYPE}"
+    " FROM payments p JOIN billing_events e ON e.id = p.billing_event_id"
+    " JOIN subscriptions s ON s.hs_object_id = e.subscription_id)"
+)
