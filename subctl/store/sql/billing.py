@@ -48,7 +48,6 @@ from subctl.store.sql.records import (
     _reader,
     write_ops,
 )
-from subctl.store.sql.schema import LINKS
 
 if TYPE_CHECKING:
     from subctl.store.sql.records import SqlRecordStore
@@ -644,13 +643,16 @@ class _Day:
         cut = _settle_cut(self.day, self.rules)
         fails, fail_params = self._ends_with(self.rules.bank_fails)
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
-        # SQLite: from the processing payments' index outwards (CROSS JOIN keeps that order;
-        # left to itself it starts from every payment association). The subscription of a
-        # payment: its billing event's, or its association's (``records.LINKS``).
+        # From the processing payments' index outwards (a LEFT JOIN keeps that order). The
+        # subscription of a payment: its billing event's, else its association's, as
+        # ``schema.LINKS`` links them (joined to that union, SQLite would materialise it).
         found = (
-            f"FROM {_PROCESSING + ' CROSS' if self.sqlite else 'payments p'}"
-            f" JOIN {LINKS} a ON a.object_type = 'payment'"
-            " AND a.object_id = p.id JOIN subscriptions s ON s.hs_object_id = a.subscription_id"
+            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            " LEFT JOIN billing_events be ON be.id = p.billing_event_id"
+            " LEFT JOIN associations a ON p.billing_event_id IS NULL"
+            " AND a.object_type = 'payment' AND a.object_id = p.id"
+            " JOIN subscriptions s"
+            " ON s.hs_object_id = COALESCE(be.subscription_id, a.subscription_id)"
             f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
         )
         cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
