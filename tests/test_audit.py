@@ -287,6 +287,7 @@ EXPECTED = [
             "amount": "1200.00",
             "currency": "EUR",
             "payment": 900,
+            "billing_event": 1,  # the entry's event: the id is its billing day's row's
         },
     },
 ]
@@ -415,14 +416,17 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("amount", "currency"),
     [(99.0, "USD"), (0.5, "EUR"), (1234567.89, "USD"), (12.345, "BHD"), (0.125, "KWD"),
-     (99.999, "BHD"), (7.1, "JPY")],
+     (99.999, "BHD"), (7.1, "JPY"), (1500.0, "JPY"), (12.5, "BHD")],
 )  # fmt: skip
 def test_a_billing_row_is_the_text_the_other_rows_are(
     seeded: Invoke, ws: WorkspaceCase, amount: float, currency: str
 ) -> None:
-    """The billing run writes its audit rows in SQL (one INSERT … SELECT a day): their JSON
-    text is exactly what every other writer's ``dumps`` makes of the same values, amounts as
-    ``money_from_storage`` reads them (cents, or mills with a third decimal)."""
+    """The billing run writes one audit row a day and its events name it (m012); read back,
+    each event is an entry whose JSON text is exactly what every other writer's ``dumps``
+    makes of the same values, amounts as ``money_from_storage`` reads them with their
+    currency's decimals (JPY 1500, BHD 12.500; finer digits kept: JPY 7.10)."""
+    import csv
+
     import sqlalchemy as sa
 
     from subctl.codec import money_from_storage
@@ -439,15 +443,23 @@ def test_a_billing_row_is_the_text_the_other_rows_are(
         conn.commit()
     assert seeded("clock set 2026-12-01").exit_code == 0
     with connect(ws) as conn:
-        before, after = conn.execute(
-            sa.text(
-                "SELECT before, after FROM audit WHERE target = 'billing' AND subscription_id = 1"
-            )
+        (event_id, day_id) = conn.execute(
+            sa.text("SELECT id, audit_id FROM billing_events WHERE subscription_id = 1")
         ).one()
-    assert before == dumps({"hs_status": "active"})
-    assert after == dumps(
+        day = conn.execute(
+            sa.text("SELECT subscription_id, target, before, after FROM audit WHERE id = :id"),
+            {"id": day_id},
+        ).one()
+    assert tuple(day) == (None, "billing", None, dumps({"day": "2026-12-01"}))
+    shown = seeded("audit --id 1 -f csv")
+    assert shown.exit_code == 0, shown.stderr
+    (entry,) = csv.DictReader(shown.stdout.splitlines())
+    assert (entry["id"], entry["subscription_id"], entry["target"]) == (str(day_id), "1", "billing")
+    assert entry["before"] == dumps({"hs_status": "active"})
+    assert entry["after"] == dumps(
         {"hs_status": "active", "event": "renewal", "day": "2026-12-01", "outcome": "succeeded",
-         "amount": str(money_from_storage(amount)), "currency": currency}
+         "amount": str(money_from_storage(amount, currency)), "currency": currency,
+         "billing_event": event_id}
     )  # fmt: skip
 
 
