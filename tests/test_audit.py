@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -403,7 +404,7 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
     """On a terminal, one line per entry with its changes (``name: old → new``) instead of
     three JSON columns; the data formats keep them whole."""
     monkeypatch.setenv("COLUMNS", "160")
-    assert seeded("--actor ops update 1 --set hs_name=Renamed --yes").exit_code == 0
+    assert seeded("--actor ops update 1 --set billable=on --yes").exit_code == 0
     table = seeded("audit --format table")
     assert table.exit_code == 0, table.stderr
     (line,) = [row for row in table.stdout.splitlines() if row.lstrip().startswith("1 ")]
@@ -497,4 +498,144 @@ def test_json_nests_arguments_before_and_after_and_csv_keeps_their_text(seeded: 
         '"{""hs_name"":""Acme Corp – Pro monthly""}","{""hs_name"":""Renamed""}"',
         "2,2026-11-26T12:00:00.000Z,ops,,default,clock advance,,setting:clock,,"
         '"{""duration"":""5d"",""fmt"":""auto""}",,"""2026-12-01T12:00:00.000Z"""',
+    ]
+
+
+def _billing_entries(invoke: Invoke, args: str = "") -> list[dict[str, Any]]:
+    shown = invoke(f"audit {args} -f json")
+    assert shown.exit_code == 0, shown.stderr
+    return [row for row in json.loads(shown.stdout) if row["target"] == "billing"]
+
+
+def test_a_billing_runs_audit_is_its_billing_log_event_for_event(
+    invoke: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Billing stores one audit row a day (m012); ``subctl audit`` shows one entry per event of
+    the log, whatever the page size: the same count, subscriptions, statuses, amounts,
+    payments settled and jobs, in the log's order, the entries of a day sharing its row's id;
+    ``--since``/``--actor`` choose the day rows, ``--id`` one subscription's events among its
+    other entries."""
+    from collections import Counter
+    from decimal import Decimal
+
+    from subctl.store.sql import workspace as sql_workspace
+    from tests import billing_world as w
+
+    if ws.is_sqlite:
+        Path(ws.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    w.seed(ws.url)  # every rule's case: charges, declines, retries, settlements, expiries, ...
+    monkeypatch.setenv("SUBCTL_NOW", "2028-01-10T00:00:00Z")
+    assert invoke("--actor ops clock set 2028-02-20").exit_code == 0
+    renamed = invoke("--actor ops update 1 --set billable=on --yes")
+    assert renamed.exit_code == 0, renamed.stderr
+    monkeypatch.setenv("SUBCTL_NOW", "2028-02-20T00:00:00Z")
+    assert invoke("--actor ann clock set 2028-04-10").exit_code == 0
+
+    entries = _billing_entries(invoke)
+    log = json.loads(invoke("billing log --all -f json").stdout)
+    assert len(entries) == len(log) > 50
+    assert {e["kind"] for e in log} >= {"start", "renewal", "retry", "settlement", "expiry"}
+    for entry, event in zip(entries, sorted(log, key=lambda e: e["id"]), strict=True):
+        after, before = entry["after"], entry["before"]
+        assert (after.pop("billing_event"), entry["subscription_id"], entry["job_id"]) == (
+            event["id"], event["subscription_id"], event["job_id"]
+        )  # fmt: skip
+        assert (None if before is None else before["hs_status"]) == event["old_status"]
+        assert (after.pop("hs_status", None), after.pop("event"), after.pop("outcome")) == (
+            event["new_status"], event["kind"], event["outcome"]
+        )  # fmt: skip
+        amount = after.pop("amount", None)
+        assert (amount is None) == (event["amount"] is None)
+        if amount is not None:
+            assert Decimal(amount) == Decimal(str(event["amount"]))
+            assert after.pop("currency") == event["currency"]
+        if "payment" in after:  # the bank payment a settlement settled
+            assert (event["kind"], after.pop("payment")) == ("settlement", event["payment_id"])
+        assert after.pop("day") >= event["day"]  # the day that ran it: on or after it was due
+        assert after == {}, entry
+    days = {entry["id"]: entry["job_id"] for entry in entries}
+    with connect(ws) as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT id, job_id FROM audit WHERE target = 'billing' ORDER BY id"
+        ).all()
+        per_event = conn.exec_driver_sql(
+            "SELECT count(*) FROM audit WHERE target = 'billing' AND subscription_id IS NOT NULL"
+        ).scalar_one()
+    assert (list(days.items()), per_event) == ([tuple(row) for row in stored], 0)
+    assert max(Counter(e["id"] for e in entries).values()) > 3  # a day over pages of 3, below
+    first, second = sorted(set(days.values()))
+    everything = json.loads(invoke("audit -f json").stdout)
+    # pages of 3: a day's events over several pages, pages over several days
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 3)
+    assert json.loads(invoke("audit -f json").stdout) == everything
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 2000)
+    # --since and --actor choose day rows: the second run's entries only
+    recent = _billing_entries(invoke, "--since 2028-02-15")
+    assert recent == _billing_entries(invoke, "--actor ann")
+    assert recent == [e for e in everything if e["target"] == "billing" and e["job_id"] == second]
+    assert len(recent) == sum(1 for e in log if e["job_id"] == second) > 0
+    # --id: one subscription's events among its other entries, in the same order
+    for sid in sorted({e["subscription_id"] for e in log}):
+        mine = json.loads(invoke(f"audit --id {sid} -f json").stdout)
+        assert mine == [e for e in everything if e["subscription_id"] == sid], sid
+    ones = [(e["verb"], e["job_id"]) for e in everything if e["subscription_id"] == 1]
+    assert ones[0] == ("clock set", first) and ones[-1] == ("clock set", second)
+    assert ("update", first + 1) in ones  # between the runs' events
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 2)
+    assert json.loads(invoke("audit --id 1 -f json").stdout) == [
+        e for e in everything if e["subscription_id"] == 1
+    ]
+    assert json.loads(invoke("audit --id 1 --since 2028-02-15 -f json").stdout) == [
+        e for e in recent if e["subscription_id"] == 1
+    ]
+
+
+def test_one_subscriptions_entries_come_from_indexes(seeded: Invoke, ws: WorkspaceCase) -> None:
+    """``audit --id``: the subscription's rows (``ix_audit_subscription``) and its billing
+    events (``ux_billing_events_once``, which leads with the subscription) joined to their
+    days' rows by id; a day's events by ``ix_billing_events_audit``: never a pass over the
+    audit or the billing log (PostgreSQL: with sequential scans off, none is left in the plan,
+    so an index serves every table)."""
+    import datetime as dt
+
+    from subctl.store.base import AuditFilter
+    from subctl.store.sql import audit
+
+    assert seeded("clock set 2026-12-01").exit_code == 0
+    mark = "?" if ws.is_sqlite else "%s"
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    queries = [
+        audit.subscription_page(AuditFilter(None, 1), mark, ws.is_sqlite, (0, 0), 50),
+        audit.subscription_page(
+            AuditFilter(since, 1, "ops", "clock set"), mark, ws.is_sqlite, (3, 2), 50
+        ),
+        audit.day_events(mark, 3, 2, 50),
+    ]
+    with connect(ws) as conn:
+        if not ws.is_sqlite:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for sql, params in queries:
+            explain = "EXPLAIN QUERY PLAN " if ws.is_sqlite else "EXPLAIN "
+            plan = [str(row[-1]) for row in conn.exec_driver_sql(explain + sql, tuple(params))]
+            scans = [line for line in plan if re.match(r"\s*(->\s*)?(SCAN|Seq Scan)", line)]
+            assert scans == [], plan
+            used = " ".join(plan)
+            assert ("ix_billing_events_audit" in used) == (sql.startswith("SELECT e."))
+            assert ("ux_billing_events_once" in used) == ("UNION ALL" in sql)
+
+
+def test_a_billing_day_whose_events_are_gone_is_one_entry(seeded: Invoke) -> None:
+    """``demo`` over a workspace replaces its records and empties the billing log with them;
+    the audit keeps each billing day's row, shown as one entry of its own (after: its day)."""
+    assert seeded("--actor ops clock set 2026-12-01").exit_code == 0
+    days = _billing_entries(seeded)
+    assert len(days) > 1
+    replaced = seeded("demo --count 5 --seed 1 --yes")
+    assert replaced.exit_code == 0, replaced.stderr
+    left = _billing_entries(seeded)
+    assert [(e["id"], e["subscription_id"], e["before"]) for e in left] == [
+        (day, None, None) for day in dict.fromkeys(e["id"] for e in days)
+    ]
+    assert [e["after"] for e in left] == [
+        {"day": after["day"]} for after in {e["id"]: e["after"] for e in days}.values()
     ]
