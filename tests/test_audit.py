@@ -375,7 +375,7 @@ def test_postgresql_revokes_rewriting_from_public(seeded: Invoke, ws: WorkspaceC
     with connect(ws) as conn:
         granted = conn.exec_driver_sql(
             "SELECT privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_name = 'audit' AND grantee = 'PUBLIC'"
+            " WHERE table_name IN ('audit', 'billing_events') AND grantee = 'PUBLIC'"
         ).all()
     assert granted == []
 
