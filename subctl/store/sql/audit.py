@@ -13,8 +13,8 @@ revoke them from PUBLIC (the owner of a table keeps every right on it; see ARCHI
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,11 +29,16 @@ READ_COLUMNS = ("id", *COLUMNS)
 BILLING = "billing"  # the target of the billing run's rows (one per billing day)
 
 
+# ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)``, made once
+# (``json.dumps`` with options builds an encoder per call: a read expands thousands of events).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str | None:
     """JSON text of a before/after value (None stays NULL); keys in the order given."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def current_user(cursor: Any, sqlite: bool) -> str | None:
@@ -239,12 +244,23 @@ def billing_entry(day: AuditEntry, day_text: str, event: Sequence[Any]) -> Audit
     after: dict[str, Any] = {} if new is None else {"hs_status": new}
     after.update(event=kind, day=day_text, outcome=outcome)
     if amount is not None:
-        after["amount"] = str(money_from_storage(amount, currency))
+        after["amount"] = _amount(amount, currency)
         after["currency"] = currency
     if payment is not None:
         after["payment"] = int(payment)
     after["billing_event"] = int(eid)
-    return dataclasses.replace(
-        day, subscription_id=int(sid), before=dumps(None if old is None else {"hs_status": old}),
-        after=dumps(after),
+    return AuditEntry(
+        day.id, day.at, day.actor, day.db_user, day.profile, day.verb, int(sid), day.target,
+        day.job_id, day.arguments, None if old is None else _status(old), dumps(after),
     )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount(stored: float, currency: str | None) -> str:
+    """An event's amount as text (a run's amounts are a few prices over and over)."""
+    return str(money_from_storage(stored, currency))
+
+
+@functools.lru_cache(maxsize=64)
+def _status(status: str) -> str | None:
+    return dumps({"hs_status": status})
