@@ -404,7 +404,7 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
     """On a terminal, one line per entry with its changes (``name: old → new``) instead of
     three JSON columns; the data formats keep them whole."""
     monkeypatch.setenv("COLUMNS", "160")
-    assert seeded("--actor ops update 1 --set billable=on --yes").exit_code == 0
+    assert seeded("--actor ops update 1 --set hs_name=Renamed --yes").exit_code == 0
     table = seeded("audit --format table")
     assert table.exit_code == 0, table.stderr
     (line,) = [row for row in table.stdout.splitlines() if row.lstrip().startswith("1 ")]
@@ -526,8 +526,8 @@ def test_a_billing_runs_audit_is_its_billing_log_event_for_event(
     w.seed(ws.url)  # every rule's case: charges, declines, retries, settlements, expiries, ...
     monkeypatch.setenv("SUBCTL_NOW", "2028-01-10T00:00:00Z")
     assert invoke("--actor ops clock set 2028-02-20").exit_code == 0
-    renamed = invoke("--actor ops update 1 --set billable=on --yes")
-    assert renamed.exit_code == 0, renamed.stderr
+    billable = invoke("--actor ops update 1 --set billable=on --yes")
+    assert billable.exit_code == 0, billable.stderr
     monkeypatch.setenv("SUBCTL_NOW", "2028-02-20T00:00:00Z")
     assert invoke("--actor ann clock set 2028-04-10").exit_code == 0
 
