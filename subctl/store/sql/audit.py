@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from subctl.codec import money_from_storage
@@ -217,11 +217,6 @@ def entry(row: Sequence[Any]) -> AuditEntry:
         None if sid is None else int(sid), target, None if job is None else int(job),
         args, before, after,
     )  # fmt: skip
-
-
-def entries(rows: Iterator[Sequence[Any]]) -> Iterator[AuditEntry]:
-    for row in rows:
-        yield entry(row)
 
 
 def is_billing_day(day: AuditEntry) -> bool:
