@@ -639,3 +639,45 @@ def test_a_billing_day_whose_events_are_gone_is_one_entry(seeded: Invoke) -> Non
     assert [e["after"] for e in left] == [
         {"day": after["day"]} for after in {e["id"]: e["after"] for e in days}.values()
     ]
+
+
+def test_an_older_workspace_keeps_its_per_event_billing_rows(
+    invoke: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgraded to m012, a workspace's billing audit rows of before (one per event, naming the
+    subscription) read as they were, and its events (``audit_id`` NULL) are not expanded
+    anywhere: each event is shown once, by its own row."""
+    import sqlalchemy as sa
+
+    from subctl.store.sql import migrations
+
+    if ws.is_sqlite:
+        Path(ws.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(ws.url)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+        assert migrations.migrate(engine)[-1] == "m010_billing_job_index"
+    after = '{"hs_status":"active","event":"renewal","day":"2026-11-01","outcome":"succeeded"}'
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
+            " new_status, job_id) VALUES (9, 'renewal', 1793491200000, 'succeeded', 'active',"
+            " 'active', 1)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO audit (at, actor, verb, subscription_id, target, job_id, before, after)"
+            f" VALUES (1793534400000, 'ops', 'clock advance', 9, 'billing', 1,"
+            f" '{{\"hs_status\":\"active\"}}', '{after}')"
+        )
+    engine.dispose()
+    assert invoke("init").exit_code == 0
+    old = {
+        "id": 1, "at": "2026-11-01T12:00:00.000Z", "actor": "ops", "db_user": None,
+        "profile": None, "verb": "clock advance", "subscription_id": 9, "target": "billing",
+        "job_id": 1, "arguments": None, "before": {"hs_status": "active"},
+        "after": json.loads(after),
+    }  # fmt: skip
+    assert json.loads(invoke("audit -f json").stdout) == [old]
+    assert json.loads(invoke("audit --id 9 -f json").stdout) == [old]
+    with connect(ws) as conn:
+        assert conn.exec_driver_sql("SELECT audit_id FROM billing_events").all() == [(None,)]
