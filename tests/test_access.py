@@ -249,10 +249,16 @@ def test_a_member_can_append_to_the_audit_log_but_not_rewrite_it(
     assert done.exit_code == 0, done.stderr
     audit = seeded("audit --id 1 -f csv")
     assert f",ann,{role},default,pause,1,pause," in audit.stdout
+    # billing's audit: the member's run appends its events, which nobody but the owner changes
+    billed = as_editor("--actor ann clock set 2026-12-01")
+    assert billed.exit_code == 0, billed.stderr
+    assert f",ann,{role},default,clock set,2,billing," in seeded("audit --id 2 -f csv").stdout
     engine = sa.create_engine(_as_role(ws.url, role))
     try:
         for statement in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit",
-                          f"INSERT INTO access VALUES ('{role}', 'delete', 'me', 0)"):  # fmt: skip
+                          f"INSERT INTO access VALUES ('{role}', 'delete', 'me', 0)",
+                          "UPDATE billing_events SET outcome = 'x'",
+                          "DELETE FROM billing_events"):  # fmt: skip
             with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as denied:
                 conn.exec_driver_sql(statement)
             assert "permission denied" in str(denied.value)

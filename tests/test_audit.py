@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,6 +288,7 @@ EXPECTED = [
             "amount": "1200.00",
             "currency": "EUR",
             "payment": 900,
+            "billing_event": 1,  # the entry's event: the id is its billing day's row's
         },
     },
 ]
@@ -373,7 +375,7 @@ def test_postgresql_revokes_rewriting_from_public(seeded: Invoke, ws: WorkspaceC
     with connect(ws) as conn:
         granted = conn.exec_driver_sql(
             "SELECT privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_name = 'audit' AND grantee = 'PUBLIC'"
+            " WHERE table_name IN ('audit', 'billing_events') AND grantee = 'PUBLIC'"
         ).all()
     assert granted == []
 
@@ -415,14 +417,17 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("amount", "currency"),
     [(99.0, "USD"), (0.5, "EUR"), (1234567.89, "USD"), (12.345, "BHD"), (0.125, "KWD"),
-     (99.999, "BHD"), (7.1, "JPY")],
+     (99.999, "BHD"), (7.1, "JPY"), (1500.0, "JPY"), (12.5, "BHD")],
 )  # fmt: skip
 def test_a_billing_row_is_the_text_the_other_rows_are(
     seeded: Invoke, ws: WorkspaceCase, amount: float, currency: str
 ) -> None:
-    """The billing run writes its audit rows in SQL (one INSERT … SELECT a day): their JSON
-    text is exactly what every other writer's ``dumps`` makes of the same values, amounts as
-    ``money_from_storage`` reads them (cents, or mills with a third decimal)."""
+    """The billing run writes one audit row a day and its events name it (m012); read back,
+    each event is an entry whose JSON text is exactly what every other writer's ``dumps``
+    makes of the same values, amounts as ``money_from_storage`` reads them with their
+    currency's decimals (JPY 1500, BHD 12.500; finer digits kept: JPY 7.10)."""
+    import csv
+
     import sqlalchemy as sa
 
     from subctl.codec import money_from_storage
@@ -439,15 +444,23 @@ def test_a_billing_row_is_the_text_the_other_rows_are(
         conn.commit()
     assert seeded("clock set 2026-12-01").exit_code == 0
     with connect(ws) as conn:
-        before, after = conn.execute(
-            sa.text(
-                "SELECT before, after FROM audit WHERE target = 'billing' AND subscription_id = 1"
-            )
+        (event_id, day_id) = conn.execute(
+            sa.text("SELECT id, audit_id FROM billing_events WHERE subscription_id = 1")
         ).one()
-    assert before == dumps({"hs_status": "active"})
-    assert after == dumps(
+        day = conn.execute(
+            sa.text("SELECT subscription_id, target, before, after FROM audit WHERE id = :id"),
+            {"id": day_id},
+        ).one()
+    assert tuple(day) == (None, "billing", None, dumps({"day": "2026-12-01"}))
+    shown = seeded("audit --id 1 -f csv")
+    assert shown.exit_code == 0, shown.stderr
+    (entry,) = csv.DictReader(shown.stdout.splitlines())
+    assert (entry["id"], entry["subscription_id"], entry["target"]) == (str(day_id), "1", "billing")
+    assert entry["before"] == dumps({"hs_status": "active"})
+    assert entry["after"] == dumps(
         {"hs_status": "active", "event": "renewal", "day": "2026-12-01", "outcome": "succeeded",
-         "amount": str(money_from_storage(amount)), "currency": currency}
+         "amount": str(money_from_storage(amount, currency)), "currency": currency,
+         "billing_event": event_id}
     )  # fmt: skip
 
 
@@ -486,3 +499,185 @@ def test_json_nests_arguments_before_and_after_and_csv_keeps_their_text(seeded: 
         "2,2026-11-26T12:00:00.000Z,ops,,default,clock advance,,setting:clock,,"
         '"{""duration"":""5d"",""fmt"":""auto""}",,"""2026-12-01T12:00:00.000Z"""',
     ]
+
+
+def _billing_entries(invoke: Invoke, args: str = "") -> list[dict[str, Any]]:
+    shown = invoke(f"audit {args} -f json")
+    assert shown.exit_code == 0, shown.stderr
+    return [row for row in json.loads(shown.stdout) if row["target"] == "billing"]
+
+
+def test_a_billing_runs_audit_is_its_billing_log_event_for_event(
+    invoke: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Billing stores one audit row a day (m012); ``subctl audit`` shows one entry per event of
+    the log, whatever the page size: the same count, subscriptions, statuses, amounts,
+    payments settled and jobs, in the log's order, the entries of a day sharing its row's id;
+    ``--since``/``--actor`` choose the day rows, ``--id`` one subscription's events among its
+    other entries."""
+    from collections import Counter
+    from decimal import Decimal
+
+    from subctl.store.sql import workspace as sql_workspace
+    from tests import billing_world as w
+
+    if ws.is_sqlite:
+        Path(ws.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    w.seed(ws.url)  # every rule's case: charges, declines, retries, settlements, expiries, ...
+    monkeypatch.setenv("SUBCTL_NOW", "2028-01-10T00:00:00Z")
+    assert invoke("--actor ops clock set 2028-02-20").exit_code == 0
+    billable = invoke("--actor ops update 1 --set billable=on --yes")
+    assert billable.exit_code == 0, billable.stderr
+    monkeypatch.setenv("SUBCTL_NOW", "2028-02-20T00:00:00Z")
+    assert invoke("--actor ann clock set 2028-04-10").exit_code == 0
+
+    entries = _billing_entries(invoke)
+    log = json.loads(invoke("billing log --all -f json").stdout)
+    assert len(entries) == len(log) > 50
+    assert {e["kind"] for e in log} >= {"start", "renewal", "retry", "settlement", "expiry"}
+    for entry, event in zip(entries, sorted(log, key=lambda e: e["id"]), strict=True):
+        after, before = entry["after"], entry["before"]
+        assert (after.pop("billing_event"), entry["subscription_id"], entry["job_id"]) == (
+            event["id"], event["subscription_id"], event["job_id"]
+        )  # fmt: skip
+        assert (None if before is None else before["hs_status"]) == event["old_status"]
+        assert (after.pop("hs_status", None), after.pop("event"), after.pop("outcome")) == (
+            event["new_status"], event["kind"], event["outcome"]
+        )  # fmt: skip
+        amount = after.pop("amount", None)
+        assert (amount is None) == (event["amount"] is None)
+        if amount is not None:
+            assert Decimal(amount) == Decimal(str(event["amount"]))
+            assert after.pop("currency") == event["currency"]
+        if "payment" in after:  # the bank payment a settlement settled
+            assert (event["kind"], after.pop("payment")) == ("settlement", event["payment_id"])
+        assert after.pop("day") >= event["day"]  # the day that ran it: on or after it was due
+        assert after == {}, entry
+    days = {entry["id"]: entry["job_id"] for entry in entries}
+    with connect(ws) as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT id, job_id FROM audit WHERE target = 'billing' ORDER BY id"
+        ).all()
+        per_event = conn.exec_driver_sql(
+            "SELECT count(*) FROM audit WHERE target = 'billing' AND subscription_id IS NOT NULL"
+        ).scalar_one()
+    assert (list(days.items()), per_event) == ([tuple(row) for row in stored], 0)
+    assert max(Counter(e["id"] for e in entries).values()) > 3  # a day over pages of 3, below
+    first, second = sorted(set(days.values()))
+    everything = json.loads(invoke("audit -f json").stdout)
+    # pages of 3: a day's events over several pages, pages over several days
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 3)
+    assert json.loads(invoke("audit -f json").stdout) == everything
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 2000)
+    # --since and --actor choose day rows: the second run's entries only
+    recent = _billing_entries(invoke, "--since 2028-02-15")
+    assert recent == _billing_entries(invoke, "--actor ann")
+    assert recent == [e for e in everything if e["target"] == "billing" and e["job_id"] == second]
+    assert len(recent) == sum(1 for e in log if e["job_id"] == second) > 0
+    # --id: one subscription's events among its other entries, in the same order
+    for sid in sorted({e["subscription_id"] for e in log}):
+        mine = json.loads(invoke(f"audit --id {sid} -f json").stdout)
+        assert mine == [e for e in everything if e["subscription_id"] == sid], sid
+    ones = [(e["verb"], e["job_id"]) for e in everything if e["subscription_id"] == 1]
+    assert ones[0] == ("clock set", first) and ones[-1] == ("clock set", second)
+    assert ("update", first + 1) in ones  # between the runs' events
+    monkeypatch.setattr(sql_workspace, "STREAM_CHUNK", 2)
+    assert json.loads(invoke("audit --id 1 -f json").stdout) == [
+        e for e in everything if e["subscription_id"] == 1
+    ]
+    assert json.loads(invoke("audit --id 1 --since 2028-02-15 -f json").stdout) == [
+        e for e in recent if e["subscription_id"] == 1
+    ]
+
+
+def test_one_subscriptions_entries_come_from_indexes(seeded: Invoke, ws: WorkspaceCase) -> None:
+    """``audit --id``: the subscription's rows (``ix_audit_subscription``) and its billing
+    events (``ux_billing_events_once``, which leads with the subscription) joined to their
+    days' rows by id; a day's events by ``ix_billing_events_audit``: never a pass over the
+    audit or the billing log (PostgreSQL: with sequential scans off, none is left in the plan,
+    so an index serves every table)."""
+    import datetime as dt
+
+    from subctl.store.base import AuditFilter
+    from subctl.store.sql import audit
+
+    assert seeded("clock set 2026-12-01").exit_code == 0
+    mark = "?" if ws.is_sqlite else "%s"
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    queries = [
+        audit.subscription_page(AuditFilter(None, 1), mark, ws.is_sqlite, (0, 0), 50),
+        audit.subscription_page(
+            AuditFilter(since, 1, "ops", "clock set"), mark, ws.is_sqlite, (3, 2), 50
+        ),
+        audit.day_events(mark, 3, 2, 50),
+    ]
+    with connect(ws) as conn:
+        if not ws.is_sqlite:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for sql, params in queries:
+            explain = "EXPLAIN QUERY PLAN " if ws.is_sqlite else "EXPLAIN "
+            plan = [str(row[-1]) for row in conn.exec_driver_sql(explain + sql, tuple(params))]
+            scans = [line for line in plan if re.match(r"\s*(->\s*)?(SCAN|Seq Scan)", line)]
+            assert scans == [], plan
+            used = " ".join(plan)
+            assert ("ix_billing_events_audit" in used) == (sql.startswith("SELECT e."))
+            assert ("ux_billing_events_once" in used) == ("UNION ALL" in sql)
+
+
+def test_a_billing_day_whose_events_are_gone_is_one_entry(seeded: Invoke) -> None:
+    """``demo`` over a workspace replaces its records and empties the billing log with them;
+    the audit keeps each billing day's row, shown as one entry of its own (after: its day)."""
+    assert seeded("--actor ops clock set 2026-12-01").exit_code == 0
+    days = _billing_entries(seeded)
+    assert len(days) > 1
+    replaced = seeded("demo --count 5 --seed 1 --yes")
+    assert replaced.exit_code == 0, replaced.stderr
+    left = _billing_entries(seeded)
+    assert [(e["id"], e["subscription_id"], e["before"]) for e in left] == [
+        (day, None, None) for day in dict.fromkeys(e["id"] for e in days)
+    ]
+    assert [e["after"] for e in left] == [
+        {"day": after["day"]} for after in {e["id"]: e["after"] for e in days}.values()
+    ]
+
+
+def test_an_older_workspace_keeps_its_per_event_billing_rows(
+    invoke: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgraded to m012, a workspace's billing audit rows of before (one per event, naming the
+    subscription) read as they were, and its events (``audit_id`` NULL) are not expanded
+    anywhere: each event is shown once, by its own row."""
+    import sqlalchemy as sa
+
+    from subctl.store.sql import migrations
+
+    if ws.is_sqlite:
+        Path(ws.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(ws.url)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+        assert migrations.migrate(engine)[-1] == "m010_billing_job_index"
+    after = '{"hs_status":"active","event":"renewal","day":"2026-11-01","outcome":"succeeded"}'
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
+            " new_status, job_id) VALUES (9, 'renewal', 1793491200000, 'succeeded', 'active',"
+            " 'active', 1)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO audit (at, actor, verb, subscription_id, target, job_id, before, after)"
+            f" VALUES (1793534400000, 'ops', 'clock advance', 9, 'billing', 1,"
+            f" '{{\"hs_status\":\"active\"}}', '{after}')"
+        )
+    engine.dispose()
+    assert invoke("init").exit_code == 0
+    old = {
+        "id": 1, "at": "2026-11-01T12:00:00.000Z", "actor": "ops", "db_user": None,
+        "profile": None, "verb": "clock advance", "subscription_id": 9, "target": "billing",
+        "job_id": 1, "arguments": None, "before": {"hs_status": "active"},
+        "after": json.loads(after),
+    }  # fmt: skip
+    assert json.loads(invoke("audit -f json").stdout) == [old]
+    assert json.loads(invoke("audit --id 9 -f json").stdout) == [old]
+    with connect(ws) as conn:
+        assert conn.exec_driver_sql("SELECT audit_id FROM billing_events").all() == [(None,)]

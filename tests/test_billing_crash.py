@@ -28,6 +28,7 @@ DAYS = 30
 # to it, journaled) and continues it after a crash (``jobs resume``).
 ADVANCE = ("clock", "advance", f"{DAYS}d", "--format", "json")
 RESUME = ("jobs", "resume", "1", "--yes", "--format", "json")
+# (and billing's rows of audit, compared apart: their verb and time are each command's)
 COMPARED = ("subscriptions", "payments", "billing_events", "outbox", "property_history",
             "associations", "jobs")  # fmt: skip
 
@@ -105,4 +106,9 @@ def test_sigkill_during_a_billing_run_then_a_rerun_leaves_the_uninterrupted_resu
         expected, got = _rows(whole / "workspace.db", table), _rows(db, table)
         assert len(got) == len(expected), table
         assert got == expected, f"{table} differs after the rerun"
+    # billing's audit: one row per day, which the day's events name (billing_events.audit_id,
+    # compared above); the verb and time are the command's (clock advance, jobs resume)
+    days = ("(SELECT id, subscription_id, target, job_id, before, after FROM audit"
+            " WHERE target = 'billing')")  # fmt: skip
+    assert _rows(db, days) == _rows(whole / "workspace.db", days) != []
     assert _count(db, "SELECT count(*) FROM billing_events") == events

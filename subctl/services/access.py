@@ -424,9 +424,10 @@ def grants_by_user(workspace: Workspace) -> list[tuple[str, list[str], str]]:
 
 
 def audit_rows(workspace: Workspace, where: AuditFilter) -> Iterator[dict[str, Any]]:
-    """The audit log as rows, oldest first, streamed. ``arguments``, ``before`` and ``after``
-    are ``JsonText``: nested JSON values in json/ndjson, their compact text in a CSV cell; a
-    NULL stays None (``null``, an empty cell)."""
+    """The audit log as rows, oldest first, streamed (a billing day: one row per billing event,
+    each with the day's id, as the workspace expands it). ``arguments``, ``before`` and
+    ``after`` are ``JsonText``: nested JSON values in json/ndjson, their compact text in a CSV
+    cell; a NULL stays None (``null``, an empty cell)."""
 
     def doc(text: str | None) -> JsonText | None:
         return None if text is None else JsonText(text)

@@ -639,7 +639,8 @@ class Workspace(Protocol):
         ...
 
     def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
-        """The audit log, oldest first, streamed."""
+        """The audit log, oldest first, streamed; a billing day's row is one entry per billing
+        event of the day (``sql.audit``: its id, and the event's in ``after``)."""
         ...
 
     def append_audit(

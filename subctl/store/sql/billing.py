@@ -23,6 +23,12 @@ touches pages all over the subscriptions and their indexes: committing every day
 them again every day), with a larger page cache (``GROUP_CACHE_KIB``, SQLite) so that the
 pages of a transaction stay in memory until its commit; a crash loses the uncommitted days,
 never part of one.
+
+The audit (when the command has an audit context): each day appends one ``audit`` row first
+(``audit.insert_billing_day``) and every billing event of the day names it
+(``billing_events.audit_id``); ``subctl audit`` shows the row as one entry per event
+(``store.sql.audit``). The operations written through ``write_ops`` append no rows of their
+own.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from subctl.codec import DAY_MS, datetime_to_ms, from_storage, money_from_storag
 from subctl.schema import FREQUENCIES, PropType
 from subctl.store.base import BillingEvent, DayResult, Decide, Due, Payment, PaymentRules
 from subctl.store.ops import Bill
-from subctl.store.sql.audit import insert_select, json_string
+from subctl.store.sql import audit
 from subctl.store.sql.compiler import day_of_month
 from subctl.store.sql.records import (
     BUYER_EMAILS,
@@ -244,9 +250,12 @@ class SqlBilling:
     ) -> DayResult:
         result = DayResult()
         with self._transaction() as cursor:
-            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM billing_events")
-            first_event = int(cursor.fetchone()[0])
-            run = _Day(self, cursor, day, rules, decide, job_id, result)
+            audit_id = None
+            if self.records.audit is not None:  # the day's audit row first: its events name it
+                audit_id = audit.insert_billing_day(
+                    cursor, self.db.mark, self.db.is_sqlite, self.records.audit, day, job_id
+                )
+            run = _Day(self, cursor, day, rules, decide, job_id, audit_id, result)
             for _ in range(MAX_PASSES):
                 done = 0
                 done += run.per_row("resume")
@@ -257,54 +266,7 @@ class SqlBilling:
                 done += run.charges("renewal")
                 if not done:
                     break
-            if self.records.audit is not None:
-                self._audit_day(cursor, day, first_event, job_id)
         return result
-
-    def _audit_day(self, cursor: Any, day: dt.date, after_id: int, job_id: int | None) -> None:
-        """One audit row per billing event of the day (set-based and per-row outcomes alike),
-        from the billing log this transaction wrote, in one ``INSERT … SELECT``: status
-        before/after, the event (``dumps``' JSON text, built in SQL)."""
-        assert self.records.audit is not None
-        sqlite = self.db.is_sqlite
-
-        def string(sql: str) -> str:
-            return json_string(sql, sqlite)
-
-        if sqlite:
-            amount = (
-                "CASE WHEN round(round(amount, 3), 2) = round(amount, 3)"
-                " THEN printf('%.2f', amount) ELSE printf('%.3f', amount) END"
-            )
-        else:  # numeric rounding is exact: as ``money_from_storage``
-            mills = "round(CAST(amount AS NUMERIC), 3)"
-            amount = (
-                f"CAST(CASE WHEN round({mills}, 2) = {mills} THEN round({mills}, 2)"
-                f" ELSE {mills} END AS TEXT)"
-            )
-        m = self.db.mark
-        day_text = string(f"CAST({m} AS TEXT)")
-        after = (
-            "'{' || CASE WHEN new_status IS NULL THEN '' ELSE"
-            f" '\"hs_status\":' || {string('new_status')} || ',' END"
-            f" || '\"event\":' || {string('kind')} || ',\"day\":' || {day_text}"
-            f" || ',\"outcome\":' || {string('outcome')}"
-            " || CASE WHEN amount IS NULL THEN '' ELSE"
-            f" ',\"amount\":' || {string(amount)} || ',\"currency\":'"
-            f" || COALESCE({string('currency')}, 'null') END"
-            " || CASE WHEN payment_id IS NULL THEN '' ELSE"
-            " ',\"payment\":' || CAST(payment_id AS TEXT) END || '}'"
-        )
-        before = (
-            "CASE WHEN old_status IS NULL THEN NULL ELSE"
-            f" '{{\"hs_status\":' || {string('old_status')} || '}}' END"
-        )
-        insert_select(
-            cursor, m, sqlite, self.records.audit, self.records.audit.clock(),
-            f"SELECT subscription_id AS sid, 'billing' AS target, {before} AS before,"
-            f" {after} AS after FROM billing_events WHERE id > {m} ORDER BY id",
-            [day.isoformat(), after_id], job_id,
-        )  # fmt: skip
 
     # -- the log ------------------------------------------------------------------------------
 
@@ -396,6 +358,7 @@ class _Day:
         rules: PaymentRules,
         decide: Decide,
         job_id: int | None,
+        audit_id: int | None,
         result: DayResult,
     ) -> None:
         self.records = billing.records
@@ -407,6 +370,7 @@ class _Day:
         self.rules = rules
         self.decide = decide
         self.job_id = job_id
+        self.audit_id = audit_id  # the day's audit row: every event of the day names it
         self.result = result
         self._emails: dict[int, str] = {}
 
@@ -518,12 +482,12 @@ class _Day:
         outcome = f"CASE WHEN {_BANK} THEN 'processing' ELSE 'succeeded' END"
         cur.execute(
             "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
-            " new_status, amount, currency, job_id)"
+            " new_status, amount, currency, job_id, audit_id)"
             f" SELECT s.hs_object_id, CAST({m} AS TEXT), {column}, {outcome}, s.hs_status,"
-            f" 'active', s.hs_next_payment_amount, s.hs_currency_code, CAST({m} AS BIGINT)"
-            f" FROM {_subscriptions(kind, self.sqlite)} {join} WHERE {where}"
+            f" 'active', s.hs_next_payment_amount, s.hs_currency_code, CAST({m} AS BIGINT),"
+            f" CAST({m} AS BIGINT) FROM {_subscriptions(kind, self.sqlite)} {join} WHERE {where}"
             " ORDER BY s.hs_object_id",
-            [kind, self.job_id, *params],
+            [kind, self.job_id, self.audit_id, *params],
         )
         new = f"e.id > {m}"
         cur.execute(f"SELECT e.outcome, e.currency, count(*), sum(e.amount) FROM billing_events e"
@@ -659,12 +623,12 @@ class _Day:
         (before,) = cur.fetchone()
         cur.execute(
             "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
-            " new_status, amount, currency, payment_id, job_id)"
+            " new_status, amount, currency, payment_id, job_id, audit_id)"
             f" SELECT s.hs_object_id, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
-            f" s.hs_status, p.amount, p.currency, p.id, CAST({m} AS BIGINT) {found}"
-            f" AND NOT {fails}"
+            f" s.hs_status, p.amount, p.currency, p.id, CAST({m} AS BIGINT),"
+            f" CAST({m} AS BIGINT) {found} AND NOT {fails}"
             " ORDER BY p.id",
-            [self.job_id, cut, *fail_params],
+            [self.job_id, self.audit_id, cut, *fail_params],
         )
         new = f"e.id > {m}"
         cur.execute(f"SELECT count(*) FROM billing_events e WHERE {new}", (before,))
@@ -807,11 +771,12 @@ class _Day:
             currency = op.charge.currency if op.charge else op.currency
             cur.execute(
                 "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
-                " new_status, amount, currency, payment_id, job_id, note)"
-                f" VALUES ({', '.join([m] * 11)}) RETURNING id",
+                " new_status, amount, currency, payment_id, job_id, note, audit_id)"
+                f" VALUES ({', '.join([m] * 12)}) RETURNING id",
                 (op.subscription_id, op.kind, _ms(op.day), op.outcome, op.old_status,
                  op.new_status, None if amount is None else float(amount), currency,
-                 None if op.settles is None else op.settles[0], self.job_id, op.note),
+                 None if op.settles is None else op.settles[0], self.job_id, op.note,
+                 self.audit_id),
             )  # fmt: skip
             event_ids.append(int(cur.fetchone()[0]))
             self._count(op.kind, op.outcome, 1)
@@ -821,7 +786,8 @@ class _Day:
                     op.charge.amount
                 )
             self.result.emails += len(op.messages)
-        write_ops(cur, m, self.sqlite, self.records.properties(), ops)  # audited per day: run_day
+        # No audit rows of their own (``audit=None``): the events above are the day's entries.
+        write_ops(cur, m, self.sqlite, self.records.properties(), ops)
         with_charges = [(op, eid) for op, eid in zip(ops, event_ids, strict=True) if op.charge]
         _charges(cur, m, self.sqlite, [(op.subscription_id, op.charge) for op, _ in with_charges
                                        if op.charge is not None],

@@ -561,6 +561,19 @@ def m011_billing_payment_links(conn: sa.Connection) -> None:
     )
 
 
+def m012_billing_audit(conn: sa.Connection) -> None:
+    """The billing run's audit: one ``audit`` row per billing day, named by each event of the
+    day (``billing_events.audit_id``; NULL for the events of older runs, whose audit rows are
+    one per event) and found from it, in event order, by ``ix_billing_events_audit``. A day's
+    events share its id, so a run appends to the end of the index. The billing log is part of
+    the audit log now: on PostgreSQL PUBLIC may not change or delete its rows, as m009 made
+    ``audit``."""
+    conn.exec_driver_sql("ALTER TABLE billing_events ADD COLUMN audit_id BIGINT")
+    conn.exec_driver_sql("CREATE INDEX ix_billing_events_audit ON billing_events (audit_id, id)")
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("REVOKE UPDATE, DELETE, TRUNCATE ON billing_events FROM PUBLIC")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_lifecycle,
@@ -573,6 +586,7 @@ MIGRATIONS: list[Migration] = [
     m009_access_audit,
     m010_billing_job_index,
     m011_billing_payment_links,
+    m012_billing_audit,
 ]
 
 _LEDGER = sa.Table(

@@ -40,6 +40,7 @@ MIGRATIONS = (
     "m009_access_audit",
     "m010_billing_job_index",
     "m011_billing_payment_links",
+    "m012_billing_audit",
 )
 
 # Column types: ``id`` (64-bit record id, INTEGER on SQLite), ``bigint``, ``ms`` (epoch
@@ -258,10 +259,16 @@ TABLES: tuple[Table, ...] = (
          C("amount", "float"), C("currency", "text"),
          C("payment_id", "bigint"),  # settlement: the payment settled (a charge's payment
          # names its event: payments.billing_event_id)
-         C("job_id", "bigint"), C("note", "text")),
+         C("job_id", "bigint"), C("note", "text"),
+         # m012: the audit row of the day that wrote it (NULL: written before m012, or
+         # without an audit context), its entries in ``subctl audit`` (store/sql/audit.py)
+         C("audit_id", "bigint")),
         (Index("ux_billing_events_once", ("subscription_id", "kind", "at"), unique=True),
          Index("ix_billing_events_at", ("at",)),
-         Index("ix_billing_events_job", ("job_id", "outcome"))),
+         Index("ix_billing_events_job", ("job_id", "outcome")),
+         # a day's events in order, from the index alone (PostgreSQL orders the ties of
+         # (audit_id) by their place in the heap; SQLite's rowid makes both the same)
+         Index("ix_billing_events_audit", ("audit_id", "id"))),
     ),
     # -- workspace state --
     Table(

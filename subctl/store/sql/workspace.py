@@ -380,20 +380,65 @@ class SqlWorkspace:
         return gone
 
     def audit_entries(self, where: AuditFilter) -> Iterator[AuditEntry]:
-        """Streamed by keyset pages of ``STREAM_CHUNK`` rows: flat memory on both backends."""
-        sql, params = audit.select(where, self.db.mark)
-        head, _, order = sql.rpartition(" ORDER BY ")
-        joiner = " AND " if " WHERE " in head else " WHERE "
-        page = f"{head}{joiner}id > {self.db.mark} ORDER BY {order} LIMIT {STREAM_CHUNK}"
+        """Streamed by keyset pages of ``STREAM_CHUNK`` rows on (audit id, billing event id):
+        flat memory on both backends. A billing day's row is one entry per event of the day
+        (``store.sql.audit``: what each entry shows, and ``--id``)."""
+        if where.subscription_id is not None:
+            yield from self._audit_of_subscription(where)
+            return
         last = 0
         while True:
+            sql, params = audit.page(where, self.db.mark, last, STREAM_CHUNK)
             with self.db.reading() as cursor:
-                cursor.execute(page, [*params, last])
+                cursor.execute(sql, params)
                 rows = cursor.fetchall()
             if not rows:
                 return
-            yield from audit.entries(iter(rows))
+            for row in rows:
+                entry = audit.entry(row)
+                if audit.is_billing_day(entry):
+                    yield from self._billing_day(entry)
+                else:
+                    yield entry
             last = int(rows[-1][0])
+
+    def _billing_day(self, day: AuditEntry) -> Iterator[AuditEntry]:
+        """A billing day's entries, one per event (in pages), or its row when it has none."""
+        text, last, shown = audit.day_of(day), 0, False
+        while True:
+            sql, params = audit.day_events(self.db.mark, day.id, last, STREAM_CHUNK)
+            with self.db.reading() as cursor:
+                cursor.execute(sql, params)
+                events = cursor.fetchall()
+            for event in events:
+                yield audit.billing_entry(day, text, event)
+            shown = shown or bool(events)
+            if len(events) < STREAM_CHUNK:
+                break
+            last = int(events[-1][0])
+        if not shown:
+            yield day
+
+    def _audit_of_subscription(self, where: AuditFilter) -> Iterator[AuditEntry]:
+        width = len(audit.READ_COLUMNS)
+        after = (0, 0)
+        while True:
+            sql, params = audit.subscription_page(
+                where, self.db.mark, self.db.is_sqlite, after, STREAM_CHUNK
+            )
+            with self.db.reading() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            for row in rows:
+                entry, event = audit.entry(row[:width]), row[width:]
+                if event[0] is None:
+                    yield entry
+                else:
+                    yield audit.billing_entry(entry, audit.day_of(entry), event)
+            last = rows[-1]
+            after = (int(last[0]), 0 if last[width] is None else int(last[width]))
 
     def append_audit(
         self,
@@ -706,11 +751,12 @@ class SqlWorkspace:
 
 def _table_privileges(cursor: Any, role: str, *, admin: bool) -> None:
     """PostgreSQL: what a granted role may do to the tables, so that a team member connects as
-    themselves: read and write the workspace, append to ``audit`` but never change or delete
-    its rows, and (unless an admin) only read ``access``. Only the tables' owner (the role that
-    created the workspace) can give these; another admin's grant records the permissions and
-    the owner gives the privileges (ARCHITECTURE.md). DDL (``property create``) stays the
-    owner's: PostgreSQL lets only a table's owner alter it."""
+    themselves: read and write the workspace, append to ``audit`` and ``billing_events`` (the
+    billing run's audit, m012) but never change or delete their rows, and (unless an admin)
+    only read ``access``. Only the tables' owner (the role that created the workspace) can give
+    these; another admin's grant records the permissions and the owner gives the privileges
+    (ARCHITECTURE.md). DDL (``property create``) stays the owner's: PostgreSQL lets only a
+    table's owner alter it."""
     cursor.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
     if cursor.fetchone() is None:
         raise NotFound(
@@ -728,6 +774,7 @@ def _table_privileges(cursor: Any, role: str, *, admin: bool) -> None:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM {quoted}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON billing_events FROM {quoted}",  # billing's audit
         *([] if admin else [f"REVOKE INSERT, UPDATE, DELETE ON access FROM {quoted}"]),
     ):
         cursor.execute(statement.format(schema=schema_name))
