@@ -521,6 +521,30 @@ class Advance:
             repeat=3,
         )
 
+    def floor_figure(self) -> Figure:
+        """``advance_floor.py`` (the baseline's renewals with only the billing events and due-date
+        history they must leave, set-based) against the same baseline: a lower bound of
+        ``advance-30d``'s ratio, whatever subctl's implementation."""
+        floor = [sys.executable, str(HERE / "advance_floor.py"), str(self.db["command"]), NOW,
+                 str(ADVANCE_DAYS)]  # fmt: skip
+        baseline = [sys.executable, str(HERE / "advance_baseline.py"), str(self.db["baseline"]),
+                    NOW, str(ADVANCE_DAYS)]  # fmt: skip
+
+        def same_rows(command: Run, base: Run) -> str | None:
+            if json.loads(command.stdout)["renewed"] != json.loads(base.stdout)["renewed"]:
+                return "the floor and the baseline renewed different rows"
+            return None
+
+        return Figure(
+            "advance-floor",
+            floor,
+            baseline,
+            "same renewals via sqlite3",
+            setup=self.setup,
+            verify=same_rows,
+            repeat=3,
+        )
+
 
 # -- segments ---------------------------------------------------------------------------------
 
@@ -873,9 +897,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             exports[export.name] = export
             figures.append(export.figure())
     advance = None
-    if not args.only or f"advance-{ADVANCE_DAYS}d" in args.only:
+    if not args.only or {f"advance-{ADVANCE_DAYS}d", "advance-floor"} & set(args.only):
         advance = Advance(db, work)
-        figures.append(advance.figure())
+        figures += [advance.figure(), advance.floor_figure()]
     figures = [f for f in figures if not args.only or f.name in args.only]
 
     print(
