@@ -489,7 +489,10 @@ else:
 
     def __getattr__(name: str) -> Any:
         """``metadata``, ``OBJECT_TABLES`` and each table (``schema.payments``): SQLAlchemy
-        Core, built on first access."""
+        Core, built on first access. Other names (``__path__``, which every ``from schema
+        import …`` looks up) fail without building it."""
+        if name.startswith("__"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         try:
             return _core()[name]
         except KeyError:
