@@ -279,7 +279,10 @@ def test_bad_report_options_are_one_line_usage_errors(world: Invoke) -> None:
     for args, words in [
         ("report mrr --by year", "unknown period"),
         ("report mrr --from 2029-01-01", "--from is after --to"),
-        ("report mrr --rates x.csv", "--rates needs --currency"),
+        (
+            "report mrr --rates x.csv",
+            "Error: --rates: converting needs --currency, the currency to convert to\n",
+        ),
         ("report renewals --within soon", "not a duration"),
     ]:
         result = world(args)

@@ -184,7 +184,11 @@ def conversion(request: ReportRequest) -> dict[str, Decimal] | None:
     if not request.rates:
         return None
     if not request.currency:
-        raise InputError("rates", "--rates needs --currency: the currency to convert to")
+        raise InputError(
+            "rates",
+            "converting needs --currency, the currency to convert to",
+            hint="e.g. --currency USD --rates rates.csv",
+        )
     return read_rates(request.rates, request.currency.upper())
 
 
