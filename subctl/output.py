@@ -41,6 +41,9 @@ class Heading:
     note: str | None = None
 
 
+MIN_VALUES = 30  # columns the values of ``Pairs`` keep beside long labels
+
+
 @dataclass(frozen=True)
 class Pairs:
     """A titled section of (label, value) rows."""
@@ -95,20 +98,28 @@ def field_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"field": k, "value": v} for k, v in data.items() if not isinstance(v, list | dict)]
 
 
-def pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Group:
-    """A titled two-column table of (label, value) pairs: the one renderer of ``Pairs``."""
+def pairs_table(title: str, pairs: Sequence[tuple[str, str]], width: int) -> Group:
+    """A titled two-column table of (label, value) pairs within ``width``: the one renderer of
+    ``Pairs``. The labels' column is as wide as the longest label, and never narrower than its
+    longest word (``Start date (hs_recurring_billing_start_date)`` wraps between the two, not
+    inside the internal name) while the values keep ``MIN_VALUES`` columns; a narrower
+    terminal folds words."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    # Widths in proportion (labels 2 : values 3) so that on a narrow terminal both stay visible.
+    labels = [visible(key) for key, _ in pairs]
+    longest = max((len(label) for label in labels), default=1)
+    word = max((len(w) for label in labels for w in label.split()), default=1)
+    room = max(width - 3, 2)  # the columns' padding
+    label_width = min(longest, max(word, room * 2 // 5), max(room - MIN_VALUES, room // 2))
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, expand=True)
-    table.add_column(style="dim", overflow="fold", ratio=2)
-    table.add_column(overflow="fold", ratio=3)
-    for key, value in pairs:
+    table.add_column(style="dim", overflow="fold", width=max(label_width, 1))
+    table.add_column(overflow="fold", ratio=1)  # the rest of the width
+    for label, (_, value) in zip(labels, pairs, strict=True):
         # plain text (values are data, never Rich markup), control characters shown as escapes
-        table.add_row(Text(visible(key)), Text(visible(value, newlines=True)))
+        table.add_row(Text(label), Text(visible(value, newlines=True)))
     return Group(Text(visible(title), style="bold"), table)
 
 
@@ -129,7 +140,7 @@ def render_blocks(blocks: Sequence[Block], width: int) -> Group:
                 heading.append(visible(block.note), style="italic")
             parts.append(heading)
         elif isinstance(block, Pairs):
-            parts.append(pairs_table(block.title, block.rows))
+            parts.append(pairs_table(block.title, block.rows, width))
         elif isinstance(block, Records):
             notes: list[str] = []
             table = fitted_table(block.rows, block.columns, width, note=notes.append)

@@ -424,9 +424,9 @@ def test_property_view_and_settings_use_the_one_two_column_table(
     real = output.pairs_table
     titles: list[str] = []
 
-    def spy(title: str, pairs: Any) -> Any:
+    def spy(title: str, pairs: Any, width: int) -> Any:
         titles.append(title)
-        return real(title, pairs)
+        return real(title, pairs, width)
 
     monkeypatch.setattr(output, "pairs_table", spy)
     assert invoke("init").exit_code == 0

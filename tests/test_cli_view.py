@@ -60,6 +60,22 @@ def test_view_table_keeps_values_on_a_narrow_terminal(
     assert "2026-12-01" in out and "active" in out
 
 
+def test_view_at_80_columns_wraps_labels_between_words(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label too long for its column wraps before the internal name, never inside it."""
+    monkeypatch.setenv("COLUMNS", "80")
+    out = seeded("view 1 --format table").stdout
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert max(len(line) for line in lines) <= 80
+    at = lines.index(" Start date                                  2026-01-01")
+    assert lines[at + 1] == " (hs_recurring_billing_start_date)"
+    assert " (hs_recurring_billing_number_of_payments)" in lines
+    assert [line for line in lines if line.startswith(" Name (hs_name)")] == [
+        " Name (hs_name)                              Acme Corp – Pro monthly"
+    ]
+
+
 def test_view_ndjson_and_csv(seeded: Invoke) -> None:
     line = seeded("view 5 --format ndjson").stdout
     assert line.count("\n") == 1 and json.loads(line)["id"] == 5
