@@ -190,6 +190,28 @@ def test_a_row_without_record_id_creates_a_subscription_with_a_new_id(
     assert json.loads(made.stdout)["object_id"] == 9003
 
 
+def test_a_new_subscription_never_gets_a_deleted_ones_id(seeded: Invoke, tmp_path: Path) -> None:
+    """The highest subscription, billed and then deleted: its billing events, payment and
+    e-mails are kept, so a new subscription gets the next id, not its id (SQLite's rowid would
+    give it again), and shows none of them."""
+    assert seeded("clock set 2027-01-02").exit_code == 0  # 5 starts: a payment, an event
+    billed = json.loads(seeded("view 5 -f json").stdout)
+    assert [e["kind"] for e in billed["events"]][:1] == ["start"] and billed["payments"]
+    assert seeded("cancel 5 --yes").exit_code == 0
+    backup = tmp_path / "five.ndjson"
+    deleted = seeded(["delete", "5", "--backup", str(backup), "--yes"])
+    assert deleted.exit_code == 0, deleted.stderr
+    rows = [["", "New Co", "Active", "2027-02-01", "2027-03-01", "10.00", "USD", "Monthly", "",
+             "", "", "", "", "", "", "", "", ""]]  # fmt: skip
+    result = seeded(["import", str(_write(tmp_path, _csv(rows), "new.csv")), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in json.loads(result.stdout)] == [6], result.stdout
+    doc = json.loads(seeded("view 6 -f json").stdout)
+    assert doc["properties"]["hs_name"] == "New Co"
+    assert (doc["payments"], doc["events"], doc["outbox"]) == ([], [], [])
+    assert seeded("view 5").exit_code == 3
+
+
 def test_an_associated_record_without_a_usable_label_must_exist(
     invoke: Invoke, tmp_path: Path
 ) -> None:

@@ -1050,12 +1050,32 @@ def _continue_ids(cursor: Any, mark: str, table: str, column: str) -> None:
         )
 
 
+def _unused_subscription_id(cursor: Any) -> int:
+    """An id for a new subscription that no deleted one had. SQLite's rowid is the highest id
+    + 1, and PostgreSQL's identity continues after the highest id once rows were loaded with
+    their ids (``_continue_ids``): either gives a deleted subscription's id again when the
+    highest were deleted, while its billing events (and through them its payments), outbox
+    e-mails and audit entries are kept and would become the new one's. Ids are never reused,
+    as in HubSpot: the new id is above every subscription id the workspace still names (each a
+    max() on an index)."""
+    cursor.execute(
+        "SELECT max(m) FROM (SELECT max(hs_object_id) AS m FROM subscriptions"
+        " UNION ALL SELECT max(subscription_id) FROM billing_events"
+        " UNION ALL SELECT max(subscription_id) FROM outbox"
+        " UNION ALL SELECT max(subscription_id) FROM audit) AS named"
+    )
+    (highest,) = cursor.fetchone()
+    return int(highest or 0) + 1
+
+
 def _create(
     cursor: Any, mark: str, sqlite: bool, registry: PropertyRegistry, creates: Sequence[Upsert]
 ) -> None:
     """New subscriptions of an import, with history (one entry per value set, from empty).
     Given ids: one ``executemany`` per set of columns, an id that exists a ``Conflict``; no id:
-    one INSERT each, the id the database assigns written back into the operation."""
+    one INSERT each, the first with an id above every id still named
+    (``_unused_subscription_id``), the others the database's next, written back into the
+    operation."""
     if not creates:
         return
     given = [op.subscription_id for op in creates if op.subscription_id]
@@ -1104,12 +1124,19 @@ def _create(
             f"INSERT INTO subscriptions ({columns}) VALUES ({marks[len(mark) + 2 :]})"
             " RETURNING hs_object_id"
         )
-        if not sqlite and len(with_id) < len(members):  # rows loaded with ids: continue after
-            _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
-        for op in members:
-            if not op.subscription_id:
-                cursor.execute(sql, rows[id(op)])
-                op.subscription_id = int(cursor.fetchone()[0])
+        pending = [op for op in members if not op.subscription_id]
+        if pending:  # the first above every id still named; the rest follow it
+            first = pending.pop(0)
+            first.subscription_id = _unused_subscription_id(cursor)
+            cursor.execute(
+                f"INSERT INTO subscriptions (hs_object_id, {columns}) VALUES ({marks})",
+                (first.subscription_id, *rows[id(first)]),
+            )
+            if not sqlite:
+                _continue_ids(cursor, mark, "subscriptions", "hs_object_id")
+        for op in pending:
+            cursor.execute(sql, rows[id(op)])
+            op.subscription_id = int(cursor.fetchone()[0])
     _created_history(cursor, mark, creates)
 
 
