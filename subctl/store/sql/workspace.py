@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -386,21 +386,37 @@ class SqlWorkspace:
         if where.subscription_id is not None:
             yield from self._audit_of_subscription(where)
             return
-        last = 0
-        while True:
-            sql, params = audit.page(where, self.db.mark, last, STREAM_CHUNK)
-            with self.db.reading() as cursor:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            if not rows:
-                return
+        pages = self._pages(
+            lambda last: audit.page(where, self.db.mark, last, STREAM_CHUNK),
+            lambda row: int(row[0]),
+            0,
+        )
+        for rows in pages:
             for row in rows:
                 entry = audit.entry(row)
                 if audit.is_billing_day(entry):
                     yield from self._billing_day(entry)
                 else:
                     yield entry
-            last = int(rows[-1][0])
+
+    def _pages(
+        self,
+        page: Callable[[Any], tuple[str, list[Any]]],
+        key: Callable[[Sequence[Any]], Any],
+        first: Any,
+    ) -> Iterator[list[Any]]:
+        """Keyset pages until one is empty: ``page(after)`` is the query of the page after the
+        key ``after``, ``key(row)`` a page's last row's key."""
+        after = first
+        while True:
+            sql, params = page(after)
+            with self.db.reading() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            after = key(rows[-1])
 
     def _billing_day(self, day: AuditEntry) -> Iterator[AuditEntry]:
         """A billing day's entries, one per event (in pages), or its row when it has none."""
@@ -421,24 +437,20 @@ class SqlWorkspace:
 
     def _audit_of_subscription(self, where: AuditFilter) -> Iterator[AuditEntry]:
         width = len(audit.READ_COLUMNS)
-        after = (0, 0)
-        while True:
-            sql, params = audit.subscription_page(
+        pages = self._pages(
+            lambda after: audit.subscription_page(
                 where, self.db.mark, self.db.is_sqlite, after, STREAM_CHUNK
-            )
-            with self.db.reading() as cursor:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            if not rows:
-                return
+            ),
+            lambda last: (int(last[0]), 0 if last[width] is None else int(last[width])),
+            (0, 0),
+        )
+        for rows in pages:
             for row in rows:
                 entry, event = audit.entry(row[:width]), row[width:]
                 if event[0] is None:
                     yield entry
                 else:
                     yield audit.billing_entry(entry, audit.day_of(entry), event)
-            last = rows[-1]
-            after = (int(last[0]), 0 if last[width] is None else int(last[width]))
 
     def append_audit(
         self,
