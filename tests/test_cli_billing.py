@@ -162,6 +162,13 @@ def test_log_filters_and_formats(billed: Invoke) -> None:
     assert ids("--kind renewal,start") == [2, 3, 4]
     assert ids("--since 2026-12-15") == [3, 4]
     assert ids("--since -7d") == [3, 4]  # from the workspace's time, 2027-01-02
+    assert ids("--since 7d") == [3, 4]  # an age, as audit's: seven days ago
+    assert ids("--since 12h") == []
+    bad = billed("billing log --since soonish")
+    assert (bad.exit_code, bad.stderr.splitlines()[0]) == (
+        2,
+        'Error: --since: "soonish" is neither an age nor a date or time',
+    )
     assert ids("--job 1") == [1]
     assert ids("--job 2 --id 5") == [3]
     ndjson = ok(billed, "billing log --format ndjson --limit 2").stdout.splitlines()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -10,7 +9,6 @@ import typer
 from subctl.codec import JsonText
 from subctl.commands._options import MAX_ID, FormatOpt
 from subctl.context import AppContext
-from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.output import Format
 
@@ -40,7 +38,6 @@ TABLE_COLUMNS = [
     Column("changes", "Changes"),
     Column("target", "Target"),
 ]
-_AGO = re.compile(r"\d+[hdwmy]")  # "7d": seven days ago, as in `--since 7d`
 
 
 def _changes(before: JsonText | None, after: JsonText | None) -> str:
@@ -86,22 +83,12 @@ def audit(
 
     Example: subctl audit --since 7d --verb cancel --format csv
     """
-    from subctl.commands.billing import parse_when
+    from subctl.commands.billing import parse_since
     from subctl.services import access
     from subctl.store.base import AuditFilter
 
     app = AppContext.from_typer(ctx)
-    when = None
-    if since is not None:
-        text = since.strip()
-        try:
-            when = parse_when("-" + text if _AGO.fullmatch(text) else text, app, "--since")
-        except UsageError:  # its message shows the "-" put before an age: say what was typed
-            raise UsageError(
-                f'--since: "{since}" is neither an age nor a date or time',
-                hint="an age (12h, 7d, 2w, 3m, 1y), a date (2027-01-01) or a time "
-                "(2027-01-01T12:00:00Z)",
-            ) from None
+    when = None if since is None else parse_since(since, app)
     where = AuditFilter(when, sub_id, actor, verb)
     rows = access.audit_rows(app.workspace(), where)
     if app.out.resolve(fmt) is Format.TABLE:

@@ -5,6 +5,7 @@ rules are in ``subctl.services.billing``."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 billing_app = typer.Typer(
     name="billing",
     help="The billing run of the local workspace: run it, its log, its settings.\n\n"
-    "Example: subctl billing log --since -7d",
+    "Example: subctl billing log --since 7d",
     no_args_is_help=True,
 )
 
@@ -72,6 +73,24 @@ SETTINGS_COLUMNS = [
     Column("value", "Value"),
     Column("description", "Description"),
 ]
+
+
+_AGO = re.compile(r"\d+[hdwmy]")  # "7d": seven days ago, as in `--since 7d`
+
+
+def parse_since(text: str, app: AppContext) -> dt.datetime:
+    """``--since WHEN`` of the logs (``billing log``, ``audit``): an age (``7d``: seven days
+    before the workspace's time; ``12h``, ``2w``, ``3m``, ``1y``) or what ``parse_when`` reads
+    (``-7d`` too)."""
+    stripped = text.strip()
+    try:
+        return parse_when("-" + stripped if _AGO.fullmatch(stripped) else stripped, app, "--since")
+    except UsageError:  # its message shows the "-" put before an age: say what was typed
+        raise UsageError(
+            f'--since: "{text}" is neither an age nor a date or time',
+            hint="an age (12h, 7d, 2w, 3m, 1y), a date (2027-01-01) or a time "
+            "(2027-01-01T12:00:00Z)",
+        ) from None
 
 
 def parse_when(text: str, app: AppContext, name: str) -> dt.datetime:
@@ -299,7 +318,9 @@ def billing_log(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", metavar="WHEN", help="Events due on or after WHEN (2027-01-01, -7d)."
+            "--since",
+            metavar="WHEN",
+            help="Events due on or after WHEN (7d: seven days ago; 2027-01-01).",
         ),
     ] = None,
     sub_id: Annotated[
@@ -325,14 +346,14 @@ def billing_log(
 ) -> None:
     """The billing events carried out, oldest first (streamed).
 
-    Example: subctl billing log --since -30d --kind renewal --kind retry --format csv
+    Example: subctl billing log --since 30d --kind renewal --kind retry --format csv
     """
     from subctl.services import billing as svc
     from subctl.services import billing_log
 
     app = AppContext.from_typer(ctx)
     app.refuse_remote("billing")
-    when = None if since is None else parse_when(since, app, "--since")
+    when = None if since is None else parse_since(since, app)
     kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
     filters: dict[str, Any] = {"since": when, "sub_id": sub_id, "kinds": kinds, "job_id": job}
     events = svc.log(app.billing(), **filters, workspace=app.workspace(), records=app.records())
