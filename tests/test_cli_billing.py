@@ -185,6 +185,13 @@ def test_log_limits_say_what_was_cut(billed: Invoke) -> None:
     assert ok(billed, "billing log --all --format csv").stdout.count("\n") == 1 + 4
     both = billed("billing log --all --limit 3")
     assert both.exit_code == 2 and both.stderr.startswith("Error: --all and --limit cannot")
+    for verb in ("billing log", "jobs results 1"):  # past a 64-bit integer: a usage error
+        huge = billed(f"{verb} --limit 9223372036854775808")
+        assert (huge.exit_code, huge.stdout) == (2, ""), huge.stderr
+        assert huge.stderr.startswith(
+            "Error: Invalid value for '--limit' / '-n': 9223372036854775808 is not in the range"
+            " 1<=x<=9223372036854775807."
+        ), huge.stderr
 
 
 def test_log_of_something_that_does_not_exist_is_not_found(billed: Invoke) -> None:

@@ -76,6 +76,20 @@ def test_view_at_80_columns_wraps_labels_between_words(
     ]
 
 
+def test_view_history_shows_no_value_as_empty_set(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value set and then cleared: ``∅`` as ``subctl audit`` shows it, never ``None``."""
+    monkeypatch.setenv("COLUMNS", "200")
+    for value in ("hello", ""):
+        result = seeded(["update", "1", "--set", f"invoice_comments={value}", "--yes"])
+        assert result.exit_code == 0, result.stderr
+    out = seeded("view 1 --format table").stdout
+    assert "hs_invoice_comments: ∅ → hello (subctl update (job 1))" in out
+    assert "hs_invoice_comments: hello → ∅ (subctl update (job 2))" in out
+    assert "None" not in out
+
+
 def test_view_ndjson_and_csv(seeded: Invoke) -> None:
     line = seeded("view 5 --format ndjson").stdout
     assert line.count("\n") == 1 and json.loads(line)["id"] == 5

@@ -67,6 +67,7 @@ AllOpt = Annotated[
 ]
 # The billing log's page (``billing log``, ``jobs results`` of a billing run), defined once.
 LOG_LIMIT = 50  # rows of the billing log on a terminal without --limit or --all
+MAX_ID = 2**63 - 1  # record ids are 64-bit signed integers (SQLite's INTEGER); the largest limit
 LogLimitOpt = Annotated[
     int | None,
     typer.Option(
@@ -74,6 +75,7 @@ LogLimitOpt = Annotated[
         "-n",
         metavar="N",
         min=1,
+        max=MAX_ID,
         help=f"Show at most N events (default: {LOG_LIMIT} on a terminal, all otherwise).",
         show_default=False,
     ),
@@ -103,7 +105,6 @@ SortOpt = Annotated[
     str | None,
     typer.Option("--sort", metavar="FIELD[:desc]", help="Sort by a property."),
 ]
-MAX_ID = 2**63 - 1  # record ids are 64-bit signed integers (SQLite's INTEGER)
 SubIdArg = Annotated[
     int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="Subscription record ID.")
 ]

@@ -68,7 +68,8 @@ def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[
             Pairs(
                 "History",
                 [(text_value(c["changed_at"]),
-                  f"{c['property']}: {c['old']} → {c['new']} ({c['source']})")
+                  f"{c['property']}: {_or_empty(c['old'])} → {_or_empty(c['new'])}"
+                  f" ({c['source']})")
                  for c in document["history"]],
             )
         )  # fmt: skip
@@ -92,3 +93,8 @@ def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[
             )
         )  # fmt: skip
     return blocks
+
+
+def _or_empty(value: object) -> str:
+    """A history value as text; no value as ``∅``, as ``subctl audit`` shows it."""
+    return "∅" if value is None else str(value)
