@@ -184,6 +184,20 @@ def test_a_bad_duration_is_a_usage_error(clocked: Invoke) -> None:
     assert result.stderr == (
         'Error: DURATION: "0d" does not move the clock\nHint: give a duration like 30d or 12h\n'
     )
+    # a long duration is one: past ten years, or past the latest time a clock shows
+    result = clocked("clock advance 999999d")
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        2,
+        "Error: 4764-10-22T12:00:00.000Z is more than 10 years after the workspace's time "
+        "(2026-11-26T12:00:00.000Z): the clock moves at most 10 years at a time",
+    )
+    latest = "the latest time a workspace's clock can show (9000-12-31)\n"
+    for args, error in (
+        ("clock advance 99999999999999999999d", 'DURATION: "99999999999999999999d" goes past '),
+        ("clock set 9999-12-31", 'WHEN: "9999-12-31" is after '),
+    ):
+        result = clocked(args)
+        assert (result.exit_code, result.stderr) == (2, f"Error: {error}{latest}")
 
 
 @pytest.mark.backends("sqlite", "postgresql")

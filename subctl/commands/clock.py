@@ -31,7 +31,8 @@ DryRunOpt = Annotated[
         "--dry-run", help="Show what billing would do up to that time; change nothing (clock too)."
     ),
 ]
-_DURATION = re.compile(r"^\s*(\d{1,5})\s*([hdwmy])\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.IGNORECASE)
+_LATEST_TEXT = f"the latest time a workspace's clock can show ({LATEST.date()})"
 _FORWARD = "`subctl clock` shows the workspace's time; pick a later one"
 
 
@@ -46,7 +47,8 @@ def after(now: dt.datetime, text: str) -> dt.datetime:
             f'DURATION: "{text}" is not a duration like 30d, 2w, 12h or 3m (months)',
             hint=_FORWARD if text.strip().startswith("-") else None,
         )
-    n, unit = int(match.group(1)), match.group(2).lower()
+    digits, unit = match.group(1), match.group(2).lower()
+    n = int(digits) if len(digits) <= 12 else 10**12  # more is past LATEST whatever the unit
     if n == 0:
         raise UsageError(
             f'DURATION: "{text}" does not move the clock', hint="give a duration like 30d or 12h"
@@ -61,7 +63,7 @@ def after(now: dt.datetime, text: str) -> dt.datetime:
     except (OverflowError, ValueError):
         to = LATEST + dt.timedelta(days=1)
     if to > LATEST:
-        raise UsageError(f'DURATION: "{text}" goes past {LATEST.year}')
+        raise UsageError(f'DURATION: "{text}" goes past {_LATEST_TEXT}')
     return to
 
 
@@ -202,7 +204,7 @@ def clock_set(
     app = AppContext.from_typer(ctx)
     to = parse_when(when, app, "WHEN")
     if to > LATEST:
-        raise UsageError(f'WHEN: "{when}" is after {LATEST.year}')
+        raise UsageError(f'WHEN: "{when}" is after {_LATEST_TEXT}')
     _move(app, to, dry_run=dry_run, fmt=effective_format(ctx, fmt))
 
 
