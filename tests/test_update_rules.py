@@ -226,6 +226,33 @@ def test_name_and_next_due_date_cannot_be_cleared(
     assert line == f"Error: the {what} of an active or scheduled subscription cannot be cleared"
 
 
+def test_a_scheduled_subscriptions_first_payment_moves_with_its_start_date(
+    seeded: Invoke,
+) -> None:
+    """A scheduled subscription's next payment is due on its start date: a new start date moves
+    it (and says so), unless the update sets the next due date too; an active one's stays."""
+    result = seeded(f"update {SCHEDULED} --set start_date=2027-02-10 --yes --format json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)[0]["note"] == (
+        "set hs_recurring_billing_start_date=2027-02-10, hs_next_payment_due_date=2027-02-10"
+    )
+    props = view(seeded, SCHEDULED)
+    assert props["hs_recurring_billing_start_date"] == props["hs_next_payment_due_date"]
+    assert props["hs_next_payment_due_date"] == "2027-02-10"
+    both = seeded(
+        f"update {SCHEDULED} --set start_date=2027-03-01 --set next_payment_due_date=2027-03-15"
+        " --yes --format json"
+    )
+    assert both.exit_code == 0, both.stderr
+    props = view(seeded, SCHEDULED)
+    assert (props["hs_recurring_billing_start_date"], props["hs_next_payment_due_date"]) == (
+        "2027-03-01",
+        "2027-03-15",
+    )
+    assert seeded(f"update {ACTIVE} --set start_date=2026-02-01 --yes").exit_code == 0
+    assert view(seeded, ACTIVE)["hs_next_payment_due_date"] == "2026-12-01"
+
+
 def test_net_payment_terms_round_trip(seeded: Invoke) -> None:
     assert seeded(f"update {ACTIVE} --set net_payment_terms=45").exit_code == 0
     assert view(seeded, ACTIVE)["hs_net_payment_terms"] == 45

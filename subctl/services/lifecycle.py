@@ -1082,10 +1082,19 @@ def _update(
     if not changes:
         d.outcome, d.note = Outcome.SKIPPED, "no change"
         return d
-    d.op = _op(ops.Update, ctx, sub, values=changes)
     # What was given, as given (canonical text), except appended options: the merged value.
     texts = dict(action.values)
     texts.update({k: str(v) for k, v in changes.items() if isinstance(ctx.values.get(k), Append)})
+    start, due = "hs_recurring_billing_start_date", "hs_next_payment_due_date"
+    if (
+        props.get("hs_status") == "scheduled"
+        and start in changes
+        and due not in wanted
+        and props.get(due) in (None, props.get(start))
+    ):  # a scheduled subscription's first payment is due on its start date: it moves with it
+        changes[due] = changes[start]
+        texts[due] = texts[start]
+    d.op = _op(ops.Update, ctx, sub, values=changes)
     d.note = ctx.says("set ", "would set ") + ", ".join(
         f"{name}={'(empty)' if value is None else MASK if name in ctx.masked else texts[name]}"
         for name, value in changes.items()
