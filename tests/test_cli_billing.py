@@ -129,11 +129,15 @@ def test_until_after_the_clock_is_refused(seeded: Invoke) -> None:
     assert early.stdout == "kind,outcome,count\n"
 
 
-def test_the_summary_as_a_table(seeded: Invoke) -> None:
+def test_the_summary_as_a_table(seeded: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     result = ok(seeded, "billing run --format table")
     assert "Billing events" in result.stdout
     assert "settlement" in result.stdout and "succeeded" in result.stdout
     assert "E-mails" in result.stdout
+    # the amounts charged per currency, right-aligned
+    lines, _ = table(seeded, "clock set 2027-01-02", 80, monkeypatch)
+    charged = lines[lines.index("Charged") + 2 :][:3]
+    assert charged == [" GBP    49.50", " USD   198.00", ""]
 
 
 # -- log ---------------------------------------------------------------------------------------

@@ -165,8 +165,9 @@ def summary_document(summary: RunSummary, **extra: Any) -> Any:
     if rows:
         blocks.append(Records("Billing events", rows, SUMMARY_COLUMNS))
         if result.charged:
-            charged = [(c, f"{a:,}") for c, a in sorted(result.charged.items())]
-            blocks.append(Pairs("Charged", charged))
+            amounts = [(c, f"{a:,}") for c, a in sorted(result.charged.items())]
+            width = max(len(text) for _, text in amounts)  # right-aligned, as in a table
+            blocks.append(Pairs("Charged", [(c, text.rjust(width)) for c, text in amounts]))
         blocks.append(Pairs("E-mails", [("to buyers (outbox)", f"{result.emails:,}")]))
     else:
         blocks.append(Paragraph("No billing events were due."))
