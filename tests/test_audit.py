@@ -414,6 +414,27 @@ def test_a_table_shows_what_changed(seeded: Invoke, monkeypatch: pytest.MonkeyPa
     assert row["after"] == {"hs_name": "Renamed"}
 
 
+def test_the_table_fits_80_columns_with_billing_events_and_settings(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """80 columns: the time to the minute, the subscription, and what changed: a billing entry
+    as its event (kind, outcome, amount, day) then the status it changed, a setting as
+    ``target: old → new``; what does not fit is cut, never wrapped."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert seeded("clock set 2027-01-02 --format csv").exit_code == 0
+    table = seeded("audit --format table")
+    assert table.exit_code == 0, table.stderr
+    lines = [line.rstrip() for line in table.stdout.splitlines()]
+    assert max(map(len, lines)) <= 80
+    assert lines[0].split() == ["ID", "At", "(UTC)", "Actor", "Verb", "Sub", "Changes"]
+    start = next(line for line in lines if " 5   start" in line)
+    assert start.endswith("clock set     5   start succeeded 49.50 GBP on …"), start
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = seeded("audit --format table").stdout
+    assert "   5   start succeeded 49.50 GBP on 2027-01-01; hs_status: scheduled → active" in wide
+    assert "setting:clock: ∅ → 2027-01-02T00:00:00.000Z" in wide
+
+
 @pytest.mark.parametrize(
     ("amount", "currency"),
     [(99.0, "USD"), (0.5, "EUR"), (1234567.89, "USD"), (12.345, "BHD"), (0.125, "KWD"),

@@ -31,21 +31,33 @@ COLUMNS = [
 # three JSON columns that never fit.
 TABLE_COLUMNS = [
     Column("id", "ID"),
-    Column("at", "At"),
+    Column("at", "At (UTC)"),
     Column("actor", "Actor"),
     Column("verb", "Verb"),
-    Column("subscription_id", "Subscription"),
+    Column("subscription_id", "Sub"),
     Column("changes", "Changes"),
-    Column("target", "Target"),
 ]
 
 
-def _changes(before: JsonText | None, after: JsonText | None) -> str:
-    """``name: old → new`` for each value an entry's before/after (JSON objects) hold."""
+def _minute(at: object) -> object:
+    """A table's time to the minute, in UTC (the other formats keep milliseconds)."""
+    import datetime as dt
+
+    if isinstance(at, dt.datetime):
+        return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    return at
+
+
+def _changes(row: dict[str, object]) -> str:
+    """``name: old → new`` for each value an entry's before/after (JSON objects) hold; a
+    setting's (before/after a single value) as ``target: old → new``."""
     import json
 
-    old = before.value() if before is not None else {}
-    new = after.value() if after is not None else {}
+    before, after = row["before"], row["after"]
+    old = before.value() if isinstance(before, JsonText) else None
+    new = after.value() if isinstance(after, JsonText) else None
+    if not isinstance(old, dict) and not isinstance(new, dict) and (old, new) != (None, None):
+        old, new = {str(row["target"]): old}, {str(row["target"]): new}
     old, new = (v if isinstance(v, dict) else {} for v in (old, new))
 
     def text(value: object) -> str:
@@ -53,11 +65,23 @@ def _changes(before: JsonText | None, after: JsonText | None) -> str:
             return "∅"
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-    return "; ".join(
+    changed = [
         f"{key}: {text(old.get(key))} → {text(new.get(key))}"
         for key in dict.fromkeys([*old, *new])
-        if old.get(key) != new.get(key)
-    )
+        if key not in _EVENT_KEYS and old.get(key) != new.get(key)
+    ]
+    if "event" in new:  # a billing event (``store.sql.audit``): what it was, then what changed
+        event = f"{new['event']} {new.get('outcome') or ''}".strip()
+        if new.get("amount") is not None:
+            event += f" {new['amount']} {new.get('currency') or ''}".rstrip()
+        changed.insert(0, f"{event} on {new.get('day')}")
+    return "; ".join(changed)
+
+
+# What a billing entry's ``after`` says of its event rather than of the subscription.
+_EVENT_KEYS = frozenset(
+    {"event", "day", "outcome", "amount", "currency", "payment", "billing_event", "note"}
+)
 
 
 def audit(
@@ -92,7 +116,7 @@ def audit(
     where = AuditFilter(when, sub_id, actor, verb)
     rows = access.audit_rows(app.workspace(), where)
     if app.out.resolve(fmt) is Format.TABLE:
-        shown = ({**row, "changes": _changes(row["before"], row["after"])} for row in rows)
+        shown = ({**row, "at": _minute(row["at"]), "changes": _changes(row)} for row in rows)
         app.out.rows(shown, TABLE_COLUMNS, fmt, empty="No audit entries.", page=True)
         return
     app.out.rows(rows, COLUMNS, fmt, empty="No audit entries.", page=True)
