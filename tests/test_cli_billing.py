@@ -167,7 +167,9 @@ def test_log_filters_and_formats(billed: Invoke) -> None:
     assert ids("--since 2026-12-15") == [3, 4]
     assert ids("--since -7d") == [3, 4]  # from the workspace's time, 2027-01-02
     assert ids("--since 7d") == [3, 4]  # an age, as audit's: seven days ago
-    assert ids("--since 12h") == []
+    assert ids("--since 12h") == [3, 4]  # from the day it falls on: 2027-01-01
+    assert ids("--since 2027-01-01T23:00:00Z") == [3, 4]
+    assert ids("--since 2027-01-02") == []
     bad = billed("billing log --since soonish")
     assert (bad.exit_code, bad.stderr.splitlines()[0]) == (
         2,

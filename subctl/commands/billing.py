@@ -321,7 +321,7 @@ def billing_log(
         typer.Option(
             "--since",
             metavar="WHEN",
-            help="Events due on or after WHEN (7d: seven days ago; 2027-01-01).",
+            help="Events due on or after the day of WHEN (7d: seven days ago; 2027-01-01).",
         ),
     ] = None,
     sub_id: Annotated[
@@ -354,7 +354,10 @@ def billing_log(
 
     app = AppContext.from_typer(ctx)
     app.refuse_remote("billing")
-    when = None if since is None else parse_since(since, app)
+    when = None
+    if since is not None:  # events are due on days: from the day WHEN falls on (UTC)
+        moment = parse_since(since, app).astimezone(dt.UTC)
+        when = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     kinds = [k.strip().lower() for part in kind or () for k in part.split(",") if k.strip()]
     filters: dict[str, Any] = {"since": when, "sub_id": sub_id, "kinds": kinds, "job_id": job}
     events = svc.log(app.billing(), **filters, workspace=app.workspace(), records=app.records())
