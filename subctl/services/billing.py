@@ -45,7 +45,9 @@ here; the numbers are workspace settings, ``SETTINGS``):
 - **resume**: a ``paused`` subscription with a resume date (``pause --resume-on``) becomes
   ``active`` that day, its next payment due that day (the renewal runs at once), MRR restored.
 - ``canceled``, ``expired``, ``past_due`` (paid by hand: ``subctl pay``), ``paused`` and
-  ``unpaid`` subscriptions between retries are not billed. Invoices are not simulated.
+  ``unpaid`` subscriptions between retries are not billed (one marked ``unpaid`` by hand, with
+  ``update --set status=unpaid``, has no failed payment and no retry date: it stays unpaid until
+  ``subctl pay``). Invoices are not simulated.
 
 Payment outcomes depend on the payment method alone (``PAYMENT_TEST_VALUES``), like Stripe's
 test cards, so two runs of the same script give the same workspace: a card ending in ``0341``
