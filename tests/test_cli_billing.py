@@ -471,3 +471,55 @@ def test_billing_payments_are_associated_through_their_events(
         f"Error: payment {charged[0]} was charged by billing for subscription 1:"
         " it stays associated with it\n"
     )
+
+
+# -- pending bank payments of deleted subscriptions ---------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_deleted_subscriptions_pending_bank_payment_settles_alone(
+    seeded: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Billing charged it, so it still settles on its day (succeeded: the test value that fails
+    is the deleted subscription's payment method): logged under the subscription's id, no
+    status, no e-mail; billing goes on past it."""
+    import sqlalchemy as sa
+
+    from tests.conftest import connect
+
+    ok(seeded, f"update {ACTIVE} --set 'hs_payment_method=ACH - 1116' --yes --format csv")
+    ok(seeded, "clock set 2026-12-02 --format csv")  # the renewal of 2026-12-01: processing
+    monkeypatch.delenv("SUBCTL_NOW")
+    ok(seeded, f"cancel {ACTIVE} --yes --format csv")
+    ok(seeded, f"delete {ACTIVE} --yes --format csv")
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {}
+    moved = seeded("clock set 2027-01-02 --format json")
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout)["emails"] == 0
+    assert json.loads(moved.stdout)["events"] == [
+        {"kind": "start", "outcome": "succeeded", "count": 1},
+        {"kind": "settlement", "outcome": "succeeded", "count": 1},
+    ]
+    log = ok(seeded, f"billing log --id {ACTIVE} --format csv").stdout
+    assert log == LOG_HEADER + (
+        "2,2026-12-01,1,renewal,processing,99.00,USD,active,active,901,2,\n"
+        "3,2026-12-07,1,settlement,succeeded,99.00,USD,,,901,5,"
+        "subscription deleted: the payment settled alone\n"
+    )
+    with connect(ws) as conn:
+        status = conn.execute(sa.text("SELECT status FROM payments WHERE id = 901")).scalar_one()
+    assert status == "succeeded"
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due_total"] == 0
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_payment_associated_with_no_subscription_is_not_billings(seeded: Invoke) -> None:
+    """Payment 900, recorded by hand and associated with subscription 2, goes with its
+    association when 2 is deleted: nothing is due any more and a run does nothing."""
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {"settlement": 1}
+    ok(seeded, f"cancel {UNPAID} --yes --format csv")
+    ok(seeded, f"delete {UNPAID} --yes --format csv")
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {}
+    result = ok(seeded, "billing run --format json")
+    assert (json.loads(result.stdout)["events"], json.loads(result.stdout)["job"]) == ([], None)
+    assert seeded("list --format csv").stderr == ""  # no due warning

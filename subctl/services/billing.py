@@ -35,7 +35,14 @@ here; the numbers are workspace settings, ``SETTINGS``):
   (default 6, DOMAIN.md §8): ``succeeded`` (the counters grow; the last payment status too when
   it is the latest payment) or ``failed``: an active subscription becomes ``unpaid``, owing the
   cycle that payment was for (its due date goes back to that day), with the payment-method
-  e-mail.
+  e-mail. A bank payment is billing's through its subscription: the one whose billing event
+  charged it, else the one it is associated with. When billing charged it and that
+  subscription has since been deleted (its events and payments are kept), it still settles on
+  its day, as a payment alone: ``succeeded`` (the test value that fails it is the deleted
+  subscription's payment method, gone with it), logged under the deleted subscription's id
+  with no status and a note, no effect on any subscription, no e-mail. A payment recorded by
+  hand that is associated with no subscription any more (dissociated, or its subscription
+  deleted) is not billing's: it stays ``processing``, and is neither due nor settled.
 - **cancellation**: an ``active`` subscription whose scheduled cancellation date
   (``cancel --at-period-end``) has come becomes ``canceled`` that day, with the cancellation
   e-mail; MRR 0.

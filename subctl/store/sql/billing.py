@@ -99,7 +99,23 @@ def _subscriptions(kind: str, sqlite: bool) -> str:
 
 
 _PROCESSING = "payments p INDEXED BY ix_payments_processing"
+# The subscription a payment is billing's through: its billing event's (kept when that
+# subscription is deleted), else the first subscription it is associated with (none once it is
+# dissociated or its subscription deleted: association rows go with it), as ``schema.LINKS``.
+_PAYMENT_SUBSCRIPTION = (
+    "CASE WHEN p.billing_event_id IS NOT NULL THEN (SELECT be.subscription_id FROM"
+    " billing_events be WHERE be.id = p.billing_event_id) ELSE (SELECT min(a.subscription_id)"
+    " FROM associations a WHERE a.object_type = 'payment' AND a.object_id = p.id) END"
+)
+# A payment billing settles (``services.billing``: a bank payment linked to no subscription is
+# not billing's): the condition ``due``, ``next_day`` and ``settlements`` share.
+_SETTLES = (
+    f"p.status = 'processing' AND p.kind = 'payment' AND ({_PAYMENT_SUBSCRIPTION}) IS NOT NULL"
+)
 
+
+# The note of the settlement of a deleted subscription's payment.
+DELETED_NOTE = "subscription deleted: the payment settled alone"
 
 _TERM_REACHED = (
     "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
@@ -204,8 +220,7 @@ class SqlBilling:
                 out[kind] = int(cursor.fetchone()[0])
             cursor.execute(
                 f"SELECT count(*) FROM {_PROCESSING if sqlite else 'payments p'}"
-                " WHERE p.status = 'processing' AND p.kind = 'payment'"
-                f" AND created_at < {mark}",
+                f" WHERE {_SETTLES} AND p.created_at < {mark}",
                 (_settle_cut(today, rules),),
             )
             out["settlement"] = int(cursor.fetchone()[0])
@@ -224,7 +239,7 @@ class SqlBilling:
                     firsts.append(int(found))
             cursor.execute(
                 f"SELECT min(p.created_at) FROM {_PROCESSING if sqlite else 'payments p'}"
-                " WHERE p.status = 'processing' AND p.kind = 'payment'"
+                f" WHERE {_SETTLES}"
             )
             made = cursor.fetchone()[0]
             if made is not None:
@@ -607,28 +622,27 @@ class _Day:
         cut = _settle_cut(self.day, self.rules)
         fails, fail_params = self._ends_with(self.rules.bank_fails)
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
-        # From the processing payments' index outwards (a LEFT JOIN keeps that order). The
-        # subscription of a payment: its billing event's, else its association's, as
-        # ``schema.LINKS`` links them (joined to that union, SQLite would materialise it).
+        # From the processing payments' index outwards, each with the subscription it is
+        # billing's through (``_PAYMENT_SUBSCRIPTION``; a subquery per payment: joined to the
+        # union of both links, SQLite would materialise it). A deleted subscription's payment
+        # (``s`` NULL) settles alone: succeeded, no status, no effect (``services.billing``).
         found = (
-            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
-            " LEFT JOIN billing_events be ON be.id = p.billing_event_id"
-            " LEFT JOIN associations a ON p.billing_event_id IS NULL"
-            " AND a.object_type = 'payment' AND a.object_id = p.id"
-            " JOIN subscriptions s"
-            " ON s.hs_object_id = COALESCE(be.subscription_id, a.subscription_id)"
-            f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
+            f"FROM (SELECT p.*, {_PAYMENT_SUBSCRIPTION} AS sid"
+            f" FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            f" WHERE {_SETTLES} AND p.created_at < {m}) p"
+            " LEFT JOIN subscriptions s ON s.hs_object_id = p.sid WHERE p.sid IS NOT NULL"
         )
         cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
         (before,) = cur.fetchone()
         cur.execute(
             "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
-            " new_status, amount, currency, payment_id, job_id, audit_id)"
-            f" SELECT s.hs_object_id, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
+            " new_status, amount, currency, payment_id, job_id, audit_id, note)"
+            f" SELECT p.sid, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
             f" s.hs_status, p.amount, p.currency, p.id, CAST({m} AS BIGINT),"
-            f" CAST({m} AS BIGINT) {found} AND NOT {fails}"
+            f" CAST({m} AS BIGINT), CASE WHEN s.hs_object_id IS NULL THEN CAST({m} AS TEXT) END"
+            f" {found} AND NOT {fails}"
             " ORDER BY p.id",
-            [self.job_id, self.audit_id, cut, *fail_params],
+            [self.job_id, self.audit_id, DELETED_NOTE, cut, *fail_params],
         )
         new = f"e.id > {m}"
         cur.execute(f"SELECT count(*) FROM billing_events e WHERE {new}", (before,))
