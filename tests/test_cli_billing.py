@@ -523,3 +523,24 @@ def test_a_payment_associated_with_no_subscription_is_not_billings(seeded: Invok
     result = ok(seeded, "billing run --format json")
     assert (json.loads(result.stdout)["events"], json.loads(result.stdout)["job"]) == ([], None)
     assert seeded("list --format csv").stderr == ""  # no due warning
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_subscription_changed_back_to_an_event_already_carried_out_is_named(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its renewal of the day was carried out: due again the same day, it is not charged twice
+    (no database conflict), and the run says which subscription blocks it and how to move it."""
+    ok(seeded, "clock set 2026-12-01T12:00:00Z --format csv")  # 1 renewed on 2026-12-01
+    monkeypatch.delenv("SUBCTL_NOW")
+    ok(seeded, f"update {ACTIVE} --set hs_next_payment_due_date=2026-12-01 --yes --format csv")
+    result = seeded("billing run --format csv")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == (
+        "Error: billing events due on 2026-12-01 could not be carried out: subscription 1's "
+        "renewal is due again on a day billing already carried it out\n"
+        "Hint: an event is carried out once per subscription, kind and day: move its date on "
+        "(`subctl update 1 --set hs_next_payment_due_date=…`) or see "
+        "`subctl billing log --id 1`\n"
+    )
+    assert seeded("billing run --format csv").stderr == result.stderr  # the same, every run

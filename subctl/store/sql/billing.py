@@ -132,6 +132,26 @@ _CHARGEABLE = (
 )
 
 
+def _not_done(kinds: Sequence[str], sid: str, day: str) -> str:
+    """SQL: no billing event of ``kinds`` is recorded for subscription ``sid`` on ``day`` (the
+    unique key; one changed back to an event already carried out is not billed twice)."""
+    listed = ", ".join(f"'{k}'" for k in kinds)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM billing_events x WHERE x.subscription_id = {sid}"
+        f" AND x.kind IN ({listed}) AND x.at = {day})"
+    )
+
+
+# The kinds of event each finding may record (a charge that has reached its term expires).
+_RECORDS: dict[str, tuple[str, ...]] = {
+    "start": ("start", "expiry"),
+    "renewal": ("renewal", "expiry"),
+    "retry": ("retry",),
+    "cancellation": ("cancellation",),
+    "resume": ("resume",),
+}
+
+
 def _ms(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days * DAY_MS
 
@@ -249,6 +269,21 @@ class SqlBilling:
             return None
         first = _day(min(firsts))
         return first if first <= until else None
+
+    def blocked(self, day: dt.date) -> list[tuple[str, int]]:
+        sqlite, mark = self.db.is_sqlite, self.db.mark
+        out: list[tuple[str, int]] = []
+        with self._reader() as cursor:
+            for kind, (column, condition, _index) in _FOUND_BY.items():
+                cursor.execute(
+                    f"SELECT s.hs_object_id FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
+                    f" AND {column} <= {mark}"
+                    f" AND NOT {_not_done(_RECORDS[kind], 's.hs_object_id', column)}"
+                    " ORDER BY s.hs_object_id",
+                    (_ms(day),),
+                )
+                out += [(kind, int(sid)) for (sid,) in cursor.fetchall()]
+        return out
 
     @contextmanager
     def _reader(self) -> Iterator[Any]:
@@ -415,7 +450,10 @@ class _Day:
 
     def charges(self, kind: str) -> int:
         column, condition, _index = _FOUND_BY[kind]
-        base = f"{condition} AND {column} <= {self.mark}"
+        base = (
+            f"{condition} AND {column} <= {self.mark}"
+            f" AND {_not_done(_RECORDS[kind], 's.hs_object_id', column)}"
+        )
         declines, declines_params = self._declines_first_attempt()
         chargeable = f"{_CHARGEABLE} AND NOT {_TERM_REACHED} AND NOT {declines}"
         params = [self.at, *declines_params]
@@ -434,7 +472,10 @@ class _Day:
         like charges (the cycle paid is the one that failed, ``hs_next_payment_due_date``); the
         declined ones, and any that cannot be charged, through ``decide``."""
         column, condition, _index = _FOUND_BY["retry"]
-        base = f"{condition} AND {column} <= {self.mark}"
+        base = (
+            f"{condition} AND {column} <= {self.mark}"
+            f" AND {_not_done(_RECORDS['retry'], 's.hs_object_id', column)}"
+        )
         # A retry is a later attempt: only the cards that always decline decline it.
         declines, declines_params = self._ends_with(self.rules.declines)
         chargeable = (
@@ -708,7 +749,8 @@ class _Day:
             Due(kind=kind, at=_day(int(day)), subscription=sub)
             for sub, day, _term in self._subscriptions(
                 kind,
-                f"{condition} AND {column} <= {self.mark} AND {also}",
+                f"{condition} AND {column} <= {self.mark} AND {also}"
+                f" AND {_not_done(_RECORDS[kind], 's.hs_object_id', column)}",
                 [self.at, *params],
                 "1 = 0",
             )
