@@ -64,6 +64,12 @@ def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def real_clock() -> dt.datetime:
+    """The system's time, in UTC, never pinned: ``SUBCTL_NOW`` stands in for the time of one
+    command, not for the system clock a workspace returns to (``clock reset``)."""
+    return dt.datetime.now(dt.UTC)
+
+
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # epoch milliseconds are not negative
 LATEST = dt.datetime(9000, 12, 31, tzinfo=dt.UTC)  # room for offsets and periods after it
 

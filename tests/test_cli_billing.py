@@ -484,3 +484,76 @@ def test_billing_payments_are_associated_through_their_events(
         f"Error: payment {charged[0]} was charged by billing for subscription 1:"
         " it stays associated with it\n"
     )
+
+
+# -- pending bank payments of deleted subscriptions ---------------------------------------------
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_deleted_subscriptions_pending_bank_payment_settles_alone(
+    seeded: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Billing charged it, so it still settles on its day (succeeded: the test value that fails
+    is the deleted subscription's payment method): logged under the subscription's id, no
+    status, no e-mail; billing goes on past it."""
+    import sqlalchemy as sa
+
+    from tests.conftest import connect
+
+    ok(seeded, f"update {ACTIVE} --set 'hs_payment_method=ACH - 1116' --yes --format csv")
+    ok(seeded, "clock set 2026-12-02 --format csv")  # the renewal of 2026-12-01: processing
+    monkeypatch.delenv("SUBCTL_NOW")
+    ok(seeded, f"cancel {ACTIVE} --yes --format csv")
+    ok(seeded, f"delete {ACTIVE} --yes --format csv")
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {}
+    moved = seeded("clock set 2027-01-02 --format json")
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout)["emails"] == 0
+    assert json.loads(moved.stdout)["events"] == [
+        {"kind": "start", "outcome": "succeeded", "count": 1},
+        {"kind": "settlement", "outcome": "succeeded", "count": 1},
+    ]
+    log = ok(seeded, f"billing log --id {ACTIVE} --format csv").stdout
+    assert log == LOG_HEADER + (
+        "2,2026-12-01,1,renewal,processing,99.00,USD,active,active,901,2,\n"
+        "3,2026-12-07,1,settlement,succeeded,99.00,USD,,,901,5,"
+        "subscription deleted: the payment settled alone\n"
+    )
+    with connect(ws) as conn:
+        status = conn.execute(sa.text("SELECT status FROM payments WHERE id = 901")).scalar_one()
+    assert status == "succeeded"
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due_total"] == 0
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_payment_associated_with_no_subscription_is_not_billings(seeded: Invoke) -> None:
+    """Payment 900, recorded by hand and associated with subscription 2, goes with its
+    association when 2 is deleted: nothing is due any more and a run does nothing."""
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {"settlement": 1}
+    ok(seeded, f"cancel {UNPAID} --yes --format csv")
+    ok(seeded, f"delete {UNPAID} --yes --format csv")
+    assert json.loads(ok(seeded, "clock --format json").stdout)["due"] == {}
+    result = ok(seeded, "billing run --format json")
+    assert (json.loads(result.stdout)["events"], json.loads(result.stdout)["job"]) == ([], None)
+    assert seeded("list --format csv").stderr == ""  # no due warning
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_subscription_changed_back_to_an_event_already_carried_out_is_named(
+    seeded: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its renewal of the day was carried out: due again the same day, it is not charged twice
+    (no database conflict), and the run says which subscription blocks it and how to move it."""
+    ok(seeded, "clock set 2026-12-01T12:00:00Z --format csv")  # 1 renewed on 2026-12-01
+    monkeypatch.delenv("SUBCTL_NOW")
+    ok(seeded, f"update {ACTIVE} --set hs_next_payment_due_date=2026-12-01 --yes --format csv")
+    result = seeded("billing run --format csv")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == (
+        "Error: billing events due on 2026-12-01 could not be carried out: subscription 1's "
+        "renewal is due again on a day billing already carried it out\n"
+        "Hint: an event is carried out once per subscription, kind and day: move its date on "
+        "(`subctl update 1 --set hs_next_payment_due_date=…`) or see "
+        "`subctl billing log --id 1`\n"
+    )
+    assert seeded("billing run --format csv").stderr == result.stderr  # the same, every run

@@ -270,12 +270,18 @@ def test_a_dry_run_changes_nothing_not_even_the_clock(clocked: Invoke, ws: Works
 # -- reset -----------------------------------------------------------------------------------------
 
 
+def system_time(monkeypatch: pytest.MonkeyPatch, at: str) -> None:
+    """The real system clock at ``at`` (``clock reset`` reads it, never SUBCTL_NOW)."""
+    moment = dt.datetime.fromisoformat(at)
+    monkeypatch.setattr("subctl.commands.clock.real_clock", lambda: moment)
+
+
 @pytest.mark.backends("sqlite", "postgresql")
 def test_reset_is_refused_while_the_clock_is_ahead(
     clocked: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert clocked("clock advance 30d --format csv").exit_code == 0
-    monkeypatch.setenv("SUBCTL_NOW", NOW)  # the system clock, pinned: behind the workspace's
+    system_time(monkeypatch, NOW)  # the system clock: behind the workspace's
     result = clocked("clock reset")
     assert (result.exit_code, result.stdout) == (5, "")
     assert result.stderr == (
@@ -283,7 +289,7 @@ def test_reset_is_refused_while_the_clock_is_ahead(
         "(2026-11-26T12:00:00.000Z): resetting would move time back\n"
         "Hint: time only moves forward; reset once the system clock has caught up\n"
     )
-    monkeypatch.setenv("SUBCTL_NOW", "2027-01-02T00:00:00Z")  # the system clock caught up
+    system_time(monkeypatch, "2027-01-02T00:00:00+00:00")  # the system clock caught up
     result = clocked("clock reset --format json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -293,11 +299,32 @@ def test_reset_is_refused_while_the_clock_is_ahead(
         ("renewal", "succeeded"),
     }
     assert result.stderr.startswith("Clock reset to the system clock (2027-01-02T00:00:00Z)\n")
-    monkeypatch.delenv("SUBCTL_NOW")
     assert shown(doc(clocked, "clock --format json"))["source"] == "system clock"
     again = clocked("clock reset --format csv")
     assert again.exit_code == 0
     assert again.stderr.startswith("The workspace already follows the system clock.\n")
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_reset_checks_the_system_clock_not_subctl_now(
+    clocked: Invoke, ws: WorkspaceCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SUBCTL_NOW pins one command's time: ahead of the workspace's clock, it is no system
+    clock that has caught up, and the reset is refused with nothing billed."""
+    assert clocked("clock set 2027-01-15T00:00:00Z --format csv").exit_code == 0
+    system_time(monkeypatch, "2026-12-02T00:00:00+00:00")
+    before = checksum(ws)
+    monkeypatch.setenv("SUBCTL_NOW", "2027-01-20T00:00:00Z")
+    result = clocked("clock reset --format csv")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == (
+        "Error: the workspace's clock (2027-01-15T00:00:00.000Z) is ahead of the system clock "
+        "(2026-12-02T00:00:00.000Z): resetting would move time back\n"
+        "Hint: time only moves forward; reset once the system clock has caught up\n"
+    )
+    assert checksum(ws) == before
+    monkeypatch.delenv("SUBCTL_NOW")
+    assert shown(doc(clocked, "clock --format json"))["time"] == "2027-01-15T00:00:00.000Z"
 
 
 # -- what billing does as the clock moves ----------------------------------------------------------

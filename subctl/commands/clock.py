@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from subctl.commands._options import FormatOpt, effective_format, remember_group_format
-from subctl.context import LATEST, AppContext, system_clock
+from subctl.context import LATEST, AppContext, real_clock
 from subctl.errors import UsageError
 from subctl.export import Column
 from subctl.output import Format
@@ -87,7 +87,7 @@ def _show(app: AppContext, fmt: Format) -> None:
         "time": now,
         "source": source,
         "set": app.clock_setting(),
-        "system_time": dt.datetime.now(dt.UTC),
+        "system_time": real_clock(),
         "due": due,
         "due_total": sum(due.values()),
     }
@@ -222,9 +222,12 @@ def clock_reset(ctx: typer.Context, fmt: FormatOpt = Format.AUTO) -> None:
     app = AppContext.from_typer(ctx)
     app.refuse_remote("clock")
     workspace = app.workspace()
-    current = app.clock()
-    was_set = app.clock_setting() is not None
-    system_now = system_clock()  # SUBCTL_NOW pins it
+    # The system clock itself: SUBCTL_NOW pins one command's time, and the workspace must not
+    # follow a clock that is behind the events billing has already carried out.
+    system_now = real_clock()
+    set_clock = app.clock_setting()
+    current = set_clock if set_clock is not None else system_now
+    was_set = set_clock is not None
     svc.reset_clock(workspace, system_now)  # InvalidState (exit 5) when it is behind
     app.clock_moved(None)
     if not was_set:

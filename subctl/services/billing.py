@@ -35,7 +35,14 @@ here; the numbers are workspace settings, ``SETTINGS``):
   (default 6, DOMAIN.md §8): ``succeeded`` (the counters grow; the last payment status too when
   it is the latest payment) or ``failed``: an active subscription becomes ``unpaid``, owing the
   cycle that payment was for (its due date goes back to that day), with the payment-method
-  e-mail.
+  e-mail. A bank payment is billing's through its subscription: the one whose billing event
+  charged it, else the one it is associated with. When billing charged it and that
+  subscription has since been deleted (its events and payments are kept), it still settles on
+  its day, as a payment alone: ``succeeded`` (the test value that fails it is the deleted
+  subscription's payment method, gone with it), logged under the deleted subscription's id
+  with no status and a note, no effect on any subscription, no e-mail. A payment recorded by
+  hand that is associated with no subscription any more (dissociated, or its subscription
+  deleted) is not billing's: it stays ``processing``, and is neither due nor settled.
 - **cancellation**: an ``active`` subscription whose scheduled cancellation date
   (``cancel --at-period-end``) has come becomes ``canceled`` that day, with the cancellation
   e-mail; MRR 0.
@@ -345,7 +352,9 @@ def run(
     summary = RunSummary(until=until, dry_run=dry_run)
     if dry_run:
         with billing.session(dry_run=True, commit_seconds=0):
-            _days(billing, settings, rules, summary, None, progress)
+            stuck = _days(billing, settings, rules, summary, None, progress)
+        if stuck is not None:
+            raise stuck
         return summary
     if job_id is None and billing.next_day(until.date(), rules) is None:
         _finish_older(workspace, until, now)  # nothing due: no job to journal
@@ -362,7 +371,9 @@ def run(
         ).id
     summary.job_id = job_id
     with billing.session(dry_run=False, commit_seconds=settings.commit_seconds):
-        _days(billing, settings, rules, summary, job_id, progress)
+        stuck = _days(billing, settings, rules, summary, job_id, progress)
+    if stuck is not None:  # the days before it are committed; the job stays unfinished
+        raise stuck
     workspace.set_job_status(job_id, "done", now)
     _finish_older(workspace, until, now)
     return summary
@@ -389,7 +400,9 @@ def _days(
     summary: RunSummary,
     job_id: int | None,
     progress: Callable[[dt.date, DayResult], None] | None,
-) -> None:
+) -> InvalidState | None:
+    """Run the days up to ``summary.until``; the error of a day whose events cannot be carried
+    out (returned, not raised: the session keeps the days before it)."""
     last = summary.until.date()
 
     def decided(dues: Sequence[Due]) -> list[Op]:
@@ -398,11 +411,39 @@ def _days(
     while (day := billing.next_day(last, rules)) is not None:
         result = billing.run_day(day, rules, decided, job_id)
         if not result.events:  # nothing could be carried out: stop rather than loop
-            raise InvalidState(f"billing events due on {day} could not be carried out")
+            return _stuck(day, billing.blocked(day))
         summary.days += 1
         summary.result.add(result)
         if progress is not None:
             progress(day, result)
+    return None
+
+
+# The date that makes each kind of event due, and so moves it on.
+_DUE_BY = {
+    "start": "hs_recurring_billing_start_date",
+    "renewal": "hs_next_payment_due_date",
+    "retry": "hs_next_payment_retry_date",
+    "cancellation": "hs_scheduled_cancellation_date",
+    "resume": "hs_resume_date",
+}
+
+
+def _stuck(day: dt.date, blocked: Sequence[tuple[str, int]]) -> InvalidState:
+    """Why the events due on ``day`` cannot be carried out: the subscriptions changed back to
+    an event billing already carried out (an event is recorded once per subscription, kind and
+    day), and how to move each on."""
+    if not blocked:
+        return InvalidState(f"billing events due on {day} could not be carried out")
+    kind, sub_id = blocked[0]
+    others = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+    return InvalidState(
+        f"billing events due on {day} could not be carried out: subscription {sub_id}'s "
+        f"{kind} is due again on a day billing already carried it out{others}",
+        hint=f"an event is carried out once per subscription, kind and day: move its date on "
+        f"(`subctl update {sub_id} --set {_DUE_BY[kind]}=…`) or see "
+        f"`subctl billing log --id {sub_id}`",
+    )
 
 
 def log(

@@ -904,7 +904,14 @@ class BillingStore(Protocol):
         self, day: dt.date, rules: PaymentRules, decide: Decide, job_id: int | None
     ) -> DayResult:
         """Carry out every event due on ``day`` or before: in a transaction of its own, or
-        in the one of ``session``."""
+        in the one of ``session``. An event already recorded for its subscription, kind and
+        day is not carried out again (``blocked`` names it)."""
+        ...
+
+    def blocked(self, day: dt.date) -> list[tuple[str, int]]:
+        """(kind, subscription id) of the events due on ``day`` or before that were already
+        carried out for their subscription, kind and day (the subscription was changed back
+        to it since): ``run_day`` cannot carry them out again."""
         ...
 
     def session(self, *, dry_run: bool, commit_seconds: float) -> AbstractContextManager[None]:

@@ -99,7 +99,23 @@ def _subscriptions(kind: str, sqlite: bool) -> str:
 
 
 _PROCESSING = "payments p INDEXED BY ix_payments_processing"
+# The subscription a payment is billing's through: its billing event's (kept when that
+# subscription is deleted), else the first subscription it is associated with (none once it is
+# dissociated or its subscription deleted: association rows go with it), as ``schema.LINKS``.
+_PAYMENT_SUBSCRIPTION = (
+    "CASE WHEN p.billing_event_id IS NOT NULL THEN (SELECT be.subscription_id FROM"
+    " billing_events be WHERE be.id = p.billing_event_id) ELSE (SELECT min(a.subscription_id)"
+    " FROM associations a WHERE a.object_type = 'payment' AND a.object_id = p.id) END"
+)
+# A payment billing settles (``services.billing``: a bank payment linked to no subscription is
+# not billing's): the condition ``due``, ``next_day`` and ``settlements`` share.
+_SETTLES = (
+    f"p.status = 'processing' AND p.kind = 'payment' AND ({_PAYMENT_SUBSCRIPTION}) IS NOT NULL"
+)
 
+
+# The note of the settlement of a deleted subscription's payment.
+DELETED_NOTE = "subscription deleted: the payment settled alone"
 
 _TERM_REACHED = (
     "(s.hs_recurring_billing_number_of_payments IS NOT NULL AND"
@@ -114,6 +130,26 @@ _CHARGEABLE = (
     "s.hs_next_payment_amount IS NOT NULL AND s.hs_currency_code IS NOT NULL"
     f" AND COALESCE(s.hs_recurring_billing_frequency, '') IN ({_FREQUENCIES})"
 )
+
+
+def _not_done(kinds: Sequence[str], sid: str, day: str) -> str:
+    """SQL: no billing event of ``kinds`` is recorded for subscription ``sid`` on ``day`` (the
+    unique key; one changed back to an event already carried out is not billed twice)."""
+    listed = ", ".join(f"'{k}'" for k in kinds)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM billing_events x WHERE x.subscription_id = {sid}"
+        f" AND x.kind IN ({listed}) AND x.at = {day})"
+    )
+
+
+# The kinds of event each finding may record (a charge that has reached its term expires).
+_RECORDS: dict[str, tuple[str, ...]] = {
+    "start": ("start", "expiry"),
+    "renewal": ("renewal", "expiry"),
+    "retry": ("retry",),
+    "cancellation": ("cancellation",),
+    "resume": ("resume",),
+}
 
 
 def _ms(day: dt.date) -> int:
@@ -204,8 +240,7 @@ class SqlBilling:
                 out[kind] = int(cursor.fetchone()[0])
             cursor.execute(
                 f"SELECT count(*) FROM {_PROCESSING if sqlite else 'payments p'}"
-                " WHERE p.status = 'processing' AND p.kind = 'payment'"
-                f" AND created_at < {mark}",
+                f" WHERE {_SETTLES} AND p.created_at < {mark}",
                 (_settle_cut(today, rules),),
             )
             out["settlement"] = int(cursor.fetchone()[0])
@@ -224,7 +259,7 @@ class SqlBilling:
                     firsts.append(int(found))
             cursor.execute(
                 f"SELECT min(p.created_at) FROM {_PROCESSING if sqlite else 'payments p'}"
-                " WHERE p.status = 'processing' AND p.kind = 'payment'"
+                f" WHERE {_SETTLES}"
             )
             made = cursor.fetchone()[0]
             if made is not None:
@@ -234,6 +269,21 @@ class SqlBilling:
             return None
         first = _day(min(firsts))
         return first if first <= until else None
+
+    def blocked(self, day: dt.date) -> list[tuple[str, int]]:
+        sqlite, mark = self.db.is_sqlite, self.db.mark
+        out: list[tuple[str, int]] = []
+        with self._reader() as cursor:
+            for kind, (column, condition, _index) in _FOUND_BY.items():
+                cursor.execute(
+                    f"SELECT s.hs_object_id FROM {_subscriptions(kind, sqlite)} WHERE {condition}"
+                    f" AND {column} <= {mark}"
+                    f" AND NOT {_not_done(_RECORDS[kind], 's.hs_object_id', column)}"
+                    " ORDER BY s.hs_object_id",
+                    (_ms(day),),
+                )
+                out += [(kind, int(sid)) for (sid,) in cursor.fetchall()]
+        return out
 
     @contextmanager
     def _reader(self) -> Iterator[Any]:
@@ -400,7 +450,10 @@ class _Day:
 
     def charges(self, kind: str) -> int:
         column, condition, _index = _FOUND_BY[kind]
-        base = f"{condition} AND {column} <= {self.mark}"
+        base = (
+            f"{condition} AND {column} <= {self.mark}"
+            f" AND {_not_done(_RECORDS[kind], 's.hs_object_id', column)}"
+        )
         declines, declines_params = self._declines_first_attempt()
         chargeable = f"{_CHARGEABLE} AND NOT {_TERM_REACHED} AND NOT {declines}"
         params = [self.at, *declines_params]
@@ -419,7 +472,10 @@ class _Day:
         like charges (the cycle paid is the one that failed, ``hs_next_payment_due_date``); the
         declined ones, and any that cannot be charged, through ``decide``."""
         column, condition, _index = _FOUND_BY["retry"]
-        base = f"{condition} AND {column} <= {self.mark}"
+        base = (
+            f"{condition} AND {column} <= {self.mark}"
+            f" AND {_not_done(_RECORDS['retry'], 's.hs_object_id', column)}"
+        )
         # A retry is a later attempt: only the cards that always decline decline it.
         declines, declines_params = self._ends_with(self.rules.declines)
         chargeable = (
@@ -607,28 +663,27 @@ class _Day:
         cut = _settle_cut(self.day, self.rules)
         fails, fail_params = self._ends_with(self.rules.bank_fails)
         settle_day = f"(p.created_at / {DAY_MS}) * {DAY_MS} + {self.rules.settlement_days * DAY_MS}"
-        # From the processing payments' index outwards (a LEFT JOIN keeps that order). The
-        # subscription of a payment: its billing event's, else its association's, as
-        # ``schema.LINKS`` links them (joined to that union, SQLite would materialise it).
+        # From the processing payments' index outwards, each with the subscription it is
+        # billing's through (``_PAYMENT_SUBSCRIPTION``; a subquery per payment: joined to the
+        # union of both links, SQLite would materialise it). A deleted subscription's payment
+        # (``s`` NULL) settles alone: succeeded, no status, no effect (``services.billing``).
         found = (
-            f"FROM {_PROCESSING if self.sqlite else 'payments p'}"
-            " LEFT JOIN billing_events be ON be.id = p.billing_event_id"
-            " LEFT JOIN associations a ON p.billing_event_id IS NULL"
-            " AND a.object_type = 'payment' AND a.object_id = p.id"
-            " JOIN subscriptions s"
-            " ON s.hs_object_id = COALESCE(be.subscription_id, a.subscription_id)"
-            f" WHERE p.status = 'processing' AND p.kind = 'payment' AND p.created_at < {m}"
+            f"FROM (SELECT p.*, {_PAYMENT_SUBSCRIPTION} AS sid"
+            f" FROM {_PROCESSING if self.sqlite else 'payments p'}"
+            f" WHERE {_SETTLES} AND p.created_at < {m}) p"
+            " LEFT JOIN subscriptions s ON s.hs_object_id = p.sid WHERE p.sid IS NOT NULL"
         )
         cur.execute("SELECT COALESCE(max(id), 0) FROM billing_events")
         (before,) = cur.fetchone()
         cur.execute(
             "INSERT INTO billing_events (subscription_id, kind, at, outcome, old_status,"
-            " new_status, amount, currency, payment_id, job_id, audit_id)"
-            f" SELECT s.hs_object_id, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
+            " new_status, amount, currency, payment_id, job_id, audit_id, note)"
+            f" SELECT p.sid, 'settlement', {settle_day}, 'succeeded', s.hs_status,"
             f" s.hs_status, p.amount, p.currency, p.id, CAST({m} AS BIGINT),"
-            f" CAST({m} AS BIGINT) {found} AND NOT {fails}"
+            f" CAST({m} AS BIGINT), CASE WHEN s.hs_object_id IS NULL THEN CAST({m} AS TEXT) END"
+            f" {found} AND NOT {fails}"
             " ORDER BY p.id",
-            [self.job_id, self.audit_id, cut, *fail_params],
+            [self.job_id, self.audit_id, DELETED_NOTE, cut, *fail_params],
         )
         new = f"e.id > {m}"
         cur.execute(f"SELECT count(*) FROM billing_events e WHERE {new}", (before,))
@@ -694,7 +749,8 @@ class _Day:
             Due(kind=kind, at=_day(int(day)), subscription=sub)
             for sub, day, _term in self._subscriptions(
                 kind,
-                f"{condition} AND {column} <= {self.mark} AND {also}",
+                f"{condition} AND {column} <= {self.mark} AND {also}"
+                f" AND {_not_done(_RECORDS[kind], 's.hs_object_id', column)}",
                 [self.at, *params],
                 "1 = 0",
             )
