@@ -224,15 +224,17 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _records(
+    path: Path, lines: Iterator[tuple[int, str]], hint: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """The JSON objects of ``lines`` (``(line number, text)``), one a line."""
     for number, line in lines:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            raise UsageError(f"{path}:{number}: not JSON ({exc.msg})", hint=hint) from exc
         if not isinstance(value, dict):
-            raise UsageError(f"{path}:{number}: not a JSON object, one record a line")
+            raise UsageError(f"{path}:{number}: not a JSON object, one record a line", hint=hint)
         yield number, value
 
 
@@ -383,8 +385,10 @@ def _ndjson(path: Path, *, array: bool = False) -> Iterator[tuple[Header, Iterat
     flat layout (``export``) or the nested one (``delete --backup``), told by the first
     record."""
     with path.open(encoding="utf-8-sig") as handle:
-        lines = _array_lines(path, handle) if array else _ndjson_lines(handle)
-        found = _records(path, lines)
+        if array:
+            found = _records(path, _array_lines(path, handle), _ARRAY_HINT.format(name=path.name))
+        else:
+            found = _records(path, _ndjson_lines(handle))
         first = next(found, None)
         if first is None:
             raise UsageError(f"{path} is empty: no record")
