@@ -209,6 +209,7 @@ def test_a_new_subscription_never_gets_a_deleted_ones_id(seeded: Invoke, tmp_pat
     doc = json.loads(seeded("view 6 -f json").stdout)
     assert doc["properties"]["hs_name"] == "New Co"
     assert (doc["payments"], doc["events"], doc["outbox"]) == ([], [], [])
+    assert {h["source"] for h in doc["history"]} == {"import"}  # 5's is kept, not shown
     assert seeded("view 5").exit_code == 3
 
 

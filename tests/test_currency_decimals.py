@@ -94,20 +94,20 @@ def test_ndjson_amounts_have_their_currencys_decimals(
                                   (15, 99.0, "USD")]  # fmt: skip
 
 
+@pytest.mark.parametrize("suffix", ["ndjson", "json"])
 @pytest.mark.parametrize("properties", ["view", "all+associations"])
-def test_an_ndjson_export_imports_unchanged(
-    invoke: Invoke, hubspot_file: Path, tmp_path: Path, properties: str
+def test_an_ndjson_or_json_export_imports_unchanged(
+    invoke: Invoke, hubspot_file: Path, tmp_path: Path, properties: str, suffix: str
 ) -> None:
-    path = tmp_path / "subs.ndjson"
+    path = tmp_path / f"subs.{suffix}"
     result = invoke(["export", "--all", "--properties", properties, "-o", str(path)])
     assert result.exit_code == 0, result.stderr
     assert _import(invoke, path) == ["unchanged"] * len(ROWS)
-    # a changed amount is an update, read from the JSON number
-    lines = path.read_text().splitlines()
-    lines[0] = lines[0].replace(
-        '"hs_next_payment_amount": 1500,', '"hs_next_payment_amount": 1700,'
+    # a changed amount is an update, read from the JSON number (the first record: id 11)
+    text = path.read_text()
+    path.write_text(
+        text.replace('"hs_next_payment_amount": 1500,', '"hs_next_payment_amount": 1700,', 1)
     )
-    path.write_text("\n".join(lines) + "\n")
     assert _import(invoke, path) == ["updated"] + ["unchanged"] * (len(ROWS) - 1)
     shown = invoke(["view", "11", "-f", "json"])
     assert json.loads(shown.stdout)["properties"]["hs_next_payment_amount"] == 1700
@@ -116,11 +116,13 @@ def test_an_ndjson_export_imports_unchanged(
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
+        ("a.json", "[]\n", "Error: {path} is empty: no record\n"),
         (
             "a.json",
-            "[]",
-            "Error: cannot import a.json: a JSON array is not read a row at a time\n"
-            "Hint: export with -f ndjson (one object a line) and import that\n",
+            '[\n{"hs_object_id": 11},\n[1]\n]\n',
+            "Error: {path}:3: not a JSON object, one record a line\n"
+            "Hint: import the .ndjson or .csv backup or export instead, or convert:"
+            " jq -c '.[]' a.json > records.ndjson\n",
         ),
         (
             "a.ndjson",

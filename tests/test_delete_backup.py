@@ -104,7 +104,12 @@ def test_a_backup_holds_properties_associations_and_payments(
         )
         assert properties["hs_recurring_billing_start_date"] == "2025-05-01"
         assert properties["hs_canceled_at"] == "2026-10-01T09:30:00.000Z"
-        assert record["associations"] == {"contact": [17], "company": [77], "payment": [951, 952]}
+        assert record["associations"] == {
+            "contact": [{"id": 17, "label": "Ada Lovelace (ada@example.com)"}],
+            "company": [{"id": 77, "label": "Acme Corp"}],
+            "payment": [{"id": 951, "label": "99.00 USD refunded (card)"},
+                        {"id": 952, "label": "10.50 USD succeeded (card)"}],
+        }  # fmt: skip
         assert record["payments"] == PAYMENTS
         return
     headers, pairs = list(record), len(ASSOCIATION_HEADERS)
@@ -151,6 +156,120 @@ def test_an_xlsx_backup_has_typed_formatted_cells(
         sheet.freeze_panes == "A2"
         and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}2"
     )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_import_of_a_backup_restores_the_subscription_with_its_history(
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path, fmt: str
+) -> None:
+    """``delete --backup`` then ``import`` of the backup, in every format: the subscription is
+    back as it was (properties, associations with their labels, payments, billing events,
+    e-mails), and so is its property history, which delete keeps (the import's own entries,
+    newest, before it)."""
+    assert seeded(f"update {ACTIVE} --set payment_method='Visa - 4242'").exit_code == 0
+    assert seeded(f"cancel {ACTIVE} --yes").exit_code == 0
+    before = json.loads(seeded(f"view {ACTIVE} -f json").stdout)
+    assert {h["source"] for h in before["history"]} == {
+        "subctl update (job 1)",
+        "subctl cancel (job 2)",
+    }
+    backup = tmp_path / f"gone.{fmt}"
+    assert seeded(f"delete {ACTIVE} --backup {backup} --yes").exit_code == 0
+    restored = seeded(["import", str(backup), "-f", "json"])
+    assert restored.exit_code == 0, restored.stderr
+    assert json.loads(restored.stdout) == [
+        {"line": 2 if fmt in ("csv", "xlsx", "json") else 1, "id": ACTIVE, "outcome": "created",
+         "status": "canceled", "note": "11 values, 2 associations"}
+    ]  # fmt: skip
+    after = json.loads(seeded(f"view {ACTIVE} -f json").stdout)
+    kept = len(before["history"])
+    assert after["history"][-kept:] == before["history"]
+    assert {h["source"] for h in after["history"][:-kept]} == {"import"}
+    assert {k: v for k, v in after.items() if k != "history"} == {
+        k: v for k, v in before.items() if k != "history"
+    }
+
+
+def test_an_ndjson_backup_of_an_older_subctl_with_bare_association_ids_is_read(
+    seeded: Invoke, ws: WorkspaceCase, tmp_path: Path
+) -> None:
+    """A nested backup record whose associations are bare ids (no labels): the associations
+    are restored from the ids, the associated records existing."""
+    _associate(ws)
+    backup = tmp_path / "gone.ndjson"
+    assert seeded(f"delete {CANCELED} --backup {backup} --yes").exit_code == 0
+    record = json.loads(backup.read_text())
+    record["associations"] = {k: [a["id"] for a in v] for k, v in record["associations"].items()}
+    backup.write_text(json.dumps(record) + "\n")
+    restored = seeded(["import", str(backup), "-f", "json"])
+    assert restored.exit_code == 0, restored.stderr
+    doc = json.loads(seeded(f"view {CANCELED} -f json").stdout)
+    assert {k: [a["id"] for a in v] for k, v in doc["associations"].items()} == {
+        "contact": [17], "company": [77], "payment": [951, 952]
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}}\n{"hs_name": "b"}\n',
+            'Error: {path}:2: not a record of the first record\'s layout ("id", "properties",'
+            ' "associations", "payments")\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}}\n'
+            '{"id": 5, "properties": {"hs_name": "b", "hs_bogus": 1}}\n',
+            'Error: {path}:2: property "hs_bogus" is not in the first record\'s\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}, "associations": {"planet": [1]}}\n',
+            'Error: {path}:1: "associations" names no associated object "planet"\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}, "associations": {"contact": ["x"]}}\n',
+            'Error: {path}:1: associations "contact": x is not a record id\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_object_id": 5, "hs_name": "a"}}\n',
+            'Error: {path}:1: "id" and properties.hs_object_id differ\n',
+        ),
+    ],
+    ids=["flat-after-nested", "new-property", "unknown-object", "bad-id", "two-ids"],
+)
+def test_a_bad_nested_record_is_named_with_its_line(
+    seeded: Invoke, tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_text(text)
+    result = seeded(["import", str(path), "--strict"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == message.format(path=path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"hs_object_id": 4}]\n',
+        '[\n  {\n    "hs_object_id": 4\n  }\n]\n',
+        '[\n{"hs_object_id": 4}\n',
+    ],
+    ids=["one-line", "indented", "unclosed"],
+)
+def test_a_json_array_not_written_a_record_a_line_is_refused_with_a_hint(
+    seeded: Invoke, tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(text)
+    result = seeded(["import", str(path)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"Error: {path}") and "JSON" in error
+    assert hint == (
+        "Hint: import the .ndjson or .csv backup or export instead, or convert:"
+        " jq -c '.[]' other.json > records.ndjson"
+    )
+    assert seeded("jobs list -f json").stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("fmt", ["json", "xlsx", "ndjson"])

@@ -1,4 +1,4 @@
-"""``subctl import FILE``: subscriptions from a CSV, XLSX or NDJSON export
+"""``subctl import FILE``: subscriptions from a CSV, XLSX, NDJSON or JSON export or backup
 (``subctl.services.imports`` holds the rules); ``jobs resume`` continues an interrupted import
 through ``resume_import``."""
 
@@ -26,7 +26,7 @@ FileFormatOpt = Annotated[
     str | None,
     typer.Option(
         "--file-format",
-        metavar="csv|xlsx|ndjson",
+        metavar="csv|xlsx|ndjson|json",
         help="The file's format (default: from its suffix).",
         show_default=False,
     ),
@@ -53,7 +53,9 @@ def import_file(
     file: Annotated[
         Path,
         typer.Argument(
-            metavar="FILE", help="A CSV, XLSX or NDJSON export (subctl's or HubSpot's)."
+            metavar="FILE",
+            help="A CSV, XLSX, NDJSON or JSON export or delete --backup (subctl's), or a CSV or "
+            "XLSX export of HubSpot's.",
         ),
     ],
     file_format: FileFormatOpt = None,
@@ -61,9 +63,10 @@ def import_file(
     strict: StrictOpt = False,
     fmt: FormatOpt = Format.AUTO,
 ) -> None:
-    """Import subscriptions from a CSV, XLSX or NDJSON export: update by Record ID, create the
-    others (with their Record ID when given), restore associations from the Associated … IDs
-    columns. Journaled: an interrupted import continues with `subctl jobs resume JOB`.
+    """Import subscriptions from a CSV, XLSX, NDJSON or JSON export or delete --backup: update
+    by Record ID, create the others (with their Record ID when given), restore associations
+    from the Associated … IDs columns. Journaled: an interrupted import continues with `subctl
+    jobs resume JOB`.
 
     Exit codes: 0 every row applied or unchanged, 2 a bad file or header, 5 a row failed.
 

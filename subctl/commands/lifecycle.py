@@ -178,7 +178,9 @@ def subscription_delete(
     appended, hold the whole selection, written and synced before the first deletion. A
     resumed job writes a numbered sibling (expired-2.csv) with what it deletes. Text a
     spreadsheet would read as a formula gets a ' in .csv and .xlsx, which subctl import
-    removes: subctl import expired.csv restores the subscriptions.
+    removes: subctl import expired.csv (or .ndjson, .json, .xlsx) restores the subscriptions.
+    Their billing events, payments, e-mails, audit entries and property history are kept (ids
+    are never reused): a restored subscription shows them again.
 
     Example: subctl delete --where 'status = expired' --backup expired.csv
     """

@@ -1,17 +1,24 @@
-"""Readers of the files ``subctl import`` takes: CSV, XLSX and NDJSON, each a header row then
-one row per record, streamed (one row in Python memory at a time).
+"""Readers of the files ``subctl import`` takes: CSV, XLSX, NDJSON and JSON, each a header row
+then one row per record, streamed (one row in Python memory at a time).
 
 A reader yields ``(line, cells)``: the row's first line in the file (CSV: a quoted value may
 span lines; XLSX: the sheet's row number) and its cells as text. XLSX cells are typed; they
 become the text ``codec.to_text`` writes (numbers as Python writes them, dates ``YYYY-MM-DD``,
 datetimes ISO 8601 UTC with ``Z``: a spreadsheet's datetimes have no zone, they are read as
 UTC, as subctl writes them), so that every value then goes through the one value codec.
-NDJSON (``export -f ndjson``: one JSON object a line, internal names as keys): the first
-object's keys are the header (``associations.X.ids`` / ``associations.X`` read as the
-``associated_X_ids`` / ``associated_X`` columns), a later object's missing key an empty cell
-and a key the first object lacks an error naming the line; JSON numbers become the text
-Python writes (``1500``, ``12.345``), booleans ``true``/``false``, null an empty cell. A JSON
-array (``-f json``) is refused with a hint: it cannot be read a row at a time.
+NDJSON, one JSON object a line, in either layout subctl writes, told by the first object:
+flat (``export -f ndjson``: internal names as keys; the first object's keys are the header,
+``associations.X.ids`` / ``associations.X`` read as the ``associated_X_ids`` /
+``associated_X`` columns) or nested (``delete --backup x.ndjson``: ``{"id", "properties",
+"associations": {X: [{"id", "label"}, ...]}, "payments"}``; the first record's properties are
+the header, then an ids and a labels column per associated object, filled as the CSV layout's
+association pairs, so both restore alike; ``payments`` details the payment associations and is
+not read). A later object's missing key is an empty cell and a key the first object lacks an
+error naming the line; JSON numbers become the text Python writes (``1500``, ``12.345``),
+booleans ``true``/``false``, null an empty cell. A JSON array is read as subctl writes one
+(``export -f json``, ``delete --backup x.json``: a record a line between ``[`` and ``]``
+lines), a record at a time like NDJSON; any other layout of an array is refused with a hint,
+since it cannot be read a row at a time.
 Blank rows are skipped. XLSX is read with python-calamine (Rust), imported when a file is read:
 the sheet's cells are held by calamine in compact native memory, rows handed to Python one at
 a time.
@@ -24,7 +31,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +39,7 @@ from typing import Any
 
 from subctl.codec import to_text
 from subctl.errors import UsageError
+from subctl.schema import ASSOCIATION_OBJECTS
 
 Row = tuple[int, list[str]]
 
@@ -46,6 +54,7 @@ READERS = (
     ReaderSpec("csv", (".csv",)),
     ReaderSpec("xlsx", (".xlsx",)),
     ReaderSpec("ndjson", (".ndjson", ".jsonl")),
+    ReaderSpec("json", (".json",)),
 )
 FORMATS = tuple(r.name for r in READERS)
 
@@ -62,14 +71,10 @@ def for_path(path: Path, fmt: str | None = None) -> str:
     for spec in READERS:
         if suffix in spec.suffixes:
             return spec.name
-    if suffix == ".json":
-        raise UsageError(
-            f"cannot import {path.name}: a JSON array is not read a row at a time",
-            hint="export with -f ndjson (one object a line) and import that",
-        )
     raise UsageError(
         f'cannot tell the format of {path.name} from "{suffix or path.name}"',
-        hint=f"name a .csv, .xlsx or .ndjson file, or give --file-format ({', '.join(FORMATS)})",
+        hint=f"name a .csv, .xlsx, .ndjson or .json file, or give --file-format"
+        f" ({', '.join(FORMATS)})",
     )
 
 
@@ -112,8 +117,8 @@ def open_rows(path: Path, fmt: str) -> Iterator[tuple[Header, Iterator[Row]]]:
         if fmt == "xlsx":
             with _xlsx(path) as found:
                 yield found
-        elif fmt == "ndjson":
-            with _ndjson(path) as found:
+        elif fmt in ("ndjson", "json"):
+            with _ndjson(path, array=fmt == "json") as found:
                 yield found
         else:
             with _csv(path) as found:
@@ -219,40 +224,180 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _records(
+    path: Path, lines: Iterator[tuple[int, str]], hint: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of ``lines`` (``(line number, text)``), one a line."""
+    for number, line in lines:
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{number}: not JSON ({exc.msg})", hint=hint) from exc
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}:{number}: not a JSON object, one record a line", hint=hint)
+        yield number, value
+
+
+def _ndjson_lines(handle: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(handle, start=1):
+        if line.strip():
+            yield number, line
+
+
+def _array_lines(path: Path, handle: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """A JSON array as subctl writes one (``export -f json``, ``delete --backup x.json``):
+    ``[`` alone on the first line, then one record a line, each followed by ``,`` but the last,
+    and ``]`` alone on the last line. Any other layout is refused with a hint."""
+    opened = closed = False
+    for number, line in enumerate(handle, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        if closed or (not opened and text not in ("[", "[]")) or text == "[]" and opened:
+            raise UsageError(
+                f"{path}:{number}: not a JSON array as subctl writes one (a record a line)",
+                hint=_ARRAY_HINT.format(name=path.name),
+            )
+        if not opened:
+            opened, closed = True, text == "[]"
+        elif text == "]":
+            closed = True
+        else:
+            yield number, text.removesuffix(",")
+    if not closed:
+        raise UsageError(
+            f"{path} is not a whole JSON array: its closing ] is missing",
+            hint=_ARRAY_HINT.format(name=path.name),
+        )
+
+
+_ARRAY_HINT = (
+    "import the .ndjson or .csv backup or export instead, or convert: jq -c '.[]' {name}"
+    " > records.ndjson"
+)
+
+# The members of a record of ``delete --backup`` (.ndjson, .json); ``payments`` details the
+# payment associations, which are read from ``associations`` as the CSV layout's are.
+_NESTED = ("id", "properties", "associations", "payments")
+
+
+def _nested(first: dict[str, Any]) -> bool:
+    """Whether a record is in the nested layout of ``delete --backup``."""
+    return isinstance(first.get("properties"), dict) and set(first) <= set(_NESTED)
+
+
+class _Flat:
+    """A record of the flat layout (``export -f ndjson``/``json``) as cells: the first
+    record's keys are the columns."""
+
+    def __init__(self, path: Path, first: tuple[int, dict[str, Any]]) -> None:
+        self.path = path
+        self.keys = list(first[1])
+        self.where = {key: i for i, key in enumerate(self.keys)}
+        self.header = _Keys([_json_key(k) for k in self.keys], self.keys, first[0])
+
+    def cells(self, number: int, record: dict[str, Any]) -> list[str]:
+        cells = [""] * len(self.keys)
+        for key, value in record.items():
+            at = self.where.get(key)
+            if at is None:
+                raise UsageError(
+                    f'{self.path}:{number}: key "{key}" is not in the first record\'s keys'
+                )
+            cells[at] = json_text(value)
+        return cells
+
+
+class _Nested:
+    """A record of the nested layout (``delete --backup`` .ndjson/.json: ``{"id",
+    "properties", "associations", "payments"}``) as the cells of the CSV layout: the Record
+    ID, the first record's properties, then a pair of columns per associated object, its ids
+    (joined with ``;``) and labels (joined with ``; ``: none when a record has no label)."""
+
+    def __init__(self, path: Path, first: tuple[int, dict[str, Any]]) -> None:
+        self.path = path
+        names = [k for k in first[1]["properties"] if k != "hs_object_id"]
+        objects = [obj.name for obj in ASSOCIATION_OBJECTS]
+        self.where = {name: i for i, name in enumerate(names, start=1)}
+        self.links = {obj: 1 + len(names) + 2 * i for i, obj in enumerate(objects)}
+        columns = ["hs_object_id", *names]
+        keys = ["id", *(f"properties.{n}" for n in names)]
+        for obj in objects:
+            columns += [f"associated_{obj}_ids", f"associated_{obj}"]
+            keys += [f"associations.{obj}", f"associations.{obj}"]
+        self.width = len(columns)
+        self.header = _Keys(columns, keys, first[0])
+
+    def cells(self, number: int, record: dict[str, Any]) -> list[str]:
+        where = f"{self.path}:{number}"
+        if not _nested(record):
+            raise UsageError(f"{where}: not a record of the first record's layout ({_layout()})")
+        cells = [""] * self.width
+        record_id = json_text(record.get("id"))
+        properties: dict[str, Any] = record["properties"]
+        for key, value in properties.items():
+            if key == "hs_object_id":
+                if json_text(value) not in ("", record_id):
+                    raise UsageError(f'{where}: "id" and properties.hs_object_id differ')
+                continue
+            at = self.where.get(key)
+            if at is None:
+                raise UsageError(f'{where}: property "{key}" is not in the first record\'s')
+            cells[at] = json_text(value)
+        cells[0] = record_id
+        links = record.get("associations") or {}
+        if not isinstance(links, dict):
+            raise UsageError(f'{where}: "associations" is not an object of id lists')
+        for obj, found in links.items():
+            at = self.links.get(obj)
+            if at is None:
+                raise UsageError(f'{where}: "associations" names no associated object "{obj}"')
+            ids, labels = _linked(where, obj, found)
+            cells[at] = ";".join(ids)
+            cells[at + 1] = "; ".join(labels) if len(labels) == len(ids) else ""
+        return cells
+
+
+def _layout() -> str:
+    return ", ".join(f'"{m}"' for m in _NESTED)
+
+
+def _linked(where: str, obj: str, found: Any) -> tuple[list[str], list[str]]:
+    """The ids and labels of one associated object: ``[id, ...]`` or ``[{"id", "label"},
+    ...]``; labels only when every record has one."""
+    if not isinstance(found, list):
+        raise UsageError(f'{where}: associations "{obj}" is not a list')
+    ids: list[str] = []
+    labels: list[str] = []
+    for item in found:
+        oid, label = (item.get("id"), item.get("label")) if isinstance(item, dict) else (item, None)
+        if isinstance(oid, bool) or not isinstance(oid, int):
+            raise UsageError(f'{where}: associations "{obj}": {json_text(item)} is not a record id')
+        ids.append(str(oid))
+        if isinstance(label, str) and label:
+            labels.append(label)
+    return ids, labels
+
+
 @contextmanager
-def _ndjson(path: Path) -> Iterator[tuple[Header, Iterator[Row]]]:
+def _ndjson(path: Path, *, array: bool = False) -> Iterator[tuple[Header, Iterator[Row]]]:
+    """NDJSON, or a JSON array as subctl writes one (``array``), a record at a time, in the
+    flat layout (``export``) or the nested one (``delete --backup``), told by the first
+    record."""
     with path.open(encoding="utf-8-sig") as handle:
-
-        def objects() -> Iterator[tuple[int, dict[str, Any]]]:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UsageError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-                if not isinstance(value, dict):
-                    raise UsageError(f"{path}:{number}: not a JSON object, one record a line")
-                yield number, value
-
-        found = objects()
+        if array:
+            found = _records(path, _array_lines(path, handle), _ARRAY_HINT.format(name=path.name))
+        else:
+            found = _records(path, _ndjson_lines(handle))
         first = next(found, None)
         if first is None:
             raise UsageError(f"{path} is empty: no record")
-        keys = list(first[1])
-        where = {key: i for i, key in enumerate(keys)}
+        layout = _Nested(path, first) if _nested(first[1]) else _Flat(path, first)
 
         def rows() -> Iterator[Row]:
             for number, record in itertools.chain((first,), found):
-                cells = [""] * len(keys)
-                for key, value in record.items():
-                    at = where.get(key)
-                    if at is None:
-                        raise UsageError(
-                            f'{path}:{number}: key "{key}" is not in the first record\'s keys'
-                        )
-                    cells[at] = json_text(value)
+                cells = layout.cells(number, record)
                 if any(cells):
                     yield number, cells
 
-        yield _Keys([_json_key(k) for k in keys], keys, first[0]), rows()
+        yield layout.header, rows()

@@ -1,9 +1,11 @@
-"""``subctl import FILE``: subscriptions from a CSV, XLSX or NDJSON export back into the workspace.
+"""``subctl import FILE``: subscriptions from a CSV, XLSX, NDJSON or JSON export (or a ``delete
+--backup``) back into the workspace.
 
 **Columns.** The header row names each column: ``Record ID``, a property (its header in any
 export language, ``export.headers``; its internal name, alias or label: label and
 ``--internal-names`` exports alike), or an association pair (``Associated Contact IDs`` /
-``Associated Contact``, in any export language). A header that is none of these is a
+``Associated Contact``, in any export language); a ``delete --backup`` .ndjson or .json
+record reads as these columns (``export.readers``). A header that is none of these is a
 usage error naming the column, with the closest known header as a hint. Columns subctl
 computes (``computed``: MRR, the create and modified dates, the payment counters, the
 cancellation and pause data the verbs set, ...) and the status (which the lifecycle verbs and

@@ -831,8 +831,9 @@ class Backup:
       (``Associated Contact IDs``: ids joined with ``;``; ``Associated Contact``: labels joined
       with ``; ``), payments as the ``Associated Payment IDs`` pair like any other association;
     - json and ndjson: one object per subscription, ``{"id", "properties", "associations":
-      {object: [ids]}, "payments": [{id, amount, currency, status, method, kind, created_at,
-      refunds_payment_id}]}``.
+      {object: [{id, label}]}, "payments": [{id, amount, currency, status, method, kind,
+      created_at, refunds_payment_id}]}`` (the labels, as in csv: what ``subctl import``
+      creates a missing associated record from).
 
     **When it is written** (no subscription is deleted unless its record is already on disk,
     synced): csv and ndjson are appended chunk by chunk, each chunk's records synced before the
@@ -958,7 +959,8 @@ class Backup:
             "id": record.id,
             "properties": properties,
             "associations": {
-                obj.name: list(cells[obj.name][0])
+                obj.name: [{"id": oid, "label": label}
+                           for oid, label in _labelled(*cells[obj.name])]
                 for obj in ASSOCIATION_OBJECTS
                 if obj.name in cells and cells[obj.name][0]
             },
@@ -1118,6 +1120,12 @@ def _backup_columns(
         columns.append(Column(f"{_ASSOC}{obj.name}.ids", english.association_ids(obj.name)))
         columns.append(Column(f"{_ASSOC}{obj.name}", english.association(obj.name)))
     return columns
+
+
+def _labelled(ids: Sequence[int], labels: Sequence[str]) -> Iterator[tuple[int, str | None]]:
+    """Each id with its label (None when the labels do not pair with the ids)."""
+    paired: Sequence[str | None] = labels if len(labels) == len(ids) else [None] * len(ids)
+    return zip(ids, paired, strict=True)
 
 
 def _association_cells(

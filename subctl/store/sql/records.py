@@ -1055,13 +1055,14 @@ def _unused_subscription_id(cursor: Any) -> int:
     + 1, and PostgreSQL's identity continues after the highest id once rows were loaded with
     their ids (``_continue_ids``): either gives a deleted subscription's id again when the
     highest were deleted, while its billing events (and through them its payments), outbox
-    e-mails and audit entries are kept and would become the new one's. Ids are never reused,
-    as in HubSpot: the new id is above every subscription id the workspace still names (each a
-    max() on an index)."""
+    e-mails, property history and audit entries are kept and would become the new one's. Ids
+    are never reused, as in HubSpot: the new id is above every subscription id the workspace
+    still names (each a max() on an index)."""
     cursor.execute(
         "SELECT max(m) FROM (SELECT max(hs_object_id) AS m FROM subscriptions"
         " UNION ALL SELECT max(subscription_id) FROM billing_events"
         " UNION ALL SELECT max(subscription_id) FROM outbox"
+        " UNION ALL SELECT max(subscription_id) FROM property_history"
         " UNION ALL SELECT max(subscription_id) FROM audit) AS named"
     )
     (highest,) = cursor.fetchone()
@@ -1248,8 +1249,10 @@ def _update(cursor: Any, mark: str, registry: PropertyRegistry, writes: Sequence
 
 
 def _delete(cursor: Any, mark: str, mutations: Sequence[Delete]) -> None:
-    """Delete subscriptions with their associations and history (payments, invoices, outbox
-    mail and journal entries stay: they are records of their own)."""
+    """Delete subscriptions with their associations (payments, invoices, billing events,
+    outbox mail, journal and audit entries stay: they are records of their own, and so does
+    the property history, which ``import`` of the subscription's backup, with its Record ID,
+    shows again: ids are never reused, ``_unused_subscription_id``)."""
     groups: dict[str | None, list[int]] = {}
     for m in mutations:
         groups.setdefault(m.expect_status, []).append(m.subscription_id)
@@ -1264,7 +1267,6 @@ def _delete(cursor: Any, mark: str, mutations: Sequence[Delete]) -> None:
             if cursor.rowcount != len(part):
                 raise changed_elsewhere(len(part), max(cursor.rowcount, 0), "subscriptions")
             cursor.execute(f"DELETE FROM associations WHERE subscription_id IN ({marks})", part)
-            cursor.execute(f"DELETE FROM property_history WHERE subscription_id IN ({marks})", part)
 
 
 def _history_text() -> Callable[[Any], str | None]:

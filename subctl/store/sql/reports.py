@@ -12,6 +12,8 @@ How ``mrr_points`` works (``ReportStore.mrr_points`` states the definition):
   first bound, it adds its stored MRR to every bound (``fixed``); created after it, from the
   first bound after its create date on, where it is new (``fresh``, per currency and bound).
   Neither costs more than one scan, and neither goes through the grid below.
+  A deleted subscription's history, which ``delete`` keeps, may be in ``ch`` and ``touched``
+  but never reaches ``at_bound``, which joins the stored subscriptions (``sel``).
 - ``iv``: each change as the interval in which it is the state, ``(changed_at, next change]``
   (``LEAD``), and before a property's first change the value it replaced: a bound ``t`` takes
   the interval with ``lo < t <= hi``, i.e. the last change strictly before ``t``.
