@@ -213,6 +213,26 @@ def test_a_new_subscription_never_gets_a_deleted_ones_id(seeded: Invoke, tmp_pat
     assert seeded("view 5").exit_code == 3
 
 
+def test_a_past_next_payment_due_date_is_refused_for_an_existing_subscription(
+    seeded: Invoke, tmp_path: Path
+) -> None:
+    """As ``update --set`` refuses it: billing would charge the periods between again."""
+    header = ["Record ID", "Next payment due date"]
+    path = _write(tmp_path, _csv([["1", "2026-11-20"]], header), "back.csv")
+    result = seeded(["import", str(path), "-f", "json"])
+    assert (result.exit_code, json.loads(result.stdout)) == (5, [
+        {"line": 2, "id": 1, "outcome": "failed", "status": "active",
+         "note": "next_payment_due_date 2026-11-20 is in the past: billing has carried out"
+                 " the days before today"},
+    ]), result.stderr  # fmt: skip
+    assert (
+        json.loads(seeded("view 1 -f json").stdout)["properties"]["hs_next_payment_due_date"]
+        == "2026-12-01"
+    )
+    later = _write(tmp_path, _csv([["1", "2026-12-20"]], header), "later.csv")
+    assert seeded(["import", str(later)]).exit_code == 0
+
+
 def test_an_associated_record_without_a_usable_label_must_exist(
     invoke: Invoke, tmp_path: Path
 ) -> None:

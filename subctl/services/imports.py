@@ -21,7 +21,9 @@ the property of an existing subscription. A cell an export neutralised for sprea
 (``'=...``) is read without the leading quote; a highly sensitive value an export masked
 (``******``) is not in the file: the stored value stays. The state rules of ``update``
 (editable statuses, the edit freeze, billable) do not apply: an import restores records as
-they were exported, and never changes a status.
+they were exported, and never changes a status; but a row that changes an existing
+subscription's next payment due date to a day before today fails, as ``update`` refuses it
+(billing would charge the periods between again).
 
 **Rows.** Upsert by Record ID: a subscription that exists gets the values that differ
 ("unchanged" when none does and it has every association the row names); an unknown Record ID
@@ -84,6 +86,12 @@ from subctl.store.unit import ItemByItem
 
 VERB = "import"
 SOURCE = "import"
+# A changed next payment due date before today: billing has carried out the days before today,
+# so the periods between would be charged again (``update --set`` refuses it too). A row that
+# creates (restores) a subscription keeps its date as exported.
+_PAST_DUE = (
+    "next_payment_due_date {due} is in the past: billing has carried out the days before today"
+)
 # Rows per transaction. Smaller than a batch's chunk: an import row holds every column's value
 # (a 100,000-row export with associations: 114 MiB peak at 2,000 rows, 261 MiB at 10,000, for
 # a fifth more time). SUBCTL_BATCH_CHUNK overrides it, as for batches.
@@ -471,6 +479,10 @@ def decide(
                          for oid, label in pairs
                          if obj not in have or oid not in have[obj].ids]  # fmt: skip
         status = sub.status
+        due = changes.get("hs_next_payment_due_date")
+        if isinstance(due, dt.date) and due < now.date():  # as ``update --set`` refuses it
+            results.append(RowResult(p.line, rid, "error", _PAST_DUE.format(due=due), status))
+            continue
         if not changes and not new_links:
             results.append(RowResult(p.line, rid, "unchanged", "no change", status))
             continue
