@@ -228,14 +228,51 @@ def test_an_ndjson_backup_of_an_older_subctl_with_bare_association_ids_is_read(
         ),
         (
             '{"id": 4, "properties": {"hs_name": "a"}, "associations": {"contact": ["x"]}}\n',
-            'Error: {path}:1: associations "contact": x is not a record id\n',
+            'Error: {path}:1: associations "contact": "x" is not a record id\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}, "associations": {"contact": [null]}}\n',
+            'Error: {path}:1: associations "contact": null is not a record id\n',
         ),
         (
             '{"id": 4, "properties": {"hs_object_id": 5, "hs_name": "a"}}\n',
             'Error: {path}:1: "id" and properties.hs_object_id differ\n',
         ),
+        (
+            '{"id": 4, "properties": {"hs_name": "a"}, "extra": 1}\n',
+            'Error: {path}:1: "extra" is not a member of a record ("id", "properties",'
+            ' "associations", "payments")\n',
+        ),
+        (
+            '{"id": 4, "properties": null}\n',
+            'Error: {path}:1: "properties" is not an object of property values\n',
+        ),
+        (
+            '{"id": "abc", "properties": {"hs_name": "a"}}\n',
+            'Error: {path}:1: "id" "abc" is not a record id\n',
+        ),
+        (
+            '{"id": 4, "properties": {"hs_name": {"a": 1}}}\n',
+            'Error: {path}:1: property "hs_name" is not a value ({{"a":1}})\n',
+        ),
+        (
+            '{"id": 4, "properties": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+            "Error: {path}:1: not a record (nested too deeply)\n",
+        ),
     ],
-    ids=["flat-after-nested", "new-property", "unknown-object", "bad-id", "two-ids"],
+    ids=[
+        "flat-after-nested",
+        "new-property",
+        "unknown-object",
+        "bad-id",
+        "null-id",
+        "two-ids",
+        "extra-member",
+        "properties-null",
+        "record-id-text",
+        "object-value",
+        "deep",
+    ],  # fmt: skip
 )
 def test_a_bad_nested_record_is_named_with_its_line(
     seeded: Invoke, tmp_path: Path, text: str, message: str

@@ -233,6 +233,8 @@ def _records(
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{number}: not JSON ({exc.msg})", hint=hint) from exc
+        except RecursionError:  # arrays or objects nested thousands deep
+            raise UsageError(f"{path}:{number}: not a record (nested too deeply)") from None
         if not isinstance(value, dict):
             raise UsageError(f"{path}:{number}: not a JSON object, one record a line", hint=hint)
         yield number, value
@@ -282,8 +284,9 @@ _NESTED = ("id", "properties", "associations", "payments")
 
 
 def _nested(first: dict[str, Any]) -> bool:
-    """Whether a record is in the nested layout of ``delete --backup``."""
-    return isinstance(first.get("properties"), dict) and set(first) <= set(_NESTED)
+    """Whether a record is in the nested layout of ``delete --backup`` (``_Nested.check``
+    says what is wrong with one that has its ``properties`` but not its shape)."""
+    return "properties" in first
 
 
 class _Flat:
@@ -316,6 +319,7 @@ class _Nested:
 
     def __init__(self, path: Path, first: tuple[int, dict[str, Any]]) -> None:
         self.path = path
+        self.check(f"{path}:{first[0]}", first[1])
         names = [k for k in first[1]["properties"] if k != "hs_object_id"]
         objects = [obj.name for obj in ASSOCIATION_OBJECTS]
         self.where = {name: i for i, name in enumerate(names, start=1)}
@@ -328,17 +332,36 @@ class _Nested:
         self.width = len(columns)
         self.header = _Keys(columns, keys, first[0])
 
-    def cells(self, number: int, record: dict[str, Any]) -> list[str]:
-        where = f"{self.path}:{number}"
+    @staticmethod
+    def check(where: str, record: dict[str, Any]) -> None:
+        """The shape of a record: its members, ``properties`` an object, ``id`` a record id
+        (or none: a new subscription, as an empty Record ID cell)."""
         if not _nested(record):
             raise UsageError(f"{where}: not a record of the first record's layout ({_layout()})")
+        unknown = [key for key in record if key not in _NESTED]
+        if unknown:
+            raise UsageError(f'{where}: "{unknown[0]}" is not a member of a record ({_layout()})')
+        if not isinstance(record["properties"], dict):
+            raise UsageError(f'{where}: "properties" is not an object of property values')
+        record_id = record.get("id")
+        if record_id is not None and (
+            isinstance(record_id, bool) or not isinstance(record_id, int)
+        ):
+            raise UsageError(f'{where}: "id" {json.dumps(record_id)} is not a record id')
+
+    def cells(self, number: int, record: dict[str, Any]) -> list[str]:
+        where = f"{self.path}:{number}"
+        self.check(where, record)
         cells = [""] * self.width
         record_id = json_text(record.get("id"))
         properties: dict[str, Any] = record["properties"]
         for key, value in properties.items():
+            if isinstance(value, dict | list):
+                raise UsageError(f'{where}: property "{key}" is not a value ({json_text(value)})')
             if key == "hs_object_id":
-                if json_text(value) not in ("", record_id):
+                if record_id and json_text(value) not in ("", record_id):
                     raise UsageError(f'{where}: "id" and properties.hs_object_id differ')
+                record_id = record_id or json_text(value)
                 continue
             at = self.where.get(key)
             if at is None:
@@ -372,7 +395,9 @@ def _linked(where: str, obj: str, found: Any) -> tuple[list[str], list[str]]:
     for item in found:
         oid, label = (item.get("id"), item.get("label")) if isinstance(item, dict) else (item, None)
         if isinstance(oid, bool) or not isinstance(oid, int):
-            raise UsageError(f'{where}: associations "{obj}": {json_text(item)} is not a record id')
+            raise UsageError(
+                f'{where}: associations "{obj}": {json.dumps(item)} is not a record id'
+            )
         ids.append(str(oid))
         if isinstance(label, str) and label:
             labels.append(label)
