@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from subctl.store.sql.records import SqlRecordStore
 
 
+def real_clock() -> dt.datetime:
+    """The system's time, in UTC, never pinned: ``SUBCTL_NOW`` stands in for the time of one
+    command, not for the system clock a workspace returns to (``clock reset``)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def system_clock() -> dt.datetime:
     """Now, in UTC. ``SUBCTL_NOW`` (an ISO datetime) pins it, for reproducible runs and tests."""
     pinned = os.environ.get("SUBCTL_NOW")
@@ -61,13 +67,7 @@ def system_clock() -> dt.datetime:
                 hint="e.g. SUBCTL_NOW=2026-11-26T12:00:00Z, or unset it for the real clock",
             )
         return value
-    return dt.datetime.now(dt.UTC)
-
-
-def real_clock() -> dt.datetime:
-    """The system's time, in UTC, never pinned: ``SUBCTL_NOW`` stands in for the time of one
-    command, not for the system clock a workspace returns to (``clock reset``)."""
-    return dt.datetime.now(dt.UTC)
+    return real_clock()
 
 
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # epoch milliseconds are not negative
