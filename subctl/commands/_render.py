@@ -68,7 +68,7 @@ def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[
             Pairs(
                 "History",
                 [(text_value(c["changed_at"]),
-                  f"{c['property']}: {_or_empty(c['old'])} → {_or_empty(c['new'])}"
+                  f"{c['property']}: {change_text(c['old'])} → {change_text(c['new'])}"
                   f" ({c['source']})")
                  for c in document["history"]],
             )
@@ -95,6 +95,11 @@ def detail_blocks(document: dict[str, Any], registry: PropertyRegistry) -> list[
     return blocks
 
 
-def _or_empty(value: object) -> str:
-    """A history value as text; no value as ``∅``, as ``subctl audit`` shows it."""
-    return "∅" if value is None else str(value)
+def change_text(value: object) -> str:
+    """A value before or after a change (``view``'s history, ``audit``'s table) as text: no
+    value as ``∅``, text as it is, anything else as its JSON."""
+    import json
+
+    if value is None:
+        return "∅"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

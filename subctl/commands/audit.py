@@ -8,6 +8,7 @@ import typer
 
 from subctl.codec import JsonText
 from subctl.commands._options import MAX_ID, FormatOpt
+from subctl.commands._render import change_text
 from subctl.context import AppContext
 from subctl.export import Column
 from subctl.output import Format
@@ -51,22 +52,14 @@ def _minute(at: object) -> object:
 def _changes(row: dict[str, object]) -> str:
     """``name: old → new`` for each value an entry's before/after (JSON objects) hold; a
     setting's (before/after a single value) as ``target: old → new``."""
-    import json
-
     before, after = row["before"], row["after"]
     old = before.value() if isinstance(before, JsonText) else None
     new = after.value() if isinstance(after, JsonText) else None
     if not isinstance(old, dict) and not isinstance(new, dict) and (old, new) != (None, None):
         old, new = {str(row["target"]): old}, {str(row["target"]): new}
     old, new = (v if isinstance(v, dict) else {} for v in (old, new))
-
-    def text(value: object) -> str:
-        if value is None:
-            return "∅"
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
     changed = [
-        f"{key}: {text(old.get(key))} → {text(new.get(key))}"
+        f"{key}: {change_text(old.get(key))} → {change_text(new.get(key))}"
         for key in dict.fromkeys([*old, *new])
         if key not in _EVENT_KEYS and old.get(key) != new.get(key)
     ]
